@@ -1,0 +1,1 @@
+"""bs4nn command-line interface; the work lives in trainer, codegen and host."""

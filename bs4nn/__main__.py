@@ -1,0 +1,3 @@
+from bs4nn.cli import main
+
+raise SystemExit(main())

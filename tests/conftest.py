@@ -1,0 +1,20 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_data_env():
+    """Tests read the real IDX files from ../shared/datasets unless BS4NN_DATA says otherwise."""
+    if "BS4NN_DATA" not in os.environ and SHARED_DATA.is_dir():
+        os.environ["BS4NN_DATA"] = str(SHARED_DATA)
+    yield
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return Path(os.environ.get("BS4NN_DATA", SHARED_DATA))
