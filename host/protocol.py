@@ -1,0 +1,471 @@
+"""Binary serial protocol, version 1 (docs/design.md section 4). Pure functions, no I/O.
+
+Wire format of one frame: COBS(type u8 | seq u16 LE | body | crc u16 LE) followed by 0x00.
+The CRC is CRC-16/CCITT-FALSE over type, seq and body.
+
+Both directions are here: the host builds requests and parses replies; the fake device used in
+tests (and the firmware's tests) parse requests and build replies with the same code.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+PROTOCOL_VERSION = 1
+MAX_FRAME = 1024  # largest decoded frame: type + seq + body + crc
+HEADER = 3  # type u8 + seq u16
+CRC_BYTES = 2
+MAX_BODY = MAX_FRAME - HEADER - CRC_BYTES
+SEQ_UNKNOWN = 0xFFFF
+NOT_FIRED = 0xFFFF
+
+# request types (host -> device)
+INFO = 0x01
+INFER = 0x02
+INFER_SPARSE = 0x03
+SET_THRESHOLDS = 0x04
+RESET = 0x05
+# reply types (device -> host)
+INFO_REPLY = 0x81
+INFER_REPLY = 0x82
+THRESHOLDS_REPLY = 0x84
+RESET_REPLY = 0x85
+ERROR_REPLY = 0xEE
+
+# error codes in an ERROR_REPLY body
+BAD_CRC = 1
+BAD_LENGTH = 2
+UNKNOWN_CMD = 3
+OVERSIZE = 4
+BAD_ARG = 5
+BAD_FRAME = 6
+ERROR_NAMES = {
+    BAD_CRC: "BAD_CRC",
+    BAD_LENGTH: "BAD_LENGTH",
+    UNKNOWN_CMD: "UNKNOWN_CMD",
+    OVERSIZE: "OVERSIZE",
+    BAD_ARG: "BAD_ARG",
+    BAD_FRAME: "BAD_FRAME",
+}
+
+COUNTER_KINDS = {
+    0: "CPU cycles",
+    1: "instructions (QEMU icount proxy)",
+    2: "microseconds",
+}
+
+
+class ProtocolError(ValueError):
+    """A frame that cannot be decoded (bad COBS, bad CRC, wrong length). Recoverable: resync."""
+
+
+# ---------------------------------------------------------------- COBS
+
+
+def cobs_encode(data: bytes) -> bytes:
+    """Consistent Overhead Byte Stuffing; the result holds no 0x00 (the delimiter is not added).
+
+    Canonical form (as in Cheshire & Baker and Wikipedia): a full 254-byte block that ends the
+    data is not followed by an empty block.
+    """
+    out = bytearray([0])  # placeholder for the first code byte
+    code_pos = 0
+    code = 1
+    last = len(data) - 1
+    for i, byte in enumerate(data):
+        if byte == 0:
+            out[code_pos] = code
+            code_pos = len(out)
+            out.append(0)
+            code = 1
+            continue
+        out.append(byte)
+        code += 1
+        if code == 0xFF and i != last:  # a full block with more data after it: start a new one
+            out[code_pos] = code
+            code_pos = len(out)
+            out.append(0)
+            code = 1
+    out[code_pos] = code
+    return bytes(out)
+
+
+def cobs_decode(data: bytes) -> bytes:
+    """Inverse of cobs_encode (input without the trailing 0x00). Raises ProtocolError."""
+    out = bytearray()
+    i = 0
+    n = len(data)
+    while i < n:
+        code = data[i]
+        if code == 0:
+            raise ProtocolError("COBS: zero byte inside a frame")
+        end = i + code
+        if end > n:
+            raise ProtocolError("COBS: block runs past the end of the frame")
+        block = data[i + 1 : end]
+        if 0 in block:
+            raise ProtocolError("COBS: zero byte inside a frame")
+        out += block
+        i = end
+        if code != 0xFF and i < n:
+            out.append(0)
+    return bytes(out)
+
+
+# ---------------------------------------------------------------- CRC
+
+
+def _crc_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+        table.append(crc & 0xFFFF)
+    return table
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc16_ccitt_false(data: bytes, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, xorout 0."""
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[((crc >> 8) ^ byte) & 0xFF]
+    return crc
+
+
+# ---------------------------------------------------------------- frames
+
+
+@dataclass(frozen=True)
+class Frame:
+    type: int
+    seq: int
+    body: bytes
+
+
+def build_frame(ftype: int, seq: int, body: bytes = b"") -> bytes:
+    """The on-wire bytes of one frame, COBS-encoded, ending with the 0x00 delimiter."""
+    if len(body) > MAX_BODY:
+        raise ValueError(f"frame body of {len(body)} bytes exceeds {MAX_BODY}")
+    raw = struct.pack("<BH", ftype, seq & 0xFFFF) + bytes(body)
+    raw += struct.pack("<H", crc16_ccitt_false(raw))
+    return cobs_encode(raw) + b"\x00"
+
+
+def parse_frame(encoded: bytes) -> Frame:
+    """Decode one frame (COBS bytes without the 0x00 delimiter) and check its CRC."""
+    raw = cobs_decode(encoded)
+    if len(raw) > MAX_FRAME:
+        raise ProtocolError(f"frame of {len(raw)} bytes exceeds {MAX_FRAME}")
+    if len(raw) < HEADER + CRC_BYTES:
+        raise ProtocolError(f"frame of {len(raw)} bytes is too short")
+    (crc,) = struct.unpack_from("<H", raw, len(raw) - 2)
+    if crc16_ccitt_false(raw[:-2]) != crc:
+        raise ProtocolError("CRC mismatch")
+    ftype, seq = struct.unpack_from("<BH", raw, 0)
+    return Frame(ftype, seq, bytes(raw[HEADER:-2]))
+
+
+class FrameSplitter:
+    """Accumulates received bytes and yields complete frames (COBS bytes, no delimiter).
+
+    An over-long run without a delimiter is dropped (counted in `dropped_bytes`): after garbage
+    the stream realigns at the next 0x00.
+    """
+
+    def __init__(self, max_encoded: int = MAX_FRAME + MAX_FRAME // 254 + 2) -> None:
+        self._buf = bytearray()
+        self._max = max_encoded
+        self._overflow = False
+        self.dropped_bytes = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        frames = []
+        for chunk_end in _split_keep(data):
+            part, delimited = chunk_end
+            if not self._overflow:
+                self._buf += part
+                if len(self._buf) > self._max:
+                    self.dropped_bytes += len(self._buf)
+                    self._buf.clear()
+                    self._overflow = True
+            else:
+                self.dropped_bytes += len(part)
+            if delimited:
+                if self._buf and not self._overflow:
+                    frames.append(bytes(self._buf))
+                self._buf.clear()
+                self._overflow = False
+        return frames
+
+    def clear(self) -> None:
+        self.dropped_bytes += len(self._buf)
+        self._buf.clear()
+        self._overflow = False
+
+
+def _split_keep(data: bytes) -> list[tuple[bytes, bool]]:
+    """Split on 0x00: [(part, ended_by_delimiter), ...]."""
+    pieces = bytes(data).split(b"\x00")
+    return [(p, i < len(pieces) - 1) for i, p in enumerate(pieces)]
+
+
+# ---------------------------------------------------------------- requests (host -> device)
+
+
+def info_request(seq: int) -> bytes:
+    return build_frame(INFO, seq)
+
+
+def reset_request(seq: int) -> bytes:
+    return build_frame(RESET, seq)
+
+
+def set_thresholds_request(seq: int, thresholds: list[int] | tuple[int, ...]) -> bytes:
+    for k in thresholds:
+        if not 1 <= int(k) <= 32767:
+            raise ValueError(f"threshold {k} outside 1..32767")
+    return build_frame(SET_THRESHOLDS, seq, struct.pack(f"<{len(thresholds)}h", *thresholds))
+
+
+def dense_body(pixels: np.ndarray) -> bytes:
+    p = np.asarray(pixels)
+    if p.dtype != np.uint8:
+        raise ValueError(f"pixels must be uint8, got {p.dtype}")
+    return p.reshape(-1).tobytes()
+
+
+def sparse_body(pixels: np.ndarray) -> bytes:
+    """count u16, then (index u16, value u8) for every non-zero pixel, in index order."""
+    p = np.asarray(pixels)
+    if p.dtype != np.uint8:
+        raise ValueError(f"pixels must be uint8, got {p.dtype}")
+    p = p.reshape(-1)
+    idx = np.flatnonzero(p)
+    rec = np.empty(len(idx), dtype=[("i", "<u2"), ("v", "u1")])
+    rec["i"] = idx
+    rec["v"] = p[idx]
+    return struct.pack("<H", len(idx)) + rec.tobytes()
+
+
+def infer_request(seq: int, pixels: np.ndarray, sparse: bool | None = None) -> bytes:
+    """An INFER frame. sparse=None picks the shorter form that fits in one frame."""
+    dense = dense_body(pixels)
+    if sparse is False:
+        return build_frame(INFER, seq, dense)
+    n_nonzero = int(np.count_nonzero(np.asarray(pixels)))
+    sparse_len = 2 + 3 * n_nonzero
+    if sparse is None and (sparse_len >= len(dense) or sparse_len > MAX_BODY):
+        return build_frame(INFER, seq, dense)
+    return build_frame(INFER_SPARSE, seq, sparse_body(pixels))
+
+
+def parse_request_pixels(frame: Frame, n_input: int) -> np.ndarray:
+    """Device side: the pixels of an INFER or INFER_SPARSE frame. Raises ProtocolError with the
+    error code as `args[1]` on a bad body."""
+    if frame.type == INFER:
+        if len(frame.body) != n_input:
+            raise ProtocolError("dense INFER body length", BAD_LENGTH)
+        return np.frombuffer(frame.body, dtype=np.uint8).copy()
+    if frame.type == INFER_SPARSE:
+        if len(frame.body) < 2:
+            raise ProtocolError("sparse INFER body too short", BAD_LENGTH)
+        (count,) = struct.unpack_from("<H", frame.body, 0)
+        if len(frame.body) != 2 + 3 * count:
+            raise ProtocolError("sparse INFER body length", BAD_LENGTH)
+        rec = np.frombuffer(frame.body, dtype=[("i", "<u2"), ("v", "u1")], offset=2)
+        if count and int(rec["i"].max()) >= n_input:
+            raise ProtocolError("sparse INFER index out of range", BAD_ARG)
+        pixels = np.zeros(n_input, dtype=np.uint8)
+        pixels[rec["i"]] = rec["v"]
+        return pixels
+    raise ProtocolError(f"not an INFER frame: 0x{frame.type:02x}", UNKNOWN_CMD)
+
+
+# ---------------------------------------------------------------- replies (device -> host)
+
+
+@dataclass(frozen=True)
+class InfoReply:
+    seq: int
+    protocol_version: int
+    model_hash: bytes  # 32 raw bytes
+    layer_sizes: tuple[int, ...]
+    thresholds: tuple[int, ...]
+    tmax: int
+    clock_hz: int
+    counter_kind: int
+    board: str
+    kernel: str
+
+    @property
+    def model_hash_hex(self) -> str:
+        return self.model_hash.hex()
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.thresholds)
+
+    @property
+    def counter_name(self) -> str:
+        return COUNTER_KINDS.get(self.counter_kind, f"unknown counter kind {self.counter_kind}")
+
+
+@dataclass(frozen=True)
+class InferReply:
+    seq: int
+    label: int
+    fallback: bool
+    decision_step: int
+    output_steps: tuple[int, ...]  # NOT_FIRED (0xFFFF) when the output did not fire
+    spikes: tuple[int, ...]  # per layer [input, hidden..., output]
+    counter: int
+
+
+@dataclass(frozen=True)
+class ThresholdsReply:
+    seq: int
+    thresholds: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ResetReply:
+    seq: int
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    seq: int
+    code: int
+
+    @property
+    def name(self) -> str:
+        return ERROR_NAMES.get(self.code, f"code {self.code}")
+
+
+Reply = InfoReply | InferReply | ThresholdsReply | ResetReply | ErrorReply
+
+
+def _name(data: bytes, pos: int) -> tuple[str, int]:
+    n = data[pos]
+    text = data[pos + 1 : pos + 1 + n]
+    if len(text) != n:
+        raise ProtocolError("INFO reply: name runs past the end")
+    return text.decode("utf-8", errors="replace"), pos + 1 + n
+
+
+def parse_info(frame: Frame) -> InfoReply:
+    b = frame.body
+    try:
+        version = b[0]
+        model_hash = b[1:33]
+        n_layers = b[33]
+        pos = 34
+        sizes = struct.unpack_from(f"<{n_layers + 1}H", b, pos)
+        pos += 2 * (n_layers + 1)
+        thresholds = struct.unpack_from(f"<{n_layers}h", b, pos)
+        pos += 2 * n_layers
+        tmax, clock_hz, counter_kind = struct.unpack_from("<HIB", b, pos)
+        pos += 7
+        board, pos = _name(b, pos)
+        kernel, pos = _name(b, pos)
+    except (IndexError, struct.error) as exc:
+        raise ProtocolError(f"INFO reply too short ({len(b)} bytes)") from exc
+    if pos != len(b) or len(model_hash) != 32:
+        raise ProtocolError(f"INFO reply has {len(b)} bytes, expected {pos}")
+    return InfoReply(
+        frame.seq,
+        version,
+        bytes(model_hash),
+        tuple(sizes),
+        tuple(thresholds),
+        tmax,
+        clock_hz,
+        counter_kind,
+        board,
+        kernel,
+    )
+
+
+def parse_infer(frame: Frame, n_output: int, n_layers: int) -> InferReply:
+    """INFER reply; the body length depends on the model (from the INFO reply)."""
+    b = frame.body
+    expected = 4 + 2 * n_output + 2 * (n_layers + 1) + 4
+    if len(b) != expected:
+        raise ProtocolError(f"INFER reply has {len(b)} bytes, expected {expected}")
+    label, flags, step = struct.unpack_from("<BBH", b, 0)
+    outs = struct.unpack_from(f"<{n_output}H", b, 4)
+    pos = 4 + 2 * n_output
+    spikes = struct.unpack_from(f"<{n_layers + 1}H", b, pos)
+    (counter,) = struct.unpack_from("<I", b, pos + 2 * (n_layers + 1))
+    return InferReply(frame.seq, label, bool(flags & 1), step, outs, spikes, counter)
+
+
+def parse_reply(frame: Frame, n_output: int = 0, n_layers: int = 0) -> Reply:
+    """Any device reply. INFER replies need the model shape (n_output, n_layers)."""
+    if frame.type == INFO_REPLY:
+        return parse_info(frame)
+    if frame.type == INFER_REPLY:
+        return parse_infer(frame, n_output, n_layers)
+    if frame.type == THRESHOLDS_REPLY:
+        if len(frame.body) % 2:
+            raise ProtocolError("THRESHOLDS reply has an odd length")
+        return ThresholdsReply(frame.seq, struct.unpack(f"<{len(frame.body) // 2}h", frame.body))
+    if frame.type == RESET_REPLY:
+        if frame.body:
+            raise ProtocolError("RESET reply has a body")
+        return ResetReply(frame.seq)
+    if frame.type == ERROR_REPLY:
+        if len(frame.body) != 1:
+            raise ProtocolError("ERROR reply must have a 1-byte body")
+        return ErrorReply(frame.seq, frame.body[0])
+    raise ProtocolError(f"unknown reply type 0x{frame.type:02x}")
+
+
+# ---------------------------------------------------------------- reply builders (device side)
+
+
+def _encode_name(name: str) -> bytes:
+    raw = name.encode("utf-8")[:255]
+    return bytes([len(raw)]) + raw
+
+
+def info_reply(reply: InfoReply) -> bytes:
+    body = (
+        bytes([reply.protocol_version])
+        + bytes(reply.model_hash)
+        + bytes([len(reply.thresholds)])
+        + struct.pack(f"<{len(reply.layer_sizes)}H", *reply.layer_sizes)
+        + struct.pack(f"<{len(reply.thresholds)}h", *reply.thresholds)
+        + struct.pack("<HIB", reply.tmax, reply.clock_hz, reply.counter_kind)
+        + _encode_name(reply.board)
+        + _encode_name(reply.kernel)
+    )
+    return build_frame(INFO_REPLY, reply.seq, body)
+
+
+def infer_reply(reply: InferReply) -> bytes:
+    body = (
+        struct.pack("<BBH", reply.label, 1 if reply.fallback else 0, reply.decision_step)
+        + struct.pack(f"<{len(reply.output_steps)}H", *reply.output_steps)
+        + struct.pack(f"<{len(reply.spikes)}H", *reply.spikes)
+        + struct.pack("<I", reply.counter)
+    )
+    return build_frame(INFER_REPLY, reply.seq, body)
+
+
+def thresholds_reply(seq: int, thresholds: list[int] | tuple[int, ...]) -> bytes:
+    return build_frame(THRESHOLDS_REPLY, seq, struct.pack(f"<{len(thresholds)}h", *thresholds))
+
+
+def reset_reply(seq: int) -> bytes:
+    return build_frame(RESET_REPLY, seq)
+
+
+def error_reply(seq: int, code: int) -> bytes:
+    return build_frame(ERROR_REPLY, seq, bytes([code]))

@@ -1,0 +1,206 @@
+"""Exact-byte tests of the serial protocol (docs/design.md section 4)."""
+
+import struct
+
+import numpy as np
+import pytest
+
+from host import protocol as p
+
+# Wikipedia "Consistent Overhead Byte Stuffing" encoding examples (without the 0x00 delimiter)
+_SEQ254 = bytes(range(1, 255))
+COBS_VECTORS = [
+    (b"\x00", b"\x01\x01"),
+    (b"\x00\x00", b"\x01\x01\x01"),
+    (b"\x00\x11\x00", b"\x01\x02\x11\x01"),
+    (b"\x11\x22\x00\x33", b"\x03\x11\x22\x02\x33"),
+    (b"\x11\x22\x33\x44", b"\x05\x11\x22\x33\x44"),
+    (b"\x11\x00\x00\x00", b"\x02\x11\x01\x01\x01"),
+    (_SEQ254, b"\xff" + _SEQ254),
+    (b"\x00" + _SEQ254, b"\x01\xff" + _SEQ254),
+    (_SEQ254 + b"\xff", b"\xff" + _SEQ254 + b"\x02\xff"),
+    (bytes(range(2, 256)) + b"\x00", b"\xff" + bytes(range(2, 256)) + b"\x01\x01"),
+    (bytes(range(3, 256)) + b"\x00\x01", b"\xfe" + bytes(range(3, 256)) + b"\x02\x01"),
+    (b"", b"\x01"),
+]
+
+
+@pytest.mark.parametrize("raw,encoded", COBS_VECTORS)
+def test_cobs_vectors(raw, encoded):
+    assert p.cobs_encode(raw) == encoded
+    assert p.cobs_decode(encoded) == raw
+
+
+def test_cobs_roundtrip_random_lengths():
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 253, 254, 255, 508, 509, 1024):
+        raw = rng.integers(0, 4, n, dtype=np.uint8).tobytes()  # many zeros
+        assert p.cobs_decode(p.cobs_encode(raw)) == raw
+        raw = rng.integers(1, 256, n, dtype=np.uint8).tobytes()  # no zeros: 0xFF blocks
+        enc = p.cobs_encode(raw)
+        assert 0 not in enc
+        assert p.cobs_decode(enc) == raw
+
+
+@pytest.mark.parametrize("bad", [b"\x05\x11\x22", b"\x03\x11\x00", b"\x00"])
+def test_cobs_decode_rejects_malformed(bad):
+    with pytest.raises(p.ProtocolError):
+        p.cobs_decode(bad)
+
+
+def test_crc_check_value():
+    assert p.crc16_ccitt_false(b"123456789") == 0x29B1
+    assert p.crc16_ccitt_false(b"") == 0xFFFF
+
+
+def test_info_request_bytes():
+    # type 01, seq 0x0102 LE, crc over 01 02 01
+    crc = p.crc16_ccitt_false(b"\x01\x02\x01")
+    raw = b"\x01\x02\x01" + struct.pack("<H", crc)
+    assert p.info_request(0x0102) == p.cobs_encode(raw) + b"\x00"
+    assert p.info_request(0x0102) == bytes([6, 1, 2, 1]) + struct.pack("<H", crc) + b"\x00"
+    assert crc == 0x8DEF  # bitwise CRC-16/CCITT-FALSE of 01 02 01
+
+
+def test_frame_roundtrip_and_crc_check():
+    wire = p.build_frame(0x42, 7, b"\x00abc\x00")
+    assert wire.endswith(b"\x00") and 0 not in wire[:-1]
+    assert p.parse_frame(wire[:-1]) == p.Frame(0x42, 7, b"\x00abc\x00")
+    raw = bytearray(p.cobs_decode(wire[:-1]))
+    raw[4] ^= 1
+    with pytest.raises(p.ProtocolError, match="CRC"):
+        p.parse_frame(p.cobs_encode(bytes(raw)))
+    with pytest.raises(p.ProtocolError, match="too short"):
+        p.parse_frame(p.cobs_encode(b"\x01\x00"))
+
+
+def test_frame_size_limit():
+    p.build_frame(p.INFER, 0, bytes(p.MAX_BODY))
+    with pytest.raises(ValueError):
+        p.build_frame(p.INFER, 0, bytes(p.MAX_BODY + 1))
+    assert p.MAX_BODY == 1019
+
+
+def test_set_thresholds_request_bytes():
+    wire = p.set_thresholds_request(3, [5, 300])
+    frame = p.parse_frame(wire[:-1])
+    assert (frame.type, frame.seq, frame.body) == (0x04, 3, b"\x05\x00\x2c\x01")
+    with pytest.raises(ValueError):
+        p.set_thresholds_request(0, [0, 3])
+    with pytest.raises(ValueError):
+        p.set_thresholds_request(0, [32768])
+
+
+def test_sparse_and_dense_infer():
+    pixels = np.zeros(784, dtype=np.uint8)
+    pixels[[0, 300, 783]] = [9, 255, 1]
+    sparse = p.parse_frame(p.infer_request(1, pixels)[:-1])
+    assert sparse.type == p.INFER_SPARSE
+    assert sparse.body == b"\x03\x00" + b"\x00\x00\x09" + b"\x2c\x01\xff" + b"\x0f\x03\x01"
+    np.testing.assert_array_equal(p.parse_request_pixels(sparse, 784), pixels)
+    dense = p.parse_frame(p.infer_request(2, pixels, sparse=False)[:-1])
+    assert dense.type == p.INFER and dense.body == pixels.tobytes()
+    np.testing.assert_array_equal(p.parse_request_pixels(dense, 784), pixels)
+
+
+def test_infer_picks_the_shorter_form():
+    pixels = np.full(784, 7, dtype=np.uint8)
+    assert p.parse_frame(p.infer_request(1, pixels)[:-1]).type == p.INFER
+    pixels[261:] = 0  # 261 non-zero: sparse 785 bytes > dense 784
+    assert p.parse_frame(p.infer_request(1, pixels)[:-1]).type == p.INFER
+    pixels[260:] = 0  # 260 non-zero: sparse 782 bytes
+    assert p.parse_frame(p.infer_request(1, pixels)[:-1]).type == p.INFER_SPARSE
+    pixels[:] = 7  # forced sparse that does not fit in one frame
+    with pytest.raises(ValueError, match="exceeds 1019"):
+        p.infer_request(1, pixels, sparse=True)
+
+
+def test_parse_request_pixels_errors():
+    with pytest.raises(p.ProtocolError) as exc:
+        p.parse_request_pixels(p.Frame(p.INFER, 0, b"\x01" * 10), 784)
+    assert exc.value.args[1] == p.BAD_LENGTH
+    with pytest.raises(p.ProtocolError) as exc:
+        p.parse_request_pixels(p.Frame(p.INFER_SPARSE, 0, b"\x01\x00\x10\x03\x05"), 784)
+    assert exc.value.args[1] == p.BAD_ARG
+
+
+def test_info_reply_roundtrip_and_bytes():
+    info = p.InfoReply(
+        seq=9,
+        protocol_version=1,
+        model_hash=bytes(range(32)),
+        layer_sizes=(784, 600, 10),
+        thresholds=(40, 12),
+        tmax=256,
+        clock_hz=25_000_000,
+        counter_kind=1,
+        board="mps2-an386",
+        kernel="event",
+    )
+    wire = p.info_reply(info)
+    frame = p.parse_frame(wire[:-1])
+    assert frame.type == 0x81 and frame.seq == 9
+    assert frame.body == (
+        b"\x01"
+        + bytes(range(32))
+        + b"\x02"
+        + b"\x10\x03\x58\x02\x0a\x00"
+        + b"\x28\x00\x0c\x00"
+        + b"\x00\x01"
+        + struct.pack("<I", 25_000_000)
+        + b"\x01"
+        + b"\x0amps2-an386"
+        + b"\x05event"
+    )
+    parsed = p.parse_reply(frame)
+    assert parsed == info
+    assert parsed.counter_name == "instructions (QEMU icount proxy)"
+    assert parsed.model_hash_hex == bytes(range(32)).hex()
+    with pytest.raises(p.ProtocolError):
+        p.parse_info(p.Frame(0x81, 9, frame.body[:-1]))
+
+
+def test_infer_reply_roundtrip_and_bytes():
+    reply = p.InferReply(
+        seq=0x1234,
+        label=7,
+        fallback=True,
+        decision_step=255,
+        output_steps=(0xFFFF,) * 9 + (200,),
+        spikes=(150, 40, 0),
+        counter=123456,
+    )
+    frame = p.parse_frame(p.infer_reply(reply)[:-1])
+    assert frame.body[:4] == b"\x07\x01\xff\x00"
+    assert frame.body[-4:] == struct.pack("<I", 123456)
+    assert len(frame.body) == 4 + 20 + 6 + 4
+    assert p.parse_reply(frame, n_output=10, n_layers=2) == reply
+    with pytest.raises(p.ProtocolError, match="has 34 bytes, expected 36"):
+        p.parse_reply(frame, n_output=10, n_layers=3)  # wrong model shape
+
+
+def test_other_replies():
+    assert p.parse_reply(p.parse_frame(p.thresholds_reply(4, [3, 2])[:-1])) == (
+        p.ThresholdsReply(4, (3, 2))
+    )
+    assert p.parse_reply(p.parse_frame(p.reset_reply(5)[:-1])) == p.ResetReply(5)
+    err = p.parse_reply(p.parse_frame(p.error_reply(0xFFFF, p.BAD_CRC)[:-1]))
+    assert err == p.ErrorReply(0xFFFF, 1) and err.name == "BAD_CRC"
+    with pytest.raises(p.ProtocolError, match="unknown reply type 0x99"):
+        p.parse_reply(p.Frame(0x99, 0, b""))
+
+
+def test_splitter_handles_chunks_and_garbage():
+    a = p.info_request(1)
+    b = p.reset_request(2)
+    s = p.FrameSplitter()
+    stream = b"\x00\x00" + a + b
+    frames = []
+    for i in range(len(stream)):  # one byte at a time
+        frames += s.feed(stream[i : i + 1])
+    assert frames == [a[:-1], b[:-1]]
+    # an over-long run of garbage is dropped; the next delimited frame comes through
+    s = p.FrameSplitter(max_encoded=16)
+    assert s.feed(b"\x55" * 40) == []
+    assert s.feed(b"\x55\x00" + a) == [a[:-1]]
+    assert s.dropped_bytes == 41
