@@ -10,7 +10,7 @@ import sys
 from trainer.errors import Bs4nnError
 
 # (module, what it adds) in pipeline order; a module missing a `cli` is skipped
-_COMMAND_MODULES = ("trainer.cli", "codegen.cli", "host.cli")
+_COMMAND_MODULES = ("trainer.data_cli", "trainer.cli", "codegen.cli", "host.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

