@@ -1,0 +1,114 @@
+"""Byte transports to the device: a real serial port or the pty of an emulated board.
+
+Every read takes a timeout; nothing here blocks forever. Errors a user can fix (no such port,
+port busy, no permission) raise Bs4nnError naming what to check.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+from typing import Protocol
+
+import serial
+
+from trainer.errors import Bs4nnError
+
+DEFAULT_BAUD = 115200
+WRITE_TIMEOUT_S = 5.0
+
+
+class LinkClosed(Bs4nnError):
+    """The other end went away (board unplugged, QEMU stopped)."""
+
+
+class Transport(Protocol):
+    name: str
+
+    def write(self, data: bytes) -> None: ...
+
+    def read(self, timeout: float) -> bytes:
+        """Whatever bytes arrive within `timeout` seconds (b"" if none)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SerialTransport:
+    """pyserial port (USB CDC, UART adapter) or a pty; raw mode, read via select()."""
+
+    def __init__(self, port: str, baudrate: int = DEFAULT_BAUD, exclusive: bool = True) -> None:
+        self.name = port
+        try:
+            self._ser = serial.Serial(
+                port,
+                baudrate=baudrate,
+                timeout=0,
+                write_timeout=WRITE_TIMEOUT_S,
+                exclusive=exclusive,
+            )
+        except serial.SerialException as exc:
+            raise Bs4nnError(_open_error_message(port, exc)) from exc
+        except OSError as exc:  # pragma: no cover - pyserial normally wraps these
+            raise Bs4nnError(_open_error_message(port, exc)) from exc
+        self._fd = self._ser.fileno()
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._ser.write(data)
+        except serial.SerialTimeoutException as exc:
+            raise Bs4nnError(
+                f"writing to {self.name} timed out after {WRITE_TIMEOUT_S:.0f} s: the device is "
+                "not reading its serial input (is the firmware running? try resetting the board)"
+            ) from exc
+        except (serial.SerialException, OSError) as exc:
+            raise LinkClosed(f"serial link {self.name} closed while writing: {exc}") from exc
+
+    def read(self, timeout: float) -> bytes:
+        try:
+            ready, _, _ = select.select([self._fd], [], [], max(0.0, timeout))
+            if not ready:
+                return b""
+            data = os.read(self._fd, 65536)
+        except OSError as exc:
+            if exc.errno == errno.EINTR:
+                return b""
+            raise LinkClosed(f"serial link {self.name} closed: {exc.strerror}") from exc
+        if not data:  # readable but empty: the other side hung up
+            raise LinkClosed(f"serial link {self.name} closed (end of file)")
+        return data
+
+    def reset_input(self) -> None:
+        try:
+            self._ser.reset_input_buffer()
+        except (serial.SerialException, OSError):
+            pass
+
+    def close(self) -> None:
+        try:
+            self._ser.close()
+        except (serial.SerialException, OSError):
+            pass
+
+
+def _open_error_message(port: str, exc: Exception) -> str:
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if code == errno.ENOENT or "No such file" in text:
+        return (
+            f"no serial device at {port}: check the board is plugged in and flashed, and list "
+            "the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or `pio device list`); pass the "
+            "right one with --port, or use --emulate for the QEMU board"
+        )
+    if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
+        return (
+            f"permission denied opening {port}: add your user to the dialout group "
+            "(`sudo usermod -aG dialout $USER`, then log out and in again)"
+        )
+    if code == errno.EBUSY or "lock" in text.lower() or "busy" in text.lower():
+        return (
+            f"serial port {port} is in use by another program: close serial monitors "
+            "(screen, minicom, `pio device monitor`, the Arduino IDE) and any other bs4nn run"
+        )
+    return f"cannot open serial port {port}: {text}"

@@ -1,0 +1,115 @@
+"""QEMU launcher: the design.md command, pty discovery, and QEMU always stopped.
+
+Uses a 20-line echo program for the mps2-an386 UART (not the project firmware), so it runs
+in a second and does not depend on the firmware being finished.
+"""
+
+import shutil
+import subprocess
+
+import pytest
+
+from host import qemu
+from host.transport import LinkClosed, SerialTransport
+from trainer.errors import Bs4nnError
+
+ECHO_C = r"""
+#include <stdint.h>
+#define UART0 0x40004000u
+#define DATA (*(volatile uint32_t *)(UART0 + 0x0))
+#define STATE (*(volatile uint32_t *)(UART0 + 0x4))
+#define CTRL (*(volatile uint32_t *)(UART0 + 0x8))
+#define BAUD (*(volatile uint32_t *)(UART0 + 0x10))
+void reset(void);
+__attribute__((section(".vectors"), used))
+const void *vectors[2] = {(void *)0x20010000u, (void *)reset};
+static void put(uint8_t c) { while (STATE & 1u) {} DATA = c; }
+void reset(void) {
+    BAUD = 16; CTRL = 3;
+    for (;;) { if (STATE & 2u) { put((uint8_t)DATA); } }
+}
+"""
+LINK_LD = """
+MEMORY { FLASH (rx) : ORIGIN = 0x0, LENGTH = 4M }
+SECTIONS { .text : { KEEP(*(.vectors)) *(.text*) *(.rodata*) } > FLASH }
+"""
+
+needs_tools = pytest.mark.skipif(
+    shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+    reason="qemu-system-arm and arm-none-eabi-gcc needed",
+)
+
+
+@pytest.fixture(scope="module")
+def echo_elf(tmp_path_factory):
+    d = tmp_path_factory.mktemp("echo")
+    (d / "echo.c").write_text(ECHO_C)
+    (d / "link.ld").write_text(LINK_LD)
+    subprocess.run(
+        [
+            "arm-none-eabi-gcc",
+            "-mcpu=cortex-m4",
+            "-mthumb",
+            "-O1",
+            "-nostdlib",
+            "-nostartfiles",
+            "-T",
+            "link.ld",
+            "echo.c",
+            "-o",
+            "echo.elf",
+        ],
+        cwd=d,
+        check=True,
+    )
+    return d / "echo.elf"
+
+
+def test_command_is_the_design_contract():
+    assert (
+        qemu.qemu_command("DIR/build/firmware.elf")
+        == (
+            "qemu-system-arm -M mps2-an386 -cpu cortex-m4 -display none -monitor none -serial pty "
+            "-kernel DIR/build/firmware.elf -icount shift=0,align=off,sleep=off"
+        ).split()
+    )
+
+
+def test_missing_qemu_names_the_package(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(Bs4nnError) as exc:
+        qemu.find_qemu()
+    assert "`sudo apt-get install qemu-system-arm`" in str(exc.value)
+
+
+def test_missing_elf_says_build_first(tmp_path):
+    with pytest.raises(Bs4nnError, match="build it first"):
+        qemu.start_qemu(tmp_path / "firmware.elf")
+
+
+@needs_tools
+def test_echo_through_pty_and_stopped_after_error(echo_elf):
+    with pytest.raises(RuntimeError, match="boom"):
+        with qemu.running_qemu(echo_elf) as q:
+            assert q.pty_path.startswith("/dev/pts/")
+            link = SerialTransport(q.pty_path)
+            link.write(bytes(range(256)))
+            got = b""
+            while len(got) < 256:
+                chunk = link.read(2.0)
+                assert chunk, "QEMU echo timed out"
+                got += chunk
+            assert got == bytes(range(256))
+            raise RuntimeError("boom")
+    assert q.process.poll() is not None  # stopped by the context manager
+    with pytest.raises(LinkClosed):
+        link.read(1.0)
+    link.close()
+
+
+@needs_tools
+def test_stopped_on_keyboard_interrupt(echo_elf):
+    with pytest.raises(KeyboardInterrupt):
+        with qemu.running_qemu(echo_elf) as q:
+            raise KeyboardInterrupt
+    assert not q.alive

@@ -1,0 +1,91 @@
+"""Serial transport over a pty pair, and the messages for ports a user got wrong."""
+
+import errno
+import os
+
+import pytest
+import serial
+
+from host.transport import LinkClosed, SerialTransport, _open_error_message
+from trainer.errors import Bs4nnError
+
+
+@pytest.fixture
+def pty_pair():
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    os.close(slave)
+    yield master, path
+    try:
+        os.close(master)
+    except OSError:
+        pass
+
+
+def test_bytes_pass_unchanged_both_ways(pty_pair):
+    master, path = pty_pair
+    t = SerialTransport(path)
+    try:
+        payload = bytes(range(256))  # 0x00, \n, \r, ^C, ^S must not be touched (raw mode)
+        t.write(payload)
+        got = b""
+        while len(got) < 256:
+            got += os.read(master, 4096)
+        assert got == payload
+        os.write(master, payload)
+        got = b""
+        while len(got) < 256:
+            chunk = t.read(1.0)
+            assert chunk, "timed out"
+            got += chunk
+        assert got == payload
+    finally:
+        t.close()
+
+
+def test_read_times_out_with_empty_bytes(pty_pair):
+    _, path = pty_pair
+    t = SerialTransport(path)
+    try:
+        assert t.read(0.05) == b""
+    finally:
+        t.close()
+
+
+def test_other_end_closing_raises_link_closed(pty_pair):
+    master, path = pty_pair
+    t = SerialTransport(path)
+    try:
+        os.close(master)
+        with pytest.raises(LinkClosed, match="closed"):
+            t.read(1.0)
+    finally:
+        t.close()
+
+
+def test_missing_port_message():
+    with pytest.raises(Bs4nnError) as exc:
+        SerialTransport("/dev/ttyACM_bs4nn_missing")
+    assert str(exc.value).startswith(
+        "no serial device at /dev/ttyACM_bs4nn_missing: check the board is plugged in"
+    )
+    assert "--emulate" in str(exc.value)
+
+
+def test_port_in_use_message(pty_pair):
+    _, path = pty_pair
+    first = SerialTransport(path)
+    try:
+        with pytest.raises(Bs4nnError) as exc:
+            SerialTransport(path)
+        assert str(exc.value).startswith(f"serial port {path} is in use by another program")
+    finally:
+        first.close()
+
+
+def test_permission_message():
+    exc = serial.SerialException(errno.EACCES, "could not open port /dev/ttyACM0: denied")
+    assert _open_error_message("/dev/ttyACM0", exc) == (
+        "permission denied opening /dev/ttyACM0: add your user to the dialout group "
+        "(`sudo usermod -aG dialout $USER`, then log out and in again)"
+    )
