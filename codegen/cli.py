@@ -1,0 +1,62 @@
+"""`bs4nn export`: model file -> integer model -> firmware tree for a board."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from codegen.export import DEFAULT_TARGET, export_firmware
+from codegen.footprint import load_targets
+from codegen.intmodel import IntModel
+from trainer.model import Model
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="render a trained model into C headers and a firmware tree for a board",
+        description="Render MODEL into bit-packed C headers plus a ready-to-build firmware tree.",
+    )
+    p.add_argument("model", help="model file (from `bs4nn train`)")
+    p.add_argument("--out", required=True, help="output directory for the firmware tree")
+    p.add_argument("--target", default=DEFAULT_TARGET, choices=sorted(load_targets()),
+                   help=f"board (default {DEFAULT_TARGET}, the QEMU-emulated Cortex-M4)")
+    p.add_argument("--check-images", type=int, default=10000, metavar="N",
+                   help="compare the integer model with the trainer's evaluation on the first N "
+                        "test images of the model's dataset (0 to skip; default 10000)")
+    p.add_argument("--data-dir", help="dataset folder for the check")
+    p.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    model = Model.load(args.model)
+    intmodel = IntModel.from_model(model, source=args.model)
+    command = "bs4nn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
+    result = export_firmware(intmodel, args.out, target=args.target, command=command)
+    print(f"exported {args.model} ({'-'.join(map(str, intmodel.layer_sizes))}, "
+          f"K={list(intmodel.thresholds)}, hash {intmodel.model_hash[:16]}) to {result.out_dir}")
+    for line in result.footprint.lines():
+        print(line)
+    if args.check_images > 0:
+        return _check_against_trainer(model, intmodel, args)
+    return 0
+
+
+def _check_against_trainer(model: Model, intmodel: IntModel, args: argparse.Namespace) -> int:
+    from codegen.agreement import compare_with_trainer
+    from trainer.datasets import load_dataset
+
+    dataset = model.dataset or "mnist"
+    images, _ = load_dataset(dataset, "test", data_dir=args.data_dir)
+    images = images[: args.check_images]
+    agreement = compare_with_trainer(model, intmodel, images)
+    if agreement.ok:
+        print(f"integer model == trainer evaluation on {agreement.images} {dataset} test images "
+              "(label, decision step, output steps, spikes per layer)")
+        return 0
+    print(f"integer model differs from the trainer evaluation on {len(agreement.mismatched)} of "
+          f"{agreement.images} test images:", file=sys.stderr)
+    for line in agreement.details:
+        print("  " + line, file=sys.stderr)
+    return 1

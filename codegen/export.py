@@ -1,0 +1,115 @@
+"""`bs4nn export`: a ready-to-build firmware tree for one target.
+
+DIR/core, DIR/protocol        copied from firmware_template/
+DIR/board                     the target's board folder (*.j2 rendered)
+DIR/<files of board/root>     e.g. the Makefile or platformio.ini, at the top
+DIR/generated                 bs4nn_model.h / bs4nn_model.c rendered from the model
+DIR/bs4nn_export.json         model hash, target, footprint
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from codegen.footprint import Footprint, check_fits, footprint, load_targets, target_info
+from codegen.intmodel import IntModel
+from codegen.render import TEMPLATE_ROOT, render_file, render_model_sources
+from trainer.errors import Bs4nnError
+
+DEFAULT_TARGET = "qemu-mps2-an386"
+EXPORT_MANIFEST = "bs4nn_export.json"
+_COPIED_DIRS = ("core", "protocol")
+_OWNED_DIRS = ("core", "protocol", "board", "generated")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out_dir: Path
+    target: str
+    model_hash: str
+    footprint: Footprint
+
+
+def _copy_tree(src: Path, dst: Path, context: dict) -> None:
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if path.is_dir() or "__pycache__" in rel.parts:
+            continue
+        if rel.parts[0] == "root" and src.name != "root":
+            continue  # the board's root/ goes to the top of the export, not into board/
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".j2":
+            template = path.relative_to(TEMPLATE_ROOT).as_posix()
+            target.with_suffix("").write_text(render_file(template, context))
+        else:
+            shutil.copyfile(path, target)
+
+
+def export_firmware(
+    model: IntModel | str | Path,
+    out_dir: str | Path,
+    target: str = DEFAULT_TARGET,
+    command: str | None = None,
+) -> ExportResult:
+    """Render the model and copy the firmware for `target` into out_dir."""
+    intmodel = model if isinstance(model, IntModel) else IntModel.load(model)
+    info = target_info(target)
+    fp = footprint(intmodel, target)
+    check_fits(fp)
+    source = intmodel.source or "<model>"
+    command = command or f"bs4nn export {source} --out {out_dir} --target {target}"
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise Bs4nnError(f"--out {out} exists and is not a directory")
+    manifest_path = out / EXPORT_MANIFEST
+    if out.is_dir() and any(out.iterdir()) and not manifest_path.exists():
+        raise Bs4nnError(f"--out {out} is a non-empty directory that is not a bs4nn export; "
+                         "choose an empty or new directory")
+    for name in _OWNED_DIRS:
+        shutil.rmtree(out / name, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+    board_dir = TEMPLATE_ROOT / "boards" / info["board_dir"]
+    context = {
+        "target": target,
+        "target_info": info,
+        "targets": load_targets(),
+        "model": intmodel,
+        "model_hash": intmodel.model_hash,
+        "command": command,
+    }
+    for name in _COPIED_DIRS:
+        _copy_tree(TEMPLATE_ROOT / name, out / name, context)
+    _copy_tree(board_dir, out / "board", context)
+    if (board_dir / "root").is_dir():
+        _copy_tree(board_dir / "root", out, context)
+    generated = out / "generated"
+    generated.mkdir()
+    for name, text in render_model_sources(intmodel, command).items():
+        (generated / name).write_text(text)
+
+    manifest = {
+        "model_hash": intmodel.model_hash,
+        "model_file": intmodel.source,
+        "layer_sizes": list(intmodel.layer_sizes),
+        "thresholds": list(intmodel.thresholds),
+        "target": target,
+        "target_info": info,
+        "footprint": fp.to_dict(),
+        "command": command,
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return ExportResult(out, target, intmodel.model_hash, fp)
+
+
+def read_manifest(out_dir: str | Path) -> dict:
+    path = Path(out_dir) / EXPORT_MANIFEST
+    if not path.is_file():
+        raise Bs4nnError(f"{out_dir} is not a bs4nn export (no {EXPORT_MANIFEST}); "
+                         "run `bs4nn export MODEL --out DIR` first")
+    return json.loads(path.read_text())

@@ -1,0 +1,98 @@
+"""Float model -> integer model: the +-1 signs, integer thresholds K and the limits of the firmware.
+
+Nothing in an IntModel is floating point. See docs/design.md section 3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainer.errors import Bs4nnError
+from trainer.model import Model
+from trainer.semantics import TMAX, binarize, threshold_count
+
+ENCODING = "ttfs-255-minus-I"
+MAX_LAYER_NEURONS = 4096  # per non-input layer; the firmware indexes neurons with uint16
+MAX_INPUTS = 65535
+MAX_OUTPUTS = 255  # the label travels as one byte
+MAX_THRESHOLD = 32767  # counts are int16 on the board
+MIN_THRESHOLD = 1  # K <= 0 would fire before any input arrives
+
+
+@dataclass(frozen=True)
+class IntModel:
+    layer_sizes: tuple[int, ...]  # [n_in, h_1, ..., n_out]
+    thresholds: tuple[int, ...]  # K per weight layer
+    signs: tuple[np.ndarray, ...]  # per weight layer, int8 (n_out, n_in) of +1/-1
+    tmax: int
+    model_hash: str
+    source: str = ""  # model file it came from, for the generated headers
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.signs)
+
+    @classmethod
+    def from_model(cls, model: Model, source: str = "") -> IntModel:
+        where = f" ({source})" if source else ""
+        if model.weight_kind != "binary":
+            raise Bs4nnError(
+                f"model{where} has {model.weight_kind!r} weights (S4NN); only binary-weight models "
+                "run on the board. Train with --weights binary."
+            )
+        if model.tmax != TMAX or model.encoding != ENCODING:
+            raise Bs4nnError(
+                f"model{where} uses tmax={model.tmax}, encoding={model.encoding!r}; the firmware "
+                f"implements tmax={TMAX} with {ENCODING!r} only."
+            )
+        thresholds = []
+        for layer, (theta, alpha) in enumerate(zip(model.thetas, model.alphas, strict=True)):
+            if not alpha > 0:
+                raise Bs4nnError(
+                    f"layer {layer} of model{where} has alpha={alpha}; the integer threshold "
+                    "ceil(theta/alpha) needs alpha > 0. Retrain (the trainer keeps alpha positive)."
+                )
+            thresholds.append(threshold_count(theta, alpha))
+        intmodel = cls(
+            layer_sizes=tuple(int(n) for n in model.layer_sizes),
+            thresholds=tuple(thresholds),
+            signs=tuple(binarize(w) for w in model.weights),
+            tmax=int(model.tmax),
+            model_hash=model.content_hash,
+            source=source,
+        )
+        intmodel.check_limits(intmodel.thresholds)
+        return intmodel
+
+    @classmethod
+    def load(cls, path: str | Path) -> IntModel:
+        return cls.from_model(Model.load(path), source=str(path))
+
+    def check_limits(self, thresholds: tuple[int, ...] | list[int]) -> None:
+        """Refuse what the firmware cannot run exactly, naming the offending value."""
+        sizes = self.layer_sizes
+        if sizes[0] > MAX_INPUTS:
+            raise Bs4nnError(f"input layer has {sizes[0]} inputs; the firmware takes {MAX_INPUTS}")
+        for layer, n in enumerate(sizes[1:], start=1):
+            if n > MAX_LAYER_NEURONS:
+                raise Bs4nnError(
+                    f"layer {layer} has {n} neurons; the firmware allows {MAX_LAYER_NEURONS} "
+                    "per layer"
+                )
+        if sizes[-1] > MAX_OUTPUTS:
+            raise Bs4nnError(
+                f"{sizes[-1]} outputs; the firmware reports labels up to {MAX_OUTPUTS}"
+            )
+        if len(thresholds) != self.num_layers:
+            raise Bs4nnError(
+                f"{len(thresholds)} thresholds given for {self.num_layers} weight layers"
+            )
+        for layer, k in enumerate(thresholds):
+            if not MIN_THRESHOLD <= k <= MAX_THRESHOLD:
+                raise Bs4nnError(
+                    f"layer {layer} threshold K={k} does not fit the board's int16 counter "
+                    f"(allowed {MIN_THRESHOLD}..{MAX_THRESHOLD}); K = ceil(theta/alpha)"
+                )
