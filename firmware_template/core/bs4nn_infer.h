@@ -1,0 +1,62 @@
+/* BS4NN event-driven inference (docs/design.md section 1): no malloc, no floating point.
+ *
+ * Every buffer is sized from the generated model header. The inference state lives in one
+ * static struct (bs4nn_state, reported by bench/firmware_size.py); the caller owns the input
+ * pixels and the result.
+ */
+#ifndef BS4NN_INFER_H
+#define BS4NN_INFER_H
+
+#include <stdint.h>
+
+#include "bs4nn_kernel.h"
+#include "bs4nn_model.h"
+
+#if BS4NN_N_OUTPUT > 256
+#error "the label is a u8: at most 256 outputs"
+#endif
+#if BS4NN_TMAX != 256
+#error "the input coding t = 255 - I needs tmax = 256"
+#endif
+
+#define BS4NN_NO_SPIKE 0xFFFFu    /* output firing step of an output that did not fire */
+#define BS4NN_FLAG_FALLBACK 0x01u /* no output fired by t = tmax - 1: largest count won */
+
+typedef struct {
+    uint8_t label;
+    uint8_t flags;          /* BS4NN_FLAG_* */
+    uint16_t decision_step; /* the step of the first output spike, or tmax - 1 on fallback */
+    uint16_t output_steps[BS4NN_N_OUTPUT];        /* BS4NN_NO_SPIKE if not fired by then */
+    uint16_t spikes[BS4NN_NUM_LAYERS + 1];        /* input, hidden..., output; to the decision */
+} bs4nn_result_t;
+
+/* Inference state: counters of every non-input neuron, a fired bitmap, and the input pixels
+ * bucketed by spike step (order[] holds pixel indices; bucket t is
+ * order[start[t + 1] .. start[t + 2]) after sorting). */
+typedef struct {
+    bs4nn_count_t count[BS4NN_TOTAL_NEURONS];
+    uint32_t fired[(BS4NN_TOTAL_NEURONS + 31) / 32];
+    uint16_t order[BS4NN_N_INPUT];
+    uint16_t start[BS4NN_TMAX + 2];
+    int16_t thresholds[BS4NN_NUM_LAYERS];
+} bs4nn_state_t;
+
+extern bs4nn_state_t bs4nn_state;
+
+/* Load the default thresholds (call once at start; RESET calls it too). */
+void bs4nn_init(void);
+
+/* Thresholds K per weight layer, each 1..32767; returns 0, or -1 (nothing changed) if one is
+ * out of range. */
+int bs4nn_set_thresholds(const int16_t k[BS4NN_NUM_LAYERS]);
+
+/* The thresholds in force. */
+const int16_t *bs4nn_thresholds(void);
+
+/* Classify one image: pixels[i] is the intensity 0..255 of input i (0 never spikes). */
+void bs4nn_infer(const uint8_t pixels[BS4NN_N_INPUT], bs4nn_result_t *result);
+
+/* The name of the kernel this build uses ("ref", ...). */
+const char *bs4nn_kernel_name(void);
+
+#endif /* BS4NN_INFER_H */
