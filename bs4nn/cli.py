@@ -9,8 +9,8 @@ import sys
 
 from trainer.errors import Bs4nnError
 
-# (module, what it adds) in pipeline order; a module missing a `cli` is skipped
-_COMMAND_MODULES = ("trainer.data_cli", "trainer.cli", "codegen.cli", "host.cli")
+# sub-command modules in pipeline order; a package whose `cli` has not landed is skipped
+_COMMAND_MODULES = ("trainer.data_cli", "trainer.cli", "codegen.cli", "host.cli", "bs4nn.demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module.register(sub)
     return parser
+
+
+def run_command(argv: list[str]) -> None:
+    """Run one sub-command in this process (for pipelines); a failure raises Bs4nnError."""
+    args = build_parser().parse_args(argv)
+    status = int(args.func(args) or 0)
+    if status != 0:
+        raise Bs4nnError(f"`bs4nn {' '.join(argv)}` failed (exit status {status})")
 
 
 def main(argv: list[str] | None = None) -> int:

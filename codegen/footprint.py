@@ -31,10 +31,12 @@ def target_info(target: str) -> dict:
 
 
 def inference_state_bytes(layer_sizes: tuple[int, ...]) -> int:
-    """RAM of the inference state, mirroring the state struct of firmware_template/core:
-    int16 count per neuron, one fired bit per neuron, uint16 pixel order, uint16 step buckets."""
+    """RAM of the inference state, mirroring bs4nn_state_t in firmware_template/core/bs4nn_infer.h:
+    int16 count per neuron, a fired bitmap in uint32 words, the uint16 pixel order, tmax + 2
+    uint16 bucket starts and the int16 thresholds."""
     neurons = sum(layer_sizes[1:])
-    return 2 * neurons + (neurons + 7) // 8 + 2 * layer_sizes[0] + 2 * 257
+    n_layers = len(layer_sizes) - 1
+    return 2 * neurons + 4 * ((neurons + 31) // 32) + 2 * layer_sizes[0] + 2 * 258 + 2 * n_layers
 
 
 @dataclass(frozen=True)

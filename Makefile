@@ -1,0 +1,20 @@
+# The two set-up commands of the README. Each sets up what it needs first (scripts/setup.sh).
+#   make demo   the whole chain on the emulated board: data, train (or MODEL=...), export, build,
+#               run in QEMU, bench 1,000 test images, report
+#   make test   the test suite (fast tests and the end-to-end QEMU tests)
+VENV := .venv/bin
+MODEL ?=
+DEMO_OUT ?= out/demo
+
+.PHONY: setup demo test lint
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	$(VENV)/bs4nn demo --out $(DEMO_OUT) $(if $(MODEL),--model $(MODEL))
+
+test: setup
+	$(VENV)/python -m pytest
+
+lint: setup
+	$(VENV)/ruff check .

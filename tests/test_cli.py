@@ -1,0 +1,34 @@
+import subprocess
+import sys
+
+
+def run_bs4nn(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bs4nn", *args], capture_output=True, text=True)
+
+
+def test_user_error_is_one_line_without_traceback(tmp_path):
+    missing = tmp_path / "nope.bs4nn"
+    proc = run_bs4nn("export", str(missing), "--out", str(tmp_path / "fw"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("bs4nn export: error: ")
+    assert str(missing) in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_export_refuses_non_export_directory(tmp_path):
+    import numpy as np
+
+    from trainer.model import model_from_arrays
+
+    rng = np.random.default_rng(0)
+    model = model_from_arrays([rng.normal(size=(8, 784)), rng.normal(size=(10, 8))],
+                              [1.0, 1.0], [3.0, 2.0], dataset="mnist")
+    path = tmp_path / "m.bs4nn"
+    model.save(path)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    proc = run_bs4nn("export", str(path), "--out", str(busy), "--check-images", "0")
+    assert proc.returncode == 2
+    assert "is a non-empty directory that is not a bs4nn export" in proc.stderr
+    assert (busy / "notes.txt").read_text() == "mine"
