@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from trainer.errors import Bs4nnError
-from trainer.model import Model
+from trainer.model import ENCODING, Model
 from trainer.semantics import TMAX, binarize, threshold_count
 
-ENCODING = "ttfs-255-minus-I"
 MAX_LAYER_NEURONS = 4096  # per non-input layer; the firmware indexes neurons with uint16
 MAX_INPUTS = 65535
 MAX_OUTPUTS = 255  # the label travels as one byte
