@@ -226,8 +226,8 @@ def _validate(m: Model) -> None:
         raise Bs4nnError(
             f"weight_kind {m.weight_kind!r} is unknown; use one of {', '.join(WEIGHT_KINDS)}"
         )
-    if m.weight_kind == "binary" and not (m.alphas > 0).all():
-        raise Bs4nnError(f"alphas must be positive in a binary model, got {m.alphas.tolist()}")
+    if not (m.alphas > 0).all():  # design 1: alpha_l > 0 always, so K is defined
+        raise Bs4nnError(f"alphas must be positive, got {m.alphas.tolist()}")
     if m.encoding != ENCODING:
         raise Bs4nnError(f"encoding {m.encoding!r} is not supported; only {ENCODING!r}")
     if isinstance(m.tmax, bool) or not isinstance(m.tmax, int | np.integer) or m.tmax < 1:
