@@ -63,7 +63,7 @@ class SerialTransport:
                 "not reading its serial input (is the firmware running? try resetting the board)"
             ) from exc
         except (serial.SerialException, OSError) as exc:
-            raise LinkClosed(f"serial link {self.name} closed while writing: {exc}") from exc
+            raise LinkClosed(_closed(self.name, f"writing failed: {exc}")) from exc
 
     def read(self, timeout: float) -> bytes:
         try:
@@ -74,9 +74,9 @@ class SerialTransport:
         except OSError as exc:
             if exc.errno == errno.EINTR:
                 return b""
-            raise LinkClosed(f"serial link {self.name} closed: {exc.strerror}") from exc
+            raise LinkClosed(_closed(self.name, exc.strerror or str(exc))) from exc
         if not data:  # readable but empty: the other side hung up
-            raise LinkClosed(f"serial link {self.name} closed (end of file)")
+            raise LinkClosed(_closed(self.name, "end of file"))
         return data
 
     def reset_input(self) -> None:
@@ -90,6 +90,13 @@ class SerialTransport:
             self._ser.close()
         except (serial.SerialException, OSError):
             pass
+
+
+def _closed(port: str, detail: str) -> str:
+    return (
+        f"serial link {port} closed ({detail}): the device went away (board unplugged or reset "
+        "over USB, or QEMU exited); results measured so far are kept: reconnect and use --resume"
+    )
 
 
 def _open_error_message(port: str, exc: Exception) -> str:

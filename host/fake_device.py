@@ -1,0 +1,174 @@
+"""A device in Python: the firmware's side of the protocol, answered by codegen.reference.
+
+It serves one end of a pty pair from a thread; the host opens the other end with
+SerialTransport exactly as it opens a board. Faults can be injected to test the host's
+reliability: garbage bytes, dropped replies, a reset in the middle of a run, silence.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+from dataclasses import dataclass, field
+
+from codegen.intmodel import IntModel
+from codegen.reference import reference_infer
+from host import protocol as p
+
+
+@dataclass
+class Faults:
+    """Fault injection, keyed by the 1-based number of the INFER request received."""
+
+    garbage_before: dict[int, bytes] = field(default_factory=dict)  # bytes sent before reply n
+    drop_replies: set[int] = field(default_factory=set)  # request n computed, reply not sent
+    reset_at: int | None = None  # request n lost, thresholds back to default, boot text sent
+    silent_after: int | None = None  # requests after n get no answer at all
+    boot_text: bytes = b"bs4nn boot\r\n"
+
+
+class FakeDevice:
+    """`with FakeDevice(intmodel) as dev:` then open `dev.port` on the host side."""
+
+    def __init__(
+        self,
+        model: IntModel,
+        faults: Faults | None = None,
+        model_hash: str | None = None,
+        board: str = "fake",
+        kernel: str = "python-reference",
+    ) -> None:
+        self.model = model
+        self.faults = faults or Faults()
+        self.model_hash = bytes.fromhex(model_hash or model.model_hash)
+        self.board = board
+        self.kernel = kernel
+        self.thresholds: tuple[int, ...] = tuple(model.thresholds)
+        self.infer_requests = 0  # INFER frames received, including dropped ones
+        self.answered: list[int] = []  # seqs of INFER replies sent
+        self._master, slave = os.openpty()
+        self.port = os.ttyname(slave)
+        os.close(slave)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="fake-device")
+
+    def __enter__(self) -> FakeDevice:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop and hang up: the host then sees the link closed (like QEMU exiting)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2.0)
+        if self._master >= 0:
+            os.close(self._master)
+            self._master = -1
+
+    # ------------------------------------------------------------ device side
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self._master, view)
+            view = view[n:]
+
+    def _serve(self) -> None:
+        splitter = p.FrameSplitter()
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self._master], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                data = os.read(self._master, 65536)
+            except OSError:  # host side not open yet or closed
+                self._stop.wait(0.01)
+                continue
+            for encoded in splitter.feed(data):
+                if self._handle(encoded) == "reset":
+                    splitter.clear()
+                    break
+
+    def _handle(self, encoded: bytes) -> str | None:
+        try:
+            frame = p.parse_frame(encoded)
+        except p.ProtocolError as exc:
+            code = p.BAD_CRC if "CRC" in str(exc) else p.BAD_FRAME
+            self._write(p.error_reply(p.SEQ_UNKNOWN, code))
+            return None
+        if frame.type in (p.INFER, p.INFER_SPARSE):
+            return self._infer(frame)
+        if self.faults.silent_after is not None and self.infer_requests >= self.faults.silent_after:
+            return None
+        if frame.type == p.INFO:
+            self._write(p.info_reply(self._info(frame.seq)))
+        elif frame.type == p.SET_THRESHOLDS:
+            n = self.model.num_layers
+            ks = [
+                int.from_bytes(frame.body[2 * i : 2 * i + 2], "little", signed=True)
+                for i in range(n)
+            ]
+            if len(frame.body) != 2 * n:
+                self._write(p.error_reply(frame.seq, p.BAD_LENGTH))
+            elif not all(1 <= k <= 32767 for k in ks):
+                self._write(p.error_reply(frame.seq, p.BAD_ARG))
+            else:
+                self.thresholds = tuple(ks)
+                self._write(p.thresholds_reply(frame.seq, self.thresholds))
+        elif frame.type == p.RESET:
+            self.thresholds = tuple(self.model.thresholds)
+            self._write(p.reset_reply(frame.seq))
+        else:
+            self._write(p.error_reply(frame.seq, p.UNKNOWN_CMD))
+        return None
+
+    def _info(self, seq: int) -> p.InfoReply:
+        return p.InfoReply(
+            seq=seq,
+            protocol_version=p.PROTOCOL_VERSION,
+            model_hash=self.model_hash,
+            layer_sizes=tuple(self.model.layer_sizes),
+            thresholds=self.thresholds,
+            tmax=self.model.tmax,
+            clock_hz=25_000_000,
+            counter_kind=1,
+            board=self.board,
+            kernel=self.kernel,
+        )
+
+    def _infer(self, frame: p.Frame) -> str | None:
+        self.infer_requests += 1
+        n = self.infer_requests
+        f = self.faults
+        if f.reset_at == n:
+            self.thresholds = tuple(self.model.thresholds)
+            self._write(f.boot_text)
+            return "reset"
+        if f.silent_after is not None and n > f.silent_after:
+            return None
+        try:
+            pixels = p.parse_request_pixels(frame, self.model.layer_sizes[0])
+        except p.ProtocolError as exc:
+            self._write(p.error_reply(frame.seq, exc.args[1]))
+            return None
+        ref = reference_infer(self.model, pixels, self.thresholds)
+        if n in f.garbage_before:
+            self._write(f.garbage_before[n])
+        if n in f.drop_replies:
+            return None
+        reply = p.InferReply(
+            seq=frame.seq,
+            label=ref.label,
+            fallback=ref.fallback,
+            decision_step=ref.decision_step,
+            output_steps=tuple(int(s) & 0xFFFF for s in ref.output_steps),
+            spikes=tuple(int(s) for s in ref.spikes),
+            counter=1000 + 10 * ref.decision_step + int(ref.spikes.sum()),
+        )
+        self._write(p.infer_reply(reply))
+        self.answered.append(frame.seq)
+        return None

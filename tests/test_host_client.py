@@ -1,0 +1,192 @@
+"""Protocol client against the Python fake device: results, pipelining and every fault path."""
+
+import time
+
+import numpy as np
+import pytest
+
+from codegen.intmodel import IntModel
+from codegen.reference import reference_batch
+from host import protocol as p
+from host.client import Device, DeviceReset, DeviceSilent
+from host.fake_device import FakeDevice, Faults
+from host.transport import LinkClosed, SerialTransport
+from trainer.errors import Bs4nnError
+from trainer.model import model_from_arrays
+
+
+@pytest.fixture(scope="module")
+def intmodel():
+    rng = np.random.default_rng(1)
+    weights = [rng.standard_normal((32, 784)), rng.standard_normal((10, 32))]
+    return IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], [8.0, 3.0]))
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(2)
+    imgs = rng.integers(0, 256, (40, 784)).astype(np.uint8)
+    imgs[rng.random((40, 784)) < 0.8] = 0  # MNIST-like sparsity
+    return imgs
+
+
+def connect(dev: FakeDevice, timeout: float = 0.5, window: int = 3) -> Device:
+    return Device(SerialTransport(dev.port), timeout=timeout, window=window)
+
+
+def check_against_reference(results, intmodel, images, thresholds=None):
+    ref = reference_batch(intmodel, images, thresholds)
+    assert [r.index for r in results] == list(range(len(images)))
+    for r in results:
+        i = r.index
+        assert r.reply.label == ref.labels[i]
+        assert r.reply.decision_step == ref.decision_steps[i]
+        assert r.reply.fallback == bool(ref.fallback[i])
+        assert r.reply.output_steps == tuple(int(s) & 0xFFFF for s in ref.output_steps[i])
+        assert r.reply.spikes == tuple(int(s) for s in ref.spikes[i])
+
+
+def test_handshake_reports_the_device(intmodel):
+    with FakeDevice(intmodel) as fake:
+        dev = connect(fake)
+        info = dev.handshake(intmodel.model_hash)
+        assert info.board == "fake" and info.kernel == "python-reference"
+        assert info.layer_sizes == (784, 32, 10)
+        assert info.thresholds == intmodel.thresholds == (8, 3)
+        assert info.counter_name == "instructions (QEMU icount proxy)"
+
+
+def test_hash_mismatch_names_both_hashes(intmodel):
+    with FakeDevice(intmodel, model_hash="ab" * 32) as fake:
+        with pytest.raises(Bs4nnError) as exc:
+            connect(fake).handshake(intmodel.model_hash)
+    assert str(exc.value).startswith(
+        f"the device runs model {'ab' * 32} but the model file is {intmodel.model_hash}"
+    )
+
+
+def test_stream_matches_reference_in_order(intmodel, images):
+    with FakeDevice(intmodel) as fake:
+        dev = connect(fake, window=4)
+        dev.handshake()
+        results = list(dev.stream(images))
+        assert fake.infer_requests == len(images)
+    check_against_reference(results, intmodel, images)
+    assert dev.stats.resends == 0 and dev.stats.bad_frames == 0
+    assert (
+        dev.stats.bytes_sent
+        == sum(len(p.infer_request(0, im)) + 1 for im in images) + len(p.info_request(1)) + 1
+    )
+
+
+def test_single_infer_and_set_thresholds(intmodel, images):
+    with FakeDevice(intmodel) as fake:
+        dev = connect(fake)
+        dev.handshake()
+        assert dev.set_thresholds([5, 2]) == (5, 2)
+        results = list(dev.stream(images[:10], window=2))
+        check_against_reference(results, intmodel, images[:10], thresholds=(5, 2))
+        dev.reset()
+        assert dev.thresholds == (8, 3)
+        reply = dev.infer(images[0])
+        assert reply.label == reference_batch(intmodel, images[:1]).labels[0]
+        with pytest.raises(Bs4nnError, match="outside 1..32767"):
+            dev.set_thresholds([0, 2])
+
+
+def test_garbage_between_replies_is_skipped(intmodel, images):
+    faults = Faults(garbage_before={3: b"\x17\x55garbage\x00\x02\x99", 7: b"\xff" * 2000})
+    with FakeDevice(intmodel, faults) as fake:
+        dev = connect(fake)
+        dev.handshake()
+        results = list(dev.stream(images))
+    check_against_reference(results, intmodel, images)
+    assert dev.stats.bad_frames >= 1
+    assert dev.stats.dropped_bytes >= 2000
+
+
+def test_garbage_from_host_side_is_resent(intmodel, images):
+    """Garbage the device sees makes it answer BAD_FRAME; the host re-sends and completes."""
+    with FakeDevice(intmodel) as fake:
+        dev = connect(fake)
+        dev.handshake()
+        real_send = dev._send
+        sent = []
+
+        def noisy_send(wire: bytes) -> int:
+            sent.append(wire)
+            if len(sent) == 4:  # damage one request on the way
+                dev.link.write(b"\x00" + wire[:10] + b"\x33\x44" + wire[12:])
+                return len(wire) + 1
+            return real_send(wire)
+
+        dev._send = noisy_send
+        results = list(dev.stream(images[:12]))
+    check_against_reference(results, intmodel, images[:12])
+    assert dev.stats.error_replies == 1
+
+
+def test_dropped_reply_is_recovered_after_timeout(intmodel, images):
+    with FakeDevice(intmodel, Faults(drop_replies={5})) as fake:
+        dev = connect(fake, timeout=0.3)
+        dev.handshake()
+        t0 = time.monotonic()
+        results = list(dev.stream(images[:10]))
+        assert time.monotonic() - t0 < 3
+    check_against_reference(results, intmodel, images[:10])
+    assert dev.stats.recoveries == 1 and dev.stats.resends >= 1
+
+
+def test_reset_mid_run_with_default_thresholds_recovers(intmodel, images):
+    with FakeDevice(intmodel, Faults(reset_at=6)) as fake:
+        dev = connect(fake, timeout=0.3)
+        dev.handshake()
+        results = list(dev.stream(images[:12]))
+    check_against_reference(results, intmodel, images[:12])
+
+
+def test_reset_mid_run_after_set_thresholds_stops_clearly(intmodel, images):
+    with FakeDevice(intmodel, Faults(reset_at=6)) as fake:
+        dev = connect(fake, timeout=0.3, window=1)
+        dev.handshake()
+        dev.set_thresholds([5, 2])
+        got = []
+        with pytest.raises(DeviceReset) as exc:
+            for r in dev.stream(images[:12]):
+                got.append(r.index)
+    assert got == [0, 1, 2, 3, 4]
+    assert str(exc.value) == (
+        "the device reset during the run (its thresholds are (8, 3), the host had set (5, 2)); "
+        "image 5 and later were not measured. Results so far are kept: run again with --resume"
+    )
+
+
+def test_silent_device_raises_within_bounded_time(intmodel, images):
+    with FakeDevice(intmodel, Faults(silent_after=3)) as fake:
+        dev = connect(fake, timeout=0.3)
+        dev.handshake()
+        got = []
+        t0 = time.monotonic()
+        with pytest.raises(DeviceSilent, match="stopped answering"):
+            for r in dev.stream(images[:10]):
+                got.append(r.index)
+        assert time.monotonic() - t0 < 2.0
+    assert got == [0, 1, 2]
+
+
+def test_silent_from_start_handshake_fails(intmodel):
+    with FakeDevice(intmodel, Faults(silent_after=0)) as fake:
+        with pytest.raises(DeviceSilent, match="no valid reply to INFO"):
+            connect(fake, timeout=0.1).handshake()
+
+
+def test_link_closed_mid_run(intmodel, images):
+    fake = FakeDevice(intmodel)
+    with fake:
+        dev = connect(fake)
+        dev.handshake()
+        stream = dev.stream(images)
+        next(stream)
+        fake.close()
+        with pytest.raises(LinkClosed, match="use --resume"):
+            list(stream)
