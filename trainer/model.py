@@ -29,6 +29,9 @@ ENCODING = "ttfs-255-minus-I"
 WEIGHT_KINDS = ("binary", "real")
 _META = "meta.json"
 _ZIP_MAGIC = b"PK\x03\x04"
+# meta.json keys besides format and format_version
+_META_KEYS = ("layer_sizes", "content_hash", "weight_kind", "encoding", "tmax", "dataset", "seed",
+              "train_config", "metrics")
 
 
 @dataclass
@@ -119,18 +122,12 @@ class Model:
                 zf.writestr(f"weights_{i}.npy", _npy_bytes(w))
             zf.writestr("alphas.npy", _npy_bytes(self.alphas))
             zf.writestr("thetas.npy", _npy_bytes(self.thetas))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(buf.getvalue())
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            _write_atomic(path, buf.getvalue())
+        except OSError as exc:
+            raise Bs4nnError(
+                f"cannot write model file {path} ({exc.strerror or exc}); choose a writable path"
+            ) from None
         return path
 
     @classmethod
@@ -283,19 +280,25 @@ def _read(zf: zipfile.ZipFile, path: Path) -> Model:
             f"model file {path} has format version {version!r}; this bs4nn reads version "
             f"{FORMAT_VERSION}: use the bs4nn release that wrote it, or re-save the model"
         )
+    missing = [k for k in _META_KEYS if k not in meta]
+    if missing:
+        raise Bs4nnError(_corrupt(path, f"{_META} lacks {', '.join(missing)}"))
     try:
         sizes = [int(s) for s in meta["layer_sizes"]]
-        n_layers = len(sizes) - 1
-        weights = [_read_array(zf, f"weights_{i}.npy") for i in range(n_layers)]
-        alphas = _read_array(zf, "alphas.npy")
-        thetas = _read_array(zf, "thetas.npy")
-        stored_hash = str(meta["content_hash"])
-        fields = {k: meta[k] for k in ("weight_kind", "encoding", "tmax", "dataset", "seed",
-                                       "train_config", "metrics")}
-    except KeyError as exc:
-        raise Bs4nnError(_corrupt(path, f"missing entry {exc}")) from None
+    except (TypeError, ValueError):
+        raise Bs4nnError(_corrupt(path, f"bad layer_sizes {meta['layer_sizes']!r}")) from None
+    if len(sizes) < 2:
+        raise Bs4nnError(_corrupt(path, f"bad layer_sizes {sizes}"))
+    arrays = [f"weights_{i}.npy" for i in range(len(sizes) - 1)] + ["alphas.npy", "thetas.npy"]
+    missing = [a for a in arrays if a not in names]
+    if missing:
+        raise Bs4nnError(_corrupt(path, f"the archive lacks {', '.join(missing)}"))
+    try:
+        *weights, alphas, thetas = [_read_array(zf, a) for a in arrays]
     except (ValueError, TypeError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
         raise Bs4nnError(_corrupt(path, str(exc))) from None
+    stored_hash = str(meta["content_hash"])
+    fields = {k: meta[k] for k in _META_KEYS if k not in ("layer_sizes", "content_hash")}
     for i, w in enumerate(weights):
         if w.shape != (sizes[i + 1], sizes[i]):
             raise Bs4nnError(
@@ -319,6 +322,22 @@ def _read_array(zf: zipfile.ZipFile, name: str) -> np.ndarray:
     with zf.open(name) as f:
         data = f.read()  # a damaged entry raises BadZipFile (CRC) here
     return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, then rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _umask() -> int:
