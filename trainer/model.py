@@ -3,6 +3,12 @@
 Archive entries: `weights_<l>.npy` (n_out, n_in) per weight layer, `alphas.npy`, `thetas.npy`
 (float64), `meta.json` with format name "bs4nn-model", format version, layer sizes, metadata
 and the content hash. `Model.load` checks all of it; any problem is one `Bs4nnError`.
+
+Content hash (what the firmware header and the bench reports name a model by): SHA-256 over
+`b"bs4nn-model-content-v1\n"`, then the compact sorted-key JSON of {encoding, layer_sizes, tmax,
+weight_kind}, then per layer its shape as two uint64 LE and its weights as float64 LE (C order),
+then alphas and thetas as float64 LE. Training metadata (dataset, seed, config, metrics) is not
+part of it, and neither is the dtype the weights are stored in.
 """
 
 from __future__ import annotations
