@@ -1,0 +1,95 @@
+"""`bs4nn train` and `bs4nn eval`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+from trainer.datasets import DATASETS, load_dataset
+from trainer.errors import Bs4nnError
+from trainer.evaluate import evaluate
+from trainer.model import Model
+from trainer.train import PRESETS, make_config, train
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a BS4NN (or S4NN) network",
+        description="Train with the paper's learning rule; the model selected on the validation "
+                    "split is saved with its test accuracy. A checkpoint <out>.ckpt is written "
+                    "after every epoch; --resume continues from it bit-identically.")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="mnist-600",
+                   help="Table 1 settings to start from (default: mnist-600)")
+    p.add_argument("--dataset", choices=DATASETS, help="default: the preset's dataset")
+    p.add_argument("--hidden", type=int, action="append", metavar="N",
+                   help="hidden layer size; repeat for more layers (default: the preset's)")
+    p.add_argument("--theta", type=float, action="append", metavar="THETA",
+                   help="threshold: once for all layers or once per weight layer")
+    p.add_argument("--weights", choices=("binary", "real"), default="binary",
+                   help="binary = BS4NN (default); real = S4NN (real weights, alpha fixed 1)")
+    p.add_argument("--epochs", type=int, help="default: the preset's")
+    p.add_argument("--train-limit", type=int, metavar="N", help="use only N training images")
+    p.add_argument("--val-size", type=int, default=5000,
+                   help="validation images held out of the training set (default 5000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--delta-norm", choices=("l2", "l1"), default="l2",
+                   help="normalisation of each layer's deltas (default l2, the authors' code)")
+    p.add_argument("--silent-target", choices=("code", "paper"), default="code",
+                   help="targets when every output is silent (default: code = no error)")
+    p.add_argument("--out", default="model.bs4nn", help="model file (default model.bs4nn)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
+    p.add_argument("--data-dir", help="where the datasets are (default: $BS4NN_DATA, cache)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+    e = subparsers.add_parser("eval", help="evaluate a model on the test set",
+                              description="Accuracy (strict and tie-inclusive decision), mean "
+                                          "response time, spikes per layer, per-class output "
+                                          "firing times, confusion matrix.")
+    e.add_argument("model", help="model file")
+    e.add_argument("--dataset", choices=DATASETS, help="default: the model's dataset")
+    e.add_argument("--split", choices=("test", "train"), default="test")
+    e.add_argument("--limit", type=int, metavar="N", help="only the first N images")
+    e.add_argument("--json", action="store_true", help="print JSON instead of text")
+    e.add_argument("--data-dir", help="where the datasets are")
+    e.set_defaults(func=_eval)
+
+
+def _train(args: argparse.Namespace) -> int:
+    overrides = {"val_size": args.val_size, "train_limit": args.train_limit, "seed": args.seed,
+                 "delta_norm": args.delta_norm, "silent_target": args.silent_target}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    cfg = make_config(args.preset, hidden=args.hidden, thetas=args.theta, dataset=args.dataset,
+                      weights=args.weights, **overrides)
+    sizes = "-".join(str(n) for n in cfg.layer_sizes)
+    print(f"training {cfg.weights} {sizes} on {cfg.dataset}: {cfg.epochs} epochs, seed {cfg.seed}"
+          f", thetas {cfg.thetas}, alphas {cfg.alphas}")
+    try:
+        train(cfg, args.out, resume=args.resume, data_dir=args.data_dir,
+              progress=not args.no_progress)
+    except KeyboardInterrupt:
+        cmd = [a for a in sys.argv[1:] if a != "--resume"]
+        print("resume with: bs4nn " + shlex.join(cmd) + " --resume", file=sys.stderr)
+        raise
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    model = Model.load(args.model)
+    dataset = args.dataset or model.dataset
+    if dataset is None:
+        raise Bs4nnError(f"{args.model} does not name its dataset; pass --dataset")
+    images, labels = load_dataset(dataset, args.split, args.data_dir)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise Bs4nnError(f"--limit must be at least 1, got {args.limit}")
+        images, labels = images[:args.limit], labels[:args.limit]
+    result = evaluate(model, images, labels, dataset, args.split)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1))
+    else:
+        print(result.format_text())
+    return 0

@@ -1,0 +1,195 @@
+"""Inference and evaluation of a trained model with the semantics of docs/design.md section 1.
+
+`forward_batch` gives the per-image figures the integer reference in codegen must reproduce
+(label, decision step, fallback flag, output firing steps, spikes per layer up to the
+decision); `evaluate` adds the accuracy figures, response time and confusion matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from trainer import kernels
+from trainer.errors import Bs4nnError
+from trainer.model import Model
+from trainer.semantics import TMAX
+
+
+@dataclass
+class Layout:
+    """Flat-array layout of a network for the kernels (see trainer/kernels.py)."""
+
+    sizes: np.ndarray  # [n_in, h_1, ..., n_out]
+    woff: np.ndarray  # weight layer l: block [woff[l], woff[l+1]) of shape (n_l, n_l+1)
+    noff: np.ndarray  # neurons of layer l+1: [noff[l], noff[l+1])
+
+
+def layout(layer_sizes: list[int]) -> Layout:
+    sizes = np.asarray(layer_sizes, dtype=np.int64)
+    woff = np.concatenate([[0], np.cumsum(sizes[:-1] * sizes[1:])]).astype(np.int64)
+    noff = np.concatenate([[0], np.cumsum(sizes[1:])]).astype(np.int64)
+    return Layout(sizes, woff, noff)
+
+
+def pack_forward(model: Model) -> tuple[Layout, np.ndarray, np.ndarray]:
+    """(layout, flat transposed forward weights, per-layer thresholds) for `kernels.forward`.
+
+    Binary: int8 signs and the integer K; real (S4NN): the float weights and theta.
+    """
+    lay = layout(model.layer_sizes)
+    if model.weight_kind == "binary":
+        fw = np.concatenate([b.T.ravel() for b in model.binary_weights()]).astype(np.int8)
+        thr = np.array(model.thresholds(), dtype=np.int32)
+    else:
+        fw = np.concatenate([np.asarray(w, np.float64).T.ravel() for w in model.weights])
+        thr = np.array(model.thetas, dtype=np.float64)
+    return lay, fw, thr
+
+
+@dataclass
+class ForwardResult:
+    """Per image: predicted label, decision step (255 on fallback), fallback flag, output
+    firing steps (-1 = not fired by the decision), spikes per layer up to and including the
+    decision step [input, hidden..., output] (output = outputs firing at the decision step)."""
+
+    labels: np.ndarray  # (N,) int64
+    steps: np.ndarray  # (N,) int64
+    fallback: np.ndarray  # (N,) bool
+    output_steps: np.ndarray  # (N, n_out) int64
+    spikes: np.ndarray  # (N, L+1) int64
+
+
+def _check_images(model: Model, images: np.ndarray) -> np.ndarray:
+    images = np.ascontiguousarray(images)
+    if images.dtype != np.uint8 or images.ndim != 2:
+        raise Bs4nnError(f"images must be uint8 (N, n_in), got {images.dtype} {images.shape}")
+    if images.shape[1] != model.layer_sizes[0]:
+        raise Bs4nnError(
+            f"images have {images.shape[1]} pixels but the model expects {model.layer_sizes[0]}"
+        )
+    return images
+
+
+def _run(model: Model, images: np.ndarray, stop_at_decision: bool):
+    images = _check_images(model, images)
+    lay, fw, thr = pack_forward(model)
+    n = images.shape[0]
+    n_layers = len(model.weights)
+    labels = np.empty(n, np.int64)
+    steps = np.empty(n, np.int64)
+    fallback = np.empty(n, np.bool_)
+    out_times = np.empty((n, model.layer_sizes[-1]), np.int64)
+    spikes = np.empty((n, n_layers + 1), np.int64)
+    kernels.infer_batch(images, lay.sizes, lay.woff, lay.noff, fw, thr, stop_at_decision,
+                        labels, steps, fallback, out_times, spikes)
+    return labels, steps, fallback, out_times, spikes
+
+
+def forward_batch(model: Model, images: np.ndarray) -> ForwardResult:
+    """Inference with early stopping at the decision, exactly as the firmware does it."""
+    labels, steps, fallback, out_times, spikes = _run(model, images, True)
+    out_times[out_times == TMAX] = -1
+    return ForwardResult(labels, steps, fallback, out_times, spikes)
+
+
+def predict(model: Model, images: np.ndarray) -> np.ndarray:
+    """Predicted labels under the strict decision rule."""
+    return forward_batch(model, images).labels
+
+
+@dataclass
+class EvalResult:
+    n: int
+    accuracy: float  # strict decision rule (docs/design.md 1)
+    accuracy_tie_inclusive: float  # correct when the label's output is among the earliest
+    mean_decision_step: float  # mean response time in steps
+    fallback_rate: float  # share of images decided by the t = 255 fallback
+    mean_spikes: list[float]  # per layer [input, hidden..., output], up to the decision
+    per_class_mean_decision_step: list[float]  # by true class
+    # [true class][output neuron]: mean firing step when simulated to the end (256 = silent)
+    per_class_mean_output_step: list[list[float]]
+    confusion: list[list[int]]  # [true class][predicted class]
+    model_hash: str
+    dataset: str | None = None
+    split: str | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready; a class absent from the images has null means."""
+        d = asdict(self)
+        d["per_class_mean_decision_step"] = [
+            _nan_none(x) for x in self.per_class_mean_decision_step]
+        d["per_class_mean_output_step"] = [[_nan_none(x) for x in row]
+                                           for row in self.per_class_mean_output_step]
+        return d
+
+    def format_text(self) -> str:
+        lines = [
+            f"model {self.model_hash[:16]}  dataset {self.dataset} {self.split}  n={self.n}",
+            f"accuracy (strict decision)   {100 * self.accuracy:.2f}%",
+            f"accuracy (tie-inclusive)     {100 * self.accuracy_tie_inclusive:.2f}%",
+            f"mean response time           {self.mean_decision_step:.2f} steps",
+            f"fallback decisions           {100 * self.fallback_rate:.2f}%",
+            "mean spikes to the decision  "
+            + " / ".join(f"{s:.1f}" for s in self.mean_spikes) + "  (input / hidden... / output)",
+            "",
+            "class  decision step  mean output firing steps (full run, 256 = silent)",
+        ]
+        for c, (d, row) in enumerate(zip(self.per_class_mean_decision_step,
+                                         self.per_class_mean_output_step, strict=True)):
+            lines.append(f"{c:5d}  {d:13.1f}  " + " ".join(f"{x:5.1f}" for x in row))
+        lines += ["", "confusion matrix (rows: true class, columns: predicted)"]
+        n_cls = len(self.confusion)
+        lines.append("      " + "".join(f"{k:6d}" for k in range(n_cls)))
+        for c, row in enumerate(self.confusion):
+            lines.append(f"{c:5d} " + "".join(f"{x:6d}" for x in row))
+        return "\n".join(lines)
+
+
+def _nan_none(x: float) -> float | None:
+    return None if np.isnan(x) else x
+
+
+def _class_means(values: np.ndarray, labels: np.ndarray, n_cls: int) -> np.ndarray:
+    out = np.full((n_cls,) + values.shape[1:], np.nan)
+    for c in range(n_cls):
+        sel = labels == c
+        if sel.any():
+            out[c] = values[sel].mean(axis=0)
+    return out
+
+
+def evaluate(model: Model, images: np.ndarray, labels: np.ndarray,
+             dataset: str | None = None, split: str | None = None) -> EvalResult:
+    """All evaluation figures of `model` on (images, labels)."""
+    labels = np.asarray(labels).astype(np.int64)
+    if len(labels) != len(images) or len(labels) == 0:
+        raise Bs4nnError(f"need as many labels as images, at least one ({len(labels)} labels, "
+                         f"{len(images)} images)")
+    n_cls = model.layer_sizes[-1]
+    if labels.max() >= n_cls:
+        raise Bs4nnError(f"label {labels.max()} does not exist in a model with {n_cls} outputs")
+    fr = forward_batch(model, images)
+    _, _, _, full_times, _ = _run(model, images, False)
+    correct = fr.labels == labels
+    label_step = fr.output_steps[np.arange(len(labels)), labels]
+    tie_ok = np.where(fr.fallback, correct, label_step == fr.steps)
+    confusion = np.zeros((n_cls, n_cls), np.int64)
+    np.add.at(confusion, (labels, fr.labels), 1)
+    return EvalResult(
+        n=len(labels),
+        accuracy=float(correct.mean()),
+        accuracy_tie_inclusive=float(tie_ok.mean()),
+        mean_decision_step=float(fr.steps.mean()),
+        fallback_rate=float(fr.fallback.mean()),
+        mean_spikes=[float(x) for x in fr.spikes.mean(axis=0)],
+        per_class_mean_decision_step=[float(x) for x in _class_means(
+            fr.steps.astype(np.float64), labels, n_cls)],
+        per_class_mean_output_step=_class_means(
+            full_times.astype(np.float64), labels, n_cls).tolist(),
+        confusion=confusion.tolist(),
+        model_hash=model.content_hash,
+        dataset=dataset,
+        split=split,
+    )

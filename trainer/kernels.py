@@ -1,0 +1,349 @@
+"""numba kernels of the event-driven BS4NN simulation and its learning rule (no I/O).
+
+A network with L weight layers is held in flat arrays so one compiled kernel serves any depth:
+
+- `sizes` (int64, L+1): `[n_in, h_1, ..., n_out]`.
+- `woff` (int64, L+1): weight layer l is the row-major block `[woff[l], woff[l+1])` of shape
+  `(sizes[l], sizes[l+1])`, i.e. TRANSPOSED (input-major) so that one spiking input adds one
+  contiguous row to the counts of the next layer.
+- `noff` (int64, L+1): the neurons of layer l+1 (fed by weight layer l) are
+  `[noff[l], noff[l+1])` of the per-neuron arrays (times, counts, deltas).
+
+The forward weights `fw` are the int8 signs for binary nets (counts are int32, thresholds the
+integer K) or the real weights for S4NN (counts and thresholds float64); numba compiles one
+specialisation per type. Semantics: docs/design.md section 1.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+TMAX = 256  # same value as trainer.semantics.TMAX (kernels import nothing of ours)
+_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp split for the exact product below
+
+
+@njit(cache=True)
+def _product_at_least(k: float, alpha: float, theta: float) -> bool:
+    """Exactly k * alpha >= theta (Dekker's error-free product; no rounding in the test)."""
+    p = k * alpha
+    c = _SPLIT * k
+    kh = c - (c - k)
+    kl = k - kh
+    c = _SPLIT * alpha
+    ah = c - (c - alpha)
+    al = alpha - ah
+    err = ((kh * ah - p) + kh * al + kl * ah) + kl * al
+    if p != theta:
+        return p > theta
+    return err >= 0.0
+
+
+@njit(cache=True)
+def threshold_count_exact(theta: float, alpha: float) -> int:
+    """K = ceil(theta / alpha) exactly, as trainer.semantics.threshold_count (theta, alpha > 0)."""
+    k = np.ceil(theta / alpha)
+    if k < 1.0:
+        k = 1.0
+    while k > 1.0 and _product_at_least(k - 1.0, alpha, theta):
+        k -= 1.0
+    while not _product_at_least(k, alpha, theta):
+        k += 1.0
+    return int(k)
+
+
+@njit(cache=True)
+def sort_inputs(pixels, order, starts) -> int:
+    """Counting sort of the input spikes by step (pixel I spikes at 255 - I; I = 0 never).
+
+    `order` receives the spiking input indices by step, then by index; `starts[t]` is the first
+    position of step t in `order` (`starts[256]` = number of spiking inputs). Returns that number.
+    """
+    for t in range(TMAX + 1):
+        starts[t] = 0
+    for i in range(pixels.shape[0]):
+        p = pixels[i]
+        if p > 0:
+            starts[256 - p] += 1  # step 255 - p, shifted by one for the prefix sum
+    for t in range(1, TMAX + 1):
+        starts[t] += starts[t - 1]
+    fill = starts.copy()
+    for i in range(pixels.shape[0]):
+        p = pixels[i]
+        if p > 0:
+            t = 255 - p
+            order[fill[t]] = i
+            fill[t] += 1
+    return starts[TMAX]
+
+
+@njit(cache=True)
+def forward(order, starts, sizes, woff, noff, fw, thr, stop_at_decision,
+            counts, times, fire_count, fired_order, fired_n, seg):
+    """Simulate one image (inputs already sorted by `sort_inputs`).
+
+    Fills `times` (firing step of every neuron, TMAX if it did not fire), `fire_count` (count at
+    the firing step), `fired_order` (per layer, neuron indices in firing order, `fired_n[ly]` of
+    them) and leaves the final counts in `counts`. With `stop_at_decision` the simulation ends
+    after the decision step (inference); otherwise it runs to t = 255 (training).
+    Returns (label, decision step, fallback flag).
+    """
+    n_layers = sizes.shape[0] - 1
+    out_base = noff[n_layers - 1]
+    n_cls = sizes[n_layers]
+    for u in range(noff[n_layers]):
+        counts[u] = 0
+        times[u] = TMAX
+    for ly in range(n_layers):
+        fired_n[ly] = 0
+    for t in range(TMAX):
+        if starts[t + 1] == starts[t]:
+            continue  # nothing spikes at t: no count changes anywhere, so no neuron can fire
+        for ly in range(n_layers):
+            n_out = sizes[ly + 1]
+            base = noff[ly]
+            wb = woff[ly]
+            if ly == 0:
+                e0 = starts[t]
+                e1 = starts[t + 1]
+            else:
+                e0 = noff[ly - 1] + seg[ly - 1]
+                e1 = noff[ly - 1] + fired_n[ly - 1]
+            seg[ly] = fired_n[ly]
+            if e1 == e0:
+                continue
+            for e in range(e0, e1):
+                src = order[e] if ly == 0 else fired_order[e]
+                row = wb + src * n_out
+                for j in range(n_out):
+                    counts[base + j] += fw[row + j]
+            th = thr[ly]
+            nf = fired_n[ly]
+            for j in range(n_out):
+                if counts[base + j] >= th and times[base + j] == TMAX:
+                    times[base + j] = t
+                    fire_count[base + j] = counts[base + j]
+                    fired_order[base + nf] = j
+                    nf += 1
+            fired_n[ly] = nf
+        if stop_at_decision and fired_n[n_layers - 1] > 0:
+            break
+    # decision: earliest output step, then largest count, then lowest index
+    if fired_n[n_layers - 1] > 0:
+        first = times[out_base + fired_order[out_base]]
+        best = -1
+        for k in range(n_cls):
+            if times[out_base + k] == first:
+                if best < 0 or fire_count[out_base + k] > fire_count[out_base + best]:
+                    best = k
+        return best, first, False
+    best = 0
+    for k in range(1, n_cls):
+        if counts[out_base + k] > counts[out_base + best]:
+            best = k
+    return best, TMAX - 1, True
+
+
+@njit(cache=True)
+def _normalize(d, n, use_l2) -> bool:
+    """Divide d[:n] by its L2 norm (authors' code) or its L1 norm (paper); False if all zero."""
+    acc = 0.0
+    for j in range(n):
+        acc += d[j] * d[j] if use_l2 else abs(d[j])
+    if acc == 0.0:
+        return False
+    norm = np.sqrt(acc) if use_l2 else acc
+    for j in range(n):
+        d[j] /= norm
+    return True
+
+
+@njit(cache=True)
+def output_targets(out_times, label, gamma, silent_paper, target):
+    """Eq. 6 target firing times into `target` (float64). Returns the minimum output time tau."""
+    n = out_times.shape[0]
+    tau = TMAX
+    for k in range(n):
+        if out_times[k] < tau:
+            tau = out_times[k]
+    if tau == TMAX:
+        # all silent: paper pushes the label to fire (tmax - gamma); the authors' code leaves it
+        for k in range(n):
+            target[k] = TMAX
+        if silent_paper:
+            target[label] = TMAX - gamma
+        return tau
+    late = min(tau + gamma, float(TMAX))
+    for k in range(n):
+        target[k] = out_times[k] if out_times[k] >= tau + gamma else late
+    target[label] = tau
+    return tau
+
+
+@njit(cache=True)
+def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, thetas,
+              alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev, syn, use_l2):
+    """Sparse backward of one sample; `d` holds the normalised output deltas on entry.
+
+    For weight layer ly (from the top): the delta of the layer below (Eq. 14, with the real
+    weights before this sample's update), then W_ji -= eta * d_j * [t_i < t_j] only over the
+    inputs that spiked (t_i < TMAX), the signs of changed weights, and (binary) the alpha step
+    alpha -= mu * mean(d_j * [t_i < t_j] * B_ji) over all synapses, then K again.
+    """
+    n_layers = sizes.shape[0] - 1
+    for ly in range(n_layers - 1, -1, -1):
+        n_in = sizes[ly]
+        n_out = sizes[ly + 1]
+        ob = noff[ly]
+        wb = woff[ly]
+        s = scale[ly]
+        if ly == 0:
+            e0 = 0
+            e1 = n_active
+        else:
+            e0 = noff[ly - 1]
+            e1 = noff[ly - 1] + fired_n[ly - 1]
+        # Eq. 14 for the layer below, before the weights move
+        if ly > 0:
+            for i in range(n_in):
+                dprev[i] = 0.0
+            for e in range(e0, e1):
+                i = fired_order[e]
+                ti = times[noff[ly - 1] + i]
+                row = wb + i * n_out
+                acc = 0.0
+                for j in range(n_out):
+                    if ti <= times[ob + j]:
+                        acc += d[j] * v[row + j]
+                dprev[i] = acc * s
+        step = eta / s  # W = s * V, so a change of W by x is a change of V by x / s
+        for j in range(n_out):
+            syn[j] = 0.0
+        for e in range(e0, e1):
+            if ly == 0:
+                i = order[e]
+                ti = 255 - np.int64(pixels[i])
+            else:
+                i = fired_order[e]
+                ti = times[noff[ly - 1] + i]
+            row = wb + i * n_out
+            for j in range(n_out):
+                if ti <= times[ob + j]:
+                    syn[j] += fw[row + j]
+                    v[row + j] -= step * d[j]
+                    if binary:
+                        fw[row + j] = 1 if v[row + j] >= 0.0 else -1
+        if binary:
+            acc = 0.0
+            for j in range(n_out):
+                acc += d[j] * syn[j]
+            a = alphas[ly] - mu * acc / (n_in * n_out)
+            alphas[ly] = a if a > alpha_min[ly] else alpha_min[ly]
+            thr[ly] = threshold_count_exact(thetas[ly], alphas[ly])
+        if ly > 0:
+            if not _normalize(dprev, n_in, use_l2):
+                return
+            for i in range(n_in):
+                d[i] = dprev[i]
+
+
+@njit(cache=True)
+def _rescale(v, fw, scale, woff, ly, binary):
+    """Fold the lazy L2 factor back into the weights of layer ly (V *= s, s = 1)."""
+    s = scale[ly]
+    for u in range(woff[ly], woff[ly + 1]):
+        v[u] *= s
+        if binary:
+            fw[u] = 1 if v[u] >= 0.0 else -1
+    scale[ly] = 1.0
+
+
+@njit(cache=True)
+def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, thetas,
+                  alpha_min, thr, binary, eta, mu, lam, gamma, silent_paper, use_l2):
+    """Per-sample SGD over images[idx] in that order. Weights are W = scale[ly] * V (lazy L2).
+
+    Updates v, fw (signs, or v itself for real weights), scale, alphas and thr in place.
+    Returns (sum of the MSE losses, number correct under the strict decision).
+    """
+    n_layers = sizes.shape[0] - 1
+    total = noff[n_layers]
+    widest = 0
+    for ly in range(n_layers + 1):
+        widest = max(widest, sizes[ly])
+    order = np.empty(images.shape[1], np.int64)
+    starts = np.empty(TMAX + 1, np.int64)
+    counts = np.empty(total, thr.dtype)
+    fire_count = np.empty(total, thr.dtype)
+    times = np.empty(total, np.int64)
+    fired_order = np.empty(total, np.int64)
+    fired_n = np.empty(n_layers, np.int64)
+    seg = np.empty(n_layers, np.int64)
+    d = np.empty(widest)
+    dprev = np.empty(widest)
+    syn = np.empty(widest)
+    n_cls = sizes[n_layers]
+    out_base = noff[n_layers - 1]
+    target = np.empty(n_cls)
+    loss = 0.0
+    correct = 0
+    decay = 1.0 - eta * lam
+    for n in range(idx.shape[0]):
+        pixels = images[idx[n]]
+        y = labels[idx[n]]
+        n_active = sort_inputs(pixels, order, starts)
+        pred, _, _ = forward(order, starts, sizes, woff, noff, fw, thr, False,
+                             counts, times, fire_count, fired_order, fired_n, seg)
+        if pred == y:
+            correct += 1
+        output_targets(times[out_base:out_base + n_cls], y, gamma, silent_paper, target)
+        for k in range(n_cls):
+            d[k] = (target[k] - times[out_base + k]) / TMAX
+            loss += 0.5 * d[k] * d[k]
+        if _normalize(d, n_cls, use_l2):  # zero error: nothing to learn from this sample
+            _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, thetas,
+                      alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev,
+                      syn, use_l2)
+        for ly in range(n_layers):
+            scale[ly] *= decay
+            if scale[ly] < 1e-3:
+                _rescale(v, fw, scale, woff, ly, binary)
+            if not binary:
+                thr[ly] = thetas[ly] / scale[ly]
+    return loss, correct
+
+
+@njit(cache=True, parallel=True)
+def infer_batch(images, sizes, woff, noff, fw, thr, stop_at_decision,
+                labels, steps, fallback, out_times, spikes):
+    """Forward every image (in parallel). Fills, per image: predicted label, decision step,
+    fallback flag, output firing steps (TMAX if not fired; with `stop_at_decision` only those
+    that fired by the decision count) and spikes per layer [input, hidden..., output] up to the
+    decision (all spikes to t = 255 without `stop_at_decision`; output = outputs firing at the
+    decision step, 0 on fallback)."""
+    n_layers = sizes.shape[0] - 1
+    total = noff[n_layers]
+    n_cls = sizes[n_layers]
+    out_base = noff[n_layers - 1]
+    for n in prange(images.shape[0]):
+        order = np.empty(images.shape[1], np.int64)
+        starts = np.empty(TMAX + 1, np.int64)
+        counts = np.empty(total, thr.dtype)
+        fire_count = np.empty(total, thr.dtype)
+        times = np.empty(total, np.int64)
+        fired_order = np.empty(total, np.int64)
+        fired_n = np.empty(n_layers, np.int64)
+        seg = np.empty(n_layers, np.int64)
+        sort_inputs(images[n], order, starts)
+        pred, step, fb = forward(order, starts, sizes, woff, noff, fw, thr, stop_at_decision,
+                                 counts, times, fire_count, fired_order, fired_n, seg)
+        labels[n] = pred
+        steps[n] = step
+        fallback[n] = fb
+        n_out = 0
+        for k in range(n_cls):
+            out_times[n, k] = times[out_base + k]
+            if times[out_base + k] == step:
+                n_out += 1
+        spikes[n, 0] = starts[step + 1] if stop_at_decision else starts[TMAX]
+        for ly in range(n_layers - 1):
+            spikes[n, ly + 1] = fired_n[ly]
+        spikes[n, n_layers] = n_out if stop_at_decision else fired_n[n_layers - 1]

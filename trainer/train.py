@@ -1,0 +1,363 @@
+"""BS4NN training: configs and presets, the epoch loop, checkpoints and resume, progress.
+
+The per-sample work runs in `trainer.kernels.train_samples`; this module feeds it shuffled
+indices in chunks (so progress shows and Ctrl-C lands between chunks), evaluates on the
+validation split after every epoch, keeps the best model and checkpoints atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from trainer import kernels
+from trainer.datasets import DATASETS, load_dataset, train_val_split
+from trainer.errors import Bs4nnError
+from trainer.evaluate import evaluate, layout, predict
+from trainer.model import Model, model_from_arrays
+from trainer.semantics import threshold_count
+
+N_INPUT = 784
+N_CLASSES = 10
+K_LIMIT = 32767  # the firmware's int16 counter; alpha >= theta / K_LIMIT keeps K within it
+CHUNK = 1000  # samples per kernel call: progress granularity and Ctrl-C latency
+
+# Table 1 of the paper. Per preset: values for hidden layers and for the output layer.
+PRESETS: dict[str, dict] = {
+    "mnist-600": dict(dataset="mnist", hidden=[600], epochs=60,
+                      theta_hidden=100.0, theta_out=100.0, alpha_hidden=5.0, alpha_out=5.0,
+                      init_hidden=(0.0, 5.0), init_out=(0.0, 50.0)),
+    "fashion-1000": dict(dataset="fashion-mnist", hidden=[1000], epochs=60,
+                         theta_hidden=700.0, theta_out=700.0, alpha_hidden=5.0, alpha_out=10.0,
+                         init_hidden=(0.0, 1.0), init_out=(0.0, 1.0)),
+    "fashion-600-600": dict(dataset="fashion-mnist", hidden=[600, 600], epochs=60,
+                            theta_hidden=500.0, theta_out=700.0, alpha_hidden=10.0,
+                            alpha_out=10.0, init_hidden=(-10.0, 10.0), init_out=(-10.0, 10.0)),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (with the seed, the result is bit-exact)."""
+
+    dataset: str
+    hidden: list[int]
+    thetas: list[float]  # per weight layer
+    alphas: list[float]  # initial value per weight layer (fixed 1 for real weights)
+    init: list[list[float]]  # [low, high] of the uniform initial weights, per weight layer
+    epochs: int
+    preset: str | None = None
+    weights: str = "binary"  # "binary" (BS4NN) or "real" (S4NN)
+    eta: float = 0.1  # weight learning rate
+    mu: float = 0.01  # alpha learning rate
+    gamma: float = 1.0  # Eq. 6 target margin, in steps
+    lam: float = 1e-6  # L2 weight decay
+    lr_decay: float = 0.7  # eta and mu are multiplied by this ...
+    lr_decay_every: int = 10  # ... every this many epochs
+    val_size: int = 5000
+    train_limit: int | None = None
+    seed: int = 0
+    delta_norm: str = "l2"  # "l2" (authors' code) or "l1" (the paper's sum, of magnitudes)
+    silent_target: str = "code"  # all outputs silent: "code" (no error) or "paper" (tmax-gamma)
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        return [N_INPUT, *self.hidden, N_CLASSES]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        n_layers = len(self.hidden) + 1
+        if self.dataset not in DATASETS:
+            raise Bs4nnError(f"unknown dataset {self.dataset!r}; choose {', '.join(DATASETS)}")
+        if any(h < 1 for h in self.hidden):
+            raise Bs4nnError(f"hidden layer sizes must be positive, got {self.hidden}")
+        for name in ("thetas", "alphas", "init"):
+            if len(getattr(self, name)) != n_layers:
+                raise Bs4nnError(f"{name} needs one value per weight layer ({n_layers}), "
+                                 f"got {getattr(self, name)}")
+        if any(not t > 0 for t in self.thetas):
+            raise Bs4nnError(f"every theta must be positive, got {self.thetas}")
+        if any(not a > 0 for a in self.alphas):
+            raise Bs4nnError(f"every alpha must be positive, got {self.alphas}")
+        if self.weights not in ("binary", "real"):
+            raise Bs4nnError(f"--weights must be binary or real, got {self.weights!r}")
+        if self.epochs < 1:
+            raise Bs4nnError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.train_limit is not None and self.train_limit < 1:
+            raise Bs4nnError(f"--train-limit must be at least 1, got {self.train_limit}")
+        if self.delta_norm not in ("l1", "l2") or self.silent_target not in ("code", "paper"):
+            raise Bs4nnError("delta_norm must be l1|l2 and silent_target code|paper")
+
+
+def make_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
+                thetas: list[float] | None = None, dataset: str | None = None,
+                weights: str = "binary", **overrides) -> TrainConfig:
+    """A preset (Table 1) with optional changes. `hidden` replaces the hidden sizes (each new
+    hidden layer takes the preset's hidden-layer values); `thetas` is one value for every
+    layer or one per weight layer; other keyword arguments set TrainConfig fields."""
+    if preset not in PRESETS:
+        raise Bs4nnError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    p = PRESETS[preset]
+    hidden = list(p["hidden"] if hidden is None else hidden)
+    n = len(hidden) + 1
+    if thetas is None:
+        thetas = [p["theta_hidden"]] * (n - 1) + [p["theta_out"]]
+    elif len(thetas) == 1:
+        thetas = list(thetas) * n
+    elif len(thetas) != n:
+        raise Bs4nnError(f"give --theta once (all layers) or {n} times (one per weight layer), "
+                         f"got {len(thetas)} values")
+    if weights == "real":
+        alphas = [1.0] * n  # S4NN: potential = sum of W, alpha fixed and not learned
+    else:
+        alphas = [p["alpha_hidden"]] * (n - 1) + [p["alpha_out"]]
+    init = [list(p["init_hidden"])] * (n - 1) + [list(p["init_out"])]
+    overrides.setdefault("epochs", p["epochs"])
+    cfg = TrainConfig(dataset=dataset or p["dataset"], hidden=hidden,
+                      thetas=[float(t) for t in thetas], alphas=[float(a) for a in alphas],
+                      init=init, preset=preset, weights=weights, **overrides)
+    cfg.validate()
+    return cfg
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint holds: enough to continue bit-identically."""
+
+    v: np.ndarray  # flat transposed weights, W = scale[l] * V (lazy L2 decay)
+    scale: np.ndarray
+    alphas: np.ndarray
+    epoch: int  # epochs completed
+    eta: float
+    mu: float
+    rng_state: dict
+    best_w: np.ndarray | None = None  # flat transposed W of the best model so far
+    best_alphas: np.ndarray | None = None
+    best_val: float = -1.0
+    best_epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    model: Model
+    model_path: Path
+    val_accuracy: float | None
+    test_accuracy: float
+    best_epoch: int
+    epochs: int
+    seconds: float
+    history: list[dict]
+
+
+def checkpoint_path(out: str | Path) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".ckpt")
+
+
+def _init_state(cfg: TrainConfig) -> TrainState:
+    rng = np.random.default_rng(cfg.seed)
+    sizes = cfg.layer_sizes
+    blocks = []
+    for ly, (lo, hi) in enumerate(cfg.init):
+        w = rng.uniform(lo, hi, size=(sizes[ly + 1], sizes[ly]))  # (n_out, n_in) as in Table 1
+        blocks.append(w.T.ravel())
+    n_layers = len(sizes) - 1
+    return TrainState(v=np.concatenate(blocks), scale=np.ones(n_layers),
+                      alphas=np.array(cfg.alphas, np.float64), epoch=0, eta=cfg.eta, mu=cfg.mu,
+                      rng_state=rng.bit_generator.state)
+
+
+def _flat_w(state: TrainState, cfg: TrainConfig) -> np.ndarray:
+    lay = layout(cfg.layer_sizes)
+    w = state.v.copy()
+    for ly in range(len(state.scale)):
+        w[lay.woff[ly]:lay.woff[ly + 1]] *= state.scale[ly]
+    return w
+
+
+def _to_model(flat_w: np.ndarray, alphas: np.ndarray, cfg: TrainConfig, metrics: dict) -> Model:
+    sizes = cfg.layer_sizes
+    lay = layout(sizes)
+    weights = [np.ascontiguousarray(
+        flat_w[lay.woff[ly]:lay.woff[ly + 1]].reshape(sizes[ly], sizes[ly + 1]).T)
+        for ly in range(len(sizes) - 1)]
+    return model_from_arrays(weights, alphas.copy(), np.array(cfg.thetas), weight_kind=cfg.weights,
+                             dataset=cfg.dataset, seed=cfg.seed, train_config=cfg.to_dict(),
+                             metrics=metrics)
+
+
+def _save_checkpoint(path: Path, state: TrainState, cfg: TrainConfig) -> None:
+    meta = {"config": cfg.to_dict(), "epoch": state.epoch, "eta": state.eta, "mu": state.mu,
+            "rng_state": state.rng_state, "best_val": state.best_val,
+            "best_epoch": state.best_epoch, "history": state.history}
+    arrays = {"v": state.v, "scale": state.scale, "alphas": state.alphas,
+              "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    if state.best_w is not None:
+        arrays["best_w"] = state.best_w
+        arrays["best_alphas"] = state.best_alphas
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic: a crash leaves the previous checkpoint intact
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_checkpoint(path: Path, cfg: TrainConfig) -> TrainState:
+    if not path.is_file():
+        raise Bs4nnError(f"no checkpoint {path} to resume from; run without --resume to start")
+    try:
+        with np.load(path) as z:
+            meta = json.loads(z["meta"].tobytes().decode())
+            arrays = {k: z[k] for k in z.files if k != "meta"}
+    except (OSError, ValueError, KeyError) as exc:
+        raise Bs4nnError(f"checkpoint {path} is unreadable ({exc}); delete it and start again "
+                         "without --resume") from None
+    if meta["config"] != cfg.to_dict():
+        diff = sorted(k for k in cfg.to_dict() if meta["config"].get(k) != cfg.to_dict()[k])
+        raise Bs4nnError(f"checkpoint {path} was made with different settings ({', '.join(diff)});"
+                         " resume with the same options, or start again without --resume")
+    return TrainState(v=arrays["v"], scale=arrays["scale"], alphas=arrays["alphas"],
+                      epoch=meta["epoch"], eta=meta["eta"], mu=meta["mu"],
+                      rng_state=meta["rng_state"], best_w=arrays.get("best_w"),
+                      best_alphas=arrays.get("best_alphas"), best_val=meta["best_val"],
+                      best_epoch=meta["best_epoch"], history=meta["history"])
+
+
+def _thresholds(cfg: TrainConfig, alphas: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    if cfg.weights == "binary":
+        return np.array([threshold_count(t, a) for t, a in zip(cfg.thetas, alphas, strict=True)],
+                        np.int32)
+    return np.array(cfg.thetas, np.float64) / scale  # s * sum(V) >= theta  <=>  sum(V) >= theta/s
+
+
+def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
+          data_dir: str | Path | None = None, progress: bool = True,
+          log: Callable[[str], None] = print,
+          on_epoch_end: Callable[[int], None] | None = None) -> TrainResult:
+    """Train `cfg`, checkpointing to `<out>.ckpt` after every epoch; save the model selected on
+    the validation split (strict decision) to `out`, with its test accuracy in the metrics."""
+    cfg.validate()
+    out = Path(out)
+    ckpt = checkpoint_path(out)
+    images, labels = load_dataset(cfg.dataset, "train", data_dir)
+    test_images, test_labels = load_dataset(cfg.dataset, "test", data_dir)
+    train_idx, val_idx = train_val_split(len(images), cfg.val_size, cfg.seed)
+    if cfg.train_limit is not None:
+        train_idx = train_idx[:cfg.train_limit]
+    state = _load_checkpoint(ckpt, cfg) if resume else _init_state(cfg)
+    if resume:
+        log(f"resuming from {ckpt} after epoch {state.epoch}")
+
+    lay = layout(cfg.layer_sizes)
+    binary = cfg.weights == "binary"
+    v = np.ascontiguousarray(state.v, np.float64)
+    fw = np.where(v >= 0, 1, -1).astype(np.int8) if binary else v  # real: forward with V itself
+    scale = state.scale.astype(np.float64).copy()
+    alphas = state.alphas.astype(np.float64).copy()
+    thetas = np.array(cfg.thetas, np.float64)
+    alpha_min = thetas / K_LIMIT
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state.rng_state
+    started = time.perf_counter()
+    try:
+        while state.epoch < cfg.epochs:
+            epoch = state.epoch + 1
+            t0 = time.perf_counter()
+            thr = _thresholds(cfg, alphas, scale)
+            perm = rng.permutation(train_idx)
+            loss_sum, n_correct, n_done = 0.0, 0, 0
+            with tqdm(total=len(perm), desc=f"epoch {epoch}/{cfg.epochs}", unit="img",
+                      disable=not progress, leave=False, mininterval=0.5) as bar:
+                for c0 in range(0, len(perm), CHUNK):
+                    chunk = perm[c0:c0 + CHUNK]
+                    loss, correct = kernels.train_samples(
+                        images, labels, chunk, lay.sizes, lay.woff, lay.noff, v, fw, scale,
+                        alphas, thetas, alpha_min, thr, binary, state.eta, state.mu, cfg.lam,
+                        cfg.gamma, cfg.silent_target == "paper", cfg.delta_norm == "l2")
+                    loss_sum += loss
+                    n_correct += correct
+                    n_done += len(chunk)
+                    bar.update(len(chunk))
+                    bar.set_postfix(loss=f"{loss_sum / n_done:.5f}",
+                                    acc=f"{n_correct / n_done:.4f}")
+            train_s = time.perf_counter() - t0
+            state.v, state.scale, state.alphas = v, scale, alphas
+            flat_w = _flat_w(state, cfg)
+            val_acc = None
+            if len(val_idx):
+                m = _to_model(flat_w, alphas, cfg, {})
+                val_acc = float(np.mean(predict(m, images[val_idx]) == labels[val_idx]))
+            if val_acc is None or val_acc > state.best_val:  # no validation: keep the last
+                state.best_w, state.best_alphas = flat_w, alphas.copy()
+                state.best_val, state.best_epoch = (val_acc if val_acc is not None else -1.0,
+                                                    epoch)
+            ks = [int(k) for k in _thresholds(cfg, alphas, scale)] if binary else []
+            entry = {"epoch": epoch, "train_loss": loss_sum / n_done,
+                     "train_acc": n_correct / n_done, "val_acc": val_acc,
+                     "alphas": [float(a) for a in alphas], "K": ks, "eta": state.eta,
+                     "mu": state.mu, "seconds": time.perf_counter() - t0,
+                     "train_samples_per_s": n_done / train_s}
+            state.history.append(entry)
+            log(_summary(entry))
+            if epoch % cfg.lr_decay_every == 0:
+                state.eta *= cfg.lr_decay
+                state.mu *= cfg.lr_decay
+            state.epoch = epoch
+            state.rng_state = rng.bit_generator.state
+            _save_checkpoint(ckpt, state, cfg)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch)
+    except KeyboardInterrupt:
+        if ckpt.is_file():
+            log(f"interrupted; checkpoint {ckpt} holds {state.epoch} completed epoch(s): "
+                "run the same command with --resume to continue")
+        raise
+
+    metrics = {"val_accuracy": state.best_val if len(val_idx) else None,
+               "best_epoch": state.best_epoch, "epochs": cfg.epochs,
+               "train_size": int(len(train_idx)), "val_size": int(len(val_idx)),
+               "history": state.history}
+    model = _to_model(state.best_w, state.best_alphas, cfg, metrics)
+    test = evaluate(model, test_images, test_labels, cfg.dataset, "test")
+    model.metrics.update(test_accuracy=test.accuracy,
+                         test_accuracy_tie_inclusive=test.accuracy_tie_inclusive,
+                         test_mean_decision_step=test.mean_decision_step,
+                         train_seconds=time.perf_counter() - started)
+    model.save(out)
+    ckpt.unlink(missing_ok=True)
+    val_txt = f"{100 * state.best_val:.2f}%" if len(val_idx) else "n/a"
+    log(f"selected epoch {state.best_epoch} (val {val_txt}); test accuracy "
+        f"{100 * test.accuracy:.2f}% (strict), {100 * test.accuracy_tie_inclusive:.2f}% "
+        f"(tie-inclusive); saved {out}")
+    return TrainResult(model, out, model.metrics["val_accuracy"], test.accuracy,
+                       state.best_epoch, cfg.epochs, model.metrics["train_seconds"],
+                       state.history)
+
+
+def _summary(e: dict) -> str:
+    val = f"{100 * e['val_acc']:.2f}%" if e["val_acc"] is not None else "n/a"
+    alphas = ",".join(f"{a:.3f}" for a in e["alphas"])
+    ks = ",".join(str(k) for k in e["K"]) or "-"
+    return (f"epoch {e['epoch']:3d}  loss {e['train_loss']:.5f}  train {100 * e['train_acc']:.2f}%"
+            f"  val {val}  alpha {alphas}  K {ks}  {e['seconds']:.1f}s"
+            f"  {e['train_samples_per_s']:.0f} samples/s")
