@@ -105,6 +105,19 @@ def test_raw_and_gz_read_identically(isolated):
     assert np.array_equal(x_raw, x_gz) and np.array_equal(y_raw, y_gz)
 
 
+def test_changed_file_is_checked_again(isolated):
+    put_good_test_split(isolated)
+    x1, _ = load_dataset("mnist", "test", data_dir=isolated)
+    labels = raw_bytes("mnist", TEST_LABELS)
+    path = put(isolated, "mnist", TEST_LABELS, labels[:-1] + bytes([(labels[-1] + 1) % 10]))
+    os.utime(path, ns=(1, 1))  # a new mtime even on coarse-clock file systems
+    with pytest.raises(Bs4nnError, match="wrong content"):
+        load_dataset("mnist", "test", data_dir=isolated)
+    put(isolated, "mnist", TEST_LABELS, labels)
+    x2, y2 = load_dataset("mnist", "test", data_dir=isolated)
+    assert np.array_equal(x1, x2) and y2[-1] == labels[-1]
+
+
 def test_verification_is_cached_per_file(isolated, monkeypatch):
     path = put(isolated, "mnist", TEST_LABELS, raw_bytes("mnist", TEST_LABELS))
     assert datasets.verify_file(path, "mnist", TEST_LABELS) is None
