@@ -83,6 +83,10 @@ def test_content_hash_is_stable_and_covers_inference_content():
     ]
     hashes = {c.content_hash for c in changed}
     assert len(hashes) == 4 and TINY_HASH not in hashes
+    w0 = W0.copy()
+    snap = model_from_arrays([w0, W1], [0.5, 0.25], [1.0, 0.3])
+    w0[0, 0] = -3.0  # model_from_arrays copied: the caller's array is not the model's
+    assert snap.content_hash == TINY_HASH
     m.weights[1][0, 0] = 0.75  # mutation after construction is seen (hash not cached)
     assert m.content_hash != TINY_HASH
 

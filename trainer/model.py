@@ -178,8 +178,9 @@ def model_from_arrays(
         )
     if isinstance(weights, np.ndarray):
         raise Bs4nnError("weights must be a list with one (n_out, n_in) array per layer")
-    return Model(list(weights), _as_vector(alphas, "alphas"), _as_vector(thetas, "thetas"),
-                 tmax=tmax, **meta)
+    # copies: the model is a snapshot, later changes to the caller's arrays do not reach it
+    return Model([np.array(w) for w in weights], _as_vector(alphas, "alphas"),
+                 _as_vector(thetas, "thetas"), tmax=tmax, **meta)
 
 
 # ---------------------------------------------------------------- helpers
