@@ -179,7 +179,8 @@ def test_load_rejects_truncated_and_corrupt_files(tmp_path):
         info = zf.getinfo("weights_0.npy")
     pos = info.header_offset + 30 + len(info.filename) + len(info.extra) + 5
     flipped.write_bytes(data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1:])
-    assert load_error(flipped).startswith(f"model file {flipped} is corrupt or truncated (")
+    assert load_error(flipped).startswith(f"model file {flipped} is corrupt or truncated (Bad "
+                                          "CRC-32 for file 'weights_0.npy')")
 
 
 def test_load_rejects_tampered_content(tmp_path):
