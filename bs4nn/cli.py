@@ -5,6 +5,7 @@ this file only assembles them and turns a Bs4nnError into a clean message and ex
 """
 
 import argparse
+import os
 import sys
 
 from trainer.errors import Bs4nnError
@@ -51,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"bs4nn {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # output piped into e.g. `head`, which stopped reading: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
