@@ -1,0 +1,267 @@
+"""`bs4nn bench`: stream test images to a board (or the emulated board), prove it bit-exact
+against codegen's integer reference, and measure accuracy, on-device counters and the link.
+
+With no port the emulated board is exported, built (or reused when the model hash matches)
+and started in QEMU; QEMU is stopped at the end, on error and on Ctrl-C alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from codegen.intmodel import IntModel
+from codegen.reference import RefBatch, reference_batch
+from host.client import DEFAULT_TIMEOUT_S, Device
+from host.records import RecordWriter, check_state, compare, read_records
+from host.report import console_lines, summarize, write_plots
+from host.transport import LinkClosed, SerialTransport
+from trainer.errors import Bs4nnError
+from trainer.model import Model
+
+EMULATED_TARGET = "qemu-mps2-an386"
+LATENCY_IMAGES = 20  # the first images go one at a time: the host's idle round-trip latency
+CSV_NAME = "images.csv"
+
+
+@dataclass
+class BenchReport:
+    """The headline figures of one bench (the full dictionary is `report`, saved as JSON)."""
+
+    images: int
+    accuracy: float
+    mismatches: int
+    agreement: float
+    counter_mean: float | None
+    counter_name: str
+    decision_step_mean: float | None
+    images_per_s: float | None
+    out_dir: Path
+    report: dict = field(repr=False)
+
+
+@dataclass
+class Connection:
+    device: Device
+    kind: str  # "serial" or "qemu"
+    where: str  # port or pty
+    firmware: dict | None = None  # build figures when we built it
+
+
+def load_model(model_path: str | Path) -> tuple[Model, IntModel]:
+    model = Model.load(model_path)
+    return model, IntModel.from_model(model, source=str(model_path))
+
+
+def prepare_emulated_firmware(intmodel: IntModel, fw_dir: Path, quiet: bool = False) -> dict:
+    """Export + build for the QEMU board unless fw_dir already holds this model's build."""
+    from codegen.export import export_firmware
+    from host.build import build_firmware, elf_sizes, is_built_for
+
+    say = (lambda *a: None) if quiet else print
+    if is_built_for(fw_dir, intmodel.model_hash):
+        say(f"firmware: reusing {fw_dir} (model hash {intmodel.model_hash[:16]} matches)")
+        text, data, bss = elf_sizes(fw_dir / "build" / "firmware.elf")
+        return {"dir": str(fw_dir), "reused": True, "text": text, "data": data, "bss": bss}
+    say(f"firmware: exporting and building for {EMULATED_TARGET} in {fw_dir} ...")
+    export_firmware(intmodel, fw_dir, target=EMULATED_TARGET)
+    result = build_firmware(fw_dir)
+    for line in result.lines():
+        say(line)
+    return {"reused": False, **result.to_dict()}
+
+
+@contextlib.contextmanager
+def connect(
+    intmodel: IntModel,
+    port: str | None,
+    out_dir: Path,
+    window: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    quiet: bool = False,
+) -> Iterator[Connection]:
+    """A handshaken Device on `port`, or on a QEMU board started (and always stopped) here."""
+    from host.qemu import running_qemu
+
+    if port is not None:
+        link = SerialTransport(port)
+        try:
+            dev = Device(link, timeout=timeout, window=window or 2)
+            dev.handshake(intmodel.model_hash)
+            yield Connection(dev, "serial", port)
+        finally:
+            link.close()
+        return
+    firmware = prepare_emulated_firmware(intmodel, out_dir / "firmware", quiet)
+    with running_qemu(Path(out_dir) / "firmware" / "build" / "firmware.elf") as q:
+        link = SerialTransport(q.pty_path)
+        try:
+            dev = Device(link, timeout=timeout, window=window or 4)
+            try:
+                dev.handshake(intmodel.model_hash)
+                yield Connection(dev, "qemu", q.pty_path, firmware)
+            except LinkClosed as exc:
+                q.process.poll()
+                if q.alive:
+                    raise
+                raise LinkClosed(
+                    f"QEMU exited (status {q.process.returncode}) during the run: {exc}"
+                ) from exc
+        finally:
+            link.close()
+
+
+def run_pass(
+    conn: Connection,
+    images: np.ndarray,
+    labels: np.ndarray,
+    ref: RefBatch,
+    csv_path: Path,
+    todo: list[int],
+    append: bool,
+    progress: bool = True,
+    desc: str = "bench",
+) -> tuple[int, float]:
+    """Stream images[todo] and append a CSV row per image. Returns (images done, seconds)."""
+    from tqdm import tqdm
+
+    dev = conn.device
+    done = 0
+    bar = tqdm(total=len(todo), desc=desc, unit="img", disable=not progress, leave=False)
+    t0 = time.monotonic()
+    with RecordWriter(csv_path, append) as writer:
+        # idle latency first (one request in flight), then the pipelined stream
+        first, rest = todo[:LATENCY_IMAGES], todo[LATENCY_IMAGES:]
+        for part, window in ((first, 1), (rest, None)):
+            for res in dev.stream((images[i] for i in part), part, window=window):
+                rec = compare(res, labels[res.index], ref, res.index)
+                writer.write(rec)
+                done += 1
+                bar.update(1)
+                if rec.mismatch:
+                    bar.write(f"MISMATCH image {rec.index}: {rec.mismatch}")
+    bar.close()
+    return done, time.monotonic() - t0
+
+
+def run_bench(
+    model_path: str | Path,
+    port: str | None = None,
+    dataset: str = "mnist",
+    limit: int | None = None,
+    out_dir: str | Path = "out/bench",
+    resume: bool = False,
+    data_dir: str | Path | None = None,
+    window: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    progress: bool = True,
+    quiet: bool = False,
+) -> BenchReport:
+    """Bench a model on a board (port) or the emulated board (port=None); write the reports."""
+    from trainer.datasets import load_dataset
+
+    say = (lambda *a: None) if quiet else print
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _, intmodel = load_model(model_path)
+    images, labels = load_dataset(dataset, "test", data_dir=data_dir)
+    if images.shape[1] != intmodel.layer_sizes[0]:
+        raise Bs4nnError(
+            f"{dataset} images have {images.shape[1]} pixels, the model takes "
+            f"{intmodel.layer_sizes[0]} inputs"
+        )
+    n = len(images) if limit is None else min(int(limit), len(images))
+    if n < 1:
+        raise Bs4nnError("--limit must be at least 1")
+    images, labels = images[:n], labels[:n]
+    say(f"reference: integer model on {n} {dataset} test images ...")
+    ref = reference_batch(intmodel, images)
+
+    csv_path = out / CSV_NAME
+    state = {
+        "model_hash": intmodel.model_hash,
+        "dataset": dataset,
+        "thresholds": list(intmodel.thresholds),
+    }
+    check_state(out, state, resume)
+    previous = read_records(csv_path) if resume else []
+    have = {r.index for r in previous}
+    todo = [i for i in range(n) if i not in have]
+    if resume:
+        say(f"resume: {len(have)} images already in {csv_path}, {len(todo)} to go")
+
+    t_start = time.monotonic()
+    with connect(intmodel, port, out, window, timeout, quiet) as conn:
+        info = conn.device.info
+        assert info is not None
+        say(
+            f"device: {info.board}, {info.clock_hz / 1e6:g} MHz, kernel {info.kernel}, "
+            f"counter: {info.counter_name}, model {info.model_hash_hex[:16]} (matches)"
+        )
+        done, seconds = run_pass(
+            conn, images, labels, ref, csv_path, todo, append=resume, progress=progress
+        )
+        stats = asdict(conn.device.stats)
+        kind, where, firmware = conn.kind, conn.where, conn.firmware
+
+    records = [r for r in read_records(csv_path) if r.index < n]
+    report = summarize(records, n_classes=intmodel.layer_sizes[-1])
+    streamed = max(done - LATENCY_IMAGES, 0)
+    latency = [
+        r.rtt_ms
+        for r in sorted(records, key=lambda r: r.index)
+        if r.index in set(todo[:LATENCY_IMAGES])
+    ]
+    report.update(
+        {
+            "model": str(model_path),
+            "model_hash": intmodel.model_hash,
+            "dataset": dataset,
+            "thresholds": list(info.thresholds),
+            "board": info.board,
+            "kernel": info.kernel,
+            "clock_hz": info.clock_hz,
+            "counter_kind": info.counter_kind,
+            "counter_name": info.counter_name,
+            "link": {"kind": kind, "where": where, "window": conn.device.window, **stats},
+            "firmware": firmware,
+            "resumed_images": len(have),
+            "images_this_run": done,
+            "seconds_this_run": seconds,
+            "wall_seconds": time.monotonic() - t_start,
+            "images_per_s": done / seconds if done and seconds > 0 else None,
+            "pipelined_images": streamed,
+            "latency_ms": {
+                "mean": float(np.mean(latency)) if latency else None,
+                "median": float(np.median(latency)) if latency else None,
+            },
+        }
+    )
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    plots = write_plots(report, records, out)
+    if not quiet:
+        print()
+        for line in console_lines(report):
+            print(line)
+        print(
+            f"report: {out / 'report.json'}, per image: {csv_path}, plots: "
+            + ", ".join(pth.name for pth in plots)
+        )
+    return BenchReport(
+        images=report["images"],
+        accuracy=report["accuracy"],
+        mismatches=report["mismatches"],
+        agreement=report["agreement"],
+        counter_mean=report["counter"]["mean"],
+        counter_name=report["counter_name"],
+        decision_step_mean=report["decision_step"]["mean"],
+        images_per_s=report["images_per_s"],
+        out_dir=out,
+        report=report,
+    )

@@ -1,0 +1,143 @@
+"""`bs4nn build DIR`: compile an exported firmware tree and report its real size.
+
+DIR comes from `bs4nn export`; its bs4nn_export.json names the target. Make targets (the QEMU
+board) build DIR/build/firmware.elf with `make -C DIR` (docs/design.md section 5); PlatformIO
+targets run `pio run -d DIR -e ENV`. Sizes come from `arm-none-eabi-size` (Berkeley format):
+flash = text + data, RAM = data + bss, checked against the target's flash and RAM.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from codegen.export import read_manifest
+from codegen.footprint import target_info
+from trainer.errors import Bs4nnError
+
+TOOLCHAIN_HINT = "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out_dir: Path
+    target: str
+    elf: Path
+    model_hash: str
+    text: int
+    data: int
+    bss: int
+    flash_bytes: int  # the target's
+    ram_bytes: int
+
+    @property
+    def flash_used(self) -> int:
+        return self.text + self.data  # .data's initial values live in flash too
+
+    @property
+    def ram_used(self) -> int:
+        return self.data + self.bss
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(out_dir=str(self.out_dir), elf=str(self.elf))
+        d.update(flash_used=self.flash_used, ram_used=self.ram_used)
+        return d
+
+    def lines(self) -> list[str]:
+        return [
+            f"built {self.elf} for {self.target} (model {self.model_hash[:16]})",
+            f"  text {self.text:,}  data {self.data:,}  bss {self.bss:,} bytes",
+            f"  flash {self.flash_used:,} / {self.flash_bytes:,} bytes "
+            f"({100 * self.flash_used / self.flash_bytes:.1f}%)",
+            f"  RAM   {self.ram_used:,} / {self.ram_bytes:,} bytes "
+            f"({100 * self.ram_used / self.ram_bytes:.1f}%)",
+        ]
+
+
+def _require(tool: str, hint: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise Bs4nnError(f"{tool} not found on PATH: install it with `{hint}`")
+    return path
+
+
+def elf_sizes(elf: Path) -> tuple[int, int, int]:
+    """(text, data, bss) of an ELF from `arm-none-eabi-size` (Berkeley format)."""
+    size = _require("arm-none-eabi-size", TOOLCHAIN_HINT)
+    out = subprocess.run([size, str(elf)], capture_output=True, text=True)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode != 0 or len(lines) < 2:
+        raise Bs4nnError(f"arm-none-eabi-size failed on {elf}: {out.stderr.strip()}")
+    text, data, bss = (int(v) for v in lines[1].split()[:3])
+    return text, data, bss
+
+
+def _run(cmd: list[str], what: str, verbose: bool) -> None:
+    proc = subprocess.run(cmd, capture_output=not verbose, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(((proc.stdout or "") + (proc.stderr or "")).splitlines()[-25:])
+        raise Bs4nnError(f"{what} failed (`{' '.join(cmd)}`, exit {proc.returncode}):\n{tail}")
+
+
+def build_firmware(out_dir: str | Path, verbose: bool = False) -> BuildResult:
+    """Build the export in out_dir; raises Bs4nnError naming what to install when tools lack."""
+    out = Path(out_dir)
+    manifest = read_manifest(out)
+    target = manifest["target"]
+    info = target_info(target)
+    kind = info.get("build", "make")
+    if kind == "make":
+        make = _require("make", "sudo apt-get install make")
+        _require("arm-none-eabi-gcc", TOOLCHAIN_HINT)
+        _run([make, "-C", str(out)], "the firmware build", verbose)
+        elf = out / "build" / "firmware.elf"
+    elif kind == "platformio":
+        pio = shutil.which("pio") or shutil.which("platformio")
+        if pio is None:
+            raise Bs4nnError(
+                "pio not found on PATH: install PlatformIO with `pip install platformio`"
+            )
+        env = info["pio_env"]
+        _run([pio, "run", "-d", str(out), "-e", env], "the PlatformIO build", verbose)
+        elf = out / ".pio" / "build" / env / "firmware.elf"
+    else:
+        raise Bs4nnError(f"target {target} has an unknown build kind {kind!r} in targets.json")
+    if not elf.is_file():
+        raise Bs4nnError(f"the build finished but {elf} is missing: check the board's build files")
+    text, data, bss = elf_sizes(elf)
+    result = BuildResult(
+        out,
+        target,
+        elf,
+        manifest["model_hash"],
+        text,
+        data,
+        bss,
+        int(info["flash_bytes"]),
+        int(info["ram_bytes"]),
+    )
+    if result.flash_used > result.flash_bytes or result.ram_used > result.ram_bytes:
+        raise Bs4nnError(
+            "the firmware does not fit the board:\n"
+            + "\n".join(result.lines()[1:])
+            + "\nuse a smaller model (fewer hidden neurons) or a bigger board (--target)"
+        )
+    return result
+
+
+def is_built_for(out_dir: str | Path, model_hash: str) -> bool:
+    """True if out_dir holds an export of this model with a firmware ELF newer than the export."""
+    out = Path(out_dir)
+    try:
+        manifest = read_manifest(out)
+    except (Bs4nnError, ValueError):
+        return False
+    elf = out / "build" / "firmware.elf"
+    return (
+        manifest.get("model_hash") == model_hash
+        and elf.is_file()
+        and elf.stat().st_mtime >= (out / "bs4nn_export.json").stat().st_mtime
+    )

@@ -1,0 +1,137 @@
+"""`bs4nn build`, `bs4nn bench`, `bs4nn sweep`: the host-side sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+
+from host.client import DEFAULT_TIMEOUT_S
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from exc
+
+
+def _device_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="model file (from `bs4nn train`)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--port", help="serial port of a flashed board, e.g. /dev/ttyACM0")
+    where.add_argument(
+        "--emulate",
+        action="store_true",
+        help="use the QEMU-emulated board (the default when no --port is given)",
+    )
+    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+    p.add_argument("--data-dir", help="dataset folder (default: $BS4NN_DATA, then the user cache)")
+    p.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        help="requests kept in flight (default 4 emulated, 2 on a serial port)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help=f"seconds to wait for a reply (default {DEFAULT_TIMEOUT_S:g})",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    b = sub.add_parser(
+        "build",
+        help="compile an exported firmware tree and report its size",
+        description="Run the export's build (make or PlatformIO) and print "
+        "text/data/bss and flash/RAM against the target's limits.",
+    )
+    b.add_argument("out_dir", metavar="OUT_DIR", help="directory written by `bs4nn export`")
+    b.add_argument("--verbose", action="store_true", help="show the compiler output")
+    b.set_defaults(func=_run_build)
+
+    p = sub.add_parser(
+        "bench",
+        help="stream test images to the board, check it bit-exact, "
+        "measure accuracy, counters and the link",
+        description="Bench MODEL on a board (--port) or on the emulated board, "
+        "comparing every reply with the integer reference.",
+    )
+    _device_args(p)
+    p.add_argument("--limit", type=int, help="bench the first N test images (default: all)")
+    p.add_argument("--out", default="out/bench", help="report folder (default out/bench)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the per-image CSV in --out without repeating images",
+    )
+    p.set_defaults(func=_run_bench)
+
+    s = sub.add_parser(
+        "sweep",
+        help="speed/accuracy trade-off over thresholds on the device (paper Fig. 7)",
+        description="For each threshold setting, set it on the device, bench, "
+        "and check against the reference with the same thresholds.",
+    )
+    _device_args(s)
+    s.add_argument("--limit", type=int, default=1000, help="test images per setting (1000)")
+    s.add_argument("--out", default="out/sweep", help="output folder (default out/sweep)")
+    kind = s.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--thetas",
+        type=_floats,
+        help="theta values for every layer, K_l = ceil(theta / alpha_l), e.g. 20,40,60,80,100",
+    )
+    kind.add_argument(
+        "--scales",
+        type=_floats,
+        help="scales of the model's K (default 0.4,0.6,0.8,0.9,1,1.1,1.2,1.4,1.6)",
+    )
+    s.set_defaults(func=_run_sweep)
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    from host.build import build_firmware
+
+    result = build_firmware(args.out_dir, verbose=args.verbose)
+    for line in result.lines():
+        print(line)
+    return 0
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from host.bench import run_bench
+
+    report = run_bench(
+        args.model,
+        port=args.port,
+        dataset=args.dataset,
+        limit=args.limit,
+        out_dir=args.out,
+        resume=args.resume,
+        data_dir=args.data_dir,
+        window=args.window,
+        timeout=args.timeout,
+        progress=not args.no_progress,
+    )
+    return 0 if report.mismatches == 0 else 1
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    from host.sweep import run_sweep
+
+    points = run_sweep(
+        args.model,
+        port=args.port,
+        dataset=args.dataset,
+        limit=args.limit,
+        out_dir=args.out,
+        thetas=args.thetas,
+        scales=args.scales,
+        data_dir=args.data_dir,
+        window=args.window,
+        timeout=args.timeout,
+        progress=not args.no_progress,
+    )
+    return 0 if all(pt.mismatches == 0 for pt in points) else 1

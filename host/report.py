@@ -1,0 +1,151 @@
+"""Bench figures from the per-image records: report.json, the console table and PNG plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from host.records import Record, arrays
+
+MAX_LISTED_MISMATCHES = 1000  # report.json lists at most this many image indices
+
+
+def _stats(values: np.ndarray) -> dict:
+    if len(values) == 0:
+        return {"mean": None, "median": None, "p99": None, "min": None, "max": None}
+    v = np.asarray(values, dtype=np.float64)
+    return {
+        "mean": float(v.mean()),
+        "median": float(np.median(v)),
+        "p99": float(np.percentile(v, 99)),
+        "min": float(v.min()),
+        "max": float(v.max()),
+    }
+
+
+def summarize(records: list[Record], n_classes: int) -> dict:
+    """Accuracy, agreement with the reference, counter, decision steps, spikes, wire bytes."""
+    a = arrays(records)
+    n = len(a["index"])
+    correct = a["label"] == a["true_label"]
+    # tie-inclusive: the true class's output fired at the decision step (not on fallback)
+    true_out = (
+        a["output_steps"][np.arange(n), a["true_label"]] if n else np.zeros(0, dtype=np.int64)
+    )
+    tie_ok = (~a["fallback"]) & (true_out == a["decision_step"])
+    mism = a["index"][~a["match"]]
+    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(confusion, (a["true_label"], a["label"]), 1)
+    per_class = []
+    for c in range(n_classes):
+        sel = a["true_label"] == c
+        per_class.append(float(a["decision_step"][sel].mean()) if sel.any() else None)
+    return {
+        "images": n,
+        "accuracy": float(correct.mean()) if n else 0.0,
+        "accuracy_tie_inclusive": float((tie_ok | correct).mean()) if n else 0.0,
+        "reference_accuracy": float((a["ref_label"] == a["true_label"]).mean()) if n else 0.0,
+        "mismatches": int(len(mism)),
+        "agreement": float(a["match"].mean()) if n else 0.0,
+        "mismatch_indices": [int(i) for i in mism[:MAX_LISTED_MISMATCHES]],
+        "counter": _stats(a["counter"]),
+        "decision_step": {
+            **_stats(a["decision_step"]),
+            "per_class": per_class,
+        },
+        "fallback_rate": float(a["fallback"].mean()) if n else 0.0,
+        "spikes_per_layer_mean": [float(x) for x in a["spikes"].mean(axis=0)] if n else [],
+        "wire_bytes_per_image": float(a["wire_bytes"].mean()) if n else 0.0,
+        "rtt_ms": _stats(a["rtt_ms"]),
+        "confusion": confusion.tolist(),
+    }
+
+
+def _fmt(x, spec: str = ".1f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def console_lines(report: dict) -> list[str]:
+    s = report
+    unit = s["counter_name"]
+    lines = [
+        f"device        {s['board']}  kernel {s['kernel']}  clock {s['clock_hz'] / 1e6:g} MHz  "
+        f"counter: {unit}",
+        f"model         {s['model']}  ({s['model_hash'][:16]})  K={s['thresholds']}",
+        f"images        {s['images']} of {s['dataset']} test"
+        + (f"  ({s['resumed_images']} from an earlier run)" if s.get("resumed_images") else ""),
+        f"accuracy      {100 * s['accuracy']:.2f}% strict  "
+        f"({100 * s['accuracy_tie_inclusive']:.2f}% tie-inclusive, reference "
+        f"{100 * s['reference_accuracy']:.2f}%)",
+        f"mismatches    {s['mismatches']}  (agreement with the integer reference "
+        f"{100 * s['agreement']:.2f}%)",
+        f"{unit:<28s} mean {_fmt(s['counter']['mean'], ',.0f')}  median "
+        f"{_fmt(s['counter']['median'], ',.0f')}  p99 {_fmt(s['counter']['p99'], ',.0f')}",
+        f"decision step mean {_fmt(s['decision_step']['mean'], '.2f')}  per class "
+        + " ".join(_fmt(x) for x in s["decision_step"]["per_class"])
+        + f"  fallback {100 * s['fallback_rate']:.2f}%",
+        "spikes/layer  "
+        + " / ".join(f"{x:.1f}" for x in s["spikes_per_layer_mean"])
+        + "  (input / hidden... / output, to the decision)",
+        f"throughput    {_fmt(s['images_per_s'], '.1f')} images/s  "
+        f"{s['wire_bytes_per_image']:.0f} bytes on the wire per image",
+        f"latency       {_fmt(s['latency_ms']['mean'], '.2f')} ms round trip (one request "
+        f"in flight), {_fmt(s['rtt_ms']['mean'], '.2f')} ms pipelined",
+    ]
+    if s["mismatches"]:
+        shown = s["mismatch_indices"][:20]
+        more = "" if s["mismatches"] <= 20 else f" ... ({s['mismatches']} in all)"
+        lines.append("MISMATCH      image " + ", ".join(map(str, shown)) + more)
+    return lines
+
+
+def write_plots(report: dict, records: list[Record], out_dir: Path) -> list[Path]:
+    """confusion.png, decision_step_per_class.png, counter_hist.png (matplotlib Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    a = arrays(records)
+    paths = []
+    conf = np.asarray(report["confusion"])
+    fig, ax = plt.subplots(figsize=(6, 5))
+    im = ax.imshow(conf, cmap="Blues")
+    for (i, j), v in np.ndenumerate(conf):
+        if v:
+            color = "white" if v > conf.max() / 2 else "black"
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=7, color=color)
+    ax.set_xlabel("predicted (device)")
+    ax.set_ylabel("true class")
+    ax.set_title(f"confusion, {report['images']} images, accuracy {100 * report['accuracy']:.2f}%")
+    ax.set_xticks(range(len(conf)))
+    ax.set_yticks(range(len(conf)))
+    fig.colorbar(im, ax=ax)
+    paths.append(_save(fig, out_dir / "confusion.png"))
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    per = report["decision_step"]["per_class"]
+    ax.bar(range(len(per)), [np.nan if x is None else x for x in per], color="tab:orange")
+    ax.set_xlabel("true class")
+    ax.set_ylabel("mean decision step")
+    ax.set_xticks(range(len(per)))
+    ax.set_title(f"decision step per class (mean {_fmt(report['decision_step']['mean'], '.1f')})")
+    paths.append(_save(fig, out_dir / "decision_step_per_class.png"))
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(a["counter"], bins=50, color="tab:green")
+    ax.set_xlabel(report["counter_name"] + " per inference")
+    ax.set_ylabel("images")
+    ax.set_title(f"{report['board']}, {report['kernel']} kernel")
+    paths.append(_save(fig, out_dir / "counter_hist.png"))
+    return paths
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

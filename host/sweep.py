@@ -1,0 +1,158 @@
+"""`bs4nn sweep`: the paper's speed/accuracy trade-off (Fig. 7), measured on the device.
+
+For each threshold setting: SET_THRESHOLDS over the link, stream the images, check every reply
+against the integer reference run with the same thresholds, and record accuracy and mean
+decision step. Settings are either one theta for every layer (as in the paper, converted with
+the model's alphas: K_l = ceil(theta / alpha_l)) or scales of the model's own K.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from codegen.reference import reference_batch
+from host.bench import connect, load_model, run_pass
+from host.client import DEFAULT_TIMEOUT_S
+from host.records import read_records
+from host.report import summarize
+from trainer.errors import Bs4nnError
+from trainer.semantics import threshold_count
+
+MAX_K = 32767
+DEFAULT_SCALES = (0.4, 0.6, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4, 1.6)
+
+
+@dataclass
+class SweepPoint:
+    setting: float  # theta, or scale of the default K
+    thresholds: list[int]
+    accuracy: float
+    decision_step_mean: float
+    mismatches: int
+    counter_mean: float
+    images: int
+
+
+def thresholds_for_theta(theta: float, alphas) -> list[int]:
+    return [threshold_count(theta, float(a)) for a in alphas]
+
+
+def thresholds_for_scale(scale: float, default_k) -> list[int]:
+    return [max(1, math.ceil(scale * k)) for k in default_k]
+
+
+def _settings(model, intmodel, thetas, scales) -> list[tuple[float, list[int]]]:
+    if thetas:
+        out = [(float(t), thresholds_for_theta(t, model.alphas)) for t in thetas]
+    else:
+        out = [
+            (float(s), thresholds_for_scale(s, intmodel.thresholds))
+            for s in (scales or DEFAULT_SCALES)
+        ]
+    for setting, ks in out:
+        if not all(1 <= k <= MAX_K for k in ks):
+            raise Bs4nnError(
+                f"setting {setting:g} gives thresholds {ks}; each K must be in "
+                f"1..{MAX_K}: choose other --thetas/--scales"
+            )
+    return out
+
+
+def run_sweep(
+    model_path: str | Path,
+    port: str | None = None,
+    dataset: str = "mnist",
+    limit: int = 1000,
+    out_dir: str | Path = "out/sweep",
+    thetas: list[float] | None = None,
+    scales: list[float] | None = None,
+    data_dir: str | Path | None = None,
+    window: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    progress: bool = True,
+) -> list[SweepPoint]:
+    from trainer.datasets import load_dataset
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model, intmodel = load_model(model_path)
+    settings = _settings(model, intmodel, thetas, scales)
+    images, labels = load_dataset(dataset, "test", data_dir=data_dir)
+    images, labels = images[:limit], labels[:limit]
+    kind = "theta" if thetas else "scale"
+    points: list[SweepPoint] = []
+    with connect(intmodel, port, out, window, timeout) as conn:
+        for setting, ks in settings:
+            conn.device.set_thresholds(ks)
+            ref = reference_batch(intmodel, images, ks)
+            csv_path = out / f"images_{kind}_{setting:g}.csv"
+            run_pass(
+                conn,
+                images,
+                labels,
+                ref,
+                csv_path,
+                list(range(len(images))),
+                append=False,
+                progress=progress,
+                desc=f"{kind} {setting:g} K={ks}",
+            )
+            s = summarize(read_records(csv_path), intmodel.layer_sizes[-1])
+            point = SweepPoint(
+                setting,
+                ks,
+                s["accuracy"],
+                s["decision_step"]["mean"],
+                s["mismatches"],
+                s["counter"]["mean"],
+                s["images"],
+            )
+            points.append(point)
+            print(
+                f"{kind} {setting:6g}  K={ks}  accuracy {100 * point.accuracy:6.2f}%  "
+                f"decision step {point.decision_step_mean:6.1f}  "
+                f"mismatches {point.mismatches}"
+            )
+        conn.device.set_thresholds(intmodel.thresholds)
+        info = conn.device.info
+    result = {
+        "model": str(model_path),
+        "model_hash": intmodel.model_hash,
+        "dataset": dataset,
+        "images": len(images),
+        "kind": kind,
+        "default_thresholds": list(intmodel.thresholds),
+        "board": info.board if info else None,
+        "points": [asdict(pt) for pt in points],
+        "mismatches": sum(pt.mismatches for pt in points),
+    }
+    (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot_sweep(points, kind, out / "sweep.png", info.board if info else "")
+    print(
+        f"sweep: {out / 'sweep.json'}, plot: {out / 'sweep.png'}, mismatches {result['mismatches']}"
+    )
+    return points
+
+
+def plot_sweep(points: list[SweepPoint], kind: str, path: Path, board: str) -> None:
+    """Accuracy and mean decision step against the threshold setting (two y axes, Fig. 7)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [pt.setting for pt in points]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(x, [100 * pt.accuracy for pt in points], "o-", color="tab:blue")
+    ax.set_xlabel("threshold theta (all layers)" if kind == "theta" else "scale of the model's K")
+    ax.set_ylabel("accuracy (%)", color="tab:blue")
+    ax2 = ax.twinx()
+    ax2.plot(x, [pt.decision_step_mean for pt in points], "s--", color="tab:red")
+    ax2.set_ylabel("mean decision step", color="tab:red")
+    ax.set_title(f"speed/accuracy trade-off on {board}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
