@@ -25,6 +25,7 @@ class Faults:
     drop_replies: set[int] = field(default_factory=set)  # request n computed, reply not sent
     reset_at: int | None = None  # request n lost, thresholds back to default, boot text sent
     silent_after: int | None = None  # requests after n get no answer at all
+    wrong_label: set[int] = field(default_factory=set)  # reply n says label + 1: a mismatch
     boot_text: bytes = b"bs4nn boot\r\n"
 
 
@@ -160,9 +161,10 @@ class FakeDevice:
             self._write(f.garbage_before[n])
         if n in f.drop_replies:
             return None
+        label = (ref.label + 1) % self.model.layer_sizes[-1] if n in f.wrong_label else ref.label
         reply = p.InferReply(
             seq=frame.seq,
-            label=ref.label,
+            label=label,
             fallback=ref.fallback,
             decision_step=ref.decision_step,
             output_steps=tuple(int(s) & 0xFFFF for s in ref.output_steps),

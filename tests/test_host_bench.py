@@ -1,0 +1,208 @@
+"""bench / sweep / build against the Python fake device (no QEMU): reports, resume, errors."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from bs4nn.cli import main as bs4nn_main
+from codegen.intmodel import IntModel
+from codegen.reference import reference_batch
+from host.bench import run_bench
+from host.client import DeviceSilent
+from host.fake_device import FakeDevice, Faults
+from host.sweep import run_sweep, thresholds_for_scale, thresholds_for_theta
+from trainer.datasets import load_dataset
+from trainer.errors import Bs4nnError
+from trainer.model import model_from_arrays
+
+N = 60
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    rng = np.random.default_rng(1)
+    weights = [rng.standard_normal((32, 784)), rng.standard_normal((10, 32))]
+    path = tmp_path_factory.mktemp("model") / "rand.bs4nn"
+    model_from_arrays(weights, [1.0, 0.5], [8.0, 1.5], dataset="mnist").save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def intmodel(model_path):
+    return IntModel.load(model_path)
+
+
+@pytest.fixture(scope="module")
+def mnist(data_dir):
+    images, labels = load_dataset("mnist", "test", data_dir=data_dir)
+    return images[:N], labels[:N]
+
+
+def bench(model_path, fake, out, **kw):
+    return run_bench(
+        model_path,
+        port=fake.port,
+        limit=N,
+        out_dir=out,
+        progress=False,
+        quiet=True,
+        timeout=0.5,
+        **kw,
+    )
+
+
+def csv_indices(path):
+    with open(path) as f:
+        return [int(row["index"]) for row in csv.DictReader(f)]
+
+
+def test_bench_report_matches_reference(model_path, intmodel, mnist, tmp_path):
+    images, labels = mnist
+    ref = reference_batch(intmodel, images)
+    with FakeDevice(intmodel) as fake:
+        rep = bench(model_path, fake, tmp_path)
+    assert rep.images == N and rep.mismatches == 0 and rep.agreement == 1.0
+    assert rep.accuracy == float((ref.labels == labels).mean())
+    assert rep.decision_step_mean == float(ref.decision_steps.mean())
+    assert rep.counter_name == "instructions (QEMU icount proxy)"
+    expected_counter = 1000 + 10 * ref.decision_steps.astype(int) + ref.spikes.sum(axis=1)
+    assert rep.counter_mean == float(expected_counter.mean())
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["board"] == "fake" and report["kernel"] == "python-reference"
+    assert report["mismatch_indices"] == []
+    assert report["spikes_per_layer_mean"] == [float(x) for x in ref.spikes.mean(axis=0)]
+    assert sum(map(sum, report["confusion"])) == N
+    assert report["link"]["kind"] == "serial" and report["link"]["resends"] == 0
+    assert report["wire_bytes_per_image"] > 0 and report["images_per_s"] > 0
+    assert csv_indices(tmp_path / "images.csv") == list(range(N))
+    for name in ("confusion.png", "decision_step_per_class.png", "counter_hist.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_mismatches_are_counted_and_listed(model_path, intmodel, tmp_path):
+    with FakeDevice(intmodel, Faults(wrong_label={3, 41})) as fake:
+        rep = bench(model_path, fake, tmp_path)
+    assert rep.mismatches == 2
+    assert rep.report["mismatch_indices"] == [2, 40]  # request n carries image n - 1
+    with open(tmp_path / "images.csv") as f:
+        rows = {int(r["index"]): r for r in csv.DictReader(f)}
+    assert rows[2]["mismatch"] == "label" and rows[2]["match"] == "0"
+    assert rows[3]["mismatch"] == "" and rows[3]["match"] == "1"
+
+
+def test_resume_after_device_stops_counts_every_image_once(model_path, intmodel, tmp_path):
+    with FakeDevice(intmodel, Faults(silent_after=25)) as fake:
+        with pytest.raises(DeviceSilent, match="use --resume"):
+            bench(model_path, fake, tmp_path)
+    assert csv_indices(tmp_path / "images.csv") == list(range(25))
+    with open(tmp_path / "images.csv", "a") as f:
+        f.write("25,3,3,3,1")  # a row torn by the crash
+    with FakeDevice(intmodel) as fake:
+        rep = bench(model_path, fake, tmp_path, resume=True)
+        assert fake.infer_requests == N - 25
+    assert csv_indices(tmp_path / "images.csv") == list(range(N))
+    assert rep.images == N and rep.mismatches == 0
+    assert rep.report["resumed_images"] == 25 and rep.report["images_this_run"] == N - 25
+
+
+def test_resume_refuses_another_model(model_path, intmodel, tmp_path):
+    (tmp_path / "bench_state.json").write_text(
+        json.dumps({"model_hash": "00" * 32, "dataset": "mnist", "thresholds": [8, 3]})
+    )
+    with FakeDevice(intmodel) as fake:
+        with pytest.raises(Bs4nnError, match="holds a run with different settings"):
+            bench(model_path, fake, tmp_path, resume=True)
+
+
+def test_hash_mismatch_stops_naming_both(model_path, intmodel, tmp_path):
+    with FakeDevice(intmodel, model_hash="cd" * 32) as fake:
+        with pytest.raises(Bs4nnError) as exc:
+            bench(model_path, fake, tmp_path)
+    assert f"the device runs model {'cd' * 32} but the model file is {intmodel.model_hash}" in (
+        str(exc.value)
+    )
+
+
+def test_sweep_checks_every_setting_against_the_reference(
+    model_path, intmodel, mnist, tmp_path, capsys
+):
+    images, labels = mnist
+    with FakeDevice(intmodel) as fake:
+        points = run_sweep(
+            model_path,
+            port=fake.port,
+            limit=N,
+            out_dir=tmp_path,
+            thetas=[2.0, 6.0],
+            progress=False,
+            timeout=0.5,
+        )
+        assert fake.thresholds == intmodel.thresholds  # restored at the end
+    assert [pt.thresholds for pt in points] == [[2, 4], [6, 12]]
+    for pt in points:
+        ref = reference_batch(intmodel, images, pt.thresholds)
+        assert pt.mismatches == 0
+        assert pt.accuracy == float((ref.labels == labels).mean())
+        assert pt.decision_step_mean == float(ref.decision_steps.mean())
+    data = json.loads((tmp_path / "sweep.json").read_text())
+    assert data["kind"] == "theta" and data["mismatches"] == 0 and len(data["points"]) == 2
+    assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_threshold_settings():
+    assert thresholds_for_theta(100.0, [0.5, 3.0]) == [200, 34]
+    assert thresholds_for_scale(0.5, (9, 1)) == [5, 1]
+
+
+def test_cli_missing_port_exits_2_with_message(model_path, capsys):
+    code = bs4nn_main(
+        [
+            "bench",
+            "--model",
+            str(model_path),
+            "--port",
+            "/dev/ttyACM_bs4nn_none",
+            "--limit",
+            "5",
+            "--out",
+            "/tmp/bs4nn-test-none",
+            "--no-progress",
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "bs4nn bench: error: no serial device at /dev/ttyACM_bs4nn_none" in err
+
+
+def test_build_without_toolchain_names_packages(tmp_path, monkeypatch):
+    import shutil
+
+    from host import build
+
+    (tmp_path / "bs4nn_export.json").write_text(
+        json.dumps({"target": "qemu-mps2-an386", "model_hash": "00" * 32})
+    )
+    real_which = shutil.which
+    monkeypatch.setattr(
+        build.shutil,
+        "which",
+        lambda tool: None if tool == "arm-none-eabi-gcc" else real_which(tool),
+    )
+    with pytest.raises(Bs4nnError) as exc:
+        build.build_firmware(tmp_path)
+    assert str(exc.value) == (
+        "arm-none-eabi-gcc not found on PATH: install it with "
+        "`sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi`"
+    )
+    monkeypatch.setattr(build.shutil, "which", lambda tool: None)
+    with pytest.raises(Bs4nnError, match="make not found on PATH"):
+        build.build_firmware(tmp_path)
+
+
+def test_build_of_a_non_export_says_what_to_do(tmp_path):
+    from host.build import build_firmware
+
+    with pytest.raises(Bs4nnError, match="bs4nn export"):
+        build_firmware(tmp_path)
