@@ -1,0 +1,189 @@
+"""End to end on the emulated board: train a tiny model, export, build, QEMU, bench.
+
+Every streamed image must agree with codegen's integer reference. Fault tests: QEMU killed in
+the middle of a run (clear error, then --resume finishes with every image counted once), and
+garbage injected into the link (the host resynchronises, results stay exact).
+"""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+
+import pytest
+
+from bs4nn.cli import main as bs4nn_main
+from codegen.intmodel import IntModel
+from codegen.reference import reference_batch
+from host import qemu
+from host.bench import prepare_emulated_firmware, run_bench
+from host.client import Device
+from host.transport import LinkClosed, SerialTransport
+from trainer.datasets import load_dataset
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+        reason="qemu-system-arm and arm-none-eabi-gcc needed",
+    ),
+]
+N = 200
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, data_dir):
+    path = tmp_path_factory.mktemp("e2e") / "tiny.bs4nn"
+    code = bs4nn_main(
+        [
+            "train",
+            "--preset",
+            "mnist-600",
+            "--hidden",
+            "32",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "2000",
+            "--out",
+            str(path),
+            "--data-dir",
+            str(data_dir),
+            "--no-progress",
+        ]
+    )
+    assert code == 0 and path.is_file()
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(tiny_model, tmp_path_factory):
+    """One export + build, copied into each test's --out (reused: the model hash matches)."""
+    fw = tmp_path_factory.mktemp("fw") / "firmware"
+    prepare_emulated_firmware(IntModel.load(tiny_model), fw, quiet=True)
+    return fw
+
+
+def out_with_firmware(built, tmp_path):
+    shutil.copytree(built, tmp_path / "firmware")  # copy2 keeps mtimes: the build is reused
+    return tmp_path
+
+
+def csv_indices(path):
+    with open(path) as f:
+        return [int(row["index"]) for row in csv.DictReader(f)]
+
+
+def test_bench_200_images_bit_exact(tiny_model, built, tmp_path, data_dir):
+    out = out_with_firmware(built, tmp_path)
+    code = bs4nn_main(
+        [
+            "bench",
+            "--model",
+            str(tiny_model),
+            "--emulate",
+            "--limit",
+            str(N),
+            "--out",
+            str(out),
+            "--data-dir",
+            str(data_dir),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["images"] == N and report["mismatches"] == 0 and report["agreement"] == 1.0
+    assert report["counter_kind"] == 1
+    assert report["counter_name"] == "instructions (QEMU icount proxy)"
+    assert report["board"] and report["kernel"]
+    assert report["firmware"]["reused"] is True
+    assert report["counter"]["mean"] > 0
+    images, labels = load_dataset("mnist", "test", data_dir=data_dir)
+    ref = reference_batch(IntModel.load(tiny_model), images[:N])
+    assert report["accuracy"] == float((ref.labels == labels[:N]).mean())
+    assert report["decision_step"]["mean"] == float(ref.decision_steps.mean())
+    assert csv_indices(out / "images.csv") == list(range(N))
+    for name in ("confusion.png", "decision_step_per_class.png", "counter_hist.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_qemu_killed_mid_run_then_resume(tiny_model, built, tmp_path, data_dir, monkeypatch):
+    out = out_with_firmware(built, tmp_path)
+    started = []
+    real_start = qemu.start_qemu
+
+    def start_and_remember(*args, **kwargs):
+        handle = real_start(*args, **kwargs)
+        started.append(handle)
+        return handle
+
+    monkeypatch.setattr(qemu, "start_qemu", start_and_remember)
+
+    def killer():  # SIGKILL QEMU once 60 images are on disk
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            path = out / "images.csv"
+            if started and path.exists() and path.read_text().count("\n") > 60:
+                os.kill(started[0].process.pid, signal.SIGKILL)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    with pytest.raises(LinkClosed) as exc:
+        run_bench(tiny_model, limit=N, out_dir=out, data_dir=data_dir, progress=False, quiet=True)
+    thread.join()
+    assert str(exc.value).startswith("QEMU exited (status -9) during the run: serial link")
+    assert "use --resume" in str(exc.value)
+    assert not started[0].alive
+    done_before = csv_indices(out / "images.csv")
+    assert 60 <= len(done_before) < N and done_before == list(range(len(done_before)))
+
+    rep = run_bench(
+        tiny_model, limit=N, out_dir=out, data_dir=data_dir, resume=True, progress=False, quiet=True
+    )
+    assert sorted(csv_indices(out / "images.csv")) == list(range(N))  # each image once
+    assert rep.images == N and rep.mismatches == 0
+    assert rep.report["resumed_images"] == len(done_before)
+    assert rep.report["images_this_run"] == N - len(done_before)
+    assert all(not h.alive for h in started)
+
+
+def test_garbage_on_the_link_is_survived(tiny_model, built, data_dir):
+    intmodel = IntModel.load(tiny_model)
+    images, _ = load_dataset("mnist", "test", data_dir=data_dir)
+    images = images[:60]
+    ref = reference_batch(intmodel, images)
+    with qemu.running_qemu(built / "build" / "firmware.elf") as q:
+        link = SerialTransport(q.pty_path)
+        try:
+            dev = Device(link, timeout=2.0, window=3)
+            link.write(b"\x13\x37 garbage before the handshake \xff\xfe\x01")
+            dev.handshake(intmodel.model_hash)
+            real_write = link.write
+            count = [0]
+
+            def noisy_write(data: bytes) -> None:
+                count[0] += 1
+                if count[0] % 7 == 0:  # a burst of noise, sometimes inside a frame
+                    real_write(b"\x02\x99\x00\x05garbage\x11")
+                if count[0] % 11 == 0:
+                    real_write(data[: len(data) // 2] + b"\x00")  # a torn copy first
+                real_write(data)
+
+            link.write = noisy_write
+            results = list(dev.stream(images))
+            link.write = real_write
+            assert [r.index for r in results] == list(range(len(images)))
+            for r in results:
+                assert r.reply.label == ref.labels[r.index]
+                assert r.reply.decision_step == ref.decision_steps[r.index]
+                assert r.reply.spikes == tuple(int(s) for s in ref.spikes[r.index])
+            assert dev.stats.error_replies > 0  # the device saw the noise and said so
+            assert dev.handshake(intmodel.model_hash).model_hash_hex == intmodel.model_hash
+        finally:
+            link.close()
