@@ -1,0 +1,125 @@
+"""The firmware's C inference core, built with host gcc (codegen.ccheck), against hand-worked
+networks and codegen's integer reference."""
+
+import numpy as np
+import pytest
+
+from codegen.ccheck import CModel, build_library, mismatches
+from codegen.export import export_firmware
+from codegen.intmodel import IntModel
+from codegen.reference import reference_batch
+from trainer.datasets import load_dataset
+from trainer.errors import Bs4nnError
+from trainer.model import model_from_arrays
+
+# A 4-3-2 network whose spike times are worked out by hand in the comments below.
+# Pixels [255, 250, 0, 200] spike at steps 0, 5, never, 55.
+W1 = [[1, 1, -1, -1],  # h0: counts 1 (t0), 2 (t5), 1 (t55)
+      [1, 1, -1, 1],   # h1: 1, 2, 3
+      [1, 1, 1, 1]]    # h2: 1, 2, 3 (input 2 never spikes)
+W2 = [[1, 1, -1],      # o0
+      [1, 1, 1]]       # o1
+IMAGE = [255, 250, 0, 200]
+
+
+def _tiny(tmp_path, k1, k2):
+    model = model_from_arrays([np.array(W1, float), np.array(W2, float)], [1.0, 1.0],
+                              [float(k1), float(k2)])
+    intmodel = IntModel.from_model(model)
+    export_firmware(intmodel, tmp_path / "fw")
+    return intmodel, CModel(tmp_path / "fw")
+
+
+def _one(batch):
+    return (int(batch.labels[0]), int(batch.decision_steps[0]), bool(batch.fallback[0]),
+            batch.output_steps[0].tolist(), batch.spikes[0].tolist())
+
+
+@pytest.mark.parametrize(
+    "k1, k2, image, expected",
+    [
+        # K1=2: h0, h1, h2 fire at t5; o0 = +1+1-1 = 1, o1 = 3, both >= K2=1 at t5: o1 larger
+        (2, 1, IMAGE, (1, 5, False, [5, 5], [2, 3, 2])),
+        # K1=2, K2=2: only o1 (count 3) reaches 2 at t5
+        (2, 2, IMAGE, (1, 5, False, [-1, 5], [2, 3, 1])),
+        # K1=3: h1, h2 fire at t55; o0 = 1 - 1 = 0, o1 = 2 fires
+        (3, 1, IMAGE, (1, 55, False, [-1, 55], [3, 2, 1])),
+        # K2=3 is never reached: fallback at 255, largest count (o1 = 2) wins
+        (3, 3, IMAGE, (1, 255, True, [-1, -1], [3, 2, 0])),
+        # K1=4: nothing fires; all counts 0: the tie goes to the lowest index
+        (4, 1, IMAGE, (0, 255, True, [-1, -1], [3, 0, 0])),
+        # all pixels at 255 spike at t0: h1 (2) and h2 (4) fire; o1 = 2 fires at step 0
+        (2, 1, [255, 255, 255, 255], (1, 0, False, [-1, 0], [4, 2, 1])),
+    ],
+)
+def test_hand_worked_network(tmp_path, k1, k2, image, expected):
+    intmodel, c = _tiny(tmp_path, k1, k2)
+    images = np.array([image], np.uint8)
+    assert _one(c.infer_batch(images)) == expected
+    assert _one(reference_batch(intmodel, images)) == expected
+
+
+def test_tie_at_decision_goes_to_lowest_index(tmp_path):
+    # h0 and h2 fire at t5 (h1 never): o0 = +1 +1 and o1 = +1 +1 both count 2; index 0 wins
+    model = model_from_arrays([np.array([[1, 1, -1, -1], [-1, -1, -1, -1], [1, 1, 1, 1]], float),
+                               np.array([[1, -1, 1], [1, 1, 1]], float)], [1.0, 1.0], [2.0, 2.0])
+    export_firmware(IntModel.from_model(model), tmp_path / "fw")
+    got = CModel(tmp_path / "fw").infer_batch(np.array([IMAGE], np.uint8))
+    assert _one(got) == (0, 5, False, [5, 5], [2, 2, 2])
+
+
+def test_threshold_override_and_refusal(tmp_path):
+    intmodel, c = _tiny(tmp_path, 2, 1)
+    images = np.array([IMAGE], np.uint8)
+    assert _one(c.infer_batch(images, thresholds=[3, 1])) == (1, 55, False, [-1, 55], [3, 2, 1])
+    # the defaults are back afterwards
+    assert _one(c.infer_batch(images)) == (1, 5, False, [5, 5], [2, 3, 2])
+    with pytest.raises(Bs4nnError, match=r"thresholds \[0, 1\] refused by the C core"):
+        c.infer_batch(images, thresholds=[0, 1])
+
+
+def test_missing_export_is_explained(tmp_path):
+    with pytest.raises(Bs4nnError, match="run `bs4nn export MODEL --out DIR` first"):
+        build_library(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "sizes, thetas",
+    [([784, 64, 10], [8.0, 2.0]),  # decisions spread over the first ~60 steps
+     ([784, 64, 10], [20.0, 3.0]),  # many fallbacks
+     ([784, 40, 30, 10], [6.0, 2.0, 2.0]),  # two hidden layers
+     ([784, 10], [12.0])],  # no hidden layer
+)
+def test_random_models_match_reference_on_mnist(tmp_path, sizes, thetas):
+    rng = np.random.default_rng(sum(sizes))
+    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+    intmodel = IntModel.from_model(model_from_arrays(weights, [1.0] * len(weights), thetas))
+    export_firmware(intmodel, tmp_path / "fw")
+    images = np.asarray(load_dataset("mnist", "test")[0][:300])
+    ref = reference_batch(intmodel, images)
+    got = CModel(tmp_path / "fw").infer_batch(images)
+    assert mismatches(ref, got) == []
+    assert len(np.unique(ref.decision_steps)) > 5  # the comparison covers varied behaviour
+
+
+def test_threshold_sweep_matches_reference(tmp_path):
+    rng = np.random.default_rng(7)
+    weights = [rng.standard_normal((32, 784)), rng.standard_normal((10, 32))]
+    intmodel = IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], [8.0, 2.0]))
+    export_firmware(intmodel, tmp_path / "fw")
+    c = CModel(tmp_path / "fw")
+    images = np.asarray(load_dataset("mnist", "test")[0][:100])
+    for ks in ([1, 1], [4, 1], [15, 3], [40, 2], [32767, 1]):
+        assert mismatches(reference_batch(intmodel, images, ks), c.infer_batch(images, ks)) == []
+
+
+def test_mismatches_lists_each_differing_image(tmp_path):
+    intmodel, c = _tiny(tmp_path, 2, 1)
+    images = np.array([IMAGE, [255] * 4], np.uint8)
+    ref = reference_batch(intmodel, images)
+    got = c.infer_batch(images, thresholds=[3, 1])
+    assert mismatches(ref, got) == [
+        "image 0: decision_steps ref=5 c=55; output_steps ref=[5, 5] c=[-1, 55]; "
+        "spikes ref=[2, 3, 2] c=[3, 2, 1]",
+        "image 1: spikes ref=[4, 2, 1] c=[4, 1, 1]",
+    ]
