@@ -1,0 +1,216 @@
+"""End to end on the emulated board: export, build with arm-none-eabi-gcc, run in QEMU, and
+check the firmware against codegen's integer reference through the serial protocol."""
+
+import re
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from codegen.ccheck import mismatches
+from codegen.export import export_firmware
+from codegen.intmodel import IntModel
+from codegen.reference import NOT_FIRED, RefBatch, reference_batch
+from host import protocol as p
+from host.client import Device
+from host.qemu import running_qemu
+from host.transport import SerialTransport
+from trainer.datasets import load_dataset
+from trainer.model import model_from_arrays
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None
+                       or shutil.which("qemu-system-arm") is None,
+                       reason="needs arm-none-eabi-gcc and qemu-system-arm"),
+]
+
+SIZES = [784, 100, 10]
+THETAS = [12.0, 2.0]
+
+
+class Raw:
+    """Bytes in, frames or text lines out, with a deadline (no retries: we test the device)."""
+
+    def __init__(self, link: SerialTransport) -> None:
+        self.link = link
+        self.splitter = p.FrameSplitter()
+
+    def frame(self, data: bytes, timeout: float = 5.0) -> p.Frame:
+        self.link.write(data)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            frames = self.splitter.feed(self.link.read(0.1))
+            if frames:
+                assert len(frames) == 1, frames
+                return p.parse_frame(frames[0])
+        raise AssertionError(f"no reply to {data[:20]!r}")
+
+    def reply(self, data: bytes) -> p.Reply:
+        return p.parse_reply(self.frame(data), SIZES[-1], len(SIZES) - 1)
+
+    def text(self, command: str, timeout: float = 10.0) -> list[str]:
+        self.link.write(command.encode() + b"%")
+        out = b""
+        deadline = time.monotonic() + timeout
+        while not out.endswith(b"m-ready\r\n"):
+            assert time.monotonic() < deadline, f"no m-ready after {command!r}: {out!r}"
+            out += self.link.read(0.1)
+        return out.decode().split("\r\n")[:-1]
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    rng = np.random.default_rng(11)
+    weights = [rng.standard_normal((o, i)) for i, o in zip(SIZES[:-1], SIZES[1:], strict=True)]
+    intmodel = IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], THETAS))
+    out = tmp_path_factory.mktemp("qemu") / "fw"
+    export_firmware(intmodel, out)
+    subprocess.run(["make", "-s", "-C", str(out)], check=True, capture_output=True)
+    with running_qemu(out / "build" / "firmware.elf") as qemu:
+        link = SerialTransport(qemu.pty_path)
+        try:
+            yield intmodel, link
+        finally:
+            link.close()
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.asarray(load_dataset("mnist", "test")[0][:300])
+
+
+def _as_batch(replies) -> RefBatch:
+    out = np.array([r.output_steps for r in replies], np.int32)
+    out[out == p.NOT_FIRED] = NOT_FIRED
+    return RefBatch(np.array([r.label for r in replies], np.int16),
+                    np.array([r.decision_step for r in replies], np.int16),
+                    np.array([r.fallback for r in replies], bool),
+                    out.astype(np.int16),
+                    np.array([r.spikes for r in replies], np.int32))
+
+
+def test_info(board):
+    intmodel, link = board
+    info = Device(link).handshake()
+    assert (info.protocol_version, info.model_hash_hex, info.layer_sizes, info.thresholds,
+            info.tmax, info.clock_hz, info.counter_kind, info.board, info.kernel) == (
+        1, intmodel.model_hash, tuple(SIZES), intmodel.thresholds, 256, 25_000_000, 1,
+        "qemu-mps2-an386", "ref")
+
+
+def test_stream_equals_reference(board, images):
+    intmodel, link = board
+    dev = Device(link)
+    dev.handshake()
+    replies = [r.reply for r in dev.stream(images)]
+    ref = reference_batch(intmodel, images)
+    assert mismatches(ref, _as_batch(replies)) == []
+    assert len(np.unique(ref.decision_steps)) > 5
+    assert dev.stats.resends == 0 and dev.stats.error_replies == 0
+    assert all(r.counter > 0 for r in replies)
+
+
+def test_dense_and_sparse_agree_and_counter_is_an_instruction_proxy(board, images):
+    _, link = board
+    raw = Raw(link)
+    dense = raw.reply(b"\x00" + p.infer_request(7, images[0], sparse=False))
+    sparse = raw.reply(b"\x00" + p.infer_request(8, images[0], sparse=True))
+    assert (dense.seq, sparse.seq) == (7, 8)
+    assert dense.output_steps == sparse.output_steps and dense.spikes == sparse.spikes
+    # -icount: instructions are deterministic; the 25 MHz timer reads them in steps of 40
+    assert abs(dense.counter - sparse.counter) <= 40
+    assert dense.counter % 40 == 0
+
+
+def test_thresholds_and_reset(board, images):
+    intmodel, link = board
+    raw = Raw(link)
+    assert raw.reply(b"\x00" + p.set_thresholds_request(3, [20, 1])) == p.ThresholdsReply(3, (20, 1))
+    dev = Device(link)
+    dev.handshake()
+    assert dev.info.thresholds == (20, 1)
+    replies = [r.reply for r in dev.stream(images[:50])]
+    assert mismatches(reference_batch(intmodel, images[:50], [20, 1]), _as_batch(replies)) == []
+    assert raw.reply(b"\x00" + p.reset_request(4)) == p.ResetReply(4)
+    assert Device(link).handshake().thresholds == intmodel.thresholds
+
+
+def _valid_infer_works(raw, intmodel, image, seq=100):
+    reply = raw.reply(b"\x00" + p.infer_request(seq, image))
+    ref = reference_batch(intmodel, image[None])
+    assert (reply.seq, reply.label, reply.decision_step) == (
+        seq, int(ref.labels[0]), int(ref.decision_steps[0]))
+
+
+def _raw_frame(ftype, seq, body=b"", crc_delta=0):
+    data = bytes([ftype]) + seq.to_bytes(2, "little") + body
+    crc = (p.crc16_ccitt_false(data) + crc_delta) & 0xFFFF
+    return p.cobs_encode(data + crc.to_bytes(2, "little")) + b"\x00"
+
+
+@pytest.mark.parametrize(
+    "wire, expected",
+    [
+        (_raw_frame(p.INFO, 9, crc_delta=1), p.ErrorReply(0xFFFF, p.BAD_CRC)),
+        (_raw_frame(p.INFO, 9, b"\x01"), p.ErrorReply(9, p.BAD_LENGTH)),
+        (_raw_frame(0x7F, 10), p.ErrorReply(10, p.UNKNOWN_CMD)),
+        (b"\x01" * 1100 + b"\x00", p.ErrorReply(0xFFFF, p.OVERSIZE)),
+        (_raw_frame(p.INFO, 11)[:3] + b"\x00", p.ErrorReply(0xFFFF, p.BAD_FRAME)),  # truncated
+        (b"\x13\x37garbage\x00", p.ErrorReply(0xFFFF, p.BAD_FRAME)),  # COBS runs past the end
+        (b"\x02\x05\x00", p.ErrorReply(0xFFFF, p.BAD_FRAME)),  # too short for a frame
+        (_raw_frame(p.INFER, 12, bytes(783)), p.ErrorReply(12, p.BAD_LENGTH)),
+        (_raw_frame(p.INFER_SPARSE, 13, b"\x02\x00" + b"\x01\x00\x05"),
+         p.ErrorReply(13, p.BAD_LENGTH)),
+        (_raw_frame(p.INFER_SPARSE, 14, b"\x01\x00" + b"\x10\x03\x05"),  # index 784
+         p.ErrorReply(14, p.BAD_ARG)),
+        (_raw_frame(p.SET_THRESHOLDS, 15, b"\x00\x00\x01\x00"), p.ErrorReply(15, p.BAD_ARG)),
+        (_raw_frame(p.SET_THRESHOLDS, 16, b"\x05\x00"), p.ErrorReply(16, p.BAD_LENGTH)),
+        (_raw_frame(p.RESET, 17, b"\x00"), p.ErrorReply(17, p.BAD_LENGTH)),
+    ],
+    ids=["bad-crc", "info-with-body", "unknown-cmd", "oversize", "truncated", "garbage",
+         "short", "dense-783", "sparse-count", "sparse-index", "threshold-0",
+         "thresholds-count", "reset-with-body"],
+)
+def test_malformed_frame_gets_error_and_next_frame_works(board, images, wire, expected):
+    intmodel, link = board
+    raw = Raw(link)
+    assert raw.reply(b"\x00" + wire) == expected
+    _valid_infer_works(raw, intmodel, images[1])
+
+
+def test_resync_zeros_are_ignored(board, images):
+    intmodel, link = board
+    raw = Raw(link)
+    assert raw.reply(b"\x00" * 50 + p.info_request(21)).seq == 21
+    _valid_infer_works(raw, intmodel, images[2])
+
+
+def test_eembc_performance_mode_sequence(board, images):
+    intmodel, link = board
+    raw = Raw(link)
+    assert raw.text("name") == ["m-name-dut-[bs4nn-qemu-mps2-an386]", "m-ready"]
+    assert raw.text("profile") == ["m-profile-[ULPMark for tinyML Firmware V0.0.1]",
+                                   f"m-model-[bs4nn-{intmodel.model_hash}]", "m-ready"]
+    assert raw.text("db load 784") == ["m-[Expecting 784 bytes]", "m-ready"]
+    image = images[3]
+    chunks = [image[i:i + 31] for i in range(0, 784, 31)]  # as the MLPerf Tiny runner sends
+    for n, chunk in enumerate(chunks):
+        lines = raw.text("db " + chunk.tobytes().hex())
+        assert lines == (["m-load-done", "m-ready"] if n == len(chunks) - 1 else ["m-ready"])
+    lines = raw.text("infer 3 1")
+    label = int(reference_batch(intmodel, image[None]).labels[0])
+    scores = ",".join("1.000" if j == label else "0.000" for j in range(10))
+    assert lines[:3] == ["m-warmup-start-1", "m-warmup-done", "m-infer-start-3"]
+    assert re.fullmatch(r"m-lap-us-\d+", lines[3]) and re.fullmatch(r"m-lap-us-\d+", lines[4])
+    assert int(lines[4][9:]) >= int(lines[3][9:])
+    assert lines[5:] == ["m-infer-done", f"m-results-[{scores}]", "m-ready"]
+    assert raw.text("results") == [f"m-results-[{scores}]", "m-ready"]
+    assert raw.text("bogus 1") == ["e-[Unknown command: bogus]", "m-ready"]
+    assert raw.text("db load 0") == ["e-[Command 'db load' needs 1..784 bytes]", "m-ready"]
+    assert raw.text("db 0g") == ["e-[Invalid hex digit]", "m-ready"]
+    assert raw.text("infer 0") == ["e-[Inference iterations must be >0]", "m-ready"]
+    # the binary protocol still works right after text commands
+    _valid_infer_works(raw, intmodel, images[4])
