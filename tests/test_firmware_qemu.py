@@ -128,7 +128,8 @@ def test_dense_and_sparse_agree_and_counter_is_an_instruction_proxy(board, image
 def test_thresholds_and_reset(board, images):
     intmodel, link = board
     raw = Raw(link)
-    assert raw.reply(b"\x00" + p.set_thresholds_request(3, [20, 1])) == p.ThresholdsReply(3, (20, 1))
+    reply = raw.reply(b"\x00" + p.set_thresholds_request(3, [20, 1]))
+    assert reply == p.ThresholdsReply(3, (20, 1))
     dev = Device(link)
     dev.handshake()
     assert dev.info.thresholds == (20, 1)
