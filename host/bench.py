@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -107,9 +108,10 @@ def connect(
                 dev.handshake(intmodel.model_hash)
                 yield Connection(dev, "qemu", q.pty_path, firmware)
             except LinkClosed as exc:
-                q.process.poll()
-                if q.alive:
-                    raise
+                try:  # the pty closes a moment before the process is reaped
+                    q.process.wait(1.0)
+                except subprocess.TimeoutExpired:
+                    raise exc from None
                 raise LinkClosed(
                     f"QEMU exited (status {q.process.returncode}) during the run: {exc}"
                 ) from exc

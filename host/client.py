@@ -293,7 +293,8 @@ class Device:
             if reply is None:
                 continue
             if probe is not None and reply.seq == probe[0] and isinstance(reply, p.InfoReply):
-                self._check_not_reset(reply, min(pend.index for pend in inflight.values()))
+                first_lost = min((pd.index for pd in inflight.values()), default=-1)
+                self._check_not_reset(reply, first_lost)
                 probe = None
                 probe_tries = 0
                 for pend in inflight.values():  # their requests or replies were lost
