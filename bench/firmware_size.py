@@ -1,0 +1,98 @@
+"""Build the firmware of a model for the emulated board and check the footprint limits.
+
+    python bench/firmware_size.py MODEL [--kernel ref]
+    python bench/firmware_size.py --random 784-600-10     (random weights of that shape)
+
+Prints flash (text + data), RAM (data + bss, with the 2 KB stack), the packed weights, the
+inference state (the core's bs4nn_state) and whether the limits hold: flash <= packed weights
++ 8 KB, inference state <= 4 KB. Exit status 0 only when both hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from codegen.export import export_firmware
+from codegen.intmodel import IntModel
+from trainer.errors import Bs4nnError
+from trainer.model import model_from_arrays
+
+TARGET = "qemu-mps2-an386"
+CODE_LIMIT = 8 * 1024
+STATE_LIMIT = 4 * 1024
+
+
+def random_model(shape: str) -> IntModel:
+    sizes = [int(n) for n in shape.split("-")]
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+    n = len(weights)
+    return IntModel.from_model(model_from_arrays(weights, [1.0] * n, [10.0] * n),
+                               source=f"random {shape}")
+
+
+def symbol_sizes(elf: Path) -> dict[str, int]:
+    out = subprocess.run(["arm-none-eabi-nm", "-S", "--size-sort", str(elf)], check=True,
+                         capture_output=True, text=True).stdout
+    sizes = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            sizes[parts[3]] = int(parts[1], 16)
+    return sizes
+
+
+def measure(intmodel: IntModel, kernel: str) -> dict[str, int]:
+    with tempfile.TemporaryDirectory(prefix="bs4nn-size-") as tmp:
+        result = export_firmware(intmodel, Path(tmp) / "fw", target=TARGET)
+        proc = subprocess.run(["make", "-s", "-C", str(result.out_dir), f"KERNEL={kernel}"],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise Bs4nnError(f"firmware build failed:\n{proc.stdout}{proc.stderr}")
+        elf = result.out_dir / "build" / "firmware.elf"
+        text, data, bss = (int(v) for v in subprocess.run(
+            ["arm-none-eabi-size", str(elf)], check=True, capture_output=True, text=True
+        ).stdout.splitlines()[1].split()[:3])
+        symbols = symbol_sizes(elf)
+    return {"text": text, "data": data, "bss": bss, "weights": result.footprint.weight_bytes,
+            "state": symbols["bs4nn_state"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("model", nargs="?", type=Path, help="model file (bs4nn train --out)")
+    src.add_argument("--random", metavar="SHAPE", help="random weights, e.g. 784-600-10")
+    ap.add_argument("--kernel", default="ref", help="firmware kernel (default ref)")
+    args = ap.parse_args(argv)
+    try:
+        intmodel = random_model(args.random) if args.random else IntModel.load(args.model)
+        m = measure(intmodel, args.kernel)
+    except Bs4nnError as exc:
+        print(f"firmware_size: error: {exc}", file=sys.stderr)
+        return 2
+    flash = m["text"] + m["data"]
+    ram = m["data"] + m["bss"]
+    code = flash - m["weights"]
+    flash_ok = flash <= m["weights"] + CODE_LIMIT
+    state_ok = m["state"] <= STATE_LIMIT
+    print(f"model {'-'.join(map(str, intmodel.layer_sizes))} ({intmodel.source}), "
+          f"target {TARGET}, kernel {args.kernel}")
+    print(f"text={m['text']} data={m['data']} bss={m['bss']}")
+    print(f"flash={flash} (packed weights {m['weights']} + code/consts {code})")
+    print(f"ram={ram} (inference state {m['state']}, the rest I/O buffers and 2048 stack)")
+    print(f"flash <= weights + {CODE_LIMIT}: {'yes' if flash_ok else 'NO'} "
+          f"(margin {m['weights'] + CODE_LIMIT - flash})")
+    print(f"inference state <= {STATE_LIMIT}: {'yes' if state_ok else 'NO'} "
+          f"(margin {STATE_LIMIT - m['state']})")
+    return 0 if flash_ok and state_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
