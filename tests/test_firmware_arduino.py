@@ -1,0 +1,194 @@
+"""The PlatformIO/Arduino board layer without hardware: the generated project passes
+`pio project config --lint`, and the Arduino board file, built on the host against a minimal
+Arduino.h stub (a fake Serial on stdin/stdout), answers the protocol exactly like the board."""
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from codegen.ccheck import mismatches
+from codegen.export import export_firmware
+from codegen.intmodel import IntModel
+from codegen.reference import NOT_FIRED, RefBatch, reference_batch
+from host import protocol as p
+from trainer.datasets import load_dataset
+from trainer.model import model_from_arrays
+
+SIZES = [784, 64, 10]
+PIO_ENVS = ["nucleo_f446re", "nucleo_l476rg", "pico", "nrf52840_dk", "teensy41"]
+
+ARDUINO_H = r"""
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#define F_CPU 16000000UL
+unsigned long micros(void);
+class FakeSerial {
+public:
+    void begin(unsigned long) {}
+    int available();
+    int read();
+    size_t write(const uint8_t *data, size_t len);
+};
+extern FakeSerial Serial;
+"""
+
+STUB_MAIN = r"""
+#include <stdio.h>
+#include "Arduino.h"
+static int peeked = -1;
+static bool at_eof = false;
+int FakeSerial::available() {
+    if (peeked < 0 && !at_eof) {
+        int c = getchar();
+        if (c == EOF) at_eof = true; else peeked = c;
+    }
+    return peeked >= 0;
+}
+int FakeSerial::read() {
+    if (!available()) return -1;
+    int c = peeked;
+    peeked = -1;
+    return c;
+}
+size_t FakeSerial::write(const uint8_t *data, size_t len) { return fwrite(data, 1, len, stdout); }
+FakeSerial Serial;
+static unsigned long fake_us;
+unsigned long micros(void) { return fake_us += 7; }  /* deterministic clock */
+void setup();
+void loop();
+int main() {
+    setup();
+    while (Serial.available()) loop();
+    fflush(stdout);
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    rng = np.random.default_rng(5)
+    weights = [rng.standard_normal((o, i)) for i, o in zip(SIZES[:-1], SIZES[1:], strict=True)]
+    intmodel = IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], [8.0, 2.0]))
+    out = tmp_path_factory.mktemp("arduino") / "fw"
+    export_firmware(intmodel, out, target="nucleo_f446re")
+    return intmodel, out
+
+
+@pytest.fixture(scope="module")
+def device(export, tmp_path_factory):
+    """The Arduino firmware as a host program: stdin -> Serial -> stdout."""
+    if shutil.which("gcc") is None or shutil.which("g++") is None:
+        pytest.skip("needs gcc and g++")
+    _, out = export
+    build = tmp_path_factory.mktemp("arduino-host")
+    (build / "Arduino.h").write_text(ARDUINO_H)
+    (build / "stub_main.cpp").write_text(STUB_MAIN)
+    inc = ["-I", str(build), "-I", str(out / "core"), "-I", str(out / "protocol"),
+           "-I", str(out / "generated"), "-I", str(out / "board")]
+    objs = []
+    for src in [*sorted(out.glob("core/*.c")), *sorted(out.glob("protocol/*.c")),
+                out / "generated" / "bs4nn_model.c"]:
+        obj = build / (src.parent.name + "_" + src.stem + ".o")
+        subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", *inc, "-c",
+                        str(src), "-o", str(obj)], check=True)
+        objs.append(obj)
+    for src in [out / "board" / "board_arduino.cpp", build / "stub_main.cpp"]:
+        obj = build / (src.stem + ".o")
+        subprocess.run(["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-O2",
+                        '-DBS4NN_BOARD_NAME="nucleo_f446re"', *inc, "-c", str(src), "-o",
+                        str(obj)], check=True)
+        objs.append(obj)
+    exe = build / "firmware_host"
+    subprocess.run(["g++", *map(str, objs), "-o", str(exe)], check=True)
+
+    def run(data: bytes) -> bytes:
+        return subprocess.run([str(exe)], input=data, capture_output=True, check=True,
+                              timeout=60).stdout
+
+    return run
+
+
+def frames(out: bytes) -> list[p.Reply]:
+    splitter = p.FrameSplitter()
+    return [p.parse_reply(p.parse_frame(f), SIZES[-1], len(SIZES) - 1)
+            for f in splitter.feed(out)]
+
+
+@pytest.mark.skipif(shutil.which("pio") is None, reason="needs PlatformIO (pio)")
+def test_platformio_project_lints_and_lists_every_board(export):
+    _, out = export
+    text = (out / "platformio.ini").read_text()
+    for env in PIO_ENVS:
+        assert f"[env:{env}]\n" in text
+    assert "default_envs = nucleo_f446re\n" in text
+    proc = subprocess.run(["pio", "project", "config", "--lint", "-d", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "free from linting errors" in proc.stdout
+
+
+def test_info_reply(export, device):
+    intmodel, _ = export
+    (info,) = frames(device(p.info_request(1)))
+    assert info == p.InfoReply(1, 1, bytes.fromhex(intmodel.model_hash), tuple(SIZES),
+                               intmodel.thresholds, 256, 16_000_000, 2, "nucleo_f446re", "ref")
+
+
+def test_inferences_equal_reference(export, device):
+    intmodel, _ = export
+    images = np.asarray(load_dataset("mnist", "test")[0][:200])
+    wire = b"".join(b"\x00" + p.infer_request(i, img, sparse=bool(i % 2))
+                    for i, img in enumerate(images))
+    replies = frames(device(wire))
+    assert [r.seq for r in replies] == list(range(200))
+    out = np.array([r.output_steps for r in replies], np.int32)
+    out[out == p.NOT_FIRED] = NOT_FIRED
+    got = RefBatch(np.array([r.label for r in replies], np.int16),
+                   np.array([r.decision_step for r in replies], np.int16),
+                   np.array([r.fallback for r in replies], bool), out.astype(np.int16),
+                   np.array([r.spikes for r in replies], np.int32))
+    assert mismatches(reference_batch(intmodel, images), got) == []
+    assert {r.counter for r in replies} == {7}  # micros() of the stub: one tick per read
+
+
+def test_errors_thresholds_reset(export, device):
+    intmodel, _ = export
+    image = np.asarray(load_dataset("mnist", "test")[0][0])
+    bad_crc = bytearray(p.info_request(2))
+    bad_crc[-2] ^= 0x01  # a payload byte of the COBS frame (the CRC's high byte)
+    wire = (bytes(bad_crc) + b"junk\x00" + p.build_frame(0x42, 3)
+            + p.set_thresholds_request(4, [30, 2]) + p.infer_request(5, image)
+            + p.reset_request(6) + p.infer_request(7, image))
+    replies = frames(device(wire))
+    assert replies[:4] == [p.ErrorReply(0xFFFF, p.BAD_CRC), p.ErrorReply(0xFFFF, p.BAD_FRAME),
+                           p.ErrorReply(3, p.UNKNOWN_CMD), p.ThresholdsReply(4, (30, 2))]
+    assert replies[5] == p.ResetReply(6)
+    for reply, ks in ((replies[4], [30, 2]), (replies[6], None)):
+        ref = reference_batch(intmodel, image[None], ks)
+        assert (reply.label, reply.decision_step, list(reply.spikes)) == (
+            int(ref.labels[0]), int(ref.decision_steps[0]), ref.spikes[0].tolist())
+
+
+def test_eembc_text_mode(export, device):
+    intmodel, _ = export
+    image = np.asarray(load_dataset("mnist", "test")[0][1])
+    chunks = "".join(f"db {image[i:i + 31].tobytes().hex()}%" for i in range(0, 784, 31))
+    out = device(f"name%profile%db load 784%{chunks}infer 2 0%results%".encode()).decode()
+    label = int(reference_batch(intmodel, image[None]).labels[0])
+    scores = ",".join("1.000" if j == label else "0.000" for j in range(10))
+    # the stub's micros() advances 7 per call; between the two timestamps each of the 2
+    # inferences reads the counter (micros() without DWT) twice: 7 + 4 * 7 + 7 = 42
+    assert out.split("\r\n") == [
+        "m-name-dut-[bs4nn-nucleo_f446re]", "m-ready",
+        "m-profile-[ULPMark for tinyML Firmware V0.0.1]",
+        f"m-model-[bs4nn-{intmodel.model_hash}]", "m-ready",
+        "m-[Expecting 784 bytes]", "m-ready",
+        *["m-ready"] * 25, "m-load-done", "m-ready",
+        "m-warmup-start-0", "m-warmup-done", "m-infer-start-2", "m-lap-us-7", "m-lap-us-42",
+        "m-infer-done", f"m-results-[{scores}]", "m-ready",
+        f"m-results-[{scores}]", "m-ready", "",
+    ]
