@@ -123,3 +123,21 @@ def test_mismatches_lists_each_differing_image(tmp_path):
         "spikes ref=[2, 3, 2] c=[3, 2, 1]",
         "image 1: spikes ref=[4, 2, 1] c=[4, 1, 1]",
     ]
+
+
+@pytest.mark.parametrize("sizes", [[784, 600, 10], [784, 37, 10], [784, 40, 33, 10], [5, 3, 2]])
+def test_unrolled_kernel_is_bit_exact_with_ref(tmp_path, sizes):
+    rng = np.random.default_rng(3)
+    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+    n = len(weights)
+    intmodel = IntModel.from_model(model_from_arrays(weights, [1.0] * n, [6.0] + [2.0] * (n - 1)))
+    export_firmware(intmodel, tmp_path / "fw")
+    if sizes[0] == 784:
+        images = np.asarray(load_dataset("mnist", "test")[0][:200])
+    else:
+        images = rng.integers(0, 256, (200, sizes[0]), dtype=np.uint8)
+    ref = CModel(tmp_path / "fw", kernel="ref").infer_batch(images)
+    fast = CModel(tmp_path / "fw", kernel="unrolled")
+    assert fast.library != CModel(tmp_path / "fw").library
+    assert mismatches(ref, fast.infer_batch(images)) == []
+    assert mismatches(reference_batch(intmodel, images), ref) == []
