@@ -20,6 +20,25 @@ static uint8_t rx_printable; /* every byte so far could belong to a text command
 static uint8_t reply[REPLY_MAX];
 static uint8_t reply_cobs[BS4NN_COBS_MAX(REPLY_MAX) + 1u];
 
+uint32_t bs4nn_text_len(const char *s)
+{
+    uint32_t n = 0;
+
+    while (s[n] != 0) {
+        n++;
+    }
+    return n;
+}
+
+int bs4nn_text_eq(const char *a, const char *b)
+{
+    while (*a != 0 && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
 void bs4nn_app_init(void)
 {
     bs4nn_init();
@@ -52,7 +71,7 @@ static uint8_t *put32(uint8_t *p, uint32_t v)
 
 static uint8_t *put_name(uint8_t *p, const char *s)
 {
-    uint32_t n = (uint32_t)strlen(s);
+    uint32_t n = bs4nn_text_len(s);
 
     n = n > 255u ? 255u : n;
     *p++ = (uint8_t)n;

@@ -46,6 +46,10 @@ void bs4nn_app_feed(uint8_t byte);
 extern uint8_t bs4nn_app_pixels[BS4NN_N_INPUT]; /* the image of the last INFER / db load */
 void bs4nn_app_run(const uint8_t *pixels, bs4nn_result_t *result, uint32_t *ticks);
 void bs4nn_eembc_command(char *line); /* one text command, without the '%' */
+/* strlen / string equality; small on purpose (newlib's speed-optimized strcmp and strlen
+ * take about 1 KB of flash, and the budget for everything but the weights is 8 KB) */
+uint32_t bs4nn_text_len(const char *s);
+int bs4nn_text_eq(const char *a, const char *b);
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,7 @@ static uint8_t have_result;
 
 static void say(const char *s)
 {
-    board_uart_write((const uint8_t *)s, (uint32_t)strlen(s));
+    board_uart_write((const uint8_t *)s, bs4nn_text_len(s));
 }
 
 static void say_u32(uint32_t v)
@@ -118,7 +118,7 @@ static void db(char *sub, char *arg)
 
     if (sub == 0) {
         say("e-[Command 'db' requires a subcommand]\r\n");
-    } else if (strcmp(sub, "load") == 0) {
+    } else if (bs4nn_text_eq(sub, "load")) {
         int32_t v = parse_u31(arg);
         if (v <= 0 || (uint32_t)v > BS4NN_N_INPUT) {
             say("e-[Command 'db load' needs 1..");
@@ -133,7 +133,7 @@ static void db(char *sub, char *arg)
         say_u32(db_size);
         say(" bytes]\r\n");
     } else {
-        n = (uint32_t)strlen(sub);
+        n = bs4nn_text_len(sub);
         if (n & 1u) {
             say("e-[Insufficent number of hex digits]\r\n");
             return;
@@ -196,20 +196,20 @@ void bs4nn_eembc_command(char *line)
         say("e-[Command too long]\r\n");
     } else if (split(line, w) == 0) {
         say("e-[Empty command]\r\n");
-    } else if (strcmp(w[0], "name") == 0) {
+    } else if (bs4nn_text_eq(w[0], "name")) {
         say_line("m-name-dut-[bs4nn-", board_name(), "]");
-    } else if (strcmp(w[0], "profile") == 0) {
+    } else if (bs4nn_text_eq(w[0], "profile")) {
         say_line("m-profile-[", FW_VERSION, "]");
         say_line("m-model-[bs4nn-", BS4NN_MODEL_HASH_HEX, "]");
-    } else if (strcmp(w[0], "timestamp") == 0) {
+    } else if (bs4nn_text_eq(w[0], "timestamp")) {
         timestamp();
-    } else if (strcmp(w[0], "db") == 0) {
+    } else if (bs4nn_text_eq(w[0], "db")) {
         db(w[1], w[2]);
-    } else if (strcmp(w[0], "infer") == 0) {
+    } else if (bs4nn_text_eq(w[0], "infer")) {
         infer(w[1], w[2]);
-    } else if (strcmp(w[0], "results") == 0) {
+    } else if (bs4nn_text_eq(w[0], "results")) {
         results();
-    } else if (strcmp(w[0], "help") == 0) {
+    } else if (bs4nn_text_eq(w[0], "help")) {
         say(FW_VERSION "\r\nname, profile, timestamp, db load N, db HH.., infer N [W=10], "
                        "results, help\r\n");
     } else {
