@@ -215,3 +215,25 @@ def test_eembc_performance_mode_sequence(board, images):
     assert raw.text("infer 0") == ["e-[Inference iterations must be >0]", "m-ready"]
     # the binary protocol still works right after text commands
     _valid_infer_works(raw, intmodel, images[4])
+
+
+def test_unrolled_kernel_on_the_board(board, images, tmp_path):
+    """KERNEL=unrolled: INFO names it, results equal the reference, fewer instructions."""
+    intmodel, link = board
+    out = tmp_path / "fw"
+    export_firmware(intmodel, out)
+    subprocess.run(["make", "-s", "-C", str(out), "KERNEL=unrolled"], check=True,
+                   capture_output=True)
+    ref_dev = Device(link)
+    ref_dev.handshake()
+    ref_replies = [r.reply for r in ref_dev.stream(images[:100])]
+    with running_qemu(out / "build" / "firmware.elf") as qemu:
+        fast_link = SerialTransport(qemu.pty_path)
+        try:
+            dev = Device(fast_link)
+            assert dev.handshake().kernel == "unrolled"
+            replies = [r.reply for r in dev.stream(images[:100])]
+        finally:
+            fast_link.close()
+    assert mismatches(reference_batch(intmodel, images[:100]), _as_batch(replies)) == []
+    assert sum(r.counter for r in replies) < sum(r.counter for r in ref_replies)
