@@ -137,18 +137,20 @@ def run_pass(
     done = 0
     bar = tqdm(total=len(todo), desc=desc, unit="img", disable=not progress, leave=False)
     t0 = time.monotonic()
-    with RecordWriter(csv_path, append) as writer:
-        # idle latency first (one request in flight), then the pipelined stream
-        first, rest = todo[:LATENCY_IMAGES], todo[LATENCY_IMAGES:]
-        for part, window in ((first, 1), (rest, None)):
-            for res in dev.stream((images[i] for i in part), part, window=window):
-                rec = compare(res, labels[res.index], ref, res.index)
-                writer.write(rec)
-                done += 1
-                bar.update(1)
-                if rec.mismatch:
-                    bar.write(f"MISMATCH image {rec.index}: {rec.mismatch}")
-    bar.close()
+    try:
+        with RecordWriter(csv_path, append) as writer:
+            # idle latency first (one request in flight), then the pipelined stream
+            first, rest = todo[:LATENCY_IMAGES], todo[LATENCY_IMAGES:]
+            for part, window in ((first, 1), (rest, None)):
+                for res in dev.stream((images[i] for i in part), part, window=window):
+                    rec = compare(res, labels[res.index], ref, res.index)
+                    writer.write(rec)
+                    done += 1
+                    bar.update(1)
+                    if rec.mismatch:
+                        bar.write(f"MISMATCH image {rec.index}: {rec.mismatch}")
+    finally:
+        bar.close()
     return done, time.monotonic() - t0
 
 

@@ -187,3 +187,30 @@ def test_garbage_on_the_link_is_survived(tiny_model, built, data_dir):
             assert dev.handshake(intmodel.model_hash).model_hash_hex == intmodel.model_hash
         finally:
             link.close()
+
+
+def test_build_command_prints_sizes_against_the_target(built, capsys):
+    assert bs4nn_main(["build", str(built)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"built {built / 'build' / 'firmware.elf'} for qemu-mps2-an386")
+    assert lines[1].startswith("  text ") and " data " in lines[1] and " bss " in lines[1]
+    assert lines[2].startswith("  flash ") and lines[2].endswith("%)")
+    assert " / 4,194,304 bytes " in lines[2] and " / 4,194,304 bytes " in lines[3]
+
+
+def test_sweep_on_the_emulated_board(tiny_model, built, tmp_path, data_dir):
+    from host.sweep import run_sweep
+
+    out = out_with_firmware(built, tmp_path)
+    intmodel = IntModel.load(tiny_model)
+    images, labels = load_dataset("mnist", "test", data_dir=data_dir)
+    points = run_sweep(
+        tiny_model, limit=50, out_dir=out, scales=[0.5, 1.5], data_dir=data_dir, progress=False
+    )
+    for pt in points:
+        ref = reference_batch(intmodel, images[:50], pt.thresholds)
+        assert pt.mismatches == 0
+        assert pt.accuracy == float((ref.labels == labels[:50]).mean())
+        assert pt.decision_step_mean == float(ref.decision_steps.mean())
+    assert points[0].decision_step_mean < points[1].decision_step_mean  # lower K: faster
+    assert json.loads((out / "sweep.json").read_text())["mismatches"] == 0
