@@ -14,7 +14,7 @@ from codegen.intmodel import IntModel
 from codegen.reference import RefBatch, reference_batch
 from trainer.model import Model
 
-FIELDS = ("labels", "decision_steps", "output_steps", "spikes")
+FIELDS = ("labels", "decision_steps", "fallback", "output_steps", "spikes")
 
 
 @dataclass
@@ -28,8 +28,8 @@ class Agreement:
         return not self.mismatched
 
 
-def compare_batches(ref: RefBatch, other, limit_details: int = 10) -> Agreement:
-    """other: anything with the RefBatch arrays (labels, decision_steps, output_steps, spikes)."""
+def compare_batches(ref: RefBatch, other: RefBatch, limit_details: int = 10) -> Agreement:
+    """Image by image, every field of two batches of results."""
     n = len(ref.labels)
     bad = np.zeros(n, dtype=bool)
     for name in FIELDS:
@@ -50,4 +50,8 @@ def compare_batches(ref: RefBatch, other, limit_details: int = 10) -> Agreement:
 def compare_with_trainer(model: Model, intmodel: IntModel, images: np.ndarray) -> Agreement:
     from trainer.evaluate import forward_batch
 
-    return compare_batches(reference_batch(intmodel, images), forward_batch(model, images))
+    trained = forward_batch(model, images)
+    as_ref = RefBatch(labels=trained.labels, decision_steps=trained.steps,
+                      fallback=trained.fallback, output_steps=trained.output_steps,
+                      spikes=trained.spikes)
+    return compare_batches(reference_batch(intmodel, images), as_ref)

@@ -1,0 +1,78 @@
+import json
+import re
+
+import numpy as np
+import pytest
+
+from codegen.export import export_firmware, read_manifest
+from codegen.intmodel import IntModel
+from codegen.packing import unpack_signs
+from trainer.errors import Bs4nnError
+from trainer.model import model_from_arrays
+
+
+def random_model(sizes, seed=0):
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(size=(n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:],
+                                                                    strict=True)]
+    return model_from_arrays(weights, [1.5] * len(weights), [7.0] * len(weights),
+                             dataset="mnist")
+
+
+def c_array(text: str, name: str) -> list[int]:
+    body = re.search(name + r"\[[^\]]*\] = \{(.*?)\};", text, re.S).group(1)
+    return [int(v.rstrip("u"), 0) for v in re.findall(r"0x[0-9a-f]+u?|-?\d+", body)]
+
+
+def test_export_writes_tree_and_headers_that_decode_to_the_model(tmp_path):
+    model = random_model([784, 37, 10])
+    path = tmp_path / "m.bs4nn"
+    model.save(path)
+    result = export_firmware(path, tmp_path / "fw", command="bs4nn export m.bs4nn --out fw")
+    out = result.out_dir
+    for rel in ("Makefile", "core/bs4nn_infer.c", "protocol/bs4nn_frame.c",
+                "generated/bs4nn_model.h", "generated/bs4nn_model.c"):
+        assert (out / rel).is_file(), rel
+    header = (out / "generated/bs4nn_model.h").read_text()
+    source = (out / "generated/bs4nn_model.c").read_text()
+    for text in (header, source):
+        assert text.startswith("/* GENERATED FILE - do not edit.")
+        assert "bs4nn export m.bs4nn --out fw" in text
+        assert model.content_hash in text
+    assert "#define BS4NN_N_INPUT 784\n" in header
+    assert "#define BS4NN_TOTAL_NEURONS 47 " in header
+    assert "#define BS4NN_LAYER0_WORDS 907\n" in header  # ceil(784 * 37 / 32)
+    intmodel = IntModel.load(path)
+    assert c_array(source, "bs4nn_default_thresholds") == list(intmodel.thresholds) == [5, 5]
+    assert bytes(c_array(source, "bs4nn_model_hash")) == bytes.fromhex(model.content_hash)
+    for layer, (n_in, n_out) in enumerate([(784, 37), (37, 10)]):
+        words = np.array(c_array(source, f"bs4nn_weights_l{layer}"), dtype=np.uint32)
+        np.testing.assert_array_equal(unpack_signs(words, n_in, n_out), intmodel.signs[layer])
+    manifest = read_manifest(out)
+    assert manifest["model_hash"] == model.content_hash
+    assert manifest["target"] == "qemu-mps2-an386"
+    assert manifest["footprint"]["weight_bytes_per_layer"] == [3628, 48]
+
+
+def test_reexport_replaces_generated_files(tmp_path):
+    export_firmware(IntModel.from_model(random_model([784, 8, 10], seed=1)), tmp_path / "fw")
+    second = random_model([784, 8, 10], seed=2)
+    export_firmware(IntModel.from_model(second), tmp_path / "fw")
+    assert json.loads((tmp_path / "fw/bs4nn_export.json").read_text())["model_hash"] == \
+        second.content_hash
+    assert second.content_hash in (tmp_path / "fw/generated/bs4nn_model.h").read_text()
+
+
+def test_refuses_model_too_large_for_target_before_building(tmp_path):
+    big = IntModel(layer_sizes=(784, 4096, 4096, 10), thresholds=(1, 1, 1),
+                   signs=(np.ones((4096, 784), np.int8), np.ones((4096, 4096), np.int8),
+                          np.ones((10, 4096), np.int8)), tmax=256, model_hash="0" * 64)
+    with pytest.raises(Bs4nnError, match=r"model does not fit nucleo_f446re: flash needs "
+                                         r"~2,511,872 bytes \(2,503,680 of packed weights"):
+        export_firmware(big, tmp_path / "fw", target="nucleo_f446re")
+    assert not (tmp_path / "fw").exists()
+
+
+def test_unknown_target_names_the_choices(tmp_path):
+    with pytest.raises(Bs4nnError, match="unknown target 'stm32'; choose one of: .*nucleo_f446re"):
+        export_firmware(IntModel.from_model(random_model([784, 8, 10])), tmp_path, target="stm32")
