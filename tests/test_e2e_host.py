@@ -10,6 +10,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -214,3 +216,62 @@ def test_sweep_on_the_emulated_board(tiny_model, built, tmp_path, data_dir):
         assert pt.decision_step_mean == float(ref.decision_steps.mean())
     assert points[0].decision_step_mean < points[1].decision_step_mean  # lower K: faster
     assert json.loads((out / "sweep.json").read_text())["mismatches"] == 0
+
+
+def _qemu_pids_running(elf) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(elf).encode() in cmd and state != "Z":
+            pids.append(int(entry))
+    return pids
+
+
+def test_ctrl_c_stops_qemu_and_keeps_the_csv(tiny_model, built, tmp_path, data_dir):
+    out = out_with_firmware(built, tmp_path)
+    elf = out / "firmware" / "build" / "firmware.elf"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bs4nn",
+            "bench",
+            "--model",
+            str(tiny_model),
+            "--limit",
+            "5000",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(data_dir),
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        csv_path = out / "images.csv"
+        while not (csv_path.exists() and csv_path.read_text().count("\n") > 40):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        assert len(_qemu_pids_running(elf)) == 1
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert err.strip().endswith("bs4nn bench: interrupted")
+    assert _qemu_pids_running(elf) == []
+    done = csv_indices(out / "images.csv")
+    assert len(done) > 40 and done == list(range(len(done)))
