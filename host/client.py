@@ -82,7 +82,7 @@ class Device:
         self.link = link
         self.timeout = timeout
         self.window = window
-        self.sparse = sparse  # None: the shorter form per image
+        self.sparse = sparse  # None: the shorter form per image; True: sparse when it fits
         self.stats = LinkStats()
         self.info: p.InfoReply | None = None
         self.thresholds: tuple[int, ...] = ()  # in force on the device, as far as we know
@@ -91,6 +91,12 @@ class Device:
         self._seq = 0
 
     # ------------------------------------------------------------ low level
+
+    def _form(self, pixels: np.ndarray) -> bool | None:
+        """sparse=True means sparse whenever it fits one frame; None lets the shorter win."""
+        if self.sparse and 2 + 3 * int(np.count_nonzero(pixels)) > p.MAX_BODY:
+            return False
+        return self.sparse
 
     def _next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFFFF
@@ -253,7 +259,7 @@ class Device:
                     exhausted = True
                     break
                 seq = self._next_seq()
-                wire = p.infer_request(seq, pixels, self.sparse)
+                wire = p.infer_request(seq, pixels, self._form(pixels))
                 now = time.monotonic()
                 if not inflight:
                     last_progress = now

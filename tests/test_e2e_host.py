@@ -275,3 +275,27 @@ def test_ctrl_c_stops_qemu_and_keeps_the_csv(tiny_model, built, tmp_path, data_d
     assert _qemu_pids_running(elf) == []
     done = csv_indices(out / "images.csv")
     assert len(done) > 40 and done == list(range(len(done)))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_dense_and_sparse_infer_agree_on_fashion(tiny_model, built, data_dir, sparse):
+    """Fashion-MNIST images have many lit pixels: both INFER forms, checked exactly."""
+    intmodel = IntModel.load(tiny_model)
+    images, _ = load_dataset("fashion-mnist", "test", data_dir=data_dir)
+    images = images[:30]
+    ref = reference_batch(intmodel, images)
+    with qemu.running_qemu(built / "build" / "firmware.elf") as q:
+        link = SerialTransport(q.pty_path)
+        try:
+            dev = Device(link, timeout=2.0, window=2, sparse=sparse)
+            dev.handshake(intmodel.model_hash)
+            results = list(dev.stream(images))
+        finally:
+            link.close()
+    assert [r.index for r in results] == list(range(30))
+    for r in results:
+        assert r.reply.label == ref.labels[r.index]
+        assert r.reply.decision_step == ref.decision_steps[r.index]
+        assert r.reply.output_steps == tuple(int(s) & 0xFFFF for s in ref.output_steps[r.index])
+        assert r.reply.spikes == tuple(int(s) for s in ref.spikes[r.index])
+    assert dev.stats.resends == 0 and dev.stats.error_replies == 0

@@ -190,3 +190,17 @@ def test_link_closed_mid_run(intmodel, images):
         fake.close()
         with pytest.raises(LinkClosed, match="use --resume"):
             list(stream)
+
+
+def test_forced_sparse_falls_back_to_dense_when_too_big(intmodel):
+    imgs = np.zeros((3, 784), dtype=np.uint8)
+    imgs[0, :340] = 200  # 340 lit pixels: sparse needs 1022 bytes > 1019
+    imgs[1, :339] = 100  # fits exactly
+    imgs[2, 5] = 1
+    with FakeDevice(intmodel) as fake:
+        dev = connect(fake)
+        dev.sparse = True
+        dev.handshake()
+        results = list(dev.stream(imgs))
+    check_against_reference(results, intmodel, imgs)
+    assert [dev._form(im) for im in imgs] == [False, True, True]
