@@ -43,6 +43,8 @@ def threshold_count_exact(theta: float, alpha: float) -> int:
     k = np.ceil(theta / alpha)
     if k < 1.0:
         k = 1.0
+    if k > 2.0**52:  # integers no longer step by 1 in float64; far beyond any usable K
+        return int(k)
     while k > 1.0 and _product_at_least(k - 1.0, alpha, theta):
         k -= 1.0
     while not _product_at_least(k, alpha, theta):
@@ -110,17 +112,24 @@ def forward(order, starts, sizes, woff, noff, fw, thr, stop_at_decision,
             seg[ly] = fired_n[ly]
             if e1 == e0:
                 continue
+            c = counts[base:base + n_out]  # slices: numba vectorises these loops, not a[i + j]
             for e in range(e0, e1):
                 src = order[e] if ly == 0 else fired_order[e]
-                row = wb + src * n_out
+                w = fw[wb + src * n_out:wb + (src + 1) * n_out]
                 for j in range(n_out):
-                    counts[base + j] += fw[row + j]
+                    c[j] += w[j]
             th = thr[ly]
+            tm = times[base:base + n_out]
+            new = False
+            for j in range(n_out):
+                new |= (c[j] >= th) & (tm[j] == TMAX)
+            if not new:
+                continue
             nf = fired_n[ly]
             for j in range(n_out):
-                if counts[base + j] >= th and times[base + j] == TMAX:
-                    times[base + j] = t
-                    fire_count[base + j] = counts[base + j]
+                if c[j] >= th and tm[j] == TMAX:
+                    tm[j] = t
+                    fire_count[base + j] = c[j]
                     fired_order[base + nf] = j
                     nf += 1
             fired_n[ly] = nf
@@ -201,6 +210,8 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
         else:
             e0 = noff[ly - 1]
             e1 = noff[ly - 1] + fired_n[ly - 1]
+        tout = times[ob:ob + n_out]
+        dd = d[:n_out]
         # Eq. 14 for the layer below, before the weights move
         if ly > 0:
             for i in range(n_in):
@@ -208,15 +219,15 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
             for e in range(e0, e1):
                 i = fired_order[e]
                 ti = times[noff[ly - 1] + i]
-                row = wb + i * n_out
+                vr = v[wb + i * n_out:wb + (i + 1) * n_out]
                 acc = 0.0
                 for j in range(n_out):
-                    if ti <= times[ob + j]:
-                        acc += d[j] * v[row + j]
+                    acc += dd[j] * vr[j] if ti <= tout[j] else 0.0
                 dprev[i] = acc * s
         step = eta / s  # W = s * V, so a change of W by x is a change of V by x / s
+        sy = syn[:n_out]
         for j in range(n_out):
-            syn[j] = 0.0
+            sy[j] = 0.0
         for e in range(e0, e1):
             if ly == 0:
                 i = order[e]
@@ -224,13 +235,14 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
             else:
                 i = fired_order[e]
                 ti = times[noff[ly - 1] + i]
-            row = wb + i * n_out
-            for j in range(n_out):
-                if ti <= times[ob + j]:
-                    syn[j] += fw[row + j]
-                    v[row + j] -= step * d[j]
-                    if binary:
-                        fw[row + j] = 1 if v[row + j] >= 0.0 else -1
+            vr = v[wb + i * n_out:wb + (i + 1) * n_out]
+            fr = fw[wb + i * n_out:wb + (i + 1) * n_out]
+            for j in range(n_out):  # branch-free selects so that the loop vectorises
+                hit = ti <= tout[j]
+                sy[j] += fr[j] if hit else 0
+                vr[j] -= step * dd[j] if hit else 0.0
+                if binary:
+                    fr[j] = 1 if vr[j] >= 0.0 else -1
         if binary:
             acc = 0.0
             for j in range(n_out):
