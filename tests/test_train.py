@@ -1,0 +1,217 @@
+"""The learning rule against a slow plain-numpy version of the same equations; presets;
+determinism and bit-identical resume of tiny runs."""
+
+from fractions import Fraction
+from math import ceil
+
+import numpy as np
+import pytest
+
+from trainer import kernels
+from trainer.datasets import load_dataset
+from trainer.errors import Bs4nnError
+from trainer.evaluate import layout
+from trainer.model import Model
+from trainer.train import checkpoint_path, make_config, train
+
+TMAX = 256
+
+
+# ------------------------------------------------------------ slow reference (dense, numpy)
+
+
+def slow_times(weights, alphas, thetas, pixels, real=False):
+    """Dense step-by-step simulation to t = 255; firing times per layer, input first."""
+    times = [np.where(pixels > 0, 255 - pixels.astype(np.int64), TMAX)]
+    times += [np.full(w.shape[0], TMAX) for w in weights]
+    for t in range(TMAX):
+        for ly, (w, a, th) in enumerate(zip(weights, alphas, thetas, strict=True)):
+            spiked = times[ly] <= t  # spikes of step t already count at step t
+            if real:
+                fire = w[:, spiked].sum(axis=1) >= th
+            else:
+                count = np.where(w >= 0, 1, -1)[:, spiked].sum(axis=1)
+                fire = count >= ceil(Fraction(th) / Fraction(a))
+            times[ly + 1][fire & (times[ly + 1] == TMAX)] = t
+    return times
+
+
+def slow_step(weights, alphas, thetas, pixels, label, eta, mu, lam, gamma, use_l2, silent_paper,
+              real):
+    """One SGD step: Eq. 6 targets, output deltas (T - t) / tmax, Eq. 14 with the weights
+    before the update, normalisation, W -= eta d [t_i <= t_j], alpha -= mu mean(d [..] B)."""
+    weights = [w.copy() for w in weights]
+    alphas = np.array(alphas, dtype=np.float64)
+    times = slow_times(weights, alphas, thetas, pixels, real)
+    out = times[-1].astype(np.float64)
+    tau = out.min()
+    if tau == TMAX:
+        target = np.full_like(out, TMAX)
+        if silent_paper:
+            target[label] = TMAX - gamma
+    else:
+        target = np.where(out - tau < gamma, min(tau + gamma, TMAX), out)
+        target[label] = tau
+    d = (target - out) / TMAX
+    loss = 0.5 * np.sum(d ** 2)
+
+    def normalize(x):
+        n = np.sqrt(np.sum(x ** 2)) if use_l2 else np.sum(np.abs(x))
+        return x / n if n != 0 else None
+
+    d = normalize(d)
+    for ly in range(len(weights) - 1, -1, -1):
+        if d is None:
+            break
+        w = weights[ly]
+        t_in, t_out = times[ly], times[ly + 1]
+        causal = (t_in[None, :] <= t_out[:, None]) & (t_in[None, :] < TMAX)
+        below = (d[:, None] * w * causal).sum(axis=0)
+        if not real:
+            step = alphas[ly] - mu * np.mean(d[:, None] * causal * np.where(w >= 0, 1, -1))
+            alphas[ly] = max(step, thetas[ly] / 32767)
+        w -= eta * d[:, None] * causal
+        d = normalize(below) if ly > 0 else None
+    return [w * (1 - eta * lam) for w in weights], alphas, times, loss
+
+
+@pytest.fixture(scope="module")
+def mnist_train(data_dir):
+    return load_dataset("mnist", "train", data_dir)
+
+
+@pytest.mark.parametrize("sizes,real,use_l2,silent_paper", [
+    ([784, 40, 10], False, True, False),
+    ([784, 40, 10], False, False, True),
+    ([784, 30, 20, 10], False, True, True),
+    ([784, 40, 10], True, True, False),
+    ([784, 30, 20, 10], True, False, False),
+])
+def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, use_l2, silent_paper):
+    images, labels = mnist_train
+    rng = np.random.default_rng(1)
+    lay = layout(sizes)
+    n_layers = len(sizes) - 1
+    weights = [rng.uniform(-1, 4, (sizes[ly + 1], sizes[ly])) for ly in range(n_layers)]
+    thetas = np.full(n_layers, 180.0 if real else 60.0)
+    alphas = np.ones(n_layers) if real else np.full(n_layers, 5.0)
+    v = np.concatenate([w.T.ravel() for w in weights])
+    fw = v if real else np.where(v >= 0, 1, -1).astype(np.int8)
+    scale = np.ones(n_layers)
+    a = alphas.copy()
+    thr = (thetas.copy() if real else
+           np.array([kernels.threshold_count_exact(t, x) for t, x in zip(thetas, a, strict=True)],
+                    np.int32))
+    lam = 1e-3  # large, so that the lazy decay is visible
+    for n in range(25):
+        loss, correct = kernels.train_samples(
+            images, labels, np.array([n]), lay.sizes, lay.woff, lay.noff, v, fw, scale, a,
+            thetas, thetas / 32767, thr, not real, 0.1, 0.01, lam, 1.0, silent_paper, use_l2)
+        weights, alphas, times, slow_loss = slow_step(
+            weights, alphas, thetas, images[n], labels[n], 0.1, 0.01, lam, 1.0, use_l2,
+            silent_paper, real)
+        kernel_w = [scale[ly] * v[lay.woff[ly]:lay.woff[ly + 1]].reshape(sizes[ly], -1).T
+                    for ly in range(n_layers)]
+        for w_slow, w_fast in zip(weights, kernel_w, strict=True):
+            np.testing.assert_allclose(w_fast, w_slow, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(a, alphas, rtol=1e-13)
+        assert loss == pytest.approx(slow_loss, rel=1e-12, abs=1e-15)
+        if not real:
+            assert fw.tolist() == np.where(v >= 0, 1, -1).tolist()
+    if not real:
+        assert not np.all(a == 5.0)  # the alphas did move
+
+
+# ------------------------------------------------------------ presets and configs
+
+
+def test_presets_hold_table_1():
+    m = make_config("mnist-600")
+    assert (m.dataset, m.layer_sizes, m.thetas, m.alphas, m.init) == (
+        "mnist", [784, 600, 10], [100.0, 100.0], [5.0, 5.0], [[0.0, 5.0], [0.0, 50.0]])
+    assert (m.eta, m.mu, m.gamma, m.lam) == (0.1, 0.01, 1.0, 1e-6)
+    f = make_config("fashion-1000")
+    assert (f.dataset, f.layer_sizes, f.thetas, f.alphas, f.init) == (
+        "fashion-mnist", [784, 1000, 10], [700.0, 700.0], [5.0, 10.0], [[0.0, 1.0], [0.0, 1.0]])
+    d = make_config("fashion-600-600")
+    assert (d.layer_sizes, d.thetas, d.alphas, d.init) == (
+        [784, 600, 600, 10], [500.0, 500.0, 700.0], [10.0, 10.0, 10.0], [[-10.0, 10.0]] * 3)
+
+
+def test_config_overrides_and_errors():
+    c = make_config("mnist-600", hidden=[50, 40], thetas=[90.0], weights="real", epochs=2)
+    assert c.layer_sizes == [784, 50, 40, 10]
+    assert c.thetas == [90.0, 90.0, 90.0] and c.alphas == [1.0, 1.0, 1.0]
+    with pytest.raises(Bs4nnError, match=r"give --theta once \(all layers\) or 3 times"):
+        make_config("mnist-600", hidden=[50, 40], thetas=[1.0, 2.0])
+    with pytest.raises(Bs4nnError, match="every theta must be positive"):
+        make_config("mnist-600", thetas=[0.0])
+    with pytest.raises(Bs4nnError, match="unknown preset 'x'"):
+        make_config("x")
+
+
+# ------------------------------------------------------------ tiny runs
+
+
+def _tiny(**kw):
+    base = dict(hidden=[24], epochs=3, train_limit=600, val_size=300, seed=5)
+    base.update(kw)
+    hidden = base.pop("hidden")
+    return make_config("mnist-600", hidden=hidden, **base)
+
+
+def _run(cfg, out, data_dir, **kw):
+    return train(cfg, out, data_dir=data_dir, progress=False, log=lambda s: None, **kw)
+
+
+def _same(a: Model, b: Model) -> bool:
+    return (a.content_hash == b.content_hash
+            and all(np.array_equal(x, y) for x, y in zip(a.weights, b.weights, strict=True))
+            and np.array_equal(a.alphas, b.alphas))
+
+
+def test_tiny_run_is_deterministic_and_seeded(tmp_path, data_dir):
+    r1 = _run(_tiny(), tmp_path / "a.bs4nn", data_dir)
+    r2 = _run(_tiny(), tmp_path / "b.bs4nn", data_dir)
+    r3 = _run(_tiny(seed=6), tmp_path / "c.bs4nn", data_dir)
+    assert _same(r1.model, r2.model)
+    assert r1.model.content_hash != r3.model.content_hash
+    assert [h["val_acc"] for h in r1.history] == [h["val_acc"] for h in r2.history]
+    saved = Model.load(tmp_path / "a.bs4nn")
+    assert _same(saved, r1.model)
+    assert saved.metrics["test_accuracy"] == r1.test_accuracy
+    assert saved.metrics["best_epoch"] == r1.best_epoch
+    assert not checkpoint_path(tmp_path / "a.bs4nn").exists()  # removed once finished
+
+
+@pytest.mark.parametrize("weights", ["binary", "real"])
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, data_dir, weights):
+    cfg = _tiny(weights=weights)
+    whole = _run(cfg, tmp_path / "whole.bs4nn", data_dir)
+
+    def stop_after_first(epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "part.bs4nn"
+    with pytest.raises(KeyboardInterrupt):
+        _run(cfg, out, data_dir, on_epoch_end=stop_after_first)
+    assert checkpoint_path(out).is_file() and not out.exists()
+    resumed = _run(cfg, out, data_dir, resume=True)
+    assert _same(resumed.model, whole.model)
+    assert [h["val_acc"] for h in resumed.history] == [h["val_acc"] for h in whole.history]
+    assert resumed.best_epoch == whole.best_epoch
+
+
+def test_resume_refuses_other_settings_or_missing_checkpoint(tmp_path, data_dir):
+    out = tmp_path / "m.bs4nn"
+    with pytest.raises(Bs4nnError, match="no checkpoint .* to resume from"):
+        _run(_tiny(), out, data_dir, resume=True)
+
+    def stop(epoch):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(_tiny(), out, data_dir, on_epoch_end=stop)
+    with pytest.raises(Bs4nnError, match=r"different settings \(seed\)"):
+        _run(_tiny(seed=9), out, data_dir, resume=True)
