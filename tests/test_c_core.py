@@ -125,8 +125,8 @@ def test_mismatches_lists_each_differing_image(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("sizes", [[784, 600, 10], [784, 37, 10], [784, 40, 33, 10], [5, 3, 2]])
-def test_unrolled_kernel_is_bit_exact_with_ref(tmp_path, sizes):
+@pytest.mark.parametrize("sizes", [[784, 600, 10], [784, 37, 10], [784, 40, 33, 10], [5, 3, 2], [40, 70, 9]])
+def test_packed_kernel_is_bit_exact_with_ref(tmp_path, sizes):
     rng = np.random.default_rng(3)
     weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
     n = len(weights)
@@ -137,7 +137,7 @@ def test_unrolled_kernel_is_bit_exact_with_ref(tmp_path, sizes):
     else:
         images = rng.integers(0, 256, (200, sizes[0]), dtype=np.uint8)
     ref = CModel(tmp_path / "fw", kernel="ref").infer_batch(images)
-    fast = CModel(tmp_path / "fw", kernel="unrolled")
+    fast = CModel(tmp_path / "fw", kernel="packed")
     assert fast.library != CModel(tmp_path / "fw").library
     assert mismatches(ref, fast.infer_batch(images)) == []
     assert mismatches(reference_batch(intmodel, images), ref) == []

@@ -217,12 +217,12 @@ def test_eembc_performance_mode_sequence(board, images):
     _valid_infer_works(raw, intmodel, images[4])
 
 
-def test_unrolled_kernel_on_the_board(board, images, tmp_path):
-    """KERNEL=unrolled: INFO names it, results equal the reference, fewer instructions."""
+def test_packed_kernel_on_the_board(board, images, tmp_path):
+    """KERNEL=packed: INFO names it, results equal the reference, fewer instructions."""
     intmodel, link = board
     out = tmp_path / "fw"
     export_firmware(intmodel, out)
-    subprocess.run(["make", "-s", "-C", str(out), "KERNEL=unrolled"], check=True,
+    subprocess.run(["make", "-s", "-C", str(out), "KERNEL=packed"], check=True,
                    capture_output=True)
     ref_dev = Device(link)
     ref_dev.handshake()
@@ -231,7 +231,7 @@ def test_unrolled_kernel_on_the_board(board, images, tmp_path):
         fast_link = SerialTransport(qemu.pty_path)
         try:
             dev = Device(fast_link)
-            assert dev.handshake().kernel == "unrolled"
+            assert dev.handshake().kernel == "packed"
             replies = [r.reply for r in dev.stream(images[:100])]
         finally:
             fast_link.close()

@@ -60,8 +60,9 @@ static void bucket_inputs(const uint8_t *pixels)
 }
 
 /* Largest count wins, then the lowest index; over outputs with step == at (or all outputs when
- * at is BS4NN_NO_SPIKE, the fallback). */
-static uint8_t pick_label(const bs4nn_count_t *out, const uint16_t *steps, uint16_t at)
+ * at is BS4NN_NO_SPIKE, the fallback). All outputs received the same spikes, so comparing their
+ * ones compares their counts; fired outputs carry the BS4NN_FIRED mark, which is taken off. */
+static uint8_t pick_label(const bs4nn_count_t *ones, const uint16_t *steps, uint16_t at)
 {
     uint32_t j;
     int32_t best = 0;
@@ -69,11 +70,15 @@ static uint8_t pick_label(const bs4nn_count_t *out, const uint16_t *steps, uint1
     uint8_t label = 0;
 
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
-        if (at != BS4NN_NO_SPIKE && steps[j] != at) {
-            continue;
+        int32_t v = ones[j];
+        if (at != BS4NN_NO_SPIKE) {
+            if (steps[j] != at) {
+                continue;
+            }
+            v += BS4NN_FIRED;
         }
-        if (!found || out[j] > best) {
-            best = out[j];
+        if (!found || v > best) {
+            best = v;
             label = (uint8_t)j;
             found = 1;
         }
@@ -81,17 +86,24 @@ static uint8_t pick_label(const bs4nn_count_t *out, const uint16_t *steps, uint1
     return label;
 }
 
+static uint32_t slots(uint32_t n)
+{
+    return (n + 1u) & ~1u;
+}
+
 void bs4nn_infer(const uint8_t pixels[BS4NN_N_INPUT], bs4nn_result_t *r)
 {
     bs4nn_state_t *s = &bs4nn_state;
-    bs4nn_count_t *const out = s->count + (BS4NN_TOTAL_NEURONS - BS4NN_N_OUTPUT);
+    bs4nn_count_t *out = s->ones;
     uint32_t t;
     uint32_t l;
     uint32_t j;
     uint32_t n_out_fired = 0;
 
-    memset(s->count, 0, sizeof s->count);
-    memset(s->fired, 0, sizeof s->fired);
+    for (l = 0; l + 1 < BS4NN_NUM_LAYERS; l++) {
+        out += slots(bs4nn_layer_sizes[l + 1]);
+    }
+    memset(s->ones, 0, sizeof s->ones);
     memset(r, 0, sizeof *r);
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
         r->output_steps[j] = BS4NN_NO_SPIKE;
@@ -100,43 +112,44 @@ void bs4nn_infer(const uint8_t pixels[BS4NN_N_INPUT], bs4nn_result_t *r)
 
     for (t = 0; t < BS4NN_TMAX && n_out_fired == 0; t++) {
         uint32_t b = s->start[t + 1];
-        uint32_t e = s->start[t + 2];
-        uint32_t off = 0; /* first counter of weight layer l */
+        const uint32_t e = s->start[t + 2];
+        bs4nn_count_t *ones = s->ones; /* counters of weight layer l */
         int changed = (b != e);
 
         /* 1. all input spikes of step t */
+        r->spikes[0] = (uint16_t)(r->spikes[0] + (e - b));
         for (; b < e; b++) {
-            bs4nn_kernel_fanout(bs4nn_weights[0], s->order[b], bs4nn_layer_sizes[1], s->count);
+            bs4nn_kernel_fanout(bs4nn_weights[0], s->order[b], bs4nn_layer_sizes[1], ones);
         }
-        r->spikes[0] = (uint16_t)(r->spikes[0] + (e - s->start[t + 1]));
 
         /* 2. layer by layer: neurons whose count reached K fire and feed the next layer at the
-         * same step. A layer whose counts did not change this step cannot fire. */
+         * same step. A layer that received no spike this step cannot fire. count >= K is
+         * 2 * ones - received >= K, i.e. ones >= ceil((K + received) / 2). */
         for (l = 0; l < BS4NN_NUM_LAYERS && changed; l++) {
             const uint32_t n = bs4nn_layer_sizes[l + 1];
-            const bs4nn_count_t k = s->thresholds[l];
+            const int32_t need = ((int32_t)s->thresholds[l] + r->spikes[l] + 1) >> 1;
+            bs4nn_count_t *const next = ones + slots(n);
             const int last = (l + 1 == BS4NN_NUM_LAYERS);
 
             changed = 0;
             for (j = 0; j < n; j++) {
-                const uint32_t g = off + j;
-                const uint32_t bit = 1u << (g & 31u);
-
-                if (s->count[g] < k || (s->fired[g >> 5] & bit)) {
+                if (ones[j] < need) {
                     continue;
                 }
-                s->fired[g >> 5] |= bit;
+                ones[j] = (bs4nn_count_t)(ones[j] - BS4NN_FIRED);
                 r->spikes[l + 1]++;
                 changed = 1;
                 if (last) {
                     r->output_steps[j] = (uint16_t)t;
                     n_out_fired++;
-                } else {
-                    bs4nn_kernel_fanout(bs4nn_weights[l + 1], j, bs4nn_layer_sizes[l + 2],
-                                        s->count + off + n);
                 }
+#if BS4NN_NUM_LAYERS > 1 /* (no next layer to index without a hidden layer) */
+                else {
+                    bs4nn_kernel_fanout(bs4nn_weights[l + 1], j, bs4nn_layer_sizes[l + 2], next);
+                }
+#endif
             }
-            off += n;
+            ones = next;
         }
     }
 

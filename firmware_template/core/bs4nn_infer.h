@@ -30,12 +30,14 @@ typedef struct {
     uint16_t spikes[BS4NN_NUM_LAYERS + 1];        /* input, hidden..., output; to the decision */
 } bs4nn_result_t;
 
-/* Inference state: counters of every non-input neuron, a fired bitmap, and the input pixels
- * bucketed by spike step (order[] holds pixel indices; bucket t is
+/* Counter slots: every layer starts at an even slot (word-aligned counter pairs). */
+#define BS4NN_COUNT_SLOTS (BS4NN_TOTAL_NEURONS + BS4NN_NUM_LAYERS)
+
+/* Inference state: the counters of every non-input neuron (see bs4nn_kernel.h) and the input
+ * pixels bucketed by spike step (order[] holds pixel indices; bucket t is
  * order[start[t + 1] .. start[t + 2]) after sorting). */
 typedef struct {
-    bs4nn_count_t count[BS4NN_TOTAL_NEURONS];
-    uint32_t fired[(BS4NN_TOTAL_NEURONS + 31) / 32];
+    bs4nn_count_t ones[BS4NN_COUNT_SLOTS];
     uint16_t order[BS4NN_N_INPUT];
     uint16_t start[BS4NN_TMAX + 2];
     int16_t thresholds[BS4NN_NUM_LAYERS];

@@ -13,7 +13,7 @@
 #include "bs4nn_model.h"
 
 #define BS4NN_KERNEL_ID_ref 1
-#define BS4NN_KERNEL_ID_unrolled 2
+#define BS4NN_KERNEL_ID_packed 2
 
 #ifndef BS4NN_KERNEL
 #define BS4NN_KERNEL ref
@@ -27,20 +27,26 @@
 #define BS4NN_KERNEL_NAME BS4NN_STR(BS4NN_KERNEL)
 
 #if !BS4NN_KERNEL_ID
-#error "unknown BS4NN_KERNEL: use ref or unrolled"
+#error "unknown BS4NN_KERNEL: use ref or packed"
 #endif
 
-/* Counters: the count of a neuron lies in [-fan_in, fan_in]; int16 unless the input is wider
- * than int16 can count (hidden layers are at most 4096 wide). */
-#if BS4NN_N_INPUT > 32767
-typedef int32_t bs4nn_count_t;
-#else
+/* Counters hold, per neuron, the number of +1 synapses among the spikes received so far
+ * ("ones"); the signed count of docs/design.md is 2 * ones - spikes received, the same for every
+ * neuron of a layer, so the core compares ones against a per-step bound. A fired neuron's ones
+ * drop by BS4NN_FIRED so it never looks ready again; this needs fan-in < BS4NN_FIRED. Hidden
+ * layers are at most 4096 wide, so only a very wide input needs 32-bit counters. */
+#if BS4NN_N_INPUT < 16384
 typedef int16_t bs4nn_count_t;
+#define BS4NN_FIRED 16384
+#else
+typedef int32_t bs4nn_count_t;
+#define BS4NN_FIRED 1073741824L
 #endif
 
-/* Add the +1/-1 synapses of input `row` (weights bit k = row * n + j, LSB first) to the
- * n counts of the next layer. */
+/* Add the synapses of input `row` (weights bit k = row * n + j, LSB first; 1 = +1) to the
+ * n counters of the next layer: counter j grows by 1 where the bit is 1. `ones` is 4-byte
+ * aligned. */
 void bs4nn_kernel_fanout(const uint32_t *weights, uint32_t row, uint32_t n,
-                         bs4nn_count_t *counts);
+                         bs4nn_count_t *ones);
 
 #endif /* BS4NN_KERNEL_H */

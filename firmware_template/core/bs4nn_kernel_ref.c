@@ -4,9 +4,9 @@
 #if BS4NN_KERNEL_ID == BS4NN_KERNEL_ID_ref
 
 void bs4nn_kernel_fanout(const uint32_t *weights, uint32_t row, uint32_t n,
-                         bs4nn_count_t *counts)
+                         bs4nn_count_t *ones)
 {
-    uint32_t k = row * n;
+    const uint32_t k = row * n;
     const uint32_t *p = weights + (k >> 5);
     uint32_t word = *p++ >> (k & 31u);
     uint32_t left = 32u - (k & 31u);
@@ -17,8 +17,7 @@ void bs4nn_kernel_fanout(const uint32_t *weights, uint32_t row, uint32_t n,
             word = *p++;
             left = 32u;
         }
-        /* bit 1 -> +1, bit 0 -> -1 */
-        counts[j] = (bs4nn_count_t)(counts[j] + (int32_t)((word & 1u) << 1) - 1);
+        ones[j] = (bs4nn_count_t)(ones[j] + (bs4nn_count_t)(word & 1u));
         word >>= 1;
         left--;
     }

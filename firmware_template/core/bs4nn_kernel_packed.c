@@ -1,0 +1,55 @@
+/* Packed kernel: two 16-bit counters per 32-bit word, four synapses per table look-up.
+ *
+ * A counter grows by 0 or 1 per spike and, read as 16 unsigned bits, stays at most 0xFFFF
+ * (before firing 0..fan-in, after it 0xC000 + ones), so adding to both halves of a word at
+ * once never carries from one counter into the other. Every 32 neurons
+ * take one (possibly unaligned) 32-bit window of weight bits; the last n % 32 go one by one.
+ * Bit-exact with ref (tests/test_c_core.py). */
+#include <string.h>
+
+#include "bs4nn_kernel.h"
+
+#if BS4NN_KERNEL_ID == BS4NN_KERNEL_ID_packed
+
+#if BS4NN_N_INPUT >= 16384
+#error "the packed kernel needs 16-bit counters (inputs < 16384): use BS4NN_KERNEL=ref"
+#endif
+
+/* nibble b3 b2 b1 b0 -> { b0 | b1 << 16, b2 | b3 << 16 } (little-endian counter pairs) */
+static const uint32_t spread[16][2] = {
+    {0x00000u, 0x00000u}, {0x00001u, 0x00000u}, {0x10000u, 0x00000u}, {0x10001u, 0x00000u},
+    {0x00000u, 0x00001u}, {0x00001u, 0x00001u}, {0x10000u, 0x00001u}, {0x10001u, 0x00001u},
+    {0x00000u, 0x10000u}, {0x00001u, 0x10000u}, {0x10000u, 0x10000u}, {0x10001u, 0x10000u},
+    {0x00000u, 0x10001u}, {0x00001u, 0x10001u}, {0x10000u, 0x10001u}, {0x10001u, 0x10001u},
+};
+
+void bs4nn_kernel_fanout(const uint32_t *weights, uint32_t row, uint32_t n,
+                         bs4nn_count_t *ones)
+{
+    const uint32_t k = row * n;
+    const uint32_t shift = k & 31u;
+    const uint32_t *p = weights + (k >> 5);
+    uint32_t j;
+
+    for (j = 0; j + 32u <= n; j += 32u, p++) {
+        /* bits k + j .. k + j + 31 all belong to this row, so p[1] exists when shift != 0 */
+        uint32_t w = shift ? (p[0] >> shift) | (p[1] << (32u - shift)) : p[0];
+        uint32_t pairs[16];
+        uint32_t q;
+
+        memcpy(pairs, ones + j, sizeof pairs); /* compiles to word loads: no aliasing games */
+        for (q = 0; q < 16u; q += 2u, w >>= 4) {
+            pairs[q] += spread[w & 15u][0];
+            pairs[q + 1u] += spread[w & 15u][1];
+        }
+        memcpy(ones + j, pairs, sizeof pairs);
+    }
+    if (j < n) {
+        uint32_t b = k + j;
+        for (; j < n; j++, b++) {
+            ones[j] = (bs4nn_count_t)(ones[j] + ((weights[b >> 5] >> (b & 31u)) & 1u));
+        }
+    }
+}
+
+#endif
