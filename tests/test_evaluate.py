@@ -1,0 +1,71 @@
+"""Evaluation figures on a hand-made network, and `bs4nn eval`."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bs4nn.cli import main
+from trainer.datasets import load_dataset
+from trainer.errors import Bs4nnError
+from trainer.evaluate import evaluate, forward_batch
+from trainer.model import model_from_arrays
+
+# One weight layer, K = 1: o0 = [+1, -1, +1, +1], o1 = all +1, o2 = [-1, -1, -1, +1].
+NET = [np.array([[1, -1, 1, 1], [1, 1, 1, 1], [-1, -1, -1, 1]], dtype=np.float64)]
+IMAGES = np.array([
+    [255, 255, 255, 0],  # step 0: o0 = 1, o1 = 3 (fire), o2 = -3 -> o1 by count
+    [0, 0, 0, 255],  # step 0: all three reach 1 -> o0 (lowest index)
+    [255, 0, 0, 0],  # step 0: o0 = o1 = 1 fire, o2 = -1 -> o0
+    [0, 0, 0, 0],  # nothing spikes: fallback, all counts 0 -> o0 at step 255
+], dtype=np.uint8)
+LABELS = np.array([1, 2, 1, 2], dtype=np.uint8)
+
+
+def test_forward_batch_per_image():
+    r = forward_batch(model_from_arrays(NET, [1.0], [1.0]), IMAGES)
+    assert r.labels.tolist() == [1, 0, 0, 0]
+    assert r.steps.tolist() == [0, 0, 0, 255]
+    assert r.fallback.tolist() == [False, False, False, True]
+    assert r.output_steps.tolist() == [[0, 0, -1], [0, 0, 0], [0, 0, -1], [-1, -1, -1]]
+    assert r.spikes.tolist() == [[3, 2], [1, 3], [1, 2], [0, 0]]
+
+
+def test_evaluate_figures():
+    res = evaluate(model_from_arrays(NET, [1.0], [1.0]), IMAGES, LABELS, "toy", "test")
+    assert res.n == 4
+    assert res.accuracy == 0.25  # only image 0
+    assert res.accuracy_tie_inclusive == 0.75  # images 1 and 2: the label fired at the decision
+    assert res.mean_decision_step == 63.75
+    assert res.fallback_rate == 0.25
+    assert res.mean_spikes == [1.25, 1.75]
+    assert res.confusion == [[0, 0, 0], [1, 1, 0], [2, 0, 0]]
+    d = res.to_dict()
+    assert d["per_class_mean_decision_step"] == [None, 0.0, 127.5]
+    # full runs: image 0 and 2 -> [0, 0, 256]; image 1 -> [0, 0, 0]; image 3 -> all 256
+    assert d["per_class_mean_output_step"] == [[None] * 3, [0.0, 0.0, 256.0],
+                                               [128.0, 128.0, 128.0]]
+    assert json.loads(json.dumps(d)) == d
+    assert "accuracy (strict decision)   25.00%" in res.format_text()
+
+
+def test_evaluate_rejects_bad_input():
+    m = model_from_arrays(NET, [1.0], [1.0])
+    with pytest.raises(Bs4nnError, match="label 3 does not exist in a model with 3 outputs"):
+        evaluate(m, IMAGES, np.array([0, 1, 2, 3]))
+    with pytest.raises(Bs4nnError, match="images have 5 pixels but the model expects 4"):
+        forward_batch(m, np.zeros((1, 5), np.uint8))
+
+
+def test_cli_eval_json_matches_api(tmp_path, data_dir, capsys):
+    rng = np.random.default_rng(3)
+    m = model_from_arrays([rng.uniform(-1, 3, (20, 784)), rng.uniform(-1, 3, (10, 20))],
+                          [4.0, 2.0], [100.0, 10.0], dataset="mnist")
+    path = m.save(tmp_path / "m.bs4nn")
+    assert main(["eval", str(path), "--limit", "30", "--json", "--data-dir", str(data_dir)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    images, labels = load_dataset("mnist", "test", data_dir)
+    assert got == evaluate(m, images[:30], labels[:30], "mnist", "test").to_dict()
+    assert got["n"] == 30 and got["model_hash"] == m.content_hash
+    assert main(["eval", str(tmp_path / "none.bs4nn")]) == 2
+    assert "not found" in capsys.readouterr().err
