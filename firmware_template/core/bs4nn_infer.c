@@ -94,7 +94,7 @@ static uint32_t slots(uint32_t n)
 void bs4nn_infer(const uint8_t pixels[BS4NN_N_INPUT], bs4nn_result_t *r)
 {
     bs4nn_state_t *s = &bs4nn_state;
-    bs4nn_count_t *out = s->ones;
+    bs4nn_count_t *out = s->c.ones;
     uint32_t t;
     uint32_t l;
     uint32_t j;
@@ -103,7 +103,7 @@ void bs4nn_infer(const uint8_t pixels[BS4NN_N_INPUT], bs4nn_result_t *r)
     for (l = 0; l + 1 < BS4NN_NUM_LAYERS; l++) {
         out += slots(bs4nn_layer_sizes[l + 1]);
     }
-    memset(s->ones, 0, sizeof s->ones);
+    memset(s->c.ones, 0, sizeof s->c.ones);
     memset(r, 0, sizeof *r);
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
         r->output_steps[j] = BS4NN_NO_SPIKE;
@@ -113,7 +113,7 @@ void bs4nn_infer(const uint8_t pixels[BS4NN_N_INPUT], bs4nn_result_t *r)
     for (t = 0; t < BS4NN_TMAX && n_out_fired == 0; t++) {
         uint32_t b = s->start[t + 1];
         const uint32_t e = s->start[t + 2];
-        bs4nn_count_t *ones = s->ones; /* counters of weight layer l */
+        bs4nn_count_t *ones = s->c.ones; /* counters of weight layer l */
         int changed = (b != e);
 
         /* 1. all input spikes of step t */

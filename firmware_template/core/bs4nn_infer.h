@@ -37,7 +37,10 @@ typedef struct {
  * pixels bucketed by spike step (order[] holds pixel indices; bucket t is
  * order[start[t + 1] .. start[t + 2]) after sorting). */
 typedef struct {
-    bs4nn_count_t ones[BS4NN_COUNT_SLOTS];
+    union {
+        bs4nn_count_t ones[BS4NN_COUNT_SLOTS];
+        uint32_t align; /* word-aligned: kernels may access counter pairs as words */
+    } c;
     uint16_t order[BS4NN_N_INPUT];
     uint16_t start[BS4NN_TMAX + 2];
     int16_t thresholds[BS4NN_NUM_LAYERS];
