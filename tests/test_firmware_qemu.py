@@ -237,3 +237,26 @@ def test_packed_kernel_on_the_board(board, images, tmp_path):
             fast_link.close()
     assert mismatches(reference_batch(intmodel, images[:100]), _as_batch(replies)) == []
     assert sum(r.counter for r in replies) < sum(r.counter for r in ref_replies)
+
+
+def test_rx_ring_overflow_pauses_input_and_loses_nothing(board, images):
+    """While the board runs 200 EEMBC inferences, 3 dense frames (2.4 KB) arrive: more than the
+    512-byte RX ring. The UART interrupt pauses, QEMU holds the input, nothing is lost."""
+    intmodel, link = board
+    assert Raw(link).text("db load 784") == ["m-[Expecting 784 bytes]", "m-ready"]
+    link.write(b"".join(f"db {images[5][i:i + 31].tobytes().hex()}%".encode()
+                        for i in range(0, 784, 31)))
+    burst = b"".join(b"\x00" + p.infer_request(40 + i, images[i], sparse=False) for i in range(3))
+    link.write(b"infer 200 0%" + burst)
+    out = b""
+    deadline = time.monotonic() + 60
+    while out.count(b"\x00") < 3:  # text has no 0x00; each of the 3 replies ends with one
+        assert time.monotonic() < deadline, out[-200:]
+        out += link.read(0.2)
+    text_end = out.index(b"m-infer-done") + out[out.index(b"m-infer-done"):].index(b"m-ready\r\n")
+    replies = [p.parse_reply(p.parse_frame(f), 10, 2)
+               for f in p.FrameSplitter().feed(out[text_end + len(b"m-ready\r\n"):])]
+    assert [r.seq for r in replies] == [40, 41, 42]
+    ref = reference_batch(intmodel, images[:3])
+    assert [(r.label, r.decision_step) for r in replies] == [
+        (int(a), int(b)) for a, b in zip(ref.labels, ref.decision_steps, strict=True)]
