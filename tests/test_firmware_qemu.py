@@ -254,7 +254,7 @@ def test_rx_ring_overflow_pauses_input_and_loses_nothing(board, images):
         assert time.monotonic() < deadline, out[-200:]
         out += link.read(0.2)
     text_end = out.index(b"m-infer-done") + out[out.index(b"m-infer-done"):].index(b"m-ready\r\n")
-    replies = [p.parse_reply(p.parse_frame(f), 10, 2)
+    replies = [p.parse_reply(p.parse_frame(f), SIZES[-1], len(SIZES) - 1)
                for f in p.FrameSplitter().feed(out[text_end + len(b"m-ready\r\n"):])]
     assert [r.seq for r in replies] == [40, 41, 42]
     ref = reference_batch(intmodel, images[:3])
