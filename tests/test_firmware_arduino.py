@@ -192,3 +192,16 @@ def test_eembc_text_mode(export, device):
         "m-infer-done", f"m-results-[{scores}]", "m-ready",
         f"m-results-[{scores}]", "m-ready", "",
     ]
+
+
+def test_long_cobs_runs_decode(export, device):
+    """A dense image with no zero pixel: COBS blocks of 254 bytes (code 0xFF) in the request."""
+    intmodel, _ = export
+    images = np.random.default_rng(9).integers(1, 256, (3, 784), dtype=np.uint8)
+    wire = b"".join(p.infer_request(i, img, sparse=False) for i, img in enumerate(images))
+    assert max(p.cobs_encode(bytes(images[0]))) == 0xFF
+    replies = frames(device(wire))
+    ref = reference_batch(intmodel, images)
+    assert [(r.seq, r.label, r.decision_step, list(r.spikes)) for r in replies] == [
+        (i, int(ref.labels[i]), int(ref.decision_steps[i]), ref.spikes[i].tolist())
+        for i in range(3)]
