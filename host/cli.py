@@ -29,7 +29,7 @@ def _device_args(p: argparse.ArgumentParser) -> None:
         "--window",
         type=int,
         default=None,
-        help="requests kept in flight (default 4 emulated, 2 on a serial port)",
+        help="requests kept in flight (default 2)",
     )
     p.add_argument(
         "--timeout",
