@@ -1,0 +1,12 @@
+"""Host side: talk to the board over serial, prove it bit-exact, measure it.
+
+protocol     frames of docs/design.md section 4 (COBS, CRC-16/CCITT-FALSE), no I/O
+transport    pyserial port or QEMU pty, every read with a timeout
+qemu         start the emulated board (design.md section 5) and always stop it
+client       Device: handshake, INFER (dense/sparse), SET_THRESHOLDS, RESET, pipelined stream
+build        `bs4nn build`: compile an export, sizes against the target's flash and RAM
+records      per-image CSV (written as it goes; --resume reads it back)
+report       report.json figures, console table, PNG plots
+bench        `bs4nn bench` / run_bench(); sweep: `bs4nn sweep` (paper Fig. 7 on the device)
+fake_device  the device side in Python (codegen.reference) with fault injection, for tests
+"""
