@@ -93,6 +93,14 @@ def console_lines(report: dict) -> list[str]:
         f"latency       {_fmt(s['latency_ms']['mean'], '.2f')} ms round trip (one request "
         f"in flight), {_fmt(s['rtt_ms']['mean'], '.2f')} ms pipelined",
     ]
+    link = s.get("link") or {}
+    trouble = {k: link.get(k, 0) for k in ("bad_frames", "resends", "recoveries", "error_replies")}
+    if any(trouble.values()):
+        lines.append(
+            "link trouble  "
+            + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in trouble.items())
+            + " (recovered: every counted image was answered and checked)"
+        )
     if s["mismatches"]:
         shown = s["mismatch_indices"][:20]
         more = "" if s["mismatches"] <= 20 else f" ... ({s['mismatches']} in all)"

@@ -206,3 +206,18 @@ def test_build_of_a_non_export_says_what_to_do(tmp_path):
 
     with pytest.raises(Bs4nnError, match="bs4nn export"):
         build_firmware(tmp_path)
+
+
+def test_console_reports_link_trouble_it_recovered_from(model_path, intmodel, tmp_path, capsys):
+    # garbage with no delimiter merges with reply 5: one bad frame, a timeout, a probe, a resend
+    with FakeDevice(intmodel, Faults(garbage_before={5: b"\x01\x02junk"})) as fake:
+        rep = run_bench(
+            model_path, port=fake.port, limit=N, out_dir=tmp_path, progress=False, timeout=0.5
+        )
+    assert rep.mismatches == 0 and rep.images == N
+    out = capsys.readouterr().out
+    assert (
+        "link trouble  1 bad frames, 1 resends, 1 recoveries, 0 error replies (recovered: every "
+        "counted image was answered and checked)"
+    ) in out
+    assert "mismatches    0  (agreement with the integer reference 100.00%)" in out
