@@ -8,6 +8,7 @@ and started in QEMU; QEMU is stopped at the end, on error and on Ctrl-C alike.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import subprocess
 import time
@@ -29,6 +30,7 @@ from trainer.model import Model
 EMULATED_TARGET = "qemu-mps2-an386"
 LATENCY_IMAGES = 20  # the first images go one at a time: the host's idle round-trip latency
 CSV_NAME = "images.csv"
+BUILD_STAMP = "bs4nn_bench_build.json"  # model + firmware sources of the build in firmware/
 # two requests in flight: the next image arrives in the device's 512-byte RX ring while it
 # computes; more only queue bytes in the pty (the emulated UART moves ~30 kB/s either way)
 DEFAULT_WINDOW = 2
@@ -63,19 +65,52 @@ def load_model(model_path: str | Path) -> tuple[Model, IntModel]:
     return model, IntModel.from_model(model, source=str(model_path))
 
 
+def template_fingerprint() -> str:
+    """SHA-256 of the firmware sources an export copies (core, protocol, model templates, the
+    emulated board): a build is reused only if these did not change since."""
+    from codegen.footprint import target_info
+    from codegen.render import TEMPLATE_ROOT
+
+    h = hashlib.sha256()
+    folders = ["core", "protocol", "model", f"boards/{target_info(EMULATED_TARGET)['board_dir']}"]
+    for folder in folders:
+        for path in sorted((TEMPLATE_ROOT / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                h.update(path.relative_to(TEMPLATE_ROOT).as_posix().encode() + b"\0")
+                h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _stamp(model_hash: str) -> dict:
+    return {"model_hash": model_hash, "template_hash": template_fingerprint()}
+
+
 def prepare_emulated_firmware(intmodel: IntModel, fw_dir: Path, quiet: bool = False) -> dict:
-    """Export + build for the QEMU board unless fw_dir already holds this model's build."""
+    """Export + build for the QEMU board unless fw_dir holds a build of this model made from
+    the current firmware sources (BUILD_STAMP written after a successful build)."""
     from codegen.export import export_firmware
-    from host.build import build_firmware, elf_sizes, is_built_for
+    from host.build import build_firmware, elf_sizes
 
     say = (lambda *a: None) if quiet else print
-    if is_built_for(fw_dir, intmodel.model_hash):
-        say(f"firmware: reusing {fw_dir} (model hash {intmodel.model_hash[:16]} matches)")
-        text, data, bss = elf_sizes(fw_dir / "build" / "firmware.elf")
+    stamp_path = fw_dir / BUILD_STAMP
+    elf = fw_dir / "build" / "firmware.elf"
+    stamp = _stamp(intmodel.model_hash)
+    try:
+        reusable = elf.is_file() and json.loads(stamp_path.read_text()) == stamp
+    except (OSError, ValueError):
+        reusable = False
+    if reusable:
+        say(
+            f"firmware: reusing {fw_dir} (model hash {intmodel.model_hash[:16]} and firmware "
+            "sources unchanged)"
+        )
+        text, data, bss = elf_sizes(elf)
         return {"dir": str(fw_dir), "reused": True, "text": text, "data": data, "bss": bss}
     say(f"firmware: exporting and building for {EMULATED_TARGET} in {fw_dir} ...")
+    stamp_path.unlink(missing_ok=True)
     export_firmware(intmodel, fw_dir, target=EMULATED_TARGET)
     result = build_firmware(fw_dir)
+    stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
     for line in result.lines():
         say(line)
     return {"reused": False, **result.to_dict()}

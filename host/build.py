@@ -126,18 +126,3 @@ def build_firmware(out_dir: str | Path, verbose: bool = False) -> BuildResult:
             + "\nuse a smaller model (fewer hidden neurons) or a bigger board (--target)"
         )
     return result
-
-
-def is_built_for(out_dir: str | Path, model_hash: str) -> bool:
-    """True if out_dir holds an export of this model with a firmware ELF newer than the export."""
-    out = Path(out_dir)
-    try:
-        manifest = read_manifest(out)
-    except (Bs4nnError, ValueError):
-        return False
-    elf = out / "build" / "firmware.elf"
-    return (
-        manifest.get("model_hash") == model_hash
-        and elf.is_file()
-        and elf.stat().st_mtime >= (out / "bs4nn_export.json").stat().st_mtime
-    )

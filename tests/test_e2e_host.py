@@ -299,3 +299,16 @@ def test_dense_and_sparse_infer_agree_on_fashion(tiny_model, built, data_dir, sp
         assert r.reply.output_steps == tuple(int(s) & 0xFFFF for s in ref.output_steps[r.index])
         assert r.reply.spikes == tuple(int(s) for s in ref.spikes[r.index])
     assert dev.stats.resends == 0 and dev.stats.error_replies == 0
+
+
+def test_build_reused_only_for_same_model_and_firmware_sources(tiny_model, built, tmp_path):
+    from host.bench import BUILD_STAMP, template_fingerprint
+
+    fw = out_with_firmware(built, tmp_path) / "firmware"
+    intmodel = IntModel.load(tiny_model)
+    assert prepare_emulated_firmware(intmodel, fw, quiet=True)["reused"] is True
+    stamp = json.loads((fw / BUILD_STAMP).read_text())
+    assert stamp == {"model_hash": intmodel.model_hash, "template_hash": template_fingerprint()}
+    (fw / BUILD_STAMP).write_text(json.dumps({**stamp, "template_hash": "0" * 64}))
+    assert prepare_emulated_firmware(intmodel, fw, quiet=True)["reused"] is False  # rebuilt
+    assert json.loads((fw / BUILD_STAMP).read_text()) == stamp
