@@ -189,7 +189,8 @@ def output_targets(out_times, label, gamma, silent_paper, target):
 
 @njit(cache=True)
 def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, thetas,
-              alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev, syn, use_l2):
+              alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev, syn, use_l2,
+              alpha_grad):
     """Sparse backward of one sample; `d` holds the normalised output deltas on entry.
 
     For weight layer ly (from the top): the delta of the layer below (Eq. 14, with the real
@@ -224,7 +225,9 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
                 for j in range(n_out):
                     acc += dd[j] * vr[j] if ti <= tout[j] else 0.0
                 dprev[i] = acc * s
-        step = eta / s  # W = s * V, so a change of W by x is a change of V by x / s
+        # W = s * V, so a change of W by x is a change of V by x / s; the paper's Eq. 12 has
+        # the factor alpha in dL/dB (alpha_grad), the authors' code leaves it out
+        step = eta * (alphas[ly] if alpha_grad else 1.0) / s
         sy = syn[:n_out]
         for j in range(n_out):
             sy[j] = 0.0
@@ -270,7 +273,7 @@ def _rescale(v, fw, scale, woff, ly, binary):
 
 @njit(cache=True)
 def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, thetas,
-                  alpha_min, thr, binary, eta, mu, lam, gamma, silent_paper, use_l2):
+                  alpha_min, thr, binary, eta, mu, lam, gamma, silent_paper, use_l2, alpha_grad):
     """Per-sample SGD over images[idx] in that order. Weights are W = scale[ly] * V (lazy L2).
 
     Updates v, fw (signs, or v itself for real weights), scale, alphas and thr in place.
@@ -313,7 +316,7 @@ def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, 
         if _normalize(d, n_cls, use_l2):  # zero error: nothing to learn from this sample
             _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, thetas,
                       alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev,
-                      syn, use_l2)
+                      syn, use_l2, alpha_grad)
         for ly in range(n_layers):
             scale[ly] *= decay
             if scale[ly] < 1e-3:

@@ -68,6 +68,7 @@ class TrainConfig:
     seed: int = 0
     delta_norm: str = "l2"  # "l2" (authors' code) or "l1" (the paper's sum, of magnitudes)
     silent_target: str = "code"  # all outputs silent: "code" (no error) or "paper" (tmax-gamma)
+    alpha_grad: bool = False  # weight step eta * alpha_l * delta (paper Eq. 12) or eta * delta
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -166,7 +167,7 @@ def checkpoint_path(out: str | Path) -> Path:
     return out.with_name(out.name + ".ckpt")
 
 
-def _init_state(cfg: TrainConfig) -> TrainState:
+def init_state(cfg: TrainConfig) -> TrainState:
     rng = np.random.default_rng(cfg.seed)
     sizes = cfg.layer_sizes
     blocks = []
@@ -264,7 +265,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     train_idx, val_idx = train_val_split(len(images), cfg.val_size, cfg.seed)
     if cfg.train_limit is not None:
         train_idx = train_idx[:cfg.train_limit]
-    state = _load_checkpoint(ckpt, cfg) if resume else _init_state(cfg)
+    state = _load_checkpoint(ckpt, cfg) if resume else init_state(cfg)
     if resume:
         log(f"resuming from {ckpt} after epoch {state.epoch}")
 
@@ -293,7 +294,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
                     loss, correct = kernels.train_samples(
                         images, labels, chunk, lay.sizes, lay.woff, lay.noff, v, fw, scale,
                         alphas, thetas, alpha_min, thr, binary, state.eta, state.mu, cfg.lam,
-                        cfg.gamma, cfg.silent_target == "paper", cfg.delta_norm == "l2")
+                        cfg.gamma, cfg.silent_target == "paper", cfg.delta_norm == "l2",
+                        cfg.alpha_grad)
                     loss_sum += loss
                     n_correct += correct
                     n_done += len(chunk)

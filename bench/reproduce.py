@@ -1,0 +1,52 @@
+"""Train a preset to completion and evaluate the selected model on the test set.
+
+    python bench/reproduce.py PRESET [--epochs N] [--out models/PRESET.bs4nn] [--resume]
+
+Writes the model and, beside it, `<name>.eval.json` (the `bs4nn eval --json` output). Prints
+the per-epoch summaries, then `wall_seconds=...` and `test_accuracy=...` (strict decision rule,
+model selected on the validation split) on the last line.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from trainer.datasets import load_dataset
+from trainer.evaluate import evaluate
+from trainer.train import PRESETS, make_config, train
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("preset", choices=sorted(PRESETS))
+    ap.add_argument("--epochs", type=int, help="default: the preset's")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", help="model file (default models/PRESET.bs4nn)")
+    ap.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
+    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--data-dir")
+    args = ap.parse_args()
+
+    overrides = {"seed": args.seed}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    cfg = make_config(args.preset, **overrides)
+    out = Path(args.out) if args.out else MODELS / f"{args.preset}.bs4nn"
+    t0 = time.perf_counter()
+    result = train(cfg, out, resume=args.resume, data_dir=args.data_dir,
+                   progress=not args.no_progress)
+    wall = time.perf_counter() - t0
+    images, labels = load_dataset(cfg.dataset, "test", args.data_dir)
+    ev = evaluate(result.model, images, labels, cfg.dataset, "test")
+    out.with_name(out.name.removesuffix(".bs4nn") + ".eval.json").write_text(
+        json.dumps(ev.to_dict(), indent=1) + "\n")
+    print(f"best_epoch={result.best_epoch} val_accuracy={result.val_accuracy:.4f}")
+    print(f"wall_seconds={wall:.0f}")
+    print(f"test_accuracy={ev.accuracy:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Training and inference speed of 784-600-10 (mnist-600 preset) on MNIST.
+
+Trains a fixed number of samples with the real kernels (per-sample SGD, the whole learning
+rule), after a short untimed warm-up that also compiles. Prints `infer_samples_per_s=N`, then
+`train_samples_per_s=N` on the last line.
+
+    python bench/train_speed.py [--samples 30000] [--data-dir DIR]
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+from trainer import kernels
+from trainer.datasets import load_dataset
+from trainer.evaluate import forward_batch, layout
+from trainer.model import model_from_arrays
+from trainer.semantics import threshold_count
+from trainer.train import K_LIMIT, init_state, make_config
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=30000, help="timed training samples")
+    ap.add_argument("--data-dir")
+    args = ap.parse_args()
+
+    cfg = make_config("mnist-600")
+    images, labels = load_dataset("mnist", "train", args.data_dir)
+    test_images, _ = load_dataset("mnist", "test", args.data_dir)
+    state = init_state(cfg)
+    lay = layout(cfg.layer_sizes)
+    v = state.v
+    fw = np.where(v >= 0, 1, -1).astype(np.int8)
+    thetas = np.array(cfg.thetas)
+    alphas = state.alphas
+    thr = np.array([threshold_count(t, a) for t, a in zip(thetas, alphas, strict=True)], np.int32)
+    order = np.random.default_rng(0).permutation(len(images))
+
+    def run(idx: np.ndarray) -> None:
+        kernels.train_samples(images, labels, idx, lay.sizes, lay.woff, lay.noff, v, fw,
+                              state.scale, alphas, thetas, thetas / K_LIMIT, thr, True, cfg.eta,
+                              cfg.mu, cfg.lam, cfg.gamma, False, True, False)
+
+    run(order[:5000])  # compile, and get past the first chaotic samples
+    idx = np.resize(order[5000:], args.samples)
+    t0 = time.perf_counter()
+    run(idx)
+    train_rate = args.samples / (time.perf_counter() - t0)
+
+    weights = [(v[lay.woff[ly]:lay.woff[ly + 1]].reshape(cfg.layer_sizes[ly], -1).T)
+               for ly in range(len(cfg.layer_sizes) - 1)]
+    model = model_from_arrays(weights, alphas, thetas)
+    forward_batch(model, test_images[:100])  # compile
+    t0 = time.perf_counter()
+    forward_batch(model, test_images)
+    infer_rate = len(test_images) / (time.perf_counter() - t0)
+    print(f"infer_samples_per_s={infer_rate:.0f}")
+    print(f"train_samples_per_s={train_rate:.0f}")
+
+
+if __name__ == "__main__":
+    main()
