@@ -10,11 +10,11 @@
 
 #include <stdint.h>
 
-#include "bs4nn_infer.h"
-
 #ifdef __cplusplus
-extern "C" {
+extern "C" { /* the core and the generated model are C: C linkage for a C++ board file */
 #endif
+
+#include "bs4nn_infer.h"
 
 #define BS4NN_PROTOCOL_VERSION 1u
 
