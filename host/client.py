@@ -61,10 +61,15 @@ class StreamResult:
 @dataclass
 class _Pending:
     index: int
+    pixels: np.ndarray
     wire: bytes
     sent_at: float
     tries: int = 1
     wire_bytes: int = 0
+
+    @property
+    def is_bitmap(self) -> bool:
+        return self.wire[1] == p.INFER_BITMAP  # COBS keeps the non-zero type byte in place
 
 
 class Device:
@@ -82,7 +87,8 @@ class Device:
         self.link = link
         self.timeout = timeout
         self.window = window
-        self.sparse = sparse  # None: the shorter form per image; True: sparse when it fits
+        self.sparse = sparse  # None: the shortest form per image; True: sparse when it fits
+        self.bitmap: bool | None = None  # INFER_BITMAP supported? None: not known yet
         self.stats = LinkStats()
         self.info: p.InfoReply | None = None
         self.thresholds: tuple[int, ...] = ()  # in force on the device, as far as we know
@@ -92,11 +98,13 @@ class Device:
 
     # ------------------------------------------------------------ low level
 
-    def _form(self, pixels: np.ndarray) -> bool | None:
-        """sparse=True means sparse whenever it fits one frame; None lets the shorter win."""
-        if self.sparse and 2 + 3 * int(np.count_nonzero(pixels)) > p.MAX_BODY:
-            return False
-        return self.sparse
+    def _infer_wire(self, seq: int, pixels: np.ndarray) -> bytes:
+        """sparse=None: the shortest form (INFER_BITMAP unless the device refused it);
+        True: sparse whenever it fits one frame; False: dense."""
+        sparse = self.sparse
+        if sparse and 2 + 3 * int(np.count_nonzero(pixels)) > p.MAX_BODY:
+            sparse = False
+        return p.infer_request(seq, pixels, sparse, bitmap=self.bitmap is not False)
 
     def _next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFFFF
@@ -259,11 +267,11 @@ class Device:
                     exhausted = True
                     break
                 seq = self._next_seq()
-                wire = p.infer_request(seq, pixels, self._form(pixels))
+                wire = self._infer_wire(seq, pixels)
                 now = time.monotonic()
                 if not inflight:
                     last_progress = now
-                inflight[seq] = _Pending(index, wire, now, wire_bytes=self._send(wire))
+                inflight[seq] = _Pending(index, pixels, wire, now, wire_bytes=self._send(wire))
                 order.append(index)
             while order and order[0] in done:
                 yield done.pop(order.popleft())
@@ -319,6 +327,14 @@ class Device:
                 continue
             self.stats.replies += 1
             if isinstance(reply, p.ErrorReply):
+                if reply.code == p.UNKNOWN_CMD and pend.is_bitmap:
+                    # firmware without INFER_BITMAP (optional): the other forms from now on
+                    self.bitmap = False
+                    self.stats.error_replies -= 1  # an answer to a question, not trouble
+                    pend.wire = self._infer_wire(reply.seq, pend.pixels)
+                    pend.sent_at = time.monotonic()
+                    pend.wire_bytes += self._send(pend.wire)
+                    continue
                 if reply.code not in _RESEND_CODES:
                     raise Bs4nnError(
                         f"the device rejected INFER of image {pend.index} with {reply.name}"
@@ -329,6 +345,8 @@ class Device:
                 raise Bs4nnError(f"the device answered INFER with {type(reply).__name__}")
             del inflight[reply.seq]
             last_progress = now
+            if self.bitmap is None and pend.is_bitmap:
+                self.bitmap = True
             done[pend.index] = StreamResult(
                 pend.index, reply, now - pend.sent_at, pend.wire_bytes + len(frame.body) + 8
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import select
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 from codegen.intmodel import IntModel
@@ -39,12 +40,15 @@ class FakeDevice:
         model_hash: str | None = None,
         board: str = "fake",
         kernel: str = "python-reference",
+        bitmap: bool = True,
     ) -> None:
         self.model = model
         self.faults = faults or Faults()
         self.model_hash = bytes.fromhex(model_hash or model.model_hash)
         self.board = board
         self.kernel = kernel
+        self.bitmap = bitmap  # False: answers INFER_BITMAP with UNKNOWN_CMD (optional command)
+        self.frame_types: Counter[int] = Counter()  # requests received, by type
         self.thresholds: tuple[int, ...] = tuple(model.thresholds)
         self.infer_requests = 0  # INFER frames received, including dropped ones
         self.answered: list[int] = []  # seqs of INFER replies sent
@@ -101,7 +105,10 @@ class FakeDevice:
             code = p.BAD_CRC if "CRC" in str(exc) else p.BAD_FRAME
             self._write(p.error_reply(p.SEQ_UNKNOWN, code))
             return None
-        if frame.type in (p.INFER, p.INFER_SPARSE):
+        self.frame_types[frame.type] += 1
+        if frame.type in (p.INFER, p.INFER_SPARSE) or (
+            frame.type == p.INFER_BITMAP and self.bitmap
+        ):
             return self._infer(frame)
         if self.faults.silent_after is not None and self.infer_requests >= self.faults.silent_after:
             return None

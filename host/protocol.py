@@ -28,6 +28,8 @@ INFER = 0x02
 INFER_SPARSE = 0x03
 SET_THRESHOLDS = 0x04
 RESET = 0x05
+INFER_BITMAP = 0x06  # optional: a device without it answers UNKNOWN_CMD
+INFER_TYPES = (INFER, INFER_SPARSE, INFER_BITMAP)
 # reply types (device -> host)
 INFO_REPLY = 0x81
 INFER_REPLY = 0x82
@@ -253,16 +255,40 @@ def sparse_body(pixels: np.ndarray) -> bytes:
     return struct.pack("<H", len(idx)) + rec.tobytes()
 
 
-def infer_request(seq: int, pixels: np.ndarray, sparse: bool | None = None) -> bytes:
-    """An INFER frame. sparse=None picks the shorter form that fits in one frame."""
-    dense = dense_body(pixels)
+def bitmap_body(pixels: np.ndarray) -> bytes:
+    """ceil(n/8) bytes with bit i%8 of byte i/8 set for a non-zero pixel i (LSB first), then the
+    values of those pixels in index order."""
+    p = np.asarray(pixels)
+    if p.dtype != np.uint8:
+        raise ValueError(f"pixels must be uint8, got {p.dtype}")
+    p = p.reshape(-1)
+    return np.packbits(p != 0, bitorder="little").tobytes() + p[p != 0].tobytes()
+
+
+def body_lengths(pixels: np.ndarray) -> dict[int, int]:
+    """Body bytes of each INFER form for this image."""
+    n = int(np.asarray(pixels).size)
+    lit = int(np.count_nonzero(pixels))
+    return {INFER: n, INFER_SPARSE: 2 + 3 * lit, INFER_BITMAP: (n + 7) // 8 + lit}
+
+
+def infer_request(
+    seq: int, pixels: np.ndarray, sparse: bool | None = None, bitmap: bool = False
+) -> bytes:
+    """An INFER frame. sparse=None: the shortest form that fits one frame, among dense, sparse
+    and (if bitmap) INFER_BITMAP; sparse=True: sparse (ValueError if it does not fit);
+    sparse=False: dense."""
     if sparse is False:
-        return build_frame(INFER, seq, dense)
-    n_nonzero = int(np.count_nonzero(np.asarray(pixels)))
-    sparse_len = 2 + 3 * n_nonzero
-    if sparse is None and (sparse_len >= len(dense) or sparse_len > MAX_BODY):
-        return build_frame(INFER, seq, dense)
-    return build_frame(INFER_SPARSE, seq, sparse_body(pixels))
+        return build_frame(INFER, seq, dense_body(pixels))
+    if sparse is True:
+        return build_frame(INFER_SPARSE, seq, sparse_body(pixels))
+    sizes = body_lengths(pixels)
+    if not bitmap:
+        del sizes[INFER_BITMAP]
+    # ties go to the simpler form: dense, then sparse, then bitmap
+    ftype = min((t for t in sizes if sizes[t] <= MAX_BODY), key=lambda t: (sizes[t], t))
+    body = {INFER: dense_body, INFER_SPARSE: sparse_body, INFER_BITMAP: bitmap_body}[ftype]
+    return build_frame(ftype, seq, body(pixels))
 
 
 def parse_request_pixels(frame: Frame, n_input: int) -> np.ndarray:
@@ -283,6 +309,17 @@ def parse_request_pixels(frame: Frame, n_input: int) -> np.ndarray:
             raise ProtocolError("sparse INFER index out of range", BAD_ARG)
         pixels = np.zeros(n_input, dtype=np.uint8)
         pixels[rec["i"]] = rec["v"]
+        return pixels
+    if frame.type == INFER_BITMAP:
+        nb = (n_input + 7) // 8
+        if len(frame.body) < nb:
+            raise ProtocolError("bitmap INFER body too short", BAD_LENGTH)
+        bits = np.unpackbits(np.frombuffer(frame.body[:nb], np.uint8), bitorder="little")
+        lit = bits[:n_input].astype(bool)
+        if len(frame.body) != nb + int(lit.sum()):
+            raise ProtocolError("bitmap INFER body length", BAD_LENGTH)
+        pixels = np.zeros(n_input, dtype=np.uint8)
+        pixels[lit] = np.frombuffer(frame.body[nb:], np.uint8)
         return pixels
     raise ProtocolError(f"not an INFER frame: 0x{frame.type:02x}", UNKNOWN_CMD)
 

@@ -75,7 +75,9 @@ def test_stream_matches_reference_in_order(intmodel, images):
     assert dev.stats.resends == 0 and dev.stats.bad_frames == 0
     assert (
         dev.stats.bytes_sent
-        == sum(len(p.infer_request(0, im)) + 1 for im in images) + len(p.info_request(1)) + 1
+        == sum(len(p.infer_request(0, im, bitmap=True)) + 1 for im in images)
+        + len(p.info_request(1))
+        + 1
     )
 
 
@@ -203,4 +205,28 @@ def test_forced_sparse_falls_back_to_dense_when_too_big(intmodel):
         dev.handshake()
         results = list(dev.stream(imgs))
     check_against_reference(results, intmodel, imgs)
-    assert [dev._form(im) for im in imgs] == [False, True, True]
+    assert [dev._infer_wire(1, im)[1] for im in imgs] == [p.INFER, p.INFER_SPARSE, p.INFER_SPARSE]
+
+
+def test_bitmap_form_used_when_the_device_has_it(intmodel, images):
+    with FakeDevice(intmodel) as fake:
+        dev = connect(fake)
+        dev.handshake()
+        results = list(dev.stream(images))
+        assert dev.bitmap is True
+        lit = np.count_nonzero(images, axis=1)
+        assert fake.frame_types[p.INFER_BITMAP] == int((lit > 48).sum()) > 0
+        assert fake.frame_types[p.INFER_SPARSE] == int((lit <= 48).sum())
+    check_against_reference(results, intmodel, images)
+
+
+def test_device_without_bitmap_gets_the_other_forms(intmodel, images):
+    with FakeDevice(intmodel, bitmap=False) as fake:
+        dev = connect(fake, window=3)
+        dev.handshake()
+        results = list(dev.stream(images))
+        assert dev.bitmap is False
+        assert 1 <= fake.frame_types[p.INFER_BITMAP] <= 3  # only the first window tried it
+        assert fake.frame_types[p.INFER_SPARSE] + fake.frame_types[p.INFER] == len(images)
+    check_against_reference(results, intmodel, images)
+    assert dev.stats.error_replies == 0 and dev.stats.resends == 0

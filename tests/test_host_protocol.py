@@ -115,6 +115,27 @@ def test_infer_picks_the_shorter_form():
         p.infer_request(1, pixels, sparse=True)
 
 
+def test_infer_bitmap_bytes_and_choice():
+    pixels = np.zeros(784, dtype=np.uint8)
+    pixels[[0, 9, 783]] = [5, 6, 7]
+    body = p.bitmap_body(pixels)
+    assert body == b"\x01\x02" + bytes(95) + b"\x80" + b"\x05\x06\x07"
+    assert p.body_lengths(pixels) == {p.INFER: 784, p.INFER_SPARSE: 11, p.INFER_BITMAP: 101}
+    frame = p.parse_frame(p.infer_request(3, pixels, bitmap=True)[:-1])
+    assert frame.type == p.INFER_SPARSE  # 11 < 101
+    np.testing.assert_array_equal(p.parse_request_pixels(p.Frame(0x06, 0, body), 784), pixels)
+    pixels[100:150] = 1  # 53 lit: sparse 161 > bitmap 151
+    frame = p.parse_frame(p.infer_request(3, pixels, bitmap=True)[:-1])
+    assert frame.type == p.INFER_BITMAP and len(frame.body) == 151
+    np.testing.assert_array_equal(p.parse_request_pixels(frame, 784), pixels)
+    assert p.parse_frame(p.infer_request(3, pixels)[:-1]).type == p.INFER_SPARSE
+    pixels[:] = 255  # every pixel lit: dense 784 < bitmap 882
+    assert p.parse_frame(p.infer_request(3, pixels, bitmap=True)[:-1]).type == p.INFER
+    with pytest.raises(p.ProtocolError) as exc:
+        p.parse_request_pixels(p.Frame(p.INFER_BITMAP, 0, body[:-1]), 784)
+    assert exc.value.args[1] == p.BAD_LENGTH
+
+
 def test_parse_request_pixels_errors():
     with pytest.raises(p.ProtocolError) as exc:
         p.parse_request_pixels(p.Frame(p.INFER, 0, b"\x01" * 10), 784)
