@@ -205,3 +205,14 @@ def test_long_cobs_runs_decode(export, device):
     assert [(r.seq, r.label, r.decision_step, list(r.spikes)) for r in replies] == [
         (i, int(ref.labels[i]), int(ref.decision_steps[i]), ref.spikes[i].tolist())
         for i in range(3)]
+
+
+def test_text_and_binary_interleave_and_long_lines_are_refused(export, device):
+    out = device(b"a" * 1100 + b"%" + b"name%" + p.info_request(8) + b"timestamp%")
+    parts = out.split(b"m-ready\r\n", 2)
+    assert parts[:2] == [b"e-[Command too long]\r\n", b"m-name-dut-[bs4nn-nucleo_f446re]\r\n"]
+    rest = parts[2]
+    frame_end = rest.index(b"\x00") + 1
+    (info,) = frames(rest[:frame_end])
+    assert info.seq == 8
+    assert rest[frame_end:] == b"m-lap-us-7\r\nm-ready\r\n"
