@@ -348,7 +348,7 @@ class Device:
             if self.bitmap is None and pend.is_bitmap:
                 self.bitmap = True
             done[pend.index] = StreamResult(
-                pend.index, reply, now - pend.sent_at, pend.wire_bytes + len(frame.body) + 8
+                pend.index, reply, now - pend.sent_at, pend.wire_bytes + frame.wire_len
             )
 
     def _resend(self, pend: _Pending) -> None:

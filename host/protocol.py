@@ -10,7 +10,7 @@ tests (and the firmware's tests) parse requests and build replies with the same 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -148,6 +148,7 @@ class Frame:
     type: int
     seq: int
     body: bytes
+    wire_len: int = field(default=0, compare=False)  # bytes on the wire, delimiter included
 
 
 def build_frame(ftype: int, seq: int, body: bytes = b"") -> bytes:
@@ -170,7 +171,7 @@ def parse_frame(encoded: bytes) -> Frame:
     if crc16_ccitt_false(raw[:-2]) != crc:
         raise ProtocolError("CRC mismatch")
     ftype, seq = struct.unpack_from("<BH", raw, 0)
-    return Frame(ftype, seq, bytes(raw[HEADER:-2]))
+    return Frame(ftype, seq, bytes(raw[HEADER:-2]), len(encoded) + 1)
 
 
 class FrameSplitter:

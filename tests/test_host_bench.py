@@ -31,7 +31,9 @@ def model_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def intmodel(model_path):
-    return IntModel.load(model_path)
+    model = IntModel.load(model_path)
+    reference_batch(model, np.zeros((1, 784), np.uint8))  # numba loaded before any timeout runs
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +50,7 @@ def bench(model_path, fake, out, **kw):
         out_dir=out,
         progress=False,
         quiet=True,
-        timeout=0.5,
-        **kw,
+        **{"timeout": 2.0, **kw},
     )
 
 
@@ -95,7 +96,7 @@ def test_mismatches_are_counted_and_listed(model_path, intmodel, tmp_path):
 def test_resume_after_device_stops_counts_every_image_once(model_path, intmodel, tmp_path):
     with FakeDevice(intmodel, Faults(silent_after=25)) as fake:
         with pytest.raises(DeviceSilent, match="use --resume"):
-            bench(model_path, fake, tmp_path)
+            bench(model_path, fake, tmp_path, timeout=0.5)
     assert csv_indices(tmp_path / "images.csv") == list(range(25))
     with open(tmp_path / "images.csv", "a") as f:
         f.write("25,3,3,3,1")  # a row torn by the crash
@@ -137,7 +138,6 @@ def test_sweep_checks_every_setting_against_the_reference(
             out_dir=tmp_path,
             thetas=[2.0, 6.0],
             progress=False,
-            timeout=0.5,
         )
         assert fake.thresholds == intmodel.thresholds  # restored at the end
     assert [pt.thresholds for pt in points] == [[2, 4], [6, 12]]
@@ -212,7 +212,7 @@ def test_console_reports_link_trouble_it_recovered_from(model_path, intmodel, tm
     # garbage with no delimiter merges with reply 5: one bad frame, a timeout, a probe, a resend
     with FakeDevice(intmodel, Faults(garbage_before={5: b"\x01\x02junk"})) as fake:
         rep = run_bench(
-            model_path, port=fake.port, limit=N, out_dir=tmp_path, progress=False, timeout=0.5
+            model_path, port=fake.port, limit=N, out_dir=tmp_path, progress=False, timeout=1.0
         )
     assert rep.mismatches == 0 and rep.images == N
     out = capsys.readouterr().out

@@ -19,7 +19,9 @@ from trainer.model import model_from_arrays
 def intmodel():
     rng = np.random.default_rng(1)
     weights = [rng.standard_normal((32, 784)), rng.standard_normal((10, 32))]
-    return IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], [8.0, 3.0]))
+    model = IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], [8.0, 3.0]))
+    reference_batch(model, np.zeros((1, 784), np.uint8))  # numba loaded before any timeout runs
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def images():
     return imgs
 
 
-def connect(dev: FakeDevice, timeout: float = 0.5, window: int = 3) -> Device:
+def connect(dev: FakeDevice, timeout: float = 2.0, window: int = 3) -> Device:
     return Device(SerialTransport(dev.port), timeout=timeout, window=window)
 
 
@@ -73,6 +75,9 @@ def test_stream_matches_reference_in_order(intmodel, images):
         assert fake.infer_requests == len(images)
     check_against_reference(results, intmodel, images)
     assert dev.stats.resends == 0 and dev.stats.bad_frames == 0
+    for r in results:  # request with its 0x00 prefix, and the reply with its delimiter
+        request = p.infer_request(r.reply.seq, images[r.index], bitmap=True)
+        assert r.wire_bytes == 1 + len(request) + len(p.infer_reply(r.reply))
     assert (
         dev.stats.bytes_sent
         == sum(len(p.infer_request(0, im, bitmap=True)) + 1 for im in images)
@@ -99,7 +104,7 @@ def test_single_infer_and_set_thresholds(intmodel, images):
 def test_garbage_between_replies_is_skipped(intmodel, images):
     faults = Faults(garbage_before={3: b"\x17\x55garbage\x00\x02\x99", 7: b"\xff" * 2000})
     with FakeDevice(intmodel, faults) as fake:
-        dev = connect(fake)
+        dev = connect(fake, timeout=0.5)  # reply 7 drowns in the over-long garbage: a timeout
         dev.handshake()
         results = list(dev.stream(images))
     check_against_reference(results, intmodel, images)
