@@ -69,6 +69,7 @@ class TrainConfig:
     delta_norm: str = "l2"  # "l2" (authors' code) or "l1" (the paper's sum, of magnitudes)
     silent_target: str = "code"  # all outputs silent: "code" (no error) or "paper" (tmax-gamma)
     alpha_grad: bool = False  # weight step eta * alpha_l * delta (paper Eq. 12) or eta * delta
+    alpha_update: str = "mean"  # Eq. 16 term: "mean" over the synapses (code) or "sum" (paper)
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -97,8 +98,10 @@ class TrainConfig:
             raise Bs4nnError(f"--epochs must be at least 1, got {self.epochs}")
         if self.train_limit is not None and self.train_limit < 1:
             raise Bs4nnError(f"--train-limit must be at least 1, got {self.train_limit}")
-        if self.delta_norm not in ("l1", "l2") or self.silent_target not in ("code", "paper"):
-            raise Bs4nnError("delta_norm must be l1|l2 and silent_target code|paper")
+        if (self.delta_norm not in ("l1", "l2") or self.silent_target not in ("code", "paper")
+                or self.alpha_update not in ("mean", "sum")):
+            raise Bs4nnError("delta_norm must be l1|l2, silent_target code|paper, "
+                             "alpha_update mean|sum")
 
 
 def make_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
@@ -276,7 +279,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     scale = state.scale.astype(np.float64).copy()
     alphas = state.alphas.astype(np.float64).copy()
     thetas = np.array(cfg.thetas, np.float64)
-    alpha_min = thetas / K_LIMIT
+    alpha_min = thetas / K_LIMIT * (1 + 1e-9)  # just above, so that K <= K_LIMIT after rounding
     rng = np.random.default_rng()
     rng.bit_generator.state = state.rng_state
     started = time.perf_counter()
@@ -295,7 +298,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
                         images, labels, chunk, lay.sizes, lay.woff, lay.noff, v, fw, scale,
                         alphas, thetas, alpha_min, thr, binary, state.eta, state.mu, cfg.lam,
                         cfg.gamma, cfg.silent_target == "paper", cfg.delta_norm == "l2",
-                        cfg.alpha_grad)
+                        cfg.alpha_grad, cfg.alpha_update == "mean")
                     loss_sum += loss
                     n_correct += correct
                     n_done += len(chunk)
