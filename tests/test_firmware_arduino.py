@@ -216,3 +216,19 @@ def test_text_and_binary_interleave_and_long_lines_are_refused(export, device):
     (info,) = frames(rest[:frame_end])
     assert info.seq == 8
     assert rest[frame_end:] == b"m-lap-us-7\r\nm-ready\r\n"
+
+
+def test_bitmap_infer(export, device):
+    intmodel, _ = export
+    images = np.asarray(load_dataset("mnist", "test")[0][:50]).copy()
+    images[0] = 0  # nothing lit
+    images[1] = 255  # everything lit
+    wire = b"".join(p.build_frame(p.INFER_BITMAP, i, p.bitmap_body(img))
+                    for i, img in enumerate(images))
+    replies = frames(device(wire))
+    ref = reference_batch(intmodel, images)
+    assert [(r.seq, r.label, r.decision_step, list(r.output_steps), list(r.spikes))
+            for r in replies] == [
+        (i, int(ref.labels[i]), int(ref.decision_steps[i]),
+         [0xFFFF if s < 0 else int(s) for s in ref.output_steps[i]], ref.spikes[i].tolist())
+        for i in range(50)]

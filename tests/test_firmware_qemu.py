@@ -110,16 +110,19 @@ def test_stream_equals_reference(board, images):
     assert mismatches(ref, _as_batch(replies)) == []
     assert len(np.unique(ref.decision_steps)) > 5
     assert dev.stats.resends == 0 and dev.stats.error_replies == 0
+    assert dev.bitmap is True  # the firmware takes the optional INFER_BITMAP form
     assert all(r.counter > 0 for r in replies)
 
 
-def test_dense_and_sparse_agree_and_counter_is_an_instruction_proxy(board, images):
+def test_dense_sparse_bitmap_agree_and_counter_is_an_instruction_proxy(board, images):
     _, link = board
     raw = Raw(link)
     dense = raw.reply(b"\x00" + p.infer_request(7, images[0], sparse=False))
     sparse = raw.reply(b"\x00" + p.infer_request(8, images[0], sparse=True))
-    assert (dense.seq, sparse.seq) == (7, 8)
-    assert dense.output_steps == sparse.output_steps and dense.spikes == sparse.spikes
+    bitmap = raw.reply(b"\x00" + p.build_frame(p.INFER_BITMAP, 9, p.bitmap_body(images[0])))
+    assert (dense.seq, sparse.seq, bitmap.seq) == (7, 8, 9)
+    assert dense.output_steps == sparse.output_steps == bitmap.output_steps
+    assert dense.spikes == sparse.spikes == bitmap.spikes
     # -icount: instructions are deterministic; the 25 MHz timer reads them in steps of 40
     assert abs(dense.counter - sparse.counter) <= 40
     assert dense.counter % 40 == 0
@@ -170,10 +173,13 @@ def _raw_frame(ftype, seq, body=b"", crc_delta=0):
         (_raw_frame(p.SET_THRESHOLDS, 15, b"\x00\x00\x01\x00"), p.ErrorReply(15, p.BAD_ARG)),
         (_raw_frame(p.SET_THRESHOLDS, 16, b"\x05\x00"), p.ErrorReply(16, p.BAD_LENGTH)),
         (_raw_frame(p.RESET, 17, b"\x00"), p.ErrorReply(17, p.BAD_LENGTH)),
+        (_raw_frame(p.INFER_BITMAP, 18, b"\x01" + bytes(97)), p.ErrorReply(18, p.BAD_LENGTH)),
+        (_raw_frame(p.INFER_BITMAP, 19, b"\x03" + bytes(97) + b"\x05"),  # 2 lit, 1 value
+         p.ErrorReply(19, p.BAD_LENGTH)),
     ],
     ids=["bad-crc", "info-with-body", "unknown-cmd", "oversize", "truncated", "garbage",
          "short", "dense-783", "sparse-count", "sparse-index", "threshold-0",
-         "thresholds-count", "reset-with-body"],
+         "thresholds-count", "reset-with-body", "bitmap-no-values", "bitmap-short"],
 )
 def test_malformed_frame_gets_error_and_next_frame_works(board, images, wire, expected):
     intmodel, link = board

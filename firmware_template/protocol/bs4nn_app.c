@@ -182,6 +182,32 @@ static void cmd_infer_sparse(uint16_t seq, const uint8_t *body, uint32_t len)
     cmd_infer(seq, bs4nn_app_pixels);
 }
 
+/* body: ceil(N_INPUT / 8) bytes, bit i % 8 of byte i / 8 set for a lit pixel i (padding bits
+ * ignored), then the values of the lit pixels in index order */
+static void cmd_infer_bitmap(uint16_t seq, const uint8_t *body, uint32_t len)
+{
+    const uint32_t nb = (BS4NN_N_INPUT + 7u) / 8u;
+    const uint8_t *value = body + nb;
+    uint32_t lit = 0;
+    uint32_t i;
+
+    if (len < nb) {
+        send_error(seq, BS4NN_ERR_BAD_LENGTH);
+        return;
+    }
+    for (i = 0; i < BS4NN_N_INPUT; i++) {
+        lit += (body[i >> 3] >> (i & 7u)) & 1u;
+    }
+    if (len != nb + lit) {
+        send_error(seq, BS4NN_ERR_BAD_LENGTH);
+        return;
+    }
+    for (i = 0; i < BS4NN_N_INPUT; i++) {
+        bs4nn_app_pixels[i] = ((body[i >> 3] >> (i & 7u)) & 1u) ? *value++ : 0;
+    }
+    cmd_infer(seq, bs4nn_app_pixels);
+}
+
 static void cmd_set_thresholds(uint16_t seq, const uint8_t *body, uint32_t len)
 {
     int16_t k[BS4NN_NUM_LAYERS];
@@ -243,6 +269,9 @@ static void handle_frame(uint8_t *buf, uint32_t enc_len)
         break;
     case BS4NN_MSG_INFER_SPARSE:
         cmd_infer_sparse(seq, body, len);
+        break;
+    case BS4NN_MSG_INFER_BITMAP:
+        cmd_infer_bitmap(seq, body, len);
         break;
     case BS4NN_MSG_SET_THRESHOLDS:
         cmd_set_thresholds(seq, body, len);

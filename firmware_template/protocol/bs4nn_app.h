@@ -24,6 +24,7 @@ extern "C" { /* the core and the generated model are C: C linkage for a C++ boar
 #define BS4NN_MSG_INFER_SPARSE 0x03u
 #define BS4NN_MSG_SET_THRESHOLDS 0x04u
 #define BS4NN_MSG_RESET 0x05u
+#define BS4NN_MSG_INFER_BITMAP 0x06u /* optional in the contract; this firmware has it */
 #define BS4NN_MSG_REPLY 0x80u /* reply type = request type | 0x80 */
 #define BS4NN_MSG_ERROR 0xEEu
 #define BS4NN_SEQ_UNKNOWN 0xFFFFu
