@@ -8,10 +8,11 @@ uint16_t bs4nn_crc16(const uint8_t *data, uint32_t len)
 
     /* bitwise: 30 bytes of code instead of a 512-byte table; fast enough for 1 KB frames */
     for (i = 0; i < len; i++) {
-        crc = (uint16_t)(crc ^ ((uint16_t)data[i] << 8));
+        uint32_t c = crc ^ ((uint32_t)data[i] << 8);
         for (b = 0; b < 8; b++) {
-            crc = (uint16_t)((crc & 0x8000u) ? (((uint32_t)crc << 1) ^ 0x1021u) : ((uint32_t)crc << 1));
+            c = (c & 0x8000u) ? ((c << 1) ^ 0x1021u) : (c << 1);
         }
+        crc = (uint16_t)c;
     }
     return crc;
 }
