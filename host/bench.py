@@ -250,6 +250,7 @@ def run_bench(
             conn, images, labels, ref, csv_path, todo, append=resume, progress=progress
         )
         stats = asdict(conn.device.stats)
+        window_used, bitmap = conn.device.window, conn.device.bitmap
         kind, where, firmware = conn.kind, conn.where, conn.firmware
 
     records = [r for r in read_records(csv_path) if r.index < n]
@@ -271,7 +272,13 @@ def run_bench(
             "clock_hz": info.clock_hz,
             "counter_kind": info.counter_kind,
             "counter_name": info.counter_name,
-            "link": {"kind": kind, "where": where, "window": conn.device.window, **stats},
+            "link": {
+                "kind": kind,
+                "where": where,
+                "window": window_used,
+                "infer_bitmap": bitmap,  # None: never the shortest form, so never tried
+                **stats,
+            },
             "firmware": firmware,
             "resumed_images": len(have),
             "images_this_run": done,

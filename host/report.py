@@ -89,7 +89,10 @@ def console_lines(report: dict) -> list[str]:
         + " / ".join(f"{x:.1f}" for x in s["spikes_per_layer_mean"])
         + "  (input / hidden... / output, to the decision)",
         f"throughput    {_fmt(s['images_per_s'], '.1f')} images/s  "
-        f"{s['wire_bytes_per_image']:.0f} bytes on the wire per image",
+        f"{s['wire_bytes_per_image']:.0f} bytes on the wire per image"
+        + {True: " (INFER_BITMAP)", False: " (no INFER_BITMAP on the device: sparse/dense)"}.get(
+            (s.get("link") or {}).get("infer_bitmap"), ""
+        ),
         f"latency       {_fmt(s['latency_ms']['mean'], '.2f')} ms round trip (one request "
         f"in flight), {_fmt(s['rtt_ms']['mean'], '.2f')} ms pipelined",
     ]

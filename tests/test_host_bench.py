@@ -76,6 +76,7 @@ def test_bench_report_matches_reference(model_path, intmodel, mnist, tmp_path):
     assert report["spikes_per_layer_mean"] == [float(x) for x in ref.spikes.mean(axis=0)]
     assert sum(map(sum, report["confusion"])) == N
     assert report["link"]["kind"] == "serial" and report["link"]["resends"] == 0
+    assert report["link"]["infer_bitmap"] is True and report["link"]["window"] == 2
     assert report["wire_bytes_per_image"] > 0 and report["images_per_s"] > 0
     assert csv_indices(tmp_path / "images.csv") == list(range(N))
     for name in ("confusion.png", "decision_step_per_class.png", "counter_hist.png"):
