@@ -23,7 +23,7 @@ from codegen.reference import RefBatch, reference_batch
 from host.client import DEFAULT_TIMEOUT_S, Device
 from host.records import RecordWriter, check_state, compare, read_records
 from host.report import console_lines, summarize, write_plots
-from host.transport import LinkClosed, SerialTransport
+from host.transport import DEFAULT_BAUD, LinkClosed, SerialTransport
 from trainer.errors import Bs4nnError
 from trainer.model import Model
 
@@ -124,12 +124,13 @@ def connect(
     window: int | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     quiet: bool = False,
+    baud: int = DEFAULT_BAUD,
 ) -> Iterator[Connection]:
     """A handshaken Device on `port`, or on a QEMU board started (and always stopped) here."""
     from host.qemu import running_qemu
 
     if port is not None:
-        link = SerialTransport(port)
+        link = SerialTransport(port, baudrate=baud)
         try:
             dev = Device(link, timeout=timeout, window=window or DEFAULT_WINDOW)
             dev.handshake(intmodel.model_hash)
@@ -204,6 +205,7 @@ def run_bench(
     timeout: float = DEFAULT_TIMEOUT_S,
     progress: bool = True,
     quiet: bool = False,
+    baud: int = DEFAULT_BAUD,
 ) -> BenchReport:
     """Bench a model on a board (port) or the emulated board (port=None); write the reports."""
     from trainer.datasets import load_dataset
@@ -239,7 +241,7 @@ def run_bench(
         say(f"resume: {len(have)} images already in {csv_path}, {len(todo)} to go")
 
     t_start = time.monotonic()
-    with connect(intmodel, port, out, window, timeout, quiet) as conn:
+    with connect(intmodel, port, out, window, timeout, quiet, baud) as conn:
         info = conn.device.info
         assert info is not None
         say(

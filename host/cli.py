@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from host.client import DEFAULT_TIMEOUT_S
+from host.transport import DEFAULT_BAUD
 
 
 def _floats(text: str) -> list[float]:
@@ -36,6 +37,12 @@ def _device_args(p: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_TIMEOUT_S,
         help=f"seconds to wait for a reply (default {DEFAULT_TIMEOUT_S:g})",
+    )
+    p.add_argument(
+        "--baud",
+        type=int,
+        default=DEFAULT_BAUD,
+        help=f"serial baud rate of --port (default {DEFAULT_BAUD}, the firmware's)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -114,6 +121,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         window=args.window,
         timeout=args.timeout,
         progress=not args.no_progress,
+        baud=args.baud,
     )
     return 0 if report.mismatches == 0 else 1
 
@@ -133,5 +141,6 @@ def _run_sweep(args: argparse.Namespace) -> int:
         window=args.window,
         timeout=args.timeout,
         progress=not args.no_progress,
+        baud=args.baud,
     )
     return 0 if all(pt.mismatches == 0 for pt in points) else 1

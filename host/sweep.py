@@ -18,6 +18,7 @@ from host.bench import connect, load_model, run_pass
 from host.client import DEFAULT_TIMEOUT_S
 from host.records import read_records
 from host.report import summarize
+from host.transport import DEFAULT_BAUD
 from trainer.errors import Bs4nnError
 from trainer.semantics import threshold_count
 
@@ -73,6 +74,7 @@ def run_sweep(
     window: int | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     progress: bool = True,
+    baud: int = DEFAULT_BAUD,
 ) -> list[SweepPoint]:
     from trainer.datasets import load_dataset
 
@@ -84,7 +86,7 @@ def run_sweep(
     images, labels = images[:limit], labels[:limit]
     kind = "theta" if thetas else "scale"
     points: list[SweepPoint] = []
-    with connect(intmodel, port, out, window, timeout) as conn:
+    with connect(intmodel, port, out, window, timeout, baud=baud) as conn:
         for setting, ks in settings:
             conn.device.set_thresholds(ks)
             ref = reference_batch(intmodel, images, ks)
