@@ -125,7 +125,9 @@ def test_mismatches_lists_each_differing_image(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("sizes", [[784, 600, 10], [784, 37, 10], [784, 40, 33, 10], [5, 3, 2], [40, 70, 9]])
+@pytest.mark.parametrize(
+    "sizes", [[784, 600, 10], [784, 37, 10], [784, 40, 33, 10], [5, 3, 2], [40, 70, 9]]
+)
 def test_packed_kernel_is_bit_exact_with_ref(tmp_path, sizes):
     rng = np.random.default_rng(3)
     weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
