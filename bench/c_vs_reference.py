@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from codegen.ccheck import CModel, mismatches
+from codegen.agreement import mismatches
+from codegen.ccheck import CModel
 from codegen.export import export_firmware
 from codegen.intmodel import IntModel
 from codegen.reference import reference_batch

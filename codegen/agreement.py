@@ -1,7 +1,8 @@
-"""Does the integer model give, image by image, what the trainer's evaluation gives?
+"""Image-by-image comparison of two result batches, against the integer reference.
 
-Both sides implement docs/design.md section 1 independently (numba kernels in trainer, the
-integer reference here); any difference is a bug in one of them and is reported per image.
+Used for the trainer's evaluation (implemented independently in trainer/kernels.py), the host
+C build (codegen/ccheck.py) and the boards (host/): any difference is a bug and is reported
+per image.
 """
 
 from __future__ import annotations
@@ -28,23 +29,41 @@ class Agreement:
         return not self.mismatched
 
 
-def compare_batches(ref: RefBatch, other: RefBatch, limit_details: int = 10) -> Agreement:
-    """Image by image, every field of two batches of results."""
+def mismatched_images(ref: RefBatch, got: RefBatch) -> list[int]:
+    """Indices of the images where any field differs."""
     n = len(ref.labels)
+    if len(got.labels) != n:
+        raise ValueError(f"{n} reference results but {len(got.labels)} to compare")
     bad = np.zeros(n, dtype=bool)
     for name in FIELDS:
-        a = np.asarray(getattr(ref, name))
-        b = np.asarray(getattr(other, name))
+        a = np.asarray(getattr(ref, name)).reshape(n, -1)
+        b = np.asarray(getattr(got, name)).reshape(n, -1)
         if a.shape != b.shape:
             raise ValueError(f"{name}: shapes differ, {a.shape} vs {b.shape}")
-        diff = a != b
-        bad |= diff.reshape(n, -1).any(axis=1)
-    result = Agreement(images=n, mismatched=[int(i) for i in np.flatnonzero(bad)])
-    for i in result.mismatched[:limit_details]:
-        parts = [f"{name} {np.asarray(getattr(ref, name))[i].tolist()} vs "
-                 f"{np.asarray(getattr(other, name))[i].tolist()}" for name in FIELDS]
-        result.details.append(f"image {i}: " + "; ".join(parts))
-    return result
+        bad |= (a != b).any(axis=1)
+    return [int(i) for i in np.flatnonzero(bad)]
+
+
+def describe_mismatch(ref: RefBatch, got: RefBatch, i: int) -> str:
+    """'image i: field ref=... got=...' for every field that differs."""
+    diffs = []
+    for name in FIELDS:
+        a = np.asarray(getattr(ref, name)[i])
+        b = np.asarray(getattr(got, name)[i])
+        if (a != b).any():
+            diffs.append(f"{name} ref={a.tolist()} got={b.tolist()}")
+    return f"image {i}: " + "; ".join(diffs)
+
+
+def mismatches(ref: RefBatch, got: RefBatch) -> list[str]:
+    """One line per image where any field differs (empty when they agree exactly)."""
+    return [describe_mismatch(ref, got, i) for i in mismatched_images(ref, got)]
+
+
+def compare_batches(ref: RefBatch, got: RefBatch, limit_details: int = 10) -> Agreement:
+    bad = mismatched_images(ref, got)
+    return Agreement(images=len(ref.labels), mismatched=bad,
+                     details=[describe_mismatch(ref, got, i) for i in bad[:limit_details]])
 
 
 def compare_with_trainer(model: Model, intmodel: IntModel, images: np.ndarray) -> Agreement:

@@ -21,7 +21,6 @@ from trainer.errors import Bs4nnError
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-shared", "-fPIC")
 BUILD_DIR = "build-host"
 NO_SPIKE = 0xFFFF  # the firmware's "output did not fire"
-FIELDS = ("labels", "decision_steps", "fallback", "output_steps", "spikes")
 
 # A batch loop in C (10,000 ctypes calls would dominate the run time).
 _SHIM = r"""
@@ -141,21 +140,3 @@ class CModel:
         out[out_steps == NO_SPIKE] = NOT_FIRED
         return RefBatch(labels.astype(np.int16), steps.astype(np.int16), (flags & 1).astype(bool),
                         out, spikes.astype(np.int32))
-
-
-def mismatches(ref: RefBatch, got: RefBatch) -> list[str]:
-    """One line per image where any field differs, naming the fields and both values."""
-    n = len(ref.labels)
-    if len(got.labels) != n:
-        raise ValueError(f"{n} reference results but {len(got.labels)} to compare")
-    lines = []
-    for i in range(n):
-        diffs = []
-        for name in FIELDS:
-            a = np.asarray(getattr(ref, name)[i])
-            b = np.asarray(getattr(got, name)[i])
-            if a.shape != b.shape or (a != b).any():
-                diffs.append(f"{name} ref={a.tolist()} c={b.tolist()}")
-        if diffs:
-            lines.append(f"image {i}: " + "; ".join(diffs))
-    return lines

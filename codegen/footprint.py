@@ -32,11 +32,13 @@ def target_info(target: str) -> dict:
 
 def inference_state_bytes(layer_sizes: tuple[int, ...]) -> int:
     """RAM of the inference state, mirroring bs4nn_state_t in firmware_template/core/bs4nn_infer.h:
-    int16 count per neuron, a fired bitmap in uint32 words, the uint16 pixel order, tmax + 2
-    uint16 bucket starts and the int16 thresholds."""
-    neurons = sum(layer_sizes[1:])
+    an int16 counter slot per neuron plus one per layer (each layer starts word-aligned), the
+    uint16 pixel order, tmax + 2 uint16 bucket starts and the int16 thresholds."""
     n_layers = len(layer_sizes) - 1
-    return 2 * neurons + 4 * ((neurons + 31) // 32) + 2 * layer_sizes[0] + 2 * 258 + 2 * n_layers
+    slots = sum(layer_sizes[1:]) + n_layers
+    counters = -(-2 * slots // 4) * 4  # a union with a uint32: padded to a word
+    size = counters + 2 * layer_sizes[0] + 2 * 258 + 2 * n_layers
+    return -(-size // 4) * 4  # the struct is word-aligned
 
 
 @dataclass(frozen=True)

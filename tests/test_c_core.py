@@ -4,7 +4,8 @@ networks and codegen's integer reference."""
 import numpy as np
 import pytest
 
-from codegen.ccheck import CModel, build_library, mismatches
+from codegen.agreement import mismatches
+from codegen.ccheck import CModel, build_library
 from codegen.export import export_firmware
 from codegen.intmodel import IntModel
 from codegen.reference import reference_batch
@@ -119,9 +120,9 @@ def test_mismatches_lists_each_differing_image(tmp_path):
     ref = reference_batch(intmodel, images)
     got = c.infer_batch(images, thresholds=[3, 1])
     assert mismatches(ref, got) == [
-        "image 0: decision_steps ref=5 c=55; output_steps ref=[5, 5] c=[-1, 55]; "
-        "spikes ref=[2, 3, 2] c=[3, 2, 1]",
-        "image 1: spikes ref=[4, 2, 1] c=[4, 1, 1]",
+        "image 0: decision_steps ref=5 got=55; output_steps ref=[5, 5] got=[-1, 55]; "
+        "spikes ref=[2, 3, 2] got=[3, 2, 1]",
+        "image 1: spikes ref=[4, 2, 1] got=[4, 1, 1]",
     ]
 
 

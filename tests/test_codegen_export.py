@@ -76,3 +76,19 @@ def test_refuses_model_too_large_for_target_before_building(tmp_path):
 def test_unknown_target_names_the_choices(tmp_path):
     with pytest.raises(Bs4nnError, match="unknown target 'stm32'; choose one of: .*nucleo_f446re"):
         export_firmware(IntModel.from_model(random_model([784, 8, 10])), tmp_path, target="stm32")
+
+
+@pytest.mark.parametrize("sizes", [(784, 600, 10), (784, 37, 11), (100, 30, 20, 10)])
+def test_footprint_state_matches_the_compiled_state_struct(tmp_path, sizes):
+    import subprocess
+
+    from codegen.ccheck import build_library
+    from codegen.footprint import inference_state_bytes
+
+    export_firmware(IntModel.from_model(random_model(list(sizes))), tmp_path / "fw")
+    lib = build_library(tmp_path / "fw")
+    nm = subprocess.run(["nm", "-S", "--defined-only", str(lib)], capture_output=True, text=True,
+                        check=True).stdout
+    size = next(int(line.split()[1], 16) for line in nm.splitlines()
+                if line.endswith(" bs4nn_state"))
+    assert inference_state_bytes(sizes) == size

@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from codegen.ccheck import mismatches
+from codegen.agreement import mismatches
 from codegen.export import export_firmware
 from codegen.intmodel import IntModel
 from codegen.reference import NOT_FIRED, RefBatch, reference_batch
