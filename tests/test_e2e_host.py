@@ -103,7 +103,7 @@ def test_bench_200_images_bit_exact(tiny_model, built, tmp_path, data_dir):
     assert report["counter_name"] == "instructions (QEMU icount proxy)"
     assert report["board"] and report["kernel"]
     assert report["firmware"]["reused"] is True
-    assert report["link"]["infer_bitmap"] is not None  # tried: MNIST's shortest form (optional)
+    assert report["link"]["infer_bitmap"] is True  # the QEMU firmware has INFER_BITMAP
     assert report["counter"]["mean"] > 0
     images, labels = load_dataset("mnist", "test", data_dir=data_dir)
     ref = reference_batch(IntModel.load(tiny_model), images[:N])
