@@ -2,11 +2,11 @@
 
     python bench/device_e2e.py MODEL [--limit N] [--out DIR] [--data-dir DIR]
 
-Exports and builds the firmware (reused when the model hash matches), starts QEMU, streams
-the test images (sparse INFER, pipelined), checks every reply against codegen's integer
-reference and prints the figures; the last two lines are `images_per_s=...` and
-`mismatches=...`. Exit status 0 only with zero mismatches. Goal: 10,000 images in 5 minutes.
-"""
+Exports and builds the firmware (reused when the model and the firmware sources are
+unchanged), starts QEMU, streams the test images (the shortest INFER form, INFER_BITMAP for
+MNIST, two requests in flight), checks every reply against codegen's integer reference and
+prints the figures; the last two lines are `images_per_s=...` and `mismatches=...`.
+Exit status 0 only with zero mismatches. Goal: 10,000 images in 5 minutes."""
 
 from __future__ import annotations
 
