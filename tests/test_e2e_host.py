@@ -262,7 +262,7 @@ def test_ctrl_c_stops_qemu_and_keeps_the_csv(tiny_model, built, tmp_path, data_d
     try:
         deadline = time.monotonic() + 60
         csv_path = out / "images.csv"
-        while not (csv_path.exists() and csv_path.read_text().count("\n") > 40):
+        while not (csv_path.exists() and csv_path.read_text().count("\n") > 40):  # 40 rows
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
             time.sleep(0.05)
         assert len(_qemu_pids_running(elf)) == 1
@@ -275,7 +275,7 @@ def test_ctrl_c_stops_qemu_and_keeps_the_csv(tiny_model, built, tmp_path, data_d
     assert err.strip().endswith("bs4nn bench: interrupted")
     assert _qemu_pids_running(elf) == []
     done = csv_indices(out / "images.csv")
-    assert len(done) > 40 and done == list(range(len(done)))
+    assert len(done) >= 40 and done == list(range(len(done)))
 
 
 @pytest.mark.parametrize("sparse", [False, True])
