@@ -177,7 +177,7 @@ def test_silent_device_raises_within_bounded_time(intmodel, images):
         with pytest.raises(DeviceSilent, match="stopped answering"):
             for r in dev.stream(images[:10]):
                 got.append(r.index)
-        assert time.monotonic() - t0 < 2.0
+        assert time.monotonic() - t0 < 3.0  # 0.3 s timeout, two INFO probes; slack for load
     assert got == [0, 1, 2]
 
 
