@@ -41,7 +41,7 @@ def main() -> None:
     def run(idx: np.ndarray) -> None:
         kernels.train_samples(images, labels, idx, lay.sizes, lay.woff, lay.noff, v, fw,
                               state.scale, alphas, thetas, thetas / K_LIMIT, thr, True, cfg.eta,
-                              cfg.mu, cfg.lam, cfg.gamma, False, True, False)
+                              cfg.mu, cfg.lam, cfg.gamma, cfg.rule)
 
     run(order[:5000])  # compile, and get past the first chaotic samples
     idx = np.resize(order[5000:], args.samples)

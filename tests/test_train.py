@@ -36,11 +36,11 @@ def slow_times(weights, alphas, thetas, pixels, real=False):
     return times
 
 
-def slow_step(weights, alphas, thetas, pixels, label, eta, mu, lam, gamma, use_l2, silent_paper,
-              real, alpha_grad):
+def slow_step(weights, alphas, thetas, pixels, label, eta, mu, lam, gamma, rule, real):
     """One SGD step: Eq. 6 targets, output deltas (T - t) / tmax, Eq. 14 with the weights
     before the update, normalisation, W -= eta (alpha) d [t_i <= t_j],
-    alpha -= mu mean(d [t_i <= t_j] B)."""
+    alpha -= mu mean|sum(d [t_i <= t_j] B)."""
+    silent_paper, use_l2, alpha_grad, alpha_mean, silent_backprop = rule
     weights = [w.copy() for w in weights]
     alphas = np.array(alphas, dtype=np.float64)
     times = slow_times(weights, alphas, thetas, pixels, real)
@@ -67,11 +67,13 @@ def slow_step(weights, alphas, thetas, pixels, label, eta, mu, lam, gamma, use_l
         w = weights[ly]
         t_in, t_out = times[ly], times[ly + 1]
         causal = (t_in[None, :] <= t_out[:, None]) & (t_in[None, :] < TMAX)
-        below = (d[:, None] * w * causal).sum(axis=0)
+        eq14 = (t_in[None, :] <= t_out[:, None]) if silent_backprop else causal
+        below = (d[:, None] * w * eq14).sum(axis=0)
         signs = np.where(w >= 0, 1, -1)  # the forward's signs, before this update
         w -= eta * (alphas[ly] if alpha_grad else 1.0) * d[:, None] * causal
         if not real:
-            step = alphas[ly] - mu * np.mean(d[:, None] * causal * signs)
+            term = d[:, None] * causal * signs
+            step = alphas[ly] - mu * (np.mean(term) if alpha_mean else np.sum(term))
             alphas[ly] = max(step, thetas[ly] / 32767)
         d = normalize(below) if ly > 0 else None
     return [w * (1 - eta * lam) for w in weights], alphas, times, loss
@@ -82,15 +84,16 @@ def mnist_train(data_dir):
     return load_dataset("mnist", "train", data_dir)
 
 
-@pytest.mark.parametrize("sizes,real,use_l2,silent_paper,alpha_grad", [
-    ([784, 40, 10], False, True, False, False),
-    ([784, 40, 10], False, False, True, True),
-    ([784, 30, 20, 10], False, True, True, True),
-    ([784, 40, 10], True, True, False, False),
-    ([784, 30, 20, 10], True, False, False, False),
+# rule = (silent_paper, use_l2, alpha_grad, alpha_mean, silent_backprop)
+@pytest.mark.parametrize("sizes,real,rule", [
+    ([784, 40, 10], False, (False, True, False, True, False)),
+    ([784, 40, 10], False, (True, False, True, True, True)),
+    ([784, 30, 20, 10], False, (True, True, True, True, True)),
+    ([784, 30, 20, 10], False, (False, True, False, False, False)),
+    ([784, 40, 10], True, (False, True, False, True, True)),
+    ([784, 30, 20, 10], True, (False, False, False, True, False)),
 ])
-def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, use_l2, silent_paper,
-                                        alpha_grad):
+def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
     images, labels = mnist_train
     rng = np.random.default_rng(1)
     lay = layout(sizes)
@@ -109,11 +112,11 @@ def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, use_l2, silent
     for n in range(25):
         loss, correct = kernels.train_samples(
             images, labels, np.array([n]), lay.sizes, lay.woff, lay.noff, v, fw, scale, a,
-            thetas, thetas / 32767, thr, not real, 0.1, 0.01, lam, 1.0, silent_paper, use_l2,
-            alpha_grad)
+            thetas, thetas / 32767, thr, not real, 0.1, 0.01 if rule[3] else 1e-6, lam, 1.0,
+            rule)
         weights, alphas, times, slow_loss = slow_step(
-            weights, alphas, thetas, images[n], labels[n], 0.1, 0.01, lam, 1.0, use_l2,
-            silent_paper, real, alpha_grad)
+            weights, alphas, thetas, images[n], labels[n], 0.1, 0.01 if rule[3] else 1e-6, lam,
+            1.0, rule, real)
         kernel_w = [scale[ly] * v[lay.woff[ly]:lay.woff[ly + 1]].reshape(sizes[ly], -1).T
                     for ly in range(n_layers)]
         for w_slow, w_fast in zip(weights, kernel_w, strict=True):

@@ -34,10 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--val-size", type=int, default=5000,
                    help="validation images held out of the training set (default 5000)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--delta-norm", choices=("l2", "l1"), default="l2",
+    p.add_argument("--delta-norm", choices=("l2", "l1"),
                    help="normalisation of each layer's deltas (default l2, the authors' code)")
-    p.add_argument("--silent-target", choices=("code", "paper"), default="code",
-                   help="targets when every output is silent (default: code = no error)")
+    p.add_argument("--silent-target", choices=("code", "paper"),
+                   help="targets when every output is silent: code = no error, paper = the "
+                        "label at tmax - gamma (default: the preset's choice)")
     p.add_argument("--out", default="model.bs4nn", help="model file (default model.bs4nn)")
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
     p.add_argument("--data-dir", help="where the datasets are (default: $BS4NN_DATA, cache)")
@@ -58,10 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    overrides = {"val_size": args.val_size, "train_limit": args.train_limit, "seed": args.seed,
-                 "delta_norm": args.delta_norm, "silent_target": args.silent_target}
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
+    overrides = {"val_size": args.val_size, "train_limit": args.train_limit, "seed": args.seed}
+    for key in ("epochs", "delta_norm", "silent_target"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
     cfg = make_config(args.preset, hidden=args.hidden, thetas=args.theta, dataset=args.dataset,
                       weights=args.weights, **overrides)
     sizes = "-".join(str(n) for n in cfg.layer_sizes)

@@ -189,15 +189,16 @@ def output_targets(out_times, label, gamma, silent_paper, target):
 
 @njit(cache=True)
 def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, thetas,
-              alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev, syn, use_l2,
-              alpha_grad):
+              alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev, syn, rule):
     """Sparse backward of one sample; `d` holds the normalised output deltas on entry.
 
     For weight layer ly (from the top): the delta of the layer below (Eq. 14, with the real
     weights before this sample's update), then W_ji -= eta * d_j * [t_i < t_j] only over the
     inputs that spiked (t_i < TMAX), the signs of changed weights, and (binary) the alpha step
     alpha -= mu * mean(d_j * [t_i < t_j] * B_ji) over all synapses, then K again.
+    `rule` = (silent_paper, use_l2, alpha_grad, alpha_mean, silent_backprop), see train_samples.
     """
+    use_l2, alpha_grad, alpha_mean, silent_backprop = rule[1], rule[2], rule[3], rule[4]
     n_layers = sizes.shape[0] - 1
     for ly in range(n_layers - 1, -1, -1):
         n_in = sizes[ly]
@@ -225,6 +226,23 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
                 for j in range(n_out):
                     acc += dd[j] * vr[j] if ti <= tout[j] else 0.0
                 dprev[i] = acc * s
+            if silent_backprop:
+                # Eq. 14 read with fake spikes: a silent neuron (t = tmax) is "at or before" a
+                # silent neuron above, so a silent output that should fire revives silent ones
+                n_silent = 0
+                for j in range(n_out):
+                    if tout[j] == TMAX and dd[j] != 0.0:
+                        syn[n_silent] = j
+                        n_silent += 1
+                if n_silent > 0:
+                    below = times[noff[ly - 1]:noff[ly - 1] + n_in]
+                    for i in range(n_in):
+                        if below[i] == TMAX:
+                            acc = 0.0
+                            for q in range(n_silent):
+                                j = int(syn[q])
+                                acc += dd[j] * v[wb + i * n_out + j]
+                            dprev[i] = acc * s
         # W = s * V, so a change of W by x is a change of V by x / s; the paper's Eq. 12 has
         # the factor alpha in dL/dB (alpha_grad), the authors' code leaves it out
         step = eta * (alphas[ly] if alpha_grad else 1.0) / s
@@ -250,7 +268,8 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
             acc = 0.0
             for j in range(n_out):
                 acc += d[j] * syn[j]
-            a = alphas[ly] - mu * acc / (n_in * n_out)
+            # Eq. 16 sums over the synapses; the authors' code takes the mean (alpha_mean)
+            a = alphas[ly] - mu * (acc / (n_in * n_out) if alpha_mean else acc)
             alphas[ly] = a if a > alpha_min[ly] else alpha_min[ly]
             thr[ly] = threshold_count_exact(thetas[ly], alphas[ly])
         if ly > 0:
@@ -273,11 +292,14 @@ def _rescale(v, fw, scale, woff, ly, binary):
 
 @njit(cache=True)
 def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, thetas,
-                  alpha_min, thr, binary, eta, mu, lam, gamma, silent_paper, use_l2, alpha_grad):
+                  alpha_min, thr, binary, eta, mu, lam, gamma, rule):
     """Per-sample SGD over images[idx] in that order. Weights are W = scale[ly] * V (lazy L2).
 
     Updates v, fw (signs, or v itself for real weights), scale, alphas and thr in place.
-    Returns (sum of the MSE losses, number correct under the strict decision).
+    `rule` is a tuple of booleans (silent_paper: all-silent targets as the paper; use_l2: L2
+    delta normalisation, else L1; alpha_grad: weight step scaled by alpha (Eq. 12); alpha_mean:
+    alpha step over the mean, else the sum (Eq. 16); silent_backprop: fake spikes take part in
+    Eq. 14). Returns (sum of the MSE losses, number correct under the strict decision).
     """
     n_layers = sizes.shape[0] - 1
     total = noff[n_layers]
@@ -309,14 +331,14 @@ def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, 
                              counts, times, fire_count, fired_order, fired_n, seg)
         if pred == y:
             correct += 1
-        output_targets(times[out_base:out_base + n_cls], y, gamma, silent_paper, target)
+        output_targets(times[out_base:out_base + n_cls], y, gamma, rule[0], target)
         for k in range(n_cls):
             d[k] = (target[k] - times[out_base + k]) / TMAX
             loss += 0.5 * d[k] * d[k]
-        if _normalize(d, n_cls, use_l2):  # zero error: nothing to learn from this sample
+        if _normalize(d, n_cls, rule[1]):  # zero error: nothing to learn from this sample
             _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, thetas,
                       alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev,
-                      syn, use_l2, alpha_grad)
+                      syn, rule)
         for ly in range(n_layers):
             scale[ly] *= decay
             if scale[ly] < 1e-3:

@@ -36,12 +36,14 @@ PRESETS: dict[str, dict] = {
     "mnist-600": dict(dataset="mnist", hidden=[600], epochs=60,
                       theta_hidden=100.0, theta_out=100.0, alpha_hidden=5.0, alpha_out=5.0,
                       init_hidden=(0.0, 5.0), init_out=(0.0, 50.0)),
-    "fashion-1000": dict(dataset="fashion-mnist", hidden=[1000], epochs=60,
+    "fashion-1000": dict(dataset="fashion-mnist", hidden=[1000], epochs=50,
                          theta_hidden=700.0, theta_out=700.0, alpha_hidden=5.0, alpha_out=10.0,
-                         init_hidden=(0.0, 1.0), init_out=(0.0, 1.0)),
-    "fashion-600-600": dict(dataset="fashion-mnist", hidden=[600, 600], epochs=60,
+                         init_hidden=(0.0, 1.0), init_out=(0.0, 1.0),
+                         rule=dict(silent_target="paper")),
+    "fashion-600-600": dict(dataset="fashion-mnist", hidden=[600, 600], epochs=40,
                             theta_hidden=500.0, theta_out=700.0, alpha_hidden=10.0,
-                            alpha_out=10.0, init_hidden=(-10.0, 10.0), init_out=(-10.0, 10.0)),
+                            alpha_out=10.0, init_hidden=(-10.0, 10.0), init_out=(-10.0, 10.0),
+                            rule=dict(silent_target="paper")),
 }
 
 
@@ -70,6 +72,13 @@ class TrainConfig:
     silent_target: str = "code"  # all outputs silent: "code" (no error) or "paper" (tmax-gamma)
     alpha_grad: bool = False  # weight step eta * alpha_l * delta (paper Eq. 12) or eta * delta
     alpha_update: str = "mean"  # Eq. 16 term: "mean" over the synapses (code) or "sum" (paper)
+    silent_backprop: bool = False  # Eq. 14 with fake spikes: [t_j <= t_k] true for tmax, tmax
+
+    @property
+    def rule(self) -> tuple[bool, bool, bool, bool, bool]:
+        """The learning-rule switches as `kernels.train_samples` takes them."""
+        return (self.silent_target == "paper", self.delta_norm == "l2", self.alpha_grad,
+                self.alpha_update == "mean", self.silent_backprop)
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -128,6 +137,8 @@ def make_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
         alphas = [p["alpha_hidden"]] * (n - 1) + [p["alpha_out"]]
     init = [list(p["init_hidden"])] * (n - 1) + [list(p["init_out"])]
     overrides.setdefault("epochs", p["epochs"])
+    for key, value in p.get("rule", {}).items():  # learning-rule choices kept on validation
+        overrides.setdefault(key, value)
     cfg = TrainConfig(dataset=dataset or p["dataset"], hidden=hidden,
                       thetas=[float(t) for t in thetas], alphas=[float(a) for a in alphas],
                       init=init, preset=preset, weights=weights, **overrides)
@@ -297,8 +308,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
                     loss, correct = kernels.train_samples(
                         images, labels, chunk, lay.sizes, lay.woff, lay.noff, v, fw, scale,
                         alphas, thetas, alpha_min, thr, binary, state.eta, state.mu, cfg.lam,
-                        cfg.gamma, cfg.silent_target == "paper", cfg.delta_norm == "l2",
-                        cfg.alpha_grad, cfg.alpha_update == "mean")
+                        cfg.gamma, cfg.rule)
                     loss_sum += loss
                     n_correct += correct
                     n_done += len(chunk)
