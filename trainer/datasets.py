@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.errors import Bs4nnError
+from trainer.files import write_atomic
 
 DATASETS = ("mnist", "fashion-mnist")
 SPLITS = ("train", "test")
@@ -270,22 +271,6 @@ def train_val_split(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.nd
 # ---------------------------------------------------------------- fetching
 
 
-def _write_atomic(dest: Path, data: bytes) -> None:
-    """Temp file in the same folder, then rename: a reader never sees half a file."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _download(url: str) -> bytes:
     from tqdm import tqdm
 
@@ -461,7 +446,7 @@ def _manual_hint(name: str, root: Path) -> str:
 def _store(root: Path, name: str, fname: str, blob: bytes, gz: bool) -> None:
     dest = root / name / (fname + (".gz" if gz else ""))
     try:
-        _write_atomic(dest, blob)
+        write_atomic(dest, blob)
     except OSError as exc:
         raise Bs4nnError(
             f"cannot write {dest} ({exc.strerror or exc}); choose a writable folder with "
@@ -471,9 +456,3 @@ def _store(root: Path, name: str, fname: str, blob: bytes, gz: bool) -> None:
     other = root / name / (fname if gz else fname + ".gz")
     if other.is_file() and verify_file(other, name, fname) is not None:
         other.unlink()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from trainer.errors import Bs4nnError
+from trainer.files import write_atomic
 from trainer.semantics import TMAX, binarize, threshold_count
 
 FORMAT_NAME = "bs4nn-model"
@@ -129,7 +128,7 @@ class Model:
             zf.writestr("alphas.npy", _npy_bytes(self.alphas))
             zf.writestr("thetas.npy", _npy_bytes(self.thetas))
         try:
-            _write_atomic(path, buf.getvalue())
+            write_atomic(path, buf.getvalue())
         except OSError as exc:
             raise Bs4nnError(
                 f"cannot write model file {path} ({exc.strerror or exc}); choose a writable path"
@@ -329,25 +328,3 @@ def _read_array(zf: zipfile.ZipFile, name: str) -> np.ndarray:
     with zf.open(name) as f:
         data = f.read()  # a damaged entry raises BadZipFile (CRC) here
     return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, then rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
