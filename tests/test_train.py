@@ -7,6 +7,7 @@ from math import ceil
 import numpy as np
 import pytest
 
+from bs4nn.cli import main
 from trainer import kernels
 from trainer.datasets import load_dataset
 from trainer.errors import Bs4nnError
@@ -191,9 +192,9 @@ def test_tiny_run_is_deterministic_and_seeded(tmp_path, data_dir):
     assert not checkpoint_path(tmp_path / "a.bs4nn").exists()  # removed once finished
 
 
-@pytest.mark.parametrize("weights", ["binary", "real"])
-def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, data_dir, weights):
-    cfg = _tiny(weights=weights)
+@pytest.mark.parametrize("weights,ema", [("binary", 0), ("binary", 400), ("real", 0)])
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, data_dir, weights, ema):
+    cfg = _tiny(weights=weights, ema_samples=ema)
     whole = _run(cfg, tmp_path / "whole.bs4nn", data_dir)
 
     def stop_after_first(epoch):
@@ -207,7 +208,27 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, data_dir, weight
     resumed = _run(cfg, out, data_dir, resume=True)
     assert _same(resumed.model, whole.model)
     assert [h["val_acc"] for h in resumed.history] == [h["val_acc"] for h in whole.history]
+    assert [h["val_acc_ema"] for h in resumed.history] == [h["val_acc_ema"] for h in
+                                                           whole.history]
     assert resumed.best_epoch == whole.best_epoch
+    if ema:
+        assert all(h["val_acc_ema"] is not None for h in whole.history)
+
+
+def test_cli_train_tiny_then_eval(tmp_path, data_dir, capsys):
+    out = tmp_path / "tiny.bs4nn"
+    assert main(["train", "--hidden", "16", "--epochs", "1", "--train-limit", "300",
+                 "--val-size", "100", "--out", str(out), "--no-progress",
+                 "--data-dir", str(data_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "training binary 784-16-10 on mnist: 1 epochs, seed 0" in text
+    assert "selected epoch 1 (val " in text
+    m = Model.load(out)
+    assert m.layer_sizes == [784, 16, 10] and m.metrics["epochs"] == 1
+    assert 0.0 <= m.metrics["test_accuracy"] <= 1.0
+    assert main(["train", "--theta", "1", "--theta", "2", "--theta", "3",
+                 "--out", str(out)]) == 2
+    assert "give --theta once (all layers) or 2 times" in capsys.readouterr().err
 
 
 def test_resume_refuses_other_settings_or_missing_checkpoint(tmp_path, data_dir):

@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--silent-target", choices=("code", "paper"),
                    help="targets when every output is silent: code = no error, paper = the "
                         "label at tmax - gamma (default: the preset's choice)")
+    p.add_argument("--ema-samples", type=int, metavar="N",
+                   help="also average the weights over about N samples and let validation pick "
+                        "(0 = off; default: the preset's)")
     p.add_argument("--out", default="model.bs4nn", help="model file (default model.bs4nn)")
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
     p.add_argument("--data-dir", help="where the datasets are (default: $BS4NN_DATA, cache)")
@@ -60,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     overrides = {"val_size": args.val_size, "train_limit": args.train_limit, "seed": args.seed}
-    for key in ("epochs", "delta_norm", "silent_target"):
+    for key in ("epochs", "delta_norm", "silent_target", "ema_samples"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     cfg = make_config(args.preset, hidden=args.hidden, thetas=args.theta, dataset=args.dataset,

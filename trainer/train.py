@@ -33,17 +33,18 @@ CHUNK = 1000  # samples per kernel call: progress granularity and Ctrl-C latency
 
 # Table 1 of the paper. Per preset: values for hidden layers and for the output layer.
 PRESETS: dict[str, dict] = {
-    "mnist-600": dict(dataset="mnist", hidden=[600], epochs=60,
+    "mnist-600": dict(dataset="mnist", hidden=[600], epochs=80,
                       theta_hidden=100.0, theta_out=100.0, alpha_hidden=5.0, alpha_out=5.0,
-                      init_hidden=(0.0, 5.0), init_out=(0.0, 50.0)),
+                      init_hidden=(0.0, 5.0), init_out=(0.0, 50.0),
+                      rule=dict(ema_samples=30000)),
     "fashion-1000": dict(dataset="fashion-mnist", hidden=[1000], epochs=50,
                          theta_hidden=700.0, theta_out=700.0, alpha_hidden=5.0, alpha_out=10.0,
                          init_hidden=(0.0, 1.0), init_out=(0.0, 1.0),
-                         rule=dict(silent_target="paper")),
+                         rule=dict(silent_target="paper", ema_samples=30000)),
     "fashion-600-600": dict(dataset="fashion-mnist", hidden=[600, 600], epochs=40,
                             theta_hidden=500.0, theta_out=700.0, alpha_hidden=10.0,
                             alpha_out=10.0, init_hidden=(-10.0, 10.0), init_out=(-10.0, 10.0),
-                            rule=dict(silent_target="paper")),
+                            rule=dict(silent_target="paper", silent_backprop=True)),
 }
 
 
@@ -73,6 +74,9 @@ class TrainConfig:
     alpha_grad: bool = False  # weight step eta * alpha_l * delta (paper Eq. 12) or eta * delta
     alpha_update: str = "mean"  # Eq. 16 term: "mean" over the synapses (code) or "sum" (paper)
     silent_backprop: bool = False  # Eq. 14 with fake spikes: [t_j <= t_k] true for tmax, tmax
+    # > 0: also keep an exponential moving average of the real weights and alphas over about
+    # this many samples (updated every CHUNK samples); validation picks raw or averaged
+    ema_samples: int = 0
 
     @property
     def rule(self) -> tuple[bool, bool, bool, bool, bool]:
@@ -162,6 +166,8 @@ class TrainState:
     best_val: float = -1.0
     best_epoch: int = 0
     history: list[dict] = field(default_factory=list)
+    ema_w: np.ndarray | None = None  # moving average of the flat transposed W (ema_samples)
+    ema_alphas: np.ndarray | None = None
 
 
 @dataclass
@@ -194,11 +200,12 @@ def init_state(cfg: TrainConfig) -> TrainState:
                       rng_state=rng.bit_generator.state)
 
 
-def _flat_w(state: TrainState, cfg: TrainConfig) -> np.ndarray:
+def _flat_w(v: np.ndarray, scale: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+    """The real weights W = scale[l] * V, flat and transposed like V."""
     lay = layout(cfg.layer_sizes)
-    w = state.v.copy()
-    for ly in range(len(state.scale)):
-        w[lay.woff[ly]:lay.woff[ly + 1]] *= state.scale[ly]
+    w = v.copy()
+    for ly in range(len(scale)):
+        w[lay.woff[ly]:lay.woff[ly + 1]] *= scale[ly]
     return w
 
 
@@ -219,9 +226,9 @@ def _save_checkpoint(path: Path, state: TrainState, cfg: TrainConfig) -> None:
             "best_epoch": state.best_epoch, "history": state.history}
     arrays = {"v": state.v, "scale": state.scale, "alphas": state.alphas,
               "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
-    if state.best_w is not None:
-        arrays["best_w"] = state.best_w
-        arrays["best_alphas"] = state.best_alphas
+    for name in ("best_w", "best_alphas", "ema_w", "ema_alphas"):
+        if getattr(state, name) is not None:
+            arrays[name] = getattr(state, name)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -255,7 +262,8 @@ def _load_checkpoint(path: Path, cfg: TrainConfig) -> TrainState:
                       epoch=meta["epoch"], eta=meta["eta"], mu=meta["mu"],
                       rng_state=meta["rng_state"], best_w=arrays.get("best_w"),
                       best_alphas=arrays.get("best_alphas"), best_val=meta["best_val"],
-                      best_epoch=meta["best_epoch"], history=meta["history"])
+                      best_epoch=meta["best_epoch"], history=meta["history"],
+                      ema_w=arrays.get("ema_w"), ema_alphas=arrays.get("ema_alphas"))
 
 
 def _thresholds(cfg: TrainConfig, alphas: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -312,23 +320,31 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
                     loss_sum += loss
                     n_correct += correct
                     n_done += len(chunk)
+                    if cfg.ema_samples > 0:
+                        _update_ema(state, _flat_w(v, scale, cfg), alphas,
+                                    float(np.exp(-len(chunk) / cfg.ema_samples)))
                     bar.update(len(chunk))
                     bar.set_postfix(loss=f"{loss_sum / n_done:.5f}",
                                     acc=f"{n_correct / n_done:.4f}")
             train_s = time.perf_counter() - t0
             state.v, state.scale, state.alphas = v, scale, alphas
-            flat_w = _flat_w(state, cfg)
-            val_acc = None
+            flat_w = _flat_w(v, scale, cfg)
+            val_acc = val_ema = None
             if len(val_idx):
-                m = _to_model(flat_w, alphas, cfg, {})
-                val_acc = float(np.mean(predict(m, images[val_idx]) == labels[val_idx]))
+                val_acc = _accuracy(_to_model(flat_w, alphas, cfg, {}), images, labels, val_idx)
             if val_acc is None or val_acc > state.best_val:  # no validation: keep the last
                 state.best_w, state.best_alphas = flat_w, alphas.copy()
                 state.best_val, state.best_epoch = (val_acc if val_acc is not None else -1.0,
                                                     epoch)
+            if state.ema_w is not None and len(val_idx):
+                val_ema = _accuracy(_to_model(state.ema_w, state.ema_alphas, cfg, {}), images,
+                                    labels, val_idx)
+                if val_ema > state.best_val:
+                    state.best_w, state.best_alphas = state.ema_w.copy(), state.ema_alphas.copy()
+                    state.best_val, state.best_epoch = val_ema, epoch
             ks = [int(k) for k in _thresholds(cfg, alphas, scale)] if binary else []
             entry = {"epoch": epoch, "train_loss": loss_sum / n_done,
-                     "train_acc": n_correct / n_done, "val_acc": val_acc,
+                     "train_acc": n_correct / n_done, "val_acc": val_acc, "val_acc_ema": val_ema,
                      "alphas": [float(a) for a in alphas], "K": ks, "eta": state.eta,
                      "mu": state.mu, "seconds": time.perf_counter() - t0,
                      "train_samples_per_s": n_done / train_s}
@@ -369,8 +385,23 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
                        state.history)
 
 
+def _accuracy(model: Model, images: np.ndarray, labels: np.ndarray, idx: np.ndarray) -> float:
+    return float(np.mean(predict(model, images[idx]) == labels[idx]))
+
+
+def _update_ema(state: TrainState, flat_w: np.ndarray, alphas: np.ndarray, beta: float) -> None:
+    if state.ema_w is None:
+        state.ema_w, state.ema_alphas = flat_w, alphas.copy()
+        return
+    state.ema_w *= beta
+    state.ema_w += (1.0 - beta) * flat_w
+    state.ema_alphas = beta * state.ema_alphas + (1.0 - beta) * alphas
+
+
 def _summary(e: dict) -> str:
     val = f"{100 * e['val_acc']:.2f}%" if e["val_acc"] is not None else "n/a"
+    if e.get("val_acc_ema") is not None:
+        val += f" (avg {100 * e['val_acc_ema']:.2f}%)"
     alphas = ",".join(f"{a:.3f}" for a in e["alphas"])
     ks = ",".join(str(k) for k in e["K"]) or "-"
     return (f"epoch {e['epoch']:3d}  loss {e['train_loss']:.5f}  train {100 * e['train_acc']:.2f}%"
