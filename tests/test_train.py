@@ -41,7 +41,7 @@ def slow_step(weights, alphas, thetas, pixels, label, eta, mu, lam, gamma, rule,
     """One SGD step: Eq. 6 targets, output deltas (T - t) / tmax, Eq. 14 with the weights
     before the update, normalisation, W -= eta (alpha) d [t_i <= t_j],
     alpha -= mu mean|sum(d [t_i <= t_j] B)."""
-    silent_paper, use_l2, alpha_grad, alpha_mean, silent_backprop = rule
+    silent_paper, use_l2, alpha_grad, alpha_mode, silent_backprop = rule
     weights = [w.copy() for w in weights]
     alphas = np.array(alphas, dtype=np.float64)
     times = slow_times(weights, alphas, thetas, pixels, real)
@@ -74,7 +74,7 @@ def slow_step(weights, alphas, thetas, pixels, label, eta, mu, lam, gamma, rule,
         w -= eta * (alphas[ly] if alpha_grad else 1.0) * d[:, None] * causal
         if not real:
             term = d[:, None] * causal * signs
-            step = alphas[ly] - mu * (np.mean(term) if alpha_mean else np.sum(term))
+            step = alphas[ly] - mu * np.sum(term) / [1, term.size, term.shape[0]][alpha_mode]
             alphas[ly] = max(step, thetas[ly] / 32767)
         d = normalize(below) if ly > 0 else None
     return [w * (1 - eta * lam) for w in weights], alphas, times, loss
@@ -85,14 +85,15 @@ def mnist_train(data_dir):
     return load_dataset("mnist", "train", data_dir)
 
 
-# rule = (silent_paper, use_l2, alpha_grad, alpha_mean, silent_backprop)
+# rule = (silent_paper, use_l2, alpha_grad, alpha_mode, silent_backprop)
 @pytest.mark.parametrize("sizes,real,rule", [
-    ([784, 40, 10], False, (False, True, False, True, False)),
-    ([784, 40, 10], False, (True, False, True, True, True)),
-    ([784, 30, 20, 10], False, (True, True, True, True, True)),
-    ([784, 30, 20, 10], False, (False, True, False, False, False)),
-    ([784, 40, 10], True, (False, True, False, True, True)),
-    ([784, 30, 20, 10], True, (False, False, False, True, False)),
+    ([784, 40, 10], False, (False, True, False, 1, False)),
+    ([784, 40, 10], False, (True, False, True, 1, True)),
+    ([784, 30, 20, 10], False, (True, True, True, 1, True)),
+    ([784, 30, 20, 10], False, (False, True, False, 0, False)),
+    ([784, 40, 10], False, (False, True, False, 2, False)),
+    ([784, 40, 10], True, (False, True, False, 1, True)),
+    ([784, 30, 20, 10], True, (False, False, False, 1, False)),
 ])
 def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
     images, labels = mnist_train
@@ -113,10 +114,10 @@ def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
     for n in range(25):
         loss, correct = kernels.train_samples(
             images, labels, np.array([n]), lay.sizes, lay.woff, lay.noff, v, fw, scale, a,
-            thetas, thetas / 32767, thr, not real, 0.1, 0.01 if rule[3] else 1e-6, lam, 1.0,
+            thetas, thetas / 32767, thr, not real, 0.1, 0.01 if rule[3] == 1 else 1e-6, lam, 1.0,
             rule)
         weights, alphas, times, slow_loss = slow_step(
-            weights, alphas, thetas, images[n], labels[n], 0.1, 0.01 if rule[3] else 1e-6, lam,
+            weights, alphas, thetas, images[n], labels[n], 0.1, 0.01 if rule[3] == 1 else 1e-6, lam,
             1.0, rule, real)
         kernel_w = [scale[ly] * v[lay.woff[ly]:lay.woff[ly + 1]].reshape(sizes[ly], -1).T
                     for ly in range(n_layers)]

@@ -196,9 +196,9 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
     weights before this sample's update), then W_ji -= eta * d_j * [t_i < t_j] only over the
     inputs that spiked (t_i < TMAX), the signs of changed weights, and (binary) the alpha step
     alpha -= mu * mean(d_j * [t_i < t_j] * B_ji) over all synapses, then K again.
-    `rule` = (silent_paper, use_l2, alpha_grad, alpha_mean, silent_backprop), see train_samples.
+    `rule` = (silent_paper, use_l2, alpha_grad, alpha_mode, silent_backprop), see train_samples.
     """
-    use_l2, alpha_grad, alpha_mean, silent_backprop = rule[1], rule[2], rule[3], rule[4]
+    use_l2, alpha_grad, alpha_mode, silent_backprop = rule[1], rule[2], rule[3], rule[4]
     n_layers = sizes.shape[0] - 1
     for ly in range(n_layers - 1, -1, -1):
         n_in = sizes[ly]
@@ -268,8 +268,10 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
             acc = 0.0
             for j in range(n_out):
                 acc += d[j] * syn[j]
-            # Eq. 16 sums over the synapses; the authors' code takes the mean (alpha_mean)
-            a = alphas[ly] - mu * (acc / (n_in * n_out) if alpha_mean else acc)
+            # Eq. 16 sums over the synapses (mode 0); the authors' code takes the mean over the
+            # synapses (1); mode 2 sums over the inputs and averages over the neurons
+            div = 1.0 if alpha_mode == 0 else (n_in * n_out if alpha_mode == 1 else n_out)
+            a = alphas[ly] - mu * acc / div
             alphas[ly] = a if a > alpha_min[ly] else alpha_min[ly]
             thr[ly] = threshold_count_exact(thetas[ly], alphas[ly])
         if ly > 0:
@@ -296,10 +298,11 @@ def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, 
     """Per-sample SGD over images[idx] in that order. Weights are W = scale[ly] * V (lazy L2).
 
     Updates v, fw (signs, or v itself for real weights), scale, alphas and thr in place.
-    `rule` is a tuple of booleans (silent_paper: all-silent targets as the paper; use_l2: L2
-    delta normalisation, else L1; alpha_grad: weight step scaled by alpha (Eq. 12); alpha_mean:
-    alpha step over the mean, else the sum (Eq. 16); silent_backprop: fake spikes take part in
-    Eq. 14). Returns (sum of the MSE losses, number correct under the strict decision).
+    `rule` is a tuple (silent_paper: all-silent targets as the paper; use_l2: L2 delta
+    normalisation, else L1; alpha_grad: weight step scaled by alpha (Eq. 12); alpha_mode (int):
+    the alpha step is the sum (0, Eq. 16), the mean over synapses (1) or over neurons (2);
+    silent_backprop: fake spikes take part in Eq. 14).
+    Returns (sum of the MSE losses, number correct under the strict decision).
     """
     n_layers = sizes.shape[0] - 1
     total = noff[n_layers]

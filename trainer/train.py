@@ -30,6 +30,7 @@ N_INPUT = 784
 N_CLASSES = 10
 K_LIMIT = 32767  # the firmware's int16 counter; alpha >= theta / K_LIMIT keeps K within it
 CHUNK = 1000  # samples per kernel call: progress granularity and Ctrl-C latency
+ALPHA_MODES = ("sum", "mean", "neuron-mean")  # index = the kernel's alpha_mode
 
 # Table 1 of the paper. Per preset: values for hidden layers and for the output layer.
 PRESETS: dict[str, dict] = {
@@ -72,17 +73,18 @@ class TrainConfig:
     delta_norm: str = "l2"  # "l2" (authors' code) or "l1" (the paper's sum, of magnitudes)
     silent_target: str = "code"  # all outputs silent: "code" (no error) or "paper" (tmax-gamma)
     alpha_grad: bool = False  # weight step eta * alpha_l * delta (paper Eq. 12) or eta * delta
-    alpha_update: str = "mean"  # Eq. 16 term: "mean" over the synapses (code) or "sum" (paper)
+    # Eq. 16 term: "mean" over the synapses (code), "sum" (paper) or "neuron-mean"
+    alpha_update: str = "mean"
     silent_backprop: bool = False  # Eq. 14 with fake spikes: [t_j <= t_k] true for tmax, tmax
     # > 0: also keep an exponential moving average of the real weights and alphas over about
     # this many samples (updated every CHUNK samples); validation picks raw or averaged
     ema_samples: int = 0
 
     @property
-    def rule(self) -> tuple[bool, bool, bool, bool, bool]:
+    def rule(self) -> tuple[bool, bool, bool, int, bool]:
         """The learning-rule switches as `kernels.train_samples` takes them."""
         return (self.silent_target == "paper", self.delta_norm == "l2", self.alpha_grad,
-                self.alpha_update == "mean", self.silent_backprop)
+                ALPHA_MODES.index(self.alpha_update), self.silent_backprop)
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -112,9 +114,9 @@ class TrainConfig:
         if self.train_limit is not None and self.train_limit < 1:
             raise Bs4nnError(f"--train-limit must be at least 1, got {self.train_limit}")
         if (self.delta_norm not in ("l1", "l2") or self.silent_target not in ("code", "paper")
-                or self.alpha_update not in ("mean", "sum")):
+                or self.alpha_update not in ALPHA_MODES):
             raise Bs4nnError("delta_norm must be l1|l2, silent_target code|paper, "
-                             "alpha_update mean|sum")
+                             f"alpha_update one of {', '.join(ALPHA_MODES)}")
 
 
 def make_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
