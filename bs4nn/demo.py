@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-DEMO_TRAIN_ARGS = ["--preset", "mnist-600", "--epochs", "2", "--seed", "1"]
+DEMO_TRAIN_ARGS = ["--preset", "mnist-600", "--epochs", "5", "--seed", "1"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
