@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,6 +21,7 @@ from trainer import kernels
 from trainer.datasets import DATASETS, load_dataset, train_val_split
 from trainer.errors import Bs4nnError
 from trainer.evaluate import evaluate, layout, predict
+from trainer.files import write_atomic
 from trainer.model import Model, model_from_arrays
 from trainer.semantics import threshold_count
 
@@ -233,17 +232,7 @@ def _save_checkpoint(path: Path, state: TrainState, cfg: TrainConfig) -> None:
             arrays[name] = getattr(state, name)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # atomic: a crash leaves the previous checkpoint intact
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, buf.getvalue())  # a crash leaves the previous checkpoint intact
 
 
 def _load_checkpoint(path: Path, cfg: TrainConfig) -> TrainState:
