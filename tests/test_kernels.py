@@ -132,6 +132,18 @@ def test_output_targets_eq6(gamma, silent_paper, times, label, expected):
     assert target.tolist() == expected
 
 
+@pytest.mark.parametrize("times,label,expected", [
+    ([10, 12, 10, 30], 0, [8, 12, 11, 30]),  # label tied at tau: target tau - lead
+    ([10, 12, 10, 30], 1, [11, 10, 11, 30]),  # label late: unchanged (target tau)
+    ([10, 12, 11, 30], 0, [10, 12, 11, 30]),  # label alone first: unchanged, no error
+    ([1, 1, 5, 30], 1, [2, 0, 5, 30]),  # the lead stops at step 0
+])
+def test_output_targets_tie_lead(times, label, expected):
+    target = np.empty(4)
+    kernels.output_targets(np.array(times, np.int64), label, 1.0, False, target, 2.0)
+    assert target.tolist() == expected
+
+
 def test_exact_threshold_count_matches_fractions():
     rng = np.random.default_rng(0)
     pairs = [(100.0, 5.0), (0.3, 0.1), (700.0, 7.0), (1.0, 3.0), (100.0, 3.3333333333333335),

@@ -137,14 +137,15 @@ def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
 def test_presets_hold_table_1():
     m = make_config("mnist-600")
     assert (m.dataset, m.layer_sizes, m.thetas, m.alphas, m.init) == (
-        "mnist", [784, 600, 10], [100.0, 100.0], [5.0, 5.0], [[0.0, 5.0], [0.0, 50.0]])
-    assert (m.eta, m.mu, m.gamma, m.lam) == (0.1, 0.01, 1.0, 1e-6)
+        "mnist", [784, 600, 10], [100.0, 100.0], [5.0, 5.0], [[0.0, 0.5], [0.0, 5.0]])
+    assert (m.eta, m.mu, m.gamma, m.lam) == (0.1, 0.01, 3.0, 1e-6)
+    assert (m.tie_lead, m.clip_to_init) == (1.0, True)
     f = make_config("fashion-1000")
     assert (f.dataset, f.layer_sizes, f.thetas, f.alphas, f.init) == (
-        "fashion-mnist", [784, 1000, 10], [700.0, 700.0], [5.0, 10.0], [[0.0, 1.0], [0.0, 1.0]])
+        "fashion-mnist", [784, 1000, 10], [700.0, 700.0], [5.0, 10.0], [[0.0, 0.3], [0.0, 0.3]])
     d = make_config("fashion-600-600")
     assert (d.layer_sizes, d.thetas, d.alphas, d.init) == (
-        [784, 600, 600, 10], [500.0, 500.0, 700.0], [10.0, 10.0, 10.0], [[-10.0, 10.0]] * 3)
+        [784, 600, 600, 10], [500.0, 500.0, 700.0], [10.0, 10.0, 10.0], [[-1.0, 1.0]] * 3)
 
 
 def test_config_overrides_and_errors():
@@ -191,6 +192,17 @@ def test_tiny_run_is_deterministic_and_seeded(tmp_path, data_dir):
     assert saved.metrics["test_accuracy"] == r1.test_accuracy
     assert saved.metrics["best_epoch"] == r1.best_epoch
     assert not checkpoint_path(tmp_path / "a.bs4nn").exists()  # removed once finished
+
+
+def test_clip_to_init_bounds_the_weights(tmp_path, data_dir):
+    bounds = [0.5, 5.0]  # the mnist-600 initial ranges (0, 0.5) and (0, 5)
+    free = _run(_tiny(eta=50.0, epochs=1, clip_to_init=False), tmp_path / "a.bs4nn",
+                data_dir)
+    assert any(np.abs(w).max() > b for w, b in zip(free.model.weights, bounds, strict=True))
+    clipped = _run(_tiny(eta=50.0, epochs=1, clip_to_init=True),
+                   tmp_path / "b.bs4nn", data_dir)
+    for w, b in zip(clipped.model.weights, bounds, strict=True):
+        assert np.abs(w).max() <= b * (1 + 1e-12)
 
 
 @pytest.mark.parametrize("weights,ema", [("binary", 0), ("binary", 400), ("real", 0)])

@@ -42,6 +42,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ema-samples", type=int, metavar="N",
                    help="also average the weights over about N samples and let validation pick "
                         "(0 = off; default: the preset's)")
+    p.add_argument("--gamma", type=float,
+                   help="Eq. 6 target margin in steps (default: the preset's, 1 in the paper)")
+    p.add_argument("--tie-lead", type=float, metavar="STEPS",
+                   help="a label tied with another output at the first output step gets the "
+                        "target tau - STEPS (0 = off, the paper; default: the preset's)")
+    p.add_argument("--clip-to-init", action=argparse.BooleanOptionalAction, default=None,
+                   help="clip the real weights to the largest |bound| of their layer's initial "
+                        "range (default: the preset's)")
     p.add_argument("--out", default="model.bs4nn", help="model file (default model.bs4nn)")
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
     p.add_argument("--data-dir", help="where the datasets are (default: $BS4NN_DATA, cache)")
@@ -63,7 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     overrides = {"val_size": args.val_size, "train_limit": args.train_limit, "seed": args.seed}
-    for key in ("epochs", "delta_norm", "silent_target", "ema_samples"):
+    for key in ("epochs", "delta_norm", "silent_target", "ema_samples", "gamma", "tie_lead",
+                "clip_to_init"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     cfg = make_config(args.preset, hidden=args.hidden, thetas=args.theta, dataset=args.dataset,

@@ -166,8 +166,13 @@ def _normalize(d, n, use_l2) -> bool:
 
 
 @njit(cache=True)
-def output_targets(out_times, label, gamma, silent_paper, target):
-    """Eq. 6 target firing times into `target` (float64). Returns the minimum output time tau."""
+def output_targets(out_times, label, gamma, silent_paper, target, tie_lead=0.0):
+    """Eq. 6 target firing times into `target` (float64). Returns the minimum output time tau.
+
+    `tie_lead` > 0 (beyond the paper): when the label fires at tau together with another output
+    (a tie, which the strict decision may count wrong), the label's target is tau - tie_lead
+    (at least 0) instead of tau.
+    """
     n = out_times.shape[0]
     tau = TMAX
     for k in range(n):
@@ -184,12 +189,17 @@ def output_targets(out_times, label, gamma, silent_paper, target):
     for k in range(n):
         target[k] = out_times[k] if out_times[k] >= tau + gamma else late
     target[label] = tau
+    if tie_lead > 0.0 and out_times[label] == tau:
+        for k in range(n):
+            if k != label and out_times[k] == tau:
+                target[label] = max(tau - tie_lead, 0.0)
     return tau
 
 
 @njit(cache=True)
 def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, thetas,
-              alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev, syn, rule):
+              alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev, syn, rule,
+              wclip):
     """Sparse backward of one sample; `d` holds the normalised output deltas on entry.
 
     For weight layer ly (from the top): the delta of the layer below (Eq. 14, with the real
@@ -197,6 +207,7 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
     inputs that spiked (t_i < TMAX), the signs of changed weights, and (binary) the alpha step
     alpha -= mu * mean(d_j * [t_i < t_j] * B_ji) over all synapses, then K again.
     `rule` = (silent_paper, use_l2, alpha_grad, alpha_mode, silent_backprop), see train_samples.
+    Updated weights are clipped to [-wclip[ly], wclip[ly]] (inf: no clipping).
     """
     use_l2, alpha_grad, alpha_mode, silent_backprop = rule[1], rule[2], rule[3], rule[4]
     n_layers = sizes.shape[0] - 1
@@ -246,6 +257,7 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
         # W = s * V, so a change of W by x is a change of V by x / s; the paper's Eq. 12 has
         # the factor alpha in dL/dB (alpha_grad), the authors' code leaves it out
         step = eta * (alphas[ly] if alpha_grad else 1.0) / s
+        cv = wclip[ly] / s  # |W| <= wclip  <=>  |V| <= wclip / s
         sy = syn[:n_out]
         for j in range(n_out):
             sy[j] = 0.0
@@ -262,6 +274,7 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
                 hit = ti <= tout[j]
                 sy[j] += fr[j] if hit else 0
                 vr[j] -= step * dd[j] if hit else 0.0
+                vr[j] = min(max(vr[j], -cv), cv)
                 if binary:
                     fr[j] = 1 if vr[j] >= 0.0 else -1
         if binary:
@@ -294,14 +307,17 @@ def _rescale(v, fw, scale, woff, ly, binary):
 
 @njit(cache=True)
 def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, thetas,
-                  alpha_min, thr, binary, eta, mu, lam, gamma, rule):
+                  alpha_min, thr, binary, eta, mu, lam, gamma, rule, tie_lead=0.0,
+                  clip=None):
     """Per-sample SGD over images[idx] in that order. Weights are W = scale[ly] * V (lazy L2).
 
     Updates v, fw (signs, or v itself for real weights), scale, alphas and thr in place.
     `rule` is a tuple (silent_paper: all-silent targets as the paper; use_l2: L2 delta
     normalisation, else L1; alpha_grad: weight step scaled by alpha (Eq. 12); alpha_mode (int):
     the alpha step is the sum (0, Eq. 16), the mean over synapses (1) or over neurons (2);
-    silent_backprop: fake spikes take part in Eq. 14).
+    silent_backprop: fake spikes take part in Eq. 14); `tie_lead`: see output_targets; `clip`
+    (None, or one bound per weight layer): the real weights a step changes are clipped to
+    [-clip, clip] (BinaryConnect; beyond the paper).
     Returns (sum of the MSE losses, number correct under the strict decision).
     """
     n_layers = sizes.shape[0] - 1
@@ -323,6 +339,10 @@ def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, 
     n_cls = sizes[n_layers]
     out_base = noff[n_layers - 1]
     target = np.empty(n_cls)
+    wclip = np.full(n_layers, np.inf)
+    if clip is not None:
+        for ly in range(n_layers):
+            wclip[ly] = clip[ly]
     loss = 0.0
     correct = 0
     decay = 1.0 - eta * lam
@@ -334,14 +354,14 @@ def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, 
                              counts, times, fire_count, fired_order, fired_n, seg)
         if pred == y:
             correct += 1
-        output_targets(times[out_base:out_base + n_cls], y, gamma, rule[0], target)
+        output_targets(times[out_base:out_base + n_cls], y, gamma, rule[0], target, tie_lead)
         for k in range(n_cls):
             d[k] = (target[k] - times[out_base + k]) / TMAX
             loss += 0.5 * d[k] * d[k]
         if _normalize(d, n_cls, rule[1]):  # zero error: nothing to learn from this sample
             _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, thetas,
                       alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev,
-                      syn, rule)
+                      syn, rule, wclip)
         for ly in range(n_layers):
             scale[ly] *= decay
             if scale[ly] < 1e-3:
