@@ -10,7 +10,7 @@ import sys
 
 from trainer.errors import Bs4nnError
 
-# sub-command modules in pipeline order; a package whose `cli` has not landed is skipped
+# sub-command modules, in pipeline order
 _COMMAND_MODULES = ("trainer.data_cli", "trainer.cli", "codegen.cli", "host.cli", "bs4nn.demo")
 
 
@@ -23,13 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

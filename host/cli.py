@@ -107,40 +107,23 @@ def _run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _device_options(args: argparse.Namespace) -> dict:
+    """The options bench and sweep share: which device, which images, how to talk to it."""
+    return dict(port=args.port, dataset=args.dataset, limit=args.limit, out_dir=args.out,
+                data_dir=args.data_dir, window=args.window, timeout=args.timeout,
+                progress=not args.no_progress, baud=args.baud)
+
+
 def _run_bench(args: argparse.Namespace) -> int:
     from host.bench import run_bench
 
-    report = run_bench(
-        args.model,
-        port=args.port,
-        dataset=args.dataset,
-        limit=args.limit,
-        out_dir=args.out,
-        resume=args.resume,
-        data_dir=args.data_dir,
-        window=args.window,
-        timeout=args.timeout,
-        progress=not args.no_progress,
-        baud=args.baud,
-    )
+    report = run_bench(args.model, resume=args.resume, **_device_options(args))
     return 0 if report.mismatches == 0 else 1
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
     from host.sweep import run_sweep
 
-    points = run_sweep(
-        args.model,
-        port=args.port,
-        dataset=args.dataset,
-        limit=args.limit,
-        out_dir=args.out,
-        thetas=args.thetas,
-        scales=args.scales,
-        data_dir=args.data_dir,
-        window=args.window,
-        timeout=args.timeout,
-        progress=not args.no_progress,
-        baud=args.baud,
-    )
+    points = run_sweep(args.model, thetas=args.thetas, scales=args.scales,
+                       **_device_options(args))
     return 0 if all(pt.mismatches == 0 for pt in points) else 1

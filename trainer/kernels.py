@@ -53,6 +53,15 @@ def threshold_count_exact(theta: float, alpha: float) -> int:
 
 
 @njit(cache=True)
+def forward_buffers(n_pixels, total, n_layers, thr):
+    """Scratch arrays of `sort_inputs` and `forward` for one image at a time."""
+    return (np.empty(n_pixels, np.int64), np.empty(TMAX + 1, np.int64),
+            np.empty(total, thr.dtype), np.empty(total, thr.dtype), np.empty(total, np.int64),
+            np.empty(total, np.int64), np.empty(n_layers, np.int64),
+            np.empty(n_layers, np.int64))
+
+
+@njit(cache=True)
 def sort_inputs(pixels, order, starts) -> int:
     """Counting sort of the input spikes by step (pixel I spikes at 255 - I; I = 0 never).
 
@@ -325,14 +334,8 @@ def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, 
     widest = 0
     for ly in range(n_layers + 1):
         widest = max(widest, sizes[ly])
-    order = np.empty(images.shape[1], np.int64)
-    starts = np.empty(TMAX + 1, np.int64)
-    counts = np.empty(total, thr.dtype)
-    fire_count = np.empty(total, thr.dtype)
-    times = np.empty(total, np.int64)
-    fired_order = np.empty(total, np.int64)
-    fired_n = np.empty(n_layers, np.int64)
-    seg = np.empty(n_layers, np.int64)
+    order, starts, counts, fire_count, times, fired_order, fired_n, seg = forward_buffers(
+        images.shape[1], total, n_layers, thr)
     d = np.empty(widest)
     dprev = np.empty(widest)
     syn = np.empty(widest)
@@ -384,14 +387,8 @@ def infer_batch(images, sizes, woff, noff, fw, thr, stop_at_decision,
     n_cls = sizes[n_layers]
     out_base = noff[n_layers - 1]
     for n in prange(images.shape[0]):
-        order = np.empty(images.shape[1], np.int64)
-        starts = np.empty(TMAX + 1, np.int64)
-        counts = np.empty(total, thr.dtype)
-        fire_count = np.empty(total, thr.dtype)
-        times = np.empty(total, np.int64)
-        fired_order = np.empty(total, np.int64)
-        fired_n = np.empty(n_layers, np.int64)
-        seg = np.empty(n_layers, np.int64)
+        order, starts, counts, fire_count, times, fired_order, fired_n, seg = forward_buffers(
+            images.shape[1], total, n_layers, thr)
         sort_inputs(images[n], order, starts)
         pred, step, fb = forward(order, starts, sizes, woff, noff, fw, thr, stop_at_decision,
                                  counts, times, fire_count, fired_order, fired_n, seg)
