@@ -9,7 +9,8 @@ import pytest
 
 from bs4nn.cli import main
 from trainer import kernels
-from trainer.datasets import load_dataset
+from trainer.calibrate import accuracy_with_thresholds
+from trainer.datasets import load_dataset, train_val_split
 from trainer.errors import Bs4nnError
 from trainer.evaluate import layout
 from trainer.model import Model
@@ -257,3 +258,26 @@ def test_resume_refuses_other_settings_or_missing_checkpoint(tmp_path, data_dir)
         _run(_tiny(), out, data_dir, on_epoch_end=stop)
     with pytest.raises(Bs4nnError, match=r"different settings \(seed\)"):
         _run(_tiny(seed=9), out, data_dir, resume=True)
+
+
+def test_calibrated_run_picks_thresholds_on_validation(tmp_path, data_dir):
+    plain = _run(_tiny(), tmp_path / "a.bs4nn", data_dir).model
+    res = _run(_tiny(calibrate=True), tmp_path / "b.bs4nn", data_dir)
+    cal = res.model.metrics["calibration"]
+    # the same training; only the thresholds may differ, chosen on the 300 validation images
+    assert all(np.array_equal(x, y) for x, y in zip(plain.weights, res.model.weights,
+                                                    strict=True))
+    assert cal["trained_K"] == plain.thresholds()
+    assert cal["K"] == res.model.thresholds()
+    assert cal["val_before"] == plain.metrics["val_accuracy"]
+    assert res.val_accuracy == cal["val_after"] >= cal["val_before"]
+    images, labels = load_dataset("mnist", "train", data_dir)
+    _, val_idx = train_val_split(len(images), 300, 5)
+    assert accuracy_with_thresholds(res.model, cal["K"], images[val_idx],
+                                    labels[val_idx]) == cal["val_after"]
+    assert Model.load(tmp_path / "b.bs4nn").thresholds() == cal["K"]
+
+
+def test_calibration_refuses_real_weights():
+    with pytest.raises(Bs4nnError, match="calibration needs binary weights"):
+        make_config("mnist-600", weights="real", calibrate=True)

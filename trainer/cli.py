@@ -50,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clip-to-init", action=argparse.BooleanOptionalAction, default=None,
                    help="clip the real weights to the largest |bound| of their layer's initial "
                         "range (default: the preset's)")
+    p.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=None,
+                   help="after training, choose each layer's integer threshold on the validation "
+                        "split (default: the preset's)")
     p.add_argument("--out", default="model.bs4nn", help="model file (default model.bs4nn)")
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
     p.add_argument("--data-dir", help="where the datasets are (default: $BS4NN_DATA, cache)")
@@ -72,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     overrides = {"val_size": args.val_size, "train_limit": args.train_limit, "seed": args.seed}
     for key in ("epochs", "delta_norm", "silent_target", "ema_samples", "gamma", "tie_lead",
-                "clip_to_init"):
+                "clip_to_init", "calibrate"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     cfg = make_config(args.preset, hidden=args.hidden, thetas=args.theta, dataset=args.dataset,

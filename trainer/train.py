@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from trainer import kernels
+from trainer.calibrate import calibrate_thresholds
 from trainer.datasets import DATASETS, load_dataset, train_val_split
 from trainer.errors import Bs4nnError
 from trainer.evaluate import evaluate, layout, predict
@@ -88,6 +89,9 @@ class TrainConfig:
     # beyond the paper (BinaryConnect): clip every updated weight to [-b, b], b = the largest
     # |bound| of its layer's initial range, so that no weight drifts beyond reach of a sign flip
     clip_to_init: bool = False
+    # beyond the paper: after training, choose the integer threshold of every layer on the
+    # validation split (trainer.calibrate); binary models only
+    calibrate: bool = False
 
     @property
     def rule(self) -> tuple[bool, bool, bool, int, bool]:
@@ -120,6 +124,8 @@ class TrainConfig:
             raise Bs4nnError(f"--weights must be binary or real, got {self.weights!r}")
         if self.epochs < 1:
             raise Bs4nnError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.calibrate and self.weights != "binary":
+            raise Bs4nnError("threshold calibration needs binary weights (integer thresholds)")
         if self.train_limit is not None and self.train_limit < 1:
             raise Bs4nnError(f"--train-limit must be at least 1, got {self.train_limit}")
         if (self.delta_norm not in ("l1", "l2") or self.silent_target not in ("code", "paper")
@@ -372,6 +378,12 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
                "train_size": int(len(train_idx)), "val_size": int(len(val_idx)),
                "history": state.history}
     model = _to_model(state.best_w, state.best_alphas, cfg, metrics)
+    if cfg.calibrate and len(val_idx):
+        trained_k = model.thresholds()
+        model, before, after = calibrate_thresholds(model, images[val_idx], labels[val_idx], log)
+        model.metrics.update(val_accuracy=after, calibration={
+            "trained_K": trained_k, "K": model.thresholds(), "val_before": before,
+            "val_after": after})
     test = evaluate(model, test_images, test_labels, cfg.dataset, "test")
     model.metrics.update(test_accuracy=test.accuracy,
                          test_accuracy_tie_inclusive=test.accuracy_tie_inclusive,
@@ -379,7 +391,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
                          train_seconds=time.perf_counter() - started)
     model.save(out)
     ckpt.unlink(missing_ok=True)
-    val_txt = f"{100 * state.best_val:.2f}%" if len(val_idx) else "n/a"
+    val_txt = f"{100 * model.metrics['val_accuracy']:.2f}%" if len(val_idx) else "n/a"
     log(f"selected epoch {state.best_epoch} (val {val_txt}); test accuracy "
         f"{100 * test.accuracy:.2f}% (strict), {100 * test.accuracy_tie_inclusive:.2f}% "
         f"(tie-inclusive); saved {out}")

@@ -1,0 +1,60 @@
+"""Threshold calibration on validation images (trainer.calibrate)."""
+
+import numpy as np
+import pytest
+
+from trainer.calibrate import accuracy_with_thresholds, calibrate_thresholds, thetas_for
+from trainer.errors import Bs4nnError
+from trainer.evaluate import predict
+from trainer.model import model_from_arrays
+from trainer.semantics import threshold_count
+
+
+def _random_net(seed: int):
+    rng = np.random.default_rng(seed)
+    weights = [rng.uniform(-0.3, 1.0, size=(12, 30)), rng.uniform(-0.5, 1.0, size=(4, 12))]
+    images = rng.integers(0, 256, size=(300, 30)).astype(np.uint8)
+    images[rng.random(images.shape) < 0.5] = 0
+    return weights, images
+
+
+def test_calibration_finds_the_thresholds_the_labels_came_from():
+    weights, images = _random_net(3)
+    alphas = np.array([0.7, 1.3])
+    truth = model_from_arrays(weights, alphas, thetas_for([5, 3], alphas))
+    labels = predict(truth, images)  # "validation labels" made by the network at K = 5, 3
+    trained = model_from_arrays(weights, alphas, thetas_for([4, 4], alphas))
+    assert trained.thresholds() == [4, 4]
+    calibrated, before, after = calibrate_thresholds(trained, images, labels, log=lambda s: None)
+    assert before < 1.0
+    assert after == 1.0
+    assert calibrated.thresholds() == [5, 3]
+    assert (predict(calibrated, images) == labels).all()
+    assert accuracy_with_thresholds(trained, [5, 3], images, labels) == 1.0
+    # only the thresholds change
+    assert all((a == b).all() for a, b in zip(calibrated.weights, trained.weights, strict=True))
+    assert (calibrated.alphas == trained.alphas).all()
+
+
+def test_calibration_keeps_the_trained_thresholds_when_nothing_is_better():
+    weights, images = _random_net(4)
+    alphas = np.array([1.0, 1.0])
+    model = model_from_arrays(weights, alphas, [4.0, 3.0])
+    labels = predict(model, images)
+    calibrated, before, after = calibrate_thresholds(model, images, labels, log=lambda s: None)
+    assert before == after == 1.0
+    assert calibrated.thresholds() == [4, 3]
+
+
+@pytest.mark.parametrize("alpha", [1e-3, 0.1, 0.7, 1.0 / 3.0, 4.999999, 123.456])
+def test_thetas_for_give_exactly_the_requested_count(alpha):
+    for k in (1, 2, 3, 29, 30, 31, 1000, 32767):
+        (theta,) = thetas_for([k], np.array([alpha]))
+        assert threshold_count(theta, alpha) == k
+
+
+def test_calibration_needs_a_binary_model():
+    weights, images = _random_net(5)
+    model = model_from_arrays(weights, [1.0, 1.0], [4.0, 3.0], weight_kind="real")
+    with pytest.raises(Bs4nnError, match="needs a binary model"):
+        calibrate_thresholds(model, images, np.zeros(len(images)), log=lambda s: None)

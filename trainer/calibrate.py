@@ -1,0 +1,75 @@
+"""Threshold calibration on the validation split (beyond the paper).
+
+The integer thresholds K_l a network fires with need not be the ones it was trained with: the
+firmware can run any K (docs/design.md), and a slightly different K often decides better (the
+threshold sweep in README). `calibrate_thresholds` searches K per layer, one layer at a time,
+on validation images only, and returns a model whose thetas give the chosen K exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from trainer import kernels
+from trainer.errors import Bs4nnError
+from trainer.evaluate import pack_forward
+from trainer.model import Model
+from trainer.semantics import threshold_count
+
+SPAN = (0.6, 1.6)  # K is searched within these factors of the trained K
+PASSES = 2  # coordinate-descent rounds over the layers
+
+
+def accuracy_with_thresholds(model: Model, ks: list[int], images: np.ndarray,
+                             labels: np.ndarray) -> float:
+    """Strict-decision accuracy of `model` run with the integer thresholds `ks`."""
+    lay, fw, _ = pack_forward(model)
+    n, n_layers = len(images), len(model.weights)
+    pred = np.empty(n, np.int64)
+    steps, fallback = np.empty(n, np.int64), np.empty(n, np.bool_)
+    out_times = np.empty((n, model.layer_sizes[-1]), np.int64)
+    spikes = np.empty((n, n_layers + 1), np.int64)
+    kernels.infer_batch(np.ascontiguousarray(images), lay.sizes, lay.woff, lay.noff, fw,
+                        np.asarray(ks, np.int32), True, pred, steps, fallback, out_times, spikes)
+    return float(np.mean(pred == labels))
+
+
+def thetas_for(ks: list[int], alphas: np.ndarray) -> np.ndarray:
+    """Thetas with ceil(theta / alpha) = K exactly: (K - 1/2) alpha is half a step from both
+    integers, far beyond any rounding of the product."""
+    thetas = np.array([(k - 0.5) * a for k, a in zip(ks, alphas, strict=True)])
+    assert [threshold_count(t, a) for t, a in zip(thetas, alphas, strict=True)] == list(ks)
+    return thetas
+
+
+def calibrate_thresholds(model: Model, images: np.ndarray, labels: np.ndarray,
+                         log=print) -> tuple[Model, float, float]:
+    """(model with the best thresholds found, accuracy before, accuracy after) on the given
+    validation images. Ties keep the K closer to the trained one."""
+    if model.weight_kind != "binary":
+        raise Bs4nnError("threshold calibration needs a binary model (integer thresholds)")
+    labels = np.asarray(labels).astype(np.int64)
+    trained = model.thresholds()
+    best = list(trained)
+    best_acc = before = accuracy_with_thresholds(model, best, images, labels)
+    for _ in range(PASSES):
+        for ly, k0 in enumerate(trained):
+            lo, hi = max(1, int(k0 * SPAN[0])), min(32767, int(np.ceil(k0 * SPAN[1])))
+            coarse = max(1, (hi - lo) // 24)
+            candidates = sorted(range(lo, hi + 1, coarse), key=lambda k: abs(k - k0))
+            for step in (coarse, 1):
+                for k in candidates:
+                    trial = best[:ly] + [k] + best[ly + 1:]
+                    acc = accuracy_with_thresholds(model, trial, images, labels)
+                    if acc > best_acc:
+                        best, best_acc = trial, acc
+                if step == 1 or coarse == 1:
+                    break
+                candidates = sorted(range(max(1, best[ly] - coarse + 1), best[ly] + coarse),
+                                    key=lambda k: abs(k - k0))
+    log(f"calibrated thresholds K {','.join(map(str, trained))} -> {','.join(map(str, best))}: "
+        f"validation {100 * before:.2f}% -> {100 * best_acc:.2f}%")
+    calibrated = replace(model, thetas=thetas_for(best, model.alphas))
+    return calibrated, before, best_acc
