@@ -140,13 +140,15 @@ def test_presets_hold_table_1():
     assert (m.dataset, m.layer_sizes, m.thetas, m.alphas, m.init) == (
         "mnist", [784, 600, 10], [150.0, 150.0], [5.0, 5.0], [[0.0, 0.5], [0.0, 5.0]])
     assert (m.eta, m.mu, m.gamma, m.lam) == (0.1, 0.01, 3.0, 1e-6)
-    assert (m.tie_lead, m.clip_to_init) == (1.0, True)
+    assert (m.tie_lead, m.clip) == (1.0, [0.5, 5.0])
     f = make_config("fashion-1000")
     assert (f.dataset, f.layer_sizes, f.thetas, f.alphas, f.init) == (
         "fashion-mnist", [784, 1000, 10], [700.0, 700.0], [5.0, 10.0], [[0.0, 0.3], [0.0, 0.3]])
+    assert (f.clip, f.calibrate) == ([0.7, 0.7], True)
     d = make_config("fashion-600-600")
     assert (d.layer_sizes, d.thetas, d.alphas, d.init) == (
         [784, 600, 600, 10], [500.0, 500.0, 700.0], [10.0, 10.0, 10.0], [[-1.0, 1.0]] * 3)
+    assert (d.clip, d.calibrate) == (None, True)
 
 
 def test_config_overrides_and_errors():
@@ -157,6 +159,13 @@ def test_config_overrides_and_errors():
         make_config("mnist-600", hidden=[50, 40], thetas=[1.0, 2.0])
     with pytest.raises(Bs4nnError, match="every theta must be positive"):
         make_config("mnist-600", thetas=[0.0])
+    assert make_config("mnist-600", hidden=[50, 40], clip=[0.25]).clip == [0.25] * 3
+    assert make_config("mnist-600", clip=[0.0]).clip is None
+    assert make_config("fashion-1000", hidden=[50, 40]).clip == [0.7] * 3
+    with pytest.raises(Bs4nnError, match=r"give --clip once \(all layers\) or 2 times"):
+        make_config("mnist-600", clip=[1.0, 2.0, 3.0])
+    with pytest.raises(Bs4nnError, match="clip bounds must be positive"):
+        make_config("mnist-600", clip=[1.0, -2.0])
     with pytest.raises(Bs4nnError, match="unknown preset 'x'"):
         make_config("x")
 
@@ -195,14 +204,14 @@ def test_tiny_run_is_deterministic_and_seeded(tmp_path, data_dir):
     assert not checkpoint_path(tmp_path / "a.bs4nn").exists()  # removed once finished
 
 
-def test_clip_to_init_bounds_the_weights(tmp_path, data_dir):
-    bounds = [0.5, 5.0]  # the mnist-600 initial ranges (0, 0.5) and (0, 5)
+def test_clip_bounds_the_weights(tmp_path, data_dir):
+    bounds = [0.5, 5.0]  # the mnist-600 preset's
     # theta 100: with the preset's 150 too few of the 24 hidden neurons fire to move weights far
-    free = _run(_tiny(eta=50.0, epochs=1, clip_to_init=False, thetas=[100.0]),
+    free = _run(_tiny(eta=50.0, epochs=1, clip=[0.0], thetas=[100.0]),
                 tmp_path / "a.bs4nn", data_dir)
     assert any(np.abs(w).max() > b for w, b in zip(free.model.weights, bounds, strict=True))
-    clipped = _run(_tiny(eta=50.0, epochs=1, clip_to_init=True, thetas=[100.0]),
-                   tmp_path / "b.bs4nn", data_dir)
+    clipped = _run(_tiny(eta=50.0, epochs=1, thetas=[100.0]), tmp_path / "b.bs4nn", data_dir)
+    assert clipped.model.train_config["clip"] == bounds
     for w, b in zip(clipped.model.weights, bounds, strict=True):
         assert np.abs(w).max() <= b * (1 + 1e-12)
 

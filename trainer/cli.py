@@ -47,9 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tie-lead", type=float, metavar="STEPS",
                    help="a label tied with another output at the first output step gets the "
                         "target tau - STEPS (0 = off, the paper; default: the preset's)")
-    p.add_argument("--clip-to-init", action=argparse.BooleanOptionalAction, default=None,
-                   help="clip the real weights to the largest |bound| of their layer's initial "
-                        "range (default: the preset's)")
+    p.add_argument("--clip", type=float, action="append", metavar="BOUND",
+                   help="clip the real weights to [-BOUND, BOUND]: once for all layers or once "
+                        "per weight layer; 0 = no clipping (default: the preset's)")
     p.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=None,
                    help="after training, choose each layer's integer threshold on the validation "
                         "split (default: the preset's)")
@@ -75,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     overrides = {"val_size": args.val_size, "train_limit": args.train_limit, "seed": args.seed}
     for key in ("epochs", "delta_norm", "silent_target", "ema_samples", "gamma", "tie_lead",
-                "clip_to_init", "calibrate"):
+                "clip", "calibrate"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     cfg = make_config(args.preset, hidden=args.hidden, thetas=args.theta, dataset=args.dataset,

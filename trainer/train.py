@@ -39,18 +39,22 @@ PRESETS: dict[str, dict] = {
                       theta_hidden=150.0, theta_out=150.0, alpha_hidden=5.0, alpha_out=5.0,
                       # beyond Table 1: initial weights 10x smaller (same signs), so that signs
                       # flip 10x sooner; clipped there; gamma 3 and tie_lead 1 (docs/training.md)
-                      init_hidden=(0.0, 0.5), init_out=(0.0, 5.0),
-                      rule=dict(ema_samples=30000, gamma=3.0, tie_lead=1.0, clip_to_init=True)),
+                      init_hidden=(0.0, 0.5), init_out=(0.0, 5.0), clip_hidden=0.5, clip_out=5.0,
+                      rule=dict(ema_samples=30000, gamma=3.0, tie_lead=1.0)),
     "fashion-1000": dict(dataset="fashion-mnist", hidden=[1000], epochs=50,
                          theta_hidden=700.0, theta_out=700.0, alpha_hidden=5.0, alpha_out=10.0,
-                         # beyond Table 1: initial weights 0.3x (same signs), tie_lead 1
-                         init_hidden=(0.0, 0.3), init_out=(0.0, 0.3),
-                         rule=dict(silent_target="paper", ema_samples=30000, tie_lead=1.0)),
+                         # beyond Table 1: initial weights 0.3x (same signs), tie_lead 1,
+                         # weights clipped to [-0.7, 0.7]
+                         init_hidden=(0.0, 0.3), init_out=(0.0, 0.3), clip_hidden=0.7,
+                         clip_out=0.7,
+                         rule=dict(silent_target="paper", ema_samples=30000, tie_lead=1.0,
+                                   calibrate=True)),
     "fashion-600-600": dict(dataset="fashion-mnist", hidden=[600, 600], epochs=40,
                             theta_hidden=500.0, theta_out=700.0, alpha_hidden=10.0,
                             # beyond Table 1: initial weights U[-1, 1] instead of U[-10, 10]
                             alpha_out=10.0, init_hidden=(-1.0, 1.0), init_out=(-1.0, 1.0),
-                            rule=dict(silent_target="paper", silent_backprop=True, tie_lead=1.0)),
+                            rule=dict(silent_target="paper", silent_backprop=True, tie_lead=1.0,
+                                      calibrate=True)),
 }
 
 
@@ -86,9 +90,9 @@ class TrainConfig:
     ema_samples: int = 0
     # > 0 (beyond the paper): a label tied at the first output step gets target tau - tie_lead
     tie_lead: float = 0.0
-    # beyond the paper (BinaryConnect): clip every updated weight to [-b, b], b = the largest
-    # |bound| of its layer's initial range, so that no weight drifts beyond reach of a sign flip
-    clip_to_init: bool = False
+    # beyond the paper (BinaryConnect): per weight layer, every updated real weight is clipped
+    # to [-clip, clip], so that no weight drifts beyond reach of a sign flip; None: no clipping
+    clip: list[float] | None = None
     # beyond the paper: after training, choose the integer threshold of every layer on the
     # validation split (trainer.calibrate); binary models only
     calibrate: bool = False
@@ -157,6 +161,7 @@ def make_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
     else:
         alphas = [p["alpha_hidden"]] * (n - 1) + [p["alpha_out"]]
     init = [list(p["init_hidden"])] * (n - 1) + [list(p["init_out"])]
+    overrides["clip"] = _per_layer_clip(overrides.get("clip", "preset"), p, n)
     overrides.setdefault("epochs", p["epochs"])
     for key, value in p.get("rule", {}).items():  # learning-rule choices kept on validation
         overrides.setdefault(key, value)
@@ -165,6 +170,28 @@ def make_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
                       init=init, preset=preset, weights=weights, **overrides)
     cfg.validate()
     return cfg
+
+
+def _per_layer_clip(clip, preset: dict, n: int) -> list[float] | None:
+    """Clip bounds per weight layer from "preset", None, or one value / one per layer
+    (0 = no clipping)."""
+    if isinstance(clip, str):  # "preset"
+        if "clip_hidden" not in preset:
+            return None
+        return [float(preset["clip_hidden"])] * (n - 1) + [float(preset["clip_out"])]
+    if clip is None:
+        return None
+    clip = [float(c) for c in clip]
+    if len(clip) == 1:
+        clip = clip * n
+    if len(clip) != n:
+        raise Bs4nnError(f"give --clip once (all layers) or {n} times (one per weight layer), "
+                         f"got {len(clip)} values")
+    if all(c == 0 for c in clip):
+        return None
+    if any(not c > 0 for c in clip):
+        raise Bs4nnError(f"clip bounds must be positive (or a single 0 for none), got {clip}")
+    return clip
 
 
 @dataclass
@@ -308,8 +335,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     alpha_min = thetas / K_LIMIT * (1 + 1e-9)  # just above, so that K <= K_LIMIT after rounding
     rng = np.random.default_rng()
     rng.bit_generator.state = state.rng_state
-    clip = (np.array([max(abs(lo), abs(hi)) for lo, hi in cfg.init], np.float64)
-            if cfg.clip_to_init else None)
+    clip = np.array(cfg.clip, np.float64) if cfg.clip is not None else None
     started = time.perf_counter()
     try:
         while state.epoch < cfg.epochs:
