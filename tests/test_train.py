@@ -138,9 +138,9 @@ def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
 def test_presets_hold_table_1():
     m = make_config("mnist-600")
     assert (m.dataset, m.layer_sizes, m.thetas, m.alphas, m.init) == (
-        "mnist", [784, 600, 10], [150.0, 150.0], [5.0, 5.0], [[0.0, 0.5], [0.0, 5.0]])
+        "mnist", [784, 600, 10], [150.0, 250.0], [5.0, 5.0], [[0.0, 0.5], [0.0, 5.0]])
     assert (m.eta, m.mu, m.gamma, m.lam) == (0.1, 0.01, 3.0, 1e-6)
-    assert (m.tie_lead, m.clip) == (1.0, [0.5, 5.0])
+    assert (m.tie_lead, m.clip, m.silent_target, m.calibrate) == (1.0, [0.5, 5.0], "paper", True)
     f = make_config("fashion-1000")
     assert (f.dataset, f.layer_sizes, f.thetas, f.alphas, f.init) == (
         "fashion-mnist", [784, 1000, 10], [700.0, 700.0], [5.0, 10.0], [[0.0, 0.3], [0.0, 0.3]])
