@@ -242,17 +242,21 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, data_dir, weight
 def test_cli_train_tiny_then_eval(tmp_path, data_dir, capsys):
     out = tmp_path / "tiny.bs4nn"
     assert main(["train", "--hidden", "16", "--epochs", "1", "--train-limit", "300",
-                 "--val-size", "100", "--out", str(out), "--no-progress",
-                 "--data-dir", str(data_dir)]) == 0
+                 "--val-size", "100", "--out", str(out), "--no-progress", "--clip", "0",
+                 "--no-calibrate", "--data-dir", str(data_dir)]) == 0
     text = capsys.readouterr().out
     assert "training binary 784-16-10 on mnist: 1 epochs, seed 0" in text
-    assert "selected epoch 1 (val " in text
+    assert "selected epoch 1 (val " in text and "calibrated thresholds" not in text
     m = Model.load(out)
     assert m.layer_sizes == [784, 16, 10] and m.metrics["epochs"] == 1
+    assert (m.train_config["clip"], m.train_config["calibrate"]) == (None, False)
+    assert "calibration" not in m.metrics
     assert 0.0 <= m.metrics["test_accuracy"] <= 1.0
     assert main(["train", "--theta", "1", "--theta", "2", "--theta", "3",
                  "--out", str(out)]) == 2
     assert "give --theta once (all layers) or 2 times" in capsys.readouterr().err
+    assert main(["train", "--clip", "1", "--clip", "-1", "--out", str(out)]) == 2
+    assert "clip bounds must be positive" in capsys.readouterr().err
 
 
 def test_resume_refuses_other_settings_or_missing_checkpoint(tmp_path, data_dir):
