@@ -153,7 +153,7 @@ def test_presets_hold_table_1():
 
 def test_config_overrides_and_errors():
     c = make_config("mnist-600", hidden=[50, 40], thetas=[90.0], weights="real", epochs=2)
-    assert c.layer_sizes == [784, 50, 40, 10]
+    assert c.layer_sizes == [784, 50, 40, 10] and not c.calibrate
     assert c.thetas == [90.0, 90.0, 90.0] and c.alphas == [1.0, 1.0, 1.0]
     with pytest.raises(Bs4nnError, match=r"give --theta once \(all layers\) or 3 times"):
         make_config("mnist-600", hidden=[50, 40], thetas=[1.0, 2.0])

@@ -165,6 +165,8 @@ def make_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
     init = [list(p["init_hidden"])] * (n - 1) + [list(p["init_out"])]
     overrides["clip"] = _per_layer_clip(overrides.get("clip", "preset"), p, n)
     overrides.setdefault("epochs", p["epochs"])
+    if weights == "real":
+        overrides.setdefault("calibrate", False)  # S4NN has no integer thresholds to choose
     for key, value in p.get("rule", {}).items():  # learning-rule choices kept on validation
         overrides.setdefault(key, value)
     cfg = TrainConfig(dataset=dataset or p["dataset"], hidden=hidden,
