@@ -31,6 +31,17 @@ def test_forward_batch_per_image():
     assert r.spikes.tolist() == [[3, 2], [1, 3], [1, 2], [0, 0]]
 
 
+def test_forward_batch_with_other_thresholds():
+    # K = 2: only o1 (count 3) fires on image 0; the others end with counts <= 1 -> fallback
+    r = forward_batch(model_from_arrays(NET, [1.0], [1.0]), IMAGES, thresholds=[2])
+    assert r.labels.tolist() == [1, 0, 0, 0]
+    assert r.steps.tolist() == [0, 255, 255, 255]
+    assert r.fallback.tolist() == [False, True, True, True]
+    same = forward_batch(model_from_arrays(NET, [1.0], [2.0]), IMAGES)
+    assert r.output_steps.tolist() == same.output_steps.tolist()
+    assert r.spikes.tolist() == same.spikes.tolist()
+
+
 def test_evaluate_figures():
     res = evaluate(model_from_arrays(NET, [1.0], [1.0]), IMAGES, LABELS, "toy", "test")
     assert res.n == 4

@@ -12,9 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from trainer import kernels
 from trainer.errors import Bs4nnError
-from trainer.evaluate import pack_forward
+from trainer.evaluate import predict
 from trainer.model import Model
 from trainer.semantics import threshold_count
 
@@ -25,15 +24,7 @@ PASSES = 2  # coordinate-descent rounds over the layers
 def accuracy_with_thresholds(model: Model, ks: list[int], images: np.ndarray,
                              labels: np.ndarray) -> float:
     """Strict-decision accuracy of `model` run with the integer thresholds `ks`."""
-    lay, fw, _ = pack_forward(model)
-    n, n_layers = len(images), len(model.weights)
-    pred = np.empty(n, np.int64)
-    steps, fallback = np.empty(n, np.int64), np.empty(n, np.bool_)
-    out_times = np.empty((n, model.layer_sizes[-1]), np.int64)
-    spikes = np.empty((n, n_layers + 1), np.int64)
-    kernels.infer_batch(np.ascontiguousarray(images), lay.sizes, lay.woff, lay.noff, fw,
-                        np.asarray(ks, np.int32), True, pred, steps, fallback, out_times, spikes)
-    return float(np.mean(pred == labels))
+    return float(np.mean(predict(model, images, ks) == labels))
 
 
 def thetas_for(ks: list[int], alphas: np.ndarray) -> np.ndarray:

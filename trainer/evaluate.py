@@ -72,9 +72,12 @@ def _check_images(model: Model, images: np.ndarray) -> np.ndarray:
     return images
 
 
-def _run(model: Model, images: np.ndarray, stop_at_decision: bool):
+def _run(model: Model, images: np.ndarray, stop_at_decision: bool,
+         thresholds: list[int] | None = None):
     images = _check_images(model, images)
     lay, fw, thr = pack_forward(model)
+    if thresholds is not None:  # integer K per layer instead of the model's (binary models)
+        thr = np.asarray(thresholds, dtype=thr.dtype)
     n = images.shape[0]
     n_layers = len(model.weights)
     labels = np.empty(n, np.int64)
@@ -87,16 +90,19 @@ def _run(model: Model, images: np.ndarray, stop_at_decision: bool):
     return labels, steps, fallback, out_times, spikes
 
 
-def forward_batch(model: Model, images: np.ndarray) -> ForwardResult:
-    """Inference with early stopping at the decision, exactly as the firmware does it."""
-    labels, steps, fallback, out_times, spikes = _run(model, images, True)
+def forward_batch(model: Model, images: np.ndarray,
+                  thresholds: list[int] | None = None) -> ForwardResult:
+    """Inference with early stopping at the decision, exactly as the firmware does it
+    (optionally with other integer thresholds than the model's, as SET_THRESHOLDS does)."""
+    labels, steps, fallback, out_times, spikes = _run(model, images, True, thresholds)
     out_times[out_times == TMAX] = -1
     return ForwardResult(labels, steps, fallback, out_times, spikes)
 
 
-def predict(model: Model, images: np.ndarray) -> np.ndarray:
+def predict(model: Model, images: np.ndarray,
+            thresholds: list[int] | None = None) -> np.ndarray:
     """Predicted labels under the strict decision rule."""
-    return forward_batch(model, images).labels
+    return forward_batch(model, images, thresholds).labels
 
 
 @dataclass
