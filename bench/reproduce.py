@@ -2,7 +2,8 @@
 
     python bench/reproduce.py PRESET [--epochs N] [--out models/PRESET.bs4nn] [--resume]
 
-Writes the model and, beside it, `<name>.eval.json` (the `bs4nn eval --json` output). Prints
+Writes the model and, beside it, `<name>.eval.json` (the `bs4nn eval --json` output) and
+`<name>.training.png` (accuracy and loss per epoch, as `bs4nn train` draws them). Prints
 the per-epoch summaries, then `wall_seconds=...` and `test_accuracy=...` (strict decision rule,
 model selected on the validation split) on the last line.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from trainer.datasets import load_dataset
 from trainer.evaluate import evaluate
+from trainer.plots import model_name, training_curves, training_plot_path
 from trainer.train import PRESETS, make_config, train
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -43,6 +45,7 @@ def main() -> None:
     ev = evaluate(result.model, images, labels, cfg.dataset, "test")
     out.with_name(out.name.removesuffix(".bs4nn") + ".eval.json").write_text(
         json.dumps(ev.to_dict(), indent=1) + "\n")
+    training_curves(result.model.metrics, training_plot_path(out), model_name(result.model))
     print(f"best_epoch={result.best_epoch} val_accuracy={result.val_accuracy:.4f}")
     print(f"wall_seconds={wall:.0f}")
     print(f"test_accuracy={ev.accuracy:.4f}")

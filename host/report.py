@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from host.records import Record, arrays
+from trainer.plots import plot_confusion, plot_decision_steps, pyplot, save
 
 MAX_LISTED_MISMATCHES = 1000  # report.json lists at most this many image indices
 
@@ -113,50 +114,26 @@ def console_lines(report: dict) -> list[str]:
 
 def write_plots(report: dict, records: list[Record], out_dir: Path) -> list[Path]:
     """confusion.png, decision_step_per_class.png, counter_hist.png (matplotlib Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     a = arrays(records)
-    paths = []
-    conf = np.asarray(report["confusion"])
-    fig, ax = plt.subplots(figsize=(6, 5))
-    im = ax.imshow(conf, cmap="Blues")
-    for (i, j), v in np.ndenumerate(conf):
-        if v:
-            color = "white" if v > conf.max() / 2 else "black"
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=7, color=color)
-    ax.set_xlabel("predicted (device)")
-    ax.set_ylabel("true class")
-    ax.set_title(f"confusion, {report['images']} images, accuracy {100 * report['accuracy']:.2f}%")
-    ax.set_xticks(range(len(conf)))
-    ax.set_yticks(range(len(conf)))
-    fig.colorbar(im, ax=ax)
-    paths.append(_save(fig, out_dir / "confusion.png"))
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    per = report["decision_step"]["per_class"]
-    ax.bar(range(len(per)), [np.nan if x is None else x for x in per], color="tab:orange")
-    ax.set_xlabel("true class")
-    ax.set_ylabel("mean decision step")
-    ax.set_xticks(range(len(per)))
-    ax.set_title(f"decision step per class (mean {_fmt(report['decision_step']['mean'], '.1f')})")
-    paths.append(_save(fig, out_dir / "decision_step_per_class.png"))
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    paths = [
+        plot_confusion(
+            report["confusion"],
+            out_dir / "confusion.png",
+            title=f"confusion, {report['images']} images, accuracy "
+            f"{100 * report['accuracy']:.2f}%",
+            xlabel="predicted (device)",
+        ),
+        plot_decision_steps(
+            report["decision_step"]["per_class"],
+            out_dir / "decision_step_per_class.png",
+            title="decision step per class (mean "
+            f"{_fmt(report['decision_step']['mean'], '.1f')})",
+        ),
+    ]
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     ax.hist(a["counter"], bins=50, color="tab:green")
     ax.set_xlabel(report["counter_name"] + " per inference")
     ax.set_ylabel("images")
     ax.set_title(f"{report['board']}, {report['kernel']} kernel")
-    paths.append(_save(fig, out_dir / "counter_hist.png"))
+    paths.append(save(fig, out_dir / "counter_hist.png"))
     return paths
-
-
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

@@ -20,6 +20,7 @@ from host.records import read_records
 from host.report import summarize
 from host.transport import DEFAULT_BAUD
 from trainer.errors import Bs4nnError
+from trainer.plots import pyplot, save
 from trainer.semantics import threshold_count
 
 MAX_K = 32767
@@ -141,13 +142,8 @@ def run_sweep(
 
 def plot_sweep(points: list[SweepPoint], kind: str, path: Path, board: str) -> None:
     """Accuracy and mean decision step against the threshold setting (two y axes, Fig. 7)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     x = [pt.setting for pt in points]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     ax.plot(x, [100 * pt.accuracy for pt in points], "o-", color="tab:blue")
     ax.set_xlabel("threshold theta (all layers)" if kind == "theta" else "scale of the model's K")
     ax.set_ylabel("accuracy (%)", color="tab:blue")
@@ -155,6 +151,4 @@ def plot_sweep(points: list[SweepPoint], kind: str, path: Path, board: str) -> N
     ax2.plot(x, [pt.decision_step_mean for pt in points], "s--", color="tab:red")
     ax2.set_ylabel("mean decision step", color="tab:red")
     ax.set_title(f"speed/accuracy trade-off on {board}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path)

@@ -1,1 +1,1 @@
-"""BS4NN trainer: datasets, spike encoding, numba kernels, training loop, model file."""
+"""BS4NN trainer: datasets, spike encoding, numba kernels, training loop, model file, plots."""

@@ -6,11 +6,14 @@ import argparse
 import json
 import shlex
 import sys
+from pathlib import Path
+from typing import TextIO
 
 from trainer.datasets import DATASETS, load_dataset
 from trainer.errors import Bs4nnError
 from trainer.evaluate import evaluate
 from trainer.model import Model
+from trainer.plots import eval_plots, make_dir, model_name, training_curves, training_plot_path
 from trainer.train import PRESETS, make_config, train
 
 
@@ -19,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train", help="train a BS4NN (or S4NN) network",
         description="Train with the paper's learning rule; the model selected on the validation "
                     "split is saved with its test accuracy. A checkpoint <out>.ckpt is written "
-                    "after every epoch; --resume continues from it bit-identically.")
+                    "after every epoch; --resume continues from it bit-identically. At the "
+                    "end, accuracy and loss per epoch are plotted to <out>.training.png "
+                    "(<out> without .bs4nn).")
     p.add_argument("--preset", choices=sorted(PRESETS), default="mnist-600",
                    help="Table 1 settings to start from (default: mnist-600)")
     p.add_argument("--dataset", choices=DATASETS, help="default: the preset's dataset")
@@ -57,6 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
     p.add_argument("--data-dir", help="where the datasets are (default: $BS4NN_DATA, cache)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-plot", action="store_true",
+                   help="do not write the training curves <out>.training.png")
     p.set_defaults(func=_train)
 
     e = subparsers.add_parser("eval", help="evaluate a model on the test set",
@@ -68,6 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--split", choices=("test", "train"), default="test")
     e.add_argument("--limit", type=int, metavar="N", help="only the first N images")
     e.add_argument("--json", action="store_true", help="print JSON instead of text")
+    e.add_argument("--plots", metavar="DIR",
+                   help="also write confusion.png, output_steps.png, "
+                        "decision_step_per_class.png and, for a model with a training history, "
+                        "training.png into DIR (created if missing)")
     e.add_argument("--data-dir", help="where the datasets are")
     e.set_defaults(func=_eval)
 
@@ -84,12 +95,16 @@ def _train(args: argparse.Namespace) -> int:
     print(f"training {cfg.weights} {sizes} on {cfg.dataset}: {cfg.epochs} epochs, seed {cfg.seed}"
           f", thetas {cfg.thetas}, alphas {cfg.alphas}")
     try:
-        train(cfg, args.out, resume=args.resume, data_dir=args.data_dir,
-              progress=not args.no_progress)
+        result = train(cfg, args.out, resume=args.resume, data_dir=args.data_dir,
+                       progress=not args.no_progress)
     except KeyboardInterrupt:
         cmd = [a for a in sys.argv[1:] if a != "--resume"]
         print("resume with: bs4nn " + shlex.join(cmd) + " --resume", file=sys.stderr)
         raise
+    if not args.no_plot:
+        path = _training_plot(result.model, args.out, training_plot_path(args.out), sys.stdout)
+        if path is not None:
+            print(f"training curves: {path}")
     return 0
 
 
@@ -103,9 +118,25 @@ def _eval(args: argparse.Namespace) -> int:
         if args.limit < 1:
             raise Bs4nnError(f"--limit must be at least 1, got {args.limit}")
         images, labels = images[:args.limit], labels[:args.limit]
+    plot_dir = None if args.plots is None else make_dir(args.plots)  # fail before the work
     result = evaluate(model, images, labels, dataset, args.split)
     if args.json:
         print(json.dumps(result.to_dict(), indent=1))
     else:
         print(result.format_text())
+    if plot_dir is not None:
+        stream = sys.stderr if args.json else sys.stdout  # keep --json output pure JSON
+        paths = eval_plots(result, plot_dir)
+        paths.append(_training_plot(model, args.model, plot_dir / "training.png", stream))
+        for path in paths:
+            if path is not None:
+                print(f"wrote {path}", file=stream)
     return 0
+
+
+def _training_plot(model: Model, model_path: str, path: Path, stream: TextIO) -> Path | None:
+    """The training curves of `model` to `path`; a one-line note instead when it has none."""
+    if not model.metrics.get("history"):
+        print(f"{model_path} holds no training history: no {path.name} written", file=stream)
+        return None
+    return training_curves(model.metrics, path, model_name(model))
