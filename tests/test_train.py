@@ -143,7 +143,7 @@ def test_presets_hold_table_1():
     assert (m.tie_lead, m.clip, m.silent_target, m.calibrate) == (1.0, [0.5, 5.0], "paper", True)
     f = make_config("fashion-1000")
     assert (f.dataset, f.layer_sizes, f.thetas, f.alphas, f.init) == (
-        "fashion-mnist", [784, 1000, 10], [700.0, 700.0], [5.0, 10.0], [[0.0, 0.3], [0.0, 0.3]])
+        "fashion-mnist", [784, 1000, 10], [500.0, 700.0], [5.0, 10.0], [[0.0, 0.3], [0.0, 0.3]])
     assert (f.clip, f.calibrate) == ([0.7, 0.7], True)
     d = make_config("fashion-600-600")
     assert (d.layer_sizes, d.thetas, d.alphas, d.init) == (
