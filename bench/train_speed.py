@@ -16,8 +16,8 @@ from trainer import kernels
 from trainer.datasets import load_dataset
 from trainer.evaluate import forward_batch, layout
 from trainer.model import model_from_arrays
-from trainer.semantics import threshold_count
-from trainer.train import K_LIMIT, init_state, make_config
+from trainer.semantics import K_MAX, threshold_count
+from trainer.train import init_state, make_config
 
 
 def main() -> None:
@@ -40,7 +40,7 @@ def main() -> None:
 
     def run(idx: np.ndarray) -> None:
         kernels.train_samples(images, labels, idx, lay.sizes, lay.woff, lay.noff, v, fw,
-                              state.scale, alphas, thetas, thetas / K_LIMIT, thr, True, cfg.eta,
+                              state.scale, alphas, thetas, thetas / K_MAX, thr, True, cfg.eta,
                               cfg.mu, cfg.lam, cfg.gamma, cfg.rule)
 
     run(order[:5000])  # compile, and get past the first chaotic samples

@@ -12,13 +12,11 @@ import numpy as np
 
 from trainer.errors import Bs4nnError
 from trainer.model import ENCODING, Model
-from trainer.semantics import TMAX, binarize, threshold_count
+from trainer.semantics import K_MAX, K_MIN, TMAX, binarize, threshold_count
 
 MAX_LAYER_NEURONS = 4096  # per non-input layer; the firmware indexes neurons with uint16
 MAX_INPUTS = 65535
 MAX_OUTPUTS = 255  # the label travels as one byte
-MAX_THRESHOLD = 32767  # counts are int16 on the board
-MIN_THRESHOLD = 1  # K <= 0 would fire before any input arrives
 
 
 @dataclass(frozen=True)
@@ -90,8 +88,8 @@ class IntModel:
                 f"{len(thresholds)} thresholds given for {self.num_layers} weight layers"
             )
         for layer, k in enumerate(thresholds):
-            if not MIN_THRESHOLD <= k <= MAX_THRESHOLD:
+            if not K_MIN <= k <= K_MAX:
                 raise Bs4nnError(
                     f"layer {layer} threshold K={k} does not fit the board's int16 counter "
-                    f"(allowed {MIN_THRESHOLD}..{MAX_THRESHOLD}); K = ceil(theta/alpha)"
+                    f"(allowed {K_MIN}..{K_MAX}); K = ceil(theta/alpha)"
                 )

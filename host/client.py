@@ -21,6 +21,7 @@ import numpy as np
 from host import protocol as p
 from host.transport import Transport
 from trainer.errors import Bs4nnError
+from trainer.semantics import K_MAX, K_MIN
 
 DEFAULT_TIMEOUT_S = 5.0
 MAX_TRIES = 4  # sends of one request before giving up
@@ -221,8 +222,8 @@ class Device:
         if len(ks) != info.num_layers:
             raise Bs4nnError(f"the model has {info.num_layers} weight layers, got {len(ks)} K")
         for k in ks:
-            if not 1 <= k <= 32767:
-                raise Bs4nnError(f"threshold K={k} is outside 1..32767")
+            if not K_MIN <= k <= K_MAX:
+                raise Bs4nnError(f"threshold K={k} is outside {K_MIN}..{K_MAX}")
         reply = self._call(
             lambda seq: p.set_thresholds_request(seq, ks), p.ThresholdsReply, "SET_THRESHOLDS"
         )

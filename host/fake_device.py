@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from codegen.intmodel import IntModel
 from codegen.reference import reference_infer
 from host import protocol as p
+from trainer.semantics import K_MAX, K_MIN
 
 
 @dataclass
@@ -122,7 +123,7 @@ class FakeDevice:
             ]
             if len(frame.body) != 2 * n:
                 self._write(p.error_reply(frame.seq, p.BAD_LENGTH))
-            elif not all(1 <= k <= 32767 for k in ks):
+            elif not all(K_MIN <= k <= K_MAX for k in ks):
                 self._write(p.error_reply(frame.seq, p.BAD_ARG))
             else:
                 self.thresholds = tuple(ks)

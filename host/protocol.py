@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trainer.semantics import K_MAX, K_MIN
+
 PROTOCOL_VERSION = 1
 MAX_FRAME = 1024  # largest decoded frame: type + seq + body + crc
 HEADER = 3  # type u8 + seq u16
@@ -231,8 +233,8 @@ def reset_request(seq: int) -> bytes:
 
 def set_thresholds_request(seq: int, thresholds: list[int] | tuple[int, ...]) -> bytes:
     for k in thresholds:
-        if not 1 <= int(k) <= 32767:
-            raise ValueError(f"threshold {k} outside 1..32767")
+        if not K_MIN <= int(k) <= K_MAX:
+            raise ValueError(f"threshold {k} outside {K_MIN}..{K_MAX}")
     return build_frame(SET_THRESHOLDS, seq, struct.pack(f"<{len(thresholds)}h", *thresholds))
 
 

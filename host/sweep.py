@@ -21,9 +21,8 @@ from host.report import summarize
 from host.transport import DEFAULT_BAUD
 from trainer.errors import Bs4nnError
 from trainer.plots import pyplot, save
-from trainer.semantics import threshold_count
+from trainer.semantics import K_MAX, K_MIN, threshold_count
 
-MAX_K = 32767
 DEFAULT_SCALES = (0.4, 0.6, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4, 1.6)
 
 
@@ -55,10 +54,10 @@ def _settings(model, intmodel, thetas, scales) -> list[tuple[float, list[int]]]:
             for s in (scales or DEFAULT_SCALES)
         ]
     for setting, ks in out:
-        if not all(1 <= k <= MAX_K for k in ks):
+        if not all(K_MIN <= k <= K_MAX for k in ks):
             raise Bs4nnError(
                 f"setting {setting:g} gives thresholds {ks}; each K must be in "
-                f"1..{MAX_K}: choose other --thetas/--scales"
+                f"{K_MIN}..{K_MAX}: choose other --thetas/--scales"
             )
     return out
 

@@ -15,7 +15,7 @@ import numpy as np
 from trainer.errors import Bs4nnError
 from trainer.evaluate import predict
 from trainer.model import Model
-from trainer.semantics import threshold_count
+from trainer.semantics import K_MAX, K_MIN, threshold_count
 
 SPAN = (0.6, 1.6)  # K is searched within these factors of the trained K
 PASSES = 2  # coordinate-descent rounds over the layers
@@ -47,7 +47,7 @@ def calibrate_thresholds(model: Model, images: np.ndarray, labels: np.ndarray,
     best_acc = before = accuracy_with_thresholds(model, best, images, labels)
     for _ in range(PASSES):
         for ly, k0 in enumerate(trained):
-            lo, hi = max(1, int(k0 * SPAN[0])), min(32767, int(np.ceil(k0 * SPAN[1])))
+            lo, hi = max(K_MIN, int(k0 * SPAN[0])), min(K_MAX, int(np.ceil(k0 * SPAN[1])))
             coarse = max(1, (hi - lo) // 24)
             candidates = sorted(range(lo, hi + 1, coarse), key=lambda k: abs(k - k0))
             for step in (coarse, 1):

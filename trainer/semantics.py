@@ -10,6 +10,10 @@ import numpy as np
 
 TMAX = 256  # steps are 0..255; a silent neuron gets a fake spike at TMAX during training
 NEVER = TMAX  # spike time of an input pixel with intensity 0
+# integer thresholds K the firmware accepts: its counts are int16, and K <= 0 would fire
+# before any input arrives
+K_MIN = 1
+K_MAX = 32767
 
 
 def binarize(weights: np.ndarray) -> np.ndarray:

@@ -24,11 +24,10 @@ from trainer.errors import Bs4nnError
 from trainer.evaluate import evaluate, layout, predict
 from trainer.files import write_atomic
 from trainer.model import Model, model_from_arrays
-from trainer.semantics import threshold_count
+from trainer.semantics import K_MAX, threshold_count
 
 N_INPUT = 784
 N_CLASSES = 10
-K_LIMIT = 32767  # the firmware's int16 counter; alpha >= theta / K_LIMIT keeps K within it
 CHUNK = 1000  # samples per kernel call: progress granularity and Ctrl-C latency
 ALPHA_MODES = ("sum", "mean", "neuron-mean")  # index = the kernel's alpha_mode
 
@@ -338,7 +337,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     scale = state.scale.astype(np.float64).copy()
     alphas = state.alphas.astype(np.float64).copy()
     thetas = np.array(cfg.thetas, np.float64)
-    alpha_min = thetas / K_LIMIT * (1 + 1e-9)  # just above, so that K <= K_LIMIT after rounding
+    alpha_min = thetas / K_MAX * (1 + 1e-9)  # alpha >= theta / K_MAX keeps K <= K_MAX
     rng = np.random.default_rng()
     rng.bit_generator.state = state.rng_state
     clip = np.array(cfg.clip, np.float64) if cfg.clip is not None else None
