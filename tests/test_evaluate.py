@@ -8,7 +8,7 @@ import pytest
 from bs4nn.cli import main
 from trainer.datasets import load_dataset
 from trainer.errors import Bs4nnError
-from trainer.evaluate import evaluate, forward_batch
+from trainer.evaluate import evaluate, firing_steps, forward_batch
 from trainer.model import model_from_arrays
 
 # One weight layer, K = 1: o0 = [+1, -1, +1, +1], o1 = all +1, o2 = [-1, -1, -1, +1].
@@ -40,6 +40,22 @@ def test_forward_batch_with_other_thresholds():
     same = forward_batch(model_from_arrays(NET, [1.0], [2.0]), IMAGES)
     assert r.output_steps.tolist() == same.output_steps.tolist()
     assert r.spikes.tolist() == same.spikes.tolist()
+
+
+def test_firing_steps_per_layer_without_early_stopping():
+    # hidden h0 = [+1, +1, -1, -1], h1 = h2 = [-1, -1, +1, +1]; outputs o0 = [+1, -1, -1],
+    # o1 = [-1, +1, +1]; K = 1 everywhere
+    hidden = np.array([[1, 1, -1, -1], [-1, -1, 1, 1], [-1, -1, 1, 1]], dtype=np.float64)
+    out = np.array([[1, -1, -1], [-1, 1, 1]], dtype=np.float64)
+    model = model_from_arrays([hidden, out], [1.0, 1.0], [1.0, 1.0])
+    images = np.array([[255, 0, 100, 100],  # t 0: h0 = 1 fires; t 155: h1 = h2 = -1 + 2 fire
+                       [0, 0, 0, 0]], dtype=np.uint8)  # nothing spikes
+    assert firing_steps(model, images, 0).tolist() == [[0, 155, 155], [256] * 3]
+    # o0 fires at t 0 (the decision); o1 = -1 + 2 only at t 155, after it
+    assert firing_steps(model, images, 1).tolist() == [[0, 155], [256, 256]]
+    assert forward_batch(model, images).output_steps.tolist() == [[0, -1], [-1, -1]]
+    with pytest.raises(Bs4nnError, match="layer must be 0..1, got 2"):
+        firing_steps(model, images, 2)
 
 
 def test_evaluate_figures():

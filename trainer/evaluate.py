@@ -13,7 +13,7 @@ import numpy as np
 
 from trainer import kernels
 from trainer.errors import Bs4nnError
-from trainer.model import Model
+from trainer.model import Model, model_from_arrays
 from trainer.semantics import TMAX
 
 
@@ -103,6 +103,17 @@ def predict(model: Model, images: np.ndarray,
             thresholds: list[int] | None = None) -> np.ndarray:
     """Predicted labels under the strict decision rule."""
     return forward_batch(model, images, thresholds).labels
+
+
+def firing_steps(model: Model, images: np.ndarray, layer: int = 0) -> np.ndarray:
+    """(N, n) firing step of every neuron fed by weight layer `layer` (TMAX = silent),
+    simulated to t = 255 without early stopping. A neuron's step depends only on the layers
+    below it, so the network cut after `layer` gives it."""
+    if not 0 <= layer < len(model.weights):
+        raise Bs4nnError(f"layer must be 0..{len(model.weights) - 1}, got {layer}")
+    below = model_from_arrays(model.weights[:layer + 1], model.alphas[:layer + 1],
+                              model.thetas[:layer + 1], weight_kind=model.weight_kind)
+    return _run(below, images, False)[3]
 
 
 @dataclass
