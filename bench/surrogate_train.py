@@ -16,10 +16,12 @@ the test set and saved as a model file that `bs4nn export` takes like any other.
     python bench/surrogate_train.py --dataset mnist --hidden 600 --epochs 20 \\
         --out out/mnist-surrogate.bs4nn
 
+Writes the model and, beside it, `<name>.eval.json` (the `bs4nn eval --json` output).
 Prints one line per epoch, then `val_accuracy=` and, last, `test_accuracy=` (strict rule).
 """
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -86,7 +88,9 @@ def to_model(params, args, k_hidden, k_out, metrics=None):
     signs = [np.where(np.asarray(params[n]) >= 0, 1.0, -1.0).T for n in ("w1", "w2")]
     return model_from_arrays(signs, [1.0, 1.0], [float(k_hidden), float(k_out)],
                              dataset=args.dataset, seed=args.seed,
-                             train_config={"trainer": "bench/surrogate_train.py", **vars(args)},
+                             train_config={"trainer": "bench/surrogate_train.py",
+                                           **{k: v for k, v in vars(args).items()
+                                              if k not in ("out", "data_dir")}},
                              metrics=metrics or {})
 
 
@@ -162,8 +166,11 @@ def main() -> None:
                          test_accuracy_tie_inclusive=test.accuracy_tie_inclusive,
                          test_mean_decision_step=test.mean_decision_step,
                          train_seconds=time.perf_counter() - start)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    model.save(args.out)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    out.with_name(out.name.removesuffix(".bs4nn") + ".eval.json").write_text(
+        json.dumps(test.to_dict(), indent=1) + "\n")  # as bench/reproduce.py
     print(f"selected epoch {epoch}, K {kh},{ko}; test {100 * test.accuracy:.2f}% strict, "
           f"{100 * test.accuracy_tie_inclusive:.2f}% tie-inclusive, mean decision step "
           f"{test.mean_decision_step:.1f}, fallback {100 * test.fallback_rate:.2f}%; saved "
