@@ -9,7 +9,6 @@ model selected on the validation split) on the last line.
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -43,8 +42,7 @@ def main() -> None:
     wall = time.perf_counter() - t0
     images, labels = load_dataset(cfg.dataset, "test", args.data_dir)
     ev = evaluate(result.model, images, labels, cfg.dataset, "test")
-    out.with_name(out.name.removesuffix(".bs4nn") + ".eval.json").write_text(
-        json.dumps(ev.to_dict(), indent=1) + "\n")
+    ev.save_beside(out)
     training_curves(result.model.metrics, training_plot_path(out), model_name(result.model))
     print(f"best_epoch={result.best_epoch} val_accuracy={result.val_accuracy:.4f}")
     print(f"wall_seconds={wall:.0f}")

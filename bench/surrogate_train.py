@@ -21,7 +21,6 @@ Prints one line per epoch, then `val_accuracy=` and, last, `test_accuracy=` (str
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -169,8 +168,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
-    out.with_name(out.name.removesuffix(".bs4nn") + ".eval.json").write_text(
-        json.dumps(test.to_dict(), indent=1) + "\n")  # as bench/reproduce.py
+    test.save_beside(out)
     print(f"selected epoch {epoch}, K {kh},{ko}; test {100 * test.accuracy:.2f}% strict, "
           f"{100 * test.accuracy_tie_inclusive:.2f}% tie-inclusive, mean decision step "
           f"{test.mean_decision_step:.1f}, fallback {100 * test.fallback_rate:.2f}%; saved "

@@ -96,3 +96,11 @@ def test_cli_eval_json_matches_api(tmp_path, data_dir, capsys):
     assert got["n"] == 30 and got["model_hash"] == m.content_hash
     assert main(["eval", str(tmp_path / "none.bs4nn")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_eval_json_saved_beside_the_model(tmp_path):
+    res = evaluate(model_from_arrays(NET, [1.0], [1.0]), IMAGES, LABELS, "toy", "test")
+    path = res.save_beside(tmp_path / "m.bs4nn")
+    assert path == tmp_path / "m.eval.json"
+    assert path.read_text() == res.to_json() + "\n"
+    assert json.loads(path.read_text())["accuracy"] == 0.25

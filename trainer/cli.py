@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -121,7 +120,7 @@ def _eval(args: argparse.Namespace) -> int:
     plot_dir = None if args.plots is None else make_dir(args.plots)  # fail before the work
     result = evaluate(model, images, labels, dataset, args.split)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=1))
+        print(result.to_json())
     else:
         print(result.format_text())
     if plot_dir is not None:

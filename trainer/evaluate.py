@@ -7,7 +7,9 @@ decision); `evaluate` adds the accuracy figures, response time and confusion mat
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -140,6 +142,17 @@ class EvalResult:
         d["per_class_mean_output_step"] = [[_nan_none(x) for x in row]
                                            for row in self.per_class_mean_output_step]
         return d
+
+    def to_json(self) -> str:
+        """What `bs4nn eval --json` prints and `save_beside` writes."""
+        return json.dumps(self.to_dict(), indent=1)
+
+    def save_beside(self, model_path: str | Path) -> Path:
+        """Write the JSON to `<name>.eval.json` beside the model file (models/ ships these)."""
+        p = Path(model_path)
+        path = p.with_name(p.name.removesuffix(".bs4nn") + ".eval.json")
+        path.write_text(self.to_json() + "\n")
+        return path
 
     def format_text(self) -> str:
         lines = [
