@@ -245,7 +245,7 @@ def test_cli_train_tiny_then_eval(tmp_path, data_dir, capsys):
                  "--val-size", "100", "--out", str(out), "--no-progress", "--clip", "0",
                  "--no-calibrate", "--data-dir", str(data_dir)]) == 0
     text = capsys.readouterr().out
-    assert "training binary 784-16-10 on mnist: 1 epochs, seed 0" in text
+    assert "training 784-16-10 on mnist: 1 epochs, seed 0, binary weights" in text
     assert "selected epoch 1 (val " in text and "calibrated thresholds" not in text
     m = Model.load(out)
     assert m.layer_sizes == [784, 16, 10] and m.metrics["epochs"] == 1

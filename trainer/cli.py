@@ -13,19 +13,30 @@ from trainer.errors import Bs4nnError
 from trainer.evaluate import evaluate
 from trainer.model import Model
 from trainer.plots import eval_plots, make_dir, model_name, training_curves, training_plot_path
+from trainer.surrogate import make_surrogate_config, train_surrogate
 from trainer.train import PRESETS, make_config, train
+
+# options of the paper's rule only, and of the surrogate rule only (attribute names)
+PAPER_ONLY = ("theta", "delta_norm", "silent_target", "ema_samples", "gamma", "tie_lead", "clip",
+              "calibrate")
+SURROGATE_ONLY = ("levels", "shift")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train", help="train a BS4NN (or S4NN) network",
-        description="Train with the paper's learning rule; the model selected on the validation "
+        description="Train with the paper's learning rule (or, with --rule surrogate, a "
+                    "surrogate gradient: docs/training.md); the model selected on the validation "
                     "split is saved with its test accuracy. A checkpoint <out>.ckpt is written "
                     "after every epoch; --resume continues from it bit-identically. At the "
                     "end, accuracy and loss per epoch are plotted to <out>.training.png "
                     "(<out> without .bs4nn).")
     p.add_argument("--preset", choices=sorted(PRESETS), default="mnist-600",
                    help="Table 1 settings to start from (default: mnist-600)")
+    p.add_argument("--rule", choices=("paper", "surrogate"), default="paper",
+                   help="paper = the paper's temporal-error rule (default); surrogate = soft "
+                        "first spikes on quantised time, Adam on mini-batches, then thresholds "
+                        "calibrated every epoch (binary weights only; beyond the paper)")
     p.add_argument("--dataset", choices=DATASETS, help="default: the preset's dataset")
     p.add_argument("--hidden", type=int, action="append", metavar="N",
                    help="hidden layer size; repeat for more layers (default: the preset's)")
@@ -57,6 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=None,
                    help="after training, choose each layer's integer threshold on the validation "
                         "split (default: the preset's)")
+    p.add_argument("--levels", type=int,
+                   help="surrogate rule: intensity levels of the quantised time (default 32)")
+    p.add_argument("--shift", type=int, metavar="PIXELS",
+                   help="surrogate rule: shift training images randomly by up to PIXELS "
+                        "(default 1; 0 = off)")
     p.add_argument("--out", default="model.bs4nn", help="model file (default model.bs4nn)")
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
     p.add_argument("--data-dir", help="where the datasets are (default: $BS4NN_DATA, cache)")
@@ -84,18 +100,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     overrides = {"val_size": args.val_size, "train_limit": args.train_limit, "seed": args.seed}
-    for key in ("epochs", "delta_norm", "silent_target", "ema_samples", "gamma", "tie_lead",
-                "clip", "calibrate"):
-        if getattr(args, key) is not None:
-            overrides[key] = getattr(args, key)
-    cfg = make_config(args.preset, hidden=args.hidden, thetas=args.theta, dataset=args.dataset,
-                      weights=args.weights, **overrides)
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    if args.rule == "surrogate":
+        _reject(args, PAPER_ONLY, "the paper's rule")
+        if args.weights != "binary":
+            raise Bs4nnError("--rule surrogate trains binary weights only (drop --weights real)")
+        for key in SURROGATE_ONLY:
+            if getattr(args, key) is not None:
+                overrides[key] = getattr(args, key)
+        cfg = make_surrogate_config(args.preset, hidden=args.hidden, dataset=args.dataset,
+                                    **overrides)
+        details = (f"surrogate rule, {cfg.levels} levels, training K {cfg.k_train}, shift "
+                   f"{cfg.shift}")
+        run = train_surrogate
+    else:
+        _reject(args, SURROGATE_ONLY, "--rule surrogate")
+        for key in PAPER_ONLY[1:]:
+            if getattr(args, key) is not None:
+                overrides[key] = getattr(args, key)
+        cfg = make_config(args.preset, hidden=args.hidden, thetas=args.theta,
+                          dataset=args.dataset, weights=args.weights, **overrides)
+        details = f"{cfg.weights} weights, thetas {cfg.thetas}, alphas {cfg.alphas}"
+        run = train
     sizes = "-".join(str(n) for n in cfg.layer_sizes)
-    print(f"training {cfg.weights} {sizes} on {cfg.dataset}: {cfg.epochs} epochs, seed {cfg.seed}"
-          f", thetas {cfg.thetas}, alphas {cfg.alphas}")
+    print(f"training {sizes} on {cfg.dataset}: {cfg.epochs} epochs, seed {cfg.seed}, {details}")
     try:
-        result = train(cfg, args.out, resume=args.resume, data_dir=args.data_dir,
-                       progress=not args.no_progress)
+        result = run(cfg, args.out, resume=args.resume, data_dir=args.data_dir,
+                     progress=not args.no_progress)
     except KeyboardInterrupt:
         cmd = [a for a in sys.argv[1:] if a != "--resume"]
         print("resume with: bs4nn " + shlex.join(cmd) + " --resume", file=sys.stderr)
@@ -105,6 +137,12 @@ def _train(args: argparse.Namespace) -> int:
         if path is not None:
             print(f"training curves: {path}")
     return 0
+
+
+def _reject(args: argparse.Namespace, names: tuple[str, ...], owner: str) -> None:
+    given = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
+    if given:
+        raise Bs4nnError(f"{', '.join(given)}: for {owner} only, not with --rule {args.rule}")
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -269,21 +269,18 @@ def _to_model(flat_w: np.ndarray, alphas: np.ndarray, cfg: TrainConfig, metrics:
                              metrics=metrics)
 
 
-def _save_checkpoint(path: Path, state: TrainState, cfg: TrainConfig) -> None:
-    meta = {"config": cfg.to_dict(), "epoch": state.epoch, "eta": state.eta, "mu": state.mu,
-            "rng_state": state.rng_state, "best_val": state.best_val,
-            "best_epoch": state.best_epoch, "history": state.history}
-    arrays = {"v": state.v, "scale": state.scale, "alphas": state.alphas,
-              "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
-    for name in ("best_w", "best_alphas", "ema_w", "ema_alphas"):
-        if getattr(state, name) is not None:
-            arrays[name] = getattr(state, name)
+def write_checkpoint(path: Path, config: dict, meta: dict, arrays: dict) -> None:
+    """Atomically write a checkpoint: `arrays` (None values skipped) and JSON `meta`, tagged
+    with the run's `config` so that a resume with other settings is refused."""
+    meta = {"config": config, **meta}
+    arrays = {k: a for k, a in arrays.items() if a is not None}
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
     write_atomic(path, buf.getvalue())  # a crash leaves the previous checkpoint intact
 
 
-def _load_checkpoint(path: Path, cfg: TrainConfig) -> TrainState:
+def read_checkpoint(path: Path, config: dict) -> tuple[dict, dict]:
+    """(meta, arrays) of a checkpoint written by `write_checkpoint` with the same `config`."""
     if not path.is_file():
         raise Bs4nnError(f"no checkpoint {path} to resume from; run without --resume to start")
     try:
@@ -293,10 +290,25 @@ def _load_checkpoint(path: Path, cfg: TrainConfig) -> TrainState:
     except (OSError, ValueError, KeyError) as exc:
         raise Bs4nnError(f"checkpoint {path} is unreadable ({exc}); delete it and start again "
                          "without --resume") from None
-    if meta["config"] != cfg.to_dict():
-        diff = sorted(k for k in cfg.to_dict() if meta["config"].get(k) != cfg.to_dict()[k])
+    if meta.get("config") != config:
+        saved = meta.get("config") or {}
+        diff = sorted(k for k in config if saved.get(k) != config[k])
         raise Bs4nnError(f"checkpoint {path} was made with different settings ({', '.join(diff)});"
                          " resume with the same options, or start again without --resume")
+    return meta, arrays
+
+
+def _save_checkpoint(path: Path, state: TrainState, cfg: TrainConfig) -> None:
+    meta = {"epoch": state.epoch, "eta": state.eta, "mu": state.mu,
+            "rng_state": state.rng_state, "best_val": state.best_val,
+            "best_epoch": state.best_epoch, "history": state.history}
+    write_checkpoint(path, cfg.to_dict(), meta,
+                     {name: getattr(state, name) for name in
+                      ("v", "scale", "alphas", "best_w", "best_alphas", "ema_w", "ema_alphas")})
+
+
+def _load_checkpoint(path: Path, cfg: TrainConfig) -> TrainState:
+    meta, arrays = read_checkpoint(path, cfg.to_dict())
     return TrainState(v=arrays["v"], scale=arrays["scale"], alphas=arrays["alphas"],
                       epoch=meta["epoch"], eta=meta["eta"], mu=meta["mu"],
                       rng_state=meta["rng_state"], best_w=arrays.get("best_w"),

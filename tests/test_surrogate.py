@@ -1,0 +1,191 @@
+"""The surrogate rule (trainer/surrogate.py): its soft forward against hand-worked first
+crossings, its gradients against finite differences of a slow loop version, augmentation,
+determinism and bit-identical resume of tiny runs, option errors."""
+
+import numpy as np
+import pytest
+
+from bs4nn.cli import main
+from trainer.calibrate import accuracy_with_thresholds
+from trainer.datasets import load_dataset, train_val_split
+from trainer.errors import Bs4nnError
+from trainer.model import Model
+from trainer.surrogate import (
+    NOT_ONE,
+    augment,
+    forward,
+    intensity_levels,
+    loss_and_grads,
+    make_surrogate_config,
+    spiked_by_level,
+    train_surrogate,
+)
+from trainer.train import checkpoint_path
+
+
+def test_levels_and_spikes_by_level():
+    assert intensity_levels(16).tolist() == [240, 224, 208, 192, 176, 160, 144, 128, 112, 96,
+                                             80, 64, 48, 32, 16, 1]
+    assert intensity_levels(4).tolist() == [192, 128, 64, 1]
+    pixels = np.array([[255, 192, 191, 1, 0]], np.uint8)
+    spiked = spiked_by_level(pixels, intensity_levels(4))
+    assert spiked.shape == (4, 1, 5) and spiked.dtype == np.float32
+    # level at which each pixel has spiked: 0, 0, 1, 3, never
+    assert spiked[:, 0, :].T.tolist() == [[1, 1, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1],
+                                          [0, 0, 0, 1], [0, 0, 0, 0]]
+
+
+def test_narrow_crossings_give_the_quantised_first_crossing():
+    # 4 levels (192, 128, 64, 1); the pixels spike at levels 0, 1, 2, 3
+    spiked = spiked_by_level(np.array([[200, 150, 100, 30]], np.uint8), intensity_levels(4))
+    hidden = np.array([[1, -1], [1, 1], [-1, 1], [1, 1]], np.float64)  # (inputs, neurons)
+    out = np.array([[1, -1], [1, 1]], np.float64)
+    # hidden 0, K 2: counts 1, 2 -> fires at level 1; hidden 1: counts -1, 0, 1, 2 -> level 3
+    # output 0, K 1: hidden 0 at level 1 -> level 1; output 1: counts -1 (level 1), 0 (level 3)
+    # -> silent, soft level 4 (the number of levels)
+    fired, _ = forward([hidden, out], spiked, [2, 1], [1e-3, 1e-3])
+    assert np.allclose((1.0 - fired).sum(axis=0), [[1.0, 4.0]], atol=1e-5)
+    assert fired.shape == (4, 1, 2)
+    # wide crossings are soft: the output that stays one count short fires with some
+    # probability, the one that crosses is not sure to
+    soft, _ = forward([hidden, out], spiked, [2, 1], [1.0, 1.0])
+    assert 0.1 < soft[3, 0, 1] < 0.9 and 0.1 < soft[1, 0, 0] < 0.9
+
+
+def _slow_loss(signs, spiked, labels, ks, widths, beta, masks):
+    """The same loss with loops over samples, neurons and levels."""
+    total = 0.0
+    n_levels, n_samples, _ = spiked.shape
+    for n in range(n_samples):
+        fired = spiked[:, n, :]
+        for ly, s in enumerate(signs):
+            nxt = np.zeros((n_levels, s.shape[1]))
+            for j in range(s.shape[1]):
+                not_fired = 1.0
+                for lv in range(n_levels):
+                    count = sum(fired[lv, i] * s[i, j] for i in range(s.shape[0]))
+                    p = 1.0 / (1.0 + np.exp(-(count - ks[ly] + 0.5) / widths[ly]))
+                    not_fired *= 1.0 - NOT_ONE * p
+                    nxt[lv, j] = 1.0 - not_fired
+            if ly < len(signs) - 1:
+                nxt *= masks[ly][n]
+            fired = nxt
+        logits = -beta * (1.0 - fired).sum(axis=0)
+        total -= logits[labels[n]] - np.log(np.exp(logits).sum())
+    return total / n_samples
+
+
+def test_gradients_match_finite_differences_of_slow_loss():
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (4, 7)).astype(np.uint8)
+    spiked = spiked_by_level(pixels, intensity_levels(5)).astype(np.float64)
+    # signs perturbed off +-1: the gradient is taken at real values, as the STE uses it
+    signs = [np.sign(rng.standard_normal(shape)) + 0.1 * rng.standard_normal(shape)
+             for shape in ((7, 5), (5, 4), (4, 3))]
+    labels = np.array([0, 2, 1, 2])
+    masks = [rng.integers(0, 2, (4, 5)).astype(np.float64), np.ones((4, 4))]
+    args = (spiked, labels, [1, 1, 1], [1.5, 0.7, 2.0], 0.8, masks)
+    loss, right, grads = loss_and_grads(signs, *args)
+    assert loss == pytest.approx(_slow_loss(signs, *args), rel=1e-12)
+    assert 0 <= right <= 4
+    eps = 1e-6
+    for ly, s in enumerate(signs):
+        numeric = np.zeros_like(s)
+        for idx in np.ndindex(*s.shape):
+            up = [x.copy() for x in signs]
+            down = [x.copy() for x in signs]
+            up[ly][idx] += eps
+            down[ly][idx] -= eps
+            numeric[idx] = (_slow_loss(up, *args) - _slow_loss(down, *args)) / (2 * eps)
+        assert np.allclose(grads[ly], numeric, rtol=1e-5, atol=1e-9), ly
+        assert np.abs(numeric).max() > 1e-4  # every layer gets a gradient
+    assert not np.any(grads[0][:, masks[0].sum(axis=0) == 0])  # dropped neurons learn nothing
+
+
+def test_augment_shifts_with_zero_fill_and_flips_symmetric_classes():
+    rng = np.random.default_rng(0)
+    images = rng.integers(1, 256, (40, 784)).astype(np.uint8)
+    labels = np.arange(40) % 10
+    cfg = make_surrogate_config("mnist-600", shift=2)
+    shifted = augment(images, labels, cfg, np.random.default_rng(1)).reshape(-1, 28, 28)
+    seen = set()
+    for img, src in zip(shifted, images.reshape(-1, 28, 28), strict=True):
+        padded = np.pad(src, 2)
+        hits = [(dy, dx) for dy in range(5) for dx in range(5)
+                if np.array_equal(img, padded[dy:dy + 28, dx:dx + 28])]
+        assert len(hits) == 1
+        seen.add(hits[0])
+    assert len(seen) > 5  # shifts vary over the batch
+    cfg = make_surrogate_config("fashion-1000", shift=0)
+    flipped = augment(images, labels, cfg, np.random.default_rng(1)).reshape(-1, 28, 28)
+    src = images.reshape(-1, 28, 28)
+    mirrored = [not np.array_equal(f, s) for f, s in zip(flipped, src, strict=True)]
+    for m, f, s, y in zip(mirrored, flipped, src, labels, strict=True):
+        assert np.array_equal(f, s[:, ::-1] if m else s)
+        assert not (m and y in (5, 7, 9))  # sandals, sneakers, boots are not symmetric
+    assert 5 <= sum(mirrored) <= 23
+
+
+def _tiny(**kw):
+    base = dict(hidden=[24], epochs=2, train_limit=1024, val_size=300, seed=5, levels=8, lr=0.02)
+    base.update(kw)
+    return make_surrogate_config("mnist-600", **base)
+
+
+def _run(cfg, out, data_dir, **kw):
+    return train_surrogate(cfg, out, data_dir=data_dir, progress=False, log=lambda s: None, **kw)
+
+
+def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(tmp_path, data_dir):
+    cfg = _tiny()
+    whole = _run(cfg, tmp_path / "whole.bs4nn", data_dir)
+    again = _run(cfg, tmp_path / "again.bs4nn", data_dir)
+    assert whole.model.content_hash == again.model.content_hash
+
+    def stop_after_first(epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "part.bs4nn"
+    with pytest.raises(KeyboardInterrupt):
+        _run(cfg, out, data_dir, on_epoch_end=stop_after_first)
+    assert checkpoint_path(out).is_file() and not out.exists()
+    with pytest.raises(Bs4nnError, match=r"different settings \(seed\)"):
+        _run(_tiny(seed=6), out, data_dir, resume=True)
+    resumed = _run(cfg, out, data_dir, resume=True)
+    assert not checkpoint_path(out).exists()
+    assert all(np.array_equal(a, b) for a, b in zip(resumed.model.weights, whole.model.weights,
+                                                    strict=True))
+    assert resumed.model.thresholds() == whole.model.thresholds()
+    assert [h["val_acc"] for h in resumed.history] == [h["val_acc"] for h in whole.history]
+
+    # the saved model is the exact network of the best epoch at its calibrated thresholds
+    saved = Model.load(out)
+    best = max(whole.history, key=lambda h: h["val_acc"])
+    assert saved.metrics["best_epoch"] == best["epoch"]
+    assert saved.thresholds() == best["K"]
+    assert saved.train_config["rule"] == "surrogate"
+    assert set(np.unique(np.concatenate([w.ravel() for w in saved.weights]))) == {-1.0, 1.0}
+    images, labels = load_dataset("mnist", "train", data_dir)
+    _, val_idx = train_val_split(len(images), 300, 5)
+    assert accuracy_with_thresholds(saved, saved.thresholds(), images[val_idx],
+                                    labels[val_idx]) == saved.metrics["val_accuracy"]
+    assert saved.metrics["val_accuracy"] > 0.4  # it learned in 2,000 samples (chance: 10%)
+
+
+def test_config_and_cli_errors(capsys, tmp_path):
+    with pytest.raises(Bs4nnError, match="flip is for Fashion-MNIST"):
+        make_surrogate_config("mnist-600", flip=True)
+    with pytest.raises(Bs4nnError, match=r"k_train needs one value per weight layer \(2\)"):
+        make_surrogate_config("mnist-600", k_train=[20])
+    with pytest.raises(Bs4nnError, match="--levels must be within 2..256"):
+        make_surrogate_config("mnist-600", levels=1)
+    assert make_surrogate_config("fashion-600-600", hidden=[50]).widths_end == [0.5, 1.0]
+    out = str(tmp_path / "m.bs4nn")
+    assert main(["train", "--rule", "surrogate", "--gamma", "2", "--clip", "1", "--out", out]) == 2
+    assert "--gamma, --clip: for the paper's rule only, not with --rule surrogate" in \
+        capsys.readouterr().err
+    assert main(["train", "--shift", "2", "--out", out]) == 2
+    assert "--shift: for --rule surrogate only, not with --rule paper" in capsys.readouterr().err
+    assert main(["train", "--rule", "surrogate", "--weights", "real", "--out", out]) == 2
+    assert "trains binary weights only" in capsys.readouterr().err

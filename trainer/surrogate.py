@@ -1,0 +1,439 @@
+"""Surrogate-gradient training of a BS4NN (beyond the paper: `bs4nn train --rule surrogate`).
+
+The network, its semantics and the model file are the same as with the paper's rule
+(trainer/train.py); only the way the signs are found differs (docs/training.md, "surrogate
+rule"). While training, time is quantised to `levels` intensity levels (a pixel at or above
+level l's intensity has spiked by level l) and every first crossing is made soft: a neuron has
+fired by level l with probability 1 - prod_{l' <= l} (1 - sigmoid((count(l') - K + 0.5) / w)),
+its count being the sum of the +-1 weights over what has fired below it. The loss is a softmax
+cross-entropy over minus the outputs' soft firing levels (earliest output wins). The signs are
+those of real weights clipped to [-1, 1] (straight-through estimator), moved by Adam on
+mini-batches, with dropout of pixels and hidden neurons and random shifts of the images.
+
+After every epoch the signs go into the exact network, its integer thresholds are calibrated
+on the validation split (trainer.calibrate) and the best epoch is kept. Plain numpy: the work
+is a few float32 matrix products per mini-batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from trainer.calibrate import calibrate_thresholds
+from trainer.datasets import DATASETS, load_dataset, train_val_split
+from trainer.errors import Bs4nnError
+from trainer.evaluate import evaluate
+from trainer.model import Model, model_from_arrays
+from trainer.semantics import binarize
+from trainer.train import TrainResult, checkpoint_path, read_checkpoint, write_checkpoint
+
+N_INPUT = 784
+N_CLASSES = 10
+SIDE = 28  # images are SIDE x SIDE
+NOT_ONE = 0.999999  # keeps 1 - p > 0, so the backward of the running product can divide by it
+# left-right symmetric Fashion-MNIST classes, flipped by `flip` (all but sandal, sneaker, boot)
+SYMMETRIC_FASHION = (0, 1, 2, 3, 4, 6, 8)
+
+# Per preset (the paper's networks): what differs from the SurrogateConfig defaults.
+SURROGATE_PRESETS: dict[str, dict] = {
+    "mnist-600": dict(dataset="mnist", hidden=[600]),
+    "fashion-1000": dict(dataset="fashion-mnist", hidden=[1000], flip=True,
+                         widths_end=[2.0, 4.0]),
+    "fashion-600-600": dict(dataset="fashion-mnist", hidden=[600, 600], flip=True,
+                            widths_end=[2.0, 2.0, 4.0]),
+}
+
+
+@dataclass
+class SurrogateConfig:
+    """Everything that determines a surrogate run (with the seed, the result is bit-exact)."""
+
+    dataset: str
+    hidden: list[int]
+    epochs: int = 20
+    preset: str | None = None
+    rule: str = "surrogate"  # recorded in the model's train_config
+    levels: int = 32  # intensity levels of the quantised time while training
+    # K per weight layer while training (None: 20 for hidden layers, 30 for the output layer,
+    # at most a tenth of the last hidden layer's size so that small networks can fire)
+    k_train: list[int] | None = None
+    widths: list[float] | None = None  # soft-crossing widths at epoch 1 (None: 2, ..., 4)
+    widths_end: list[float] | None = None  # at the last epoch, linear between (None: .5, .., 1)
+    beta: float = 0.5  # softmax sharpness, per level
+    lr: float = 2e-3  # Adam step
+    lr_halve_every: int = 4  # epochs
+    batch: int = 128
+    init: float = 0.1  # initial real weights U[-init, init]
+    pixel_dropout: float = 0.1
+    hidden_dropout: float = 0.2
+    shift: int = 1  # random shifts of the training images by up to this many pixels
+    flip: bool = False  # random left-right flips of the symmetric Fashion-MNIST classes
+    val_size: int = 5000
+    train_limit: int | None = None
+    seed: int = 0
+    # filled in by __post_init__ from the number of layers
+    layer_count: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        n = len(self.hidden) + 1
+        self.layer_count = n
+        if self.k_train is None:
+            self.k_train = [20] * (n - 1) + [max(1, min(30, self.hidden[-1] // 10))]
+        if self.widths is None:
+            self.widths = [2.0] * (n - 1) + [4.0]
+        if self.widths_end is None:
+            self.widths_end = [0.5] * (n - 1) + [1.0]
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        return [N_INPUT, *self.hidden, N_CLASSES]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("layer_count")
+        return d
+
+    def validate(self) -> None:
+        n = self.layer_count
+        if self.dataset not in DATASETS:
+            raise Bs4nnError(f"unknown dataset {self.dataset!r}; choose {', '.join(DATASETS)}")
+        if any(h < 1 for h in self.hidden):
+            raise Bs4nnError(f"hidden layer sizes must be positive, got {self.hidden}")
+        for name in ("k_train", "widths", "widths_end"):
+            if len(getattr(self, name)) != n:
+                raise Bs4nnError(f"{name} needs one value per weight layer ({n}), "
+                                 f"got {getattr(self, name)}")
+        if any(k < 1 for k in self.k_train):
+            raise Bs4nnError(f"every training K must be at least 1, got {self.k_train}")
+        if any(not w > 0 for w in self.widths + self.widths_end):
+            raise Bs4nnError("soft-crossing widths must be positive")
+        if not 2 <= self.levels <= 256:
+            raise Bs4nnError(f"--levels must be within 2..256, got {self.levels}")
+        if self.epochs < 1:
+            raise Bs4nnError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.batch < 1 or self.lr_halve_every < 1:
+            raise Bs4nnError("batch and lr_halve_every must be at least 1")
+        if not (0 <= self.pixel_dropout < 1 and 0 <= self.hidden_dropout < 1):
+            raise Bs4nnError("dropout rates must be within [0, 1)")
+        if not 0 <= self.shift < SIDE // 2:
+            raise Bs4nnError(f"--shift must be within 0..{SIDE // 2 - 1}, got {self.shift}")
+        if self.flip and self.dataset != "fashion-mnist":
+            raise Bs4nnError("flip is for Fashion-MNIST (digits are not left-right symmetric)")
+        if self.train_limit is not None and self.train_limit < self.batch:
+            raise Bs4nnError(f"--train-limit must be at least the batch ({self.batch}), "
+                             f"got {self.train_limit}")
+
+
+def make_surrogate_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
+                          dataset: str | None = None, **overrides) -> SurrogateConfig:
+    """A preset's network trained with the surrogate rule; keyword arguments set fields."""
+    if preset not in SURROGATE_PRESETS:
+        raise Bs4nnError(f"unknown preset {preset!r}; choose one of "
+                         f"{', '.join(SURROGATE_PRESETS)}")
+    values = {**SURROGATE_PRESETS[preset], **overrides}
+    if hidden is not None:
+        values["hidden"] = list(hidden)
+        for name in ("widths_end",):  # per-layer preset values no longer fit: defaults
+            if len(values.get(name) or []) != len(hidden) + 1:
+                values.pop(name, None)
+    if dataset is not None:
+        values["dataset"] = dataset
+        if dataset != "fashion-mnist":
+            values["flip"] = False
+    cfg = SurrogateConfig(preset=preset, **values)
+    cfg.validate()
+    return cfg
+
+
+def intensity_levels(n_levels: int) -> np.ndarray:
+    """Lowest intensity of every level, brightest first (the last level takes every pixel > 0):
+    a pixel of intensity I has spiked by level l when I >= levels[l]."""
+    levels = np.array([256 - (256 // n_levels) * (lv + 1) for lv in range(n_levels)])
+    levels[-1] = 1
+    return levels
+
+
+# ------------------------------------------------------------------ the surrogate network
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow warnings for large |z|
+
+
+def layer_forward(fired_in: np.ndarray, signs: np.ndarray, k: float, width: float):
+    """(L, n, m) probabilities that the inputs have fired by each level, (m, h) signs ->
+    (L, n, h) probabilities that the neurons have fired, and what the backward needs."""
+    counts = (fired_in.reshape(-1, fired_in.shape[-1]) @ signs).reshape(*fired_in.shape[:-1], -1)
+    p = _sigmoid((counts - (k - 0.5)) / width)
+    q = 1.0 - NOT_ONE * p
+    not_fired = q.copy()
+    for lv in range(1, len(q)):  # running product over the levels (faster than np.cumprod)
+        not_fired[lv] *= not_fired[lv - 1]
+    return 1.0 - not_fired, (fired_in, p, q, not_fired)
+
+
+def layer_backward(d_fired: np.ndarray, signs: np.ndarray, width: float, cache,
+                   input_grad: bool = True):
+    """Gradients of the signs and (input_grad) of the inputs' fired probabilities from those
+    of the layer's fired probabilities. not_fired[l] = prod_{l' <= l} q[l'], so
+    dq[l'] = sum_{l >= l'} d_not_fired[l] not_fired[l] / q[l']."""
+    fired_in, p, q, not_fired = cache
+    dq = -d_fired * not_fired
+    for lv in range(len(dq) - 2, -1, -1):  # sum over the later levels
+        dq[lv] += dq[lv + 1]
+    dq /= q
+    d_counts = dq * p * (1.0 - p) * (-NOT_ONE / width)
+    d_signs = fired_in.reshape(-1, fired_in.shape[-1]).T @ d_counts.reshape(-1, d_counts.shape[-1])
+    if not input_grad:
+        return d_signs, None
+    return d_signs, (d_counts.reshape(-1, d_counts.shape[-1]) @ signs.T).reshape(fired_in.shape)
+
+
+def forward(signs: list[np.ndarray], spiked: np.ndarray, ks: list[int], widths: list[float],
+            hidden_masks: list[np.ndarray] | None = None):
+    """(L, n, 10) probabilities that the outputs have fired by each level, and the caches.
+
+    spiked: (L, n, 784) 0/1; hidden_masks: per hidden layer (n, h) dropout factors. The soft
+    firing level of an output, sum over levels of (1 - fired), is the level of its first
+    crossing (L when silent) as the widths go to 0."""
+    fired, caches = spiked, []
+    for ly, s in enumerate(signs):
+        fired, cache = layer_forward(fired, s, ks[ly], widths[ly])
+        caches.append(cache)
+        if hidden_masks is not None and ly < len(signs) - 1:
+            fired = fired * hidden_masks[ly]
+    return fired, caches
+
+
+def loss_and_grads(signs: list[np.ndarray], spiked: np.ndarray, labels: np.ndarray,
+                   ks: list[int], widths: list[float], beta: float,
+                   hidden_masks: list[np.ndarray] | None = None):
+    """(mean loss, number right, gradients of the loss with respect to the (m, h) `signs`; the
+    straight-through estimator passes them to the real weights unchanged)."""
+    fired, caches = forward(signs, spiked, ks, widths, hidden_masks)
+    logits = -beta * (1.0 - fired).sum(axis=0)  # minus the soft firing level of each output
+    logits -= logits.max(axis=1, keepdims=True)
+    prob = np.exp(logits)
+    prob /= prob.sum(axis=1, keepdims=True)
+    rows = np.arange(len(labels))
+    loss = float(-np.log(np.maximum(prob[rows, labels], 1e-30)).mean())
+    right = int((prob.argmax(axis=1) == labels).sum())
+    d_logits = prob
+    d_logits[rows, labels] -= 1.0
+    d_logits /= len(labels)
+    d_fired = np.broadcast_to((beta * d_logits)[None], fired.shape)  # d level / d fired = -1
+    grads = [None] * len(signs)
+    for ly in range(len(signs) - 1, -1, -1):
+        if hidden_masks is not None and ly < len(signs) - 1:
+            d_fired = d_fired * hidden_masks[ly]
+        grads[ly], d_fired = layer_backward(d_fired, signs[ly], widths[ly], caches[ly], ly > 0)
+    return loss, right, grads
+
+
+def spiked_by_level(images: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """(n, 784) uint8 -> (L, n, 784) float32: has the pixel spiked by level l."""
+    return (images[None, :, :] >= levels[:, None, None]).astype(np.float32)
+
+
+def augment(images: np.ndarray, labels: np.ndarray, cfg: SurrogateConfig,
+            rng: np.random.Generator) -> np.ndarray:
+    """Random shifts by up to cfg.shift pixels (zero fill) and, with cfg.flip, left-right flips
+    of half of the symmetric classes."""
+    n = len(images)
+    out = images.reshape(n, SIDE, SIDE)
+    if cfg.shift:
+        s = cfg.shift
+        padded = np.pad(out, ((0, 0), (s, s), (s, s)))
+        dy, dx = rng.integers(0, 2 * s + 1, (2, n))
+        rows = dy[:, None] + np.arange(SIDE)[None, :]  # (n, SIDE)
+        cols = dx[:, None] + np.arange(SIDE)[None, :]
+        out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    if cfg.flip:
+        flip = np.isin(labels, SYMMETRIC_FASHION) & (rng.random(n) < 0.5)
+        out = np.where(flip[:, None, None], out[:, :, ::-1], out)
+    return np.ascontiguousarray(out).reshape(n, -1)
+
+
+# ------------------------------------------------------------------ training loop
+
+
+@dataclass
+class SurrogateState:
+    """What a checkpoint holds: enough to continue bit-identically."""
+
+    weights: list[np.ndarray]  # real proxy weights, (n_in, n_out) float32 per layer
+    m: list[np.ndarray]  # Adam moments
+    v: list[np.ndarray]
+    step: int  # Adam steps taken
+    lr: float
+    epoch: int
+    rng_state: dict
+    best_signs: list[np.ndarray] | None = None  # (n_out, n_in) int8, as the model holds them
+    best_ks: list[int] | None = None
+    best_val: float = -1.0
+    best_epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def init_state(cfg: SurrogateConfig) -> SurrogateState:
+    rng = np.random.default_rng(cfg.seed)
+    sizes = cfg.layer_sizes
+    weights = [rng.uniform(-cfg.init, cfg.init, (sizes[i], sizes[i + 1])).astype(np.float32)
+               for i in range(len(sizes) - 1)]
+    return SurrogateState(weights=weights, m=[np.zeros_like(w) for w in weights],
+                          v=[np.zeros_like(w) for w in weights], step=0, lr=cfg.lr, epoch=0,
+                          rng_state=rng.bit_generator.state)
+
+
+def to_model(signs: list[np.ndarray], ks: list[int], cfg: SurrogateConfig,
+             metrics: dict | None = None) -> Model:
+    """The exact BS4NN with these (n_out, n_in) signs, alpha 1 and thresholds giving K."""
+    return model_from_arrays([s.astype(np.float64) for s in signs], [1.0] * len(ks),
+                             [float(k) for k in ks], dataset=cfg.dataset, seed=cfg.seed,
+                             train_config=cfg.to_dict(), metrics=metrics or {})
+
+
+def adam_step(state: SurrogateState, grads: list[np.ndarray]) -> None:
+    """One Adam step on the real weights, then clipping to [-1, 1]."""
+    state.step += 1
+    c1, c2 = 1 - 0.9 ** state.step, 1 - 0.999 ** state.step
+    for w, m, v, g in zip(state.weights, state.m, state.v, grads, strict=True):
+        m *= 0.9
+        m += 0.1 * g
+        v *= 0.999
+        v += 0.001 * g * g
+        w -= (state.lr * (m / c1) / (np.sqrt(v / c2) + 1e-8)).astype(np.float32)
+        np.clip(w, -1.0, 1.0, out=w)
+
+
+def _save(path: Path, state: SurrogateState, cfg: SurrogateConfig) -> None:
+    arrays = {}
+    for i in range(cfg.layer_count):
+        arrays[f"w{i}"], arrays[f"m{i}"], arrays[f"v{i}"] = (state.weights[i], state.m[i],
+                                                             state.v[i])
+        if state.best_signs is not None:
+            arrays[f"best{i}"] = state.best_signs[i]
+    meta = {"step": state.step, "lr": state.lr, "epoch": state.epoch,
+            "rng_state": state.rng_state, "best_ks": state.best_ks, "best_val": state.best_val,
+            "best_epoch": state.best_epoch, "history": state.history}
+    write_checkpoint(path, cfg.to_dict(), meta, arrays)
+
+
+def _load(path: Path, cfg: SurrogateConfig) -> SurrogateState:
+    meta, a = read_checkpoint(path, cfg.to_dict())
+    n = cfg.layer_count
+    best = [a[f"best{i}"] for i in range(n)] if "best0" in a else None
+    return SurrogateState(weights=[a[f"w{i}"] for i in range(n)], m=[a[f"m{i}"] for i in range(n)],
+                          v=[a[f"v{i}"] for i in range(n)], step=meta["step"], lr=meta["lr"],
+                          epoch=meta["epoch"], rng_state=meta["rng_state"], best_signs=best,
+                          best_ks=meta["best_ks"], best_val=meta["best_val"],
+                          best_epoch=meta["best_epoch"], history=meta["history"])
+
+
+def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = False,
+                    data_dir: str | Path | None = None, progress: bool = True,
+                    log: Callable[[str], None] = print,
+                    on_epoch_end: Callable[[int], None] | None = None):
+    """Train `cfg`, checkpointing to `<out>.ckpt` after every epoch; save the epoch whose exact
+    network (thresholds calibrated) is best on the validation split to `out`, with its test
+    accuracy in the metrics. Returns a trainer.train.TrainResult."""
+    cfg.validate()
+    out = Path(out)
+    ckpt = checkpoint_path(out)
+    images, labels = load_dataset(cfg.dataset, "train", data_dir)
+    test_images, test_labels = load_dataset(cfg.dataset, "test", data_dir)
+    train_idx, val_idx = train_val_split(len(images), cfg.val_size, cfg.seed)
+    if not len(val_idx):
+        raise Bs4nnError("the surrogate rule selects epochs and thresholds on a validation "
+                         "split: --val-size must be at least 1")
+    if cfg.train_limit is not None:
+        train_idx = train_idx[:cfg.train_limit]
+    val_images, val_labels = images[val_idx], labels[val_idx].astype(np.int64)
+    state = _load(ckpt, cfg) if resume else init_state(cfg)
+    if resume:
+        log(f"resuming from {ckpt} after epoch {state.epoch}")
+    levels = intensity_levels(cfg.levels)
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state.rng_state
+    started = time.perf_counter()
+    try:
+        while state.epoch < cfg.epochs:
+            epoch = state.epoch + 1
+            t0 = time.perf_counter()
+            frac = (epoch - 1) / max(1, cfg.epochs - 1)
+            widths = [a + (b - a) * frac for a, b in zip(cfg.widths, cfg.widths_end, strict=True)]
+            perm = rng.permutation(train_idx)
+            n_batches = len(perm) // cfg.batch  # the incomplete last batch is left out
+            loss_sum, n_right, n_done = 0.0, 0, 0
+            with tqdm(total=n_batches * cfg.batch, desc=f"epoch {epoch}/{cfg.epochs}",
+                      unit="img", disable=not progress, leave=False, mininterval=0.5) as bar:
+                for b in range(n_batches):
+                    pick = perm[b * cfg.batch:(b + 1) * cfg.batch]
+                    y = labels[pick].astype(np.int64)
+                    spiked = spiked_by_level(augment(images[pick], y, cfg, rng), levels)
+                    if cfg.pixel_dropout:
+                        spiked *= rng.random(spiked.shape[1:], np.float32) >= cfg.pixel_dropout
+                    masks = [(rng.random((len(pick), h), np.float32) >= cfg.hidden_dropout)
+                             .astype(np.float32) for h in cfg.hidden] if cfg.hidden_dropout \
+                        else None
+                    signs = [binarize(w).astype(np.float32) for w in state.weights]
+                    loss, right, grads = loss_and_grads(signs, spiked, y, cfg.k_train, widths,
+                                                        cfg.beta, masks)
+                    adam_step(state, grads)
+                    loss_sum += loss * len(pick)
+                    n_right += right
+                    n_done += len(pick)
+                    bar.update(len(pick))
+                    bar.set_postfix(loss=f"{loss_sum / n_done:.4f}", acc=f"{n_right / n_done:.4f}")
+            train_s = time.perf_counter() - t0
+            signs = [binarize(w.T) for w in state.weights]
+            model, val_trained, val = calibrate_thresholds(
+                to_model(signs, cfg.k_train, cfg), val_images, val_labels, log=lambda _: None)
+            ks = model.thresholds()
+            if val > state.best_val:
+                state.best_signs, state.best_ks = signs, ks
+                state.best_val, state.best_epoch = val, epoch
+            entry = {"epoch": epoch, "train_loss": loss_sum / n_done, "train_acc": n_right / n_done,
+                     "val_acc": val, "val_acc_trained_K": val_trained, "K": ks, "lr": state.lr,
+                     "widths": widths, "seconds": time.perf_counter() - t0,
+                     "train_samples_per_s": n_done / train_s}
+            state.history.append(entry)
+            log(f"epoch {epoch:3d}  loss {entry['train_loss']:.4f}  surrogate train "
+                f"{100 * entry['train_acc']:.2f}%  exact val {100 * val:.2f}% at K "
+                f"{','.join(map(str, ks))} ({100 * val_trained:.2f}% at the training K)  "
+                f"{entry['seconds']:.1f}s  {entry['train_samples_per_s']:.0f} samples/s")
+            if epoch % cfg.lr_halve_every == 0:
+                state.lr *= 0.5
+            state.epoch = epoch
+            state.rng_state = rng.bit_generator.state
+            _save(ckpt, state, cfg)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch)
+    except KeyboardInterrupt:
+        if ckpt.is_file():
+            log(f"interrupted; checkpoint {ckpt} holds {state.epoch} completed epoch(s): "
+                "run the same command with --resume to continue")
+        raise
+
+    metrics = {"val_accuracy": state.best_val, "best_epoch": state.best_epoch,
+               "epochs": cfg.epochs, "train_size": int(len(train_idx)),
+               "val_size": int(len(val_idx)), "history": state.history}
+    model = to_model(state.best_signs, state.best_ks, cfg, metrics)
+    test = evaluate(model, test_images, test_labels, cfg.dataset, "test")
+    model.metrics.update(test_accuracy=test.accuracy,
+                         test_accuracy_tie_inclusive=test.accuracy_tie_inclusive,
+                         test_mean_decision_step=test.mean_decision_step,
+                         train_seconds=time.perf_counter() - started)
+    model.save(out)
+    ckpt.unlink(missing_ok=True)
+    log(f"selected epoch {state.best_epoch} (val {100 * state.best_val:.2f}%, K "
+        f"{','.join(map(str, state.best_ks))}); test accuracy {100 * test.accuracy:.2f}% "
+        f"(strict), {100 * test.accuracy_tie_inclusive:.2f}% (tie-inclusive); saved {out}")
+    return TrainResult(model, out, state.best_val, test.accuracy, state.best_epoch, cfg.epochs,
+                       model.metrics["train_seconds"], state.history)
