@@ -27,6 +27,10 @@ def test_levels_and_spikes_by_level():
     assert intensity_levels(16).tolist() == [240, 224, 208, 192, 176, 160, 144, 128, 112, 96,
                                              80, 64, 48, 32, 16, 1]
     assert intensity_levels(4).tolist() == [192, 128, 64, 1]
+    # equal shares of the spiking pixels; one intensity is never split across levels
+    pixels = np.array([[255] * 6 + [200] * 3 + [100] * 2 + [7, 0, 0]], np.uint8)
+    assert intensity_levels(4, pixels).tolist() == [255, 200, 1]  # shares of 3: 6, 3, 3 pixels
+    assert intensity_levels(12, pixels).tolist() == [255, 200, 100, 1]  # the last takes 7
     pixels = np.array([[255, 192, 191, 1, 0]], np.uint8)
     spiked = spiked_by_level(pixels, intensity_levels(4))
     assert spiked.shape == (4, 1, 5) and spiked.dtype == np.float32
@@ -136,8 +140,10 @@ def _run(cfg, out, data_dir, **kw):
     return train_surrogate(cfg, out, data_dir=data_dir, progress=False, log=lambda s: None, **kw)
 
 
-def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(tmp_path, data_dir):
-    cfg = _tiny()
+@pytest.mark.parametrize("average", [0, 5])
+def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(tmp_path, data_dir,
+                                                                        average):
+    cfg = _tiny(average_batches=average)
     whole = _run(cfg, tmp_path / "whole.bs4nn", data_dir)
     again = _run(cfg, tmp_path / "again.bs4nn", data_dir)
     assert whole.model.content_hash == again.model.content_hash
@@ -151,19 +157,23 @@ def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(tmp_path
         _run(cfg, out, data_dir, on_epoch_end=stop_after_first)
     assert checkpoint_path(out).is_file() and not out.exists()
     with pytest.raises(Bs4nnError, match=r"different settings \(seed\)"):
-        _run(_tiny(seed=6), out, data_dir, resume=True)
+        _run(_tiny(average_batches=average, seed=6), out, data_dir, resume=True)
     resumed = _run(cfg, out, data_dir, resume=True)
     assert not checkpoint_path(out).exists()
     assert all(np.array_equal(a, b) for a, b in zip(resumed.model.weights, whole.model.weights,
                                                     strict=True))
     assert resumed.model.thresholds() == whole.model.thresholds()
-    assert [h["val_acc"] for h in resumed.history] == [h["val_acc"] for h in whole.history]
+    for key in ("val_acc", "val_acc_ema"):
+        assert [h[key] for h in resumed.history] == [h[key] for h in whole.history]
+    assert all((h["val_acc_ema"] is None) == (average == 0) for h in whole.history)
 
     # the saved model is the exact network of the best epoch at its calibrated thresholds
     saved = Model.load(out)
-    best = max(whole.history, key=lambda h: h["val_acc"])
-    assert saved.metrics["best_epoch"] == best["epoch"]
-    assert saved.thresholds() == best["K"]
+    best = max(max(h["val_acc"], h["val_acc_ema"] or 0) for h in whole.history)
+    assert saved.metrics["val_accuracy"] == best
+    best_epoch = [h["epoch"] for h in whole.history
+                  if best in (h["val_acc"], h["val_acc_ema"])][0]
+    assert saved.metrics["best_epoch"] == best_epoch
     assert saved.train_config["rule"] == "surrogate"
     assert set(np.unique(np.concatenate([w.ravel() for w in saved.weights]))) == {-1.0, 1.0}
     images, labels = load_dataset("mnist", "train", data_dir)

@@ -60,6 +60,9 @@ class SurrogateConfig:
     preset: str | None = None
     rule: str = "surrogate"  # recorded in the model's train_config
     levels: int = 32  # intensity levels of the quantised time while training
+    # "uniform": equal intensity ranges; "quantile": equally many training pixels per level
+    # (MNIST's strokes are 252-255: four exact steps that uniform levels lump into one)
+    level_spacing: str = "uniform"
     # K per weight layer while training (None: 20 for hidden layers, 30 for the output layer,
     # at most a tenth of the last hidden layer's size so that small networks can fire)
     k_train: list[int] | None = None
@@ -74,6 +77,9 @@ class SurrogateConfig:
     hidden_dropout: float = 0.2
     shift: int = 1  # random shifts of the training images by up to this many pixels
     flip: bool = False  # random left-right flips of the symmetric Fashion-MNIST classes
+    # > 0: also keep a moving average of the real weights over about this many mini-batches;
+    # after every epoch the signs of both are scored and the better one can be selected
+    average_batches: int = 0
     val_size: int = 5000
     train_limit: int | None = None
     seed: int = 0
@@ -115,10 +121,14 @@ class SurrogateConfig:
             raise Bs4nnError("soft-crossing widths must be positive")
         if not 2 <= self.levels <= 256:
             raise Bs4nnError(f"--levels must be within 2..256, got {self.levels}")
+        if self.level_spacing not in ("uniform", "quantile"):
+            raise Bs4nnError(f"level_spacing must be uniform or quantile, got "
+                             f"{self.level_spacing!r}")
         if self.epochs < 1:
             raise Bs4nnError(f"--epochs must be at least 1, got {self.epochs}")
-        if self.batch < 1 or self.lr_halve_every < 1:
-            raise Bs4nnError("batch and lr_halve_every must be at least 1")
+        if self.batch < 1 or self.lr_halve_every < 1 or self.average_batches < 0:
+            raise Bs4nnError("batch and lr_halve_every must be at least 1, average_batches at "
+                             "least 0")
         if not (0 <= self.pixel_dropout < 1 and 0 <= self.hidden_dropout < 1):
             raise Bs4nnError("dropout rates must be within [0, 1)")
         if not 0 <= self.shift < SIDE // 2:
@@ -151,12 +161,23 @@ def make_surrogate_config(preset: str = "mnist-600", *, hidden: list[int] | None
     return cfg
 
 
-def intensity_levels(n_levels: int) -> np.ndarray:
+def intensity_levels(n_levels: int, images: np.ndarray | None = None) -> np.ndarray:
     """Lowest intensity of every level, brightest first (the last level takes every pixel > 0):
-    a pixel of intensity I has spiked by level l when I >= levels[l]."""
-    levels = np.array([256 - (256 // n_levels) * (lv + 1) for lv in range(n_levels)])
+    a pixel of intensity I has spiked by level l when I >= levels[l]. With `images`, the
+    levels split their spiking pixels into equal shares (fewer levels where intensities
+    repeat: a level never splits one intensity)."""
+    if images is None:
+        levels = np.array([256 - (256 // n_levels) * (lv + 1) for lv in range(n_levels)])
+    else:
+        counts = np.bincount(np.asarray(images, np.uint8).ravel(), minlength=256)[1:]
+        above = np.cumsum(counts[::-1])[::-1]  # above[i - 1]: pixels with intensity >= i
+        share = above[0] / n_levels
+        # level l ends at the brightest intensity whose pixels reach (l + 1) shares
+        levels = np.unique([1 + int(np.flatnonzero(above >= share * (lv + 1))[-1])
+                            for lv in range(n_levels - 1)])[::-1]
+        levels = np.append(levels, 1)
     levels[-1] = 1
-    return levels
+    return np.unique(levels)[::-1]
 
 
 # ------------------------------------------------------------------ the surrogate network
@@ -274,6 +295,7 @@ class SurrogateState:
     lr: float
     epoch: int
     rng_state: dict
+    average: list[np.ndarray] | None = None  # moving average of the weights (average_batches)
     best_signs: list[np.ndarray] | None = None  # (n_out, n_in) int8, as the model holds them
     best_ks: list[int] | None = None
     best_val: float = -1.0
@@ -319,6 +341,8 @@ def _save(path: Path, state: SurrogateState, cfg: SurrogateConfig) -> None:
                                                              state.v[i])
         if state.best_signs is not None:
             arrays[f"best{i}"] = state.best_signs[i]
+        if state.average is not None:
+            arrays[f"avg{i}"] = state.average[i]
     meta = {"step": state.step, "lr": state.lr, "epoch": state.epoch,
             "rng_state": state.rng_state, "best_ks": state.best_ks, "best_val": state.best_val,
             "best_epoch": state.best_epoch, "history": state.history}
@@ -329,11 +353,40 @@ def _load(path: Path, cfg: SurrogateConfig) -> SurrogateState:
     meta, a = read_checkpoint(path, cfg.to_dict())
     n = cfg.layer_count
     best = [a[f"best{i}"] for i in range(n)] if "best0" in a else None
+    average = [a[f"avg{i}"] for i in range(n)] if "avg0" in a else None
     return SurrogateState(weights=[a[f"w{i}"] for i in range(n)], m=[a[f"m{i}"] for i in range(n)],
                           v=[a[f"v{i}"] for i in range(n)], step=meta["step"], lr=meta["lr"],
-                          epoch=meta["epoch"], rng_state=meta["rng_state"], best_signs=best,
+                          epoch=meta["epoch"], rng_state=meta["rng_state"], average=average,
+                          best_signs=best,
                           best_ks=meta["best_ks"], best_val=meta["best_val"],
                           best_epoch=meta["best_epoch"], history=meta["history"])
+
+
+def _update_average(state: SurrogateState, keep: float) -> None:
+    if state.average is None:
+        state.average = [w.copy() for w in state.weights]
+        return
+    for avg, w in zip(state.average, state.weights, strict=True):
+        avg *= keep
+        avg += (1.0 - keep) * w
+
+
+def _select(state: SurrogateState, cfg: SurrogateConfig, epoch: int, val_images: np.ndarray,
+            val_labels: np.ndarray) -> tuple[float, float, list[int], float | None]:
+    """Score the epoch's signs (and those of the averaged weights) in the exact network with
+    calibrated thresholds; keep the best so far. Returns (validation accuracy, the same at the
+    training K, calibrated K, validation accuracy of the averaged weights or None)."""
+    results = []
+    for weights in [state.weights] + ([state.average] if state.average is not None else []):
+        signs = [binarize(w.T) for w in weights]
+        model, at_trained, val = calibrate_thresholds(
+            to_model(signs, cfg.k_train, cfg), val_images, val_labels, log=lambda _: None)
+        results.append((val, signs, model.thresholds(), at_trained))
+        if val > state.best_val:
+            state.best_signs, state.best_ks = signs, model.thresholds()
+            state.best_val, state.best_epoch = val, epoch
+    val, _, ks, at_trained = results[0]
+    return val, at_trained, ks, (results[1][0] if len(results) > 1 else None)
 
 
 def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = False,
@@ -358,7 +411,9 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
     state = _load(ckpt, cfg) if resume else init_state(cfg)
     if resume:
         log(f"resuming from {ckpt} after epoch {state.epoch}")
-    levels = intensity_levels(cfg.levels)
+    levels = intensity_levels(cfg.levels, images[train_idx[:10000]]
+                              if cfg.level_spacing == "quantile" else None)
+    log(f"training levels (lowest intensity of each): {' '.join(map(str, levels))}")
     rng = np.random.default_rng()
     rng.bit_generator.state = state.rng_state
     started = time.perf_counter()
@@ -386,28 +441,26 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
                     loss, right, grads = loss_and_grads(signs, spiked, y, cfg.k_train, widths,
                                                         cfg.beta, masks)
                     adam_step(state, grads)
+                    if cfg.average_batches:
+                        _update_average(state, 1.0 - 1.0 / cfg.average_batches)
                     loss_sum += loss * len(pick)
                     n_right += right
                     n_done += len(pick)
                     bar.update(len(pick))
                     bar.set_postfix(loss=f"{loss_sum / n_done:.4f}", acc=f"{n_right / n_done:.4f}")
             train_s = time.perf_counter() - t0
-            signs = [binarize(w.T) for w in state.weights]
-            model, val_trained, val = calibrate_thresholds(
-                to_model(signs, cfg.k_train, cfg), val_images, val_labels, log=lambda _: None)
-            ks = model.thresholds()
-            if val > state.best_val:
-                state.best_signs, state.best_ks = signs, ks
-                state.best_val, state.best_epoch = val, epoch
+            val, val_trained, ks, val_avg = _select(state, cfg, epoch, val_images, val_labels)
             entry = {"epoch": epoch, "train_loss": loss_sum / n_done, "train_acc": n_right / n_done,
-                     "val_acc": val, "val_acc_trained_K": val_trained, "K": ks, "lr": state.lr,
+                     "val_acc": val, "val_acc_trained_K": val_trained, "K": ks,
+                     "val_acc_ema": val_avg, "lr": state.lr,
                      "widths": widths, "seconds": time.perf_counter() - t0,
                      "train_samples_per_s": n_done / train_s}
             state.history.append(entry)
+            avg_txt = "" if val_avg is None else f", averaged weights {100 * val_avg:.2f}%"
             log(f"epoch {epoch:3d}  loss {entry['train_loss']:.4f}  surrogate train "
                 f"{100 * entry['train_acc']:.2f}%  exact val {100 * val:.2f}% at K "
-                f"{','.join(map(str, ks))} ({100 * val_trained:.2f}% at the training K)  "
-                f"{entry['seconds']:.1f}s  {entry['train_samples_per_s']:.0f} samples/s")
+                f"{','.join(map(str, ks))} ({100 * val_trained:.2f}% at the training K){avg_txt}"
+                f"  {entry['seconds']:.1f}s  {entry['train_samples_per_s']:.0f} samples/s")
             if epoch % cfg.lr_halve_every == 0:
                 state.lr *= 0.5
             state.epoch = epoch
