@@ -47,16 +47,17 @@ def test_narrow_crossings_give_the_quantised_first_crossing():
     # hidden 0, K 2: counts 1, 2 -> fires at level 1; hidden 1: counts -1, 0, 1, 2 -> level 3
     # output 0, K 1: hidden 0 at level 1 -> level 1; output 1: counts -1 (level 1), 0 (level 3)
     # -> silent, soft level 4 (the number of levels)
-    fired, _ = forward([hidden, out], spiked, [2, 1], [1e-3, 1e-3])
-    assert np.allclose((1.0 - fired).sum(axis=0), [[1.0, 4.0]], atol=1e-5)
-    assert fired.shape == (4, 1, 2)
+    for crossing in ("hazard", "max"):
+        fired, _ = forward([hidden, out], spiked, [2, 1], [1e-3, 1e-3], crossing=crossing)
+        assert np.allclose((1.0 - fired).sum(axis=0), [[1.0, 4.0]], atol=1e-5)
+        assert fired.shape == (4, 1, 2)
     # wide crossings are soft: the output that stays one count short fires with some
     # probability, the one that crosses is not sure to
     soft, _ = forward([hidden, out], spiked, [2, 1], [1.0, 1.0])
     assert 0.1 < soft[3, 0, 1] < 0.9 and 0.1 < soft[1, 0, 0] < 0.9
 
 
-def _slow_loss(signs, spiked, labels, ks, widths, beta, masks):
+def _slow_loss(signs, spiked, labels, ks, widths, beta, masks, crossing):
     """The same loss with loops over samples, neurons and levels."""
     total = 0.0
     n_levels, n_samples, _ = spiked.shape
@@ -65,12 +66,14 @@ def _slow_loss(signs, spiked, labels, ks, widths, beta, masks):
         for ly, s in enumerate(signs):
             nxt = np.zeros((n_levels, s.shape[1]))
             for j in range(s.shape[1]):
-                not_fired = 1.0
+                not_fired, top = 1.0, -np.inf
                 for lv in range(n_levels):
                     count = sum(fired[lv, i] * s[i, j] for i in range(s.shape[0]))
-                    p = 1.0 / (1.0 + np.exp(-(count - ks[ly] + 0.5) / widths[ly]))
+                    top = max(top, count)
+                    p = 1.0 / (1.0 + np.exp(-((top if crossing == "max" else count) - ks[ly]
+                                              + 0.5) / widths[ly]))
                     not_fired *= 1.0 - NOT_ONE * p
-                    nxt[lv, j] = 1.0 - not_fired
+                    nxt[lv, j] = p if crossing == "max" else 1.0 - not_fired
             if ly < len(signs) - 1:
                 nxt *= masks[ly][n]
             fired = nxt
@@ -79,7 +82,8 @@ def _slow_loss(signs, spiked, labels, ks, widths, beta, masks):
     return total / n_samples
 
 
-def test_gradients_match_finite_differences_of_slow_loss():
+@pytest.mark.parametrize("crossing", ["hazard", "max"])
+def test_gradients_match_finite_differences_of_slow_loss(crossing):
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 256, (4, 7)).astype(np.uint8)
     spiked = spiked_by_level(pixels, intensity_levels(5)).astype(np.float64)
@@ -88,9 +92,11 @@ def test_gradients_match_finite_differences_of_slow_loss():
              for shape in ((7, 5), (5, 4), (4, 3))]
     labels = np.array([0, 2, 1, 2])
     masks = [rng.integers(0, 2, (4, 5)).astype(np.float64), np.ones((4, 4))]
-    args = (spiked, labels, [1, 1, 1], [1.5, 0.7, 2.0], 0.8, masks)
+    args = (spiked, labels, [1, 1, 1], [1.5, 0.7, 2.0], 0.8, masks, crossing)
     loss, right, grads = loss_and_grads(signs, *args)
     assert loss == pytest.approx(_slow_loss(signs, *args), rel=1e-12)
+    other = "max" if crossing == "hazard" else "hazard"
+    assert loss != pytest.approx(_slow_loss(signs, *args[:-1], other), rel=1e-3)
     assert 0 <= right <= 4
     eps = 1e-6
     for ly, s in enumerate(signs):

@@ -63,6 +63,7 @@ class SurrogateConfig:
     # "uniform": equal intensity ranges; "quantile": equally many training pixels per level
     # (MNIST's strokes are 252-255: four exact steps that uniform levels lump into one)
     level_spacing: str = "uniform"
+    crossing: str = "hazard"  # soft first crossing: "hazard" or "max" (layer_forward)
     # K per weight layer while training (None: 20 for hidden layers, 30 for the output layer,
     # at most a tenth of the last hidden layer's size so that small networks can fire)
     k_train: list[int] | None = None
@@ -121,6 +122,8 @@ class SurrogateConfig:
             raise Bs4nnError("soft-crossing widths must be positive")
         if not 2 <= self.levels <= 256:
             raise Bs4nnError(f"--levels must be within 2..256, got {self.levels}")
+        if self.crossing not in ("hazard", "max"):
+            raise Bs4nnError(f"crossing must be hazard or max, got {self.crossing!r}")
         if self.level_spacing not in ("uniform", "quantile"):
             raise Bs4nnError(f"level_spacing must be uniform or quantile, got "
                              f"{self.level_spacing!r}")
@@ -187,10 +190,23 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow warnings for large |z|
 
 
-def layer_forward(fired_in: np.ndarray, signs: np.ndarray, k: float, width: float):
+def layer_forward(fired_in: np.ndarray, signs: np.ndarray, k: float, width: float,
+                  crossing: str = "hazard"):
     """(L, n, m) probabilities that the inputs have fired by each level, (m, h) signs ->
-    (L, n, h) probabilities that the neurons have fired, and what the backward needs."""
+    (L, n, h) probabilities that the neurons have fired, and what the backward needs.
+
+    crossing "hazard": fired by level l = 1 - prod_{l' <= l} (1 - sigmoid((count(l') - K +
+    1/2) / w)); "max": fired by level l = sigmoid((max_{l' <= l} count(l') - K + 1/2) / w),
+    which does not depend on how finely the levels divide time."""
     counts = (fired_in.reshape(-1, fired_in.shape[-1]) @ signs).reshape(*fired_in.shape[:-1], -1)
+    if crossing == "max":
+        running = counts.copy()
+        new_max = np.ones(counts.shape, bool)  # the level is where the running max was set
+        for lv in range(1, len(counts)):
+            new_max[lv] = counts[lv] > running[lv - 1]
+            np.maximum(running[lv], running[lv - 1], out=running[lv])
+        fired = _sigmoid((running - (k - 0.5)) / width)
+        return fired, (fired_in, fired, new_max)
     p = _sigmoid((counts - (k - 0.5)) / width)
     q = 1.0 - NOT_ONE * p
     not_fired = q.copy()
@@ -202,14 +218,24 @@ def layer_forward(fired_in: np.ndarray, signs: np.ndarray, k: float, width: floa
 def layer_backward(d_fired: np.ndarray, signs: np.ndarray, width: float, cache,
                    input_grad: bool = True):
     """Gradients of the signs and (input_grad) of the inputs' fired probabilities from those
-    of the layer's fired probabilities. not_fired[l] = prod_{l' <= l} q[l'], so
-    dq[l'] = sum_{l >= l'} d_not_fired[l] not_fired[l] / q[l']."""
-    fired_in, p, q, not_fired = cache
-    dq = -d_fired * not_fired
-    for lv in range(len(dq) - 2, -1, -1):  # sum over the later levels
-        dq[lv] += dq[lv + 1]
-    dq /= q
-    d_counts = dq * p * (1.0 - p) * (-NOT_ONE / width)
+    of the layer's fired probabilities (the crossing is the one `cache` comes from)."""
+    if len(cache) == 3:  # "max": each level's gradient goes to where its running max was set
+        fired_in, p, new_max = cache
+        d_running = d_fired * p * (1.0 - p) / width
+        d_counts = np.empty_like(d_running)
+        acc = np.zeros_like(d_running[0])
+        for lv in range(len(d_running) - 1, -1, -1):
+            acc += d_running[lv]
+            d_counts[lv] = np.where(new_max[lv], acc, 0.0)
+            acc[new_max[lv]] = 0.0
+    else:  # "hazard": not_fired[l] = prod_{l' <= l} q[l'], so
+        # dq[l'] = sum_{l >= l'} d_not_fired[l] not_fired[l] / q[l']
+        fired_in, p, q, not_fired = cache
+        dq = -d_fired * not_fired
+        for lv in range(len(dq) - 2, -1, -1):  # sum over the later levels
+            dq[lv] += dq[lv + 1]
+        dq /= q
+        d_counts = dq * p * (1.0 - p) * (-NOT_ONE / width)
     d_signs = fired_in.reshape(-1, fired_in.shape[-1]).T @ d_counts.reshape(-1, d_counts.shape[-1])
     if not input_grad:
         return d_signs, None
@@ -217,7 +243,7 @@ def layer_backward(d_fired: np.ndarray, signs: np.ndarray, width: float, cache,
 
 
 def forward(signs: list[np.ndarray], spiked: np.ndarray, ks: list[int], widths: list[float],
-            hidden_masks: list[np.ndarray] | None = None):
+            hidden_masks: list[np.ndarray] | None = None, crossing: str = "hazard"):
     """(L, n, 10) probabilities that the outputs have fired by each level, and the caches.
 
     spiked: (L, n, 784) 0/1; hidden_masks: per hidden layer (n, h) dropout factors. The soft
@@ -225,7 +251,7 @@ def forward(signs: list[np.ndarray], spiked: np.ndarray, ks: list[int], widths: 
     crossing (L when silent) as the widths go to 0."""
     fired, caches = spiked, []
     for ly, s in enumerate(signs):
-        fired, cache = layer_forward(fired, s, ks[ly], widths[ly])
+        fired, cache = layer_forward(fired, s, ks[ly], widths[ly], crossing)
         caches.append(cache)
         if hidden_masks is not None and ly < len(signs) - 1:
             fired = fired * hidden_masks[ly]
@@ -234,10 +260,10 @@ def forward(signs: list[np.ndarray], spiked: np.ndarray, ks: list[int], widths: 
 
 def loss_and_grads(signs: list[np.ndarray], spiked: np.ndarray, labels: np.ndarray,
                    ks: list[int], widths: list[float], beta: float,
-                   hidden_masks: list[np.ndarray] | None = None):
+                   hidden_masks: list[np.ndarray] | None = None, crossing: str = "hazard"):
     """(mean loss, number right, gradients of the loss with respect to the (m, h) `signs`; the
     straight-through estimator passes them to the real weights unchanged)."""
-    fired, caches = forward(signs, spiked, ks, widths, hidden_masks)
+    fired, caches = forward(signs, spiked, ks, widths, hidden_masks, crossing)
     logits = -beta * (1.0 - fired).sum(axis=0)  # minus the soft firing level of each output
     logits -= logits.max(axis=1, keepdims=True)
     prob = np.exp(logits)
@@ -439,7 +465,7 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
                         else None
                     signs = [binarize(w).astype(np.float32) for w in state.weights]
                     loss, right, grads = loss_and_grads(signs, spiked, y, cfg.k_train, widths,
-                                                        cfg.beta, masks)
+                                                        cfg.beta, masks, cfg.crossing)
                     adam_step(state, grads)
                     if cfg.average_batches:
                         _update_average(state, 1.0 - 1.0 / cfg.average_batches)
