@@ -31,6 +31,10 @@ def test_calibration_finds_the_thresholds_the_labels_came_from():
     assert calibrated.thresholds() == [5, 3]
     assert (predict(calibrated, images) == labels).all()
     assert accuracy_with_thresholds(trained, [5, 3], images, labels) == 1.0
+    # a span that excludes K 3 for the output layer (from 4: 1.0x to 1.5x) cannot find it
+    narrow, _, after = calibrate_thresholds(trained, images, labels, log=lambda s: None,
+                                            span=(1.0, 1.5))
+    assert after < 1.0 and narrow.thresholds()[1] >= 4
     # only the thresholds change
     assert all((a == b).all() for a, b in zip(calibrated.weights, trained.weights, strict=True))
     assert (calibrated.alphas == trained.alphas).all()

@@ -36,9 +36,10 @@ def thetas_for(ks: list[int], alphas: np.ndarray) -> np.ndarray:
 
 
 def calibrate_thresholds(model: Model, images: np.ndarray, labels: np.ndarray,
-                         log=print) -> tuple[Model, float, float]:
+                         log=print, span: tuple[float, float] = SPAN) -> tuple[Model, float, float]:
     """(model with the best thresholds found, accuracy before, accuracy after) on the given
-    validation images. Ties keep the K closer to the trained one."""
+    validation images; each K is searched within `span` times its trained value. Ties keep
+    the K closer to the trained one."""
     if model.weight_kind != "binary":
         raise Bs4nnError("threshold calibration needs a binary model (integer thresholds)")
     labels = np.asarray(labels).astype(np.int64)
@@ -47,7 +48,7 @@ def calibrate_thresholds(model: Model, images: np.ndarray, labels: np.ndarray,
     best_acc = before = accuracy_with_thresholds(model, best, images, labels)
     for _ in range(PASSES):
         for ly, k0 in enumerate(trained):
-            lo, hi = max(K_MIN, int(k0 * SPAN[0])), min(K_MAX, int(np.ceil(k0 * SPAN[1])))
+            lo, hi = max(K_MIN, int(k0 * span[0])), min(K_MAX, int(np.ceil(k0 * span[1])))
             coarse = max(1, (hi - lo) // 24)
             candidates = sorted(range(lo, hi + 1, coarse), key=lambda k: abs(k - k0))
             for step in (coarse, 1):

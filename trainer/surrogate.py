@@ -36,6 +36,9 @@ from trainer.train import TrainResult, checkpoint_path, read_checkpoint, write_c
 N_INPUT = 784
 N_CLASSES = 10
 SIDE = 28  # images are SIDE x SIDE
+# calibration searches each K within these factors of the training K: the exact network often
+# wants a K well above the training one (the soft crossings fire a little below K)
+CALIBRATION_SPAN = (0.6, 2.5)
 NOT_ONE = 0.999999  # keeps 1 - p > 0, so the backward of the running product can divide by it
 # left-right symmetric Fashion-MNIST classes, flipped by `flip` (all but sandal, sneaker, boot)
 SYMMETRIC_FASHION = (0, 1, 2, 3, 4, 6, 8)
@@ -406,7 +409,8 @@ def _select(state: SurrogateState, cfg: SurrogateConfig, epoch: int, val_images:
     for weights in [state.weights] + ([state.average] if state.average is not None else []):
         signs = [binarize(w.T) for w in weights]
         model, at_trained, val = calibrate_thresholds(
-            to_model(signs, cfg.k_train, cfg), val_images, val_labels, log=lambda _: None)
+            to_model(signs, cfg.k_train, cfg), val_images, val_labels, log=lambda _: None,
+            span=CALIBRATION_SPAN)
         results.append((val, signs, model.thresholds(), at_trained))
         if val > state.best_val:
             state.best_signs, state.best_ks = signs, model.thresholds()
