@@ -1,6 +1,8 @@
 """Train a preset to completion and evaluate the selected model on the test set.
 
-    python bench/reproduce.py PRESET [--epochs N] [--out models/PRESET.bs4nn] [--resume]
+    python bench/reproduce.py PRESET [--rule paper|surrogate] [--epochs N] [--out FILE] [--resume]
+
+The default output is models/PRESET.bs4nn (paper's rule) or models/PRESET-surrogate.bs4nn.
 
 Writes the model and, beside it, `<name>.eval.json` (the `bs4nn eval --json` output) and
 `<name>.training.png` (accuracy and loss per epoch, as `bs4nn train` draws them). Prints
@@ -15,6 +17,7 @@ from pathlib import Path
 from trainer.datasets import load_dataset
 from trainer.evaluate import evaluate
 from trainer.plots import model_name, training_curves, training_plot_path
+from trainer.surrogate import make_surrogate_config, train_surrogate
 from trainer.train import PRESETS, make_config, train
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -23,6 +26,7 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("preset", choices=sorted(PRESETS))
+    ap.add_argument("--rule", choices=("paper", "surrogate"), default="paper")
     ap.add_argument("--epochs", type=int, help="default: the preset's")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="model file (default models/PRESET.bs4nn)")
@@ -34,11 +38,15 @@ def main() -> None:
     overrides = {"seed": args.seed}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
-    cfg = make_config(args.preset, **overrides)
-    out = Path(args.out) if args.out else MODELS / f"{args.preset}.bs4nn"
+    if args.rule == "surrogate":
+        cfg, run, suffix = make_surrogate_config(args.preset, **overrides), train_surrogate, \
+            "-surrogate"
+    else:
+        cfg, run, suffix = make_config(args.preset, **overrides), train, ""
+    out = Path(args.out) if args.out else MODELS / f"{args.preset}{suffix}.bs4nn"
     t0 = time.perf_counter()
-    result = train(cfg, out, resume=args.resume, data_dir=args.data_dir,
-                   progress=not args.no_progress)
+    result = run(cfg, out, resume=args.resume, data_dir=args.data_dir,
+                 progress=not args.no_progress)
     wall = time.perf_counter() - t0
     images, labels = load_dataset(cfg.dataset, "test", args.data_dir)
     ev = evaluate(result.model, images, labels, cfg.dataset, "test")

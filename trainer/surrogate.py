@@ -45,7 +45,9 @@ SYMMETRIC_FASHION = (0, 1, 2, 3, 4, 6, 8)
 
 # Per preset (the paper's networks): what differs from the SurrogateConfig defaults.
 SURROGATE_PRESETS: dict[str, dict] = {
-    "mnist-600": dict(dataset="mnist", hidden=[600]),
+    # quantile levels and the weight average: val 97.72% vs 97.30% with uniform levels
+    "mnist-600": dict(dataset="mnist", hidden=[600], level_spacing="quantile",
+                      average_batches=1000),
     "fashion-1000": dict(dataset="fashion-mnist", hidden=[1000], flip=True,
                          widths_end=[2.0, 4.0]),
     "fashion-600-600": dict(dataset="fashion-mnist", hidden=[600, 600], flip=True,
