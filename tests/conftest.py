@@ -18,3 +18,21 @@ def _shared_data_env():
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return Path(os.environ.get("BS4NN_DATA", SHARED_DATA))
+
+
+@pytest.fixture
+def interrupt_after_epoch_1():
+    """f(train_run, out): run `train_run(out, on_epoch_end=...)`, stop it with Ctrl-C after the
+    first epoch, check that the checkpoint is there and the model not."""
+    from trainer.train import checkpoint_path
+
+    def run(train_run, out: Path) -> None:
+        def stop(epoch):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            train_run(out, on_epoch_end=stop)
+        assert checkpoint_path(out).is_file() and not out.exists()
+
+    return run

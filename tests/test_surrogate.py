@@ -147,21 +147,15 @@ def _run(cfg, out, data_dir, **kw):
 
 
 @pytest.mark.parametrize("average", [0, 5])
-def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(tmp_path, data_dir,
-                                                                        average):
+def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(
+        tmp_path, data_dir, average, interrupt_after_epoch_1):
     cfg = _tiny(average_batches=average)
     whole = _run(cfg, tmp_path / "whole.bs4nn", data_dir)
     again = _run(cfg, tmp_path / "again.bs4nn", data_dir)
     assert whole.model.content_hash == again.model.content_hash
 
-    def stop_after_first(epoch):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
     out = tmp_path / "part.bs4nn"
-    with pytest.raises(KeyboardInterrupt):
-        _run(cfg, out, data_dir, on_epoch_end=stop_after_first)
-    assert checkpoint_path(out).is_file() and not out.exists()
+    interrupt_after_epoch_1(lambda o, **kw: _run(cfg, o, data_dir, **kw), out)
     with pytest.raises(Bs4nnError, match=r"different settings \(seed\)"):
         _run(_tiny(average_batches=average, seed=6), out, data_dir, resume=True)
     resumed = _run(cfg, out, data_dir, resume=True)
@@ -197,6 +191,8 @@ def test_config_and_cli_errors(capsys, tmp_path):
     with pytest.raises(Bs4nnError, match="--levels must be within 2..256"):
         make_surrogate_config("mnist-600", levels=1)
     assert make_surrogate_config("fashion-600-600", hidden=[50]).widths_end == [0.5, 1.0]
+    with pytest.raises(Bs4nnError, match="--val-size must be at least 1"):
+        train_surrogate(make_surrogate_config("mnist-600", val_size=0), tmp_path / "x.bs4nn")
     out = str(tmp_path / "m.bs4nn")
     assert main(["train", "--rule", "surrogate", "--gamma", "2", "--clip", "1", "--out", out]) == 2
     assert "--gamma, --clip: for the paper's rule only, not with --rule surrogate" in \

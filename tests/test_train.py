@@ -217,18 +217,13 @@ def test_clip_bounds_the_weights(tmp_path, data_dir):
 
 
 @pytest.mark.parametrize("weights,ema", [("binary", 0), ("binary", 400), ("real", 0)])
-def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, data_dir, weights, ema):
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, data_dir, weights, ema,
+                                                      interrupt_after_epoch_1):
     cfg = _tiny(weights=weights, ema_samples=ema)
     whole = _run(cfg, tmp_path / "whole.bs4nn", data_dir)
 
-    def stop_after_first(epoch):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
     out = tmp_path / "part.bs4nn"
-    with pytest.raises(KeyboardInterrupt):
-        _run(cfg, out, data_dir, on_epoch_end=stop_after_first)
-    assert checkpoint_path(out).is_file() and not out.exists()
+    interrupt_after_epoch_1(lambda o, **kw: _run(cfg, o, data_dir, **kw), out)
     resumed = _run(cfg, out, data_dir, resume=True)
     assert _same(resumed.model, whole.model)
     assert [h["val_acc"] for h in resumed.history] == [h["val_acc"] for h in whole.history]

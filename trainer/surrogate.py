@@ -26,12 +26,20 @@ import numpy as np
 from tqdm import tqdm
 
 from trainer.calibrate import calibrate_thresholds
-from trainer.datasets import DATASETS, load_dataset, train_val_split
 from trainer.errors import Bs4nnError
-from trainer.evaluate import evaluate
 from trainer.model import Model, model_from_arrays
 from trainer.semantics import binarize
-from trainer.train import TrainResult, checkpoint_path, read_checkpoint, write_checkpoint
+from trainer.train import (
+    TrainResult,
+    check_network,
+    checkpoint_path,
+    end_epoch,
+    load_run_data,
+    read_checkpoint,
+    report_interrupt,
+    save_final,
+    write_checkpoint,
+)
 
 N_INPUT = 784
 N_CLASSES = 10
@@ -114,15 +122,7 @@ class SurrogateConfig:
         return d
 
     def validate(self) -> None:
-        n = self.layer_count
-        if self.dataset not in DATASETS:
-            raise Bs4nnError(f"unknown dataset {self.dataset!r}; choose {', '.join(DATASETS)}")
-        if any(h < 1 for h in self.hidden):
-            raise Bs4nnError(f"hidden layer sizes must be positive, got {self.hidden}")
-        for name in ("k_train", "widths", "widths_end"):
-            if len(getattr(self, name)) != n:
-                raise Bs4nnError(f"{name} needs one value per weight layer ({n}), "
-                                 f"got {getattr(self, name)}")
+        check_network(self, ("k_train", "widths", "widths_end"))
         if any(k < 1 for k in self.k_train):
             raise Bs4nnError(f"every training K must be at least 1, got {self.k_train}")
         if any(not w > 0 for w in self.widths + self.widths_end):
@@ -433,14 +433,10 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
     cfg.validate()
     out = Path(out)
     ckpt = checkpoint_path(out)
-    images, labels = load_dataset(cfg.dataset, "train", data_dir)
-    test_images, test_labels = load_dataset(cfg.dataset, "test", data_dir)
-    train_idx, val_idx = train_val_split(len(images), cfg.val_size, cfg.seed)
-    if not len(val_idx):
+    if cfg.val_size < 1:
         raise Bs4nnError("the surrogate rule selects epochs and thresholds on a validation "
                          "split: --val-size must be at least 1")
-    if cfg.train_limit is not None:
-        train_idx = train_idx[:cfg.train_limit]
+    images, labels, test_images, test_labels, train_idx, val_idx = load_run_data(cfg, data_dir)
     val_images, val_labels = images[val_idx], labels[val_idx].astype(np.int64)
     state = _load(ckpt, cfg) if resume else init_state(cfg)
     if resume:
@@ -497,28 +493,16 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
                 f"  {entry['seconds']:.1f}s  {entry['train_samples_per_s']:.0f} samples/s")
             if epoch % cfg.lr_halve_every == 0:
                 state.lr *= 0.5
-            state.epoch = epoch
-            state.rng_state = rng.bit_generator.state
-            _save(ckpt, state, cfg)
-            if on_epoch_end is not None:
-                on_epoch_end(epoch)
+            end_epoch(state, epoch, rng, lambda: _save(ckpt, state, cfg), on_epoch_end)
     except KeyboardInterrupt:
-        if ckpt.is_file():
-            log(f"interrupted; checkpoint {ckpt} holds {state.epoch} completed epoch(s): "
-                "run the same command with --resume to continue")
+        report_interrupt(ckpt, state.epoch, log)
         raise
 
     metrics = {"val_accuracy": state.best_val, "best_epoch": state.best_epoch,
                "epochs": cfg.epochs, "train_size": int(len(train_idx)),
                "val_size": int(len(val_idx)), "history": state.history}
     model = to_model(state.best_signs, state.best_ks, cfg, metrics)
-    test = evaluate(model, test_images, test_labels, cfg.dataset, "test")
-    model.metrics.update(test_accuracy=test.accuracy,
-                         test_accuracy_tie_inclusive=test.accuracy_tie_inclusive,
-                         test_mean_decision_step=test.mean_decision_step,
-                         train_seconds=time.perf_counter() - started)
-    model.save(out)
-    ckpt.unlink(missing_ok=True)
+    test = save_final(model, out, test_images, test_labels, started)
     log(f"selected epoch {state.best_epoch} (val {100 * state.best_val:.2f}%, K "
         f"{','.join(map(str, state.best_ks))}); test accuracy {100 * test.accuracy:.2f}% "
         f"(strict), {100 * test.accuracy_tie_inclusive:.2f}% (tie-inclusive); saved {out}")

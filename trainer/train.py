@@ -114,15 +114,7 @@ class TrainConfig:
         return asdict(self)
 
     def validate(self) -> None:
-        n_layers = len(self.hidden) + 1
-        if self.dataset not in DATASETS:
-            raise Bs4nnError(f"unknown dataset {self.dataset!r}; choose {', '.join(DATASETS)}")
-        if any(h < 1 for h in self.hidden):
-            raise Bs4nnError(f"hidden layer sizes must be positive, got {self.hidden}")
-        for name in ("thetas", "alphas", "init"):
-            if len(getattr(self, name)) != n_layers:
-                raise Bs4nnError(f"{name} needs one value per weight layer ({n_layers}), "
-                                 f"got {getattr(self, name)}")
+        check_network(self, ("thetas", "alphas", "init"))
         if any(not t > 0 for t in self.thetas):
             raise Bs4nnError(f"every theta must be positive, got {self.thetas}")
         if any(not a > 0 for a in self.alphas):
@@ -139,6 +131,20 @@ class TrainConfig:
                 or self.alpha_update not in ALPHA_MODES):
             raise Bs4nnError("delta_norm must be l1|l2, silent_target code|paper, "
                              f"alpha_update one of {', '.join(ALPHA_MODES)}")
+
+
+def check_network(cfg, per_layer: tuple[str, ...]) -> None:
+    """The checks every training config shares: a known dataset, positive hidden sizes, and one
+    value per weight layer in each of the `per_layer` fields."""
+    n_layers = len(cfg.hidden) + 1
+    if cfg.dataset not in DATASETS:
+        raise Bs4nnError(f"unknown dataset {cfg.dataset!r}; choose {', '.join(DATASETS)}")
+    if any(h < 1 for h in cfg.hidden):
+        raise Bs4nnError(f"hidden layer sizes must be positive, got {cfg.hidden}")
+    for name in per_layer:
+        if len(getattr(cfg, name)) != n_layers:
+            raise Bs4nnError(f"{name} needs one value per weight layer ({n_layers}), "
+                             f"got {getattr(cfg, name)}")
 
 
 def make_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
@@ -324,6 +330,17 @@ def _thresholds(cfg: TrainConfig, alphas: np.ndarray, scale: np.ndarray) -> np.n
     return np.array(cfg.thetas, np.float64) / scale  # s * sum(V) >= theta  <=>  sum(V) >= theta/s
 
 
+def load_run_data(cfg, data_dir: str | Path | None):
+    """(train images, labels, test images, labels, training indices, validation indices) of a
+    training config (its dataset, seeded validation split and train_limit)."""
+    images, labels = load_dataset(cfg.dataset, "train", data_dir)
+    test_images, test_labels = load_dataset(cfg.dataset, "test", data_dir)
+    train_idx, val_idx = train_val_split(len(images), cfg.val_size, cfg.seed)
+    if cfg.train_limit is not None:
+        train_idx = train_idx[:cfg.train_limit]
+    return images, labels, test_images, test_labels, train_idx, val_idx
+
+
 def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
           data_dir: str | Path | None = None, progress: bool = True,
           log: Callable[[str], None] = print,
@@ -333,11 +350,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     cfg.validate()
     out = Path(out)
     ckpt = checkpoint_path(out)
-    images, labels = load_dataset(cfg.dataset, "train", data_dir)
-    test_images, test_labels = load_dataset(cfg.dataset, "test", data_dir)
-    train_idx, val_idx = train_val_split(len(images), cfg.val_size, cfg.seed)
-    if cfg.train_limit is not None:
-        train_idx = train_idx[:cfg.train_limit]
+    images, labels, test_images, test_labels, train_idx, val_idx = load_run_data(cfg, data_dir)
     state = _load_checkpoint(ckpt, cfg) if resume else init_state(cfg)
     if resume:
         log(f"resuming from {ckpt} after epoch {state.epoch}")
@@ -405,15 +418,9 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
             if epoch % cfg.lr_decay_every == 0:
                 state.eta *= cfg.lr_decay
                 state.mu *= cfg.lr_decay
-            state.epoch = epoch
-            state.rng_state = rng.bit_generator.state
-            _save_checkpoint(ckpt, state, cfg)
-            if on_epoch_end is not None:
-                on_epoch_end(epoch)
+            end_epoch(state, epoch, rng, lambda: _save_checkpoint(ckpt, state, cfg), on_epoch_end)
     except KeyboardInterrupt:
-        if ckpt.is_file():
-            log(f"interrupted; checkpoint {ckpt} holds {state.epoch} completed epoch(s): "
-                "run the same command with --resume to continue")
+        report_interrupt(ckpt, state.epoch, log)
         raise
 
     metrics = {"val_accuracy": state.best_val if len(val_idx) else None,
@@ -427,13 +434,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
         model.metrics.update(val_accuracy=after, calibration={
             "trained_K": trained_k, "K": model.thresholds(), "val_before": before,
             "val_after": after})
-    test = evaluate(model, test_images, test_labels, cfg.dataset, "test")
-    model.metrics.update(test_accuracy=test.accuracy,
-                         test_accuracy_tie_inclusive=test.accuracy_tie_inclusive,
-                         test_mean_decision_step=test.mean_decision_step,
-                         train_seconds=time.perf_counter() - started)
-    model.save(out)
-    ckpt.unlink(missing_ok=True)
+    test = save_final(model, out, test_images, test_labels, started)
     val_txt = f"{100 * model.metrics['val_accuracy']:.2f}%" if len(val_idx) else "n/a"
     log(f"selected epoch {state.best_epoch} (val {val_txt}); test accuracy "
         f"{100 * test.accuracy:.2f}% (strict), {100 * test.accuracy_tie_inclusive:.2f}% "
@@ -441,6 +442,36 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     return TrainResult(model, out, model.metrics["val_accuracy"], test.accuracy,
                        state.best_epoch, cfg.epochs, model.metrics["train_seconds"],
                        state.history)
+
+
+def end_epoch(state, epoch: int, rng: np.random.Generator, save: Callable[[], None],
+              on_epoch_end: Callable[[int], None] | None) -> None:
+    """Mark `epoch` done in `state` (a TrainState or a surrogate state), checkpoint, notify."""
+    state.epoch = epoch
+    state.rng_state = rng.bit_generator.state
+    save()
+    if on_epoch_end is not None:
+        on_epoch_end(epoch)
+
+
+def report_interrupt(ckpt: Path, epochs_done: int, log: Callable[[str], None]) -> None:
+    if ckpt.is_file():
+        log(f"interrupted; checkpoint {ckpt} holds {epochs_done} completed epoch(s): "
+            "run the same command with --resume to continue")
+
+
+def save_final(model: Model, out: Path, test_images: np.ndarray, test_labels: np.ndarray,
+               started: float):
+    """Score the selected model once on the test set, record it in its metrics, save it to
+    `out` and drop the checkpoint. Returns the test EvalResult."""
+    test = evaluate(model, test_images, test_labels, model.dataset, "test")
+    model.metrics.update(test_accuracy=test.accuracy,
+                         test_accuracy_tie_inclusive=test.accuracy_tie_inclusive,
+                         test_mean_decision_step=test.mean_decision_step,
+                         train_seconds=time.perf_counter() - started)
+    model.save(out)
+    checkpoint_path(out).unlink(missing_ok=True)
+    return test
 
 
 def _accuracy(model: Model, images: np.ndarray, labels: np.ndarray, idx: np.ndarray) -> float:
