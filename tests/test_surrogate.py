@@ -2,6 +2,8 @@
 crossings, its gradients against finite differences of a slow loop version, augmentation,
 determinism and bit-identical resume of tiny runs, option errors."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -201,3 +203,15 @@ def test_config_and_cli_errors(capsys, tmp_path):
     assert "--shift: for --rule surrogate only, not with --rule paper" in capsys.readouterr().err
     assert main(["train", "--rule", "surrogate", "--weights", "real", "--out", out]) == 2
     assert "trains binary weights only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("preset", ["mnist-600", "fashion-1000"])
+def test_shipped_surrogate_models_hold_their_preset_settings(preset):
+    """`bench/reproduce.py PRESET --rule surrogate` rebuilds the shipped model only while the
+    preset's settings are the ones the model was trained with."""
+    path = Path(__file__).resolve().parents[1] / "models" / f"{preset}-surrogate.bs4nn"
+    model = Model.load(path)
+    assert model.train_config == make_surrogate_config(preset).to_dict()
+    history = model.metrics["history"]
+    assert model.metrics["val_accuracy"] == max(max(h["val_acc"], h["val_acc_ema"] or 0.0)
+                                                for h in history)

@@ -99,12 +99,9 @@ class SurrogateConfig:
     val_size: int = 5000
     train_limit: int | None = None
     seed: int = 0
-    # filled in by __post_init__ from the number of layers
-    layer_count: int = field(init=False, default=0)
 
-    def __post_init__(self) -> None:
-        n = len(self.hidden) + 1
-        self.layer_count = n
+    def __post_init__(self) -> None:  # per-layer defaults for the number of layers
+        n = self.n_layers
         if self.k_train is None:
             self.k_train = [20] * (n - 1) + [max(1, min(30, self.hidden[-1] // 10))]
         if self.widths is None:
@@ -113,13 +110,15 @@ class SurrogateConfig:
             self.widths_end = [0.5] * (n - 1) + [1.0]
 
     @property
+    def n_layers(self) -> int:  # weight layers
+        return len(self.hidden) + 1
+
+    @property
     def layer_sizes(self) -> list[int]:
         return [N_INPUT, *self.hidden, N_CLASSES]
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("layer_count")
-        return d
+        return asdict(self)
 
     def validate(self) -> None:
         check_network(self, ("k_train", "widths", "widths_end"))
@@ -159,9 +158,8 @@ def make_surrogate_config(preset: str = "mnist-600", *, hidden: list[int] | None
     values = {**SURROGATE_PRESETS[preset], **overrides}
     if hidden is not None:
         values["hidden"] = list(hidden)
-        for name in ("widths_end",):  # per-layer preset values no longer fit: defaults
-            if len(values.get(name) or []) != len(hidden) + 1:
-                values.pop(name, None)
+        if len(values.get("widths_end") or []) != len(hidden) + 1:
+            values.pop("widths_end", None)  # the preset's per-layer widths no longer fit
     if dataset is not None:
         values["dataset"] = dataset
         if dataset != "fashion-mnist":
@@ -369,7 +367,7 @@ def adam_step(state: SurrogateState, grads: list[np.ndarray]) -> None:
 
 def _save(path: Path, state: SurrogateState, cfg: SurrogateConfig) -> None:
     arrays = {}
-    for i in range(cfg.layer_count):
+    for i in range(cfg.n_layers):
         arrays[f"w{i}"], arrays[f"m{i}"], arrays[f"v{i}"] = (state.weights[i], state.m[i],
                                                              state.v[i])
         if state.best_signs is not None:
@@ -384,7 +382,7 @@ def _save(path: Path, state: SurrogateState, cfg: SurrogateConfig) -> None:
 
 def _load(path: Path, cfg: SurrogateConfig) -> SurrogateState:
     meta, a = read_checkpoint(path, cfg.to_dict())
-    n = cfg.layer_count
+    n = cfg.n_layers
     best = [a[f"best{i}"] for i in range(n)] if "best0" in a else None
     average = [a[f"avg{i}"] for i in range(n)] if "avg0" in a else None
     return SurrogateState(weights=[a[f"w{i}"] for i in range(n)], m=[a[f"m{i}"] for i in range(n)],
