@@ -394,6 +394,26 @@ def _load(path: Path, cfg: SurrogateConfig) -> SurrogateState:
                           best_epoch=meta["best_epoch"], history=meta["history"])
 
 
+def _train_batch(state: SurrogateState, cfg: SurrogateConfig, images: np.ndarray,
+                 labels: np.ndarray, levels: np.ndarray, widths: list[float],
+                 rng: np.random.Generator) -> tuple[float, int]:
+    """One Adam step on a mini-batch (augmented, with dropout); (mean loss, number right)."""
+    spiked = spiked_by_level(augment(images, labels, cfg, rng), levels)
+    if cfg.pixel_dropout:
+        spiked *= rng.random(spiked.shape[1:], np.float32) >= cfg.pixel_dropout
+    masks = None
+    if cfg.hidden_dropout:
+        masks = [(rng.random((len(images), h), np.float32) >= cfg.hidden_dropout)
+                 .astype(np.float32) for h in cfg.hidden]
+    signs = [binarize(w).astype(np.float32) for w in state.weights]
+    loss, right, grads = loss_and_grads(signs, spiked, labels, cfg.k_train, widths, cfg.beta,
+                                        masks, cfg.crossing)
+    adam_step(state, grads)
+    if cfg.average_batches:
+        _update_average(state, 1.0 - 1.0 / cfg.average_batches)
+    return loss, right
+
+
 def _update_average(state: SurrogateState, keep: float) -> None:
     if state.average is None:
         state.average = [w.copy() for w in state.weights]
@@ -459,19 +479,8 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
                       unit="img", disable=not progress, leave=False, mininterval=0.5) as bar:
                 for b in range(n_batches):
                     pick = perm[b * cfg.batch:(b + 1) * cfg.batch]
-                    y = labels[pick].astype(np.int64)
-                    spiked = spiked_by_level(augment(images[pick], y, cfg, rng), levels)
-                    if cfg.pixel_dropout:
-                        spiked *= rng.random(spiked.shape[1:], np.float32) >= cfg.pixel_dropout
-                    masks = [(rng.random((len(pick), h), np.float32) >= cfg.hidden_dropout)
-                             .astype(np.float32) for h in cfg.hidden] if cfg.hidden_dropout \
-                        else None
-                    signs = [binarize(w).astype(np.float32) for w in state.weights]
-                    loss, right, grads = loss_and_grads(signs, spiked, y, cfg.k_train, widths,
-                                                        cfg.beta, masks, cfg.crossing)
-                    adam_step(state, grads)
-                    if cfg.average_batches:
-                        _update_average(state, 1.0 - 1.0 / cfg.average_batches)
+                    loss, right = _train_batch(state, cfg, images[pick],
+                                               labels[pick].astype(np.int64), levels, widths, rng)
                     loss_sum += loss * len(pick)
                     n_right += right
                     n_done += len(pick)
