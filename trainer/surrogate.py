@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +30,8 @@ from trainer.errors import Bs4nnError
 from trainer.model import Model, model_from_arrays
 from trainer.semantics import binarize
 from trainer.train import (
+    NetworkConfig,
     TrainResult,
-    check_network,
     checkpoint_path,
     end_epoch,
     load_run_data,
@@ -41,8 +41,6 @@ from trainer.train import (
     write_checkpoint,
 )
 
-N_INPUT = 784
-N_CLASSES = 10
 SIDE = 28  # images are SIDE x SIDE
 # calibration searches each K within these factors of the training K: the exact network often
 # wants a K well above the training one (the soft crossings fire a little below K)
@@ -67,7 +65,7 @@ SURROGATE_PRESETS: dict[str, dict] = {
 
 
 @dataclass
-class SurrogateConfig:
+class SurrogateConfig(NetworkConfig):
     """Everything that determines a surrogate run (with the seed, the result is bit-exact)."""
 
     dataset: str
@@ -114,15 +112,8 @@ class SurrogateConfig:
     def n_layers(self) -> int:  # weight layers
         return len(self.hidden) + 1
 
-    @property
-    def layer_sizes(self) -> list[int]:
-        return [N_INPUT, *self.hidden, N_CLASSES]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     def validate(self) -> None:
-        check_network(self, ("k_train", "widths", "widths_end"))
+        self.check_network(("k_train", "widths", "widths_end"))
         if any(k < 1 for k in self.k_train):
             raise Bs4nnError(f"every training K must be at least 1, got {self.k_train}")
         if any(not w > 0 for w in self.widths + self.widths_end):

@@ -61,8 +61,32 @@ PRESETS: dict[str, dict] = {
 }
 
 
+class NetworkConfig:
+    """What every training config (dataclass with `dataset` and `hidden`) shares."""
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        return [N_INPUT, *self.hidden, N_CLASSES]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def check_network(self, per_layer: tuple[str, ...]) -> None:
+        """A known dataset, positive hidden sizes, one value per weight layer in each of the
+        `per_layer` fields."""
+        n_layers = len(self.hidden) + 1
+        if self.dataset not in DATASETS:
+            raise Bs4nnError(f"unknown dataset {self.dataset!r}; choose {', '.join(DATASETS)}")
+        if any(h < 1 for h in self.hidden):
+            raise Bs4nnError(f"hidden layer sizes must be positive, got {self.hidden}")
+        for name in per_layer:
+            if len(getattr(self, name)) != n_layers:
+                raise Bs4nnError(f"{name} needs one value per weight layer ({n_layers}), "
+                                 f"got {getattr(self, name)}")
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(NetworkConfig):
     """Everything that determines a training run (with the seed, the result is bit-exact)."""
 
     dataset: str
@@ -106,15 +130,8 @@ class TrainConfig:
         return (self.silent_target == "paper", self.delta_norm == "l2", self.alpha_grad,
                 ALPHA_MODES.index(self.alpha_update), self.silent_backprop)
 
-    @property
-    def layer_sizes(self) -> list[int]:
-        return [N_INPUT, *self.hidden, N_CLASSES]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     def validate(self) -> None:
-        check_network(self, ("thetas", "alphas", "init"))
+        self.check_network(("thetas", "alphas", "init"))
         if any(not t > 0 for t in self.thetas):
             raise Bs4nnError(f"every theta must be positive, got {self.thetas}")
         if any(not a > 0 for a in self.alphas):
@@ -131,20 +148,6 @@ class TrainConfig:
                 or self.alpha_update not in ALPHA_MODES):
             raise Bs4nnError("delta_norm must be l1|l2, silent_target code|paper, "
                              f"alpha_update one of {', '.join(ALPHA_MODES)}")
-
-
-def check_network(cfg, per_layer: tuple[str, ...]) -> None:
-    """The checks every training config shares: a known dataset, positive hidden sizes, and one
-    value per weight layer in each of the `per_layer` fields."""
-    n_layers = len(cfg.hidden) + 1
-    if cfg.dataset not in DATASETS:
-        raise Bs4nnError(f"unknown dataset {cfg.dataset!r}; choose {', '.join(DATASETS)}")
-    if any(h < 1 for h in cfg.hidden):
-        raise Bs4nnError(f"hidden layer sizes must be positive, got {cfg.hidden}")
-    for name in per_layer:
-        if len(getattr(cfg, name)) != n_layers:
-            raise Bs4nnError(f"{name} needs one value per weight layer ({n_layers}), "
-                             f"got {getattr(cfg, name)}")
 
 
 def make_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
