@@ -14,8 +14,6 @@ import argparse
 import time
 from pathlib import Path
 
-from trainer.datasets import load_dataset
-from trainer.evaluate import evaluate
 from trainer.plots import model_name, training_curves, training_plot_path
 from trainer.surrogate import make_surrogate_config, train_surrogate
 from trainer.train import PRESETS, make_config, train
@@ -29,7 +27,7 @@ def main() -> None:
     ap.add_argument("--rule", choices=("paper", "surrogate"), default="paper")
     ap.add_argument("--epochs", type=int, help="default: the preset's")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", help="model file (default models/PRESET.bs4nn)")
+    ap.add_argument("--out", help="model file (default models/PRESET[-surrogate].bs4nn)")
     ap.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--data-dir")
@@ -48,8 +46,7 @@ def main() -> None:
     result = run(cfg, out, resume=args.resume, data_dir=args.data_dir,
                  progress=not args.no_progress)
     wall = time.perf_counter() - t0
-    images, labels = load_dataset(cfg.dataset, "test", args.data_dir)
-    ev = evaluate(result.model, images, labels, cfg.dataset, "test")
+    ev = result.test  # scored once, by the training run
     ev.save_beside(out)
     training_curves(result.model.metrics, training_plot_path(out), model_name(result.model))
     print(f"best_epoch={result.best_epoch} val_accuracy={result.val_accuracy:.4f}")

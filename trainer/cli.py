@@ -69,10 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="after training, choose each layer's integer threshold on the validation "
                         "split (default: the preset's)")
     p.add_argument("--levels", type=int,
-                   help="surrogate rule: intensity levels of the quantised time (default 32)")
+                   help="surrogate rule: intensity levels of the quantised time (default: the "
+                        "preset's, 32 or 16)")
     p.add_argument("--shift", type=int, metavar="PIXELS",
                    help="surrogate rule: shift training images randomly by up to PIXELS "
-                        "(default 1; 0 = off)")
+                        "(0 = off; default: the preset's, 1 for MNIST, 0 for Fashion-MNIST)")
     p.add_argument("--out", default="model.bs4nn", help="model file (default model.bs4nn)")
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
     p.add_argument("--data-dir", help="where the datasets are (default: $BS4NN_DATA, cache)")

@@ -506,4 +506,4 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
         f"{','.join(map(str, state.best_ks))}); test accuracy {100 * test.accuracy:.2f}% "
         f"(strict), {100 * test.accuracy_tie_inclusive:.2f}% (tie-inclusive); saved {out}")
     return TrainResult(model, out, state.best_val, test.accuracy, state.best_epoch, cfg.epochs,
-                       model.metrics["train_seconds"], state.history)
+                       model.metrics["train_seconds"], state.history, test)

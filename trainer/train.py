@@ -21,7 +21,7 @@ from trainer import kernels
 from trainer.calibrate import calibrate_thresholds
 from trainer.datasets import DATASETS, load_dataset, train_val_split
 from trainer.errors import Bs4nnError
-from trainer.evaluate import evaluate, layout, predict
+from trainer.evaluate import EvalResult, evaluate, layout, predict
 from trainer.files import write_atomic
 from trainer.model import Model, model_from_arrays
 from trainer.semantics import K_MAX, threshold_count
@@ -238,6 +238,7 @@ class TrainResult:
     epochs: int
     seconds: float
     history: list[dict]
+    test: EvalResult | None = None  # the selected model on the test set (test_accuracy's source)
 
 
 def checkpoint_path(out: str | Path) -> Path:
@@ -444,7 +445,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
         f"(tie-inclusive); saved {out}")
     return TrainResult(model, out, model.metrics["val_accuracy"], test.accuracy,
                        state.best_epoch, cfg.epochs, model.metrics["train_seconds"],
-                       state.history)
+                       state.history, test)
 
 
 def end_epoch(state, epoch: int, rng: np.random.Generator, save: Callable[[], None],
