@@ -59,7 +59,8 @@ def test_narrow_crossings_give_the_quantised_first_crossing():
     assert 0.1 < soft[3, 0, 1] < 0.9 and 0.1 < soft[1, 0, 0] < 0.9
 
 
-def _slow_loss(signs, spiked, labels, ks, widths, beta, masks, crossing):
+def _slow_loss(signs, spiked, labels, ks, widths, beta, masks, crossing, count_loss=0.0,
+               count_beta=0.0):
     """The same loss with loops over samples, neurons and levels."""
     total = 0.0
     n_levels, n_samples, _ = spiked.shape
@@ -78,14 +79,19 @@ def _slow_loss(signs, spiked, labels, ks, widths, beta, masks, crossing):
                     nxt[lv, j] = p if crossing == "max" else 1.0 - not_fired
             if ly < len(signs) - 1:
                 nxt *= masks[ly][n]
-            fired = nxt
+            last_in, fired = fired[-1], nxt
         logits = -beta * (1.0 - fired).sum(axis=0)
         total -= logits[labels[n]] - np.log(np.exp(logits).sum())
+        counts = np.array([sum(last_in[i] * signs[-1][i, j] for i in range(len(last_in)))
+                           for j in range(signs[-1].shape[1])])
+        total -= count_loss * (count_beta * counts[labels[n]]
+                               - np.log(np.exp(count_beta * counts).sum()))
     return total / n_samples
 
 
-@pytest.mark.parametrize("crossing", ["hazard", "max"])
-def test_gradients_match_finite_differences_of_slow_loss(crossing):
+@pytest.mark.parametrize("crossing, count_loss", [("hazard", 0.0), ("max", 0.0),
+                                                  ("hazard", 0.7)])
+def test_gradients_match_finite_differences_of_slow_loss(crossing, count_loss):
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 256, (4, 7)).astype(np.uint8)
     spiked = spiked_by_level(pixels, intensity_levels(5)).astype(np.float64)
@@ -94,11 +100,13 @@ def test_gradients_match_finite_differences_of_slow_loss(crossing):
              for shape in ((7, 5), (5, 4), (4, 3))]
     labels = np.array([0, 2, 1, 2])
     masks = [rng.integers(0, 2, (4, 5)).astype(np.float64), np.ones((4, 4))]
-    args = (spiked, labels, [1, 1, 1], [1.5, 0.7, 2.0], 0.8, masks, crossing)
+    args = (spiked, labels, [1, 1, 1], [1.5, 0.7, 2.0], 0.8, masks, crossing, count_loss, 0.3)
     loss, right, grads = loss_and_grads(signs, *args)
     assert loss == pytest.approx(_slow_loss(signs, *args), rel=1e-12)
     other = "max" if crossing == "hazard" else "hazard"
-    assert loss != pytest.approx(_slow_loss(signs, *args[:-1], other), rel=1e-3)
+    assert loss != pytest.approx(_slow_loss(signs, *args[:6], other, count_loss, 0.3), rel=1e-3)
+    if count_loss:  # the count term is in the loss
+        assert loss > _slow_loss(signs, *args[:7]) + 0.1
     assert 0 <= right <= 4
     eps = 1e-6
     for ly, s in enumerate(signs):
@@ -148,10 +156,10 @@ def _run(cfg, out, data_dir, **kw):
     return train_surrogate(cfg, out, data_dir=data_dir, progress=False, log=lambda s: None, **kw)
 
 
-@pytest.mark.parametrize("average", [0, 5])
+@pytest.mark.parametrize("average, count_loss", [(0, 0.0), (5, 1.0)])
 def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(
-        tmp_path, data_dir, average, interrupt_after_epoch_1):
-    cfg = _tiny(average_batches=average)
+        tmp_path, data_dir, average, count_loss, interrupt_after_epoch_1):
+    cfg = _tiny(average_batches=average, count_loss=count_loss)
     whole = _run(cfg, tmp_path / "whole.bs4nn", data_dir)
     again = _run(cfg, tmp_path / "again.bs4nn", data_dir)
     assert whole.model.content_hash == again.model.content_hash
@@ -159,7 +167,8 @@ def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(
     out = tmp_path / "part.bs4nn"
     interrupt_after_epoch_1(lambda o, **kw: _run(cfg, o, data_dir, **kw), out)
     with pytest.raises(Bs4nnError, match=r"different settings \(seed\)"):
-        _run(_tiny(average_batches=average, seed=6), out, data_dir, resume=True)
+        _run(_tiny(average_batches=average, count_loss=count_loss, seed=6), out, data_dir,
+             resume=True)
     resumed = _run(cfg, out, data_dir, resume=True)
     assert not checkpoint_path(out).exists()
     assert all(np.array_equal(a, b) for a, b in zip(resumed.model.weights, whole.model.weights,
@@ -177,6 +186,8 @@ def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(
                   if best in (h["val_acc"], h["val_acc_ema"])][0]
     assert saved.metrics["best_epoch"] == best_epoch
     assert saved.train_config["rule"] == "surrogate"
+    # the count term's settings are recorded when it is on (runs without it record neither)
+    assert saved.train_config.get("count_loss") == (count_loss or None)
     assert set(np.unique(np.concatenate([w.ravel() for w in saved.weights]))) == {-1.0, 1.0}
     images, labels = load_dataset("mnist", "train", data_dir)
     _, val_idx = train_val_split(len(images), 300, 5)
@@ -190,6 +201,8 @@ def test_config_and_cli_errors(capsys, tmp_path):
         make_surrogate_config("mnist-600", flip=True)
     with pytest.raises(Bs4nnError, match=r"k_train needs one value per weight layer \(2\)"):
         make_surrogate_config("mnist-600", k_train=[20])
+    with pytest.raises(Bs4nnError, match="count_loss must be at least 0 and count_beta positive"):
+        make_surrogate_config("mnist-600", count_loss=1.0, count_beta=0.0)
     with pytest.raises(Bs4nnError, match="--levels must be within 2..256"):
         make_surrogate_config("mnist-600", levels=1)
     assert make_surrogate_config("fashion-600-600", hidden=[50]).widths_end == [0.5, 1.0]
@@ -199,8 +212,9 @@ def test_config_and_cli_errors(capsys, tmp_path):
     assert main(["train", "--rule", "surrogate", "--gamma", "2", "--clip", "1", "--out", out]) == 2
     assert "--gamma, --clip: for the paper's rule only, not with --rule surrogate" in \
         capsys.readouterr().err
-    assert main(["train", "--shift", "2", "--out", out]) == 2
-    assert "--shift: for --rule surrogate only, not with --rule paper" in capsys.readouterr().err
+    assert main(["train", "--shift", "2", "--count-loss", "1", "--out", out]) == 2
+    assert "--shift, --count-loss: for --rule surrogate only, not with --rule paper" in \
+        capsys.readouterr().err
     assert main(["train", "--rule", "surrogate", "--weights", "real", "--out", out]) == 2
     assert "trains binary weights only" in capsys.readouterr().err
 

@@ -19,7 +19,7 @@ from trainer.train import PRESETS, make_config, train
 # options of the paper's rule only, and of the surrogate rule only (attribute names)
 PAPER_ONLY = ("theta", "delta_norm", "silent_target", "ema_samples", "gamma", "tie_lead", "clip",
               "calibrate")
-SURROGATE_ONLY = ("levels", "shift")
+SURROGATE_ONLY = ("levels", "shift", "count_loss")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -74,6 +74,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--shift", type=int, metavar="PIXELS",
                    help="surrogate rule: shift training images randomly by up to PIXELS "
                         "(0 = off; default: the preset's, 1 for MNIST, 0 for Fashion-MNIST)")
+    p.add_argument("--count-loss", type=float, metavar="WEIGHT",
+                   help="surrogate rule: weight of a cross-entropy on the outputs' counts at "
+                        "the last level, which decide when no output fires (0 = off; default: "
+                        "the preset's)")
     p.add_argument("--out", default="model.bs4nn", help="model file (default model.bs4nn)")
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
     p.add_argument("--data-dir", help="where the datasets are (default: $BS4NN_DATA, cache)")
@@ -113,7 +117,7 @@ def _train(args: argparse.Namespace) -> int:
         cfg = make_surrogate_config(args.preset, hidden=args.hidden, dataset=args.dataset,
                                     **overrides)
         details = (f"surrogate rule, {cfg.levels} levels, training K {cfg.k_train}, shift "
-                   f"{cfg.shift}")
+                   f"{cfg.shift}, count loss {cfg.count_loss}")
         run = train_surrogate
     else:
         _reject(args, SURROGATE_ONLY, "--rule surrogate")
