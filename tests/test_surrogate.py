@@ -219,7 +219,7 @@ def test_config_and_cli_errors(capsys, tmp_path):
     assert "trains binary weights only" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("preset", ["mnist-600", "fashion-1000"])
+@pytest.mark.parametrize("preset", ["mnist-600", "fashion-1000", "fashion-600-600"])
 def test_shipped_surrogate_models_hold_their_preset_settings(preset):
     """`bench/reproduce.py PRESET --rule surrogate` rebuilds the shipped model only while the
     preset's settings are the ones the model was trained with."""

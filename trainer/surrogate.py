@@ -60,7 +60,8 @@ SURROGATE_PRESETS: dict[str, dict] = {
     "fashion-1000": dict(dataset="fashion-mnist", hidden=[1000], flip=True, levels=16, shift=0,
                          widths_end=[2.0, 4.0], average_batches=1000, count_loss=2.0,
                          epochs=30, lr_halve_every=6),
-    # the fashion-1000 settings; not tuned for two hidden layers
+    # the fashion-1000 settings with count loss 1, not tuned for two hidden layers: val 89.28%,
+    # test 88.07% (seventh round)
     "fashion-600-600": dict(dataset="fashion-mnist", hidden=[600, 600], flip=True, levels=16,
                             shift=0, widths_end=[2.0, 2.0, 4.0], average_batches=1000,
                             count_loss=1.0, epochs=30, lr_halve_every=6),
