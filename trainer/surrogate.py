@@ -116,10 +116,6 @@ class SurrogateConfig(NetworkConfig):
         if self.widths_end is None:
             self.widths_end = [0.5] * (n - 1) + [1.0]
 
-    @property
-    def n_layers(self) -> int:  # weight layers
-        return len(self.hidden) + 1
-
     def to_dict(self) -> dict:
         values = super().to_dict()
         if not self.count_loss:  # without the count term, as runs before it was added record

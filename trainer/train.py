@@ -68,13 +68,17 @@ class NetworkConfig:
     def layer_sizes(self) -> list[int]:
         return [N_INPUT, *self.hidden, N_CLASSES]
 
+    @property
+    def n_layers(self) -> int:  # weight layers
+        return len(self.hidden) + 1
+
     def to_dict(self) -> dict:
         return asdict(self)
 
     def check_network(self, per_layer: tuple[str, ...]) -> None:
         """A known dataset, positive hidden sizes, one value per weight layer in each of the
         `per_layer` fields."""
-        n_layers = len(self.hidden) + 1
+        n_layers = self.n_layers
         if self.dataset not in DATASETS:
             raise Bs4nnError(f"unknown dataset {self.dataset!r}; choose {', '.join(DATASETS)}")
         if any(h < 1 for h in self.hidden):
