@@ -6,14 +6,19 @@ VENV := .venv/bin
 MODEL ?=
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo test lint
+.PHONY: setup setup-test demo test lint
 setup:
 	@scripts/setup.sh
+
+setup-test:
+	@scripts/setup.sh --test
 
 demo: setup
 	$(VENV)/bs4nn demo --out $(DEMO_OUT) $(if $(MODEL),--model $(MODEL))
 
-test: setup
+# The tests find MNIST and Fashion-MNIST where a user's bs4nn would, or fetch them into the user
+# cache first (tests/conftest.py), as `bs4nn data fetch` does.
+test: setup-test
 	$(VENV)/python -m pytest
 
 lint: setup

@@ -15,14 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from codegen.agreement import mismatches
-from codegen.ccheck import CModel
-from codegen.export import export_firmware
-from codegen.intmodel import IntModel
-from codegen.reference import reference_batch
-from trainer.datasets import load_dataset
-from trainer.errors import Bs4nnError
-from trainer.model import Model
+from bs4nn.codegen.agreement import mismatches
+from bs4nn.codegen.ccheck import CModel
+from bs4nn.codegen.export import export_firmware
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import reference_batch
+from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import Model
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,9 +14,9 @@ import argparse
 import sys
 import time
 
-from host.bench import run_bench
-from trainer.errors import Bs4nnError
-from trainer.model import Model
+from bs4nn.host.bench import run_bench
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import Model
 
 
 def main(argv: list[str] | None = None) -> int:

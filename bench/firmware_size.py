@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.export import export_firmware
-from codegen.intmodel import IntModel
-from trainer.errors import Bs4nnError
-from trainer.model import model_from_arrays
+from bs4nn.codegen.export import export_firmware
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import model_from_arrays
 
 TARGET = "qemu-mps2-an386"
 CODE_LIMIT = 8 * 1024

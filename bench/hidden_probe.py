@@ -16,10 +16,10 @@ import argparse
 
 import numpy as np
 
-from trainer.datasets import load_dataset, train_val_split
-from trainer.evaluate import firing_steps, predict
-from trainer.model import Model
-from trainer.semantics import TMAX
+from bs4nn.trainer.datasets import load_dataset, train_val_split
+from bs4nn.trainer.evaluate import firing_steps, predict
+from bs4nn.trainer.model import Model
+from bs4nn.trainer.semantics import TMAX
 
 
 def softmax_probe(x_train, y_train, x_val, y_val, epochs, rate=0.05, l2=1e-4, batch=256):

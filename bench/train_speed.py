@@ -12,12 +12,12 @@ import time
 
 import numpy as np
 
-from trainer import kernels
-from trainer.datasets import load_dataset
-from trainer.evaluate import forward_batch, layout
-from trainer.model import model_from_arrays
-from trainer.semantics import K_MAX, threshold_count
-from trainer.train import init_state, make_config
+from bs4nn.trainer import kernels
+from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.evaluate import forward_batch, layout
+from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.semantics import K_MAX, threshold_count
+from bs4nn.trainer.train import init_state, make_config
 
 
 def main() -> None:

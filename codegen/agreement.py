@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codegen.intmodel import IntModel
-from codegen.reference import RefBatch, reference_batch
-from trainer.model import Model
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import RefBatch, reference_batch
+from bs4nn.trainer.model import Model
 
 FIELDS = ("labels", "decision_steps", "fallback", "output_steps", "spikes")
 
@@ -67,7 +67,7 @@ def compare_batches(ref: RefBatch, got: RefBatch, limit_details: int = 10) -> Ag
 
 
 def compare_with_trainer(model: Model, intmodel: IntModel, images: np.ndarray) -> Agreement:
-    from trainer.evaluate import forward_batch
+    from bs4nn.trainer.evaluate import forward_batch
 
     trained = forward_batch(model, images)
     as_ref = RefBatch(labels=trained.labels, decision_steps=trained.steps,

@@ -2,7 +2,7 @@
 with the host's gcc into a shared library and driven through ctypes.
 
 `CModel(export_dir).infer_batch(images)` returns the same arrays as
-`codegen.reference.reference_batch`, so the two compare image by image (`mismatches`).
+`bs4nn.codegen.reference.reference_batch`, so the two compare image by image (`mismatches`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.reference import NOT_FIRED, RefBatch
-from trainer.errors import Bs4nnError
+from bs4nn.codegen.reference import NOT_FIRED, RefBatch
+from bs4nn.trainer.errors import Bs4nnError
 
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-shared", "-fPIC")
 BUILD_DIR = "build-host"

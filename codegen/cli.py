@@ -6,10 +6,11 @@ import argparse
 import shlex
 import sys
 
-from codegen.export import DEFAULT_TARGET, export_firmware
-from codegen.footprint import load_targets
-from codegen.intmodel import IntModel
-from trainer.model import Model
+from bs4nn.codegen.export import DEFAULT_TARGET, export_firmware
+from bs4nn.codegen.footprint import target_info
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.trainer.datasets import DATASETS
+from bs4nn.trainer.model import Model
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,17 +21,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", help="model file (from `bs4nn train`)")
     p.add_argument("--out", required=True, help="output directory for the firmware tree")
-    p.add_argument("--target", default=DEFAULT_TARGET, choices=sorted(load_targets()),
-                   help=f"board (default {DEFAULT_TARGET}, the QEMU-emulated Cortex-M4)")
+    # checked in run_export (target_info): building the parser reads no file
+    p.add_argument("--target", default=DEFAULT_TARGET,
+                   help=f"board (default {DEFAULT_TARGET}, the QEMU-emulated Cortex-M4; "
+                        "see firmware_template/boards/targets.json)")
     p.add_argument("--check-images", type=int, default=10000, metavar="N",
                    help="compare the integer model with the trainer's evaluation on the first N "
                         "test images of the model's dataset (0 to skip; default 10000)")
+    p.add_argument("--dataset", choices=DATASETS,
+                   help="dataset of the check (default: the model's; needed if it records none)")
     p.add_argument("--data-dir", help="dataset folder for the check")
     p.set_defaults(func=run_export)
 
 
 def run_export(args: argparse.Namespace) -> int:
+    target_info(args.target)  # an unknown target is refused before anything is read or written
     model = Model.load(args.model)
+    dataset = model.dataset_to_run(args.dataset) if args.check_images > 0 else None
     intmodel = IntModel.from_model(model, source=args.model)
     command = "bs4nn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
     result = export_firmware(intmodel, args.out, target=args.target, command=command)
@@ -39,15 +46,15 @@ def run_export(args: argparse.Namespace) -> int:
     for line in result.footprint.lines():
         print(line)
     if args.check_images > 0:
-        return _check_against_trainer(model, intmodel, args)
+        return _check_against_trainer(model, intmodel, dataset, args)
     return 0
 
 
-def _check_against_trainer(model: Model, intmodel: IntModel, args: argparse.Namespace) -> int:
-    from codegen.agreement import compare_with_trainer
-    from trainer.datasets import load_dataset
+def _check_against_trainer(model: Model, intmodel: IntModel, dataset: str,
+                           args: argparse.Namespace) -> int:
+    from bs4nn.codegen.agreement import compare_with_trainer
+    from bs4nn.trainer.datasets import load_dataset
 
-    dataset = model.dataset or "mnist"
     images, _ = load_dataset(dataset, "test", data_dir=args.data_dir)
     images = images[: args.check_images]
     agreement = compare_with_trainer(model, intmodel, images)

@@ -14,10 +14,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from codegen.footprint import Footprint, check_fits, footprint, load_targets, target_info
-from codegen.intmodel import IntModel
-from codegen.render import TEMPLATE_ROOT, render_file, render_model_sources
-from trainer.errors import Bs4nnError
+from bs4nn.codegen.footprint import Footprint, check_fits, footprint, load_targets, target_info
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.render import TEMPLATE_ROOT, render_file, render_model_sources
+from bs4nn.trainer.errors import Bs4nnError
 
 DEFAULT_TARGET = "qemu-mps2-an386"
 EXPORT_MANIFEST = "bs4nn_export.json"

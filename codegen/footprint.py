@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from codegen.intmodel import IntModel
-from codegen.packing import packed_words
-from trainer.errors import Bs4nnError
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.packing import packed_words
+from bs4nn.codegen.render import TEMPLATE_ROOT
+from bs4nn.trainer.errors import Bs4nnError
 
-TARGETS_FILE = Path(__file__).resolve().parents[1] / "firmware_template" / "boards" / "targets.json"
+TARGETS_FILE = TEMPLATE_ROOT / "boards" / "targets.json"
 # Budgets for what is not the model: firmware code and the serial I/O buffers (frame buffers,
 # RX ring, one image). Measured builds stay below these (bench/firmware_size.py).
 CODE_BUDGET_BYTES = 8 * 1024

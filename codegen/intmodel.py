@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.errors import Bs4nnError
-from trainer.model import ENCODING, Model
-from trainer.semantics import K_MAX, K_MIN, TMAX, binarize, threshold_count
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import ENCODING, Model
+from bs4nn.trainer.semantics import K_MAX, K_MIN, TMAX, binarize, threshold_count
 
 MAX_LAYER_NEURONS = 4096  # per non-input layer; the firmware indexes neurons with uint16
 MAX_INPUTS = 65535

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from codegen.intmodel import IntModel
+from bs4nn.codegen.intmodel import IntModel
 
 LAST_STEP = 255
 NOT_FIRED = -1

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 import jinja2
 
-from codegen.intmodel import IntModel
-from codegen.packing import pack_signs
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.packing import pack_signs
 
-TEMPLATE_ROOT = Path(__file__).resolve().parents[1] / "firmware_template"
+# The installed package's copy of firmware_template/ (the repository folder in an editable install).
+TEMPLATE_ROOT = Path(str(files("bs4nn.firmware_template")))
 WORDS_PER_LINE = 8
 
 

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.intmodel import IntModel
-from codegen.reference import RefBatch, reference_batch
-from host.client import DEFAULT_TIMEOUT_S, Device
-from host.records import RecordWriter, check_state, compare, read_records
-from host.report import console_lines, summarize, write_plots
-from host.transport import DEFAULT_BAUD, LinkClosed, SerialTransport
-from trainer.errors import Bs4nnError
-from trainer.model import Model
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import RefBatch, reference_batch
+from bs4nn.host.client import DEFAULT_TIMEOUT_S, Device
+from bs4nn.host.records import RecordWriter, check_state, compare, read_records
+from bs4nn.host.report import console_lines, summarize, write_plots
+from bs4nn.host.transport import DEFAULT_BAUD, LinkClosed, SerialTransport
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import Model
 
 EMULATED_TARGET = "qemu-mps2-an386"
 LATENCY_IMAGES = 20  # the first images go one at a time: the host's idle round-trip latency
@@ -68,8 +68,8 @@ def load_model(model_path: str | Path) -> tuple[Model, IntModel]:
 def template_fingerprint() -> str:
     """SHA-256 of the firmware sources an export copies (core, protocol, model templates, the
     emulated board): a build is reused only if these did not change since."""
-    from codegen.footprint import target_info
-    from codegen.render import TEMPLATE_ROOT
+    from bs4nn.codegen.footprint import target_info
+    from bs4nn.codegen.render import TEMPLATE_ROOT
 
     h = hashlib.sha256()
     folders = ["core", "protocol", "model", f"boards/{target_info(EMULATED_TARGET)['board_dir']}"]
@@ -88,8 +88,8 @@ def _stamp(model_hash: str) -> dict:
 def prepare_emulated_firmware(intmodel: IntModel, fw_dir: Path, quiet: bool = False) -> dict:
     """Export + build for the QEMU board unless fw_dir holds a build of this model made from
     the current firmware sources (BUILD_STAMP written after a successful build)."""
-    from codegen.export import export_firmware
-    from host.build import build_firmware, elf_sizes
+    from bs4nn.codegen.export import export_firmware
+    from bs4nn.host.build import build_firmware, elf_sizes
 
     say = (lambda *a: None) if quiet else print
     stamp_path = fw_dir / BUILD_STAMP
@@ -127,7 +127,7 @@ def connect(
     baud: int = DEFAULT_BAUD,
 ) -> Iterator[Connection]:
     """A handshaken Device on `port`, or on a QEMU board started (and always stopped) here."""
-    from host.qemu import running_qemu
+    from bs4nn.host.qemu import running_qemu
 
     if port is not None:
         link = SerialTransport(port, baudrate=baud)
@@ -196,7 +196,7 @@ def run_pass(
 def run_bench(
     model_path: str | Path,
     port: str | None = None,
-    dataset: str = "mnist",
+    dataset: str | None = None,
     limit: int | None = None,
     out_dir: str | Path = "out/bench",
     resume: bool = False,
@@ -208,12 +208,13 @@ def run_bench(
     baud: int = DEFAULT_BAUD,
 ) -> BenchReport:
     """Bench a model on a board (port) or the emulated board (port=None); write the reports."""
-    from trainer.datasets import load_dataset
+    from bs4nn.trainer.datasets import load_dataset
 
     say = (lambda *a: None) if quiet else print
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _, intmodel = load_model(model_path)
+    model, intmodel = load_model(model_path)
+    dataset = model.dataset_to_run(dataset)
     images, labels = load_dataset(dataset, "test", data_dir=data_dir)
     if images.shape[1] != intmodel.layer_sizes[0]:
         raise Bs4nnError(

@@ -13,9 +13,9 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from codegen.export import read_manifest
-from codegen.footprint import target_info
-from trainer.errors import Bs4nnError
+from bs4nn.codegen.export import read_manifest
+from bs4nn.codegen.footprint import target_info
+from bs4nn.trainer.errors import Bs4nnError
 
 TOOLCHAIN_HINT = "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
 

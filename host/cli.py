@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from host.client import DEFAULT_TIMEOUT_S
-from host.transport import DEFAULT_BAUD
+from bs4nn.host.client import DEFAULT_TIMEOUT_S
+from bs4nn.host.transport import DEFAULT_BAUD
+from bs4nn.trainer.datasets import DATASETS
 
 
 def _floats(text: str) -> list[float]:
@@ -24,7 +25,9 @@ def _device_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="use the QEMU-emulated board (the default when no --port is given)",
     )
-    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+    p.add_argument("--dataset", choices=DATASETS,
+                   help="test images to stream (default: the model's dataset; an other one is "
+                        "refused)")
     p.add_argument("--data-dir", help="dataset folder (default: $BS4NN_DATA, then the user cache)")
     p.add_argument(
         "--window",
@@ -99,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    from host.build import build_firmware
+    from bs4nn.host.build import build_firmware
 
     result = build_firmware(args.out_dir, verbose=args.verbose)
     for line in result.lines():
@@ -115,14 +118,14 @@ def _device_options(args: argparse.Namespace) -> dict:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from host.bench import run_bench
+    from bs4nn.host.bench import run_bench
 
     report = run_bench(args.model, resume=args.resume, **_device_options(args))
     return 0 if report.mismatches == 0 else 1
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from host.sweep import run_sweep
+    from bs4nn.host.sweep import run_sweep
 
     points = run_sweep(args.model, thetas=args.thetas, scales=args.scales,
                        **_device_options(args))

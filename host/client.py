@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from host import protocol as p
-from host.transport import Transport
-from trainer.errors import Bs4nnError
-from trainer.semantics import K_MAX, K_MIN
+from bs4nn.host import protocol as p
+from bs4nn.host.transport import Transport
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.semantics import K_MAX, K_MIN
 
 DEFAULT_TIMEOUT_S = 5.0
 MAX_TRIES = 4  # sends of one request before giving up

@@ -1,4 +1,4 @@
-"""A device in Python: the firmware's side of the protocol, answered by codegen.reference.
+"""A device in Python: the firmware's side of the protocol, answered by bs4nn.codegen.reference.
 
 It serves one end of a pty pair from a thread; the host opens the other end with
 SerialTransport exactly as it opens a board. Faults can be injected to test the host's
@@ -13,10 +13,10 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from codegen.intmodel import IntModel
-from codegen.reference import reference_infer
-from host import protocol as p
-from trainer.semantics import K_MAX, K_MIN
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import reference_infer
+from bs4nn.host import protocol as p
+from bs4nn.trainer.semantics import K_MAX, K_MIN
 
 
 @dataclass

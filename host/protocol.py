@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trainer.semantics import K_MAX, K_MIN
+from bs4nn.trainer.semantics import K_MAX, K_MIN
 
 PROTOCOL_VERSION = 1
 MAX_FRAME = 1024  # largest decoded frame: type + seq + body + crc

@@ -2,7 +2,7 @@
 
 QEMU prints `char device redirected to /dev/pts/N (label serial0)` (on stdout in QEMU 7.2,
 stderr in some other versions: we merge both); the host opens that pty with
-host.transport.SerialTransport.
+bs4nn.host.transport.SerialTransport.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainer.errors import Bs4nnError
+from bs4nn.trainer.errors import Bs4nnError
 
 QEMU_BINARY = "qemu-system-arm"
 MACHINE = "mps2-an386"

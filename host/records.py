@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.reference import RefBatch
-from host.client import StreamResult
-from host.protocol import NOT_FIRED
-from trainer.errors import Bs4nnError
+from bs4nn.codegen.reference import RefBatch
+from bs4nn.host.client import StreamResult
+from bs4nn.host.protocol import NOT_FIRED
+from bs4nn.trainer.errors import Bs4nnError
 
 COLUMNS = [
     "index",

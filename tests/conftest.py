@@ -1,30 +1,49 @@
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "datasets"
+from bs4nn.trainer import datasets
+
+
+def _good_copy(name: str, fname: str) -> Path | None:
+    path = datasets.find_file(name, fname)
+    if path is None or datasets.verify_file(path, name, fname) is not None:
+        return None
+    return path
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _shared_data_env():
-    """Tests read the real IDX files from ../shared/datasets unless BS4NN_DATA says otherwise."""
-    if "BS4NN_DATA" not in os.environ and SHARED_DATA.is_dir():
-        os.environ["BS4NN_DATA"] = str(SHARED_DATA)
-    yield
+def real_data() -> dict[tuple[str, str], Path]:
+    """(dataset, file name) -> a verified copy of every MNIST and Fashion-MNIST file, found the
+    way the product finds it ($BS4NN_DATA, then the user cache) or fetched into the user cache
+    first, as `bs4nn data fetch NAME` does on a new user's machine."""
+    found = {}
+    for name in datasets.DATASETS:
+        if any(_good_copy(name, fname) is None for fname in datasets.ALL_FILES):
+            datasets.fetch(name)
+        for fname in datasets.ALL_FILES:
+            path = _good_copy(name, fname)
+            assert path is not None, f"{name}/{fname} still missing after the fetch"
+            found[(name, fname)] = path
+    return found
 
 
 @pytest.fixture(scope="session")
-def data_dir() -> Path:
-    return Path(os.environ.get("BS4NN_DATA", SHARED_DATA))
+def data_dir(real_data, tmp_path_factory) -> Path:
+    """A --data-dir folder holding both datasets (links to the verified copies)."""
+    root = tmp_path_factory.mktemp("data")
+    for (name, fname), path in real_data.items():
+        link = root / name / (fname + (".gz" if path.suffix == ".gz" else ""))
+        link.parent.mkdir(exist_ok=True)
+        link.symlink_to(path)
+    return root
 
 
 @pytest.fixture
 def interrupt_after_epoch_1():
     """f(train_run, out): run `train_run(out, on_epoch_end=...)`, stop it with Ctrl-C after the
     first epoch, check that the checkpoint is there and the model not."""
-    from trainer.train import checkpoint_path
+    from bs4nn.trainer.train import checkpoint_path
 
     def run(train_run, out: Path) -> None:
         def stop(epoch):

@@ -1,17 +1,17 @@
-"""The firmware's C inference core, built with host gcc (codegen.ccheck), against hand-worked
+"""The firmware's C inference core, built with host gcc (bs4nn.codegen.ccheck), against hand-worked
 networks and codegen's integer reference."""
 
 import numpy as np
 import pytest
 
-from codegen.agreement import mismatches
-from codegen.ccheck import CModel, build_library
-from codegen.export import export_firmware
-from codegen.intmodel import IntModel
-from codegen.reference import reference_batch
-from trainer.datasets import load_dataset
-from trainer.errors import Bs4nnError
-from trainer.model import model_from_arrays
+from bs4nn.codegen.agreement import mismatches
+from bs4nn.codegen.ccheck import CModel, build_library
+from bs4nn.codegen.export import export_firmware
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import reference_batch
+from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import model_from_arrays
 
 # A 4-3-2 network whose spike times are worked out by hand in the comments below.
 # Pixels [255, 250, 0, 200] spike at steps 0, 5, never, 55.

@@ -1,13 +1,13 @@
-"""Threshold calibration on validation images (trainer.calibrate)."""
+"""Threshold calibration on validation images (bs4nn.trainer.calibrate)."""
 
 import numpy as np
 import pytest
 
-from trainer.calibrate import accuracy_with_thresholds, calibrate_thresholds, thetas_for
-from trainer.errors import Bs4nnError
-from trainer.evaluate import predict
-from trainer.model import model_from_arrays
-from trainer.semantics import threshold_count
+from bs4nn.trainer.calibrate import accuracy_with_thresholds, calibrate_thresholds, thetas_for
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.evaluate import predict
+from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.semantics import threshold_count
 
 
 def _random_net(seed: int):

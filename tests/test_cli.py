@@ -18,7 +18,7 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
 def test_export_refuses_non_export_directory(tmp_path):
     import numpy as np
 
-    from trainer.model import model_from_arrays
+    from bs4nn.trainer.model import model_from_arrays
 
     rng = np.random.default_rng(0)
     model = model_from_arrays([rng.normal(size=(8, 784)), rng.normal(size=(10, 8))],

@@ -4,11 +4,11 @@ real test images they must agree on every field for every image."""
 import numpy as np
 import pytest
 
-from codegen.agreement import compare_with_trainer
-from codegen.intmodel import IntModel
-from codegen.reference import reference_batch
-from trainer.datasets import load_dataset
-from trainer.model import model_from_arrays
+from bs4nn.codegen.agreement import compare_with_trainer
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import reference_batch
+from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.model import model_from_arrays
 
 
 @pytest.mark.parametrize("sizes,thetas", [((784, 64, 10), (60.0, 8.0)),

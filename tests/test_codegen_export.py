@@ -4,11 +4,11 @@ import re
 import numpy as np
 import pytest
 
-from codegen.export import export_firmware, read_manifest
-from codegen.intmodel import IntModel
-from codegen.packing import unpack_signs
-from trainer.errors import Bs4nnError
-from trainer.model import model_from_arrays
+from bs4nn.codegen.export import export_firmware, read_manifest
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.packing import unpack_signs
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import model_from_arrays
 
 
 def random_model(sizes, seed=0):
@@ -82,8 +82,8 @@ def test_unknown_target_names_the_choices(tmp_path):
 def test_footprint_state_matches_the_compiled_state_struct(tmp_path, sizes):
     import subprocess
 
-    from codegen.ccheck import build_library
-    from codegen.footprint import inference_state_bytes
+    from bs4nn.codegen.ccheck import build_library
+    from bs4nn.codegen.footprint import inference_state_bytes
 
     export_firmware(IntModel.from_model(random_model(list(sizes))), tmp_path / "fw")
     lib = build_library(tmp_path / "fw")

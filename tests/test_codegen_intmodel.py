@@ -3,10 +3,10 @@ import math
 import numpy as np
 import pytest
 
-from codegen.intmodel import IntModel
-from trainer.errors import Bs4nnError
-from trainer.model import model_from_arrays
-from trainer.semantics import threshold_count
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.semantics import threshold_count
 
 
 def tiny(alphas=(5.0, 5.0), thetas=(100.0, 100.0), w0=None, weight_kind="binary"):

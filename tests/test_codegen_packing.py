@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from codegen.packing import pack_signs, packed_words, unpack_signs
+from bs4nn.codegen.packing import pack_signs, packed_words, unpack_signs
 
 
 @pytest.mark.parametrize("n_out,n_in", [(1, 1), (3, 5), (7, 13), (10, 600), (600, 784), (33, 31)])

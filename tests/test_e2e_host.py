@@ -18,13 +18,13 @@ import time
 import pytest
 
 from bs4nn.cli import main as bs4nn_main
-from codegen.intmodel import IntModel
-from codegen.reference import reference_batch
-from host import qemu
-from host.bench import prepare_emulated_firmware, run_bench
-from host.client import Device
-from host.transport import LinkClosed, SerialTransport
-from trainer.datasets import load_dataset
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import reference_batch
+from bs4nn.host import qemu
+from bs4nn.host.bench import prepare_emulated_firmware, run_bench
+from bs4nn.host.client import Device
+from bs4nn.host.transport import LinkClosed, SerialTransport
+from bs4nn.trainer.datasets import load_dataset
 
 pytestmark = [
     pytest.mark.e2e,
@@ -202,7 +202,7 @@ def test_build_command_prints_sizes_against_the_target(built, capsys):
 
 
 def test_sweep_on_the_emulated_board(tiny_model, built, tmp_path, data_dir):
-    from host.sweep import run_sweep
+    from bs4nn.host.sweep import run_sweep
 
     out = out_with_firmware(built, tmp_path)
     intmodel = IntModel.load(tiny_model)
@@ -303,7 +303,7 @@ def test_dense_and_sparse_infer_agree_on_fashion(tiny_model, built, data_dir, sp
 
 
 def test_build_reused_only_for_same_model_and_firmware_sources(tiny_model, built, tmp_path):
-    from host.bench import BUILD_STAMP, template_fingerprint
+    from bs4nn.host.bench import BUILD_STAMP, template_fingerprint
 
     fw = out_with_firmware(built, tmp_path) / "firmware"
     intmodel = IntModel.load(tiny_model)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from bs4nn.cli import main
-from trainer.datasets import load_dataset
-from trainer.errors import Bs4nnError
-from trainer.evaluate import evaluate, firing_steps, forward_batch
-from trainer.model import model_from_arrays
+from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.evaluate import evaluate, firing_steps, forward_batch
+from bs4nn.trainer.model import model_from_arrays
 
 # One weight layer, K = 1: o0 = [+1, -1, +1, +1], o1 = all +1, o2 = [-1, -1, -1, +1].
 NET = [np.array([[1, -1, 1, 1], [1, 1, 1, 1], [-1, -1, -1, 1]], dtype=np.float64)]

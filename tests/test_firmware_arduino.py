@@ -8,13 +8,13 @@ import subprocess
 import numpy as np
 import pytest
 
-from codegen.agreement import mismatches
-from codegen.export import export_firmware
-from codegen.intmodel import IntModel
-from codegen.reference import NOT_FIRED, RefBatch, reference_batch
-from host import protocol as p
-from trainer.datasets import load_dataset
-from trainer.model import model_from_arrays
+from bs4nn.codegen.agreement import mismatches
+from bs4nn.codegen.export import export_firmware
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import NOT_FIRED, RefBatch, reference_batch
+from bs4nn.host import protocol as p
+from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.model import model_from_arrays
 
 SIZES = [784, 64, 10]
 PIO_ENVS = ["nucleo_f446re", "nucleo_l476rg", "pico", "nrf52840_dk", "teensy41"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host import protocol as p
+from bs4nn.host import protocol as p
 
 PROTOCOL_DIR = Path(__file__).resolve().parents[1] / "firmware_template" / "protocol"
 

@@ -9,16 +9,16 @@ import time
 import numpy as np
 import pytest
 
-from codegen.agreement import mismatches
-from codegen.export import export_firmware
-from codegen.intmodel import IntModel
-from codegen.reference import NOT_FIRED, RefBatch, reference_batch
-from host import protocol as p
-from host.client import Device
-from host.qemu import running_qemu
-from host.transport import SerialTransport
-from trainer.datasets import load_dataset
-from trainer.model import model_from_arrays
+from bs4nn.codegen.agreement import mismatches
+from bs4nn.codegen.export import export_firmware
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import NOT_FIRED, RefBatch, reference_batch
+from bs4nn.host import protocol as p
+from bs4nn.host.client import Device
+from bs4nn.host.qemu import running_qemu
+from bs4nn.host.transport import SerialTransport
+from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.model import model_from_arrays
 
 pytestmark = [
     pytest.mark.e2e,

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from bs4nn.cli import main as bs4nn_main
-from codegen.intmodel import IntModel
-from codegen.reference import reference_batch
-from host.bench import run_bench
-from host.client import DeviceSilent
-from host.fake_device import FakeDevice, Faults
-from host.sweep import run_sweep, thresholds_for_scale, thresholds_for_theta
-from trainer.datasets import load_dataset
-from trainer.errors import Bs4nnError
-from trainer.model import model_from_arrays
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import reference_batch
+from bs4nn.host.bench import run_bench
+from bs4nn.host.client import DeviceSilent
+from bs4nn.host.fake_device import FakeDevice, Faults
+from bs4nn.host.sweep import run_sweep, thresholds_for_scale, thresholds_for_theta
+from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import model_from_arrays
 
 N = 60
 
@@ -180,7 +180,7 @@ def test_cli_missing_port_exits_2_with_message(model_path, capsys):
 def test_build_without_toolchain_names_packages(tmp_path, monkeypatch):
     import shutil
 
-    from host import build
+    from bs4nn.host import build
 
     (tmp_path / "bs4nn_export.json").write_text(
         json.dumps({"target": "qemu-mps2-an386", "model_hash": "00" * 32})
@@ -203,7 +203,7 @@ def test_build_without_toolchain_names_packages(tmp_path, monkeypatch):
 
 
 def test_build_of_a_non_export_says_what_to_do(tmp_path):
-    from host.build import build_firmware
+    from bs4nn.host.build import build_firmware
 
     with pytest.raises(Bs4nnError, match="bs4nn export"):
         build_firmware(tmp_path)

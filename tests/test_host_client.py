@@ -5,14 +5,14 @@ import time
 import numpy as np
 import pytest
 
-from codegen.intmodel import IntModel
-from codegen.reference import reference_batch
-from host import protocol as p
-from host.client import Device, DeviceReset, DeviceSilent
-from host.fake_device import FakeDevice, Faults
-from host.transport import LinkClosed, SerialTransport
-from trainer.errors import Bs4nnError
-from trainer.model import model_from_arrays
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import reference_batch
+from bs4nn.host import protocol as p
+from bs4nn.host.client import Device, DeviceReset, DeviceSilent
+from bs4nn.host.fake_device import FakeDevice, Faults
+from bs4nn.host.transport import LinkClosed, SerialTransport
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import model_from_arrays
 
 
 @pytest.fixture(scope="module")

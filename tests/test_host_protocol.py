@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from host import protocol as p
+from bs4nn.host import protocol as p
 
 # Wikipedia "Consistent Overhead Byte Stuffing" encoding examples (without the 0x00 delimiter)
 _SEQ254 = bytes(range(1, 255))

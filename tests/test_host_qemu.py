@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from host import qemu
-from host.transport import LinkClosed, SerialTransport
-from trainer.errors import Bs4nnError
+from bs4nn.host import qemu
+from bs4nn.host.transport import LinkClosed, SerialTransport
+from bs4nn.trainer.errors import Bs4nnError
 
 ECHO_C = r"""
 #include <stdint.h>

@@ -6,8 +6,8 @@ import os
 import pytest
 import serial
 
-from host.transport import LinkClosed, SerialTransport, _open_error_message
-from trainer.errors import Bs4nnError
+from bs4nn.host.transport import LinkClosed, SerialTransport, _open_error_message
+from bs4nn.trainer.errors import Bs4nnError
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from trainer import kernels
-from trainer.evaluate import forward_batch
-from trainer.model import model_from_arrays
-from trainer.semantics import threshold_count
+from bs4nn.trainer import kernels
+from bs4nn.trainer.evaluate import forward_batch
+from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.semantics import threshold_count
 
 
 def _model(weights, alphas, thetas, kind="binary"):

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer.errors import Bs4nnError
-from trainer.model import Model, model_from_arrays
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import Model, model_from_arrays
 
 W0 = np.array([[0.5, -0.25, 0.0], [-1.0, 2.0, 0.125]])
 W1 = np.array([[1.0, -1.0], [0.0, -0.5]])
@@ -153,7 +153,7 @@ def test_load_rejects_foreign_files(tmp_path):
     text.write_text("hello\n")
     assert load_error(text) == (
         f"{text} is not a bs4nn model file (not a zip archive); give a file written by "
-        "`bs4nn train` or trainer.model.Model.save")
+        "`bs4nn train` or bs4nn.trainer.model.Model.save")
     npz = tmp_path / "random.npz"
     np.savez(npz, a=np.zeros(3))
     assert load_error(npz).startswith(f"{npz} is not a bs4nn model file (no meta.json in the "

@@ -7,12 +7,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import trainer.cli
+import bs4nn.trainer.cli
 from bs4nn.cli import main
-from trainer.errors import Bs4nnError
-from trainer.evaluate import evaluate
-from trainer.model import model_from_arrays
-from trainer.plots import eval_plots, training_curves, training_plot_path, training_series
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.evaluate import evaluate
+from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.plots import eval_plots, training_curves, training_plot_path, training_series
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -152,7 +152,7 @@ def fake_train(monkeypatch):
         model.save(out)
         return SimpleNamespace(model=model)
 
-    monkeypatch.setattr(trainer.cli, "train", fake)
+    monkeypatch.setattr(bs4nn.trainer.cli, "train", fake)
     return models
 
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from bs4nn.cli import main
-from trainer.calibrate import accuracy_with_thresholds
-from trainer.datasets import load_dataset, train_val_split
-from trainer.errors import Bs4nnError
-from trainer.model import Model
-from trainer.surrogate import (
+from bs4nn.trainer.calibrate import accuracy_with_thresholds
+from bs4nn.trainer.datasets import load_dataset, train_val_split
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import Model
+from bs4nn.trainer.surrogate import (
     NOT_ONE,
     augment,
     forward,
@@ -22,7 +22,7 @@ from trainer.surrogate import (
     spiked_by_level,
     train_surrogate,
 )
-from trainer.train import checkpoint_path
+from bs4nn.trainer.train import checkpoint_path
 
 
 def test_levels_and_spikes_by_level():

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from bs4nn.cli import main
-from trainer import kernels
-from trainer.calibrate import accuracy_with_thresholds
-from trainer.datasets import load_dataset, train_val_split
-from trainer.errors import Bs4nnError
-from trainer.evaluate import layout
-from trainer.model import Model
-from trainer.train import checkpoint_path, make_config, train
+from bs4nn.trainer import kernels
+from bs4nn.trainer.calibrate import accuracy_with_thresholds
+from bs4nn.trainer.datasets import load_dataset, train_val_split
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.evaluate import layout
+from bs4nn.trainer.model import Model
+from bs4nn.trainer.train import checkpoint_path, make_config, train
 
 TMAX = 256
 

@@ -12,10 +12,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from trainer.errors import Bs4nnError
-from trainer.evaluate import predict
-from trainer.model import Model
-from trainer.semantics import K_MAX, K_MIN, threshold_count
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.evaluate import predict
+from bs4nn.trainer.model import Model
+from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
 
 SPAN = (0.6, 1.6)  # K is searched within these factors of the trained K
 PASSES = 2  # coordinate-descent rounds over the layers

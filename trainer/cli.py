@@ -8,13 +8,19 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from trainer.datasets import DATASETS, load_dataset
-from trainer.errors import Bs4nnError
-from trainer.evaluate import evaluate
-from trainer.model import Model
-from trainer.plots import eval_plots, make_dir, model_name, training_curves, training_plot_path
-from trainer.surrogate import make_surrogate_config, train_surrogate
-from trainer.train import PRESETS, make_config, train
+from bs4nn.trainer.datasets import DATASETS, load_dataset
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.evaluate import evaluate
+from bs4nn.trainer.model import Model
+from bs4nn.trainer.plots import (
+    eval_plots,
+    make_dir,
+    model_name,
+    training_curves,
+    training_plot_path,
+)
+from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
+from bs4nn.trainer.train import PRESETS, make_config, train
 
 # options of the paper's rule only, and of the surrogate rule only (attribute names)
 PAPER_ONLY = ("theta", "delta_norm", "silent_target", "ema_samples", "gamma", "tie_lead", "clip",
@@ -152,9 +158,7 @@ def _reject(args: argparse.Namespace, names: tuple[str, ...], owner: str) -> Non
 
 def _eval(args: argparse.Namespace) -> int:
     model = Model.load(args.model)
-    dataset = args.dataset or model.dataset
-    if dataset is None:
-        raise Bs4nnError(f"{args.model} does not name its dataset; pass --dataset")
+    dataset = model.dataset_to_run(args.dataset)
     images, labels = load_dataset(dataset, args.split, args.data_dir)
     if args.limit is not None:
         if args.limit < 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from trainer import datasets
+from bs4nn.trainer import datasets
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

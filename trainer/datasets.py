@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.errors import Bs4nnError
-from trainer.files import write_atomic
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import write_atomic
 
 DATASETS = ("mnist", "fashion-mnist")
 SPLITS = ("train", "test")

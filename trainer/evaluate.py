@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer import kernels
-from trainer.errors import Bs4nnError
-from trainer.model import Model, model_from_arrays
-from trainer.semantics import TMAX
+from bs4nn.trainer import kernels
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import Model, model_from_arrays
+from bs4nn.trainer.semantics import TMAX
 
 
 @dataclass

@@ -17,7 +17,7 @@ specialisation per type. Semantics: docs/design.md section 1.
 import numpy as np
 from numba import njit, prange
 
-TMAX = 256  # same value as trainer.semantics.TMAX (kernels import nothing of ours)
+TMAX = 256  # same value as bs4nn.trainer.semantics.TMAX (kernels import nothing of ours)
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp split for the exact product below
 
 
@@ -39,7 +39,7 @@ def _product_at_least(k: float, alpha: float, theta: float) -> bool:
 
 @njit(cache=True)
 def threshold_count_exact(theta: float, alpha: float) -> int:
-    """K = ceil(theta / alpha) exactly, as trainer.semantics.threshold_count (theta, alpha > 0)."""
+    """K = ceil(theta / alpha) exactly, as semantics.threshold_count (theta, alpha > 0)."""
     k = np.ceil(theta / alpha)
     if k < 1.0:
         k = 1.0

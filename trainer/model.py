@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from trainer.errors import Bs4nnError
-from trainer.files import write_atomic
-from trainer.semantics import TMAX, binarize, threshold_count
+from bs4nn.trainer.datasets import DATASETS
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import write_atomic
+from bs4nn.trainer.semantics import TMAX, binarize, threshold_count
 
 FORMAT_NAME = "bs4nn-model"
 FORMAT_VERSION = 1
@@ -96,6 +97,25 @@ class Model:
                 f"weight_kind={self.weight_kind!r} (train with --weights binary)"
             )
         return [threshold_count(t, a) for t, a in zip(self.thetas, self.alphas, strict=True)]
+
+    def dataset_to_run(self, requested: str | None = None) -> str:
+        """The dataset to run this model on: the one it records. An explicit `requested` must
+        name the same one (an MNIST model scores 10% on Fashion-MNIST, silently); a model that
+        records none (made from arrays without `dataset=`) needs one named."""
+        if requested is None:
+            if self.dataset is None:
+                raise Bs4nnError(
+                    f"the model records no dataset; name one with --dataset "
+                    f"({' or '.join(DATASETS)})"
+                )
+            return self.dataset
+        _check_dataset(requested)
+        if self.dataset is not None and requested != self.dataset:
+            raise Bs4nnError(
+                f"--dataset {requested} is not the model's dataset ({self.dataset}); "
+                f"leave --dataset out to use {self.dataset}"
+            )
+        return requested
 
     def save(self, path: str | Path) -> Path:
         """Write the model as one file, atomically (temp file then rename). Returns the path."""
@@ -231,6 +251,8 @@ def _validate(m: Model) -> None:
         )
     if not (m.alphas > 0).all():  # design 1: alpha_l > 0 always, so K is defined
         raise Bs4nnError(f"alphas must be positive, got {m.alphas.tolist()}")
+    if m.dataset is not None:
+        _check_dataset(m.dataset)
     if m.encoding != ENCODING:
         raise Bs4nnError(f"encoding {m.encoding!r} is not supported; only {ENCODING!r}")
     if isinstance(m.tmax, bool) or not isinstance(m.tmax, int | np.integer) or m.tmax < 1:
@@ -238,6 +260,11 @@ def _validate(m: Model) -> None:
     m.tmax = int(m.tmax)
     if m.tmax != TMAX:
         raise Bs4nnError(f"tmax {m.tmax} is not supported; the input coding needs {TMAX}")
+
+
+def _check_dataset(name: object) -> None:
+    if name not in DATASETS:
+        raise Bs4nnError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
@@ -259,7 +286,7 @@ def _json_default(obj: Any) -> Any:
 def _foreign(path: Path, why: str) -> str:
     return (
         f"{path} is not a bs4nn model file ({why}); give a file written by `bs4nn train` or "
-        f"trainer.model.Model.save"
+        f"bs4nn.trainer.model.Model.save"
     )
 
 

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer.errors import Bs4nnError
-from trainer.semantics import TMAX
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.semantics import TMAX
 
 if TYPE_CHECKING:
-    from trainer.evaluate import EvalResult
-    from trainer.model import Model
+    from bs4nn.trainer.evaluate import EvalResult
+    from bs4nn.trainer.model import Model
 
 PNG_DPI = 100
 

@@ -11,7 +11,7 @@ those of real weights clipped to [-1, 1] (straight-through estimator), moved by 
 mini-batches, with dropout of pixels and hidden neurons and random shifts of the images.
 
 After every epoch the signs go into the exact network, its integer thresholds are calibrated
-on the validation split (trainer.calibrate) and the best epoch is kept. Plain numpy: the work
+on the validation split (bs4nn.trainer.calibrate) and the best epoch is kept. Plain numpy: the work
 is a few float32 matrix products per mini-batch.
 """
 
@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from trainer.calibrate import calibrate_thresholds
-from trainer.errors import Bs4nnError
-from trainer.model import Model, model_from_arrays
-from trainer.semantics import binarize
-from trainer.train import (
+from bs4nn.trainer.calibrate import calibrate_thresholds
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import Model, model_from_arrays
+from bs4nn.trainer.semantics import binarize
+from bs4nn.trainer.train import (
     NetworkConfig,
     TrainResult,
     checkpoint_path,
@@ -472,7 +472,7 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
                     on_epoch_end: Callable[[int], None] | None = None):
     """Train `cfg`, checkpointing to `<out>.ckpt` after every epoch; save the epoch whose exact
     network (thresholds calibrated) is best on the validation split to `out`, with its test
-    accuracy in the metrics. Returns a trainer.train.TrainResult."""
+    accuracy in the metrics. Returns a bs4nn.trainer.train.TrainResult."""
     cfg.validate()
     out = Path(out)
     ckpt = checkpoint_path(out)

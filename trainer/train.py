@@ -1,6 +1,6 @@
 """BS4NN training: configs and presets, the epoch loop, checkpoints and resume, progress.
 
-The per-sample work runs in `trainer.kernels.train_samples`; this module feeds it shuffled
+The per-sample work runs in `bs4nn.trainer.kernels.train_samples`; this module feeds it shuffled
 indices in chunks (so progress shows and Ctrl-C lands between chunks), evaluates on the
 validation split after every epoch, keeps the best model and checkpoints atomically.
 """
@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from trainer import kernels
-from trainer.calibrate import calibrate_thresholds
-from trainer.datasets import DATASETS, load_dataset, train_val_split
-from trainer.errors import Bs4nnError
-from trainer.evaluate import EvalResult, evaluate, layout, predict
-from trainer.files import write_atomic
-from trainer.model import Model, model_from_arrays
-from trainer.semantics import K_MAX, threshold_count
+from bs4nn.trainer import kernels
+from bs4nn.trainer.calibrate import calibrate_thresholds
+from bs4nn.trainer.datasets import DATASETS, load_dataset, train_val_split
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.evaluate import EvalResult, evaluate, layout, predict
+from bs4nn.trainer.files import write_atomic
+from bs4nn.trainer.model import Model, model_from_arrays
+from bs4nn.trainer.semantics import K_MAX, threshold_count
 
 N_INPUT = 784
 N_CLASSES = 10
@@ -125,7 +125,7 @@ class TrainConfig(NetworkConfig):
     # to [-clip, clip], so that no weight drifts beyond reach of a sign flip; None: no clipping
     clip: list[float] | None = None
     # beyond the paper: after training, choose the integer threshold of every layer on the
-    # validation split (trainer.calibrate); binary models only
+    # validation split (bs4nn.trainer.calibrate); binary models only
     calibrate: bool = False
 
     @property
