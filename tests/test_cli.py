@@ -32,3 +32,31 @@ def test_export_refuses_non_export_directory(tmp_path):
     assert proc.returncode == 2
     assert "is a non-empty directory that is not a bs4nn export" in proc.stderr
     assert (busy / "notes.txt").read_text() == "mine"
+
+
+def test_building_the_parser_reads_no_file(monkeypatch):
+    """`bs4nn --help` must work wherever the package is installed: registering the sub-commands
+    opens nothing (an unknown --target is refused when export runs)."""
+    import builtins
+    import io
+    from pathlib import Path
+
+    from bs4nn.cli import build_parser
+
+    build_parser()  # imports the command modules first: imports may read files, parsers not
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a file was opened while building the parser: {args[:1]}")
+
+    for owner, name in ((builtins, "open"), (io, "open"), (Path, "open"),
+                        (Path, "read_text"), (Path, "read_bytes")):
+        monkeypatch.setattr(owner, name, refuse)
+    build_parser()
+
+
+def test_unknown_target_is_refused_before_anything_is_written(tmp_path):
+    proc = run_bs4nn("export", "models/mnist-600.bs4nn", "--out", str(tmp_path / "fw"),
+                     "--target", "esp32")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("bs4nn export: error: unknown target 'esp32'; choose one of: ")
+    assert not (tmp_path / "fw").exists()

@@ -222,3 +222,23 @@ def test_console_reports_link_trouble_it_recovered_from(model_path, intmodel, tm
         "counted image was answered and checked)"
     ) in out
     assert "mismatches    0  (agreement with the integer reference 100.00%)" in out
+
+
+def test_bench_streams_the_models_dataset(tmp_path, capsys):
+    """A Fashion-MNIST model is benched on Fashion-MNIST without --dataset; MNIST is refused."""
+    rng = np.random.default_rng(2)
+    path = tmp_path / "fashion.bs4nn"
+    model_from_arrays([rng.standard_normal((16, 784)), rng.standard_normal((10, 16))],
+                      [1.0, 0.5], [8.0, 1.5], dataset="fashion-mnist").save(path)
+    intmodel = IntModel.load(path)
+    images, labels = load_dataset("fashion-mnist", "test")
+    ref = reference_batch(intmodel, images[:N])
+    with FakeDevice(intmodel) as fake:
+        rep = bench(path, fake, tmp_path / "out")
+    assert rep.mismatches == 0 and rep.accuracy == float((ref.labels == labels[:N]).mean())
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["dataset"] == "fashion-mnist"
+    assert bs4nn_main(["bench", "--model", str(path), "--dataset", "mnist", "--port", "/dev/null",
+                       "--out", str(tmp_path / "b")]) == 2
+    assert capsys.readouterr().err == (
+        "bs4nn bench: error: --dataset mnist is not the model's dataset (fashion-mnist); leave "
+        "--dataset out to use fashion-mnist\n")

@@ -272,3 +272,27 @@ def test_model_from_arrays_other_checks():
     # integer weights are accepted and stored as float64
     m = model_from_arrays([np.array([[1, -1]], dtype=np.int8)], [1.0], [1], weight_kind="real")
     assert m.weights[0].dtype == np.float64 and m.layer_sizes == [2, 1]
+
+
+def test_dataset_is_checked_when_the_model_is_made():
+    w = [np.ones((3, 4))]
+    with pytest.raises(Bs4nnError, match="^unknown dataset 'cifar'; choose one of: mnist, "
+                                         "fashion-mnist$"):
+        model_from_arrays(w, [1.0], [1.0], dataset="cifar")
+
+
+def test_dataset_to_run_is_the_models_own():
+    w = [np.ones((3, 4))]
+    fashion = model_from_arrays(w, [1.0], [1.0], dataset="fashion-mnist")
+    assert fashion.dataset_to_run() == "fashion-mnist"
+    assert fashion.dataset_to_run("fashion-mnist") == "fashion-mnist"
+    with pytest.raises(Bs4nnError) as exc:
+        fashion.dataset_to_run("mnist")
+    assert str(exc.value) == ("--dataset mnist is not the model's dataset (fashion-mnist); "
+                              "leave --dataset out to use fashion-mnist")
+    unnamed = model_from_arrays(w, [1.0], [1.0])
+    assert unnamed.dataset_to_run("mnist") == "mnist"
+    with pytest.raises(Bs4nnError) as exc:
+        unnamed.dataset_to_run()
+    assert str(exc.value) == ("the model records no dataset; name one with --dataset "
+                              "(mnist or fashion-mnist)")
