@@ -13,6 +13,7 @@ from bs4nn.trainer.calibrate import accuracy_with_thresholds
 from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import layout
+from bs4nn.trainer.kernels import LearningRule
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.train import checkpoint_path, make_config, train
 
@@ -40,9 +41,8 @@ def slow_times(weights, alphas, thetas, pixels, real=False):
 
 def slow_step(weights, alphas, thetas, pixels, label, eta, mu, lam, gamma, rule, real):
     """One SGD step: Eq. 6 targets, output deltas (T - t) / tmax, Eq. 14 with the weights
-    before the update, normalisation, W -= eta (alpha) d [t_i <= t_j],
-    alpha -= mu mean|sum(d [t_i <= t_j] B)."""
-    silent_paper, use_l2, alpha_grad, alpha_mode, silent_backprop = rule
+    before the update, L2 normalisation, W -= eta d [t_i <= t_j],
+    alpha -= mu mean(d [t_i <= t_j] B)."""
     weights = [w.copy() for w in weights]
     alphas = np.array(alphas, dtype=np.float64)
     times = slow_times(weights, alphas, thetas, pixels, real)
@@ -50,7 +50,7 @@ def slow_step(weights, alphas, thetas, pixels, label, eta, mu, lam, gamma, rule,
     tau = out.min()
     if tau == TMAX:
         target = np.full_like(out, TMAX)
-        if silent_paper:
+        if rule.silent_paper:
             target[label] = TMAX - gamma
     else:
         target = np.where(out - tau < gamma, min(tau + gamma, TMAX), out)
@@ -59,7 +59,7 @@ def slow_step(weights, alphas, thetas, pixels, label, eta, mu, lam, gamma, rule,
     loss = 0.5 * np.sum(d ** 2)
 
     def normalize(x):
-        n = np.sqrt(np.sum(x ** 2)) if use_l2 else np.sum(np.abs(x))
+        n = np.sqrt(np.sum(x ** 2))
         return x / n if n != 0 else None
 
     d = normalize(d)
@@ -69,13 +69,13 @@ def slow_step(weights, alphas, thetas, pixels, label, eta, mu, lam, gamma, rule,
         w = weights[ly]
         t_in, t_out = times[ly], times[ly + 1]
         causal = (t_in[None, :] <= t_out[:, None]) & (t_in[None, :] < TMAX)
-        eq14 = (t_in[None, :] <= t_out[:, None]) if silent_backprop else causal
+        eq14 = (t_in[None, :] <= t_out[:, None]) if rule.silent_backprop else causal
         below = (d[:, None] * w * eq14).sum(axis=0)
         signs = np.where(w >= 0, 1, -1)  # the forward's signs, before this update
-        w -= eta * (alphas[ly] if alpha_grad else 1.0) * d[:, None] * causal
+        w -= eta * d[:, None] * causal
         if not real:
             term = d[:, None] * causal * signs
-            step = alphas[ly] - mu * np.sum(term) / [1, term.size, term.shape[0]][alpha_mode]
+            step = alphas[ly] - mu * np.mean(term)
             alphas[ly] = max(step, thetas[ly] / 32767)
         d = normalize(below) if ly > 0 else None
     return [w * (1 - eta * lam) for w in weights], alphas, times, loss
@@ -86,15 +86,14 @@ def mnist_train(data_dir):
     return load_dataset("mnist", "train", data_dir)
 
 
-# rule = (silent_paper, use_l2, alpha_grad, alpha_mode, silent_backprop)
 @pytest.mark.parametrize("sizes,real,rule", [
-    ([784, 40, 10], False, (False, True, False, 1, False)),
-    ([784, 40, 10], False, (True, False, True, 1, True)),
-    ([784, 30, 20, 10], False, (True, True, True, 1, True)),
-    ([784, 30, 20, 10], False, (False, True, False, 0, False)),
-    ([784, 40, 10], False, (False, True, False, 2, False)),
-    ([784, 40, 10], True, (False, True, False, 1, True)),
-    ([784, 30, 20, 10], True, (False, False, False, 1, False)),
+    ([784, 40, 10], False, LearningRule(silent_paper=False, silent_backprop=False)),
+    ([784, 40, 10], False, LearningRule(silent_paper=True, silent_backprop=True)),
+    ([784, 30, 20, 10], False, LearningRule(silent_paper=True, silent_backprop=True)),
+    ([784, 30, 20, 10], False, LearningRule(silent_paper=False, silent_backprop=False)),
+    ([784, 40, 10], False, LearningRule(silent_paper=True, silent_backprop=False)),
+    ([784, 40, 10], True, LearningRule(silent_paper=False, silent_backprop=True)),
+    ([784, 30, 20, 10], True, LearningRule(silent_paper=False, silent_backprop=False)),
 ])
 def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
     images, labels = mnist_train
@@ -115,11 +114,9 @@ def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
     for n in range(25):
         loss, correct = kernels.train_samples(
             images, labels, np.array([n]), lay.sizes, lay.woff, lay.noff, v, fw, scale, a,
-            thetas, thetas / 32767, thr, not real, 0.1, 0.01 if rule[3] == 1 else 1e-6, lam, 1.0,
-            rule)
+            thetas, thetas / 32767, thr, not real, 0.1, 0.01, lam, 1.0, rule)
         weights, alphas, times, slow_loss = slow_step(
-            weights, alphas, thetas, images[n], labels[n], 0.1, 0.01 if rule[3] == 1 else 1e-6, lam,
-            1.0, rule, real)
+            weights, alphas, thetas, images[n], labels[n], 0.1, 0.01, lam, 1.0, rule, real)
         kernel_w = [scale[ly] * v[lay.woff[ly]:lay.woff[ly + 1]].reshape(sizes[ly], -1).T
                     for ly in range(n_layers)]
         for w_slow, w_fast in zip(weights, kernel_w, strict=True):

@@ -23,7 +23,7 @@ from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
 from bs4nn.trainer.train import PRESETS, make_config, train
 
 # options of the paper's rule only, and of the surrogate rule only (attribute names)
-PAPER_ONLY = ("theta", "delta_norm", "silent_target", "ema_samples", "gamma", "tie_lead", "clip",
+PAPER_ONLY = ("theta", "silent_target", "ema_samples", "gamma", "tie_lead", "clip",
               "calibrate")
 SURROGATE_ONLY = ("levels", "shift", "count_loss")
 
@@ -55,8 +55,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--val-size", type=int, default=5000,
                    help="validation images held out of the training set (default 5000)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--delta-norm", choices=("l2", "l1"),
-                   help="normalisation of each layer's deltas (default l2, the authors' code)")
     p.add_argument("--silent-target", choices=("code", "paper"),
                    help="targets when every output is silent: code = no error, paper = the "
                         "label at tmax - gamma (default: the preset's choice)")

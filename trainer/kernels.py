@@ -14,10 +14,19 @@ integer K) or the real weights for S4NN (counts and thresholds float64); numba c
 specialisation per type. Semantics: docs/design.md section 1.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
 TMAX = 256  # same value as bs4nn.trainer.semantics.TMAX (kernels import nothing of ours)
+
+
+class LearningRule(NamedTuple):
+    """The switches of the paper's learning rule that `train_samples` takes."""
+
+    silent_paper: bool  # all outputs silent: the label's target is tmax - gamma (the paper)
+    silent_backprop: bool  # Eq. 14 with fake spikes: [t_j <= t_k] is true for tmax, tmax
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp split for the exact product below
 
 
@@ -161,14 +170,14 @@ def forward(order, starts, sizes, woff, noff, fw, thr, stop_at_decision,
 
 
 @njit(cache=True)
-def _normalize(d, n, use_l2) -> bool:
-    """Divide d[:n] by its L2 norm (authors' code) or its L1 norm (paper); False if all zero."""
+def _normalize(d, n) -> bool:
+    """Divide d[:n] by its L2 norm (the authors' code); False if all zero."""
     acc = 0.0
     for j in range(n):
-        acc += d[j] * d[j] if use_l2 else abs(d[j])
+        acc += d[j] * d[j]
     if acc == 0.0:
         return False
-    norm = np.sqrt(acc) if use_l2 else acc
+    norm = np.sqrt(acc)
     for j in range(n):
         d[j] /= norm
     return True
@@ -212,13 +221,12 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
     """Sparse backward of one sample; `d` holds the normalised output deltas on entry.
 
     For weight layer ly (from the top): the delta of the layer below (Eq. 14, with the real
-    weights before this sample's update), then W_ji -= eta * d_j * [t_i < t_j] only over the
+    weights before this sample's update), then W_ji -= eta * d_j * [t_i <= t_j] only over the
     inputs that spiked (t_i < TMAX), the signs of changed weights, and (binary) the alpha step
-    alpha -= mu * mean(d_j * [t_i < t_j] * B_ji) over all synapses, then K again.
-    `rule` = (silent_paper, use_l2, alpha_grad, alpha_mode, silent_backprop), see train_samples.
-    Updated weights are clipped to [-wclip[ly], wclip[ly]] (inf: no clipping).
+    alpha -= mu * mean(d_j * [t_i <= t_j] * B_ji) over all synapses, then K again. The mask is
+    `<=` because a spike reaches the next layer in the same step (docs/training.md, Choices).
+    `rule`: a LearningRule. Updated weights are clipped to [-wclip[ly], wclip[ly]] (inf: none).
     """
-    use_l2, alpha_grad, alpha_mode, silent_backprop = rule[1], rule[2], rule[3], rule[4]
     n_layers = sizes.shape[0] - 1
     for ly in range(n_layers - 1, -1, -1):
         n_in = sizes[ly]
@@ -246,7 +254,7 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
                 for j in range(n_out):
                     acc += dd[j] * vr[j] if ti <= tout[j] else 0.0
                 dprev[i] = acc * s
-            if silent_backprop:
+            if rule.silent_backprop:
                 # Eq. 14 read with fake spikes: a silent neuron (t = tmax) is "at or before" a
                 # silent neuron above, so a silent output that should fire revives silent ones
                 n_silent = 0
@@ -264,8 +272,8 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
                                 acc += dd[j] * v[wb + i * n_out + j]
                             dprev[i] = acc * s
         # W = s * V, so a change of W by x is a change of V by x / s; the paper's Eq. 12 has
-        # the factor alpha in dL/dB (alpha_grad), the authors' code leaves it out
-        step = eta * (alphas[ly] if alpha_grad else 1.0) / s
+        # the factor alpha in dL/dB, the authors' code (and we) leave it out
+        step = eta / s
         cv = wclip[ly] / s  # |W| <= wclip  <=>  |V| <= wclip / s
         sy = syn[:n_out]
         for j in range(n_out):
@@ -290,14 +298,12 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
             acc = 0.0
             for j in range(n_out):
                 acc += d[j] * syn[j]
-            # Eq. 16 sums over the synapses (mode 0); the authors' code takes the mean over the
-            # synapses (1); mode 2 sums over the inputs and averages over the neurons
-            div = 1.0 if alpha_mode == 0 else (n_in * n_out if alpha_mode == 1 else n_out)
-            a = alphas[ly] - mu * acc / div
+            # Eq. 16 sums over the synapses; the authors' code (and we) take the mean
+            a = alphas[ly] - mu * acc / (n_in * n_out)
             alphas[ly] = a if a > alpha_min[ly] else alpha_min[ly]
             thr[ly] = threshold_count_exact(thetas[ly], alphas[ly])
         if ly > 0:
-            if not _normalize(dprev, n_in, use_l2):
+            if not _normalize(dprev, n_in):
                 return
             for i in range(n_in):
                 d[i] = dprev[i]
@@ -321,10 +327,7 @@ def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, 
     """Per-sample SGD over images[idx] in that order. Weights are W = scale[ly] * V (lazy L2).
 
     Updates v, fw (signs, or v itself for real weights), scale, alphas and thr in place.
-    `rule` is a tuple (silent_paper: all-silent targets as the paper; use_l2: L2 delta
-    normalisation, else L1; alpha_grad: weight step scaled by alpha (Eq. 12); alpha_mode (int):
-    the alpha step is the sum (0, Eq. 16), the mean over synapses (1) or over neurons (2);
-    silent_backprop: fake spikes take part in Eq. 14); `tie_lead`: see output_targets; `clip`
+    `rule`: a LearningRule; `tie_lead`: see output_targets; `clip`
     (None, or one bound per weight layer): the real weights a step changes are clipped to
     [-clip, clip] (BinaryConnect; beyond the paper).
     Returns (sum of the MSE losses, number correct under the strict decision).
@@ -357,11 +360,12 @@ def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, 
                              counts, times, fire_count, fired_order, fired_n, seg)
         if pred == y:
             correct += 1
-        output_targets(times[out_base:out_base + n_cls], y, gamma, rule[0], target, tie_lead)
+        output_targets(times[out_base:out_base + n_cls], y, gamma, rule.silent_paper, target,
+                       tie_lead)
         for k in range(n_cls):
             d[k] = (target[k] - times[out_base + k]) / TMAX
             loss += 0.5 * d[k] * d[k]
-        if _normalize(d, n_cls, rule[1]):  # zero error: nothing to learn from this sample
+        if _normalize(d, n_cls):  # zero error: nothing to learn from this sample
             _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, thetas,
                       alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev,
                       syn, rule, wclip)

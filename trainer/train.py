@@ -29,7 +29,6 @@ from bs4nn.trainer.semantics import K_MAX, threshold_count
 N_INPUT = 784
 N_CLASSES = 10
 CHUNK = 1000  # samples per kernel call: progress granularity and Ctrl-C latency
-ALPHA_MODES = ("sum", "mean", "neuron-mean")  # index = the kernel's alpha_mode
 
 # Table 1 of the paper. Per preset: values for hidden layers and for the output layer.
 PRESETS: dict[str, dict] = {
@@ -110,11 +109,7 @@ class TrainConfig(NetworkConfig):
     val_size: int = 5000
     train_limit: int | None = None
     seed: int = 0
-    delta_norm: str = "l2"  # "l2" (authors' code) or "l1" (the paper's sum, of magnitudes)
     silent_target: str = "code"  # all outputs silent: "code" (no error) or "paper" (tmax-gamma)
-    alpha_grad: bool = False  # weight step eta * alpha_l * delta (paper Eq. 12) or eta * delta
-    # Eq. 16 term: "mean" over the synapses (code), "sum" (paper) or "neuron-mean"
-    alpha_update: str = "mean"
     silent_backprop: bool = False  # Eq. 14 with fake spikes: [t_j <= t_k] true for tmax, tmax
     # > 0: also keep an exponential moving average of the real weights and alphas over about
     # this many samples (updated every CHUNK samples); validation picks raw or averaged
@@ -129,10 +124,10 @@ class TrainConfig(NetworkConfig):
     calibrate: bool = False
 
     @property
-    def rule(self) -> tuple[bool, bool, bool, int, bool]:
+    def rule(self) -> kernels.LearningRule:
         """The learning-rule switches as `kernels.train_samples` takes them."""
-        return (self.silent_target == "paper", self.delta_norm == "l2", self.alpha_grad,
-                ALPHA_MODES.index(self.alpha_update), self.silent_backprop)
+        return kernels.LearningRule(silent_paper=self.silent_target == "paper",
+                                    silent_backprop=self.silent_backprop)
 
     def validate(self) -> None:
         self.check_network(("thetas", "alphas", "init"))
@@ -148,10 +143,8 @@ class TrainConfig(NetworkConfig):
             raise Bs4nnError("threshold calibration needs binary weights (integer thresholds)")
         if self.train_limit is not None and self.train_limit < 1:
             raise Bs4nnError(f"--train-limit must be at least 1, got {self.train_limit}")
-        if (self.delta_norm not in ("l1", "l2") or self.silent_target not in ("code", "paper")
-                or self.alpha_update not in ALPHA_MODES):
-            raise Bs4nnError("delta_norm must be l1|l2, silent_target code|paper, "
-                             f"alpha_update one of {', '.join(ALPHA_MODES)}")
+        if self.silent_target not in ("code", "paper"):
+            raise Bs4nnError(f"silent_target must be code or paper, got {self.silent_target!r}")
 
 
 def make_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
