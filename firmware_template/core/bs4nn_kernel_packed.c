@@ -61,7 +61,8 @@ void bs4nn_kernel_fanout(const uint32_t *weights, uint32_t row, uint32_t n,
     if (j < n) {
         uint32_t b = k + j;
         for (; j < n; j++, b++) {
-            ones[j] = (bs4nn_count_t)(ones[j] + ((weights[b >> 5] >> (b & 31u)) & 1u));
+            const bs4nn_count_t bit = (bs4nn_count_t)((weights[b >> 5] >> (b & 31u)) & 1u);
+            ones[j] = (bs4nn_count_t)(ones[j] + bit);
         }
     }
 }
