@@ -1,12 +1,14 @@
-"""Byte transports to the device: a real serial port or the pty of an emulated board.
+"""Byte transports to the device: a real serial port, a pyserial URL or the pty of an emulated
+board.
 
 Every read takes a timeout; nothing here blocks forever. Errors a user can fix (no such port,
-port busy, no permission) raise Bs4nnError naming what to check.
+port busy, no permission, an unknown URL) raise Bs4nnError naming what to check.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import os
 import select
 from typing import Protocol
@@ -36,23 +38,26 @@ class Transport(Protocol):
 
 
 class SerialTransport:
-    """pyserial port (USB CDC, UART adapter) or a pty; raw mode, read via select()."""
+    """pyserial port (USB CDC, UART adapter), a pty, or a pyserial URL (`socket://HOST:PORT`,
+    `rfc2217://HOST:PORT`, `loop://`); raw mode. Reads wait in select() where the port has a file
+    descriptor (devices, ptys, sockets) and in pyserial's own timed read otherwise."""
 
     def __init__(self, port: str, baudrate: int = DEFAULT_BAUD, exclusive: bool = True) -> None:
         self.name = port
         try:
-            self._ser = serial.Serial(
+            self._ser = serial.serial_for_url(
                 port,
                 baudrate=baudrate,
                 timeout=0,
                 write_timeout=WRITE_TIMEOUT_S,
                 exclusive=exclusive,
             )
-        except serial.SerialException as exc:
+        except (serial.SerialException, OSError, ValueError) as exc:  # ValueError: bad URL
             raise Bs4nnError(_open_error_message(port, exc)) from exc
-        except OSError as exc:  # pragma: no cover - pyserial normally wraps these
-            raise Bs4nnError(_open_error_message(port, exc)) from exc
-        self._fd = self._ser.fileno()
+        try:
+            self._fd: int | None = self._ser.fileno()
+        except (io.UnsupportedOperation, AttributeError):  # loop://, rfc2217://
+            self._fd = None
 
     def write(self, data: bytes) -> None:
         try:
@@ -66,6 +71,8 @@ class SerialTransport:
             raise LinkClosed(_closed(self.name, f"writing failed: {exc}")) from exc
 
     def read(self, timeout: float) -> bytes:
+        if self._fd is None:
+            return self._read_pyserial(timeout)
         try:
             ready, _, _ = select.select([self._fd], [], [], max(0.0, timeout))
             if not ready:
@@ -78,6 +85,13 @@ class SerialTransport:
         if not data:  # readable but empty: the other side hung up
             raise LinkClosed(_closed(self.name, "end of file"))
         return data
+
+    def _read_pyserial(self, timeout: float) -> bytes:
+        try:
+            self._ser.timeout = max(0.0, timeout)
+            return self._ser.read(max(1, self._ser.in_waiting))
+        except (serial.SerialException, OSError) as exc:
+            raise LinkClosed(_closed(self.name, str(exc))) from exc
 
     def reset_input(self) -> None:
         try:
@@ -117,5 +131,10 @@ def _open_error_message(port: str, exc: Exception) -> str:
         return (
             f"serial port {port} is in use by another program: close serial monitors "
             "(screen, minicom, `pio device monitor`, the Arduino IDE) and any other bs4nn run"
+        )
+    if isinstance(exc, ValueError):
+        return (
+            f"cannot open {port}: {text}; give a serial device (e.g. /dev/ttyACM0) or a pyserial "
+            "URL (socket://HOST:PORT, rfc2217://HOST:PORT, loop://)"
         )
     return f"cannot open serial port {port}: {text}"

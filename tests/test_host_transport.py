@@ -89,3 +89,50 @@ def test_permission_message():
         "permission denied opening /dev/ttyACM0: add your user to the dialout group "
         "(`sudo usermod -aG dialout $USER`, then log out and in again)"
     )
+
+
+def test_pyserial_urls_are_ports():
+    """loop:// (no file descriptor: pyserial's timed read) and socket:// (select on the socket)."""
+    import socket
+    import threading
+
+    t = SerialTransport("loop://")
+    try:
+        t.write(b"\x00bs4nn\n")
+        assert t.read(1.0) == b"\x00bs4nn\n"
+        assert t.read(0.05) == b""
+    finally:
+        t.close()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def echo_once():
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(conn.recv(64)[::-1])
+
+        peer = threading.Thread(target=echo_once)
+        peer.start()
+        t = SerialTransport(f"socket://127.0.0.1:{port}")
+        try:
+            t.write(b"abc")
+            got = b""
+            while len(got) < 3:
+                chunk = t.read(2.0)
+                assert chunk, "timed out"
+                got += chunk
+            assert got == b"cba"
+            peer.join()
+            with pytest.raises(LinkClosed, match="closed"):
+                t.read(1.0)
+        finally:
+            t.close()
+
+
+def test_unknown_url_message():
+    with pytest.raises(Bs4nnError) as exc:
+        SerialTransport("foo://board")
+    assert str(exc.value) == (
+        "cannot open foo://board: invalid URL, protocol 'foo' not known; give a serial device "
+        "(e.g. /dev/ttyACM0) or a pyserial URL (socket://HOST:PORT, rfc2217://HOST:PORT, loop://)"
+    )
