@@ -2,8 +2,11 @@
 `pio project config --lint`, and the Arduino board file, built on the host against a minimal
 Arduino.h stub (a fake Serial on stdin/stdout), answers the protocol exactly like the board."""
 
+import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +21,9 @@ from bs4nn.trainer.model import model_from_arrays
 
 SIZES = [784, 64, 10]
 PIO_ENVS = ["nucleo_f446re", "nucleo_l476rg", "pico", "nrf52840_dk", "teensy41"]
+# PlatformIO from the dev extras sits beside this Python (a venv's bin/ need not be on PATH)
+PIO = shutil.which("pio", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                os.environ.get("PATH", "")]))
 
 ARDUINO_H = r"""
 #pragma once
@@ -118,14 +124,16 @@ def frames(out: bytes) -> list[p.Reply]:
             for f in splitter.feed(out)]
 
 
-@pytest.mark.skipif(shutil.which("pio") is None, reason="needs PlatformIO (pio)")
+@pytest.mark.skipif(PIO is None, reason="needs PlatformIO (pio): pip install '.[dev]'")
 def test_platformio_project_lints_and_lists_every_board(export):
     _, out = export
     text = (out / "platformio.ini").read_text()
     for env in PIO_ENVS:
         assert f"[env:{env}]\n" in text
     assert "default_envs = nucleo_f446re\n" in text
-    proc = subprocess.run(["pio", "project", "config", "--lint", "-d", str(out)],
+    assert ('[env:teensy41]\nplatform = teensy\nboard = teensy41\nbuild_flags = ${env.build_flags} '
+            '-DBS4NN_BOARD_NAME=\\"teensy41\\"\nupload_protocol = teensy-cli\n') in text
+    proc = subprocess.run([PIO, "project", "config", "--lint", "-d", str(out)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "free from linting errors" in proc.stdout
