@@ -17,10 +17,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
         help="render a trained model into C headers and a firmware tree for a board",
-        description="Render MODEL into bit-packed C headers plus a ready-to-build firmware tree.",
+        description="Render MODEL into bit-packed C headers plus a ready-to-build firmware tree, "
+                    "or (--format nir) into a NIR graph for other neuromorphic tools.",
     )
     p.add_argument("model", help="model file (from `bs4nn train`)")
-    p.add_argument("--out", required=True, help="output directory for the firmware tree")
+    p.add_argument("--out", required=True,
+                   help="output directory for the firmware tree (--format nir: the .nir file)")
+    p.add_argument("--format", choices=("c", "nir"), default="c",
+                   help="c = firmware tree (default); nir = a NIR graph (HDF5), see docs/design.md")
     # checked in run_export (target_info): building the parser reads no file
     p.add_argument("--target", default=DEFAULT_TARGET,
                    help=f"board (default {DEFAULT_TARGET}, the QEMU-emulated Cortex-M4; "
@@ -35,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    if args.format == "nir":
+        return _export_nir(args)
     target_info(args.target)  # an unknown target is refused before anything is read or written
     model = Model.load(args.model)
     dataset = model.dataset_to_run(args.dataset) if args.check_images > 0 else None
@@ -47,6 +53,16 @@ def run_export(args: argparse.Namespace) -> int:
         print(line)
     if args.check_images > 0:
         return _check_against_trainer(model, intmodel, dataset, args)
+    return 0
+
+
+def _export_nir(args: argparse.Namespace) -> int:
+    from bs4nn.trainer.nir_graph import write_nir
+
+    model = Model.load(args.model)
+    path = write_nir(model, args.out)
+    print(f"exported {args.model} ({'-'.join(map(str, model.layer_sizes))}, K="
+          f"{model.thresholds()}, hash {model.content_hash[:16]}) as a NIR graph to {path}")
     return 0
 
 

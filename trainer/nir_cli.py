@@ -1,0 +1,29 @@
+"""`bs4nn import-nir`: a NIR graph (Linear/Affine + IF layers) -> a bs4nn model file."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "import-nir", help="make a bs4nn model from a NIR graph",
+        description="Read a NIR graph Input -> (Linear or Affine -> IF)... -> Output, binarise its "
+                    "weights (sign, one alpha per layer) and save it as a bs4nn model; prints "
+                    "what the conversion changed. `bs4nn export --format nir` writes such graphs.",
+    )
+    p.add_argument("nir_file", metavar="NIR_FILE")
+    p.add_argument("--out", required=True, help="model file to write")
+    p.set_defaults(func=_import)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from bs4nn.trainer.nir_graph import read_nir
+
+    result = read_nir(args.nir_file)
+    for line in result.report:
+        print(line)
+    result.model.save(args.out)
+    sizes = "-".join(map(str, result.model.layer_sizes))
+    print(f"wrote {args.out} ({sizes}, hash {result.model.content_hash[:16]})")
+    return 0

@@ -1,0 +1,204 @@
+"""A BS4NN model as a NIR graph (Neuromorphic Intermediate Representation, package `nir`), and back.
+
+Out: Input -> (Linear with weights alpha_l * B_l -> IF) per weight layer -> Output. NIR's IF
+fires when its potential v > v_threshold; ours when the count of +1 minus -1 inputs reaches
+K = ceil(theta / alpha), i.e. when v = alpha * count > alpha * (K - 1/2), so that is the
+threshold written. What NIR cannot say (one spike per neuron, the input coding, integer steps,
+the decision rule) is in the graph's metadata; the bs4nn model's own values (the real proxy
+weights, theta) ride in the nodes' metadata, so that our own round trip is lossless.
+
+In: graphs of that shape from any tool (Linear or bias-free Affine, then IF with one threshold
+per layer). Weights are binarised with our sign rule (sign(0) = +1) and a per-layer alpha; the
+import reports what that changed. Anything we cannot run is refused with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bs4nn.trainer.datasets import DATASETS
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import Model, model_from_arrays
+from bs4nn.trainer.semantics import binarize
+
+PRODUCER = "bs4nn-edge"
+SEMANTICS = {
+    "neuron": "non-leaky integrate-and-fire, fires at most once, never resets",
+    "input_coding": "pixel intensity I (0..255) spikes once at step 255 - I; I = 0 never spikes",
+    "time": "integer steps 0..255; a spike reaches the next layer in the same step",
+    "threshold": "fires at the first step where alpha * (count of +1 minus -1 inputs) "
+                 "> v_threshold = alpha * (K - 1/2), K = ceil(theta / alpha)",
+    "decision": "the first output spike; ties go to the largest count, then the lowest index; "
+                "with no output spike by step 255 the largest count wins",
+}
+
+
+@dataclass
+class NirImport:
+    model: Model
+    report: list[str]  # what the import changed or chose, one line per layer
+
+
+def model_to_nir(model: Model):
+    """The NIR graph of a binary model (the kind the firmware runs)."""
+    import nir
+
+    if model.weight_kind != "binary":
+        raise Bs4nnError(f"NIR export is for binary models; this one has {model.weight_kind!r} "
+                         "weights (S4NN)")
+    nodes = {"input": nir.Input(input_type={"input": np.array([model.layer_sizes[0]])})}
+    edges = []
+    previous = "input"
+    ks = model.thresholds()
+    for layer, (w, alpha, theta, k) in enumerate(
+            zip(model.weights, model.alphas, model.thetas, ks, strict=True)):
+        n_out = w.shape[0]
+        linear, neuron = f"linear_{layer}", f"if_{layer}"
+        nodes[linear] = nir.Linear(
+            weight=float(alpha) * binarize(w).astype(np.float64),
+            metadata={"bs4nn_alpha": float(alpha), "bs4nn_proxy_weights": np.asarray(w)},
+        )
+        nodes[neuron] = nir.IF(
+            r=np.ones(n_out), v_threshold=np.full(n_out, float(alpha) * (k - 0.5)),
+            v_reset=np.zeros(n_out), metadata={"bs4nn_theta": float(theta), "bs4nn_k": int(k)},
+        )
+        edges += [(previous, linear), (linear, neuron)]
+        previous = neuron
+    nodes["output"] = nir.Output(output_type={"output": np.array([model.layer_sizes[-1]])})
+    edges.append((previous, "output"))
+    metadata = {"producer": PRODUCER, "bs4nn_model_hash": model.content_hash,
+                "dataset": model.dataset or "", **SEMANTICS}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
+
+
+def write_nir(model: Model, path: str | Path) -> Path:
+    """Write the model's NIR graph to `path` (HDF5), atomically."""
+    import nir
+
+    path = Path(path)
+    graph = model_to_nir(model)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        nir.write(tmp, graph)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise Bs4nnError(f"cannot write {path} ({exc.strerror or exc}); choose a writable "
+                         "path") from None
+    return path
+
+
+def read_nir(path: str | Path) -> NirImport:
+    """Read a NIR file and convert it (see `model_from_nir`)."""
+    import nir
+
+    path = Path(path)
+    if not path.is_file():
+        raise Bs4nnError(f"NIR file {path} not found")
+    try:
+        graph = nir.read(path)
+    except Exception as exc:  # h5py and nir raise many kinds on a foreign or damaged file
+        raise Bs4nnError(f"{path} is not a readable NIR file ({type(exc).__name__}: {exc})"
+                         ) from None
+    return model_from_nir(graph)
+
+
+def _chain(graph) -> list[str]:
+    """Node names from the Input to the Output, for a graph that is one straight chain."""
+    inputs = [n for n, node in graph.nodes.items() if type(node).__name__ == "Input"]
+    if len(inputs) != 1:
+        raise Bs4nnError(f"the graph has {len(inputs)} Input nodes; bs4nn runs one input layer")
+    following: dict[str, list[str]] = {}
+    for src, dst in graph.edges:
+        following.setdefault(src, []).append(dst)
+    chain = [inputs[0]]
+    while type(graph.nodes[chain[-1]]).__name__ != "Output":
+        nxt = following.get(chain[-1], [])
+        if len(nxt) != 1 or nxt[0] in chain:
+            raise Bs4nnError(f"node {chain[-1]!r} has {len(nxt)} successors; bs4nn runs a "
+                             "straight chain of layers (no branches or recurrence)")
+        chain.append(nxt[0])
+    if len(graph.nodes) != len(chain):
+        raise Bs4nnError(f"the graph has {len(graph.nodes) - len(chain)} node(s) off the "
+                         "input-to-output chain")
+    return chain
+
+
+def _weights(name: str, node) -> np.ndarray:
+    kind = type(node).__name__
+    if kind == "Affine" and np.any(np.asarray(node.bias) != 0):
+        raise Bs4nnError(f"node {name!r} (Affine) has a non-zero bias; BS4NN neurons have none")
+    if kind not in ("Linear", "Affine"):
+        raise Bs4nnError(f"node {name!r} is a {kind}; bs4nn expects Linear or Affine here")
+    w = np.asarray(node.weight, dtype=np.float64)
+    if w.ndim != 2 or not np.isfinite(w).all():
+        raise Bs4nnError(f"node {name!r}: weights must be a finite 2-D matrix, got shape "
+                         f"{w.shape}")
+    return w
+
+
+def _threshold(name: str, node, n_out: int) -> float:
+    """The layer's common firing level v_threshold / r (NIR's IF integrates r * input)."""
+    kind = type(node).__name__
+    if kind != "IF":
+        raise Bs4nnError(f"node {name!r} is a {kind}; bs4nn runs non-leaky IF neurons only")
+    r = np.broadcast_to(np.asarray(node.r, dtype=np.float64), (n_out,))
+    v = np.broadcast_to(np.asarray(node.v_threshold, dtype=np.float64), (n_out,))
+    level = v / r
+    if not (np.all(r > 0) and np.isfinite(level).all()):
+        raise Bs4nnError(f"node {name!r}: r must be positive and thresholds finite")
+    if np.ptp(level) != 0:
+        raise Bs4nnError(f"node {name!r}: thresholds differ between neurons ({level.min():g} to "
+                         f"{level.max():g}); bs4nn has one threshold per layer")
+    if not level[0] >= 0:
+        raise Bs4nnError(f"node {name!r}: threshold {level[0]:g} is negative; a neuron would "
+                         "fire before any input")
+    return float(level[0])
+
+
+def model_from_nir(graph) -> NirImport:
+    """A bs4nn model from a NIR graph Input -> (Linear|Affine -> IF)* -> Output."""
+    chain = _chain(graph)
+    body = chain[1:-1]
+    if not body or len(body) % 2:
+        raise Bs4nnError(f"between Input and Output bs4nn expects pairs of Linear/Affine and IF "
+                         f"nodes; found {', '.join(body) or 'nothing'}")
+    weights, alphas, thetas, report = [], [], [], []
+    for layer in range(len(body) // 2):
+        lname, iname = body[2 * layer], body[2 * layer + 1]
+        w = _weights(lname, graph.nodes[lname])
+        level = _threshold(iname, graph.nodes[iname], w.shape[0])
+        lmeta, imeta = graph.nodes[lname].metadata, graph.nodes[iname].metadata
+        magnitudes = np.abs(w)
+        alpha = float(magnitudes.flat[0]) if np.ptp(magnitudes) == 0 else float(magnitudes.mean())
+        if not alpha > 0:
+            raise Bs4nnError(f"node {lname!r}: all weights are zero")
+        k = int(np.floor(level / alpha)) + 1  # alpha * count > level  <=>  count >= k
+        proxy = lmeta.get("bs4nn_proxy_weights")
+        theta = imeta.get("bs4nn_theta")
+        ours = (proxy is not None and theta is not None
+                and np.shape(proxy) == w.shape
+                and np.array_equal(alpha * binarize(proxy), w)
+                and int(imeta.get("bs4nn_k", -1)) == k)
+        if ours:  # written by bs4nn: keep the real proxy weights and theta as they were
+            weights.append(np.asarray(proxy, dtype=np.float64))
+            thetas.append(float(theta))
+            report.append(f"layer {layer}: {w.shape[1]}->{w.shape[0]}, bs4nn's own weights, "
+                          f"alpha {alpha:g}, theta {float(theta):g}, K {k}")
+        else:
+            signs = binarize(w)
+            changed = int(np.count_nonzero(alpha * signs != w))
+            weights.append(w)
+            thetas.append((k - 0.5) * alpha)  # ceil(theta / alpha) = K, away from rounding
+            report.append(
+                f"layer {layer}: {w.shape[1]}->{w.shape[0]}, binarised to alpha {alpha:g} x "
+                f"sign(W): {changed:,} of {w.size:,} weights changed value; v_threshold / r "
+                f"= {level:g} -> K {k} (fires at count >= {k})")
+        alphas.append(alpha)
+    dataset = str(graph.metadata.get("dataset", "")) or None
+    model = model_from_arrays(weights, alphas, thetas,
+                              dataset=dataset if dataset in DATASETS else None)
+    return NirImport(model, report)
