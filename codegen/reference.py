@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from bs4nn.codegen.intmodel import IntModel
+from bs4nn.trainer.kernels import sort_inputs
 
 LAST_STEP = 255
 NOT_FIRED = -1
@@ -46,21 +47,10 @@ def _infer_one(pixels, sizes, row_offsets, fanout, thresholds, out_steps, spikes
     Returns (label, decision_step, fallback); fills out_steps (-1 = not fired) and spikes.
     """
     n_layers = sizes.size - 1
-    n_in = sizes[0]
-    # bucket input pixels by spike step (counting sort); pixel 0 never spikes
-    bucket_start = np.zeros(LAST_STEP + 2, np.int32)
-    for i in range(n_in):
-        if pixels[i] > 0:
-            bucket_start[LAST_STEP - pixels[i] + 1] += 1
-    for t in range(LAST_STEP + 1):
-        bucket_start[t + 1] += bucket_start[t]
-    order = np.empty(n_in, np.int32)
-    fill = bucket_start.copy()
-    for i in range(n_in):
-        if pixels[i] > 0:
-            t = LAST_STEP - pixels[i]
-            order[fill[t]] = i
-            fill[t] += 1
+    # input pixels by spike step: step t is order[bucket_start[t] : bucket_start[t + 1]]
+    order = np.empty(sizes[0], np.int64)
+    bucket_start = np.empty(LAST_STEP + 2, np.int64)
+    sort_inputs(pixels, order, bucket_start)
 
     max_n = 0
     for layer in range(1, n_layers + 1):
