@@ -12,11 +12,16 @@ import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import ENCODING, Model
-from bs4nn.trainer.semantics import K_MAX, K_MIN, TMAX, binarize, threshold_count
-
-MAX_LAYER_NEURONS = 4096  # per non-input layer; the firmware indexes neurons with uint16
-MAX_INPUTS = 65535
-MAX_OUTPUTS = 255  # the label travels as one byte
+from bs4nn.trainer.semantics import (
+    K_MAX,
+    K_MIN,
+    MAX_INPUTS,
+    MAX_LAYER_NEURONS,
+    MAX_OUTPUTS,
+    TMAX,
+    binarize,
+    threshold_count,
+)
 
 
 @dataclass(frozen=True)

@@ -144,8 +144,10 @@ def _read_bytes(path: Path) -> bytes:
         raise ValueError(f"corrupt or unreadable ({exc})") from None
 
 
-def _parse_idx(data: bytes, fname: str) -> np.ndarray:
-    """Header (magic, shape) and length checks; returns the payload as uint8 of its shape."""
+def _parse_idx(data: bytes, fname: str, image_size: tuple[int, int] | None = (ROWS, COLS)
+               ) -> np.ndarray:
+    """Header (magic, shape) and length checks; returns the payload as uint8 of its shape.
+    Images must be `image_size` (rows, cols) unless it is None (a user's own IDX files)."""
     is_images = "images" in fname
     magic = IMAGE_MAGIC if is_images else LABEL_MAGIC
     ndim = 3 if is_images else 1
@@ -159,7 +161,7 @@ def _parse_idx(data: bytes, fname: str) -> np.ndarray:
             f"not an IDX {kind} file (magic 0x{got_magic:08x}, expected 0x{magic:08x})"
         )
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    if is_images and shape[1:] != (ROWS, COLS):
+    if is_images and image_size is not None and shape[1:] != image_size:
         raise ValueError(f"images are {shape[1]}x{shape[2]}, expected {ROWS}x{COLS}")
     size = int(np.prod(shape))
     if len(data) - header_len != size:
@@ -168,6 +170,14 @@ def _parse_idx(data: bytes, fname: str) -> np.ndarray:
             f"{len(data) - header_len}"
         )
     return np.frombuffer(data, dtype=np.uint8, offset=header_len).reshape(shape)
+
+
+def read_idx(path: Path, fname: str) -> np.ndarray:
+    """One IDX file of a user's own dataset (any image size, no known checksum)."""
+    try:
+        return _parse_idx(_read_bytes(path), fname, image_size=None)
+    except ValueError as exc:
+        raise Bs4nnError(f"{path}: {exc}") from None
 
 
 def check_file(path: Path, name: str, fname: str) -> tuple[np.ndarray | None, str | None]:

@@ -16,6 +16,10 @@ TMAX = 256  # steps are 0..255; a silent neuron gets a fake spike at TMAX during
 # before any input arrives
 K_MIN = 1
 K_MAX = 32767
+# network sizes the firmware runs: neurons are indexed with uint16, the label is one byte
+MAX_INPUTS = 65535
+MAX_LAYER_NEURONS = 4096  # per non-input layer
+MAX_OUTPUTS = 255
 
 
 def binarize(weights: np.ndarray) -> np.ndarray:
