@@ -35,16 +35,20 @@ class RefBatch:
     fallback: np.ndarray  # (N,) bool
     output_steps: np.ndarray  # (N, n_out) int16
     spikes: np.ndarray  # (N, L + 1) int32
+    # (N, n_out) int32: every output's count when the decision was taken (the scores of the
+    # EEMBC text mode come from these); None for results that do not carry them
+    output_counts: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
 @njit(cache=True)
-def _infer_one(pixels, sizes, row_offsets, fanout, thresholds, out_steps, spikes):
+def _infer_one(pixels, sizes, row_offsets, fanout, thresholds, out_steps, spikes, out_counts):
     """One image. fanout[row_offsets[l] + i] is the +-1 row of input i of weight layer l.
 
-    Returns (label, decision_step, fallback); fills out_steps (-1 = not fired) and spikes.
+    Returns (label, decision_step, fallback); fills out_steps (-1 = not fired), spikes and
+    out_counts (the outputs' counts at the decision).
     """
     n_layers = sizes.size - 1
     # input pixels by spike step: step t is order[bucket_start[t] : bucket_start[t + 1]]
@@ -86,6 +90,7 @@ def _infer_one(pixels, sizes, row_offsets, fanout, thresholds, out_steps, spikes
                     for j in range(sizes[layer + 1]):
                         counts[layer + 1, j] += row[j]
             elif n_new > 0:
+                out_counts[:] = counts[layer, :n_out]
                 label = newly[0]
                 for q in range(n_new):
                     j = newly[q]
@@ -93,6 +98,7 @@ def _infer_one(pixels, sizes, row_offsets, fanout, thresholds, out_steps, spikes
                     if counts[layer, j] > counts[layer, label]:
                         label = j  # newly is in index order: ties keep the lowest index
                 return label, t, False
+    out_counts[:] = counts[n_layers, :n_out]
     label = 0
     for j in range(1, n_out):
         if counts[n_layers, j] > counts[n_layers, label]:
@@ -102,10 +108,10 @@ def _infer_one(pixels, sizes, row_offsets, fanout, thresholds, out_steps, spikes
 
 @njit(cache=True, parallel=True)
 def _infer_batch(images, sizes, row_offsets, fanout, thresholds, labels, steps, fallback,
-                 out_steps, spikes):
+                 out_steps, spikes, out_counts):
     for n in prange(images.shape[0]):
         label, step, fb = _infer_one(images[n], sizes, row_offsets, fanout, thresholds,
-                                     out_steps[n], spikes[n])
+                                     out_steps[n], spikes[n], out_counts[n])
         labels[n] = label
         steps[n] = step
         fallback[n] = fb
@@ -151,9 +157,10 @@ def reference_batch(model: IntModel, images: np.ndarray, thresholds=None) -> Ref
     fallback = np.zeros(n, np.bool_)
     out_steps = np.zeros((n, model.layer_sizes[-1]), np.int16)
     spikes = np.zeros((n, model.num_layers + 1), np.int32)
+    counts = np.zeros((n, model.layer_sizes[-1]), np.int32)
     _infer_batch(imgs, sizes, row_offsets, fanout, _thresholds(model, thresholds), labels, steps,
-                 fallback, out_steps, spikes)
-    return RefBatch(labels, steps, fallback, out_steps, spikes)
+                 fallback, out_steps, spikes, counts)
+    return RefBatch(labels, steps, fallback, out_steps, spikes, counts)
 
 
 def reference_infer(model: IntModel, pixels: np.ndarray, thresholds=None) -> RefResult:

@@ -134,7 +134,7 @@ class Device:
             before = self._splitter.dropped_bytes
             for encoded in self._splitter.feed(data):
                 try:
-                    self._frames.append(p.parse_frame(encoded))
+                    self._frames.append(p.parse_frame_after_text(encoded))
                 except p.ProtocolError:
                     self.stats.bad_frames += 1
             self.stats.dropped_bytes += self._splitter.dropped_bytes - before

@@ -29,6 +29,7 @@ class Faults:
     silent_after: int | None = None  # requests after n get no answer at all
     wrong_label: set[int] = field(default_factory=set)  # reply n says label + 1: a mismatch
     boot_text: bytes = b"bs4nn boot\r\n"
+    banner: bytes = b""  # sent right before the first reply, no 0x00 between (a booting board)
 
 
 class FakeDevice:
@@ -53,6 +54,7 @@ class FakeDevice:
         self.thresholds: tuple[int, ...] = tuple(model.thresholds)
         self.infer_requests = 0  # INFER frames received, including dropped ones
         self.answered: list[int] = []  # seqs of INFER replies sent
+        self._banner = self.faults.banner
         self._master, slave = os.openpty()
         self.port = os.ttyname(slave)
         os.close(slave)
@@ -78,6 +80,7 @@ class FakeDevice:
     # ------------------------------------------------------------ device side
 
     def _write(self, data: bytes) -> None:
+        data, self._banner = self._banner + data, b""
         view = memoryview(data)
         while view:
             n = os.write(self._master, view)

@@ -176,6 +176,26 @@ def parse_frame(encoded: bytes) -> Frame:
     return Frame(ftype, seq, bytes(raw[HEADER:-2]), len(encoded) + 1)
 
 
+def _is_text(data: bytes) -> bool:
+    return all(0x20 <= b <= 0x7E or b in b"\r\n\t" for b in data)
+
+
+def parse_frame_after_text(encoded: bytes) -> Frame:
+    """parse_frame, tolerating text lines in front of the frame: a board that (re)starts prints
+    the EEMBC boot banner (lines ending with "\n", no 0x00), which then runs into the next reply.
+    A frame's second byte is its type, a control byte, so the text ends at a line end before it."""
+    try:
+        return parse_frame(encoded)
+    except ProtocolError:
+        end = encoded.find(b"\n")
+        while end != -1 and _is_text(encoded[:end]):
+            try:
+                return parse_frame(encoded[end + 1 :])
+            except ProtocolError:
+                end = encoded.find(b"\n", end + 1)
+        raise
+
+
 class FrameSplitter:
     """Accumulates received bytes and yields complete frames (COBS bytes, no delimiter).
 

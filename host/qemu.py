@@ -57,7 +57,7 @@ def qemu_command(elf: Path | str, qemu: str = QEMU_BINARY) -> list[str]:
         "-kernel",
         str(elf),
         "-icount",
-        "shift=0,align=off,sleep=off",
+        "shift=0,align=off,sleep=on",
     ]
 
 

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import eembc_expect
 import numpy as np
 import pytest
+from arduino_host import build_host_firmware, host_compilers
 
 from bs4nn.codegen.agreement import mismatches
 from bs4nn.codegen.export import export_firmware
@@ -25,55 +27,6 @@ PIO_ENVS = ["nucleo_f446re", "nucleo_l476rg", "pico", "nrf52840_dk", "teensy41"]
 PIO = shutil.which("pio", path=os.pathsep.join([str(Path(sys.executable).parent),
                                                 os.environ.get("PATH", "")]))
 
-ARDUINO_H = r"""
-#pragma once
-#include <stddef.h>
-#include <stdint.h>
-#define F_CPU 16000000UL
-unsigned long micros(void);
-class FakeSerial {
-public:
-    void begin(unsigned long) {}
-    int available();
-    int read();
-    size_t write(const uint8_t *data, size_t len);
-};
-extern FakeSerial Serial;
-"""
-
-STUB_MAIN = r"""
-#include <stdio.h>
-#include "Arduino.h"
-static int peeked = -1;
-static bool at_eof = false;
-int FakeSerial::available() {
-    if (peeked < 0 && !at_eof) {
-        int c = getchar();
-        if (c == EOF) at_eof = true; else peeked = c;
-    }
-    return peeked >= 0;
-}
-int FakeSerial::read() {
-    if (!available()) return -1;
-    int c = peeked;
-    peeked = -1;
-    return c;
-}
-size_t FakeSerial::write(const uint8_t *data, size_t len) { return fwrite(data, 1, len, stdout); }
-FakeSerial Serial;
-static unsigned long fake_us;
-unsigned long micros(void) { return fake_us += 7; }  /* deterministic clock */
-void setup();
-void loop();
-int main() {
-    setup();
-    while (Serial.available()) loop();
-    fflush(stdout);
-    return 0;
-}
-"""
-
-
 @pytest.fixture(scope="module")
 def export(tmp_path_factory):
     rng = np.random.default_rng(5)
@@ -87,41 +40,20 @@ def export(tmp_path_factory):
 @pytest.fixture(scope="module")
 def device(export, tmp_path_factory):
     """The Arduino firmware as a host program: stdin -> Serial -> stdout."""
-    if shutil.which("gcc") is None or shutil.which("g++") is None:
+    if not host_compilers():
         pytest.skip("needs gcc and g++")
-    _, out = export
-    build = tmp_path_factory.mktemp("arduino-host")
-    (build / "Arduino.h").write_text(ARDUINO_H)
-    (build / "stub_main.cpp").write_text(STUB_MAIN)
-    inc = ["-I", str(build), "-I", str(out / "core"), "-I", str(out / "protocol"),
-           "-I", str(out / "generated"), "-I", str(out / "board")]
-    objs = []
-    for src in [*sorted(out.glob("core/*.c")), *sorted(out.glob("protocol/*.c")),
-                out / "generated" / "bs4nn_model.c"]:
-        obj = build / (src.parent.name + "_" + src.stem + ".o")
-        subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", *inc, "-c",
-                        str(src), "-o", str(obj)], check=True)
-        objs.append(obj)
-    for src in [out / "board" / "board_arduino.cpp", build / "stub_main.cpp"]:
-        obj = build / (src.stem + ".o")
-        subprocess.run(["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-O2",
-                        '-DBS4NN_BOARD_NAME="nucleo_f446re"', *inc, "-c", str(src), "-o",
-                        str(obj)], check=True)
-        objs.append(obj)
-    exe = build / "firmware_host"
-    subprocess.run(["g++", *map(str, objs), "-o", str(exe)], check=True)
-
-    def run(data: bytes) -> bytes:
-        return subprocess.run([str(exe)], input=data, capture_output=True, check=True,
-                              timeout=60).stdout
-
-    return run
+    return build_host_firmware(export[1], tmp_path_factory.mktemp("arduino-host"))
 
 
-def frames(out: bytes) -> list[p.Reply]:
+# what the stub prints at start: the EEMBC banner, its timestamp the stub's first micros()
+BOOT = "".join(line + "\r\n" for line in eembc_expect.banner(7)).encode()
+
+
+def frames(out: bytes, boot: bytes = BOOT) -> list[p.Reply]:
+    assert out.startswith(boot)
     splitter = p.FrameSplitter()
     return [p.parse_reply(p.parse_frame(f), SIZES[-1], len(SIZES) - 1)
-            for f in splitter.feed(out)]
+            for f in splitter.feed(out[len(boot):])]
 
 
 @pytest.mark.skipif(PIO is None, reason="needs PlatformIO (pio): pip install '.[dev]'")
@@ -186,17 +118,18 @@ def test_eembc_text_mode(export, device):
     image = np.asarray(load_dataset("mnist", "test")[0][1])
     chunks = "".join(f"db {image[i:i + 31].tobytes().hex()}%" for i in range(0, 784, 31))
     out = device(f"name%profile%db load 784%{chunks}infer 2 0%results%".encode()).decode()
-    label = int(reference_batch(intmodel, image[None]).labels[0])
-    scores = ",".join("1.000" if j == label else "0.000" for j in range(10))
-    # the stub's micros() advances 7 per call; between the two timestamps each of the 2
-    # inferences reads the counter (micros() without DWT) twice: 7 + 4 * 7 + 7 = 42
+    scores = eembc_expect.scores(reference_batch(intmodel, image[None]), 0)
+    # the stub's micros() advances 7 per call: the banner's timestamp is the first call; then
+    # the warm-up loop's start (14), the first timestamp (21), the window's start (28), two
+    # counter reads per inference and one progress check between the two inferences (70)
     assert out.split("\r\n") == [
+        *eembc_expect.banner(7),
         "m-name-dut-[bs4nn-nucleo_f446re]", "m-ready",
-        "m-profile-[ULPMark for tinyML Firmware V0.0.1]",
-        f"m-model-[bs4nn-{intmodel.model_hash}]", "m-ready",
+        "m-profile-[ULPMark for tinyML Firmware V0.0.1]", "m-model-[bs4nn01]",
+        f"m-model-hash-[{intmodel.model_hash}]", "m-ready",
         "m-[Expecting 784 bytes]", "m-ready",
         *["m-ready"] * 25, "m-load-done", "m-ready",
-        "m-warmup-start-0", "m-warmup-done", "m-infer-start-2", "m-lap-us-7", "m-lap-us-42",
+        "m-warmup-start-0", "m-warmup-done", "m-infer-start-2", "m-lap-us-21", "m-lap-us-70",
         "m-infer-done", f"m-results-[{scores}]", "m-ready",
         f"m-results-[{scores}]", "m-ready", "",
     ]
@@ -217,13 +150,14 @@ def test_long_cobs_runs_decode(export, device):
 
 def test_text_and_binary_interleave_and_long_lines_are_refused(export, device):
     out = device(b"a" * 1100 + b"%" + b"name%" + p.info_request(8) + b"timestamp%")
-    parts = out.split(b"m-ready\r\n", 2)
+    assert out.startswith(BOOT)
+    parts = out[len(BOOT):].split(b"m-ready\r\n", 2)
     assert parts[:2] == [b"e-[Command too long]\r\n", b"m-name-dut-[bs4nn-nucleo_f446re]\r\n"]
     rest = parts[2]
     frame_end = rest.index(b"\x00") + 1
-    (info,) = frames(rest[:frame_end])
+    (info,) = frames(rest[:frame_end], boot=b"")
     assert info.seq == 8
-    assert rest[frame_end:] == b"m-lap-us-7\r\nm-ready\r\n"
+    assert rest[frame_end:] == b"m-lap-us-14\r\nm-ready\r\n"
 
 
 def test_bitmap_infer(export, device):

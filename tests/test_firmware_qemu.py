@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import time
 
+import eembc_expect
 import numpy as np
 import pytest
 
@@ -200,27 +201,51 @@ def test_eembc_performance_mode_sequence(board, images):
     raw = Raw(link)
     assert raw.text("name") == ["m-name-dut-[bs4nn-qemu-mps2-an386]", "m-ready"]
     assert raw.text("profile") == ["m-profile-[ULPMark for tinyML Firmware V0.0.1]",
-                                   f"m-model-[bs4nn-{intmodel.model_hash}]", "m-ready"]
+                                   "m-model-[bs4nn01]", f"m-model-hash-[{intmodel.model_hash}]",
+                                   "m-ready"]
     assert raw.text("db load 784") == ["m-[Expecting 784 bytes]", "m-ready"]
     image = images[3]
     chunks = [image[i:i + 31] for i in range(0, 784, 31)]  # as the MLPerf Tiny runner sends
     for n, chunk in enumerate(chunks):
         lines = raw.text("db " + chunk.tobytes().hex())
         assert lines == (["m-load-done", "m-ready"] if n == len(chunks) - 1 else ["m-ready"])
+    assert raw.text("db print")[:2] == [
+        "m-buffer-" + "-".join(f"{v:02x}" for v in image[i:i + 8]) for i in (0, 8)]
     lines = raw.text("infer 3 1")
-    label = int(reference_batch(intmodel, image[None]).labels[0])
-    scores = ",".join("1.000" if j == label else "0.000" for j in range(10))
+    scores = eembc_expect.scores(reference_batch(intmodel, image[None]), 0)
     assert lines[:3] == ["m-warmup-start-1", "m-warmup-done", "m-infer-start-3"]
     assert re.fullmatch(r"m-lap-us-\d+", lines[3]) and re.fullmatch(r"m-lap-us-\d+", lines[4])
     assert int(lines[4][9:]) >= int(lines[3][9:])
     assert lines[5:] == ["m-infer-done", f"m-results-[{scores}]", "m-ready"]
     assert raw.text("results") == [f"m-results-[{scores}]", "m-ready"]
     assert raw.text("bogus 1") == ["e-[Unknown command: bogus]", "m-ready"]
-    assert raw.text("db load 0") == ["e-[Command 'db load' needs 1..784 bytes]", "m-ready"]
-    assert raw.text("db 0g") == ["e-[Invalid hex digit]", "m-ready"]
+    assert raw.text("db load 0") == ["e-[Command 'db load' must be >0 bytes]", "m-ready"]
+    assert raw.text("db 0g") == ["e-[Invalid hex digit '0g']", "m-ready"]
     assert raw.text("infer 0") == ["e-[Inference iterations must be >0]", "m-ready"]
     # the binary protocol still works right after text commands
     _valid_infer_works(raw, intmodel, images[4])
+
+
+def test_eembc_huge_infer_is_refused_and_the_board_answers(board, images):
+    intmodel, link = board
+    raw = Raw(link)
+    assert raw.text("infer 999999999", timeout=2) == [
+        "e-[Inference iterations must be <=1000000]", "m-ready"]
+    assert raw.text("infer 1 999999999", timeout=2) == [
+        "e-[Inference warmup must be <=1000000]", "m-ready"]
+    assert raw.text("name", timeout=2) == ["m-name-dut-[bs4nn-qemu-mps2-an386]", "m-ready"]
+    _valid_infer_works(raw, intmodel, images[5])
+
+
+def test_eembc_timestamps_follow_the_host_clock_while_idle(board):
+    """QEMU runs with sleep=on: an idle board's clock keeps pace with the host's, instead of
+    jumping from timer to timer (which made 32-bit m-lap-us wrap between two commands)."""
+    raw = Raw(board[1])
+    t0 = time.monotonic()
+    first = int(raw.text("timestamp")[0].removeprefix("m-lap-us-"))
+    time.sleep(1.0)
+    second = int(raw.text("timestamp")[0].removeprefix("m-lap-us-"))
+    assert 0.9e6 < second - first < (time.monotonic() - t0 + 0.1) * 1e6
 
 
 def test_ref_kernel_on_the_board(board, images, tmp_path):

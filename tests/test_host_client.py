@@ -235,3 +235,14 @@ def test_device_without_bitmap_gets_the_other_forms(intmodel, images):
         assert fake.frame_types[p.INFER_SPARSE] + fake.frame_types[p.INFER] == len(images)
     check_against_reference(results, intmodel, images)
     assert dev.stats.error_replies == 0 and dev.stats.resends == 0
+
+
+def test_boot_banner_before_the_first_reply_is_skipped(intmodel, images):
+    """A board opened while it boots prints the EEMBC banner (text, no 0x00) right before the
+    reply to the first request: the reply is still read, nothing is re-sent."""
+    banner = b"m-timestamp-mode-performance\r\nm-lap-us-0\r\nm-init-done\r\nm-ready\r\n"
+    with FakeDevice(intmodel, Faults(banner=banner)) as fake:
+        dev = connect(fake)
+        assert dev.handshake(intmodel.model_hash).board == "fake"
+        check_against_reference(list(dev.stream(images[:3])), intmodel, images[:3])
+    assert (dev.stats.resends, dev.stats.bad_frames, dev.stats.replies) == (0, 0, 4)

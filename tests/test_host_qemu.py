@@ -70,7 +70,7 @@ def test_command_is_the_design_contract():
         qemu.qemu_command("DIR/build/firmware.elf")
         == (
             "qemu-system-arm -M mps2-an386 -cpu cortex-m4 -display none -monitor none -serial pty "
-            "-kernel DIR/build/firmware.elf -icount shift=0,align=off,sleep=off"
+            "-kernel DIR/build/firmware.elf -icount shift=0,align=off,sleep=on"
         ).split()
     )
 

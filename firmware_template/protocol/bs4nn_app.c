@@ -39,13 +39,20 @@ int bs4nn_text_eq(const char *a, const char *b)
     return *a == *b;
 }
 
-void bs4nn_app_init(void)
+/* Default thresholds, cleared input and receive state (boot and RESET). */
+static void app_reset(void)
 {
     bs4nn_init();
     memset(bs4nn_app_pixels, 0, sizeof bs4nn_app_pixels);
     rx_len = 0;
     rx_overflow = 0;
     rx_printable = 1;
+}
+
+void bs4nn_app_init(void)
+{
+    app_reset();
+    bs4nn_eembc_boot();
 }
 
 void bs4nn_app_run(const uint8_t *pixels, bs4nn_result_t *result, uint32_t *ticks)
@@ -280,7 +287,7 @@ static void handle_frame(uint8_t *buf, uint32_t enc_len)
         if (len != 0) {
             send_error(seq, BS4NN_ERR_BAD_LENGTH);
         } else {
-            bs4nn_app_init();
+            app_reset();
             send_reply(BS4NN_MSG_RESET | BS4NN_MSG_REPLY, seq, reply + 3);
         }
         break;

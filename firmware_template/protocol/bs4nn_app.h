@@ -3,7 +3,7 @@
  * Two protocols share the port and are told apart per message (firmware_template/README.md):
  * a binary frame (COBS, ends with 0x00; docs/design.md section 4) or an MLPerf Tiny / EEMBC
  * text command (printable ASCII ending with '%'). A board calls bs4nn_app_init() once after
- * board_init(), then bs4nn_app_poll() forever.
+ * board_init() (it prints the EEMBC boot banner), then bs4nn_app_poll() forever.
  */
 #ifndef BS4NN_APP_H
 #define BS4NN_APP_H
@@ -46,6 +46,7 @@ void bs4nn_app_feed(uint8_t byte);
 /* Shared with the EEMBC text mode (bs4nn_eembc.c). */
 extern uint8_t bs4nn_app_pixels[BS4NN_N_INPUT]; /* the image of the last INFER / db load */
 void bs4nn_app_run(const uint8_t *pixels, bs4nn_result_t *result, uint32_t *ticks);
+void bs4nn_eembc_boot(void);          /* the boot banner, ending with m-ready */
 void bs4nn_eembc_command(char *line); /* one text command, without the '%' */
 /* strlen / string equality; small on purpose (newlib's speed-optimized strcmp and strlen
  * take about 1 KB of flash, and the budget for everything but the weights is 8 KB) */

@@ -1,24 +1,38 @@
-/* MLPerf Tiny / EEMBC performance-mode text protocol (the commands of the public runner:
- * name, profile, timestamp, db load N, db <hex>, infer N W, results, help). Every command ends
- * with "m-ready"; errors are "e-[...]". See firmware_template/README.md. */
+/* MLPerf Tiny / EEMBC text mode, as the DUT API of the MLPerf Tiny benchmark (api/
+ * internally_implemented.cpp) and its host runner expect it: the boot banner, name, profile,
+ * timestamp, db load N, db <hex>, db print, infer N W, results, help. Every command ends with
+ * "m-ready"; errors are "e-[...]". See firmware_template/README.md for the contract. */
 #include <string.h>
 
 #include "bs4nn_app.h"
 #include "bs4nn_board.h"
 
 #define FW_VERSION "ULPMark for tinyML Firmware V0.0.1"
+#define MODEL_ID "bs4nn01"        /* stable: the runner's test scripts are keyed by it */
+#define MAX_RUNS 1000000          /* largest N and W of "infer N W" */
+#define KEEPALIVE_US 1000000u     /* a progress line per second of board time in "infer" */
+#define US_PER_S 1000000u
+#define BYTES_PER_PRINT_LINE 8u   /* "db print": m-buffer-xx-xx-... as the reference prints */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
-static uint32_t db_size;  /* bytes announced by "db load N" */
-static uint32_t db_pos;   /* bytes received since */
-static bs4nn_result_t last;
+static uint32_t db_size; /* bytes announced by "db load N" */
+static uint32_t db_pos;  /* bytes received since */
+static bs4nn_result_t last;           /* of the last inference of "infer" */
+static uint16_t scores[BS4NN_N_OUTPUT]; /* its class scores in thousandths */
 static uint8_t have_result;
+/* m-lap-us: board_micros() extended to seconds + microseconds, so it never wraps */
+static uint32_t clock_last;
+static uint32_t clock_s;
+static uint32_t clock_us;
 
 static void say(const char *s)
 {
     board_uart_write((const uint8_t *)s, bs4nn_text_len(s));
 }
 
-static void say_u32(uint32_t v)
+/* v in decimal, at least `width` digits (zero-padded) */
+static void say_u32_width(uint32_t v, int width)
 {
     char buf[11];
     int i = 10;
@@ -27,8 +41,13 @@ static void say_u32(uint32_t v)
     do {
         buf[--i] = (char)('0' + v % 10u);
         v /= 10u;
-    } while (v != 0);
+    } while (v != 0 || 10 - i < width);
     say(buf + i);
+}
+
+static void say_u32(uint32_t v)
+{
+    say_u32_width(v, 1);
 }
 
 static void say_line(const char *a, const char *b, const char *c)
@@ -39,8 +58,9 @@ static void say_line(const char *a, const char *b, const char *c)
     say("\r\n");
 }
 
-/* Decimal argument; returns -1 if absent or not a plain number. */
-static int32_t parse_u31(const char *s)
+/* A decimal argument: -1 if absent or not a plain number; large values saturate at
+ * 999999999 (above every limit here, so "too large" is reported as such). */
+static int32_t parse_count(const char *s)
 {
     int32_t v = 0;
 
@@ -48,10 +68,10 @@ static int32_t parse_u31(const char *s)
         return -1;
     }
     for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > 99999999) {
+        if (*s < '0' || *s > '9') {
             return -1;
         }
-        v = v * 10 + (*s - '0');
+        v = v > 99999999 ? 999999999 : v * 10 + (*s - '0');
     }
     return v;
 }
@@ -85,11 +105,64 @@ static int split(char *line, char *words[4])
     return n;
 }
 
+/* Microseconds since boot without wrapping: board_micros() wraps every 2^32 us (71.6 min), so
+ * the time since the last timestamp is added up; exact while timestamps come less than 71.6
+ * minutes apart (both ends of an "infer" window always do). */
 static void timestamp(void)
 {
+    const uint32_t now = board_micros();
+    const uint32_t delta = now - clock_last;
+
+    clock_last = now;
+    clock_s += delta / US_PER_S;
+    clock_us += delta % US_PER_S;
+    if (clock_us >= US_PER_S) {
+        clock_us -= US_PER_S;
+        clock_s++;
+    }
     say("m-lap-us-");
-    say_u32(board_micros());
+    if (clock_s != 0) {
+        say_u32(clock_s);
+        say_u32_width(clock_us, 6);
+    } else {
+        say_u32(clock_us);
+    }
     say("\r\n");
+}
+
+/* Offset of the output layer's counters in the core's state (bs4nn_infer.h: every layer
+ * starts at an even slot). */
+static uint32_t output_slot(void)
+{
+    uint32_t slot = 0;
+    int l;
+
+    for (l = 1; l < BS4NN_NUM_LAYERS; l++) {
+        slot += (bs4nn_layer_sizes[l] + 1u) & ~1u;
+    }
+    return slot;
+}
+
+/* Class scores from the output counts at the decision (count = 2 * ones - spikes received,
+ * read from the core's state right after the inference): (count - min) / (max - min + 1) in
+ * thousandths, and exactly 1.000 for the label, so the runner's argmax is the label. */
+static void score(const bs4nn_result_t *r)
+{
+    const bs4nn_count_t *ones = bs4nn_state.c.ones + output_slot();
+    int32_t count[BS4NN_N_OUTPUT];
+    int32_t lo = 0;
+    int32_t hi = 0;
+    int j;
+
+    for (j = 0; j < BS4NN_N_OUTPUT; j++) {
+        const int32_t fired = r->output_steps[j] != BS4NN_NO_SPIKE ? BS4NN_FIRED : 0;
+        count[j] = 2 * ((int32_t)ones[j] + fired) - r->spikes[BS4NN_NUM_LAYERS - 1];
+        lo = (j == 0 || count[j] < lo) ? count[j] : lo;
+        hi = (j == 0 || count[j] > hi) ? count[j] : hi;
+    }
+    for (j = 0; j < BS4NN_N_OUTPUT; j++) {
+        scores[j] = (uint16_t)(j == r->label ? 1000 : 1000 * (count[j] - lo) / (hi - lo + 1));
+    }
 }
 
 static void results(void)
@@ -100,10 +173,11 @@ static void results(void)
         say("e-[No inference run yet]\r\n");
         return;
     }
-    /* the class scores the runner expects: one-hot on the label (no floats on the board) */
     say("m-results-[");
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
-        say(j == last.label ? "1.000" : "0.000");
+        say_u32(scores[j] / 1000u);
+        say(".");
+        say_u32_width(scores[j] % 1000u, 3);
         if (j + 1 < BS4NN_N_OUTPUT) {
             say(",");
         }
@@ -111,81 +185,149 @@ static void results(void)
     say("]\r\n");
 }
 
-static void db(char *sub, char *arg)
+static void db_load(const char *arg)
 {
-    uint32_t i;
-    uint32_t n;
+    const int32_t v = parse_count(arg);
 
-    if (sub == 0) {
-        say("e-[Command 'db' requires a subcommand]\r\n");
-    } else if (bs4nn_text_eq(sub, "load")) {
-        int32_t v = parse_u31(arg);
-        if (v <= 0 || (uint32_t)v > BS4NN_N_INPUT) {
-            say("e-[Command 'db load' needs 1..");
-            say_u32(BS4NN_N_INPUT);
-            say(" bytes]\r\n");
-            return;
-        }
+    if (arg == 0) {
+        say("e-[Command 'db load' requires the # of bytes]\r\n");
+    } else if (v <= 0) {
+        say("e-[Command 'db load' must be >0 bytes]\r\n");
+    } else if ((uint32_t)v > BS4NN_N_INPUT) {
+        say("e-[Supplied buffer size ");
+        say(arg);
+        say(" exceeds maximum of ");
+        say_u32(BS4NN_N_INPUT);
+        say("]\r\n");
+    } else {
         db_size = (uint32_t)v;
         db_pos = 0;
-        memset(bs4nn_app_pixels, 0, sizeof bs4nn_app_pixels);
         say("m-[Expecting ");
         say_u32(db_size);
         say(" bytes]\r\n");
-    } else {
-        n = bs4nn_text_len(sub);
-        if (n & 1u) {
-            say("e-[Insufficent number of hex digits]\r\n");
+    }
+}
+
+static void db_print(void)
+{
+    static const char digits[] = "0123456789abcdef";
+    char hex[3] = {0, 0, 0};
+    uint32_t i;
+
+    for (i = 0; i < db_size; i++) {
+        hex[0] = digits[bs4nn_app_pixels[i] >> 4];
+        hex[1] = digits[bs4nn_app_pixels[i] & 15u];
+        say(i % BYTES_PER_PRINT_LINE == 0 ? "m-buffer-" : "-");
+        say(hex);
+        if ((i + 1u) % BYTES_PER_PRINT_LINE == 0 || i + 1u == db_size) {
+            say("\r\n");
+        }
+    }
+}
+
+/* "db HH..": bytes until the announced size; the digits after that are ignored (as in the
+ * reference), and so are bytes that no "db load" asked for. */
+static void db_data(const char *digits)
+{
+    const uint32_t n = bs4nn_text_len(digits);
+    uint32_t i;
+
+    if (n & 1u) {
+        say("e-[Insufficent number of hex digits]\r\n");
+        return;
+    }
+    for (i = 0; i < n; i += 2) {
+        const int hi = hex_value(digits[i]);
+        const int lo = hex_value(digits[i + 1]);
+        if (hi < 0 || lo < 0) {
+            const char pair[3] = {digits[i], digits[i + 1], 0};
+            say_line("e-[Invalid hex digit '", pair, "']");
             return;
         }
-        for (i = 0; i < n; i += 2) {
-            const int hi = hex_value(sub[i]);
-            const int lo = hex_value(sub[i + 1]);
-            if (hi < 0 || lo < 0) {
-                say("e-[Invalid hex digit]\r\n");
+        if (db_pos < db_size) {
+            bs4nn_app_pixels[db_pos++] = (uint8_t)(hi * 16 + lo);
+            if (db_pos == db_size) {
+                say("m-load-done\r\n");
                 return;
             }
-            if (db_pos < db_size) {
-                bs4nn_app_pixels[db_pos++] = (uint8_t)(hi * 16 + lo);
-                if (db_pos == db_size) {
-                    say("m-load-done\r\n");
-                }
-            }
+        }
+    }
+}
+
+static void db(const char *sub, const char *arg)
+{
+    if (sub == 0) {
+        say("e-[Command 'db' requires a subcommand]\r\n");
+    } else if (bs4nn_text_eq(sub, "load")) {
+        db_load(arg);
+    } else if (bs4nn_text_eq(sub, "print")) {
+        db_print();
+    } else {
+        db_data(sub);
+    }
+}
+
+/* n inferences on the loaded image, with a progress line per KEEPALIVE_US of board time so
+ * that a host waiting for output (the runner gives up after 30 s of silence) keeps waiting. */
+static void run(uint32_t n, const char *what)
+{
+    uint32_t ticks;
+    uint32_t since = board_micros();
+    uint32_t done;
+
+    for (done = 1; done <= n; done++) {
+        bs4nn_app_run(bs4nn_app_pixels, &last, &ticks);
+        if (done < n && board_micros() - since >= KEEPALIVE_US) {
+            say(what);
+            say_u32(done);
+            say("\r\n");
+            since = board_micros();
         }
     }
 }
 
 static void infer(const char *n_arg, const char *w_arg)
 {
-    int32_t n = n_arg ? parse_u31(n_arg) : 1;
-    int32_t w = w_arg ? parse_u31(w_arg) : 10;
-    uint32_t ticks;
+    const int32_t n = n_arg ? parse_count(n_arg) : 1;
+    const int32_t w = w_arg ? parse_count(w_arg) : 10;
 
     if (n <= 0) {
         say("e-[Inference iterations must be >0]\r\n");
-        return;
-    }
-    if (w < 0) {
+    } else if (n > MAX_RUNS) {
+        say("e-[Inference iterations must be <=" STR(MAX_RUNS) "]\r\n");
+    } else if (w < 0) {
         say("e-[Inference warmup must be >=0]\r\n");
-        return;
+    } else if (w > MAX_RUNS) {
+        say("e-[Inference warmup must be <=" STR(MAX_RUNS) "]\r\n");
+    } else if (db_size != BS4NN_N_INPUT || db_pos != BS4NN_N_INPUT) {
+        say("e-[Input db has ");
+        say_u32(db_pos);
+        say(" elements, expected ");
+        say_u32(BS4NN_N_INPUT);
+        say("]\r\n");
+    } else {
+        say("m-warmup-start-");
+        say_u32((uint32_t)w);
+        say("\r\n");
+        run((uint32_t)w, "m-warmup-progress-");
+        say("m-warmup-done\r\nm-infer-start-");
+        say_u32((uint32_t)n);
+        say("\r\n");
+        timestamp();
+        run((uint32_t)n, "m-infer-progress-");
+        timestamp();
+        say("m-infer-done\r\n");
+        score(&last); /* the core's state still holds this inference's counts */
+        have_result = 1;
+        results();
     }
-    say("m-warmup-start-");
-    say_u32((uint32_t)w);
-    say("\r\n");
-    while (w-- > 0) {
-        bs4nn_app_run(bs4nn_app_pixels, &last, &ticks);
-    }
-    say("m-warmup-done\r\nm-infer-start-");
-    say_u32((uint32_t)n);
-    say("\r\n");
+}
+
+void bs4nn_eembc_boot(void)
+{
+    say("m-timestamp-mode-performance\r\n");
     timestamp();
-    while (n-- > 0) {
-        bs4nn_app_run(bs4nn_app_pixels, &last, &ticks);
-    }
-    timestamp();
-    say("m-infer-done\r\n");
-    have_result = 1;
-    results();
+    say("m-init-done\r\nm-ready\r\n");
 }
 
 void bs4nn_eembc_command(char *line)
@@ -200,7 +342,8 @@ void bs4nn_eembc_command(char *line)
         say_line("m-name-dut-[bs4nn-", board_name(), "]");
     } else if (bs4nn_text_eq(w[0], "profile")) {
         say_line("m-profile-[", FW_VERSION, "]");
-        say_line("m-model-[bs4nn-", BS4NN_MODEL_HASH_HEX, "]");
+        say_line("m-model-[", MODEL_ID, "]");
+        say_line("m-model-hash-[", BS4NN_MODEL_HASH_HEX, "]");
     } else if (bs4nn_text_eq(w[0], "timestamp")) {
         timestamp();
     } else if (bs4nn_text_eq(w[0], "db")) {
@@ -210,8 +353,10 @@ void bs4nn_eembc_command(char *line)
     } else if (bs4nn_text_eq(w[0], "results")) {
         results();
     } else if (bs4nn_text_eq(w[0], "help")) {
-        say(FW_VERSION "\r\nname, profile, timestamp, db load N, db HH.., infer N [W=10], "
-                       "results, help\r\n");
+        say(FW_VERSION "\r\n"
+                       "name, profile, timestamp, db load N (N<=" STR(BS4NN_N_INPUT)
+                       "), db HH.., db print, infer N [W=10] (N, W<=" STR(MAX_RUNS)
+                       "), results, help\r\n");
     } else {
         say_line("e-[Unknown command: ", w[0], "]");
     }

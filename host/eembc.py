@@ -1,0 +1,251 @@
+"""`bs4nn eembc`: benchmark a board with the MLPerf Tiny host runner, unmodified.
+
+Writes what the runner reads (the test images as raw `.bin` files with `y_labels.csv`, test
+scripts for the firmware's model ID, a devices file with the board), then for the emulated
+board builds the firmware, starts QEMU and runs the runner's own main.py from the folder the
+user gives, with the pty made visible to its port discovery (bs4nn.host.eembc_port). For a
+real board it prints the runner commands instead.
+
+A performance window must last at least 10 s of the board's clock (MLPerf Tiny rule): the
+number of inferences per window is measured on the board first (the fastest of the 5 images
+the runner's performance loop loads, plus a margin).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.host import protocol as p
+from bs4nn.host.client import Device
+from bs4nn.host.transport import DEFAULT_BAUD, SerialTransport
+from bs4nn.trainer.errors import Bs4nnError
+
+MODEL_ID = "bs4nn01"  # the firmware's m-model-[...] (firmware_template/protocol/bs4nn_eembc.c)
+MAX_RUNS = 1_000_000  # the firmware's limit of N and W in "infer N W"
+WINDOWS = 5  # the runner's performance loop must run exactly 5 windows
+WINDOW_S = 10.0  # shortest window (MLPerf Tiny rule)
+WINDOW_MARGIN = 1.05
+WARMUPS = 10
+DEFAULT_LIMIT = 200
+DUT_NAME = "bs4nn"
+# the VID:PID of the reference DUT (ST-LINK/V2-1) in the runner's devices_kws_ic_vww.yaml: the
+# emulated board is presented with it
+DEFAULT_USB = (0x0483, 0x374B)
+MODES = {"accuracy": "a", "performance": "p"}
+RUNNER_MODULES = {"yaml": "pyyaml", "sklearn": "scikit-learn", "usb": "pyusb",
+                  "matplotlib": "matplotlib", "serial": "pyserial"}
+# what the runner prints at the end (runner/main.py, summarize_result)
+FIGURES = {
+    "top1": re.compile(r"Top 1% = ([\d.]+)"),
+    "auc": re.compile(r"AUC = ([\d.]+)"),
+    "median_throughput": re.compile(r"Median throughput is\s+([\d.]+) inf\./sec\."),
+    "session_log": re.compile(r"Session logged in file (\S+)"),
+}
+SECONDS_PER_TICK = {0: None, 1: 1e-9, 2: 1e-6}  # counter kinds; 0 (cycles): 1 / clock_hz
+
+
+@dataclass(frozen=True)
+class RunnerFiles:
+    out: Path
+    datasets: Path  # --dataset_path: holds MODEL_ID/
+    devices: Path
+    tests: dict[str, Path]  # mode -> test script
+    images: int
+    iterations: int  # per performance window
+
+
+@dataclass
+class RunnerResult:
+    mode: str
+    returncode: int
+    figures: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        want = "top1" if self.mode == "accuracy" else "median_throughput"
+        return self.returncode == 0 and want in self.figures and not self.errors
+
+
+def parse_usb(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(?:0x)?([0-9a-fA-F]{1,4}):(?:0x)?([0-9a-fA-F]{1,4})", text.strip())
+    if m is None:
+        raise Bs4nnError(f"--usb {text!r}: expected VID:PID in hex, e.g. 0483:374B")
+    return int(m.group(1), 16), int(m.group(2), 16)
+
+
+def runner_main(runner: str | Path) -> Path:
+    main_py = Path(runner).expanduser().resolve() / "main.py"
+    if not main_py.is_file():
+        raise Bs4nnError(
+            f"{main_py} does not exist: --runner is the MLPerf Tiny runner folder "
+            "(benchmark/runner of mlcommons/tiny), the one holding main.py"
+        )
+    return main_py
+
+
+def check_runner_modules() -> None:
+    missing = [pkg for mod, pkg in RUNNER_MODULES.items() if importlib.util.find_spec(mod) is None]
+    if missing:
+        raise Bs4nnError(
+            f"the MLPerf Tiny runner needs {', '.join(missing)}: "
+            "pip install 'bs4nn-edge[mlperf]'"
+        )
+
+
+def check_iterations(n: int | None) -> None:
+    if n is not None and not 1 <= n <= MAX_RUNS:
+        raise Bs4nnError(f"--iterations must be 1..{MAX_RUNS:,} (the firmware's limit)")
+
+
+def write_runner_files(out: Path, images: np.ndarray, labels: np.ndarray, n_classes: int,
+                       iterations: int, usb: tuple[int, int]) -> RunnerFiles:
+    """The runner's inputs under `out`: datasets/MODEL_ID/*.bin + y_labels.csv, a test script
+    per mode, devices.yaml."""
+    folder = out / "datasets" / MODEL_ID
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        name = f"{i:05d}.bin"
+        (folder / name).write_bytes(np.asarray(image, np.uint8).tobytes())
+        rows.append(f"{name},{n_classes},{int(label)}\n")
+    (folder / "y_labels.csv").write_text("".join(rows))
+    steps = {"accuracy": "    - loop:\n      - download\n      - infer 1 0\n",
+             "performance": f"    - loop {WINDOWS}:\n      - download\n"
+                            f"      - infer {iterations} {WARMUPS}\n"}
+    tests = {}
+    for mode, script in steps.items():
+        tests[mode] = out / f"tests_{mode}.yaml"
+        tests[mode].write_text(
+            f"# written by bs4nn eembc for the firmware's model ID\n{MODEL_ID}:\n"
+            f"  name: bs4nn_{mode}\n  model: {MODEL_ID}\n  truth_file: y_labels.csv\n"
+            f"  script:\n{script}")
+    devices = out / "devices.yaml"
+    devices.write_text(
+        f"# written by bs4nn eembc: the board running the bs4nn firmware\n- name: {DUT_NAME}\n"
+        f"  type: dut\n  baud: {DEFAULT_BAUD}\n  usb:\n    0x{usb[0]:04X}: 0x{usb[1]:04X}\n")
+    return RunnerFiles(out, out / "datasets", devices, tests, len(images), iterations)
+
+
+def seconds_per_inference(info: p.InfoReply, ticks: int) -> float:
+    per_tick = SECONDS_PER_TICK.get(info.counter_kind)
+    if per_tick is None:
+        per_tick = 1.0 / info.clock_hz
+    return ticks * per_tick
+
+
+def window_iterations(link: SerialTransport, intmodel: IntModel, images: np.ndarray) -> int:
+    """Inferences per performance window: WINDOW_S x WINDOW_MARGIN of board time on the
+    fastest of `images`, measured with the binary protocol (counter of each inference)."""
+    dev = Device(link)
+    info = dev.handshake(intmodel.model_hash)
+    fastest = min(r.reply.counter for r in dev.stream(images))
+    seconds = seconds_per_inference(info, max(fastest, 1))
+    n = math.ceil(WINDOW_S * WINDOW_MARGIN / seconds)
+    if n > MAX_RUNS:
+        raise Bs4nnError(
+            f"an inference takes {seconds * 1e6:.1f} us on the board: a {WINDOW_S:g} s window "
+            f"needs more than the firmware's {MAX_RUNS:,} inferences"
+        )
+    return n
+
+
+def runner_args(files: RunnerFiles, mode: str) -> list[str]:
+    return ["-d", str(files.devices), "-t", str(files.tests[mode]), "-s", str(files.datasets),
+            "-m", MODES[mode]]
+
+
+def runner_command(main_py: Path, files: RunnerFiles, mode: str) -> str:
+    """The exact command for a real board (run it in `files.out`: sessions/ goes there)."""
+    return " ".join([f"cd {files.out} &&", "python", str(main_py), *runner_args(files, mode)])
+
+
+def run_runner(main_py: Path, files: RunnerFiles, mode: str, pty: str,
+               usb: tuple[int, int], echo: bool = True) -> RunnerResult:
+    """Run the runner on the emulated board's pty; its output is shown as it comes and the
+    figures it prints at the end are collected."""
+    cmd = [sys.executable, "-m", "bs4nn.host.eembc_port", pty, f"{usb[0]:04X}:{usb[1]:04X}",
+           str(main_py), *runner_args(files, mode)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
+    result = RunnerResult(mode, returncode=-1)
+    with subprocess.Popen(cmd, cwd=files.out, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if echo:
+                print(line, end="", flush=True)
+            for name, pattern in FIGURES.items():
+                if m := pattern.search(line):
+                    result.figures[name] = m.group(1)
+            if "ERROR" in line or line.startswith("Traceback"):
+                result.errors.append(line.rstrip())
+    result.returncode = proc.returncode
+    return result
+
+
+def run_eembc(model_path: str | Path, runner: str | Path, out_dir: str | Path = "out/eembc",
+              modes: tuple[str, ...] = ("accuracy", "performance"), limit: int = DEFAULT_LIMIT,
+              port: str | None = None, usb: tuple[int, int] = DEFAULT_USB,
+              iterations: int | None = None, data_dir: str | Path | None = None,
+              echo: bool = True) -> list[RunnerResult]:
+    """Write the runner's inputs; on the emulated board (port None) run the runner in each mode
+    and return its results; for a real board print the runner commands and return []."""
+    from bs4nn.host.bench import load_model, prepare_emulated_firmware
+    from bs4nn.host.qemu import running_qemu
+    from bs4nn.trainer.datasets import load_dataset
+
+    main_py = runner_main(runner)
+    if port is None:
+        check_runner_modules()
+    check_iterations(iterations)
+    if limit < WINDOWS:
+        raise Bs4nnError(f"--limit must be at least {WINDOWS} (the performance loop's images)")
+    model, intmodel = load_model(model_path)
+    images, labels = load_dataset(model.dataset_to_run(None), "test", data_dir=data_dir)
+    images, labels = images[:limit], labels[:limit]
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+
+    def files(n: int) -> RunnerFiles:
+        return write_runner_files(out, images, labels, intmodel.layer_sizes[-1], n, usb)
+
+    if port is not None:
+        if iterations is None:
+            link = SerialTransport(port)
+            try:
+                iterations = window_iterations(link, intmodel, images[:WINDOWS])
+            finally:
+                link.close()
+        written = files(iterations)
+        print(f"wrote {written.images} test images and the runner's files to {out}; with the "
+              f"board on {port} (USB {usb[0]:04X}:{usb[1]:04X}), run:")
+        for mode in modes:
+            print(f"  {runner_command(main_py, written, mode)}")
+        return []
+
+    prepare_emulated_firmware(intmodel, out / "firmware", quiet=not echo)
+    results = []
+    with running_qemu(out / "firmware" / "build" / "firmware.elf") as qemu:
+        if iterations is None:
+            link = SerialTransport(qemu.pty_path)
+            try:
+                iterations = window_iterations(link, intmodel, images[:WINDOWS])
+            finally:
+                link.close()
+        written = files(iterations)
+        if echo:
+            print(f"eembc: {written.images} test images, {iterations:,} inferences per "
+                  f"performance window, runner files in {out}")
+        for mode in modes:
+            results.append(run_runner(main_py, written, mode, qemu.pty_path, usb, echo))
+    return results

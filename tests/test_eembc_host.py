@@ -1,0 +1,84 @@
+"""`bs4nn eembc` without a board: the files the MLPerf Tiny runner reads, the port the launcher
+adds to pyserial's listing, and the checks made before anything is written."""
+
+import numpy as np
+import pytest
+from serial.tools import list_ports
+
+from bs4nn.cli import main
+from bs4nn.host import eembc, eembc_port
+from bs4nn.host.protocol import InfoReply
+from bs4nn.trainer.errors import Bs4nnError
+
+
+def test_runner_files(tmp_path):
+    images = np.arange(2 * 784).reshape(2, 784).astype(np.uint8)
+    files = eembc.write_runner_files(tmp_path, images, np.array([7, 2]), 10, 46606,
+                                     (0x0483, 0x374B))
+    folder = tmp_path / "datasets" / "bs4nn01"
+    assert (folder / "y_labels.csv").read_text() == "00000.bin,10,7\n00001.bin,10,2\n"
+    assert (folder / "00001.bin").read_bytes() == images[1].tobytes()
+    assert files.tests["performance"].read_text() == (
+        "# written by bs4nn eembc for the firmware's model ID\nbs4nn01:\n"
+        "  name: bs4nn_performance\n  model: bs4nn01\n  truth_file: y_labels.csv\n"
+        "  script:\n    - loop 5:\n      - download\n      - infer 46606 10\n")
+    assert files.tests["accuracy"].read_text().endswith(
+        "  script:\n    - loop:\n      - download\n      - infer 1 0\n")
+    assert files.devices.read_text() == (
+        "# written by bs4nn eembc: the board running the bs4nn firmware\n- name: bs4nn\n"
+        "  type: dut\n  baud: 115200\n  usb:\n    0x0483: 0x374B\n")
+    assert eembc.runner_command(tmp_path / "runner" / "main.py", files, "performance") == (
+        f"cd {tmp_path} && python {tmp_path}/runner/main.py -d {tmp_path}/devices.yaml "
+        f"-t {tmp_path}/tests_performance.yaml -s {tmp_path}/datasets -m p")
+
+
+def test_runner_reads_our_yaml_as_intended(tmp_path):
+    yaml = pytest.importorskip("yaml")
+    files = eembc.write_runner_files(tmp_path, np.zeros((5, 784), np.uint8), np.zeros(5), 10,
+                                     100, (0x0483, 0x374B))
+    devices = yaml.load(files.devices.read_text(), Loader=yaml.CLoader)
+    assert devices == [{"name": "bs4nn", "type": "dut", "baud": 115200,
+                        "usb": {0x0483: 0x374B}}]
+    tests = yaml.load(files.tests["performance"].read_text(), Loader=yaml.CLoader)
+    assert tests["bs4nn01"]["script"] == [{"loop 5": ["download", "infer 100 10"]}]
+
+
+def test_the_launcher_lists_the_pty_with_the_devices_file_vid_pid(monkeypatch):
+    monkeypatch.setattr(list_ports, "comports", lambda include_links=False: [])
+    eembc_port.add_port(eembc_port.emulated_port("/dev/pts/77", 0x0483, 0x374B))
+    (port,) = list_ports.comports(True)
+    assert (port.device, port.vid, port.pid, port.hwid) == (
+        "/dev/pts/77", 0x0483, 0x374B, "USB VID:PID=0483:374B")
+
+
+@pytest.mark.parametrize("info, ticks, seconds", [
+    (InfoReply(1, 1, bytes(32), (784, 10), (5,), 256, 25_000_000, 1, "q", "k"), 300_000, 3e-4),
+    (InfoReply(1, 1, bytes(32), (784, 10), (5,), 256, 100_000_000, 0, "b", "k"), 50_000, 5e-4),
+    (InfoReply(1, 1, bytes(32), (784, 10), (5,), 256, 16_000_000, 2, "b", "k"), 700, 7e-4),
+])
+def test_seconds_per_inference_for_every_counter_kind(info, ticks, seconds):
+    assert eembc.seconds_per_inference(info, ticks) == pytest.approx(seconds)
+
+
+def test_usb_ids():
+    assert eembc.parse_usb("0483:374b") == (0x0483, 0x374B)
+    assert eembc.parse_usb("0x2341:0x0043") == (0x2341, 0x0043)
+    with pytest.raises(Bs4nnError, match=r"--usb '2341': expected VID:PID in hex"):
+        eembc.parse_usb("2341")
+
+
+def test_bad_options_are_refused_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "out"
+    model = "models/mnist-600-surrogate.bs4nn"
+    assert main(["eembc", "--model", model, "--runner", str(tmp_path), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"bs4nn eembc: error: {tmp_path}/main.py does not exist: --runner is the MLPerf Tiny "
+        "runner folder (benchmark/runner of mlcommons/tiny), the one holding main.py\n")
+    (tmp_path / "main.py").write_text("")
+    for option, message in ((["--iterations", "1000001"], "--iterations must be 1..1,000,000"),
+                            (["--limit", "4"], "--limit must be at least 5"),
+                            (["--usb", "x"], "--usb 'x': expected VID:PID in hex")):
+        assert main(["eembc", "--model", model, "--runner", str(tmp_path), "--out", str(out),
+                     *option]) == 2
+        assert message in capsys.readouterr().err
+    assert not out.exists()
