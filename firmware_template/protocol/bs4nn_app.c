@@ -22,12 +22,12 @@ static uint8_t reply_cobs[BS4NN_COBS_MAX(REPLY_MAX) + 1u];
 
 uint32_t bs4nn_text_len(const char *s)
 {
-    uint32_t n = 0;
+    const char *end = s;
 
-    while (s[n] != 0) {
-        n++;
+    while (*end != 0) { /* (an indexed loop here becomes a call to newlib's strlen) */
+        end++;
     }
-    return n;
+    return (uint32_t)(end - s);
 }
 
 int bs4nn_text_eq(const char *a, const char *b)

@@ -175,14 +175,13 @@ static void results(void)
     }
     say("m-results-[");
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
-        say_u32(scores[j] / 1000u);
-        say(".");
-        say_u32_width(scores[j] % 1000u, 3);
-        if (j + 1 < BS4NN_N_OUTPUT) {
-            say(",");
-        }
+        const uint32_t m = scores[j];
+        const char text[7] = {(char)('0' + m / 1000u), '.', (char)('0' + m / 100u % 10u),
+                              (char)('0' + m / 10u % 10u), (char)('0' + m % 10u),
+                              j + 1 < BS4NN_N_OUTPUT ? ',' : ']', 0};
+        say(text);
     }
-    say("]\r\n");
+    say("\r\n");
 }
 
 static void db_load(const char *arg)
@@ -286,19 +285,26 @@ static void run(uint32_t n, const char *what)
     }
 }
 
+static void refuse(const char *what, const char *bound)
+{
+    say("e-[Inference ");
+    say(what);
+    say_line(" must be ", bound, "]");
+}
+
 static void infer(const char *n_arg, const char *w_arg)
 {
     const int32_t n = n_arg ? parse_count(n_arg) : 1;
     const int32_t w = w_arg ? parse_count(w_arg) : 10;
 
     if (n <= 0) {
-        say("e-[Inference iterations must be >0]\r\n");
+        refuse("iterations", ">0");
     } else if (n > MAX_RUNS) {
-        say("e-[Inference iterations must be <=" STR(MAX_RUNS) "]\r\n");
+        refuse("iterations", "<=" STR(MAX_RUNS));
     } else if (w < 0) {
-        say("e-[Inference warmup must be >=0]\r\n");
+        refuse("warmup", ">=0");
     } else if (w > MAX_RUNS) {
-        say("e-[Inference warmup must be <=" STR(MAX_RUNS) "]\r\n");
+        refuse("warmup", "<=" STR(MAX_RUNS));
     } else if (db_size != BS4NN_N_INPUT || db_pos != BS4NN_N_INPUT) {
         say("e-[Input db has ");
         say_u32(db_pos);
@@ -353,10 +359,8 @@ void bs4nn_eembc_command(char *line)
     } else if (bs4nn_text_eq(w[0], "results")) {
         results();
     } else if (bs4nn_text_eq(w[0], "help")) {
-        say(FW_VERSION "\r\n"
-                       "name, profile, timestamp, db load N (N<=" STR(BS4NN_N_INPUT)
-                       "), db HH.., db print, infer N [W=10] (N, W<=" STR(MAX_RUNS)
-                       "), results, help\r\n");
+        say(FW_VERSION "\r\nname, profile, timestamp, db load N, db HH.., db print, "
+                       "infer N [W=10], results, help\r\n");
     } else {
         say_line("e-[Unknown command: ", w[0], "]");
     }
