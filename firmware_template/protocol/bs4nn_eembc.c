@@ -2,8 +2,6 @@
  * internally_implemented.cpp) and its host runner expect it: the boot banner, name, profile,
  * timestamp, db load N, db <hex>, db print, infer N W, results, help. Every command ends with
  * "m-ready"; errors are "e-[...]". See firmware_template/README.md for the contract. */
-#include <string.h>
-
 #include "bs4nn_app.h"
 #include "bs4nn_board.h"
 
