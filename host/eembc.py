@@ -196,8 +196,8 @@ def run_runner(main_py: Path, files: RunnerFiles, mode: str, pty: str,
 def run_eembc(model_path: str | Path, runner: str | Path, out_dir: str | Path = "out/eembc",
               modes: tuple[str, ...] = ("accuracy", "performance"), limit: int = DEFAULT_LIMIT,
               port: str | None = None, usb: tuple[int, int] = DEFAULT_USB,
-              iterations: int | None = None, data_dir: str | Path | None = None,
-              echo: bool = True) -> list[RunnerResult]:
+              iterations: int | None = None, dataset: str | None = None,
+              data_dir: str | Path | None = None, echo: bool = True) -> list[RunnerResult]:
     """Write the runner's inputs; on the emulated board (port None) run the runner in each mode
     and return its results; for a real board print the runner commands and return []."""
     from bs4nn.host.bench import load_model, prepare_emulated_firmware
@@ -211,7 +211,7 @@ def run_eembc(model_path: str | Path, runner: str | Path, out_dir: str | Path = 
     if limit < WINDOWS:
         raise Bs4nnError(f"--limit must be at least {WINDOWS} (the performance loop's images)")
     model, intmodel = load_model(model_path)
-    images, labels = load_dataset(model.dataset_to_run(None), "test", data_dir=data_dir)
+    images, labels = load_dataset(model.dataset_to_run(dataset), "test", data_dir=data_dir)
     images, labels = images[:limit], labels[:limit]
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bs4nn.host.eembc import DEFAULT_LIMIT, DEFAULT_USB, MODES
+from bs4nn.trainer.datasets import DATASETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--iterations", type=int,
                    help="inferences per performance window (default: measured on the board "
                         "for 10 s of its clock, plus 5%%)")
+    e.add_argument("--dataset", choices=DATASETS,
+                   help="test split to write (default: the model's dataset; an other one is "
+                        "refused)")
     e.add_argument("--data-dir", help="dataset folder (default: $BS4NN_DATA, then the user cache)")
     e.set_defaults(func=_run)
 
@@ -39,7 +43,7 @@ def _run(args: argparse.Namespace) -> int:
 
     modes = tuple(MODES) if args.mode == "both" else (args.mode,)
     results = run_eembc(args.model, args.runner, args.out, modes, args.limit, args.port,
-                        parse_usb(args.usb), args.iterations, args.data_dir)
+                        parse_usb(args.usb), args.iterations, args.dataset, args.data_dir)
     for r in results:
         figures = ", ".join(f"{k} {v}" for k, v in r.figures.items() if k != "session_log")
         print(f"eembc {r.mode}: {figures or 'no figures'}"

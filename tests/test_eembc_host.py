@@ -77,8 +77,51 @@ def test_bad_options_are_refused_before_anything_is_written(tmp_path, capsys):
     (tmp_path / "main.py").write_text("")
     for option, message in ((["--iterations", "1000001"], "--iterations must be 1..1,000,000"),
                             (["--limit", "4"], "--limit must be at least 5"),
-                            (["--usb", "x"], "--usb 'x': expected VID:PID in hex")):
+                            (["--usb", "x"], "--usb 'x': expected VID:PID in hex"),
+                            (["--dataset", "fashion-mnist"],
+                             "--dataset fashion-mnist is not the model's dataset (mnist)")):
         assert main(["eembc", "--model", model, "--runner", str(tmp_path), "--out", str(out),
                      *option]) == 2
         assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+MODEL = "models/mnist-600-surrogate.bs4nn"
+
+
+def test_real_board_gets_the_runner_commands(tmp_path, capsys):
+    (tmp_path / "runner").mkdir()
+    (tmp_path / "runner" / "main.py").write_text("")
+    out = tmp_path / "out"
+    assert eembc.run_eembc(MODEL, tmp_path / "runner", out, limit=5, port="/dev/ttyACM0",
+                           usb=(0x2341, 0x0043), iterations=5000) == []
+    main_py = tmp_path / "runner" / "main.py"
+    assert capsys.readouterr().out == (
+        f"wrote 5 test images and the runner's files to {out}; with the board on /dev/ttyACM0 "
+        "(USB 2341:0043), run:\n"
+        f"  cd {out} && python {main_py} -d {out}/devices.yaml -t {out}/tests_accuracy.yaml "
+        f"-s {out}/datasets -m a\n"
+        f"  cd {out} && python {main_py} -d {out}/devices.yaml -t {out}/tests_performance.yaml "
+        f"-s {out}/datasets -m p\n")
+    assert "infer 5000 10" in (out / "tests_performance.yaml").read_text()
+
+
+def test_window_sizing_refuses_a_board_too_fast_for_the_limit():
+    """The fake board reports about 2,000 instructions per inference (2 us): a 10 s window
+    would need over a million inferences, more than the firmware runs."""
+    from bs4nn.host.bench import load_model
+    from bs4nn.host.fake_device import FakeDevice
+    from bs4nn.host.transport import SerialTransport
+    from bs4nn.trainer.datasets import load_dataset
+
+    _, intmodel = load_model(MODEL)
+    images = load_dataset("mnist", "test")[0][:5]
+    with FakeDevice(intmodel) as fake:
+        link = SerialTransport(fake.port)
+        try:
+            with pytest.raises(Bs4nnError, match=r"^an inference takes [\d.]+ us on the board: "
+                               r"a 10 s window needs more than the firmware's 1,000,000 "
+                               r"inferences$"):
+                eembc.window_iterations(link, intmodel, images)
+        finally:
+            link.close()
