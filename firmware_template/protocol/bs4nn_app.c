@@ -30,6 +30,24 @@ uint32_t bs4nn_text_len(const char *s)
     return (uint32_t)(end - s);
 }
 
+void bs4nn_text_write(const char *s)
+{
+    board_uart_write((const uint8_t *)s, bs4nn_text_len(s));
+}
+
+void bs4nn_text_write_u32(uint32_t v, int width)
+{
+    char buf[11];
+    int i = 10;
+
+    buf[i] = 0;
+    do {
+        buf[--i] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0 || 10 - i < width);
+    bs4nn_text_write(buf + i);
+}
+
 int bs4nn_text_eq(const char *a, const char *b)
 {
     while (*a != 0 && *a == *b) {

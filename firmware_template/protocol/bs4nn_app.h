@@ -52,6 +52,10 @@ void bs4nn_eembc_command(char *line); /* one text command, without the '%' */
  * take about 1 KB of flash, and the budget for everything but the weights is 8 KB) */
 uint32_t bs4nn_text_len(const char *s);
 int bs4nn_text_eq(const char *a, const char *b);
+/* text to the serial port; v in decimal with at least `width` digits (zero-padded). Calls
+ * across files, not inlined at every use: the code stays small. */
+void bs4nn_text_write(const char *s);
+void bs4nn_text_write_u32(uint32_t v, int width);
 
 #ifdef __cplusplus
 }

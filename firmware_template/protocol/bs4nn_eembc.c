@@ -24,36 +24,12 @@ static uint32_t clock_last;
 static uint32_t clock_s;
 static uint32_t clock_us;
 
-static void say(const char *s)
-{
-    board_uart_write((const uint8_t *)s, bs4nn_text_len(s));
-}
-
-/* v in decimal, at least `width` digits (zero-padded) */
-static void say_u32_width(uint32_t v, int width)
-{
-    char buf[11];
-    int i = 10;
-
-    buf[i] = 0;
-    do {
-        buf[--i] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0 || 10 - i < width);
-    say(buf + i);
-}
-
-static void say_u32(uint32_t v)
-{
-    say_u32_width(v, 1);
-}
-
 static void say_line(const char *a, const char *b, const char *c)
 {
-    say(a);
-    say(b);
-    say(c);
-    say("\r\n");
+    bs4nn_text_write(a);
+    bs4nn_text_write(b);
+    bs4nn_text_write(c);
+    bs4nn_text_write("\r\n");
 }
 
 /* A decimal argument: -1 if absent or not a plain number; large values saturate at
@@ -118,14 +94,14 @@ static void timestamp(void)
         clock_us -= US_PER_S;
         clock_s++;
     }
-    say("m-lap-us-");
+    bs4nn_text_write("m-lap-us-");
     if (clock_s != 0) {
-        say_u32(clock_s);
-        say_u32_width(clock_us, 6);
+        bs4nn_text_write_u32(clock_s, 1);
+        bs4nn_text_write_u32(clock_us, 6);
     } else {
-        say_u32(clock_us);
+        bs4nn_text_write_u32(clock_us, 1);
     }
-    say("\r\n");
+    bs4nn_text_write("\r\n");
 }
 
 /* Offset of the output layer's counters in the core's state (bs4nn_infer.h: every layer
@@ -168,18 +144,18 @@ static void results(void)
     int j;
 
     if (!have_result) {
-        say("e-[No inference run yet]\r\n");
+        bs4nn_text_write("e-[No inference run yet]\r\n");
         return;
     }
-    say("m-results-[");
+    bs4nn_text_write("m-results-[");
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
         const uint32_t m = scores[j];
         const char text[7] = {(char)('0' + m / 1000u), '.', (char)('0' + m / 100u % 10u),
                               (char)('0' + m / 10u % 10u), (char)('0' + m % 10u),
                               j + 1 < BS4NN_N_OUTPUT ? ',' : ']', 0};
-        say(text);
+        bs4nn_text_write(text);
     }
-    say("\r\n");
+    bs4nn_text_write("\r\n");
 }
 
 static void db_load(const char *arg)
@@ -187,21 +163,21 @@ static void db_load(const char *arg)
     const int32_t v = parse_count(arg);
 
     if (arg == 0) {
-        say("e-[Command 'db load' requires the # of bytes]\r\n");
+        bs4nn_text_write("e-[Command 'db load' requires the # of bytes]\r\n");
     } else if (v <= 0) {
-        say("e-[Command 'db load' must be >0 bytes]\r\n");
+        bs4nn_text_write("e-[Command 'db load' must be >0 bytes]\r\n");
     } else if ((uint32_t)v > BS4NN_N_INPUT) {
-        say("e-[Supplied buffer size ");
-        say(arg);
-        say(" exceeds maximum of ");
-        say_u32(BS4NN_N_INPUT);
-        say("]\r\n");
+        bs4nn_text_write("e-[Supplied buffer size ");
+        bs4nn_text_write(arg);
+        bs4nn_text_write(" exceeds maximum of ");
+        bs4nn_text_write_u32(BS4NN_N_INPUT, 1);
+        bs4nn_text_write("]\r\n");
     } else {
         db_size = (uint32_t)v;
         db_pos = 0;
-        say("m-[Expecting ");
-        say_u32(db_size);
-        say(" bytes]\r\n");
+        bs4nn_text_write("m-[Expecting ");
+        bs4nn_text_write_u32(db_size, 1);
+        bs4nn_text_write(" bytes]\r\n");
     }
 }
 
@@ -214,10 +190,10 @@ static void db_print(void)
     for (i = 0; i < db_size; i++) {
         hex[0] = digits[bs4nn_app_pixels[i] >> 4];
         hex[1] = digits[bs4nn_app_pixels[i] & 15u];
-        say(i % BYTES_PER_PRINT_LINE == 0 ? "m-buffer-" : "-");
-        say(hex);
+        bs4nn_text_write(i % BYTES_PER_PRINT_LINE == 0 ? "m-buffer-" : "-");
+        bs4nn_text_write(hex);
         if ((i + 1u) % BYTES_PER_PRINT_LINE == 0 || i + 1u == db_size) {
-            say("\r\n");
+            bs4nn_text_write("\r\n");
         }
     }
 }
@@ -230,7 +206,7 @@ static void db_data(const char *digits)
     uint32_t i;
 
     if (n & 1u) {
-        say("e-[Insufficent number of hex digits]\r\n");
+        bs4nn_text_write("e-[Insufficent number of hex digits]\r\n");
         return;
     }
     for (i = 0; i < n; i += 2) {
@@ -244,7 +220,7 @@ static void db_data(const char *digits)
         if (db_pos < db_size) {
             bs4nn_app_pixels[db_pos++] = (uint8_t)(hi * 16 + lo);
             if (db_pos == db_size) {
-                say("m-load-done\r\n");
+                bs4nn_text_write("m-load-done\r\n");
                 return;
             }
         }
@@ -254,7 +230,7 @@ static void db_data(const char *digits)
 static void db(const char *sub, const char *arg)
 {
     if (sub == 0) {
-        say("e-[Command 'db' requires a subcommand]\r\n");
+        bs4nn_text_write("e-[Command 'db' requires a subcommand]\r\n");
     } else if (bs4nn_text_eq(sub, "load")) {
         db_load(arg);
     } else if (bs4nn_text_eq(sub, "print")) {
@@ -275,9 +251,9 @@ static void run(uint32_t n, const char *what)
     for (done = 1; done <= n; done++) {
         bs4nn_app_run(bs4nn_app_pixels, &last, &ticks);
         if (done < n && board_micros() - since >= KEEPALIVE_US) {
-            say(what);
-            say_u32(done);
-            say("\r\n");
+            bs4nn_text_write(what);
+            bs4nn_text_write_u32(done, 1);
+            bs4nn_text_write("\r\n");
             since = board_micros();
         }
     }
@@ -285,8 +261,8 @@ static void run(uint32_t n, const char *what)
 
 static void refuse(const char *what, const char *bound)
 {
-    say("e-[Inference ");
-    say(what);
+    bs4nn_text_write("e-[Inference ");
+    bs4nn_text_write(what);
     say_line(" must be ", bound, "]");
 }
 
@@ -304,23 +280,23 @@ static void infer(const char *n_arg, const char *w_arg)
     } else if (w > MAX_RUNS) {
         refuse("warmup", "<=" STR(MAX_RUNS));
     } else if (db_size != BS4NN_N_INPUT || db_pos != BS4NN_N_INPUT) {
-        say("e-[Input db has ");
-        say_u32(db_pos);
-        say(" elements, expected ");
-        say_u32(BS4NN_N_INPUT);
-        say("]\r\n");
+        bs4nn_text_write("e-[Input db has ");
+        bs4nn_text_write_u32(db_pos, 1);
+        bs4nn_text_write(" elements, expected ");
+        bs4nn_text_write_u32(BS4NN_N_INPUT, 1);
+        bs4nn_text_write("]\r\n");
     } else {
-        say("m-warmup-start-");
-        say_u32((uint32_t)w);
-        say("\r\n");
+        bs4nn_text_write("m-warmup-start-");
+        bs4nn_text_write_u32((uint32_t)w, 1);
+        bs4nn_text_write("\r\n");
         run((uint32_t)w, "m-warmup-progress-");
-        say("m-warmup-done\r\nm-infer-start-");
-        say_u32((uint32_t)n);
-        say("\r\n");
+        bs4nn_text_write("m-warmup-done\r\nm-infer-start-");
+        bs4nn_text_write_u32((uint32_t)n, 1);
+        bs4nn_text_write("\r\n");
         timestamp();
         run((uint32_t)n, "m-infer-progress-");
         timestamp();
-        say("m-infer-done\r\n");
+        bs4nn_text_write("m-infer-done\r\n");
         score(&last); /* the core's state still holds this inference's counts */
         have_result = 1;
         results();
@@ -329,9 +305,9 @@ static void infer(const char *n_arg, const char *w_arg)
 
 void bs4nn_eembc_boot(void)
 {
-    say("m-timestamp-mode-performance\r\n");
+    bs4nn_text_write("m-timestamp-mode-performance\r\n");
     timestamp();
-    say("m-init-done\r\nm-ready\r\n");
+    bs4nn_text_write("m-init-done\r\nm-ready\r\n");
 }
 
 void bs4nn_eembc_command(char *line)
@@ -339,9 +315,9 @@ void bs4nn_eembc_command(char *line)
     char *w[4] = {0, 0, 0, 0};
 
     if (line == 0) {
-        say("e-[Command too long]\r\n");
+        bs4nn_text_write("e-[Command too long]\r\n");
     } else if (split(line, w) == 0) {
-        say("e-[Empty command]\r\n");
+        bs4nn_text_write("e-[Empty command]\r\n");
     } else if (bs4nn_text_eq(w[0], "name")) {
         say_line("m-name-dut-[bs4nn-", board_name(), "]");
     } else if (bs4nn_text_eq(w[0], "profile")) {
@@ -357,10 +333,10 @@ void bs4nn_eembc_command(char *line)
     } else if (bs4nn_text_eq(w[0], "results")) {
         results();
     } else if (bs4nn_text_eq(w[0], "help")) {
-        say(FW_VERSION "\r\nname, profile, timestamp, db load N, db HH.., db print, "
+        bs4nn_text_write(FW_VERSION "\r\nname, profile, timestamp, db load N, db HH.., db print, "
                        "infer N [W=10], results, help\r\n");
     } else {
         say_line("e-[Unknown command: ", w[0], "]");
     }
-    say("m-ready\r\n");
+    bs4nn_text_write("m-ready\r\n");
 }
