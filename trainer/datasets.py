@@ -29,6 +29,12 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import write_atomic
 
 DATASETS = ("mnist", "fashion-mnist")
+# class names by label, for plots
+CLASS_NAMES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"],
+}
 SPLITS = ("train", "test")
 # split -> (images file, labels file), the same names for both datasets
 FILES = {

@@ -118,6 +118,26 @@ def firing_steps(model: Model, images: np.ndarray, layer: int = 0) -> np.ndarray
     return _run(below, images, False)[3]
 
 
+def output_potentials(model: Model, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Membrane potentials of the output neurons of one image at the end of every step, run to
+    t = 255 without early stopping: (TMAX, n_out) float64, alpha_out * count for binary models
+    (V of Eq. 3), the weighted sum for real ones; and the outputs' firing steps (TMAX = silent).
+    """
+    images = _check_images(model, np.asarray(pixels).reshape(1, -1))
+    lay, fw, thr = pack_forward(model)
+    n_layers = len(model.weights)
+    total = int(lay.noff[-1])
+    order, starts, counts, fire_count, times, fired_order, fired_n, seg = \
+        kernels.forward_buffers(images.shape[1], total, n_layers, thr)
+    kernels.sort_inputs(images[0], order, starts)
+    trace = np.zeros((TMAX, total), thr.dtype)
+    kernels.forward(order, starts, lay.sizes, lay.woff, lay.noff, fw, thr, False, counts, times,
+                    fire_count, fired_order, fired_n, seg, trace)
+    base = int(lay.noff[n_layers - 1])
+    scale = model.alphas[-1] if model.weight_kind == "binary" else 1.0
+    return scale * trace[:, base:].astype(np.float64), times[base:].astype(np.int64)
+
+
 @dataclass
 class EvalResult:
     n: int

@@ -97,13 +97,15 @@ def sort_inputs(pixels, order, starts) -> int:
 
 @njit(cache=True)
 def forward(order, starts, sizes, woff, noff, fw, thr, stop_at_decision,
-            counts, times, fire_count, fired_order, fired_n, seg):
+            counts, times, fire_count, fired_order, fired_n, seg, trace=None):
     """Simulate one image (inputs already sorted by `sort_inputs`).
 
     Fills `times` (firing step of every neuron, TMAX if it did not fire), `fire_count` (count at
     the firing step), `fired_order` (per layer, neuron indices in firing order, `fired_n[ly]` of
     them) and leaves the final counts in `counts`. With `stop_at_decision` the simulation ends
     after the decision step (inference); otherwise it runs to t = 255 (training).
+    `trace` (optional, (TMAX, total)): receives the counts of every neuron at the end of every
+    step (rows after an early stop hold the counts of the stop).
     Returns (label, decision step, fallback flag).
     """
     n_layers = sizes.shape[0] - 1
@@ -114,7 +116,10 @@ def forward(order, starts, sizes, woff, noff, fw, thr, stop_at_decision,
         times[u] = TMAX
     for ly in range(n_layers):
         fired_n[ly] = 0
+    last = TMAX - 1
     for t in range(TMAX):
+        if trace is not None and t > 0:
+            trace[t - 1] = counts[:noff[n_layers]]
         if starts[t + 1] == starts[t]:
             continue  # nothing spikes at t: no count changes anywhere, so no neuron can fire
         for ly in range(n_layers):
@@ -152,7 +157,11 @@ def forward(order, starts, sizes, woff, noff, fw, thr, stop_at_decision,
                     nf += 1
             fired_n[ly] = nf
         if stop_at_decision and fired_n[n_layers - 1] > 0:
+            last = t
             break
+    if trace is not None:
+        for t in range(last, TMAX):
+            trace[t] = counts[:noff[n_layers]]
     # decision: earliest output step, then largest count, then lowest index
     if fired_n[n_layers - 1] > 0:
         first = times[out_base + fired_order[out_base]]

@@ -146,8 +146,8 @@ def eval_plots(result: EvalResult, out_dir: str | Path) -> list[Path]:
     return [
         plot_confusion(result.confusion, out_dir / "confusion.png",
                        title=f"confusion, {images}, accuracy {100 * result.accuracy:.2f}%"),
-        _plot_output_steps(result.per_class_mean_output_step, out_dir / "output_steps.png",
-                           images),
+        plot_output_steps(result.per_class_mean_output_step, out_dir / "output_steps.png",
+                          f"mean output firing step, full run, {images}"),
         plot_decision_steps(result.per_class_mean_decision_step,
                             out_dir / "decision_step_per_class.png",
                             title=f"decision step per class (mean {result.mean_decision_step:.1f}"
@@ -156,8 +156,9 @@ def eval_plots(result: EvalResult, out_dir: str | Path) -> list[Path]:
 
 
 def plot_confusion(confusion: list[list[int]], path: Path, title: str,
-                   xlabel: str = "predicted") -> Path:
-    """Confusion matrix, rows true class, columns predicted, non-zero counts in the cells."""
+                   xlabel: str = "predicted", names: list[str] | None = None) -> Path:
+    """Confusion matrix, rows true class, columns predicted, non-zero counts in the cells
+    (`names`: class names for the ticks, default the class numbers)."""
     plt = pyplot()
     conf = np.asarray(confusion)
     fig, ax = plt.subplots(figsize=(6, 5))
@@ -169,10 +170,18 @@ def plot_confusion(confusion: list[list[int]], path: Path, title: str,
     ax.set_xlabel(xlabel)
     ax.set_ylabel("true class")
     ax.set_title(title)
-    ax.set_xticks(range(len(conf)))
-    ax.set_yticks(range(len(conf)))
+    _class_ticks(ax, len(conf), len(conf), names)
     fig.colorbar(im, ax=ax)
     return save(fig, path)
+
+
+def _class_ticks(ax, n_x: int, n_y: int, names: list[str] | None) -> None:
+    """Integer ticks on both axes, labelled with the class names when given."""
+    ax.set_xticks(range(n_x))
+    ax.set_yticks(range(n_y))
+    if names is not None:
+        ax.set_xticklabels(names[:n_x], rotation=45, ha="right", fontsize=8)
+        ax.set_yticklabels(names[:n_y], fontsize=8)
 
 
 def plot_decision_steps(per_class: list[float | None], path: Path, title: str) -> Path:
@@ -188,7 +197,8 @@ def plot_decision_steps(per_class: list[float | None], path: Path, title: str) -
     return save(fig, path)
 
 
-def _plot_output_steps(steps: list[list[float]], path: Path, images: str) -> Path:
+def plot_output_steps(steps: list[list[float]], path: Path, title: str,
+                      names: list[str] | None = None) -> Path:
     """Heatmap: true class x output neuron, mean firing step of a full run (TMAX = silent)."""
     plt = pyplot()
     grid = np.asarray(steps, dtype=np.float64)
@@ -200,9 +210,8 @@ def _plot_output_steps(steps: list[list[float]], path: Path, images: str) -> Pat
             ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7, color=color)
     ax.set_xlabel("output neuron")
     ax.set_ylabel("true class")
-    ax.set_xticks(range(grid.shape[1]))
-    ax.set_yticks(range(grid.shape[0]))
-    ax.set_title(f"mean output firing step, full run, {images}", fontsize=10)
+    _class_ticks(ax, grid.shape[1], grid.shape[0], names)
+    ax.set_title(title, fontsize=10)
     fig.colorbar(im, ax=ax, label=f"mean firing step ({TMAX} = silent)")
     return save(fig, path)
 

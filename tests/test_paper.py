@@ -1,0 +1,124 @@
+"""`bs4nn paper` on a small model: its numbers against an independent dense simulation."""
+
+import json
+from fractions import Fraction
+from math import ceil
+
+import numpy as np
+import pytest
+
+from bs4nn.cli import main
+from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.model import Model
+from bs4nn.trainer.train import make_config, train
+
+LIMIT = 150
+STEPS = np.arange(256)
+
+
+def dense_run(weights: list[np.ndarray], thresholds: list[float], pixels: np.ndarray):
+    """One image, written from docs/design.md 1 without the kernels: cumulative sums over all
+    256 steps, layer by layer (a spike reaches the next layer in its own step). Returns
+    (label, decision step, output firing steps with 256 = silent)."""
+    t_prev = np.where(pixels > 0, 255 - pixels.astype(np.int64), 256)
+    for w, k in zip(weights, thresholds, strict=True):
+        per_step = np.zeros((257, w.shape[0]))
+        np.add.at(per_step, t_prev, w.T)
+        counts = np.cumsum(per_step[:256], axis=0)  # (256, n_out): count at the end of step t
+        fired = counts >= k
+        t_prev = np.where(fired.any(axis=0), fired.argmax(axis=0), 256)
+    first = t_prev.min()
+    if first == 256:
+        return int(np.argmax(counts[255])), 255, t_prev
+    at_first = np.where(t_prev == first, counts[first], -np.inf)
+    return int(np.argmax(at_first)), int(first), t_prev
+
+
+def dense_batch(weights, thresholds, images):
+    runs = [dense_run(weights, thresholds, x) for x in images]
+    return (np.array([r[0] for r in runs]), np.array([r[1] for r in runs]),
+            np.array([r[2] for r in runs]))
+
+
+def binary_net(model: Model, ks):
+    return [np.where(w >= 0, 1.0, -1.0) for w in model.weights], [float(k) for k in ks]
+
+
+@pytest.fixture(scope="module")
+def small_models(tmp_path_factory, data_dir):
+    """A 784-40-10 BS4NN and S4NN, one short epoch each, under the shipped file names."""
+    folder = tmp_path_factory.mktemp("models")
+    small = dict(hidden=[40], epochs=1, train_limit=1500, val_size=300, ema_samples=0)
+    train(make_config("mnist-600", calibrate=False, **small), folder / "mnist-600.bs4nn",
+          data_dir=data_dir, progress=False, log=lambda s: None)
+    train(make_config("mnist-600", weights="real", thetas=[10.0], **small),
+          folder / "mnist-600-s4nn.bs4nn", data_dir=data_dir, progress=False,
+          log=lambda s: None)
+    return folder
+
+
+def test_paper_numbers_match_a_dense_simulation(small_models, data_dir, tmp_path, capsys):
+    out = tmp_path / "paper"
+    argv = ["paper", "--only", "fig2,fig5,fig7,swap", "--models", str(small_models), "--out",
+            str(out), "--limit", str(LIMIT), "--data-dir", str(data_dir), "--no-progress"]
+    assert main(argv) == 0
+    res = json.loads((out / "results.json").read_text())["experiments"]
+    assert list(res) == ["fig2", "fig5", "fig7", "swap"]
+    for name in ("fig2a", "fig2b", "fig5a", "fig5b", "fig7"):
+        assert (out / f"{name}.png").stat().st_size > 1000
+    assert "## fig7" in (out / "report.md").read_text()
+
+    bs4nn = Model.load(small_models / "mnist-600.bs4nn")
+    s4nn = Model.load(small_models / "mnist-600-s4nn.bs4nn")
+    images, labels = load_dataset("mnist", "test", data_dir)
+    images, labels = images[:LIMIT], labels[:LIMIT].astype(np.int64)
+
+    # fig2: mean firing step of every output per class, full run, 256 = silent
+    _, _, times = dense_batch(*binary_net(bs4nn, bs4nn.thresholds()), images)
+    got = np.array(res["fig2"]["numbers"]["per_class_mean_output_step"], dtype=float)
+    for c in range(10):
+        np.testing.assert_allclose(got[c], times[labels == c].mean(axis=0), rtol=0, atol=1e-9)
+
+    # fig5: accuracy under jitter noise, drawn as the docstring of mnist.jitter says
+    fig5 = res["fig5"]["numbers"]
+    assert fig5["levels"] == [0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    for i, level in enumerate(fig5["levels"]):
+        j = 255.0 * level / 100.0
+        noise = np.random.default_rng([0, level]).uniform(-j, j, size=images.shape)
+        noisy = np.clip(np.rint(images + noise), 0, 255).astype(np.uint8)
+        pred_b, _, _ = dense_batch(*binary_net(bs4nn, bs4nn.thresholds()), noisy)
+        pred_s, _, _ = dense_batch(s4nn.weights, list(s4nn.thetas), noisy)
+        assert fig5["accuracy"]["BS4NN"][i] == np.mean(pred_b == labels)
+        assert fig5["accuracy"]["S4NN"][i] == np.mean(pred_s == labels)
+
+    # fig7: K per setting, accuracy and mean decision step on the integer semantics
+    points = res["fig7"]["numbers"]["points"]
+    assert [p["theta"] for p in points] == list(range(10, 201, 10))
+    for p in points:
+        ks = [max(1, ceil(Fraction(float(t)) * p["theta"] / 100 / Fraction(float(a))))
+              for t, a in zip(bs4nn.thetas, bs4nn.alphas, strict=True)]
+        assert p["K"] == ks
+        pred, steps, _ = dense_batch(*binary_net(bs4nn, ks), images)
+        assert p["accuracy"] == np.mean(pred == labels)
+        assert p["mean_decision_step"] == pytest.approx(steps.mean(), abs=1e-12)
+    assert points[9]["K"] == bs4nn.thresholds()  # theta 100 = the model as trained
+
+    # swap: the real proxy weights W in place of alpha * B, same thetas
+    pred, _, _ = dense_batch(bs4nn.weights, list(bs4nn.thetas), images)
+    assert res["swap"]["numbers"]["strict"] == np.mean(pred == labels)
+
+    # a second run keeps everything (resume)
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert capsys.readouterr().out.count("done before, kept") == 4
+    assert json.loads((out / "results.json").read_text())["experiments"] == res
+
+
+def test_paper_checks_its_inputs_before_any_work(tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["paper", "--only", "fig2,fig10", "--out", str(out)]) == 2
+    assert "unknown experiment id(s) fig10" in capsys.readouterr().err
+    assert main(["paper", "--only", "fig2", "--models", str(tmp_path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"missing model file(s) {tmp_path / 'mnist-600.bs4nn'}" in err
+    assert not out.exists()

@@ -1,0 +1,63 @@
+"""`bs4nn paper`: every figure and table of the paper, ours beside the paper's."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bs4nn.trainer.errors import Bs4nnError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from bs4nn.trainer.paper.models import SHIPPED
+
+    p = subparsers.add_parser(
+        "paper", help="rerun the paper's figures and tables beside ours",
+        description="Rerun every figure and table of the BS4NN paper on the shipped models "
+                    "(or, with --retrain, on models trained from scratch with the presets): "
+                    "one PNG per figure, DIR/results.json with every number, DIR/report.md "
+                    "with the paper's figure beside ours. Resumable: experiments already in "
+                    "results.json for the same model files are kept.")
+    p.add_argument("--out", default="out/paper", help="output folder (default out/paper)")
+    p.add_argument("--only", metavar="IDS",
+                   help="comma-separated experiment ids (default all): fig1..fig9, table1..3, "
+                        "swap, alpha")
+    p.add_argument("--models", default=str(SHIPPED), metavar="DIR",
+                   help=f"folder of the model files (default the shipped {SHIPPED})")
+    p.add_argument("--retrain", action="store_true",
+                   help="train the models from scratch with the presets into DIR/models "
+                        "(hours; resumable) instead of using --models")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N test images")
+    p.add_argument("--data-dir", help="where the datasets are (default: $BS4NN_DATA, cache)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_paper)
+
+
+def _ids(only: str | None) -> list[str]:
+    from bs4nn.trainer.paper.run import EXPERIMENTS
+
+    if only is None:
+        return list(EXPERIMENTS)
+    wanted = [s.strip() for s in only.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in EXPERIMENTS]
+    if unknown or not wanted:
+        raise Bs4nnError(f"--only: unknown experiment id(s) {', '.join(unknown) or '(none)'}; "
+                         f"choose from {', '.join(EXPERIMENTS)}")
+    return [k for k in EXPERIMENTS if k in wanted]
+
+
+def _paper(args: argparse.Namespace) -> int:
+    from bs4nn.trainer.paper.context import Context
+    from bs4nn.trainer.paper.models import ModelSet
+    from bs4nn.trainer.paper.run import EXPERIMENTS, run_paper
+    from bs4nn.trainer.plots import make_dir
+
+    ids = _ids(args.only)
+    if args.limit is not None and args.limit < 1:
+        raise Bs4nnError(f"--limit must be at least 1, got {args.limit}")
+    out = Path(args.out)
+    models = ModelSet(out / "models" if args.retrain else Path(args.models), args.retrain)
+    models.check({k for i in ids for k in EXPERIMENTS[i].models})
+    ctx = Context(make_dir(out), models, args.limit, args.data_dir, not args.no_progress)
+    run_paper(ctx, ids)
+    return 0

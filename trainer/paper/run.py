@@ -1,0 +1,110 @@
+"""Run the selected experiments, resuming from DIR/results.json, and write report.md.
+
+An experiment is done (and skipped on the next run) when results.json holds its entry for the
+same inputs (the SHA-256 of every model file it uses, the image limit) and its PNGs are there.
+results.json is rewritten after every experiment, so an interrupted run loses one at most.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bs4nn.trainer.files import write_atomic
+from bs4nn.trainer.paper import fashion, mnist, numbers, tables
+from bs4nn.trainer.paper.context import Context
+from bs4nn.trainer.paper.models import SPECS
+from bs4nn.trainer.paper.report import write_report
+
+RESULTS = "results.json"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    run: Callable[[Context], dict]
+    models: tuple[str, ...]  # SPECS keys it reads (optional ones included)
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "fig1": Experiment(mnist.fig1, ("mnist", "mnist-s4nn")),
+    "fig2": Experiment(mnist.fig2, ("mnist",)),
+    "fig3": Experiment(mnist.fig3, ("mnist",)),
+    "fig4": Experiment(mnist.fig4, ("mnist",)),
+    "fig5": Experiment(mnist.fig5, ("mnist", "mnist-s4nn")),
+    "fig6": Experiment(mnist.fig6, ("mnist",)),
+    "fig7": Experiment(mnist.fig7, ("mnist",)),
+    "fig8": Experiment(fashion.fig8, ()),
+    "fig9": Experiment(fashion.fig9, ("fashion",)),
+    "table1": Experiment(tables.table1, ()),
+    "table2": Experiment(tables.table2, ("mnist", "mnist-surrogate", "mnist-s4nn",
+                                         "bnn-mnist")),
+    "table3": Experiment(tables.table3, ("fashion", "fashion-surrogate", "fashion-deep",
+                                         "fashion-deep-surrogate", "fashion-s4nn",
+                                         "bnn-fashion")),
+    "swap": Experiment(tables.swap, ("mnist",)),
+    "alpha": Experiment(tables.alpha, ("mnist",)),
+}
+
+
+def _file_hash(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def _inputs(ctx: Context, exp: Experiment) -> dict:
+    return {"models": {SPECS[k].file: _file_hash(ctx.models.path(k)) for k in exp.models},
+            "limit": ctx.limit}
+
+
+def load_results(out: Path) -> dict:
+    path = out / RESULTS
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text()).get("experiments", {})
+    except (ValueError, AttributeError):
+        return {}  # unreadable: everything runs again
+
+
+def _done(entry: dict | None, inputs: dict, out: Path) -> bool:
+    return (entry is not None and entry.get("inputs") == inputs
+            and all((out / f"{f}.png").is_file() for f in entry.get("figures", [])))
+
+
+def run_paper(ctx: Context, ids: list[str]) -> dict:
+    """Run `ids` (in EXPERIMENTS order), skipping those done for the same inputs; returns all
+    entries of results.json."""
+    results = load_results(ctx.out)
+    started = time.perf_counter()
+    for exp_id in tqdm(ids, desc="paper", unit="experiment", disable=not ctx.progress):
+        exp = EXPERIMENTS[exp_id]
+        if ctx.models.retrain:
+            for key in exp.models:  # train what is missing before hashing the inputs
+                ctx.model(key)
+        inputs = _inputs(ctx, exp)
+        if _done(results.get(exp_id), inputs, ctx.out):
+            ctx.log(f"{exp_id}: done before, kept (delete it from {RESULTS} to rerun)")
+            continue
+        t0 = time.perf_counter()
+        entry = exp.run(ctx)
+        entry.update(paper=numbers.PAPER[exp_id], inputs=inputs,
+                     seconds=round(time.perf_counter() - t0, 1))
+        results[exp_id] = entry
+        _save(ctx.out, results)
+        ctx.log(f"{exp_id}: {entry['ours']} ({entry['seconds']:.0f} s)")
+    _save(ctx.out, results)
+    write_report(ctx.out / "report.md", results, [k for k in EXPERIMENTS if k in results])
+    ctx.log(f"wrote {ctx.out / RESULTS} and {ctx.out / 'report.md'} "
+            f"({time.perf_counter() - started:.0f} s)")
+    return results
+
+
+def _save(out: Path, results: dict) -> None:
+    ordered = {k: results[k] for k in EXPERIMENTS if k in results}
+    write_atomic(out / RESULTS, (json.dumps({"experiments": ordered}, indent=1) + "\n")
+                 .encode())
