@@ -122,3 +122,18 @@ def test_paper_checks_its_inputs_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"missing model file(s) {tmp_path / 'mnist-600.bs4nn'}" in err
     assert not out.exists()
+
+
+def test_output_potentials_are_alpha_times_the_dense_counts(small_models, data_dir):
+    from bs4nn.trainer.evaluate import output_potentials
+
+    model = Model.load(small_models / "mnist-600.bs4nn")
+    pixels = load_dataset("mnist", "test", data_dir)[0][0]
+    v, times = output_potentials(model, pixels)
+    signs, ks = binary_net(model, model.thresholds())
+    t_hidden = dense_run(signs[:1], ks[:1], pixels)[2]
+    per_step = np.zeros((257, 10))
+    np.add.at(per_step, t_hidden, signs[1].T)
+    counts = np.cumsum(per_step[:256], axis=0)
+    np.testing.assert_array_equal(v, model.alphas[-1] * counts)
+    np.testing.assert_array_equal(times, dense_run(signs, ks, pixels)[2])

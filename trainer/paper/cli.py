@@ -47,6 +47,8 @@ def _ids(only: str | None) -> list[str]:
 
 
 def _paper(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from bs4nn.trainer.paper.context import Context
     from bs4nn.trainer.paper.models import ModelSet
     from bs4nn.trainer.paper.run import EXPERIMENTS, run_paper
@@ -58,6 +60,7 @@ def _paper(args: argparse.Namespace) -> int:
     out = Path(args.out)
     models = ModelSet(out / "models" if args.retrain else Path(args.models), args.retrain)
     models.check({k for i in ids for k in EXPERIMENTS[i].models})
-    ctx = Context(make_dir(out), models, args.limit, args.data_dir, not args.no_progress)
+    ctx = Context(make_dir(out), models, args.limit, args.data_dir, not args.no_progress,
+                  log=tqdm.write)  # lines above the progress bars, not through them
     run_paper(ctx, ids)
     return 0

@@ -68,7 +68,9 @@ def plot_spikes_per_class(spikes: dict[str, list[float]], path: Path, names: lis
     _ticks(ax, names)
     ax.set_xlabel("class")
     ax.set_ylabel("mean spikes to the decision")
-    ax.legend()
+    top = max((v for values in spikes.values() for v in values if v is not None), default=1)
+    ax.set_ylim(0, 1.2 * top)
+    ax.legend(ncol=len(spikes), loc="upper center", fontsize=8)
     ax.set_title(title, fontsize=10)
     return save(fig, path)
 
