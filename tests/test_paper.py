@@ -137,3 +137,25 @@ def test_output_potentials_are_alpha_times_the_dense_counts(small_models, data_d
     counts = np.cumsum(per_step[:256], axis=0)
     np.testing.assert_array_equal(v, model.alphas[-1] * counts)
     np.testing.assert_array_equal(times, dense_run(signs, ks, pixels)[2])
+
+
+def test_retrain_trains_what_an_experiment_needs_then_keeps_it(tmp_path, data_dir, capsys,
+                                                               monkeypatch):
+    from dataclasses import replace
+
+    from bs4nn.trainer.paper import models
+
+    tiny = {"hidden": [20], "epochs": 1, "train_limit": 500, "val_size": 100,
+            "calibrate": False, "ema_samples": 0}
+    monkeypatch.setitem(models.SPECS, "mnist", replace(models.SPECS["mnist"], train=tiny))
+    out = tmp_path / "paper"
+    argv = ["paper", "--retrain", "--only", "fig6", "--out", str(out), "--limit", "20",
+            "--data-dir", str(data_dir), "--no-progress"]
+    assert main(argv) == 0
+    model = Model.load(out / "models" / "mnist-600.bs4nn")
+    assert model.layer_sizes == [784, 20, 10]
+    res = json.loads((out / "results.json").read_text())["experiments"]["fig6"]
+    assert res["numbers"]["positive_share"] == [float(np.mean(w >= 0)) for w in model.weights]
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "fig6: done before, kept" in capsys.readouterr().out

@@ -225,7 +225,8 @@ def positive_share(weights: np.ndarray) -> float:
 def fig6(ctx: Context) -> dict:
     model = ctx.model("mnist")
     hidden = model.weights[0]
-    pick = np.sort(np.random.default_rng(0).choice(len(hidden), N_WEIGHT_IMAGES, replace=False))
+    pick = np.sort(np.random.default_rng(0).choice(len(hidden), min(N_WEIGHT_IMAGES,
+                                                                    len(hidden)), replace=False))
     figures.plot_weight_pairs(hidden[pick], ctx.figure("fig6"),
                               f"hidden neurons {', '.join(str(i) for i in pick)}: real "
                               "weights and their signs")
