@@ -180,7 +180,9 @@ def _class_ticks(ax, n_x: int, n_y: int, names: list[str] | None) -> None:
     ax.set_xticks(range(n_x))
     ax.set_yticks(range(n_y))
     if names is not None:
-        ax.set_xticklabels(names[:n_x], rotation=45, ha="right", fontsize=8)
+        long = max(len(n) for n in names) > 2
+        ax.set_xticklabels(names[:n_x], rotation=45 if long else 0,
+                           ha="right" if long else "center", fontsize=8)
         ax.set_yticklabels(names[:n_y], fontsize=8)
 
 
