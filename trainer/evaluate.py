@@ -210,6 +210,13 @@ def _class_means(values: np.ndarray, labels: np.ndarray, n_cls: int) -> np.ndarr
     return out
 
 
+def tie_inclusive_correct(fr: ForwardResult, labels: np.ndarray) -> np.ndarray:
+    """Per image: the label's output fired at the decision step (among the earliest), or, on
+    fallback, the strict decision was right. The paper's authors scored this way."""
+    label_step = fr.output_steps[np.arange(len(labels)), labels]
+    return np.where(fr.fallback, fr.labels == labels, label_step == fr.steps)
+
+
 def evaluate(model: Model, images: np.ndarray, labels: np.ndarray,
              dataset: str | None = None, split: str | None = None) -> EvalResult:
     """All evaluation figures of `model` on (images, labels)."""
@@ -223,8 +230,7 @@ def evaluate(model: Model, images: np.ndarray, labels: np.ndarray,
     fr = forward_batch(model, images)
     _, _, _, full_times, _ = _run(model, images, False)
     correct = fr.labels == labels
-    label_step = fr.output_steps[np.arange(len(labels)), labels]
-    tie_ok = np.where(fr.fallback, correct, label_step == fr.steps)
+    tie_ok = tie_inclusive_correct(fr, labels)
     confusion = np.zeros((n_cls, n_cls), np.int64)
     np.add.at(confusion, (labels, fr.labels), 1)
     return EvalResult(

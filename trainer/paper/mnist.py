@@ -9,7 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from bs4nn.trainer.datasets import CLASS_NAMES
-from bs4nn.trainer.evaluate import firing_steps, forward_batch, output_potentials, predict
+from bs4nn.trainer.evaluate import (
+    firing_steps,
+    forward_batch,
+    output_potentials,
+    tie_inclusive_correct,
+)
 from bs4nn.trainer.paper import figures, numbers
 from bs4nn.trainer.paper.context import Context
 from bs4nn.trainer.paper.models import SPECS
@@ -191,12 +196,15 @@ def fig5(ctx: Context) -> dict:
     images, labels = ctx.test_set("mnist")
     nets = {"BS4NN": ctx.model("mnist"), "S4NN": ctx.model("mnist-s4nn")}
     curves = {name: [] for name in nets}
+    ties = {name: [] for name in nets}
     samples = []
     for level in ctx.bar(JITTER_LEVELS, "fig5 jitter levels"):
         noisy = jitter(images, level)
         samples.append(noisy[0])
         for name, m in nets.items():
-            curves[name].append(float(np.mean(predict(m, noisy) == labels)))
+            fr = forward_batch(m, noisy)
+            curves[name].append(float(np.mean(fr.labels == labels)))
+            ties[name].append(float(np.mean(tie_inclusive_correct(fr, labels))))
     figures.plot_jitter_images(samples, JITTER_LEVELS, ctx.figure("fig5a"))
     figures.plot_jitter_accuracy(JITTER_LEVELS, curves, ctx.figure("fig5b"),
                                  f"accuracy under jitter noise, {ctx.split('mnist')}")
@@ -205,9 +213,12 @@ def fig5(ctx: Context) -> dict:
     s_drop = s[at[0]] - s[at[100]]
     return {
         "ours": f"BS4NN {100 * b[at[0]]:.1f}% clean, {100 * b[at[50]]:.1f}% at J 50%, "
-                f"{100 * b[at[100]]:.1f}% at 100%; S4NN {100 * s[at[0]]:.1f}% clean, "
+                f"{100 * b[at[100]]:.1f}% at 100% (tie-inclusive "
+                f"{100 * ties['BS4NN'][at[50]]:.1f}% and {100 * ties['BS4NN'][at[100]]:.1f}%); "
+                f"S4NN {100 * s[at[0]]:.1f}% clean, "
                 f"{100 * s[at[100]]:.1f}% at 100% (drop {100 * s_drop:.1f} points)",
-        "numbers": {"levels": JITTER_LEVELS, "accuracy": curves, "seed": JITTER_SEED,
+        "numbers": {"levels": JITTER_LEVELS, "accuracy": curves,
+                    "accuracy_tie_inclusive": ties, "seed": JITTER_SEED,
                     "paper": numbers.FIG5},
         "models": [SPECS["mnist"].file, SPECS["mnist-s4nn"].file],
         "split": ctx.split("mnist"),
@@ -262,6 +273,8 @@ def fig7(ctx: Context) -> dict:
         ks = sweep_thresholds(model, theta)
         fr = forward_batch(model, images, ks)
         points.append({"theta": theta, "K": ks, "accuracy": float(np.mean(fr.labels == labels)),
+                       "accuracy_tie_inclusive": float(np.mean(tie_inclusive_correct(fr,
+                                                                                     labels))),
                        "mean_decision_step": float(fr.steps.mean()),
                        "fallback_rate": float(fr.fallback.mean())})
     figures.plot_threshold_sweep(SWEEP_THETAS, [p["accuracy"] for p in points],
@@ -274,7 +287,9 @@ def fig7(ctx: Context) -> dict:
         "ours": f"peak {100 * best['accuracy']:.1f}% at theta {best['theta']} (K "
                 f"{best['K']}); theta 80: {by[80]['mean_decision_step']:.1f} steps at "
                 f"{100 * by[80]['accuracy']:.1f}% vs {by[100]['mean_decision_step']:.1f} at "
-                f"{100 * by[100]['accuracy']:.1f}% for theta 100 (K {by[100]['K']})",
+                f"{100 * by[100]['accuracy']:.1f}% for theta 100 (K {by[100]['K']}); "
+                f"tie-inclusive {100 * by[80]['accuracy_tie_inclusive']:.1f}% and "
+                f"{100 * by[100]['accuracy_tie_inclusive']:.1f}%",
         "numbers": {"points": points, "paper": numbers.FIG7},
         "models": [SPECS["mnist"].file],
         "split": ctx.split("mnist"),
