@@ -51,7 +51,7 @@ def _paper(args: argparse.Namespace) -> int:
 
     from bs4nn.trainer.paper.context import Context
     from bs4nn.trainer.paper.models import ModelSet
-    from bs4nn.trainer.paper.run import EXPERIMENTS, run_paper
+    from bs4nn.trainer.paper.run import EXPERIMENTS, datasets_of, run_paper
     from bs4nn.trainer.plots import make_dir
 
     ids = _ids(args.only)
@@ -60,7 +60,10 @@ def _paper(args: argparse.Namespace) -> int:
     out = Path(args.out)
     models = ModelSet(out / "models" if args.retrain else Path(args.models), args.retrain)
     models.check({k for i in ids for k in EXPERIMENTS[i].models})
-    ctx = Context(make_dir(out), models, args.limit, args.data_dir, not args.no_progress,
+    ctx = Context(out, models, args.limit, args.data_dir, not args.no_progress,
                   log=tqdm.write)  # lines above the progress bars, not through them
+    for dataset in sorted(datasets_of(ids)):  # missing data fails before the folder exists
+        ctx.test_set(dataset)
+    make_dir(out)
     run_paper(ctx, ids)
     return 0

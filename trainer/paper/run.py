@@ -29,6 +29,11 @@ RESULTS = "results.json"
 class Experiment:
     run: Callable[[Context], dict]
     models: tuple[str, ...]  # SPECS keys it reads (optional ones included)
+    dataset: str | None = "mnist"  # whose test images it reads (None: none)
+
+
+def datasets_of(ids: list[str]) -> set[str]:
+    return {EXPERIMENTS[i].dataset for i in ids} - {None}
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -39,14 +44,14 @@ EXPERIMENTS: dict[str, Experiment] = {
     "fig5": Experiment(mnist.fig5, ("mnist", "mnist-s4nn")),
     "fig6": Experiment(mnist.fig6, ("mnist",)),
     "fig7": Experiment(mnist.fig7, ("mnist",)),
-    "fig8": Experiment(fashion.fig8, ()),
-    "fig9": Experiment(fashion.fig9, ("fashion",)),
-    "table1": Experiment(tables.table1, ()),
+    "fig8": Experiment(fashion.fig8, (), "fashion-mnist"),
+    "fig9": Experiment(fashion.fig9, ("fashion",), "fashion-mnist"),
+    "table1": Experiment(tables.table1, (), None),
     "table2": Experiment(tables.table2, ("mnist", "mnist-surrogate", "mnist-s4nn",
                                          "bnn-mnist")),
     "table3": Experiment(tables.table3, ("fashion", "fashion-surrogate", "fashion-deep",
                                          "fashion-deep-surrogate", "fashion-s4nn",
-                                         "bnn-fashion")),
+                                         "bnn-fashion"), "fashion-mnist"),
     "swap": Experiment(tables.swap, ("mnist",)),
     "alpha": Experiment(tables.alpha, ("mnist",)),
 }
