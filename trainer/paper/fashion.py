@@ -48,9 +48,12 @@ def fig9(ctx: Context) -> dict:
     pairs = sorted(((int(pair[i, j]), NAMES[i], NAMES[j]) for i in range(10)
                     for j in range(i + 1, 10)), reverse=True)[:N_CONFUSIONS]
     confused = "; ".join(f"{a} / {b} {n}" for n, a, b in pairs)
+    total = [-1.0 if x is None else x for x in per["total"]]
+    most = ", ".join(f"{NAMES[c]} {total[c]:.0f}" for c in np.argsort(total)[::-1][:3])
     return {
         "ours": f"own output earliest on average for {own_first} of {int(present.sum())} "
-                f"classes; most confused pairs (both ways): {confused}",
+                f"classes; most confused pairs (both ways): {confused}; most spikes to the "
+                f"decision: {most}",
         "numbers": {"per_class_mean_output_step": ev.per_class_mean_output_step,
                     "confusion": ev.confusion, "own_neuron_first": own_first,
                     "most_confused": [[a, b, n] for n, a, b in pairs], "spikes": per,
