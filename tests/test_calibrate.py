@@ -1,11 +1,12 @@
-"""Threshold calibration on validation images (bs4nn.trainer.calibrate)."""
+"""Threshold calibration on validation images (bs4nn.trainer.calibrate and its kernel)."""
 
 import numpy as np
 import pytest
 
+from bs4nn.trainer import calibrate_kernels
 from bs4nn.trainer.calibrate import accuracy_with_thresholds, calibrate_thresholds, thetas_for
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import predict
+from bs4nn.trainer.evaluate import pack_forward, predict
 from bs4nn.trainer.model import model_from_arrays
 from bs4nn.trainer.semantics import threshold_count
 
@@ -62,3 +63,25 @@ def test_calibration_needs_a_binary_model():
     model = model_from_arrays(weights, [1.0, 1.0], [4.0, 3.0], weight_kind="real")
     with pytest.raises(Bs4nnError, match="needs a binary model"):
         calibrate_thresholds(model, images, np.zeros(len(images)), log=lambda s: None)
+
+
+@pytest.mark.parametrize("sizes", [[30, 12, 4], [30, 12, 8, 4]])
+def test_one_pass_scores_equal_a_forward_per_candidate(sizes):
+    """calibrate_kernels.right_per_k (the layers below once, the searched layer's counts once,
+    the layers above per candidate) counts exactly the images `predict` gets right."""
+    rng = np.random.default_rng(len(sizes))
+    weights = [rng.uniform(-0.4, 1.0, size=(sizes[i + 1], sizes[i]))
+               for i in range(len(sizes) - 1)]
+    _, images = _random_net(4)
+    labels = rng.integers(0, 4, len(images))
+    ks0 = [4, 3, 2][:len(weights)]
+    model = model_from_arrays(weights, np.ones(len(weights)), thetas_for(ks0, np.ones(len(ks0))))
+    lay, fw, thr = pack_forward(model)
+    candidates = np.arange(1, 16, dtype=np.int32)
+    for ly in range(len(weights)):
+        right = calibrate_kernels.right_per_k(images, labels, lay.sizes, lay.woff, lay.noff, fw,
+                                              thr, ly, candidates)
+        expect = [int((predict(model, images, ks0[:ly] + [int(k)] + ks0[ly + 1:]) == labels)
+                      .sum()) for k in candidates]
+        assert right.tolist() == expect
+        assert len(set(expect)) > 3  # the candidates decide differently

@@ -1,13 +1,16 @@
 """The surrogate rule (trainer/surrogate.py): its soft forward against hand-worked first
-crossings, its gradients against finite differences of a slow loop version, augmentation,
-determinism and bit-identical resume of tiny runs, option errors."""
+crossings, its gradients against finite differences of a slow loop version, the sparse input
+layer (trainer/surrogate_kernels.py) against the dense one, the Adam kernel against its numpy
+formula, augmentation, determinism and bit-identical resume of tiny runs, option errors."""
 
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
 from bs4nn.cli import main
+from bs4nn.trainer import surrogate_kernels
 from bs4nn.trainer.calibrate import accuracy_with_thresholds
 from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
@@ -16,16 +19,25 @@ from bs4nn.trainer.surrogate import (
     NOT_ONE,
     augment,
     forward,
+    input_backward,
+    input_forward,
     intensity_levels,
+    layer_backward,
+    layer_forward,
     loss_and_grads,
     make_surrogate_config,
-    spiked_by_level,
+    spike_levels,
     train_surrogate,
 )
 from bs4nn.trainer.train import checkpoint_path
 
 
-def test_levels_and_spikes_by_level():
+def _spiked(first, n_levels, dtype=np.float32):
+    """(n, m) spike levels -> (L, n, m) 0/1: has the pixel spiked by level l."""
+    return (first[None, :, :] <= np.arange(n_levels)[:, None, None]).astype(dtype)
+
+
+def test_levels_and_spike_levels():
     assert intensity_levels(16).tolist() == [240, 224, 208, 192, 176, 160, 144, 128, 112, 96,
                                              80, 64, 48, 32, 16, 1]
     assert intensity_levels(4).tolist() == [192, 128, 64, 1]
@@ -33,30 +45,27 @@ def test_levels_and_spikes_by_level():
     pixels = np.array([[255] * 6 + [200] * 3 + [100] * 2 + [7, 0, 0]], np.uint8)
     assert intensity_levels(4, pixels).tolist() == [255, 200, 1]  # shares of 3: 6, 3, 3 pixels
     assert intensity_levels(12, pixels).tolist() == [255, 200, 100, 1]  # the last takes 7
-    pixels = np.array([[255, 192, 191, 1, 0]], np.uint8)
-    spiked = spiked_by_level(pixels, intensity_levels(4))
-    assert spiked.shape == (4, 1, 5) and spiked.dtype == np.float32
-    # level at which each pixel has spiked: 0, 0, 1, 3, never
-    assert spiked[:, 0, :].T.tolist() == [[1, 1, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1],
-                                          [0, 0, 0, 1], [0, 0, 0, 0]]
+    first = spike_levels(np.array([[255, 192, 191, 1, 0]], np.uint8), intensity_levels(4))
+    assert first.dtype == np.uint16
+    assert first.tolist() == [[0, 0, 1, 3, 4]]  # 4: never (the number of levels)
 
 
 def test_narrow_crossings_give_the_quantised_first_crossing():
     # 4 levels (192, 128, 64, 1); the pixels spike at levels 0, 1, 2, 3
-    spiked = spiked_by_level(np.array([[200, 150, 100, 30]], np.uint8), intensity_levels(4))
-    hidden = np.array([[1, -1], [1, 1], [-1, 1], [1, 1]], np.float64)  # (inputs, neurons)
+    first = spike_levels(np.array([[200, 150, 100, 30]], np.uint8), intensity_levels(4))
+    hidden = np.array([[1, -1], [1, 1], [-1, 1], [1, 1]], np.int8)  # (inputs, neurons)
     out = np.array([[1, -1], [1, 1]], np.float64)
     # hidden 0, K 2: counts 1, 2 -> fires at level 1; hidden 1: counts -1, 0, 1, 2 -> level 3
     # output 0, K 1: hidden 0 at level 1 -> level 1; output 1: counts -1 (level 1), 0 (level 3)
     # -> silent, soft level 4 (the number of levels)
     for crossing in ("hazard", "max"):
-        fired, _ = forward([hidden, out], spiked, [2, 1], [1e-3, 1e-3], crossing=crossing)
-        assert np.allclose((1.0 - fired).sum(axis=0), [[1.0, 4.0]], atol=1e-5)
-        assert fired.shape == (4, 1, 2)
+        fired, _, _ = forward([hidden, out], first, 4, [2, 1], [1e-3, 1e-3], crossing=crossing)
+        assert np.allclose((1.0 - fired).sum(axis=1), [[1.0, 4.0]], atol=1e-5)
+        assert fired.shape == (1, 4, 2)
     # wide crossings are soft: the output that stays one count short fires with some
     # probability, the one that crosses is not sure to
-    soft, _ = forward([hidden, out], spiked, [2, 1], [1.0, 1.0])
-    assert 0.1 < soft[3, 0, 1] < 0.9 and 0.1 < soft[1, 0, 0] < 0.9
+    soft, _, _ = forward([hidden, out], first, 4, [2, 1], [1.0, 1.0])
+    assert 0.1 < soft[0, 3, 1] < 0.9 and 0.1 < soft[0, 1, 0] < 0.9
 
 
 def _slow_loss(signs, spiked, labels, ks, widths, beta, masks, crossing, count_loss=0.0,
@@ -94,32 +103,100 @@ def _slow_loss(signs, spiked, labels, ks, widths, beta, masks, crossing, count_l
 def test_gradients_match_finite_differences_of_slow_loss(crossing, count_loss):
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 256, (4, 7)).astype(np.uint8)
-    spiked = spiked_by_level(pixels, intensity_levels(5)).astype(np.float64)
-    # signs perturbed off +-1: the gradient is taken at real values, as the STE uses it
-    signs = [np.sign(rng.standard_normal(shape)) + 0.1 * rng.standard_normal(shape)
-             for shape in ((7, 5), (5, 4), (4, 3))]
+    first = spike_levels(pixels, intensity_levels(5))
+    # the input layer's signs are +-1 (its counts are integers); the later layers' are
+    # perturbed off +-1: the gradient formulas hold at real values too
+    signs = [np.where(rng.random((7, 5)) < 0.5, 1, -1).astype(np.int8)]
+    signs += [np.sign(rng.standard_normal(shape)) + 0.1 * rng.standard_normal(shape)
+              for shape in ((5, 4), (4, 3))]
     labels = np.array([0, 2, 1, 2])
-    masks = [rng.integers(0, 2, (4, 5)).astype(np.float64), np.ones((4, 4))]
-    args = (spiked, labels, [1, 1, 1], [1.5, 0.7, 2.0], 0.8, masks, crossing, count_loss, 0.3)
-    loss, right, grads = loss_and_grads(signs, *args)
-    assert loss == pytest.approx(_slow_loss(signs, *args), rel=1e-12)
+    masks = [rng.integers(0, 2, (4, 5)).astype(np.float32), np.ones((4, 4))]
+    args = (labels, [1, 1, 1], [1.5, 0.7, 2.0], 0.8, masks, crossing, count_loss, 0.3)
+    loss, right, grads = loss_and_grads(signs, first, 5, *args)
+    slow_signs = [signs[0].astype(np.float64)] + signs[1:]
+    slow_args = (_spiked(first, 5, np.float64), *args)
+    # the input layer is float32
+    assert loss == pytest.approx(_slow_loss(slow_signs, *slow_args), rel=1e-6)
     other = "max" if crossing == "hazard" else "hazard"
-    assert loss != pytest.approx(_slow_loss(signs, *args[:6], other, count_loss, 0.3), rel=1e-3)
+    assert loss != pytest.approx(_slow_loss(slow_signs, *slow_args[:6], other, count_loss, 0.3),
+                                 rel=1e-3)
     if count_loss:  # the count term is in the loss
-        assert loss > _slow_loss(signs, *args[:7]) + 0.1
+        assert loss > _slow_loss(slow_signs, *slow_args[:7]) + 0.1
     assert 0 <= right <= 4
     eps = 1e-6
-    for ly, s in enumerate(signs):
+    # with "max", the input layer's integer counts often tie with their running max, where
+    # the max has no derivative: that layer is held to the dense layer instead (below)
+    for ly, s in enumerate(slow_signs[1:] if crossing == "max" else slow_signs,
+                           start=1 if crossing == "max" else 0):
         numeric = np.zeros_like(s)
         for idx in np.ndindex(*s.shape):
-            up = [x.copy() for x in signs]
-            down = [x.copy() for x in signs]
+            up = [x.copy() for x in slow_signs]
+            down = [x.copy() for x in slow_signs]
             up[ly][idx] += eps
             down[ly][idx] -= eps
-            numeric[idx] = (_slow_loss(up, *args) - _slow_loss(down, *args)) / (2 * eps)
-        assert np.allclose(grads[ly], numeric, rtol=1e-5, atol=1e-9), ly
+            numeric[idx] = (_slow_loss(up, *slow_args) - _slow_loss(down, *slow_args)) / (2 * eps)
+        assert np.allclose(grads[ly], numeric, rtol=1e-4, atol=1e-6 * np.abs(numeric).max()), ly
         assert np.abs(numeric).max() > 1e-4  # every layer gets a gradient
+    assert np.abs(grads[0]).max() > 1e-4
     assert not np.any(grads[0][:, masks[0].sum(axis=0) == 0])  # dropped neurons learn nothing
+
+
+@pytest.mark.parametrize("crossing", ["hazard", "max"])
+def test_sparse_input_layer_equals_the_dense_layer(crossing):
+    """The input layer's kernels against `layer_forward` / `layer_backward` on the (n, L, 784)
+    0/1 spikes by level (float32 products): the same fired probabilities bit for bit, the same
+    sign gradients but for the order of the float32 sums; and the same with one thread."""
+    rng = np.random.default_rng(7)
+    n_levels, k, width = 25, 20, 2.0
+    images = (rng.random((16, 784)) < 0.25) * rng.integers(1, 256, (16, 784))
+    first = spike_levels(images.astype(np.uint8), intensity_levels(n_levels))
+    signs = np.where(rng.random((784, 300)) < 0.5, 1, -1).astype(np.int8)
+    mask = (rng.random((16, 300)) >= 0.2).astype(np.float32)
+    d_fired = rng.standard_normal((16, n_levels, 300)).astype(np.float32)
+    dense = np.ascontiguousarray(_spiked(first, n_levels).transpose(1, 0, 2))  # (n, L, m)
+    fired_dense, cache = layer_forward(dense, signs.astype(np.float32), k, width, crossing)
+    grads_dense, _ = layer_backward(d_fired * mask[:, None, :], signs.astype(np.float32), width,
+                                    cache, input_grad=False)
+    assert 0.05 < fired_dense.mean() < 0.95  # neither silent nor saturated
+    results = []
+    for threads in (numba.config.NUMBA_NUM_THREADS, 1):
+        numba.set_num_threads(threads)
+        try:
+            fired, cache = input_forward(first, signs, n_levels, k, width, mask, crossing)
+            fired = fired.copy()
+            grads = input_backward(d_fired.copy(), width, cache)
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        assert np.array_equal(fired, fired_dense * mask[:, None, :])
+        scale = np.abs(grads_dense).max()
+        assert np.allclose(grads, grads_dense, rtol=0, atol=1e-5 * scale)
+        results.append(grads)
+    assert np.array_equal(*results)
+
+
+def test_adam_kernel_equals_its_numpy_formula():
+    rng = np.random.default_rng(1)
+    shape = (50, 30)
+    w = rng.uniform(-1.1, 1.1, shape).astype(np.float32)
+    m = (1e-3 * rng.standard_normal(shape)).astype(np.float32)
+    v = (1e-6 * rng.random(shape)).astype(np.float32)
+    g = (1e-3 * rng.standard_normal(shape)).astype(np.float32)
+    expect_w, expect_m, expect_v = w.copy(), m.copy(), v.copy()
+    lr, c1, c2 = 2e-3, 1 - 0.9 ** 7, 1 - 0.999 ** 7
+    expect_m *= 0.9
+    expect_m += 0.1 * g
+    expect_v *= 0.999
+    expect_v += 0.001 * g * g
+    expect_w -= (lr * (expect_m / c1) / (np.sqrt(expect_v / c2) + 1e-8)).astype(np.float32)
+    np.clip(expect_w, -1.0, 1.0, out=expect_w)
+    surrogate_kernels.adam_step(w, m, v, g, np.float32(lr), np.float32(c1), np.float32(c2))
+    for got, expect in ((w, expect_w), (m, expect_m), (v, expect_v)):
+        assert got.dtype == np.float32 and np.array_equal(got, expect)
+    assert (np.abs(w) == 1.0).sum() > 0  # some were clipped
+    average, keep = rng.random(shape).astype(np.float32), 1.0 - 1.0 / 1000
+    expect = average * keep + (1.0 - keep) * w
+    surrogate_kernels.average_step(average, w, np.float32(keep), np.float32(1.0 - keep))
+    assert np.array_equal(average, expect)
 
 
 def test_augment_shifts_with_zero_fill_and_flips_symmetric_classes():

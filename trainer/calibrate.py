@@ -12,8 +12,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from bs4nn.trainer import calibrate_kernels
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import predict
+from bs4nn.trainer.evaluate import pack_forward, predict
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
 
@@ -46,17 +47,24 @@ def calibrate_thresholds(model: Model, images: np.ndarray, labels: np.ndarray,
     trained = model.thresholds()
     best = list(trained)
     best_acc = before = accuracy_with_thresholds(model, best, images, labels)
+    images = np.ascontiguousarray(images)
+    lay, fw, _ = pack_forward(model)
     for _ in range(PASSES):
         for ly, k0 in enumerate(trained):
             lo, hi = max(K_MIN, int(k0 * span[0])), min(K_MAX, int(np.ceil(k0 * span[1])))
             coarse = max(1, (hi - lo) // 24)
             candidates = sorted(range(lo, hi + 1, coarse), key=lambda k: abs(k - k0))
             for step in (coarse, 1):
+                # every candidate of this layer scored in one pass (the others stay fixed)
+                ks = np.array(sorted(candidates), np.int32)
+                right = calibrate_kernels.right_per_k(images, labels, lay.sizes, lay.woff,
+                                                      lay.noff, fw, np.array(best, np.int32),
+                                                      ly, ks)
+                accuracy = dict(zip(ks.tolist(), (right / len(labels)).tolist(), strict=True))
                 for k in candidates:
-                    trial = best[:ly] + [k] + best[ly + 1:]
-                    acc = accuracy_with_thresholds(model, trial, images, labels)
+                    acc = accuracy[k]
                     if acc > best_acc:
-                        best, best_acc = trial, acc
+                        best, best_acc = best[:ly] + [k] + best[ly + 1:], acc
                 if step == 1 or coarse == 1:
                     break
                 candidates = sorted(range(max(1, best[ly] - coarse + 1), best[ly] + coarse),

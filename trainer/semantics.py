@@ -24,7 +24,7 @@ MAX_OUTPUTS = 255
 
 def binarize(weights: np.ndarray) -> np.ndarray:
     """B = sign(W) with sign(0) = +1, as int8."""
-    return np.where(np.asarray(weights) >= 0, 1, -1).astype(np.int8)
+    return (np.asarray(weights) >= 0).astype(np.int8) * np.int8(2) - np.int8(1)
 
 
 def threshold_count(theta: float, alpha: float) -> int:

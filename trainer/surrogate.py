@@ -11,8 +11,9 @@ those of real weights clipped to [-1, 1] (straight-through estimator), moved by 
 mini-batches, with dropout of pixels and hidden neurons and random shifts of the images.
 
 After every epoch the signs go into the exact network, its integer thresholds are calibrated
-on the validation split (bs4nn.trainer.calibrate) and the best epoch is kept. Plain numpy: the work
-is a few float32 matrix products per mini-batch.
+on the validation split (bs4nn.trainer.calibrate) and the best epoch is kept. The input layer
+runs in numba kernels (trainer/surrogate_kernels.py: one sparse pass over the spiking pixels
+instead of a product per level), the later layers are float32 matrix products in numpy.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from bs4nn.trainer import surrogate_kernels
 from bs4nn.trainer.calibrate import calibrate_thresholds
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model, model_from_arrays
@@ -193,78 +195,155 @@ def intensity_levels(n_levels: int, images: np.ndarray | None = None) -> np.ndar
 
 
 # ------------------------------------------------------------------ the surrogate network
+# Arrays are image-major: (n images, levels, neurons).
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow warnings for large |z|
 
 
-def layer_forward(fired_in: np.ndarray, signs: np.ndarray, k: float, width: float,
-                  crossing: str = "hazard"):
-    """(L, n, m) probabilities that the inputs have fired by each level, (m, h) signs ->
-    (L, n, h) probabilities that the neurons have fired, and what the backward needs.
+def _crossing_p(counts: np.ndarray, k: float, width: float) -> np.ndarray:
+    """Probability that a neuron crosses at a level with this count (the soft step)."""
+    return _sigmoid((counts - (k - 0.5)) / width)
+
+
+def crossing_forward(counts: np.ndarray, k: float, width: float, crossing: str = "hazard"):
+    """(n, L, h) counts -> (n, L, h) probabilities that the neurons have fired by each level,
+    and what `crossing_backward` needs.
 
     crossing "hazard": fired by level l = 1 - prod_{l' <= l} (1 - sigmoid((count(l') - K +
     1/2) / w)); "max": fired by level l = sigmoid((max_{l' <= l} count(l') - K + 1/2) / w),
     which does not depend on how finely the levels divide time."""
-    counts = (fired_in.reshape(-1, fired_in.shape[-1]) @ signs).reshape(*fired_in.shape[:-1], -1)
     if crossing == "max":
         running = counts.copy()
         new_max = np.ones(counts.shape, bool)  # the level is where the running max was set
-        for lv in range(1, len(counts)):
-            new_max[lv] = counts[lv] > running[lv - 1]
-            np.maximum(running[lv], running[lv - 1], out=running[lv])
-        fired = _sigmoid((running - (k - 0.5)) / width)
-        return fired, (fired_in, fired, new_max)
-    p = _sigmoid((counts - (k - 0.5)) / width)
+        for lv in range(1, counts.shape[1]):
+            new_max[:, lv] = counts[:, lv] > running[:, lv - 1]
+            np.maximum(running[:, lv], running[:, lv - 1], out=running[:, lv])
+        fired = _crossing_p(running, k, width)
+        return fired, (fired, new_max)
+    p = _crossing_p(counts, k, width)
     q = 1.0 - NOT_ONE * p
     not_fired = q.copy()
-    for lv in range(1, len(q)):  # running product over the levels (faster than np.cumprod)
-        not_fired[lv] *= not_fired[lv - 1]
-    return 1.0 - not_fired, (fired_in, p, q, not_fired)
+    for lv in range(1, q.shape[1]):  # running product over the levels
+        not_fired[:, lv] *= not_fired[:, lv - 1]
+    return 1.0 - not_fired, (p, q, not_fired)
+
+
+def crossing_backward(d_fired: np.ndarray, width: float, cache) -> np.ndarray:
+    """Gradients of the counts from those of the fired probabilities (the crossing is the one
+    `cache` comes from)."""
+    if len(cache) == 2:  # "max": each level's gradient goes to where its running max was set
+        p, new_max = cache
+        d_running = d_fired * p * (1.0 - p) / width
+        d_counts = np.empty_like(d_running)
+        acc = np.zeros_like(d_running[:, 0])
+        for lv in range(d_running.shape[1] - 1, -1, -1):
+            acc += d_running[:, lv]
+            d_counts[:, lv] = np.where(new_max[:, lv], acc, 0.0)
+            acc[new_max[:, lv]] = 0.0
+        return d_counts
+    # "hazard": not_fired[l] = prod_{l' <= l} q[l'], so
+    # dq[l'] = sum_{l >= l'} d_not_fired[l] not_fired[l] / q[l']
+    p, q, not_fired = cache
+    dq = -d_fired * not_fired
+    for lv in range(dq.shape[1] - 2, -1, -1):  # sum over the later levels
+        dq[:, lv] += dq[:, lv + 1]
+    dq /= q
+    return dq * p * (1.0 - p) * (-NOT_ONE / width)
+
+
+def layer_forward(fired_in: np.ndarray, signs: np.ndarray, k: float, width: float,
+                  crossing: str = "hazard"):
+    """A layer fed by soft spikes: (n, L, m) probabilities that the inputs have fired by each
+    level, (m, h) signs -> (n, L, h) fired probabilities, and what the backward needs."""
+    counts = (fired_in.reshape(-1, fired_in.shape[-1]) @ signs).reshape(*fired_in.shape[:-1], -1)
+    fired, cache = crossing_forward(counts, k, width, crossing)
+    return fired, (fired_in, cache)
 
 
 def layer_backward(d_fired: np.ndarray, signs: np.ndarray, width: float, cache,
                    input_grad: bool = True):
     """Gradients of the signs and (input_grad) of the inputs' fired probabilities from those
-    of the layer's fired probabilities (the crossing is the one `cache` comes from)."""
-    if len(cache) == 3:  # "max": each level's gradient goes to where its running max was set
-        fired_in, p, new_max = cache
-        d_running = d_fired * p * (1.0 - p) / width
-        d_counts = np.empty_like(d_running)
-        acc = np.zeros_like(d_running[0])
-        for lv in range(len(d_running) - 1, -1, -1):
-            acc += d_running[lv]
-            d_counts[lv] = np.where(new_max[lv], acc, 0.0)
-            acc[new_max[lv]] = 0.0
-    else:  # "hazard": not_fired[l] = prod_{l' <= l} q[l'], so
-        # dq[l'] = sum_{l >= l'} d_not_fired[l] not_fired[l] / q[l']
-        fired_in, p, q, not_fired = cache
-        dq = -d_fired * not_fired
-        for lv in range(len(dq) - 2, -1, -1):  # sum over the later levels
-            dq[lv] += dq[lv + 1]
-        dq /= q
-        d_counts = dq * p * (1.0 - p) * (-NOT_ONE / width)
-    d_signs = fired_in.reshape(-1, fired_in.shape[-1]).T @ d_counts.reshape(-1, d_counts.shape[-1])
+    of the layer's fired probabilities."""
+    fired_in, crossing_cache = cache
+    d_counts = crossing_backward(d_fired, width, crossing_cache).reshape(-1, d_fired.shape[-1])
+    d_signs = fired_in.reshape(-1, fired_in.shape[-1]).T @ d_counts
     if not input_grad:
         return d_signs, None
-    return d_signs, (d_counts.reshape(-1, d_counts.shape[-1]) @ signs.T).reshape(fired_in.shape)
+    return d_signs, (d_counts @ signs.T).reshape(fired_in.shape)
 
 
-def forward(signs: list[np.ndarray], spiked: np.ndarray, ks: list[int], widths: list[float],
-            hidden_masks: list[np.ndarray] | None = None, crossing: str = "hazard"):
-    """(L, n, 10) probabilities that the outputs have fired by each level, and the caches.
+class Buffers:
+    """Arrays reused from one mini-batch to the next (by name): the input layer's (n, L, h)
+    arrays are large, and allocating them afresh costs more than filling them (page faults)."""
 
-    spiked: (L, n, 784) 0/1; hidden_masks: per hidden layer (n, h) dropout factors. The soft
-    firing level of an output, sum over levels of (1 - fired), is the level of its first
-    crossing (L when silent) as the widths go to 0."""
-    fired, caches = spiked, []
-    for ly, s in enumerate(signs):
-        fired, cache = layer_forward(fired, s, ks[ly], widths[ly], crossing)
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        a = self._arrays.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = self._arrays[name] = np.empty(shape, dtype)
+        return a
+
+
+def input_forward(first: np.ndarray, signs: np.ndarray, n_levels: int, k: float, width: float,
+                  mask: np.ndarray, crossing: str = "hazard", buffers: Buffers | None = None):
+    """The input layer, the same function as `layer_forward` on the 0/1 spikes by level:
+    (n, 784) spike levels (`spike_levels`), (784, h) int8 signs -> (n, L, h) fired
+    probabilities times the (n, h) dropout factors `mask`, and what the backward needs.
+
+    The counts are integers (one sparse pass, surrogate_kernels.input_counts); with the hazard
+    crossing each count's crossing comes from a table made by `crossing_forward`'s formulas."""
+    buffers = buffers or Buffers()
+    shape = (len(first), n_levels, signs.shape[1])
+    counts = buffers.get("counts", shape, np.int16)
+    surrogate_kernels.input_counts(first, signs, counts)
+    if crossing == "max":
+        fired, cache = crossing_forward(counts.astype(np.float32), k, width, crossing)
+        return fired * mask[:, None, :], (first, mask, cache)
+    offset = first.shape[1]  # counts are within +-784
+    p = _crossing_p(np.arange(-offset, offset + 1, dtype=np.float32), k, width)
+    q = 1.0 - NOT_ONE * p
+    fired = buffers.get("fired", shape, np.float32)
+    surrogate_kernels.hazard_forward(counts, offset, q, mask, fired)
+    return fired, (first, mask, (counts, offset, p, q))
+
+
+def input_backward(d_fired: np.ndarray, width: float, cache) -> np.ndarray:
+    """(784, h) gradients of the input layer's signs from those of its (masked) output."""
+    first, mask, crossing_cache = cache
+    if len(crossing_cache) == 2:  # "max": crossing_forward's cache
+        d_counts = crossing_backward(d_fired * mask[:, None, :], width, crossing_cache)
+        by_level = np.ascontiguousarray(np.cumsum(d_counts[:, ::-1], axis=1)[:, ::-1])
+    else:
+        counts, offset, p, q = crossing_cache
+        by_level = d_fired  # in place
+        surrogate_kernels.hazard_backward(by_level, mask, counts, offset, p, q,
+                                          np.float32(-NOT_ONE / width))
+    return surrogate_kernels.input_sign_grads(first, by_level)
+
+
+def forward(signs: list[np.ndarray], first: np.ndarray, n_levels: int, ks: list[int],
+            widths: list[float], hidden_masks: list[np.ndarray] | None = None,
+            crossing: str = "hazard", buffers: Buffers | None = None):
+    """(n, L, 10) probabilities that the outputs have fired by each level, and the caches.
+
+    first: (n, 784) spike levels; signs[0]: (784, h) int8; hidden_masks: per hidden layer
+    (n, h) dropout factors. The soft firing level of an output, sum over levels of
+    (1 - fired), is the level of its first crossing (L when silent) as the widths go to 0."""
+    if hidden_masks is None:
+        hidden_masks = [np.ones((len(first), s.shape[1]), np.float32) for s in signs[:-1]]
+    fired, cache = input_forward(first, signs[0], n_levels, ks[0], widths[0], hidden_masks[0],
+                                 crossing, buffers)
+    caches = [cache]
+    for ly in range(1, len(signs)):
+        fired, cache = layer_forward(fired, signs[ly], ks[ly], widths[ly], crossing)
         caches.append(cache)
-        if hidden_masks is not None and ly < len(signs) - 1:
-            fired = fired * hidden_masks[ly]
-    return fired, caches
+        if ly < len(signs) - 1:
+            fired = fired * hidden_masks[ly][:, None, :]
+    return fired, caches, hidden_masks
 
 
 def _softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray):
@@ -280,21 +359,23 @@ def _softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray):
     return loss, prob, d_logits
 
 
-def loss_and_grads(signs: list[np.ndarray], spiked: np.ndarray, labels: np.ndarray,
-                   ks: list[int], widths: list[float], beta: float,
+def loss_and_grads(signs: list[np.ndarray], first: np.ndarray, n_levels: int,
+                   labels: np.ndarray, ks: list[int], widths: list[float], beta: float,
                    hidden_masks: list[np.ndarray] | None = None, crossing: str = "hazard",
-                   count_loss: float = 0.0, count_beta: float = 0.0):
+                   count_loss: float = 0.0, count_beta: float = 0.0,
+                   buffers: Buffers | None = None):
     """(mean loss, number right, gradients of the loss with respect to the (m, h) `signs`; the
     straight-through estimator passes them to the real weights unchanged).
 
     count_loss > 0 adds that weight times a cross-entropy over count_beta times the outputs'
     counts at the last level: the exact network decides by those counts when no output fires."""
-    fired, caches = forward(signs, spiked, ks, widths, hidden_masks, crossing)
+    fired, caches, masks = forward(signs, first, n_levels, ks, widths, hidden_masks, crossing,
+                                   buffers)
     # logits: minus the soft firing level of each output (the earliest wins)
-    loss, prob, d_logits = _softmax_cross_entropy(-beta * (1.0 - fired).sum(axis=0), labels)
+    loss, prob, d_logits = _softmax_cross_entropy(-beta * (1.0 - fired).sum(axis=1), labels)
     right = int((prob.argmax(axis=1) == labels).sum())
-    d_fired = np.broadcast_to((beta * d_logits)[None], fired.shape)  # d level / d fired = -1
-    last_in = caches[-1][0][-1]  # (n, m): what has fired into the outputs by the last level
+    d_fired = np.broadcast_to((beta * d_logits)[:, None], fired.shape)  # d level / d fired = -1
+    last_in = caches[-1][0][:, -1]  # (n, m): what has fired into the outputs by the last level
     d_counts = None
     if count_loss:
         counts_loss, _, d_counts = _softmax_cross_entropy(count_beta * (last_in @ signs[-1]),
@@ -302,20 +383,22 @@ def loss_and_grads(signs: list[np.ndarray], spiked: np.ndarray, labels: np.ndarr
         loss += count_loss * counts_loss
         d_counts *= count_loss * count_beta
     grads = [None] * len(signs)
-    for ly in range(len(signs) - 1, -1, -1):
-        if hidden_masks is not None and ly < len(signs) - 1:
-            d_fired = d_fired * hidden_masks[ly]
-        grads[ly], d_fired = layer_backward(d_fired, signs[ly], widths[ly], caches[ly], ly > 0)
+    for ly in range(len(signs) - 1, 0, -1):
+        if ly < len(signs) - 1:
+            d_fired = d_fired * masks[ly][:, None, :]
+        grads[ly], d_fired = layer_backward(d_fired, signs[ly], widths[ly], caches[ly])
         if d_counts is not None and ly == len(signs) - 1:
             grads[ly] += last_in.T @ d_counts
-            if d_fired is not None:
-                d_fired[-1] += d_counts @ signs[ly].T
+            d_fired[:, -1] += d_counts @ signs[ly].T
+    grads[0] = input_backward(d_fired, widths[0], caches[0])
     return loss, right, grads
 
 
-def spiked_by_level(images: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """(n, 784) uint8 -> (L, n, 784) float32: has the pixel spiked by level l."""
-    return (images[None, :, :] >= levels[:, None, None]).astype(np.float32)
+def spike_levels(images: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """(n, 784) uint8 -> (n, 784) uint16: the level at which each pixel spikes, the first l
+    with intensity >= levels[l]; len(levels) for pixels that never do (intensity 0)."""
+    by_intensity = (levels[None, :] > np.arange(256)[:, None]).sum(axis=1).astype(np.uint16)
+    return by_intensity[images]
 
 
 def augment(images: np.ndarray, labels: np.ndarray, cfg: SurrogateConfig,
@@ -382,12 +465,8 @@ def adam_step(state: SurrogateState, grads: list[np.ndarray]) -> None:
     state.step += 1
     c1, c2 = 1 - 0.9 ** state.step, 1 - 0.999 ** state.step
     for w, m, v, g in zip(state.weights, state.m, state.v, grads, strict=True):
-        m *= 0.9
-        m += 0.1 * g
-        v *= 0.999
-        v += 0.001 * g * g
-        w -= (state.lr * (m / c1) / (np.sqrt(v / c2) + 1e-8)).astype(np.float32)
-        np.clip(w, -1.0, 1.0, out=w)
+        surrogate_kernels.adam_step(w, m, v, g.astype(np.float32, copy=False),
+                                    np.float32(state.lr), np.float32(c1), np.float32(c2))
 
 
 def _save(path: Path, state: SurrogateState, cfg: SurrogateConfig) -> None:
@@ -418,20 +497,23 @@ def _load(path: Path, cfg: SurrogateConfig) -> SurrogateState:
                           best_epoch=meta["best_epoch"], history=meta["history"])
 
 
-def _train_batch(state: SurrogateState, cfg: SurrogateConfig, images: np.ndarray,
-                 labels: np.ndarray, levels: np.ndarray, widths: list[float],
-                 rng: np.random.Generator) -> tuple[float, int]:
-    """One Adam step on a mini-batch (augmented, with dropout); (mean loss, number right)."""
-    spiked = spiked_by_level(augment(images, labels, cfg, rng), levels)
+def train_batch(state: SurrogateState, cfg: SurrogateConfig, images: np.ndarray,
+                labels: np.ndarray, levels: np.ndarray, widths: list[float],
+                rng: np.random.Generator, buffers: Buffers | None = None) -> tuple[float, int]:
+    """One Adam step on a mini-batch (augmented, with dropout); (mean loss, number right).
+    `buffers`: the run's, reused from one mini-batch to the next."""
+    first = spike_levels(augment(images, labels, cfg, rng), levels)
     if cfg.pixel_dropout:
-        spiked *= rng.random(spiked.shape[1:], np.float32) >= cfg.pixel_dropout
+        first[rng.random(first.shape, np.float32) < cfg.pixel_dropout] = len(levels)
     masks = None
     if cfg.hidden_dropout:
         masks = [(rng.random((len(images), h), np.float32) >= cfg.hidden_dropout)
                  .astype(np.float32) for h in cfg.hidden]
-    signs = [binarize(w).astype(np.float32) for w in state.weights]
-    loss, right, grads = loss_and_grads(signs, spiked, labels, cfg.k_train, widths, cfg.beta,
-                                        masks, cfg.crossing, cfg.count_loss, cfg.count_beta)
+    signs = [binarize(state.weights[0])] + [binarize(w).astype(np.float32)
+                                            for w in state.weights[1:]]
+    loss, right, grads = loss_and_grads(signs, first, len(levels), labels, cfg.k_train, widths,
+                                        cfg.beta, masks, cfg.crossing, cfg.count_loss,
+                                        cfg.count_beta, buffers)
     adam_step(state, grads)
     if cfg.average_batches:
         _update_average(state, 1.0 - 1.0 / cfg.average_batches)
@@ -443,8 +525,7 @@ def _update_average(state: SurrogateState, keep: float) -> None:
         state.average = [w.copy() for w in state.weights]
         return
     for avg, w in zip(state.average, state.weights, strict=True):
-        avg *= keep
-        avg += (1.0 - keep) * w
+        surrogate_kernels.average_step(avg, w, np.float32(keep), np.float32(1.0 - keep))
 
 
 def _select(state: SurrogateState, cfg: SurrogateConfig, epoch: int, val_images: np.ndarray,
@@ -489,6 +570,7 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
     log(f"training levels (lowest intensity of each): {' '.join(map(str, levels))}")
     rng = np.random.default_rng()
     rng.bit_generator.state = state.rng_state
+    buffers = Buffers()
     started = time.perf_counter()
     try:
         while state.epoch < cfg.epochs:
@@ -503,8 +585,9 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
                       unit="img", disable=not progress, leave=False, mininterval=0.5) as bar:
                 for b in range(n_batches):
                     pick = perm[b * cfg.batch:(b + 1) * cfg.batch]
-                    loss, right = _train_batch(state, cfg, images[pick],
-                                               labels[pick].astype(np.int64), levels, widths, rng)
+                    loss, right = train_batch(state, cfg, images[pick],
+                                              labels[pick].astype(np.int64), levels, widths, rng,
+                                              buffers)
                     loss_sum += loss * len(pick)
                     n_right += right
                     n_done += len(pick)
