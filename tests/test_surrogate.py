@@ -263,6 +263,10 @@ def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(
                   if best in (h["val_acc"], h["val_acc_ema"])][0]
     assert saved.metrics["best_epoch"] == best_epoch
     assert saved.train_config["rule"] == "surrogate"
+    # what bench/reproduce.py needs to rebuild it: the preset, the seed, and how long it took
+    assert (saved.train_config["preset"], saved.seed, saved.train_config["seed"]) == \
+        ("mnist-600", 5, 5)
+    assert saved.metrics["train_seconds"] > 0
     # the count term's settings are recorded when it is on (runs without it record neither)
     assert saved.train_config.get("count_loss") == (count_loss or None)
     assert set(np.unique(np.concatenate([w.ravel() for w in saved.weights]))) == {-1.0, 1.0}

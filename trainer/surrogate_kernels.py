@@ -94,10 +94,20 @@ def input_sign_grads(first, by_level):
 
 
 @njit(cache=True, error_model="numpy")
+def _level_backward(d_row, m_row, nf_row, q_row, p, coef, d_q, total):
+    """One level of `hazard_backward`, from the last: d_q and total accumulate. (Its own
+    function: inlined in the image loop, LLVM did not vectorise the division.)"""
+    one = np.float32(1.0)
+    for j in range(d_q.shape[0]):
+        d_q[j] += (-(d_row[j] * m_row[j])) * nf_row[j]
+    for j in range(d_q.shape[0]):
+        total[j] += d_q[j] / q_row[j] * p[j] * (one - p[j]) * coef
+
+
+@njit(cache=True, error_model="numpy")
 def _image_hazard_backward(d_fired, m_row, counts, offset, p_table, q_table, coef):
     """`hazard_backward` of one image: (L, h) d_fired -> by_level, in place."""
     n_levels, h = d_fired.shape
-    one = np.float32(1.0)
     not_fired = np.empty((n_levels, h), np.float32)
     q = np.empty((n_levels, h), np.float32)
     running = np.ones(h, np.float32)
@@ -108,13 +118,10 @@ def _image_hazard_backward(d_fired, m_row, counts, offset, p_table, q_table, coe
     total = np.zeros(h, np.float32)
     p = np.empty(h, np.float32)
     for lv in range(n_levels - 1, -1, -1):
-        d_row, c_row, nf_row, q_row = d_fired[lv], counts[lv], not_fired[lv], q[lv]
+        d_row, c_row = d_fired[lv], counts[lv]
         for j in range(h):
             p[j] = p_table[c_row[j] + offset]
-        for j in range(h):  # short loops over few arrays vectorise
-            d_q[j] += (-(d_row[j] * m_row[j])) * nf_row[j]
-        for j in range(h):
-            total[j] += d_q[j] / q_row[j] * p[j] * (one - p[j]) * coef
+        _level_backward(d_row, m_row, not_fired[lv], q[lv], p, coef, d_q, total)
         d_row[:] = total
 
 
