@@ -5,7 +5,6 @@ formula, augmentation, determinism and bit-identical resume of tiny runs, option
 
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
 
@@ -145,7 +144,7 @@ def test_gradients_match_finite_differences_of_slow_loss(crossing, count_loss):
 def test_sparse_input_layer_equals_the_dense_layer(crossing):
     """The input layer's kernels against `layer_forward` / `layer_backward` on the (n, L, 784)
     0/1 spikes by level (float32 products): the same fired probabilities bit for bit, the same
-    sign gradients but for the order of the float32 sums; and the same with one thread."""
+    sign gradients but for the order of the float32 sums."""
     rng = np.random.default_rng(7)
     n_levels, k, width = 25, 20, 2.0
     images = (rng.random((16, 784)) < 0.25) * rng.integers(1, 256, (16, 784))
@@ -158,20 +157,11 @@ def test_sparse_input_layer_equals_the_dense_layer(crossing):
     grads_dense, _ = layer_backward(d_fired * mask[:, None, :], signs.astype(np.float32), width,
                                     cache, input_grad=False)
     assert 0.05 < fired_dense.mean() < 0.95  # neither silent nor saturated
-    results = []
-    for threads in (numba.config.NUMBA_NUM_THREADS, 1):
-        numba.set_num_threads(threads)
-        try:
-            fired, cache = input_forward(first, signs, n_levels, k, width, mask, crossing)
-            fired = fired.copy()
-            grads = input_backward(d_fired.copy(), width, cache)
-        finally:
-            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        assert np.array_equal(fired, fired_dense * mask[:, None, :])
-        scale = np.abs(grads_dense).max()
-        assert np.allclose(grads, grads_dense, rtol=0, atol=1e-5 * scale)
-        results.append(grads)
-    assert np.array_equal(*results)
+    fired, cache = input_forward(first, signs, n_levels, k, width, mask, crossing)
+    assert np.array_equal(fired, fired_dense * mask[:, None, :])
+    grads = input_backward(d_fired.copy(), width, cache)
+    assert np.allclose(grads, grads_dense, rtol=0, atol=1e-5 * np.abs(grads_dense).max())
+    assert not np.array_equal(grads, grads_dense)  # the float32 sums run in another order
 
 
 def test_adam_kernel_equals_its_numpy_formula():

@@ -465,7 +465,7 @@ def adam_step(state: SurrogateState, grads: list[np.ndarray]) -> None:
     state.step += 1
     c1, c2 = 1 - 0.9 ** state.step, 1 - 0.999 ** state.step
     for w, m, v, g in zip(state.weights, state.m, state.v, grads, strict=True):
-        surrogate_kernels.adam_step(w, m, v, g.astype(np.float32, copy=False),
+        surrogate_kernels.adam_step(w, m, v, np.ascontiguousarray(g, np.float32),
                                     np.float32(state.lr), np.float32(c1), np.float32(c2))
 
 

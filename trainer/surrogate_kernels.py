@@ -11,22 +11,20 @@ Arrays are image-major, (n, levels, neurons). The signs are int8 +-1, so the cou
 integers (int16: at most 784 in magnitude) and the soft crossing of a count is a table lookup;
 `trainer.surrogate` builds the tables with the same numpy code as the crossings of the later
 layers, so the input layer's fired probabilities equal those of the dense float32 product.
-Images are processed in parallel; every sum is taken in the same order whatever the number of
-threads, so results do not depend on it.
+The kernels run on one thread: four parallel regions per mini-batch cost more in fork and join
+than they save on this shared 2-core machine (docs/training.md, experiment log).
 """
 
 import numpy as np
-from numba import njit, prange
-
-PIXEL_BLOCK = 49  # pixels per parallel block of the sign gradients (784 = 16 blocks)
+from numba import njit
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy")
 def input_counts(first, signs, counts):
     """first (n, m) spike levels, signs (m, h) int8 -> counts (n, L, h) int16: the sum of the
     signs of the pixels that have spiked by each level."""
     n, n_levels, h = counts.shape
-    for s in prange(n):
+    for s in range(n):
         c = counts[s]
         c[:] = 0
         for i in range(first.shape[1]):
@@ -64,32 +62,30 @@ def _image_hazard_forward(counts, offset, q_table, m_row, fired):
             f_row[j] = (one - running[j]) * m_row[j]
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy")
 def hazard_forward(counts, offset, q_table, mask, fired):
     """(n, L, h) integer counts -> fired (n, L, h) float32 = (1 - not_fired) * mask[s, j] (the
     hidden dropout factors), not_fired being the running product over the levels of
     q_table[c + offset] = 1 - NOT_ONE * sigmoid of count c."""
-    for s in prange(counts.shape[0]):
+    for s in range(counts.shape[0]):
         _image_hazard_forward(counts[s], offset, q_table, mask[s], fired[s])
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy")
 def input_sign_grads(first, by_level):
     """(m, h) float32 gradients of the input layer's signs from by_level (n, L, h), the
     gradient of the sign of a pixel that spikes at each level: for every spiking pixel, the
-    row of its image and level, summed over the images in order (in parallel over blocks of
-    pixels, so the sums do not depend on the number of threads)."""
+    row of its image and level, summed over the images in order."""
     n, m = first.shape
     n_levels, h = by_level.shape[1], by_level.shape[2]
     grads = np.zeros((m, h), np.float32)
-    for b in prange((m + PIXEL_BLOCK - 1) // PIXEL_BLOCK):
-        for s in range(n):
-            for i in range(b * PIXEL_BLOCK, min(m, (b + 1) * PIXEL_BLOCK)):
-                lv = first[s, i]
-                if lv < n_levels:
-                    g_row, b_row = grads[i], by_level[s, lv]
-                    for j in range(h):
-                        g_row[j] += b_row[j]
+    for s in range(n):
+        for i in range(m):
+            lv = first[s, i]
+            if lv < n_levels:
+                g_row, b_row = grads[i], by_level[s, lv]
+                for j in range(h):
+                    g_row[j] += b_row[j]
     return grads
 
 
@@ -125,7 +121,7 @@ def _image_hazard_backward(d_fired, m_row, counts, offset, p_table, q_table, coe
         d_row[:] = total
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy")
 def hazard_backward(d_fired, mask, counts, offset, p_table, q_table, coef):
     """Turns d_fired (n, L, h), the gradients of the input layer's fired probabilities (before
     the dropout factors `mask`), into by_level (in place): the gradient of the sign of a pixel
@@ -133,7 +129,7 @@ def hazard_backward(d_fired, mask, counts, offset, p_table, q_table, coef):
     are (sum_{l' >= l} -d_fired[l'] mask not_fired[l']) / q[l] p[l] (1 - p[l]) coef, as the
     dense hazard backward of trainer.surrogate (coef = -NOT_ONE / width); not_fired is
     computed again, image by image, as `hazard_forward` does."""
-    for s in prange(d_fired.shape[0]):
+    for s in range(d_fired.shape[0]):
         _image_hazard_backward(d_fired[s], mask[s], counts[s], offset, p_table, q_table, coef)
 
 
