@@ -7,6 +7,7 @@ this file only assembles them and turns a Bs4nnError into a clean message and ex
 import argparse
 import os
 import sys
+from typing import NoReturn
 
 from bs4nn.trainer.errors import Bs4nnError
 
@@ -16,10 +17,18 @@ _COMMAND_MODULES = ("bs4nn.trainer.data_cli", "bs4nn.trainer.cli", "bs4nn.traine
                     "bs4nn.trainer.paper.cli")
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line too (`bs4nn CMD: error: ...`), like every other error; the
+    usage itself is in `--help`. Sub-command parsers are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bs4nn",
         description="Train a binarized single-spike SNN, generate C for Cortex-M, bench it.",
     )
@@ -38,8 +47,10 @@ def run_command(argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # a usage error (printed, status 2) or --help (status 0)
+        return int(exc.code or 0)
     try:
         return int(args.func(args) or 0)
     except Bs4nnError as exc:

@@ -10,6 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
+from bs4nn.trainer.options import existing_dir, positive_int
+
 DEMO_TRAIN_ARGS = ["--preset", "mnist-600", "--epochs", "5", "--seed", "1"]
 
 
@@ -22,8 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", help="use this model file instead of training one")
     p.add_argument("--out", default="out/demo", help="working folder (default out/demo)")
-    p.add_argument("--limit", type=int, default=1000, help="test images to bench (default 1000)")
-    p.add_argument("--data-dir", help="dataset folder (default: $BS4NN_DATA, then the user cache)")
+    p.add_argument("--limit", type=positive_int, default=1000,
+                   help="test images to bench (default 1000)")
+    p.add_argument("--data-dir", type=existing_dir,
+                   help="dataset folder (default: $BS4NN_DATA, then the user cache)")
     p.set_defaults(func=run_demo)
 
 

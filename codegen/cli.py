@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
-from bs4nn.codegen.export import DEFAULT_TARGET, export_firmware
+import numpy as np
+
+from bs4nn.codegen.export import DEFAULT_TARGET, check_export_dir, export_firmware
 from bs4nn.codegen.footprint import target_info
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.trainer.datasets import DATASETS
+from bs4nn.trainer.datasets import DATASETS, load_dataset
 from bs4nn.trainer.model import Model
+from bs4nn.trainer.options import existing_dir, nonnegative_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,12 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", default=DEFAULT_TARGET,
                    help=f"board (default {DEFAULT_TARGET}, the QEMU-emulated Cortex-M4; "
                         "see firmware_template/boards/targets.json)")
-    p.add_argument("--check-images", type=int, default=10000, metavar="N",
+    p.add_argument("--check-images", type=nonnegative_int, default=10000, metavar="N",
                    help="compare the integer model with the trainer's evaluation on the first N "
                         "test images of the model's dataset (0 to skip; default 10000)")
     p.add_argument("--dataset", choices=DATASETS,
                    help="dataset of the check (default: the model's; needed if it records none)")
-    p.add_argument("--data-dir", help="dataset folder for the check")
+    p.add_argument("--data-dir", type=existing_dir, help="dataset folder for the check")
     p.set_defaults(func=run_export)
 
 
@@ -42,17 +46,22 @@ def run_export(args: argparse.Namespace) -> int:
     if args.format == "nir":
         return _export_nir(args)
     target_info(args.target)  # an unknown target is refused before anything is read or written
+    check_export_dir(Path(args.out))
     model = Model.load(args.model)
-    dataset = model.dataset_to_run(args.dataset) if args.check_images > 0 else None
     intmodel = IntModel.from_model(model, source=args.model)
+    images = None
+    if args.check_images > 0:  # the data of the check is read before the tree is written
+        dataset = model.dataset_to_run(args.dataset)
+        images, _ = load_dataset(dataset, "test", data_dir=args.data_dir)
+        images = images[: args.check_images]
     command = "bs4nn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
     result = export_firmware(intmodel, args.out, target=args.target, command=command)
     print(f"exported {args.model} ({'-'.join(map(str, intmodel.layer_sizes))}, "
           f"K={list(intmodel.thresholds)}, hash {intmodel.model_hash[:16]}) to {result.out_dir}")
     for line in result.footprint.lines():
         print(line)
-    if args.check_images > 0:
-        return _check_against_trainer(model, intmodel, dataset, args)
+    if images is not None:
+        return _check_against_trainer(model, intmodel, dataset, images)
     return 0
 
 
@@ -67,12 +76,9 @@ def _export_nir(args: argparse.Namespace) -> int:
 
 
 def _check_against_trainer(model: Model, intmodel: IntModel, dataset: str,
-                           args: argparse.Namespace) -> int:
+                           images: np.ndarray) -> int:
     from bs4nn.codegen.agreement import compare_with_trainer
-    from bs4nn.trainer.datasets import load_dataset
 
-    images, _ = load_dataset(dataset, "test", data_dir=args.data_dir)
-    images = images[: args.check_images]
     agreement = compare_with_trainer(model, intmodel, images)
     if agreement.ok:
         print(f"integer model == trainer evaluation on {agreement.images} {dataset} test images "

@@ -18,11 +18,11 @@ from bs4nn.codegen.footprint import Footprint, check_fits, footprint, load_targe
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.render import TEMPLATE_ROOT, render_file, render_model_sources
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import check_output, staged_dir
 
 DEFAULT_TARGET = "qemu-mps2-an386"
 EXPORT_MANIFEST = "bs4nn_export.json"
 _COPIED_DIRS = ("core", "protocol")
-_OWNED_DIRS = ("core", "protocol", "board", "generated")
 
 
 @dataclass(frozen=True)
@@ -57,23 +57,28 @@ def export_firmware(
 ) -> ExportResult:
     """Render the model and copy the firmware for `target` into out_dir."""
     intmodel = model if isinstance(model, IntModel) else IntModel.load(model)
-    info = target_info(target)
-    fp = footprint(intmodel, target)
+    fp = footprint(intmodel, target)  # an unknown target is refused here
     check_fits(fp)
     source = intmodel.source or "<model>"
     command = command or f"bs4nn export {source} --out {out_dir} --target {target}"
-
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise Bs4nnError(f"--out {out} exists and is not a directory")
-    manifest_path = out / EXPORT_MANIFEST
-    if out.is_dir() and any(out.iterdir()) and not manifest_path.exists():
+    check_export_dir(out)
+    with staged_dir(out) as tree:  # built aside, then put in place: never half a tree
+        _write_tree(tree, intmodel, target, fp, command)
+    return ExportResult(out, target, intmodel.model_hash, fp)
+
+
+def check_export_dir(out: Path) -> None:
+    """Refuse an --out that cannot take the tree: not writable, a file, or a folder of
+    something else (an earlier export is replaced)."""
+    check_output(out, "--out", folder=True)
+    if out.is_dir() and any(out.iterdir()) and not (out / EXPORT_MANIFEST).exists():
         raise Bs4nnError(f"--out {out} is a non-empty directory that is not a bs4nn export; "
                          "choose an empty or new directory")
-    for name in _OWNED_DIRS:
-        shutil.rmtree(out / name, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
 
+
+def _write_tree(out: Path, intmodel: IntModel, target: str, fp: Footprint, command: str) -> None:
+    info = target_info(target)
     board_dir = TEMPLATE_ROOT / "boards" / info["board_dir"]
     context = {
         "target": target,
@@ -103,8 +108,7 @@ def export_firmware(
         "footprint": fp.to_dict(),
         "command": command,
     }
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return ExportResult(out, target, intmodel.model_hash, fp)
+    (out / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
 
 def read_manifest(out_dir: str | Path) -> dict:
@@ -112,4 +116,12 @@ def read_manifest(out_dir: str | Path) -> dict:
     if not path.is_file():
         raise Bs4nnError(f"{out_dir} is not a bs4nn export (no {EXPORT_MANIFEST}); "
                          "run `bs4nn export MODEL --out DIR` first")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_bytes())
+    except ValueError as exc:  # not UTF-8, not JSON
+        manifest = exc
+    if not (isinstance(manifest, dict)
+            and all(isinstance(manifest.get(k), str) for k in ("target", "model_hash"))):
+        raise Bs4nnError(f"{path} is damaged (no JSON object with a target and a model_hash); "
+                         "export again with `bs4nn export MODEL --out DIR`")
+    return manifest

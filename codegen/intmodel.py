@@ -13,13 +13,12 @@ import numpy as np
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import ENCODING, Model
 from bs4nn.trainer.semantics import (
-    K_MAX,
-    K_MIN,
     MAX_INPUTS,
     MAX_LAYER_NEURONS,
     MAX_OUTPUTS,
     TMAX,
     binarize,
+    check_thresholds,
     threshold_count,
 )
 
@@ -92,9 +91,4 @@ class IntModel:
             raise Bs4nnError(
                 f"{len(thresholds)} thresholds given for {self.num_layers} weight layers"
             )
-        for layer, k in enumerate(thresholds):
-            if not K_MIN <= k <= K_MAX:
-                raise Bs4nnError(
-                    f"layer {layer} threshold K={k} does not fit the board's int16 counter "
-                    f"(allowed {K_MIN}..{K_MAX}); K = ceil(theta/alpha)"
-                )
+        check_thresholds(thresholds)

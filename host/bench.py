@@ -21,10 +21,18 @@ import numpy as np
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import RefBatch, reference_batch
 from bs4nn.host.client import DEFAULT_TIMEOUT_S, Device
-from bs4nn.host.records import RecordWriter, check_state, compare, read_records
+from bs4nn.host.outdir import run_folder
+from bs4nn.host.records import (
+    RecordWriter,
+    compare,
+    read_records,
+    rewrite_records,
+    scan_records,
+)
 from bs4nn.host.report import console_lines, summarize, write_plots
 from bs4nn.host.transport import DEFAULT_BAUD, LinkClosed, SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import check_output
 from bs4nn.trainer.model import Model
 
 EMULATED_TARGET = "qemu-mps2-an386"
@@ -173,6 +181,8 @@ def run_pass(
     from tqdm import tqdm
 
     dev = conn.device
+    assert dev.info is not None  # handshaken
+    model_hash = dev.info.model_hash_hex
     done = 0
     bar = tqdm(total=len(todo), desc=desc, unit="img", disable=not progress, leave=False)
     t0 = time.monotonic()
@@ -182,7 +192,7 @@ def run_pass(
             first, rest = todo[:LATENCY_IMAGES], todo[LATENCY_IMAGES:]
             for part, window in ((first, 1), (rest, None)):
                 for res in dev.stream((images[i] for i in part), part, window=window):
-                    rec = compare(res, labels[res.index], ref, res.index)
+                    rec = compare(res, labels[res.index], ref, res.index, model_hash)
                     writer.write(rec)
                     done += 1
                     bar.update(1)
@@ -212,7 +222,7 @@ def run_bench(
 
     say = (lambda *a: None) if quiet else print
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output(out, "--out", folder=True)
     model, intmodel = load_model(model_path)
     dataset = model.dataset_to_run(dataset)
     images, labels = load_dataset(dataset, "test", data_dir=data_dir)
@@ -225,95 +235,130 @@ def run_bench(
     if n < 1:
         raise Bs4nnError("--limit must be at least 1")
     images, labels = images[:n], labels[:n]
-    say(f"reference: integer model on {n} {dataset} test images ...")
-    ref = reference_batch(intmodel, images)
-
     csv_path = out / CSV_NAME
-    state = {
-        "model_hash": intmodel.model_hash,
-        "dataset": dataset,
-        "thresholds": list(intmodel.thresholds),
-    }
-    check_state(out, state, resume)
-    previous = read_records(csv_path) if resume else []
-    have = {r.index for r in previous}
-    todo = [i for i in range(n) if i not in have]
-    if resume:
-        say(f"resume: {len(have)} images already in {csv_path}, {len(todo)} to go")
+    with run_folder(out) as folder:
+        resumed = _resume(csv_path, intmodel.model_hash, say) if resume else ResumeScan()
+        todo = [i for i in range(n) if i not in resumed.have]
+        if resume:
+            say(f"resume: {len(resumed.have & set(range(n)))} images already in {csv_path}, "
+                f"{len(todo)} to go")
+        say(f"reference: integer model on {n} {dataset} test images ...")
+        ref = reference_batch(intmodel, images)
+        t_start = time.monotonic()
+        with connect(intmodel, port, out, window, timeout, quiet, baud) as conn:
+            folder.started()
+            info = conn.device.info
+            assert info is not None
+            say(
+                f"device: {info.board}, {info.clock_hz / 1e6:g} MHz, kernel {info.kernel}, "
+                f"counter: {info.counter_name}, model {info.model_hash_hex[:16]} (matches)"
+            )
+            done, seconds = run_pass(
+                conn, images, labels, ref, csv_path, todo, append=resume, progress=progress
+            )
+            stats = asdict(conn.device.stats)
+            window_used, bitmap = conn.device.window, conn.device.bitmap
+            kind, where, firmware = conn.kind, conn.where, conn.firmware
 
-    t_start = time.monotonic()
-    with connect(intmodel, port, out, window, timeout, quiet, baud) as conn:
-        info = conn.device.info
-        assert info is not None
-        say(
-            f"device: {info.board}, {info.clock_hz / 1e6:g} MHz, kernel {info.kernel}, "
-            f"counter: {info.counter_name}, model {info.model_hash_hex[:16]} (matches)"
+        records = [r for r in read_records(csv_path) if r.index < n]
+        report = summarize(records, n_classes=intmodel.layer_sizes[-1])
+        streamed = max(done - LATENCY_IMAGES, 0)
+        latency = [
+            r.rtt_ms
+            for r in sorted(records, key=lambda r: r.index)
+            if r.index in set(todo[:LATENCY_IMAGES])
+        ]
+        report.update(
+            {
+                "model": str(model_path),
+                "model_hash": intmodel.model_hash,
+                "dataset": dataset,
+                "thresholds": list(info.thresholds),
+                "board": info.board,
+                "kernel": info.kernel,
+                "clock_hz": info.clock_hz,
+                "counter_kind": info.counter_kind,
+                "counter_name": info.counter_name,
+                "link": {
+                    "kind": kind,
+                    "where": where,
+                    "window": window_used,
+                    "infer_bitmap": bitmap,  # None: never the shortest form, so never tried
+                    **stats,
+                },
+                "firmware": firmware,
+                "resumed_images": len(resumed.have),
+                "resume_dropped_lines": {"damaged": resumed.damaged,
+                                         "duplicates": resumed.duplicates},
+                "images_this_run": done,
+                "seconds_this_run": seconds,
+                "wall_seconds": time.monotonic() - t_start,
+                "images_per_s": done / seconds if done and seconds > 0 else None,
+                "pipelined_images": streamed,
+                "latency_ms": {
+                    "mean": float(np.mean(latency)) if latency else None,
+                    "median": float(np.median(latency)) if latency else None,
+                },
+            }
         )
-        done, seconds = run_pass(
-            conn, images, labels, ref, csv_path, todo, append=resume, progress=progress
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        plots = write_plots(report, records, out)
+        if not quiet:
+            print()
+            for line in console_lines(report):
+                print(line)
+            print(
+                f"report: {out / 'report.json'}, per image: {csv_path}, plots: "
+                + ", ".join(pth.name for pth in plots)
+            )
+        return BenchReport(
+            images=report["images"],
+            accuracy=report["accuracy"],
+            mismatches=report["mismatches"],
+            agreement=report["agreement"],
+            counter_mean=report["counter"]["mean"],
+            counter_name=report["counter_name"],
+            decision_step_mean=report["decision_step"]["mean"],
+            images_per_s=report["images_per_s"],
+            out_dir=out,
+            report=report,
         )
-        stats = asdict(conn.device.stats)
-        window_used, bitmap = conn.device.window, conn.device.bitmap
-        kind, where, firmware = conn.kind, conn.where, conn.firmware
 
-    records = [r for r in read_records(csv_path) if r.index < n]
-    report = summarize(records, n_classes=intmodel.layer_sizes[-1])
-    streamed = max(done - LATENCY_IMAGES, 0)
-    latency = [
-        r.rtt_ms
-        for r in sorted(records, key=lambda r: r.index)
-        if r.index in set(todo[:LATENCY_IMAGES])
-    ]
-    report.update(
-        {
-            "model": str(model_path),
-            "model_hash": intmodel.model_hash,
-            "dataset": dataset,
-            "thresholds": list(info.thresholds),
-            "board": info.board,
-            "kernel": info.kernel,
-            "clock_hz": info.clock_hz,
-            "counter_kind": info.counter_kind,
-            "counter_name": info.counter_name,
-            "link": {
-                "kind": kind,
-                "where": where,
-                "window": window_used,
-                "infer_bitmap": bitmap,  # None: never the shortest form, so never tried
-                **stats,
-            },
-            "firmware": firmware,
-            "resumed_images": len(have),
-            "images_this_run": done,
-            "seconds_this_run": seconds,
-            "wall_seconds": time.monotonic() - t_start,
-            "images_per_s": done / seconds if done and seconds > 0 else None,
-            "pipelined_images": streamed,
-            "latency_ms": {
-                "mean": float(np.mean(latency)) if latency else None,
-                "median": float(np.median(latency)) if latency else None,
-            },
-        }
-    )
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    plots = write_plots(report, records, out)
-    if not quiet:
-        print()
-        for line in console_lines(report):
-            print(line)
-        print(
-            f"report: {out / 'report.json'}, per image: {csv_path}, plots: "
-            + ", ".join(pth.name for pth in plots)
+
+@dataclass
+class ResumeScan:
+    """What --resume found in the CSV: the images it holds, the lines it dropped."""
+
+    have: set[int] = field(default_factory=set)
+    damaged: list[int] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+
+
+def _resume(csv_path: Path, model_hash: str, say) -> ResumeScan:
+    """The images csv_path holds for this model; damaged and repeated rows are reported and
+    removed from the file (the damaged images are measured again); rows of another model are
+    refused."""
+    scan = scan_records(csv_path)
+    others = sorted({r.model_hash for r in scan.records} - {model_hash})
+    if others:
+        raise Bs4nnError(
+            f"--resume: {csv_path} holds rows measured with another model (hash "
+            f"{others[0][:16]}..., this one is {model_hash[:16]}...); use another --out, or "
+            "drop --resume to start over"
         )
-    return BenchReport(
-        images=report["images"],
-        accuracy=report["accuracy"],
-        mismatches=report["mismatches"],
-        agreement=report["agreement"],
-        counter_mean=report["counter"]["mean"],
-        counter_name=report["counter_name"],
-        decision_step_mean=report["decision_step"]["mean"],
-        images_per_s=report["images_per_s"],
-        out_dir=out,
-        report=report,
-    )
+    if scan.damaged:
+        say(f"resume: {csv_path} has damaged rows (cut short, not UTF-8 or wrong fields) on "
+            f"line(s) {_numbers(scan.damaged)}: dropped, their images are measured again")
+    if scan.duplicates:
+        say(f"resume: {csv_path} repeats images already in it on line(s) "
+            f"{_numbers(scan.duplicates)}: dropped")
+    if scan.damaged or scan.duplicates:
+        rewrite_records(csv_path, scan.records)
+    return ResumeScan({r.index for r in scan.records}, scan.damaged, scan.duplicates)
+
+
+def _numbers(values: list[int], most: int = 10) -> str:
+    shown = ", ".join(map(str, values[:most]))
+    return shown + (f" and {len(values) - most} more" if len(values) > most else "")
+
+

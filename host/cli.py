@@ -7,13 +7,7 @@ import argparse
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
 from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.datasets import DATASETS
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from exc
+from bs4nn.trainer.options import existing_dir, positive_float, positive_floats, positive_int
 
 
 def _device_args(p: argparse.ArgumentParser) -> None:
@@ -28,22 +22,23 @@ def _device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=DATASETS,
                    help="test images to stream (default: the model's dataset; an other one is "
                         "refused)")
-    p.add_argument("--data-dir", help="dataset folder (default: $BS4NN_DATA, then the user cache)")
+    p.add_argument("--data-dir", type=existing_dir,
+                   help="dataset folder (default: $BS4NN_DATA, then the user cache)")
     p.add_argument(
         "--window",
-        type=int,
+        type=positive_int,
         default=None,
         help="requests kept in flight (default 2)",
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         default=DEFAULT_TIMEOUT_S,
         help=f"seconds to wait for a reply (default {DEFAULT_TIMEOUT_S:g})",
     )
     p.add_argument(
         "--baud",
-        type=int,
+        type=positive_int,
         default=DEFAULT_BAUD,
         help=f"serial baud rate of --port (default {DEFAULT_BAUD}, the firmware's)",
     )
@@ -69,7 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "comparing every reply with the integer reference.",
     )
     _device_args(p)
-    p.add_argument("--limit", type=int, help="bench the first N test images (default: all)")
+    p.add_argument("--limit", type=positive_int,
+                   help="bench the first N test images (default: all)")
     p.add_argument("--out", default="out/bench", help="report folder (default out/bench)")
     p.add_argument(
         "--resume",
@@ -85,17 +81,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and check against the reference with the same thresholds.",
     )
     _device_args(s)
-    s.add_argument("--limit", type=int, default=1000, help="test images per setting (1000)")
+    s.add_argument("--limit", type=positive_int, default=1000,
+                   help="test images per setting (1000)")
     s.add_argument("--out", default="out/sweep", help="output folder (default out/sweep)")
     kind = s.add_mutually_exclusive_group()
     kind.add_argument(
         "--thetas",
-        type=_floats,
+        type=positive_floats,
         help="theta values for every layer, K_l = ceil(theta / alpha_l), e.g. 20,40,60,80,100",
     )
     kind.add_argument(
         "--scales",
-        type=_floats,
+        type=positive_floats,
         help="scales of the model's K (default 0.4,0.6,0.8,0.9,1,1.1,1.2,1.4,1.6)",
     )
     s.set_defaults(func=_run_sweep)

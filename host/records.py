@@ -1,13 +1,18 @@
 """Per-image results of a bench: one CSV row per image, written and flushed as it arrives.
 
-The CSV is the bench's memory: `--resume` reads it back, keeps every complete row and streams
-only the images it does not hold. A row cut short by a crash is dropped on resume.
+The CSV is the bench's memory: `--resume` reads it back, keeps every good row and streams only
+the images it does not hold. Each row ends with the hash of the model it was measured with, so
+a row is keyed by (image index, model hash) and a row cut short anywhere lacks its full hash.
+Damaged lines (cut short, not UTF-8, wrong fields) and repeated images are found by line
+number (`scan_records`); the bench reports them, rewrites the file without them and measures
+the damaged images again.
 """
 
 from __future__ import annotations
 
 import csv
-import json
+import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +22,7 @@ from bs4nn.codegen.reference import RefBatch
 from bs4nn.host.client import StreamResult
 from bs4nn.host.protocol import NOT_FIRED
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import user_path, write_atomic
 
 COLUMNS = [
     "index",
@@ -34,8 +40,9 @@ COLUMNS = [
     "spikes",
     "ref_spikes",
     "output_steps",
+    "model_hash",
 ]
-STATE_FILE = "bench_state.json"  # what the CSV was measured with: resume refuses a different run
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -54,6 +61,7 @@ class Record:
     spikes: tuple[int, ...]
     ref_spikes: tuple[int, ...]
     output_steps: tuple[int, ...]  # -1 = not fired by the decision
+    model_hash: str
 
     @property
     def match(self) -> bool:
@@ -76,10 +84,21 @@ class Record:
             _ints(self.spikes),
             _ints(self.ref_spikes),
             _ints(self.output_steps),
+            self.model_hash,
         ]
 
     @classmethod
-    def from_row(cls, row: dict) -> Record:
+    def from_row(cls, fields: list[str]) -> Record:
+        """The record of one CSV row; ValueError if it is not one this module wrote."""
+        if len(fields) != len(COLUMNS):
+            raise ValueError(f"{len(fields)} fields, not {len(COLUMNS)}")
+        row = dict(zip(COLUMNS, fields, strict=True))
+        if not _HASH.fullmatch(row["model_hash"]):
+            raise ValueError("no full model hash")
+        if row["match"] != str(int(not row["mismatch"])) or row["fallback"] not in ("0", "1"):
+            raise ValueError("match, mismatch and fallback disagree")
+        if int(row["index"]) < 0:
+            raise ValueError("negative image index")
         return cls(
             index=int(row["index"]),
             true_label=int(row["true_label"]),
@@ -95,6 +114,7 @@ class Record:
             spikes=_parse_ints(row["spikes"]),
             ref_spikes=_parse_ints(row["ref_spikes"]),
             output_steps=_parse_ints(row["output_steps"]),
+            model_hash=row["model_hash"],
         )
 
 
@@ -106,7 +126,8 @@ def _parse_ints(text: str) -> tuple[int, ...]:
     return tuple(int(v) for v in text.split())
 
 
-def compare(result: StreamResult, true_label: int, ref: RefBatch, i: int) -> Record:
+def compare(result: StreamResult, true_label: int, ref: RefBatch, i: int,
+            model_hash: str) -> Record:
     """The device's reply for image i against the integer reference (row i of ref)."""
     r = result.reply
     out_steps = tuple(-1 if s == NOT_FIRED else s for s in r.output_steps)
@@ -138,6 +159,7 @@ def compare(result: StreamResult, true_label: int, ref: RefBatch, i: int) -> Rec
         spikes=tuple(r.spikes),
         ref_spikes=ref_spikes,
         output_steps=out_steps,
+        model_hash=model_hash,
     )
 
 
@@ -167,43 +189,64 @@ class RecordWriter:
         self.close()
 
 
-def read_records(path: Path) -> list[Record]:
-    """Complete rows of a bench CSV; a torn last line (crash mid-write) is cut off the file."""
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    if raw and not raw.endswith(b"\n"):  # torn last row: drop it for good
-        raw = raw[: raw.rfind(b"\n") + 1]
-        path.write_bytes(raw)
-    lines = raw.decode().splitlines()
+@dataclass
+class ScannedCsv:
+    """What a bench CSV holds: the first good row of each (image, model), and the line
+    numbers (1 = the header) of damaged rows and of repeated ones."""
+
+    records: list[Record]
+    damaged: list[int]
+    duplicates: list[int]
+
+
+def scan_records(path: Path) -> ScannedCsv:
+    """Read a bench CSV line by line; a damaged line is noted, never raised. A last line
+    without its newline was cut by a crash: damaged however it parses."""
+    with user_path(path, "read"):
+        raw = path.read_bytes() if path.exists() else b""
+    lines = raw.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # the newline after the last row
     if not lines:
-        return []
-    if lines[0].split(",") != COLUMNS:
-        raise Bs4nnError(f"{path} is not a bs4nn bench CSV (header differs); use another --out")
-    records = []
-    for row in csv.DictReader(lines):
+        return ScannedCsv([], [], [])
+    if lines[0].rstrip(b"\r") != ",".join(COLUMNS).encode():
+        raise Bs4nnError(
+            f"{path} has other columns than this bs4nn writes (another version, or not a bench "
+            "CSV); use another --out, or drop --resume to start over"
+        )
+    result = ScannedCsv([], [], [])
+    seen = set()
+    for number, line in enumerate(lines[1:], start=2):
         try:
-            records.append(Record.from_row(row))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise Bs4nnError(
-                f"{path} has a damaged row ({exc}); delete the file or bench without --resume"
-            ) from exc
-    return records
+            if number == len(lines) and not raw.endswith(b"\n"):
+                raise ValueError("cut short")
+            record = Record.from_row(next(csv.reader([line.decode().rstrip("\r")]), []))
+        except (ValueError, UnicodeDecodeError, csv.Error):
+            result.damaged.append(number)
+            continue
+        key = (record.index, record.model_hash)
+        if key in seen:
+            result.duplicates.append(number)
+        else:
+            seen.add(key)
+            result.records.append(record)
+    return result
 
 
-def check_state(out_dir: Path, state: dict, resume: bool) -> None:
-    """Write the run's identity; on --resume refuse a CSV measured with something else."""
-    path = out_dir / STATE_FILE
-    if resume and path.exists():
-        old = json.loads(path.read_text())
-        diffs = [k for k in state if old.get(k) != state[k]]
-        if diffs:
-            details = ", ".join(f"{k}: {old.get(k)!r} then, {state[k]!r} now" for k in diffs)
-            raise Bs4nnError(
-                f"--resume: {out_dir} holds a run with different settings ({details}); "
-                "use another --out, or drop --resume to start over"
-            )
-    path.write_text(json.dumps(state, indent=2) + "\n")
+def read_records(path: Path) -> list[Record]:
+    """The good rows of a bench CSV, one per (image, model)."""
+    return scan_records(path).records
+
+
+def rewrite_records(path: Path, records: list[Record]) -> None:
+    """Replace the CSV by its header and `records` (atomically: a crash keeps the old file)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(COLUMNS)
+    for record in records:
+        writer.writerow(record.row())
+    with user_path(path, "write"):
+        write_atomic(path, buf.getvalue().encode())
 
 
 def arrays(records: list[Record]) -> dict[str, np.ndarray]:

@@ -16,10 +16,12 @@ from pathlib import Path
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.bench import connect, load_model, run_pass
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
+from bs4nn.host.outdir import run_folder
 from bs4nn.host.records import read_records
 from bs4nn.host.report import summarize
 from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import check_output, staged_file
 from bs4nn.trainer.plots import pyplot, save
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
 
@@ -79,7 +81,7 @@ def run_sweep(
     from bs4nn.trainer.datasets import load_dataset
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output(out, "--out", folder=True)
     model, intmodel = load_model(model_path)
     dataset = model.dataset_to_run(dataset)
     settings = _settings(model, intmodel, thetas, scales)
@@ -87,22 +89,25 @@ def run_sweep(
     images, labels = images[:limit], labels[:limit]
     kind = "theta" if thetas else "scale"
     points: list[SweepPoint] = []
-    with connect(intmodel, port, out, window, timeout, baud=baud) as conn:
+    with run_folder(out) as folder, connect(intmodel, port, out, window, timeout,
+                                            baud=baud) as conn:
+        folder.started()
         for setting, ks in settings:
             conn.device.set_thresholds(ks)
             ref = reference_batch(intmodel, images, ks)
             csv_path = out / f"images_{kind}_{setting:g}.csv"
-            run_pass(
-                conn,
-                images,
-                labels,
-                ref,
-                csv_path,
-                list(range(len(images))),
-                append=False,
-                progress=progress,
-                desc=f"{kind} {setting:g} K={ks}",
-            )
+            with staged_file(csv_path) as part:  # a setting cut short leaves no CSV
+                run_pass(
+                    conn,
+                    images,
+                    labels,
+                    ref,
+                    part,
+                    list(range(len(images))),
+                    append=False,
+                    progress=progress,
+                    desc=f"{kind} {setting:g} K={ks}",
+                )
             s = summarize(read_records(csv_path), intmodel.layer_sizes[-1])
             point = SweepPoint(
                 setting,

@@ -46,11 +46,10 @@ def bench(model_path, fake, out, **kw):
     return run_bench(
         model_path,
         port=fake.port,
-        limit=N,
         out_dir=out,
         progress=False,
         quiet=True,
-        **{"timeout": 2.0, **kw},
+        **{"timeout": 2.0, "limit": N, **kw},
     )
 
 
@@ -109,13 +108,20 @@ def test_resume_after_device_stops_counts_every_image_once(model_path, intmodel,
     assert rep.report["resumed_images"] == 25 and rep.report["images_this_run"] == N - 25
 
 
-def test_resume_refuses_another_model(model_path, intmodel, tmp_path):
-    (tmp_path / "bench_state.json").write_text(
-        json.dumps({"model_hash": "00" * 32, "dataset": "mnist", "thresholds": [8, 3]})
-    )
+def test_resume_refuses_rows_of_another_model(model_path, intmodel, tmp_path):
     with FakeDevice(intmodel) as fake:
-        with pytest.raises(Bs4nnError, match="holds a run with different settings"):
+        bench(model_path, fake, tmp_path, limit=3)
+    csv_path = tmp_path / "images.csv"
+    csv_path.write_text(csv_path.read_text().replace(intmodel.model_hash, "00" * 32))
+    with FakeDevice(intmodel) as fake:
+        with pytest.raises(Bs4nnError) as exc:
             bench(model_path, fake, tmp_path, resume=True)
+        assert fake.infer_requests == 0
+    assert str(exc.value) == (
+        f"--resume: {csv_path} holds rows measured with another model (hash 0000000000000000..., "
+        f"this one is {intmodel.model_hash[:16]}...); use another --out, or drop --resume to "
+        "start over"
+    )
 
 
 def test_hash_mismatch_stops_naming_both(model_path, intmodel, tmp_path):

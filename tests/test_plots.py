@@ -137,8 +137,8 @@ def test_cli_eval_plots_into_a_file_is_a_user_error(tmp_path, capsys):
     (tmp_path / "taken").write_text("a file")
     assert main(["eval", str(model), "--limit", "1", "--plots", str(tmp_path / "taken")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"bs4nn eval: error: cannot create the folder {tmp_path / 'taken'} "
-                          "for the plots: ")
+    assert err == (f"bs4nn eval: error: --plots {tmp_path / 'taken'} is a file, not a folder; "
+                   "choose a folder\n")
     assert "Traceback" not in err
 
 

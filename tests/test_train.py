@@ -248,7 +248,9 @@ def test_cli_train_tiny_then_eval(tmp_path, data_dir, capsys):
                  "--out", str(out)]) == 2
     assert "give --theta once (all layers) or 2 times" in capsys.readouterr().err
     assert main(["train", "--clip", "1", "--clip", "-1", "--out", str(out)]) == 2
-    assert "clip bounds must be positive" in capsys.readouterr().err
+    assert capsys.readouterr().err == ("bs4nn train: error: argument --clip: expected a finite "
+                                       "number of at least 0, got '-1' (see `bs4nn train "
+                                       "--help`)\n")
 
 
 def test_resume_refuses_other_settings_or_missing_checkpoint(tmp_path, data_dir):

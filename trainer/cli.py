@@ -11,7 +11,15 @@ from typing import TextIO
 from bs4nn.trainer.datasets import DATASETS, load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
+from bs4nn.trainer.files import check_output
 from bs4nn.trainer.model import Model
+from bs4nn.trainer.options import (
+    existing_dir,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from bs4nn.trainer.plots import (
     eval_plots,
     make_dir,
@@ -19,6 +27,7 @@ from bs4nn.trainer.plots import (
     training_curves,
     training_plot_path,
 )
+from bs4nn.trainer.semantics import check_thresholds
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
 from bs4nn.trainer.train import PRESETS, make_config, train
 
@@ -44,47 +53,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "first spikes on quantised time, Adam on mini-batches, then thresholds "
                         "calibrated every epoch (binary weights only; beyond the paper)")
     p.add_argument("--dataset", choices=DATASETS, help="default: the preset's dataset")
-    p.add_argument("--hidden", type=int, action="append", metavar="N",
+    p.add_argument("--hidden", type=positive_int, action="append", metavar="N",
                    help="hidden layer size; repeat for more layers (default: the preset's)")
-    p.add_argument("--theta", type=float, action="append", metavar="THETA",
+    p.add_argument("--theta", type=positive_float, action="append", metavar="THETA",
                    help="threshold: once for all layers or once per weight layer")
     p.add_argument("--weights", choices=("binary", "real"), default="binary",
                    help="binary = BS4NN (default); real = S4NN (real weights, alpha fixed 1)")
-    p.add_argument("--epochs", type=int, help="default: the preset's")
-    p.add_argument("--train-limit", type=int, metavar="N", help="use only N training images")
-    p.add_argument("--val-size", type=int, default=5000,
+    p.add_argument("--epochs", type=positive_int, help="default: the preset's")
+    p.add_argument("--train-limit", type=positive_int, metavar="N",
+                   help="use only N training images")
+    p.add_argument("--val-size", type=nonnegative_int, default=5000,
                    help="validation images held out of the training set (default 5000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--silent-target", choices=("code", "paper"),
                    help="targets when every output is silent: code = no error, paper = the "
                         "label at tmax - gamma (default: the preset's choice)")
-    p.add_argument("--ema-samples", type=int, metavar="N",
+    p.add_argument("--ema-samples", type=nonnegative_int, metavar="N",
                    help="also average the weights over about N samples and let validation pick "
                         "(0 = off; default: the preset's)")
-    p.add_argument("--gamma", type=float,
+    p.add_argument("--gamma", type=nonnegative_float,
                    help="Eq. 6 target margin in steps (default: the preset's, 1 in the paper)")
-    p.add_argument("--tie-lead", type=float, metavar="STEPS",
+    p.add_argument("--tie-lead", type=nonnegative_float, metavar="STEPS",
                    help="a label tied with another output at the first output step gets the "
                         "target tau - STEPS (0 = off, the paper; default: the preset's)")
-    p.add_argument("--clip", type=float, action="append", metavar="BOUND",
+    p.add_argument("--clip", type=nonnegative_float, action="append", metavar="BOUND",
                    help="clip the real weights to [-BOUND, BOUND]: once for all layers or once "
                         "per weight layer; 0 = no clipping (default: the preset's)")
     p.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=None,
                    help="after training, choose each layer's integer threshold on the validation "
                         "split (default: the preset's)")
-    p.add_argument("--levels", type=int,
+    p.add_argument("--levels", type=positive_int,
                    help="surrogate rule: intensity levels of the quantised time (default: the "
                         "preset's, 32 or 16)")
-    p.add_argument("--shift", type=int, metavar="PIXELS",
+    p.add_argument("--shift", type=nonnegative_int, metavar="PIXELS",
                    help="surrogate rule: shift training images randomly by up to PIXELS "
                         "(0 = off; default: the preset's, 1 for MNIST, 0 for Fashion-MNIST)")
-    p.add_argument("--count-loss", type=float, metavar="WEIGHT",
+    p.add_argument("--count-loss", type=nonnegative_float, metavar="WEIGHT",
                    help="surrogate rule: weight of a cross-entropy on the outputs' counts at "
                         "the last level, which decide when no output fires (0 = off; default: "
                         "the preset's)")
     p.add_argument("--out", default="model.bs4nn", help="model file (default model.bs4nn)")
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
-    p.add_argument("--data-dir", help="where the datasets are (default: $BS4NN_DATA, cache)")
+    p.add_argument("--data-dir", type=existing_dir,
+                   help="where the datasets are (default: $BS4NN_DATA, cache)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plot", action="store_true",
                    help="do not write the training curves <out>.training.png")
@@ -97,17 +108,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("model", help="model file")
     e.add_argument("--dataset", choices=DATASETS, help="default: the model's dataset")
     e.add_argument("--split", choices=("test", "train"), default="test")
-    e.add_argument("--limit", type=int, metavar="N", help="only the first N images")
+    e.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images")
     e.add_argument("--json", action="store_true", help="print JSON instead of text")
     e.add_argument("--plots", metavar="DIR",
                    help="also write confusion.png, output_steps.png, "
                         "decision_step_per_class.png and, for a model with a training history, "
                         "training.png into DIR (created if missing)")
-    e.add_argument("--data-dir", help="where the datasets are")
+    e.add_argument("--data-dir", type=existing_dir, help="where the datasets are")
     e.set_defaults(func=_eval)
 
 
 def _train(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out", folder=False)  # not at the first checkpoint, after epoch 1
     overrides = {"val_size": args.val_size, "train_limit": args.train_limit, "seed": args.seed}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
@@ -155,20 +167,22 @@ def _reject(args: argparse.Namespace, names: tuple[str, ...], owner: str) -> Non
 
 
 def _eval(args: argparse.Namespace) -> int:
+    if args.plots is not None:
+        check_output(args.plots, "--plots", folder=True)  # fail before the work
     model = Model.load(args.model)
+    if model.weight_kind == "binary":
+        check_thresholds(model.thresholds())  # as export does: the firmware could not run it
     dataset = model.dataset_to_run(args.dataset)
     images, labels = load_dataset(dataset, args.split, args.data_dir)
     if args.limit is not None:
-        if args.limit < 1:
-            raise Bs4nnError(f"--limit must be at least 1, got {args.limit}")
         images, labels = images[:args.limit], labels[:args.limit]
-    plot_dir = None if args.plots is None else make_dir(args.plots)  # fail before the work
     result = evaluate(model, images, labels, dataset, args.split)
     if args.json:
         print(result.to_json())
     else:
         print(result.format_text())
-    if plot_dir is not None:
+    if args.plots is not None:
+        plot_dir = make_dir(args.plots)
         stream = sys.stderr if args.json else sys.stdout  # keep --json output pure JSON
         paths = eval_plots(result, plot_dir)
         paths.append(_training_plot(model, args.model, plot_dir / "training.png", stream))

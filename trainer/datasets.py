@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import write_atomic
+from bs4nn.trainer.files import check_output, user_path, write_atomic
 
 DATASETS = ("mnist", "fashion-mnist")
 # class names by label, for plots
@@ -426,6 +426,9 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
             good.append(fname)
         else:
             todo.append(fname)
+    if todo:  # before any download
+        check_output(root / name, "--data-dir" if data_dir is not None else "the user cache",
+                     folder=True)
     result = FetchResult(root, good, {})
     log: list[str] = []
     sources = (
@@ -461,13 +464,8 @@ def _manual_hint(name: str, root: Path) -> str:
 
 def _store(root: Path, name: str, fname: str, blob: bytes, gz: bool) -> None:
     dest = root / name / (fname + (".gz" if gz else ""))
-    try:
+    with user_path(dest, "write"):
         write_atomic(dest, blob)
-    except OSError as exc:
-        raise Bs4nnError(
-            f"cannot write {dest} ({exc.strerror or exc}); choose a writable folder with "
-            f"--data-dir"
-        ) from None
     # a bad copy in the other form would shadow or confuse: remove it
     other = root / name / (fname if gz else fname + ".gz")
     if other.is_file() and verify_file(other, name, fname) is not None:

@@ -1,8 +1,66 @@
-"""Writing files so that a crash or Ctrl-C never leaves half of one behind."""
+"""Files and folders at paths the user gave: checked before any work, written so that a crash,
+a Ctrl-C or an error never leaves half of one behind, and every OS error on them turned into
+one Bs4nnError naming the path and what to do.
+"""
 
+from __future__ import annotations
+
+import contextlib
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+from bs4nn.trainer.errors import Bs4nnError
+
+
+@contextlib.contextmanager
+def user_path(path: str | Path, doing: str) -> Iterator[None]:
+    """`with user_path(p, "write"):` - an OSError inside becomes `cannot write p: reason`."""
+    try:
+        yield
+    except OSError as exc:
+        raise Bs4nnError(
+            f"cannot {doing} {path}: {exc.strerror or exc}; check the path, or choose another"
+        ) from None
+
+
+def check_output(path: str | Path, option: str, folder: bool) -> None:
+    """Refuse, before any work, an output `path` (a folder, or a file when folder=False) that
+    could not be written: an empty name, an existing thing of the other kind, an ancestor that
+    is a file, a place where no file can be created. Creates nothing."""
+    if str(path) == "":
+        raise Bs4nnError(f"{option} is empty; give a path")
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise Bs4nnError(f"{option} {path} is a file, not a folder; choose a folder")
+    if not folder and (path.is_dir() or path.name in ("", ".", "..")):
+        raise Bs4nnError(f"{option} {path} is a folder; give a file name")
+    base = path if folder else path.parent
+    existing = next(p for p in (base, *base.parents) if p.exists())
+    if not existing.is_dir():
+        raise Bs4nnError(f"{option} {path}: {existing} is not a folder; choose another path")
+    try:  # the only sure test (permissions, read-only or virtual file systems): try it
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".bs4nn-probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise Bs4nnError(
+            f"{option} {path}: cannot write in {existing} ({exc.strerror or exc}); "
+            "choose another path"
+        ) from None
+
+
+def first_missing(path: Path) -> Path | None:
+    """The topmost folder that creating `path` (with its parents) would create; None if it
+    exists: what to remove to leave nothing behind."""
+    top = None
+    for p in (path, *path.parents):
+        if p.exists():
+            break
+        top = p
+    return top
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -18,6 +76,46 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def staged_file(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of `path` to write; renamed to `path` when the block succeeds,
+    removed when it fails."""
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def staged_dir(path: Path) -> Iterator[Path]:
+    """Yield a new empty temporary sibling of folder `path` to fill. When the block succeeds it
+    takes the place of `path` (an earlier `path` is removed); when it fails it is removed, and so
+    are the parents made for it."""
+    top = first_missing(path.parent)
+    with user_path(path, "create"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part"))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual mode
+    try:
+        yield tmp
+        with user_path(path, "write"):
+            if path.exists():
+                old = tmp.with_suffix(".old")
+                path.rename(old)
+                tmp.rename(path)
+                shutil.rmtree(old)
+            else:
+                tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
         raise
 
 

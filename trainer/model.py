@@ -26,7 +26,7 @@ import numpy as np
 
 from bs4nn.trainer.datasets import DATASETS
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import write_atomic
+from bs4nn.trainer.files import user_path, write_atomic
 from bs4nn.trainer.semantics import TMAX, binarize, threshold_count
 
 FORMAT_NAME = "bs4nn-model"
@@ -35,9 +35,12 @@ ENCODING = "ttfs-255-minus-I"
 WEIGHT_KINDS = ("binary", "real")
 _META = "meta.json"
 _ZIP_MAGIC = b"PK\x03\x04"
-# meta.json keys besides format and format_version
-_META_KEYS = ("layer_sizes", "content_hash", "weight_kind", "encoding", "tmax", "dataset", "seed",
-              "train_config", "metrics")
+_META_TYPES = {  # meta.json keys besides format and format_version: the JSON types they hold
+    "layer_sizes": (list,), "content_hash": (str,), "weight_kind": (str,), "encoding": (str,),
+    "tmax": (int,), "dataset": (str, type(None)), "seed": (int, type(None)),
+    "train_config": (dict,), "metrics": (dict,),
+}
+_META_KEYS = tuple(_META_TYPES)
 
 
 @dataclass
@@ -147,12 +150,8 @@ class Model:
                 zf.writestr(f"weights_{i}.npy", _npy_bytes(w))
             zf.writestr("alphas.npy", _npy_bytes(self.alphas))
             zf.writestr("thetas.npy", _npy_bytes(self.thetas))
-        try:
+        with user_path(path, "write the model file"):
             write_atomic(path, buf.getvalue())
-        except OSError as exc:
-            raise Bs4nnError(
-                f"cannot write model file {path} ({exc.strerror or exc}); choose a writable path"
-            ) from None
         return path
 
     @classmethod
@@ -316,12 +315,13 @@ def _read(zf: zipfile.ZipFile, path: Path) -> Model:
     missing = [k for k in _META_KEYS if k not in meta]
     if missing:
         raise Bs4nnError(_corrupt(path, f"{_META} lacks {', '.join(missing)}"))
-    try:
-        sizes = [int(s) for s in meta["layer_sizes"]]
-    except (TypeError, ValueError):
-        raise Bs4nnError(_corrupt(path, f"bad layer_sizes {meta['layer_sizes']!r}")) from None
-    if len(sizes) < 2:
-        raise Bs4nnError(_corrupt(path, f"bad layer_sizes {sizes}"))
+    for key, kinds in _META_TYPES.items():
+        if not _is(meta[key], kinds):
+            raise Bs4nnError(_corrupt(path, f"{_META} has {key} = {_short(meta[key])}, not "
+                                            f"{' or '.join(k.__name__ for k in kinds)}"))
+    sizes = meta["layer_sizes"]
+    if len(sizes) < 2 or not all(_is(n, (int,)) and n > 0 for n in sizes):
+        raise Bs4nnError(_corrupt(path, f"bad layer_sizes {_short(sizes)}"))
     arrays = [f"weights_{i}.npy" for i in range(len(sizes) - 1)] + ["alphas.npy", "thetas.npy"]
     missing = [a for a in arrays if a not in names]
     if missing:
@@ -330,7 +330,10 @@ def _read(zf: zipfile.ZipFile, path: Path) -> Model:
         *weights, alphas, thetas = [_read_array(zf, a) for a in arrays]
     except (ValueError, TypeError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
         raise Bs4nnError(_corrupt(path, str(exc))) from None
-    stored_hash = str(meta["content_hash"])
+    for name, arr in zip(arrays, [*weights, alphas, thetas], strict=True):
+        if arr.dtype.kind not in "biuf":
+            raise Bs4nnError(_corrupt(path, f"{name} holds {arr.dtype} values, not numbers"))
+    stored_hash = meta["content_hash"]
     fields = {k: meta[k] for k in _META_KEYS if k not in ("layer_sizes", "content_hash")}
     for i, w in enumerate(weights):
         if w.shape != (sizes[i + 1], sizes[i]):
@@ -349,6 +352,16 @@ def _read(zf: zipfile.ZipFile, path: Path) -> Model:
             f"saved. Use the original file, or re-train / re-save the model"
         )
     return model
+
+
+def _is(value: Any, kinds: tuple[type, ...]) -> bool:
+    """isinstance for JSON values, where a bool is not a number."""
+    return isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _read_array(zf: zipfile.ZipFile, name: str) -> np.ndarray:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import user_path
 from bs4nn.trainer.semantics import TMAX
 
 if TYPE_CHECKING:
@@ -84,6 +85,15 @@ def training_series(metrics: dict) -> TrainingSeries:
 def training_curves(metrics: dict, path: str | Path, name: str = "") -> Path:
     """Accuracy per epoch (training samples, validation, validation of the averaged weights)
     with the selected epoch and the calibrated accuracy marked; training loss below."""
+
+    try:
+        return _training_curves(metrics, path, name)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a hand-edited file
+        raise Bs4nnError(f"the model's training metrics are damaged ({type(exc).__name__}: "
+                         f"{exc}); there are no training curves to draw") from None
+
+
+def _training_curves(metrics: dict, path: str | Path, name: str) -> Path:
     from matplotlib.ticker import MaxNLocator
 
     s = training_series(metrics)
@@ -234,10 +244,8 @@ def model_name(model: Model) -> str:
 def make_dir(path: str | Path) -> Path:
     """`path` as a folder, created with its parents if missing."""
     path = Path(path)
-    try:
+    with user_path(path, "create the folder"):
         path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise Bs4nnError(f"cannot create the folder {path} for the plots: {exc}") from None
     return path
 
 
@@ -256,9 +264,8 @@ def save(fig, path: Path) -> Path:
     plt = pyplot()
     fig.tight_layout()
     try:
-        fig.savefig(path, dpi=PNG_DPI)
-    except OSError as exc:
-        raise Bs4nnError(f"cannot write the plot {path}: {exc}") from None
+        with user_path(path, "write the plot"):
+            fig.savefig(path, dpi=PNG_DPI)
     finally:
         plt.close(fig)
     return path

@@ -11,6 +11,8 @@ from math import ceil
 
 import numpy as np
 
+from bs4nn.trainer.errors import Bs4nnError
+
 TMAX = 256  # steps are 0..255; a silent neuron gets a fake spike at TMAX during training
 # integer thresholds K the firmware accepts: its counts are int16, and K <= 0 would fire
 # before any input arrives
@@ -33,3 +35,12 @@ def threshold_count(theta: float, alpha: float) -> int:
         raise ValueError(f"alpha must be positive, got {alpha}")
     return ceil(Fraction(float(theta)) / Fraction(float(alpha)))
 
+
+def check_thresholds(thresholds) -> None:
+    """Refuse integer thresholds the firmware cannot run, naming the layer."""
+    for layer, k in enumerate(thresholds):
+        if not K_MIN <= k <= K_MAX:
+            raise Bs4nnError(
+                f"layer {layer} threshold K={k} does not fit the board's int16 counter "
+                f"(allowed {K_MIN}..{K_MAX}); K = ceil(theta/alpha)"
+            )

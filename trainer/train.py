@@ -22,7 +22,7 @@ from bs4nn.trainer.calibrate import calibrate_thresholds
 from bs4nn.trainer.datasets import DATASETS, load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import EvalResult, evaluate, layout, predict
-from bs4nn.trainer.files import write_atomic
+from bs4nn.trainer.files import user_path, write_atomic
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.semantics import K_MAX, threshold_count
 
@@ -283,7 +283,8 @@ def write_checkpoint(path: Path, config: dict, meta: dict, arrays: dict) -> None
     arrays = {k: a for k, a in arrays.items() if a is not None}
     buf = io.BytesIO()
     np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
-    write_atomic(path, buf.getvalue())  # a crash leaves the previous checkpoint intact
+    with user_path(path, "write the checkpoint"):
+        write_atomic(path, buf.getvalue())  # a crash leaves the previous checkpoint intact
 
 
 def read_checkpoint(path: Path, config: dict) -> tuple[dict, dict]:

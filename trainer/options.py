@@ -1,0 +1,71 @@
+"""argparse types with ranges, shared by every sub-command: a bad number is refused while the
+command line is parsed, before anything is read, built, started or written.
+
+Each type raises argparse.ArgumentTypeError; the CLI prints it as one line
+(`bs4nn CMD: error: argument --limit: ...`) and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+
+def _int(text: str, least: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1 (counts, sizes, limits, baud rates)."""
+    return _int(text, 1, "a whole number of at least 1")
+
+
+def nonnegative_int(text: str) -> int:
+    """A whole number >= 0 (where 0 means off or none)."""
+    return _int(text, 0, "a whole number of at least 0")
+
+
+def _float(text: str, least: float, strict: bool, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not math.isfinite(value) or value < least or (strict and value == least):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (seconds, thresholds, scales)."""
+    return _float(text, 0.0, True, "a finite number above 0")
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite number >= 0 (weights and margins where 0 means off)."""
+    return _float(text, 0.0, False, "a finite number of at least 0")
+
+
+def positive_floats(text: str) -> list[float]:
+    """A non-empty comma-separated list of finite numbers > 0, e.g. `0.8,1,1.2`."""
+    what = "comma-separated finite numbers above 0, e.g. 0.8,1,1.2"
+    parts = [v.strip() for v in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    try:
+        return [positive_float(v) for v in parts]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+
+def existing_dir(text: str) -> str:
+    """A folder that exists (where data is read from: a typo must not fall back elsewhere)."""
+    if not Path(text).expanduser().is_dir():
+        raise argparse.ArgumentTypeError(f"no folder {text!r}; give an existing folder")
+    return text
