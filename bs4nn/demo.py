@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bs4nn.trainer.options import existing_dir, positive_int
+from bs4nn.trainer.options import existing_dir, path, positive_int
 
 DEMO_TRAIN_ARGS = ["--preset", "mnist-600", "--epochs", "5", "--seed", "1"]
 
@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train a short MNIST run (or take --model), export it, build the emulated "
                     "board's firmware, bench test images on it in QEMU and report.",
     )
-    p.add_argument("--model", help="use this model file instead of training one")
-    p.add_argument("--out", default="out/demo", help="working folder (default out/demo)")
+    p.add_argument("--model", type=path, help="use this model file instead of training one")
+    p.add_argument("--out", type=path, default="out/demo", help="working folder (default out/demo)")
     p.add_argument("--limit", type=positive_int, default=1000,
                    help="test images to bench (default 1000)")
     p.add_argument("--data-dir", type=existing_dir,
@@ -39,7 +39,13 @@ def _step(title: str, argv: list[str]) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from bs4nn.trainer.files import check_output
+    from bs4nn.trainer.model import Model
+
     out = Path(args.out)
+    check_output(out, "--out", folder=True)  # before the fetch and the training
+    if args.model is not None:
+        Model.load(args.model)
     data = ["--data-dir", args.data_dir] if args.data_dir else []
     _step("data", ["data", "fetch", "mnist", *data])
     model = args.model

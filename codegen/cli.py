@@ -13,8 +13,9 @@ from bs4nn.codegen.export import DEFAULT_TARGET, check_export_dir, export_firmwa
 from bs4nn.codegen.footprint import target_info
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.trainer.datasets import DATASETS, load_dataset
+from bs4nn.trainer.files import check_output
 from bs4nn.trainer.model import Model
-from bs4nn.trainer.options import existing_dir, nonnegative_int
+from bs4nn.trainer.options import existing_dir, nonnegative_int, path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Render MODEL into bit-packed C headers plus a ready-to-build firmware tree, "
                     "or (--format nir) into a NIR graph for other neuromorphic tools.",
     )
-    p.add_argument("model", help="model file (from `bs4nn train`)")
-    p.add_argument("--out", required=True,
+    p.add_argument("model", type=path, help="model file (from `bs4nn train`)")
+    p.add_argument("--out", type=path, required=True,
                    help="output directory for the firmware tree (--format nir: the .nir file)")
     p.add_argument("--format", choices=("c", "nir"), default="c",
                    help="c = firmware tree (default); nir = a NIR graph (HDF5), see docs/design.md")
@@ -68,6 +69,7 @@ def run_export(args: argparse.Namespace) -> int:
 def _export_nir(args: argparse.Namespace) -> int:
     from bs4nn.trainer.nir_graph import write_nir
 
+    check_output(args.out, "--out", folder=False)
     model = Model.load(args.model)
     path = write_nir(model, args.out)
     print(f"exported {args.model} ({'-'.join(map(str, model.layer_sizes))}, K="

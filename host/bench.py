@@ -135,7 +135,7 @@ def connect(
     baud: int = DEFAULT_BAUD,
 ) -> Iterator[Connection]:
     """A handshaken Device on `port`, or on a QEMU board started (and always stopped) here."""
-    from bs4nn.host.qemu import running_qemu
+    from bs4nn.host.qemu import find_qemu, running_qemu
 
     if port is not None:
         link = SerialTransport(port, baudrate=baud)
@@ -146,6 +146,7 @@ def connect(
         finally:
             link.close()
         return
+    find_qemu()  # no firmware is built for a board that cannot be started
     firmware = prepare_emulated_firmware(intmodel, out_dir / "firmware", quiet)
     with running_qemu(Path(out_dir) / "firmware" / "build" / "firmware.elf") as q:
         link = SerialTransport(q.pty_path)

@@ -7,23 +7,36 @@ import argparse
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
 from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.datasets import DATASETS
-from bs4nn.trainer.options import existing_dir, positive_float, positive_floats, positive_int
+from bs4nn.trainer.options import (
+    existing_dir,
+    path,
+    positive_float,
+    positive_floats,
+    positive_int,
+)
 
 
 def _device_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="model file (from `bs4nn train`)")
+    p.add_argument("--model", type=path, required=True, help="model file (from `bs4nn train`)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--port", help="serial port of a flashed board, e.g. /dev/ttyACM0")
+    where.add_argument(
+        "--port", type=path, help="serial port of a flashed board, e.g. /dev/ttyACM0"
+    )
     where.add_argument(
         "--emulate",
         action="store_true",
         help="use the QEMU-emulated board (the default when no --port is given)",
     )
-    p.add_argument("--dataset", choices=DATASETS,
-                   help="test images to stream (default: the model's dataset; an other one is "
-                        "refused)")
-    p.add_argument("--data-dir", type=existing_dir,
-                   help="dataset folder (default: $BS4NN_DATA, then the user cache)")
+    p.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        help="test images to stream (default: the model's dataset; an other one is refused)",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=existing_dir,
+        help="dataset folder (default: $BS4NN_DATA, then the user cache)",
+    )
     p.add_argument(
         "--window",
         type=positive_int,
@@ -52,7 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run the export's build (make or PlatformIO) and print "
         "text/data/bss and flash/RAM against the target's limits.",
     )
-    b.add_argument("out_dir", metavar="OUT_DIR", help="directory written by `bs4nn export`")
+    b.add_argument(
+        "out_dir", type=path, metavar="OUT_DIR", help="directory written by `bs4nn export`"
+    )
     b.add_argument("--verbose", action="store_true", help="show the compiler output")
     b.set_defaults(func=_run_build)
 
@@ -64,9 +79,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "comparing every reply with the integer reference.",
     )
     _device_args(p)
-    p.add_argument("--limit", type=positive_int,
-                   help="bench the first N test images (default: all)")
-    p.add_argument("--out", default="out/bench", help="report folder (default out/bench)")
+    p.add_argument(
+        "--limit", type=positive_int, help="bench the first N test images (default: all)"
+    )
+    p.add_argument(
+        "--out", type=path, default="out/bench", help="report folder (default out/bench)"
+    )
     p.add_argument(
         "--resume",
         action="store_true",
@@ -81,9 +99,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and check against the reference with the same thresholds.",
     )
     _device_args(s)
-    s.add_argument("--limit", type=positive_int, default=1000,
-                   help="test images per setting (1000)")
-    s.add_argument("--out", default="out/sweep", help="output folder (default out/sweep)")
+    s.add_argument(
+        "--limit", type=positive_int, default=1000, help="test images per setting (1000)"
+    )
+    s.add_argument(
+        "--out", type=path, default="out/sweep", help="output folder (default out/sweep)"
+    )
     kind = s.add_mutually_exclusive_group()
     kind.add_argument(
         "--thetas",
@@ -109,9 +130,17 @@ def _run_build(args: argparse.Namespace) -> int:
 
 def _device_options(args: argparse.Namespace) -> dict:
     """The options bench and sweep share: which device, which images, how to talk to it."""
-    return dict(port=args.port, dataset=args.dataset, limit=args.limit, out_dir=args.out,
-                data_dir=args.data_dir, window=args.window, timeout=args.timeout,
-                progress=not args.no_progress, baud=args.baud)
+    return dict(
+        port=args.port,
+        dataset=args.dataset,
+        limit=args.limit,
+        out_dir=args.out,
+        data_dir=args.data_dir,
+        window=args.window,
+        timeout=args.timeout,
+        progress=not args.no_progress,
+        baud=args.baud,
+    )
 
 
 def _run_bench(args: argparse.Namespace) -> int:
@@ -124,6 +153,5 @@ def _run_bench(args: argparse.Namespace) -> int:
 def _run_sweep(args: argparse.Namespace) -> int:
     from bs4nn.host.sweep import run_sweep
 
-    points = run_sweep(args.model, thetas=args.thetas, scales=args.scales,
-                       **_device_options(args))
+    points = run_sweep(args.model, thetas=args.thetas, scales=args.scales, **_device_options(args))
     return 0 if all(pt.mismatches == 0 for pt in points) else 1

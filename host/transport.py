@@ -52,7 +52,8 @@ class SerialTransport:
                 write_timeout=WRITE_TIMEOUT_S,
                 exclusive=exclusive,
             )
-        except (serial.SerialException, OSError, ValueError) as exc:  # ValueError: bad URL
+        # ValueError: a bad URL or baud rate; OverflowError: a baud rate beyond the port's type
+        except (serial.SerialException, OSError, ValueError, OverflowError) as exc:
             raise Bs4nnError(_open_error_message(port, exc)) from exc
         try:
             self._fd: int | None = self._ser.fileno()
@@ -122,6 +123,11 @@ def _open_error_message(port: str, exc: Exception) -> str:
             "the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or `pio device list`); pass the "
             "right one with --port, or use --emulate for the QEMU board"
         )
+    if code in (errno.EISDIR, errno.ENOTTY) or "Inappropriate ioctl" in text:
+        return (
+            f"{port} is not a serial port; pass the board's port (e.g. /dev/ttyACM0) with "
+            "--port, or use --emulate for the QEMU board"
+        )
     if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
         return (
             f"permission denied opening {port}: add your user to the dialout group "
@@ -131,6 +137,11 @@ def _open_error_message(port: str, exc: Exception) -> str:
         return (
             f"serial port {port} is in use by another program: close serial monitors "
             "(screen, minicom, `pio device monitor`, the Arduino IDE) and any other bs4nn run"
+        )
+    if isinstance(exc, OverflowError) or "baud" in text.lower():
+        return (
+            f"cannot open {port} at that baud rate ({text}); give the firmware's rate with "
+            f"--baud (default {DEFAULT_BAUD})"
         )
     if isinstance(exc, ValueError):
         return (

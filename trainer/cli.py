@@ -17,6 +17,7 @@ from bs4nn.trainer.options import (
     existing_dir,
     nonnegative_float,
     nonnegative_int,
+    path,
     positive_float,
     positive_int,
 )
@@ -92,7 +93,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="surrogate rule: weight of a cross-entropy on the outputs' counts at "
                         "the last level, which decide when no output fires (0 = off; default: "
                         "the preset's)")
-    p.add_argument("--out", default="model.bs4nn", help="model file (default model.bs4nn)")
+    p.add_argument("--out", type=path, default="model.bs4nn",
+                   help="model file (default model.bs4nn)")
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
     p.add_argument("--data-dir", type=existing_dir,
                    help="where the datasets are (default: $BS4NN_DATA, cache)")
@@ -105,12 +107,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Accuracy (strict and tie-inclusive decision), mean "
                                           "response time, spikes per layer, per-class output "
                                           "firing times, confusion matrix.")
-    e.add_argument("model", help="model file")
+    e.add_argument("model", type=path, help="model file")
     e.add_argument("--dataset", choices=DATASETS, help="default: the model's dataset")
     e.add_argument("--split", choices=("test", "train"), default="test")
     e.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images")
     e.add_argument("--json", action="store_true", help="print JSON instead of text")
-    e.add_argument("--plots", metavar="DIR",
+    e.add_argument("--plots", type=path, metavar="DIR",
                    help="also write confusion.png, output_steps.png, "
                         "decision_step_per_class.png and, for a model with a training history, "
                         "training.png into DIR (created if missing)")

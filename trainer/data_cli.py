@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bs4nn.trainer import datasets
+from bs4nn.trainer.options import existing_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="check every file: where it is found, OK or the problem")
     p.add_argument("name", nargs="?", choices=datasets.DATASETS,
                    help="one dataset (default: both)")
-    _data_dir_arg(p, "folder searched first")
+    p.add_argument("--data-dir", type=existing_dir, help="folder searched first")
     p.set_defaults(func=_verify)
 
     p = sub.add_parser("where", help="print the folders searched, in order")

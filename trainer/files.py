@@ -28,10 +28,8 @@ def user_path(path: str | Path, doing: str) -> Iterator[None]:
 
 def check_output(path: str | Path, option: str, folder: bool) -> None:
     """Refuse, before any work, an output `path` (a folder, or a file when folder=False) that
-    could not be written: an empty name, an existing thing of the other kind, an ancestor that
-    is a file, a place where no file can be created. Creates nothing."""
-    if str(path) == "":
-        raise Bs4nnError(f"{option} is empty; give a path")
+    could not be written: an existing thing of the other kind, an ancestor that is a file, a
+    place where no file can be created. Creates nothing."""
     path = Path(path)
     if folder and path.exists() and not path.is_dir():
         raise Bs4nnError(f"{option} {path} is a file, not a folder; choose a folder")

@@ -158,6 +158,8 @@ class Model:
     def load(cls, path: str | Path) -> Model:
         """Read and verify a model file (format, version, shapes, content hash)."""
         path = Path(path)
+        if path.is_dir():
+            raise Bs4nnError(f"model file {path} is a folder; give the model file itself")
         if not path.is_file():
             raise Bs4nnError(
                 f"model file {path} not found; check the path, or train one with `bs4nn train`"

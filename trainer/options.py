@@ -64,6 +64,13 @@ def positive_floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
 
 
+def path(text: str) -> str:
+    """A non-empty path (an empty one would silently mean the current folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got ''")
+    return text
+
+
 def existing_dir(text: str) -> str:
     """A folder that exists (where data is read from: a typo must not fall back elsewhere)."""
     if not Path(text).expanduser().is_dir():

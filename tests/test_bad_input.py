@@ -1,0 +1,738 @@
+"""Bad input over every sub-command, as a careless or hostile user gives it (issue 18).
+
+Each case runs `bs4nn ARGS` in a fresh working folder inside a world of files (a good model,
+damaged models, a file where a folder belongs, a non-export folder, damaged exports, a damaged
+dataset) and asserts: a non-zero exit, exactly one line on stderr and that it is the expected
+message, no exception escaping (no traceback), and every file of the world exactly as before
+(nothing created, nothing left behind). All of them fail before any firmware is built or QEMU
+started; the resume and concurrency cases are in test_bench_resume.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+import numpy as np
+import pytest
+from badinput import edited, npy, snapshot, tiny_model
+
+from bs4nn.cli import main
+from bs4nn.codegen.export import EXPORT_MANIFEST
+
+HASH = "0123456789abcdef" * 4
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, real_data):
+    w = tmp_path_factory.mktemp("world")
+    good = tiny_model().save(w / "good.bs4nn")
+    tiny_model(thetas=(4e4, 1.5)).save(w / "bigk.bs4nn")  # K = 40000 > K_MAX
+    tiny_model(thetas=(-3.0, 1.5)).save(w / "negk.bs4nn")  # K = -3 < K_MIN
+    tiny_model(weight_kind="real").save(w / "real.bs4nn")
+    tiny_model(dataset=None).save(w / "nodata.bs4nn")
+    (w / "afile").write_text("not a folder\n")
+    (w / "empty.bs4nn").write_bytes(b"")
+    (w / "text.bs4nn").write_text("hello\n")
+    (w / "adir.bs4nn").mkdir()
+    (w / "cut.bs4nn").write_bytes(good.read_bytes()[:300])
+    flipped = bytearray(good.read_bytes())
+    flipped[200] ^= 0xFF
+    (w / "flipped.bs4nn").write_bytes(bytes(flipped))
+    models = {
+        "nometa": dict(drop=("meta.json",)),
+        "nothetas": dict(drop=("thetas.npy",)),
+        "metajunk": dict(entries={"meta.json": b"{not json"}),
+        "format": dict(meta={"format": "onnx"}),
+        "version": dict(meta={"format_version": 9}),
+        "nohash": dict(meta={"content_hash": None}),
+        "sizesstr": dict(meta={"layer_sizes": ["784", "16", "10"]}),
+        "sizesbool": dict(meta={"layer_sizes": [784, True, 10]}),
+        "sizesneg": dict(meta={"layer_sizes": [784, -16, 10]}),
+        "sizesone": dict(meta={"layer_sizes": [784]}),
+        "sizesdict": dict(meta={"layer_sizes": {"a": 1}}),
+        "tmaxstr": dict(meta={"tmax": "256"}),
+        "tmaxnan": dict(meta={"tmax": float("nan")}),
+        "tmax100": dict(meta={"tmax": 100}),
+        "seedstr": dict(meta={"seed": "zero"}),
+        "metricslist": dict(meta={"metrics": [1, 2]}),
+        "configstr": dict(meta={"train_config": "x"}),
+        "datasetnum": dict(meta={"dataset": 7}),
+        "datasetbad": dict(meta={"dataset": "cifar"}),
+        "kindbad": dict(meta={"weight_kind": "ternary"}),
+        "encodingbad": dict(meta={"encoding": "rate"}),
+        "hashbad": dict(meta={"content_hash": HASH}),
+        "thetastr": dict(entries={"thetas.npy": npy(["a", "b"])}),
+        "alphastr": dict(entries={"alphas.npy": npy(["1", "2"])}),
+        "thetanan": dict(entries={"thetas.npy": npy([np.nan, 1.0])}),
+        "alphaneg": dict(entries={"alphas.npy": npy([-1.0, 0.5])}),
+        "thetas3": dict(entries={"thetas.npy": npy([1.0, 2.0, 3.0])}),
+        "weightsstr": dict(entries={"weights_1.npy": npy(np.full((10, 16), "x"))}),
+        "weightsinf": dict(entries={"weights_1.npy": npy(np.full((10, 16), np.inf))}),
+        "weightsshape": dict(entries={"weights_1.npy": npy(np.zeros((16, 10)))}),
+        "weights3d": dict(entries={"weights_1.npy": npy(np.zeros((10, 16, 1)))}),
+        "thetascomplex": dict(entries={"thetas.npy": npy(np.array([1 + 1j, 2.0]))}),
+    }
+    for name, change in models.items():
+        edited(good, w / f"{name}.bs4nn", **change)
+    busy = w / "notexport"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine\n")
+    for name, text in {"manifestjunk": "{not json", "manifestlist": "[1, 2]",
+                       "manifestnotarget": '{"model_hash": "ab"}',
+                       "manifesttarget": '{"target": "pdp11", "model_hash": "ab"}'}.items():
+        (w / name).mkdir()
+        (w / name / EXPORT_MANIFEST).write_text(text)
+    (w / "manifestbytes").mkdir()
+    (w / "manifestbytes" / EXPORT_MANIFEST).write_bytes(b"\xff\xfe{")
+    bad = w / "baddata" / "mnist"
+    bad.mkdir(parents=True)
+    images = real_data[("mnist", "t10k-images-idx3-ubyte")]
+    with open(images, "rb") as f:
+        head = f.read(16)
+    if images.suffix == ".gz":
+        import gzip
+
+        head = gzip.decompress(images.read_bytes())[:16]
+    (bad / "t10k-images-idx3-ubyte").write_bytes(head + b"\0" * 100)  # cut short
+    (w / "cwd").mkdir()
+    return w
+
+
+# (id, command line with {w} for the world folder, the one line expected on stderr)
+CASES = [
+    # ---- numbers: bench
+    ("bench-limit-0", "bench --model {w}/good.bs4nn --port /dev/nonexist --limit 0",
+     "bs4nn bench: error: argument --limit: expected a whole number of at least 1, got '0' "
+     "(see `bs4nn bench --help`)"),
+    ("bench-limit-neg", "bench --model {w}/good.bs4nn --port /dev/nonexist --limit -5",
+     "bs4nn bench: error: argument --limit: expected a whole number of at least 1, got '-5' "
+     "(see `bs4nn bench --help`)"),
+    ("bench-limit-word", "bench --model {w}/good.bs4nn --port /dev/nonexist --limit ten",
+     "bs4nn bench: error: argument --limit: expected a whole number of at least 1, got 'ten' "
+     "(see `bs4nn bench --help`)"),
+    ("bench-limit-float", "bench --model {w}/good.bs4nn --port /dev/nonexist --limit 2.5",
+     "bs4nn bench: error: argument --limit: expected a whole number of at least 1, got '2.5' "
+     "(see `bs4nn bench --help`)"),
+    ("bench-window-0", "bench --model {w}/good.bs4nn --port /dev/nonexist --window 0",
+     "bs4nn bench: error: argument --window: expected a whole number of at least 1, got '0' "
+     "(see `bs4nn bench --help`)"),
+    ("bench-window-neg", "bench --model {w}/good.bs4nn --port /dev/nonexist --window -1",
+     "bs4nn bench: error: argument --window: expected a whole number of at least 1, got '-1' "
+     "(see `bs4nn bench --help`)"),
+    ("bench-timeout-0", "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout 0",
+     "bs4nn bench: error: argument --timeout: expected a finite number above 0, got '0' (see "
+     "`bs4nn bench --help`)"),
+    ("bench-timeout-neg", "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout -1",
+     "bs4nn bench: error: argument --timeout: expected a finite number above 0, got '-1' (see "
+     "`bs4nn bench --help`)"),
+    ("bench-timeout-nan", "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout nan",
+     "bs4nn bench: error: argument --timeout: expected a finite number above 0, got 'nan' "
+     "(see `bs4nn bench --help`)"),
+    ("bench-timeout-inf", "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout inf",
+     "bs4nn bench: error: argument --timeout: expected a finite number above 0, got 'inf' "
+     "(see `bs4nn bench --help`)"),
+    ("bench-timeout-word", "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout soon",
+     "bs4nn bench: error: argument --timeout: expected a finite number above 0, got 'soon' "
+     "(see `bs4nn bench --help`)"),
+    ("bench-baud-0", "bench --model {w}/good.bs4nn --port /dev/nonexist --baud 0",
+     "bs4nn bench: error: argument --baud: expected a whole number of at least 1, got '0' "
+     "(see `bs4nn bench --help`)"),
+    ("bench-baud-neg", "bench --model {w}/good.bs4nn --port /dev/nonexist --baud -5",
+     "bs4nn bench: error: argument --baud: expected a whole number of at least 1, got '-5' "
+     "(see `bs4nn bench --help`)"),
+    ("bench-baud-float", "bench --model {w}/good.bs4nn --port /dev/nonexist --baud 9600.5",
+     "bs4nn bench: error: argument --baud: expected a whole number of at least 1, got "
+     "'9600.5' (see `bs4nn bench --help`)"),
+    # ---- numbers: sweep
+    ("sweep-limit-0", "sweep --model {w}/good.bs4nn --port /dev/nonexist --limit 0",
+     "bs4nn sweep: error: argument --limit: expected a whole number of at least 1, got '0' "
+     "(see `bs4nn sweep --help`)"),
+    ("sweep-limit-neg", "sweep --model {w}/good.bs4nn --port /dev/nonexist --limit -5",
+     "bs4nn sweep: error: argument --limit: expected a whole number of at least 1, got '-5' "
+     "(see `bs4nn sweep --help`)"),
+    ("sweep-window-0", "sweep --model {w}/good.bs4nn --port /dev/nonexist --window 0",
+     "bs4nn sweep: error: argument --window: expected a whole number of at least 1, got '0' "
+     "(see `bs4nn sweep --help`)"),
+    ("sweep-timeout-nan", "sweep --model {w}/good.bs4nn --port /dev/nonexist --timeout nan",
+     "bs4nn sweep: error: argument --timeout: expected a finite number above 0, got 'nan' "
+     "(see `bs4nn sweep --help`)"),
+    ("sweep-baud-neg", "sweep --model {w}/good.bs4nn --port /dev/nonexist --baud -1",
+     "bs4nn sweep: error: argument --baud: expected a whole number of at least 1, got '-1' "
+     "(see `bs4nn sweep --help`)"),
+    ("sweep-scales-empty", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales ''",
+     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+     "e.g. 0.8,1,1.2, got '' (see `bs4nn sweep --help`)"),
+    ("sweep-scales-0", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 0",
+     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+     "e.g. 0.8,1,1.2, got '0' (see `bs4nn sweep --help`)"),
+    ("sweep-scales-neg", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales -1",
+     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+     "e.g. 0.8,1,1.2, got '-1' (see `bs4nn sweep --help`)"),
+    ("sweep-scales-nan", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales nan",
+     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+     "e.g. 0.8,1,1.2, got 'nan' (see `bs4nn sweep --help`)"),
+    ("sweep-scales-inf", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,inf",
+     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+     "e.g. 0.8,1,1.2, got '1,inf' (see `bs4nn sweep --help`)"),
+    ("sweep-scales-gap", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,,2",
+     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+     "e.g. 0.8,1,1.2, got '1,,2' (see `bs4nn sweep --help`)"),
+    ("sweep-scales-trailing", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,2,",
+     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+     "e.g. 0.8,1,1.2, got '1,2,' (see `bs4nn sweep --help`)"),
+    ("sweep-scales-word", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales big",
+     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+     "e.g. 0.8,1,1.2, got 'big' (see `bs4nn sweep --help`)"),
+    ("sweep-scales-huge", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1e6",
+     "bs4nn sweep: error: setting 1e+06 gives thresholds [8000000, 3000000]; each K must be "
+     "in 1..32767: choose other --thetas/--scales"),
+    ("sweep-thetas-inf", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas inf",
+     "bs4nn sweep: error: argument --thetas: expected comma-separated finite numbers above 0, "
+     "e.g. 0.8,1,1.2, got 'inf' (see `bs4nn sweep --help`)"),
+    ("sweep-thetas-0", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 0",
+     "bs4nn sweep: error: argument --thetas: expected comma-separated finite numbers above 0, "
+     "e.g. 0.8,1,1.2, got '0' (see `bs4nn sweep --help`)"),
+    ("sweep-thetas-empty", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas ,",
+     "bs4nn sweep: error: argument --thetas: expected comma-separated finite numbers above 0, "
+     "e.g. 0.8,1,1.2, got ',' (see `bs4nn sweep --help`)"),
+    ("sweep-thetas-huge", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 20,1e9",
+     "bs4nn sweep: error: setting 1e+09 gives thresholds [1000000000, 2000000000]; each K "
+     "must be in 1..32767: choose other --thetas/--scales"),
+    ("sweep-both", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 20 --scales 1",
+     "bs4nn sweep: error: argument --scales: not allowed with argument --thetas (see `bs4nn "
+     "sweep --help`)"),
+    # ---- numbers: export, eval, demo
+    ("export-check-neg", "export {w}/good.bs4nn --out fw --check-images -5",
+     "bs4nn export: error: argument --check-images: expected a whole number of at least 0, "
+     "got '-5' (see `bs4nn export --help`)"),
+    ("export-check-word", "export {w}/good.bs4nn --out fw --check-images all",
+     "bs4nn export: error: argument --check-images: expected a whole number of at least 0, "
+     "got 'all' (see `bs4nn export --help`)"),
+    ("eval-limit-0", "eval {w}/good.bs4nn --limit 0",
+     "bs4nn eval: error: argument --limit: expected a whole number of at least 1, got '0' "
+     "(see `bs4nn eval --help`)"),
+    ("eval-limit-neg", "eval {w}/good.bs4nn --limit -3",
+     "bs4nn eval: error: argument --limit: expected a whole number of at least 1, got '-3' "
+     "(see `bs4nn eval --help`)"),
+    ("demo-limit-0", "demo --limit 0",
+     "bs4nn demo: error: argument --limit: expected a whole number of at least 1, got '0' "
+     "(see `bs4nn demo --help`)"),
+    ("demo-limit-neg", "demo --limit -1",
+     "bs4nn demo: error: argument --limit: expected a whole number of at least 1, got '-1' "
+     "(see `bs4nn demo --help`)"),
+    # ---- numbers: train
+    ("train-epochs-0", "train --epochs 0",
+     "bs4nn train: error: argument --epochs: expected a whole number of at least 1, got '0' "
+     "(see `bs4nn train --help`)"),
+    ("train-epochs-neg", "train --epochs -1",
+     "bs4nn train: error: argument --epochs: expected a whole number of at least 1, got '-1' "
+     "(see `bs4nn train --help`)"),
+    ("train-hidden-0", "train --hidden 0",
+     "bs4nn train: error: argument --hidden: expected a whole number of at least 1, got '0' "
+     "(see `bs4nn train --help`)"),
+    ("train-hidden-neg", "train --hidden -3",
+     "bs4nn train: error: argument --hidden: expected a whole number of at least 1, got '-3' "
+     "(see `bs4nn train --help`)"),
+    ("train-theta-nan", "train --theta nan",
+     "bs4nn train: error: argument --theta: expected a finite number above 0, got 'nan' (see "
+     "`bs4nn train --help`)"),
+    ("train-theta-neg", "train --theta -5",
+     "bs4nn train: error: argument --theta: expected a finite number above 0, got '-5' (see "
+     "`bs4nn train --help`)"),
+    ("train-theta-0", "train --theta 0",
+     "bs4nn train: error: argument --theta: expected a finite number above 0, got '0' (see "
+     "`bs4nn train --help`)"),
+    ("train-theta-inf", "train --theta inf",
+     "bs4nn train: error: argument --theta: expected a finite number above 0, got 'inf' (see "
+     "`bs4nn train --help`)"),
+    ("train-train-limit-0", "train --train-limit 0",
+     "bs4nn train: error: argument --train-limit: expected a whole number of at least 1, got "
+     "'0' (see `bs4nn train --help`)"),
+    ("train-val-size-neg", "train --val-size -1",
+     "bs4nn train: error: argument --val-size: expected a whole number of at least 0, got "
+     "'-1' (see `bs4nn train --help`)"),
+    ("train-seed-neg", "train --seed -1",
+     "bs4nn train: error: argument --seed: expected a whole number of at least 0, got '-1' "
+     "(see `bs4nn train --help`)"),
+    ("train-ema-neg", "train --ema-samples -3",
+     "bs4nn train: error: argument --ema-samples: expected a whole number of at least 0, got "
+     "'-3' (see `bs4nn train --help`)"),
+    ("train-gamma-nan", "train --gamma nan",
+     "bs4nn train: error: argument --gamma: expected a finite number of at least 0, got 'nan' "
+     "(see `bs4nn train --help`)"),
+    ("train-gamma-neg", "train --gamma -1",
+     "bs4nn train: error: argument --gamma: expected a finite number of at least 0, got '-1' "
+     "(see `bs4nn train --help`)"),
+    ("train-tie-lead-neg", "train --tie-lead -1",
+     "bs4nn train: error: argument --tie-lead: expected a finite number of at least 0, got "
+     "'-1' (see `bs4nn train --help`)"),
+    ("train-tie-lead-inf", "train --tie-lead inf",
+     "bs4nn train: error: argument --tie-lead: expected a finite number of at least 0, got "
+     "'inf' (see `bs4nn train --help`)"),
+    ("train-clip-neg", "train --clip -1",
+     "bs4nn train: error: argument --clip: expected a finite number of at least 0, got '-1' "
+     "(see `bs4nn train --help`)"),
+    ("train-clip-nan", "train --clip nan",
+     "bs4nn train: error: argument --clip: expected a finite number of at least 0, got 'nan' "
+     "(see `bs4nn train --help`)"),
+    ("train-levels-0", "train --rule surrogate --levels 0",
+     "bs4nn train: error: argument --levels: expected a whole number of at least 1, got '0' "
+     "(see `bs4nn train --help`)"),
+    ("train-shift-neg", "train --rule surrogate --shift -1",
+     "bs4nn train: error: argument --shift: expected a whole number of at least 0, got '-1' "
+     "(see `bs4nn train --help`)"),
+    ("train-count-loss-nan", "train --rule surrogate --count-loss nan",
+     "bs4nn train: error: argument --count-loss: expected a finite number of at least 0, got "
+     "'nan' (see `bs4nn train --help`)"),
+    ("train-count-loss-neg", "train --rule surrogate --count-loss -1",
+     "bs4nn train: error: argument --count-loss: expected a finite number of at least 0, got "
+     "'-1' (see `bs4nn train --help`)"),
+    # ---- options that parse but cannot run
+    ("train-val-size-all", "train --epochs 1 --val-size 60000",
+     "bs4nn train: error: validation size 60000 must be at least 0 and below the 60000 "
+     "training samples"),
+    ("train-levels-1", "train --rule surrogate --levels 1",
+     "bs4nn train: error: --levels must be within 2..256, got 1"),
+    ("train-levels-big", "train --rule surrogate --levels 300",
+     "bs4nn train: error: --levels must be within 2..256, got 300"),
+    ("train-shift-big", "train --rule surrogate --shift 20",
+     "bs4nn train: error: --shift must be within 0..13, got 20"),
+    ("train-surrogate-batch", "train --rule surrogate --train-limit 10",
+     "bs4nn train: error: --train-limit must be at least the batch (128), got 10"),
+    ("train-surrogate-theta", "train --rule surrogate --theta 5",
+     "bs4nn train: error: --theta: for the paper's rule only, not with --rule surrogate"),
+    ("train-surrogate-real", "train --rule surrogate --weights real",
+     "bs4nn train: error: --rule surrogate trains binary weights only (drop --weights real)"),
+    ("train-paper-levels", "train --levels 16",
+     "bs4nn train: error: --levels: for --rule surrogate only, not with --rule paper"),
+    ("train-calibrate-real", "train --weights real --calibrate",
+     "bs4nn train: error: threshold calibration needs binary weights (integer thresholds)"),
+    ("train-theta-count", "train --theta 1 --theta 2 --theta 3",
+     "bs4nn train: error: give --theta once (all layers) or 2 times (one per weight layer), "
+     "got 3 values"),
+    ("train-clip-count", "train --clip 1 --clip 2 --clip 3",
+     "bs4nn train: error: give --clip once (all layers) or 2 times (one per weight layer), "
+     "got 3 values"),
+    ("train-preset", "train --preset cifar-10",
+     "bs4nn train: error: argument --preset: invalid choice: 'cifar-10' (choose from "
+     "'fashion-1000', 'fashion-600-600', 'mnist-600') (see `bs4nn train --help`)"),
+    ("train-rule", "train --rule backprop",
+     "bs4nn train: error: argument --rule: invalid choice: 'backprop' (choose from 'paper', "
+     "'surrogate') (see `bs4nn train --help`)"),
+    ("train-resume-none", "train --resume --out {w}/cwd/none.bs4nn",
+     "bs4nn train: error: no checkpoint {w}/cwd/none.bs4nn.ckpt to resume from; run without "
+     "--resume to start"),
+    # ---- choices and missing arguments
+    ("no-command", "",
+     "bs4nn: error: the following arguments are required: COMMAND (see `bs4nn --help`)"),
+    ("unknown-command", "flash",
+     "bs4nn: error: argument COMMAND: invalid choice: 'flash' (choose from 'data', 'train', "
+     "'eval', 'export', 'build', 'bench', 'sweep', 'demo') (see `bs4nn --help`)"),
+    ("bench-no-model", "bench --port /dev/nonexist",
+     "bs4nn bench: error: the following arguments are required: --model (see `bs4nn bench "
+     "--help`)"),
+    ("bench-port-and-emulate", "bench --model {w}/good.bs4nn --port /dev/nonexist --emulate",
+     "bs4nn bench: error: argument --emulate: not allowed with argument --port (see `bs4nn "
+     "bench --help`)"),
+    ("bench-dataset-unknown", "bench --model {w}/good.bs4nn --port /dev/nonexist --dataset cifar",
+     "bs4nn bench: error: argument --dataset: invalid choice: 'cifar' (choose from 'mnist', "
+     "'fashion-mnist') (see `bs4nn bench --help`)"),
+    ("bench-dataset-other",
+     "bench --model {w}/good.bs4nn --port /dev/nonexist --dataset fashion-mnist",
+     "bs4nn bench: error: --dataset fashion-mnist is not the model's dataset (mnist); leave "
+     "--dataset out to use mnist"),
+    ("sweep-dataset-other",
+     "sweep --model {w}/good.bs4nn --port /dev/nonexist --dataset fashion-mnist",
+     "bs4nn sweep: error: --dataset fashion-mnist is not the model's dataset (mnist); leave "
+     "--dataset out to use mnist"),
+    ("export-dataset-other", "export {w}/good.bs4nn --out fw --dataset fashion-mnist",
+     "bs4nn export: error: --dataset fashion-mnist is not the model's dataset (mnist); leave "
+     "--dataset out to use mnist"),
+    ("eval-dataset-other", "eval {w}/good.bs4nn --dataset fashion-mnist",
+     "bs4nn eval: error: --dataset fashion-mnist is not the model's dataset (mnist); leave "
+     "--dataset out to use mnist"),
+    ("eval-no-dataset", "eval {w}/nodata.bs4nn",
+     "bs4nn eval: error: the model records no dataset; name one with --dataset (mnist or "
+     "fashion-mnist)"),
+    ("export-no-dataset", "export {w}/nodata.bs4nn --out fw",
+     "bs4nn export: error: the model records no dataset; name one with --dataset (mnist or "
+     "fashion-mnist)"),
+    ("bench-no-dataset", "bench --model {w}/nodata.bs4nn --port /dev/nonexist",
+     "bs4nn bench: error: the model records no dataset; name one with --dataset (mnist or "
+     "fashion-mnist)"),
+    ("train-dataset-unknown", "train --dataset cifar",
+     "bs4nn train: error: argument --dataset: invalid choice: 'cifar' (choose from 'mnist', "
+     "'fashion-mnist') (see `bs4nn train --help`)"),
+    ("eval-split", "eval {w}/good.bs4nn --split validation",
+     "bs4nn eval: error: argument --split: invalid choice: 'validation' (choose from 'test', "
+     "'train') (see `bs4nn eval --help`)"),
+    ("export-target", "export {w}/good.bs4nn --out fw --target pdp11",
+     "bs4nn export: error: unknown target 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
+     "nucleo_l476rg, pico, qemu-mps2-an386, teensy41"),
+    ("export-no-out", "export {w}/good.bs4nn",
+     "bs4nn export: error: the following arguments are required: --out (see `bs4nn export "
+     "--help`)"),
+    ("data-fetch-unknown", "data fetch cifar",
+     "bs4nn data fetch: error: argument name: invalid choice: 'cifar' (choose from 'mnist', "
+     "'fashion-mnist') (see `bs4nn data fetch --help`)"),
+    ("data-no-action", "data",
+     "bs4nn data: error: the following arguments are required: ACTION (see `bs4nn data "
+     "--help`)"),
+    ("build-no-dir", "build",
+     "bs4nn build: error: the following arguments are required: OUT_DIR (see `bs4nn build "
+     "--help`)"),
+    # ---- output paths
+    ("bench-out-under-file", "bench --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile/x",
+     "bs4nn bench: error: --out {w}/afile/x: {w}/afile is not a folder; choose another path"),
+    ("bench-out-is-file", "bench --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile",
+     "bs4nn bench: error: --out {w}/afile is a file, not a folder; choose a folder"),
+    ("bench-out-devnull", "bench --model {w}/good.bs4nn --port /dev/nonexist --out /dev/null/x",
+     "bs4nn bench: error: --out /dev/null/x: /dev/null is not a folder; choose another path"),
+    ("bench-out-proc", "bench --model {w}/good.bs4nn --port /dev/nonexist --out /proc/bs4nn",
+     "bs4nn bench: error: --out /proc/bs4nn: cannot write in /proc (No such file or "
+     "directory); choose another path"),
+    ("bench-out-empty", "bench --model {w}/good.bs4nn --port /dev/nonexist --out ''",
+     "bs4nn bench: error: argument --out: expected a path, got '' (see `bs4nn bench --help`)"),
+    ("sweep-out-under-file", "sweep --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile/x",
+     "bs4nn sweep: error: --out {w}/afile/x: {w}/afile is not a folder; choose another path"),
+    ("sweep-out-is-file", "sweep --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile",
+     "bs4nn sweep: error: --out {w}/afile is a file, not a folder; choose a folder"),
+    ("sweep-out-proc", "sweep --model {w}/good.bs4nn --port /dev/nonexist --out /proc/bs4nn",
+     "bs4nn sweep: error: --out /proc/bs4nn: cannot write in /proc (No such file or "
+     "directory); choose another path"),
+    ("export-out-under-file", "export {w}/good.bs4nn --out {w}/afile/fw --check-images 0",
+     "bs4nn export: error: --out {w}/afile/fw: {w}/afile is not a folder; choose another path"),
+    ("export-out-is-file", "export {w}/good.bs4nn --out {w}/afile --check-images 0",
+     "bs4nn export: error: --out {w}/afile is a file, not a folder; choose a folder"),
+    ("export-out-devnull", "export {w}/good.bs4nn --out /dev/null/x --check-images 0",
+     "bs4nn export: error: --out /dev/null/x: /dev/null is not a folder; choose another path"),
+    ("export-out-proc", "export {w}/good.bs4nn --out /proc/fw --check-images 0",
+     "bs4nn export: error: --out /proc/fw: cannot write in /proc (No such file or directory); "
+     "choose another path"),
+    ("export-out-not-export", "export {w}/good.bs4nn --out {w}/notexport --check-images 0",
+     "bs4nn export: error: --out {w}/notexport is a non-empty directory that is not a bs4nn "
+     "export; choose an empty or new directory"),
+    ("export-out-empty", "export {w}/good.bs4nn --out '' --check-images 0",
+     "bs4nn export: error: argument --out: expected a path, got '' (see `bs4nn export --help`)"),
+    ("train-out-under-file", "train --out {w}/afile/m.bs4nn",
+     "bs4nn train: error: --out {w}/afile/m.bs4nn: {w}/afile is not a folder; choose another "
+     "path"),
+    ("train-out-devnull", "train --out /dev/null/x",
+     "bs4nn train: error: --out /dev/null/x: /dev/null is not a folder; choose another path"),
+    ("train-out-proc", "train --out /proc/m.bs4nn",
+     "bs4nn train: error: --out /proc/m.bs4nn: cannot write in /proc (No such file or "
+     "directory); choose another path"),
+    ("train-out-dot", "train --out .",
+     "bs4nn train: error: --out . is a folder; give a file name"),
+    ("train-out-dir", "train --out {w}/notexport",
+     "bs4nn train: error: --out {w}/notexport is a folder; give a file name"),
+    ("train-out-empty", "train --out ''",
+     "bs4nn train: error: argument --out: expected a path, got '' (see `bs4nn train --help`)"),
+    ("eval-plots-file", "eval {w}/good.bs4nn --plots {w}/afile",
+     "bs4nn eval: error: --plots {w}/afile is a file, not a folder; choose a folder"),
+    ("eval-plots-under-file", "eval {w}/good.bs4nn --plots {w}/afile/plots",
+     "bs4nn eval: error: --plots {w}/afile/plots: {w}/afile is not a folder; choose another "
+     "path"),
+    ("eval-plots-proc", "eval {w}/good.bs4nn --plots /proc/plots",
+     "bs4nn eval: error: --plots /proc/plots: cannot write in /proc (No such file or "
+     "directory); choose another path"),
+    ("demo-out-under-file", "demo --out {w}/afile/demo",
+     "bs4nn demo: error: --out {w}/afile/demo: {w}/afile is not a folder; choose another path"),
+    ("demo-out-proc", "demo --out /proc/demo",
+     "bs4nn demo: error: --out /proc/demo: cannot write in /proc (No such file or directory); "
+     "choose another path"),
+    ("data-fetch-under-file", "data fetch mnist --data-dir {w}/afile",
+     "bs4nn data: error: --data-dir {w}/afile/mnist: {w}/afile is not a folder; choose "
+     "another path"),
+    # ---- model files
+    ("eval-model-missing", "eval {w}/none.bs4nn",
+     "bs4nn eval: error: model file {w}/none.bs4nn not found; check the path, or train one "
+     "with `bs4nn train`"),
+    ("eval-model-dir", "eval {w}/adir.bs4nn",
+     "bs4nn eval: error: model file {w}/adir.bs4nn is a folder; give the model file itself"),
+    ("eval-model-empty", "eval {w}/empty.bs4nn",
+     "bs4nn eval: error: {w}/empty.bs4nn is not a bs4nn model file (not a zip archive); give "
+     "a file written by `bs4nn train` or bs4nn.trainer.model.Model.save"),
+    ("eval-model-text", "eval {w}/text.bs4nn",
+     "bs4nn eval: error: {w}/text.bs4nn is not a bs4nn model file (not a zip archive); give a "
+     "file written by `bs4nn train` or bs4nn.trainer.model.Model.save"),
+    ("eval-model-cut", "eval {w}/cut.bs4nn",
+     "bs4nn eval: error: model file {w}/cut.bs4nn is corrupt or truncated (damaged archive: "
+     "File is not a zip file); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-flipped", "eval {w}/flipped.bs4nn",
+     "bs4nn eval: error: model file {w}/flipped.bs4nn is corrupt or truncated (damaged "
+     "archive: Bad CRC-32 for file 'meta.json'); copy it again from its source, or re-train / "
+     "re-save it"),
+    ("eval-model-nometa", "eval {w}/nometa.bs4nn",
+     "bs4nn eval: error: {w}/nometa.bs4nn is not a bs4nn model file (no meta.json in the "
+     "archive); give a file written by `bs4nn train` or bs4nn.trainer.model.Model.save"),
+    ("eval-model-nothetas", "eval {w}/nothetas.bs4nn",
+     "bs4nn eval: error: model file {w}/nothetas.bs4nn is corrupt or truncated (the archive "
+     "lacks thetas.npy); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-metajunk", "eval {w}/metajunk.bs4nn",
+     "bs4nn eval: error: model file {w}/metajunk.bs4nn is corrupt or truncated (unreadable "
+     "meta.json: Expecting property name enclosed in double quotes: line 1 column 2 (char "
+     "1)); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-format", "eval {w}/format.bs4nn",
+     "bs4nn eval: error: {w}/format.bs4nn is not a bs4nn model file (meta.json does not say "
+     "format 'bs4nn-model'); give a file written by `bs4nn train` or "
+     "bs4nn.trainer.model.Model.save"),
+    ("eval-model-version", "eval {w}/version.bs4nn",
+     "bs4nn eval: error: model file {w}/version.bs4nn has format version 9; this bs4nn reads "
+     "version 1: use the bs4nn release that wrote it, or re-save the model"),
+    ("eval-model-nohash", "eval {w}/nohash.bs4nn",
+     "bs4nn eval: error: model file {w}/nohash.bs4nn is corrupt or truncated (meta.json lacks "
+     "content_hash); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-sizesstr", "eval {w}/sizesstr.bs4nn",
+     "bs4nn eval: error: model file {w}/sizesstr.bs4nn is corrupt or truncated (bad "
+     "layer_sizes ['784', '16', '10']); copy it again from its source, or re-train / re-save "
+     "it"),
+    ("eval-model-sizesbool", "eval {w}/sizesbool.bs4nn",
+     "bs4nn eval: error: model file {w}/sizesbool.bs4nn is corrupt or truncated (bad "
+     "layer_sizes [784, True, 10]); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-sizesneg", "eval {w}/sizesneg.bs4nn",
+     "bs4nn eval: error: model file {w}/sizesneg.bs4nn is corrupt or truncated (bad "
+     "layer_sizes [784, -16, 10]); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-sizesone", "eval {w}/sizesone.bs4nn",
+     "bs4nn eval: error: model file {w}/sizesone.bs4nn is corrupt or truncated (bad "
+     "layer_sizes [784]); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-sizesdict", "eval {w}/sizesdict.bs4nn",
+     "bs4nn eval: error: model file {w}/sizesdict.bs4nn is corrupt or truncated (meta.json "
+     "has layer_sizes = {{'a': 1}}, not list); copy it again from its source, or re-train / "
+     "re-save it"),
+    ("eval-model-tmaxstr", "eval {w}/tmaxstr.bs4nn",
+     "bs4nn eval: error: model file {w}/tmaxstr.bs4nn is corrupt or truncated (meta.json has "
+     "tmax = '256', not int); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-tmaxnan", "eval {w}/tmaxnan.bs4nn",
+     "bs4nn eval: error: model file {w}/tmaxnan.bs4nn is corrupt or truncated (meta.json has "
+     "tmax = nan, not int); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-tmax100", "eval {w}/tmax100.bs4nn",
+     "bs4nn eval: error: model file {w}/tmax100.bs4nn is corrupt or truncated (tmax 100 is "
+     "not supported; the input coding needs 256); copy it again from its source, or re-train "
+     "/ re-save it"),
+    ("eval-model-seedstr", "eval {w}/seedstr.bs4nn",
+     "bs4nn eval: error: model file {w}/seedstr.bs4nn is corrupt or truncated (meta.json has "
+     "seed = 'zero', not int or NoneType); copy it again from its source, or re-train / "
+     "re-save it"),
+    ("eval-model-metricslist", "eval {w}/metricslist.bs4nn",
+     "bs4nn eval: error: model file {w}/metricslist.bs4nn is corrupt or truncated (meta.json "
+     "has metrics = [1, 2], not dict); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-configstr", "eval {w}/configstr.bs4nn",
+     "bs4nn eval: error: model file {w}/configstr.bs4nn is corrupt or truncated (meta.json "
+     "has train_config = 'x', not dict); copy it again from its source, or re-train / re-save "
+     "it"),
+    ("eval-model-datasetnum", "eval {w}/datasetnum.bs4nn",
+     "bs4nn eval: error: model file {w}/datasetnum.bs4nn is corrupt or truncated (meta.json "
+     "has dataset = 7, not str or NoneType); copy it again from its source, or re-train / "
+     "re-save it"),
+    ("eval-model-datasetbad", "eval {w}/datasetbad.bs4nn",
+     "bs4nn eval: error: model file {w}/datasetbad.bs4nn is corrupt or truncated (unknown "
+     "dataset 'cifar'; choose one of: mnist, fashion-mnist); copy it again from its source, "
+     "or re-train / re-save it"),
+    ("eval-model-kindbad", "eval {w}/kindbad.bs4nn",
+     "bs4nn eval: error: model file {w}/kindbad.bs4nn is corrupt or truncated (weight_kind "
+     "'ternary' is unknown; use one of binary, real); copy it again from its source, or "
+     "re-train / re-save it"),
+    ("eval-model-encodingbad", "eval {w}/encodingbad.bs4nn",
+     "bs4nn eval: error: model file {w}/encodingbad.bs4nn is corrupt or truncated (encoding "
+     "'rate' is not supported; only 'ttfs-255-minus-I'); copy it again from its source, or "
+     "re-train / re-save it"),
+    ("eval-model-hashbad", "eval {w}/hashbad.bs4nn",
+     "bs4nn eval: error: model file {w}/hashbad.bs4nn fails its content check (hash "
+     "25dff6a48c2da1a6... differs from the stored 0123456789abcdef...): it was modified after "
+     "it was saved. Use the original file, or re-train / re-save the model"),
+    ("eval-model-thetastr", "eval {w}/thetastr.bs4nn",
+     "bs4nn eval: error: model file {w}/thetastr.bs4nn is corrupt or truncated (thetas.npy "
+     "holds <U1 values, not numbers); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-alphastr", "eval {w}/alphastr.bs4nn",
+     "bs4nn eval: error: model file {w}/alphastr.bs4nn is corrupt or truncated (alphas.npy "
+     "holds <U1 values, not numbers); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-thetanan", "eval {w}/thetanan.bs4nn",
+     "bs4nn eval: error: model file {w}/thetanan.bs4nn is corrupt or truncated (thetas holds "
+     "NaN or infinite values); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-alphaneg", "eval {w}/alphaneg.bs4nn",
+     "bs4nn eval: error: model file {w}/alphaneg.bs4nn is corrupt or truncated (alphas must "
+     "be positive, got [-1.0, 0.5]); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-thetas3", "eval {w}/thetas3.bs4nn",
+     "bs4nn eval: error: model file {w}/thetas3.bs4nn is corrupt or truncated (thetas has 3 "
+     "values; give one per weight layer (2)); copy it again from its source, or re-train / "
+     "re-save it"),
+    ("eval-model-weightsstr", "eval {w}/weightsstr.bs4nn",
+     "bs4nn eval: error: model file {w}/weightsstr.bs4nn is corrupt or truncated "
+     "(weights_1.npy holds <U1 values, not numbers); copy it again from its source, or "
+     "re-train / re-save it"),
+    ("eval-model-weightsinf", "eval {w}/weightsinf.bs4nn",
+     "bs4nn eval: error: model file {w}/weightsinf.bs4nn is corrupt or truncated (weights[1] "
+     "holds NaN or infinite values); copy it again from its source, or re-train / re-save it"),
+    ("eval-model-weightsshape", "eval {w}/weightsshape.bs4nn",
+     "bs4nn eval: error: model file {w}/weightsshape.bs4nn is corrupt or truncated (weights_1 "
+     "has shape (16, 10), layer sizes say (10, 16)); copy it again from its source, or "
+     "re-train / re-save it"),
+    ("eval-model-weights3d", "eval {w}/weights3d.bs4nn",
+     "bs4nn eval: error: model file {w}/weights3d.bs4nn is corrupt or truncated (weights_1 "
+     "has shape (10, 16, 1), layer sizes say (10, 16)); copy it again from its source, or "
+     "re-train / re-save it"),
+    ("eval-model-thetascomplex", "eval {w}/thetascomplex.bs4nn",
+     "bs4nn eval: error: model file {w}/thetascomplex.bs4nn is corrupt or truncated "
+     "(thetas.npy holds complex128 values, not numbers); copy it again from its source, or "
+     "re-train / re-save it"),
+    ("eval-model-bigk", "eval {w}/bigk.bs4nn",
+     "bs4nn eval: error: layer 0 threshold K=40000 does not fit the board's int16 counter "
+     "(allowed 1..32767); K = ceil(theta/alpha)"),
+    ("eval-model-negk", "eval {w}/negk.bs4nn",
+     "bs4nn eval: error: layer 0 threshold K=-3 does not fit the board's int16 counter "
+     "(allowed 1..32767); K = ceil(theta/alpha)"),
+    ("export-model-missing", "export {w}/none.bs4nn --out fw",
+     "bs4nn export: error: model file {w}/none.bs4nn not found; check the path, or train one "
+     "with `bs4nn train`"),
+    ("export-model-thetastr", "export {w}/thetastr.bs4nn --out fw",
+     "bs4nn export: error: model file {w}/thetastr.bs4nn is corrupt or truncated (thetas.npy "
+     "holds <U1 values, not numbers); copy it again from its source, or re-train / re-save it"),
+    ("export-model-bigk", "export {w}/bigk.bs4nn --out fw",
+     "bs4nn export: error: layer 0 threshold K=40000 does not fit the board's int16 counter "
+     "(allowed 1..32767); K = ceil(theta/alpha)"),
+    ("export-model-real", "export {w}/real.bs4nn --out fw",
+     "bs4nn export: error: model ({w}/real.bs4nn) has 'real' weights (S4NN); only "
+     "binary-weight models run on the board. Train with --weights binary."),
+    ("bench-model-missing", "bench --model {w}/none.bs4nn --port /dev/nonexist",
+     "bs4nn bench: error: model file {w}/none.bs4nn not found; check the path, or train one "
+     "with `bs4nn train`"),
+    ("bench-model-text", "bench --model {w}/text.bs4nn --port /dev/nonexist",
+     "bs4nn bench: error: {w}/text.bs4nn is not a bs4nn model file (not a zip archive); give "
+     "a file written by `bs4nn train` or bs4nn.trainer.model.Model.save"),
+    ("bench-model-negk", "bench --model {w}/negk.bs4nn --port /dev/nonexist",
+     "bs4nn bench: error: layer 0 threshold K=-3 does not fit the board's int16 counter "
+     "(allowed 1..32767); K = ceil(theta/alpha)"),
+    ("bench-model-real", "bench --model {w}/real.bs4nn --port /dev/nonexist",
+     "bs4nn bench: error: model ({w}/real.bs4nn) has 'real' weights (S4NN); only "
+     "binary-weight models run on the board. Train with --weights binary."),
+    ("sweep-model-cut", "sweep --model {w}/cut.bs4nn --port /dev/nonexist",
+     "bs4nn sweep: error: model file {w}/cut.bs4nn is corrupt or truncated (damaged archive: "
+     "File is not a zip file); copy it again from its source, or re-train / re-save it"),
+    ("demo-model-missing", "demo --model {w}/none.bs4nn",
+     "bs4nn demo: error: model file {w}/none.bs4nn not found; check the path, or train one "
+     "with `bs4nn train`"),
+    # ---- datasets
+    ("eval-data-dir-missing", "eval {w}/good.bs4nn --data-dir {w}/nodata",
+     "bs4nn eval: error: argument --data-dir: no folder '{w}/nodata'; give an existing folder "
+     "(see `bs4nn eval --help`)"),
+    ("train-data-dir-missing", "train --data-dir {w}/nodata",
+     "bs4nn train: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
+     "folder (see `bs4nn train --help`)"),
+    ("bench-data-dir-missing",
+     "bench --model {w}/good.bs4nn --port /dev/nonexist --data-dir {w}/nodata",
+     "bs4nn bench: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
+     "folder (see `bs4nn bench --help`)"),
+    ("sweep-data-dir-file",
+     "sweep --model {w}/good.bs4nn --port /dev/nonexist --data-dir {w}/afile",
+     "bs4nn sweep: error: argument --data-dir: no folder '{w}/afile'; give an existing folder "
+     "(see `bs4nn sweep --help`)"),
+    ("export-data-dir-missing", "export {w}/good.bs4nn --out fw --data-dir {w}/nodata",
+     "bs4nn export: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
+     "folder (see `bs4nn export --help`)"),
+    ("demo-data-dir-missing", "demo --data-dir {w}/nodata",
+     "bs4nn demo: error: argument --data-dir: no folder '{w}/nodata'; give an existing folder "
+     "(see `bs4nn demo --help`)"),
+    ("data-verify-dir-missing", "data verify --data-dir {w}/nodata",
+     "bs4nn data verify: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
+     "folder (see `bs4nn data verify --help`)"),
+    ("eval-data-damaged", "eval {w}/good.bs4nn --data-dir {w}/baddata",
+     "bs4nn eval: error: mnist file {w}/baddata/mnist/t10k-images-idx3-ubyte: truncated or "
+     "padded: header says 7840000 data bytes, file has 100; run `bs4nn data fetch mnist "
+     "--data-dir {w}/baddata`, or point --data-dir or BS4NN_DATA at a folder holding "
+     "mnist/<file>[.gz]"),
+    ("bench-data-damaged",
+     "bench --model {w}/good.bs4nn --port /dev/nonexist --data-dir {w}/baddata",
+     "bs4nn bench: error: mnist file {w}/baddata/mnist/t10k-images-idx3-ubyte: truncated or "
+     "padded: header says 7840000 data bytes, file has 100; run `bs4nn data fetch mnist "
+     "--data-dir {w}/baddata`, or point --data-dir or BS4NN_DATA at a folder holding "
+     "mnist/<file>[.gz]"),
+    ("export-data-damaged", "export {w}/good.bs4nn --out fw --data-dir {w}/baddata",
+     "bs4nn export: error: mnist file {w}/baddata/mnist/t10k-images-idx3-ubyte: truncated or "
+     "padded: header says 7840000 data bytes, file has 100; run `bs4nn data fetch mnist "
+     "--data-dir {w}/baddata`, or point --data-dir or BS4NN_DATA at a folder holding "
+     "mnist/<file>[.gz]"),
+    # ---- ports
+    ("bench-port-missing", "bench --model {w}/good.bs4nn --port /dev/nonexist",
+     "bs4nn bench: error: no serial device at /dev/nonexist: check the board is plugged in "
+     "and flashed, and list the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or `pio device "
+     "list`); pass the right one with --port, or use --emulate for the QEMU board"),
+    ("bench-port-file", "bench --model {w}/good.bs4nn --port {w}/afile",
+     "bs4nn bench: error: {w}/afile is not a serial port; pass the board's port (e.g. "
+     "/dev/ttyACM0) with --port, or use --emulate for the QEMU board"),
+    ("bench-port-dir", "bench --model {w}/good.bs4nn --port {w}/notexport",
+     "bs4nn bench: error: {w}/notexport is not a serial port; pass the board's port (e.g. "
+     "/dev/ttyACM0) with --port, or use --emulate for the QEMU board"),
+    ("bench-port-empty", "bench --model {w}/good.bs4nn --port ''",
+     "bs4nn bench: error: argument --port: expected a path, got '' (see `bs4nn bench --help`)"),
+    ("bench-port-baud-huge", "bench --model {w}/good.bs4nn --port /dev/ptmx --baud 99999999999",
+     "bs4nn bench: error: cannot open serial port /dev/ptmx at 99999999999 baud: signed "
+     "integer is greater than maximum; give the firmware's rate with --baud"),
+    ("sweep-port-missing", "sweep --model {w}/good.bs4nn --port /dev/nonexist",
+     "bs4nn sweep: error: no serial device at /dev/nonexist: check the board is plugged in "
+     "and flashed, and list the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or `pio device "
+     "list`); pass the right one with --port, or use --emulate for the QEMU board"),
+    ("bench-port-silent", "bench --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5",
+     "bs4nn bench: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s: is the "
+     "bs4nn firmware running on it, in binary mode, at the right baud rate? Reset the board "
+     "and try again"),
+    ("sweep-port-silent", "sweep --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5",
+     "bs4nn sweep: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s: is the "
+     "bs4nn firmware running on it, in binary mode, at the right baud rate? Reset the board "
+     "and try again"),
+    ("bench-port-silent-new-out",
+     "bench --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5 --out {w}/cwd/a/b",
+     "bs4nn bench: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s: is the "
+     "bs4nn firmware running on it, in binary mode, at the right baud rate? Reset the board "
+     "and try again"),
+    ("sweep-port-file", "sweep --model {w}/good.bs4nn --port {w}/afile",
+     "bs4nn sweep: error: {w}/afile is not a serial port; pass the board's port (e.g. "
+     "/dev/ttyACM0) with --port, or use --emulate for the QEMU board"),
+    # ---- build
+    ("build-missing", "build {w}/nowhere",
+     "bs4nn build: error: {w}/nowhere is not a bs4nn export (no bs4nn_export.json); run "
+     "`bs4nn export MODEL --out DIR` first"),
+    ("build-not-export", "build {w}/notexport",
+     "bs4nn build: error: {w}/notexport is not a bs4nn export (no bs4nn_export.json); run "
+     "`bs4nn export MODEL --out DIR` first"),
+    ("build-file", "build {w}/afile",
+     "bs4nn build: error: {w}/afile is not a bs4nn export (no bs4nn_export.json); run `bs4nn "
+     "export MODEL --out DIR` first"),
+    ("build-manifest-junk", "build {w}/manifestjunk",
+     "bs4nn build: error: {w}/manifestjunk/bs4nn_export.json is damaged (no JSON object with "
+     "a target and a model_hash); export again with `bs4nn export MODEL --out DIR`"),
+    ("build-manifest-bytes", "build {w}/manifestbytes",
+     "bs4nn build: error: {w}/manifestbytes/bs4nn_export.json is damaged (no JSON object with "
+     "a target and a model_hash); export again with `bs4nn export MODEL --out DIR`"),
+    ("build-manifest-list", "build {w}/manifestlist",
+     "bs4nn build: error: {w}/manifestlist/bs4nn_export.json is damaged (no JSON object with "
+     "a target and a model_hash); export again with `bs4nn export MODEL --out DIR`"),
+    ("build-manifest-no-target", "build {w}/manifestnotarget",
+     "bs4nn build: error: {w}/manifestnotarget/bs4nn_export.json is damaged (no JSON object "
+     "with a target and a model_hash); export again with `bs4nn export MODEL --out DIR`"),
+    ("build-manifest-target", "build {w}/manifesttarget",
+     "bs4nn build: error: unknown target 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
+     "nucleo_l476rg, pico, qemu-mps2-an386, teensy41"),
+]
+
+
+@pytest.fixture(scope="module")
+def silent_port():
+    """A serial port with nothing behind it (a pty no one answers on)."""
+    master, slave = os.openpty()
+    yield os.ttyname(slave)
+    os.close(slave)
+    os.close(master)
+
+
+@pytest.mark.parametrize(("argv", "expected"), [pytest.param(a, e, id=i) for i, a, e in CASES])
+def test_bad_input(argv, expected, world, silent_port, capsys, monkeypatch):
+    monkeypatch.chdir(world / "cwd")
+    monkeypatch.delenv("BS4NN_DATA", raising=False)
+    before = snapshot(world)
+    status = main(shlex.split(argv.format(w=world, pty=silent_port)))
+    err = capsys.readouterr().err
+    assert status != 0
+    assert err.splitlines() == [expected.format(w=world, pty=silent_port)]
+    assert snapshot(world) == before
