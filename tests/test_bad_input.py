@@ -4,14 +4,20 @@ Each case runs `bs4nn ARGS` in a fresh working folder inside a world of files (a
 damaged models, a file where a folder belongs, a non-export folder, damaged exports, a damaged
 dataset) and asserts: a non-zero exit, exactly one line on stderr and that it is the expected
 message, no exception escaping (no traceback), and every file of the world exactly as before
-(nothing created, nothing left behind). All of them fail before any firmware is built or QEMU
-started; the resume and concurrency cases are in test_bench_resume.py.
+(nothing created, nothing left behind). All CASES fail before any firmware is built or QEMU
+started; a few of them also run through the console script in its own process, and two (marked
+e2e) build the firmware and start QEMU before they fail. The resume and concurrency cases are in
+test_bench_resume.py.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -735,4 +741,51 @@ def test_bad_input(argv, expected, world, silent_port, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert status != 0
     assert err.splitlines() == [expected.format(w=world, pty=silent_port)]
+    assert snapshot(world) == before
+
+
+# one case of each class, through the installed console script in its own process
+CONSOLE = ["sweep-limit-0", "train-out-proc", "eval-model-thetastr", "eval-model-bigk",
+           "export-out-not-export", "bench-port-dir", "build-manifest-junk", "no-command"]
+
+
+@pytest.mark.parametrize(("argv", "expected"),
+                         [pytest.param(a, e, id=i) for i, a, e in CASES if i in CONSOLE])
+def test_console_script(argv, expected, world, silent_port, tmp_path):
+    before = snapshot(world)
+    bs4nn = Path(sys.executable).with_name("bs4nn")
+    proc = subprocess.run([str(bs4nn), *shlex.split(argv.format(w=world, pty=silent_port))],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == expected.format(w=world, pty=silent_port) + "\n"
+    assert snapshot(world) == before and not any(tmp_path.iterdir())
+
+
+def test_no_qemu_is_found_before_any_build(world, capsys, monkeypatch):
+    monkeypatch.chdir(world / "cwd")
+    monkeypatch.setenv("PATH", str(world / "cwd"))  # no qemu-system-arm, no compiler
+    before = snapshot(world)
+    assert main(["bench", "--model", str(world / "good.bs4nn"), "--emulate", "--limit", "5"]) == 2
+    assert capsys.readouterr().err == (
+        "bs4nn bench: error: qemu-system-arm not found on PATH: install it with `sudo apt-get "
+        "install qemu-system-arm` (Debian/Ubuntu), or bench a real board with --port\n")
+    assert snapshot(world) == before
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("command", ["bench", "sweep"])
+def test_a_run_that_never_started_on_the_emulated_board_leaves_nothing(world, capsys,
+                                                                       monkeypatch, command):
+    """Firmware built and QEMU started, but no reply in time: the new folder, the firmware
+    built in it and its parents are removed again."""
+    monkeypatch.chdir(world / "cwd")
+    before = snapshot(world)
+    status = main([command, "--model", str(world / "good.bs4nn"), "--emulate", "--limit", "5",
+                   "--timeout", "0.000001", "--out", "new/run"])
+    err = capsys.readouterr().err.splitlines()
+    assert status == 2 and len(err) == 1
+    assert re.fullmatch(
+        rf"bs4nn {command}: error: no valid reply to INFO from /dev/pts/\d+ after 4 tries of "
+        r"0\.0 s: is the bs4nn firmware running on it, in binary mode, at the right baud rate\? "
+        r"Reset the board and try again", err[0])
     assert snapshot(world) == before
