@@ -10,6 +10,7 @@ import sys
 from typing import NoReturn
 
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import reason
 
 # sub-command modules, in pipeline order
 _COMMAND_MODULES = ("bs4nn.trainer.data_cli", "bs4nn.trainer.cli", "bs4nn.trainer.nir_cli",
@@ -55,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except Bs4nnError as exc:
         print(f"bs4nn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # one not met where it happens: still one line, never a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"bs4nn {args.command}: error: {where}{reason(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"bs4nn {args.command}: interrupted", file=sys.stderr)

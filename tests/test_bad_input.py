@@ -41,6 +41,7 @@ def world(tmp_path_factory, real_data):
     (w / "empty.bs4nn").write_bytes(b"")
     (w / "text.bs4nn").write_text("hello\n")
     (w / "adir.bs4nn").mkdir()
+    (w / "ckpt.bs4nn.ckpt").mkdir()
     (w / "cut.bs4nn").write_bytes(good.read_bytes()[:300])
     flipped = bytearray(good.read_bytes())
     flipped[200] ^= 0xFF
@@ -433,6 +434,8 @@ CASES = [
      "bs4nn train: error: --out . is a folder; give a file name"),
     ("train-out-dir", "train --out {w}/notexport",
      "bs4nn train: error: --out {w}/notexport is a folder; give a file name"),
+    ("train-out-checkpoint-dir", "train --out {w}/ckpt.bs4nn",
+     "bs4nn train: error: --out's checkpoint {w}/ckpt.bs4nn.ckpt is a folder; give a file name"),
     ("train-out-empty", "train --out ''",
      "bs4nn train: error: argument --out: expected a path, got '' (see `bs4nn train --help`)"),
     ("eval-plots-file", "eval {w}/good.bs4nn --plots {w}/afile",
@@ -457,6 +460,8 @@ CASES = [
      "with `bs4nn train`"),
     ("eval-model-dir", "eval {w}/adir.bs4nn",
      "bs4nn eval: error: model file {w}/adir.bs4nn is a folder; give the model file itself"),
+    ("eval-model-devzero", "eval /dev/zero",
+     "bs4nn eval: error: model file /dev/zero is not a regular file; give the model file"),
     ("eval-model-empty", "eval {w}/empty.bs4nn",
      "bs4nn eval: error: {w}/empty.bs4nn is not a bs4nn model file (not a zip archive); give "
      "a file written by `bs4nn train` or bs4nn.trainer.model.Model.save"),

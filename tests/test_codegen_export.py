@@ -56,11 +56,48 @@ def test_export_writes_tree_and_headers_that_decode_to_the_model(tmp_path):
 
 def test_reexport_replaces_generated_files(tmp_path):
     export_firmware(IntModel.from_model(random_model([784, 8, 10], seed=1)), tmp_path / "fw")
+    (tmp_path / "fw/build").mkdir()  # what `bs4nn build` adds: kept
     second = random_model([784, 8, 10], seed=2)
     export_firmware(IntModel.from_model(second), tmp_path / "fw")
     assert json.loads((tmp_path / "fw/bs4nn_export.json").read_text())["model_hash"] == \
         second.content_hash
     assert second.content_hash in (tmp_path / "fw/generated/bs4nn_model.h").read_text()
+    assert (tmp_path / "fw/build").is_dir()
+
+
+def tree(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() if p.is_file() else None
+            for p in sorted(root.rglob("*"))}
+
+
+def test_export_failing_midway_leaves_nothing_half_made(tmp_path, monkeypatch):
+    """The tree is built beside --out: a failure leaves no new folder (nor its parents), and
+    an earlier export exactly as it was."""
+    import bs4nn.codegen.export as export
+
+    def broken(*args):
+        raise Bs4nnError("rendering failed")
+
+    first = IntModel.from_model(random_model([784, 8, 10], seed=1))
+    export_firmware(first, tmp_path / "fw")
+    (tmp_path / "fw" / "build").mkdir()  # what `bs4nn build` adds
+    before = tree(tmp_path)
+    monkeypatch.setattr(export, "render_model_sources", broken)
+    second = IntModel.from_model(random_model([784, 8, 10], seed=2))
+    for out in (tmp_path / "fw", tmp_path / "new" / "deeper" / "fw"):
+        with pytest.raises(Bs4nnError, match="^rendering failed$"):
+            export_firmware(second, out)
+        assert tree(tmp_path) == before
+
+
+def test_export_into_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    export_firmware(IntModel.from_model(random_model([784, 8, 10], seed=1)), ".")
+    second = random_model([784, 8, 10], seed=2)
+    export_firmware(IntModel.from_model(second), ".")
+    assert read_manifest(tmp_path)["model_hash"] == second.content_hash
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "Makefile", "board", "bs4nn_export.json", "core", "generated", "protocol"]
 
 
 def test_refuses_model_too_large_for_target_before_building(tmp_path):

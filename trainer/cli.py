@@ -30,7 +30,7 @@ from bs4nn.trainer.plots import (
 )
 from bs4nn.trainer.semantics import check_thresholds
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
-from bs4nn.trainer.train import PRESETS, make_config, train
+from bs4nn.trainer.train import PRESETS, checkpoint_path, make_config, train
 
 # options of the paper's rule only, and of the surrogate rule only (attribute names)
 PAPER_ONLY = ("theta", "silent_target", "ema_samples", "gamma", "tie_lead", "clip",
@@ -121,7 +121,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    check_output(args.out, "--out", folder=False)  # not at the first checkpoint, after epoch 1
+    # not at the first checkpoint, after epoch 1
+    check_output(args.out, "--out", folder=False)
+    check_output(checkpoint_path(args.out), "--out's checkpoint", folder=False)
     overrides = {"val_size": args.val_size, "train_limit": args.train_limit, "seed": args.seed}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs

@@ -21,9 +21,12 @@ def user_path(path: str | Path, doing: str) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        raise Bs4nnError(
-            f"cannot {doing} {path}: {exc.strerror or exc}; check the path, or choose another"
-        ) from None
+        raise Bs4nnError(f"cannot {doing} {path}: {reason(exc)}") from None
+
+
+def reason(exc: OSError) -> str:
+    """`strerror; check the path, or choose another`: what an OSError on a user path says."""
+    return f"{exc.strerror or exc}; check the path, or choose another"
 
 
 def check_output(path: str | Path, option: str, folder: bool) -> None:
@@ -92,9 +95,11 @@ def staged_file(path: Path) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def staged_dir(path: Path) -> Iterator[Path]:
-    """Yield a new empty temporary sibling of folder `path` to fill. When the block succeeds it
-    takes the place of `path` (an earlier `path` is removed); when it fails it is removed, and so
-    are the parents made for it."""
+    """Yield a new empty temporary sibling of folder `path` to fill. When the block succeeds its
+    entries take the place of the same-named ones of `path` (created if missing; an existing
+    folder keeps its other entries, e.g. a build, and its inode, so it may be the current one);
+    when it fails it is removed, and so are the parents made for it."""
+    path = Path(os.path.abspath(path))
     top = first_missing(path.parent)
     with user_path(path, "create"):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,9 +110,13 @@ def staged_dir(path: Path) -> Iterator[Path]:
         with user_path(path, "write"):
             if path.exists():
                 old = tmp.with_suffix(".old")
-                path.rename(old)
-                tmp.rename(path)
+                old.mkdir()
+                for entry in tmp.iterdir():
+                    if (path / entry.name).exists():
+                        (path / entry.name).rename(old / entry.name)
+                    entry.rename(path / entry.name)
                 shutil.rmtree(old)
+                tmp.rmdir()
             else:
                 tmp.rename(path)
     except BaseException:

@@ -160,6 +160,8 @@ class Model:
         path = Path(path)
         if path.is_dir():
             raise Bs4nnError(f"model file {path} is a folder; give the model file itself")
+        if path.exists() and not path.is_file():
+            raise Bs4nnError(f"model file {path} is not a regular file; give the model file")
         if not path.is_file():
             raise Bs4nnError(
                 f"model file {path} not found; check the path, or train one with `bs4nn train`"
