@@ -55,6 +55,10 @@ def _settings(model, intmodel, thetas, scales) -> list[tuple[float, list[int]]]:
             (float(s), thresholds_for_scale(s, intmodel.thresholds))
             for s in (scales or DEFAULT_SCALES)
         ]
+    names = [f"{setting:g}" for setting, _ in out]  # the CSV of a setting is named by it
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise Bs4nnError(f"setting {twice[0]} is given twice; give each setting once")
     for setting, ks in out:
         if not all(K_MIN <= k <= K_MAX for k in ks):
             raise Bs4nnError(

@@ -25,6 +25,7 @@ from badinput import edited, npy, snapshot, tiny_model
 
 from bs4nn.cli import main
 from bs4nn.codegen.export import EXPORT_MANIFEST
+from bs4nn.trainer.train import make_config, write_checkpoint
 
 HASH = "0123456789abcdef" * 4
 
@@ -102,6 +103,12 @@ def world(tmp_path_factory, real_data):
 
         head = gzip.decompress(images.read_bytes())[:16]
     (bad / "t10k-images-idx3-ubyte").write_bytes(head + b"\0" * 100)  # cut short
+    (w / "ckjunk.bs4nn.ckpt").write_bytes(b"junk")
+    (w / "ckcut.bs4nn.ckpt").write_bytes(good.read_bytes()[:300])
+    cfg = make_config("mnist-600", val_size=5000, train_limit=None, seed=0, epochs=1).to_dict()
+    write_checkpoint(w / "ckkeys.bs4nn.ckpt", cfg, {"epoch": 1}, {})
+    write_checkpoint(w / "ckother.bs4nn.ckpt", {**cfg, "seed": 4}, {"epoch": 1}, {})
+    write_checkpoint(w / "cknoconfig.bs4nn.ckpt", [1], {}, {})
     (w / "cwd").mkdir()
     return w
 
@@ -206,6 +213,10 @@ CASES = [
     ("sweep-thetas-huge", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 20,1e9",
      "bs4nn sweep: error: setting 1e+09 gives thresholds [1000000000, 2000000000]; each K "
      "must be in 1..32767: choose other --thetas/--scales"),
+    ("sweep-scales-twice", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,0.8,1.0",
+     "bs4nn sweep: error: setting 1 is given twice; give each setting once"),
+    ("sweep-thetas-twice", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 20,20",
+     "bs4nn sweep: error: setting 20 is given twice; give each setting once"),
     ("sweep-both", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 20 --scales 1",
      "bs4nn sweep: error: argument --scales: not allowed with argument --thetas (see `bs4nn "
      "sweep --help`)"),
@@ -330,6 +341,21 @@ CASES = [
     ("train-resume-none", "train --resume --out {w}/cwd/none.bs4nn",
      "bs4nn train: error: no checkpoint {w}/cwd/none.bs4nn.ckpt to resume from; run without "
      "--resume to start"),
+    ("train-resume-junk", "train --resume --out {w}/ckjunk.bs4nn --epochs 1",
+     "bs4nn train: error: checkpoint {w}/ckjunk.bs4nn.ckpt is unreadable (not a checkpoint "
+     "written by bs4nn train); delete it and start again without --resume"),
+    ("train-resume-cut", "train --resume --out {w}/ckcut.bs4nn --epochs 1",
+     "bs4nn train: error: checkpoint {w}/ckcut.bs4nn.ckpt is unreadable (File is not a zip "
+     "file); delete it and start again without --resume"),
+    ("train-resume-keys", "train --resume --out {w}/ckkeys.bs4nn --epochs 1",
+     "bs4nn train: error: checkpoint {w}/ckkeys.bs4nn.ckpt is unreadable (KeyError: 'v'); "
+     "delete it and start again without --resume"),
+    ("train-resume-other", "train --resume --out {w}/ckother.bs4nn --epochs 1",
+     "bs4nn train: error: checkpoint {w}/ckother.bs4nn.ckpt was made with different settings "
+     "(seed); resume with the same options, or start again without --resume"),
+    ("train-resume-noconfig", "train --resume --out {w}/cknoconfig.bs4nn --epochs 1",
+     "bs4nn train: error: checkpoint {w}/cknoconfig.bs4nn.ckpt is unreadable (no run "
+     "settings); delete it and start again without --resume"),
     # ---- choices and missing arguments
     ("no-command", "",
      "bs4nn: error: the following arguments are required: COMMAND (see `bs4nn --help`)"),

@@ -485,8 +485,10 @@ def _save(path: Path, state: SurrogateState, cfg: SurrogateConfig) -> None:
 
 
 def _load(path: Path, cfg: SurrogateConfig) -> SurrogateState:
-    meta, a = read_checkpoint(path, cfg.to_dict())
-    n = cfg.n_layers
+    return read_checkpoint(path, cfg.to_dict(), lambda meta, a: _state(meta, a, cfg.n_layers))
+
+
+def _state(meta: dict, a: dict, n: int) -> SurrogateState:
     best = [a[f"best{i}"] for i in range(n)] if "best0" in a else None
     average = [a[f"avg{i}"] for i in range(n)] if "avg0" in a else None
     return SurrogateState(weights=[a[f"w{i}"] for i in range(n)], m=[a[f"m{i}"] for i in range(n)],

@@ -10,9 +10,12 @@ from __future__ import annotations
 import io
 import json
 import time
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -25,6 +28,8 @@ from bs4nn.trainer.evaluate import EvalResult, evaluate, layout, predict
 from bs4nn.trainer.files import user_path, write_atomic
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.semantics import K_MAX, threshold_count
+
+T = TypeVar("T")
 
 N_INPUT = 784
 N_CLASSES = 10
@@ -287,23 +292,36 @@ def write_checkpoint(path: Path, config: dict, meta: dict, arrays: dict) -> None
         write_atomic(path, buf.getvalue())  # a crash leaves the previous checkpoint intact
 
 
-def read_checkpoint(path: Path, config: dict) -> tuple[dict, dict]:
-    """(meta, arrays) of a checkpoint written by `write_checkpoint` with the same `config`."""
+def read_checkpoint(path: Path, config: dict, state: Callable[[dict, dict], T]) -> T:
+    """state(meta, arrays) of a checkpoint written by `write_checkpoint` with the same
+    `config`; a checkpoint that cannot be read, or lacks what `state` takes, is refused."""
     if not path.is_file():
         raise Bs4nnError(f"no checkpoint {path} to resume from; run without --resume to start")
+
+    def unreadable(why: object) -> Bs4nnError:
+        return Bs4nnError(f"checkpoint {path} is unreadable ({why}); delete it and start again "
+                          "without --resume")
+
     try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":  # np.load would take anything else for a pickle
+                raise unreadable("not a checkpoint written by bs4nn train")
         with np.load(path) as z:
             meta = json.loads(z["meta"].tobytes().decode())
             arrays = {k: z[k] for k in z.files if k != "meta"}
-    except (OSError, ValueError, KeyError) as exc:
-        raise Bs4nnError(f"checkpoint {path} is unreadable ({exc}); delete it and start again "
-                         "without --resume") from None
-    if meta.get("config") != config:
-        saved = meta.get("config") or {}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise unreadable(exc) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise unreadable("no run settings")
+    if meta["config"] != config:
+        saved = meta["config"]
         diff = sorted(k for k in config if saved.get(k) != config[k])
         raise Bs4nnError(f"checkpoint {path} was made with different settings ({', '.join(diff)});"
                          " resume with the same options, or start again without --resume")
-    return meta, arrays
+    try:
+        return state(meta, arrays)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise unreadable(f"{type(exc).__name__}: {exc}") from None
 
 
 def _save_checkpoint(path: Path, state: TrainState, cfg: TrainConfig) -> None:
@@ -316,7 +334,10 @@ def _save_checkpoint(path: Path, state: TrainState, cfg: TrainConfig) -> None:
 
 
 def _load_checkpoint(path: Path, cfg: TrainConfig) -> TrainState:
-    meta, arrays = read_checkpoint(path, cfg.to_dict())
+    return read_checkpoint(path, cfg.to_dict(), _state)
+
+
+def _state(meta: dict, arrays: dict) -> TrainState:
     return TrainState(v=arrays["v"], scale=arrays["scale"], alphas=arrays["alphas"],
                       epoch=meta["epoch"], eta=meta["eta"], mu=meta["mu"],
                       rng_state=meta["rng_state"], best_w=arrays.get("best_w"),
