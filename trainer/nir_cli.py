@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from bs4nn.trainer.files import check_output
+from bs4nn.trainer.options import path
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -12,14 +15,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "weights (sign, one alpha per layer) and save it as a bs4nn model; prints "
                     "what the conversion changed. `bs4nn export --format nir` writes such graphs.",
     )
-    p.add_argument("nir_file", metavar="NIR_FILE")
-    p.add_argument("--out", required=True, help="model file to write")
+    p.add_argument("nir_file", type=path, metavar="NIR_FILE")
+    p.add_argument("--out", type=path, required=True, help="model file to write")
     p.set_defaults(func=_import)
 
 
 def _import(args: argparse.Namespace) -> int:
     from bs4nn.trainer.nir_graph import read_nir
 
+    check_output(args.out, "--out", folder=False)
     result = read_nir(args.nir_file)
     for line in result.report:
         print(line)

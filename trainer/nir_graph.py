@@ -21,6 +21,7 @@ import numpy as np
 
 from bs4nn.trainer.datasets import DATASETS
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import staged_file, user_path
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.semantics import binarize
 
@@ -80,14 +81,10 @@ def write_nir(model: Model, path: str | Path) -> Path:
 
     path = Path(path)
     graph = model_to_nir(model)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        nir.write(tmp, graph)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise Bs4nnError(f"cannot write {path} ({exc.strerror or exc}); choose a writable "
-                         "path") from None
+    with user_path(path, "write"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with staged_file(path) as tmp:
+            nir.write(tmp, graph)
     return path
 
 
