@@ -24,6 +24,7 @@ from bs4nn.host.client import DEFAULT_TIMEOUT_S, Device
 from bs4nn.host.outdir import run_folder
 from bs4nn.host.records import (
     RecordWriter,
+    ScannedCsv,
     compare,
     read_records,
     rewrite_records,
@@ -238,16 +239,19 @@ def run_bench(
     images, labels = images[:n], labels[:n]
     csv_path = out / CSV_NAME
     with run_folder(out) as folder:
-        resumed = _resume(csv_path, intmodel.model_hash, say) if resume else ResumeScan()
-        todo = [i for i in range(n) if i not in resumed.have]
+        resumed = _resume(csv_path, intmodel.model_hash, say) if resume else ScannedCsv()
+        have = {r.index for r in resumed.records}
+        todo = [i for i in range(n) if i not in have]
         if resume:
-            say(f"resume: {len(resumed.have & set(range(n)))} images already in {csv_path}, "
+            say(f"resume: {len(have & set(range(n)))} images already in {csv_path}, "
                 f"{len(todo)} to go")
         say(f"reference: integer model on {n} {dataset} test images ...")
         ref = reference_batch(intmodel, images)
         t_start = time.monotonic()
         with connect(intmodel, port, out, window, timeout, quiet, baud) as conn:
             folder.started()
+            if resumed.damaged or resumed.duplicates:  # the device answers: now, not before
+                rewrite_records(csv_path, resumed.records)
             info = conn.device.info
             assert info is not None
             say(
@@ -288,7 +292,7 @@ def run_bench(
                     **stats,
                 },
                 "firmware": firmware,
-                "resumed_images": len(resumed.have),
+                "resumed_images": len(have),
                 "resume_dropped_lines": {"damaged": resumed.damaged,
                                          "duplicates": resumed.duplicates},
                 "images_this_run": done,
@@ -326,19 +330,10 @@ def run_bench(
         )
 
 
-@dataclass
-class ResumeScan:
-    """What --resume found in the CSV: the images it holds, the lines it dropped."""
-
-    have: set[int] = field(default_factory=set)
-    damaged: list[int] = field(default_factory=list)
-    duplicates: list[int] = field(default_factory=list)
-
-
-def _resume(csv_path: Path, model_hash: str, say) -> ResumeScan:
-    """The images csv_path holds for this model; damaged and repeated rows are reported and
-    removed from the file (the damaged images are measured again); rows of another model are
-    refused."""
+def _resume(csv_path: Path, model_hash: str, say) -> ScannedCsv:
+    """What csv_path holds for this model; damaged and repeated rows are reported (the bench
+    rewrites the file without them once the device answers, and measures the damaged images
+    again); rows of another model are refused."""
     scan = scan_records(csv_path)
     others = sorted({r.model_hash for r in scan.records} - {model_hash})
     if others:
@@ -353,9 +348,7 @@ def _resume(csv_path: Path, model_hash: str, say) -> ResumeScan:
     if scan.duplicates:
         say(f"resume: {csv_path} repeats images already in it on line(s) "
             f"{_numbers(scan.duplicates)}: dropped")
-    if scan.damaged or scan.duplicates:
-        rewrite_records(csv_path, scan.records)
-    return ResumeScan({r.index for r in scan.records}, scan.damaged, scan.duplicates)
+    return scan
 
 
 def _numbers(values: list[int], most: int = 10) -> str:

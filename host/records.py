@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -194,9 +194,9 @@ class ScannedCsv:
     """What a bench CSV holds: the first good row of each (image, model), and the line
     numbers (1 = the header) of damaged rows and of repeated ones."""
 
-    records: list[Record]
-    damaged: list[int]
-    duplicates: list[int]
+    records: list[Record] = field(default_factory=list)
+    damaged: list[int] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
 
 
 def scan_records(path: Path) -> ScannedCsv:
@@ -208,13 +208,13 @@ def scan_records(path: Path) -> ScannedCsv:
     if lines[-1] == b"":
         lines.pop()  # the newline after the last row
     if not lines:
-        return ScannedCsv([], [], [])
+        return ScannedCsv()
     if lines[0].rstrip(b"\r") != ",".join(COLUMNS).encode():
         raise Bs4nnError(
             f"{path} has other columns than this bs4nn writes (another version, or not a bench "
             "CSV); use another --out, or drop --resume to start over"
         )
-    result = ScannedCsv([], [], [])
+    result = ScannedCsv()
     seen = set()
     for number, line in enumerate(lines[1:], start=2):
         try:

@@ -267,3 +267,16 @@ def _read(path):
         return path.read_text()
     except FileNotFoundError:
         return ""
+
+
+def test_a_resume_that_cannot_reach_the_device_leaves_a_damaged_csv_as_it_was(model, measured,
+                                                                             tmp_path, capsys):
+    path, _ = model
+    out = tmp_path / "bench"
+    shutil.copytree(measured, out)
+    lines = lines_of(out)
+    cut(lines, 4)
+    duplicate(lines, 7)
+    write_lines(out, lines)
+    err = refused(path, "/dev/nonexist", out, capsys)
+    assert err.startswith("bs4nn bench: error: no serial device at /dev/nonexist: ")
