@@ -29,6 +29,7 @@ from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
 from bs4nn.host.transport import DEFAULT_BAUD, SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import check_output
 
 MODEL_ID = "bs4nn01"  # the firmware's m-model-[...] (firmware_template/protocol/bs4nn_eembc.c)
 MAX_RUNS = 1_000_000  # the firmware's limit of N and W in "infer N W"
@@ -204,6 +205,7 @@ def run_eembc(model_path: str | Path, runner: str | Path, out_dir: str | Path = 
     from bs4nn.host.qemu import running_qemu
     from bs4nn.trainer.datasets import load_dataset
 
+    check_output(out_dir, "--out", folder=True)
     main_py = runner_main(runner)
     if port is None:
         check_runner_modules()

@@ -6,6 +6,7 @@ import argparse
 
 from bs4nn.host.eembc import DEFAULT_LIMIT, DEFAULT_USB, MODES
 from bs4nn.trainer.datasets import DATASETS
+from bs4nn.trainer.options import existing_dir, path, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,25 +17,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         "runner reads, then run the runner (unmodified, from --runner) against the emulated "
         "board, or print its commands for a board on --port.",
     )
-    e.add_argument("--model", required=True, help="model file (from `bs4nn train`)")
-    e.add_argument("--runner", required=True,
+    e.add_argument("--model", type=path, required=True, help="model file (from `bs4nn train`)")
+    e.add_argument("--runner", type=path, required=True,
                    help="the MLPerf Tiny runner folder (benchmark/runner, holding main.py)")
-    e.add_argument("--out", default="out/eembc", help="output folder (default out/eembc)")
+    e.add_argument("--out", type=path, default="out/eembc",
+                   help="output folder (default out/eembc)")
     e.add_argument("--mode", choices=[*MODES, "both"], default="both",
                    help="runner mode(s) (default both)")
-    e.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
+    e.add_argument("--limit", type=positive_int, default=DEFAULT_LIMIT,
                    help=f"test images for accuracy mode (default {DEFAULT_LIMIT})")
-    e.add_argument("--port", help="serial port of a flashed board: print the runner commands")
+    e.add_argument("--port", type=path,
+                   help="serial port of a flashed board: print the runner commands")
     e.add_argument("--usb", default=f"{DEFAULT_USB[0]:04X}:{DEFAULT_USB[1]:04X}",
                    help="USB VID:PID of the board's serial port for the devices file "
                         "(default: the runner's reference DUT, which the emulated board poses as)")
-    e.add_argument("--iterations", type=int,
+    e.add_argument("--iterations", type=positive_int,
                    help="inferences per performance window (default: measured on the board "
                         "for 10 s of its clock, plus 5%%)")
     e.add_argument("--dataset", choices=DATASETS,
                    help="test split to write (default: the model's dataset; an other one is "
                         "refused)")
-    e.add_argument("--data-dir", help="dataset folder (default: $BS4NN_DATA, then the user cache)")
+    e.add_argument("--data-dir", type=existing_dir,
+                   help="dataset folder (default: $BS4NN_DATA, then the user cache)")
     e.set_defaults(func=_run)
 
 

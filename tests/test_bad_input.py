@@ -675,6 +675,26 @@ CASES = [
     ("nir-import-no-out", "import-nir {w}/afile",
      "bs4nn import-nir: error: the following arguments are required: --out (see `bs4nn "
      "import-nir --help`)"),
+    # ---- MLPerf Tiny runner
+    ("eembc-limit-0", "eembc --model {w}/good.bs4nn --runner {w} --limit 0",
+     "bs4nn eembc: error: argument --limit: expected a whole number of at least 1, got '0' "
+     "(see `bs4nn eembc --help`)"),
+    ("eembc-iterations-neg", "eembc --model {w}/good.bs4nn --runner {w} --iterations -1",
+     "bs4nn eembc: error: argument --iterations: expected a whole number of at least 1, got "
+     "'-1' (see `bs4nn eembc --help`)"),
+    ("eembc-runner-without-main", "eembc --model {w}/good.bs4nn --runner {w}",
+     "bs4nn eembc: error: {w}/main.py does not exist: --runner is the MLPerf Tiny runner "
+     "folder (benchmark/runner of mlcommons/tiny), the one holding main.py"),
+    ("eembc-out-under-file", "eembc --model {w}/good.bs4nn --runner {w} --out {w}/afile/x",
+     "bs4nn eembc: error: --out {w}/afile/x: {w}/afile is not a folder; choose another path"),
+    ("eembc-runner-missing", "eembc --model {w}/good.bs4nn --runner {w}/nowhere",
+     "bs4nn eembc: error: {w}/nowhere/main.py does not exist: --runner is the MLPerf Tiny "
+     "runner folder (benchmark/runner of mlcommons/tiny), the one holding main.py"),
+    ("eembc-usb", "eembc --model {w}/good.bs4nn --runner {w} --usb zz",
+     "bs4nn eembc: error: --usb 'zz': expected VID:PID in hex, e.g. 0483:374B"),
+    ("eembc-data-dir-missing", "eembc --model {w}/good.bs4nn --runner {w} --data-dir {w}/nodata",
+     "bs4nn eembc: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
+     "folder (see `bs4nn eembc --help`)"),
     # ---- datasets
     ("eval-data-dir-missing", "eval {w}/good.bs4nn --data-dir {w}/nodata",
      "bs4nn eval: error: argument --data-dir: no folder '{w}/nodata'; give an existing folder "
