@@ -697,6 +697,19 @@ CASES = [
     ("eembc-data-dir-missing", "eembc --model {w}/good.bs4nn --runner {w} --data-dir {w}/nodata",
      "bs4nn eembc: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
      "folder (see `bs4nn eembc --help`)"),
+    # ---- the paper's figures
+    ("paper-limit-0", "paper --limit 0",
+     "bs4nn paper: error: argument --limit: expected a whole number of at least 1, got '0' "
+     "(see `bs4nn paper --help`)"),
+    ("paper-out-under-file", "paper --out {w}/afile/paper --only fig1",
+     "bs4nn paper: error: --out {w}/afile/paper: {w}/afile is not a folder; choose another "
+     "path"),
+    ("paper-only-unknown", "paper --only fig99",
+     "bs4nn paper: error: --only: unknown experiment id(s) fig99; choose from fig1, fig2, "
+     "fig3, fig4, fig5, fig6, fig7, fig8, fig9, table1, table2, table3, swap, alpha"),
+    ("paper-data-dir-missing", "paper --data-dir {w}/nodata",
+     "bs4nn paper: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
+     "folder (see `bs4nn paper --help`)"),
     # ---- datasets
     ("eval-data-dir-missing", "eval {w}/good.bs4nn --data-dir {w}/nodata",
      "bs4nn eval: error: argument --data-dir: no folder '{w}/nodata'; give an existing folder "

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import check_output
+from bs4nn.trainer.options import existing_dir, path, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,17 +20,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "one PNG per figure, DIR/results.json with every number, DIR/report.md "
                     "with the paper's figure beside ours. Resumable: experiments already in "
                     "results.json for the same model files are kept.")
-    p.add_argument("--out", default="out/paper", help="output folder (default out/paper)")
+    p.add_argument("--out", type=path, default="out/paper",
+                   help="output folder (default out/paper)")
     p.add_argument("--only", metavar="IDS",
                    help="comma-separated experiment ids (default all): fig1..fig9, table1..3, "
                         "swap, alpha")
-    p.add_argument("--models", default=str(SHIPPED), metavar="DIR",
+    p.add_argument("--models", type=path, default=str(SHIPPED), metavar="DIR",
                    help=f"folder of the model files (default the shipped {SHIPPED})")
     p.add_argument("--retrain", action="store_true",
                    help="train the models from scratch with the presets into DIR/models "
                         "(hours; resumable) instead of using --models")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N test images")
-    p.add_argument("--data-dir", help="where the datasets are (default: $BS4NN_DATA, cache)")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N test images")
+    p.add_argument("--data-dir", type=existing_dir,
+                   help="where the datasets are (default: $BS4NN_DATA, cache)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_paper)
 
@@ -55,9 +59,8 @@ def _paper(args: argparse.Namespace) -> int:
     from bs4nn.trainer.plots import make_dir
 
     ids = _ids(args.only)
-    if args.limit is not None and args.limit < 1:
-        raise Bs4nnError(f"--limit must be at least 1, got {args.limit}")
     out = Path(args.out)
+    check_output(out, "--out", folder=True)
     models = ModelSet(out / "models" if args.retrain else Path(args.models), args.retrain)
     models.check({k for i in ids for k in EXPERIMENTS[i].models})
     ctx = Context(out, models, args.limit, args.data_dir, not args.no_progress,
