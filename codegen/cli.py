@@ -12,10 +12,10 @@ import numpy as np
 from bs4nn.codegen.export import DEFAULT_TARGET, check_export_dir, export_firmware
 from bs4nn.codegen.footprint import target_info
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.trainer.datasets import DATASETS, load_dataset
+from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.files import check_output
 from bs4nn.trainer.model import Model
-from bs4nn.trainer.options import existing_dir, nonnegative_int, path
+from bs4nn.trainer.options import dataset_spec, existing_dir, nonnegative_int, path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,8 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check-images", type=nonnegative_int, default=10000, metavar="N",
                    help="compare the integer model with the trainer's evaluation on the first N "
                         "test images of the model's dataset (0 to skip; default 10000)")
-    p.add_argument("--dataset", choices=DATASETS,
-                   help="dataset of the check (default: the model's; needed if it records none)")
+    p.add_argument("--dataset", "--data", type=dataset_spec,
+                   help="dataset of the check (default: the model's; own data: its .npz file or "
+                        "IDX folder)")
     p.add_argument("--data-dir", type=existing_dir, help="dataset folder for the check")
     p.set_defaults(func=run_export)
 

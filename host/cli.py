@@ -6,8 +6,8 @@ import argparse
 
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
 from bs4nn.host.transport import DEFAULT_BAUD
-from bs4nn.trainer.datasets import DATASETS
 from bs4nn.trainer.options import (
+    dataset_spec,
     existing_dir,
     path,
     positive_float,
@@ -29,8 +29,10 @@ def _device_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--dataset",
-        choices=DATASETS,
-        help="test images to stream (default: the model's dataset; an other one is refused)",
+        "--data",
+        type=dataset_spec,
+        help="test images to stream (default: the model's dataset; an other one is refused; "
+        "a model made from own data needs its .npz file or IDX folder)",
     )
     p.add_argument(
         "--data-dir",

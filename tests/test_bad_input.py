@@ -336,7 +336,7 @@ CASES = [
      "got 3 values"),
     ("train-preset", "train --preset cifar-10",
      "bs4nn train: error: argument --preset: invalid choice: 'cifar-10' (choose from "
-     "'fashion-1000', 'fashion-600-600', 'mnist-600') (see `bs4nn train --help`)"),
+     "'fashion-1000', 'fashion-600-600', 'generic', 'mnist-600') (see `bs4nn train --help`)"),
     ("train-rule", "train --rule backprop",
      "bs4nn train: error: argument --rule: invalid choice: 'backprop' (choose from 'paper', "
      "'surrogate') (see `bs4nn train --help`)"),
@@ -371,8 +371,8 @@ CASES = [
      "bs4nn bench: error: argument --emulate: not allowed with argument --port (see `bs4nn "
      "bench --help`)"),
     ("bench-dataset-unknown", "bench --model {w}/good.bs4nn --port /dev/nonexist --dataset cifar",
-     "bs4nn bench: error: argument --dataset: invalid choice: 'cifar' (choose from 'mnist', "
-     "'fashion-mnist') (see `bs4nn bench --help`)"),
+     "bs4nn bench: error: argument --dataset/--data: expected mnist or fashion-mnist, or a .npz "
+     "file or IDX folder of your own, got 'cifar' (see `bs4nn bench --help`)"),
     ("bench-dataset-other",
      "bench --model {w}/good.bs4nn --port /dev/nonexist --dataset fashion-mnist",
      "bs4nn bench: error: --dataset fashion-mnist is not the model's dataset (mnist); leave "
@@ -389,16 +389,16 @@ CASES = [
      "--dataset out to use mnist"),
     ("eval-no-dataset", "eval {w}/nodata.bs4nn",
      "bs4nn eval: error: the model records no dataset; name one with --dataset (mnist or "
-     "fashion-mnist)"),
+     "fashion-mnist, or a .npz file or IDX folder)"),
     ("export-no-dataset", "export {w}/nodata.bs4nn --out fw",
      "bs4nn export: error: the model records no dataset; name one with --dataset (mnist or "
-     "fashion-mnist)"),
+     "fashion-mnist, or a .npz file or IDX folder)"),
     ("bench-no-dataset", "bench --model {w}/nodata.bs4nn --port /dev/nonexist",
      "bs4nn bench: error: the model records no dataset; name one with --dataset (mnist or "
-     "fashion-mnist)"),
+     "fashion-mnist, or a .npz file or IDX folder)"),
     ("train-dataset-unknown", "train --dataset cifar",
-     "bs4nn train: error: argument --dataset: invalid choice: 'cifar' (choose from 'mnist', "
-     "'fashion-mnist') (see `bs4nn train --help`)"),
+     "bs4nn train: error: argument --dataset/--data: expected mnist or fashion-mnist, or a .npz "
+     "file or IDX folder of your own, got 'cifar' (see `bs4nn train --help`)"),
     ("eval-split", "eval {w}/good.bs4nn --split validation",
      "bs4nn eval: error: argument --split: invalid choice: 'validation' (choose from 'test', "
      "'train') (see `bs4nn eval --help`)"),
@@ -567,7 +567,8 @@ CASES = [
      "re-save it"),
     ("eval-model-datasetbad", "eval {w}/datasetbad.bs4nn",
      "bs4nn eval: error: model file {w}/datasetbad.bs4nn is corrupt or truncated (unknown "
-     "dataset 'cifar'; choose one of: mnist, fashion-mnist); copy it again from its source, "
+     "dataset 'cifar'; choose one of: mnist, fashion-mnist (or own data with its "
+     "dataset_sha256)); copy it again from its source, "
      "or re-train / re-save it"),
     ("eval-model-kindbad", "eval {w}/kindbad.bs4nn",
      "bs4nn eval: error: model file {w}/kindbad.bs4nn is corrupt or truncated (weight_kind "

@@ -276,8 +276,8 @@ def test_model_from_arrays_other_checks():
 
 def test_dataset_is_checked_when_the_model_is_made():
     w = [np.ones((3, 4))]
-    with pytest.raises(Bs4nnError, match="^unknown dataset 'cifar'; choose one of: mnist, "
-                                         "fashion-mnist$"):
+    with pytest.raises(Bs4nnError, match=r"^unknown dataset 'cifar'; choose one of: mnist, "
+                                         r"fashion-mnist \(or own data with its dataset_sha256\)$"):
         model_from_arrays(w, [1.0], [1.0], dataset="cifar")
 
 
@@ -295,4 +295,4 @@ def test_dataset_to_run_is_the_models_own():
     with pytest.raises(Bs4nnError) as exc:
         unnamed.dataset_to_run()
     assert str(exc.value) == ("the model records no dataset; name one with --dataset "
-                              "(mnist or fashion-mnist)")
+                              "(mnist or fashion-mnist, or a .npz file or IDX folder)")

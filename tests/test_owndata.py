@@ -1,12 +1,16 @@
 """A user's own dataset: .npz and IDX folders of any image size, exact checks and messages."""
 
 import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bs4nn.trainer.datasets import dataset_fields
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.owndata import TO_UINT8, load_own_data
 
 
@@ -114,3 +118,82 @@ def test_missing_and_foreign_files(tmp_path):
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
     assert message(junk).startswith(f"dataset {junk} is not a readable .npz file (")
+
+
+# ---------------------------------------------------------------- the chain on own data
+
+
+def quadrant_data(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """10x10 images, 4 classes: a bright 5x5 block in the class's quadrant over dim noise."""
+    y = rng.integers(0, 4, n)
+    x = np.where(rng.random((n, 10, 10)) < 0.5, 0, rng.integers(0, 90, (n, 10, 10)))
+    for i, c in enumerate(y):
+        r, q = divmod(int(c), 2)
+        block = rng.integers(150, 256, (5, 5))
+        block[rng.random((5, 5)) < 0.3] = 0
+        x[i, 5 * r:5 * r + 5, 5 * q:5 * q + 5] = block
+    return x.astype(np.uint8), y
+
+
+@pytest.fixture(scope="module")
+def sensors(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(0)
+    (xtr, ytr), (xte, yte) = quadrant_data(1200, rng), quadrant_data(300, rng)
+    path = tmp_path_factory.mktemp("own") / "sensors.npz"
+    np.savez(path, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte,
+             class_names=np.array(["north-west", "north-east", "south-west", "south-east"]))
+    return path
+
+
+def bs4nn(*args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "bs4nn", *map(str, args)], capture_output=True,
+                          text=True)
+    return proc
+
+
+@pytest.mark.e2e
+def test_own_data_trains_exports_and_runs_bit_exact_on_the_board(sensors, tmp_path):
+    model = tmp_path / "m.bs4nn"
+    proc = bs4nn("train", "--preset", "generic", "--data", sensors, "--hidden", "20",
+                 "--epochs", "3", "--val-size", "200", "--out", model, "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("training 100-20-4 on ")
+    trained = Model.load(model)
+    assert (trained.dataset, trained.dataset_sha256) == (
+        "sensors.npz", load_own_data(sensors).test_sha256)
+    assert trained.metrics["test_accuracy"] >= 0.9
+    proc = bs4nn("export", model, "--out", tmp_path / "fw", "--data", sensors)
+    assert proc.returncode == 0, proc.stderr
+    assert f"integer model == trainer evaluation on 300 {sensors} test images" in proc.stdout
+    proc = bs4nn("bench", "--model", model, "--data", sensors, "--emulate", "--limit", "50",
+                 "--out", tmp_path / "bench", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "\nmismatches    0  (" in proc.stdout
+    proc = bs4nn("eval", model, "--data", sensors, "--plots", tmp_path / "plots")
+    assert proc.returncode == 0 and (tmp_path / "plots" / "confusion.png").is_file()
+
+
+def test_a_model_of_own_data_needs_that_data(sensors, tmp_path):
+    rng = np.random.default_rng(1)
+    model = model_from_arrays([rng.normal(size=(8, 100)), rng.normal(size=(4, 8))], [1.0, 1.0],
+                              [3.0, 2.0], **dataset_fields(str(sensors)))
+    path = model.save(tmp_path / "m.bs4nn")
+    sha = load_own_data(sensors).test_sha256
+    proc = bs4nn("eval", path)
+    assert proc.returncode == 2 and proc.stderr == (
+        f"bs4nn eval: error: the model was made from own data sensors.npz (test split SHA-256 "
+        f"{sha[:16]}...); give its file or folder with --data\n")
+    other = dict(np.load(sensors))
+    other["y_test"] = (other["y_test"] + 1) % 4
+    np.savez(tmp_path / "sensors.npz", **other)
+    other_sha = load_own_data(tmp_path / "sensors.npz").test_sha256
+    proc = bs4nn("bench", "--model", path, "--data", tmp_path / "sensors.npz", "--port",
+                 "/dev/null", "--out", tmp_path / "b")
+    assert proc.returncode == 2 and proc.stderr == (
+        f"bs4nn bench: error: --dataset sensors.npz (test split SHA-256 {other_sha[:16]}...) is "
+        f"not the model's dataset (sensors.npz (test split SHA-256 {sha[:16]}...)); give the data "
+        "it was made from\n")
+    assert not (tmp_path / "b").exists()
+    proc = bs4nn("bench", "--model", path, "--dataset", "mnist", "--port", "/dev/null",
+                 "--out", tmp_path / "b")
+    assert proc.returncode == 2 and "--dataset mnist is not the model's dataset" in proc.stderr

@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bs4nn.trainer.datasets import DATASETS, load_dataset
+from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
 from bs4nn.trainer.files import check_output
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.options import (
+    dataset_spec,
     existing_dir,
     nonnegative_float,
     nonnegative_int,
@@ -53,7 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="paper = the paper's temporal-error rule (default); surrogate = soft "
                         "first spikes on quantised time, Adam on mini-batches, then thresholds "
                         "calibrated every epoch (binary weights only; beyond the paper)")
-    p.add_argument("--dataset", choices=DATASETS, help="default: the preset's dataset")
+    p.add_argument("--dataset", "--data", type=dataset_spec,
+                   help="mnist, fashion-mnist, or a .npz file or IDX folder of your own data "
+                        "(default: the preset's; the generic preset needs one)")
     p.add_argument("--hidden", type=positive_int, action="append", metavar="N",
                    help="hidden layer size; repeat for more layers (default: the preset's)")
     p.add_argument("--theta", type=positive_float, action="append", metavar="THETA",
@@ -108,7 +111,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "response time, spikes per layer, per-class output "
                                           "firing times, confusion matrix.")
     e.add_argument("model", type=path, help="model file")
-    e.add_argument("--dataset", choices=DATASETS, help="default: the model's dataset")
+    e.add_argument("--dataset", "--data", type=dataset_spec,
+                   help="default: the model's dataset (own data: give its .npz file or folder)")
     e.add_argument("--split", choices=("test", "train"), default="test")
     e.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images")
     e.add_argument("--json", action="store_true", help="print JSON instead of text")

@@ -249,10 +249,18 @@ def _load_file(name: str, fname: str, data_dir: str | Path | None) -> tuple[Path
 def load_dataset(
     name: str, split: str, data_dir: str | Path | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Images uint8 (N, 784) row-major and labels uint8 (N,), verified. Cached per process.
+    """Images uint8 (N, n_inputs) row-major and labels (N,), verified. Cached per process.
 
-    The returned arrays are read-only views shared between callers; copy before modifying.
+    `name` is a built-in dataset or a user's own (a .npz file or IDX folder, see owndata; its
+    split may also be "val"). The returned arrays are read-only views shared between callers;
+    copy before modifying.
     """
+    own = own_data(name)
+    if own is not None:
+        if split not in own.splits:
+            raise Bs4nnError(f"dataset {name} has no {split} split (it has "
+                             f"{', '.join(sorted(own.splits))})")
+        return own.splits[split]
     _check_name(name)
     if split not in SPLITS:
         raise Bs4nnError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
@@ -272,6 +280,48 @@ def load_dataset(
     labels.flags.writeable = False
     _loaded[key] = (images, labels)
     return images, labels
+
+
+def own_data(spec: str):
+    """The OwnData behind a dataset argument that names a file or folder, else None."""
+    from bs4nn.trainer.owndata import is_own_data, load_own_data
+
+    if spec in DATASETS or not is_own_data(spec):
+        return None
+    return load_own_data(spec)
+
+
+def check_spec(spec: str) -> None:
+    """A built-in dataset name or a readable own dataset; anything else is refused."""
+    if own_data(spec) is None:
+        _check_name(spec)
+
+
+def dataset_shape(spec: str) -> tuple[int, int]:
+    """(inputs per image, number of classes) of a dataset."""
+    own = own_data(spec)
+    return (ROWS * COLS, len(CLASS_NAMES[spec])) if own is None else (own.n_inputs,
+                                                                        own.n_classes)
+
+
+def class_names(spec: str | None) -> list[str] | None:
+    """Label -> class name for plots; None when the dataset is not known."""
+    if spec is None:
+        return None
+    try:
+        own = own_data(spec)
+    except Bs4nnError:  # a model's record of data that is not here: plain class numbers
+        return None
+    return CLASS_NAMES.get(spec) if own is None else list(own.class_names)
+
+
+def dataset_fields(spec: str) -> dict[str, str | None]:
+    """What a model records of the data it was made from: the dataset's name and, for a
+    user's own data, the SHA-256 of its test split (`Model.dataset`, `Model.dataset_sha256`)."""
+    own = own_data(spec)
+    if own is None:
+        return {"dataset": spec, "dataset_sha256": None}
+    return {"dataset": own.name, "dataset_sha256": own.test_sha256}
 
 
 def train_val_split(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -37,10 +37,11 @@ _META = "meta.json"
 _ZIP_MAGIC = b"PK\x03\x04"
 _META_TYPES = {  # meta.json keys besides format and format_version: the JSON types they hold
     "layer_sizes": (list,), "content_hash": (str,), "weight_kind": (str,), "encoding": (str,),
-    "tmax": (int,), "dataset": (str, type(None)), "seed": (int, type(None)),
-    "train_config": (dict,), "metrics": (dict,),
+    "tmax": (int,), "dataset": (str, type(None)), "dataset_sha256": (str, type(None)),
+    "seed": (int, type(None)), "train_config": (dict,), "metrics": (dict,),
 }
 _META_KEYS = tuple(_META_TYPES)
+_META_OPTIONAL = ("dataset_sha256",)  # absent from files written before own datasets
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Model:
     weight_kind: str = "binary"
     encoding: str = ENCODING
     dataset: str | None = None
+    # a user's own dataset: SHA-256 of its test split (owndata.OwnData.test_sha256)
+    dataset_sha256: str | None = None
     seed: int | None = None
     train_config: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
@@ -103,21 +106,35 @@ class Model:
 
     def dataset_to_run(self, requested: str | None = None) -> str:
         """The dataset to run this model on: the one it records. An explicit `requested` must
-        name the same one (an MNIST model scores 10% on Fashion-MNIST, silently); a model that
-        records none (made from arrays without `dataset=`) needs one named."""
+        be the same one (an MNIST model scores 10% on Fashion-MNIST, silently); a user's own
+        data must be named (a .npz file or IDX folder) and have the recorded test split; a
+        model that records no dataset (made from arrays) needs one named."""
+        from bs4nn.trainer.datasets import check_spec, dataset_fields
+
         if requested is None:
             if self.dataset is None:
                 raise Bs4nnError(
                     f"the model records no dataset; name one with --dataset "
-                    f"({' or '.join(DATASETS)})"
+                    f"({' or '.join(DATASETS)}, or a .npz file or IDX folder)"
+                )
+            if self.dataset_sha256 is not None:
+                raise Bs4nnError(
+                    f"the model was made from own data {self.dataset} (test split SHA-256 "
+                    f"{self.dataset_sha256[:16]}...); give its file or folder with --data"
                 )
             return self.dataset
-        _check_dataset(requested)
-        if self.dataset is not None and requested != self.dataset:
-            raise Bs4nnError(
-                f"--dataset {requested} is not the model's dataset ({self.dataset}); "
-                f"leave --dataset out to use {self.dataset}"
-            )
+        check_spec(requested)
+        if self.dataset is not None:
+            got = dataset_fields(requested)
+            if got != {"dataset": self.dataset, "dataset_sha256": self.dataset_sha256}:
+                theirs = got["dataset"] + (f" (test split SHA-256 {got['dataset_sha256'][:16]}"
+                                           "...)" if got["dataset_sha256"] else "")
+                ours = self.dataset + (f" (test split SHA-256 {self.dataset_sha256[:16]}...)"
+                                       if self.dataset_sha256 else "")
+                hint = ("give the data it was made from" if self.dataset_sha256
+                        else f"leave --dataset out to use {self.dataset}")
+                raise Bs4nnError(f"--dataset {theirs} is not the model's dataset ({ours}); "
+                                 f"{hint}")
         return requested
 
     def save(self, path: str | Path) -> Path:
@@ -132,6 +149,7 @@ class Model:
             "encoding": self.encoding,
             "tmax": int(self.tmax),
             "dataset": self.dataset,
+            "dataset_sha256": self.dataset_sha256,
             "seed": self.seed,
             "train_config": self.train_config,
             "metrics": self.metrics,
@@ -192,7 +210,8 @@ def model_from_arrays(
     thetas: one value each per layer. `meta` may set weight_kind, encoding, dataset, seed,
     train_config, metrics.
     """
-    allowed = {"weight_kind", "encoding", "dataset", "seed", "train_config", "metrics"}
+    allowed = {"weight_kind", "encoding", "dataset", "dataset_sha256", "seed", "train_config",
+               "metrics"}
     unknown = sorted(set(meta) - allowed)
     if unknown:
         raise Bs4nnError(
@@ -254,8 +273,7 @@ def _validate(m: Model) -> None:
         )
     if not (m.alphas > 0).all():  # design 1: alpha_l > 0 always, so K is defined
         raise Bs4nnError(f"alphas must be positive, got {m.alphas.tolist()}")
-    if m.dataset is not None:
-        _check_dataset(m.dataset)
+    _check_dataset(m.dataset, m.dataset_sha256)
     if m.encoding != ENCODING:
         raise Bs4nnError(f"encoding {m.encoding!r} is not supported; only {ENCODING!r}")
     if isinstance(m.tmax, bool) or not isinstance(m.tmax, int | np.integer) or m.tmax < 1:
@@ -265,9 +283,16 @@ def _validate(m: Model) -> None:
         raise Bs4nnError(f"tmax {m.tmax} is not supported; the input coding needs {TMAX}")
 
 
-def _check_dataset(name: object) -> None:
-    if name not in DATASETS:
-        raise Bs4nnError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+def _check_dataset(name: object, sha256: object) -> None:
+    """None, a built-in dataset, or a user's own named by its file and test-split SHA-256."""
+    if sha256 is None:
+        if name is not None and name not in DATASETS:
+            raise Bs4nnError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)} "
+                             "(or own data with its dataset_sha256)")
+    elif not (isinstance(name, str) and name and isinstance(sha256, str) and len(sha256) == 64
+              and all(c in "0123456789abcdef" for c in sha256)):
+        raise Bs4nnError(f"own dataset {name!r} needs a name and a 64-hex dataset_sha256, got "
+                         f"{sha256!r}")
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
@@ -316,9 +341,10 @@ def _read(zf: zipfile.ZipFile, path: Path) -> Model:
             f"model file {path} has format version {version!r}; this bs4nn reads version "
             f"{FORMAT_VERSION}: use the bs4nn release that wrote it, or re-save the model"
         )
-    missing = [k for k in _META_KEYS if k not in meta]
+    missing = [k for k in _META_KEYS if k not in meta and k not in _META_OPTIONAL]
     if missing:
         raise Bs4nnError(_corrupt(path, f"{_META} lacks {', '.join(missing)}"))
+    meta = {**dict.fromkeys(_META_OPTIONAL), **meta}
     for key, kinds in _META_TYPES.items():
         if not _is(meta[key], kinds):
             raise Bs4nnError(_corrupt(path, f"{_META} has {key} = {_short(meta[key])}, not "

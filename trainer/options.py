@@ -76,3 +76,19 @@ def existing_dir(text: str) -> str:
     if not Path(text).expanduser().is_dir():
         raise argparse.ArgumentTypeError(f"no folder {text!r}; give an existing folder")
     return text
+
+
+def dataset_spec(text: str) -> str:
+    """mnist, fashion-mnist, or a user's own dataset: a .npz file or a folder of IDX files
+    (read and checked when the command runs)."""
+    from bs4nn.trainer.datasets import DATASETS
+    from bs4nn.trainer.owndata import is_own_data
+
+    if text in DATASETS:
+        return text
+    if is_own_data(text):
+        if not Path(text).expanduser().exists():
+            raise argparse.ArgumentTypeError(f"no file or folder {text!r}")
+        return text
+    raise argparse.ArgumentTypeError(f"expected {' or '.join(DATASETS)}, or a .npz file or IDX "
+                                     f"folder of your own, got {text!r}")

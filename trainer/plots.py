@@ -150,14 +150,18 @@ def _training_title(metrics: dict, s: TrainingSeries, name: str) -> str:
 def eval_plots(result: EvalResult, out_dir: str | Path) -> list[Path]:
     """confusion.png, output_steps.png and decision_step_per_class.png in `out_dir`
     (created if missing)."""
+    from bs4nn.trainer.datasets import class_names
+
     out_dir = make_dir(out_dir)
     where = " ".join(x for x in (result.dataset, result.split) if x)
     images = f"{result.n} {where} images" if where else f"{result.n} images"
+    names = class_names(result.dataset)
     return [
         plot_confusion(result.confusion, out_dir / "confusion.png",
-                       title=f"confusion, {images}, accuracy {100 * result.accuracy:.2f}%"),
+                       title=f"confusion, {images}, accuracy {100 * result.accuracy:.2f}%",
+                       names=names),
         plot_output_steps(result.per_class_mean_output_step, out_dir / "output_steps.png",
-                          f"mean output firing step, full run, {images}"),
+                          f"mean output firing step, full run, {images}", names=names),
         plot_decision_steps(result.per_class_mean_decision_step,
                             out_dir / "decision_step_per_class.png",
                             title=f"decision step per class (mean {result.mean_decision_step:.1f}"

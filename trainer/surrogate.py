@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from bs4nn.trainer import surrogate_kernels
 from bs4nn.trainer.calibrate import calibrate_thresholds
+from bs4nn.trainer.datasets import dataset_fields, dataset_shape
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.semantics import binarize
@@ -67,6 +68,9 @@ SURROGATE_PRESETS: dict[str, dict] = {
     "fashion-600-600": dict(dataset="fashion-mnist", hidden=[600, 600], flip=True, levels=16,
                             shift=0, widths_end=[2.0, 2.0, 4.0], average_batches=1000,
                             count_loss=1.0, epochs=30, lr_halve_every=6),
+    # a small start for a user's own data (--data FILE.npz, --hidden N): no shifts (they
+    # assume 28x28 images), a short weight average
+    "generic": dict(dataset=None, hidden=[100], shift=0, average_batches=100),
 }
 
 
@@ -148,6 +152,9 @@ class SurrogateConfig(NetworkConfig):
             raise Bs4nnError("dropout rates must be within [0, 1)")
         if not 0 <= self.shift < SIDE // 2:
             raise Bs4nnError(f"--shift must be within 0..{SIDE // 2 - 1}, got {self.shift}")
+        if self.shift and dataset_shape(self.dataset)[0] != SIDE * SIDE:
+            raise Bs4nnError(f"--shift moves {SIDE}x{SIDE} images; this dataset's are not: "
+                             "use --shift 0")
         if self.flip and self.dataset != "fashion-mnist":
             raise Bs4nnError("flip is for Fashion-MNIST (digits are not left-right symmetric)")
         if self.train_limit is not None and self.train_limit < self.batch:
@@ -404,8 +411,10 @@ def spike_levels(images: np.ndarray, levels: np.ndarray) -> np.ndarray:
 def augment(images: np.ndarray, labels: np.ndarray, cfg: SurrogateConfig,
             rng: np.random.Generator) -> np.ndarray:
     """Random shifts by up to cfg.shift pixels (zero fill) and, with cfg.flip, left-right flips
-    of half of the symmetric classes."""
+    of half of the symmetric classes. Neither: the images as they are (of any size)."""
     n = len(images)
+    if not (cfg.shift or cfg.flip):
+        return np.ascontiguousarray(images)
     out = images.reshape(n, SIDE, SIDE)
     if cfg.shift:
         s = cfg.shift
@@ -456,7 +465,8 @@ def to_model(signs: list[np.ndarray], ks: list[int], cfg: SurrogateConfig,
              metrics: dict | None = None) -> Model:
     """The exact BS4NN with these (n_out, n_in) signs, alpha 1 and thresholds giving K."""
     return model_from_arrays([s.astype(np.float64) for s in signs], [1.0] * len(ks),
-                             [float(k) for k in ks], dataset=cfg.dataset, seed=cfg.seed,
+                             [float(k) for k in ks], **dataset_fields(cfg.dataset),
+                             seed=cfg.seed,
                              train_config=cfg.to_dict(), metrics=metrics or {})
 
 

@@ -22,7 +22,14 @@ from tqdm import tqdm
 
 from bs4nn.trainer import kernels
 from bs4nn.trainer.calibrate import calibrate_thresholds
-from bs4nn.trainer.datasets import DATASETS, load_dataset, train_val_split
+from bs4nn.trainer.datasets import (
+    check_spec,
+    dataset_fields,
+    dataset_shape,
+    load_dataset,
+    own_data,
+    train_val_split,
+)
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import EvalResult, evaluate, layout, predict
 from bs4nn.trainer.files import user_path, write_atomic
@@ -31,8 +38,6 @@ from bs4nn.trainer.semantics import K_MAX, threshold_count
 
 T = TypeVar("T")
 
-N_INPUT = 784
-N_CLASSES = 10
 CHUNK = 1000  # samples per kernel call: progress granularity and Ctrl-C latency
 
 # Table 1 of the paper. Per preset: values for hidden layers and for the output layer.
@@ -62,6 +67,13 @@ PRESETS: dict[str, dict] = {
                             alpha_out=10.0, init_hidden=(-1.0, 1.0), init_out=(-1.0, 1.0),
                             rule=dict(silent_target="paper", silent_backprop=True, tie_lead=1.0,
                                       calibrate=True)),
+    # a small start for a user's own data (--data FILE.npz, --hidden N): the mnist-600 rule,
+    # thresholds for about 100 inputs, chosen again on validation after training
+    "generic": dict(dataset=None, hidden=[100], epochs=20, theta_hidden=50.0, theta_out=50.0,
+                    alpha_hidden=5.0, alpha_out=5.0, init_hidden=(0.0, 0.5),
+                    init_out=(0.0, 5.0), clip_hidden=0.5, clip_out=5.0,
+                    rule=dict(ema_samples=3000, gamma=3.0, tie_lead=1.0,
+                              silent_target="paper", calibrate=True)),
 }
 
 
@@ -70,7 +82,8 @@ class NetworkConfig:
 
     @property
     def layer_sizes(self) -> list[int]:
-        return [N_INPUT, *self.hidden, N_CLASSES]
+        n_inputs, n_classes = dataset_shape(self.dataset)
+        return [n_inputs, *self.hidden, n_classes]
 
     @property
     def n_layers(self) -> int:  # weight layers
@@ -83,8 +96,10 @@ class NetworkConfig:
         """A known dataset, positive hidden sizes, one value per weight layer in each of the
         `per_layer` fields."""
         n_layers = self.n_layers
-        if self.dataset not in DATASETS:
-            raise Bs4nnError(f"unknown dataset {self.dataset!r}; choose {', '.join(DATASETS)}")
+        if self.dataset is None:
+            raise Bs4nnError("this preset is for your own data: give it with --data FILE.npz "
+                             "(or an IDX folder)")
+        check_spec(self.dataset)
         if any(h < 1 for h in self.hidden):
             raise Bs4nnError(f"hidden layer sizes must be positive, got {self.hidden}")
         for name in per_layer:
@@ -277,8 +292,8 @@ def _to_model(flat_w: np.ndarray, alphas: np.ndarray, cfg: TrainConfig, metrics:
         flat_w[lay.woff[ly]:lay.woff[ly + 1]].reshape(sizes[ly], sizes[ly + 1]).T)
         for ly in range(len(sizes) - 1)]
     return model_from_arrays(weights, alphas.copy(), np.array(cfg.thetas), weight_kind=cfg.weights,
-                             dataset=cfg.dataset, seed=cfg.seed, train_config=cfg.to_dict(),
-                             metrics=metrics)
+                             **dataset_fields(cfg.dataset), seed=cfg.seed,
+                             train_config=cfg.to_dict(), metrics=metrics)
 
 
 def write_checkpoint(path: Path, config: dict, meta: dict, arrays: dict) -> None:
@@ -355,10 +370,19 @@ def _thresholds(cfg: TrainConfig, alphas: np.ndarray, scale: np.ndarray) -> np.n
 
 def load_run_data(cfg, data_dir: str | Path | None):
     """(train images, labels, test images, labels, training indices, validation indices) of a
-    training config (its dataset, seeded validation split and train_limit)."""
+    training config (its dataset, seeded validation split and train_limit). Own data with a
+    validation split of its own validates on that split (appended after the training images)."""
     images, labels = load_dataset(cfg.dataset, "train", data_dir)
     test_images, test_labels = load_dataset(cfg.dataset, "test", data_dir)
-    train_idx, val_idx = train_val_split(len(images), cfg.val_size, cfg.seed)
+    own = own_data(cfg.dataset)
+    if own is not None and "val" in own.splits:
+        val_images, val_labels = own.splits["val"]
+        train_idx = np.arange(len(images), dtype=np.int64)
+        val_idx = np.arange(len(images), len(images) + len(val_images), dtype=np.int64)
+        images = np.concatenate([images, val_images])
+        labels = np.concatenate([labels, val_labels])
+    else:
+        train_idx, val_idx = train_val_split(len(images), cfg.val_size, cfg.seed)
     if cfg.train_limit is not None:
         train_idx = train_idx[:cfg.train_limit]
     return images, labels, test_images, test_labels, train_idx, val_idx
