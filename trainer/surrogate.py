@@ -58,7 +58,7 @@ SURROGATE_PRESETS: dict[str, dict] = {
     "mnist-600": dict(dataset="mnist", hidden=[600], level_spacing="quantile",
                       average_batches=1000),
     # 16 uniform levels, no shifts, fixed widths: with 32 levels or shifts Fashion-MNIST
-    # trains far slower (docs/training.md, sixth round); the count loss and 30 epochs: val
+    # trains far slower (docs/experiment-log.md, sixth round); the count loss and 30 epochs: val
     # 90.40% vs 88.52% (seventh round)
     "fashion-1000": dict(dataset="fashion-mnist", hidden=[1000], flip=True, levels=16, shift=0,
                          widths_end=[2.0, 4.0], average_batches=1000, count_loss=2.0,

@@ -12,7 +12,7 @@ integers (int16: at most 784 in magnitude) and the soft crossing of a count is a
 `trainer.surrogate` builds the tables with the same numpy code as the crossings of the later
 layers, so the input layer's fired probabilities equal those of the dense float32 product.
 The kernels run on one thread: four parallel regions per mini-batch cost more in fork and join
-than they save on this shared 2-core machine (docs/training.md, experiment log).
+than they save on this shared 2-core machine (docs/experiment-log.md).
 """
 
 import numpy as np
