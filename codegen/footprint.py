@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.packing import packed_words
+from bs4nn.codegen.packing import packed_words, row_words
 from bs4nn.codegen.render import TEMPLATE_ROOT
 from bs4nn.trainer.errors import Bs4nnError
 
@@ -16,6 +16,11 @@ TARGETS_FILE = TEMPLATE_ROOT / "boards" / "targets.json"
 # RX ring, one image). Measured builds stay below these (bench/firmware_size.py).
 CODE_BUDGET_BYTES = 8 * 1024
 IO_BUFFER_BYTES = 4 * 1024
+# The default kernel and its BS4NN_PEND_PLANES and BS4NN_CHUNK
+# (firmware_template/core/bs4nn_kernel.h)
+DEFAULT_KERNEL = "sliced"
+SLICED_PEND_PLANES = 4
+SLICED_CHUNK = 8
 
 
 def load_targets() -> dict[str, dict]:
@@ -31,13 +36,17 @@ def target_info(target: str) -> dict:
 
 
 def inference_state_bytes(layer_sizes: tuple[int, ...]) -> int:
-    """RAM of the inference state, mirroring bs4nn_state_t in firmware_template/core/bs4nn_infer.h:
-    an int16 counter slot per neuron plus one per layer (each layer starts word-aligned), the
-    uint16 pixel order, tmax + 2 uint16 bucket starts and the int16 thresholds."""
-    n_layers = len(layer_sizes) - 1
-    slots = sum(layer_sizes[1:]) + n_layers
-    counters = -(-2 * slots // 4) * 4  # a union with a uint32: padded to a word
-    size = counters + 2 * layer_sizes[0] + 2 * 258 + 2 * n_layers
+    """RAM of the default (sliced) kernel's inference state, mirroring bs4nn_state_t in
+    firmware_template/core/bs4nn_kernel.h: per lane word (32 neurons of a non-input layer) its
+    bit planes (enough for the largest fan-in, at least 4), 4 pending planes, the alive mask, one
+    fired mask per chunk step, an int16 bound and a uint8 pending count; then the uint16 input
+    order and tmax + 2 uint16 bucket starts."""
+    lane_words = sum(row_words(n) for n in layer_sizes[1:])
+    planes = max(SLICED_PEND_PLANES, max(layer_sizes[:-1]).bit_length())
+    words = lane_words * (planes + SLICED_PEND_PLANES + 1 + SLICED_CHUNK)
+    size = 4 * words + 2 * lane_words + lane_words
+    size += size % 2  # uint16 order
+    size += 2 * layer_sizes[0] + 2 * 258
     return -(-size // 4) * 4  # the struct is word-aligned
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.packing import pack_signs
+from bs4nn.codegen.packing import pack_signs, row_words
 
 # The installed package's copy of firmware_template/ (the repository folder in an editable install).
 TEMPLATE_ROOT = Path(str(files("bs4nn.firmware_template")))
@@ -40,6 +40,7 @@ def model_context(model: IntModel, command: str) -> dict:
         "command": command,
         "layers": layers,
         "layer_words": [layer["words"] for layer in layers],
+        "lane_words": sum(row_words(n) for n in model.layer_sizes[1:]),
         "weight_bytes": 4 * sum(layer["words"] for layer in layers),
         "hash_bytes": [f"0x{b:02x}" for b in bytes.fromhex(model.model_hash)],
     }

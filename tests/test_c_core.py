@@ -1,6 +1,8 @@
 """The firmware's C inference core, built with host gcc (bs4nn.codegen.ccheck), against hand-worked
 networks and codegen's integer reference."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.model import Model, model_from_arrays
 
 # A 4-3-2 network whose spike times are worked out by hand in the comments below.
 # Pixels [255, 250, 0, 200] spike at steps 0, 5, never, 55.
@@ -126,21 +128,71 @@ def test_mismatches_lists_each_differing_image(tmp_path):
     ]
 
 
-@pytest.mark.parametrize(
-    "sizes", [[784, 600, 10], [784, 37, 10], [784, 40, 33, 10], [5, 3, 2], [40, 70, 9]]
-)
-def test_packed_kernel_is_bit_exact_with_ref(tmp_path, sizes):
-    rng = np.random.default_rng(3)
+def _random_intmodel(sizes, thetas, seed=3):
+    rng = np.random.default_rng(seed)
     weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
-    n = len(weights)
-    intmodel = IntModel.from_model(model_from_arrays(weights, [1.0] * n, [6.0] + [2.0] * (n - 1)))
+    return IntModel.from_model(model_from_arrays(weights, [1.0] * len(weights), thetas))
+
+
+def _stress_images(n_in, rng, n=200):
+    """Random pixels, plus images that put many spikes into one step (all 255: every input at
+    step 0; two values only) and an empty one."""
+    images = rng.integers(0, 256, (n, n_in), dtype=np.uint8)
+    images[0] = 255
+    images[1] = 0
+    images[2] = np.where(rng.random(n_in) < 0.5, 255, 0)
+    images[3] = np.where(rng.random(n_in) < 0.5, 200, 13)
+    images[4:20] = np.where(rng.random((16, n_in)) < 0.8, 0, images[4:20])
+    return images
+
+
+# widths that are not multiples of 32, one hidden neuron, three weight layers, more than 32
+# outputs (two output words), a fan-in below 16 planes' worth and one with 784 inputs
+ODD_NETWORKS = [
+    ([784, 600, 10], [6.0, 2.0]),
+    ([784, 37, 10], [5.0, 2.0]),
+    ([784, 1, 3], [1.0, 1.0]),
+    ([784, 40, 33, 10], [6.0, 2.0, 2.0]),
+    ([784, 10], [12.0]),
+    ([5, 3, 2], [1.0, 1.0]),
+    ([40, 70, 9], [3.0, 2.0]),
+    ([100, 65, 31, 64], [4.0, 2.0, 1.0]),
+]
+FAST_KERNELS = ["packed", "sliced"]
+
+
+@pytest.mark.parametrize("kernel", FAST_KERNELS)
+@pytest.mark.parametrize("sizes, thetas", ODD_NETWORKS)
+def test_fast_kernels_are_bit_exact_with_ref_on_odd_networks(tmp_path, sizes, thetas, kernel):
+    intmodel = _random_intmodel(sizes, thetas)
     export_firmware(intmodel, tmp_path / "fw")
+    rng = np.random.default_rng(len(sizes) * 1000 + sizes[1])
+    images = _stress_images(sizes[0], rng)
     if sizes[0] == 784:
-        images = np.asarray(load_dataset("mnist", "test")[0][:200])
-    else:
-        images = rng.integers(0, 256, (200, sizes[0]), dtype=np.uint8)
-    ref = CModel(tmp_path / "fw", kernel="ref").infer_batch(images)
-    fast = CModel(tmp_path / "fw", kernel="packed")
-    assert fast.library != CModel(tmp_path / "fw").library
-    assert mismatches(ref, fast.infer_batch(images)) == []
-    assert mismatches(reference_batch(intmodel, images), ref) == []
+        images = np.concatenate([images, load_dataset("mnist", "test")[0][:200]])
+    ref = CModel(tmp_path / "fw", kernel="ref")
+    fast = CModel(tmp_path / "fw", kernel=kernel)
+    assert fast.library != ref.library
+    n = len(sizes) - 1
+    # the model's K, K = 1 everywhere, and K near the int16 maximum on each layer in turn
+    settings = [None, [1] * n] + [[32767 if i == j else 1 for i in range(n)] for j in range(n)]
+    for ks in settings:
+        want = reference_batch(intmodel, images, ks)
+        assert mismatches(want, ref.infer_batch(images, ks)) == []
+        assert mismatches(want, fast.infer_batch(images, ks)) == []
+    assert len(np.unique(want.decision_steps)) >= 1
+
+
+SHIPPED = sorted(Path(__file__).resolve().parents[1].glob("models/*.bs4nn"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_sliced_kernel_is_bit_exact_on_the_shipped_models(tmp_path, path):
+    """The first 1,000 test images here; bench/c_vs_reference.py MODEL checks all 10,000."""
+    model = Model.load(path)
+    intmodel = IntModel.from_model(model)
+    export_firmware(intmodel, tmp_path / "fw")
+    images = np.asarray(load_dataset(model.dataset or "mnist", "test")[0][:1000])
+    want = reference_batch(intmodel, images)
+    assert mismatches(want, CModel(tmp_path / "fw", kernel="sliced").infer_batch(images)) == []
+    assert mismatches(want, CModel(tmp_path / "fw", kernel="ref").infer_batch(images)) == []

@@ -41,7 +41,9 @@ def test_export_writes_tree_and_headers_that_decode_to_the_model(tmp_path):
         assert model.content_hash in text
     assert "#define BS4NN_N_INPUT 784\n" in header
     assert "#define BS4NN_TOTAL_NEURONS 47 " in header
-    assert "#define BS4NN_LAYER0_WORDS 907\n" in header  # ceil(784 * 37 / 32)
+    assert "#define BS4NN_LAYER0_WORDS 1568\n" in header  # 784 rows of ceil(37 / 32) words
+    assert "#define BS4NN_LANE_WORDS 3 " in header  # 2 + 1 words of 32 neurons
+    assert "#define BS4NN_MAX_FAN_IN 784 " in header
     intmodel = IntModel.load(path)
     assert c_array(source, "bs4nn_default_thresholds") == list(intmodel.thresholds) == [5, 5]
     assert bytes(c_array(source, "bs4nn_model_hash")) == bytes.fromhex(model.content_hash)
@@ -51,7 +53,7 @@ def test_export_writes_tree_and_headers_that_decode_to_the_model(tmp_path):
     manifest = read_manifest(out)
     assert manifest["model_hash"] == model.content_hash
     assert manifest["target"] == "qemu-mps2-an386"
-    assert manifest["footprint"]["weight_bytes_per_layer"] == [3628, 48]
+    assert manifest["footprint"]["weight_bytes_per_layer"] == [6272, 148]
 
 
 def test_reexport_replaces_generated_files(tmp_path):
@@ -105,7 +107,7 @@ def test_refuses_model_too_large_for_target_before_building(tmp_path):
                    signs=(np.ones((4096, 784), np.int8), np.ones((4096, 4096), np.int8),
                           np.ones((10, 4096), np.int8)), tmax=256, model_hash="0" * 64)
     with pytest.raises(Bs4nnError, match=r"model does not fit nucleo_f446re: flash needs "
-                                         r"~2,511,872 bytes \(2,503,680 of packed weights"):
+                                         r"~2,523,136 bytes \(2,514,944 of packed weights"):
         export_firmware(big, tmp_path / "fw", target="nucleo_f446re")
     assert not (tmp_path / "fw").exists()
 
@@ -120,10 +122,10 @@ def test_footprint_state_matches_the_compiled_state_struct(tmp_path, sizes):
     import subprocess
 
     from bs4nn.codegen.ccheck import build_library
-    from bs4nn.codegen.footprint import inference_state_bytes
+    from bs4nn.codegen.footprint import DEFAULT_KERNEL, inference_state_bytes
 
     export_firmware(IntModel.from_model(random_model(list(sizes))), tmp_path / "fw")
-    lib = build_library(tmp_path / "fw")
+    lib = build_library(tmp_path / "fw", kernel=DEFAULT_KERNEL)
     nm = subprocess.run(["nm", "-S", "--defined-only", str(lib)], capture_output=True, text=True,
                         check=True).stdout
     size = next(int(line.split()[1], 16) for line in nm.splitlines()

@@ -99,7 +99,7 @@ def test_info(board):
     assert (info.protocol_version, info.model_hash_hex, info.layer_sizes, info.thresholds,
             info.tmax, info.clock_hz, info.counter_kind, info.board, info.kernel) == (
         1, intmodel.model_hash, tuple(SIZES), intmodel.thresholds, 256, 25_000_000, 1,
-        "qemu-mps2-an386", "packed")
+        "qemu-mps2-an386", "sliced")
 
 
 def test_stream_equals_reference(board, images):
@@ -248,26 +248,28 @@ def test_eembc_timestamps_follow_the_host_clock_while_idle(board):
     assert 0.9e6 < second - first < (time.monotonic() - t0 + 0.1) * 1e6
 
 
-def test_ref_kernel_on_the_board(board, images, tmp_path):
-    """make KERNEL=ref: INFO names it, results equal the reference; the default packed kernel
-    needs fewer instructions for the same images."""
+@pytest.mark.parametrize("kernel", ["ref", "packed"])
+def test_other_kernels_on_the_board(board, images, tmp_path, kernel):
+    """make KERNEL=ref / packed: INFO names it, results equal the reference; the default sliced
+    kernel needs fewer instructions for the same images."""
     intmodel, link = board
     out = tmp_path / "fw"
     export_firmware(intmodel, out)
-    subprocess.run(["make", "-s", "-C", str(out), "KERNEL=ref"], check=True, capture_output=True)
-    packed_dev = Device(link)
-    packed_dev.handshake()
-    packed = [r.reply for r in packed_dev.stream(images[:100])]
+    subprocess.run(["make", "-s", "-C", str(out), f"KERNEL={kernel}"], check=True,
+                   capture_output=True)
+    default_dev = Device(link)
+    assert default_dev.handshake().kernel == "sliced"
+    default = [r.reply for r in default_dev.stream(images[:100])]
     with running_qemu(out / "build" / "firmware.elf") as qemu:
         ref_link = SerialTransport(qemu.pty_path)
         try:
             dev = Device(ref_link)
-            assert dev.handshake().kernel == "ref"
+            assert dev.handshake().kernel == kernel
             replies = [r.reply for r in dev.stream(images[:100])]
         finally:
             ref_link.close()
     assert mismatches(reference_batch(intmodel, images[:100]), _as_batch(replies)) == []
-    assert sum(r.counter for r in packed) < sum(r.counter for r in replies)
+    assert sum(r.counter for r in default) < sum(r.counter for r in replies)
 
 
 def test_rx_ring_overflow_pauses_input_and_loses_nothing(board, images):

@@ -1,15 +1,14 @@
 /* BS4NN event-driven inference (docs/design.md section 1): no malloc, no floating point.
  *
  * Every buffer is sized from the generated model header. The inference state lives in one
- * static struct (bs4nn_state, reported by bench/firmware_size.py); the caller owns the input
- * pixels and the result.
+ * static struct (bs4nn_state, its layout the kernel's, reported by bench/firmware_size.py and
+ * mirrored by codegen/footprint.py); the caller owns the input pixels and the result.
  */
 #ifndef BS4NN_INFER_H
 #define BS4NN_INFER_H
 
 #include <stdint.h>
 
-#include "bs4nn_kernel.h"
 #include "bs4nn_model.h"
 
 #if BS4NN_N_OUTPUT > 256
@@ -30,21 +29,8 @@ typedef struct {
     uint16_t spikes[BS4NN_NUM_LAYERS + 1];        /* input, hidden..., output; to the decision */
 } bs4nn_result_t;
 
-/* Counter slots: every layer starts at an even slot (word-aligned counter pairs). */
-#define BS4NN_COUNT_SLOTS (BS4NN_TOTAL_NEURONS + BS4NN_NUM_LAYERS)
-
-/* Inference state: the counters of every non-input neuron (see bs4nn_kernel.h) and the input
- * pixels bucketed by spike step (order[] holds pixel indices; bucket t is
- * order[start[t + 1] .. start[t + 2]) after sorting). */
-typedef struct {
-    union {
-        bs4nn_count_t ones[BS4NN_COUNT_SLOTS];
-        uint32_t align; /* word-aligned: kernels may access counter pairs as words */
-    } c;
-    uint16_t order[BS4NN_N_INPUT];
-    uint16_t start[BS4NN_TMAX + 2];
-    int16_t thresholds[BS4NN_NUM_LAYERS];
-} bs4nn_state_t;
+/* The kernel: its inference state type bs4nn_state_t and bs4nn_kernel_infer(). */
+#include "bs4nn_kernel.h"
 
 extern bs4nn_state_t bs4nn_state;
 

@@ -3,9 +3,9 @@
  * A counter grows by 0 or 1 per spike and, read as 16 unsigned bits, stays at most 0xFFFF
  * (before firing 0..fan-in, after it 0xC000 + ones), so adding to both halves of a word at
  * once never carries from one counter into the other. Every 32 neurons
- * take one (possibly unaligned) 32-bit window of weight bits; the last n % 32 go one by one.
+ * take one weight word of the row; the last n % 32 go one by one.
  * Bit-exact with ref (tests/test_c_core.py). */
-#include "bs4nn_kernel.h"
+#include "bs4nn_infer.h"
 
 #if BS4NN_KERNEL_ID == BS4NN_KERNEL_ID_packed
 
@@ -36,17 +36,12 @@ typedef uint32_t __attribute__((__may_alias__)) pair_t;
         (c)[2 * (q) + 1] += s_[1];                        \
     } while (0)
 
-void bs4nn_kernel_fanout(const uint32_t *weights, uint32_t row, uint32_t n,
-                         bs4nn_count_t *ones)
+void bs4nn_kernel_fanout(const uint32_t *row, uint32_t n, bs4nn_count_t *ones)
 {
-    const uint32_t k = row * n;
-    const uint32_t shift = k & 31u;
-    const uint32_t *p = weights + (k >> 5);
     uint32_t j;
 
-    for (j = 0; j + 32u <= n; j += 32u, p++) {
-        /* bits k + j .. k + j + 31 all belong to this row, so p[1] exists when shift != 0 */
-        const uint32_t w = shift ? (p[0] >> shift) | (p[1] << (32u - shift)) : p[0];
+    for (j = 0; j + 32u <= n; j += 32u) {
+        const uint32_t w = *row++;
         pair_t *c = (pair_t *)(void *)(ones + j);
 
         NIBBLE(c, w, 0);
@@ -59,10 +54,10 @@ void bs4nn_kernel_fanout(const uint32_t *weights, uint32_t row, uint32_t n,
         NIBBLE(c, w, 7);
     }
     if (j < n) {
-        uint32_t b = k + j;
-        for (; j < n; j++, b++) {
-            const bs4nn_count_t bit = (bs4nn_count_t)((weights[b >> 5] >> (b & 31u)) & 1u);
-            ones[j] = (bs4nn_count_t)(ones[j] + bit);
+        const uint32_t w = *row;
+        uint32_t b;
+        for (b = 0; j < n; j++, b++) {
+            ones[j] = (bs4nn_count_t)(ones[j] + ((w >> b) & 1u));
         }
     }
 }
