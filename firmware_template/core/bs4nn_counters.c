@@ -2,7 +2,7 @@
  * adds the step's spikes with bs4nn_kernel_fanout and scans the layer for counts >= K. */
 #include "bs4nn_infer.h"
 
-#if BS4NN_KERNEL_ID != BS4NN_KERNEL_ID_sliced
+#if BS4NN_KERNEL_ID == BS4NN_KERNEL_ID_ref || BS4NN_KERNEL_ID == BS4NN_KERNEL_ID_packed
 
 #include <string.h>
 
