@@ -1,9 +1,12 @@
 """`bs4nn sweep`: the paper's speed/accuracy trade-off (Fig. 7), measured on the device.
 
 For each threshold setting: SET_THRESHOLDS over the link, stream the images, check every reply
-against the integer reference run with the same thresholds, and record accuracy and mean
-decision step. Settings are either one theta for every layer (as in the paper, converted with
-the model's alphas: K_l = ceil(theta / alpha_l)) or scales of the model's own K.
+against the integer reference run with the same thresholds, and record accuracy, mean decision
+step and the device's mean counter per inference (instructions on the emulated board). Settings
+are either one theta for every layer (as in the paper, converted with the model's alphas:
+K_l = ceil(theta / alpha_l)) or scales of the model's own K. Two plots: accuracy and decision
+step per setting (sweep.png), and accuracy against the mean counter with the settings no other
+beats on both (the Pareto front, pareto.png).
 """
 
 from __future__ import annotations
@@ -126,6 +129,7 @@ def run_sweep(
             print(
                 f"{kind} {setting:6g}  K={ks}  accuracy {100 * point.accuracy:6.2f}%  "
                 f"decision step {point.decision_step_mean:6.1f}  "
+                f"{conn.device.info.counter_name} {point.counter_mean:,.0f}  "
                 f"mismatches {point.mismatches}"
             )
         conn.device.set_thresholds(intmodel.thresholds)
@@ -138,13 +142,17 @@ def run_sweep(
         "kind": kind,
         "default_thresholds": list(intmodel.thresholds),
         "board": info.board if info else None,
+        "kernel": info.kernel if info else None,
+        "counter_name": info.counter_name if info else None,
         "points": [asdict(pt) for pt in points],
         "mismatches": sum(pt.mismatches for pt in points),
     }
     (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
     plot_sweep(points, kind, out / "sweep.png", info.board if info else "")
+    plot_pareto(points, kind, out / "pareto.png", result)
     print(
-        f"sweep: {out / 'sweep.json'}, plot: {out / 'sweep.png'}, mismatches {result['mismatches']}"
+        f"sweep: {out / 'sweep.json'}, plots: {out / 'sweep.png'}, {out / 'pareto.png'}, "
+        f"mismatches {result['mismatches']}"
     )
     return points
 
@@ -160,4 +168,35 @@ def plot_sweep(points: list[SweepPoint], kind: str, path: Path, board: str) -> N
     ax2.plot(x, [pt.decision_step_mean for pt in points], "s--", color="tab:red")
     ax2.set_ylabel("mean decision step", color="tab:red")
     ax.set_title(f"speed/accuracy trade-off on {board}")
+    save(fig, path)
+
+
+def pareto_front(points: list[SweepPoint]) -> list[SweepPoint]:
+    """The settings no other setting beats on both counts: fewer (or as few) instructions and
+    higher (or as high) accuracy, one strictly. In order of the counter."""
+    front = []
+    for pt in sorted(points, key=lambda q: (q.counter_mean, -q.accuracy)):
+        if not front or pt.accuracy > front[-1].accuracy:
+            front.append(pt)
+    return front
+
+
+def plot_pareto(points: list[SweepPoint], kind: str, path: Path, result: dict) -> None:
+    """Accuracy against the mean counter per inference, every setting labelled, the front
+    joined."""
+    fig, ax = pyplot().subplots(figsize=(6, 4))
+    ax.plot([pt.counter_mean for pt in points], [100 * pt.accuracy for pt in points], "o",
+            color="tab:gray")
+    front = pareto_front(points)
+    ax.plot([pt.counter_mean for pt in front], [100 * pt.accuracy for pt in front], "o-",
+            color="tab:blue", label="Pareto front")
+    for pt in points:
+        ax.annotate(f"{pt.setting:g}", (pt.counter_mean, 100 * pt.accuracy), fontsize=8,
+                    textcoords="offset points", xytext=(4, -10))
+    ax.set_xlabel(f"mean {result.get('counter_name') or 'counter'} per inference")
+    ax.set_ylabel("accuracy (%)")
+    label = "theta" if kind == "theta" else "scale of K"
+    ax.set_title(f"accuracy vs cost ({label}), {result.get('board') or ''} "
+                 f"kernel {result.get('kernel') or ''}")
+    ax.legend(loc="lower right")
     save(fig, path)

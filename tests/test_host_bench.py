@@ -156,6 +156,19 @@ def test_sweep_checks_every_setting_against_the_reference(
     data = json.loads((tmp_path / "sweep.json").read_text())
     assert data["kind"] == "theta" and data["mismatches"] == 0 and len(data["points"]) == 2
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    assert [pt["counter_mean"] for pt in data["points"]] == [pt.counter_mean for pt in points]
+
+
+def test_pareto_front_keeps_the_settings_nothing_beats_on_both():
+    from bs4nn.host.sweep import SweepPoint, pareto_front
+
+    def pt(setting, accuracy, counter):
+        return SweepPoint(setting, [1], accuracy, 0.0, 0, counter, 10)
+
+    points = [pt(1.0, 0.90, 300.0), pt(0.5, 0.80, 100.0), pt(0.8, 0.80, 200.0),
+              pt(1.2, 0.95, 500.0), pt(1.4, 0.93, 600.0)]
+    assert [p.setting for p in pareto_front(points)] == [0.5, 1.0, 1.2]
 
 
 def test_threshold_settings():
