@@ -49,18 +49,17 @@ static int four_zero(const uint8_t *p)
 void bs4nn_bucket_inputs(const uint8_t *pixels, uint16_t *order, uint16_t *start,
                          uint32_t stride)
 {
-    uint32_t i;
+    const uint8_t *const end = pixels + BS4NN_N_INPUT;
+    const uint8_t *p;
     uint32_t t;
 
-    /* 1. start[t + 2] = pixels spiking at step t */
+    /* 1. start[t + 2] = pixels spiking at step t (start[257 - I]) */
     memset(start, 0, (BS4NN_TMAX + 2) * sizeof *start);
-    for (i = 0; i < BS4NN_N_INPUT; i++) {
-        if (i % 4u == 0 && i + 4u <= BS4NN_N_INPUT && four_zero(pixels + i)) {
-            i += 3u;
-            continue;
-        }
-        if (pixels[i] != 0) {
-            start[(255u - pixels[i]) + 2u]++;
+    for (p = pixels; p < end; p++) {
+        if (end - p >= 4 && four_zero(p)) {
+            p += 3;
+        } else if (*p != 0) {
+            start[257u - *p]++;
         }
     }
     /* 2. start[t + 1] = pixels spiking before step t: where bucket t begins */
@@ -69,13 +68,11 @@ void bs4nn_bucket_inputs(const uint8_t *pixels, uint16_t *order, uint16_t *start
     }
     /* 3. filling bucket t moves start[t + 1] to its end, which is where bucket t + 1 begins:
      * afterwards bucket t is order[start[t] .. start[t + 1]) */
-    for (i = 0; i < BS4NN_N_INPUT; i++) {
-        if (i % 4u == 0 && i + 4u <= BS4NN_N_INPUT && four_zero(pixels + i)) {
-            i += 3u;
-            continue;
-        }
-        if (pixels[i] != 0) {
-            order[start[(255u - pixels[i]) + 1u]++] = (uint16_t)(i * stride);
+    for (p = pixels; p < end; p++) {
+        if (end - p >= 4 && four_zero(p)) {
+            p += 3;
+        } else if (*p != 0) {
+            order[start[256u - *p]++] = (uint16_t)((uint32_t)(p - pixels) * stride);
         }
     }
 }

@@ -322,16 +322,20 @@ HOT void store_lane(const lane_t *z, uint32_t lw)
 static void layer_steps(uint32_t l, int32_t k, chunk_t *c, step_t *steps)
 {
     uint32_t recv = c->recv[l];
+    uint32_t nb = bit_length(recv);
     uint32_t s;
 
     for (s = 0; s < c->n; s++) {
         recv += c->inc[l][s];
+        while ((recv >> nb) != 0) {
+            nb++;
+        }
         steps[s].rows = bs4nn_state.order + c->first[s];
         steps[s].n = c->inc[l][s];
         steps[s].need = (k + (int32_t)recv + 1) >> 1;
         steps[s].cum = (int32_t)(recv - c->recv[l]);
         steps[s].slack = steps[s].need - steps[s].cum;
-        steps[s].nb = bit_length(recv);
+        steps[s].nb = nb;
         c->inc[l + 1][s] = 0;
     }
 }
