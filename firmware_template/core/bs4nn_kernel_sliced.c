@@ -51,7 +51,6 @@ typedef struct {
     uint32_t n;           /* spikes the layer receives at this step */
     int32_t need;         /* a lane fires when its ones reach this */
     int32_t cum;          /* spikes of the chunk up to this step */
-    int32_t slack;        /* need - cum */
     uint32_t nb;          /* ones < 2^nb */
 } step_t;
 
@@ -153,36 +152,46 @@ HOT void add1(lane_t *z, uint32_t x)
     z->np += 1u;
 }
 
-/* two words at once: a full adder into a0, its carry rippled up */
-HOT void add2(lane_t *z, uint32_t x, uint32_t y)
-{
-    uint32_t u;
-    uint32_t c1;
-    uint32_t c2;
-
-    if (z->np > 13u) {
-        flush(z);
-    }
-    u = z->a0 ^ x;
-    c1 = (z->a0 & x) | (u & y);
-    z->a0 = u ^ y;
-    c2 = z->a1 & c1;
-    z->a1 ^= c1;
-    c1 = z->a2 & c2;
-    z->a2 ^= c2;
-    z->a3 ^= c1;
-    z->np += 2u;
-}
-
-/* Add the weight words base[o[i]] of the row offsets o[0 .. n). */
+/* Add the weight words base[o[i]] of the row offsets o[0 .. n): pairs while the pending
+ * counter has room (it holds 15), flushing when it is full. */
 HOT void add_rows(lane_t *z, const uint32_t *base, const uint16_t *o, uint32_t n)
 {
-    const uint16_t *const end = o + n;
+    while (n >= 2u) {
+        uint32_t pairs = (15u - z->np) / 2u;
+        uint32_t a0 = z->a0;
+        uint32_t a1 = z->a1;
+        uint32_t a2 = z->a2;
+        uint32_t a3 = z->a3;
+        const uint16_t *stop;
 
-    for (; o + 1 < end; o += 2) {
-        add2(z, base[o[0]], base[o[1]]);
+        if (pairs == 0) {
+            flush(z);
+            continue;
+        }
+        if (pairs > n / 2u) {
+            pairs = n / 2u;
+        }
+        stop = o + 2u * pairs;
+        for (; o != stop; o += 2) {
+            const uint32_t x = base[o[0]];
+            const uint32_t y = base[o[1]];
+            const uint32_t u = a0 ^ x;
+            uint32_t c1 = (a0 & x) | (u & y);
+            uint32_t c2 = a1 & c1;
+            a0 = u ^ y;
+            a1 ^= c1;
+            c1 = a2 & c2;
+            a2 ^= c2;
+            a3 ^= c1;
+        }
+        z->a0 = a0;
+        z->a1 = a1;
+        z->a2 = a2;
+        z->a3 = a3;
+        z->np += 2u * pairs;
+        n -= 2u * pairs;
     }
-    if (o < end) {
+    if (n != 0) {
         add1(z, base[o[0]]);
     }
 }
@@ -233,15 +242,16 @@ static int32_t lane_max(const uint32_t *pl, uint32_t lanes, uint32_t nb)
 }
 
 /* Lanes with ones >= need, for 1 <= need <= 2^nb and ones < 2^nb: the carry out of
- * ones + (2^nb - need) past bit nb - 1. */
+ * ones + (2^nb - need) past bit nb - 1 (where the constant's bit is 1 the carry is
+ * plane | carry, else plane & carry). */
 static uint32_t lanes_at_least(const uint32_t *pl, uint32_t need, uint32_t nb)
 {
-    const uint32_t add = (1u << nb) - need;
+    uint32_t add = (1u << nb) - need;
+    const uint32_t *const end = pl + nb;
     uint32_t c = 0;
-    uint32_t p;
 
-    for (p = 0; p < nb; p++) {
-        c = ((add >> p) & 1u) ? (c | pl[p]) : (c & pl[p]);
+    for (; pl != end; pl++, add >>= 1) {
+        c = (add & 1u) ? (c | *pl) : (c & *pl);
     }
     return c;
 }
@@ -317,6 +327,23 @@ HOT void store_lane(const lane_t *z, uint32_t lw)
     st->alive[lw] = z->alive;
 }
 
+/* Record lanes f of lane word lw (word w of a layer of `words` words from lane word off) as
+ * fired at chunk step s. The first firing of the layer at a step clears the step's masks of all
+ * its words: masks are read only at steps with firings, so nothing else clears them. */
+static void record_fired(chunk_t *c, uint32_t l, uint32_t off, uint32_t words, uint32_t lw,
+                         uint32_t s, uint32_t f)
+{
+    uint32_t v;
+
+    if (c->inc[l + 1][s] == 0) {
+        for (v = 0; v < words; v++) {
+            bs4nn_state.fired[off + v][s] = 0;
+        }
+    }
+    bs4nn_state.fired[lw][s] = f;
+    c->inc[l + 1][s] = (uint16_t)(c->inc[l + 1][s] + popcount32(f));
+}
+
 /* The chunk steps as weight layer l sees them (received spikes, need, nb); clears the counts
  * of its firings, c->inc[l + 1]. */
 static void layer_steps(uint32_t l, int32_t k, chunk_t *c, step_t *steps)
@@ -334,7 +361,6 @@ static void layer_steps(uint32_t l, int32_t k, chunk_t *c, step_t *steps)
         steps[s].n = c->inc[l][s];
         steps[s].need = (k + (int32_t)recv + 1) >> 1;
         steps[s].cum = (int32_t)(recv - c->recv[l]);
-        steps[s].slack = steps[s].need - steps[s].cum;
         steps[s].nb = nb;
         c->inc[l + 1][s] = 0;
     }
@@ -349,14 +375,17 @@ static uint32_t input_pass(int32_t k, chunk_t *c, int stop)
 {
     const uint32_t words = BS4NN_WORDS(bs4nn_layer_sizes[1]);
     step_t steps[BS4NN_CHUNK];
+    int32_t slack[BS4NN_CHUNK];
     uint32_t limit = c->n;
     uint32_t w;
     uint32_t s;
 
     layer_steps(0, k, c, steps);
+    for (s = 0; s < c->n; s++) {
+        slack[s] = steps[s].need - steps[s].cum;
+    }
     for (w = 0; w < words; w++) {
         const uint32_t *const base = bs4nn_weights[0] + w;
-        uint32_t *const fired = bs4nn_state.fired[w];
         const uint16_t *o = steps[0].rows;
         lane_t z;
         int32_t v;
@@ -364,14 +393,14 @@ static uint32_t input_pass(int32_t k, chunk_t *c, int stop)
         load_lane(&z, w);
         v = z.top + (int32_t)z.np;
         for (s = 0; s < limit; s++) {
-            fired[s] = 0;
-        }
-        for (s = 0; s < limit; s++) {
             const uint16_t *upto;
             uint32_t f;
 
-            if (v < steps[s].slack) {
-                continue;
+            while (s < limit && v < slack[s]) {
+                s++;
+            }
+            if (s == limit) {
+                break;
             }
             upto = steps[s].rows + steps[s].n;
             add_rows(&z, base, o, (uint32_t)(upto - o));
@@ -379,8 +408,7 @@ static uint32_t input_pass(int32_t k, chunk_t *c, int stop)
             f = fire(&z, &steps[s]);
             v = z.top + (int32_t)z.np - steps[s].cum; /* tighter when fire() reached the planes */
             if (f != 0) {
-                fired[s] = f;
-                c->inc[1][s] = (uint16_t)(c->inc[1][s] + popcount32(f));
+                record_fired(c, 0, 0, words, w, s, f);
                 if (stop) {
                     limit = s + 1;
                 }
@@ -410,7 +438,6 @@ static uint32_t spike_pass(uint32_t l, int32_t k, chunk_t *c, int stop)
     for (w = 0; w < words; w++) {
         const uint32_t lw = off + w;
         const uint32_t *const base = bs4nn_weights[l] + w;
-        uint32_t *const fired = bs4nn_state.fired[lw];
         lane_t z;
 
         load_lane(&z, lw);
@@ -418,7 +445,6 @@ static uint32_t spike_pass(uint32_t l, int32_t k, chunk_t *c, int stop)
             uint32_t v;
             uint32_t f;
 
-            fired[s] = 0;
             if (steps[s].n == 0) {
                 continue;
             }
@@ -432,8 +458,7 @@ static uint32_t spike_pass(uint32_t l, int32_t k, chunk_t *c, int stop)
             }
             f = fire(&z, &steps[s]);
             if (f != 0) {
-                fired[s] = f;
-                c->inc[l + 1][s] = (uint16_t)(c->inc[l + 1][s] + popcount32(f));
+                record_fired(c, l, off, words, lw, s, f);
                 if (stop) {
                     limit = s + 1;
                 }
