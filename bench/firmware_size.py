@@ -1,6 +1,6 @@
 """Build the firmware of a model for the emulated board and check the footprint limits.
 
-    python bench/firmware_size.py MODEL [--kernel packed]
+    python bench/firmware_size.py MODEL [--kernel sliced]
     python bench/firmware_size.py --random 784-600-10     (random weights of that shape)
 
 Prints flash (text + data), RAM (data + bss, with the 2 KB stack), the packed weights, the
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from bs4nn.codegen.export import export_firmware
+from bs4nn.codegen.footprint import DEFAULT_KERNEL
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
@@ -69,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("model", nargs="?", type=Path, help="model file (bs4nn train --out)")
     src.add_argument("--random", metavar="SHAPE", help="random weights, e.g. 784-600-10")
-    ap.add_argument("--kernel", default="packed", help="firmware kernel (default packed, as make)")
+    ap.add_argument("--kernel", default=DEFAULT_KERNEL,
+                    help=f"firmware kernel (default {DEFAULT_KERNEL}, as make)")
     args = ap.parse_args(argv)
     try:
         intmodel = random_model(args.random) if args.random else IntModel.load(args.model)
