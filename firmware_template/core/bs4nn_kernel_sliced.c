@@ -16,6 +16,8 @@
  *     lane taken instead, and only when that still reaches need is the pending sum added to
  *     the planes and the exact largest alive lane found;
  *   - when that reaches need, the lanes with ones >= need fire (a bit-sliced comparison).
+ * In the input layer's pass the steps before the next one at which a lane could fire are
+ * summed in one run: their rows are consecutive in the bucketed order.
  * Fired lanes are recorded per chunk step and feed the next layer's pass over the same chunk.
  * The output layer's pass stops at the first step at which an output fires: the decision.
  * Bit-exact with ref (tests/test_c_core.py).
