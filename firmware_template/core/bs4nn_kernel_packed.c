@@ -57,7 +57,8 @@ void bs4nn_kernel_fanout(const uint32_t *row, uint32_t n, bs4nn_count_t *ones)
         const uint32_t w = *row;
         uint32_t b;
         for (b = 0; j < n; j++, b++) {
-            ones[j] = (bs4nn_count_t)(ones[j] + ((w >> b) & 1u));
+            const bs4nn_count_t bit = (bs4nn_count_t)((w >> b) & 1u);
+            ones[j] = (bs4nn_count_t)(ones[j] + bit);
         }
     }
 }
