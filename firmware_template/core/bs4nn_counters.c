@@ -16,10 +16,31 @@ static uint32_t row_words(uint32_t n)
     return BS4NN_WORDS(n);
 }
 
+static const bs4nn_count_t *output_counters(void)
+{
+    const bs4nn_count_t *out = bs4nn_state.c.ones;
+    uint32_t l;
+
+    for (l = 0; l + 1 < BS4NN_NUM_LAYERS; l++) {
+        out += slots(bs4nn_layer_sizes[l + 1]);
+    }
+    return out;
+}
+
+/* A fired output carries the BS4NN_FIRED mark (it is negative then), which is taken off. */
+void bs4nn_output_ones(int32_t ones[BS4NN_N_OUTPUT])
+{
+    const bs4nn_count_t *out = output_counters();
+    uint32_t j;
+
+    for (j = 0; j < BS4NN_N_OUTPUT; j++) {
+        ones[j] = out[j] < 0 ? (int32_t)out[j] + BS4NN_FIRED : out[j];
+    }
+}
+
 void bs4nn_kernel_infer(const uint8_t *pixels, const int16_t *k, bs4nn_result_t *r)
 {
     bs4nn_state_t *s = &bs4nn_state;
-    bs4nn_count_t *out = s->c.ones;
     int32_t out_ones[BS4NN_N_OUTPUT];
     uint8_t out_fired[BS4NN_N_OUTPUT];
     uint32_t t;
@@ -27,9 +48,6 @@ void bs4nn_kernel_infer(const uint8_t *pixels, const int16_t *k, bs4nn_result_t 
     uint32_t j;
     uint32_t n_out_fired = 0;
 
-    for (l = 0; l + 1 < BS4NN_NUM_LAYERS; l++) {
-        out += slots(bs4nn_layer_sizes[l + 1]);
-    }
     memset(s->c.ones, 0, sizeof s->c.ones);
     bs4nn_bucket_inputs(pixels, s->order, s->start, 1u);
 
@@ -78,10 +96,9 @@ void bs4nn_kernel_infer(const uint8_t *pixels, const int16_t *k, bs4nn_result_t 
         }
     }
 
-    /* fired outputs carry the BS4NN_FIRED mark, which is taken off */
+    bs4nn_output_ones(out_ones);
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
         out_fired[j] = (uint8_t)(n_out_fired != 0 && r->output_steps[j] == t - 1);
-        out_ones[j] = out[j] + (r->output_steps[j] != BS4NN_NO_SPIKE ? BS4NN_FIRED : 0);
     }
     if (n_out_fired != 0) {
         r->decision_step = (uint16_t)(t - 1);

@@ -47,6 +47,12 @@ const int16_t *bs4nn_thresholds(void);
 /* Classify one image: pixels[i] is the intensity 0..255 of input i (0 never spikes). */
 void bs4nn_infer(const uint8_t pixels[BS4NN_N_INPUT], bs4nn_result_t *result);
 
+/* The ones (+1 synapses among the spikes received) of every output at the end of the last
+ * inference: at its decision step, or at t = 255 on fallback; an output's count is 2 * ones -
+ * spikes[BS4NN_NUM_LAYERS - 1]. (With more than 32 outputs, the sliced kernel's outputs in lane
+ * words before the one that decided may include spikes after the decision step.) */
+void bs4nn_output_ones(int32_t ones[BS4NN_N_OUTPUT]);
+
 /* The name of the kernel this build uses ("ref", ...). */
 const char *bs4nn_kernel_name(void);
 

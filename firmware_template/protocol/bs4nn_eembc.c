@@ -104,33 +104,19 @@ static void timestamp(void)
     bs4nn_text_write("\r\n");
 }
 
-/* Offset of the output layer's counters in the core's state (bs4nn_infer.h: every layer
- * starts at an even slot). */
-static uint32_t output_slot(void)
-{
-    uint32_t slot = 0;
-    int l;
-
-    for (l = 1; l < BS4NN_NUM_LAYERS; l++) {
-        slot += (bs4nn_layer_sizes[l] + 1u) & ~1u;
-    }
-    return slot;
-}
-
 /* Class scores from the output counts at the decision (count = 2 * ones - spikes received,
- * read from the core's state right after the inference): (count - min) / (max - min + 1) in
+ * the ones from the core right after the inference): (count - min) / (max - min + 1) in
  * thousandths, and exactly 1.000 for the label, so the runner's argmax is the label. */
 static void score(const bs4nn_result_t *r)
 {
-    const bs4nn_count_t *ones = bs4nn_state.c.ones + output_slot();
     int32_t count[BS4NN_N_OUTPUT];
     int32_t lo = 0;
     int32_t hi = 0;
     int j;
 
+    bs4nn_output_ones(count);
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
-        const int32_t fired = r->output_steps[j] != BS4NN_NO_SPIKE ? BS4NN_FIRED : 0;
-        count[j] = 2 * ((int32_t)ones[j] + fired) - r->spikes[BS4NN_NUM_LAYERS - 1];
+        count[j] = 2 * count[j] - r->spikes[BS4NN_NUM_LAYERS - 1];
         lo = (j == 0 || count[j] < lo) ? count[j] : lo;
         hi = (j == 0 || count[j] > hi) ? count[j] : hi;
     }
