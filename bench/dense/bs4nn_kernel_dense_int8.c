@@ -45,4 +45,14 @@ void bs4nn_kernel_infer(const uint8_t *pixels, const int16_t *k, bs4nn_result_t 
     r->flags = BS4NN_FLAG_FALLBACK;
 }
 
+/* Needed by the EEMBC text mode's scores only, which bench/kernels.py does not use. */
+void bs4nn_output_ones(int32_t ones[BS4NN_N_OUTPUT])
+{
+    uint32_t j;
+
+    for (j = 0; j < BS4NN_N_OUTPUT; j++) {
+        ones[j] = 0;
+    }
+}
+
 #endif
