@@ -58,6 +58,19 @@ int bs4nn_ccheck_batch(const uint8_t *images, uint32_t n, const int16_t *thresho
     bs4nn_init();
     return 0;
 }
+
+/* The outputs' ones after each image (bs4nn_output_ones), default thresholds. */
+void bs4nn_ccheck_output_ones(const uint8_t *images, uint32_t n, int32_t *ones)
+{
+    bs4nn_result_t r;
+    uint32_t i;
+
+    bs4nn_init();
+    for (i = 0; i < n; i++) {
+        bs4nn_infer(images + (uint64_t)i * BS4NN_N_INPUT, &r);
+        bs4nn_output_ones(ones + (uint64_t)i * BS4NN_N_OUTPUT);
+    }
+}
 """
 
 
@@ -110,6 +123,16 @@ class CModel:
         self.num_layers = self._lib.bs4nn_ccheck_num_layers()
         self.n_input = self._lib.bs4nn_ccheck_n_input()
         self.n_output = self._lib.bs4nn_ccheck_n_output()
+
+    def output_ones(self, images: np.ndarray) -> np.ndarray:
+        """(N, n_output) int32: every output's ones (+1 synapses among the spikes it received)
+        at the end of each image's inference, as the EEMBC scores read them."""
+        imgs = np.ascontiguousarray(images, dtype=np.uint8)
+        out = np.zeros((imgs.shape[0], self.n_output), np.int32)
+        self._lib.bs4nn_ccheck_output_ones(imgs.ctypes.data_as(ctypes.c_void_p),
+                                           ctypes.c_uint32(imgs.shape[0]),
+                                           out.ctypes.data_as(ctypes.c_void_p))
+        return out
 
     def infer_batch(self, images: np.ndarray, thresholds=None) -> RefBatch:
         """Like reference_batch: images uint8 (N, n_input); thresholds K per layer or None."""

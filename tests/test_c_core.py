@@ -183,6 +183,28 @@ def test_fast_kernels_are_bit_exact_with_ref_on_odd_networks(tmp_path, sizes, th
     assert len(np.unique(want.decision_steps)) >= 1
 
 
+@pytest.mark.parametrize("sizes, thetas", [([784, 37, 10], [5.0, 2.0]), ([784, 40, 33, 10],
+                                                                      [6.0, 2.0, 2.0])])
+def test_output_ones_agree_between_kernels(tmp_path, sizes, thetas):
+    """bs4nn_output_ones (the EEMBC scores' source) gives ref's counts with every kernel, and
+    they decide the label like the reference: the largest among the fired outputs."""
+    intmodel = _random_intmodel(sizes, thetas)
+    export_firmware(intmodel, tmp_path / "fw")
+    images = np.asarray(load_dataset("mnist", "test")[0][:200])
+    ref = CModel(tmp_path / "fw", kernel="ref")
+    want = ref.output_ones(images)
+    for kernel in FAST_KERNELS:
+        np.testing.assert_array_equal(CModel(tmp_path / "fw", kernel=kernel).output_ones(images),
+                                      want)
+    batch = reference_batch(intmodel, images)
+    decided = ~batch.fallback
+    fired = batch.output_steps == batch.decision_steps[:, None]
+    best = np.where(fired, want, -1).argmax(axis=1)
+    assert decided.sum() > 50
+    np.testing.assert_array_equal(best[decided], batch.labels[decided])
+    np.testing.assert_array_equal(want[~decided].argmax(axis=1), batch.labels[~decided])
+
+
 SHIPPED = sorted(Path(__file__).resolve().parents[1].glob("models/*.bs4nn"))
 
 
