@@ -212,6 +212,8 @@ SHIPPED = sorted(Path(__file__).resolve().parents[1].glob("models/*.bs4nn"))
 def test_sliced_kernel_is_bit_exact_on_the_shipped_models(tmp_path, path):
     """The first 1,000 test images here; bench/c_vs_reference.py MODEL checks all 10,000."""
     model = Model.load(path)
+    if model.weight_kind != "binary":
+        pytest.skip("a real-weight (S4NN) model: the firmware runs binary models only")
     intmodel = IntModel.from_model(model)
     export_firmware(intmodel, tmp_path / "fw")
     images = np.asarray(load_dataset(model.dataset or "mnist", "test")[0][:1000])
