@@ -36,7 +36,7 @@ class ExportResult:
 def _copy_tree(src: Path, dst: Path, context: dict) -> None:
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src)
-        if path.is_dir() or "__pycache__" in rel.parts:
+        if path.is_dir() or "__pycache__" in rel.parts or "node_modules" in rel.parts:
             continue
         if rel.parts[0] == "root" and src.name != "root":
             continue  # the board's root/ goes to the top of the export, not into board/
@@ -47,6 +47,12 @@ def _copy_tree(src: Path, dst: Path, context: dict) -> None:
             target.with_suffix("").write_text(render_file(template, context))
         else:
             shutil.copyfile(path, target)
+
+
+def board_folders(info: dict) -> list[str]:
+    """The folders under firmware_template/boards/ a target's firmware is made of: those it
+    shares with other boards (`common_dirs`, e.g. the bare-metal start-up) and its own."""
+    return [*info.get("common_dirs", []), info["board_dir"]]
 
 
 def export_firmware(
@@ -79,7 +85,8 @@ def check_export_dir(out: Path) -> None:
 
 def _write_tree(out: Path, intmodel: IntModel, target: str, fp: Footprint, command: str) -> None:
     info = target_info(target)
-    board_dir = TEMPLATE_ROOT / "boards" / info["board_dir"]
+    # the board's own folder, after the folders it shares with other boards (if any)
+    board_dirs = [TEMPLATE_ROOT / "boards" / name for name in board_folders(info)]
     context = {
         "target": target,
         "target_info": info,
@@ -90,9 +97,10 @@ def _write_tree(out: Path, intmodel: IntModel, target: str, fp: Footprint, comma
     }
     for name in _COPIED_DIRS:
         _copy_tree(TEMPLATE_ROOT / name, out / name, context)
-    _copy_tree(board_dir, out / "board", context)
-    if (board_dir / "root").is_dir():
-        _copy_tree(board_dir / "root", out, context)
+    for board_dir in board_dirs:
+        _copy_tree(board_dir, out / "board", context)
+        if (board_dir / "root").is_dir():
+            _copy_tree(board_dir / "root", out, context)
     generated = out / "generated"
     generated.mkdir()
     for name, text in render_model_sources(intmodel, command).items():

@@ -1,8 +1,9 @@
 """`bs4nn bench`: stream test images to a board (or the emulated board), prove it bit-exact
 against codegen's integer reference, and measure accuracy, on-device counters and the link.
 
-With no port the emulated board is exported, built (or reused when the model hash matches)
-and started in QEMU; QEMU is stopped at the end, on error and on Ctrl-C alike.
+With no port an emulated board (--board, default qemu-mps2-an386) is exported, built (or reused
+when the model hash matches) and started in its emulator (QEMU or rp2040js); the emulator is
+stopped at the end, on error and on Ctrl-C alike.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_output
 from bs4nn.trainer.model import Model
 
-EMULATED_TARGET = "qemu-mps2-an386"
+EMULATED_TARGET = "qemu-mps2-an386"  # the default emulated board
 LATENCY_IMAGES = 20  # the first images go one at a time: the host's idle round-trip latency
 CSV_NAME = "images.csv"
 BUILD_STAMP = "bs4nn_bench_build.json"  # model + firmware sources of the build in firmware/
@@ -74,36 +75,43 @@ def load_model(model_path: str | Path) -> tuple[Model, IntModel]:
     return model, IntModel.from_model(model, source=str(model_path))
 
 
-def template_fingerprint() -> str:
-    """SHA-256 of the firmware sources an export copies (core, protocol, model templates, the
-    emulated board): a build is reused only if these did not change since."""
-    from bs4nn.codegen.footprint import target_info
+def template_fingerprint(target: str = EMULATED_TARGET) -> str:
+    """SHA-256 of the firmware sources an export for `target` copies (core, protocol, model
+    templates, the board's folders, targets.json): a build is reused only if these did not
+    change since."""
+    from bs4nn.codegen.export import board_folders
+    from bs4nn.codegen.footprint import TARGETS_FILE, target_info
     from bs4nn.codegen.render import TEMPLATE_ROOT
 
-    h = hashlib.sha256()
-    folders = ["core", "protocol", "model", f"boards/{target_info(EMULATED_TARGET)['board_dir']}"]
+    h = hashlib.sha256(TARGETS_FILE.read_bytes())
+    folders = ["core", "protocol", "model"]
+    folders += [f"boards/{name}" for name in board_folders(target_info(target))]
     for folder in folders:
         for path in sorted((TEMPLATE_ROOT / folder).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
+            skip = {"__pycache__", "node_modules"}
+            if path.is_file() and not skip.intersection(path.relative_to(TEMPLATE_ROOT).parts):
                 h.update(path.relative_to(TEMPLATE_ROOT).as_posix().encode() + b"\0")
                 h.update(path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
-def _stamp(model_hash: str) -> dict:
-    return {"model_hash": model_hash, "template_hash": template_fingerprint()}
+def _stamp(model_hash: str, target: str) -> dict:
+    return {"model_hash": model_hash, "target": target,
+            "template_hash": template_fingerprint(target)}
 
 
-def prepare_emulated_firmware(intmodel: IntModel, fw_dir: Path, quiet: bool = False) -> dict:
-    """Export + build for the QEMU board unless fw_dir holds a build of this model made from
-    the current firmware sources (BUILD_STAMP written after a successful build)."""
+def prepare_emulated_firmware(
+    intmodel: IntModel, fw_dir: Path, quiet: bool = False, target: str = EMULATED_TARGET
+) -> dict:
+    """Export + build for an emulated board unless fw_dir holds a build of this model for it
+    made from the current firmware sources (BUILD_STAMP written after a successful build)."""
     from bs4nn.codegen.export import export_firmware
     from bs4nn.host.build import build_firmware, elf_sizes
 
     say = (lambda *a: None) if quiet else print
     stamp_path = fw_dir / BUILD_STAMP
     elf = fw_dir / "build" / "firmware.elf"
-    stamp = _stamp(intmodel.model_hash)
+    stamp = _stamp(intmodel.model_hash, target)
     try:
         reusable = elf.is_file() and json.loads(stamp_path.read_text()) == stamp
     except (OSError, ValueError):
@@ -115,9 +123,9 @@ def prepare_emulated_firmware(intmodel: IntModel, fw_dir: Path, quiet: bool = Fa
         )
         text, data, bss = elf_sizes(elf)
         return {"dir": str(fw_dir), "reused": True, "text": text, "data": data, "bss": bss}
-    say(f"firmware: exporting and building for {EMULATED_TARGET} in {fw_dir} ...")
+    say(f"firmware: exporting and building for {target} in {fw_dir} ...")
     stamp_path.unlink(missing_ok=True)
-    export_firmware(intmodel, fw_dir, target=EMULATED_TARGET)
+    export_firmware(intmodel, fw_dir, target=target)
     result = build_firmware(fw_dir)
     stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
     for line in result.lines():
@@ -134,9 +142,12 @@ def connect(
     timeout: float = DEFAULT_TIMEOUT_S,
     quiet: bool = False,
     baud: int = DEFAULT_BAUD,
+    board: str = EMULATED_TARGET,
 ) -> Iterator[Connection]:
-    """A handshaken Device on `port`, or on a QEMU board started (and always stopped) here."""
-    from bs4nn.host.qemu import find_qemu, running_qemu
+    """A handshaken Device on `port`, or on the emulated `board` started (and always stopped)
+    here."""
+    from bs4nn.host.emulate import emulator_of, running_emulator
+    from bs4nn.host.qemu import find_qemu
 
     if port is not None:
         link = SerialTransport(port, baudrate=baud)
@@ -147,22 +158,24 @@ def connect(
         finally:
             link.close()
         return
-    find_qemu()  # no firmware is built for a board that cannot be started
-    firmware = prepare_emulated_firmware(intmodel, out_dir / "firmware", quiet)
-    with running_qemu(Path(out_dir) / "firmware" / "build" / "firmware.elf") as q:
-        link = SerialTransport(q.pty_path)
+    if emulator_of(board)["kind"] == "qemu":
+        find_qemu()  # no firmware is built for a board that cannot be started
+    firmware = prepare_emulated_firmware(intmodel, out_dir / "firmware", quiet, board)
+    with running_emulator(board, Path(out_dir) / "firmware" / "build") as emu:
+        link = SerialTransport(emu.where)
         try:
             dev = Device(link, timeout=timeout, window=window or DEFAULT_WINDOW)
             try:
                 dev.handshake(intmodel.model_hash)
-                yield Connection(dev, "qemu", q.pty_path, firmware)
+                yield Connection(dev, emu.kind, emu.where, firmware)
             except LinkClosed as exc:
                 try:  # the pty closes a moment before the process is reaped
-                    q.process.wait(1.0)
+                    emu.process.wait(1.0)
                 except subprocess.TimeoutExpired:
                     raise exc from None
                 raise LinkClosed(
-                    f"QEMU exited (status {q.process.returncode}) during the run: {exc}"
+                    f"the emulator ({emu.kind}) exited (status {emu.process.returncode}) during "
+                    f"the run: {exc}"
                 ) from exc
         finally:
             link.close()
@@ -218,8 +231,9 @@ def run_bench(
     progress: bool = True,
     quiet: bool = False,
     baud: int = DEFAULT_BAUD,
+    board: str = EMULATED_TARGET,
 ) -> BenchReport:
-    """Bench a model on a board (port) or the emulated board (port=None); write the reports."""
+    """Bench a model on a board (port) or an emulated board (port=None); write the reports."""
     from bs4nn.trainer.datasets import load_dataset
 
     say = (lambda *a: None) if quiet else print
@@ -248,7 +262,7 @@ def run_bench(
         say(f"reference: integer model on {n} {dataset} test images ...")
         ref = reference_batch(intmodel, images)
         t_start = time.monotonic()
-        with connect(intmodel, port, out, window, timeout, quiet, baud) as conn:
+        with connect(intmodel, port, out, window, timeout, quiet, baud, board) as conn:
             folder.started()
             if resumed.damaged or resumed.duplicates:  # the device answers: now, not before
                 rewrite_records(csv_path, resumed.records)

@@ -23,6 +23,7 @@ from pathlib import Path
 from bs4nn.trainer.errors import Bs4nnError
 
 QEMU_BINARY = "qemu-system-arm"
+# the default board's machine; the others come from their targets.json entry ("emulator")
 MACHINE = "mps2-an386"
 CPU = "cortex-m4"
 PTY_RE = re.compile(r"char device redirected to (/dev/\S+) \(label serial0\)")
@@ -40,14 +41,16 @@ def find_qemu() -> str:
     return path
 
 
-def qemu_command(elf: Path | str, qemu: str = QEMU_BINARY) -> list[str]:
-    """The exact command of docs/design.md section 5."""
+def qemu_command(
+    elf: Path | str, qemu: str = QEMU_BINARY, machine: str = MACHINE, cpu: str = CPU
+) -> list[str]:
+    """The exact command of docs/design.md section 5 (for the target's machine and cpu)."""
     return [
         qemu,
         "-M",
-        MACHINE,
+        machine,
         "-cpu",
-        CPU,
+        cpu,
         "-display",
         "none",
         "-monitor",
@@ -93,12 +96,14 @@ class QemuProcess:
                 self.process.wait(timeout)
 
 
-def start_qemu(elf: Path | str, timeout: float = START_TIMEOUT_S) -> QemuProcess:
+def start_qemu(
+    elf: Path | str, timeout: float = START_TIMEOUT_S, machine: str = MACHINE, cpu: str = CPU
+) -> QemuProcess:
     """Start QEMU on a firmware ELF and wait for its pty. Raises Bs4nnError on failure."""
     elf = Path(elf)
     if not elf.is_file():
         raise Bs4nnError(f"firmware {elf} does not exist: build it first (`bs4nn build DIR`)")
-    cmd = qemu_command(elf, find_qemu())
+    cmd = qemu_command(elf, find_qemu(), machine, cpu)
     proc = subprocess.Popen(
         cmd,
         stdin=subprocess.DEVNULL,
@@ -139,9 +144,11 @@ def start_qemu(elf: Path | str, timeout: float = START_TIMEOUT_S) -> QemuProcess
 
 
 @contextlib.contextmanager
-def running_qemu(elf: Path | str, timeout: float = START_TIMEOUT_S) -> Iterator[QemuProcess]:
+def running_qemu(
+    elf: Path | str, timeout: float = START_TIMEOUT_S, machine: str = MACHINE, cpu: str = CPU
+) -> Iterator[QemuProcess]:
     """`with running_qemu(elf) as q:` - QEMU is stopped on exit, error and Ctrl-C alike."""
-    handle = start_qemu(elf, timeout)
+    handle = start_qemu(elf, timeout, machine, cpu)
     try:
         yield handle
     finally:

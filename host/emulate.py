@@ -1,0 +1,62 @@
+"""Start the emulator of an emulated board (its `emulator` entry in targets.json) and always stop
+it again: QEMU for the qemu-* boards (bs4nn.host.qemu, a pty), rp2040js for rp2040js-pico
+(bs4nn.host.rp2040js, a TCP socket that SerialTransport opens as socket://HOST:PORT)."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bs4nn.codegen.footprint import load_targets, target_info
+from bs4nn.trainer.errors import Bs4nnError
+
+
+@dataclass
+class RunningEmulator:
+    kind: str  # "qemu" or "rp2040js"
+    where: str  # the serial port to open: a pty path or a socket:// URL
+    process: subprocess.Popen
+
+
+def emulated_boards() -> list[str]:
+    return [name for name, info in load_targets().items() if "emulator" in info]
+
+
+def emulator_of(board: str) -> dict:
+    """The board's emulator entry; refuses a board that cannot be emulated, naming those that
+    can (checked before anything is built or started)."""
+    info = target_info(board)
+    if "emulator" not in info:
+        raise Bs4nnError(
+            f"{board} cannot be emulated: bench it with --port, or choose an emulated board: "
+            + ", ".join(emulated_boards())
+        )
+    return info["emulator"]
+
+
+@contextlib.contextmanager
+def running_emulator(
+    board: str, build_dir: Path, rx_baud: int | None = None
+) -> Iterator[RunningEmulator]:
+    """`with running_emulator(board, fw/"build") as emu:` open emu.where; the emulator is stopped
+    on exit, error and Ctrl-C alike. rx_baud (rp2040js only): feed the UART at this line rate
+    into its 32-byte FIFO, dropping on overflow like real hardware (None: as fast as the
+    firmware reads)."""
+    emulator = emulator_of(board)
+    if emulator["kind"] == "qemu":
+        from bs4nn.host.qemu import running_qemu
+
+        with running_qemu(
+            build_dir / "firmware.elf", machine=emulator["machine"], cpu=emulator["cpu"]
+        ) as q:
+            yield RunningEmulator("qemu", q.pty_path, q.process)
+    elif emulator["kind"] == "rp2040js":
+        from bs4nn.host.rp2040js import running_rp2040js
+
+        with running_rp2040js(build_dir / "firmware.bin", rx_baud=rx_baud) as r:
+            yield RunningEmulator("rp2040js", r.url, r.process)
+    else:
+        raise Bs4nnError(f"{board} has an unknown emulator {emulator['kind']!r} in targets.json")
