@@ -302,6 +302,7 @@ def run_bench(
                     "kind": kind,
                     "where": where,
                     "window": window_used,
+                    "device_rx_buffer": info.rx_buffer,  # 0: flow-controlled
                     "infer_bitmap": bitmap,  # None: never the shortest form, so never tried
                     **stats,
                 },

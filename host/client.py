@@ -67,10 +67,16 @@ class _Pending:
     sent_at: float
     tries: int = 1
     wire_bytes: int = 0
+    seq: int = 0
 
     @property
     def is_bitmap(self) -> bool:
         return self.wire[1] == p.INFER_BITMAP  # COBS keeps the non-zero type byte in place
+
+
+def _unanswered_bytes(inflight: dict[int, _Pending]) -> int:
+    """Request bytes on their way to the device or waiting in its buffer (with the resync 0)."""
+    return sum(len(pend.wire) + 1 for pend in inflight.values())
 
 
 class Device:
@@ -253,6 +259,8 @@ class Device:
         window = window or self.window
         source = iter(zip(range(1 << 62) if indices is None else indices, images, strict=False))
         inflight: dict[int, _Pending] = {}
+        held: _Pending | None = None  # built, but it would overrun the device's buffer
+        rx_buffer = self.info.rx_buffer if self.info else 0
         done: dict[int, StreamResult] = {}
         order: deque[int] = deque()  # indices in send order: results are yielded in this order
         exhausted = False
@@ -261,22 +269,29 @@ class Device:
         probe_tries = 0
 
         while True:
-            while not exhausted and len(inflight) < window and probe is None:
-                try:
-                    index, pixels = next(source)
-                except StopIteration:
-                    exhausted = True
-                    break
-                seq = self._next_seq()
-                wire = self._infer_wire(seq, pixels)
+            while (held is not None or not exhausted) and len(inflight) < window and probe is None:
+                if held is None:
+                    try:
+                        index, pixels = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    seq = self._next_seq()
+                    held = _Pending(index, pixels, self._infer_wire(seq, pixels), 0.0, seq=seq)
+                unanswered = _unanswered_bytes(inflight) + len(held.wire) + 1
+                if inflight and rx_buffer and unanswered > rx_buffer:
+                    break  # the device would drop bytes while it computes: wait for a reply
+                pend, held = held, None
                 now = time.monotonic()
                 if not inflight:
                     last_progress = now
-                inflight[seq] = _Pending(index, pixels, wire, now, wire_bytes=self._send(wire))
-                order.append(index)
+                pend.sent_at = now
+                pend.wire_bytes = self._send(pend.wire)
+                inflight[pend.seq] = pend
+                order.append(pend.index)
             while order and order[0] in done:
                 yield done.pop(order.popleft())
-            if exhausted and not inflight and not order:
+            if exhausted and held is None and not inflight and not order:
                 return
 
             now = time.monotonic()

@@ -362,6 +362,9 @@ class InfoReply:
     counter_kind: int
     board: str
     kernel: str
+    # received bytes the board holds while it computes; 0: flow-controlled, or a firmware
+    # from before the field (it ends the reply and may be absent)
+    rx_buffer: int = 0
 
     @property
     def model_hash_hex(self) -> str:
@@ -434,6 +437,10 @@ def parse_info(frame: Frame) -> InfoReply:
         pos += 7
         board, pos = _name(b, pos)
         kernel, pos = _name(b, pos)
+        rx_buffer = 0
+        if len(b) - pos == 2:
+            (rx_buffer,) = struct.unpack_from("<H", b, pos)
+            pos += 2
     except (IndexError, struct.error) as exc:
         raise ProtocolError(f"INFO reply too short ({len(b)} bytes)") from exc
     if pos != len(b) or len(model_hash) != 32:
@@ -449,6 +456,7 @@ def parse_info(frame: Frame) -> InfoReply:
         counter_kind,
         board,
         kernel,
+        rx_buffer,
     )
 
 

@@ -6,7 +6,7 @@
 #include "bs4nn_frame.h"
 
 /* Largest reply before COBS: INFO with a 255-byte board name and kernel name at most. */
-#define REPLY_BODY_MAX (48u + 4u * BS4NN_NUM_LAYERS + 2u * 255u + 2u * BS4NN_N_OUTPUT)
+#define REPLY_BODY_MAX (50u + 4u * BS4NN_NUM_LAYERS + 2u * 255u + 2u * BS4NN_N_OUTPUT)
 #define REPLY_MAX (BS4NN_FRAME_OVERHEAD + REPLY_BODY_MAX)
 /* Incoming message: an encoded frame can be one COBS byte per 254 longer than its content. */
 #define RX_MAX BS4NN_COBS_MAX(BS4NN_MAX_FRAME)
@@ -153,6 +153,10 @@ static void cmd_info(uint16_t seq)
     *p++ = board_counter_kind();
     p = put_name(p, board_name());
     p = put_name(p, bs4nn_kernel_name());
+    {
+        const uint32_t rx_buffer = board_rx_buffer_bytes();
+        p = put16(p, rx_buffer > 0xFFFFu ? 0xFFFFu : rx_buffer);
+    }
     send_reply(BS4NN_MSG_INFO | BS4NN_MSG_REPLY, seq, p);
 }
 

@@ -26,6 +26,10 @@ uint32_t board_micros(void);
 /* Called when no byte is waiting: sleep until the next interrupt, or return at once. */
 void board_idle(void);
 /* Fixed facts reported by INFO. */
+/* Received bytes the board holds without losing any while it computes (e.g. the Arduino core's
+ * 64-byte Serial buffer), 0 if its link is flow-controlled and never drops: the host keeps no
+ * more unanswered request bytes in flight than this. */
+uint32_t board_rx_buffer_bytes(void);
 uint32_t board_clock_hz(void);
 uint8_t board_counter_kind(void);
 const char *board_name(void);

@@ -70,6 +70,16 @@ void board_idle(void)
     /* USB serial needs the core's background work: return to loop() at once */
 }
 
+uint32_t board_rx_buffer_bytes(void)
+{
+    /* the core's Serial receive buffer drops bytes that arrive while loop() computes */
+#ifdef SERIAL_RX_BUFFER_SIZE
+    return SERIAL_RX_BUFFER_SIZE;
+#else
+    return 64u; /* the Arduino cores' default */
+#endif
+}
+
 uint32_t board_clock_hz(void)
 {
 #ifdef F_CPU

@@ -1,0 +1,113 @@
+"""Every emulated board (`bs4nn boards`) runs 100 MNIST test images with 0 mismatches against
+codegen's integer reference and reports its counter (instructions or cycles), and the
+rp2040js-pico board at a real 115,200-baud line into its 32-byte RX FIFO loses no byte and needs
+no resend because the host keeps no more bytes in flight than the board's buffer holds.
+
+Each board test skips only when its emulator is missing (CI installs all of them: setup.sh)."""
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bs4nn.codegen.footprint import target_info
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import reference_batch
+from bs4nn.host import rp2040js
+from bs4nn.host.bench import prepare_emulated_firmware, run_bench
+from bs4nn.host.client import Device
+from bs4nn.host.emulate import emulated_boards, emulator_installed
+from bs4nn.host.records import compare
+from bs4nn.host.transport import SerialTransport
+from bs4nn.trainer.datasets import load_dataset
+
+pytestmark = [pytest.mark.e2e]
+MODEL = Path(__file__).resolve().parent.parent / "models" / "mnist-600-surrogate.bs4nn"
+N = 100
+COUNTERS = {"qemu": "instructions (QEMU icount proxy)", "rp2040js": "CPU cycles"}
+
+
+def _need(board: str) -> None:
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc needed (scripts/setup.sh installs it)")
+    emulator = target_info(board)["emulator"]
+    if not emulator_installed(emulator):
+        what = ("qemu-system-arm" if emulator["kind"] == "qemu"
+                else "node and the npm package rp2040js")
+        pytest.skip(f"{board} needs {what} (scripts/setup.sh installs it)")
+
+
+def test_every_emulated_board_is_tested():
+    assert emulated_boards() == [
+        "qemu-mps2-an386", "qemu-netduinoplus2", "qemu-microbit", "qemu-mps3-an547",
+        "rp2040js-pico",
+    ]
+
+
+@pytest.mark.parametrize("board", emulated_boards())
+def test_board_runs_100_images_exactly(board, data_dir, tmp_path, capsys):
+    _need(board)
+    report = run_bench(MODEL, limit=N, out_dir=tmp_path, data_dir=data_dir, board=board,
+                       progress=False, quiet=True)
+    link = report.report["link"]
+    assert (report.images, report.mismatches) == (N, 0)
+    assert (link["resends"], link["bad_frames"], link["recoveries"]) == (0, 0, 0)
+    assert report.report["board"] == board
+    assert report.counter_name == COUNTERS[target_info(board)["emulator"]["kind"]]
+    assert link["device_rx_buffer"] == (512 if target_info(board).get("rx_drops") else 0)
+    with capsys.disabled():
+        print(f"\n{board}: {N} images, 0 mismatches, mean {report.counter_mean:,.0f} "
+              f"{report.counter_name}")
+
+
+@pytest.fixture(scope="module")
+def pico_firmware(tmp_path_factory):
+    _need("rp2040js-pico")
+    fw = tmp_path_factory.mktemp("pico") / "firmware"
+    intmodel = IntModel.load(MODEL)
+    prepare_emulated_firmware(intmodel, fw, quiet=True, target="rp2040js-pico")
+    return intmodel, fw / "build" / "firmware.bin"
+
+
+def _stream_at_line_rate(pico_firmware, data_dir, n, baud, honour_buffer=True):
+    """Dense INFER frames (791 bytes: more than the board's 512-byte ring) at `baud` into the
+    32-byte RX FIFO, window 2. Returns (mismatches, resends, bytes the RX FIFO dropped)."""
+    intmodel, firmware = pico_firmware
+    images, labels = load_dataset("mnist", "test", data_dir=data_dir)
+    images, labels = images[:n], labels[:n]
+    ref = reference_batch(intmodel, images)
+    with rp2040js.running_rp2040js(firmware, rx_baud=baud) as emu:
+        link = SerialTransport(emu.url)
+        try:
+            dev = Device(link, timeout=2.0, window=2, sparse=False)
+            dev.bitmap = False
+            info = dev.handshake(intmodel.model_hash)
+            assert info.rx_buffer == 512
+            if not honour_buffer:  # a host that ignores the board's buffer
+                dev.info = dataclasses.replace(info, rx_buffer=0)
+            records = [compare(res, labels[res.index], ref, res.index)
+                       for res in dev.stream(images)]
+        finally:
+            link.close()
+        overflows = emu.rx_overflows
+    assert [r.index for r in records] == list(range(n))
+    return sum(bool(r.mismatch) for r in records), dev.stats.resends, overflows
+
+
+def test_pico_at_115200_baud_needs_no_resend(pico_firmware, data_dir):
+    assert _stream_at_line_rate(pico_firmware, data_dir, N, 115200) == (0, 0, 0)
+
+
+# At 2 Mbaud about 960 bytes arrive during one inference (~600,000 cycles), more than the ring
+# and the FIFO hold: only the host's limit (one dense request in flight) keeps them whole.
+def test_pico_at_2_mbaud_needs_no_resend_because_the_host_honours_the_buffer(
+    pico_firmware, data_dir
+):
+    assert _stream_at_line_rate(pico_firmware, data_dir, 10, 2_000_000) == (0, 0, 0)
+
+
+def test_pico_at_2_mbaud_overruns_when_the_host_ignores_the_buffer(pico_firmware, data_dir):
+    wrong, resends, overflows = _stream_at_line_rate(pico_firmware, data_dir, 10, 2_000_000,
+                                                     honour_buffer=False)
+    assert wrong == 0 and resends > 0 and overflows > 0
