@@ -173,9 +173,9 @@ def connect(
                     emu.process.wait(1.0)
                 except subprocess.TimeoutExpired:
                     raise exc from None
+                name = "QEMU" if emu.kind == "qemu" else emu.kind
                 raise LinkClosed(
-                    f"the emulator ({emu.kind}) exited (status {emu.process.returncode}) during "
-                    f"the run: {exc}"
+                    f"{name} exited (status {emu.process.returncode}) during the run: {exc}"
                 ) from exc
         finally:
             link.close()
