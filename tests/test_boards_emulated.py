@@ -111,3 +111,27 @@ def test_pico_at_2_mbaud_overruns_when_the_host_ignores_the_buffer(pico_firmware
     wrong, resends, overflows = _stream_at_line_rate(pico_firmware, data_dir, 10, 2_000_000,
                                                      honour_buffer=False)
     assert wrong == 0 and resends > 0 and overflows > 0
+
+
+def test_bench_refuses_a_board_that_cannot_be_emulated_before_any_side_effect(tmp_path, capsys):
+    from bs4nn.cli import main
+
+    out = tmp_path / "out"
+    assert main(["bench", "--model", str(MODEL), "--board", "teensy41", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        "bs4nn bench: error: teensy41 cannot be emulated: bench it with --port, or choose an "
+        "emulated board: qemu-mps2-an386, qemu-netduinoplus2, qemu-microbit, qemu-mps3-an547, "
+        "rp2040js-pico\n"
+    )
+    assert not out.exists()
+
+
+def test_boards_lists_core_clock_memory_and_emulation(capsys):
+    from bs4nn.cli import main
+
+    assert main(["boards"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["board", "core", "clock", "flash", "RAM", "emulated"]
+    microbit = next(line for line in lines if line.startswith("qemu-microbit "))
+    assert microbit.split()[:7] == ["qemu-microbit", "cortex-m0", "16", "MHz", "256", "KB", "16"]
+    assert "QEMU -M microbit" in microbit
