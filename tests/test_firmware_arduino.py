@@ -75,7 +75,8 @@ def test_info_reply(export, device):
     intmodel, _ = export
     (info,) = frames(device(p.info_request(1)))
     assert info == p.InfoReply(1, 1, bytes.fromhex(intmodel.model_hash), tuple(SIZES),
-                               intmodel.thresholds, 256, 16_000_000, 2, "nucleo_f446re", "sliced")
+                               intmodel.thresholds, 256, 16_000_000, 2, "nucleo_f446re", "sliced",
+                               rx_buffer=64)
 
 
 def test_inferences_equal_reference(export, device):
