@@ -56,14 +56,95 @@ int main() {
 """
 
 
+# A serial line at 115,200 baud into the Arduino cores' 64-byte receive buffer, which drops what
+# arrives while it is full, in virtual time: a byte takes 87 us on the line, an inference 10 ms
+# (micros() is read before and after it). Bytes the host wrote go on the line in order.
+LINE_STUB_MAIN = r"""
+#include <poll.h>
+#include <stdio.h>
+#include <unistd.h>
+#include "Arduino.h"
+#define RX_BUFFER 64
+#define BYTE_US 87
+#define INFER_US 10000
+static unsigned char line[1 << 20];
+static size_t line_head, line_tail;
+static unsigned char buf[RX_BUFFER];
+static int buf_head, buf_count;
+static unsigned long now_us, next_arrival_us;
+static bool eof;
+/* Take what the host wrote. Idle (block): wait for it, then 50 ms more of real time, so that
+ * requests the host sends together (its window) go on the line together. */
+static void pump(bool block) {
+    struct pollfd fd = {0, POLLIN, 0};
+    while (!eof && line_tail < sizeof line && poll(&fd, 1, block ? -1 : 0) > 0) {
+        ssize_t n = read(0, line + line_tail, sizeof line - line_tail);
+        if (n <= 0) { eof = true; break; }
+        if (line_head == line_tail && next_arrival_us < now_us + BYTE_US)
+            next_arrival_us = now_us + BYTE_US;
+        line_tail += (size_t)n;
+        if (block) {
+            block = false;
+            while (!eof && line_tail < sizeof line && poll(&fd, 1, 50) > 0) {
+                n = read(0, line + line_tail, sizeof line - line_tail);
+                if (n <= 0) { eof = true; break; }
+                line_tail += (size_t)n;
+            }
+        }
+    }
+}
+static void arrive() {
+    while (line_head < line_tail && next_arrival_us <= now_us) {
+        unsigned char c = line[line_head++];
+        if (buf_count < RX_BUFFER) buf[(buf_head + buf_count++) % RX_BUFFER] = c;
+        else fprintf(stderr, "rx overflow\n");
+        next_arrival_us += BYTE_US;
+    }
+    if (line_head == line_tail) line_head = line_tail = 0;
+}
+int FakeSerial::available() {
+    pump(false);
+    arrive();
+    if (buf_count == 0) {
+        if (line_head == line_tail) pump(true);  /* idle: wait for the host */
+        if (line_head < line_tail && now_us < next_arrival_us) now_us = next_arrival_us;
+        arrive();
+    }
+    return buf_count;
+}
+int FakeSerial::read() {
+    if (!available()) return -1;
+    int c = buf[buf_head];
+    buf_head = (buf_head + 1) % RX_BUFFER;
+    buf_count--;
+    return c;
+}
+size_t FakeSerial::write(const uint8_t *data, size_t len) {
+    size_t n = fwrite(data, 1, len, stdout);
+    fflush(stdout);
+    return n;
+}
+FakeSerial Serial;
+unsigned long micros(void) { now_us += INFER_US / 2; arrive(); return now_us; }
+void setup();
+void loop();
+int main() {
+    setup();
+    while (!eof || buf_count || line_head < line_tail) loop();
+    return 0;
+}
+"""
+
+
 def host_compilers() -> bool:
     return shutil.which("gcc") is not None and shutil.which("g++") is not None
 
 
-def build_host_firmware(out: Path, build: Path) -> Callable[[bytes], bytes]:
-    """Build the export `out` (an Arduino target) in `build`; returns run(stdin) -> stdout."""
+def build_host_program(out: Path, build: Path, stub_main: str = STUB_MAIN) -> Path:
+    """Build the export `out` (an Arduino target) in `build` on the stub `stub_main`; returns
+    the program."""
     (build / "Arduino.h").write_text(ARDUINO_H)
-    (build / "stub_main.cpp").write_text(STUB_MAIN)
+    (build / "stub_main.cpp").write_text(stub_main)
     inc = ["-I", str(build), "-I", str(out / "core"), "-I", str(out / "protocol"),
            "-I", str(out / "generated"), "-I", str(out / "board")]
     objs = []
@@ -81,6 +162,12 @@ def build_host_firmware(out: Path, build: Path) -> Callable[[bytes], bytes]:
         objs.append(obj)
     exe = build / "firmware_host"
     subprocess.run(["g++", *map(str, objs), "-o", str(exe)], check=True)
+    return exe
+
+
+def build_host_firmware(out: Path, build: Path) -> Callable[[bytes], bytes]:
+    """Build the export `out` (an Arduino target) in `build`; returns run(stdin) -> stdout."""
+    exe = build_host_program(out, build)
 
     def run(data: bytes) -> bytes:
         return subprocess.run([str(exe)], input=data, capture_output=True, check=True,

@@ -2,7 +2,9 @@
 `pio project config --lint`, and the Arduino board file, built on the host against a minimal
 Arduino.h stub (a fake Serial on stdin/stdout), answers the protocol exactly like the board."""
 
+import dataclasses
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -11,13 +13,19 @@ from pathlib import Path
 import eembc_expect
 import numpy as np
 import pytest
-from arduino_host import build_host_firmware, host_compilers
+from arduino_host import (
+    LINE_STUB_MAIN,
+    build_host_firmware,
+    build_host_program,
+    host_compilers,
+)
 
 from bs4nn.codegen.agreement import mismatches
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import NOT_FIRED, RefBatch, reference_batch
 from bs4nn.host import protocol as p
+from bs4nn.host.client import Device
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.model import model_from_arrays
 
@@ -175,3 +183,68 @@ def test_bitmap_infer(export, device):
         (i, int(ref.labels[i]), int(ref.decision_steps[i]),
          [0xFFFF if s < 0 else int(s) for s in ref.output_steps[i]], ref.spikes[i].tolist())
         for i in range(50)]
+
+
+class PipeTransport:
+    """The host side of a firmware host program's stdin and stdout."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.name = "stub serial line"
+        self.proc = proc
+
+    def write(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def read(self, timeout: float) -> bytes:
+        ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, timeout))
+        return os.read(self.proc.stdout.fileno(), 65536) if ready else b""
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def line_firmware(export, tmp_path_factory):
+    """The Arduino firmware on a 64-byte Serial buffer behind a 115,200-baud line."""
+    if not host_compilers():
+        pytest.skip("needs gcc and g++")
+    return build_host_program(export[1], tmp_path_factory.mktemp("arduino-line"),
+                              LINE_STUB_MAIN)
+
+
+def _stream_over_the_line(export, exe, n, tmp_path, honour_buffer=True):
+    """window 2 over the 64-byte buffer; (mismatching images, resends, bytes dropped)."""
+    intmodel, _ = export
+    images = np.asarray(load_dataset("mnist", "test")[0][:n])
+    errors = tmp_path / "stderr.txt"
+    with open(errors, "wb") as err:
+        proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=err)
+        link = PipeTransport(proc)
+        try:
+            dev = Device(link, timeout=1.0, window=2)
+            info = dev.handshake(intmodel.model_hash)
+            assert info.rx_buffer == 64
+            if not honour_buffer:  # a host that ignores the board's buffer
+                dev.info = dataclasses.replace(info, rx_buffer=0)
+            replies = [res.reply for res in dev.stream(images)]
+        finally:
+            link.close()
+    ref = reference_batch(intmodel, images)
+    wrong = [i for i, r in enumerate(replies)
+             if (r.label, r.decision_step, list(r.spikes))
+             != (int(ref.labels[i]), int(ref.decision_steps[i]), ref.spikes[i].tolist())]
+    return len(wrong), dev.stats.resends, errors.read_text().count("rx overflow")
+
+
+def test_64_byte_serial_buffer_needs_no_resend(export, line_firmware, tmp_path):
+    assert _stream_over_the_line(export, line_firmware, 100, tmp_path) == (0, 0, 0)
+
+
+def test_64_byte_serial_buffer_overflows_when_the_host_ignores_it(export, line_firmware,
+                                                                   tmp_path):
+    wrong, resends, dropped = _stream_over_the_line(export, line_firmware, 10, tmp_path,
+                                                    honour_buffer=False)
+    assert wrong == 0 and resends > 0 and dropped > 0
