@@ -1,7 +1,9 @@
-/* Board port for a CMSDK APB UART, here the secure UART0 of QEMU's mps3-an547 (Cortex-M55):
- * the UART's address and RX interrupt come from the board's targets.json entry
- * (CMSDK_UART_BASE, BS4NN_UART_RX_IRQ in bs4nn_target.h); SysTick is the counter
- * (boards/systick/). Start-up, the receive ring and main() are shared (boards/cortex-m/). */
+/* Board port for Arm's CMSDK APB UART, shared by the CMSDK machines: QEMU's mps2-an386
+ * (Cortex-M4, UART0 at 0x40004000, RX IRQ 0) and mps3-an547 (Cortex-M55, secure UART0 at
+ * 0x59303000, RX IRQ 33). The UART's address and RX interrupt come from the board's targets.json
+ * entry (CMSDK_UART_BASE, BS4NN_UART_RX_IRQ in the generated bs4nn_target.h); SysTick is the
+ * counter (boards/systick/). Start-up, the receive ring and main() are shared
+ * (boards/cortex-m/). */
 #include <stdint.h>
 
 #include "bs4nn_board.h"
