@@ -14,7 +14,14 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from bs4nn.codegen.footprint import Footprint, check_fits, footprint, load_targets, target_info
+from bs4nn.codegen.footprint import (
+    DEFAULT_KERNEL,
+    Footprint,
+    check_fits,
+    footprint,
+    load_targets,
+    target_info,
+)
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.render import TEMPLATE_ROOT, render_file, render_model_sources
 from bs4nn.trainer.errors import Bs4nnError
@@ -94,6 +101,7 @@ def _write_tree(out: Path, intmodel: IntModel, target: str, fp: Footprint, comma
         "model": intmodel,
         "model_hash": intmodel.model_hash,
         "command": command,
+        "default_kernel": DEFAULT_KERNEL,
     }
     for name in _COPIED_DIRS:
         _copy_tree(TEMPLATE_ROOT / name, out / name, context)

@@ -16,8 +16,8 @@ TARGETS_FILE = TEMPLATE_ROOT / "boards" / "targets.json"
 # RX ring, one image). Measured builds stay below these (bench/firmware_size.py).
 CODE_BUDGET_BYTES = 8 * 1024
 IO_BUFFER_BYTES = 4 * 1024
-# The default kernel and its BS4NN_PEND_PLANES and BS4NN_CHUNK
-# (firmware_template/core/bs4nn_kernel.h)
+# The default kernel (of make-built firmware too, unless `make KERNEL=...`) and its
+# BS4NN_PEND_PLANES and BS4NN_CHUNK (firmware_template/core/bs4nn_kernel.h)
 DEFAULT_KERNEL = "sliced"
 SLICED_PEND_PLANES = 4
 SLICED_CHUNK = 8
