@@ -63,8 +63,14 @@ def board_lines() -> list[str]:
                      f"{info['flash_bytes'] // 1024:,} KB", f"{info['ram_bytes'] // 1024:,} KB",
                      how))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
-            for r in rows]
+    lines = []
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  "
+                     + row[-1])
+        counter = load_targets().get(row[0], {}).get("counter")
+        if counter:
+            lines.append(f"    counter: {counter}")
+    return lines
 
 
 @contextlib.contextmanager

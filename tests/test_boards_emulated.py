@@ -135,3 +135,6 @@ def test_boards_lists_core_clock_memory_and_emulation(capsys):
     microbit = next(line for line in lines if line.startswith("qemu-microbit "))
     assert microbit.split()[:7] == ["qemu-microbit", "cortex-m0", "16", "MHz", "256", "KB", "16"]
     assert "QEMU -M microbit" in microbit
+    assert lines[lines.index(microbit) + 1] == (
+        "    counter: instructions, to one 16 MHz SysTick tick (62.5 instructions under "
+        "-icount shift=0)")
