@@ -43,6 +43,7 @@ class FakeDevice:
         board: str = "fake",
         kernel: str = "python-reference",
         bitmap: bool = True,
+        rx_buffer: int = 0,
     ) -> None:
         self.model = model
         self.faults = faults or Faults()
@@ -50,6 +51,7 @@ class FakeDevice:
         self.board = board
         self.kernel = kernel
         self.bitmap = bitmap  # False: answers INFER_BITMAP with UNKNOWN_CMD (optional command)
+        self.rx_buffer = rx_buffer  # reported in INFO (0: flow-controlled)
         self.frame_types: Counter[int] = Counter()  # requests received, by type
         self.thresholds: tuple[int, ...] = tuple(model.thresholds)
         self.infer_requests = 0  # INFER frames received, including dropped ones
@@ -150,6 +152,7 @@ class FakeDevice:
             counter_kind=1,
             board=self.board,
             kernel=self.kernel,
+            rx_buffer=self.rx_buffer,
         )
 
     def _infer(self, frame: p.Frame) -> str | None:

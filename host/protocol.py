@@ -513,6 +513,7 @@ def info_reply(reply: InfoReply) -> bytes:
         + struct.pack("<HIB", reply.tmax, reply.clock_hz, reply.counter_kind)
         + _encode_name(reply.board)
         + _encode_name(reply.kernel)
+        + struct.pack("<H", reply.rx_buffer)
     )
     return build_frame(INFO_REPLY, reply.seq, body)
 

@@ -246,3 +246,29 @@ def test_boot_banner_before_the_first_reply_is_skipped(intmodel, images):
         assert dev.handshake(intmodel.model_hash).board == "fake"
         check_against_reference(list(dev.stream(images[:3])), intmodel, images[:3])
     assert (dev.stats.resends, dev.stats.bad_frames, dev.stats.replies) == (0, 0, 4)
+
+
+class _SendSpy(Device):
+    """Device that records, at each request it sends, how many requests were unanswered."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.unanswered_at_send: list[int] = []
+
+    def _send(self, wire: bytes) -> int:
+        self.unanswered_at_send.append(self.stats.frames_sent - self.stats.replies)
+        return super()._send(wire)
+
+
+@pytest.mark.parametrize(("rx_buffer", "most_unanswered"), [(0, 2), (64, 0), (60_000, 2)])
+def test_requests_in_flight_never_overrun_the_reported_buffer(intmodel, images, rx_buffer,
+                                                              most_unanswered):
+    """Every request here is over 64 bytes: a 64-byte buffer means one at a time, whatever the
+    window; 0 (flow-controlled) or a large buffer lets the window of 3 pipeline."""
+    with FakeDevice(intmodel, rx_buffer=rx_buffer) as fake:
+        dev = _SendSpy(SerialTransport(fake.port), timeout=2.0, window=3)
+        assert dev.handshake().rx_buffer == rx_buffer
+        results = list(dev.stream(images))
+    assert max(dev.unanswered_at_send) == most_unanswered
+    assert dev.stats.resends == 0
+    check_against_reference(results, intmodel, images)

@@ -1,5 +1,6 @@
 """Exact-byte tests of the serial protocol (docs/design.md section 4)."""
 
+import dataclasses
 import struct
 
 import numpy as np
@@ -157,6 +158,7 @@ def test_info_reply_roundtrip_and_bytes():
         counter_kind=1,
         board="mps2-an386",
         kernel="event",
+        rx_buffer=64,
     )
     wire = p.info_reply(info)
     frame = p.parse_frame(wire[:-1])
@@ -172,9 +174,13 @@ def test_info_reply_roundtrip_and_bytes():
         + b"\x01"
         + b"\x0amps2-an386"
         + b"\x05event"
+        + b"\x40\x00"
     )
     parsed = p.parse_reply(frame)
     assert parsed == info
+    # a firmware from before rx_buffer ends the reply at the kernel name: read as 0
+    old = p.parse_info(p.Frame(0x81, 9, frame.body[:-2]))
+    assert old == dataclasses.replace(info, rx_buffer=0)
     assert parsed.counter_name == "instructions (QEMU icount proxy)"
     assert parsed.model_hash_hex == bytes(range(32)).hex()
     with pytest.raises(p.ProtocolError):
