@@ -404,7 +404,8 @@ CASES = [
      "'train') (see `bs4nn eval --help`)"),
     ("export-target", "export {w}/good.bs4nn --out fw --target pdp11",
      "bs4nn export: error: unknown target 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
-     "nucleo_l476rg, pico, qemu-mps2-an386, teensy41"),
+     "nucleo_l476rg, pico, qemu-microbit, qemu-mps2-an386, qemu-mps3-an547, qemu-netduinoplus2, "
+     "rp2040js-pico, teensy41"),
     ("export-no-out", "export {w}/good.bs4nn",
      "bs4nn export: error: the following arguments are required: --out (see `bs4nn export "
      "--help`)"),
@@ -811,7 +812,8 @@ CASES = [
      "with a target and a model_hash); export again with `bs4nn export MODEL --out DIR`"),
     ("build-manifest-target", "build {w}/manifesttarget",
      "bs4nn build: error: unknown target 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
-     "nucleo_l476rg, pico, qemu-mps2-an386, teensy41"),
+     "nucleo_l476rg, pico, qemu-microbit, qemu-mps2-an386, qemu-mps3-an547, qemu-netduinoplus2, "
+     "rp2040js-pico, teensy41"),
 ]
 
 

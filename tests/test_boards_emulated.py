@@ -86,7 +86,7 @@ def _stream_at_line_rate(pico_firmware, data_dir, n, baud, honour_buffer=True):
             assert info.rx_buffer == 512
             if not honour_buffer:  # a host that ignores the board's buffer
                 dev.info = dataclasses.replace(info, rx_buffer=0)
-            records = [compare(res, labels[res.index], ref, res.index)
+            records = [compare(res, labels[res.index], ref, res.index, intmodel.model_hash)
                        for res in dev.stream(images)]
         finally:
             link.close()
