@@ -41,15 +41,20 @@ def main(argv: list[str] | None = None) -> int:
         images, labels = images[: args.limit], labels[: args.limit]
         t0 = time.perf_counter()
         ref = reference_batch(intmodel, images)
-        print(f"model {intmodel.model_hash[:16]} {'-'.join(map(str, intmodel.layer_sizes))} "
-              f"K={list(intmodel.thresholds)} {dataset} test images={len(images)}: reference "
-              f"{time.perf_counter() - t0:.2f} s, accuracy {(ref.labels == labels).mean():.4f}")
+        print(
+            f"model {intmodel.model_hash[:16]} {'-'.join(map(str, intmodel.layer_sizes))} "
+            f"K={list(intmodel.thresholds)} {dataset} test images={len(images)}: reference "
+            f"{time.perf_counter() - t0:.2f} s, accuracy {(ref.labels == labels).mean():.4f}"
+        )
         with tempfile.TemporaryDirectory(prefix="bs4nn-ccheck-") as tmp:
             fw = Path(tmp) / "fw"
             export_firmware(intmodel, fw)
             found = fw.glob("core/bs4nn_kernel_*.c")
-            kernels = [args.kernel] if args.kernel else sorted(
-                path.stem.removeprefix("bs4nn_kernel_") for path in found)
+            kernels = (
+                [args.kernel]
+                if args.kernel
+                else sorted(path.stem.removeprefix("bs4nn_kernel_") for path in found)
+            )
             for kernel in kernels:
                 t0 = time.perf_counter()
                 lines = mismatches(ref, CModel(fw, kernel=kernel).infer_batch(images))

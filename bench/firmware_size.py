@@ -34,13 +34,18 @@ def random_model(shape: str) -> IntModel:
     rng = np.random.default_rng(0)
     weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
     n = len(weights)
-    return IntModel.from_model(model_from_arrays(weights, [1.0] * n, [10.0] * n),
-                               source=f"random {shape}")
+    return IntModel.from_model(
+        model_from_arrays(weights, [1.0] * n, [10.0] * n), source=f"random {shape}"
+    )
 
 
 def symbol_sizes(elf: Path) -> dict[str, int]:
-    out = subprocess.run(["arm-none-eabi-nm", "-S", "--size-sort", str(elf)], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["arm-none-eabi-nm", "-S", "--size-sort", str(elf)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     sizes = {}
     for line in out.splitlines():
         parts = line.split()
@@ -52,17 +57,30 @@ def symbol_sizes(elf: Path) -> dict[str, int]:
 def measure(intmodel: IntModel, kernel: str) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="bs4nn-size-") as tmp:
         result = export_firmware(intmodel, Path(tmp) / "fw", target=TARGET)
-        proc = subprocess.run(["make", "-s", "-C", str(result.out_dir), f"KERNEL={kernel}"],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["make", "-s", "-C", str(result.out_dir), f"KERNEL={kernel}"],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise Bs4nnError(f"firmware build failed:\n{proc.stdout}{proc.stderr}")
         elf = result.out_dir / "build" / "firmware.elf"
-        text, data, bss = (int(v) for v in subprocess.run(
-            ["arm-none-eabi-size", str(elf)], check=True, capture_output=True, text=True
-        ).stdout.splitlines()[1].split()[:3])
+        text, data, bss = (
+            int(v)
+            for v in subprocess.run(
+                ["arm-none-eabi-size", str(elf)], check=True, capture_output=True, text=True
+            )
+            .stdout.splitlines()[1]
+            .split()[:3]
+        )
         symbols = symbol_sizes(elf)
-    return {"text": text, "data": data, "bss": bss, "weights": result.footprint.weight_bytes,
-            "state": symbols["bs4nn_state"]}
+    return {
+        "text": text,
+        "data": data,
+        "bss": bss,
+        "weights": result.footprint.weight_bytes,
+        "state": symbols["bs4nn_state"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("model", nargs="?", type=Path, help="model file (bs4nn train --out)")
     src.add_argument("--random", metavar="SHAPE", help="random weights, e.g. 784-600-10")
-    ap.add_argument("--kernel", default=DEFAULT_KERNEL,
-                    help=f"firmware kernel (default {DEFAULT_KERNEL}, as make)")
+    ap.add_argument(
+        "--kernel",
+        default=DEFAULT_KERNEL,
+        help=f"firmware kernel (default {DEFAULT_KERNEL}, as make)",
+    )
     args = ap.parse_args(argv)
     try:
         intmodel = random_model(args.random) if args.random else IntModel.load(args.model)
@@ -84,15 +105,21 @@ def main(argv: list[str] | None = None) -> int:
     code = flash - m["weights"]
     flash_ok = flash <= m["weights"] + CODE_LIMIT
     state_ok = m["state"] <= STATE_LIMIT
-    print(f"model {'-'.join(map(str, intmodel.layer_sizes))} ({intmodel.source}), "
-          f"target {TARGET}, kernel {args.kernel}")
+    print(
+        f"model {'-'.join(map(str, intmodel.layer_sizes))} ({intmodel.source}), "
+        f"target {TARGET}, kernel {args.kernel}"
+    )
     print(f"text={m['text']} data={m['data']} bss={m['bss']}")
     print(f"flash={flash} (packed weights {m['weights']} + code/consts {code})")
     print(f"ram={ram} (inference state {m['state']}, the rest I/O buffers and 2048 stack)")
-    print(f"flash <= weights + {CODE_LIMIT}: {'yes' if flash_ok else 'NO'} "
-          f"(margin {m['weights'] + CODE_LIMIT - flash})")
-    print(f"inference state <= {STATE_LIMIT}: {'yes' if state_ok else 'NO'} "
-          f"(margin {STATE_LIMIT - m['state']})")
+    print(
+        f"flash <= weights + {CODE_LIMIT}: {'yes' if flash_ok else 'NO'} "
+        f"(margin {m['weights'] + CODE_LIMIT - flash})"
+    )
+    print(
+        f"inference state <= {STATE_LIMIT}: {'yes' if state_ok else 'NO'} "
+        f"(margin {STATE_LIMIT - m['state']})"
+    )
     return 0 if flash_ok and state_ok else 1
 
 

@@ -33,12 +33,12 @@ def softmax_probe(x_train, y_train, x_val, y_val, epochs, rate=0.05, l2=1e-4, ba
     for _ in range(epochs):
         order = rng.permutation(len(x_train))
         for s in range(0, len(order), batch):
-            pick = order[s:s + batch]
+            pick = order[s : s + batch]
             z = x_train[pick] @ w + b
             z -= z.max(axis=1, keepdims=True)
             p = np.exp(z)
             p /= p.sum(axis=1, keepdims=True)
-            p[rows[:len(pick)], y_train[pick]] -= 1.0  # softmax cross-entropy gradient
+            p[rows[: len(pick)], y_train[pick]] -= 1.0  # softmax cross-entropy gradient
             w -= rate * (x_train[pick].T @ p / len(pick) + l2 * w)
             b -= rate * p.mean(axis=0)
 
@@ -68,18 +68,22 @@ def main() -> None:
     print(f"model_val_accuracy={model_val:.4f}", flush=True)
 
     pixels = (images / 255.0).astype(np.float32)
-    tr, va = softmax_probe(pixels[train_idx], labels[train_idx], pixels[val_idx],
-                           labels[val_idx], args.epochs)
+    tr, va = softmax_probe(
+        pixels[train_idx], labels[train_idx], pixels[val_idx], labels[val_idx], args.epochs
+    )
     print(f"probe on the pixels: train {tr:.4f}", flush=True)
     print(f"probe_pixels_val_accuracy={va:.4f}", flush=True)
 
     steps = firing_steps(model, images, args.layer)
     hidden = ((TMAX - steps) / TMAX).astype(np.float32)
     fired = float(np.mean(steps < TMAX))
-    tr, va = softmax_probe(hidden[train_idx], labels[train_idx], hidden[val_idx],
-                           labels[val_idx], args.epochs)
-    print(f"probe on hidden layer {args.layer + 1} ({hidden.shape[1]} neurons, "
-          f"{100 * fired:.1f}% fire by t = 255): train {tr:.4f}")
+    tr, va = softmax_probe(
+        hidden[train_idx], labels[train_idx], hidden[val_idx], labels[val_idx], args.epochs
+    )
+    print(
+        f"probe on hidden layer {args.layer + 1} ({hidden.shape[1]} neurons, "
+        f"{100 * fired:.1f}% fire by t = 255): train {tr:.4f}"
+    )
     print(f"probe_hidden_val_accuracy={va:.4f}")
 
 

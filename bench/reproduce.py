@@ -37,14 +37,18 @@ def main() -> None:
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
     if args.rule == "surrogate":
-        cfg, run, suffix = make_surrogate_config(args.preset, **overrides), train_surrogate, \
-            "-surrogate"
+        cfg, run, suffix = (
+            make_surrogate_config(args.preset, **overrides),
+            train_surrogate,
+            "-surrogate",
+        )
     else:
         cfg, run, suffix = make_config(args.preset, **overrides), train, ""
     out = Path(args.out) if args.out else MODELS / f"{args.preset}{suffix}.bs4nn"
     t0 = time.perf_counter()
-    result = run(cfg, out, resume=args.resume, data_dir=args.data_dir,
-                 progress=not args.no_progress)
+    result = run(
+        cfg, out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress
+    )
     wall = time.perf_counter() - t0
     ev = result.test  # scored once, by the training run
     ev.save_beside(out)

@@ -27,20 +27,31 @@ def surrogate_rate(samples: int, data_dir: str | None) -> float:
     """Training samples per second of the surrogate rule, epoch 1 of the mnist-600 preset."""
     cfg = surrogate.make_surrogate_config("mnist-600")
     images, labels, _, _, train_idx, _ = load_run_data(cfg, data_dir)
-    levels = surrogate.intensity_levels(cfg.levels, images[train_idx[:10000]]
-                                        if cfg.level_spacing == "quantile" else None)
+    levels = surrogate.intensity_levels(
+        cfg.levels, images[train_idx[:10000]] if cfg.level_spacing == "quantile" else None
+    )
     state = surrogate.init_state(cfg)
     rng = np.random.default_rng(cfg.seed)
     buffers = surrogate.Buffers()
 
     order = rng.permutation(train_idx)
-    batches = (np.take(order, np.arange(b * cfg.batch, (b + 1) * cfg.batch), mode="wrap")
-               for b in itertools.count())
+    batches = (
+        np.take(order, np.arange(b * cfg.batch, (b + 1) * cfg.batch), mode="wrap")
+        for b in itertools.count()
+    )
 
     def run(n_batches: int) -> None:
         for pick in itertools.islice(batches, n_batches):
-            surrogate.train_batch(state, cfg, images[pick], labels[pick].astype(np.int64),
-                                  levels, cfg.widths, rng, buffers)
+            surrogate.train_batch(
+                state,
+                cfg,
+                images[pick],
+                labels[pick].astype(np.int64),
+                levels,
+                cfg.widths,
+                rng,
+                buffers,
+            )
 
     run(5000 // cfg.batch)  # compile, and get past the first steps
     n_batches = samples // cfg.batch
@@ -72,9 +83,27 @@ def main() -> None:
     order = np.random.default_rng(0).permutation(len(images))
 
     def run(idx: np.ndarray) -> None:
-        kernels.train_samples(images, labels, idx, lay.sizes, lay.woff, lay.noff, v, fw,
-                              state.scale, alphas, thetas, thetas / K_MAX, thr, True, cfg.eta,
-                              cfg.mu, cfg.lam, cfg.gamma, cfg.rule)
+        kernels.train_samples(
+            images,
+            labels,
+            idx,
+            lay.sizes,
+            lay.woff,
+            lay.noff,
+            v,
+            fw,
+            state.scale,
+            alphas,
+            thetas,
+            thetas / K_MAX,
+            thr,
+            True,
+            cfg.eta,
+            cfg.mu,
+            cfg.lam,
+            cfg.gamma,
+            cfg.rule,
+        )
 
     run(order[:5000])  # compile, and get past the first chaotic samples
     idx = np.resize(order[5000:], args.samples)
@@ -82,8 +111,10 @@ def main() -> None:
     run(idx)
     train_rate = args.samples / (time.perf_counter() - t0)
 
-    weights = [(v[lay.woff[ly]:lay.woff[ly + 1]].reshape(cfg.layer_sizes[ly], -1).T)
-               for ly in range(len(cfg.layer_sizes) - 1)]
+    weights = [
+        (v[lay.woff[ly] : lay.woff[ly + 1]].reshape(cfg.layer_sizes[ly], -1).T)
+        for ly in range(len(cfg.layer_sizes) - 1)
+    ]
     model = model_from_arrays(weights, alphas, thetas)
     forward_batch(model, test_images[:100])  # compile
     t0 = time.perf_counter()

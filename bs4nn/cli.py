@@ -13,9 +13,16 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import reason
 
 # sub-command modules, in pipeline order
-_COMMAND_MODULES = ("bs4nn.trainer.data_cli", "bs4nn.trainer.cli", "bs4nn.trainer.nir_cli",
-                    "bs4nn.codegen.cli", "bs4nn.host.cli", "bs4nn.host.eembc_cli", "bs4nn.demo",
-                    "bs4nn.trainer.paper.cli")
+_COMMAND_MODULES = (
+    "bs4nn.trainer.data_cli",
+    "bs4nn.trainer.cli",
+    "bs4nn.trainer.nir_cli",
+    "bs4nn.codegen.cli",
+    "bs4nn.host.cli",
+    "bs4nn.host.eembc_cli",
+    "bs4nn.demo",
+    "bs4nn.trainer.paper.cli",
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -20,14 +20,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="run the whole chain: data, train, export, build, QEMU board, bench, report",
         description="Train a short MNIST run (or take --model), export it, build the emulated "
-                    "board's firmware, bench test images on it in QEMU and report.",
+        "board's firmware, bench test images on it in QEMU and report.",
     )
     p.add_argument("--model", type=path, help="use this model file instead of training one")
     p.add_argument("--out", type=path, default="out/demo", help="working folder (default out/demo)")
-    p.add_argument("--limit", type=positive_int, default=1000,
-                   help="test images to bench (default 1000)")
-    p.add_argument("--data-dir", type=existing_dir,
-                   help="dataset folder (default: $BS4NN_DATA, then the user cache)")
+    p.add_argument(
+        "--limit", type=positive_int, default=1000, help="test images to bench (default 1000)"
+    )
+    p.add_argument(
+        "--data-dir",
+        type=existing_dir,
+        help="dataset folder (default: $BS4NN_DATA, then the user cache)",
+    )
     p.set_defaults(func=run_demo)
 
 
@@ -52,9 +56,20 @@ def run_demo(args: argparse.Namespace) -> int:
     if model is None:
         model = str(out / "mnist-demo.bs4nn")
         _step("train", ["train", *DEMO_TRAIN_ARGS, "--out", model, *data])
-    _step("bench on the emulated board",
-          ["bench", "--model", model, "--emulate", "--limit", str(args.limit),
-           "--out", str(out / "bench"), *data])
+    _step(
+        "bench on the emulated board",
+        [
+            "bench",
+            "--model",
+            model,
+            "--emulate",
+            "--limit",
+            str(args.limit),
+            "--out",
+            str(out / "bench"),
+            *data,
+        ],
+    )
     report = json.loads((out / "bench" / "report.json").read_text())
     print(f"\nreport: {out / 'bench' / 'report.json'}")
     for line in summary_lines(report):

@@ -62,15 +62,22 @@ def mismatches(ref: RefBatch, got: RefBatch) -> list[str]:
 
 def compare_batches(ref: RefBatch, got: RefBatch, limit_details: int = 10) -> Agreement:
     bad = mismatched_images(ref, got)
-    return Agreement(images=len(ref.labels), mismatched=bad,
-                     details=[describe_mismatch(ref, got, i) for i in bad[:limit_details]])
+    return Agreement(
+        images=len(ref.labels),
+        mismatched=bad,
+        details=[describe_mismatch(ref, got, i) for i in bad[:limit_details]],
+    )
 
 
 def compare_with_trainer(model: Model, intmodel: IntModel, images: np.ndarray) -> Agreement:
     from bs4nn.trainer.evaluate import forward_batch
 
     trained = forward_batch(model, images)
-    as_ref = RefBatch(labels=trained.labels, decision_steps=trained.steps,
-                      fallback=trained.fallback, output_steps=trained.output_steps,
-                      spikes=trained.spikes)
+    as_ref = RefBatch(
+        labels=trained.labels,
+        decision_steps=trained.steps,
+        fallback=trained.fallback,
+        output_steps=trained.output_steps,
+        spikes=trained.spikes,
+    )
     return compare_batches(reference_batch(intmodel, images), as_ref)

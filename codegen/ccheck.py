@@ -78,8 +78,10 @@ def _sources(export_dir: Path) -> list[Path]:
     generated = export_dir / "generated" / "bs4nn_model.c"
     core = sorted((export_dir / "core").glob("*.c"))
     if not generated.is_file() or not core:
-        raise Bs4nnError(f"{export_dir} has no generated/bs4nn_model.c or core/*.c; "
-                         "run `bs4nn export MODEL --out DIR` first")
+        raise Bs4nnError(
+            f"{export_dir} has no generated/bs4nn_model.c or core/*.c; "
+            "run `bs4nn export MODEL --out DIR` first"
+        )
     return [generated, *core]
 
 
@@ -106,8 +108,18 @@ def build_library(export_dir: str | Path, kernel: str = "ref") -> Path:
         return lib
     shim = out_dir / "bs4nn_ccheck_shim.c"
     shim.write_text(_SHIM)
-    cmd = [gcc, *flags, "-I", str(export_dir / "generated"), "-I", str(export_dir / "core"),
-           "-o", str(lib), *map(str, sources), str(shim)]
+    cmd = [
+        gcc,
+        *flags,
+        "-I",
+        str(export_dir / "generated"),
+        "-I",
+        str(export_dir / "core"),
+        "-o",
+        str(lib),
+        *map(str, sources),
+        str(shim),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise Bs4nnError(f"host build of {export_dir} failed:\n{' '.join(cmd)}\n{proc.stderr}")
@@ -129,17 +141,20 @@ class CModel:
         at the end of each image's inference, as the EEMBC scores read them."""
         imgs = np.ascontiguousarray(images, dtype=np.uint8)
         out = np.zeros((imgs.shape[0], self.n_output), np.int32)
-        self._lib.bs4nn_ccheck_output_ones(imgs.ctypes.data_as(ctypes.c_void_p),
-                                           ctypes.c_uint32(imgs.shape[0]),
-                                           out.ctypes.data_as(ctypes.c_void_p))
+        self._lib.bs4nn_ccheck_output_ones(
+            imgs.ctypes.data_as(ctypes.c_void_p),
+            ctypes.c_uint32(imgs.shape[0]),
+            out.ctypes.data_as(ctypes.c_void_p),
+        )
         return out
 
     def infer_batch(self, images: np.ndarray, thresholds=None) -> RefBatch:
         """Like reference_batch: images uint8 (N, n_input); thresholds K per layer or None."""
         imgs = np.ascontiguousarray(images)
         if imgs.dtype != np.uint8 or imgs.ndim != 2 or imgs.shape[1] != self.n_input:
-            raise ValueError(f"images must be uint8 of shape (N, {self.n_input}), "
-                             f"got {imgs.dtype} {imgs.shape}")
+            raise ValueError(
+                f"images must be uint8 of shape (N, {self.n_input}), got {imgs.dtype} {imgs.shape}"
+            )
         n = imgs.shape[0]
         labels = np.zeros(n, np.uint8)
         steps = np.zeros(n, np.uint16)
@@ -155,11 +170,24 @@ class CModel:
         def ptr(a):
             return None if a is None else a.ctypes.data_as(ctypes.c_void_p)
 
-        rc = self._lib.bs4nn_ccheck_batch(ptr(imgs), ctypes.c_uint32(n), ptr(ks), ptr(labels),
-                                          ptr(steps), ptr(flags), ptr(out_steps), ptr(spikes))
+        rc = self._lib.bs4nn_ccheck_batch(
+            ptr(imgs),
+            ctypes.c_uint32(n),
+            ptr(ks),
+            ptr(labels),
+            ptr(steps),
+            ptr(flags),
+            ptr(out_steps),
+            ptr(spikes),
+        )
         if rc != 0:
             raise Bs4nnError(f"thresholds {list(thresholds)} refused by the C core (each 1..32767)")
         out = out_steps.astype(np.int16)
         out[out_steps == NO_SPIKE] = NOT_FIRED
-        return RefBatch(labels.astype(np.int16), steps.astype(np.int16), (flags & 1).astype(bool),
-                        out, spikes.astype(np.int32))
+        return RefBatch(
+            labels.astype(np.int16),
+            steps.astype(np.int16),
+            (flags & 1).astype(bool),
+            out,
+            spikes.astype(np.int32),
+        )

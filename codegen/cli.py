@@ -23,23 +23,42 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export",
         help="render a trained model into C headers and a firmware tree for a board",
         description="Render MODEL into bit-packed C headers plus a ready-to-build firmware tree, "
-                    "or (--format nir) into a NIR graph for other neuromorphic tools.",
+        "or (--format nir) into a NIR graph for other neuromorphic tools.",
     )
     p.add_argument("model", type=path, help="model file (from `bs4nn train`)")
-    p.add_argument("--out", type=path, required=True,
-                   help="output directory for the firmware tree (--format nir: the .nir file)")
-    p.add_argument("--format", choices=("c", "nir"), default="c",
-                   help="c = firmware tree (default); nir = a NIR graph (HDF5), see docs/design.md")
+    p.add_argument(
+        "--out",
+        type=path,
+        required=True,
+        help="output directory for the firmware tree (--format nir: the .nir file)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("c", "nir"),
+        default="c",
+        help="c = firmware tree (default); nir = a NIR graph (HDF5), see docs/design.md",
+    )
     # checked in run_export (target_info): building the parser reads no file
-    p.add_argument("--target", default=DEFAULT_TARGET,
-                   help=f"board (default {DEFAULT_TARGET}, the QEMU-emulated Cortex-M4; "
-                        "see firmware_template/boards/targets.json)")
-    p.add_argument("--check-images", type=nonnegative_int, default=10000, metavar="N",
-                   help="compare the integer model with the trainer's evaluation on the first N "
-                        "test images of the model's dataset (0 to skip; default 10000)")
-    p.add_argument("--dataset", "--data", type=dataset_spec,
-                   help="dataset of the check (default: the model's; own data: its .npz file or "
-                        "IDX folder)")
+    p.add_argument(
+        "--target",
+        default=DEFAULT_TARGET,
+        help=f"board (default {DEFAULT_TARGET}, the QEMU-emulated Cortex-M4; "
+        "see firmware_template/boards/targets.json)",
+    )
+    p.add_argument(
+        "--check-images",
+        type=nonnegative_int,
+        default=10000,
+        metavar="N",
+        help="compare the integer model with the trainer's evaluation on the first N "
+        "test images of the model's dataset (0 to skip; default 10000)",
+    )
+    p.add_argument(
+        "--dataset",
+        "--data",
+        type=dataset_spec,
+        help="dataset of the check (default: the model's; own data: its .npz file or IDX folder)",
+    )
     p.add_argument("--data-dir", type=existing_dir, help="dataset folder for the check")
     p.set_defaults(func=run_export)
 
@@ -58,8 +77,10 @@ def run_export(args: argparse.Namespace) -> int:
         images = images[: args.check_images]
     command = "bs4nn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
     result = export_firmware(intmodel, args.out, target=args.target, command=command)
-    print(f"exported {args.model} ({'-'.join(map(str, intmodel.layer_sizes))}, "
-          f"K={list(intmodel.thresholds)}, hash {intmodel.model_hash[:16]}) to {result.out_dir}")
+    print(
+        f"exported {args.model} ({'-'.join(map(str, intmodel.layer_sizes))}, "
+        f"K={list(intmodel.thresholds)}, hash {intmodel.model_hash[:16]}) to {result.out_dir}"
+    )
     for line in result.footprint.lines():
         print(line)
     if images is not None:
@@ -73,22 +94,30 @@ def _export_nir(args: argparse.Namespace) -> int:
     check_output(args.out, "--out", folder=False)
     model = Model.load(args.model)
     path = write_nir(model, args.out)
-    print(f"exported {args.model} ({'-'.join(map(str, model.layer_sizes))}, K="
-          f"{model.thresholds()}, hash {model.content_hash[:16]}) as a NIR graph to {path}")
+    print(
+        f"exported {args.model} ({'-'.join(map(str, model.layer_sizes))}, K="
+        f"{model.thresholds()}, hash {model.content_hash[:16]}) as a NIR graph to {path}"
+    )
     return 0
 
 
-def _check_against_trainer(model: Model, intmodel: IntModel, dataset: str,
-                           images: np.ndarray) -> int:
+def _check_against_trainer(
+    model: Model, intmodel: IntModel, dataset: str, images: np.ndarray
+) -> int:
     from bs4nn.codegen.agreement import compare_with_trainer
 
     agreement = compare_with_trainer(model, intmodel, images)
     if agreement.ok:
-        print(f"integer model == trainer evaluation on {agreement.images} {dataset} test images "
-              "(label, decision step, output steps, spikes per layer)")
+        print(
+            f"integer model == trainer evaluation on {agreement.images} {dataset} test images "
+            "(label, decision step, output steps, spikes per layer)"
+        )
         return 0
-    print(f"integer model differs from the trainer evaluation on {len(agreement.mismatched)} of "
-          f"{agreement.images} test images:", file=sys.stderr)
+    print(
+        f"integer model differs from the trainer evaluation on {len(agreement.mismatched)} of "
+        f"{agreement.images} test images:",
+        file=sys.stderr,
+    )
     for line in agreement.details:
         print("  " + line, file=sys.stderr)
     return 1

@@ -86,8 +86,10 @@ def check_export_dir(out: Path) -> None:
     something else (an earlier export is replaced)."""
     check_output(out, "--out", folder=True)
     if out.is_dir() and any(out.iterdir()) and not (out / EXPORT_MANIFEST).exists():
-        raise Bs4nnError(f"--out {out} is a non-empty directory that is not a bs4nn export; "
-                         "choose an empty or new directory")
+        raise Bs4nnError(
+            f"--out {out} is a non-empty directory that is not a bs4nn export; "
+            "choose an empty or new directory"
+        )
 
 
 def _write_tree(out: Path, intmodel: IntModel, target: str, fp: Footprint, command: str) -> None:
@@ -130,14 +132,20 @@ def _write_tree(out: Path, intmodel: IntModel, target: str, fp: Footprint, comma
 def read_manifest(out_dir: str | Path) -> dict:
     path = Path(out_dir) / EXPORT_MANIFEST
     if not path.is_file():
-        raise Bs4nnError(f"{out_dir} is not a bs4nn export (no {EXPORT_MANIFEST}); "
-                         "run `bs4nn export MODEL --out DIR` first")
+        raise Bs4nnError(
+            f"{out_dir} is not a bs4nn export (no {EXPORT_MANIFEST}); "
+            "run `bs4nn export MODEL --out DIR` first"
+        )
     try:
         manifest = json.loads(path.read_bytes())
     except ValueError as exc:  # not UTF-8, not JSON
         manifest = exc
-    if not (isinstance(manifest, dict)
-            and all(isinstance(manifest.get(k), str) for k in ("target", "model_hash"))):
-        raise Bs4nnError(f"{path} is damaged (no JSON object with a target and a model_hash); "
-                         "export again with `bs4nn export MODEL --out DIR`")
+    if not (
+        isinstance(manifest, dict)
+        and all(isinstance(manifest.get(k), str) for k in ("target", "model_hash"))
+    ):
+        raise Bs4nnError(
+            f"{path} is damaged (no JSON object with a target and a model_hash); "
+            "export again with `bs4nn export MODEL --out DIR`"
+        )
     return manifest

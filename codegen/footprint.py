@@ -69,12 +69,18 @@ class Footprint:
         out = [f"footprint for {self.target}:"]
         for layer, nbytes in enumerate(self.weight_bytes_per_layer):
             out.append(f"  weights layer {layer}: {nbytes:,} bytes (1 bit per synapse)")
-        out.append(f"  weights total: {self.weight_bytes:,} bytes "
-                   f"({self.unpadded_weight_bytes:,} + word padding)")
-        out.append(f"  flash: ~{self.flash_estimate:,} of {self.flash_bytes:,} bytes "
-                   f"(weights + {CODE_BUDGET_BYTES:,} code budget)")
-        out.append(f"  RAM: inference state {self.ram_state_bytes:,} bytes, ~{self.ram_estimate:,} "
-                   f"with I/O buffers, of {self.ram_bytes:,} bytes")
+        out.append(
+            f"  weights total: {self.weight_bytes:,} bytes "
+            f"({self.unpadded_weight_bytes:,} + word padding)"
+        )
+        out.append(
+            f"  flash: ~{self.flash_estimate:,} of {self.flash_bytes:,} bytes "
+            f"(weights + {CODE_BUDGET_BYTES:,} code budget)"
+        )
+        out.append(
+            f"  RAM: inference state {self.ram_state_bytes:,} bytes, ~{self.ram_estimate:,} "
+            f"with I/O buffers, of {self.ram_bytes:,} bytes"
+        )
         return out
 
 
@@ -103,12 +109,21 @@ def check_fits(fp: Footprint) -> None:
     """Refuse, before any build, a model that does not fit the target, naming the sizes."""
     problems = []
     if fp.flash_estimate > fp.flash_bytes:
-        problems.append(f"flash needs ~{fp.flash_estimate:,} bytes ({fp.weight_bytes:,} of packed "
-                        f"weights + {CODE_BUDGET_BYTES:,} code) but {fp.target} has "
-                        f"{fp.flash_bytes:,}")
+        problems.append(
+            f"flash needs ~{fp.flash_estimate:,} bytes ({fp.weight_bytes:,} of packed "
+            f"weights + {CODE_BUDGET_BYTES:,} code) but {fp.target} has "
+            f"{fp.flash_bytes:,}"
+        )
     if fp.ram_estimate > fp.ram_bytes:
-        problems.append(f"RAM needs ~{fp.ram_estimate:,} bytes ({fp.ram_state_bytes:,} inference "
-                        f"state + {IO_BUFFER_BYTES:,} I/O) but {fp.target} has {fp.ram_bytes:,}")
+        problems.append(
+            f"RAM needs ~{fp.ram_estimate:,} bytes ({fp.ram_state_bytes:,} inference "
+            f"state + {IO_BUFFER_BYTES:,} I/O) but {fp.target} has {fp.ram_bytes:,}"
+        )
     if problems:
-        raise Bs4nnError("model does not fit " + fp.target + ": " + "; ".join(problems)
-                         + ". Use a smaller network or a larger board (--target).")
+        raise Bs4nnError(
+            "model does not fit "
+            + fp.target
+            + ": "
+            + "; ".join(problems)
+            + ". Use a smaller network or a larger board (--target)."
+        )

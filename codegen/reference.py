@@ -107,11 +107,30 @@ def _infer_one(pixels, sizes, row_offsets, fanout, thresholds, out_steps, spikes
 
 
 @njit(cache=True, parallel=True)
-def _infer_batch(images, sizes, row_offsets, fanout, thresholds, labels, steps, fallback,
-                 out_steps, spikes, out_counts):
+def _infer_batch(
+    images,
+    sizes,
+    row_offsets,
+    fanout,
+    thresholds,
+    labels,
+    steps,
+    fallback,
+    out_steps,
+    spikes,
+    out_counts,
+):
     for n in prange(images.shape[0]):
-        label, step, fb = _infer_one(images[n], sizes, row_offsets, fanout, thresholds,
-                                     out_steps[n], spikes[n], out_counts[n])
+        label, step, fb = _infer_one(
+            images[n],
+            sizes,
+            row_offsets,
+            fanout,
+            thresholds,
+            out_steps[n],
+            spikes[n],
+            out_counts[n],
+        )
         labels[n] = label
         steps[n] = step
         fallback[n] = fb
@@ -158,8 +177,19 @@ def reference_batch(model: IntModel, images: np.ndarray, thresholds=None) -> Ref
     out_steps = np.zeros((n, model.layer_sizes[-1]), np.int16)
     spikes = np.zeros((n, model.num_layers + 1), np.int32)
     counts = np.zeros((n, model.layer_sizes[-1]), np.int32)
-    _infer_batch(imgs, sizes, row_offsets, fanout, _thresholds(model, thresholds), labels, steps,
-                 fallback, out_steps, spikes, counts)
+    _infer_batch(
+        imgs,
+        sizes,
+        row_offsets,
+        fanout,
+        _thresholds(model, thresholds),
+        labels,
+        steps,
+        fallback,
+        out_steps,
+        spikes,
+        counts,
+    )
     return RefBatch(labels, steps, fallback, out_steps, spikes, counts)
 
 

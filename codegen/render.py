@@ -31,8 +31,14 @@ def model_context(model: IntModel, command: str) -> dict:
             ", ".join(f"0x{w:08x}u" for w in words[i : i + WORDS_PER_LINE]) + ","
             for i in range(0, words.size, WORDS_PER_LINE)
         ]
-        layers.append({"n_in": signs.shape[1], "n_out": signs.shape[0], "lines": lines,
-                       "words": int(words.size)})
+        layers.append(
+            {
+                "n_in": signs.shape[1],
+                "n_out": signs.shape[0],
+                "lines": lines,
+                "words": int(words.size),
+            }
+        )
     return {
         "model": model,
         "model_hash": model.model_hash,

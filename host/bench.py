@@ -96,8 +96,11 @@ def template_fingerprint(target: str = EMULATED_TARGET) -> str:
 
 
 def _stamp(model_hash: str, target: str) -> dict:
-    return {"model_hash": model_hash, "target": target,
-            "template_hash": template_fingerprint(target)}
+    return {
+        "model_hash": model_hash,
+        "target": target,
+        "template_hash": template_fingerprint(target),
+    }
 
 
 def prepare_emulated_firmware(
@@ -257,8 +260,10 @@ def run_bench(
         have = {r.index for r in resumed.records}
         todo = [i for i in range(n) if i not in have]
         if resume:
-            say(f"resume: {len(have & set(range(n)))} images already in {csv_path}, "
-                f"{len(todo)} to go")
+            say(
+                f"resume: {len(have & set(range(n)))} images already in {csv_path}, "
+                f"{len(todo)} to go"
+            )
         say(f"reference: integer model on {n} {dataset} test images ...")
         ref = reference_batch(intmodel, images)
         t_start = time.monotonic()
@@ -308,8 +313,10 @@ def run_bench(
                 },
                 "firmware": firmware,
                 "resumed_images": len(have),
-                "resume_dropped_lines": {"damaged": resumed.damaged,
-                                         "duplicates": resumed.duplicates},
+                "resume_dropped_lines": {
+                    "damaged": resumed.damaged,
+                    "duplicates": resumed.duplicates,
+                },
                 "images_this_run": done,
                 "seconds_this_run": seconds,
                 "wall_seconds": time.monotonic() - t_start,
@@ -358,16 +365,18 @@ def _resume(csv_path: Path, model_hash: str, say) -> ScannedCsv:
             "drop --resume to start over"
         )
     if scan.damaged:
-        say(f"resume: {csv_path} has damaged rows (cut short, not UTF-8 or wrong fields) on "
-            f"line(s) {_numbers(scan.damaged)}: dropped, their images are measured again")
+        say(
+            f"resume: {csv_path} has damaged rows (cut short, not UTF-8 or wrong fields) on "
+            f"line(s) {_numbers(scan.damaged)}: dropped, their images are measured again"
+        )
     if scan.duplicates:
-        say(f"resume: {csv_path} repeats images already in it on line(s) "
-            f"{_numbers(scan.duplicates)}: dropped")
+        say(
+            f"resume: {csv_path} repeats images already in it on line(s) "
+            f"{_numbers(scan.duplicates)}: dropped"
+        )
     return scan
 
 
 def _numbers(values: list[int], most: int = 10) -> str:
     shown = ", ".join(map(str, values[:most]))
     return shown + (f" and {len(values) - most} more" if len(values) > most else "")
-
-

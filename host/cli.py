@@ -165,9 +165,18 @@ def _device_options(args: argparse.Namespace) -> dict:
     board = args.board or EMULATED_TARGET
     if args.port is None:
         emulator_of(board)
-    return dict(port=args.port, dataset=args.dataset, limit=args.limit, out_dir=args.out,
-                data_dir=args.data_dir, window=args.window, timeout=args.timeout,
-                progress=not args.no_progress, baud=args.baud, board=board)
+    return dict(
+        port=args.port,
+        dataset=args.dataset,
+        limit=args.limit,
+        out_dir=args.out,
+        data_dir=args.data_dir,
+        window=args.window,
+        timeout=args.timeout,
+        progress=not args.no_progress,
+        baud=args.baud,
+        board=board,
+    )
 
 
 def _run_bench(args: argparse.Namespace) -> int:

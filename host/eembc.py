@@ -43,8 +43,13 @@ DUT_NAME = "bs4nn"
 # emulated board is presented with it
 DEFAULT_USB = (0x0483, 0x374B)
 MODES = {"accuracy": "a", "performance": "p"}
-RUNNER_MODULES = {"yaml": "pyyaml", "sklearn": "scikit-learn", "usb": "pyusb",
-                  "matplotlib": "matplotlib", "serial": "pyserial"}
+RUNNER_MODULES = {
+    "yaml": "pyyaml",
+    "sklearn": "scikit-learn",
+    "usb": "pyusb",
+    "matplotlib": "matplotlib",
+    "serial": "pyserial",
+}
 # what the runner prints at the end (runner/main.py, summarize_result)
 FIGURES = {
     "top1": re.compile(r"Top 1% = ([\d.]+)"),
@@ -99,8 +104,7 @@ def check_runner_modules() -> None:
     missing = [pkg for mod, pkg in RUNNER_MODULES.items() if importlib.util.find_spec(mod) is None]
     if missing:
         raise Bs4nnError(
-            f"the MLPerf Tiny runner needs {', '.join(missing)}: "
-            "pip install 'bs4nn-edge[mlperf]'"
+            f"the MLPerf Tiny runner needs {', '.join(missing)}: pip install 'bs4nn-edge[mlperf]'"
         )
 
 
@@ -109,8 +113,14 @@ def check_iterations(n: int | None) -> None:
         raise Bs4nnError(f"--iterations must be 1..{MAX_RUNS:,} (the firmware's limit)")
 
 
-def write_runner_files(out: Path, images: np.ndarray, labels: np.ndarray, n_classes: int,
-                       iterations: int, usb: tuple[int, int]) -> RunnerFiles:
+def write_runner_files(
+    out: Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    iterations: int,
+    usb: tuple[int, int],
+) -> RunnerFiles:
     """The runner's inputs under `out`: datasets/MODEL_ID/*.bin + y_labels.csv, a test script
     per mode, devices.yaml."""
     folder = out / "datasets" / MODEL_ID
@@ -121,20 +131,24 @@ def write_runner_files(out: Path, images: np.ndarray, labels: np.ndarray, n_clas
         (folder / name).write_bytes(np.asarray(image, np.uint8).tobytes())
         rows.append(f"{name},{n_classes},{int(label)}\n")
     (folder / "y_labels.csv").write_text("".join(rows))
-    steps = {"accuracy": "    - loop:\n      - download\n      - infer 1 0\n",
-             "performance": f"    - loop {WINDOWS}:\n      - download\n"
-                            f"      - infer {iterations} {WARMUPS}\n"}
+    steps = {
+        "accuracy": "    - loop:\n      - download\n      - infer 1 0\n",
+        "performance": f"    - loop {WINDOWS}:\n      - download\n"
+        f"      - infer {iterations} {WARMUPS}\n",
+    }
     tests = {}
     for mode, script in steps.items():
         tests[mode] = out / f"tests_{mode}.yaml"
         tests[mode].write_text(
             f"# written by bs4nn eembc for the firmware's model ID\n{MODEL_ID}:\n"
             f"  name: bs4nn_{mode}\n  model: {MODEL_ID}\n  truth_file: y_labels.csv\n"
-            f"  script:\n{script}")
+            f"  script:\n{script}"
+        )
     devices = out / "devices.yaml"
     devices.write_text(
         f"# written by bs4nn eembc: the board running the bs4nn firmware\n- name: {DUT_NAME}\n"
-        f"  type: dut\n  baud: {DEFAULT_BAUD}\n  usb:\n    0x{usb[0]:04X}: 0x{usb[1]:04X}\n")
+        f"  type: dut\n  baud: {DEFAULT_BAUD}\n  usb:\n    0x{usb[0]:04X}: 0x{usb[1]:04X}\n"
+    )
     return RunnerFiles(out, out / "datasets", devices, tests, len(images), iterations)
 
 
@@ -162,8 +176,16 @@ def window_iterations(link: SerialTransport, intmodel: IntModel, images: np.ndar
 
 
 def runner_args(files: RunnerFiles, mode: str) -> list[str]:
-    return ["-d", str(files.devices), "-t", str(files.tests[mode]), "-s", str(files.datasets),
-            "-m", MODES[mode]]
+    return [
+        "-d",
+        str(files.devices),
+        "-t",
+        str(files.tests[mode]),
+        "-s",
+        str(files.datasets),
+        "-m",
+        MODES[mode],
+    ]
 
 
 def runner_command(main_py: Path, files: RunnerFiles, mode: str) -> str:
@@ -171,16 +193,25 @@ def runner_command(main_py: Path, files: RunnerFiles, mode: str) -> str:
     return " ".join([f"cd {files.out} &&", "python", str(main_py), *runner_args(files, mode)])
 
 
-def run_runner(main_py: Path, files: RunnerFiles, mode: str, pty: str,
-               usb: tuple[int, int], echo: bool = True) -> RunnerResult:
+def run_runner(
+    main_py: Path, files: RunnerFiles, mode: str, pty: str, usb: tuple[int, int], echo: bool = True
+) -> RunnerResult:
     """Run the runner on the emulated board's pty; its output is shown as it comes and the
     figures it prints at the end are collected."""
-    cmd = [sys.executable, "-m", "bs4nn.host.eembc_port", pty, f"{usb[0]:04X}:{usb[1]:04X}",
-           str(main_py), *runner_args(files, mode)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bs4nn.host.eembc_port",
+        pty,
+        f"{usb[0]:04X}:{usb[1]:04X}",
+        str(main_py),
+        *runner_args(files, mode),
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
     result = RunnerResult(mode, returncode=-1)
-    with subprocess.Popen(cmd, cwd=files.out, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True) as proc:
+    with subprocess.Popen(
+        cmd, cwd=files.out, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             if echo:
@@ -194,11 +225,19 @@ def run_runner(main_py: Path, files: RunnerFiles, mode: str, pty: str,
     return result
 
 
-def run_eembc(model_path: str | Path, runner: str | Path, out_dir: str | Path = "out/eembc",
-              modes: tuple[str, ...] = ("accuracy", "performance"), limit: int = DEFAULT_LIMIT,
-              port: str | None = None, usb: tuple[int, int] = DEFAULT_USB,
-              iterations: int | None = None, dataset: str | None = None,
-              data_dir: str | Path | None = None, echo: bool = True) -> list[RunnerResult]:
+def run_eembc(
+    model_path: str | Path,
+    runner: str | Path,
+    out_dir: str | Path = "out/eembc",
+    modes: tuple[str, ...] = ("accuracy", "performance"),
+    limit: int = DEFAULT_LIMIT,
+    port: str | None = None,
+    usb: tuple[int, int] = DEFAULT_USB,
+    iterations: int | None = None,
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
+    echo: bool = True,
+) -> list[RunnerResult]:
     """Write the runner's inputs; on the emulated board (port None) run the runner in each mode
     and return its results; for a real board print the runner commands and return []."""
     from bs4nn.host.bench import load_model, prepare_emulated_firmware
@@ -229,8 +268,10 @@ def run_eembc(model_path: str | Path, runner: str | Path, out_dir: str | Path = 
             finally:
                 link.close()
         written = files(iterations)
-        print(f"wrote {written.images} test images and the runner's files to {out}; with the "
-              f"board on {port} (USB {usb[0]:04X}:{usb[1]:04X}), run:")
+        print(
+            f"wrote {written.images} test images and the runner's files to {out}; with the "
+            f"board on {port} (USB {usb[0]:04X}:{usb[1]:04X}), run:"
+        )
         for mode in modes:
             print(f"  {runner_command(main_py, written, mode)}")
         return []
@@ -246,8 +287,10 @@ def run_eembc(model_path: str | Path, runner: str | Path, out_dir: str | Path = 
                 link.close()
         written = files(iterations)
         if echo:
-            print(f"eembc: {written.images} test images, {iterations:,} inferences per "
-                  f"performance window, runner files in {out}")
+            print(
+                f"eembc: {written.images} test images, {iterations:,} inferences per "
+                f"performance window, runner files in {out}"
+            )
         for mode in modes:
             results.append(run_runner(main_py, written, mode, qemu.pty_path, usb, echo))
     return results

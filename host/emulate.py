@@ -59,14 +59,22 @@ def board_lines() -> list[str]:
             what = emulator.get("machine", emulator["kind"])
             what = f"QEMU -M {what}" if emulator["kind"] == "qemu" else what
             how = f"yes: {what}" + ("" if emulator_installed(emulator) else " (not installed)")
-        rows.append((name, info["core"], f"{info['clock_hz'] / 1e6:g} MHz",
-                     f"{info['flash_bytes'] // 1024:,} KB", f"{info['ram_bytes'] // 1024:,} KB",
-                     how))
+        rows.append(
+            (
+                name,
+                info["core"],
+                f"{info['clock_hz'] / 1e6:g} MHz",
+                f"{info['flash_bytes'] // 1024:,} KB",
+                f"{info['ram_bytes'] // 1024:,} KB",
+                how,
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = []
     for row in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  "
-                     + row[-1])
+        lines.append(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        )
         counter = load_targets().get(row[0], {}).get("counter")
         if counter:
             lines.append(f"    counter: {counter}")

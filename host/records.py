@@ -126,8 +126,9 @@ def _parse_ints(text: str) -> tuple[int, ...]:
     return tuple(int(v) for v in text.split())
 
 
-def compare(result: StreamResult, true_label: int, ref: RefBatch, i: int,
-            model_hash: str) -> Record:
+def compare(
+    result: StreamResult, true_label: int, ref: RefBatch, i: int, model_hash: str
+) -> Record:
     """The device's reply for image i against the integer reference (row i of ref)."""
     r = result.reply
     out_steps = tuple(-1 if s == NOT_FIRED else s for s in r.output_steps)

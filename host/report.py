@@ -119,15 +119,13 @@ def write_plots(report: dict, records: list[Record], out_dir: Path) -> list[Path
         plot_confusion(
             report["confusion"],
             out_dir / "confusion.png",
-            title=f"confusion, {report['images']} images, accuracy "
-            f"{100 * report['accuracy']:.2f}%",
+            title=f"confusion, {report['images']} images, accuracy {100 * report['accuracy']:.2f}%",
             xlabel="predicted (device)",
         ),
         plot_decision_steps(
             report["decision_step"]["per_class"],
             out_dir / "decision_step_per_class.png",
-            title="decision step per class (mean "
-            f"{_fmt(report['decision_step']['mean'], '.1f')})",
+            title=f"decision step per class (mean {_fmt(report['decision_step']['mean'], '.1f')})",
         ),
     ]
     fig, ax = pyplot().subplots(figsize=(6, 4))

@@ -97,8 +97,10 @@ def run_sweep(
     images, labels = images[:limit], labels[:limit]
     kind = "theta" if thetas else "scale"
     points: list[SweepPoint] = []
-    with run_folder(out) as folder, connect(intmodel, port, out, window, timeout,
-                                            baud=baud, board=board) as conn:
+    with (
+        run_folder(out) as folder,
+        connect(intmodel, port, out, window, timeout, baud=baud, board=board) as conn,
+    ):
         folder.started()
         for setting, ks in settings:
             conn.device.set_thresholds(ks)
@@ -186,18 +188,34 @@ def plot_pareto(points: list[SweepPoint], kind: str, path: Path, result: dict) -
     """Accuracy against the mean counter per inference, every setting labelled, the front
     joined."""
     fig, ax = pyplot().subplots(figsize=(6, 4))
-    ax.plot([pt.counter_mean for pt in points], [100 * pt.accuracy for pt in points], "o",
-            color="tab:gray")
+    ax.plot(
+        [pt.counter_mean for pt in points],
+        [100 * pt.accuracy for pt in points],
+        "o",
+        color="tab:gray",
+    )
     front = pareto_front(points)
-    ax.plot([pt.counter_mean for pt in front], [100 * pt.accuracy for pt in front], "o-",
-            color="tab:blue", label="Pareto front")
+    ax.plot(
+        [pt.counter_mean for pt in front],
+        [100 * pt.accuracy for pt in front],
+        "o-",
+        color="tab:blue",
+        label="Pareto front",
+    )
     for pt in points:
-        ax.annotate(f"{pt.setting:g}", (pt.counter_mean, 100 * pt.accuracy), fontsize=8,
-                    textcoords="offset points", xytext=(4, -10))
+        ax.annotate(
+            f"{pt.setting:g}",
+            (pt.counter_mean, 100 * pt.accuracy),
+            fontsize=8,
+            textcoords="offset points",
+            xytext=(4, -10),
+        )
     ax.set_xlabel(f"mean {result.get('counter_name') or 'counter'} per inference")
     ax.set_ylabel("accuracy (%)")
     label = "theta" if kind == "theta" else "scale of K"
-    ax.set_title(f"accuracy vs cost ({label}), {result.get('board') or ''} "
-                 f"kernel {result.get('kernel') or ''}")
+    ax.set_title(
+        f"accuracy vs cost ({label}), {result.get('board') or ''} "
+        f"kernel {result.get('kernel') or ''}"
+    )
     ax.legend(loc="lower right")
     save(fig, path)

@@ -145,20 +145,61 @@ def build_host_program(out: Path, build: Path, stub_main: str = STUB_MAIN) -> Pa
     the program."""
     (build / "Arduino.h").write_text(ARDUINO_H)
     (build / "stub_main.cpp").write_text(stub_main)
-    inc = ["-I", str(build), "-I", str(out / "core"), "-I", str(out / "protocol"),
-           "-I", str(out / "generated"), "-I", str(out / "board")]
+    inc = [
+        "-I",
+        str(build),
+        "-I",
+        str(out / "core"),
+        "-I",
+        str(out / "protocol"),
+        "-I",
+        str(out / "generated"),
+        "-I",
+        str(out / "board"),
+    ]
     objs = []
-    for src in [*sorted(out.glob("core/*.c")), *sorted(out.glob("protocol/*.c")),
-                out / "generated" / "bs4nn_model.c"]:
+    for src in [
+        *sorted(out.glob("core/*.c")),
+        *sorted(out.glob("protocol/*.c")),
+        out / "generated" / "bs4nn_model.c",
+    ]:
         obj = build / (src.parent.name + "_" + src.stem + ".o")
-        subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", *inc, "-c",
-                        str(src), "-o", str(obj)], check=True)
+        subprocess.run(
+            [
+                "gcc",
+                "-std=c99",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-O2",
+                *inc,
+                "-c",
+                str(src),
+                "-o",
+                str(obj),
+            ],
+            check=True,
+        )
         objs.append(obj)
     for src in [out / "board" / "board_arduino.cpp", build / "stub_main.cpp"]:
         obj = build / (src.stem + ".o")
-        subprocess.run(["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-O2",
-                        '-DBS4NN_BOARD_NAME="nucleo_f446re"', *inc, "-c", str(src), "-o",
-                        str(obj)], check=True)
+        subprocess.run(
+            [
+                "g++",
+                "-std=c++11",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-O2",
+                '-DBS4NN_BOARD_NAME="nucleo_f446re"',
+                *inc,
+                "-c",
+                str(src),
+                "-o",
+                str(obj),
+            ],
+            check=True,
+        )
         objs.append(obj)
     exe = build / "firmware_host"
     subprocess.run(["g++", *map(str, objs), "-o", str(exe)], check=True)
@@ -170,7 +211,8 @@ def build_host_firmware(out: Path, build: Path) -> Callable[[bytes], bytes]:
     exe = build_host_program(out, build)
 
     def run(data: bytes) -> bytes:
-        return subprocess.run([str(exe)], input=data, capture_output=True, check=True,
-                              timeout=60).stdout
+        return subprocess.run(
+            [str(exe)], input=data, capture_output=True, check=True, timeout=60
+        ).stdout
 
     return run

@@ -19,8 +19,9 @@ from bs4nn.trainer.model import model_from_arrays
 def tiny_model(thetas=(8.0, 1.5), weight_kind="binary", dataset="mnist"):
     rng = np.random.default_rng(1)
     weights = [rng.standard_normal((16, 784)), rng.standard_normal((10, 16))]
-    return model_from_arrays(weights, [1.0, 0.5], list(thetas), weight_kind=weight_kind,
-                             dataset=dataset)
+    return model_from_arrays(
+        weights, [1.0, 0.5], list(thetas), weight_kind=weight_kind, dataset=dataset
+    )
 
 
 def npy(values) -> bytes:
@@ -29,8 +30,13 @@ def npy(values) -> bytes:
     return buf.getvalue()
 
 
-def edited(good: Path, path: Path, meta: dict | None = None, drop: tuple[str, ...] = (),
-           entries: dict[str, bytes] | None = None) -> Path:
+def edited(
+    good: Path,
+    path: Path,
+    meta: dict | None = None,
+    drop: tuple[str, ...] = (),
+    entries: dict[str, bytes] | None = None,
+) -> Path:
     """A copy of model file `good` at `path` with meta.json keys changed (value None: key
     removed), entries dropped and entries replaced by raw bytes."""
     with zipfile.ZipFile(good) as zf:

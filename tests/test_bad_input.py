@@ -27,8 +27,7 @@ from bs4nn.codegen.export import EXPORT_MANIFEST
 from bs4nn.trainer.train import make_config, write_checkpoint
 
 HASH = "0123456789abcdef" * 4
-COMMANDS = ", ".join(repr(name) for name in
-                     build_parser()._subparsers._group_actions[0].choices)
+COMMANDS = ", ".join(repr(name) for name in build_parser()._subparsers._group_actions[0].choices)
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +86,12 @@ def world(tmp_path_factory, real_data):
     busy = w / "notexport"
     busy.mkdir()
     (busy / "notes.txt").write_text("mine\n")
-    for name, text in {"manifestjunk": "{not json", "manifestlist": "[1, 2]",
-                       "manifestnotarget": '{"model_hash": "ab"}',
-                       "manifesttarget": '{"target": "pdp11", "model_hash": "ab"}'}.items():
+    for name, text in {
+        "manifestjunk": "{not json",
+        "manifestlist": "[1, 2]",
+        "manifestnotarget": '{"model_hash": "ab"}',
+        "manifesttarget": '{"target": "pdp11", "model_hash": "ab"}',
+    }.items():
         (w / name).mkdir()
         (w / name / EXPORT_MANIFEST).write_text(text)
     (w / "manifestbytes").mkdir()
@@ -118,702 +120,1371 @@ def world(tmp_path_factory, real_data):
 # one answers on, {commands} the sub-commands as argparse lists them
 CASES = [
     # ---- numbers: bench
-    ("bench-limit-0", "bench --model {w}/good.bs4nn --port /dev/nonexist --limit 0",
-     "bs4nn bench: error: argument --limit: expected a whole number of at least 1, got '0' "
-     "(see `bs4nn bench --help`)"),
-    ("bench-limit-neg", "bench --model {w}/good.bs4nn --port /dev/nonexist --limit -5",
-     "bs4nn bench: error: argument --limit: expected a whole number of at least 1, got '-5' "
-     "(see `bs4nn bench --help`)"),
-    ("bench-limit-word", "bench --model {w}/good.bs4nn --port /dev/nonexist --limit ten",
-     "bs4nn bench: error: argument --limit: expected a whole number of at least 1, got 'ten' "
-     "(see `bs4nn bench --help`)"),
-    ("bench-limit-float", "bench --model {w}/good.bs4nn --port /dev/nonexist --limit 2.5",
-     "bs4nn bench: error: argument --limit: expected a whole number of at least 1, got '2.5' "
-     "(see `bs4nn bench --help`)"),
-    ("bench-window-0", "bench --model {w}/good.bs4nn --port /dev/nonexist --window 0",
-     "bs4nn bench: error: argument --window: expected a whole number of at least 1, got '0' "
-     "(see `bs4nn bench --help`)"),
-    ("bench-window-neg", "bench --model {w}/good.bs4nn --port /dev/nonexist --window -1",
-     "bs4nn bench: error: argument --window: expected a whole number of at least 1, got '-1' "
-     "(see `bs4nn bench --help`)"),
-    ("bench-timeout-0", "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout 0",
-     "bs4nn bench: error: argument --timeout: expected a finite number above 0, got '0' (see "
-     "`bs4nn bench --help`)"),
-    ("bench-timeout-neg", "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout -1",
-     "bs4nn bench: error: argument --timeout: expected a finite number above 0, got '-1' (see "
-     "`bs4nn bench --help`)"),
-    ("bench-timeout-nan", "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout nan",
-     "bs4nn bench: error: argument --timeout: expected a finite number above 0, got 'nan' "
-     "(see `bs4nn bench --help`)"),
-    ("bench-timeout-inf", "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout inf",
-     "bs4nn bench: error: argument --timeout: expected a finite number above 0, got 'inf' "
-     "(see `bs4nn bench --help`)"),
-    ("bench-timeout-word", "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout soon",
-     "bs4nn bench: error: argument --timeout: expected a finite number above 0, got 'soon' "
-     "(see `bs4nn bench --help`)"),
-    ("bench-baud-0", "bench --model {w}/good.bs4nn --port /dev/nonexist --baud 0",
-     "bs4nn bench: error: argument --baud: expected a whole number of at least 1, got '0' "
-     "(see `bs4nn bench --help`)"),
-    ("bench-baud-neg", "bench --model {w}/good.bs4nn --port /dev/nonexist --baud -5",
-     "bs4nn bench: error: argument --baud: expected a whole number of at least 1, got '-5' "
-     "(see `bs4nn bench --help`)"),
-    ("bench-baud-float", "bench --model {w}/good.bs4nn --port /dev/nonexist --baud 9600.5",
-     "bs4nn bench: error: argument --baud: expected a whole number of at least 1, got "
-     "'9600.5' (see `bs4nn bench --help`)"),
+    (
+        "bench-limit-0",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --limit 0",
+        "bs4nn bench: error: argument --limit: expected a whole number of at least 1, got '0' "
+        "(see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-limit-neg",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --limit -5",
+        "bs4nn bench: error: argument --limit: expected a whole number of at least 1, got '-5' "
+        "(see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-limit-word",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --limit ten",
+        "bs4nn bench: error: argument --limit: expected a whole number of at least 1, got 'ten' "
+        "(see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-limit-float",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --limit 2.5",
+        "bs4nn bench: error: argument --limit: expected a whole number of at least 1, got '2.5' "
+        "(see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-window-0",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --window 0",
+        "bs4nn bench: error: argument --window: expected a whole number of at least 1, got '0' "
+        "(see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-window-neg",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --window -1",
+        "bs4nn bench: error: argument --window: expected a whole number of at least 1, got '-1' "
+        "(see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-timeout-0",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout 0",
+        "bs4nn bench: error: argument --timeout: expected a finite number above 0, got '0' (see "
+        "`bs4nn bench --help`)",
+    ),
+    (
+        "bench-timeout-neg",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout -1",
+        "bs4nn bench: error: argument --timeout: expected a finite number above 0, got '-1' (see "
+        "`bs4nn bench --help`)",
+    ),
+    (
+        "bench-timeout-nan",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout nan",
+        "bs4nn bench: error: argument --timeout: expected a finite number above 0, got 'nan' "
+        "(see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-timeout-inf",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout inf",
+        "bs4nn bench: error: argument --timeout: expected a finite number above 0, got 'inf' "
+        "(see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-timeout-word",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout soon",
+        "bs4nn bench: error: argument --timeout: expected a finite number above 0, got 'soon' "
+        "(see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-baud-0",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --baud 0",
+        "bs4nn bench: error: argument --baud: expected a whole number of at least 1, got '0' "
+        "(see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-baud-neg",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --baud -5",
+        "bs4nn bench: error: argument --baud: expected a whole number of at least 1, got '-5' "
+        "(see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-baud-float",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --baud 9600.5",
+        "bs4nn bench: error: argument --baud: expected a whole number of at least 1, got "
+        "'9600.5' (see `bs4nn bench --help`)",
+    ),
     # ---- numbers: sweep
-    ("sweep-limit-0", "sweep --model {w}/good.bs4nn --port /dev/nonexist --limit 0",
-     "bs4nn sweep: error: argument --limit: expected a whole number of at least 1, got '0' "
-     "(see `bs4nn sweep --help`)"),
-    ("sweep-limit-neg", "sweep --model {w}/good.bs4nn --port /dev/nonexist --limit -5",
-     "bs4nn sweep: error: argument --limit: expected a whole number of at least 1, got '-5' "
-     "(see `bs4nn sweep --help`)"),
-    ("sweep-window-0", "sweep --model {w}/good.bs4nn --port /dev/nonexist --window 0",
-     "bs4nn sweep: error: argument --window: expected a whole number of at least 1, got '0' "
-     "(see `bs4nn sweep --help`)"),
-    ("sweep-timeout-nan", "sweep --model {w}/good.bs4nn --port /dev/nonexist --timeout nan",
-     "bs4nn sweep: error: argument --timeout: expected a finite number above 0, got 'nan' "
-     "(see `bs4nn sweep --help`)"),
-    ("sweep-baud-neg", "sweep --model {w}/good.bs4nn --port /dev/nonexist --baud -1",
-     "bs4nn sweep: error: argument --baud: expected a whole number of at least 1, got '-1' "
-     "(see `bs4nn sweep --help`)"),
-    ("sweep-scales-empty", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales ''",
-     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
-     "e.g. 0.8,1,1.2, got '' (see `bs4nn sweep --help`)"),
-    ("sweep-scales-0", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 0",
-     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
-     "e.g. 0.8,1,1.2, got '0' (see `bs4nn sweep --help`)"),
-    ("sweep-scales-neg", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales -1",
-     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
-     "e.g. 0.8,1,1.2, got '-1' (see `bs4nn sweep --help`)"),
-    ("sweep-scales-nan", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales nan",
-     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
-     "e.g. 0.8,1,1.2, got 'nan' (see `bs4nn sweep --help`)"),
-    ("sweep-scales-inf", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,inf",
-     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
-     "e.g. 0.8,1,1.2, got '1,inf' (see `bs4nn sweep --help`)"),
-    ("sweep-scales-gap", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,,2",
-     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
-     "e.g. 0.8,1,1.2, got '1,,2' (see `bs4nn sweep --help`)"),
-    ("sweep-scales-trailing", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,2,",
-     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
-     "e.g. 0.8,1,1.2, got '1,2,' (see `bs4nn sweep --help`)"),
-    ("sweep-scales-word", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales big",
-     "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
-     "e.g. 0.8,1,1.2, got 'big' (see `bs4nn sweep --help`)"),
-    ("sweep-scales-huge", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1e6",
-     "bs4nn sweep: error: setting 1e+06 gives thresholds [8000000, 3000000]; each K must be "
-     "in 1..32767: choose other --thetas/--scales"),
-    ("sweep-thetas-inf", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas inf",
-     "bs4nn sweep: error: argument --thetas: expected comma-separated finite numbers above 0, "
-     "e.g. 0.8,1,1.2, got 'inf' (see `bs4nn sweep --help`)"),
-    ("sweep-thetas-0", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 0",
-     "bs4nn sweep: error: argument --thetas: expected comma-separated finite numbers above 0, "
-     "e.g. 0.8,1,1.2, got '0' (see `bs4nn sweep --help`)"),
-    ("sweep-thetas-empty", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas ,",
-     "bs4nn sweep: error: argument --thetas: expected comma-separated finite numbers above 0, "
-     "e.g. 0.8,1,1.2, got ',' (see `bs4nn sweep --help`)"),
-    ("sweep-thetas-huge", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 20,1e9",
-     "bs4nn sweep: error: setting 1e+09 gives thresholds [1000000000, 2000000000]; each K "
-     "must be in 1..32767: choose other --thetas/--scales"),
-    ("sweep-scales-twice", "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,0.8,1.0",
-     "bs4nn sweep: error: setting 1 is given twice; give each setting once"),
-    ("sweep-thetas-twice", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 20,20",
-     "bs4nn sweep: error: setting 20 is given twice; give each setting once"),
-    ("sweep-both", "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 20 --scales 1",
-     "bs4nn sweep: error: argument --scales: not allowed with argument --thetas (see `bs4nn "
-     "sweep --help`)"),
+    (
+        "sweep-limit-0",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --limit 0",
+        "bs4nn sweep: error: argument --limit: expected a whole number of at least 1, got '0' "
+        "(see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-limit-neg",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --limit -5",
+        "bs4nn sweep: error: argument --limit: expected a whole number of at least 1, got '-5' "
+        "(see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-window-0",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --window 0",
+        "bs4nn sweep: error: argument --window: expected a whole number of at least 1, got '0' "
+        "(see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-timeout-nan",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --timeout nan",
+        "bs4nn sweep: error: argument --timeout: expected a finite number above 0, got 'nan' "
+        "(see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-baud-neg",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --baud -1",
+        "bs4nn sweep: error: argument --baud: expected a whole number of at least 1, got '-1' "
+        "(see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-scales-empty",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales ''",
+        "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+        "e.g. 0.8,1,1.2, got '' (see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-scales-0",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 0",
+        "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+        "e.g. 0.8,1,1.2, got '0' (see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-scales-neg",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales -1",
+        "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+        "e.g. 0.8,1,1.2, got '-1' (see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-scales-nan",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales nan",
+        "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+        "e.g. 0.8,1,1.2, got 'nan' (see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-scales-inf",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,inf",
+        "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+        "e.g. 0.8,1,1.2, got '1,inf' (see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-scales-gap",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,,2",
+        "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+        "e.g. 0.8,1,1.2, got '1,,2' (see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-scales-trailing",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,2,",
+        "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+        "e.g. 0.8,1,1.2, got '1,2,' (see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-scales-word",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales big",
+        "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
+        "e.g. 0.8,1,1.2, got 'big' (see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-scales-huge",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1e6",
+        "bs4nn sweep: error: setting 1e+06 gives thresholds [8000000, 3000000]; each K must be "
+        "in 1..32767: choose other --thetas/--scales",
+    ),
+    (
+        "sweep-thetas-inf",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas inf",
+        "bs4nn sweep: error: argument --thetas: expected comma-separated finite numbers above 0, "
+        "e.g. 0.8,1,1.2, got 'inf' (see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-thetas-0",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 0",
+        "bs4nn sweep: error: argument --thetas: expected comma-separated finite numbers above 0, "
+        "e.g. 0.8,1,1.2, got '0' (see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-thetas-empty",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas ,",
+        "bs4nn sweep: error: argument --thetas: expected comma-separated finite numbers above 0, "
+        "e.g. 0.8,1,1.2, got ',' (see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-thetas-huge",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 20,1e9",
+        "bs4nn sweep: error: setting 1e+09 gives thresholds [1000000000, 2000000000]; each K "
+        "must be in 1..32767: choose other --thetas/--scales",
+    ),
+    (
+        "sweep-scales-twice",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,0.8,1.0",
+        "bs4nn sweep: error: setting 1 is given twice; give each setting once",
+    ),
+    (
+        "sweep-thetas-twice",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 20,20",
+        "bs4nn sweep: error: setting 20 is given twice; give each setting once",
+    ),
+    (
+        "sweep-both",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 20 --scales 1",
+        "bs4nn sweep: error: argument --scales: not allowed with argument --thetas (see `bs4nn "
+        "sweep --help`)",
+    ),
     # ---- numbers: export, eval, demo
-    ("export-check-neg", "export {w}/good.bs4nn --out fw --check-images -5",
-     "bs4nn export: error: argument --check-images: expected a whole number of at least 0, "
-     "got '-5' (see `bs4nn export --help`)"),
-    ("export-check-word", "export {w}/good.bs4nn --out fw --check-images all",
-     "bs4nn export: error: argument --check-images: expected a whole number of at least 0, "
-     "got 'all' (see `bs4nn export --help`)"),
-    ("eval-limit-0", "eval {w}/good.bs4nn --limit 0",
-     "bs4nn eval: error: argument --limit: expected a whole number of at least 1, got '0' "
-     "(see `bs4nn eval --help`)"),
-    ("eval-limit-neg", "eval {w}/good.bs4nn --limit -3",
-     "bs4nn eval: error: argument --limit: expected a whole number of at least 1, got '-3' "
-     "(see `bs4nn eval --help`)"),
-    ("demo-limit-0", "demo --limit 0",
-     "bs4nn demo: error: argument --limit: expected a whole number of at least 1, got '0' "
-     "(see `bs4nn demo --help`)"),
-    ("demo-limit-neg", "demo --limit -1",
-     "bs4nn demo: error: argument --limit: expected a whole number of at least 1, got '-1' "
-     "(see `bs4nn demo --help`)"),
+    (
+        "export-check-neg",
+        "export {w}/good.bs4nn --out fw --check-images -5",
+        "bs4nn export: error: argument --check-images: expected a whole number of at least 0, "
+        "got '-5' (see `bs4nn export --help`)",
+    ),
+    (
+        "export-check-word",
+        "export {w}/good.bs4nn --out fw --check-images all",
+        "bs4nn export: error: argument --check-images: expected a whole number of at least 0, "
+        "got 'all' (see `bs4nn export --help`)",
+    ),
+    (
+        "eval-limit-0",
+        "eval {w}/good.bs4nn --limit 0",
+        "bs4nn eval: error: argument --limit: expected a whole number of at least 1, got '0' "
+        "(see `bs4nn eval --help`)",
+    ),
+    (
+        "eval-limit-neg",
+        "eval {w}/good.bs4nn --limit -3",
+        "bs4nn eval: error: argument --limit: expected a whole number of at least 1, got '-3' "
+        "(see `bs4nn eval --help`)",
+    ),
+    (
+        "demo-limit-0",
+        "demo --limit 0",
+        "bs4nn demo: error: argument --limit: expected a whole number of at least 1, got '0' "
+        "(see `bs4nn demo --help`)",
+    ),
+    (
+        "demo-limit-neg",
+        "demo --limit -1",
+        "bs4nn demo: error: argument --limit: expected a whole number of at least 1, got '-1' "
+        "(see `bs4nn demo --help`)",
+    ),
     # ---- numbers: train
-    ("train-epochs-0", "train --epochs 0",
-     "bs4nn train: error: argument --epochs: expected a whole number of at least 1, got '0' "
-     "(see `bs4nn train --help`)"),
-    ("train-epochs-neg", "train --epochs -1",
-     "bs4nn train: error: argument --epochs: expected a whole number of at least 1, got '-1' "
-     "(see `bs4nn train --help`)"),
-    ("train-hidden-0", "train --hidden 0",
-     "bs4nn train: error: argument --hidden: expected a whole number of at least 1, got '0' "
-     "(see `bs4nn train --help`)"),
-    ("train-hidden-neg", "train --hidden -3",
-     "bs4nn train: error: argument --hidden: expected a whole number of at least 1, got '-3' "
-     "(see `bs4nn train --help`)"),
-    ("train-theta-nan", "train --theta nan",
-     "bs4nn train: error: argument --theta: expected a finite number above 0, got 'nan' (see "
-     "`bs4nn train --help`)"),
-    ("train-theta-neg", "train --theta -5",
-     "bs4nn train: error: argument --theta: expected a finite number above 0, got '-5' (see "
-     "`bs4nn train --help`)"),
-    ("train-theta-0", "train --theta 0",
-     "bs4nn train: error: argument --theta: expected a finite number above 0, got '0' (see "
-     "`bs4nn train --help`)"),
-    ("train-theta-inf", "train --theta inf",
-     "bs4nn train: error: argument --theta: expected a finite number above 0, got 'inf' (see "
-     "`bs4nn train --help`)"),
-    ("train-train-limit-0", "train --train-limit 0",
-     "bs4nn train: error: argument --train-limit: expected a whole number of at least 1, got "
-     "'0' (see `bs4nn train --help`)"),
-    ("train-val-size-neg", "train --val-size -1",
-     "bs4nn train: error: argument --val-size: expected a whole number of at least 0, got "
-     "'-1' (see `bs4nn train --help`)"),
-    ("train-seed-neg", "train --seed -1",
-     "bs4nn train: error: argument --seed: expected a whole number of at least 0, got '-1' "
-     "(see `bs4nn train --help`)"),
-    ("train-ema-neg", "train --ema-samples -3",
-     "bs4nn train: error: argument --ema-samples: expected a whole number of at least 0, got "
-     "'-3' (see `bs4nn train --help`)"),
-    ("train-gamma-nan", "train --gamma nan",
-     "bs4nn train: error: argument --gamma: expected a finite number of at least 0, got 'nan' "
-     "(see `bs4nn train --help`)"),
-    ("train-gamma-neg", "train --gamma -1",
-     "bs4nn train: error: argument --gamma: expected a finite number of at least 0, got '-1' "
-     "(see `bs4nn train --help`)"),
-    ("train-tie-lead-neg", "train --tie-lead -1",
-     "bs4nn train: error: argument --tie-lead: expected a finite number of at least 0, got "
-     "'-1' (see `bs4nn train --help`)"),
-    ("train-tie-lead-inf", "train --tie-lead inf",
-     "bs4nn train: error: argument --tie-lead: expected a finite number of at least 0, got "
-     "'inf' (see `bs4nn train --help`)"),
-    ("train-clip-neg", "train --clip -1",
-     "bs4nn train: error: argument --clip: expected a finite number of at least 0, got '-1' "
-     "(see `bs4nn train --help`)"),
-    ("train-clip-nan", "train --clip nan",
-     "bs4nn train: error: argument --clip: expected a finite number of at least 0, got 'nan' "
-     "(see `bs4nn train --help`)"),
-    ("train-levels-0", "train --rule surrogate --levels 0",
-     "bs4nn train: error: argument --levels: expected a whole number of at least 1, got '0' "
-     "(see `bs4nn train --help`)"),
-    ("train-shift-neg", "train --rule surrogate --shift -1",
-     "bs4nn train: error: argument --shift: expected a whole number of at least 0, got '-1' "
-     "(see `bs4nn train --help`)"),
-    ("train-count-loss-nan", "train --rule surrogate --count-loss nan",
-     "bs4nn train: error: argument --count-loss: expected a finite number of at least 0, got "
-     "'nan' (see `bs4nn train --help`)"),
-    ("train-count-loss-neg", "train --rule surrogate --count-loss -1",
-     "bs4nn train: error: argument --count-loss: expected a finite number of at least 0, got "
-     "'-1' (see `bs4nn train --help`)"),
+    (
+        "train-epochs-0",
+        "train --epochs 0",
+        "bs4nn train: error: argument --epochs: expected a whole number of at least 1, got '0' "
+        "(see `bs4nn train --help`)",
+    ),
+    (
+        "train-epochs-neg",
+        "train --epochs -1",
+        "bs4nn train: error: argument --epochs: expected a whole number of at least 1, got '-1' "
+        "(see `bs4nn train --help`)",
+    ),
+    (
+        "train-hidden-0",
+        "train --hidden 0",
+        "bs4nn train: error: argument --hidden: expected a whole number of at least 1, got '0' "
+        "(see `bs4nn train --help`)",
+    ),
+    (
+        "train-hidden-neg",
+        "train --hidden -3",
+        "bs4nn train: error: argument --hidden: expected a whole number of at least 1, got '-3' "
+        "(see `bs4nn train --help`)",
+    ),
+    (
+        "train-theta-nan",
+        "train --theta nan",
+        "bs4nn train: error: argument --theta: expected a finite number above 0, got 'nan' (see "
+        "`bs4nn train --help`)",
+    ),
+    (
+        "train-theta-neg",
+        "train --theta -5",
+        "bs4nn train: error: argument --theta: expected a finite number above 0, got '-5' (see "
+        "`bs4nn train --help`)",
+    ),
+    (
+        "train-theta-0",
+        "train --theta 0",
+        "bs4nn train: error: argument --theta: expected a finite number above 0, got '0' (see "
+        "`bs4nn train --help`)",
+    ),
+    (
+        "train-theta-inf",
+        "train --theta inf",
+        "bs4nn train: error: argument --theta: expected a finite number above 0, got 'inf' (see "
+        "`bs4nn train --help`)",
+    ),
+    (
+        "train-train-limit-0",
+        "train --train-limit 0",
+        "bs4nn train: error: argument --train-limit: expected a whole number of at least 1, got "
+        "'0' (see `bs4nn train --help`)",
+    ),
+    (
+        "train-val-size-neg",
+        "train --val-size -1",
+        "bs4nn train: error: argument --val-size: expected a whole number of at least 0, got "
+        "'-1' (see `bs4nn train --help`)",
+    ),
+    (
+        "train-seed-neg",
+        "train --seed -1",
+        "bs4nn train: error: argument --seed: expected a whole number of at least 0, got '-1' "
+        "(see `bs4nn train --help`)",
+    ),
+    (
+        "train-ema-neg",
+        "train --ema-samples -3",
+        "bs4nn train: error: argument --ema-samples: expected a whole number of at least 0, got "
+        "'-3' (see `bs4nn train --help`)",
+    ),
+    (
+        "train-gamma-nan",
+        "train --gamma nan",
+        "bs4nn train: error: argument --gamma: expected a finite number of at least 0, got 'nan' "
+        "(see `bs4nn train --help`)",
+    ),
+    (
+        "train-gamma-neg",
+        "train --gamma -1",
+        "bs4nn train: error: argument --gamma: expected a finite number of at least 0, got '-1' "
+        "(see `bs4nn train --help`)",
+    ),
+    (
+        "train-tie-lead-neg",
+        "train --tie-lead -1",
+        "bs4nn train: error: argument --tie-lead: expected a finite number of at least 0, got "
+        "'-1' (see `bs4nn train --help`)",
+    ),
+    (
+        "train-tie-lead-inf",
+        "train --tie-lead inf",
+        "bs4nn train: error: argument --tie-lead: expected a finite number of at least 0, got "
+        "'inf' (see `bs4nn train --help`)",
+    ),
+    (
+        "train-clip-neg",
+        "train --clip -1",
+        "bs4nn train: error: argument --clip: expected a finite number of at least 0, got '-1' "
+        "(see `bs4nn train --help`)",
+    ),
+    (
+        "train-clip-nan",
+        "train --clip nan",
+        "bs4nn train: error: argument --clip: expected a finite number of at least 0, got 'nan' "
+        "(see `bs4nn train --help`)",
+    ),
+    (
+        "train-levels-0",
+        "train --rule surrogate --levels 0",
+        "bs4nn train: error: argument --levels: expected a whole number of at least 1, got '0' "
+        "(see `bs4nn train --help`)",
+    ),
+    (
+        "train-shift-neg",
+        "train --rule surrogate --shift -1",
+        "bs4nn train: error: argument --shift: expected a whole number of at least 0, got '-1' "
+        "(see `bs4nn train --help`)",
+    ),
+    (
+        "train-count-loss-nan",
+        "train --rule surrogate --count-loss nan",
+        "bs4nn train: error: argument --count-loss: expected a finite number of at least 0, got "
+        "'nan' (see `bs4nn train --help`)",
+    ),
+    (
+        "train-count-loss-neg",
+        "train --rule surrogate --count-loss -1",
+        "bs4nn train: error: argument --count-loss: expected a finite number of at least 0, got "
+        "'-1' (see `bs4nn train --help`)",
+    ),
     # ---- options that parse but cannot run
-    ("train-val-size-all", "train --epochs 1 --val-size 60000",
-     "bs4nn train: error: validation size 60000 must be at least 0 and below the 60000 "
-     "training samples"),
-    ("train-levels-1", "train --rule surrogate --levels 1",
-     "bs4nn train: error: --levels must be within 2..256, got 1"),
-    ("train-levels-big", "train --rule surrogate --levels 300",
-     "bs4nn train: error: --levels must be within 2..256, got 300"),
-    ("train-shift-big", "train --rule surrogate --shift 20",
-     "bs4nn train: error: --shift must be within 0..13, got 20"),
-    ("train-surrogate-batch", "train --rule surrogate --train-limit 10",
-     "bs4nn train: error: --train-limit must be at least the batch (128), got 10"),
-    ("train-surrogate-theta", "train --rule surrogate --theta 5",
-     "bs4nn train: error: --theta: for the paper's rule only, not with --rule surrogate"),
-    ("train-surrogate-real", "train --rule surrogate --weights real",
-     "bs4nn train: error: --rule surrogate trains binary weights only (drop --weights real)"),
-    ("train-paper-levels", "train --levels 16",
-     "bs4nn train: error: --levels: for --rule surrogate only, not with --rule paper"),
-    ("train-calibrate-real", "train --weights real --calibrate",
-     "bs4nn train: error: threshold calibration needs binary weights (integer thresholds)"),
-    ("train-theta-count", "train --theta 1 --theta 2 --theta 3",
-     "bs4nn train: error: give --theta once (all layers) or 2 times (one per weight layer), "
-     "got 3 values"),
-    ("train-clip-count", "train --clip 1 --clip 2 --clip 3",
-     "bs4nn train: error: give --clip once (all layers) or 2 times (one per weight layer), "
-     "got 3 values"),
-    ("train-preset", "train --preset cifar-10",
-     "bs4nn train: error: argument --preset: invalid choice: 'cifar-10' (choose from "
-     "'fashion-1000', 'fashion-600-600', 'generic', 'mnist-600') (see `bs4nn train --help`)"),
-    ("train-rule", "train --rule backprop",
-     "bs4nn train: error: argument --rule: invalid choice: 'backprop' (choose from 'paper', "
-     "'surrogate') (see `bs4nn train --help`)"),
-    ("train-resume-none", "train --resume --out {w}/cwd/none.bs4nn",
-     "bs4nn train: error: no checkpoint {w}/cwd/none.bs4nn.ckpt to resume from; run without "
-     "--resume to start"),
-    ("train-resume-junk", "train --resume --out {w}/ckjunk.bs4nn --epochs 1",
-     "bs4nn train: error: checkpoint {w}/ckjunk.bs4nn.ckpt is unreadable (not a checkpoint "
-     "written by bs4nn train); delete it and start again without --resume"),
-    ("train-resume-cut", "train --resume --out {w}/ckcut.bs4nn --epochs 1",
-     "bs4nn train: error: checkpoint {w}/ckcut.bs4nn.ckpt is unreadable (File is not a zip "
-     "file); delete it and start again without --resume"),
-    ("train-resume-keys", "train --resume --out {w}/ckkeys.bs4nn --epochs 1",
-     "bs4nn train: error: checkpoint {w}/ckkeys.bs4nn.ckpt is unreadable (KeyError: 'v'); "
-     "delete it and start again without --resume"),
-    ("train-resume-other", "train --resume --out {w}/ckother.bs4nn --epochs 1",
-     "bs4nn train: error: checkpoint {w}/ckother.bs4nn.ckpt was made with different settings "
-     "(seed); resume with the same options, or start again without --resume"),
-    ("train-resume-noconfig", "train --resume --out {w}/cknoconfig.bs4nn --epochs 1",
-     "bs4nn train: error: checkpoint {w}/cknoconfig.bs4nn.ckpt is unreadable (no run "
-     "settings); delete it and start again without --resume"),
+    (
+        "train-val-size-all",
+        "train --epochs 1 --val-size 60000",
+        "bs4nn train: error: validation size 60000 must be at least 0 and below the 60000 "
+        "training samples",
+    ),
+    (
+        "train-levels-1",
+        "train --rule surrogate --levels 1",
+        "bs4nn train: error: --levels must be within 2..256, got 1",
+    ),
+    (
+        "train-levels-big",
+        "train --rule surrogate --levels 300",
+        "bs4nn train: error: --levels must be within 2..256, got 300",
+    ),
+    (
+        "train-shift-big",
+        "train --rule surrogate --shift 20",
+        "bs4nn train: error: --shift must be within 0..13, got 20",
+    ),
+    (
+        "train-surrogate-batch",
+        "train --rule surrogate --train-limit 10",
+        "bs4nn train: error: --train-limit must be at least the batch (128), got 10",
+    ),
+    (
+        "train-surrogate-theta",
+        "train --rule surrogate --theta 5",
+        "bs4nn train: error: --theta: for the paper's rule only, not with --rule surrogate",
+    ),
+    (
+        "train-surrogate-real",
+        "train --rule surrogate --weights real",
+        "bs4nn train: error: --rule surrogate trains binary weights only (drop --weights real)",
+    ),
+    (
+        "train-paper-levels",
+        "train --levels 16",
+        "bs4nn train: error: --levels: for --rule surrogate only, not with --rule paper",
+    ),
+    (
+        "train-calibrate-real",
+        "train --weights real --calibrate",
+        "bs4nn train: error: threshold calibration needs binary weights (integer thresholds)",
+    ),
+    (
+        "train-theta-count",
+        "train --theta 1 --theta 2 --theta 3",
+        "bs4nn train: error: give --theta once (all layers) or 2 times (one per weight layer), "
+        "got 3 values",
+    ),
+    (
+        "train-clip-count",
+        "train --clip 1 --clip 2 --clip 3",
+        "bs4nn train: error: give --clip once (all layers) or 2 times (one per weight layer), "
+        "got 3 values",
+    ),
+    (
+        "train-preset",
+        "train --preset cifar-10",
+        "bs4nn train: error: argument --preset: invalid choice: 'cifar-10' (choose from "
+        "'fashion-1000', 'fashion-600-600', 'generic', 'mnist-600') (see `bs4nn train --help`)",
+    ),
+    (
+        "train-rule",
+        "train --rule backprop",
+        "bs4nn train: error: argument --rule: invalid choice: 'backprop' (choose from 'paper', "
+        "'surrogate') (see `bs4nn train --help`)",
+    ),
+    (
+        "train-resume-none",
+        "train --resume --out {w}/cwd/none.bs4nn",
+        "bs4nn train: error: no checkpoint {w}/cwd/none.bs4nn.ckpt to resume from; run without "
+        "--resume to start",
+    ),
+    (
+        "train-resume-junk",
+        "train --resume --out {w}/ckjunk.bs4nn --epochs 1",
+        "bs4nn train: error: checkpoint {w}/ckjunk.bs4nn.ckpt is unreadable (not a checkpoint "
+        "written by bs4nn train); delete it and start again without --resume",
+    ),
+    (
+        "train-resume-cut",
+        "train --resume --out {w}/ckcut.bs4nn --epochs 1",
+        "bs4nn train: error: checkpoint {w}/ckcut.bs4nn.ckpt is unreadable (File is not a zip "
+        "file); delete it and start again without --resume",
+    ),
+    (
+        "train-resume-keys",
+        "train --resume --out {w}/ckkeys.bs4nn --epochs 1",
+        "bs4nn train: error: checkpoint {w}/ckkeys.bs4nn.ckpt is unreadable (KeyError: 'v'); "
+        "delete it and start again without --resume",
+    ),
+    (
+        "train-resume-other",
+        "train --resume --out {w}/ckother.bs4nn --epochs 1",
+        "bs4nn train: error: checkpoint {w}/ckother.bs4nn.ckpt was made with different settings "
+        "(seed); resume with the same options, or start again without --resume",
+    ),
+    (
+        "train-resume-noconfig",
+        "train --resume --out {w}/cknoconfig.bs4nn --epochs 1",
+        "bs4nn train: error: checkpoint {w}/cknoconfig.bs4nn.ckpt is unreadable (no run "
+        "settings); delete it and start again without --resume",
+    ),
     # ---- choices and missing arguments
-    ("no-command", "",
-     "bs4nn: error: the following arguments are required: COMMAND (see `bs4nn --help`)"),
-    ("unknown-command", "flash",
-     "bs4nn: error: argument COMMAND: invalid choice: 'flash' (choose from {commands}) (see "
-     "`bs4nn --help`)"),
-    ("bench-no-model", "bench --port /dev/nonexist",
-     "bs4nn bench: error: the following arguments are required: --model (see `bs4nn bench "
-     "--help`)"),
-    ("bench-port-and-emulate", "bench --model {w}/good.bs4nn --port /dev/nonexist --emulate",
-     "bs4nn bench: error: argument --emulate: not allowed with argument --port (see `bs4nn "
-     "bench --help`)"),
-    ("bench-dataset-unknown", "bench --model {w}/good.bs4nn --port /dev/nonexist --dataset cifar",
-     "bs4nn bench: error: argument --dataset/--data: expected mnist or fashion-mnist, or a .npz "
-     "file or IDX folder of your own, got 'cifar' (see `bs4nn bench --help`)"),
-    ("bench-dataset-other",
-     "bench --model {w}/good.bs4nn --port /dev/nonexist --dataset fashion-mnist",
-     "bs4nn bench: error: --dataset fashion-mnist is not the model's dataset (mnist); leave "
-     "--dataset out to use mnist"),
-    ("sweep-dataset-other",
-     "sweep --model {w}/good.bs4nn --port /dev/nonexist --dataset fashion-mnist",
-     "bs4nn sweep: error: --dataset fashion-mnist is not the model's dataset (mnist); leave "
-     "--dataset out to use mnist"),
-    ("export-dataset-other", "export {w}/good.bs4nn --out fw --dataset fashion-mnist",
-     "bs4nn export: error: --dataset fashion-mnist is not the model's dataset (mnist); leave "
-     "--dataset out to use mnist"),
-    ("eval-dataset-other", "eval {w}/good.bs4nn --dataset fashion-mnist",
-     "bs4nn eval: error: --dataset fashion-mnist is not the model's dataset (mnist); leave "
-     "--dataset out to use mnist"),
-    ("eval-no-dataset", "eval {w}/nodata.bs4nn",
-     "bs4nn eval: error: the model records no dataset; name one with --dataset (mnist or "
-     "fashion-mnist, or a .npz file or IDX folder)"),
-    ("export-no-dataset", "export {w}/nodata.bs4nn --out fw",
-     "bs4nn export: error: the model records no dataset; name one with --dataset (mnist or "
-     "fashion-mnist, or a .npz file or IDX folder)"),
-    ("bench-no-dataset", "bench --model {w}/nodata.bs4nn --port /dev/nonexist",
-     "bs4nn bench: error: the model records no dataset; name one with --dataset (mnist or "
-     "fashion-mnist, or a .npz file or IDX folder)"),
-    ("train-dataset-unknown", "train --dataset cifar",
-     "bs4nn train: error: argument --dataset/--data: expected mnist or fashion-mnist, or a .npz "
-     "file or IDX folder of your own, got 'cifar' (see `bs4nn train --help`)"),
-    ("eval-split", "eval {w}/good.bs4nn --split validation",
-     "bs4nn eval: error: argument --split: invalid choice: 'validation' (choose from 'test', "
-     "'train') (see `bs4nn eval --help`)"),
-    ("export-target", "export {w}/good.bs4nn --out fw --target pdp11",
-     "bs4nn export: error: unknown target 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
-     "nucleo_l476rg, pico, qemu-microbit, qemu-mps2-an386, qemu-mps3-an547, qemu-netduinoplus2, "
-     "rp2040js-pico, teensy41"),
-    ("export-no-out", "export {w}/good.bs4nn",
-     "bs4nn export: error: the following arguments are required: --out (see `bs4nn export "
-     "--help`)"),
-    ("data-fetch-unknown", "data fetch cifar",
-     "bs4nn data fetch: error: argument name: invalid choice: 'cifar' (choose from 'mnist', "
-     "'fashion-mnist') (see `bs4nn data fetch --help`)"),
-    ("data-no-action", "data",
-     "bs4nn data: error: the following arguments are required: ACTION (see `bs4nn data "
-     "--help`)"),
-    ("build-no-dir", "build",
-     "bs4nn build: error: the following arguments are required: OUT_DIR (see `bs4nn build "
-     "--help`)"),
+    (
+        "no-command",
+        "",
+        "bs4nn: error: the following arguments are required: COMMAND (see `bs4nn --help`)",
+    ),
+    (
+        "unknown-command",
+        "flash",
+        "bs4nn: error: argument COMMAND: invalid choice: 'flash' (choose from {commands}) (see "
+        "`bs4nn --help`)",
+    ),
+    (
+        "bench-no-model",
+        "bench --port /dev/nonexist",
+        "bs4nn bench: error: the following arguments are required: --model (see `bs4nn bench "
+        "--help`)",
+    ),
+    (
+        "bench-port-and-emulate",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --emulate",
+        "bs4nn bench: error: argument --emulate: not allowed with argument --port (see `bs4nn "
+        "bench --help`)",
+    ),
+    (
+        "bench-dataset-unknown",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --dataset cifar",
+        "bs4nn bench: error: argument --dataset/--data: expected mnist or fashion-mnist, or a .npz "
+        "file or IDX folder of your own, got 'cifar' (see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-dataset-other",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --dataset fashion-mnist",
+        "bs4nn bench: error: --dataset fashion-mnist is not the model's dataset (mnist); leave "
+        "--dataset out to use mnist",
+    ),
+    (
+        "sweep-dataset-other",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --dataset fashion-mnist",
+        "bs4nn sweep: error: --dataset fashion-mnist is not the model's dataset (mnist); leave "
+        "--dataset out to use mnist",
+    ),
+    (
+        "export-dataset-other",
+        "export {w}/good.bs4nn --out fw --dataset fashion-mnist",
+        "bs4nn export: error: --dataset fashion-mnist is not the model's dataset (mnist); leave "
+        "--dataset out to use mnist",
+    ),
+    (
+        "eval-dataset-other",
+        "eval {w}/good.bs4nn --dataset fashion-mnist",
+        "bs4nn eval: error: --dataset fashion-mnist is not the model's dataset (mnist); leave "
+        "--dataset out to use mnist",
+    ),
+    (
+        "eval-no-dataset",
+        "eval {w}/nodata.bs4nn",
+        "bs4nn eval: error: the model records no dataset; name one with --dataset (mnist or "
+        "fashion-mnist, or a .npz file or IDX folder)",
+    ),
+    (
+        "export-no-dataset",
+        "export {w}/nodata.bs4nn --out fw",
+        "bs4nn export: error: the model records no dataset; name one with --dataset (mnist or "
+        "fashion-mnist, or a .npz file or IDX folder)",
+    ),
+    (
+        "bench-no-dataset",
+        "bench --model {w}/nodata.bs4nn --port /dev/nonexist",
+        "bs4nn bench: error: the model records no dataset; name one with --dataset (mnist or "
+        "fashion-mnist, or a .npz file or IDX folder)",
+    ),
+    (
+        "train-dataset-unknown",
+        "train --dataset cifar",
+        "bs4nn train: error: argument --dataset/--data: expected mnist or fashion-mnist, or a .npz "
+        "file or IDX folder of your own, got 'cifar' (see `bs4nn train --help`)",
+    ),
+    (
+        "eval-split",
+        "eval {w}/good.bs4nn --split validation",
+        "bs4nn eval: error: argument --split: invalid choice: 'validation' (choose from 'test', "
+        "'train') (see `bs4nn eval --help`)",
+    ),
+    (
+        "export-target",
+        "export {w}/good.bs4nn --out fw --target pdp11",
+        "bs4nn export: error: unknown target 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
+        "nucleo_l476rg, pico, qemu-microbit, qemu-mps2-an386, qemu-mps3-an547, qemu-netduinoplus2, "
+        "rp2040js-pico, teensy41",
+    ),
+    (
+        "export-no-out",
+        "export {w}/good.bs4nn",
+        "bs4nn export: error: the following arguments are required: --out (see `bs4nn export "
+        "--help`)",
+    ),
+    (
+        "data-fetch-unknown",
+        "data fetch cifar",
+        "bs4nn data fetch: error: argument name: invalid choice: 'cifar' (choose from 'mnist', "
+        "'fashion-mnist') (see `bs4nn data fetch --help`)",
+    ),
+    (
+        "data-no-action",
+        "data",
+        "bs4nn data: error: the following arguments are required: ACTION (see `bs4nn data --help`)",
+    ),
+    (
+        "build-no-dir",
+        "build",
+        "bs4nn build: error: the following arguments are required: OUT_DIR (see `bs4nn build "
+        "--help`)",
+    ),
     # ---- output paths
-    ("bench-out-under-file", "bench --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile/x",
-     "bs4nn bench: error: --out {w}/afile/x: {w}/afile is not a folder; choose another path"),
-    ("bench-out-is-file", "bench --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile",
-     "bs4nn bench: error: --out {w}/afile is a file, not a folder; choose a folder"),
-    ("bench-out-devnull", "bench --model {w}/good.bs4nn --port /dev/nonexist --out /dev/null/x",
-     "bs4nn bench: error: --out /dev/null/x: /dev/null is not a folder; choose another path"),
-    ("bench-out-proc", "bench --model {w}/good.bs4nn --port /dev/nonexist --out /proc/bs4nn",
-     "bs4nn bench: error: --out /proc/bs4nn: cannot write in /proc (No such file or "
-     "directory); choose another path"),
-    ("bench-out-empty", "bench --model {w}/good.bs4nn --port /dev/nonexist --out ''",
-     "bs4nn bench: error: argument --out: expected a path, got '' (see `bs4nn bench --help`)"),
-    ("sweep-out-under-file", "sweep --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile/x",
-     "bs4nn sweep: error: --out {w}/afile/x: {w}/afile is not a folder; choose another path"),
-    ("sweep-out-is-file", "sweep --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile",
-     "bs4nn sweep: error: --out {w}/afile is a file, not a folder; choose a folder"),
-    ("sweep-out-proc", "sweep --model {w}/good.bs4nn --port /dev/nonexist --out /proc/bs4nn",
-     "bs4nn sweep: error: --out /proc/bs4nn: cannot write in /proc (No such file or "
-     "directory); choose another path"),
-    ("export-out-under-file", "export {w}/good.bs4nn --out {w}/afile/fw --check-images 0",
-     "bs4nn export: error: --out {w}/afile/fw: {w}/afile is not a folder; choose another path"),
-    ("export-out-is-file", "export {w}/good.bs4nn --out {w}/afile --check-images 0",
-     "bs4nn export: error: --out {w}/afile is a file, not a folder; choose a folder"),
-    ("export-out-devnull", "export {w}/good.bs4nn --out /dev/null/x --check-images 0",
-     "bs4nn export: error: --out /dev/null/x: /dev/null is not a folder; choose another path"),
-    ("export-out-proc", "export {w}/good.bs4nn --out /proc/fw --check-images 0",
-     "bs4nn export: error: --out /proc/fw: cannot write in /proc (No such file or directory); "
-     "choose another path"),
-    ("export-out-not-export", "export {w}/good.bs4nn --out {w}/notexport --check-images 0",
-     "bs4nn export: error: --out {w}/notexport is a non-empty directory that is not a bs4nn "
-     "export; choose an empty or new directory"),
-    ("export-out-empty", "export {w}/good.bs4nn --out '' --check-images 0",
-     "bs4nn export: error: argument --out: expected a path, got '' (see `bs4nn export --help`)"),
-    ("train-out-under-file", "train --out {w}/afile/m.bs4nn",
-     "bs4nn train: error: --out {w}/afile/m.bs4nn: {w}/afile is not a folder; choose another "
-     "path"),
-    ("train-out-devnull", "train --out /dev/null/x",
-     "bs4nn train: error: --out /dev/null/x: /dev/null is not a folder; choose another path"),
-    ("train-out-proc", "train --out /proc/m.bs4nn",
-     "bs4nn train: error: --out /proc/m.bs4nn: cannot write in /proc (No such file or "
-     "directory); choose another path"),
-    ("train-out-dot", "train --out .",
-     "bs4nn train: error: --out . is a folder; give a file name"),
-    ("train-out-dir", "train --out {w}/notexport",
-     "bs4nn train: error: --out {w}/notexport is a folder; give a file name"),
-    ("train-out-checkpoint-dir", "train --out {w}/ckpt.bs4nn",
-     "bs4nn train: error: --out's checkpoint {w}/ckpt.bs4nn.ckpt is a folder; give a file name"),
-    ("train-out-empty", "train --out ''",
-     "bs4nn train: error: argument --out: expected a path, got '' (see `bs4nn train --help`)"),
-    ("eval-plots-file", "eval {w}/good.bs4nn --plots {w}/afile",
-     "bs4nn eval: error: --plots {w}/afile is a file, not a folder; choose a folder"),
-    ("eval-plots-under-file", "eval {w}/good.bs4nn --plots {w}/afile/plots",
-     "bs4nn eval: error: --plots {w}/afile/plots: {w}/afile is not a folder; choose another "
-     "path"),
-    ("eval-plots-proc", "eval {w}/good.bs4nn --plots /proc/plots",
-     "bs4nn eval: error: --plots /proc/plots: cannot write in /proc (No such file or "
-     "directory); choose another path"),
-    ("demo-out-under-file", "demo --out {w}/afile/demo",
-     "bs4nn demo: error: --out {w}/afile/demo: {w}/afile is not a folder; choose another path"),
-    ("demo-out-proc", "demo --out /proc/demo",
-     "bs4nn demo: error: --out /proc/demo: cannot write in /proc (No such file or directory); "
-     "choose another path"),
-    ("data-fetch-under-file", "data fetch mnist --data-dir {w}/afile",
-     "bs4nn data: error: --data-dir {w}/afile/mnist: {w}/afile is not a folder; choose "
-     "another path"),
+    (
+        "bench-out-under-file",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile/x",
+        "bs4nn bench: error: --out {w}/afile/x: {w}/afile is not a folder; choose another path",
+    ),
+    (
+        "bench-out-is-file",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile",
+        "bs4nn bench: error: --out {w}/afile is a file, not a folder; choose a folder",
+    ),
+    (
+        "bench-out-devnull",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --out /dev/null/x",
+        "bs4nn bench: error: --out /dev/null/x: /dev/null is not a folder; choose another path",
+    ),
+    (
+        "bench-out-proc",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --out /proc/bs4nn",
+        "bs4nn bench: error: --out /proc/bs4nn: cannot write in /proc (No such file or "
+        "directory); choose another path",
+    ),
+    (
+        "bench-out-empty",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --out ''",
+        "bs4nn bench: error: argument --out: expected a path, got '' (see `bs4nn bench --help`)",
+    ),
+    (
+        "sweep-out-under-file",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile/x",
+        "bs4nn sweep: error: --out {w}/afile/x: {w}/afile is not a folder; choose another path",
+    ),
+    (
+        "sweep-out-is-file",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile",
+        "bs4nn sweep: error: --out {w}/afile is a file, not a folder; choose a folder",
+    ),
+    (
+        "sweep-out-proc",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --out /proc/bs4nn",
+        "bs4nn sweep: error: --out /proc/bs4nn: cannot write in /proc (No such file or "
+        "directory); choose another path",
+    ),
+    (
+        "export-out-under-file",
+        "export {w}/good.bs4nn --out {w}/afile/fw --check-images 0",
+        "bs4nn export: error: --out {w}/afile/fw: {w}/afile is not a folder; choose another path",
+    ),
+    (
+        "export-out-is-file",
+        "export {w}/good.bs4nn --out {w}/afile --check-images 0",
+        "bs4nn export: error: --out {w}/afile is a file, not a folder; choose a folder",
+    ),
+    (
+        "export-out-devnull",
+        "export {w}/good.bs4nn --out /dev/null/x --check-images 0",
+        "bs4nn export: error: --out /dev/null/x: /dev/null is not a folder; choose another path",
+    ),
+    (
+        "export-out-proc",
+        "export {w}/good.bs4nn --out /proc/fw --check-images 0",
+        "bs4nn export: error: --out /proc/fw: cannot write in /proc (No such file or directory); "
+        "choose another path",
+    ),
+    (
+        "export-out-not-export",
+        "export {w}/good.bs4nn --out {w}/notexport --check-images 0",
+        "bs4nn export: error: --out {w}/notexport is a non-empty directory that is not a bs4nn "
+        "export; choose an empty or new directory",
+    ),
+    (
+        "export-out-empty",
+        "export {w}/good.bs4nn --out '' --check-images 0",
+        "bs4nn export: error: argument --out: expected a path, got '' (see `bs4nn export --help`)",
+    ),
+    (
+        "train-out-under-file",
+        "train --out {w}/afile/m.bs4nn",
+        "bs4nn train: error: --out {w}/afile/m.bs4nn: {w}/afile is not a folder; choose another "
+        "path",
+    ),
+    (
+        "train-out-devnull",
+        "train --out /dev/null/x",
+        "bs4nn train: error: --out /dev/null/x: /dev/null is not a folder; choose another path",
+    ),
+    (
+        "train-out-proc",
+        "train --out /proc/m.bs4nn",
+        "bs4nn train: error: --out /proc/m.bs4nn: cannot write in /proc (No such file or "
+        "directory); choose another path",
+    ),
+    ("train-out-dot", "train --out .", "bs4nn train: error: --out . is a folder; give a file name"),
+    (
+        "train-out-dir",
+        "train --out {w}/notexport",
+        "bs4nn train: error: --out {w}/notexport is a folder; give a file name",
+    ),
+    (
+        "train-out-checkpoint-dir",
+        "train --out {w}/ckpt.bs4nn",
+        "bs4nn train: error: --out's checkpoint {w}/ckpt.bs4nn.ckpt is a folder; give a file name",
+    ),
+    (
+        "train-out-empty",
+        "train --out ''",
+        "bs4nn train: error: argument --out: expected a path, got '' (see `bs4nn train --help`)",
+    ),
+    (
+        "eval-plots-file",
+        "eval {w}/good.bs4nn --plots {w}/afile",
+        "bs4nn eval: error: --plots {w}/afile is a file, not a folder; choose a folder",
+    ),
+    (
+        "eval-plots-under-file",
+        "eval {w}/good.bs4nn --plots {w}/afile/plots",
+        "bs4nn eval: error: --plots {w}/afile/plots: {w}/afile is not a folder; choose another "
+        "path",
+    ),
+    (
+        "eval-plots-proc",
+        "eval {w}/good.bs4nn --plots /proc/plots",
+        "bs4nn eval: error: --plots /proc/plots: cannot write in /proc (No such file or "
+        "directory); choose another path",
+    ),
+    (
+        "demo-out-under-file",
+        "demo --out {w}/afile/demo",
+        "bs4nn demo: error: --out {w}/afile/demo: {w}/afile is not a folder; choose another path",
+    ),
+    (
+        "demo-out-proc",
+        "demo --out /proc/demo",
+        "bs4nn demo: error: --out /proc/demo: cannot write in /proc (No such file or directory); "
+        "choose another path",
+    ),
+    (
+        "data-fetch-under-file",
+        "data fetch mnist --data-dir {w}/afile",
+        "bs4nn data: error: --data-dir {w}/afile/mnist: {w}/afile is not a folder; choose "
+        "another path",
+    ),
     # ---- model files
-    ("eval-model-missing", "eval {w}/none.bs4nn",
-     "bs4nn eval: error: model file {w}/none.bs4nn not found; check the path, or train one "
-     "with `bs4nn train`"),
-    ("eval-model-dir", "eval {w}/adir.bs4nn",
-     "bs4nn eval: error: model file {w}/adir.bs4nn is a folder; give the model file itself"),
-    ("eval-model-devzero", "eval /dev/zero",
-     "bs4nn eval: error: model file /dev/zero is not a regular file; give the model file"),
-    ("eval-model-empty", "eval {w}/empty.bs4nn",
-     "bs4nn eval: error: {w}/empty.bs4nn is not a bs4nn model file (not a zip archive); give "
-     "a file written by `bs4nn train` or bs4nn.trainer.model.Model.save"),
-    ("eval-model-text", "eval {w}/text.bs4nn",
-     "bs4nn eval: error: {w}/text.bs4nn is not a bs4nn model file (not a zip archive); give a "
-     "file written by `bs4nn train` or bs4nn.trainer.model.Model.save"),
-    ("eval-model-cut", "eval {w}/cut.bs4nn",
-     "bs4nn eval: error: model file {w}/cut.bs4nn is corrupt or truncated (damaged archive: "
-     "File is not a zip file); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-flipped", "eval {w}/flipped.bs4nn",
-     "bs4nn eval: error: model file {w}/flipped.bs4nn is corrupt or truncated (damaged "
-     "archive: Bad CRC-32 for file 'meta.json'); copy it again from its source, or re-train / "
-     "re-save it"),
-    ("eval-model-nometa", "eval {w}/nometa.bs4nn",
-     "bs4nn eval: error: {w}/nometa.bs4nn is not a bs4nn model file (no meta.json in the "
-     "archive); give a file written by `bs4nn train` or bs4nn.trainer.model.Model.save"),
-    ("eval-model-nothetas", "eval {w}/nothetas.bs4nn",
-     "bs4nn eval: error: model file {w}/nothetas.bs4nn is corrupt or truncated (the archive "
-     "lacks thetas.npy); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-metajunk", "eval {w}/metajunk.bs4nn",
-     "bs4nn eval: error: model file {w}/metajunk.bs4nn is corrupt or truncated (unreadable "
-     "meta.json: Expecting property name enclosed in double quotes: line 1 column 2 (char "
-     "1)); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-format", "eval {w}/format.bs4nn",
-     "bs4nn eval: error: {w}/format.bs4nn is not a bs4nn model file (meta.json does not say "
-     "format 'bs4nn-model'); give a file written by `bs4nn train` or "
-     "bs4nn.trainer.model.Model.save"),
-    ("eval-model-version", "eval {w}/version.bs4nn",
-     "bs4nn eval: error: model file {w}/version.bs4nn has format version 9; this bs4nn reads "
-     "version 1: use the bs4nn release that wrote it, or re-save the model"),
-    ("eval-model-nohash", "eval {w}/nohash.bs4nn",
-     "bs4nn eval: error: model file {w}/nohash.bs4nn is corrupt or truncated (meta.json lacks "
-     "content_hash); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-sizesstr", "eval {w}/sizesstr.bs4nn",
-     "bs4nn eval: error: model file {w}/sizesstr.bs4nn is corrupt or truncated (bad "
-     "layer_sizes ['784', '16', '10']); copy it again from its source, or re-train / re-save "
-     "it"),
-    ("eval-model-sizesbool", "eval {w}/sizesbool.bs4nn",
-     "bs4nn eval: error: model file {w}/sizesbool.bs4nn is corrupt or truncated (bad "
-     "layer_sizes [784, True, 10]); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-sizesneg", "eval {w}/sizesneg.bs4nn",
-     "bs4nn eval: error: model file {w}/sizesneg.bs4nn is corrupt or truncated (bad "
-     "layer_sizes [784, -16, 10]); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-sizesone", "eval {w}/sizesone.bs4nn",
-     "bs4nn eval: error: model file {w}/sizesone.bs4nn is corrupt or truncated (bad "
-     "layer_sizes [784]); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-sizesdict", "eval {w}/sizesdict.bs4nn",
-     "bs4nn eval: error: model file {w}/sizesdict.bs4nn is corrupt or truncated (meta.json "
-     "has layer_sizes = {{'a': 1}}, not list); copy it again from its source, or re-train / "
-     "re-save it"),
-    ("eval-model-tmaxstr", "eval {w}/tmaxstr.bs4nn",
-     "bs4nn eval: error: model file {w}/tmaxstr.bs4nn is corrupt or truncated (meta.json has "
-     "tmax = '256', not int); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-tmaxnan", "eval {w}/tmaxnan.bs4nn",
-     "bs4nn eval: error: model file {w}/tmaxnan.bs4nn is corrupt or truncated (meta.json has "
-     "tmax = nan, not int); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-tmax100", "eval {w}/tmax100.bs4nn",
-     "bs4nn eval: error: model file {w}/tmax100.bs4nn is corrupt or truncated (tmax 100 is "
-     "not supported; the input coding needs 256); copy it again from its source, or re-train "
-     "/ re-save it"),
-    ("eval-model-seedstr", "eval {w}/seedstr.bs4nn",
-     "bs4nn eval: error: model file {w}/seedstr.bs4nn is corrupt or truncated (meta.json has "
-     "seed = 'zero', not int or NoneType); copy it again from its source, or re-train / "
-     "re-save it"),
-    ("eval-model-metricslist", "eval {w}/metricslist.bs4nn",
-     "bs4nn eval: error: model file {w}/metricslist.bs4nn is corrupt or truncated (meta.json "
-     "has metrics = [1, 2], not dict); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-configstr", "eval {w}/configstr.bs4nn",
-     "bs4nn eval: error: model file {w}/configstr.bs4nn is corrupt or truncated (meta.json "
-     "has train_config = 'x', not dict); copy it again from its source, or re-train / re-save "
-     "it"),
-    ("eval-model-datasetnum", "eval {w}/datasetnum.bs4nn",
-     "bs4nn eval: error: model file {w}/datasetnum.bs4nn is corrupt or truncated (meta.json "
-     "has dataset = 7, not str or NoneType); copy it again from its source, or re-train / "
-     "re-save it"),
-    ("eval-model-datasetbad", "eval {w}/datasetbad.bs4nn",
-     "bs4nn eval: error: model file {w}/datasetbad.bs4nn is corrupt or truncated (unknown "
-     "dataset 'cifar'; choose one of: mnist, fashion-mnist (or own data with its "
-     "dataset_sha256)); copy it again from its source, "
-     "or re-train / re-save it"),
-    ("eval-model-kindbad", "eval {w}/kindbad.bs4nn",
-     "bs4nn eval: error: model file {w}/kindbad.bs4nn is corrupt or truncated (weight_kind "
-     "'ternary' is unknown; use one of binary, real); copy it again from its source, or "
-     "re-train / re-save it"),
-    ("eval-model-encodingbad", "eval {w}/encodingbad.bs4nn",
-     "bs4nn eval: error: model file {w}/encodingbad.bs4nn is corrupt or truncated (encoding "
-     "'rate' is not supported; only 'ttfs-255-minus-I'); copy it again from its source, or "
-     "re-train / re-save it"),
-    ("eval-model-hashbad", "eval {w}/hashbad.bs4nn",
-     "bs4nn eval: error: model file {w}/hashbad.bs4nn fails its content check (hash "
-     "25dff6a48c2da1a6... differs from the stored 0123456789abcdef...): it was modified after "
-     "it was saved. Use the original file, or re-train / re-save the model"),
-    ("eval-model-thetastr", "eval {w}/thetastr.bs4nn",
-     "bs4nn eval: error: model file {w}/thetastr.bs4nn is corrupt or truncated (thetas.npy "
-     "holds <U1 values, not numbers); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-alphastr", "eval {w}/alphastr.bs4nn",
-     "bs4nn eval: error: model file {w}/alphastr.bs4nn is corrupt or truncated (alphas.npy "
-     "holds <U1 values, not numbers); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-thetanan", "eval {w}/thetanan.bs4nn",
-     "bs4nn eval: error: model file {w}/thetanan.bs4nn is corrupt or truncated (thetas holds "
-     "NaN or infinite values); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-alphaneg", "eval {w}/alphaneg.bs4nn",
-     "bs4nn eval: error: model file {w}/alphaneg.bs4nn is corrupt or truncated (alphas must "
-     "be positive, got [-1.0, 0.5]); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-thetas3", "eval {w}/thetas3.bs4nn",
-     "bs4nn eval: error: model file {w}/thetas3.bs4nn is corrupt or truncated (thetas has 3 "
-     "values; give one per weight layer (2)); copy it again from its source, or re-train / "
-     "re-save it"),
-    ("eval-model-weightsstr", "eval {w}/weightsstr.bs4nn",
-     "bs4nn eval: error: model file {w}/weightsstr.bs4nn is corrupt or truncated "
-     "(weights_1.npy holds <U1 values, not numbers); copy it again from its source, or "
-     "re-train / re-save it"),
-    ("eval-model-weightsinf", "eval {w}/weightsinf.bs4nn",
-     "bs4nn eval: error: model file {w}/weightsinf.bs4nn is corrupt or truncated (weights[1] "
-     "holds NaN or infinite values); copy it again from its source, or re-train / re-save it"),
-    ("eval-model-weightsshape", "eval {w}/weightsshape.bs4nn",
-     "bs4nn eval: error: model file {w}/weightsshape.bs4nn is corrupt or truncated (weights_1 "
-     "has shape (16, 10), layer sizes say (10, 16)); copy it again from its source, or "
-     "re-train / re-save it"),
-    ("eval-model-weights3d", "eval {w}/weights3d.bs4nn",
-     "bs4nn eval: error: model file {w}/weights3d.bs4nn is corrupt or truncated (weights_1 "
-     "has shape (10, 16, 1), layer sizes say (10, 16)); copy it again from its source, or "
-     "re-train / re-save it"),
-    ("eval-model-thetascomplex", "eval {w}/thetascomplex.bs4nn",
-     "bs4nn eval: error: model file {w}/thetascomplex.bs4nn is corrupt or truncated "
-     "(thetas.npy holds complex128 values, not numbers); copy it again from its source, or "
-     "re-train / re-save it"),
-    ("eval-model-bigk", "eval {w}/bigk.bs4nn",
-     "bs4nn eval: error: layer 0 threshold K=40000 does not fit the board's int16 counter "
-     "(allowed 1..32767); K = ceil(theta/alpha)"),
-    ("eval-model-negk", "eval {w}/negk.bs4nn",
-     "bs4nn eval: error: layer 0 threshold K=-3 does not fit the board's int16 counter "
-     "(allowed 1..32767); K = ceil(theta/alpha)"),
-    ("export-model-missing", "export {w}/none.bs4nn --out fw",
-     "bs4nn export: error: model file {w}/none.bs4nn not found; check the path, or train one "
-     "with `bs4nn train`"),
-    ("export-model-thetastr", "export {w}/thetastr.bs4nn --out fw",
-     "bs4nn export: error: model file {w}/thetastr.bs4nn is corrupt or truncated (thetas.npy "
-     "holds <U1 values, not numbers); copy it again from its source, or re-train / re-save it"),
-    ("export-model-bigk", "export {w}/bigk.bs4nn --out fw",
-     "bs4nn export: error: layer 0 threshold K=40000 does not fit the board's int16 counter "
-     "(allowed 1..32767); K = ceil(theta/alpha)"),
-    ("export-model-real", "export {w}/real.bs4nn --out fw",
-     "bs4nn export: error: model ({w}/real.bs4nn) has 'real' weights (S4NN); only "
-     "binary-weight models run on the board. Train with --weights binary."),
-    ("bench-model-missing", "bench --model {w}/none.bs4nn --port /dev/nonexist",
-     "bs4nn bench: error: model file {w}/none.bs4nn not found; check the path, or train one "
-     "with `bs4nn train`"),
-    ("bench-model-text", "bench --model {w}/text.bs4nn --port /dev/nonexist",
-     "bs4nn bench: error: {w}/text.bs4nn is not a bs4nn model file (not a zip archive); give "
-     "a file written by `bs4nn train` or bs4nn.trainer.model.Model.save"),
-    ("bench-model-negk", "bench --model {w}/negk.bs4nn --port /dev/nonexist",
-     "bs4nn bench: error: layer 0 threshold K=-3 does not fit the board's int16 counter "
-     "(allowed 1..32767); K = ceil(theta/alpha)"),
-    ("bench-model-real", "bench --model {w}/real.bs4nn --port /dev/nonexist",
-     "bs4nn bench: error: model ({w}/real.bs4nn) has 'real' weights (S4NN); only "
-     "binary-weight models run on the board. Train with --weights binary."),
-    ("sweep-model-cut", "sweep --model {w}/cut.bs4nn --port /dev/nonexist",
-     "bs4nn sweep: error: model file {w}/cut.bs4nn is corrupt or truncated (damaged archive: "
-     "File is not a zip file); copy it again from its source, or re-train / re-save it"),
-    ("demo-model-missing", "demo --model {w}/none.bs4nn",
-     "bs4nn demo: error: model file {w}/none.bs4nn not found; check the path, or train one "
-     "with `bs4nn train`"),
+    (
+        "eval-model-missing",
+        "eval {w}/none.bs4nn",
+        "bs4nn eval: error: model file {w}/none.bs4nn not found; check the path, or train one "
+        "with `bs4nn train`",
+    ),
+    (
+        "eval-model-dir",
+        "eval {w}/adir.bs4nn",
+        "bs4nn eval: error: model file {w}/adir.bs4nn is a folder; give the model file itself",
+    ),
+    (
+        "eval-model-devzero",
+        "eval /dev/zero",
+        "bs4nn eval: error: model file /dev/zero is not a regular file; give the model file",
+    ),
+    (
+        "eval-model-empty",
+        "eval {w}/empty.bs4nn",
+        "bs4nn eval: error: {w}/empty.bs4nn is not a bs4nn model file (not a zip archive); give "
+        "a file written by `bs4nn train` or bs4nn.trainer.model.Model.save",
+    ),
+    (
+        "eval-model-text",
+        "eval {w}/text.bs4nn",
+        "bs4nn eval: error: {w}/text.bs4nn is not a bs4nn model file (not a zip archive); give a "
+        "file written by `bs4nn train` or bs4nn.trainer.model.Model.save",
+    ),
+    (
+        "eval-model-cut",
+        "eval {w}/cut.bs4nn",
+        "bs4nn eval: error: model file {w}/cut.bs4nn is corrupt or truncated (damaged archive: "
+        "File is not a zip file); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-flipped",
+        "eval {w}/flipped.bs4nn",
+        "bs4nn eval: error: model file {w}/flipped.bs4nn is corrupt or truncated (damaged "
+        "archive: Bad CRC-32 for file 'meta.json'); copy it again from its source, or re-train / "
+        "re-save it",
+    ),
+    (
+        "eval-model-nometa",
+        "eval {w}/nometa.bs4nn",
+        "bs4nn eval: error: {w}/nometa.bs4nn is not a bs4nn model file (no meta.json in the "
+        "archive); give a file written by `bs4nn train` or bs4nn.trainer.model.Model.save",
+    ),
+    (
+        "eval-model-nothetas",
+        "eval {w}/nothetas.bs4nn",
+        "bs4nn eval: error: model file {w}/nothetas.bs4nn is corrupt or truncated (the archive "
+        "lacks thetas.npy); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-metajunk",
+        "eval {w}/metajunk.bs4nn",
+        "bs4nn eval: error: model file {w}/metajunk.bs4nn is corrupt or truncated (unreadable "
+        "meta.json: Expecting property name enclosed in double quotes: line 1 column 2 (char "
+        "1)); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-format",
+        "eval {w}/format.bs4nn",
+        "bs4nn eval: error: {w}/format.bs4nn is not a bs4nn model file (meta.json does not say "
+        "format 'bs4nn-model'); give a file written by `bs4nn train` or "
+        "bs4nn.trainer.model.Model.save",
+    ),
+    (
+        "eval-model-version",
+        "eval {w}/version.bs4nn",
+        "bs4nn eval: error: model file {w}/version.bs4nn has format version 9; this bs4nn reads "
+        "version 1: use the bs4nn release that wrote it, or re-save the model",
+    ),
+    (
+        "eval-model-nohash",
+        "eval {w}/nohash.bs4nn",
+        "bs4nn eval: error: model file {w}/nohash.bs4nn is corrupt or truncated (meta.json lacks "
+        "content_hash); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-sizesstr",
+        "eval {w}/sizesstr.bs4nn",
+        "bs4nn eval: error: model file {w}/sizesstr.bs4nn is corrupt or truncated (bad "
+        "layer_sizes ['784', '16', '10']); copy it again from its source, or re-train / re-save "
+        "it",
+    ),
+    (
+        "eval-model-sizesbool",
+        "eval {w}/sizesbool.bs4nn",
+        "bs4nn eval: error: model file {w}/sizesbool.bs4nn is corrupt or truncated (bad "
+        "layer_sizes [784, True, 10]); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-sizesneg",
+        "eval {w}/sizesneg.bs4nn",
+        "bs4nn eval: error: model file {w}/sizesneg.bs4nn is corrupt or truncated (bad "
+        "layer_sizes [784, -16, 10]); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-sizesone",
+        "eval {w}/sizesone.bs4nn",
+        "bs4nn eval: error: model file {w}/sizesone.bs4nn is corrupt or truncated (bad "
+        "layer_sizes [784]); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-sizesdict",
+        "eval {w}/sizesdict.bs4nn",
+        "bs4nn eval: error: model file {w}/sizesdict.bs4nn is corrupt or truncated (meta.json "
+        "has layer_sizes = {{'a': 1}}, not list); copy it again from its source, or re-train / "
+        "re-save it",
+    ),
+    (
+        "eval-model-tmaxstr",
+        "eval {w}/tmaxstr.bs4nn",
+        "bs4nn eval: error: model file {w}/tmaxstr.bs4nn is corrupt or truncated (meta.json has "
+        "tmax = '256', not int); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-tmaxnan",
+        "eval {w}/tmaxnan.bs4nn",
+        "bs4nn eval: error: model file {w}/tmaxnan.bs4nn is corrupt or truncated (meta.json has "
+        "tmax = nan, not int); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-tmax100",
+        "eval {w}/tmax100.bs4nn",
+        "bs4nn eval: error: model file {w}/tmax100.bs4nn is corrupt or truncated (tmax 100 is "
+        "not supported; the input coding needs 256); copy it again from its source, or re-train "
+        "/ re-save it",
+    ),
+    (
+        "eval-model-seedstr",
+        "eval {w}/seedstr.bs4nn",
+        "bs4nn eval: error: model file {w}/seedstr.bs4nn is corrupt or truncated (meta.json has "
+        "seed = 'zero', not int or NoneType); copy it again from its source, or re-train / "
+        "re-save it",
+    ),
+    (
+        "eval-model-metricslist",
+        "eval {w}/metricslist.bs4nn",
+        "bs4nn eval: error: model file {w}/metricslist.bs4nn is corrupt or truncated (meta.json "
+        "has metrics = [1, 2], not dict); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-configstr",
+        "eval {w}/configstr.bs4nn",
+        "bs4nn eval: error: model file {w}/configstr.bs4nn is corrupt or truncated (meta.json "
+        "has train_config = 'x', not dict); copy it again from its source, or re-train / re-save "
+        "it",
+    ),
+    (
+        "eval-model-datasetnum",
+        "eval {w}/datasetnum.bs4nn",
+        "bs4nn eval: error: model file {w}/datasetnum.bs4nn is corrupt or truncated (meta.json "
+        "has dataset = 7, not str or NoneType); copy it again from its source, or re-train / "
+        "re-save it",
+    ),
+    (
+        "eval-model-datasetbad",
+        "eval {w}/datasetbad.bs4nn",
+        "bs4nn eval: error: model file {w}/datasetbad.bs4nn is corrupt or truncated (unknown "
+        "dataset 'cifar'; choose one of: mnist, fashion-mnist (or own data with its "
+        "dataset_sha256)); copy it again from its source, "
+        "or re-train / re-save it",
+    ),
+    (
+        "eval-model-kindbad",
+        "eval {w}/kindbad.bs4nn",
+        "bs4nn eval: error: model file {w}/kindbad.bs4nn is corrupt or truncated (weight_kind "
+        "'ternary' is unknown; use one of binary, real); copy it again from its source, or "
+        "re-train / re-save it",
+    ),
+    (
+        "eval-model-encodingbad",
+        "eval {w}/encodingbad.bs4nn",
+        "bs4nn eval: error: model file {w}/encodingbad.bs4nn is corrupt or truncated (encoding "
+        "'rate' is not supported; only 'ttfs-255-minus-I'); copy it again from its source, or "
+        "re-train / re-save it",
+    ),
+    (
+        "eval-model-hashbad",
+        "eval {w}/hashbad.bs4nn",
+        "bs4nn eval: error: model file {w}/hashbad.bs4nn fails its content check (hash "
+        "25dff6a48c2da1a6... differs from the stored 0123456789abcdef...): it was modified after "
+        "it was saved. Use the original file, or re-train / re-save the model",
+    ),
+    (
+        "eval-model-thetastr",
+        "eval {w}/thetastr.bs4nn",
+        "bs4nn eval: error: model file {w}/thetastr.bs4nn is corrupt or truncated (thetas.npy "
+        "holds <U1 values, not numbers); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-alphastr",
+        "eval {w}/alphastr.bs4nn",
+        "bs4nn eval: error: model file {w}/alphastr.bs4nn is corrupt or truncated (alphas.npy "
+        "holds <U1 values, not numbers); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-thetanan",
+        "eval {w}/thetanan.bs4nn",
+        "bs4nn eval: error: model file {w}/thetanan.bs4nn is corrupt or truncated (thetas holds "
+        "NaN or infinite values); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-alphaneg",
+        "eval {w}/alphaneg.bs4nn",
+        "bs4nn eval: error: model file {w}/alphaneg.bs4nn is corrupt or truncated (alphas must "
+        "be positive, got [-1.0, 0.5]); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-thetas3",
+        "eval {w}/thetas3.bs4nn",
+        "bs4nn eval: error: model file {w}/thetas3.bs4nn is corrupt or truncated (thetas has 3 "
+        "values; give one per weight layer (2)); copy it again from its source, or re-train / "
+        "re-save it",
+    ),
+    (
+        "eval-model-weightsstr",
+        "eval {w}/weightsstr.bs4nn",
+        "bs4nn eval: error: model file {w}/weightsstr.bs4nn is corrupt or truncated "
+        "(weights_1.npy holds <U1 values, not numbers); copy it again from its source, or "
+        "re-train / re-save it",
+    ),
+    (
+        "eval-model-weightsinf",
+        "eval {w}/weightsinf.bs4nn",
+        "bs4nn eval: error: model file {w}/weightsinf.bs4nn is corrupt or truncated (weights[1] "
+        "holds NaN or infinite values); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-weightsshape",
+        "eval {w}/weightsshape.bs4nn",
+        "bs4nn eval: error: model file {w}/weightsshape.bs4nn is corrupt or truncated (weights_1 "
+        "has shape (16, 10), layer sizes say (10, 16)); copy it again from its source, or "
+        "re-train / re-save it",
+    ),
+    (
+        "eval-model-weights3d",
+        "eval {w}/weights3d.bs4nn",
+        "bs4nn eval: error: model file {w}/weights3d.bs4nn is corrupt or truncated (weights_1 "
+        "has shape (10, 16, 1), layer sizes say (10, 16)); copy it again from its source, or "
+        "re-train / re-save it",
+    ),
+    (
+        "eval-model-thetascomplex",
+        "eval {w}/thetascomplex.bs4nn",
+        "bs4nn eval: error: model file {w}/thetascomplex.bs4nn is corrupt or truncated "
+        "(thetas.npy holds complex128 values, not numbers); copy it again from its source, or "
+        "re-train / re-save it",
+    ),
+    (
+        "eval-model-bigk",
+        "eval {w}/bigk.bs4nn",
+        "bs4nn eval: error: layer 0 threshold K=40000 does not fit the board's int16 counter "
+        "(allowed 1..32767); K = ceil(theta/alpha)",
+    ),
+    (
+        "eval-model-negk",
+        "eval {w}/negk.bs4nn",
+        "bs4nn eval: error: layer 0 threshold K=-3 does not fit the board's int16 counter "
+        "(allowed 1..32767); K = ceil(theta/alpha)",
+    ),
+    (
+        "export-model-missing",
+        "export {w}/none.bs4nn --out fw",
+        "bs4nn export: error: model file {w}/none.bs4nn not found; check the path, or train one "
+        "with `bs4nn train`",
+    ),
+    (
+        "export-model-thetastr",
+        "export {w}/thetastr.bs4nn --out fw",
+        "bs4nn export: error: model file {w}/thetastr.bs4nn is corrupt or truncated (thetas.npy "
+        "holds <U1 values, not numbers); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "export-model-bigk",
+        "export {w}/bigk.bs4nn --out fw",
+        "bs4nn export: error: layer 0 threshold K=40000 does not fit the board's int16 counter "
+        "(allowed 1..32767); K = ceil(theta/alpha)",
+    ),
+    (
+        "export-model-real",
+        "export {w}/real.bs4nn --out fw",
+        "bs4nn export: error: model ({w}/real.bs4nn) has 'real' weights (S4NN); only "
+        "binary-weight models run on the board. Train with --weights binary.",
+    ),
+    (
+        "bench-model-missing",
+        "bench --model {w}/none.bs4nn --port /dev/nonexist",
+        "bs4nn bench: error: model file {w}/none.bs4nn not found; check the path, or train one "
+        "with `bs4nn train`",
+    ),
+    (
+        "bench-model-text",
+        "bench --model {w}/text.bs4nn --port /dev/nonexist",
+        "bs4nn bench: error: {w}/text.bs4nn is not a bs4nn model file (not a zip archive); give "
+        "a file written by `bs4nn train` or bs4nn.trainer.model.Model.save",
+    ),
+    (
+        "bench-model-negk",
+        "bench --model {w}/negk.bs4nn --port /dev/nonexist",
+        "bs4nn bench: error: layer 0 threshold K=-3 does not fit the board's int16 counter "
+        "(allowed 1..32767); K = ceil(theta/alpha)",
+    ),
+    (
+        "bench-model-real",
+        "bench --model {w}/real.bs4nn --port /dev/nonexist",
+        "bs4nn bench: error: model ({w}/real.bs4nn) has 'real' weights (S4NN); only "
+        "binary-weight models run on the board. Train with --weights binary.",
+    ),
+    (
+        "sweep-model-cut",
+        "sweep --model {w}/cut.bs4nn --port /dev/nonexist",
+        "bs4nn sweep: error: model file {w}/cut.bs4nn is corrupt or truncated (damaged archive: "
+        "File is not a zip file); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "demo-model-missing",
+        "demo --model {w}/none.bs4nn",
+        "bs4nn demo: error: model file {w}/none.bs4nn not found; check the path, or train one "
+        "with `bs4nn train`",
+    ),
     # ---- NIR graphs
-    ("nir-export-out-under-file", "export {w}/good.bs4nn --format nir --out {w}/afile/m.nir",
-     "bs4nn export: error: --out {w}/afile/m.nir: {w}/afile is not a folder; choose another "
-     "path"),
-    ("nir-export-out-dir", "export {w}/good.bs4nn --format nir --out {w}/notexport",
-     "bs4nn export: error: --out {w}/notexport is a folder; give a file name"),
-    ("nir-export-real", "export {w}/real.bs4nn --format nir --out m.nir",
-     "bs4nn export: error: NIR export is for binary models; this one has 'real' weights (S4NN)"),
-    ("nir-import-missing", "import-nir {w}/none.nir --out m.bs4nn",
-     "bs4nn import-nir: error: NIR file {w}/none.nir not found"),
-    ("nir-import-text", "import-nir {w}/afile --out m.bs4nn",
-     "bs4nn import-nir: error: {w}/afile is not a readable NIR file (OSError: Unable to "
-     "synchronously open file (file signature not found))"),
-    ("nir-import-model", "import-nir {w}/good.bs4nn --out m.bs4nn",
-     "bs4nn import-nir: error: {w}/good.bs4nn is not a readable NIR file (OSError: Unable to "
-     "synchronously open file (file signature not found))"),
-    ("nir-import-out-proc", "import-nir {w}/afile --out /proc/m.bs4nn",
-     "bs4nn import-nir: error: --out /proc/m.bs4nn: cannot write in /proc (No such file or "
-     "directory); choose another path"),
-    ("nir-import-out-empty", "import-nir {w}/afile --out ''",
-     "bs4nn import-nir: error: argument --out: expected a path, got '' (see `bs4nn import-nir "
-     "--help`)"),
-    ("nir-import-no-out", "import-nir {w}/afile",
-     "bs4nn import-nir: error: the following arguments are required: --out (see `bs4nn "
-     "import-nir --help`)"),
+    (
+        "nir-export-out-under-file",
+        "export {w}/good.bs4nn --format nir --out {w}/afile/m.nir",
+        "bs4nn export: error: --out {w}/afile/m.nir: {w}/afile is not a folder; choose another "
+        "path",
+    ),
+    (
+        "nir-export-out-dir",
+        "export {w}/good.bs4nn --format nir --out {w}/notexport",
+        "bs4nn export: error: --out {w}/notexport is a folder; give a file name",
+    ),
+    (
+        "nir-export-real",
+        "export {w}/real.bs4nn --format nir --out m.nir",
+        "bs4nn export: error: NIR export is for binary models; this one has 'real' weights (S4NN)",
+    ),
+    (
+        "nir-import-missing",
+        "import-nir {w}/none.nir --out m.bs4nn",
+        "bs4nn import-nir: error: NIR file {w}/none.nir not found",
+    ),
+    (
+        "nir-import-text",
+        "import-nir {w}/afile --out m.bs4nn",
+        "bs4nn import-nir: error: {w}/afile is not a readable NIR file (OSError: Unable to "
+        "synchronously open file (file signature not found))",
+    ),
+    (
+        "nir-import-model",
+        "import-nir {w}/good.bs4nn --out m.bs4nn",
+        "bs4nn import-nir: error: {w}/good.bs4nn is not a readable NIR file (OSError: Unable to "
+        "synchronously open file (file signature not found))",
+    ),
+    (
+        "nir-import-out-proc",
+        "import-nir {w}/afile --out /proc/m.bs4nn",
+        "bs4nn import-nir: error: --out /proc/m.bs4nn: cannot write in /proc (No such file or "
+        "directory); choose another path",
+    ),
+    (
+        "nir-import-out-empty",
+        "import-nir {w}/afile --out ''",
+        "bs4nn import-nir: error: argument --out: expected a path, got '' (see `bs4nn import-nir "
+        "--help`)",
+    ),
+    (
+        "nir-import-no-out",
+        "import-nir {w}/afile",
+        "bs4nn import-nir: error: the following arguments are required: --out (see `bs4nn "
+        "import-nir --help`)",
+    ),
     # ---- MLPerf Tiny runner
-    ("eembc-limit-0", "eembc --model {w}/good.bs4nn --runner {w} --limit 0",
-     "bs4nn eembc: error: argument --limit: expected a whole number of at least 1, got '0' "
-     "(see `bs4nn eembc --help`)"),
-    ("eembc-iterations-neg", "eembc --model {w}/good.bs4nn --runner {w} --iterations -1",
-     "bs4nn eembc: error: argument --iterations: expected a whole number of at least 1, got "
-     "'-1' (see `bs4nn eembc --help`)"),
-    ("eembc-runner-without-main", "eembc --model {w}/good.bs4nn --runner {w}",
-     "bs4nn eembc: error: {w}/main.py does not exist: --runner is the MLPerf Tiny runner "
-     "folder (benchmark/runner of mlcommons/tiny), the one holding main.py"),
-    ("eembc-out-under-file", "eembc --model {w}/good.bs4nn --runner {w} --out {w}/afile/x",
-     "bs4nn eembc: error: --out {w}/afile/x: {w}/afile is not a folder; choose another path"),
-    ("eembc-runner-missing", "eembc --model {w}/good.bs4nn --runner {w}/nowhere",
-     "bs4nn eembc: error: {w}/nowhere/main.py does not exist: --runner is the MLPerf Tiny "
-     "runner folder (benchmark/runner of mlcommons/tiny), the one holding main.py"),
-    ("eembc-usb", "eembc --model {w}/good.bs4nn --runner {w} --usb zz",
-     "bs4nn eembc: error: --usb 'zz': expected VID:PID in hex, e.g. 0483:374B"),
-    ("eembc-data-dir-missing", "eembc --model {w}/good.bs4nn --runner {w} --data-dir {w}/nodata",
-     "bs4nn eembc: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
-     "folder (see `bs4nn eembc --help`)"),
+    (
+        "eembc-limit-0",
+        "eembc --model {w}/good.bs4nn --runner {w} --limit 0",
+        "bs4nn eembc: error: argument --limit: expected a whole number of at least 1, got '0' "
+        "(see `bs4nn eembc --help`)",
+    ),
+    (
+        "eembc-iterations-neg",
+        "eembc --model {w}/good.bs4nn --runner {w} --iterations -1",
+        "bs4nn eembc: error: argument --iterations: expected a whole number of at least 1, got "
+        "'-1' (see `bs4nn eembc --help`)",
+    ),
+    (
+        "eembc-runner-without-main",
+        "eembc --model {w}/good.bs4nn --runner {w}",
+        "bs4nn eembc: error: {w}/main.py does not exist: --runner is the MLPerf Tiny runner "
+        "folder (benchmark/runner of mlcommons/tiny), the one holding main.py",
+    ),
+    (
+        "eembc-out-under-file",
+        "eembc --model {w}/good.bs4nn --runner {w} --out {w}/afile/x",
+        "bs4nn eembc: error: --out {w}/afile/x: {w}/afile is not a folder; choose another path",
+    ),
+    (
+        "eembc-runner-missing",
+        "eembc --model {w}/good.bs4nn --runner {w}/nowhere",
+        "bs4nn eembc: error: {w}/nowhere/main.py does not exist: --runner is the MLPerf Tiny "
+        "runner folder (benchmark/runner of mlcommons/tiny), the one holding main.py",
+    ),
+    (
+        "eembc-usb",
+        "eembc --model {w}/good.bs4nn --runner {w} --usb zz",
+        "bs4nn eembc: error: --usb 'zz': expected VID:PID in hex, e.g. 0483:374B",
+    ),
+    (
+        "eembc-data-dir-missing",
+        "eembc --model {w}/good.bs4nn --runner {w} --data-dir {w}/nodata",
+        "bs4nn eembc: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
+        "folder (see `bs4nn eembc --help`)",
+    ),
     # ---- the paper's figures
-    ("paper-limit-0", "paper --limit 0",
-     "bs4nn paper: error: argument --limit: expected a whole number of at least 1, got '0' "
-     "(see `bs4nn paper --help`)"),
-    ("paper-out-under-file", "paper --out {w}/afile/paper --only fig1",
-     "bs4nn paper: error: --out {w}/afile/paper: {w}/afile is not a folder; choose another "
-     "path"),
-    ("paper-only-unknown", "paper --only fig99",
-     "bs4nn paper: error: --only: unknown experiment id(s) fig99; choose from fig1, fig2, "
-     "fig3, fig4, fig5, fig6, fig7, fig8, fig9, table1, table2, table3, swap, alpha"),
-    ("paper-data-dir-missing", "paper --data-dir {w}/nodata",
-     "bs4nn paper: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
-     "folder (see `bs4nn paper --help`)"),
+    (
+        "paper-limit-0",
+        "paper --limit 0",
+        "bs4nn paper: error: argument --limit: expected a whole number of at least 1, got '0' "
+        "(see `bs4nn paper --help`)",
+    ),
+    (
+        "paper-out-under-file",
+        "paper --out {w}/afile/paper --only fig1",
+        "bs4nn paper: error: --out {w}/afile/paper: {w}/afile is not a folder; choose another path",
+    ),
+    (
+        "paper-only-unknown",
+        "paper --only fig99",
+        "bs4nn paper: error: --only: unknown experiment id(s) fig99; choose from fig1, fig2, "
+        "fig3, fig4, fig5, fig6, fig7, fig8, fig9, table1, table2, table3, swap, alpha",
+    ),
+    (
+        "paper-data-dir-missing",
+        "paper --data-dir {w}/nodata",
+        "bs4nn paper: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
+        "folder (see `bs4nn paper --help`)",
+    ),
     # ---- datasets
-    ("eval-data-dir-missing", "eval {w}/good.bs4nn --data-dir {w}/nodata",
-     "bs4nn eval: error: argument --data-dir: no folder '{w}/nodata'; give an existing folder "
-     "(see `bs4nn eval --help`)"),
-    ("train-data-dir-missing", "train --data-dir {w}/nodata",
-     "bs4nn train: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
-     "folder (see `bs4nn train --help`)"),
-    ("bench-data-dir-missing",
-     "bench --model {w}/good.bs4nn --port /dev/nonexist --data-dir {w}/nodata",
-     "bs4nn bench: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
-     "folder (see `bs4nn bench --help`)"),
-    ("sweep-data-dir-file",
-     "sweep --model {w}/good.bs4nn --port /dev/nonexist --data-dir {w}/afile",
-     "bs4nn sweep: error: argument --data-dir: no folder '{w}/afile'; give an existing folder "
-     "(see `bs4nn sweep --help`)"),
-    ("export-data-dir-missing", "export {w}/good.bs4nn --out fw --data-dir {w}/nodata",
-     "bs4nn export: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
-     "folder (see `bs4nn export --help`)"),
-    ("demo-data-dir-missing", "demo --data-dir {w}/nodata",
-     "bs4nn demo: error: argument --data-dir: no folder '{w}/nodata'; give an existing folder "
-     "(see `bs4nn demo --help`)"),
-    ("data-verify-dir-missing", "data verify --data-dir {w}/nodata",
-     "bs4nn data verify: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
-     "folder (see `bs4nn data verify --help`)"),
-    ("eval-data-damaged", "eval {w}/good.bs4nn --data-dir {w}/baddata",
-     "bs4nn eval: error: mnist file {w}/baddata/mnist/t10k-images-idx3-ubyte: truncated or "
-     "padded: header says 7840000 data bytes, file has 100; run `bs4nn data fetch mnist "
-     "--data-dir {w}/baddata`, or point --data-dir or BS4NN_DATA at a folder holding "
-     "mnist/<file>[.gz]"),
-    ("bench-data-damaged",
-     "bench --model {w}/good.bs4nn --port /dev/nonexist --data-dir {w}/baddata",
-     "bs4nn bench: error: mnist file {w}/baddata/mnist/t10k-images-idx3-ubyte: truncated or "
-     "padded: header says 7840000 data bytes, file has 100; run `bs4nn data fetch mnist "
-     "--data-dir {w}/baddata`, or point --data-dir or BS4NN_DATA at a folder holding "
-     "mnist/<file>[.gz]"),
-    ("export-data-damaged", "export {w}/good.bs4nn --out fw --data-dir {w}/baddata",
-     "bs4nn export: error: mnist file {w}/baddata/mnist/t10k-images-idx3-ubyte: truncated or "
-     "padded: header says 7840000 data bytes, file has 100; run `bs4nn data fetch mnist "
-     "--data-dir {w}/baddata`, or point --data-dir or BS4NN_DATA at a folder holding "
-     "mnist/<file>[.gz]"),
+    (
+        "eval-data-dir-missing",
+        "eval {w}/good.bs4nn --data-dir {w}/nodata",
+        "bs4nn eval: error: argument --data-dir: no folder '{w}/nodata'; give an existing folder "
+        "(see `bs4nn eval --help`)",
+    ),
+    (
+        "train-data-dir-missing",
+        "train --data-dir {w}/nodata",
+        "bs4nn train: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
+        "folder (see `bs4nn train --help`)",
+    ),
+    (
+        "bench-data-dir-missing",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --data-dir {w}/nodata",
+        "bs4nn bench: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
+        "folder (see `bs4nn bench --help`)",
+    ),
+    (
+        "sweep-data-dir-file",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --data-dir {w}/afile",
+        "bs4nn sweep: error: argument --data-dir: no folder '{w}/afile'; give an existing folder "
+        "(see `bs4nn sweep --help`)",
+    ),
+    (
+        "export-data-dir-missing",
+        "export {w}/good.bs4nn --out fw --data-dir {w}/nodata",
+        "bs4nn export: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
+        "folder (see `bs4nn export --help`)",
+    ),
+    (
+        "demo-data-dir-missing",
+        "demo --data-dir {w}/nodata",
+        "bs4nn demo: error: argument --data-dir: no folder '{w}/nodata'; give an existing folder "
+        "(see `bs4nn demo --help`)",
+    ),
+    (
+        "data-verify-dir-missing",
+        "data verify --data-dir {w}/nodata",
+        "bs4nn data verify: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
+        "folder (see `bs4nn data verify --help`)",
+    ),
+    (
+        "eval-data-damaged",
+        "eval {w}/good.bs4nn --data-dir {w}/baddata",
+        "bs4nn eval: error: mnist file {w}/baddata/mnist/t10k-images-idx3-ubyte: truncated or "
+        "padded: header says 7840000 data bytes, file has 100; run `bs4nn data fetch mnist "
+        "--data-dir {w}/baddata`, or point --data-dir or BS4NN_DATA at a folder holding "
+        "mnist/<file>[.gz]",
+    ),
+    (
+        "bench-data-damaged",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --data-dir {w}/baddata",
+        "bs4nn bench: error: mnist file {w}/baddata/mnist/t10k-images-idx3-ubyte: truncated or "
+        "padded: header says 7840000 data bytes, file has 100; run `bs4nn data fetch mnist "
+        "--data-dir {w}/baddata`, or point --data-dir or BS4NN_DATA at a folder holding "
+        "mnist/<file>[.gz]",
+    ),
+    (
+        "export-data-damaged",
+        "export {w}/good.bs4nn --out fw --data-dir {w}/baddata",
+        "bs4nn export: error: mnist file {w}/baddata/mnist/t10k-images-idx3-ubyte: truncated or "
+        "padded: header says 7840000 data bytes, file has 100; run `bs4nn data fetch mnist "
+        "--data-dir {w}/baddata`, or point --data-dir or BS4NN_DATA at a folder holding "
+        "mnist/<file>[.gz]",
+    ),
     # ---- ports
-    ("bench-port-missing", "bench --model {w}/good.bs4nn --port /dev/nonexist",
-     "bs4nn bench: error: no serial device at /dev/nonexist: check the board is plugged in "
-     "and flashed, and list the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or `pio device "
-     "list`); pass the right one with --port, or use --emulate for the QEMU board"),
-    ("bench-port-file", "bench --model {w}/good.bs4nn --port {w}/afile",
-     "bs4nn bench: error: {w}/afile is not a serial port; pass the board's port (e.g. "
-     "/dev/ttyACM0) with --port, or use --emulate for the QEMU board"),
-    ("bench-port-dir", "bench --model {w}/good.bs4nn --port {w}/notexport",
-     "bs4nn bench: error: {w}/notexport is not a serial port; pass the board's port (e.g. "
-     "/dev/ttyACM0) with --port, or use --emulate for the QEMU board"),
-    ("bench-port-empty", "bench --model {w}/good.bs4nn --port ''",
-     "bs4nn bench: error: argument --port: expected a path, got '' (see `bs4nn bench --help`)"),
-    ("bench-port-baud-huge", "bench --model {w}/good.bs4nn --port /dev/ptmx --baud 99999999999",
-     "bs4nn bench: error: cannot open /dev/ptmx at that baud rate (signed integer is greater "
-     "than maximum); give the firmware's rate with --baud (default 115200)"),
-    ("sweep-port-missing", "sweep --model {w}/good.bs4nn --port /dev/nonexist",
-     "bs4nn sweep: error: no serial device at /dev/nonexist: check the board is plugged in "
-     "and flashed, and list the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or `pio device "
-     "list`); pass the right one with --port, or use --emulate for the QEMU board"),
-    ("bench-port-silent", "bench --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5",
-     "bs4nn bench: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s: is the "
-     "bs4nn firmware running on it, in binary mode, at the right baud rate? Reset the board "
-     "and try again"),
-    ("sweep-port-silent", "sweep --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5",
-     "bs4nn sweep: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s: is the "
-     "bs4nn firmware running on it, in binary mode, at the right baud rate? Reset the board "
-     "and try again"),
-    ("bench-port-silent-new-out",
-     "bench --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5 --out {w}/cwd/a/b",
-     "bs4nn bench: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s: is the "
-     "bs4nn firmware running on it, in binary mode, at the right baud rate? Reset the board "
-     "and try again"),
-    ("sweep-port-file", "sweep --model {w}/good.bs4nn --port {w}/afile",
-     "bs4nn sweep: error: {w}/afile is not a serial port; pass the board's port (e.g. "
-     "/dev/ttyACM0) with --port, or use --emulate for the QEMU board"),
+    (
+        "bench-port-missing",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist",
+        "bs4nn bench: error: no serial device at /dev/nonexist: check the board is plugged in "
+        "and flashed, and list the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or `pio device "
+        "list`); pass the right one with --port, or use --emulate for the QEMU board",
+    ),
+    (
+        "bench-port-file",
+        "bench --model {w}/good.bs4nn --port {w}/afile",
+        "bs4nn bench: error: {w}/afile is not a serial port; pass the board's port (e.g. "
+        "/dev/ttyACM0) with --port, or use --emulate for the QEMU board",
+    ),
+    (
+        "bench-port-dir",
+        "bench --model {w}/good.bs4nn --port {w}/notexport",
+        "bs4nn bench: error: {w}/notexport is not a serial port; pass the board's port (e.g. "
+        "/dev/ttyACM0) with --port, or use --emulate for the QEMU board",
+    ),
+    (
+        "bench-port-empty",
+        "bench --model {w}/good.bs4nn --port ''",
+        "bs4nn bench: error: argument --port: expected a path, got '' (see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-port-baud-huge",
+        "bench --model {w}/good.bs4nn --port /dev/ptmx --baud 99999999999",
+        "bs4nn bench: error: cannot open /dev/ptmx at that baud rate (signed integer is greater "
+        "than maximum); give the firmware's rate with --baud (default 115200)",
+    ),
+    (
+        "sweep-port-missing",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist",
+        "bs4nn sweep: error: no serial device at /dev/nonexist: check the board is plugged in "
+        "and flashed, and list the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or `pio device "
+        "list`); pass the right one with --port, or use --emulate for the QEMU board",
+    ),
+    (
+        "bench-port-silent",
+        "bench --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5",
+        "bs4nn bench: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s: is the "
+        "bs4nn firmware running on it, in binary mode, at the right baud rate? Reset the board "
+        "and try again",
+    ),
+    (
+        "sweep-port-silent",
+        "sweep --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5",
+        "bs4nn sweep: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s: is the "
+        "bs4nn firmware running on it, in binary mode, at the right baud rate? Reset the board "
+        "and try again",
+    ),
+    (
+        "bench-port-silent-new-out",
+        "bench --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5 --out {w}/cwd/a/b",
+        "bs4nn bench: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s: is the "
+        "bs4nn firmware running on it, in binary mode, at the right baud rate? Reset the board "
+        "and try again",
+    ),
+    (
+        "sweep-port-file",
+        "sweep --model {w}/good.bs4nn --port {w}/afile",
+        "bs4nn sweep: error: {w}/afile is not a serial port; pass the board's port (e.g. "
+        "/dev/ttyACM0) with --port, or use --emulate for the QEMU board",
+    ),
     # ---- build
-    ("build-missing", "build {w}/nowhere",
-     "bs4nn build: error: {w}/nowhere is not a bs4nn export (no bs4nn_export.json); run "
-     "`bs4nn export MODEL --out DIR` first"),
-    ("build-not-export", "build {w}/notexport",
-     "bs4nn build: error: {w}/notexport is not a bs4nn export (no bs4nn_export.json); run "
-     "`bs4nn export MODEL --out DIR` first"),
-    ("build-file", "build {w}/afile",
-     "bs4nn build: error: {w}/afile is not a bs4nn export (no bs4nn_export.json); run `bs4nn "
-     "export MODEL --out DIR` first"),
-    ("build-manifest-junk", "build {w}/manifestjunk",
-     "bs4nn build: error: {w}/manifestjunk/bs4nn_export.json is damaged (no JSON object with "
-     "a target and a model_hash); export again with `bs4nn export MODEL --out DIR`"),
-    ("build-manifest-bytes", "build {w}/manifestbytes",
-     "bs4nn build: error: {w}/manifestbytes/bs4nn_export.json is damaged (no JSON object with "
-     "a target and a model_hash); export again with `bs4nn export MODEL --out DIR`"),
-    ("build-manifest-list", "build {w}/manifestlist",
-     "bs4nn build: error: {w}/manifestlist/bs4nn_export.json is damaged (no JSON object with "
-     "a target and a model_hash); export again with `bs4nn export MODEL --out DIR`"),
-    ("build-manifest-no-target", "build {w}/manifestnotarget",
-     "bs4nn build: error: {w}/manifestnotarget/bs4nn_export.json is damaged (no JSON object "
-     "with a target and a model_hash); export again with `bs4nn export MODEL --out DIR`"),
-    ("build-manifest-target", "build {w}/manifesttarget",
-     "bs4nn build: error: unknown target 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
-     "nucleo_l476rg, pico, qemu-microbit, qemu-mps2-an386, qemu-mps3-an547, qemu-netduinoplus2, "
-     "rp2040js-pico, teensy41"),
+    (
+        "build-missing",
+        "build {w}/nowhere",
+        "bs4nn build: error: {w}/nowhere is not a bs4nn export (no bs4nn_export.json); run "
+        "`bs4nn export MODEL --out DIR` first",
+    ),
+    (
+        "build-not-export",
+        "build {w}/notexport",
+        "bs4nn build: error: {w}/notexport is not a bs4nn export (no bs4nn_export.json); run "
+        "`bs4nn export MODEL --out DIR` first",
+    ),
+    (
+        "build-file",
+        "build {w}/afile",
+        "bs4nn build: error: {w}/afile is not a bs4nn export (no bs4nn_export.json); run `bs4nn "
+        "export MODEL --out DIR` first",
+    ),
+    (
+        "build-manifest-junk",
+        "build {w}/manifestjunk",
+        "bs4nn build: error: {w}/manifestjunk/bs4nn_export.json is damaged (no JSON object with "
+        "a target and a model_hash); export again with `bs4nn export MODEL --out DIR`",
+    ),
+    (
+        "build-manifest-bytes",
+        "build {w}/manifestbytes",
+        "bs4nn build: error: {w}/manifestbytes/bs4nn_export.json is damaged (no JSON object with "
+        "a target and a model_hash); export again with `bs4nn export MODEL --out DIR`",
+    ),
+    (
+        "build-manifest-list",
+        "build {w}/manifestlist",
+        "bs4nn build: error: {w}/manifestlist/bs4nn_export.json is damaged (no JSON object with "
+        "a target and a model_hash); export again with `bs4nn export MODEL --out DIR`",
+    ),
+    (
+        "build-manifest-no-target",
+        "build {w}/manifestnotarget",
+        "bs4nn build: error: {w}/manifestnotarget/bs4nn_export.json is damaged (no JSON object "
+        "with a target and a model_hash); export again with `bs4nn export MODEL --out DIR`",
+    ),
+    (
+        "build-manifest-target",
+        "build {w}/manifesttarget",
+        "bs4nn build: error: unknown target 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
+        "nucleo_l476rg, pico, qemu-microbit, qemu-mps2-an386, qemu-mps3-an547, qemu-netduinoplus2, "
+        "rp2040js-pico, teensy41",
+    ),
 ]
 
 
@@ -839,17 +1510,30 @@ def test_bad_input(argv, expected, world, silent_port, capsys, monkeypatch):
 
 
 # one case of each class, through the installed console script in its own process
-CONSOLE = ["sweep-limit-0", "train-out-proc", "eval-model-thetastr", "eval-model-bigk",
-           "export-out-not-export", "bench-port-dir", "build-manifest-junk", "no-command"]
+CONSOLE = [
+    "sweep-limit-0",
+    "train-out-proc",
+    "eval-model-thetastr",
+    "eval-model-bigk",
+    "export-out-not-export",
+    "bench-port-dir",
+    "build-manifest-junk",
+    "no-command",
+]
 
 
-@pytest.mark.parametrize(("argv", "expected"),
-                         [pytest.param(a, e, id=i) for i, a, e in CASES if i in CONSOLE])
+@pytest.mark.parametrize(
+    ("argv", "expected"), [pytest.param(a, e, id=i) for i, a, e in CASES if i in CONSOLE]
+)
 def test_console_script(argv, expected, world, silent_port, tmp_path):
     before = snapshot(world)
     bs4nn = Path(sys.executable).with_name("bs4nn")
-    proc = subprocess.run([str(bs4nn), *shlex.split(argv.format(w=world, pty=silent_port))],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [str(bs4nn), *shlex.split(argv.format(w=world, pty=silent_port))],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert proc.stderr == expected.format(w=world, pty=silent_port, commands=COMMANDS) + "\n"
     assert snapshot(world) == before and not any(tmp_path.iterdir())
@@ -862,14 +1546,16 @@ def test_no_qemu_is_found_before_any_build(world, capsys, monkeypatch):
     assert main(["bench", "--model", str(world / "good.bs4nn"), "--emulate", "--limit", "5"]) == 2
     assert capsys.readouterr().err == (
         "bs4nn bench: error: qemu-system-arm not found on PATH: install it with `sudo apt-get "
-        "install qemu-system-arm` (Debian/Ubuntu), or bench a real board with --port\n")
+        "install qemu-system-arm` (Debian/Ubuntu), or bench a real board with --port\n"
+    )
     assert snapshot(world) == before
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("command", ["bench", "sweep"])
-def test_a_run_that_never_started_on_the_emulated_board_leaves_nothing(world, capsys,
-                                                                       monkeypatch, command):
+def test_a_run_that_never_started_on_the_emulated_board_leaves_nothing(
+    world, capsys, monkeypatch, command
+):
     """Firmware built and QEMU started, but the board does not answer the handshake: the new
     folder, the firmware built in it and its parents are removed again."""
     from bs4nn.host.client import Device, DeviceSilent
@@ -883,9 +1569,20 @@ def test_a_run_that_never_started_on_the_emulated_board_leaves_nothing(world, ca
     monkeypatch.setattr(Device, "handshake", silent)
     monkeypatch.chdir(world / "cwd")
     before = snapshot(world)
-    status = main([command, "--model", str(world / "good.bs4nn"), "--emulate", "--limit", "5",
-                   "--out", "new/run"])
+    status = main(
+        [
+            command,
+            "--model",
+            str(world / "good.bs4nn"),
+            "--emulate",
+            "--limit",
+            "5",
+            "--out",
+            "new/run",
+        ]
+    )
     assert status == 2 and len(started) == 1 and started[0].startswith("/dev/pts/")
     assert capsys.readouterr().err == (
-        f"bs4nn {command}: error: no valid reply to INFO (the test's silent board)\n")
+        f"bs4nn {command}: error: no valid reply to INFO (the test's silent board)\n"
+    )
     assert snapshot(world) == before

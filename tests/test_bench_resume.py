@@ -32,8 +32,23 @@ def model(tmp_path_factory):
 
 
 def bench(model_path, port, out, *extra):
-    return main(["bench", "--model", str(model_path), "--port", port, "--limit", str(N),
-                 "--out", str(out), "--timeout", "2", "--no-progress", *extra])
+    return main(
+        [
+            "bench",
+            "--model",
+            str(model_path),
+            "--port",
+            port,
+            "--limit",
+            str(N),
+            "--out",
+            str(out),
+            "--timeout",
+            "2",
+            "--no-progress",
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +147,13 @@ DAMAGE = [
 ]
 
 
-@pytest.mark.parametrize(("damage", "line", "damaged", "repeated", "again"),
-                         [pytest.param(*d[1:], id=d[0]) for d in DAMAGE])
-def test_resume_after_damage_finishes_exactly(model, measured, tmp_path, capsys, damage, line,
-                                              damaged, repeated, again):
+@pytest.mark.parametrize(
+    ("damage", "line", "damaged", "repeated", "again"),
+    [pytest.param(*d[1:], id=d[0]) for d in DAMAGE],
+)
+def test_resume_after_damage_finishes_exactly(
+    model, measured, tmp_path, capsys, damage, line, damaged, repeated, again
+):
     path, intmodel = model
     out = tmp_path / "bench"
     shutil.copytree(measured, out)
@@ -152,15 +170,20 @@ def test_resume_after_damage_finishes_exactly(model, measured, tmp_path, capsys,
     assert sorted(int(r["index"]) for r in rows) == list(range(N))  # each image exactly once
     for row in rows:
         assert {k: v for k, v in row.items() if k != "rtt_ms"} == (
-            {k: v for k, v in good[row["index"]].items() if k != "rtt_ms"})
+            {k: v for k, v in good[row["index"]].items() if k != "rtt_ms"}
+        )
     csv_path = out / "images.csv"
     if damaged:
-        assert (f"resume: {csv_path} has damaged rows (cut short, not UTF-8 or wrong fields) on "
-                f"line(s) {', '.join(map(str, damaged))}: dropped, their images are measured "
-                "again") in text.out.splitlines()
+        assert (
+            f"resume: {csv_path} has damaged rows (cut short, not UTF-8 or wrong fields) on "
+            f"line(s) {', '.join(map(str, damaged))}: dropped, their images are measured "
+            "again"
+        ) in text.out.splitlines()
     if repeated:
-        assert (f"resume: {csv_path} repeats images already in it on line(s) "
-                f"{', '.join(map(str, repeated))}: dropped") in text.out.splitlines()
+        assert (
+            f"resume: {csv_path} repeats images already in it on line(s) "
+            f"{', '.join(map(str, repeated))}: dropped"
+        ) in text.out.splitlines()
     report = json.loads((out / "report.json").read_text())
     assert report["resume_dropped_lines"] == {"damaged": damaged, "duplicates": repeated}
     assert (report["images"], report["mismatches"], report["images_this_run"]) == (N, 0, again)
@@ -185,16 +208,21 @@ def test_resume_refuses_rows_of_another_model(model, measured, tmp_path, capsys)
         err = refused(other, fake.port, out, capsys)
         assert fake.infer_requests == 0
     other_hash = IntModel.load(other).model_hash
-    assert err == (f"bs4nn bench: error: --resume: {out / 'images.csv'} holds rows measured with "
-                   f"another model (hash {intmodel.model_hash[:16]}..., this one is "
-                   f"{other_hash[:16]}...); use another --out, or drop --resume to start over")
+    assert err == (
+        f"bs4nn bench: error: --resume: {out / 'images.csv'} holds rows measured with "
+        f"another model (hash {intmodel.model_hash[:16]}..., this one is "
+        f"{other_hash[:16]}...); use another --out, or drop --resume to start over"
+    )
 
 
-@pytest.mark.parametrize("header", [
-    pytest.param(",".join(COLUMNS[:-1]).encode() + b"\r", id="older-bs4nn"),
-    pytest.param(b"\xff\xfeindex,true_label\r", id="not-utf8"),
-    pytest.param(b"name,age\r", id="other-csv"),
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param(",".join(COLUMNS[:-1]).encode() + b"\r", id="older-bs4nn"),
+        pytest.param(b"\xff\xfeindex,true_label\r", id="not-utf8"),
+        pytest.param(b"name,age\r", id="other-csv"),
+    ],
+)
 def test_resume_refuses_a_foreign_header(model, measured, tmp_path, capsys, header):
     path, intmodel = model
     out = tmp_path / "bench"
@@ -204,9 +232,11 @@ def test_resume_refuses_a_foreign_header(model, measured, tmp_path, capsys, head
     write_lines(out, lines)
     with FakeDevice(intmodel) as fake:
         err = refused(path, fake.port, out, capsys)
-    assert err == (f"bs4nn bench: error: {out / 'images.csv'} has other columns than this bs4nn "
-                   "writes (another version, or not a bench CSV); use another --out, or drop "
-                   "--resume to start over")
+    assert err == (
+        f"bs4nn bench: error: {out / 'images.csv'} has other columns than this bs4nn "
+        "writes (another version, or not a bench CSV); use another --out, or drop "
+        "--resume to start over"
+    )
 
 
 @pytest.mark.parametrize("resume", [False, True], ids=["bench", "resume"])
@@ -221,7 +251,8 @@ def test_second_run_into_a_locked_folder_is_refused(model, measured, tmp_path, c
         assert snapshot(out) == before
     assert capsys.readouterr().err == (
         f"bs4nn bench: error: --out {out} is in use by another bs4nn run (pid {os.getpid()}); "
-        "wait for it to finish, or choose another --out\n")
+        "wait for it to finish, or choose another --out\n"
+    )
     assert not (out / LOCK_NAME).exists()
 
 
@@ -235,9 +266,28 @@ def test_two_processes_resume_into_one_folder(model, measured, tmp_path, capsys)
     write_lines(out, lines[:11] + lines[-1:])  # 10 images measured, 20 to go
     fake = FakeDevice(intmodel)  # not answering yet: the first run waits in its handshake
     first = subprocess.Popen(
-        [sys.executable, "-m", "bs4nn", "bench", "--model", str(path), "--port", fake.port,
-         "--limit", str(N), "--out", str(out), "--timeout", "5", "--no-progress", "--resume"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "bs4nn",
+            "bench",
+            "--model",
+            str(path),
+            "--port",
+            fake.port,
+            "--limit",
+            str(N),
+            "--out",
+            str(out),
+            "--timeout",
+            "5",
+            "--no-progress",
+            "--resume",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while str(first.pid) not in _read(out / LOCK_NAME):
@@ -248,7 +298,8 @@ def test_two_processes_resume_into_one_folder(model, measured, tmp_path, capsys)
             assert other.infer_requests == 0
         assert capsys.readouterr().err == (
             f"bs4nn bench: error: --out {out} is in use by another bs4nn run (pid {first.pid}); "
-            "wait for it to finish, or choose another --out\n")
+            "wait for it to finish, or choose another --out\n"
+        )
         with fake:
             stdout, stderr = first.communicate(timeout=120)
         assert first.returncode == 0, stderr
@@ -269,8 +320,9 @@ def _read(path):
         return ""
 
 
-def test_a_resume_that_cannot_reach_the_device_leaves_a_damaged_csv_as_it_was(model, measured,
-                                                                             tmp_path, capsys):
+def test_a_resume_that_cannot_reach_the_device_leaves_a_damaged_csv_as_it_was(
+    model, measured, tmp_path, capsys
+):
     path, _ = model
     out = tmp_path / "bench"
     shutil.copytree(measured, out)

@@ -33,14 +33,18 @@ def _need(board: str) -> None:
         pytest.skip("arm-none-eabi-gcc needed (scripts/setup.sh installs it)")
     emulator = target_info(board)["emulator"]
     if not emulator_installed(emulator):
-        what = ("qemu-system-arm" if emulator["kind"] == "qemu"
-                else "node and the npm package rp2040js")
+        what = (
+            "qemu-system-arm" if emulator["kind"] == "qemu" else "node and the npm package rp2040js"
+        )
         pytest.skip(f"{board} needs {what} (scripts/setup.sh installs it)")
 
 
 def test_every_emulated_board_is_tested():
     assert emulated_boards() == [
-        "qemu-mps2-an386", "qemu-netduinoplus2", "qemu-microbit", "qemu-mps3-an547",
+        "qemu-mps2-an386",
+        "qemu-netduinoplus2",
+        "qemu-microbit",
+        "qemu-mps3-an547",
         "rp2040js-pico",
     ]
 
@@ -48,8 +52,9 @@ def test_every_emulated_board_is_tested():
 @pytest.mark.parametrize("board", emulated_boards())
 def test_board_runs_100_images_exactly(board, data_dir, tmp_path, capsys):
     _need(board)
-    report = run_bench(MODEL, limit=N, out_dir=tmp_path, data_dir=data_dir, board=board,
-                       progress=False, quiet=True)
+    report = run_bench(
+        MODEL, limit=N, out_dir=tmp_path, data_dir=data_dir, board=board, progress=False, quiet=True
+    )
     link = report.report["link"]
     assert (report.images, report.mismatches) == (N, 0)
     assert (link["resends"], link["bad_frames"], link["recoveries"]) == (0, 0, 0)
@@ -57,8 +62,10 @@ def test_board_runs_100_images_exactly(board, data_dir, tmp_path, capsys):
     assert report.counter_name == COUNTERS[target_info(board)["emulator"]["kind"]]
     assert link["device_rx_buffer"] == (512 if target_info(board).get("rx_drops") else 0)
     with capsys.disabled():
-        print(f"\n{board}: {N} images, 0 mismatches, mean {report.counter_mean:,.0f} "
-              f"{report.counter_name}")
+        print(
+            f"\n{board}: {N} images, 0 mismatches, mean {report.counter_mean:,.0f} "
+            f"{report.counter_name}"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +93,10 @@ def _stream_at_line_rate(pico_firmware, data_dir, n, baud, honour_buffer=True):
             assert info.rx_buffer == 512
             if not honour_buffer:  # a host that ignores the board's buffer
                 dev.info = dataclasses.replace(info, rx_buffer=0)
-            records = [compare(res, labels[res.index], ref, res.index, intmodel.model_hash)
-                       for res in dev.stream(images)]
+            records = [
+                compare(res, labels[res.index], ref, res.index, intmodel.model_hash)
+                for res in dev.stream(images)
+            ]
         finally:
             link.close()
         overflows = emu.rx_overflows
@@ -108,8 +117,9 @@ def test_pico_at_2_mbaud_needs_no_resend_because_the_host_honours_the_buffer(
 
 
 def test_pico_at_2_mbaud_overruns_when_the_host_ignores_the_buffer(pico_firmware, data_dir):
-    wrong, resends, overflows = _stream_at_line_rate(pico_firmware, data_dir, 10, 2_000_000,
-                                                     honour_buffer=False)
+    wrong, resends, overflows = _stream_at_line_rate(
+        pico_firmware, data_dir, 10, 2_000_000, honour_buffer=False
+    )
     assert wrong == 0 and resends > 0 and overflows > 0
 
 
@@ -137,4 +147,5 @@ def test_boards_lists_core_clock_memory_and_emulation(capsys):
     assert "QEMU -M microbit" in microbit
     assert lines[lines.index(microbit) + 1] == (
         "    counter: instructions, to one 16 MHz SysTick tick (62.5 instructions under "
-        "-icount shift=0)")
+        "-icount shift=0)"
+    )

@@ -17,25 +17,35 @@ from bs4nn.trainer.model import Model, model_from_arrays
 
 # A 4-3-2 network whose spike times are worked out by hand in the comments below.
 # Pixels [255, 250, 0, 200] spike at steps 0, 5, never, 55.
-W1 = [[1, 1, -1, -1],  # h0: counts 1 (t0), 2 (t5), 1 (t55)
-      [1, 1, -1, 1],   # h1: 1, 2, 3
-      [1, 1, 1, 1]]    # h2: 1, 2, 3 (input 2 never spikes)
-W2 = [[1, 1, -1],      # o0
-      [1, 1, 1]]       # o1
+W1 = [
+    [1, 1, -1, -1],  # h0: counts 1 (t0), 2 (t5), 1 (t55)
+    [1, 1, -1, 1],  # h1: 1, 2, 3
+    [1, 1, 1, 1],
+]  # h2: 1, 2, 3 (input 2 never spikes)
+W2 = [
+    [1, 1, -1],  # o0
+    [1, 1, 1],
+]  # o1
 IMAGE = [255, 250, 0, 200]
 
 
 def _tiny(tmp_path, k1, k2):
-    model = model_from_arrays([np.array(W1, float), np.array(W2, float)], [1.0, 1.0],
-                              [float(k1), float(k2)])
+    model = model_from_arrays(
+        [np.array(W1, float), np.array(W2, float)], [1.0, 1.0], [float(k1), float(k2)]
+    )
     intmodel = IntModel.from_model(model)
     export_firmware(intmodel, tmp_path / "fw")
     return intmodel, CModel(tmp_path / "fw")
 
 
 def _one(batch):
-    return (int(batch.labels[0]), int(batch.decision_steps[0]), bool(batch.fallback[0]),
-            batch.output_steps[0].tolist(), batch.spikes[0].tolist())
+    return (
+        int(batch.labels[0]),
+        int(batch.decision_steps[0]),
+        bool(batch.fallback[0]),
+        batch.output_steps[0].tolist(),
+        batch.spikes[0].tolist(),
+    )
 
 
 @pytest.mark.parametrize(
@@ -64,8 +74,14 @@ def test_hand_worked_network(tmp_path, k1, k2, image, expected):
 
 def test_tie_at_decision_goes_to_lowest_index(tmp_path):
     # h0 and h2 fire at t5 (h1 never): o0 = +1 +1 and o1 = +1 +1 both count 2; index 0 wins
-    model = model_from_arrays([np.array([[1, 1, -1, -1], [-1, -1, -1, -1], [1, 1, 1, 1]], float),
-                               np.array([[1, -1, 1], [1, 1, 1]], float)], [1.0, 1.0], [2.0, 2.0])
+    model = model_from_arrays(
+        [
+            np.array([[1, 1, -1, -1], [-1, -1, -1, -1], [1, 1, 1, 1]], float),
+            np.array([[1, -1, 1], [1, 1, 1]], float),
+        ],
+        [1.0, 1.0],
+        [2.0, 2.0],
+    )
     export_firmware(IntModel.from_model(model), tmp_path / "fw")
     got = CModel(tmp_path / "fw").infer_batch(np.array([IMAGE], np.uint8))
     assert _one(got) == (0, 5, False, [5, 5], [2, 2, 2])
@@ -88,10 +104,12 @@ def test_missing_export_is_explained(tmp_path):
 
 @pytest.mark.parametrize(
     "sizes, thetas",
-    [([784, 64, 10], [8.0, 2.0]),  # decisions spread over the first ~60 steps
-     ([784, 64, 10], [20.0, 3.0]),  # many fallbacks
-     ([784, 40, 30, 10], [6.0, 2.0, 2.0]),  # two hidden layers
-     ([784, 10], [12.0])],  # no hidden layer
+    [
+        ([784, 64, 10], [8.0, 2.0]),  # decisions spread over the first ~60 steps
+        ([784, 64, 10], [20.0, 3.0]),  # many fallbacks
+        ([784, 40, 30, 10], [6.0, 2.0, 2.0]),  # two hidden layers
+        ([784, 10], [12.0]),
+    ],  # no hidden layer
 )
 def test_random_models_match_reference_on_mnist(tmp_path, sizes, thetas):
     rng = np.random.default_rng(sum(sizes))
@@ -183,8 +201,9 @@ def test_fast_kernels_are_bit_exact_with_ref_on_odd_networks(tmp_path, sizes, th
     assert len(np.unique(want.decision_steps)) >= 1
 
 
-@pytest.mark.parametrize("sizes, thetas", [([784, 37, 10], [5.0, 2.0]), ([784, 40, 33, 10],
-                                                                      [6.0, 2.0, 2.0])])
+@pytest.mark.parametrize(
+    "sizes, thetas", [([784, 37, 10], [5.0, 2.0]), ([784, 40, 33, 10], [6.0, 2.0, 2.0])]
+)
 def test_output_ones_agree_between_kernels(tmp_path, sizes, thetas):
     """bs4nn_output_ones (the EEMBC scores' source) gives ref's counts with every kernel, and
     they decide the label like the reference: the largest among the fired outputs."""
@@ -194,8 +213,9 @@ def test_output_ones_agree_between_kernels(tmp_path, sizes, thetas):
     ref = CModel(tmp_path / "fw", kernel="ref")
     want = ref.output_ones(images)
     for kernel in FAST_KERNELS:
-        np.testing.assert_array_equal(CModel(tmp_path / "fw", kernel=kernel).output_ones(images),
-                                      want)
+        np.testing.assert_array_equal(
+            CModel(tmp_path / "fw", kernel=kernel).output_ones(images), want
+        )
     batch = reference_batch(intmodel, images)
     decided = ~batch.fallback
     fired = batch.output_steps == batch.decision_steps[:, None]

@@ -33,8 +33,9 @@ def test_calibration_finds_the_thresholds_the_labels_came_from():
     assert (predict(calibrated, images) == labels).all()
     assert accuracy_with_thresholds(trained, [5, 3], images, labels) == 1.0
     # a span that excludes K 3 for the output layer (from 4: 1.0x to 1.5x) cannot find it
-    narrow, _, after = calibrate_thresholds(trained, images, labels, log=lambda s: None,
-                                            span=(1.0, 1.5))
+    narrow, _, after = calibrate_thresholds(
+        trained, images, labels, log=lambda s: None, span=(1.0, 1.5)
+    )
     assert after < 1.0 and narrow.thresholds()[1] >= 4
     # only the thresholds change
     assert all((a == b).all() for a, b in zip(calibrated.weights, trained.weights, strict=True))
@@ -70,18 +71,20 @@ def test_one_pass_scores_equal_a_forward_per_candidate(sizes):
     """calibrate_kernels.right_per_k (the layers below once, the searched layer's counts once,
     the layers above per candidate) counts exactly the images `predict` gets right."""
     rng = np.random.default_rng(len(sizes))
-    weights = [rng.uniform(-0.4, 1.0, size=(sizes[i + 1], sizes[i]))
-               for i in range(len(sizes) - 1)]
+    weights = [rng.uniform(-0.4, 1.0, size=(sizes[i + 1], sizes[i])) for i in range(len(sizes) - 1)]
     _, images = _random_net(4)
     labels = rng.integers(0, 4, len(images))
-    ks0 = [4, 3, 2][:len(weights)]
+    ks0 = [4, 3, 2][: len(weights)]
     model = model_from_arrays(weights, np.ones(len(weights)), thetas_for(ks0, np.ones(len(ks0))))
     lay, fw, thr = pack_forward(model)
     candidates = np.arange(1, 16, dtype=np.int32)
     for ly in range(len(weights)):
-        right = calibrate_kernels.right_per_k(images, labels, lay.sizes, lay.woff, lay.noff, fw,
-                                              thr, ly, candidates)
-        expect = [int((predict(model, images, ks0[:ly] + [int(k)] + ks0[ly + 1:]) == labels)
-                      .sum()) for k in candidates]
+        right = calibrate_kernels.right_per_k(
+            images, labels, lay.sizes, lay.woff, lay.noff, fw, thr, ly, candidates
+        )
+        expect = [
+            int((predict(model, images, ks0[:ly] + [int(k)] + ks0[ly + 1 :]) == labels).sum())
+            for k in candidates
+        ]
         assert right.tolist() == expect
         assert len(set(expect)) > 3  # the candidates decide differently

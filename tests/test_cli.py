@@ -21,8 +21,12 @@ def test_export_refuses_non_export_directory(tmp_path):
     from bs4nn.trainer.model import model_from_arrays
 
     rng = np.random.default_rng(0)
-    model = model_from_arrays([rng.normal(size=(8, 784)), rng.normal(size=(10, 8))],
-                              [1.0, 1.0], [3.0, 2.0], dataset="mnist")
+    model = model_from_arrays(
+        [rng.normal(size=(8, 784)), rng.normal(size=(10, 8))],
+        [1.0, 1.0],
+        [3.0, 2.0],
+        dataset="mnist",
+    )
     path = tmp_path / "m.bs4nn"
     model.save(path)
     busy = tmp_path / "busy"
@@ -48,15 +52,21 @@ def test_building_the_parser_reads_no_file(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError(f"a file was opened while building the parser: {args[:1]}")
 
-    for owner, name in ((builtins, "open"), (io, "open"), (Path, "open"),
-                        (Path, "read_text"), (Path, "read_bytes")):
+    for owner, name in (
+        (builtins, "open"),
+        (io, "open"),
+        (Path, "open"),
+        (Path, "read_text"),
+        (Path, "read_bytes"),
+    ):
         monkeypatch.setattr(owner, name, refuse)
     build_parser()
 
 
 def test_unknown_target_is_refused_before_anything_is_written(tmp_path):
-    proc = run_bs4nn("export", "models/mnist-600.bs4nn", "--out", str(tmp_path / "fw"),
-                     "--target", "esp32")
+    proc = run_bs4nn(
+        "export", "models/mnist-600.bs4nn", "--out", str(tmp_path / "fw"), "--target", "esp32"
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("bs4nn export: error: unknown target 'esp32'; choose one of: ")
     assert not (tmp_path / "fw").exists()

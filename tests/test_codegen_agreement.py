@@ -11,12 +11,15 @@ from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.model import model_from_arrays
 
 
-@pytest.mark.parametrize("sizes,thetas", [((784, 64, 10), (60.0, 8.0)),
-                                          ((784, 48, 32, 10), (60.0, 8.0, 6.0))])
+@pytest.mark.parametrize(
+    "sizes,thetas", [((784, 64, 10), (60.0, 8.0)), ((784, 48, 32, 10), (60.0, 8.0, 6.0))]
+)
 def test_reference_equals_trainer_on_mnist_test_images(sizes, thetas):
     rng = np.random.default_rng(7)
-    weights = [rng.normal(0.1, 1.0, size=(n_out, n_in))
-               for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
+    weights = [
+        rng.normal(0.1, 1.0, size=(n_out, n_in))
+        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
     model = model_from_arrays(weights, [2.0] * len(weights), list(thetas), dataset="mnist")
     images, _ = load_dataset("mnist", "test")
     images = images[:2000]

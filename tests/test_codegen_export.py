@@ -13,10 +13,10 @@ from bs4nn.trainer.model import model_from_arrays
 
 def random_model(sizes, seed=0):
     rng = np.random.default_rng(seed)
-    weights = [rng.normal(size=(n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:],
-                                                                    strict=True)]
-    return model_from_arrays(weights, [1.5] * len(weights), [7.0] * len(weights),
-                             dataset="mnist")
+    weights = [
+        rng.normal(size=(n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
+    return model_from_arrays(weights, [1.5] * len(weights), [7.0] * len(weights), dataset="mnist")
 
 
 def c_array(text: str, name: str) -> list[int]:
@@ -30,8 +30,13 @@ def test_export_writes_tree_and_headers_that_decode_to_the_model(tmp_path):
     model.save(path)
     result = export_firmware(path, tmp_path / "fw", command="bs4nn export m.bs4nn --out fw")
     out = result.out_dir
-    for rel in ("Makefile", "core/bs4nn_infer.c", "protocol/bs4nn_frame.c",
-                "generated/bs4nn_model.h", "generated/bs4nn_model.c"):
+    for rel in (
+        "Makefile",
+        "core/bs4nn_infer.c",
+        "protocol/bs4nn_frame.c",
+        "generated/bs4nn_model.h",
+        "generated/bs4nn_model.c",
+    ):
         assert (out / rel).is_file(), rel
     header = (out / "generated/bs4nn_model.h").read_text()
     source = (out / "generated/bs4nn_model.c").read_text()
@@ -61,15 +66,19 @@ def test_reexport_replaces_generated_files(tmp_path):
     (tmp_path / "fw/build").mkdir()  # what `bs4nn build` adds: kept
     second = random_model([784, 8, 10], seed=2)
     export_firmware(IntModel.from_model(second), tmp_path / "fw")
-    assert json.loads((tmp_path / "fw/bs4nn_export.json").read_text())["model_hash"] == \
-        second.content_hash
+    assert (
+        json.loads((tmp_path / "fw/bs4nn_export.json").read_text())["model_hash"]
+        == second.content_hash
+    )
     assert second.content_hash in (tmp_path / "fw/generated/bs4nn_model.h").read_text()
     assert (tmp_path / "fw/build").is_dir()
 
 
 def tree(root):
-    return {p.relative_to(root).as_posix(): p.read_bytes() if p.is_file() else None
-            for p in sorted(root.rglob("*"))}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes() if p.is_file() else None
+        for p in sorted(root.rglob("*"))
+    }
 
 
 def test_export_failing_midway_leaves_nothing_half_made(tmp_path, monkeypatch):
@@ -99,15 +108,32 @@ def test_export_into_the_current_folder(tmp_path, monkeypatch):
     export_firmware(IntModel.from_model(second), ".")
     assert read_manifest(tmp_path)["model_hash"] == second.content_hash
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "Makefile", "board", "bs4nn_export.json", "core", "generated", "protocol"]
+        "Makefile",
+        "board",
+        "bs4nn_export.json",
+        "core",
+        "generated",
+        "protocol",
+    ]
 
 
 def test_refuses_model_too_large_for_target_before_building(tmp_path):
-    big = IntModel(layer_sizes=(784, 4096, 4096, 10), thresholds=(1, 1, 1),
-                   signs=(np.ones((4096, 784), np.int8), np.ones((4096, 4096), np.int8),
-                          np.ones((10, 4096), np.int8)), tmax=256, model_hash="0" * 64)
-    with pytest.raises(Bs4nnError, match=r"model does not fit nucleo_f446re: flash needs "
-                                         r"~2,523,136 bytes \(2,514,944 of packed weights"):
+    big = IntModel(
+        layer_sizes=(784, 4096, 4096, 10),
+        thresholds=(1, 1, 1),
+        signs=(
+            np.ones((4096, 784), np.int8),
+            np.ones((4096, 4096), np.int8),
+            np.ones((10, 4096), np.int8),
+        ),
+        tmax=256,
+        model_hash="0" * 64,
+    )
+    with pytest.raises(
+        Bs4nnError,
+        match=r"model does not fit nucleo_f446re: flash needs "
+        r"~2,523,136 bytes \(2,514,944 of packed weights",
+    ):
         export_firmware(big, tmp_path / "fw", target="nucleo_f446re")
     assert not (tmp_path / "fw").exists()
 
@@ -126,8 +152,10 @@ def test_footprint_state_matches_the_compiled_state_struct(tmp_path, sizes):
 
     export_firmware(IntModel.from_model(random_model(list(sizes))), tmp_path / "fw")
     lib = build_library(tmp_path / "fw", kernel=DEFAULT_KERNEL)
-    nm = subprocess.run(["nm", "-S", "--defined-only", str(lib)], capture_output=True, text=True,
-                        check=True).stdout
-    size = next(int(line.split()[1], 16) for line in nm.splitlines()
-                if line.endswith(" bs4nn_state"))
+    nm = subprocess.run(
+        ["nm", "-S", "--defined-only", str(lib)], capture_output=True, text=True, check=True
+    ).stdout
+    size = next(
+        int(line.split()[1], 16) for line in nm.splitlines() if line.endswith(" bs4nn_state")
+    )
     assert inference_state_bytes(sizes) == size

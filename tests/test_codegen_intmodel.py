@@ -17,7 +17,7 @@ def tiny(alphas=(5.0, 5.0), thetas=(100.0, 100.0), w0=None, weight_kind="binary"
 
 
 def test_thresholds_at_exact_ratios():
-    assert threshold_count(100, 5) == 20          # theta/alpha an integer
+    assert threshold_count(100, 5) == 20  # theta/alpha an integer
     assert threshold_count(100, 5 * (1 + 1e-12)) == 20  # just below 20 -> 20
     assert threshold_count(100, 5 * (1 - 1e-12)) == 21  # just above 20 -> 21
     # float division says exactly 254 here, the exact ratio is a hair above: K must be 255

@@ -16,9 +16,13 @@ def test_pack_unpack_round_trip_odd_sizes(n_out, n_in):
 
 def test_bit_order_is_input_major_lsb_first_one_row_per_input():
     # 2 neurons x 3 inputs: synapse (input i -> neuron j) is bit j of word i
-    signs = np.array([[+1, -1, -1],   # neuron 0: +1 from input 0 only -> word 0 bit 0
-                      [-1, -1, +1]],  # neuron 1: +1 from input 2 only -> word 2 bit 1
-                     dtype=np.int8)
+    signs = np.array(
+        [
+            [+1, -1, -1],  # neuron 0: +1 from input 0 only -> word 0 bit 0
+            [-1, -1, +1],
+        ],  # neuron 1: +1 from input 2 only -> word 2 bit 1
+        dtype=np.int8,
+    )
     assert pack_signs(signs).tolist() == [0b01, 0b00, 0b10]
 
 

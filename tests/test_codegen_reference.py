@@ -10,18 +10,30 @@ NEVER = -1
 
 
 def net(sizes, signs, thresholds):
-    return IntModel(layer_sizes=tuple(sizes), thresholds=tuple(thresholds),
-                    signs=tuple(np.array(s, dtype=np.int8) for s in signs), tmax=256,
-                    model_hash="0" * 64)
+    return IntModel(
+        layer_sizes=tuple(sizes),
+        thresholds=tuple(thresholds),
+        signs=tuple(np.array(s, dtype=np.int8) for s in signs),
+        tmax=256,
+        model_hash="0" * 64,
+    )
 
 
 # 4 inputs -> 2 hidden (K=2) -> 2 outputs (K=1)
-NET1 = net([4, 2, 2],
-           [[[+1, +1, +1, -1],     # h0
-             [+1, -1, +1, +1]],    # h1
-            [[+1, +1],             # o0
-             [+1, -1]]],           # o1
-           [2, 1])
+NET1 = net(
+    [4, 2, 2],
+    [
+        [
+            [+1, +1, +1, -1],  # h0
+            [+1, -1, +1, +1],
+        ],  # h1
+        [
+            [+1, +1],  # o0
+            [+1, -1],
+        ],
+    ],  # o1
+    [2, 1],
+)
 
 
 def test_tie_at_first_output_step_goes_to_lowest_index_and_stops_early():
@@ -36,10 +48,14 @@ def test_tie_at_first_output_step_goes_to_lowest_index_and_stops_early():
 
 
 # 3 inputs -> 3 hidden (K=1, all +1) -> 3 outputs
-NET2_SIGNS = [[[1, 1, 1]] * 3,
-              [[+1, -1, +1],    # o0: 1
-               [+1, +1, +1],    # o1: 3
-               [+1, +1, -1]]]   # o2: 1
+NET2_SIGNS = [
+    [[1, 1, 1]] * 3,
+    [
+        [+1, -1, +1],  # o0: 1
+        [+1, +1, +1],  # o1: 3
+        [+1, +1, -1],
+    ],
+]  # o2: 1
 
 
 def test_simultaneous_outputs_largest_count_wins():
@@ -97,8 +113,10 @@ def test_threshold_override_and_batch_equals_single():
             assert one.decision_step == batch.decision_steps[n]
             assert one.output_steps.tolist() == batch.output_steps[n].tolist()
             assert one.spikes.tolist() == batch.spikes[n].tolist()
-    assert not np.array_equal(reference_batch(model, images).decision_steps,
-                              reference_batch(model, images, (6, 3)).decision_steps)
+    assert not np.array_equal(
+        reference_batch(model, images).decision_steps,
+        reference_batch(model, images, (6, 3)).decision_steps,
+    )
 
 
 def test_rejects_wrong_image_shape_and_dtype():

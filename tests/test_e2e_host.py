@@ -309,8 +309,11 @@ def test_build_reused_only_for_same_model_and_firmware_sources(tiny_model, built
     intmodel = IntModel.load(tiny_model)
     assert prepare_emulated_firmware(intmodel, fw, quiet=True)["reused"] is True
     stamp = json.loads((fw / BUILD_STAMP).read_text())
-    assert stamp == {"model_hash": intmodel.model_hash, "target": "qemu-mps2-an386",
-                     "template_hash": template_fingerprint()}
+    assert stamp == {
+        "model_hash": intmodel.model_hash,
+        "target": "qemu-mps2-an386",
+        "template_hash": template_fingerprint(),
+    }
     (fw / BUILD_STAMP).write_text(json.dumps({**stamp, "template_hash": "0" * 64}))
     assert prepare_emulated_firmware(intmodel, fw, quiet=True)["reused"] is False  # rebuilt
     assert json.loads((fw / BUILD_STAMP).read_text()) == stamp

@@ -13,32 +13,39 @@ from bs4nn.trainer.errors import Bs4nnError
 
 def test_runner_files(tmp_path):
     images = np.arange(2 * 784).reshape(2, 784).astype(np.uint8)
-    files = eembc.write_runner_files(tmp_path, images, np.array([7, 2]), 10, 46606,
-                                     (0x0483, 0x374B))
+    files = eembc.write_runner_files(
+        tmp_path, images, np.array([7, 2]), 10, 46606, (0x0483, 0x374B)
+    )
     folder = tmp_path / "datasets" / "bs4nn01"
     assert (folder / "y_labels.csv").read_text() == "00000.bin,10,7\n00001.bin,10,2\n"
     assert (folder / "00001.bin").read_bytes() == images[1].tobytes()
     assert files.tests["performance"].read_text() == (
         "# written by bs4nn eembc for the firmware's model ID\nbs4nn01:\n"
         "  name: bs4nn_performance\n  model: bs4nn01\n  truth_file: y_labels.csv\n"
-        "  script:\n    - loop 5:\n      - download\n      - infer 46606 10\n")
-    assert files.tests["accuracy"].read_text().endswith(
-        "  script:\n    - loop:\n      - download\n      - infer 1 0\n")
+        "  script:\n    - loop 5:\n      - download\n      - infer 46606 10\n"
+    )
+    assert (
+        files.tests["accuracy"]
+        .read_text()
+        .endswith("  script:\n    - loop:\n      - download\n      - infer 1 0\n")
+    )
     assert files.devices.read_text() == (
         "# written by bs4nn eembc: the board running the bs4nn firmware\n- name: bs4nn\n"
-        "  type: dut\n  baud: 115200\n  usb:\n    0x0483: 0x374B\n")
+        "  type: dut\n  baud: 115200\n  usb:\n    0x0483: 0x374B\n"
+    )
     assert eembc.runner_command(tmp_path / "runner" / "main.py", files, "performance") == (
         f"cd {tmp_path} && python {tmp_path}/runner/main.py -d {tmp_path}/devices.yaml "
-        f"-t {tmp_path}/tests_performance.yaml -s {tmp_path}/datasets -m p")
+        f"-t {tmp_path}/tests_performance.yaml -s {tmp_path}/datasets -m p"
+    )
 
 
 def test_runner_reads_our_yaml_as_intended(tmp_path):
     yaml = pytest.importorskip("yaml")
-    files = eembc.write_runner_files(tmp_path, np.zeros((5, 784), np.uint8), np.zeros(5), 10,
-                                     100, (0x0483, 0x374B))
+    files = eembc.write_runner_files(
+        tmp_path, np.zeros((5, 784), np.uint8), np.zeros(5), 10, 100, (0x0483, 0x374B)
+    )
     devices = yaml.load(files.devices.read_text(), Loader=yaml.CLoader)
-    assert devices == [{"name": "bs4nn", "type": "dut", "baud": 115200,
-                        "usb": {0x0483: 0x374B}}]
+    assert devices == [{"name": "bs4nn", "type": "dut", "baud": 115200, "usb": {0x0483: 0x374B}}]
     tests = yaml.load(files.tests["performance"].read_text(), Loader=yaml.CLoader)
     assert tests["bs4nn01"]["script"] == [{"loop 5": ["download", "infer 100 10"]}]
 
@@ -48,14 +55,21 @@ def test_the_launcher_lists_the_pty_with_the_devices_file_vid_pid(monkeypatch):
     eembc_port.add_port(eembc_port.emulated_port("/dev/pts/77", 0x0483, 0x374B))
     (port,) = list_ports.comports(True)
     assert (port.device, port.vid, port.pid, port.hwid) == (
-        "/dev/pts/77", 0x0483, 0x374B, "USB VID:PID=0483:374B")
+        "/dev/pts/77",
+        0x0483,
+        0x374B,
+        "USB VID:PID=0483:374B",
+    )
 
 
-@pytest.mark.parametrize("info, ticks, seconds", [
-    (InfoReply(1, 1, bytes(32), (784, 10), (5,), 256, 25_000_000, 1, "q", "k"), 300_000, 3e-4),
-    (InfoReply(1, 1, bytes(32), (784, 10), (5,), 256, 100_000_000, 0, "b", "k"), 50_000, 5e-4),
-    (InfoReply(1, 1, bytes(32), (784, 10), (5,), 256, 16_000_000, 2, "b", "k"), 700, 7e-4),
-])
+@pytest.mark.parametrize(
+    "info, ticks, seconds",
+    [
+        (InfoReply(1, 1, bytes(32), (784, 10), (5,), 256, 25_000_000, 1, "q", "k"), 300_000, 3e-4),
+        (InfoReply(1, 1, bytes(32), (784, 10), (5,), 256, 100_000_000, 0, "b", "k"), 50_000, 5e-4),
+        (InfoReply(1, 1, bytes(32), (784, 10), (5,), 256, 16_000_000, 2, "b", "k"), 700, 7e-4),
+    ],
+)
 def test_seconds_per_inference_for_every_counter_kind(info, ticks, seconds):
     assert eembc.seconds_per_inference(info, ticks) == pytest.approx(seconds)
 
@@ -73,15 +87,22 @@ def test_bad_options_are_refused_before_anything_is_written(tmp_path, capsys):
     assert main(["eembc", "--model", model, "--runner", str(tmp_path), "--out", str(out)]) == 2
     assert capsys.readouterr().err == (
         f"bs4nn eembc: error: {tmp_path}/main.py does not exist: --runner is the MLPerf Tiny "
-        "runner folder (benchmark/runner of mlcommons/tiny), the one holding main.py\n")
+        "runner folder (benchmark/runner of mlcommons/tiny), the one holding main.py\n"
+    )
     (tmp_path / "main.py").write_text("")
-    for option, message in ((["--iterations", "1000001"], "--iterations must be 1..1,000,000"),
-                            (["--limit", "4"], "--limit must be at least 5"),
-                            (["--usb", "x"], "--usb 'x': expected VID:PID in hex"),
-                            (["--dataset", "fashion-mnist"],
-                             "--dataset fashion-mnist is not the model's dataset (mnist)")):
-        assert main(["eembc", "--model", model, "--runner", str(tmp_path), "--out", str(out),
-                     *option]) == 2
+    for option, message in (
+        (["--iterations", "1000001"], "--iterations must be 1..1,000,000"),
+        (["--limit", "4"], "--limit must be at least 5"),
+        (["--usb", "x"], "--usb 'x': expected VID:PID in hex"),
+        (
+            ["--dataset", "fashion-mnist"],
+            "--dataset fashion-mnist is not the model's dataset (mnist)",
+        ),
+    ):
+        assert (
+            main(["eembc", "--model", model, "--runner", str(tmp_path), "--out", str(out), *option])
+            == 2
+        )
         assert message in capsys.readouterr().err
     assert not out.exists()
 
@@ -93,8 +114,18 @@ def test_real_board_gets_the_runner_commands(tmp_path, capsys):
     (tmp_path / "runner").mkdir()
     (tmp_path / "runner" / "main.py").write_text("")
     out = tmp_path / "out"
-    assert eembc.run_eembc(MODEL, tmp_path / "runner", out, limit=5, port="/dev/ttyACM0",
-                           usb=(0x2341, 0x0043), iterations=5000) == []
+    assert (
+        eembc.run_eembc(
+            MODEL,
+            tmp_path / "runner",
+            out,
+            limit=5,
+            port="/dev/ttyACM0",
+            usb=(0x2341, 0x0043),
+            iterations=5000,
+        )
+        == []
+    )
     main_py = tmp_path / "runner" / "main.py"
     assert capsys.readouterr().out == (
         f"wrote 5 test images and the runner's files to {out}; with the board on /dev/ttyACM0 "
@@ -102,7 +133,8 @@ def test_real_board_gets_the_runner_commands(tmp_path, capsys):
         f"  cd {out} && python {main_py} -d {out}/devices.yaml -t {out}/tests_accuracy.yaml "
         f"-s {out}/datasets -m a\n"
         f"  cd {out} && python {main_py} -d {out}/devices.yaml -t {out}/tests_performance.yaml "
-        f"-s {out}/datasets -m p\n")
+        f"-s {out}/datasets -m p\n"
+    )
     assert "infer 5000 10" in (out / "tests_performance.yaml").read_text()
 
 
@@ -119,9 +151,12 @@ def test_window_sizing_refuses_a_board_too_fast_for_the_limit():
     with FakeDevice(intmodel) as fake:
         link = SerialTransport(fake.port)
         try:
-            with pytest.raises(Bs4nnError, match=r"^an inference takes [\d.]+ us on the board: "
-                               r"a 10 s window needs more than the firmware's 1,000,000 "
-                               r"inferences$"):
+            with pytest.raises(
+                Bs4nnError,
+                match=r"^an inference takes [\d.]+ us on the board: "
+                r"a 10 s window needs more than the firmware's 1,000,000 "
+                r"inferences$",
+            ):
                 eembc.window_iterations(link, intmodel, images)
         finally:
             link.close()

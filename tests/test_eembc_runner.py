@@ -15,12 +15,15 @@ MODEL = REPO / "models" / "mnist-600-surrogate.bs4nn"
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not (RUNNER / "main.py").is_file(),
-                       reason=f"the MLPerf Tiny runner is not at {RUNNER} "
-                              "(../shared/mlperf-tiny beside the repository)"),
-    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None
-                       or shutil.which("qemu-system-arm") is None,
-                       reason="needs arm-none-eabi-gcc and qemu-system-arm"),
+    pytest.mark.skipif(
+        not (RUNNER / "main.py").is_file(),
+        reason=f"the MLPerf Tiny runner is not at {RUNNER} "
+        "(../shared/mlperf-tiny beside the repository)",
+    ),
+    pytest.mark.skipif(
+        shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+        reason="needs arm-none-eabi-gcc and qemu-system-arm",
+    ),
 ]
 
 

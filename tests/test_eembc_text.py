@@ -65,14 +65,18 @@ def test_bounds_get_exact_errors_and_nothing_runs(device):
     got = device("".join(c + "%" for c in cases) + "name%")
     assert got[0] == eembc_expect.banner(7)[:-1] + [""]
     assert got[1:] == [[error, ""] for error in cases.values()] + [
-        ["m-name-dut-[bs4nn-nucleo_f446re]", ""]]
+        ["m-name-dut-[bs4nn-nucleo_f446re]", ""]
+    ]
 
 
 def test_short_db_load_is_reported_at_infer(device):
     got = device("db load 4%db 0102030405%db print%infer 1 0%")
-    assert got[1:] == [["m-[Expecting 4 bytes]", ""], ["m-load-done", ""],
-                       ["m-buffer-01-02-03-04", ""],
-                       ["e-[Input db has 4 elements, expected 784]", ""]]
+    assert got[1:] == [
+        ["m-[Expecting 4 bytes]", ""],
+        ["m-load-done", ""],
+        ["m-buffer-01-02-03-04", ""],
+        ["e-[Input db has 4 elements, expected 784]", ""],
+    ]
 
 
 def _progress(n: int, clock: int) -> list[int]:
@@ -95,33 +99,70 @@ def test_the_largest_window_runs_and_prints_a_line_per_second(device):
     start = int(lines[3].removeprefix("m-lap-us-"))  # the stub's micros() then reads +7 on
     marks = _progress(MAX_RUNS, start + 7)
     assert len(marks) == 20  # 21 us of stub time per inference: 21 s
-    assert lines[:4] == ["m-warmup-start-0", "m-warmup-done", f"m-infer-start-{MAX_RUNS}",
-                         f"m-lap-us-{start}"]
+    assert lines[:4] == [
+        "m-warmup-start-0",
+        "m-warmup-done",
+        f"m-infer-start-{MAX_RUNS}",
+        f"m-lap-us-{start}",
+    ]
     assert lines[4:-4] == [f"m-infer-progress-{k}" for k in marks]
     assert lines[-4].startswith("m-lap-us-") and lines[-3] == "m-infer-done"
     assert got[-1] == ["m-name-dut-[bs4nn-nucleo_f446re]", ""]
 
 
-WORDS = ["infer", "db", "load", "print", "results", "name", "profile", "timestamp", "help",
-         "0", "1", "2", "-1", "783", "784", "785", "1000000", "1000001", "999999999",
-         "99999999999", "x", "1a", "0a0b", "zz", "abc", "0102", ""]
+WORDS = [
+    "infer",
+    "db",
+    "load",
+    "print",
+    "results",
+    "name",
+    "profile",
+    "timestamp",
+    "help",
+    "0",
+    "1",
+    "2",
+    "-1",
+    "783",
+    "784",
+    "785",
+    "1000000",
+    "1000001",
+    "999999999",
+    "99999999999",
+    "x",
+    "1a",
+    "0a0b",
+    "zz",
+    "abc",
+    "0102",
+    "",
+]
 
 
 def test_fuzzed_command_lines_each_get_one_reply_and_the_board_still_answers(device):
     rng = random.Random(16)
-    commands = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 4)))
-                for _ in range(400)]
+    commands = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 4))) for _ in range(400)]
     # a '%' ends a text command only after a letter (firmware_template/README.md); no window
     # of more than 2 runs, so the fuzz stays fast
-    commands = [c for c in commands if any(ch.isalpha() for ch in c) and not (
-        c.startswith("infer") and any(w.isdigit() and 2 < int(w) <= MAX_RUNS
-                                      for w in c.split()[1:3]))]
+    commands = [
+        c
+        for c in commands
+        if any(ch.isalpha() for ch in c)
+        and not (
+            c.startswith("infer")
+            and any(w.isdigit() and 2 < int(w) <= MAX_RUNS for w in c.split()[1:3])
+        )
+    ]
     got = device("".join(c + "%" for c in commands) + "db load 784%" + ZEROS + "infer 1 0%name%")
     assert len(got) == 1 + len(commands) + 1 + 28 + 2  # banner, one reply per command
     for command, reply in zip(commands, got[1:], strict=False):
         assert reply[-1] == "", (command, reply)
-        assert all(line[:2] in ("m-", "e-") or line.startswith("ULPMark") or line.startswith(
-            "name, ") for line in reply[:-1]), (command, reply)
+        assert all(
+            line[:2] in ("m-", "e-") or line.startswith("ULPMark") or line.startswith("name, ")
+            for line in reply[:-1]
+        ), (command, reply)
         words = command.split()
         if words[:1] == ["infer"] and any(w.isdigit() and int(w) > MAX_RUNS for w in words[1:3]):
             assert len(reply) == 2 and reply[0].startswith("e-["), (command, reply)

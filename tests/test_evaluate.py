@@ -13,12 +13,15 @@ from bs4nn.trainer.model import model_from_arrays
 
 # One weight layer, K = 1: o0 = [+1, -1, +1, +1], o1 = all +1, o2 = [-1, -1, -1, +1].
 NET = [np.array([[1, -1, 1, 1], [1, 1, 1, 1], [-1, -1, -1, 1]], dtype=np.float64)]
-IMAGES = np.array([
-    [255, 255, 255, 0],  # step 0: o0 = 1, o1 = 3 (fire), o2 = -3 -> o1 by count
-    [0, 0, 0, 255],  # step 0: all three reach 1 -> o0 (lowest index)
-    [255, 0, 0, 0],  # step 0: o0 = o1 = 1 fire, o2 = -1 -> o0
-    [0, 0, 0, 0],  # nothing spikes: fallback, all counts 0 -> o0 at step 255
-], dtype=np.uint8)
+IMAGES = np.array(
+    [
+        [255, 255, 255, 0],  # step 0: o0 = 1, o1 = 3 (fire), o2 = -3 -> o1 by count
+        [0, 0, 0, 255],  # step 0: all three reach 1 -> o0 (lowest index)
+        [255, 0, 0, 0],  # step 0: o0 = o1 = 1 fire, o2 = -1 -> o0
+        [0, 0, 0, 0],  # nothing spikes: fallback, all counts 0 -> o0 at step 255
+    ],
+    dtype=np.uint8,
+)
 LABELS = np.array([1, 2, 1, 2], dtype=np.uint8)
 
 
@@ -48,8 +51,13 @@ def test_firing_steps_per_layer_without_early_stopping():
     hidden = np.array([[1, 1, -1, -1], [-1, -1, 1, 1], [-1, -1, 1, 1]], dtype=np.float64)
     out = np.array([[1, -1, -1], [-1, 1, 1]], dtype=np.float64)
     model = model_from_arrays([hidden, out], [1.0, 1.0], [1.0, 1.0])
-    images = np.array([[255, 0, 100, 100],  # t 0: h0 = 1 fires; t 155: h1 = h2 = -1 + 2 fire
-                       [0, 0, 0, 0]], dtype=np.uint8)  # nothing spikes
+    images = np.array(
+        [
+            [255, 0, 100, 100],  # t 0: h0 = 1 fires; t 155: h1 = h2 = -1 + 2 fire
+            [0, 0, 0, 0],
+        ],
+        dtype=np.uint8,
+    )  # nothing spikes
     assert firing_steps(model, images, 0).tolist() == [[0, 155, 155], [256] * 3]
     # o0 fires at t 0 (the decision); o1 = -1 + 2 only at t 155, after it
     assert firing_steps(model, images, 1).tolist() == [[0, 155], [256, 256]]
@@ -70,8 +78,7 @@ def test_evaluate_figures():
     d = res.to_dict()
     assert d["per_class_mean_decision_step"] == [None, 0.0, 127.5]
     # full runs: image 0 and 2 -> [0, 0, 256]; image 1 -> [0, 0, 0]; image 3 -> all 256
-    assert d["per_class_mean_output_step"] == [[None] * 3, [0.0, 0.0, 256.0],
-                                               [128.0, 128.0, 128.0]]
+    assert d["per_class_mean_output_step"] == [[None] * 3, [0.0, 0.0, 256.0], [128.0, 128.0, 128.0]]
     assert json.loads(json.dumps(d)) == d
     assert "accuracy (strict decision)   25.00%" in res.format_text()
 
@@ -86,8 +93,12 @@ def test_evaluate_rejects_bad_input():
 
 def test_cli_eval_json_matches_api(tmp_path, data_dir, capsys):
     rng = np.random.default_rng(3)
-    m = model_from_arrays([rng.uniform(-1, 3, (20, 784)), rng.uniform(-1, 3, (10, 20))],
-                          [4.0, 2.0], [100.0, 10.0], dataset="mnist")
+    m = model_from_arrays(
+        [rng.uniform(-1, 3, (20, 784)), rng.uniform(-1, 3, (10, 20))],
+        [4.0, 2.0],
+        [100.0, 10.0],
+        dataset="mnist",
+    )
     path = m.save(tmp_path / "m.bs4nn")
     assert main(["eval", str(path), "--limit", "30", "--json", "--data-dir", str(data_dir)]) == 0
     got = json.loads(capsys.readouterr().out)

@@ -32,8 +32,10 @@ from bs4nn.trainer.model import model_from_arrays
 SIZES = [784, 64, 10]
 PIO_ENVS = ["nucleo_f446re", "nucleo_l476rg", "pico", "nrf52840_dk", "teensy41"]
 # PlatformIO from the dev extras sits beside this Python (a venv's bin/ need not be on PATH)
-PIO = shutil.which("pio", path=os.pathsep.join([str(Path(sys.executable).parent),
-                                                os.environ.get("PATH", "")]))
+PIO = shutil.which(
+    "pio", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+)
+
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory):
@@ -60,8 +62,10 @@ BOOT = "".join(line + "\r\n" for line in eembc_expect.banner(7)).encode()
 def frames(out: bytes, boot: bytes = BOOT) -> list[p.Reply]:
     assert out.startswith(boot)
     splitter = p.FrameSplitter()
-    return [p.parse_reply(p.parse_frame(f), SIZES[-1], len(SIZES) - 1)
-            for f in splitter.feed(out[len(boot):])]
+    return [
+        p.parse_reply(p.parse_frame(f), SIZES[-1], len(SIZES) - 1)
+        for f in splitter.feed(out[len(boot) :])
+    ]
 
 
 @pytest.mark.skipif(PIO is None, reason="needs PlatformIO (pio): pip install '.[dev]'")
@@ -71,10 +75,16 @@ def test_platformio_project_lints_and_lists_every_board(export):
     for env in PIO_ENVS:
         assert f"[env:{env}]\n" in text
     assert "default_envs = nucleo_f446re\n" in text
-    assert ('[env:teensy41]\nplatform = teensy\nboard = teensy41\nbuild_flags = ${env.build_flags} '
-            '-DBS4NN_BOARD_NAME=\\"teensy41\\"\nupload_protocol = teensy-cli\n') in text
-    proc = subprocess.run([PIO, "project", "config", "--lint", "-d", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    assert (
+        "[env:teensy41]\nplatform = teensy\nboard = teensy41\nbuild_flags = ${env.build_flags} "
+        '-DBS4NN_BOARD_NAME=\\"teensy41\\"\nupload_protocol = teensy-cli\n'
+    ) in text
+    proc = subprocess.run(
+        [PIO, "project", "config", "--lint", "-d", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "free from linting errors" in proc.stdout
 
@@ -82,24 +92,38 @@ def test_platformio_project_lints_and_lists_every_board(export):
 def test_info_reply(export, device):
     intmodel, _ = export
     (info,) = frames(device(p.info_request(1)))
-    assert info == p.InfoReply(1, 1, bytes.fromhex(intmodel.model_hash), tuple(SIZES),
-                               intmodel.thresholds, 256, 16_000_000, 2, "nucleo_f446re", "sliced",
-                               rx_buffer=64)
+    assert info == p.InfoReply(
+        1,
+        1,
+        bytes.fromhex(intmodel.model_hash),
+        tuple(SIZES),
+        intmodel.thresholds,
+        256,
+        16_000_000,
+        2,
+        "nucleo_f446re",
+        "sliced",
+        rx_buffer=64,
+    )
 
 
 def test_inferences_equal_reference(export, device):
     intmodel, _ = export
     images = np.asarray(load_dataset("mnist", "test")[0][:200])
-    wire = b"".join(b"\x00" + p.infer_request(i, img, sparse=bool(i % 2))
-                    for i, img in enumerate(images))
+    wire = b"".join(
+        b"\x00" + p.infer_request(i, img, sparse=bool(i % 2)) for i, img in enumerate(images)
+    )
     replies = frames(device(wire))
     assert [r.seq for r in replies] == list(range(200))
     out = np.array([r.output_steps for r in replies], np.int32)
     out[out == p.NOT_FIRED] = NOT_FIRED
-    got = RefBatch(np.array([r.label for r in replies], np.int16),
-                   np.array([r.decision_step for r in replies], np.int16),
-                   np.array([r.fallback for r in replies], bool), out.astype(np.int16),
-                   np.array([r.spikes for r in replies], np.int32))
+    got = RefBatch(
+        np.array([r.label for r in replies], np.int16),
+        np.array([r.decision_step for r in replies], np.int16),
+        np.array([r.fallback for r in replies], bool),
+        out.astype(np.int16),
+        np.array([r.spikes for r in replies], np.int32),
+    )
     assert mismatches(reference_batch(intmodel, images), got) == []
     assert {r.counter for r in replies} == {7}  # micros() of the stub: one tick per read
 
@@ -109,23 +133,36 @@ def test_errors_thresholds_reset(export, device):
     image = np.asarray(load_dataset("mnist", "test")[0][0])
     bad_crc = bytearray(p.info_request(2))
     bad_crc[-2] ^= 0x01  # a payload byte of the COBS frame (the CRC's high byte)
-    wire = (bytes(bad_crc) + b"junk\x00" + p.build_frame(0x42, 3)
-            + p.set_thresholds_request(4, [30, 2]) + p.infer_request(5, image)
-            + p.reset_request(6) + p.infer_request(7, image))
+    wire = (
+        bytes(bad_crc)
+        + b"junk\x00"
+        + p.build_frame(0x42, 3)
+        + p.set_thresholds_request(4, [30, 2])
+        + p.infer_request(5, image)
+        + p.reset_request(6)
+        + p.infer_request(7, image)
+    )
     replies = frames(device(wire))
-    assert replies[:4] == [p.ErrorReply(0xFFFF, p.BAD_CRC), p.ErrorReply(0xFFFF, p.BAD_FRAME),
-                           p.ErrorReply(3, p.UNKNOWN_CMD), p.ThresholdsReply(4, (30, 2))]
+    assert replies[:4] == [
+        p.ErrorReply(0xFFFF, p.BAD_CRC),
+        p.ErrorReply(0xFFFF, p.BAD_FRAME),
+        p.ErrorReply(3, p.UNKNOWN_CMD),
+        p.ThresholdsReply(4, (30, 2)),
+    ]
     assert replies[5] == p.ResetReply(6)
     for reply, ks in ((replies[4], [30, 2]), (replies[6], None)):
         ref = reference_batch(intmodel, image[None], ks)
         assert (reply.label, reply.decision_step, list(reply.spikes)) == (
-            int(ref.labels[0]), int(ref.decision_steps[0]), ref.spikes[0].tolist())
+            int(ref.labels[0]),
+            int(ref.decision_steps[0]),
+            ref.spikes[0].tolist(),
+        )
 
 
 def test_eembc_text_mode(export, device):
     intmodel, _ = export
     image = np.asarray(load_dataset("mnist", "test")[0][1])
-    chunks = "".join(f"db {image[i:i + 31].tobytes().hex()}%" for i in range(0, 784, 31))
+    chunks = "".join(f"db {image[i : i + 31].tobytes().hex()}%" for i in range(0, 784, 31))
     out = device(f"name%profile%db load 784%{chunks}infer 2 0%results%".encode()).decode()
     scores = eembc_expect.scores(reference_batch(intmodel, image[None]), 0)
     # the stub's micros() advances 7 per call: the banner's timestamp is the first call; then
@@ -133,14 +170,28 @@ def test_eembc_text_mode(export, device):
     # counter reads per inference and one progress check between the two inferences (70)
     assert out.split("\r\n") == [
         *eembc_expect.banner(7),
-        "m-name-dut-[bs4nn-nucleo_f446re]", "m-ready",
-        "m-profile-[ULPMark for tinyML Firmware V0.0.1]", "m-model-[bs4nn01]",
-        f"m-model-hash-[{intmodel.model_hash}]", "m-ready",
-        "m-[Expecting 784 bytes]", "m-ready",
-        *["m-ready"] * 25, "m-load-done", "m-ready",
-        "m-warmup-start-0", "m-warmup-done", "m-infer-start-2", "m-lap-us-21", "m-lap-us-70",
-        "m-infer-done", f"m-results-[{scores}]", "m-ready",
-        f"m-results-[{scores}]", "m-ready", "",
+        "m-name-dut-[bs4nn-nucleo_f446re]",
+        "m-ready",
+        "m-profile-[ULPMark for tinyML Firmware V0.0.1]",
+        "m-model-[bs4nn01]",
+        f"m-model-hash-[{intmodel.model_hash}]",
+        "m-ready",
+        "m-[Expecting 784 bytes]",
+        "m-ready",
+        *["m-ready"] * 25,
+        "m-load-done",
+        "m-ready",
+        "m-warmup-start-0",
+        "m-warmup-done",
+        "m-infer-start-2",
+        "m-lap-us-21",
+        "m-lap-us-70",
+        "m-infer-done",
+        f"m-results-[{scores}]",
+        "m-ready",
+        f"m-results-[{scores}]",
+        "m-ready",
+        "",
     ]
 
 
@@ -154,13 +205,14 @@ def test_long_cobs_runs_decode(export, device):
     ref = reference_batch(intmodel, images)
     assert [(r.seq, r.label, r.decision_step, list(r.spikes)) for r in replies] == [
         (i, int(ref.labels[i]), int(ref.decision_steps[i]), ref.spikes[i].tolist())
-        for i in range(3)]
+        for i in range(3)
+    ]
 
 
 def test_text_and_binary_interleave_and_long_lines_are_refused(export, device):
     out = device(b"a" * 1100 + b"%" + b"name%" + p.info_request(8) + b"timestamp%")
     assert out.startswith(BOOT)
-    parts = out[len(BOOT):].split(b"m-ready\r\n", 2)
+    parts = out[len(BOOT) :].split(b"m-ready\r\n", 2)
     assert parts[:2] == [b"e-[Command too long]\r\n", b"m-name-dut-[bs4nn-nucleo_f446re]\r\n"]
     rest = parts[2]
     frame_end = rest.index(b"\x00") + 1
@@ -174,15 +226,23 @@ def test_bitmap_infer(export, device):
     images = np.asarray(load_dataset("mnist", "test")[0][:50]).copy()
     images[0] = 0  # nothing lit
     images[1] = 255  # everything lit
-    wire = b"".join(p.build_frame(p.INFER_BITMAP, i, p.bitmap_body(img))
-                    for i, img in enumerate(images))
+    wire = b"".join(
+        p.build_frame(p.INFER_BITMAP, i, p.bitmap_body(img)) for i, img in enumerate(images)
+    )
     replies = frames(device(wire))
     ref = reference_batch(intmodel, images)
-    assert [(r.seq, r.label, r.decision_step, list(r.output_steps), list(r.spikes))
-            for r in replies] == [
-        (i, int(ref.labels[i]), int(ref.decision_steps[i]),
-         [0xFFFF if s < 0 else int(s) for s in ref.output_steps[i]], ref.spikes[i].tolist())
-        for i in range(50)]
+    assert [
+        (r.seq, r.label, r.decision_step, list(r.output_steps), list(r.spikes)) for r in replies
+    ] == [
+        (
+            i,
+            int(ref.labels[i]),
+            int(ref.decision_steps[i]),
+            [0xFFFF if s < 0 else int(s) for s in ref.output_steps[i]],
+            ref.spikes[i].tolist(),
+        )
+        for i in range(50)
+    ]
 
 
 class PipeTransport:
@@ -210,8 +270,7 @@ def line_firmware(export, tmp_path_factory):
     """The Arduino firmware on a 64-byte Serial buffer behind a 115,200-baud line."""
     if not host_compilers():
         pytest.skip("needs gcc and g++")
-    return build_host_program(export[1], tmp_path_factory.mktemp("arduino-line"),
-                              LINE_STUB_MAIN)
+    return build_host_program(export[1], tmp_path_factory.mktemp("arduino-line"), LINE_STUB_MAIN)
 
 
 def _stream_over_the_line(export, exe, n, tmp_path, honour_buffer=True):
@@ -220,8 +279,9 @@ def _stream_over_the_line(export, exe, n, tmp_path, honour_buffer=True):
     images = np.asarray(load_dataset("mnist", "test")[0][:n])
     errors = tmp_path / "stderr.txt"
     with open(errors, "wb") as err:
-        proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=err)
+        proc = subprocess.Popen(
+            [str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+        )
         link = PipeTransport(proc)
         try:
             dev = Device(link, timeout=1.0, window=2)
@@ -233,9 +293,12 @@ def _stream_over_the_line(export, exe, n, tmp_path, honour_buffer=True):
         finally:
             link.close()
     ref = reference_batch(intmodel, images)
-    wrong = [i for i, r in enumerate(replies)
-             if (r.label, r.decision_step, list(r.spikes))
-             != (int(ref.labels[i]), int(ref.decision_steps[i]), ref.spikes[i].tolist())]
+    wrong = [
+        i
+        for i, r in enumerate(replies)
+        if (r.label, r.decision_step, list(r.spikes))
+        != (int(ref.labels[i]), int(ref.decision_steps[i]), ref.spikes[i].tolist())
+    ]
     return len(wrong), dev.stats.resends, errors.read_text().count("rx overflow")
 
 
@@ -243,8 +306,8 @@ def test_64_byte_serial_buffer_needs_no_resend(export, line_firmware, tmp_path):
     assert _stream_over_the_line(export, line_firmware, 100, tmp_path) == (0, 0, 0)
 
 
-def test_64_byte_serial_buffer_overflows_when_the_host_ignores_it(export, line_firmware,
-                                                                   tmp_path):
-    wrong, resends, dropped = _stream_over_the_line(export, line_firmware, 10, tmp_path,
-                                                    honour_buffer=False)
+def test_64_byte_serial_buffer_overflows_when_the_host_ignores_it(export, line_firmware, tmp_path):
+    wrong, resends, dropped = _stream_over_the_line(
+        export, line_firmware, 10, tmp_path, honour_buffer=False
+    )
     assert wrong == 0 and resends > 0 and dropped > 0

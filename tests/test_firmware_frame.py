@@ -20,9 +20,23 @@ def lib(tmp_path_factory):
     if shutil.which("gcc") is None:
         pytest.skip("needs gcc")
     out = tmp_path_factory.mktemp("frame") / "libframe.so"
-    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-shared", "-fPIC",
-                    "-o", str(out), str(PROTOCOL_DIR / "bs4nn_frame.c"),
-                    str(PROTOCOL_DIR / "bs4nn_ring.c")], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-O2",
+            "-shared",
+            "-fPIC",
+            "-o",
+            str(out),
+            str(PROTOCOL_DIR / "bs4nn_frame.c"),
+            str(PROTOCOL_DIR / "bs4nn_ring.c"),
+        ],
+        check=True,
+    )
     so = ctypes.CDLL(str(out))
     so.bs4nn_crc16.restype = ctypes.c_uint16
     so.bs4nn_cobs_decode.restype = ctypes.c_int32
@@ -68,6 +82,7 @@ def test_ring_fills_empties_and_wraps(lib):
         assert lib.bs4nn_ring_put(ring, 0xAA) == -1
         assert lib.bs4nn_ring_count(ring) == size
         assert [lib.bs4nn_ring_get(ring) for _ in range(size)] == [
-            (i + round_) & 0xFF for i in range(size)]
+            (i + round_) & 0xFF for i in range(size)
+        ]
         assert lib.bs4nn_ring_get(ring) == -1
     assert ring.raw[:4] == (0xFFF0 + 3 * size & 0xFFFF).to_bytes(2, "little") * 2

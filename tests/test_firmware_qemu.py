@@ -23,9 +23,10 @@ from bs4nn.trainer.model import model_from_arrays
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None
-                       or shutil.which("qemu-system-arm") is None,
-                       reason="needs arm-none-eabi-gcc and qemu-system-arm"),
+    pytest.mark.skipif(
+        shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+        reason="needs arm-none-eabi-gcc and qemu-system-arm",
+    ),
 ]
 
 SIZES = [784, 100, 10]
@@ -86,20 +87,39 @@ def images():
 def _as_batch(replies) -> RefBatch:
     out = np.array([r.output_steps for r in replies], np.int32)
     out[out == p.NOT_FIRED] = NOT_FIRED
-    return RefBatch(np.array([r.label for r in replies], np.int16),
-                    np.array([r.decision_step for r in replies], np.int16),
-                    np.array([r.fallback for r in replies], bool),
-                    out.astype(np.int16),
-                    np.array([r.spikes for r in replies], np.int32))
+    return RefBatch(
+        np.array([r.label for r in replies], np.int16),
+        np.array([r.decision_step for r in replies], np.int16),
+        np.array([r.fallback for r in replies], bool),
+        out.astype(np.int16),
+        np.array([r.spikes for r in replies], np.int32),
+    )
 
 
 def test_info(board):
     intmodel, link = board
     info = Device(link).handshake()
-    assert (info.protocol_version, info.model_hash_hex, info.layer_sizes, info.thresholds,
-            info.tmax, info.clock_hz, info.counter_kind, info.board, info.kernel) == (
-        1, intmodel.model_hash, tuple(SIZES), intmodel.thresholds, 256, 25_000_000, 1,
-        "qemu-mps2-an386", "sliced")
+    assert (
+        info.protocol_version,
+        info.model_hash_hex,
+        info.layer_sizes,
+        info.thresholds,
+        info.tmax,
+        info.clock_hz,
+        info.counter_kind,
+        info.board,
+        info.kernel,
+    ) == (
+        1,
+        intmodel.model_hash,
+        tuple(SIZES),
+        intmodel.thresholds,
+        256,
+        25_000_000,
+        1,
+        "qemu-mps2-an386",
+        "sliced",
+    )
 
 
 def test_stream_equals_reference(board, images):
@@ -147,7 +167,10 @@ def _valid_infer_works(raw, intmodel, image, seq=100):
     reply = raw.reply(b"\x00" + p.infer_request(seq, image))
     ref = reference_batch(intmodel, image[None])
     assert (reply.seq, reply.label, reply.decision_step) == (
-        seq, int(ref.labels[0]), int(ref.decision_steps[0]))
+        seq,
+        int(ref.labels[0]),
+        int(ref.decision_steps[0]),
+    )
 
 
 def _raw_frame(ftype, seq, body=b"", crc_delta=0):
@@ -167,20 +190,40 @@ def _raw_frame(ftype, seq, body=b"", crc_delta=0):
         (b"\x13\x37garbage\x00", p.ErrorReply(0xFFFF, p.BAD_FRAME)),  # COBS runs past the end
         (b"\x02\x05\x00", p.ErrorReply(0xFFFF, p.BAD_FRAME)),  # too short for a frame
         (_raw_frame(p.INFER, 12, bytes(783)), p.ErrorReply(12, p.BAD_LENGTH)),
-        (_raw_frame(p.INFER_SPARSE, 13, b"\x02\x00" + b"\x01\x00\x05"),
-         p.ErrorReply(13, p.BAD_LENGTH)),
-        (_raw_frame(p.INFER_SPARSE, 14, b"\x01\x00" + b"\x10\x03\x05"),  # index 784
-         p.ErrorReply(14, p.BAD_ARG)),
+        (
+            _raw_frame(p.INFER_SPARSE, 13, b"\x02\x00" + b"\x01\x00\x05"),
+            p.ErrorReply(13, p.BAD_LENGTH),
+        ),
+        (
+            _raw_frame(p.INFER_SPARSE, 14, b"\x01\x00" + b"\x10\x03\x05"),  # index 784
+            p.ErrorReply(14, p.BAD_ARG),
+        ),
         (_raw_frame(p.SET_THRESHOLDS, 15, b"\x00\x00\x01\x00"), p.ErrorReply(15, p.BAD_ARG)),
         (_raw_frame(p.SET_THRESHOLDS, 16, b"\x05\x00"), p.ErrorReply(16, p.BAD_LENGTH)),
         (_raw_frame(p.RESET, 17, b"\x00"), p.ErrorReply(17, p.BAD_LENGTH)),
         (_raw_frame(p.INFER_BITMAP, 18, b"\x01" + bytes(97)), p.ErrorReply(18, p.BAD_LENGTH)),
-        (_raw_frame(p.INFER_BITMAP, 19, b"\x03" + bytes(97) + b"\x05"),  # 2 lit, 1 value
-         p.ErrorReply(19, p.BAD_LENGTH)),
+        (
+            _raw_frame(p.INFER_BITMAP, 19, b"\x03" + bytes(97) + b"\x05"),  # 2 lit, 1 value
+            p.ErrorReply(19, p.BAD_LENGTH),
+        ),
     ],
-    ids=["bad-crc", "info-with-body", "unknown-cmd", "oversize", "truncated", "garbage",
-         "short", "dense-783", "sparse-count", "sparse-index", "threshold-0",
-         "thresholds-count", "reset-with-body", "bitmap-no-values", "bitmap-short"],
+    ids=[
+        "bad-crc",
+        "info-with-body",
+        "unknown-cmd",
+        "oversize",
+        "truncated",
+        "garbage",
+        "short",
+        "dense-783",
+        "sparse-count",
+        "sparse-index",
+        "threshold-0",
+        "thresholds-count",
+        "reset-with-body",
+        "bitmap-no-values",
+        "bitmap-short",
+    ],
 )
 def test_malformed_frame_gets_error_and_next_frame_works(board, images, wire, expected):
     intmodel, link = board
@@ -200,17 +243,21 @@ def test_eembc_performance_mode_sequence(board, images):
     intmodel, link = board
     raw = Raw(link)
     assert raw.text("name") == ["m-name-dut-[bs4nn-qemu-mps2-an386]", "m-ready"]
-    assert raw.text("profile") == ["m-profile-[ULPMark for tinyML Firmware V0.0.1]",
-                                   "m-model-[bs4nn01]", f"m-model-hash-[{intmodel.model_hash}]",
-                                   "m-ready"]
+    assert raw.text("profile") == [
+        "m-profile-[ULPMark for tinyML Firmware V0.0.1]",
+        "m-model-[bs4nn01]",
+        f"m-model-hash-[{intmodel.model_hash}]",
+        "m-ready",
+    ]
     assert raw.text("db load 784") == ["m-[Expecting 784 bytes]", "m-ready"]
     image = images[3]
-    chunks = [image[i:i + 31] for i in range(0, 784, 31)]  # as the MLPerf Tiny runner sends
+    chunks = [image[i : i + 31] for i in range(0, 784, 31)]  # as the MLPerf Tiny runner sends
     for n, chunk in enumerate(chunks):
         lines = raw.text("db " + chunk.tobytes().hex())
         assert lines == (["m-load-done", "m-ready"] if n == len(chunks) - 1 else ["m-ready"])
     assert raw.text("db print")[:2] == [
-        "m-buffer-" + "-".join(f"{v:02x}" for v in image[i:i + 8]) for i in (0, 8)]
+        "m-buffer-" + "-".join(f"{v:02x}" for v in image[i : i + 8]) for i in (0, 8)
+    ]
     lines = raw.text("infer 3 1")
     scores = eembc_expect.scores(reference_batch(intmodel, image[None]), 0)
     assert lines[:3] == ["m-warmup-start-1", "m-warmup-done", "m-infer-start-3"]
@@ -230,9 +277,13 @@ def test_eembc_huge_infer_is_refused_and_the_board_answers(board, images):
     intmodel, link = board
     raw = Raw(link)
     assert raw.text("infer 999999999", timeout=2) == [
-        "e-[Inference iterations must be <=1000000]", "m-ready"]
+        "e-[Inference iterations must be <=1000000]",
+        "m-ready",
+    ]
     assert raw.text("infer 1 999999999", timeout=2) == [
-        "e-[Inference warmup must be <=1000000]", "m-ready"]
+        "e-[Inference warmup must be <=1000000]",
+        "m-ready",
+    ]
     assert raw.text("name", timeout=2) == ["m-name-dut-[bs4nn-qemu-mps2-an386]", "m-ready"]
     _valid_infer_works(raw, intmodel, images[5])
 
@@ -255,8 +306,9 @@ def test_other_kernels_on_the_board(board, images, tmp_path, kernel):
     intmodel, link = board
     out = tmp_path / "fw"
     export_firmware(intmodel, out)
-    subprocess.run(["make", "-s", "-C", str(out), f"KERNEL={kernel}"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["make", "-s", "-C", str(out), f"KERNEL={kernel}"], check=True, capture_output=True
+    )
     default_dev = Device(link)
     assert default_dev.handshake().kernel == "sliced"
     default = [r.reply for r in default_dev.stream(images[:100])]
@@ -277,8 +329,9 @@ def test_rx_ring_overflow_pauses_input_and_loses_nothing(board, images):
     512-byte RX ring. The UART interrupt pauses, QEMU holds the input, nothing is lost."""
     intmodel, link = board
     assert Raw(link).text("db load 784") == ["m-[Expecting 784 bytes]", "m-ready"]
-    link.write(b"".join(f"db {images[5][i:i + 31].tobytes().hex()}%".encode()
-                        for i in range(0, 784, 31)))
+    link.write(
+        b"".join(f"db {images[5][i : i + 31].tobytes().hex()}%".encode() for i in range(0, 784, 31))
+    )
     burst = b"".join(b"\x00" + p.infer_request(40 + i, images[i], sparse=False) for i in range(3))
     link.write(b"infer 200 0%" + burst)
     out = b""
@@ -286,10 +339,13 @@ def test_rx_ring_overflow_pauses_input_and_loses_nothing(board, images):
     while out.count(b"\x00") < 3:  # text has no 0x00; each of the 3 replies ends with one
         assert time.monotonic() < deadline, out[-200:]
         out += link.read(0.2)
-    text_end = out.index(b"m-infer-done") + out[out.index(b"m-infer-done"):].index(b"m-ready\r\n")
-    replies = [p.parse_reply(p.parse_frame(f), SIZES[-1], len(SIZES) - 1)
-               for f in p.FrameSplitter().feed(out[text_end + len(b"m-ready\r\n"):])]
+    text_end = out.index(b"m-infer-done") + out[out.index(b"m-infer-done") :].index(b"m-ready\r\n")
+    replies = [
+        p.parse_reply(p.parse_frame(f), SIZES[-1], len(SIZES) - 1)
+        for f in p.FrameSplitter().feed(out[text_end + len(b"m-ready\r\n") :])
+    ]
     assert [r.seq for r in replies] == [40, 41, 42]
     ref = reference_batch(intmodel, images[:3])
     assert [(r.label, r.decision_step) for r in replies] == [
-        (int(a), int(b)) for a, b in zip(ref.labels, ref.decision_steps, strict=True)]
+        (int(a), int(b)) for a, b in zip(ref.labels, ref.decision_steps, strict=True)
+    ]

@@ -166,8 +166,13 @@ def test_pareto_front_keeps_the_settings_nothing_beats_on_both():
     def pt(setting, accuracy, counter):
         return SweepPoint(setting, [1], accuracy, 0.0, 0, counter, 10)
 
-    points = [pt(1.0, 0.90, 300.0), pt(0.5, 0.80, 100.0), pt(0.8, 0.80, 200.0),
-              pt(1.2, 0.95, 500.0), pt(1.4, 0.93, 600.0)]
+    points = [
+        pt(1.0, 0.90, 300.0),
+        pt(0.5, 0.80, 100.0),
+        pt(0.8, 0.80, 200.0),
+        pt(1.2, 0.95, 500.0),
+        pt(1.4, 0.93, 600.0),
+    ]
     assert [p.setting for p in pareto_front(points)] == [0.5, 1.0, 1.2]
 
 
@@ -247,8 +252,12 @@ def test_bench_streams_the_models_dataset(tmp_path, capsys):
     """A Fashion-MNIST model is benched on Fashion-MNIST without --dataset; MNIST is refused."""
     rng = np.random.default_rng(2)
     path = tmp_path / "fashion.bs4nn"
-    model_from_arrays([rng.standard_normal((16, 784)), rng.standard_normal((10, 16))],
-                      [1.0, 0.5], [8.0, 1.5], dataset="fashion-mnist").save(path)
+    model_from_arrays(
+        [rng.standard_normal((16, 784)), rng.standard_normal((10, 16))],
+        [1.0, 0.5],
+        [8.0, 1.5],
+        dataset="fashion-mnist",
+    ).save(path)
     intmodel = IntModel.load(path)
     images, labels = load_dataset("fashion-mnist", "test")
     ref = reference_batch(intmodel, images[:N])
@@ -256,8 +265,23 @@ def test_bench_streams_the_models_dataset(tmp_path, capsys):
         rep = bench(path, fake, tmp_path / "out")
     assert rep.mismatches == 0 and rep.accuracy == float((ref.labels == labels[:N]).mean())
     assert json.loads((tmp_path / "out" / "report.json").read_text())["dataset"] == "fashion-mnist"
-    assert bs4nn_main(["bench", "--model", str(path), "--dataset", "mnist", "--port", "/dev/null",
-                       "--out", str(tmp_path / "b")]) == 2
+    assert (
+        bs4nn_main(
+            [
+                "bench",
+                "--model",
+                str(path),
+                "--dataset",
+                "mnist",
+                "--port",
+                "/dev/null",
+                "--out",
+                str(tmp_path / "b"),
+            ]
+        )
+        == 2
+    )
     assert capsys.readouterr().err == (
         "bs4nn bench: error: --dataset mnist is not the model's dataset (fashion-mnist); leave "
-        "--dataset out to use fashion-mnist\n")
+        "--dataset out to use fashion-mnist\n"
+    )

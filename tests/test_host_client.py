@@ -261,8 +261,9 @@ class _SendSpy(Device):
 
 
 @pytest.mark.parametrize(("rx_buffer", "most_unanswered"), [(0, 2), (64, 0), (60_000, 2)])
-def test_requests_in_flight_never_overrun_the_reported_buffer(intmodel, images, rx_buffer,
-                                                              most_unanswered):
+def test_requests_in_flight_never_overrun_the_reported_buffer(
+    intmodel, images, rx_buffer, most_unanswered
+):
     """Every request here is over 64 bytes: a 64-byte buffer means one at a time, whatever the
     window; 0 (flow-controlled) or a large buffer lets the window of 3 pipeline."""
     with FakeDevice(intmodel, rx_buffer=rx_buffer) as fake:

@@ -12,24 +12,32 @@ from bs4nn.trainer.semantics import threshold_count
 
 
 def _model(weights, alphas, thetas, kind="binary"):
-    return model_from_arrays([np.array(w, dtype=np.float64) for w in weights], alphas, thetas,
-                             weight_kind=kind)
+    return model_from_arrays(
+        [np.array(w, dtype=np.float64) for w in weights], alphas, thetas, weight_kind=kind
+    )
 
 
 def _one(model, pixels):
     r = forward_batch(model, np.array([pixels], dtype=np.uint8))
-    return (int(r.labels[0]), int(r.steps[0]), bool(r.fallback[0]), r.output_steps[0].tolist(),
-            r.spikes[0].tolist())
+    return (
+        int(r.labels[0]),
+        int(r.steps[0]),
+        bool(r.fallback[0]),
+        r.output_steps[0].tolist(),
+        r.spikes[0].tolist(),
+    )
 
 
 # Net A: 6 inputs -> 4 hidden (K=2) -> 3 outputs (K=2).
 # Pixels 255, 255, 200, 100, 0, 55 spike at steps 0, 0, 55, 155, never, 200.
 # Hidden counts: h0 = +1+1 at step 0 -> fires 0; h1 = 0 at 0, 1 at 55, 2 at 155 -> fires 155;
 # h2 = 2 at 0 -> fires 0; h3 = -2, -3, -2, -1 -> never.
-NET_A_HIDDEN = [[1, 1, -1, -1, 1, -1],
-                [1, -1, 1, 1, 1, 1],
-                [1, 1, 1, 1, 1, 1],
-                [-1, -1, -1, 1, 1, 1]]
+NET_A_HIDDEN = [
+    [1, 1, -1, -1, 1, -1],
+    [1, -1, 1, 1, 1, 1],
+    [1, 1, 1, 1, 1, 1],
+    [-1, -1, -1, 1, 1, 1],
+]
 PIXELS_A = [255, 255, 200, 100, 0, 55]
 
 
@@ -68,8 +76,13 @@ def test_fallback_largest_final_count_then_lowest_index():
     assert m.thresholds() == [3]
     assert _one(m, [255, 100, 0, 0]) == (0, 255, True, [-1, -1, -1], [2, 0])
     w2 = [[1, -1, 1, 1], [1, 1, 1, 1], [-1, 1, 1, 1]]
-    assert _one(_model([w2], [2.5], [7.5]), [255, 100, 0, 0]) == (1, 255, True, [-1, -1, -1],
-                                                                 [2, 0])
+    assert _one(_model([w2], [2.5], [7.5]), [255, 100, 0, 0]) == (
+        1,
+        255,
+        True,
+        [-1, -1, -1],
+        [2, 0],
+    )
 
 
 def test_threshold_is_reached_with_equality():
@@ -97,8 +110,9 @@ def test_sort_inputs_orders_by_step_then_index():
 
 
 def test_training_forward_gives_fake_spikes_at_tmax():
-    m = _model([NET_A_HIDDEN, [[1, 1, -1, 1], [1, -1, 1, -1], [1, 1, 1, 1]]], [1.0, 1.0],
-               [2.0, 2.0])
+    m = _model(
+        [NET_A_HIDDEN, [[1, 1, -1, 1], [1, -1, 1, -1], [1, 1, 1, 1]]], [1.0, 1.0], [2.0, 2.0]
+    )
     sizes = np.array([6, 4, 3])
     woff = np.array([0, 24, 36])
     noff = np.array([0, 4, 7])
@@ -109,22 +123,39 @@ def test_training_forward_gives_fake_spikes_at_tmax():
     times = np.empty(7, np.int64)
     counts, fire_count = np.empty(7, np.int32), np.empty(7, np.int32)
     fired_order, fired_n, seg = np.empty(7, np.int64), np.empty(2, np.int64), np.empty(2, np.int64)
-    res = kernels.forward(order, starts, sizes, woff, noff, fw, thr, False, counts, times,
-                          fire_count, fired_order, fired_n, seg)
+    res = kernels.forward(
+        order,
+        starts,
+        sizes,
+        woff,
+        noff,
+        fw,
+        thr,
+        False,
+        counts,
+        times,
+        fire_count,
+        fired_order,
+        fired_n,
+        seg,
+    )
     assert res == (1, 0, False)
     # run to the end: h1 fires at 155, h3 silent; o0 gets h1 at 155 -> count 1 < 2: silent
     assert times.tolist() == [0, 155, 0, 256, 256, 0, 0]
     assert fired_n.tolist() == [3, 2]
 
 
-@pytest.mark.parametrize("gamma,silent_paper,times,label,expected", [
-    (1.0, False, [10, 12, 10, 30], 1, [11, 10, 11, 30]),  # label late: target tau, ties +gamma
-    (1.0, False, [10, 12, 11, 30], 0, [10, 12, 11, 30]),  # label alone first: no error
-    (3.0, False, [10, 12, 11, 30], 0, [10, 13, 13, 30]),  # within gamma -> tau + gamma
-    (3.0, False, [254, 256, 255, 256], 3, [256, 256, 256, 254]),  # capped at tmax
-    (1.0, False, [256, 256, 256, 256], 2, [256, 256, 256, 256]),  # all silent, code: no error
-    (2.0, True, [256, 256, 256, 256], 2, [256, 256, 254, 256]),  # all silent, paper
-])
+@pytest.mark.parametrize(
+    "gamma,silent_paper,times,label,expected",
+    [
+        (1.0, False, [10, 12, 10, 30], 1, [11, 10, 11, 30]),  # label late: target tau, ties +gamma
+        (1.0, False, [10, 12, 11, 30], 0, [10, 12, 11, 30]),  # label alone first: no error
+        (3.0, False, [10, 12, 11, 30], 0, [10, 13, 13, 30]),  # within gamma -> tau + gamma
+        (3.0, False, [254, 256, 255, 256], 3, [256, 256, 256, 254]),  # capped at tmax
+        (1.0, False, [256, 256, 256, 256], 2, [256, 256, 256, 256]),  # all silent, code: no error
+        (2.0, True, [256, 256, 256, 256], 2, [256, 256, 254, 256]),  # all silent, paper
+    ],
+)
 def test_output_targets_eq6(gamma, silent_paper, times, label, expected):
     target = np.empty(4)
     tau = kernels.output_targets(np.array(times, np.int64), label, gamma, silent_paper, target)
@@ -132,12 +163,15 @@ def test_output_targets_eq6(gamma, silent_paper, times, label, expected):
     assert target.tolist() == expected
 
 
-@pytest.mark.parametrize("times,label,expected", [
-    ([10, 12, 10, 30], 0, [8, 12, 11, 30]),  # label tied at tau: target tau - lead
-    ([10, 12, 10, 30], 1, [11, 10, 11, 30]),  # label late: unchanged (target tau)
-    ([10, 12, 11, 30], 0, [10, 12, 11, 30]),  # label alone first: unchanged, no error
-    ([1, 1, 5, 30], 1, [2, 0, 5, 30]),  # the lead stops at step 0
-])
+@pytest.mark.parametrize(
+    "times,label,expected",
+    [
+        ([10, 12, 10, 30], 0, [8, 12, 11, 30]),  # label tied at tau: target tau - lead
+        ([10, 12, 10, 30], 1, [11, 10, 11, 30]),  # label late: unchanged (target tau)
+        ([10, 12, 11, 30], 0, [10, 12, 11, 30]),  # label alone first: unchanged, no error
+        ([1, 1, 5, 30], 1, [2, 0, 5, 30]),  # the lead stops at step 0
+    ],
+)
 def test_output_targets_tie_lead(times, label, expected):
     target = np.empty(4)
     kernels.output_targets(np.array(times, np.int64), label, 1.0, False, target, 2.0)
@@ -146,10 +180,19 @@ def test_output_targets_tie_lead(times, label, expected):
 
 def test_exact_threshold_count_matches_fractions():
     rng = np.random.default_rng(0)
-    pairs = [(100.0, 5.0), (0.3, 0.1), (700.0, 7.0), (1.0, 3.0), (100.0, 3.3333333333333335),
-             (1e-3, 1e-3), (5.0, 1e-9)]
-    pairs += [(float(t), float(a)) for t, a in zip(rng.uniform(1, 1000, 2000),
-                                                   rng.uniform(0.01, 20, 2000), strict=True)]
+    pairs = [
+        (100.0, 5.0),
+        (0.3, 0.1),
+        (700.0, 7.0),
+        (1.0, 3.0),
+        (100.0, 3.3333333333333335),
+        (1e-3, 1e-3),
+        (5.0, 1e-9),
+    ]
+    pairs += [
+        (float(t), float(a))
+        for t, a in zip(rng.uniform(1, 1000, 2000), rng.uniform(0.01, 20, 2000), strict=True)
+    ]
     # alphas just around theta / k, where a float division would round across the integer
     for k in (3, 7, 20, 49):
         a = 100.0 / k

@@ -62,8 +62,10 @@ def test_layer_sizes_thresholds_and_binary_weights():
 
 
 def test_thresholds_only_for_binary_models():
-    with pytest.raises(Bs4nnError, match="integer thresholds exist only for binary models; "
-                                         "this one has weight_kind='real'"):
+    with pytest.raises(
+        Bs4nnError,
+        match="integer thresholds exist only for binary models; this one has weight_kind='real'",
+    ):
         tiny(weight_kind="real").thresholds()
 
 
@@ -71,8 +73,14 @@ def test_content_hash_is_stable_and_covers_inference_content():
     m = tiny()
     assert m.content_hash == TINY_HASH
     # the dtype of the weights does not matter; metadata does not matter
-    m32 = model_from_arrays([W0.astype(np.float32), W1], [0.5, 0.25], [1.0, 0.3],
-                            dataset="mnist", seed=3, metrics={"val_accuracy": 0.5})
+    m32 = model_from_arrays(
+        [W0.astype(np.float32), W1],
+        [0.5, 0.25],
+        [1.0, 0.3],
+        dataset="mnist",
+        seed=3,
+        metrics={"val_accuracy": 0.5},
+    )
     assert m32.weights[0].dtype == np.float32
     assert m32.content_hash == TINY_HASH
     changed = [
@@ -98,7 +106,10 @@ def test_round_trip_is_exact(tmp_path):
     rng = np.random.default_rng(1)
     m = model_from_arrays(
         [rng.normal(size=(5, 4)).astype(np.float32), rng.normal(size=(3, 5))],
-        [0.1, 0.2], [3.0, 1.5], dataset="fashion-mnist", seed=42,
+        [0.1, 0.2],
+        [3.0, 1.5],
+        dataset="fashion-mnist",
+        seed=42,
         train_config={"preset": "fashion-1000", "lr": [0.1, 0.01], "epochs": 30},
         metrics={"val_accuracy": np.float64(0.875), "epochs": np.int64(12)},
     )
@@ -117,8 +128,13 @@ def test_round_trip_is_exact(tmp_path):
     assert back.content_hash == m.content_hash
     with zipfile.ZipFile(path) as zf:
         meta = json.loads(zf.read("meta.json"))
-        assert sorted(zf.namelist()) == ["alphas.npy", "meta.json", "thetas.npy",
-                                         "weights_0.npy", "weights_1.npy"]
+        assert sorted(zf.namelist()) == [
+            "alphas.npy",
+            "meta.json",
+            "thetas.npy",
+            "weights_0.npy",
+            "weights_1.npy",
+        ]
     assert (meta["format"], meta["format_version"]) == ("bs4nn-model", 1)
     assert meta["layer_sizes"] == [4, 5, 3] and meta["content_hash"] == m.content_hash
     m.weights[0][0, 0] = 9.0  # saving again overwrites in place
@@ -128,8 +144,9 @@ def test_round_trip_is_exact(tmp_path):
 
 def test_save_rejects_non_json_metadata(tmp_path):
     m = tiny(train_config={"callback": object()})
-    with pytest.raises(Bs4nnError, match="cannot save the model: train_config/metrics must "
-                                         "hold JSON values"):
+    with pytest.raises(
+        Bs4nnError, match="cannot save the model: train_config/metrics must hold JSON values"
+    ):
         m.save(tmp_path / "m.bs4nn")
     assert list(tmp_path.iterdir()) == []
 
@@ -137,15 +154,20 @@ def test_save_rejects_non_json_metadata(tmp_path):
 def test_save_to_unwritable_path(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(Bs4nnError, match=f"^cannot write the model file {blocker / 'm.bs4nn'}: "
-                                         "File exists; check the path, or choose another$"):
+    with pytest.raises(
+        Bs4nnError,
+        match=f"^cannot write the model file {blocker / 'm.bs4nn'}: "
+        "File exists; check the path, or choose another$",
+    ):
         tiny().save(blocker / "m.bs4nn")
 
 
 def test_load_missing_file(tmp_path):
     msg = load_error(tmp_path / "nope.bs4nn")
-    assert msg == (f"model file {tmp_path / 'nope.bs4nn'} not found; check the path, or train "
-                   "one with `bs4nn train`")
+    assert msg == (
+        f"model file {tmp_path / 'nope.bs4nn'} not found; check the path, or train "
+        "one with `bs4nn train`"
+    )
 
 
 def test_load_rejects_foreign_files(tmp_path):
@@ -153,16 +175,19 @@ def test_load_rejects_foreign_files(tmp_path):
     text.write_text("hello\n")
     assert load_error(text) == (
         f"{text} is not a bs4nn model file (not a zip archive); give a file written by "
-        "`bs4nn train` or bs4nn.trainer.model.Model.save")
+        "`bs4nn train` or bs4nn.trainer.model.Model.save"
+    )
     npz = tmp_path / "random.npz"
     np.savez(npz, a=np.zeros(3))
-    assert load_error(npz).startswith(f"{npz} is not a bs4nn model file (no meta.json in the "
-                                      "archive)")
+    assert load_error(npz).startswith(
+        f"{npz} is not a bs4nn model file (no meta.json in the archive)"
+    )
     other = tmp_path / "other.zip"
     with zipfile.ZipFile(other, "w") as zf:
         zf.writestr("meta.json", json.dumps({"format": "something-else"}))
     assert load_error(other).startswith(
-        f"{other} is not a bs4nn model file (meta.json does not say format 'bs4nn-model')")
+        f"{other} is not a bs4nn model file (meta.json does not say format 'bs4nn-model')"
+    )
 
 
 def test_load_rejects_truncated_and_corrupt_files(tmp_path):
@@ -178,9 +203,10 @@ def test_load_rejects_truncated_and_corrupt_files(tmp_path):
     with zipfile.ZipFile(path) as zf:
         info = zf.getinfo("weights_0.npy")
     pos = info.header_offset + 30 + len(info.filename) + len(info.extra) + 5
-    flipped.write_bytes(data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1:])
-    assert load_error(flipped).startswith(f"model file {flipped} is corrupt or truncated (Bad "
-                                          "CRC-32 for file 'weights_0.npy')")
+    flipped.write_bytes(data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1 :])
+    assert load_error(flipped).startswith(
+        f"model file {flipped} is corrupt or truncated (Bad CRC-32 for file 'weights_0.npy')"
+    )
 
 
 def test_load_rejects_tampered_content(tmp_path):
@@ -200,32 +226,39 @@ def test_load_rejects_other_versions_missing_entries_and_bad_shapes(tmp_path):
     rewrite(path, {"meta.json": json.dumps({**meta, "format_version": 2}).encode()})
     assert load_error(path) == (
         f"model file {path} has format version 2; this bs4nn reads version 1: use the bs4nn "
-        "release that wrote it, or re-save the model")
+        "release that wrote it, or re-save the model"
+    )
     path = tiny().save(tmp_path / "m.bs4nn")
     rewrite(path, {"thetas.npy": None})
-    assert load_error(path).startswith(f"model file {path} is corrupt or truncated (the "
-                                       "archive lacks thetas.npy); copy it again")
+    assert load_error(path).startswith(
+        f"model file {path} is corrupt or truncated (the archive lacks thetas.npy); copy it again"
+    )
     path = tiny().save(tmp_path / "m.bs4nn")
     stripped = {k: v for k, v in meta.items() if k not in ("content_hash", "seed")}
     rewrite(path, {"meta.json": json.dumps(stripped).encode()})
-    assert load_error(path).startswith(f"model file {path} is corrupt or truncated (meta.json "
-                                       "lacks content_hash, seed)")
+    assert load_error(path).startswith(
+        f"model file {path} is corrupt or truncated (meta.json lacks content_hash, seed)"
+    )
     path = tiny().save(tmp_path / "m.bs4nn")
     rewrite(path, {"meta.json": json.dumps({**meta, "layer_sizes": [3, 2, 3]}).encode()})
     assert load_error(path).startswith(
         f"model file {path} is corrupt or truncated (weights_1 has shape (2, 2), layer sizes "
-        "say (3, 2))")
+        "say (3, 2))"
+    )
     path = tiny().save(tmp_path / "m.bs4nn")
     rewrite(path, {"meta.json": b"{not json"})
-    assert load_error(path).startswith(f"model file {path} is corrupt or truncated "
-                                       "(unreadable meta.json: ")
+    assert load_error(path).startswith(
+        f"model file {path} is corrupt or truncated (unreadable meta.json: "
+    )
 
 
 def test_load_never_unpickles(tmp_path):
     path = tiny().save(tmp_path / "m.bs4nn")
     rewrite(path, {"alphas.npy": npy(np.array([{"evil": 1}], dtype=object))})
-    assert load_error(path).startswith(f"model file {path} is corrupt or truncated (Object "
-                                       "arrays cannot be loaded when allow_pickle=False)")
+    assert load_error(path).startswith(
+        f"model file {path} is corrupt or truncated (Object "
+        "arrays cannot be loaded when allow_pickle=False)"
+    )
 
 
 # ---------------------------------------------------------------- model_from_arrays validation
@@ -235,9 +268,13 @@ def test_load_never_unpickles(tmp_path):
     "weights, alphas, thetas, message",
     [
         ([], [], [], "a model needs at least one weight layer"),
-        ([W0, np.ones((2, 3))], [1, 1], [1, 1],
-         "weights[1] has 3 inputs but weights[0] has 2 outputs; layer l must have shape "
-         "(n_out, n_in) with n_in = n_out of layer l-1"),
+        (
+            [W0, np.ones((2, 3))],
+            [1, 1],
+            [1, 1],
+            "weights[1] has 3 inputs but weights[0] has 2 outputs; layer l must have shape "
+            "(n_out, n_in) with n_in = n_out of layer l-1",
+        ),
         ([np.ones(3)], [1], [1], "weights[0] has shape (3,); each layer must be 2-D (n_out, n_in)"),
         ([np.ones((0, 3))], [1], [1], "weights[0] has shape (0, 3); layers cannot be empty"),
         ([W0, W1], [1.0], [1, 1], "alphas has 1 values; give one per weight layer (2)"),
@@ -262,8 +299,9 @@ def test_model_from_arrays_other_checks():
         model_from_arrays([W0], [1], [1], colour="red")
     with pytest.raises(Bs4nnError, match="^tmax 100 is not supported; the input coding needs 256"):
         model_from_arrays([W0], [1], [1], tmax=100)
-    with pytest.raises(Bs4nnError, match="^weight_kind 'ternary' is unknown; use one of binary, "
-                                         "real"):
+    with pytest.raises(
+        Bs4nnError, match="^weight_kind 'ternary' is unknown; use one of binary, real"
+    ):
         model_from_arrays([W0], [1], [1], weight_kind="ternary")
     with pytest.raises(Bs4nnError, match="^encoding 'rate' is not supported"):
         model_from_arrays([W0], [1], [1], encoding="rate")
@@ -276,8 +314,11 @@ def test_model_from_arrays_other_checks():
 
 def test_dataset_is_checked_when_the_model_is_made():
     w = [np.ones((3, 4))]
-    with pytest.raises(Bs4nnError, match=r"^unknown dataset 'cifar'; choose one of: mnist, "
-                                         r"fashion-mnist \(or own data with its dataset_sha256\)$"):
+    with pytest.raises(
+        Bs4nnError,
+        match=r"^unknown dataset 'cifar'; choose one of: mnist, "
+        r"fashion-mnist \(or own data with its dataset_sha256\)$",
+    ):
         model_from_arrays(w, [1.0], [1.0], dataset="cifar")
 
 
@@ -288,11 +329,15 @@ def test_dataset_to_run_is_the_models_own():
     assert fashion.dataset_to_run("fashion-mnist") == "fashion-mnist"
     with pytest.raises(Bs4nnError) as exc:
         fashion.dataset_to_run("mnist")
-    assert str(exc.value) == ("--dataset mnist is not the model's dataset (fashion-mnist); "
-                              "leave --dataset out to use fashion-mnist")
+    assert str(exc.value) == (
+        "--dataset mnist is not the model's dataset (fashion-mnist); "
+        "leave --dataset out to use fashion-mnist"
+    )
     unnamed = model_from_arrays(w, [1.0], [1.0])
     assert unnamed.dataset_to_run("mnist") == "mnist"
     with pytest.raises(Bs4nnError) as exc:
         unnamed.dataset_to_run()
-    assert str(exc.value) == ("the model records no dataset; name one with --dataset "
-                              "(mnist or fashion-mnist, or a .npz file or IDX folder)")
+    assert str(exc.value) == (
+        "the model records no dataset; name one with --dataset "
+        "(mnist or fashion-mnist, or a .npz file or IDX folder)"
+    )

@@ -22,8 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def small():
     rng = np.random.default_rng(3)
-    return model_from_arrays([rng.normal(size=(37, 784)), rng.normal(size=(10, 37))],
-                             [0.3, 0.7], [4.0, 2.2], dataset="mnist")
+    return model_from_arrays(
+        [rng.normal(size=(37, 784)), rng.normal(size=(10, 37))],
+        [0.3, 0.7],
+        [4.0, 2.2],
+        dataset="mnist",
+    )
 
 
 def bs4nn(*args: str) -> subprocess.CompletedProcess:
@@ -32,13 +36,19 @@ def bs4nn(*args: str) -> subprocess.CompletedProcess:
 
 def test_written_graph_holds_every_array(small, tmp_path):
     graph = nir.read(write_nir(small, tmp_path / "m.nir"))
-    assert graph.edges == [("input", "linear_0"), ("linear_0", "if_0"), ("if_0", "linear_1"),
-                           ("linear_1", "if_1"), ("if_1", "output")]
+    assert graph.edges == [
+        ("input", "linear_0"),
+        ("linear_0", "if_0"),
+        ("if_0", "linear_1"),
+        ("linear_1", "if_1"),
+        ("if_1", "output"),
+    ]
     assert graph.nodes["input"].input_type["input"].tolist() == [784]
     assert graph.nodes["output"].output_type["output"].tolist() == [10]
     ks = small.thresholds()
-    for layer, (w, alpha, theta) in enumerate(zip(small.weights, small.alphas, small.thetas,
-                                                  strict=True)):
+    for layer, (w, alpha, theta) in enumerate(
+        zip(small.weights, small.alphas, small.thetas, strict=True)
+    ):
         lin, neuron = graph.nodes[f"linear_{layer}"], graph.nodes[f"if_{layer}"]
         assert np.array_equal(lin.weight, alpha * np.where(w >= 0, 1.0, -1.0))
         assert np.array_equal(lin.metadata["bs4nn_proxy_weights"], w)
@@ -54,8 +64,10 @@ def test_written_graph_holds_every_array(small, tmp_path):
 def nir_simulation(graph, pixels):
     """First spike step per layer, read off the graph the NIR way (v += r * W x, spike when
     v > v_threshold), one spike per neuron, same-step propagation, inputs at 255 - I."""
-    layers = [(graph.nodes[f"linear_{i}"], graph.nodes[f"if_{i}"])
-              for i in range(sum(k.startswith("linear_") for k in graph.nodes))]
+    layers = [
+        (graph.nodes[f"linear_{i}"], graph.nodes[f"if_{i}"])
+        for i in range(sum(k.startswith("linear_") for k in graph.nodes))
+    ]
     steps = [np.where(pixels > 0, 255 - pixels.astype(int), 256)]
     for lin, _ in layers:
         steps.append(np.full(lin.weight.shape[0], 256))
@@ -91,7 +103,8 @@ def test_round_trip_of_the_shipped_model_keeps_its_hash(tmp_path):
     proc = bs4nn("import-nir", str(tmp_path / "m.nir"), "--out", str(tmp_path / "m.bs4nn"))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == (
-        "layer 0: 784->600, bs4nn's own weights, alpha 5.02939, theta 173.514, K 35")
+        "layer 0: 784->600, bs4nn's own weights, alpha 5.02939, theta 173.514, K 35"
+    )
     original, back = Model.load(model_path), Model.load(tmp_path / "m.bs4nn")
     assert back.content_hash == original.content_hash and back.dataset == "mnist"
 
@@ -101,46 +114,63 @@ def foreign_graph(w0, bias=None, r=1.0, thresholds=(2.5, 2.5, 2.5), extra=None):
         "in": nir.Input(input_type={"input": np.array([4])}),
         "fc": nir.Linear(weight=w0) if bias is None else nir.Affine(weight=w0, bias=bias),
         "lif" if extra == "lif" else "spk": (
-            nir.LIF(tau=np.ones(3), r=np.ones(3), v_leak=np.zeros(3),
-                    v_threshold=np.ones(3)) if extra == "lif" else
-            nir.IF(r=np.full(3, r), v_threshold=np.array(thresholds), v_reset=np.zeros(3))),
+            nir.LIF(tau=np.ones(3), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3))
+            if extra == "lif"
+            else nir.IF(r=np.full(3, r), v_threshold=np.array(thresholds), v_reset=np.zeros(3))
+        ),
         "out": nir.Output(output_type={"output": np.array([3])}),
     }
     mid = "lif" if extra == "lif" else "spk"
-    return nir.NIRGraph(nodes=nodes, edges=[("in", "fc"), ("fc", mid), (mid, "out")],
-                        type_check=False)
+    return nir.NIRGraph(
+        nodes=nodes, edges=[("in", "fc"), ("fc", mid), (mid, "out")], type_check=False
+    )
 
 
 W0 = np.array([[1.0, -2.0, 0.0, 3.0], [0.5, 0.5, -0.5, -0.5], [-1.0, 2.0, 2.0, 1.0]])
 
 
 def test_foreign_graph_is_binarised_with_a_report():
-    result = model_from_nir(foreign_graph(W0, bias=np.zeros(3), r=2.0,
-                                          thresholds=(5.0, 5.0, 5.0)))
+    result = model_from_nir(foreign_graph(W0, bias=np.zeros(3), r=2.0, thresholds=(5.0, 5.0, 5.0)))
     model = result.model
     alpha = float(np.abs(W0).mean())  # 14 / 12
     assert model.alphas.tolist() == [alpha]
     # NIR: v = r * W x = 2 alpha * count > 5  <=>  count > 2.5 / alpha = 2.14...  <=>  K = 3
     assert model.thresholds() == [3]
-    assert np.array_equal(np.where(model.weights[0] >= 0, 1, -1),
-                          [[1, -1, 1, 1], [1, 1, -1, -1], [-1, 1, 1, 1]])
-    assert result.report == [f"layer 0: 4->3, binarised to alpha {alpha:g} x sign(W): 12 of 12 "
-                             "weights changed value; v_threshold / r = 2.5 -> K 3 (fires at "
-                             "count >= 3)"]
+    assert np.array_equal(
+        np.where(model.weights[0] >= 0, 1, -1), [[1, -1, 1, 1], [1, 1, -1, -1], [-1, 1, 1, 1]]
+    )
+    assert result.report == [
+        f"layer 0: 4->3, binarised to alpha {alpha:g} x sign(W): 12 of 12 "
+        "weights changed value; v_threshold / r = 2.5 -> K 3 (fires at "
+        "count >= 3)"
+    ]
     assert model.dataset is None
 
 
-@pytest.mark.parametrize("graph,message", [
-    (foreign_graph(W0, bias=np.ones(3)), "node 'fc' (Affine) has a non-zero bias; BS4NN "
-                                         "neurons have none"),
-    (foreign_graph(W0, extra="lif"), "node 'lif' is a LIF; bs4nn runs non-leaky IF neurons only"),
-    (foreign_graph(W0, thresholds=(1.0, 2.0, 1.0)), "node 'spk': thresholds differ between "
-                                                    "neurons (1 to 2); bs4nn has one threshold "
-                                                    "per layer"),
-    (foreign_graph(W0, thresholds=(-1.0, -1.0, -1.0)), "node 'spk': threshold -1 is negative; "
-                                                       "a neuron would fire before any input"),
-    (foreign_graph(np.zeros((3, 4))), "node 'fc': all weights are zero"),
-])
+@pytest.mark.parametrize(
+    "graph,message",
+    [
+        (
+            foreign_graph(W0, bias=np.ones(3)),
+            "node 'fc' (Affine) has a non-zero bias; BS4NN neurons have none",
+        ),
+        (
+            foreign_graph(W0, extra="lif"),
+            "node 'lif' is a LIF; bs4nn runs non-leaky IF neurons only",
+        ),
+        (
+            foreign_graph(W0, thresholds=(1.0, 2.0, 1.0)),
+            "node 'spk': thresholds differ between "
+            "neurons (1 to 2); bs4nn has one threshold "
+            "per layer",
+        ),
+        (
+            foreign_graph(W0, thresholds=(-1.0, -1.0, -1.0)),
+            "node 'spk': threshold -1 is negative; a neuron would fire before any input",
+        ),
+        (foreign_graph(np.zeros((3, 4))), "node 'fc': all weights are zero"),
+    ],
+)
 def test_graphs_we_cannot_run_are_refused(graph, message):
     with pytest.raises(Bs4nnError) as exc:
         model_from_nir(graph)
@@ -150,8 +180,11 @@ def test_graphs_we_cannot_run_are_refused(graph, message):
 def test_branching_graph_and_bad_files_are_refused(tmp_path):
     g = foreign_graph(W0)
     g.edges.append(("in", "out"))
-    with pytest.raises(Bs4nnError, match=r"^node 'in' has 2 successors; bs4nn runs a straight "
-                                         r"chain of layers"):
+    with pytest.raises(
+        Bs4nnError,
+        match=r"^node 'in' has 2 successors; bs4nn runs a straight "
+        r"chain of layers",
+    ):
         model_from_nir(g)
     junk = tmp_path / "junk.nir"
     junk.write_bytes(b"not hdf5")

@@ -32,16 +32,24 @@ def npz(tmp_path: Path, name="sensors.npz", **data) -> Path:
 
 def test_npz_with_class_names_and_validation(tmp_path):
     data = arrays()
-    data.update(x_val=data["x_train"][:5], y_val=data["y_train"][:5],
-                class_names=np.array(["idle", "walk", "run", "fall"]))
+    data.update(
+        x_val=data["x_train"][:5],
+        y_val=data["y_train"][:5],
+        class_names=np.array(["idle", "walk", "run", "fall"]),
+    )
     own = load_own_data(npz(tmp_path, **data))
     assert (own.name, own.image_shape, own.n_inputs, own.n_classes) == (
-        "sensors.npz", (10, 10), 100, 4)
+        "sensors.npz",
+        (10, 10),
+        100,
+        4,
+    )
     assert own.class_names == ("idle", "walk", "run", "fall")
     x, y = own.splits["train"]
     assert x.shape == (40, 100) and x.dtype == np.uint8 and not x.flags.writeable
     assert np.array_equal(x, data["x_train"].reshape(40, 100)) and y.tolist() == list(
-        np.arange(40) % 4)
+        np.arange(40) % 4
+    )
     assert sorted(own.splits) == ["test", "train", "val"]
     assert load_own_data(tmp_path / "sensors.npz") is own  # cached while the file is unchanged
 
@@ -60,8 +68,10 @@ def test_idx_folder_of_any_image_size(tmp_path):
     folder = tmp_path / "tiny-idx"
     folder.mkdir()
     data = arrays(shape=(5, 7), classes=3)
-    for stem, x, y in (("train", data["x_train"], data["y_train"]),
-                       ("t10k", data["x_test"], data["y_test"])):
+    for stem, x, y in (
+        ("train", data["x_train"], data["y_train"]),
+        ("t10k", data["x_test"], data["y_test"]),
+    ):
         head = (0x803).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in x.shape)
         (folder / f"{stem}-images-idx3-ubyte.gz").write_bytes(gzip.compress(head + x.tobytes()))
         head = (0x801).to_bytes(4, "big") + len(y).to_bytes(4, "big")
@@ -70,8 +80,11 @@ def test_idx_folder_of_any_image_size(tmp_path):
     assert (own.name, own.image_shape, own.n_classes) == ("tiny-idx", (5, 7), 3)
     assert np.array_equal(own.splits["test"][0], data["x_test"].reshape(12, 35))
     (folder / "t10k-labels-idx1-ubyte").unlink()
-    with pytest.raises(Bs4nnError, match=r"^dataset folder .*tiny-idx lacks "
-                                         r"t10k-labels-idx1-ubyte\[\.gz\] \(the MNIST layout: "):
+    with pytest.raises(
+        Bs4nnError,
+        match=r"^dataset folder .*tiny-idx lacks "
+        r"t10k-labels-idx1-ubyte\[\.gz\] \(the MNIST layout: ",
+    ):
         load_own_data(folder)
 
 
@@ -85,26 +98,44 @@ def test_float_images_are_refused_with_the_conversion(tmp_path):
     data = arrays()
     data["x_train"] = data["x_train"] / 255.0
     path = npz(tmp_path, **data)
-    assert message(path) == (f"dataset {path}: x_train is float64, not uint8 intensities 0..255; "
-                             f"convert it first, e.g. {TO_UINT8}")
+    assert message(path) == (
+        f"dataset {path}: x_train is float64, not uint8 intensities 0..255; "
+        f"convert it first, e.g. {TO_UINT8}"
+    )
 
 
-@pytest.mark.parametrize("change,expected", [
-    (lambda d: d.pop("y_test"), "lacks y_test (keys: x_train, y_train, x_test, y_test; optional "
-                                "x_val, y_val, class_names)"),
-    (lambda d: d.update(x_val=d["x_train"][:2]), "has only one of x_val, y_val; give both or "
-                                                 "neither"),
-    (lambda d: d.update(x_test=d["x_test"][:, :5]), "x_test images are (5, 10), x_train's are "
-                                                    "(10, 10)"),
-    (lambda d: d.update(y_train=d["y_train"][:3]), "y_train must be 40 integer labels (one per "
-                                                   "image), got int64 of shape (3,)"),
-    (lambda d: d.update(y_train=d["y_train"] - 1), "y_train holds negative labels; use 0..C-1"),
-    (lambda d: d.update(class_names=np.array(["a", "b"])), "2 class_names but labels up to 3"),
-    (lambda d: d.update(y_train=np.arange(40) * 10), "391 classes; the firmware takes 2..255"),
-    (lambda d: d.update(x_train=np.zeros((40, 300, 300), np.uint8),
-                        x_test=np.zeros((12, 300, 300), np.uint8)),
-     "images of 90000 inputs; the firmware takes 1..65535"),
-])
+@pytest.mark.parametrize(
+    "change,expected",
+    [
+        (
+            lambda d: d.pop("y_test"),
+            "lacks y_test (keys: x_train, y_train, x_test, y_test; optional "
+            "x_val, y_val, class_names)",
+        ),
+        (
+            lambda d: d.update(x_val=d["x_train"][:2]),
+            "has only one of x_val, y_val; give both or neither",
+        ),
+        (
+            lambda d: d.update(x_test=d["x_test"][:, :5]),
+            "x_test images are (5, 10), x_train's are (10, 10)",
+        ),
+        (
+            lambda d: d.update(y_train=d["y_train"][:3]),
+            "y_train must be 40 integer labels (one per image), got int64 of shape (3,)",
+        ),
+        (lambda d: d.update(y_train=d["y_train"] - 1), "y_train holds negative labels; use 0..C-1"),
+        (lambda d: d.update(class_names=np.array(["a", "b"])), "2 class_names but labels up to 3"),
+        (lambda d: d.update(y_train=np.arange(40) * 10), "391 classes; the firmware takes 2..255"),
+        (
+            lambda d: d.update(
+                x_train=np.zeros((40, 300, 300), np.uint8),
+                x_test=np.zeros((12, 300, 300), np.uint8),
+            ),
+            "images of 90000 inputs; the firmware takes 1..65535",
+        ),
+    ],
+)
 def test_bad_datasets_are_refused(tmp_path, change, expected):
     data = arrays()
     change(data)
@@ -114,7 +145,8 @@ def test_bad_datasets_are_refused(tmp_path, change, expected):
 
 def test_missing_and_foreign_files(tmp_path):
     assert message(tmp_path / "nope.npz") == (
-        f"dataset {tmp_path / 'nope.npz'} not found: give a .npz file or a folder of IDX files")
+        f"dataset {tmp_path / 'nope.npz'} not found: give a .npz file or a folder of IDX files"
+    )
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
     assert message(junk).startswith(f"dataset {junk} is not a readable .npz file (")
@@ -131,7 +163,7 @@ def quadrant_data(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
         r, q = divmod(int(c), 2)
         block = rng.integers(150, 256, (5, 5))
         block[rng.random((5, 5)) < 0.3] = 0
-        x[i, 5 * r:5 * r + 5, 5 * q:5 * q + 5] = block
+        x[i, 5 * r : 5 * r + 5, 5 * q : 5 * q + 5] = block
     return x.astype(np.uint8), y
 
 
@@ -140,33 +172,67 @@ def sensors(tmp_path_factory) -> Path:
     rng = np.random.default_rng(0)
     (xtr, ytr), (xte, yte) = quadrant_data(1200, rng), quadrant_data(300, rng)
     path = tmp_path_factory.mktemp("own") / "sensors.npz"
-    np.savez(path, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte,
-             class_names=np.array(["north-west", "north-east", "south-west", "south-east"]))
+    np.savez(
+        path,
+        x_train=xtr,
+        y_train=ytr,
+        x_test=xte,
+        y_test=yte,
+        class_names=np.array(["north-west", "north-east", "south-west", "south-east"]),
+    )
     return path
 
 
 def bs4nn(*args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "bs4nn", *map(str, args)], capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bs4nn", *map(str, args)], capture_output=True, text=True
+    )
     return proc
 
 
 @pytest.mark.e2e
 def test_own_data_trains_exports_and_runs_bit_exact_on_the_board(sensors, tmp_path):
     model = tmp_path / "m.bs4nn"
-    proc = bs4nn("train", "--preset", "generic", "--data", sensors, "--hidden", "20",
-                 "--epochs", "3", "--val-size", "200", "--out", model, "--no-plot")
+    proc = bs4nn(
+        "train",
+        "--preset",
+        "generic",
+        "--data",
+        sensors,
+        "--hidden",
+        "20",
+        "--epochs",
+        "3",
+        "--val-size",
+        "200",
+        "--out",
+        model,
+        "--no-plot",
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("training 100-20-4 on ")
     trained = Model.load(model)
     assert (trained.dataset, trained.dataset_sha256) == (
-        "sensors.npz", load_own_data(sensors).test_sha256)
+        "sensors.npz",
+        load_own_data(sensors).test_sha256,
+    )
     assert trained.metrics["test_accuracy"] >= 0.9
     proc = bs4nn("export", model, "--out", tmp_path / "fw", "--data", sensors)
     assert proc.returncode == 0, proc.stderr
     assert f"integer model == trainer evaluation on 300 {sensors} test images" in proc.stdout
-    proc = bs4nn("bench", "--model", model, "--data", sensors, "--emulate", "--limit", "50",
-                 "--out", tmp_path / "bench", "--no-progress")
+    proc = bs4nn(
+        "bench",
+        "--model",
+        model,
+        "--data",
+        sensors,
+        "--emulate",
+        "--limit",
+        "50",
+        "--out",
+        tmp_path / "bench",
+        "--no-progress",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "\nmismatches    0  (" in proc.stdout
     proc = bs4nn("eval", model, "--data", sensors, "--plots", tmp_path / "plots")
@@ -175,25 +241,49 @@ def test_own_data_trains_exports_and_runs_bit_exact_on_the_board(sensors, tmp_pa
 
 def test_a_model_of_own_data_needs_that_data(sensors, tmp_path):
     rng = np.random.default_rng(1)
-    model = model_from_arrays([rng.normal(size=(8, 100)), rng.normal(size=(4, 8))], [1.0, 1.0],
-                              [3.0, 2.0], **dataset_fields(str(sensors)))
+    model = model_from_arrays(
+        [rng.normal(size=(8, 100)), rng.normal(size=(4, 8))],
+        [1.0, 1.0],
+        [3.0, 2.0],
+        **dataset_fields(str(sensors)),
+    )
     path = model.save(tmp_path / "m.bs4nn")
     sha = load_own_data(sensors).test_sha256
     proc = bs4nn("eval", path)
     assert proc.returncode == 2 and proc.stderr == (
         f"bs4nn eval: error: the model was made from own data sensors.npz (test split SHA-256 "
-        f"{sha[:16]}...); give its file or folder with --data\n")
+        f"{sha[:16]}...); give its file or folder with --data\n"
+    )
     other = dict(np.load(sensors))
     other["y_test"] = (other["y_test"] + 1) % 4
     np.savez(tmp_path / "sensors.npz", **other)
     other_sha = load_own_data(tmp_path / "sensors.npz").test_sha256
-    proc = bs4nn("bench", "--model", path, "--data", tmp_path / "sensors.npz", "--port",
-                 "/dev/null", "--out", tmp_path / "b")
+    proc = bs4nn(
+        "bench",
+        "--model",
+        path,
+        "--data",
+        tmp_path / "sensors.npz",
+        "--port",
+        "/dev/null",
+        "--out",
+        tmp_path / "b",
+    )
     assert proc.returncode == 2 and proc.stderr == (
         f"bs4nn bench: error: --dataset sensors.npz (test split SHA-256 {other_sha[:16]}...) is "
         f"not the model's dataset (sensors.npz (test split SHA-256 {sha[:16]}...)); give the data "
-        "it was made from\n")
+        "it was made from\n"
+    )
     assert not (tmp_path / "b").exists()
-    proc = bs4nn("bench", "--model", path, "--dataset", "mnist", "--port", "/dev/null",
-                 "--out", tmp_path / "b")
+    proc = bs4nn(
+        "bench",
+        "--model",
+        path,
+        "--dataset",
+        "mnist",
+        "--port",
+        "/dev/null",
+        "--out",
+        tmp_path / "b",
+    )
     assert proc.returncode == 2 and "--dataset mnist is not the model's dataset" in proc.stderr

@@ -36,8 +36,11 @@ def dense_run(weights: list[np.ndarray], thresholds: list[float], pixels: np.nda
 
 def dense_batch(weights, thresholds, images):
     runs = [dense_run(weights, thresholds, x) for x in images]
-    return (np.array([r[0] for r in runs]), np.array([r[1] for r in runs]),
-            np.array([r[2] for r in runs]))
+    return (
+        np.array([r[0] for r in runs]),
+        np.array([r[1] for r in runs]),
+        np.array([r[2] for r in runs]),
+    )
 
 
 def binary_net(model: Model, ks):
@@ -49,18 +52,39 @@ def small_models(tmp_path_factory, data_dir):
     """A 784-40-10 BS4NN and S4NN, one short epoch each, under the shipped file names."""
     folder = tmp_path_factory.mktemp("models")
     small = dict(hidden=[40], epochs=1, train_limit=1500, val_size=300, ema_samples=0)
-    train(make_config("mnist-600", calibrate=False, **small), folder / "mnist-600.bs4nn",
-          data_dir=data_dir, progress=False, log=lambda s: None)
-    train(make_config("mnist-600", weights="real", thetas=[10.0], **small),
-          folder / "mnist-600-s4nn.bs4nn", data_dir=data_dir, progress=False,
-          log=lambda s: None)
+    train(
+        make_config("mnist-600", calibrate=False, **small),
+        folder / "mnist-600.bs4nn",
+        data_dir=data_dir,
+        progress=False,
+        log=lambda s: None,
+    )
+    train(
+        make_config("mnist-600", weights="real", thetas=[10.0], **small),
+        folder / "mnist-600-s4nn.bs4nn",
+        data_dir=data_dir,
+        progress=False,
+        log=lambda s: None,
+    )
     return folder
 
 
 def test_paper_numbers_match_a_dense_simulation(small_models, data_dir, tmp_path, capsys):
     out = tmp_path / "paper"
-    argv = ["paper", "--only", "fig2,fig5,fig7,swap", "--models", str(small_models), "--out",
-            str(out), "--limit", str(LIMIT), "--data-dir", str(data_dir), "--no-progress"]
+    argv = [
+        "paper",
+        "--only",
+        "fig2,fig5,fig7,swap",
+        "--models",
+        str(small_models),
+        "--out",
+        str(out),
+        "--limit",
+        str(LIMIT),
+        "--data-dir",
+        str(data_dir),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     res = json.loads((out / "results.json").read_text())["experiments"]
     assert list(res) == ["fig2", "fig5", "fig7", "swap"]
@@ -95,15 +119,18 @@ def test_paper_numbers_match_a_dense_simulation(small_models, data_dir, tmp_path
     points = res["fig7"]["numbers"]["points"]
     assert [p["theta"] for p in points] == list(range(10, 201, 10))
     for p in points:
-        ks = [max(1, ceil(Fraction(float(t)) * p["theta"] / 100 / Fraction(float(a))))
-              for t, a in zip(bs4nn.thetas, bs4nn.alphas, strict=True)]
+        ks = [
+            max(1, ceil(Fraction(float(t)) * p["theta"] / 100 / Fraction(float(a))))
+            for t, a in zip(bs4nn.thetas, bs4nn.alphas, strict=True)
+        ]
         assert p["K"] == ks
         pred, steps, times = dense_batch(*binary_net(bs4nn, ks), images)
         assert p["accuracy"] == np.mean(pred == labels)
         label_fired_first = times[np.arange(LIMIT), labels] == steps
         fallback = times.min(axis=1) == 256
         assert p["accuracy_tie_inclusive"] == np.mean(
-            np.where(fallback, pred == labels, label_fired_first))
+            np.where(fallback, pred == labels, label_fired_first)
+        )
         assert p["mean_decision_step"] == pytest.approx(steps.mean(), abs=1e-12)
     assert points[9]["K"] == bs4nn.thresholds()  # theta 100 = the model as trained
 
@@ -143,18 +170,36 @@ def test_output_potentials_are_alpha_times_the_dense_counts(small_models, data_d
     np.testing.assert_array_equal(times, dense_run(signs, ks, pixels)[2])
 
 
-def test_retrain_trains_what_an_experiment_needs_then_keeps_it(tmp_path, data_dir, capsys,
-                                                               monkeypatch):
+def test_retrain_trains_what_an_experiment_needs_then_keeps_it(
+    tmp_path, data_dir, capsys, monkeypatch
+):
     from dataclasses import replace
 
     from bs4nn.trainer.paper import models
 
-    tiny = {"hidden": [20], "epochs": 1, "train_limit": 500, "val_size": 100,
-            "calibrate": False, "ema_samples": 0}
+    tiny = {
+        "hidden": [20],
+        "epochs": 1,
+        "train_limit": 500,
+        "val_size": 100,
+        "calibrate": False,
+        "ema_samples": 0,
+    }
     monkeypatch.setitem(models.SPECS, "mnist", replace(models.SPECS["mnist"], train=tiny))
     out = tmp_path / "paper"
-    argv = ["paper", "--retrain", "--only", "fig6", "--out", str(out), "--limit", "20",
-            "--data-dir", str(data_dir), "--no-progress"]
+    argv = [
+        "paper",
+        "--retrain",
+        "--only",
+        "fig6",
+        "--out",
+        str(out),
+        "--limit",
+        "20",
+        "--data-dir",
+        str(data_dir),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     model = Model.load(out / "models" / "mnist-600.bs4nn")
     assert model.layer_sizes == [784, 20, 10]

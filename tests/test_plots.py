@@ -18,17 +18,34 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _entry(epoch, loss, acc, val, ema):
-    return {"epoch": epoch, "train_loss": loss, "train_acc": acc, "val_acc": val,
-            "val_acc_ema": ema, "alphas": [1.0, 1.0], "K": [3, 2], "eta": 0.1, "mu": 0.01,
-            "seconds": 1.5, "train_samples_per_s": 400.0}
+    return {
+        "epoch": epoch,
+        "train_loss": loss,
+        "train_acc": acc,
+        "val_acc": val,
+        "val_acc_ema": ema,
+        "alphas": [1.0, 1.0],
+        "K": [3, 2],
+        "eta": 0.1,
+        "mu": 0.01,
+        "seconds": 1.5,
+        "train_samples_per_s": 400.0,
+    }
 
 
 # epoch 2: the averaged weights (0.75) beat the epoch's own (0.5) and are the ones selected
-HISTORY = [_entry(1, 0.25, 0.5, 0.25, None), _entry(2, 0.125, 0.625, 0.5, 0.75),
-           _entry(3, 0.0625, 0.875, 0.5, 0.375)]
-METRICS = {"best_epoch": 2, "history": HISTORY, "test_accuracy": 0.7, "train_seconds": 4.5,
-           "calibration": {"trained_K": [3, 2], "K": [4, 2], "val_before": 0.75,
-                           "val_after": 0.8125}}
+HISTORY = [
+    _entry(1, 0.25, 0.5, 0.25, None),
+    _entry(2, 0.125, 0.625, 0.5, 0.75),
+    _entry(3, 0.0625, 0.875, 0.5, 0.375),
+]
+METRICS = {
+    "best_epoch": 2,
+    "history": HISTORY,
+    "test_accuracy": 0.7,
+    "train_seconds": 4.5,
+    "calibration": {"trained_K": [3, 2], "K": [4, 2], "val_before": 0.75, "val_after": 0.8125},
+}
 
 
 def png_size(path):
@@ -42,8 +59,13 @@ def png_size(path):
 
 def tiny_model(**meta):
     rng = np.random.default_rng(3)
-    return model_from_arrays([rng.uniform(-1, 3, (20, 784)), rng.uniform(-1, 3, (10, 20))],
-                             [4.0, 2.0], [100.0, 10.0], dataset="mnist", **meta)
+    return model_from_arrays(
+        [rng.uniform(-1, 3, (20, 784)), rng.uniform(-1, 3, (10, 20))],
+        [4.0, 2.0],
+        [100.0, 10.0],
+        dataset="mnist",
+        **meta,
+    )
 
 
 def test_training_series_exact_values():
@@ -71,8 +93,7 @@ def test_training_series_refuses_missing_history():
     with pytest.raises(Bs4nnError, match="the model's metrics hold no training history"):
         training_series({"best_epoch": 0})
     with pytest.raises(Bs4nnError, match="training history entry 1 has no 'train_loss'"):
-        training_series({"history": [HISTORY[0], {"epoch": 2, "train_acc": 0.5,
-                                                  "val_acc": None}]})
+        training_series({"history": [HISTORY[0], {"epoch": 2, "train_acc": 0.5, "val_acc": None}]})
 
 
 def test_training_curves_writes_png(tmp_path):
@@ -89,22 +110,31 @@ def test_training_plot_path_beside_the_model():
 def test_eval_plots_write_pngs(tmp_path):
     # the hand-made network of test_evaluate.py: class 0 absent (NaN means), one fallback
     net = [np.array([[1, -1, 1, 1], [1, 1, 1, 1], [-1, -1, -1, 1]], dtype=np.float64)]
-    images = np.array([[255, 255, 255, 0], [0, 0, 0, 255], [255, 0, 0, 0], [0, 0, 0, 0]],
-                      dtype=np.uint8)
-    result = evaluate(model_from_arrays(net, [1.0], [1.0]), images, np.array([1, 2, 1, 2]),
-                      "toy", "test")
+    images = np.array(
+        [[255, 255, 255, 0], [0, 0, 0, 255], [255, 0, 0, 0], [0, 0, 0, 0]], dtype=np.uint8
+    )
+    result = evaluate(
+        model_from_arrays(net, [1.0], [1.0]), images, np.array([1, 2, 1, 2]), "toy", "test"
+    )
     out = tmp_path / "new" / "dir"
     paths = eval_plots(result, out)
-    assert paths == [out / "confusion.png", out / "output_steps.png",
-                     out / "decision_step_per_class.png"]
+    assert paths == [
+        out / "confusion.png",
+        out / "output_steps.png",
+        out / "decision_step_per_class.png",
+    ]
     assert [png_size(p) for p in paths] == [(600, 500), (650, 500), (600, 400)]
 
 
 def test_cli_eval_plots_without_history(tmp_path, data_dir, capsys):
     model = tiny_model().save(tmp_path / "m.bs4nn")
     out = tmp_path / "plots"
-    assert main(["eval", str(model), "--limit", "30", "--plots", str(out),
-                 "--data-dir", str(data_dir)]) == 0
+    assert (
+        main(
+            ["eval", str(model), "--limit", "30", "--plots", str(out), "--data-dir", str(data_dir)]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert captured.out.splitlines()[-4:] == [
         f"{model} holds no training history: no training.png written",
@@ -114,7 +144,10 @@ def test_cli_eval_plots_without_history(tmp_path, data_dir, capsys):
     ]
     assert "Traceback" not in captured.err
     assert sorted(p.name for p in out.iterdir()) == [
-        "confusion.png", "decision_step_per_class.png", "output_steps.png"]
+        "confusion.png",
+        "decision_step_per_class.png",
+        "output_steps.png",
+    ]
     for name in ("confusion.png", "decision_step_per_class.png", "output_steps.png"):
         png_size(out / name)
 
@@ -122,13 +155,33 @@ def test_cli_eval_plots_without_history(tmp_path, data_dir, capsys):
 def test_cli_eval_plots_with_history_and_json(tmp_path, data_dir, capsys):
     model = tiny_model(metrics=METRICS).save(tmp_path / "m.bs4nn")
     out = tmp_path / "plots"
-    assert main(["eval", str(model), "--limit", "30", "--json", "--plots", str(out),
-                 "--data-dir", str(data_dir)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(model),
+                "--limit",
+                "30",
+                "--json",
+                "--plots",
+                str(out),
+                "--data-dir",
+                str(data_dir),
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert json.loads(captured.out)["n"] == 30  # the paths go to stderr, stdout stays JSON
     assert captured.err.splitlines() == [
-        f"wrote {out / name}" for name in ("confusion.png", "output_steps.png",
-                                           "decision_step_per_class.png", "training.png")]
+        f"wrote {out / name}"
+        for name in (
+            "confusion.png",
+            "output_steps.png",
+            "decision_step_per_class.png",
+            "training.png",
+        )
+    ]
     assert png_size(out / "training.png") == (700, 600)
 
 
@@ -137,8 +190,10 @@ def test_cli_eval_plots_into_a_file_is_a_user_error(tmp_path, capsys):
     (tmp_path / "taken").write_text("a file")
     assert main(["eval", str(model), "--limit", "1", "--plots", str(tmp_path / "taken")]) == 2
     err = capsys.readouterr().err
-    assert err == (f"bs4nn eval: error: --plots {tmp_path / 'taken'} is a file, not a folder; "
-                   "choose a folder\n")
+    assert err == (
+        f"bs4nn eval: error: --plots {tmp_path / 'taken'} is a file, not a folder; "
+        "choose a folder\n"
+    )
     assert "Traceback" not in err
 
 
@@ -176,5 +231,6 @@ def test_cli_train_without_history_notes_it(tmp_path, fake_train, capsys):
     out = tmp_path / "tiny.bs4nn"
     assert main(["train", "--hidden", "20", "--out", str(out)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        f"{out} holds no training history: no tiny.training.png written")
+        f"{out} holds no training history: no tiny.training.png written"
+    )
     assert not (tmp_path / "tiny.training.png").exists()

@@ -37,8 +37,24 @@ def _spiked(first, n_levels, dtype=np.float32):
 
 
 def test_levels_and_spike_levels():
-    assert intensity_levels(16).tolist() == [240, 224, 208, 192, 176, 160, 144, 128, 112, 96,
-                                             80, 64, 48, 32, 16, 1]
+    assert intensity_levels(16).tolist() == [
+        240,
+        224,
+        208,
+        192,
+        176,
+        160,
+        144,
+        128,
+        112,
+        96,
+        80,
+        64,
+        48,
+        32,
+        16,
+        1,
+    ]
     assert intensity_levels(4).tolist() == [192, 128, 64, 1]
     # equal shares of the spiking pixels; one intensity is never split across levels
     pixels = np.array([[255] * 6 + [200] * 3 + [100] * 2 + [7, 0, 0]], np.uint8)
@@ -67,8 +83,9 @@ def test_narrow_crossings_give_the_quantised_first_crossing():
     assert 0.1 < soft[0, 3, 1] < 0.9 and 0.1 < soft[0, 1, 0] < 0.9
 
 
-def _slow_loss(signs, spiked, labels, ks, widths, beta, masks, crossing, count_loss=0.0,
-               count_beta=0.0):
+def _slow_loss(
+    signs, spiked, labels, ks, widths, beta, masks, crossing, count_loss=0.0, count_beta=0.0
+):
     """The same loss with loops over samples, neurons and levels."""
     total = 0.0
     n_levels, n_samples, _ = spiked.shape
@@ -81,8 +98,12 @@ def _slow_loss(signs, spiked, labels, ks, widths, beta, masks, crossing, count_l
                 for lv in range(n_levels):
                     count = sum(fired[lv, i] * s[i, j] for i in range(s.shape[0]))
                     top = max(top, count)
-                    p = 1.0 / (1.0 + np.exp(-((top if crossing == "max" else count) - ks[ly]
-                                              + 0.5) / widths[ly]))
+                    p = 1.0 / (
+                        1.0
+                        + np.exp(
+                            -((top if crossing == "max" else count) - ks[ly] + 0.5) / widths[ly]
+                        )
+                    )
                     not_fired *= 1.0 - NOT_ONE * p
                     nxt[lv, j] = p if crossing == "max" else 1.0 - not_fired
             if ly < len(signs) - 1:
@@ -90,15 +111,19 @@ def _slow_loss(signs, spiked, labels, ks, widths, beta, masks, crossing, count_l
             last_in, fired = fired[-1], nxt
         logits = -beta * (1.0 - fired).sum(axis=0)
         total -= logits[labels[n]] - np.log(np.exp(logits).sum())
-        counts = np.array([sum(last_in[i] * signs[-1][i, j] for i in range(len(last_in)))
-                           for j in range(signs[-1].shape[1])])
-        total -= count_loss * (count_beta * counts[labels[n]]
-                               - np.log(np.exp(count_beta * counts).sum()))
+        counts = np.array(
+            [
+                sum(last_in[i] * signs[-1][i, j] for i in range(len(last_in)))
+                for j in range(signs[-1].shape[1])
+            ]
+        )
+        total -= count_loss * (
+            count_beta * counts[labels[n]] - np.log(np.exp(count_beta * counts).sum())
+        )
     return total / n_samples
 
 
-@pytest.mark.parametrize("crossing, count_loss", [("hazard", 0.0), ("max", 0.0),
-                                                  ("hazard", 0.7)])
+@pytest.mark.parametrize("crossing, count_loss", [("hazard", 0.0), ("max", 0.0), ("hazard", 0.7)])
 def test_gradients_match_finite_differences_of_slow_loss(crossing, count_loss):
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 256, (4, 7)).astype(np.uint8)
@@ -106,8 +131,10 @@ def test_gradients_match_finite_differences_of_slow_loss(crossing, count_loss):
     # the input layer's signs are +-1 (its counts are integers); the later layers' are
     # perturbed off +-1: the gradient formulas hold at real values too
     signs = [np.where(rng.random((7, 5)) < 0.5, 1, -1).astype(np.int8)]
-    signs += [np.sign(rng.standard_normal(shape)) + 0.1 * rng.standard_normal(shape)
-              for shape in ((5, 4), (4, 3))]
+    signs += [
+        np.sign(rng.standard_normal(shape)) + 0.1 * rng.standard_normal(shape)
+        for shape in ((5, 4), (4, 3))
+    ]
     labels = np.array([0, 2, 1, 2])
     masks = [rng.integers(0, 2, (4, 5)).astype(np.float32), np.ones((4, 4))]
     args = (labels, [1, 1, 1], [1.5, 0.7, 2.0], 0.8, masks, crossing, count_loss, 0.3)
@@ -117,16 +144,18 @@ def test_gradients_match_finite_differences_of_slow_loss(crossing, count_loss):
     # the input layer is float32
     assert loss == pytest.approx(_slow_loss(slow_signs, *slow_args), rel=1e-6)
     other = "max" if crossing == "hazard" else "hazard"
-    assert loss != pytest.approx(_slow_loss(slow_signs, *slow_args[:6], other, count_loss, 0.3),
-                                 rel=1e-3)
+    assert loss != pytest.approx(
+        _slow_loss(slow_signs, *slow_args[:6], other, count_loss, 0.3), rel=1e-3
+    )
     if count_loss:  # the count term is in the loss
         assert loss > _slow_loss(slow_signs, *slow_args[:7]) + 0.1
     assert 0 <= right <= 4
     eps = 1e-6
     # with "max", the input layer's integer counts often tie with their running max, where
     # the max has no derivative: that layer is held to the dense layer instead (below)
-    for ly, s in enumerate(slow_signs[1:] if crossing == "max" else slow_signs,
-                           start=1 if crossing == "max" else 0):
+    for ly, s in enumerate(
+        slow_signs[1:] if crossing == "max" else slow_signs, start=1 if crossing == "max" else 0
+    ):
         numeric = np.zeros_like(s)
         for idx in np.ndindex(*s.shape):
             up = [x.copy() for x in slow_signs]
@@ -154,8 +183,9 @@ def test_sparse_input_layer_equals_the_dense_layer(crossing):
     d_fired = rng.standard_normal((16, n_levels, 300)).astype(np.float32)
     dense = np.ascontiguousarray(_spiked(first, n_levels).transpose(1, 0, 2))  # (n, L, m)
     fired_dense, cache = layer_forward(dense, signs.astype(np.float32), k, width, crossing)
-    grads_dense, _ = layer_backward(d_fired * mask[:, None, :], signs.astype(np.float32), width,
-                                    cache, input_grad=False)
+    grads_dense, _ = layer_backward(
+        d_fired * mask[:, None, :], signs.astype(np.float32), width, cache, input_grad=False
+    )
     assert 0.05 < fired_dense.mean() < 0.95  # neither silent nor saturated
     fired, cache = input_forward(first, signs, n_levels, k, width, mask, crossing)
     assert np.array_equal(fired, fired_dense * mask[:, None, :])
@@ -172,7 +202,7 @@ def test_adam_kernel_equals_its_numpy_formula():
     v = (1e-6 * rng.random(shape)).astype(np.float32)
     g = (1e-3 * rng.standard_normal(shape)).astype(np.float32)
     expect_w, expect_m, expect_v = w.copy(), m.copy(), v.copy()
-    lr, c1, c2 = 2e-3, 1 - 0.9 ** 7, 1 - 0.999 ** 7
+    lr, c1, c2 = 2e-3, 1 - 0.9**7, 1 - 0.999**7
     expect_m *= 0.9
     expect_m += 0.1 * g
     expect_v *= 0.999
@@ -198,8 +228,12 @@ def test_augment_shifts_with_zero_fill_and_flips_symmetric_classes():
     seen = set()
     for img, src in zip(shifted, images.reshape(-1, 28, 28), strict=True):
         padded = np.pad(src, 2)
-        hits = [(dy, dx) for dy in range(5) for dx in range(5)
-                if np.array_equal(img, padded[dy:dy + 28, dx:dx + 28])]
+        hits = [
+            (dy, dx)
+            for dy in range(5)
+            for dx in range(5)
+            if np.array_equal(img, padded[dy : dy + 28, dx : dx + 28])
+        ]
         assert len(hits) == 1
         seen.add(hits[0])
     assert len(seen) > 5  # shifts vary over the batch
@@ -225,7 +259,8 @@ def _run(cfg, out, data_dir, **kw):
 
 @pytest.mark.parametrize("average, count_loss", [(0, 0.0), (5, 1.0)])
 def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(
-        tmp_path, data_dir, average, count_loss, interrupt_after_epoch_1):
+    tmp_path, data_dir, average, count_loss, interrupt_after_epoch_1
+):
     cfg = _tiny(average_batches=average, count_loss=count_loss)
     whole = _run(cfg, tmp_path / "whole.bs4nn", data_dir)
     again = _run(cfg, tmp_path / "again.bs4nn", data_dir)
@@ -234,12 +269,18 @@ def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(
     out = tmp_path / "part.bs4nn"
     interrupt_after_epoch_1(lambda o, **kw: _run(cfg, o, data_dir, **kw), out)
     with pytest.raises(Bs4nnError, match=r"different settings \(seed\)"):
-        _run(_tiny(average_batches=average, count_loss=count_loss, seed=6), out, data_dir,
-             resume=True)
+        _run(
+            _tiny(average_batches=average, count_loss=count_loss, seed=6),
+            out,
+            data_dir,
+            resume=True,
+        )
     resumed = _run(cfg, out, data_dir, resume=True)
     assert not checkpoint_path(out).exists()
-    assert all(np.array_equal(a, b) for a, b in zip(resumed.model.weights, whole.model.weights,
-                                                    strict=True))
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(resumed.model.weights, whole.model.weights, strict=True)
+    )
     assert resumed.model.thresholds() == whole.model.thresholds()
     for key in ("val_acc", "val_acc_ema"):
         assert [h[key] for h in resumed.history] == [h[key] for h in whole.history]
@@ -249,21 +290,25 @@ def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(
     saved = Model.load(out)
     best = max(max(h["val_acc"], h["val_acc_ema"] or 0) for h in whole.history)
     assert saved.metrics["val_accuracy"] == best
-    best_epoch = [h["epoch"] for h in whole.history
-                  if best in (h["val_acc"], h["val_acc_ema"])][0]
+    best_epoch = [h["epoch"] for h in whole.history if best in (h["val_acc"], h["val_acc_ema"])][0]
     assert saved.metrics["best_epoch"] == best_epoch
     assert saved.train_config["rule"] == "surrogate"
     # what bench/reproduce.py needs to rebuild it: the preset, the seed, and how long it took
-    assert (saved.train_config["preset"], saved.seed, saved.train_config["seed"]) == \
-        ("mnist-600", 5, 5)
+    assert (saved.train_config["preset"], saved.seed, saved.train_config["seed"]) == (
+        "mnist-600",
+        5,
+        5,
+    )
     assert saved.metrics["train_seconds"] > 0
     # the count term's settings are recorded when it is on (runs without it record neither)
     assert saved.train_config.get("count_loss") == (count_loss or None)
     assert set(np.unique(np.concatenate([w.ravel() for w in saved.weights]))) == {-1.0, 1.0}
     images, labels = load_dataset("mnist", "train", data_dir)
     _, val_idx = train_val_split(len(images), 300, 5)
-    assert accuracy_with_thresholds(saved, saved.thresholds(), images[val_idx],
-                                    labels[val_idx]) == saved.metrics["val_accuracy"]
+    assert (
+        accuracy_with_thresholds(saved, saved.thresholds(), images[val_idx], labels[val_idx])
+        == saved.metrics["val_accuracy"]
+    )
     assert saved.metrics["val_accuracy"] > 0.4  # it learned in 2,000 samples (chance: 10%)
 
 
@@ -281,11 +326,15 @@ def test_config_and_cli_errors(capsys, tmp_path):
         train_surrogate(make_surrogate_config("mnist-600", val_size=0), tmp_path / "x.bs4nn")
     out = str(tmp_path / "m.bs4nn")
     assert main(["train", "--rule", "surrogate", "--gamma", "2", "--clip", "1", "--out", out]) == 2
-    assert "--gamma, --clip: for the paper's rule only, not with --rule surrogate" in \
-        capsys.readouterr().err
+    assert (
+        "--gamma, --clip: for the paper's rule only, not with --rule surrogate"
+        in capsys.readouterr().err
+    )
     assert main(["train", "--shift", "2", "--count-loss", "1", "--out", out]) == 2
-    assert "--shift, --count-loss: for --rule surrogate only, not with --rule paper" in \
-        capsys.readouterr().err
+    assert (
+        "--shift, --count-loss: for --rule surrogate only, not with --rule paper"
+        in capsys.readouterr().err
+    )
     assert main(["train", "--rule", "surrogate", "--weights", "real", "--out", out]) == 2
     assert "trains binary weights only" in capsys.readouterr().err
 
@@ -298,5 +347,6 @@ def test_shipped_surrogate_models_hold_their_preset_settings(preset):
     model = Model.load(path)
     assert model.train_config == make_surrogate_config(preset).to_dict()
     history = model.metrics["history"]
-    assert model.metrics["val_accuracy"] == max(max(h["val_acc"], h["val_acc_ema"] or 0.0)
-                                                for h in history)
+    assert model.metrics["val_accuracy"] == max(
+        max(h["val_acc"], h["val_acc_ema"] or 0.0) for h in history
+    )

@@ -56,10 +56,10 @@ def slow_step(weights, alphas, thetas, pixels, label, eta, mu, lam, gamma, rule,
         target = np.where(out - tau < gamma, min(tau + gamma, TMAX), out)
         target[label] = tau
     d = (target - out) / TMAX
-    loss = 0.5 * np.sum(d ** 2)
+    loss = 0.5 * np.sum(d**2)
 
     def normalize(x):
-        n = np.sqrt(np.sum(x ** 2))
+        n = np.sqrt(np.sum(x**2))
         return x / n if n != 0 else None
 
     d = normalize(d)
@@ -86,15 +86,18 @@ def mnist_train(data_dir):
     return load_dataset("mnist", "train", data_dir)
 
 
-@pytest.mark.parametrize("sizes,real,rule", [
-    ([784, 40, 10], False, LearningRule(silent_paper=False, silent_backprop=False)),
-    ([784, 40, 10], False, LearningRule(silent_paper=True, silent_backprop=True)),
-    ([784, 30, 20, 10], False, LearningRule(silent_paper=True, silent_backprop=True)),
-    ([784, 30, 20, 10], False, LearningRule(silent_paper=False, silent_backprop=False)),
-    ([784, 40, 10], False, LearningRule(silent_paper=True, silent_backprop=False)),
-    ([784, 40, 10], True, LearningRule(silent_paper=False, silent_backprop=True)),
-    ([784, 30, 20, 10], True, LearningRule(silent_paper=False, silent_backprop=False)),
-])
+@pytest.mark.parametrize(
+    "sizes,real,rule",
+    [
+        ([784, 40, 10], False, LearningRule(silent_paper=False, silent_backprop=False)),
+        ([784, 40, 10], False, LearningRule(silent_paper=True, silent_backprop=True)),
+        ([784, 30, 20, 10], False, LearningRule(silent_paper=True, silent_backprop=True)),
+        ([784, 30, 20, 10], False, LearningRule(silent_paper=False, silent_backprop=False)),
+        ([784, 40, 10], False, LearningRule(silent_paper=True, silent_backprop=False)),
+        ([784, 40, 10], True, LearningRule(silent_paper=False, silent_backprop=True)),
+        ([784, 30, 20, 10], True, LearningRule(silent_paper=False, silent_backprop=False)),
+    ],
+)
 def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
     images, labels = mnist_train
     rng = np.random.default_rng(1)
@@ -107,18 +110,43 @@ def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
     fw = v if real else np.where(v >= 0, 1, -1).astype(np.int8)
     scale = np.ones(n_layers)
     a = alphas.copy()
-    thr = (thetas.copy() if real else
-           np.array([kernels.threshold_count_exact(t, x) for t, x in zip(thetas, a, strict=True)],
-                    np.int32))
+    thr = (
+        thetas.copy()
+        if real
+        else np.array(
+            [kernels.threshold_count_exact(t, x) for t, x in zip(thetas, a, strict=True)], np.int32
+        )
+    )
     lam = 1e-3  # large, so that the lazy decay is visible
     for n in range(25):
         loss, correct = kernels.train_samples(
-            images, labels, np.array([n]), lay.sizes, lay.woff, lay.noff, v, fw, scale, a,
-            thetas, thetas / 32767, thr, not real, 0.1, 0.01, lam, 1.0, rule)
+            images,
+            labels,
+            np.array([n]),
+            lay.sizes,
+            lay.woff,
+            lay.noff,
+            v,
+            fw,
+            scale,
+            a,
+            thetas,
+            thetas / 32767,
+            thr,
+            not real,
+            0.1,
+            0.01,
+            lam,
+            1.0,
+            rule,
+        )
         weights, alphas, times, slow_loss = slow_step(
-            weights, alphas, thetas, images[n], labels[n], 0.1, 0.01, lam, 1.0, rule, real)
-        kernel_w = [scale[ly] * v[lay.woff[ly]:lay.woff[ly + 1]].reshape(sizes[ly], -1).T
-                    for ly in range(n_layers)]
+            weights, alphas, thetas, images[n], labels[n], 0.1, 0.01, lam, 1.0, rule, real
+        )
+        kernel_w = [
+            scale[ly] * v[lay.woff[ly] : lay.woff[ly + 1]].reshape(sizes[ly], -1).T
+            for ly in range(n_layers)
+        ]
         for w_slow, w_fast in zip(weights, kernel_w, strict=True):
             np.testing.assert_allclose(w_fast, w_slow, rtol=0, atol=1e-12)
         np.testing.assert_allclose(a, alphas, rtol=1e-13)
@@ -135,16 +163,30 @@ def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
 def test_presets_hold_table_1():
     m = make_config("mnist-600")
     assert (m.dataset, m.layer_sizes, m.thetas, m.alphas, m.init) == (
-        "mnist", [784, 600, 10], [150.0, 250.0], [5.0, 5.0], [[0.0, 0.5], [0.0, 5.0]])
+        "mnist",
+        [784, 600, 10],
+        [150.0, 250.0],
+        [5.0, 5.0],
+        [[0.0, 0.5], [0.0, 5.0]],
+    )
     assert (m.eta, m.mu, m.gamma, m.lam) == (0.1, 0.01, 3.0, 1e-6)
     assert (m.tie_lead, m.clip, m.silent_target, m.calibrate) == (1.0, [0.5, 5.0], "paper", True)
     f = make_config("fashion-1000")
     assert (f.dataset, f.layer_sizes, f.thetas, f.alphas, f.init) == (
-        "fashion-mnist", [784, 1000, 10], [500.0, 700.0], [5.0, 10.0], [[0.0, 0.3], [0.0, 0.3]])
+        "fashion-mnist",
+        [784, 1000, 10],
+        [500.0, 700.0],
+        [5.0, 10.0],
+        [[0.0, 0.3], [0.0, 0.3]],
+    )
     assert (f.clip, f.calibrate) == ([0.7, 0.7], True)
     d = make_config("fashion-600-600")
     assert (d.layer_sizes, d.thetas, d.alphas, d.init) == (
-        [784, 600, 600, 10], [500.0, 500.0, 700.0], [10.0, 10.0, 10.0], [[-1.0, 1.0]] * 3)
+        [784, 600, 600, 10],
+        [500.0, 500.0, 700.0],
+        [10.0, 10.0, 10.0],
+        [[-1.0, 1.0]] * 3,
+    )
     assert (d.clip, d.calibrate) == (None, True)
 
 
@@ -182,9 +224,11 @@ def _run(cfg, out, data_dir, **kw):
 
 
 def _same(a: Model, b: Model) -> bool:
-    return (a.content_hash == b.content_hash
-            and all(np.array_equal(x, y) for x, y in zip(a.weights, b.weights, strict=True))
-            and np.array_equal(a.alphas, b.alphas))
+    return (
+        a.content_hash == b.content_hash
+        and all(np.array_equal(x, y) for x, y in zip(a.weights, b.weights, strict=True))
+        and np.array_equal(a.alphas, b.alphas)
+    )
 
 
 def test_tiny_run_is_deterministic_and_seeded(tmp_path, data_dir):
@@ -204,8 +248,9 @@ def test_tiny_run_is_deterministic_and_seeded(tmp_path, data_dir):
 def test_clip_bounds_the_weights(tmp_path, data_dir):
     bounds = [0.5, 5.0]  # the mnist-600 preset's
     # theta 100: with the preset's 150 too few of the 24 hidden neurons fire to move weights far
-    free = _run(_tiny(eta=50.0, epochs=1, clip=[0.0], thetas=[100.0]),
-                tmp_path / "a.bs4nn", data_dir)
+    free = _run(
+        _tiny(eta=50.0, epochs=1, clip=[0.0], thetas=[100.0]), tmp_path / "a.bs4nn", data_dir
+    )
     assert any(np.abs(w).max() > b for w, b in zip(free.model.weights, bounds, strict=True))
     clipped = _run(_tiny(eta=50.0, epochs=1, thetas=[100.0]), tmp_path / "b.bs4nn", data_dir)
     assert clipped.model.train_config["clip"] == bounds
@@ -214,8 +259,9 @@ def test_clip_bounds_the_weights(tmp_path, data_dir):
 
 
 @pytest.mark.parametrize("weights,ema", [("binary", 0), ("binary", 400), ("real", 0)])
-def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, data_dir, weights, ema,
-                                                      interrupt_after_epoch_1):
+def test_interrupted_and_resumed_run_is_bit_identical(
+    tmp_path, data_dir, weights, ema, interrupt_after_epoch_1
+):
     cfg = _tiny(weights=weights, ema_samples=ema)
     whole = _run(cfg, tmp_path / "whole.bs4nn", data_dir)
 
@@ -224,8 +270,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, data_dir, weight
     resumed = _run(cfg, out, data_dir, resume=True)
     assert _same(resumed.model, whole.model)
     assert [h["val_acc"] for h in resumed.history] == [h["val_acc"] for h in whole.history]
-    assert [h["val_acc_ema"] for h in resumed.history] == [h["val_acc_ema"] for h in
-                                                           whole.history]
+    assert [h["val_acc_ema"] for h in resumed.history] == [h["val_acc_ema"] for h in whole.history]
     assert resumed.best_epoch == whole.best_epoch
     if ema:
         assert all(h["val_acc_ema"] is not None for h in whole.history)
@@ -233,9 +278,30 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, data_dir, weight
 
 def test_cli_train_tiny_then_eval(tmp_path, data_dir, capsys):
     out = tmp_path / "tiny.bs4nn"
-    assert main(["train", "--hidden", "16", "--epochs", "1", "--train-limit", "300",
-                 "--val-size", "100", "--out", str(out), "--no-progress", "--clip", "0",
-                 "--no-calibrate", "--data-dir", str(data_dir)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--hidden",
+                "16",
+                "--epochs",
+                "1",
+                "--train-limit",
+                "300",
+                "--val-size",
+                "100",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--clip",
+                "0",
+                "--no-calibrate",
+                "--data-dir",
+                str(data_dir),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "training 784-16-10 on mnist: 1 epochs, seed 0, binary weights" in text
     assert "selected epoch 1 (val " in text and "calibrated thresholds" not in text
@@ -244,13 +310,14 @@ def test_cli_train_tiny_then_eval(tmp_path, data_dir, capsys):
     assert (m.train_config["clip"], m.train_config["calibrate"]) == (None, False)
     assert "calibration" not in m.metrics
     assert 0.0 <= m.metrics["test_accuracy"] <= 1.0
-    assert main(["train", "--theta", "1", "--theta", "2", "--theta", "3",
-                 "--out", str(out)]) == 2
+    assert main(["train", "--theta", "1", "--theta", "2", "--theta", "3", "--out", str(out)]) == 2
     assert "give --theta once (all layers) or 2 times" in capsys.readouterr().err
     assert main(["train", "--clip", "1", "--clip", "-1", "--out", str(out)]) == 2
-    assert capsys.readouterr().err == ("bs4nn train: error: argument --clip: expected a finite "
-                                       "number of at least 0, got '-1' (see `bs4nn train "
-                                       "--help`)\n")
+    assert capsys.readouterr().err == (
+        "bs4nn train: error: argument --clip: expected a finite "
+        "number of at least 0, got '-1' (see `bs4nn train "
+        "--help`)\n"
+    )
 
 
 def test_resume_refuses_other_settings_or_missing_checkpoint(tmp_path, data_dir):
@@ -272,16 +339,17 @@ def test_calibrated_run_picks_thresholds_on_validation(tmp_path, data_dir):
     res = _run(_tiny(calibrate=True), tmp_path / "b.bs4nn", data_dir)
     cal = res.model.metrics["calibration"]
     # the same training; only the thresholds may differ, chosen on the 300 validation images
-    assert all(np.array_equal(x, y) for x, y in zip(plain.weights, res.model.weights,
-                                                    strict=True))
+    assert all(np.array_equal(x, y) for x, y in zip(plain.weights, res.model.weights, strict=True))
     assert cal["trained_K"] == plain.thresholds()
     assert cal["K"] == res.model.thresholds()
     assert cal["val_before"] == plain.metrics["val_accuracy"]
     assert res.val_accuracy == cal["val_after"] >= cal["val_before"]
     images, labels = load_dataset("mnist", "train", data_dir)
     _, val_idx = train_val_split(len(images), 300, 5)
-    assert accuracy_with_thresholds(res.model, cal["K"], images[val_idx],
-                                    labels[val_idx]) == cal["val_after"]
+    assert (
+        accuracy_with_thresholds(res.model, cal["K"], images[val_idx], labels[val_idx])
+        == cal["val_after"]
+    )
     assert Model.load(tmp_path / "b.bs4nn").thresholds() == cal["K"]
 
 

@@ -9,8 +9,17 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", "build", "out", "runs", "*.egg-info",
-                                     "__pycache__", ".pytest_cache", ".ruff_cache")
+NOT_SOURCES = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "build",
+    "out",
+    "runs",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -27,8 +36,20 @@ def installed(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("wheel")
     src = tmp / "src"
     shutil.copytree(REPO, src, ignore=NOT_SOURCES)  # no stale build/ of the work tree
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp / "dist"),
-         str(src)], tmp)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "-w",
+            str(tmp / "dist"),
+            str(src),
+        ],
+        tmp,
+    )
     (wheel,) = (tmp / "dist").glob("bs4nn_edge-*.whl")
     run([sys.executable, "-m", "venv", str(tmp / "venv")], tmp)
     run([str(tmp / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], tmp)
@@ -37,15 +58,26 @@ def installed(tmp_path_factory) -> Path:
 
 def test_wheel_installs_one_namespace(installed, tmp_path):
     for name in ("trainer", "codegen", "host", "firmware_template"):
-        proc = subprocess.run([installed / "python", "-c", f"import {name}"], cwd=tmp_path,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [installed / "python", "-c", f"import {name}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
         assert f"No module named '{name}'" in proc.stderr
-    out = run([installed / "python", "-c",
-               "from importlib.resources import files; "
-               "print(sorted(p.name for p in (files('bs4nn.firmware_template') / 'core')"
-               ".iterdir() if p.suffix in ('.c', '.h')))"], tmp_path)
-    core = sorted(p.name for p in (REPO / "firmware_template" / "core").iterdir()
-                  if p.suffix in (".c", ".h"))
+    out = run(
+        [
+            installed / "python",
+            "-c",
+            "from importlib.resources import files; "
+            "print(sorted(p.name for p in (files('bs4nn.firmware_template') / 'core')"
+            ".iterdir() if p.suffix in ('.c', '.h')))",
+        ],
+        tmp_path,
+    )
+    core = sorted(
+        p.name for p in (REPO / "firmware_template" / "core").iterdir() if p.suffix in (".c", ".h")
+    )
     assert out.strip() == str(core)
 
 
@@ -57,6 +89,19 @@ def test_wheel_runs_the_chain_from_outside_the_repository(installed, tmp_path):
     assert "integer model == trainer evaluation on 20 mnist test images" in out
     out = run([bs4nn, "build", "fw"], tmp_path)
     assert out.startswith("built fw/build/firmware.elf for qemu-mps2-an386 (model ")
-    out = run([bs4nn, "bench", "--model", model, "--emulate", "--limit", "20", "--out", "b",
-               "--no-progress"], tmp_path)
+    out = run(
+        [
+            bs4nn,
+            "bench",
+            "--model",
+            model,
+            "--emulate",
+            "--limit",
+            "20",
+            "--out",
+            "b",
+            "--no-progress",
+        ],
+        tmp_path,
+    )
     assert "images        20 of mnist test" in out and "\nmismatches    0  (" in out, out

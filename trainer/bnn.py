@@ -53,8 +53,10 @@ class Bnn:
     """Real proxy weights and batch-norm parameters of a BinaryNet-style network."""
 
     def __init__(self, sizes: list[int], rng: np.random.Generator):
-        self.w = [rng.uniform(-1, 1, (n_in, n_out)).astype(np.float32) / np.sqrt(n_in)
-                  for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
+        self.w = [
+            rng.uniform(-1, 1, (n_in, n_out)).astype(np.float32) / np.sqrt(n_in)
+            for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+        ]
         self.gamma = [np.ones(n, np.float32) for n in sizes[1:]]
         self.beta = [np.zeros(n, np.float32) for n in sizes[1:]]
         self.mean = [np.zeros(n, np.float32) for n in sizes[1:]]
@@ -74,8 +76,10 @@ class Bnn:
         a = x
         for ly, w in enumerate(self.w):
             z = a @ np.where(w >= 0, 1, -1).astype(np.float32)
-            z = self.gamma[ly] * (z - self.mean[ly]) / np.sqrt(self.var[ly] + BN_EPS) \
+            z = (
+                self.gamma[ly] * (z - self.mean[ly]) / np.sqrt(self.var[ly] + BN_EPS)
                 + self.beta[ly]
+            )
             a = (z >= 0).astype(np.float32) if ly < len(self.w) - 1 else z
         return a
 
@@ -100,7 +104,7 @@ class Bnn:
             a = (u >= 0).astype(np.float32) if ly < n_layers - 1 else u
         t = np.where(np.arange(a.shape[1]) == y[:, None], 1.0, -1.0).astype(np.float32)
         margin = np.maximum(0.0, 1.0 - t * a)
-        loss = float(np.mean(np.sum(margin ** 2, axis=1)))
+        loss = float(np.mean(np.sum(margin**2, axis=1)))
         g = -2.0 * t * margin / len(x)  # dL/du of the output layer
         gw, gg, gb = [None] * n_layers, [None] * n_layers, [None] * n_layers
         for ly in range(n_layers - 1, -1, -1):
@@ -117,9 +121,14 @@ class Bnn:
         return loss, [*gw, *gg, *gb]
 
 
-def train_bnn(cfg: BnnConfig, train: tuple[np.ndarray, np.ndarray],
-              val: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
-              progress: bool = True, log: Callable[[str], None] = print) -> BnnResult:
+def train_bnn(
+    cfg: BnnConfig,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> BnnResult:
     """Train on `train` (uint8 images, labels), select on `val`, score on `test`."""
     rng = np.random.default_rng(cfg.seed)
     net = Bnn(cfg.layer_sizes, rng)
@@ -135,11 +144,15 @@ def train_bnn(cfg: BnnConfig, train: tuple[np.ndarray, np.ndarray],
         lr = cfg.lr_start * decay ** (epoch - 1)
         perm = rng.permutation(n)
         loss_sum = 0.0
-        for b0 in tqdm(range(0, n, cfg.batch), desc=f"BNN epoch {epoch}/{cfg.epochs}",
-                       disable=not progress, leave=False, mininterval=0.5):
-            idx = perm[b0:b0 + cfg.batch]
-            loss, grads = net.step_grads(train[0][idx].astype(np.float32) * scale,
-                                         train[1][idx])
+        for b0 in tqdm(
+            range(0, n, cfg.batch),
+            desc=f"BNN epoch {epoch}/{cfg.epochs}",
+            disable=not progress,
+            leave=False,
+            mininterval=0.5,
+        ):
+            idx = perm[b0 : b0 + cfg.batch]
+            loss, grads = net.step_grads(train[0][idx].astype(np.float32) * scale, train[1][idx])
             loss_sum += loss * len(idx)
             it += 1
             for p, gr, mm, ss in zip(net.params(), grads, m, s, strict=True):
@@ -147,12 +160,11 @@ def train_bnn(cfg: BnnConfig, train: tuple[np.ndarray, np.ndarray],
                 mm += (1 - b1) * gr
                 ss *= b2
                 ss += (1 - b2) * gr * gr
-                p -= lr * (mm / (1 - b1 ** it)) / (np.sqrt(ss / (1 - b2 ** it)) + eps)
+                p -= lr * (mm / (1 - b1**it)) / (np.sqrt(ss / (1 - b2**it)) + eps)
             for w in net.w:
                 np.clip(w, -1.0, 1.0, out=w)
         val_acc = float(np.mean(net.predict(xv) == yv))
-        history.append({"epoch": epoch, "train_loss": loss_sum / n, "val_acc": val_acc,
-                        "lr": lr})
+        history.append({"epoch": epoch, "train_loss": loss_sum / n, "val_acc": val_acc, "lr": lr})
         log(f"BNN epoch {epoch:3d}  loss {loss_sum / n:.4f}  val {100 * val_acc:.2f}%")
         if val_acc > best_val:
             best, best_val, best_epoch = net.copy(), val_acc, epoch
@@ -188,6 +200,7 @@ def load_bnn(path: str | Path) -> BnnResult:
             for name in ("gamma", "beta", "mean", "var"):
                 setattr(net, name, [z[f"{name}{ly}"] for ly in range(n)])
     except (OSError, ValueError, KeyError) as exc:
-        raise Bs4nnError(f"BNN file {path} is unreadable ({exc}); train it again "
-                         "(bs4nn paper --retrain)") from None
+        raise Bs4nnError(
+            f"BNN file {path} is unreadable ({exc}); train it again (bs4nn paper --retrain)"
+        ) from None
     return BnnResult(**meta, net=net)

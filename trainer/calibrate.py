@@ -22,8 +22,9 @@ SPAN = (0.6, 1.6)  # K is searched within these factors of the trained K
 PASSES = 2  # coordinate-descent rounds over the layers
 
 
-def accuracy_with_thresholds(model: Model, ks: list[int], images: np.ndarray,
-                             labels: np.ndarray) -> float:
+def accuracy_with_thresholds(
+    model: Model, ks: list[int], images: np.ndarray, labels: np.ndarray
+) -> float:
     """Strict-decision accuracy of `model` run with the integer thresholds `ks`."""
     return float(np.mean(predict(model, images, ks) == labels))
 
@@ -36,8 +37,13 @@ def thetas_for(ks: list[int], alphas: np.ndarray) -> np.ndarray:
     return thetas
 
 
-def calibrate_thresholds(model: Model, images: np.ndarray, labels: np.ndarray,
-                         log=print, span: tuple[float, float] = SPAN) -> tuple[Model, float, float]:
+def calibrate_thresholds(
+    model: Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    log=print,
+    span: tuple[float, float] = SPAN,
+) -> tuple[Model, float, float]:
     """(model with the best thresholds found, accuracy before, accuracy after) on the given
     validation images; each K is searched within `span` times its trained value. Ties keep
     the K closer to the trained one."""
@@ -57,19 +63,31 @@ def calibrate_thresholds(model: Model, images: np.ndarray, labels: np.ndarray,
             for step in (coarse, 1):
                 # every candidate of this layer scored in one pass (the others stay fixed)
                 ks = np.array(sorted(candidates), np.int32)
-                right = calibrate_kernels.right_per_k(images, labels, lay.sizes, lay.woff,
-                                                      lay.noff, fw, np.array(best, np.int32),
-                                                      ly, ks)
+                right = calibrate_kernels.right_per_k(
+                    images,
+                    labels,
+                    lay.sizes,
+                    lay.woff,
+                    lay.noff,
+                    fw,
+                    np.array(best, np.int32),
+                    ly,
+                    ks,
+                )
                 accuracy = dict(zip(ks.tolist(), (right / len(labels)).tolist(), strict=True))
                 for k in candidates:
                     acc = accuracy[k]
                     if acc > best_acc:
-                        best, best_acc = best[:ly] + [k] + best[ly + 1:], acc
+                        best, best_acc = best[:ly] + [k] + best[ly + 1 :], acc
                 if step == 1 or coarse == 1:
                     break
-                candidates = sorted(range(max(1, best[ly] - coarse + 1), best[ly] + coarse),
-                                    key=lambda k: abs(k - k0))
-    log(f"calibrated thresholds K {','.join(map(str, trained))} -> {','.join(map(str, best))}: "
-        f"validation {100 * before:.2f}% -> {100 * best_acc:.2f}%")
+                candidates = sorted(
+                    range(max(1, best[ly] - coarse + 1), best[ly] + coarse),
+                    key=lambda k: abs(k - k0),
+                )
+    log(
+        f"calibrated thresholds K {','.join(map(str, trained))} -> {','.join(map(str, best))}: "
+        f"validation {100 * before:.2f}% -> {100 * best_acc:.2f}%"
+    )
     calibrated = replace(model, thetas=thetas_for(best, model.alphas))
     return calibrated, before, best_acc

@@ -41,12 +41,27 @@ def _image_right(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right):
     """right[c] = 1 where K = ks[c] (ascending) at `layer` classifies one image correctly."""
     n_layers = sizes.shape[0] - 1
     order, starts, counts, fire_count, times, fired_order, fired_n, seg = forward_buffers(
-        pixels.shape[0], noff[n_layers], n_layers, thr)
+        pixels.shape[0], noff[n_layers], n_layers, thr
+    )
     sort_inputs(pixels, order, starts)
     if layer > 0:  # the layers below, once: the spikes that reach `layer`
-        forward(order, starts, sizes[:layer + 1], woff[:layer + 1], noff[:layer + 1], fw,
-                thr[:layer], False, counts, times, fire_count, fired_order, fired_n, seg)
-        below = times[noff[layer - 1]:noff[layer]].copy()
+        forward(
+            order,
+            starts,
+            sizes[: layer + 1],
+            woff[: layer + 1],
+            noff[: layer + 1],
+            fw,
+            thr[:layer],
+            False,
+            counts,
+            times,
+            fire_count,
+            fired_order,
+            fired_n,
+            seg,
+        )
+        below = times[noff[layer - 1] : noff[layer]].copy()
         order = np.empty(below.shape[0], np.int64)
         _sort_by_step(below, order, starts)
     # the layers from `top` up run once per candidate, fed with the spikes of the layer below
@@ -56,8 +71,22 @@ def _image_right(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right):
     if top == layer:  # the output layer alone, per candidate
         for c in range(ks.shape[0]):
             up_thr[0] = ks[c]
-            label_c, _, _ = forward(order, starts, up_sizes, up_woff, up_noff, fw, up_thr, True,
-                                    counts, times, fire_count, fired_order, fired_n, seg)
+            label_c, _, _ = forward(
+                order,
+                starts,
+                up_sizes,
+                up_woff,
+                up_noff,
+                fw,
+                up_thr,
+                True,
+                counts,
+                times,
+                fire_count,
+                fired_order,
+                fired_n,
+                seg,
+            )
             right[c] = label_c == label
         return
     # the searched layer's counts, once: first[c, j] = step at which neuron j reaches ks[c]
@@ -70,7 +99,7 @@ def _image_right(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right):
         if starts[t + 1] == starts[t]:
             continue
         for e in range(starts[t], starts[t + 1]):
-            w = fw[base + order[e] * n_out:base + (order[e] + 1) * n_out]
+            w = fw[base + order[e] * n_out : base + (order[e] + 1) * n_out]
             for j in range(n_out):
                 count[j] += w[j]
         for j in range(n_out):
@@ -80,8 +109,22 @@ def _image_right(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right):
     spikes = np.empty(n_out, np.int64)
     for c in range(ks.shape[0]):
         _sort_by_step(first[c], spikes, starts)
-        label_c, _, _ = forward(spikes, starts, up_sizes, up_woff, up_noff, fw, up_thr, True,
-                                counts, times, fire_count, fired_order, fired_n, seg)
+        label_c, _, _ = forward(
+            spikes,
+            starts,
+            up_sizes,
+            up_woff,
+            up_noff,
+            fw,
+            up_thr,
+            True,
+            counts,
+            times,
+            fire_count,
+            fired_order,
+            fired_n,
+            seg,
+        )
         right[c] = label_c == label
 
 

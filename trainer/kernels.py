@@ -27,6 +27,8 @@ class LearningRule(NamedTuple):
 
     silent_paper: bool  # all outputs silent: the label's target is tmax - gamma (the paper)
     silent_backprop: bool  # Eq. 14 with fake spikes: [t_j <= t_k] is true for tmax, tmax
+
+
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp split for the exact product below
 
 
@@ -64,10 +66,16 @@ def threshold_count_exact(theta: float, alpha: float) -> int:
 @njit(cache=True)
 def forward_buffers(n_pixels, total, n_layers, thr):
     """Scratch arrays of `sort_inputs` and `forward` for one image at a time."""
-    return (np.empty(n_pixels, np.int64), np.empty(TMAX + 1, np.int64),
-            np.empty(total, thr.dtype), np.empty(total, thr.dtype), np.empty(total, np.int64),
-            np.empty(total, np.int64), np.empty(n_layers, np.int64),
-            np.empty(n_layers, np.int64))
+    return (
+        np.empty(n_pixels, np.int64),
+        np.empty(TMAX + 1, np.int64),
+        np.empty(total, thr.dtype),
+        np.empty(total, thr.dtype),
+        np.empty(total, np.int64),
+        np.empty(total, np.int64),
+        np.empty(n_layers, np.int64),
+        np.empty(n_layers, np.int64),
+    )
 
 
 @njit(cache=True)
@@ -96,8 +104,23 @@ def sort_inputs(pixels, order, starts) -> int:
 
 
 @njit(cache=True)
-def forward(order, starts, sizes, woff, noff, fw, thr, stop_at_decision,
-            counts, times, fire_count, fired_order, fired_n, seg, trace=None):
+def forward(
+    order,
+    starts,
+    sizes,
+    woff,
+    noff,
+    fw,
+    thr,
+    stop_at_decision,
+    counts,
+    times,
+    fire_count,
+    fired_order,
+    fired_n,
+    seg,
+    trace=None,
+):
     """Simulate one image (inputs already sorted by `sort_inputs`).
 
     Fills `times` (firing step of every neuron, TMAX if it did not fire), `fire_count` (count at
@@ -119,7 +142,7 @@ def forward(order, starts, sizes, woff, noff, fw, thr, stop_at_decision,
     last = TMAX - 1
     for t in range(TMAX):
         if trace is not None and t > 0:
-            trace[t - 1] = counts[:noff[n_layers]]
+            trace[t - 1] = counts[: noff[n_layers]]
         if starts[t + 1] == starts[t]:
             continue  # nothing spikes at t: no count changes anywhere, so no neuron can fire
         for ly in range(n_layers):
@@ -135,14 +158,14 @@ def forward(order, starts, sizes, woff, noff, fw, thr, stop_at_decision,
             seg[ly] = fired_n[ly]
             if e1 == e0:
                 continue
-            c = counts[base:base + n_out]  # slices: numba vectorises these loops, not a[i + j]
+            c = counts[base : base + n_out]  # slices: numba vectorises these loops, not a[i + j]
             for e in range(e0, e1):
                 src = order[e] if ly == 0 else fired_order[e]
-                w = fw[wb + src * n_out:wb + (src + 1) * n_out]
+                w = fw[wb + src * n_out : wb + (src + 1) * n_out]
                 for j in range(n_out):
                     c[j] += w[j]
             th = thr[ly]
-            tm = times[base:base + n_out]
+            tm = times[base : base + n_out]
             new = False
             for j in range(n_out):
                 new |= (c[j] >= th) & (tm[j] == TMAX)
@@ -161,7 +184,7 @@ def forward(order, starts, sizes, woff, noff, fw, thr, stop_at_decision,
             break
     if trace is not None:
         for t in range(last, TMAX):
-            trace[t] = counts[:noff[n_layers]]
+            trace[t] = counts[: noff[n_layers]]
     # decision: earliest output step, then largest count, then lowest index
     if fired_n[n_layers - 1] > 0:
         first = times[out_base + fired_order[out_base]]
@@ -224,9 +247,32 @@ def output_targets(out_times, label, gamma, silent_paper, target, tie_lead=0.0):
 
 
 @njit(cache=True)
-def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, thetas,
-              alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev, syn, rule,
-              wclip):
+def _backward(
+    pixels,
+    order,
+    n_active,
+    sizes,
+    woff,
+    noff,
+    v,
+    fw,
+    scale,
+    alphas,
+    thetas,
+    alpha_min,
+    thr,
+    binary,
+    eta,
+    mu,
+    times,
+    fired_order,
+    fired_n,
+    d,
+    dprev,
+    syn,
+    rule,
+    wclip,
+):
     """Sparse backward of one sample; `d` holds the normalised output deltas on entry.
 
     For weight layer ly (from the top): the delta of the layer below (Eq. 14, with the real
@@ -249,7 +295,7 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
         else:
             e0 = noff[ly - 1]
             e1 = noff[ly - 1] + fired_n[ly - 1]
-        tout = times[ob:ob + n_out]
+        tout = times[ob : ob + n_out]
         dd = d[:n_out]
         # Eq. 14 for the layer below, before the weights move
         if ly > 0:
@@ -258,7 +304,7 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
             for e in range(e0, e1):
                 i = fired_order[e]
                 ti = times[noff[ly - 1] + i]
-                vr = v[wb + i * n_out:wb + (i + 1) * n_out]
+                vr = v[wb + i * n_out : wb + (i + 1) * n_out]
                 acc = 0.0
                 for j in range(n_out):
                     acc += dd[j] * vr[j] if ti <= tout[j] else 0.0
@@ -272,7 +318,7 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
                         syn[n_silent] = j
                         n_silent += 1
                 if n_silent > 0:
-                    below = times[noff[ly - 1]:noff[ly - 1] + n_in]
+                    below = times[noff[ly - 1] : noff[ly - 1] + n_in]
                     for i in range(n_in):
                         if below[i] == TMAX:
                             acc = 0.0
@@ -294,8 +340,8 @@ def _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, 
             else:
                 i = fired_order[e]
                 ti = times[noff[ly - 1] + i]
-            vr = v[wb + i * n_out:wb + (i + 1) * n_out]
-            fr = fw[wb + i * n_out:wb + (i + 1) * n_out]
+            vr = v[wb + i * n_out : wb + (i + 1) * n_out]
+            fr = fw[wb + i * n_out : wb + (i + 1) * n_out]
             for j in range(n_out):  # branch-free selects so that the loop vectorises
                 hit = ti <= tout[j]
                 sy[j] += fr[j] if hit else 0
@@ -330,9 +376,29 @@ def _rescale(v, fw, scale, woff, ly, binary):
 
 
 @njit(cache=True)
-def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, thetas,
-                  alpha_min, thr, binary, eta, mu, lam, gamma, rule, tie_lead=0.0,
-                  clip=None):
+def train_samples(
+    images,
+    labels,
+    idx,
+    sizes,
+    woff,
+    noff,
+    v,
+    fw,
+    scale,
+    alphas,
+    thetas,
+    alpha_min,
+    thr,
+    binary,
+    eta,
+    mu,
+    lam,
+    gamma,
+    rule,
+    tie_lead=0.0,
+    clip=None,
+):
     """Per-sample SGD over images[idx] in that order. Weights are W = scale[ly] * V (lazy L2).
 
     Updates v, fw (signs, or v itself for real weights), scale, alphas and thr in place.
@@ -347,7 +413,8 @@ def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, 
     for ly in range(n_layers + 1):
         widest = max(widest, sizes[ly])
     order, starts, counts, fire_count, times, fired_order, fired_n, seg = forward_buffers(
-        images.shape[1], total, n_layers, thr)
+        images.shape[1], total, n_layers, thr
+    )
     d = np.empty(widest)
     dprev = np.empty(widest)
     syn = np.empty(widest)
@@ -365,19 +432,57 @@ def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, 
         pixels = images[idx[n]]
         y = labels[idx[n]]
         n_active = sort_inputs(pixels, order, starts)
-        pred, _, _ = forward(order, starts, sizes, woff, noff, fw, thr, False,
-                             counts, times, fire_count, fired_order, fired_n, seg)
+        pred, _, _ = forward(
+            order,
+            starts,
+            sizes,
+            woff,
+            noff,
+            fw,
+            thr,
+            False,
+            counts,
+            times,
+            fire_count,
+            fired_order,
+            fired_n,
+            seg,
+        )
         if pred == y:
             correct += 1
-        output_targets(times[out_base:out_base + n_cls], y, gamma, rule.silent_paper, target,
-                       tie_lead)
+        output_targets(
+            times[out_base : out_base + n_cls], y, gamma, rule.silent_paper, target, tie_lead
+        )
         for k in range(n_cls):
             d[k] = (target[k] - times[out_base + k]) / TMAX
             loss += 0.5 * d[k] * d[k]
         if _normalize(d, n_cls):  # zero error: nothing to learn from this sample
-            _backward(pixels, order, n_active, sizes, woff, noff, v, fw, scale, alphas, thetas,
-                      alpha_min, thr, binary, eta, mu, times, fired_order, fired_n, d, dprev,
-                      syn, rule, wclip)
+            _backward(
+                pixels,
+                order,
+                n_active,
+                sizes,
+                woff,
+                noff,
+                v,
+                fw,
+                scale,
+                alphas,
+                thetas,
+                alpha_min,
+                thr,
+                binary,
+                eta,
+                mu,
+                times,
+                fired_order,
+                fired_n,
+                d,
+                dprev,
+                syn,
+                rule,
+                wclip,
+            )
         for ly in range(n_layers):
             scale[ly] *= decay
             if scale[ly] < 1e-3:
@@ -388,8 +493,9 @@ def train_samples(images, labels, idx, sizes, woff, noff, v, fw, scale, alphas, 
 
 
 @njit(cache=True, parallel=True)
-def infer_batch(images, sizes, woff, noff, fw, thr, stop_at_decision,
-                labels, steps, fallback, out_times, spikes):
+def infer_batch(
+    images, sizes, woff, noff, fw, thr, stop_at_decision, labels, steps, fallback, out_times, spikes
+):
     """Forward every image (in parallel). Fills, per image: predicted label, decision step,
     fallback flag, output firing steps (TMAX if not fired; with `stop_at_decision` only those
     that fired by the decision count) and spikes per layer [input, hidden..., output] up to the
@@ -401,10 +507,25 @@ def infer_batch(images, sizes, woff, noff, fw, thr, stop_at_decision,
     out_base = noff[n_layers - 1]
     for n in prange(images.shape[0]):
         order, starts, counts, fire_count, times, fired_order, fired_n, seg = forward_buffers(
-            images.shape[1], total, n_layers, thr)
+            images.shape[1], total, n_layers, thr
+        )
         sort_inputs(images[n], order, starts)
-        pred, step, fb = forward(order, starts, sizes, woff, noff, fw, thr, stop_at_decision,
-                                 counts, times, fire_count, fired_order, fired_n, seg)
+        pred, step, fb = forward(
+            order,
+            starts,
+            sizes,
+            woff,
+            noff,
+            fw,
+            thr,
+            stop_at_decision,
+            counts,
+            times,
+            fire_count,
+            fired_order,
+            fired_n,
+            seg,
+        )
         labels[n] = pred
         steps[n] = step
         fallback[n] = fb

@@ -36,9 +36,16 @@ WEIGHT_KINDS = ("binary", "real")
 _META = "meta.json"
 _ZIP_MAGIC = b"PK\x03\x04"
 _META_TYPES = {  # meta.json keys besides format and format_version: the JSON types they hold
-    "layer_sizes": (list,), "content_hash": (str,), "weight_kind": (str,), "encoding": (str,),
-    "tmax": (int,), "dataset": (str, type(None)), "dataset_sha256": (str, type(None)),
-    "seed": (int, type(None)), "train_config": (dict,), "metrics": (dict,),
+    "layer_sizes": (list,),
+    "content_hash": (str,),
+    "weight_kind": (str,),
+    "encoding": (str,),
+    "tmax": (int,),
+    "dataset": (str, type(None)),
+    "dataset_sha256": (str, type(None)),
+    "seed": (int, type(None)),
+    "train_config": (dict,),
+    "metrics": (dict,),
 }
 _META_KEYS = tuple(_META_TYPES)
 _META_OPTIONAL = ("dataset_sha256",)  # absent from files written before own datasets
@@ -127,14 +134,22 @@ class Model:
         if self.dataset is not None:
             got = dataset_fields(requested)
             if got != {"dataset": self.dataset, "dataset_sha256": self.dataset_sha256}:
-                theirs = got["dataset"] + (f" (test split SHA-256 {got['dataset_sha256'][:16]}"
-                                           "...)" if got["dataset_sha256"] else "")
-                ours = self.dataset + (f" (test split SHA-256 {self.dataset_sha256[:16]}...)"
-                                       if self.dataset_sha256 else "")
-                hint = ("give the data it was made from" if self.dataset_sha256
-                        else f"leave --dataset out to use {self.dataset}")
-                raise Bs4nnError(f"--dataset {theirs} is not the model's dataset ({ours}); "
-                                 f"{hint}")
+                theirs = got["dataset"] + (
+                    f" (test split SHA-256 {got['dataset_sha256'][:16]}...)"
+                    if got["dataset_sha256"]
+                    else ""
+                )
+                ours = self.dataset + (
+                    f" (test split SHA-256 {self.dataset_sha256[:16]}...)"
+                    if self.dataset_sha256
+                    else ""
+                )
+                hint = (
+                    "give the data it was made from"
+                    if self.dataset_sha256
+                    else f"leave --dataset out to use {self.dataset}"
+                )
+                raise Bs4nnError(f"--dataset {theirs} is not the model's dataset ({ours}); {hint}")
         return requested
 
     def save(self, path: str | Path) -> Path:
@@ -210,8 +225,15 @@ def model_from_arrays(
     thetas: one value each per layer. `meta` may set weight_kind, encoding, dataset, seed,
     train_config, metrics.
     """
-    allowed = {"weight_kind", "encoding", "dataset", "dataset_sha256", "seed", "train_config",
-               "metrics"}
+    allowed = {
+        "weight_kind",
+        "encoding",
+        "dataset",
+        "dataset_sha256",
+        "seed",
+        "train_config",
+        "metrics",
+    }
     unknown = sorted(set(meta) - allowed)
     if unknown:
         raise Bs4nnError(
@@ -220,8 +242,13 @@ def model_from_arrays(
     if isinstance(weights, np.ndarray):
         raise Bs4nnError("weights must be a list with one (n_out, n_in) array per layer")
     # copies: the model is a snapshot, later changes to the caller's arrays do not reach it
-    return Model([np.array(w) for w in weights], _as_vector(alphas, "alphas"),
-                 _as_vector(thetas, "thetas"), tmax=tmax, **meta)
+    return Model(
+        [np.array(w) for w in weights],
+        _as_vector(alphas, "alphas"),
+        _as_vector(thetas, "thetas"),
+        tmax=tmax,
+        **meta,
+    )
 
 
 # ---------------------------------------------------------------- helpers
@@ -287,12 +314,20 @@ def _check_dataset(name: object, sha256: object) -> None:
     """None, a built-in dataset, or a user's own named by its file and test-split SHA-256."""
     if sha256 is None:
         if name is not None and name not in DATASETS:
-            raise Bs4nnError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)} "
-                             "(or own data with its dataset_sha256)")
-    elif not (isinstance(name, str) and name and isinstance(sha256, str) and len(sha256) == 64
-              and all(c in "0123456789abcdef" for c in sha256)):
-        raise Bs4nnError(f"own dataset {name!r} needs a name and a 64-hex dataset_sha256, got "
-                         f"{sha256!r}")
+            raise Bs4nnError(
+                f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)} "
+                "(or own data with its dataset_sha256)"
+            )
+    elif not (
+        isinstance(name, str)
+        and name
+        and isinstance(sha256, str)
+        and len(sha256) == 64
+        and all(c in "0123456789abcdef" for c in sha256)
+    ):
+        raise Bs4nnError(
+            f"own dataset {name!r} needs a name and a 64-hex dataset_sha256, got {sha256!r}"
+        )
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
@@ -347,8 +382,13 @@ def _read(zf: zipfile.ZipFile, path: Path) -> Model:
     meta = {**dict.fromkeys(_META_OPTIONAL), **meta}
     for key, kinds in _META_TYPES.items():
         if not _is(meta[key], kinds):
-            raise Bs4nnError(_corrupt(path, f"{_META} has {key} = {_short(meta[key])}, not "
-                                            f"{' or '.join(k.__name__ for k in kinds)}"))
+            raise Bs4nnError(
+                _corrupt(
+                    path,
+                    f"{_META} has {key} = {_short(meta[key])}, not "
+                    f"{' or '.join(k.__name__ for k in kinds)}",
+                )
+            )
     sizes = meta["layer_sizes"]
     if len(sizes) < 2 or not all(_is(n, (int,)) and n > 0 for n in sizes):
         raise Bs4nnError(_corrupt(path, f"bad layer_sizes {_short(sizes)}"))
@@ -368,8 +408,10 @@ def _read(zf: zipfile.ZipFile, path: Path) -> Model:
     for i, w in enumerate(weights):
         if w.shape != (sizes[i + 1], sizes[i]):
             raise Bs4nnError(
-                _corrupt(path, f"weights_{i} has shape {w.shape}, layer sizes say "
-                               f"{(sizes[i + 1], sizes[i])}")
+                _corrupt(
+                    path,
+                    f"weights_{i} has shape {w.shape}, layer sizes say {(sizes[i + 1], sizes[i])}",
+                )
             )
     try:
         model = Model(weights, alphas, thetas, **fields)

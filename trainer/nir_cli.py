@@ -10,10 +10,11 @@ from bs4nn.trainer.options import path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "import-nir", help="make a bs4nn model from a NIR graph",
+        "import-nir",
+        help="make a bs4nn model from a NIR graph",
         description="Read a NIR graph Input -> (Linear or Affine -> IF)... -> Output, binarise its "
-                    "weights (sign, one alpha per layer) and save it as a bs4nn model; prints "
-                    "what the conversion changed. `bs4nn export --format nir` writes such graphs.",
+        "weights (sign, one alpha per layer) and save it as a bs4nn model; prints "
+        "what the conversion changed. `bs4nn export --format nir` writes such graphs.",
     )
     p.add_argument("nir_file", type=path, metavar="NIR_FILE")
     p.add_argument("--out", type=path, required=True, help="model file to write")

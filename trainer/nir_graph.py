@@ -31,9 +31,9 @@ SEMANTICS = {
     "input_coding": "pixel intensity I (0..255) spikes once at step 255 - I; I = 0 never spikes",
     "time": "integer steps 0..255; a spike reaches the next layer in the same step",
     "threshold": "fires at the first step where alpha * (count of +1 minus -1 inputs) "
-                 "> v_threshold = alpha * (K - 1/2), K = ceil(theta / alpha)",
+    "> v_threshold = alpha * (K - 1/2), K = ceil(theta / alpha)",
     "decision": "the first output spike; ties go to the largest count, then the lowest index; "
-                "with no output spike by step 255 the largest count wins",
+    "with no output spike by step 255 the largest count wins",
 }
 
 
@@ -48,14 +48,16 @@ def model_to_nir(model: Model):
     import nir
 
     if model.weight_kind != "binary":
-        raise Bs4nnError(f"NIR export is for binary models; this one has {model.weight_kind!r} "
-                         "weights (S4NN)")
+        raise Bs4nnError(
+            f"NIR export is for binary models; this one has {model.weight_kind!r} weights (S4NN)"
+        )
     nodes = {"input": nir.Input(input_type={"input": np.array([model.layer_sizes[0]])})}
     edges = []
     previous = "input"
     ks = model.thresholds()
     for layer, (w, alpha, theta, k) in enumerate(
-            zip(model.weights, model.alphas, model.thetas, ks, strict=True)):
+        zip(model.weights, model.alphas, model.thetas, ks, strict=True)
+    ):
         n_out = w.shape[0]
         linear, neuron = f"linear_{layer}", f"if_{layer}"
         nodes[linear] = nir.Linear(
@@ -63,15 +65,21 @@ def model_to_nir(model: Model):
             metadata={"bs4nn_alpha": float(alpha), "bs4nn_proxy_weights": np.asarray(w)},
         )
         nodes[neuron] = nir.IF(
-            r=np.ones(n_out), v_threshold=np.full(n_out, float(alpha) * (k - 0.5)),
-            v_reset=np.zeros(n_out), metadata={"bs4nn_theta": float(theta), "bs4nn_k": int(k)},
+            r=np.ones(n_out),
+            v_threshold=np.full(n_out, float(alpha) * (k - 0.5)),
+            v_reset=np.zeros(n_out),
+            metadata={"bs4nn_theta": float(theta), "bs4nn_k": int(k)},
         )
         edges += [(previous, linear), (linear, neuron)]
         previous = neuron
     nodes["output"] = nir.Output(output_type={"output": np.array([model.layer_sizes[-1]])})
     edges.append((previous, "output"))
-    metadata = {"producer": PRODUCER, "bs4nn_model_hash": model.content_hash,
-                "dataset": model.dataset or "", **SEMANTICS}
+    metadata = {
+        "producer": PRODUCER,
+        "bs4nn_model_hash": model.content_hash,
+        "dataset": model.dataset or "",
+        **SEMANTICS,
+    }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 
@@ -98,8 +106,9 @@ def read_nir(path: str | Path) -> NirImport:
     try:
         graph = nir.read(path)
     except Exception as exc:  # h5py and nir raise many kinds on a foreign or damaged file
-        raise Bs4nnError(f"{path} is not a readable NIR file ({type(exc).__name__}: {exc})"
-                         ) from None
+        raise Bs4nnError(
+            f"{path} is not a readable NIR file ({type(exc).__name__}: {exc})"
+        ) from None
     return model_from_nir(graph)
 
 
@@ -115,12 +124,15 @@ def _chain(graph) -> list[str]:
     while type(graph.nodes[chain[-1]]).__name__ != "Output":
         nxt = following.get(chain[-1], [])
         if len(nxt) != 1 or nxt[0] in chain:
-            raise Bs4nnError(f"node {chain[-1]!r} has {len(nxt)} successors; bs4nn runs a "
-                             "straight chain of layers (no branches or recurrence)")
+            raise Bs4nnError(
+                f"node {chain[-1]!r} has {len(nxt)} successors; bs4nn runs a "
+                "straight chain of layers (no branches or recurrence)"
+            )
         chain.append(nxt[0])
     if len(graph.nodes) != len(chain):
-        raise Bs4nnError(f"the graph has {len(graph.nodes) - len(chain)} node(s) off the "
-                         "input-to-output chain")
+        raise Bs4nnError(
+            f"the graph has {len(graph.nodes) - len(chain)} node(s) off the input-to-output chain"
+        )
     return chain
 
 
@@ -132,8 +144,7 @@ def _weights(name: str, node) -> np.ndarray:
         raise Bs4nnError(f"node {name!r} is a {kind}; bs4nn expects Linear or Affine here")
     w = np.asarray(node.weight, dtype=np.float64)
     if w.ndim != 2 or not np.isfinite(w).all():
-        raise Bs4nnError(f"node {name!r}: weights must be a finite 2-D matrix, got shape "
-                         f"{w.shape}")
+        raise Bs4nnError(f"node {name!r}: weights must be a finite 2-D matrix, got shape {w.shape}")
     return w
 
 
@@ -148,11 +159,15 @@ def _threshold(name: str, node, n_out: int) -> float:
     if not (np.all(r > 0) and np.isfinite(level).all()):
         raise Bs4nnError(f"node {name!r}: r must be positive and thresholds finite")
     if np.ptp(level) != 0:
-        raise Bs4nnError(f"node {name!r}: thresholds differ between neurons ({level.min():g} to "
-                         f"{level.max():g}); bs4nn has one threshold per layer")
+        raise Bs4nnError(
+            f"node {name!r}: thresholds differ between neurons ({level.min():g} to "
+            f"{level.max():g}); bs4nn has one threshold per layer"
+        )
     if not level[0] >= 0:
-        raise Bs4nnError(f"node {name!r}: threshold {level[0]:g} is negative; a neuron would "
-                         "fire before any input")
+        raise Bs4nnError(
+            f"node {name!r}: threshold {level[0]:g} is negative; a neuron would "
+            "fire before any input"
+        )
     return float(level[0])
 
 
@@ -161,8 +176,10 @@ def model_from_nir(graph) -> NirImport:
     chain = _chain(graph)
     body = chain[1:-1]
     if not body or len(body) % 2:
-        raise Bs4nnError(f"between Input and Output bs4nn expects pairs of Linear/Affine and IF "
-                         f"nodes; found {', '.join(body) or 'nothing'}")
+        raise Bs4nnError(
+            f"between Input and Output bs4nn expects pairs of Linear/Affine and IF "
+            f"nodes; found {', '.join(body) or 'nothing'}"
+        )
     weights, alphas, thetas, report = [], [], [], []
     for layer in range(len(body) // 2):
         lname, iname = body[2 * layer], body[2 * layer + 1]
@@ -176,15 +193,20 @@ def model_from_nir(graph) -> NirImport:
         k = int(np.floor(level / alpha)) + 1  # alpha * count > level  <=>  count >= k
         proxy = lmeta.get("bs4nn_proxy_weights")
         theta = imeta.get("bs4nn_theta")
-        ours = (proxy is not None and theta is not None
-                and np.shape(proxy) == w.shape
-                and np.array_equal(alpha * binarize(proxy), w)
-                and int(imeta.get("bs4nn_k", -1)) == k)
+        ours = (
+            proxy is not None
+            and theta is not None
+            and np.shape(proxy) == w.shape
+            and np.array_equal(alpha * binarize(proxy), w)
+            and int(imeta.get("bs4nn_k", -1)) == k
+        )
         if ours:  # written by bs4nn: keep the real proxy weights and theta as they were
             weights.append(np.asarray(proxy, dtype=np.float64))
             thetas.append(float(theta))
-            report.append(f"layer {layer}: {w.shape[1]}->{w.shape[0]}, bs4nn's own weights, "
-                          f"alpha {alpha:g}, theta {float(theta):g}, K {k}")
+            report.append(
+                f"layer {layer}: {w.shape[1]}->{w.shape[0]}, bs4nn's own weights, "
+                f"alpha {alpha:g}, theta {float(theta):g}, K {k}"
+            )
         else:
             signs = binarize(w)
             changed = int(np.count_nonzero(alpha * signs != w))
@@ -193,9 +215,11 @@ def model_from_nir(graph) -> NirImport:
             report.append(
                 f"layer {layer}: {w.shape[1]}->{w.shape[0]}, binarised to alpha {alpha:g} x "
                 f"sign(W): {changed:,} of {w.size:,} weights changed value; v_threshold / r "
-                f"= {level:g} -> K {k} (fires at count >= {k})")
+                f"= {level:g} -> K {k} (fires at count >= {k})"
+            )
         alphas.append(alpha)
     dataset = str(graph.metadata.get("dataset", "")) or None
-    model = model_from_arrays(weights, alphas, thetas,
-                              dataset=dataset if dataset in DATASETS else None)
+    model = model_from_arrays(
+        weights, alphas, thetas, dataset=dataset if dataset in DATASETS else None
+    )
     return NirImport(model, report)

@@ -90,5 +90,6 @@ def dataset_spec(text: str) -> str:
         if not Path(text).expanduser().exists():
             raise argparse.ArgumentTypeError(f"no file or folder {text!r}")
         return text
-    raise argparse.ArgumentTypeError(f"expected {' or '.join(DATASETS)}, or a .npz file or IDX "
-                                     f"folder of your own, got {text!r}")
+    raise argparse.ArgumentTypeError(
+        f"expected {' or '.join(DATASETS)}, or a .npz file or IDX folder of your own, got {text!r}"
+    )

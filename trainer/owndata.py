@@ -20,8 +20,11 @@ import numpy as np
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.semantics import MAX_INPUTS, MAX_OUTPUTS
 
-SPLIT_KEYS = {"train": ("x_train", "y_train"), "test": ("x_test", "y_test"),
-              "val": ("x_val", "y_val")}
+SPLIT_KEYS = {
+    "train": ("x_train", "y_train"),
+    "test": ("x_test", "y_test"),
+    "val": ("x_val", "y_val"),
+}
 TO_UINT8 = "x = np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)  # floats in [0, 1]"
 
 
@@ -90,8 +93,10 @@ def _read_idx_folder(path: Path) -> dict[str, np.ndarray]:
         for key, fname in ((x_key, img_name), (y_key, lbl_name)):
             found = [p for p in (path / fname, path / (fname + ".gz")) if p.is_file()]
             if not found:
-                raise Bs4nnError(f"dataset folder {path} lacks {fname}[.gz] (the MNIST layout: "
-                                 f"{', '.join(n for pair in FILES.values() for n in pair)})")
+                raise Bs4nnError(
+                    f"dataset folder {path} lacks {fname}[.gz] (the MNIST layout: "
+                    f"{', '.join(n for pair in FILES.values() for n in pair)})"
+                )
             arrays[key] = read_idx(found[0], fname)
     return arrays
 
@@ -100,8 +105,10 @@ def _check(path: Path, arrays: dict[str, np.ndarray]) -> OwnData:
     where = f"dataset {path}"
     missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
     if missing:
-        raise Bs4nnError(f"{where}: lacks {', '.join(missing)} (keys: x_train, y_train, x_test, "
-                         "y_test; optional x_val, y_val, class_names)")
+        raise Bs4nnError(
+            f"{where}: lacks {', '.join(missing)} (keys: x_train, y_train, x_test, "
+            "y_test; optional x_val, y_val, class_names)"
+        )
     if ("x_val" in arrays) != ("y_val" in arrays):
         raise Bs4nnError(f"{where}: has only one of x_val, y_val; give both or neither")
     splits, shape = {}, None
@@ -110,32 +117,35 @@ def _check(path: Path, arrays: dict[str, np.ndarray]) -> OwnData:
             continue
         x, y = arrays[x_key], arrays[y_key]
         if x.dtype != np.uint8:
-            raise Bs4nnError(f"{where}: {x_key} is {x.dtype}, not uint8 intensities 0..255; "
-                             f"convert it first, e.g. {TO_UINT8}")
+            raise Bs4nnError(
+                f"{where}: {x_key} is {x.dtype}, not uint8 intensities 0..255; "
+                f"convert it first, e.g. {TO_UINT8}"
+            )
         if x.ndim < 2 or len(x) == 0:
             raise Bs4nnError(f"{where}: {x_key} has shape {x.shape}; give (N, ...) with N >= 1")
         if shape is not None and x.shape[1:] != shape:
             raise Bs4nnError(f"{where}: {x_key} images are {x.shape[1:]}, x_train's are {shape}")
         shape = x.shape[1:]
         if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
-            raise Bs4nnError(f"{where}: {y_key} must be {len(x)} integer labels (one per image), "
-                             f"got {y.dtype} of shape {y.shape}")
+            raise Bs4nnError(
+                f"{where}: {y_key} must be {len(x)} integer labels (one per image), "
+                f"got {y.dtype} of shape {y.shape}"
+            )
         if len(y) and y.min() < 0:
             raise Bs4nnError(f"{where}: {y_key} holds negative labels; use 0..C-1")
-        splits[split] = (np.ascontiguousarray(x.reshape(len(x), -1)),
-                         y.astype(np.int64))
+        splits[split] = (np.ascontiguousarray(x.reshape(len(x), -1)), y.astype(np.int64))
     n_classes = 1 + max(int(y.max()) for _, y in splits.values())
     if "class_names" in arrays:
         names = tuple(str(c) for c in np.asarray(arrays["class_names"]).reshape(-1))
         if len(names) < n_classes:
-            raise Bs4nnError(f"{where}: {len(names)} class_names but labels up to "
-                             f"{n_classes - 1}")
+            raise Bs4nnError(f"{where}: {len(names)} class_names but labels up to {n_classes - 1}")
     else:
         names = tuple(str(c) for c in range(n_classes))
     n_inputs = int(np.prod(shape))
     if not 1 <= n_inputs <= MAX_INPUTS:
-        raise Bs4nnError(f"{where}: images of {n_inputs} inputs; the firmware takes "
-                         f"1..{MAX_INPUTS}")
+        raise Bs4nnError(
+            f"{where}: images of {n_inputs} inputs; the firmware takes 1..{MAX_INPUTS}"
+        )
     if not 2 <= len(names) <= MAX_OUTPUTS:
         raise Bs4nnError(f"{where}: {len(names)} classes; the firmware takes 2..{MAX_OUTPUTS}")
     for x, _ in splits.values():

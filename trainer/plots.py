@@ -48,15 +48,19 @@ def training_series(metrics: dict) -> TrainingSeries:
     """
     history = metrics.get("history") or []
     if not history:
-        raise Bs4nnError("the model's metrics hold no training history (it was not trained by "
-                         "`bs4nn train`): there are no training curves to draw")
+        raise Bs4nnError(
+            "the model's metrics hold no training history (it was not trained by "
+            "`bs4nn train`): there are no training curves to draw"
+        )
 
     def column(key: str, optional: bool = False) -> np.ndarray:
         values = []
         for i, entry in enumerate(history):
             if key not in entry and not optional:
-                raise Bs4nnError(f"training history entry {i} has no {key!r}: the model file "
-                                 "comes from another version of bs4nn")
+                raise Bs4nnError(
+                    f"training history entry {i} has no {key!r}: the model file "
+                    "comes from another version of bs4nn"
+                )
             v = entry.get(key)
             values.append(np.nan if v is None else float(v))
         return np.array(values, dtype=np.float64)
@@ -89,8 +93,10 @@ def training_curves(metrics: dict, path: str | Path, name: str = "") -> Path:
     try:
         return _training_curves(metrics, path, name)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a hand-edited file
-        raise Bs4nnError(f"the model's training metrics are damaged ({type(exc).__name__}: "
-                         f"{exc}); there are no training curves to draw") from None
+        raise Bs4nnError(
+            f"the model's training metrics are damaged ({type(exc).__name__}: "
+            f"{exc}); there are no training curves to draw"
+        ) from None
 
 
 def _training_curves(metrics: dict, path: str | Path, name: str) -> Path:
@@ -98,27 +104,47 @@ def _training_curves(metrics: dict, path: str | Path, name: str) -> Path:
 
     s = training_series(metrics)
     plt = pyplot()
-    fig, (ax, lx) = plt.subplots(2, 1, figsize=(7, 6), sharex=True,
-                                 gridspec_kw={"height_ratios": [3, 1.2]})
+    fig, (ax, lx) = plt.subplots(
+        2, 1, figsize=(7, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]}
+    )
     line = {"marker": ".", "markersize": 4, "linewidth": 1.2}
-    ax.plot(s.epochs, 100 * s.train_acc, color="tab:gray", label="training samples (running)",
-            **line)
+    ax.plot(
+        s.epochs, 100 * s.train_acc, color="tab:gray", label="training samples (running)", **line
+    )
     if not np.isnan(s.val_acc).all():
         ax.plot(s.epochs, 100 * s.val_acc, color="tab:blue", label="validation", **line)
     if not np.isnan(s.val_acc_ema).all():
-        ax.plot(s.epochs, 100 * s.val_acc_ema, color="tab:green",
-                label="validation, averaged weights", **line)
+        ax.plot(
+            s.epochs,
+            100 * s.val_acc_ema,
+            color="tab:green",
+            label="validation, averaged weights",
+            **line,
+        )
     for a in (ax, lx):
         a.axvline(s.best_epoch, color="black", linestyle=":", linewidth=1)
         a.grid(alpha=0.3)
     if not np.isnan(s.selected_val):
         which = "averaged weights" if s.selected_ema else "epoch's weights"
-        ax.plot([s.best_epoch], [100 * s.selected_val], "o", markersize=10, markerfacecolor="none",
-                markeredgecolor="black", markeredgewidth=1.5,
-                label=f"selected: epoch {s.best_epoch}, {which}, {100 * s.selected_val:.2f}%")
+        ax.plot(
+            [s.best_epoch],
+            [100 * s.selected_val],
+            "o",
+            markersize=10,
+            markerfacecolor="none",
+            markeredgecolor="black",
+            markeredgewidth=1.5,
+            label=f"selected: epoch {s.best_epoch}, {which}, {100 * s.selected_val:.2f}%",
+        )
     if s.calibrated_val is not None:
-        ax.plot([s.best_epoch], [100 * s.calibrated_val], "D", color="tab:red", markersize=7,
-                label=f"with calibrated thresholds {100 * s.calibrated_val:.2f}%")
+        ax.plot(
+            [s.best_epoch],
+            [100 * s.calibrated_val],
+            "D",
+            color="tab:red",
+            markersize=7,
+            label=f"with calibrated thresholds {100 * s.calibrated_val:.2f}%",
+        )
     ax.set_ylabel("accuracy (%)")
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(_training_title(metrics, s, name), fontsize=10)
@@ -157,20 +183,34 @@ def eval_plots(result: EvalResult, out_dir: str | Path) -> list[Path]:
     images = f"{result.n} {where} images" if where else f"{result.n} images"
     names = class_names(result.dataset)
     return [
-        plot_confusion(result.confusion, out_dir / "confusion.png",
-                       title=f"confusion, {images}, accuracy {100 * result.accuracy:.2f}%",
-                       names=names),
-        plot_output_steps(result.per_class_mean_output_step, out_dir / "output_steps.png",
-                          f"mean output firing step, full run, {images}", names=names),
-        plot_decision_steps(result.per_class_mean_decision_step,
-                            out_dir / "decision_step_per_class.png",
-                            title=f"decision step per class (mean {result.mean_decision_step:.1f}"
-                                  f", fallback {100 * result.fallback_rate:.1f}%)"),
+        plot_confusion(
+            result.confusion,
+            out_dir / "confusion.png",
+            title=f"confusion, {images}, accuracy {100 * result.accuracy:.2f}%",
+            names=names,
+        ),
+        plot_output_steps(
+            result.per_class_mean_output_step,
+            out_dir / "output_steps.png",
+            f"mean output firing step, full run, {images}",
+            names=names,
+        ),
+        plot_decision_steps(
+            result.per_class_mean_decision_step,
+            out_dir / "decision_step_per_class.png",
+            title=f"decision step per class (mean {result.mean_decision_step:.1f}"
+            f", fallback {100 * result.fallback_rate:.1f}%)",
+        ),
     ]
 
 
-def plot_confusion(confusion: list[list[int]], path: Path, title: str,
-                   xlabel: str = "predicted", names: list[str] | None = None) -> Path:
+def plot_confusion(
+    confusion: list[list[int]],
+    path: Path,
+    title: str,
+    xlabel: str = "predicted",
+    names: list[str] | None = None,
+) -> Path:
     """Confusion matrix, rows true class, columns predicted, non-zero counts in the cells
     (`names`: class names for the ticks, default the class numbers)."""
     plt = pyplot()
@@ -195,8 +235,9 @@ def _class_ticks(ax, n_x: int, n_y: int, names: list[str] | None) -> None:
     ax.set_yticks(range(n_y))
     if names is not None:
         long = max(len(n) for n in names) > 2
-        ax.set_xticklabels(names[:n_x], rotation=45 if long else 0,
-                           ha="right" if long else "center", fontsize=8)
+        ax.set_xticklabels(
+            names[:n_x], rotation=45 if long else 0, ha="right" if long else "center", fontsize=8
+        )
         ax.set_yticklabels(names[:n_y], fontsize=8)
 
 
@@ -204,8 +245,9 @@ def plot_decision_steps(per_class: list[float | None], path: Path, title: str) -
     """Mean decision step per true class as bars (None or NaN: class absent)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.bar(range(len(per_class)), [np.nan if x is None else x for x in per_class],
-           color="tab:orange")
+    ax.bar(
+        range(len(per_class)), [np.nan if x is None else x for x in per_class], color="tab:orange"
+    )
     ax.set_xlabel("true class")
     ax.set_ylabel("mean decision step")
     ax.set_xticks(range(len(per_class)))
@@ -213,8 +255,9 @@ def plot_decision_steps(per_class: list[float | None], path: Path, title: str) -
     return save(fig, path)
 
 
-def plot_output_steps(steps: list[list[float]], path: Path, title: str,
-                      names: list[str] | None = None) -> Path:
+def plot_output_steps(
+    steps: list[list[float]], path: Path, title: str, names: list[str] | None = None
+) -> Path:
     """Heatmap: true class x output neuron, mean firing step of a full run (TMAX = silent)."""
     plt = pyplot()
     grid = np.asarray(steps, dtype=np.float64)

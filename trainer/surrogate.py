@@ -55,19 +55,38 @@ SYMMETRIC_FASHION = (0, 1, 2, 3, 4, 6, 8)
 # Per preset (the paper's networks): what differs from the SurrogateConfig defaults.
 SURROGATE_PRESETS: dict[str, dict] = {
     # quantile levels and the weight average: val 97.72% vs 97.30% with uniform levels
-    "mnist-600": dict(dataset="mnist", hidden=[600], level_spacing="quantile",
-                      average_batches=1000),
+    "mnist-600": dict(
+        dataset="mnist", hidden=[600], level_spacing="quantile", average_batches=1000
+    ),
     # 16 uniform levels, no shifts, fixed widths: with 32 levels or shifts Fashion-MNIST
     # trains far slower (docs/experiment-log.md, sixth round); the count loss and 30 epochs: val
     # 90.40% vs 88.52% (seventh round)
-    "fashion-1000": dict(dataset="fashion-mnist", hidden=[1000], flip=True, levels=16, shift=0,
-                         widths_end=[2.0, 4.0], average_batches=1000, count_loss=2.0,
-                         epochs=30, lr_halve_every=6),
+    "fashion-1000": dict(
+        dataset="fashion-mnist",
+        hidden=[1000],
+        flip=True,
+        levels=16,
+        shift=0,
+        widths_end=[2.0, 4.0],
+        average_batches=1000,
+        count_loss=2.0,
+        epochs=30,
+        lr_halve_every=6,
+    ),
     # the fashion-1000 settings with count loss 1, not tuned for two hidden layers: val 89.28%,
     # test 88.07% (seventh round)
-    "fashion-600-600": dict(dataset="fashion-mnist", hidden=[600, 600], flip=True, levels=16,
-                            shift=0, widths_end=[2.0, 2.0, 4.0], average_batches=1000,
-                            count_loss=1.0, epochs=30, lr_halve_every=6),
+    "fashion-600-600": dict(
+        dataset="fashion-mnist",
+        hidden=[600, 600],
+        flip=True,
+        levels=16,
+        shift=0,
+        widths_end=[2.0, 2.0, 4.0],
+        average_batches=1000,
+        count_loss=1.0,
+        epochs=30,
+        lr_halve_every=6,
+    ),
     # a small start for a user's own data (--data FILE.npz, --hidden N): no shifts (they
     # assume 28x28 images), a short weight average
     "generic": dict(dataset=None, hidden=[100], shift=0, average_batches=100),
@@ -139,35 +158,43 @@ class SurrogateConfig(NetworkConfig):
         if self.crossing not in ("hazard", "max"):
             raise Bs4nnError(f"crossing must be hazard or max, got {self.crossing!r}")
         if self.level_spacing not in ("uniform", "quantile"):
-            raise Bs4nnError(f"level_spacing must be uniform or quantile, got "
-                             f"{self.level_spacing!r}")
+            raise Bs4nnError(
+                f"level_spacing must be uniform or quantile, got {self.level_spacing!r}"
+            )
         if self.count_loss < 0 or not self.count_beta > 0:
             raise Bs4nnError("count_loss must be at least 0 and count_beta positive")
         if self.epochs < 1:
             raise Bs4nnError(f"--epochs must be at least 1, got {self.epochs}")
         if self.batch < 1 or self.lr_halve_every < 1 or self.average_batches < 0:
-            raise Bs4nnError("batch and lr_halve_every must be at least 1, average_batches at "
-                             "least 0")
+            raise Bs4nnError(
+                "batch and lr_halve_every must be at least 1, average_batches at least 0"
+            )
         if not (0 <= self.pixel_dropout < 1 and 0 <= self.hidden_dropout < 1):
             raise Bs4nnError("dropout rates must be within [0, 1)")
         if not 0 <= self.shift < SIDE // 2:
             raise Bs4nnError(f"--shift must be within 0..{SIDE // 2 - 1}, got {self.shift}")
         if self.shift and dataset_shape(self.dataset)[0] != SIDE * SIDE:
-            raise Bs4nnError(f"--shift moves {SIDE}x{SIDE} images; this dataset's are not: "
-                             "use --shift 0")
+            raise Bs4nnError(
+                f"--shift moves {SIDE}x{SIDE} images; this dataset's are not: use --shift 0"
+            )
         if self.flip and self.dataset != "fashion-mnist":
             raise Bs4nnError("flip is for Fashion-MNIST (digits are not left-right symmetric)")
         if self.train_limit is not None and self.train_limit < self.batch:
-            raise Bs4nnError(f"--train-limit must be at least the batch ({self.batch}), "
-                             f"got {self.train_limit}")
+            raise Bs4nnError(
+                f"--train-limit must be at least the batch ({self.batch}), got {self.train_limit}"
+            )
 
 
-def make_surrogate_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
-                          dataset: str | None = None, **overrides) -> SurrogateConfig:
+def make_surrogate_config(
+    preset: str = "mnist-600",
+    *,
+    hidden: list[int] | None = None,
+    dataset: str | None = None,
+    **overrides,
+) -> SurrogateConfig:
     """A preset's network trained with the surrogate rule; keyword arguments set fields."""
     if preset not in SURROGATE_PRESETS:
-        raise Bs4nnError(f"unknown preset {preset!r}; choose one of "
-                         f"{', '.join(SURROGATE_PRESETS)}")
+        raise Bs4nnError(f"unknown preset {preset!r}; choose one of {', '.join(SURROGATE_PRESETS)}")
     values = {**SURROGATE_PRESETS[preset], **overrides}
     if hidden is not None:
         values["hidden"] = list(hidden)
@@ -194,8 +221,9 @@ def intensity_levels(n_levels: int, images: np.ndarray | None = None) -> np.ndar
         above = np.cumsum(counts[::-1])[::-1]  # above[i - 1]: pixels with intensity >= i
         share = above[0] / n_levels
         # level l ends at the brightest intensity whose pixels reach (l + 1) shares
-        levels = np.unique([1 + int(np.flatnonzero(above >= share * (lv + 1))[-1])
-                            for lv in range(n_levels - 1)])[::-1]
+        levels = np.unique(
+            [1 + int(np.flatnonzero(above >= share * (lv + 1))[-1]) for lv in range(n_levels - 1)]
+        )[::-1]
         levels = np.append(levels, 1)
     levels[-1] = 1
     return np.unique(levels)[::-1]
@@ -260,8 +288,9 @@ def crossing_backward(d_fired: np.ndarray, width: float, cache) -> np.ndarray:
     return dq * p * (1.0 - p) * (-NOT_ONE / width)
 
 
-def layer_forward(fired_in: np.ndarray, signs: np.ndarray, k: float, width: float,
-                  crossing: str = "hazard"):
+def layer_forward(
+    fired_in: np.ndarray, signs: np.ndarray, k: float, width: float, crossing: str = "hazard"
+):
     """A layer fed by soft spikes: (n, L, m) probabilities that the inputs have fired by each
     level, (m, h) signs -> (n, L, h) fired probabilities, and what the backward needs."""
     counts = (fired_in.reshape(-1, fired_in.shape[-1]) @ signs).reshape(*fired_in.shape[:-1], -1)
@@ -269,8 +298,9 @@ def layer_forward(fired_in: np.ndarray, signs: np.ndarray, k: float, width: floa
     return fired, (fired_in, cache)
 
 
-def layer_backward(d_fired: np.ndarray, signs: np.ndarray, width: float, cache,
-                   input_grad: bool = True):
+def layer_backward(
+    d_fired: np.ndarray, signs: np.ndarray, width: float, cache, input_grad: bool = True
+):
     """Gradients of the signs and (input_grad) of the inputs' fired probabilities from those
     of the layer's fired probabilities."""
     fired_in, crossing_cache = cache
@@ -295,8 +325,16 @@ class Buffers:
         return a
 
 
-def input_forward(first: np.ndarray, signs: np.ndarray, n_levels: int, k: float, width: float,
-                  mask: np.ndarray, crossing: str = "hazard", buffers: Buffers | None = None):
+def input_forward(
+    first: np.ndarray,
+    signs: np.ndarray,
+    n_levels: int,
+    k: float,
+    width: float,
+    mask: np.ndarray,
+    crossing: str = "hazard",
+    buffers: Buffers | None = None,
+):
     """The input layer, the same function as `layer_forward` on the 0/1 spikes by level:
     (n, 784) spike levels (`spike_levels`), (784, h) int8 signs -> (n, L, h) fired
     probabilities times the (n, h) dropout factors `mask`, and what the backward needs.
@@ -327,14 +365,22 @@ def input_backward(d_fired: np.ndarray, width: float, cache) -> np.ndarray:
     else:
         counts, offset, p, q = crossing_cache
         by_level = d_fired  # in place
-        surrogate_kernels.hazard_backward(by_level, mask, counts, offset, p, q,
-                                          np.float32(-NOT_ONE / width))
+        surrogate_kernels.hazard_backward(
+            by_level, mask, counts, offset, p, q, np.float32(-NOT_ONE / width)
+        )
     return surrogate_kernels.input_sign_grads(first, by_level)
 
 
-def forward(signs: list[np.ndarray], first: np.ndarray, n_levels: int, ks: list[int],
-            widths: list[float], hidden_masks: list[np.ndarray] | None = None,
-            crossing: str = "hazard", buffers: Buffers | None = None):
+def forward(
+    signs: list[np.ndarray],
+    first: np.ndarray,
+    n_levels: int,
+    ks: list[int],
+    widths: list[float],
+    hidden_masks: list[np.ndarray] | None = None,
+    crossing: str = "hazard",
+    buffers: Buffers | None = None,
+):
     """(n, L, 10) probabilities that the outputs have fired by each level, and the caches.
 
     first: (n, 784) spike levels; signs[0]: (784, h) int8; hidden_masks: per hidden layer
@@ -342,8 +388,9 @@ def forward(signs: list[np.ndarray], first: np.ndarray, n_levels: int, ks: list[
     (1 - fired), is the level of its first crossing (L when silent) as the widths go to 0."""
     if hidden_masks is None:
         hidden_masks = [np.ones((len(first), s.shape[1]), np.float32) for s in signs[:-1]]
-    fired, cache = input_forward(first, signs[0], n_levels, ks[0], widths[0], hidden_masks[0],
-                                 crossing, buffers)
+    fired, cache = input_forward(
+        first, signs[0], n_levels, ks[0], widths[0], hidden_masks[0], crossing, buffers
+    )
     caches = [cache]
     for ly in range(1, len(signs)):
         fired, cache = layer_forward(fired, signs[ly], ks[ly], widths[ly], crossing)
@@ -366,18 +413,28 @@ def _softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray):
     return loss, prob, d_logits
 
 
-def loss_and_grads(signs: list[np.ndarray], first: np.ndarray, n_levels: int,
-                   labels: np.ndarray, ks: list[int], widths: list[float], beta: float,
-                   hidden_masks: list[np.ndarray] | None = None, crossing: str = "hazard",
-                   count_loss: float = 0.0, count_beta: float = 0.0,
-                   buffers: Buffers | None = None):
+def loss_and_grads(
+    signs: list[np.ndarray],
+    first: np.ndarray,
+    n_levels: int,
+    labels: np.ndarray,
+    ks: list[int],
+    widths: list[float],
+    beta: float,
+    hidden_masks: list[np.ndarray] | None = None,
+    crossing: str = "hazard",
+    count_loss: float = 0.0,
+    count_beta: float = 0.0,
+    buffers: Buffers | None = None,
+):
     """(mean loss, number right, gradients of the loss with respect to the (m, h) `signs`; the
     straight-through estimator passes them to the real weights unchanged).
 
     count_loss > 0 adds that weight times a cross-entropy over count_beta times the outputs'
     counts at the last level: the exact network decides by those counts when no output fires."""
-    fired, caches, masks = forward(signs, first, n_levels, ks, widths, hidden_masks, crossing,
-                                   buffers)
+    fired, caches, masks = forward(
+        signs, first, n_levels, ks, widths, hidden_masks, crossing, buffers
+    )
     # logits: minus the soft firing level of each output (the earliest wins)
     loss, prob, d_logits = _softmax_cross_entropy(-beta * (1.0 - fired).sum(axis=1), labels)
     right = int((prob.argmax(axis=1) == labels).sum())
@@ -385,8 +442,9 @@ def loss_and_grads(signs: list[np.ndarray], first: np.ndarray, n_levels: int,
     last_in = caches[-1][0][:, -1]  # (n, m): what has fired into the outputs by the last level
     d_counts = None
     if count_loss:
-        counts_loss, _, d_counts = _softmax_cross_entropy(count_beta * (last_in @ signs[-1]),
-                                                          labels)
+        counts_loss, _, d_counts = _softmax_cross_entropy(
+            count_beta * (last_in @ signs[-1]), labels
+        )
         loss += count_loss * counts_loss
         d_counts *= count_loss * count_beta
     grads = [None] * len(signs)
@@ -408,8 +466,9 @@ def spike_levels(images: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return by_intensity[images]
 
 
-def augment(images: np.ndarray, labels: np.ndarray, cfg: SurrogateConfig,
-            rng: np.random.Generator) -> np.ndarray:
+def augment(
+    images: np.ndarray, labels: np.ndarray, cfg: SurrogateConfig, rng: np.random.Generator
+) -> np.ndarray:
     """Random shifts by up to cfg.shift pixels (zero fill) and, with cfg.flip, left-right flips
     of half of the symmetric classes. Neither: the images as they are (of any size)."""
     n = len(images)
@@ -454,43 +513,74 @@ class SurrogateState:
 def init_state(cfg: SurrogateConfig) -> SurrogateState:
     rng = np.random.default_rng(cfg.seed)
     sizes = cfg.layer_sizes
-    weights = [rng.uniform(-cfg.init, cfg.init, (sizes[i], sizes[i + 1])).astype(np.float32)
-               for i in range(len(sizes) - 1)]
-    return SurrogateState(weights=weights, m=[np.zeros_like(w) for w in weights],
-                          v=[np.zeros_like(w) for w in weights], step=0, lr=cfg.lr, epoch=0,
-                          rng_state=rng.bit_generator.state)
+    weights = [
+        rng.uniform(-cfg.init, cfg.init, (sizes[i], sizes[i + 1])).astype(np.float32)
+        for i in range(len(sizes) - 1)
+    ]
+    return SurrogateState(
+        weights=weights,
+        m=[np.zeros_like(w) for w in weights],
+        v=[np.zeros_like(w) for w in weights],
+        step=0,
+        lr=cfg.lr,
+        epoch=0,
+        rng_state=rng.bit_generator.state,
+    )
 
 
-def to_model(signs: list[np.ndarray], ks: list[int], cfg: SurrogateConfig,
-             metrics: dict | None = None) -> Model:
+def to_model(
+    signs: list[np.ndarray], ks: list[int], cfg: SurrogateConfig, metrics: dict | None = None
+) -> Model:
     """The exact BS4NN with these (n_out, n_in) signs, alpha 1 and thresholds giving K."""
-    return model_from_arrays([s.astype(np.float64) for s in signs], [1.0] * len(ks),
-                             [float(k) for k in ks], **dataset_fields(cfg.dataset),
-                             seed=cfg.seed,
-                             train_config=cfg.to_dict(), metrics=metrics or {})
+    return model_from_arrays(
+        [s.astype(np.float64) for s in signs],
+        [1.0] * len(ks),
+        [float(k) for k in ks],
+        **dataset_fields(cfg.dataset),
+        seed=cfg.seed,
+        train_config=cfg.to_dict(),
+        metrics=metrics or {},
+    )
 
 
 def adam_step(state: SurrogateState, grads: list[np.ndarray]) -> None:
     """One Adam step on the real weights, then clipping to [-1, 1]."""
     state.step += 1
-    c1, c2 = 1 - 0.9 ** state.step, 1 - 0.999 ** state.step
+    c1, c2 = 1 - 0.9**state.step, 1 - 0.999**state.step
     for w, m, v, g in zip(state.weights, state.m, state.v, grads, strict=True):
-        surrogate_kernels.adam_step(w, m, v, np.ascontiguousarray(g, np.float32),
-                                    np.float32(state.lr), np.float32(c1), np.float32(c2))
+        surrogate_kernels.adam_step(
+            w,
+            m,
+            v,
+            np.ascontiguousarray(g, np.float32),
+            np.float32(state.lr),
+            np.float32(c1),
+            np.float32(c2),
+        )
 
 
 def _save(path: Path, state: SurrogateState, cfg: SurrogateConfig) -> None:
     arrays = {}
     for i in range(cfg.n_layers):
-        arrays[f"w{i}"], arrays[f"m{i}"], arrays[f"v{i}"] = (state.weights[i], state.m[i],
-                                                             state.v[i])
+        arrays[f"w{i}"], arrays[f"m{i}"], arrays[f"v{i}"] = (
+            state.weights[i],
+            state.m[i],
+            state.v[i],
+        )
         if state.best_signs is not None:
             arrays[f"best{i}"] = state.best_signs[i]
         if state.average is not None:
             arrays[f"avg{i}"] = state.average[i]
-    meta = {"step": state.step, "lr": state.lr, "epoch": state.epoch,
-            "rng_state": state.rng_state, "best_ks": state.best_ks, "best_val": state.best_val,
-            "best_epoch": state.best_epoch, "history": state.history}
+    meta = {
+        "step": state.step,
+        "lr": state.lr,
+        "epoch": state.epoch,
+        "rng_state": state.rng_state,
+        "best_ks": state.best_ks,
+        "best_val": state.best_val,
+        "best_epoch": state.best_epoch,
+        "history": state.history,
+    }
     write_checkpoint(path, cfg.to_dict(), meta, arrays)
 
 
@@ -501,17 +591,33 @@ def _load(path: Path, cfg: SurrogateConfig) -> SurrogateState:
 def _state(meta: dict, a: dict, n: int) -> SurrogateState:
     best = [a[f"best{i}"] for i in range(n)] if "best0" in a else None
     average = [a[f"avg{i}"] for i in range(n)] if "avg0" in a else None
-    return SurrogateState(weights=[a[f"w{i}"] for i in range(n)], m=[a[f"m{i}"] for i in range(n)],
-                          v=[a[f"v{i}"] for i in range(n)], step=meta["step"], lr=meta["lr"],
-                          epoch=meta["epoch"], rng_state=meta["rng_state"], average=average,
-                          best_signs=best,
-                          best_ks=meta["best_ks"], best_val=meta["best_val"],
-                          best_epoch=meta["best_epoch"], history=meta["history"])
+    return SurrogateState(
+        weights=[a[f"w{i}"] for i in range(n)],
+        m=[a[f"m{i}"] for i in range(n)],
+        v=[a[f"v{i}"] for i in range(n)],
+        step=meta["step"],
+        lr=meta["lr"],
+        epoch=meta["epoch"],
+        rng_state=meta["rng_state"],
+        average=average,
+        best_signs=best,
+        best_ks=meta["best_ks"],
+        best_val=meta["best_val"],
+        best_epoch=meta["best_epoch"],
+        history=meta["history"],
+    )
 
 
-def train_batch(state: SurrogateState, cfg: SurrogateConfig, images: np.ndarray,
-                labels: np.ndarray, levels: np.ndarray, widths: list[float],
-                rng: np.random.Generator, buffers: Buffers | None = None) -> tuple[float, int]:
+def train_batch(
+    state: SurrogateState,
+    cfg: SurrogateConfig,
+    images: np.ndarray,
+    labels: np.ndarray,
+    levels: np.ndarray,
+    widths: list[float],
+    rng: np.random.Generator,
+    buffers: Buffers | None = None,
+) -> tuple[float, int]:
     """One Adam step on a mini-batch (augmented, with dropout); (mean loss, number right).
     `buffers`: the run's, reused from one mini-batch to the next."""
     first = spike_levels(augment(images, labels, cfg, rng), levels)
@@ -519,13 +625,27 @@ def train_batch(state: SurrogateState, cfg: SurrogateConfig, images: np.ndarray,
         first[rng.random(first.shape, np.float32) < cfg.pixel_dropout] = len(levels)
     masks = None
     if cfg.hidden_dropout:
-        masks = [(rng.random((len(images), h), np.float32) >= cfg.hidden_dropout)
-                 .astype(np.float32) for h in cfg.hidden]
-    signs = [binarize(state.weights[0])] + [binarize(w).astype(np.float32)
-                                            for w in state.weights[1:]]
-    loss, right, grads = loss_and_grads(signs, first, len(levels), labels, cfg.k_train, widths,
-                                        cfg.beta, masks, cfg.crossing, cfg.count_loss,
-                                        cfg.count_beta, buffers)
+        masks = [
+            (rng.random((len(images), h), np.float32) >= cfg.hidden_dropout).astype(np.float32)
+            for h in cfg.hidden
+        ]
+    signs = [binarize(state.weights[0])] + [
+        binarize(w).astype(np.float32) for w in state.weights[1:]
+    ]
+    loss, right, grads = loss_and_grads(
+        signs,
+        first,
+        len(levels),
+        labels,
+        cfg.k_train,
+        widths,
+        cfg.beta,
+        masks,
+        cfg.crossing,
+        cfg.count_loss,
+        cfg.count_beta,
+        buffers,
+    )
     adam_step(state, grads)
     if cfg.average_batches:
         _update_average(state, 1.0 - 1.0 / cfg.average_batches)
@@ -540,8 +660,13 @@ def _update_average(state: SurrogateState, keep: float) -> None:
         surrogate_kernels.average_step(avg, w, np.float32(keep), np.float32(1.0 - keep))
 
 
-def _select(state: SurrogateState, cfg: SurrogateConfig, epoch: int, val_images: np.ndarray,
-            val_labels: np.ndarray) -> tuple[float, float, list[int], float | None]:
+def _select(
+    state: SurrogateState,
+    cfg: SurrogateConfig,
+    epoch: int,
+    val_images: np.ndarray,
+    val_labels: np.ndarray,
+) -> tuple[float, float, list[int], float | None]:
     """Score the epoch's signs (and those of the averaged weights) in the exact network with
     calibrated thresholds; keep the best so far. Returns (validation accuracy, the same at the
     training K, calibrated K, validation accuracy of the averaged weights or None)."""
@@ -549,8 +674,12 @@ def _select(state: SurrogateState, cfg: SurrogateConfig, epoch: int, val_images:
     for weights in [state.weights] + ([state.average] if state.average is not None else []):
         signs = [binarize(w.T) for w in weights]
         model, at_trained, val = calibrate_thresholds(
-            to_model(signs, cfg.k_train, cfg), val_images, val_labels, log=lambda _: None,
-            span=CALIBRATION_SPAN)
+            to_model(signs, cfg.k_train, cfg),
+            val_images,
+            val_labels,
+            log=lambda _: None,
+            span=CALIBRATION_SPAN,
+        )
         results.append((val, signs, model.thresholds(), at_trained))
         if val > state.best_val:
             state.best_signs, state.best_ks = signs, model.thresholds()
@@ -559,10 +688,16 @@ def _select(state: SurrogateState, cfg: SurrogateConfig, epoch: int, val_images:
     return val, at_trained, ks, (results[1][0] if len(results) > 1 else None)
 
 
-def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = False,
-                    data_dir: str | Path | None = None, progress: bool = True,
-                    log: Callable[[str], None] = print,
-                    on_epoch_end: Callable[[int], None] | None = None):
+def train_surrogate(
+    cfg: SurrogateConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    on_epoch_end: Callable[[int], None] | None = None,
+):
     """Train `cfg`, checkpointing to `<out>.ckpt` after every epoch; save the epoch whose exact
     network (thresholds calibrated) is best on the validation split to `out`, with its test
     accuracy in the metrics. Returns a bs4nn.trainer.train.TrainResult."""
@@ -570,15 +705,18 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
     out = Path(out)
     ckpt = checkpoint_path(out)
     if cfg.val_size < 1:
-        raise Bs4nnError("the surrogate rule selects epochs and thresholds on a validation "
-                         "split: --val-size must be at least 1")
+        raise Bs4nnError(
+            "the surrogate rule selects epochs and thresholds on a validation "
+            "split: --val-size must be at least 1"
+        )
     images, labels, test_images, test_labels, train_idx, val_idx = load_run_data(cfg, data_dir)
     val_images, val_labels = images[val_idx], labels[val_idx].astype(np.int64)
     state = _load(ckpt, cfg) if resume else init_state(cfg)
     if resume:
         log(f"resuming from {ckpt} after epoch {state.epoch}")
-    levels = intensity_levels(cfg.levels, images[train_idx[:10000]]
-                              if cfg.level_spacing == "quantile" else None)
+    levels = intensity_levels(
+        cfg.levels, images[train_idx[:10000]] if cfg.level_spacing == "quantile" else None
+    )
     log(f"training levels (lowest intensity of each): {' '.join(map(str, levels))}")
     rng = np.random.default_rng()
     rng.bit_generator.state = state.rng_state
@@ -593,13 +731,26 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
             perm = rng.permutation(train_idx)
             n_batches = len(perm) // cfg.batch  # the incomplete last batch is left out
             loss_sum, n_right, n_done = 0.0, 0, 0
-            with tqdm(total=n_batches * cfg.batch, desc=f"epoch {epoch}/{cfg.epochs}",
-                      unit="img", disable=not progress, leave=False, mininterval=0.5) as bar:
+            with tqdm(
+                total=n_batches * cfg.batch,
+                desc=f"epoch {epoch}/{cfg.epochs}",
+                unit="img",
+                disable=not progress,
+                leave=False,
+                mininterval=0.5,
+            ) as bar:
                 for b in range(n_batches):
-                    pick = perm[b * cfg.batch:(b + 1) * cfg.batch]
-                    loss, right = train_batch(state, cfg, images[pick],
-                                              labels[pick].astype(np.int64), levels, widths, rng,
-                                              buffers)
+                    pick = perm[b * cfg.batch : (b + 1) * cfg.batch]
+                    loss, right = train_batch(
+                        state,
+                        cfg,
+                        images[pick],
+                        labels[pick].astype(np.int64),
+                        levels,
+                        widths,
+                        rng,
+                        buffers,
+                    )
                     loss_sum += loss * len(pick)
                     n_right += right
                     n_done += len(pick)
@@ -607,17 +758,27 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
                     bar.set_postfix(loss=f"{loss_sum / n_done:.4f}", acc=f"{n_right / n_done:.4f}")
             train_s = time.perf_counter() - t0
             val, val_trained, ks, val_avg = _select(state, cfg, epoch, val_images, val_labels)
-            entry = {"epoch": epoch, "train_loss": loss_sum / n_done, "train_acc": n_right / n_done,
-                     "val_acc": val, "val_acc_trained_K": val_trained, "K": ks,
-                     "val_acc_ema": val_avg, "lr": state.lr,
-                     "widths": widths, "seconds": time.perf_counter() - t0,
-                     "train_samples_per_s": n_done / train_s}
+            entry = {
+                "epoch": epoch,
+                "train_loss": loss_sum / n_done,
+                "train_acc": n_right / n_done,
+                "val_acc": val,
+                "val_acc_trained_K": val_trained,
+                "K": ks,
+                "val_acc_ema": val_avg,
+                "lr": state.lr,
+                "widths": widths,
+                "seconds": time.perf_counter() - t0,
+                "train_samples_per_s": n_done / train_s,
+            }
             state.history.append(entry)
             avg_txt = "" if val_avg is None else f", averaged weights {100 * val_avg:.2f}%"
-            log(f"epoch {epoch:3d}  loss {entry['train_loss']:.4f}  surrogate train "
+            log(
+                f"epoch {epoch:3d}  loss {entry['train_loss']:.4f}  surrogate train "
                 f"{100 * entry['train_acc']:.2f}%  exact val {100 * val:.2f}% at K "
                 f"{','.join(map(str, ks))} ({100 * val_trained:.2f}% at the training K){avg_txt}"
-                f"  {entry['seconds']:.1f}s  {entry['train_samples_per_s']:.0f} samples/s")
+                f"  {entry['seconds']:.1f}s  {entry['train_samples_per_s']:.0f} samples/s"
+            )
             if epoch % cfg.lr_halve_every == 0:
                 state.lr *= 0.5
             end_epoch(state, epoch, rng, lambda: _save(ckpt, state, cfg), on_epoch_end)
@@ -625,13 +786,29 @@ def train_surrogate(cfg: SurrogateConfig, out: str | Path, *, resume: bool = Fal
         report_interrupt(ckpt, state.epoch, log)
         raise
 
-    metrics = {"val_accuracy": state.best_val, "best_epoch": state.best_epoch,
-               "epochs": cfg.epochs, "train_size": int(len(train_idx)),
-               "val_size": int(len(val_idx)), "history": state.history}
+    metrics = {
+        "val_accuracy": state.best_val,
+        "best_epoch": state.best_epoch,
+        "epochs": cfg.epochs,
+        "train_size": int(len(train_idx)),
+        "val_size": int(len(val_idx)),
+        "history": state.history,
+    }
     model = to_model(state.best_signs, state.best_ks, cfg, metrics)
     test = save_final(model, out, test_images, test_labels, started)
-    log(f"selected epoch {state.best_epoch} (val {100 * state.best_val:.2f}%, K "
+    log(
+        f"selected epoch {state.best_epoch} (val {100 * state.best_val:.2f}%, K "
         f"{','.join(map(str, state.best_ks))}); test accuracy {100 * test.accuracy:.2f}% "
-        f"(strict), {100 * test.accuracy_tie_inclusive:.2f}% (tie-inclusive); saved {out}")
-    return TrainResult(model, out, state.best_val, test.accuracy, state.best_epoch, cfg.epochs,
-                       model.metrics["train_seconds"], state.history, test)
+        f"(strict), {100 * test.accuracy_tie_inclusive:.2f}% (tie-inclusive); saved {out}"
+    )
+    return TrainResult(
+        model,
+        out,
+        state.best_val,
+        test.accuracy,
+        state.best_epoch,
+        cfg.epochs,
+        model.metrics["train_seconds"],
+        state.history,
+        test,
+    )

@@ -42,38 +42,73 @@ CHUNK = 1000  # samples per kernel call: progress granularity and Ctrl-C latency
 
 # Table 1 of the paper. Per preset: values for hidden layers and for the output layer.
 PRESETS: dict[str, dict] = {
-    "mnist-600": dict(dataset="mnist", hidden=[600], epochs=80,
-                      # beyond Table 1: theta 150 / 250 (K 30, 50) instead of 100, the paper's
-                      # all-silent target, thresholds calibrated afterwards (docs/training.md)
-                      theta_hidden=150.0, theta_out=250.0, alpha_hidden=5.0, alpha_out=5.0,
-                      # beyond Table 1: initial weights 10x smaller (same signs), so that signs
-                      # flip 10x sooner; clipped there; gamma 3 and tie_lead 1 (docs/training.md)
-                      init_hidden=(0.0, 0.5), init_out=(0.0, 5.0), clip_hidden=0.5, clip_out=5.0,
-                      rule=dict(ema_samples=30000, gamma=3.0, tie_lead=1.0,
-                                silent_target="paper", calibrate=True)),
-    "fashion-1000": dict(dataset="fashion-mnist", hidden=[1000], epochs=50,
-                         # beyond Table 1: theta_hidden 500 instead of 700 (K 100, not 140:
-                         # sparse images such as sandals no longer fall silent)
-                         theta_hidden=500.0, theta_out=700.0, alpha_hidden=5.0, alpha_out=10.0,
-                         # beyond Table 1: initial weights 0.3x (same signs), tie_lead 1,
-                         # weights clipped to [-0.7, 0.7]
-                         init_hidden=(0.0, 0.3), init_out=(0.0, 0.3), clip_hidden=0.7,
-                         clip_out=0.7,
-                         rule=dict(silent_target="paper", ema_samples=30000, tie_lead=1.0,
-                                   calibrate=True)),
-    "fashion-600-600": dict(dataset="fashion-mnist", hidden=[600, 600], epochs=40,
-                            theta_hidden=500.0, theta_out=700.0, alpha_hidden=10.0,
-                            # beyond Table 1: initial weights U[-1, 1] instead of U[-10, 10]
-                            alpha_out=10.0, init_hidden=(-1.0, 1.0), init_out=(-1.0, 1.0),
-                            rule=dict(silent_target="paper", silent_backprop=True, tie_lead=1.0,
-                                      calibrate=True)),
+    "mnist-600": dict(
+        dataset="mnist",
+        hidden=[600],
+        epochs=80,
+        # beyond Table 1: theta 150 / 250 (K 30, 50) instead of 100, the paper's
+        # all-silent target, thresholds calibrated afterwards (docs/training.md)
+        theta_hidden=150.0,
+        theta_out=250.0,
+        alpha_hidden=5.0,
+        alpha_out=5.0,
+        # beyond Table 1: initial weights 10x smaller (same signs), so that signs
+        # flip 10x sooner; clipped there; gamma 3 and tie_lead 1 (docs/training.md)
+        init_hidden=(0.0, 0.5),
+        init_out=(0.0, 5.0),
+        clip_hidden=0.5,
+        clip_out=5.0,
+        rule=dict(
+            ema_samples=30000, gamma=3.0, tie_lead=1.0, silent_target="paper", calibrate=True
+        ),
+    ),
+    "fashion-1000": dict(
+        dataset="fashion-mnist",
+        hidden=[1000],
+        epochs=50,
+        # beyond Table 1: theta_hidden 500 instead of 700 (K 100, not 140:
+        # sparse images such as sandals no longer fall silent)
+        theta_hidden=500.0,
+        theta_out=700.0,
+        alpha_hidden=5.0,
+        alpha_out=10.0,
+        # beyond Table 1: initial weights 0.3x (same signs), tie_lead 1,
+        # weights clipped to [-0.7, 0.7]
+        init_hidden=(0.0, 0.3),
+        init_out=(0.0, 0.3),
+        clip_hidden=0.7,
+        clip_out=0.7,
+        rule=dict(silent_target="paper", ema_samples=30000, tie_lead=1.0, calibrate=True),
+    ),
+    "fashion-600-600": dict(
+        dataset="fashion-mnist",
+        hidden=[600, 600],
+        epochs=40,
+        theta_hidden=500.0,
+        theta_out=700.0,
+        alpha_hidden=10.0,
+        # beyond Table 1: initial weights U[-1, 1] instead of U[-10, 10]
+        alpha_out=10.0,
+        init_hidden=(-1.0, 1.0),
+        init_out=(-1.0, 1.0),
+        rule=dict(silent_target="paper", silent_backprop=True, tie_lead=1.0, calibrate=True),
+    ),
     # a small start for a user's own data (--data FILE.npz, --hidden N): the mnist-600 rule,
     # thresholds for about 100 inputs, chosen again on validation after training
-    "generic": dict(dataset=None, hidden=[100], epochs=20, theta_hidden=50.0, theta_out=50.0,
-                    alpha_hidden=5.0, alpha_out=5.0, init_hidden=(0.0, 0.5),
-                    init_out=(0.0, 5.0), clip_hidden=0.5, clip_out=5.0,
-                    rule=dict(ema_samples=3000, gamma=3.0, tie_lead=1.0,
-                              silent_target="paper", calibrate=True)),
+    "generic": dict(
+        dataset=None,
+        hidden=[100],
+        epochs=20,
+        theta_hidden=50.0,
+        theta_out=50.0,
+        alpha_hidden=5.0,
+        alpha_out=5.0,
+        init_hidden=(0.0, 0.5),
+        init_out=(0.0, 5.0),
+        clip_hidden=0.5,
+        clip_out=5.0,
+        rule=dict(ema_samples=3000, gamma=3.0, tie_lead=1.0, silent_target="paper", calibrate=True),
+    ),
 }
 
 
@@ -97,15 +132,18 @@ class NetworkConfig:
         `per_layer` fields."""
         n_layers = self.n_layers
         if self.dataset is None:
-            raise Bs4nnError("this preset is for your own data: give it with --data FILE.npz "
-                             "(or an IDX folder)")
+            raise Bs4nnError(
+                "this preset is for your own data: give it with --data FILE.npz (or an IDX folder)"
+            )
         check_spec(self.dataset)
         if any(h < 1 for h in self.hidden):
             raise Bs4nnError(f"hidden layer sizes must be positive, got {self.hidden}")
         for name in per_layer:
             if len(getattr(self, name)) != n_layers:
-                raise Bs4nnError(f"{name} needs one value per weight layer ({n_layers}), "
-                                 f"got {getattr(self, name)}")
+                raise Bs4nnError(
+                    f"{name} needs one value per weight layer ({n_layers}), "
+                    f"got {getattr(self, name)}"
+                )
 
 
 @dataclass
@@ -146,8 +184,9 @@ class TrainConfig(NetworkConfig):
     @property
     def rule(self) -> kernels.LearningRule:
         """The learning-rule switches as `kernels.train_samples` takes them."""
-        return kernels.LearningRule(silent_paper=self.silent_target == "paper",
-                                    silent_backprop=self.silent_backprop)
+        return kernels.LearningRule(
+            silent_paper=self.silent_target == "paper", silent_backprop=self.silent_backprop
+        )
 
     def validate(self) -> None:
         self.check_network(("thetas", "alphas", "init"))
@@ -167,9 +206,15 @@ class TrainConfig(NetworkConfig):
             raise Bs4nnError(f"silent_target must be code or paper, got {self.silent_target!r}")
 
 
-def make_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
-                thetas: list[float] | None = None, dataset: str | None = None,
-                weights: str = "binary", **overrides) -> TrainConfig:
+def make_config(
+    preset: str = "mnist-600",
+    *,
+    hidden: list[int] | None = None,
+    thetas: list[float] | None = None,
+    dataset: str | None = None,
+    weights: str = "binary",
+    **overrides,
+) -> TrainConfig:
     """A preset (Table 1) with optional changes. `hidden` replaces the hidden sizes (each new
     hidden layer takes the preset's hidden-layer values); `thetas` is one value for every
     layer or one per weight layer; other keyword arguments set TrainConfig fields."""
@@ -183,8 +228,10 @@ def make_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
     elif len(thetas) == 1:
         thetas = list(thetas) * n
     elif len(thetas) != n:
-        raise Bs4nnError(f"give --theta once (all layers) or {n} times (one per weight layer), "
-                         f"got {len(thetas)} values")
+        raise Bs4nnError(
+            f"give --theta once (all layers) or {n} times (one per weight layer), "
+            f"got {len(thetas)} values"
+        )
     if weights == "real":
         alphas = [1.0] * n  # S4NN: potential = sum of W, alpha fixed and not learned
     else:
@@ -196,9 +243,16 @@ def make_config(preset: str = "mnist-600", *, hidden: list[int] | None = None,
         overrides.setdefault("calibrate", False)  # S4NN has no integer thresholds to choose
     for key, value in p.get("rule", {}).items():  # learning-rule choices kept on validation
         overrides.setdefault(key, value)
-    cfg = TrainConfig(dataset=dataset or p["dataset"], hidden=hidden,
-                      thetas=[float(t) for t in thetas], alphas=[float(a) for a in alphas],
-                      init=init, preset=preset, weights=weights, **overrides)
+    cfg = TrainConfig(
+        dataset=dataset or p["dataset"],
+        hidden=hidden,
+        thetas=[float(t) for t in thetas],
+        alphas=[float(a) for a in alphas],
+        init=init,
+        preset=preset,
+        weights=weights,
+        **overrides,
+    )
     cfg.validate()
     return cfg
 
@@ -216,8 +270,10 @@ def _per_layer_clip(clip, preset: dict, n: int) -> list[float] | None:
     if len(clip) == 1:
         clip = clip * n
     if len(clip) != n:
-        raise Bs4nnError(f"give --clip once (all layers) or {n} times (one per weight layer), "
-                         f"got {len(clip)} values")
+        raise Bs4nnError(
+            f"give --clip once (all layers) or {n} times (one per weight layer), "
+            f"got {len(clip)} values"
+        )
     if all(c == 0 for c in clip):
         return None
     if any(not c > 0 for c in clip):
@@ -271,9 +327,15 @@ def init_state(cfg: TrainConfig) -> TrainState:
         w = rng.uniform(lo, hi, size=(sizes[ly + 1], sizes[ly]))  # (n_out, n_in) as in Table 1
         blocks.append(w.T.ravel())
     n_layers = len(sizes) - 1
-    return TrainState(v=np.concatenate(blocks), scale=np.ones(n_layers),
-                      alphas=np.array(cfg.alphas, np.float64), epoch=0, eta=cfg.eta, mu=cfg.mu,
-                      rng_state=rng.bit_generator.state)
+    return TrainState(
+        v=np.concatenate(blocks),
+        scale=np.ones(n_layers),
+        alphas=np.array(cfg.alphas, np.float64),
+        epoch=0,
+        eta=cfg.eta,
+        mu=cfg.mu,
+        rng_state=rng.bit_generator.state,
+    )
 
 
 def _flat_w(v: np.ndarray, scale: np.ndarray, cfg: TrainConfig) -> np.ndarray:
@@ -281,19 +343,29 @@ def _flat_w(v: np.ndarray, scale: np.ndarray, cfg: TrainConfig) -> np.ndarray:
     lay = layout(cfg.layer_sizes)
     w = v.copy()
     for ly in range(len(scale)):
-        w[lay.woff[ly]:lay.woff[ly + 1]] *= scale[ly]
+        w[lay.woff[ly] : lay.woff[ly + 1]] *= scale[ly]
     return w
 
 
 def _to_model(flat_w: np.ndarray, alphas: np.ndarray, cfg: TrainConfig, metrics: dict) -> Model:
     sizes = cfg.layer_sizes
     lay = layout(sizes)
-    weights = [np.ascontiguousarray(
-        flat_w[lay.woff[ly]:lay.woff[ly + 1]].reshape(sizes[ly], sizes[ly + 1]).T)
-        for ly in range(len(sizes) - 1)]
-    return model_from_arrays(weights, alphas.copy(), np.array(cfg.thetas), weight_kind=cfg.weights,
-                             **dataset_fields(cfg.dataset), seed=cfg.seed,
-                             train_config=cfg.to_dict(), metrics=metrics)
+    weights = [
+        np.ascontiguousarray(
+            flat_w[lay.woff[ly] : lay.woff[ly + 1]].reshape(sizes[ly], sizes[ly + 1]).T
+        )
+        for ly in range(len(sizes) - 1)
+    ]
+    return model_from_arrays(
+        weights,
+        alphas.copy(),
+        np.array(cfg.thetas),
+        weight_kind=cfg.weights,
+        **dataset_fields(cfg.dataset),
+        seed=cfg.seed,
+        train_config=cfg.to_dict(),
+        metrics=metrics,
+    )
 
 
 def write_checkpoint(path: Path, config: dict, meta: dict, arrays: dict) -> None:
@@ -314,8 +386,9 @@ def read_checkpoint(path: Path, config: dict, state: Callable[[dict, dict], T]) 
         raise Bs4nnError(f"no checkpoint {path} to resume from; run without --resume to start")
 
     def unreadable(why: object) -> Bs4nnError:
-        return Bs4nnError(f"checkpoint {path} is unreadable ({why}); delete it and start again "
-                          "without --resume")
+        return Bs4nnError(
+            f"checkpoint {path} is unreadable ({why}); delete it and start again without --resume"
+        )
 
     try:
         with open(path, "rb") as f:
@@ -331,8 +404,10 @@ def read_checkpoint(path: Path, config: dict, state: Callable[[dict, dict], T]) 
     if meta["config"] != config:
         saved = meta["config"]
         diff = sorted(k for k in config if saved.get(k) != config[k])
-        raise Bs4nnError(f"checkpoint {path} was made with different settings ({', '.join(diff)});"
-                         " resume with the same options, or start again without --resume")
+        raise Bs4nnError(
+            f"checkpoint {path} was made with different settings ({', '.join(diff)});"
+            " resume with the same options, or start again without --resume"
+        )
     try:
         return state(meta, arrays)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -340,12 +415,24 @@ def read_checkpoint(path: Path, config: dict, state: Callable[[dict, dict], T]) 
 
 
 def _save_checkpoint(path: Path, state: TrainState, cfg: TrainConfig) -> None:
-    meta = {"epoch": state.epoch, "eta": state.eta, "mu": state.mu,
-            "rng_state": state.rng_state, "best_val": state.best_val,
-            "best_epoch": state.best_epoch, "history": state.history}
-    write_checkpoint(path, cfg.to_dict(), meta,
-                     {name: getattr(state, name) for name in
-                      ("v", "scale", "alphas", "best_w", "best_alphas", "ema_w", "ema_alphas")})
+    meta = {
+        "epoch": state.epoch,
+        "eta": state.eta,
+        "mu": state.mu,
+        "rng_state": state.rng_state,
+        "best_val": state.best_val,
+        "best_epoch": state.best_epoch,
+        "history": state.history,
+    }
+    write_checkpoint(
+        path,
+        cfg.to_dict(),
+        meta,
+        {
+            name: getattr(state, name)
+            for name in ("v", "scale", "alphas", "best_w", "best_alphas", "ema_w", "ema_alphas")
+        },
+    )
 
 
 def _load_checkpoint(path: Path, cfg: TrainConfig) -> TrainState:
@@ -353,18 +440,29 @@ def _load_checkpoint(path: Path, cfg: TrainConfig) -> TrainState:
 
 
 def _state(meta: dict, arrays: dict) -> TrainState:
-    return TrainState(v=arrays["v"], scale=arrays["scale"], alphas=arrays["alphas"],
-                      epoch=meta["epoch"], eta=meta["eta"], mu=meta["mu"],
-                      rng_state=meta["rng_state"], best_w=arrays.get("best_w"),
-                      best_alphas=arrays.get("best_alphas"), best_val=meta["best_val"],
-                      best_epoch=meta["best_epoch"], history=meta["history"],
-                      ema_w=arrays.get("ema_w"), ema_alphas=arrays.get("ema_alphas"))
+    return TrainState(
+        v=arrays["v"],
+        scale=arrays["scale"],
+        alphas=arrays["alphas"],
+        epoch=meta["epoch"],
+        eta=meta["eta"],
+        mu=meta["mu"],
+        rng_state=meta["rng_state"],
+        best_w=arrays.get("best_w"),
+        best_alphas=arrays.get("best_alphas"),
+        best_val=meta["best_val"],
+        best_epoch=meta["best_epoch"],
+        history=meta["history"],
+        ema_w=arrays.get("ema_w"),
+        ema_alphas=arrays.get("ema_alphas"),
+    )
 
 
 def _thresholds(cfg: TrainConfig, alphas: np.ndarray, scale: np.ndarray) -> np.ndarray:
     if cfg.weights == "binary":
-        return np.array([threshold_count(t, a) for t, a in zip(cfg.thetas, alphas, strict=True)],
-                        np.int32)
+        return np.array(
+            [threshold_count(t, a) for t, a in zip(cfg.thetas, alphas, strict=True)], np.int32
+        )
     return np.array(cfg.thetas, np.float64) / scale  # s * sum(V) >= theta  <=>  sum(V) >= theta/s
 
 
@@ -384,14 +482,20 @@ def load_run_data(cfg, data_dir: str | Path | None):
     else:
         train_idx, val_idx = train_val_split(len(images), cfg.val_size, cfg.seed)
     if cfg.train_limit is not None:
-        train_idx = train_idx[:cfg.train_limit]
+        train_idx = train_idx[: cfg.train_limit]
     return images, labels, test_images, test_labels, train_idx, val_idx
 
 
-def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
-          data_dir: str | Path | None = None, progress: bool = True,
-          log: Callable[[str], None] = print,
-          on_epoch_end: Callable[[int], None] | None = None) -> TrainResult:
+def train(
+    cfg: TrainConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> TrainResult:
     """Train `cfg`, checkpointing to `<out>.ckpt` after every epoch; save the model selected on
     the validation split (strict decision) to `out`, with its test accuracy in the metrics."""
     cfg.validate()
@@ -421,23 +525,53 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
             thr = _thresholds(cfg, alphas, scale)
             perm = rng.permutation(train_idx)
             loss_sum, n_correct, n_done = 0.0, 0, 0
-            with tqdm(total=len(perm), desc=f"epoch {epoch}/{cfg.epochs}", unit="img",
-                      disable=not progress, leave=False, mininterval=0.5) as bar:
+            with tqdm(
+                total=len(perm),
+                desc=f"epoch {epoch}/{cfg.epochs}",
+                unit="img",
+                disable=not progress,
+                leave=False,
+                mininterval=0.5,
+            ) as bar:
                 for c0 in range(0, len(perm), CHUNK):
-                    chunk = perm[c0:c0 + CHUNK]
+                    chunk = perm[c0 : c0 + CHUNK]
                     loss, correct = kernels.train_samples(
-                        images, labels, chunk, lay.sizes, lay.woff, lay.noff, v, fw, scale,
-                        alphas, thetas, alpha_min, thr, binary, state.eta, state.mu, cfg.lam,
-                        cfg.gamma, cfg.rule, cfg.tie_lead, clip)
+                        images,
+                        labels,
+                        chunk,
+                        lay.sizes,
+                        lay.woff,
+                        lay.noff,
+                        v,
+                        fw,
+                        scale,
+                        alphas,
+                        thetas,
+                        alpha_min,
+                        thr,
+                        binary,
+                        state.eta,
+                        state.mu,
+                        cfg.lam,
+                        cfg.gamma,
+                        cfg.rule,
+                        cfg.tie_lead,
+                        clip,
+                    )
                     loss_sum += loss
                     n_correct += correct
                     n_done += len(chunk)
                     if cfg.ema_samples > 0:
-                        _update_ema(state, _flat_w(v, scale, cfg), alphas,
-                                    float(np.exp(-len(chunk) / cfg.ema_samples)))
+                        _update_ema(
+                            state,
+                            _flat_w(v, scale, cfg),
+                            alphas,
+                            float(np.exp(-len(chunk) / cfg.ema_samples)),
+                        )
                     bar.update(len(chunk))
-                    bar.set_postfix(loss=f"{loss_sum / n_done:.5f}",
-                                    acc=f"{n_correct / n_done:.4f}")
+                    bar.set_postfix(
+                        loss=f"{loss_sum / n_done:.5f}", acc=f"{n_correct / n_done:.4f}"
+                    )
             train_s = time.perf_counter() - t0
             state.v, state.scale, state.alphas = v, scale, alphas
             flat_w = _flat_w(v, scale, cfg)
@@ -446,20 +580,28 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
                 val_acc = _accuracy(_to_model(flat_w, alphas, cfg, {}), images, labels, val_idx)
             if val_acc is None or val_acc > state.best_val:  # no validation: keep the last
                 state.best_w, state.best_alphas = flat_w, alphas.copy()
-                state.best_val, state.best_epoch = (val_acc if val_acc is not None else -1.0,
-                                                    epoch)
+                state.best_val, state.best_epoch = (val_acc if val_acc is not None else -1.0, epoch)
             if state.ema_w is not None and len(val_idx):
-                val_ema = _accuracy(_to_model(state.ema_w, state.ema_alphas, cfg, {}), images,
-                                    labels, val_idx)
+                val_ema = _accuracy(
+                    _to_model(state.ema_w, state.ema_alphas, cfg, {}), images, labels, val_idx
+                )
                 if val_ema > state.best_val:
                     state.best_w, state.best_alphas = state.ema_w.copy(), state.ema_alphas.copy()
                     state.best_val, state.best_epoch = val_ema, epoch
             ks = [int(k) for k in _thresholds(cfg, alphas, scale)] if binary else []
-            entry = {"epoch": epoch, "train_loss": loss_sum / n_done,
-                     "train_acc": n_correct / n_done, "val_acc": val_acc, "val_acc_ema": val_ema,
-                     "alphas": [float(a) for a in alphas], "K": ks, "eta": state.eta,
-                     "mu": state.mu, "seconds": time.perf_counter() - t0,
-                     "train_samples_per_s": n_done / train_s}
+            entry = {
+                "epoch": epoch,
+                "train_loss": loss_sum / n_done,
+                "train_acc": n_correct / n_done,
+                "val_acc": val_acc,
+                "val_acc_ema": val_ema,
+                "alphas": [float(a) for a in alphas],
+                "K": ks,
+                "eta": state.eta,
+                "mu": state.mu,
+                "seconds": time.perf_counter() - t0,
+                "train_samples_per_s": n_done / train_s,
+            }
             state.history.append(entry)
             log(_summary(entry))
             if epoch % cfg.lr_decay_every == 0:
@@ -470,29 +612,54 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
         report_interrupt(ckpt, state.epoch, log)
         raise
 
-    metrics = {"val_accuracy": state.best_val if len(val_idx) else None,
-               "best_epoch": state.best_epoch, "epochs": cfg.epochs,
-               "train_size": int(len(train_idx)), "val_size": int(len(val_idx)),
-               "history": state.history}
+    metrics = {
+        "val_accuracy": state.best_val if len(val_idx) else None,
+        "best_epoch": state.best_epoch,
+        "epochs": cfg.epochs,
+        "train_size": int(len(train_idx)),
+        "val_size": int(len(val_idx)),
+        "history": state.history,
+    }
     model = _to_model(state.best_w, state.best_alphas, cfg, metrics)
     if cfg.calibrate and len(val_idx):
         trained_k = model.thresholds()
         model, before, after = calibrate_thresholds(model, images[val_idx], labels[val_idx], log)
-        model.metrics.update(val_accuracy=after, calibration={
-            "trained_K": trained_k, "K": model.thresholds(), "val_before": before,
-            "val_after": after})
+        model.metrics.update(
+            val_accuracy=after,
+            calibration={
+                "trained_K": trained_k,
+                "K": model.thresholds(),
+                "val_before": before,
+                "val_after": after,
+            },
+        )
     test = save_final(model, out, test_images, test_labels, started)
     val_txt = f"{100 * model.metrics['val_accuracy']:.2f}%" if len(val_idx) else "n/a"
-    log(f"selected epoch {state.best_epoch} (val {val_txt}); test accuracy "
+    log(
+        f"selected epoch {state.best_epoch} (val {val_txt}); test accuracy "
         f"{100 * test.accuracy:.2f}% (strict), {100 * test.accuracy_tie_inclusive:.2f}% "
-        f"(tie-inclusive); saved {out}")
-    return TrainResult(model, out, model.metrics["val_accuracy"], test.accuracy,
-                       state.best_epoch, cfg.epochs, model.metrics["train_seconds"],
-                       state.history, test)
+        f"(tie-inclusive); saved {out}"
+    )
+    return TrainResult(
+        model,
+        out,
+        model.metrics["val_accuracy"],
+        test.accuracy,
+        state.best_epoch,
+        cfg.epochs,
+        model.metrics["train_seconds"],
+        state.history,
+        test,
+    )
 
 
-def end_epoch(state, epoch: int, rng: np.random.Generator, save: Callable[[], None],
-              on_epoch_end: Callable[[int], None] | None) -> None:
+def end_epoch(
+    state,
+    epoch: int,
+    rng: np.random.Generator,
+    save: Callable[[], None],
+    on_epoch_end: Callable[[int], None] | None,
+) -> None:
     """Mark `epoch` done in `state` (a TrainState or a surrogate state), checkpoint, notify."""
     state.epoch = epoch
     state.rng_state = rng.bit_generator.state
@@ -503,19 +670,24 @@ def end_epoch(state, epoch: int, rng: np.random.Generator, save: Callable[[], No
 
 def report_interrupt(ckpt: Path, epochs_done: int, log: Callable[[str], None]) -> None:
     if ckpt.is_file():
-        log(f"interrupted; checkpoint {ckpt} holds {epochs_done} completed epoch(s): "
-            "run the same command with --resume to continue")
+        log(
+            f"interrupted; checkpoint {ckpt} holds {epochs_done} completed epoch(s): "
+            "run the same command with --resume to continue"
+        )
 
 
-def save_final(model: Model, out: Path, test_images: np.ndarray, test_labels: np.ndarray,
-               started: float):
+def save_final(
+    model: Model, out: Path, test_images: np.ndarray, test_labels: np.ndarray, started: float
+):
     """Score the selected model once on the test set, record it in its metrics, save it to
     `out` and drop the checkpoint. Returns the test EvalResult."""
     test = evaluate(model, test_images, test_labels, model.dataset, "test")
-    model.metrics.update(test_accuracy=test.accuracy,
-                         test_accuracy_tie_inclusive=test.accuracy_tie_inclusive,
-                         test_mean_decision_step=test.mean_decision_step,
-                         train_seconds=time.perf_counter() - started)
+    model.metrics.update(
+        test_accuracy=test.accuracy,
+        test_accuracy_tie_inclusive=test.accuracy_tie_inclusive,
+        test_mean_decision_step=test.mean_decision_step,
+        train_seconds=time.perf_counter() - started,
+    )
     model.save(out)
     checkpoint_path(out).unlink(missing_ok=True)
     return test
@@ -540,6 +712,8 @@ def _summary(e: dict) -> str:
         val += f" (avg {100 * e['val_acc_ema']:.2f}%)"
     alphas = ",".join(f"{a:.3f}" for a in e["alphas"])
     ks = ",".join(str(k) for k in e["K"]) or "-"
-    return (f"epoch {e['epoch']:3d}  loss {e['train_loss']:.5f}  train {100 * e['train_acc']:.2f}%"
-            f"  val {val}  alpha {alphas}  K {ks}  {e['seconds']:.1f}s"
-            f"  {e['train_samples_per_s']:.0f} samples/s")
+    return (
+        f"epoch {e['epoch']:3d}  loss {e['train_loss']:.5f}  train {100 * e['train_acc']:.2f}%"
+        f"  val {val}  alpha {alphas}  K {ks}  {e['seconds']:.1f}s"
+        f"  {e['train_samples_per_s']:.0f} samples/s"
+    )

@@ -14,25 +14,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from bs4nn.trainer.paper.models import SHIPPED
 
     p = subparsers.add_parser(
-        "paper", help="rerun the paper's figures and tables beside ours",
+        "paper",
+        help="rerun the paper's figures and tables beside ours",
         description="Rerun every figure and table of the BS4NN paper on the shipped models "
-                    "(or, with --retrain, on models trained from scratch with the presets): "
-                    "one PNG per figure, DIR/results.json with every number, DIR/report.md "
-                    "with the paper's figure beside ours. Resumable: experiments already in "
-                    "results.json for the same model files are kept.")
-    p.add_argument("--out", type=path, default="out/paper",
-                   help="output folder (default out/paper)")
-    p.add_argument("--only", metavar="IDS",
-                   help="comma-separated experiment ids (default all): fig1..fig9, table1..3, "
-                        "swap, alpha")
-    p.add_argument("--models", type=path, default=str(SHIPPED), metavar="DIR",
-                   help=f"folder of the model files (default the shipped {SHIPPED})")
-    p.add_argument("--retrain", action="store_true",
-                   help="train the models from scratch with the presets into DIR/models "
-                        "(hours; resumable) instead of using --models")
+        "(or, with --retrain, on models trained from scratch with the presets): "
+        "one PNG per figure, DIR/results.json with every number, DIR/report.md "
+        "with the paper's figure beside ours. Resumable: experiments already in "
+        "results.json for the same model files are kept.",
+    )
+    p.add_argument(
+        "--out", type=path, default="out/paper", help="output folder (default out/paper)"
+    )
+    p.add_argument(
+        "--only",
+        metavar="IDS",
+        help="comma-separated experiment ids (default all): fig1..fig9, table1..3, swap, alpha",
+    )
+    p.add_argument(
+        "--models",
+        type=path,
+        default=str(SHIPPED),
+        metavar="DIR",
+        help=f"folder of the model files (default the shipped {SHIPPED})",
+    )
+    p.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train the models from scratch with the presets into DIR/models "
+        "(hours; resumable) instead of using --models",
+    )
     p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N test images")
-    p.add_argument("--data-dir", type=existing_dir,
-                   help="where the datasets are (default: $BS4NN_DATA, cache)")
+    p.add_argument(
+        "--data-dir", type=existing_dir, help="where the datasets are (default: $BS4NN_DATA, cache)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_paper)
 
@@ -45,8 +59,10 @@ def _ids(only: str | None) -> list[str]:
     wanted = [s.strip() for s in only.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in EXPERIMENTS]
     if unknown or not wanted:
-        raise Bs4nnError(f"--only: unknown experiment id(s) {', '.join(unknown) or '(none)'}; "
-                         f"choose from {', '.join(EXPERIMENTS)}")
+        raise Bs4nnError(
+            f"--only: unknown experiment id(s) {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(EXPERIMENTS)}"
+        )
     return [k for k in EXPERIMENTS if k in wanted]
 
 
@@ -63,8 +79,9 @@ def _paper(args: argparse.Namespace) -> int:
     check_output(out, "--out", folder=True)
     models = ModelSet(out / "models" if args.retrain else Path(args.models), args.retrain)
     models.check({k for i in ids for k in EXPERIMENTS[i].models})
-    ctx = Context(out, models, args.limit, args.data_dir, not args.no_progress,
-                  log=tqdm.write)  # lines above the progress bars, not through them
+    ctx = Context(
+        out, models, args.limit, args.data_dir, not args.no_progress, log=tqdm.write
+    )  # lines above the progress bars, not through them
     for dataset in sorted(datasets_of(ids)):  # missing data fails before the folder exists
         ctx.test_set(dataset)
     make_dir(out)

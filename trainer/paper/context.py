@@ -34,7 +34,7 @@ class Context:
     def test_set(self, dataset: str) -> tuple[np.ndarray, np.ndarray]:
         if dataset not in self._data:
             images, labels = load_dataset(dataset, "test", self.data_dir)
-            self._data[dataset] = (images[:self.limit], labels[:self.limit].astype(np.int64))
+            self._data[dataset] = (images[: self.limit], labels[: self.limit].astype(np.int64))
         return self._data[dataset]
 
     def split(self, dataset: str) -> str:
@@ -45,15 +45,15 @@ class Context:
         """`bs4nn eval` of model `key` on its test set (strict and tie-inclusive)."""
         if key not in self._evals:
             dataset = SPECS[key].dataset
-            self._evals[key] = evaluate(self.model(key), *self.test_set(dataset), dataset,
-                                        "test")
+            self._evals[key] = evaluate(self.model(key), *self.test_set(dataset), dataset, "test")
         return self._evals[key]
 
     def forward(self, key: str) -> ForwardResult:
         """Per-image inference figures (decision, spikes to the decision) of model `key`."""
         if key not in self._forwards:
-            self._forwards[key] = forward_batch(self.model(key),
-                                                self.test_set(SPECS[key].dataset)[0])
+            self._forwards[key] = forward_batch(
+                self.model(key), self.test_set(SPECS[key].dataset)[0]
+            )
         return self._forwards[key]
 
     def figure(self, name: str) -> Path:

@@ -35,8 +35,9 @@ def plot_mse(curves: dict[str, tuple[list[int], list[float]]], path: Path, title
     return save(fig, path)
 
 
-def plot_output_raster(times: np.ndarray, labels: np.ndarray, path: Path, names: list[str],
-                       title: str) -> Path:
+def plot_output_raster(
+    times: np.ndarray, labels: np.ndarray, path: Path, names: list[str], title: str
+) -> Path:
     """Fig. 2a: every output neuron's firing step (full run) over the images ordered by class."""
     order = np.argsort(labels, kind="stable")
     t = times[order]
@@ -44,8 +45,7 @@ def plot_output_raster(times: np.ndarray, labels: np.ndarray, path: Path, names:
     cmap = pyplot().get_cmap("tab10")
     x = np.arange(len(order))
     for k in range(t.shape[1]):
-        ax.scatter(x, t[:, k], s=1, color=cmap(k % 10), label=f"neuron {names[k]}",
-                   rasterized=True)
+        ax.scatter(x, t[:, k], s=1, color=cmap(k % 10), label=f"neuron {names[k]}", rasterized=True)
     bounds = np.searchsorted(labels[order], np.arange(t.shape[1] + 1))
     for b in bounds[1:-1]:
         ax.axvline(b, color="black", linewidth=0.5)
@@ -57,14 +57,20 @@ def plot_output_raster(times: np.ndarray, labels: np.ndarray, path: Path, names:
     return save(fig, path)
 
 
-def plot_spikes_per_class(spikes: dict[str, list[float]], path: Path, names: list[str],
-                          title: str) -> Path:
+def plot_spikes_per_class(
+    spikes: dict[str, list[float]], path: Path, names: list[str], title: str
+) -> Path:
     """Fig. 3 / 9c: mean spikes to the decision per class and layer (grouped bars)."""
     fig, ax = pyplot().subplots(figsize=(7, 4))
     width = 0.8 / len(spikes)
     for i, (layer, values) in enumerate(spikes.items()):
-        ax.bar(np.arange(len(names)) + (i - (len(spikes) - 1) / 2) * width, values, width,
-               label=layer, color=LAYER_COLORS.get(layer))
+        ax.bar(
+            np.arange(len(names)) + (i - (len(spikes) - 1) / 2) * width,
+            values,
+            width,
+            label=layer,
+            color=LAYER_COLORS.get(layer),
+        )
     _ticks(ax, names)
     ax.set_xlabel("class")
     ax.set_ylabel("mean spikes to the decision")
@@ -75,8 +81,9 @@ def plot_spikes_per_class(spikes: dict[str, list[float]], path: Path, names: lis
     return save(fig, path)
 
 
-def plot_potentials(v: np.ndarray, theta: float, image: np.ndarray, shown: list[int],
-                    path: Path, title: str) -> Path:
+def plot_potentials(
+    v: np.ndarray, theta: float, image: np.ndarray, shown: list[int], path: Path, title: str
+) -> Path:
     """Fig. 4: output potentials over time with the threshold; the input spikes accumulated up
     to each of the `shown` steps as images."""
     plt = pyplot()
@@ -85,8 +92,7 @@ def plot_potentials(v: np.ndarray, theta: float, image: np.ndarray, shown: list[
     ax = fig.add_subplot(grid[0, :])
     cmap = plt.get_cmap("tab10")
     for k in range(v.shape[1]):
-        ax.plot(np.arange(TMAX), v[:, k], color=cmap(k % 10), label=f"neuron {k}",
-                linewidth=1.2)
+        ax.plot(np.arange(TMAX), v[:, k], color=cmap(k % 10), label=f"neuron {k}", linewidth=1.2)
     ax.axhline(theta, color="black", linestyle="--", linewidth=1, label="threshold")
     for s in shown:
         ax.axvline(s, color="gray", linestyle=":", linewidth=0.8)
@@ -117,8 +123,9 @@ def plot_jitter_images(noisy: list[np.ndarray], levels: list[int], path: Path) -
     return save(fig, path)
 
 
-def plot_jitter_accuracy(levels: list[int], curves: dict[str, list[float]], path: Path,
-                         title: str) -> Path:
+def plot_jitter_accuracy(
+    levels: list[int], curves: dict[str, list[float]], path: Path, title: str
+) -> Path:
     """Fig. 5b: test accuracy against the jitter level, one line per network."""
     fig, ax = pyplot().subplots(figsize=(6, 4))
     for name, acc in curves.items():
@@ -144,16 +151,21 @@ def plot_weight_pairs(real: np.ndarray, path: Path, title: str) -> Path:
         r, c = 2 * (i // cols), i % cols
         lim = np.abs(w).max() or 1.0
         axes[r, c].imshow(w.reshape(28, 28), cmap="gray", vmin=-lim, vmax=lim)
-        axes[r + 1, c].imshow(np.where(w >= 0, 1, -1).reshape(28, 28), cmap="gray", vmin=-1,
-                              vmax=1)
+        axes[r + 1, c].imshow(np.where(w >= 0, 1, -1).reshape(28, 28), cmap="gray", vmin=-1, vmax=1)
         axes[r, c].set_title("W", fontsize=7)
         axes[r + 1, c].set_title("sign(W)", fontsize=7)
     fig.suptitle(title, fontsize=10)
     return save(fig, path)
 
 
-def plot_threshold_sweep(thetas: list[float], accuracy: list[float], steps: list[float],
-                         trained: float, path: Path, title: str) -> Path:
+def plot_threshold_sweep(
+    thetas: list[float],
+    accuracy: list[float],
+    steps: list[float],
+    trained: float,
+    path: Path,
+    title: str,
+) -> Path:
     """Fig. 7: accuracy and mean response time against the threshold (two y axes)."""
     fig, ax = pyplot().subplots(figsize=(6.5, 4))
     ax.plot(thetas, [100 * a for a in accuracy], "o-", color="tab:blue", markersize=4)
@@ -168,12 +180,14 @@ def plot_threshold_sweep(thetas: list[float], accuracy: list[float], steps: list
     return save(fig, path)
 
 
-def plot_class_samples(images: np.ndarray, labels: np.ndarray, names: list[str], path: Path,
-                       per_class: int = 8) -> Path:
+def plot_class_samples(
+    images: np.ndarray, labels: np.ndarray, names: list[str], path: Path, per_class: int = 8
+) -> Path:
     """Fig. 8: the first `per_class` images of every class, one row per class."""
     plt = pyplot()
-    fig, axes = plt.subplots(len(names), per_class, figsize=(per_class, len(names) * 1.05),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(names), per_class, figsize=(per_class, len(names) * 1.05), squeeze=False
+    )
     for c, name in enumerate(names):
         idx = np.flatnonzero(labels == c)[:per_class]
         for j in range(per_class):

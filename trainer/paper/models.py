@@ -35,24 +35,52 @@ class ModelSpec:
 
 SPECS: dict[str, ModelSpec] = {
     "mnist": ModelSpec("mnist-600.bs4nn", "mnist", "bs4nn", "mnist-600", {}),
-    "mnist-s4nn": ModelSpec("mnist-600-s4nn.bs4nn", "mnist", "bs4nn", "mnist-600",
-                            {"weights": "real", "thetas": [10.0], "epochs": 30}),
-    "mnist-surrogate": ModelSpec("mnist-600-surrogate.bs4nn", "mnist", "bs4nn", "mnist-600",
-                                 {}, required=False),
-    "bnn-mnist": ModelSpec("bnn-mnist-600.npz", "mnist", "bnn", "mnist-600",
-                           {"layer_sizes": [784, 600, 10], "epochs": 20}),
+    "mnist-s4nn": ModelSpec(
+        "mnist-600-s4nn.bs4nn",
+        "mnist",
+        "bs4nn",
+        "mnist-600",
+        {"weights": "real", "thetas": [10.0], "epochs": 30},
+    ),
+    "mnist-surrogate": ModelSpec(
+        "mnist-600-surrogate.bs4nn", "mnist", "bs4nn", "mnist-600", {}, required=False
+    ),
+    "bnn-mnist": ModelSpec(
+        "bnn-mnist-600.npz",
+        "mnist",
+        "bnn",
+        "mnist-600",
+        {"layer_sizes": [784, 600, 10], "epochs": 20},
+    ),
     "fashion": ModelSpec("fashion-1000.bs4nn", "fashion-mnist", "bs4nn", "fashion-1000", {}),
-    "fashion-deep": ModelSpec("fashion-600-600.bs4nn", "fashion-mnist", "bs4nn",
-                              "fashion-600-600", {}),
-    "fashion-s4nn": ModelSpec("fashion-1000-s4nn.bs4nn", "fashion-mnist", "bs4nn",
-                              "fashion-1000", {"weights": "real", "thetas": [20.0],
-                                               "epochs": 10}),
-    "fashion-surrogate": ModelSpec("fashion-1000-surrogate.bs4nn", "fashion-mnist", "bs4nn",
-                                   "fashion-1000", {}, required=False),
-    "fashion-deep-surrogate": ModelSpec("fashion-600-600-surrogate.bs4nn", "fashion-mnist",
-                                        "bs4nn", "fashion-600-600", {}, required=False),
-    "bnn-fashion": ModelSpec("bnn-fashion-1000.npz", "fashion-mnist", "bnn", "fashion-1000",
-                             {"layer_sizes": [784, 1000, 10], "epochs": 15}),
+    "fashion-deep": ModelSpec(
+        "fashion-600-600.bs4nn", "fashion-mnist", "bs4nn", "fashion-600-600", {}
+    ),
+    "fashion-s4nn": ModelSpec(
+        "fashion-1000-s4nn.bs4nn",
+        "fashion-mnist",
+        "bs4nn",
+        "fashion-1000",
+        {"weights": "real", "thetas": [20.0], "epochs": 10},
+    ),
+    "fashion-surrogate": ModelSpec(
+        "fashion-1000-surrogate.bs4nn", "fashion-mnist", "bs4nn", "fashion-1000", {}, required=False
+    ),
+    "fashion-deep-surrogate": ModelSpec(
+        "fashion-600-600-surrogate.bs4nn",
+        "fashion-mnist",
+        "bs4nn",
+        "fashion-600-600",
+        {},
+        required=False,
+    ),
+    "bnn-fashion": ModelSpec(
+        "bnn-fashion-1000.npz",
+        "fashion-mnist",
+        "bnn",
+        "fashion-1000",
+        {"layer_sizes": [784, 1000, 10], "epochs": 15},
+    ),
 }
 
 
@@ -74,11 +102,12 @@ class ModelSet:
         """Refuse, before any work, a run whose required models are missing."""
         if self.retrain:
             return
-        missing = [str(self.path(k)) for k in sorted(keys) if SPECS[k].required
-                   and not self.has(k)]
+        missing = [str(self.path(k)) for k in sorted(keys) if SPECS[k].required and not self.has(k)]
         if missing:
-            raise Bs4nnError(f"missing model file(s) {', '.join(missing)}: give --models DIR "
-                             "with the shipped models, or --retrain to train them")
+            raise Bs4nnError(
+                f"missing model file(s) {', '.join(missing)}: give --models DIR "
+                "with the shipped models, or --retrain to train them"
+            )
 
     def get(self, key: str, data_dir, progress: bool, log: Callable[[str], None]):
         """The model (or BnnResult) of `key`, trained first under --retrain if not yet there."""
@@ -93,18 +122,30 @@ class ModelSet:
         return self._cache[key]
 
 
-def _train(spec: ModelSpec, out: Path, data_dir, progress: bool,
-           log: Callable[[str], None]) -> None:
+def _train(
+    spec: ModelSpec, out: Path, data_dir, progress: bool, log: Callable[[str], None]
+) -> None:
     log(f"training {out.name} ({spec.preset}, {spec.train or 'preset settings'})")
     if spec.kind == "bnn":
         images, labels = load_dataset(spec.dataset, "train", data_dir)
         test = load_dataset(spec.dataset, "test", data_dir)
         tr, va = train_val_split(len(images), 5000, 0)
-        result = train_bnn(BnnConfig(**spec.train), (images[tr], labels[tr]),
-                           (images[va], labels[va]), test, progress, log)
+        result = train_bnn(
+            BnnConfig(**spec.train),
+            (images[tr], labels[tr]),
+            (images[va], labels[va]),
+            test,
+            progress,
+            log,
+        )
         save_bnn(result, out)
         return
     cfg = make_config(spec.preset, **spec.train)
-    train(cfg, out, resume=checkpoint_path(out).is_file(), data_dir=data_dir, progress=progress,
-          log=log)
-
+    train(
+        cfg,
+        out,
+        resume=checkpoint_path(out).is_file(),
+        data_dir=data_dir,
+        progress=progress,
+        log=log,
+    )

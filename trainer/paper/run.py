@@ -47,11 +47,19 @@ EXPERIMENTS: dict[str, Experiment] = {
     "fig8": Experiment(fashion.fig8, (), "fashion-mnist"),
     "fig9": Experiment(fashion.fig9, ("fashion",), "fashion-mnist"),
     "table1": Experiment(tables.table1, (), None),
-    "table2": Experiment(tables.table2, ("mnist", "mnist-surrogate", "mnist-s4nn",
-                                         "bnn-mnist")),
-    "table3": Experiment(tables.table3, ("fashion", "fashion-surrogate", "fashion-deep",
-                                         "fashion-deep-surrogate", "fashion-s4nn",
-                                         "bnn-fashion"), "fashion-mnist"),
+    "table2": Experiment(tables.table2, ("mnist", "mnist-surrogate", "mnist-s4nn", "bnn-mnist")),
+    "table3": Experiment(
+        tables.table3,
+        (
+            "fashion",
+            "fashion-surrogate",
+            "fashion-deep",
+            "fashion-deep-surrogate",
+            "fashion-s4nn",
+            "bnn-fashion",
+        ),
+        "fashion-mnist",
+    ),
     "swap": Experiment(tables.swap, ("mnist",)),
     "alpha": Experiment(tables.alpha, ("mnist",)),
 }
@@ -62,8 +70,10 @@ def _file_hash(path: Path) -> str | None:
 
 
 def _inputs(ctx: Context, exp: Experiment) -> dict:
-    return {"models": {SPECS[k].file: _file_hash(ctx.models.path(k)) for k in exp.models},
-            "limit": ctx.limit}
+    return {
+        "models": {SPECS[k].file: _file_hash(ctx.models.path(k)) for k in exp.models},
+        "limit": ctx.limit,
+    }
 
 
 def load_results(out: Path) -> dict:
@@ -77,8 +87,11 @@ def load_results(out: Path) -> dict:
 
 
 def _done(entry: dict | None, inputs: dict, out: Path) -> bool:
-    return (entry is not None and entry.get("inputs") == inputs
-            and all((out / f"{f}.png").is_file() for f in entry.get("figures", [])))
+    return (
+        entry is not None
+        and entry.get("inputs") == inputs
+        and all((out / f"{f}.png").is_file() for f in entry.get("figures", []))
+    )
 
 
 def run_paper(ctx: Context, ids: list[str]) -> dict:
@@ -97,19 +110,21 @@ def run_paper(ctx: Context, ids: list[str]) -> dict:
             continue
         t0 = time.perf_counter()
         entry = exp.run(ctx)
-        entry.update(paper=numbers.PAPER[exp_id], inputs=inputs,
-                     seconds=round(time.perf_counter() - t0, 1))
+        entry.update(
+            paper=numbers.PAPER[exp_id], inputs=inputs, seconds=round(time.perf_counter() - t0, 1)
+        )
         results[exp_id] = entry
         _save(ctx.out, results)
         ctx.log(f"{exp_id}: {entry['ours']} ({entry['seconds']:.0f} s)")
     _save(ctx.out, results)
     write_report(ctx.out / "report.md", results, [k for k in EXPERIMENTS if k in results])
-    ctx.log(f"wrote {ctx.out / RESULTS} and {ctx.out / 'report.md'} "
-            f"({time.perf_counter() - started:.0f} s)")
+    ctx.log(
+        f"wrote {ctx.out / RESULTS} and {ctx.out / 'report.md'} "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
     return results
 
 
 def _save(out: Path, results: dict) -> None:
     ordered = {k: results[k] for k in EXPERIMENTS if k in results}
-    write_atomic(out / RESULTS, (json.dumps({"experiments": ordered}, indent=1) + "\n")
-                 .encode())
+    write_atomic(out / RESULTS, (json.dumps({"experiments": ordered}, indent=1) + "\n").encode())
