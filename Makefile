@@ -1,7 +1,8 @@
 # The two set-up commands of the README. Each sets up what it needs first (scripts/setup.sh).
 #   make demo   the whole chain on the emulated board: data, train (or MODEL=...), export, build,
 #               run in QEMU, bench 1,000 test images, report
-#   make test   the test suite (fast tests and the end-to-end QEMU tests)
+#   make test   lint (ruff check, ruff format --check), then the test suite with the end-to-end
+#               tests on the emulated boards
 VENV := .venv/bin
 MODEL ?=
 DEMO_OUT ?= out/demo
@@ -18,8 +19,9 @@ demo: setup
 
 # The tests find MNIST and Fashion-MNIST where a user's bs4nn would, or fetch them into the user
 # cache first (tests/conftest.py), as `bs4nn data fetch` does.
-test: setup-test
+test: setup-test lint
 	$(VENV)/python -m pytest
 
 lint: setup
 	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
