@@ -10,5 +10,4 @@ build        `bs4nn build`: compile an export, sizes against the target's flash 
 records      per-image CSV (written as it goes; --resume reads it back)
 report       report.json figures, console table, PNG plots
 bench        `bs4nn bench` / run_bench(); sweep: `bs4nn sweep` (paper Fig. 7 on the device)
-fake_device  the device side in Python (bs4nn.codegen.reference) with fault injection, for tests
 """

@@ -15,10 +15,10 @@ import time
 
 import pytest
 from badinput import snapshot, tiny_model
+from fake_device import FakeDevice
 
 from bs4nn.cli import main
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.host.fake_device import FakeDevice
 from bs4nn.host.outdir import LOCK_NAME, folder_lock
 from bs4nn.host.records import COLUMNS
 

@@ -141,8 +141,9 @@ def test_real_board_gets_the_runner_commands(tmp_path, capsys):
 def test_window_sizing_refuses_a_board_too_fast_for_the_limit():
     """The fake board reports about 2,000 instructions per inference (2 us): a 10 s window
     would need over a million inferences, more than the firmware runs."""
+    from fake_device import FakeDevice
+
     from bs4nn.host.bench import load_model
-    from bs4nn.host.fake_device import FakeDevice
     from bs4nn.host.transport import SerialTransport
     from bs4nn.trainer.datasets import load_dataset
 

@@ -5,13 +5,13 @@ import json
 
 import numpy as np
 import pytest
+from fake_device import FakeDevice, Faults
 
 from bs4nn.cli import main as bs4nn_main
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.bench import run_bench
 from bs4nn.host.client import DeviceSilent
-from bs4nn.host.fake_device import FakeDevice, Faults
 from bs4nn.host.sweep import run_sweep, thresholds_for_scale, thresholds_for_theta
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError

@@ -4,12 +4,12 @@ import time
 
 import numpy as np
 import pytest
+from fake_device import FakeDevice, Faults
 
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device, DeviceReset, DeviceSilent
-from bs4nn.host.fake_device import FakeDevice, Faults
 from bs4nn.host.transport import LinkClosed, SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
