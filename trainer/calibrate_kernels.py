@@ -15,25 +15,7 @@ of `evaluate.predict` with the same thresholds.
 import numpy as np
 from numba import njit, prange
 
-from bs4nn.trainer.kernels import TMAX, forward, forward_buffers, sort_inputs
-
-
-@njit(cache=True)
-def _sort_by_step(times, order, starts):
-    """Counting sort of neurons by firing step (TMAX: did not fire), as `sort_inputs` does for
-    pixels: `order` by step then index, `starts[t]` the first position of step t."""
-    starts[:] = 0
-    for j in range(times.shape[0]):
-        if times[j] < TMAX:
-            starts[times[j] + 1] += 1
-    for t in range(1, TMAX + 1):
-        starts[t] += starts[t - 1]
-    fill = starts.copy()
-    for j in range(times.shape[0]):
-        t = times[j]
-        if t < TMAX:
-            order[fill[t]] = j
-            fill[t] += 1
+from bs4nn.trainer.kernels import TMAX, forward, forward_buffers, sort_by_step, sort_inputs
 
 
 @njit(cache=True)
@@ -63,7 +45,7 @@ def _image_right(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right):
         )
         below = times[noff[layer - 1] : noff[layer]].copy()
         order = np.empty(below.shape[0], np.int64)
-        _sort_by_step(below, order, starts)
+        sort_by_step(below, order, starts)
     # the layers from `top` up run once per candidate, fed with the spikes of the layer below
     top = layer if layer == n_layers - 1 else layer + 1
     up_sizes, up_woff, up_noff = sizes[top:], woff[top:], noff[top:] - noff[top]
@@ -108,7 +90,7 @@ def _image_right(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right):
                 reached[j] += 1
     spikes = np.empty(n_out, np.int64)
     for c in range(ks.shape[0]):
-        _sort_by_step(first[c], spikes, starts)
+        sort_by_step(first[c], spikes, starts)
         label_c, _, _ = forward(
             spikes,
             starts,

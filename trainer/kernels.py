@@ -104,6 +104,24 @@ def sort_inputs(pixels, order, starts) -> int:
 
 
 @njit(cache=True)
+def sort_by_step(steps, order, starts):
+    """Counting sort of neurons by firing step (TMAX: did not fire), as `sort_inputs` does for
+    pixels: `order` by step then index, `starts[t]` the first position of step t."""
+    starts[:] = 0
+    for j in range(steps.shape[0]):
+        if steps[j] < TMAX:
+            starts[steps[j] + 1] += 1
+    for t in range(1, TMAX + 1):
+        starts[t] += starts[t - 1]
+    fill = starts.copy()
+    for j in range(steps.shape[0]):
+        t = steps[j]
+        if t < TMAX:
+            order[fill[t]] = j
+            fill[t] += 1
+
+
+@njit(cache=True)
 def forward(
     order,
     starts,

@@ -126,24 +126,17 @@ class Model:
                 )
             if self.dataset_sha256 is not None:
                 raise Bs4nnError(
-                    f"the model was made from own data {self.dataset} (test split SHA-256 "
-                    f"{self.dataset_sha256[:16]}...); give its file or folder with --data"
+                    f"the model was made from own data "
+                    f"{_describe_dataset(self.dataset, self.dataset_sha256)}; give its file or "
+                    "folder with --data"
                 )
             return self.dataset
         check_spec(requested)
         if self.dataset is not None:
             got = dataset_fields(requested)
             if got != {"dataset": self.dataset, "dataset_sha256": self.dataset_sha256}:
-                theirs = got["dataset"] + (
-                    f" (test split SHA-256 {got['dataset_sha256'][:16]}...)"
-                    if got["dataset_sha256"]
-                    else ""
-                )
-                ours = self.dataset + (
-                    f" (test split SHA-256 {self.dataset_sha256[:16]}...)"
-                    if self.dataset_sha256
-                    else ""
-                )
+                theirs = _describe_dataset(got["dataset"], got["dataset_sha256"])
+                ours = _describe_dataset(self.dataset, self.dataset_sha256)
                 hint = (
                     "give the data it was made from"
                     if self.dataset_sha256
@@ -308,6 +301,10 @@ def _validate(m: Model) -> None:
     m.tmax = int(m.tmax)
     if m.tmax != TMAX:
         raise Bs4nnError(f"tmax {m.tmax} is not supported; the input coding needs {TMAX}")
+
+
+def _describe_dataset(name: str, sha256: str | None) -> str:
+    return name if sha256 is None else f"{name} (test split SHA-256 {sha256[:16]}...)"
 
 
 def _check_dataset(name: object, sha256: object) -> None:
