@@ -35,44 +35,82 @@ const char *bs4nn_kernel_name(void)
     return BS4NN_KERNEL_NAME;
 }
 
-/* Four pixels at once: most are 0 in the images this is made for. memcpy keeps it portable
- * (one load where the core allows unaligned words, byte loads elsewhere). */
-static int four_zero(const uint8_t *p)
+/* Eight pixels at once: most are 0 in the images this is made for. memcpy keeps it portable
+ * (word loads where the core allows unaligned words, byte loads elsewhere). */
+static int eight_zero(const uint8_t *p)
 {
-    uint32_t w;
+    uint32_t a;
+    uint32_t b;
 
-    memcpy(&w, p, sizeof w);
-    return w == 0;
+    memcpy(&a, p, sizeof a);
+    memcpy(&b, p + 4, sizeof b);
+    return (a | b) == 0;
+}
+
+/* Pixel i, if it spikes: counted in start[257 - I] and listed at *--list. */
+static inline uint16_t *count_pixel(const uint8_t *pixels, uint32_t i, uint16_t *start,
+                                    uint16_t *list)
+{
+    const uint32_t v = pixels[i];
+
+    if (v != 0) {
+        start[257u - v]++;
+        *--list = (uint16_t)i;
+    }
+    return list;
+}
+
+/* Pixel i (spiking) goes to the end of its bucket. */
+static inline void place_pixel(const uint8_t *pixels, uint32_t i, uint16_t *order,
+                               uint16_t *start, uint32_t stride)
+{
+    order[start[256u - pixels[i]]++] = (uint16_t)(i * stride);
 }
 
 /* Counting sort of the spiking pixels by spike step t = 255 - I (I = 0 never spikes). */
 void bs4nn_bucket_inputs(const uint8_t *pixels, uint16_t *order, uint16_t *start,
                          uint32_t stride)
 {
-    const uint8_t *const end = pixels + BS4NN_N_INPUT;
-    const uint8_t *p;
+    uint16_t *const end = order + BS4NN_N_INPUT;
+    uint16_t *list = end; /* the spiking pixels, listed downwards from the end of order[] */
+    uint32_t i;
+    uint32_t j;
     uint32_t t;
+    uint32_t acc = 0;
 
     /* 1. start[t + 2] = pixels spiking at step t (start[257 - I]) */
     memset(start, 0, (BS4NN_TMAX + 2) * sizeof *start);
-    for (p = pixels; p < end; p++) {
-        if (end - p >= 4 && four_zero(p)) {
-            p += 3;
-        } else if (*p != 0) {
-            start[257u - *p]++;
+    for (i = 0; i + 8u <= BS4NN_N_INPUT; i += 8u) {
+        if (eight_zero(pixels + i)) {
+            continue;
+        }
+        for (j = i; j < i + 8u; j++) {
+            list = count_pixel(pixels, j, start, list);
         }
     }
+    for (; i < BS4NN_N_INPUT; i++) {
+        list = count_pixel(pixels, i, start, list);
+    }
     /* 2. start[t + 1] = pixels spiking before step t: where bucket t begins */
-    for (t = 2; t < BS4NN_TMAX + 2; t++) {
-        start[t] = (uint16_t)(start[t] + start[t - 1]);
+    for (t = 2; t < BS4NN_TMAX + 2; t += 2) {
+        acc += start[t];
+        start[t] = (uint16_t)acc;
+        acc += start[t + 1];
+        start[t + 1] = (uint16_t)acc;
     }
     /* 3. filling bucket t moves start[t + 1] to its end, which is where bucket t + 1 begins:
-     * afterwards bucket t is order[start[t] .. start[t + 1]) */
-    for (p = pixels; p < end; p++) {
-        if (end - p >= 4 && four_zero(p)) {
-            p += 3;
-        } else if (*p != 0) {
-            order[start[256u - *p]++] = (uint16_t)((uint32_t)(p - pixels) * stride);
+     * afterwards bucket t is order[start[t] .. start[t + 1]). Buckets fill order[0 .. n) for
+     * n spiking pixels; the list holds order[N - n .. N): while n <= N / 2 they do not meet,
+     * else the pixels are read again. */
+    if (acc <= BS4NN_N_INPUT / 2u) {
+        for (; list != end; list++) {
+            place_pixel(pixels, *list, order, start, stride);
+        }
+        return;
+    }
+    for (i = 0; i < BS4NN_N_INPUT; i++) {
+        if (pixels[i] != 0) {
+            place_pixel(pixels, i, order, start, stride);
         }
     }
 }

@@ -28,7 +28,8 @@ void systick_clock_init(void)
     SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_TICKINT | SYST_CSR_CLKSOURCE;
 }
 
-static uint64_t ticks(void)
+/* The tick count as wraps * 2^24 + ticks into the current wrap. */
+static void ticks(uint32_t *wrapped, uint32_t *into)
 {
     uint32_t w;
     uint32_t v;
@@ -41,17 +42,47 @@ static uint64_t ticks(void)
         w++;
     }
     irq_enable_all();
-    return ((uint64_t)w << 24) + (SYST_TOP - v);
+    *wrapped = w;
+    *into = SYST_TOP - v;
 }
+
+/* No 64-bit division anywhere (libgcc's would add ~700 bytes of flash): the counter divides by
+ * a power of two, a shift; the microseconds split the division by the ticks per microsecond. */
+#if (BS4NN_COUNTER_DEN & (BS4NN_COUNTER_DEN - 1u)) != 0
+#error "BS4NN_COUNTER_DEN must be a power of two"
+#endif
+#if BS4NN_TARGET_CLOCK_HZ % 1000000u != 0
+#error "the SysTick clock must be a whole number of MHz"
+#endif
+#define TICKS_PER_US (BS4NN_TARGET_CLOCK_HZ / 1000000u)
+#define WRAP (SYST_TOP + 1u) /* ticks per wrap */
 
 uint32_t board_counter(void)
 {
-    return (uint32_t)(ticks() * BS4NN_COUNTER_NUM / BS4NN_COUNTER_DEN);
+    uint32_t w;
+    uint32_t c;
+    uint64_t t;
+    uint32_t den = BS4NN_COUNTER_DEN;
+
+    ticks(&w, &c);
+    t = (((uint64_t)w << 24) + c) * BS4NN_COUNTER_NUM;
+    while (den > 1u) {
+        t >>= 1;
+        den >>= 1;
+    }
+    return (uint32_t)t;
 }
 
+/* floor((w * WRAP + c) / D) mod 2^32, D = TICKS_PER_US, with w = a * D + b: w * WRAP / D =
+ * w * (WRAP / D) + a * (WRAP % D) + b * (WRAP % D) / D, the last part added to c first. */
 uint32_t board_micros(void)
 {
-    return (uint32_t)(ticks() / (BS4NN_TARGET_CLOCK_HZ / 1000000u));
+    uint32_t w;
+    uint32_t c;
+
+    ticks(&w, &c);
+    return w * (WRAP / TICKS_PER_US) + (w / TICKS_PER_US) * (WRAP % TICKS_PER_US) +
+           ((w % TICKS_PER_US) * (WRAP % TICKS_PER_US) + c) / TICKS_PER_US;
 }
 
 uint8_t board_counter_kind(void)
