@@ -16,11 +16,8 @@ TARGETS_FILE = TEMPLATE_ROOT / "boards" / "targets.json"
 # RX ring, one image). Measured builds stay below these (bench/firmware_size.py).
 CODE_BUDGET_BYTES = 8 * 1024
 IO_BUFFER_BYTES = 4 * 1024
-# The default kernel (of make-built firmware too, unless `make KERNEL=...`) and its
-# BS4NN_PEND_PLANES and BS4NN_CHUNK (firmware_template/core/bs4nn_kernel.h)
+# The default kernel (of make-built firmware too, unless `make KERNEL=...`)
 DEFAULT_KERNEL = "sliced"
-SLICED_PEND_PLANES = 4
-SLICED_CHUNK = 8
 
 
 def load_targets() -> dict[str, dict]:
@@ -38,14 +35,11 @@ def target_info(target: str) -> dict:
 def inference_state_bytes(layer_sizes: tuple[int, ...]) -> int:
     """RAM of the default (sliced) kernel's inference state, mirroring bs4nn_state_t in
     firmware_template/core/bs4nn_kernel.h: per lane word (32 neurons of a non-input layer) its
-    bit planes (enough for the largest fan-in, at least 4), 4 pending planes, the alive mask, one
-    fired mask per chunk step, an int16 bound and a uint8 pending count; then the uint16 input
-    order and tmax + 2 uint16 bucket starts."""
+    bit planes (enough for the largest fan-in, at least 4), the alive mask, a uint16 trigger
+    and a uint16 synced count; then the uint16 input order and tmax + 2 uint16 bucket starts."""
     lane_words = sum(row_words(n) for n in layer_sizes[1:])
-    planes = max(SLICED_PEND_PLANES, max(layer_sizes[:-1]).bit_length())
-    words = lane_words * (planes + SLICED_PEND_PLANES + 1 + SLICED_CHUNK)
-    size = 4 * words + 2 * lane_words + lane_words
-    size += size % 2  # uint16 order
+    planes = max(4, max(layer_sizes[:-1]).bit_length())
+    size = 4 * lane_words * (planes + 1) + 2 * 2 * lane_words
     size += 2 * layer_sizes[0] + 2 * 258
     return -(-size // 4) * 4  # the struct is word-aligned
 

@@ -7,15 +7,17 @@ Each board test skips only when its emulator is missing (CI installs all of them
 
 import dataclasses
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.footprint import target_info
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host import rp2040js
-from bs4nn.host.bench import prepare_emulated_firmware, run_bench
+from bs4nn.host.bench import run_bench
 from bs4nn.host.client import Device
 from bs4nn.host.emulate import emulated_boards, emulator_installed
 from bs4nn.host.records import compare
@@ -70,10 +72,14 @@ def test_board_runs_100_images_exactly(board, data_dir, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def pico_firmware(tmp_path_factory):
+    """The link tests' firmware: the slowest kernel, ref (~5 ms per inference at 125 MHz), so
+    that how many bytes arrive during an inference does not hang on the default kernel's
+    speed."""
     _need("rp2040js-pico")
     fw = tmp_path_factory.mktemp("pico") / "firmware"
     intmodel = IntModel.load(MODEL)
-    prepare_emulated_firmware(intmodel, fw, quiet=True, target="rp2040js-pico")
+    export_firmware(intmodel, fw, target="rp2040js-pico")
+    subprocess.run(["make", "-C", str(fw), "KERNEL=ref"], check=True, capture_output=True)
     return intmodel, fw / "build" / "firmware.bin"
 
 
@@ -108,10 +114,9 @@ def test_pico_at_115200_baud_needs_no_resend(pico_firmware, data_dir):
     assert _stream_at_line_rate(pico_firmware, data_dir, N, 115200) == (0, 0, 0)
 
 
-# At 8 Mbaud a whole dense request (791 bytes, 1 ms) arrives during one inference (~215,000
-# cycles at 125 MHz, 1.7 ms): more than the 512-byte ring and the 32-byte FIFO hold, so only the
-# host's limit (one dense request in flight) keeps the bytes whole. (At 2 Mbaud only ~430 bytes
-# arrive during an inference of the default kernel: the overrun would depend on timing.)
+# At 8 Mbaud a whole dense request (791 bytes, 1 ms) arrives during one inference of `ref`
+# (~5 ms): more than the 512-byte ring and the 32-byte FIFO hold, so only the host's limit (one
+# dense request in flight) keeps the bytes whole.
 def test_pico_at_8_mbaud_needs_no_resend_because_the_host_honours_the_buffer(
     pico_firmware, data_dir
 ):

@@ -52,30 +52,24 @@ uint8_t bs4nn_pick_label(const int32_t *ones, const uint8_t *fired);
 #if BS4NN_KERNEL_ID == BS4NN_KERNEL_ID_sliced
 
 /* Bit-sliced counters: lane word w of a layer holds 32 neurons; plane p of it holds bit p of
- * their ones. Planes enough for the largest fan-in. */
+ * their ones. Planes enough for the largest fan-in, at least 4 (a carry-save sum of up to 15
+ * rows is added as four planes). */
 #define BS4NN_PLANES                                                                       \
-    (BS4NN_MAX_FAN_IN < 16 ? 4 /* at least BS4NN_PEND_PLANES */                          \
-     : BS4NN_MAX_FAN_IN < 32 ? 5 : BS4NN_MAX_FAN_IN < 64 ? 6   \
+    (BS4NN_MAX_FAN_IN < 16 ? 4 : BS4NN_MAX_FAN_IN < 32 ? 5 : BS4NN_MAX_FAN_IN < 64 ? 6       \
      : BS4NN_MAX_FAN_IN < 128 ? 7 : BS4NN_MAX_FAN_IN < 256 ? 8 : BS4NN_MAX_FAN_IN < 512 ? 9 \
      : BS4NN_MAX_FAN_IN < 1024 ? 10 : BS4NN_MAX_FAN_IN < 2048 ? 11                        \
      : BS4NN_MAX_FAN_IN < 4096 ? 12 : BS4NN_MAX_FAN_IN < 8192 ? 13                        \
      : BS4NN_MAX_FAN_IN < 16384 ? 14 : BS4NN_MAX_FAN_IN < 32768 ? 15 : 16)
-#define BS4NN_PEND_PLANES 4  /* spikes summed per lane word before they reach the planes */
-#define BS4NN_CHUNK 8        /* input steps a layer pass covers */
 
 #if BS4NN_LAYER0_WORDS > 65536
 #error "the sliced kernel keeps input row offsets in uint16: use BS4NN_KERNEL=ref"
 #endif
 
 typedef struct {
-    struct { /* zero at the start of an inference */
-        uint32_t planes[BS4NN_LANE_WORDS][BS4NN_PLANES];
-        uint32_t pend[BS4NN_LANE_WORDS][BS4NN_PEND_PLANES]; /* sums not yet in the planes */
-        int16_t top[BS4NN_LANE_WORDS];  /* >= the largest ones of alive lanes in the planes */
-        uint8_t npend[BS4NN_LANE_WORDS]; /* spikes in pend */
-    } z;
-    uint32_t alive[BS4NN_LANE_WORDS];              /* lanes that have not fired */
-    uint32_t fired[BS4NN_LANE_WORDS][BS4NN_CHUNK]; /* lanes that fired, per chunk step */
+    uint32_t planes[BS4NN_LANE_WORDS][BS4NN_PLANES];
+    uint32_t alive[BS4NN_LANE_WORDS];  /* lanes that have not fired */
+    uint16_t trig[BS4NN_LANE_WORDS];   /* spikes received before which no lane can fire */
+    uint16_t synced[BS4NN_LANE_WORDS]; /* first layer's words: input spikes in the planes */
     uint16_t order[BS4NN_N_INPUT];
     uint16_t start[BS4NN_TMAX + 2];
 } bs4nn_state_t;

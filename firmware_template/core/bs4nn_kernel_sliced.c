@@ -1,26 +1,21 @@
-/* Bit-sliced kernel: 32 neurons per word, their counts held as bit planes.
+/* Bit-sliced kernel: 32 neurons per word, their counts held as bit planes, brought up to
+ * date only when one of them could fire.
  *
  * Lane word w of a layer holds neurons 32w .. 32w + 31; plane p holds bit p of their ones (the
- * count of +1 synapses among the spikes received; docs/design.md section 1 and
- * firmware_template/README.md). A spiking input adds one weight word to the lane word: one
- * word of its row, since every row starts on a word (docs/design.md section 3).
+ * count of +1 synapses among the spikes received; docs/design.md section 1). A spiking input
+ * adds one weight word to a lane word: one word of its row, since every row starts on a word
+ * (docs/design.md section 3).
  *
- * The work goes lane word by lane word over a chunk of up to BS4NN_CHUNK input steps (a neuron
- * can only fire at a step in which its layer received spikes, and every spike starts at an
- * input step). For one lane word:
- *   - the step's weight words are summed into a 4-plane pending counter in registers (a
- *     carry-save full adder per pair of rows), not into the planes;
- *   - `top`, an upper bound of the ones of the word's alive (not yet fired) lanes in the
- *     planes, plus the pending spikes is compared with the step's bound need = ceil((K +
- *     received) / 2); only when it reaches need is the pending counter's own largest alive
- *     lane taken instead, and only when that still reaches need is the pending sum added to
- *     the planes and the exact largest alive lane found;
- *   - when that reaches need, the lanes with ones >= need fire (a bit-sliced comparison).
- * In the input layer's pass the steps before the next one at which a lane could fire are
- * summed in one run: their rows are consecutive in the bucketed order.
- * Fired lanes are recorded per chunk step and feed the next layer's pass over the same chunk.
- * The output layer's pass stops at the first step at which an output fires: the decision.
- * Bit-exact with ref (tests/test_c_core.py).
+ * Steps go in order. A lane word whose largest alive ones was m when it last held N spikes
+ * cannot fire before it holds trig = K + 2N - 2m spikes (each spike adds at most 1 to ones and
+ * 1/2 to the bound ceil((K + spikes) / 2)). So at each step only the words whose trig has been
+ * reached are looked at:
+ *   - the first weight layer's words are lazy: the input spikes are the bucketed order[] (step
+ *     by step), and a word adds the rows order[synced .. N) only when it is looked at (a carry-
+ *     save adder over up to 15 rows, then one addition into the planes);
+ *   - deeper layers receive few spikes: each firing neuron's row is added to them at once.
+ * Then the word's alive lanes with ones >= the step's bound fire, and trig is computed again.
+ * The output layer's first firing is the decision. Bit-exact with ref (tests/test_c_core.py).
  */
 #include "bs4nn_infer.h"
 
@@ -28,33 +23,13 @@
 
 #include <string.h>
 
-#define NO_LANE (-32768) /* `top` of a word without alive lanes */
+#define NEVER 0xFFFFu /* trig of a word without alive lanes */
 
-/* The lane word's state must stay in registers: its helpers are always inlined. */
 #ifdef __GNUC__
 #define HOT static inline __attribute__((always_inline))
 #else
 #define HOT static inline
 #endif
-
-/* One chunk: its steps and, per layer input (0 = pixels, l = layer l's firings), the spikes
- * received at each step and before the chunk. */
-typedef struct {
-    uint32_t n;
-    uint8_t t[BS4NN_CHUNK];
-    uint16_t first[BS4NN_CHUNK]; /* the step's input bucket starts at order[first] */
-    uint16_t inc[BS4NN_NUM_LAYERS + 1][BS4NN_CHUNK];
-    uint16_t recv[BS4NN_NUM_LAYERS + 1];
-} chunk_t;
-
-/* One chunk step as a layer pass sees it. */
-typedef struct {
-    const uint16_t *rows; /* weight layer 0: the step's row offsets (in order[]) */
-    uint32_t n;           /* spikes the layer receives at this step */
-    int32_t need;         /* a lane fires when its ones reach this */
-    int32_t cum;          /* spikes of the chunk up to this step */
-    uint32_t nb;          /* ones < 2^nb */
-} step_t;
 
 static uint32_t ctz32(uint32_t x)
 {
@@ -80,32 +55,34 @@ static uint32_t popcount32(uint32_t x)
 
 static uint32_t bit_length(uint32_t x)
 {
+#ifdef __GNUC__
+    return x == 0 ? 0 : 32u - (uint32_t)__builtin_clz(x);
+#else
     uint32_t n = 0;
     while (x != 0) {
         x >>= 1;
         n++;
     }
     return n;
+#endif
 }
 
-/* One lane word while a pass works on it (locals, kept in registers): the pending counter
- * (bit planes a0..a3 of the sum of its weight words since they last reached the planes, and
- * their number np, at most 15), `top` (>= the largest ones of its alive lanes in the planes)
- * and the alive lanes. */
-typedef struct {
-    uint32_t a0, a1, a2, a3, np;
-    int32_t top;
-    uint32_t alive;
-    uint32_t *pl; /* its planes */
-} lane_t;
+/* planes += x: a ripple carry that stops when no lane carries (ones < 2^BS4NN_PLANES). */
+HOT void add_word(uint32_t *pl, uint32_t x)
+{
+    while (x != 0) {
+        const uint32_t v = *pl;
+        *pl++ = v ^ x;
+        x &= v;
+    }
+}
 
-/* planes += a (four bit planes of a pending sum). */
-static void add_to_planes(uint32_t *pl, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3)
+/* planes += a (four bit planes of a sum of at most 15 words). */
+HOT void add_four(uint32_t *pl, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3)
 {
     uint32_t x = pl[0];
     uint32_t c = x & a0;
     uint32_t s;
-    uint32_t q;
 
     pl[0] = x ^ a0;
     x = pl[1];
@@ -120,118 +97,118 @@ static void add_to_planes(uint32_t *pl, uint32_t a0, uint32_t a1, uint32_t a2, u
     s = x ^ a3;
     pl[3] = s ^ c;
     c = (x & a3) | (s & c);
-    for (q = BS4NN_PEND_PLANES; c != 0 && q < BS4NN_PLANES; q++) {
-        x = pl[q];
-        pl[q] = x ^ c;
-        c &= x;
-    }
+    add_word(pl + 4, c);
 }
 
-/* The pending sum reaches the planes; `top` stays an upper bound. */
-HOT void flush(lane_t *z)
+/* planes += the weight words base[o[i]] for o[0 .. n): carry-save adders sum up to 15 of them
+ * into four planes a0..a3 (four rows per round: three full adders and two half adders), which
+ * then go into the planes at once. */
+static void add_rows(uint32_t *pl, const uint32_t *base, const uint16_t *o, uint32_t n)
 {
-    add_to_planes(z->pl, z->a0, z->a1, z->a2, z->a3);
-    z->a0 = z->a1 = z->a2 = z->a3 = 0;
-    z->top += (int32_t)z->np;
-    z->np = 0;
-}
+    while (n > 2u) {
+        const uint32_t m = n < 15u ? n : 15u;
+        const uint16_t *const stop = o + (m & ~3u);
+        uint32_t a0 = 0;
+        uint32_t a1 = 0;
+        uint32_t a2 = 0;
+        uint32_t a3 = 0;
+        uint32_t x;
+        uint32_t c1;
+        uint32_t c2;
 
-HOT void add1(lane_t *z, uint32_t x)
-{
-    uint32_t c1;
-    uint32_t c2;
-
-    if (z->np > 14u) {
-        flush(z);
-    }
-    c1 = z->a0 & x;
-    z->a0 ^= x;
-    c2 = z->a1 & c1;
-    z->a1 ^= c1;
-    c1 = z->a2 & c2;
-    z->a2 ^= c2;
-    z->a3 ^= c1;
-    z->np += 1u;
-}
-
-/* Add the weight words base[o[i]] of the row offsets o[0 .. n): pairs while the pending
- * counter has room (it holds 15), flushing when it is full. */
-HOT void add_rows(lane_t *z, const uint32_t *base, const uint16_t *o, uint32_t n)
-{
-    while (n >= 2u) {
-        uint32_t pairs = (15u - z->np) / 2u;
-        uint32_t a0 = z->a0;
-        uint32_t a1 = z->a1;
-        uint32_t a2 = z->a2;
-        uint32_t a3 = z->a3;
-        const uint16_t *stop;
-
-        if (pairs == 0) {
-            flush(z);
-            continue;
+        for (; o != stop; o += 4) {
+            const uint32_t x0 = base[o[0]];
+            const uint32_t x1 = base[o[1]];
+            const uint32_t x2 = base[o[2]];
+            const uint32_t x3 = base[o[3]];
+            uint32_t u = a0 ^ x0;
+            uint32_t d0 = (a0 & x0) | (u & x1);
+            uint32_t d1;
+            a0 = u ^ x1;
+            u = a0 ^ x2;
+            d1 = (a0 & x2) | (u & x3);
+            a0 = u ^ x3;
+            u = a1 ^ d0;
+            c1 = (a1 & d0) | (u & d1);
+            a1 = u ^ d1;
+            c2 = a2 & c1;
+            a2 ^= c1;
+            a3 ^= c2;
         }
-        if (pairs > n / 2u) {
-            pairs = n / 2u;
-        }
-        stop = o + 2u * pairs;
-        for (; o != stop; o += 2) {
-            const uint32_t x = base[o[0]];
-            const uint32_t y = base[o[1]];
-            const uint32_t u = a0 ^ x;
-            uint32_t c1 = (a0 & x) | (u & y);
-            uint32_t c2 = a1 & c1;
-            a0 = u ^ y;
+        if (m & 2u) {
+            const uint32_t x0 = base[o[0]];
+            const uint32_t x1 = base[o[1]];
+            const uint32_t u = a0 ^ x0;
+            c1 = (a0 & x0) | (u & x1);
+            a0 = u ^ x1;
+            o += 2;
+            c2 = a1 & c1;
             a1 ^= c1;
             c1 = a2 & c2;
             a2 ^= c2;
             a3 ^= c1;
         }
-        z->a0 = a0;
-        z->a1 = a1;
-        z->a2 = a2;
-        z->a3 = a3;
-        z->np += 2u * pairs;
-        n -= 2u * pairs;
+        if (m & 1u) {
+            x = base[*o++];
+            c1 = a0 & x;
+            a0 ^= x;
+            c2 = a1 & c1;
+            a1 ^= c1;
+            c1 = a2 & c2;
+            a2 ^= c2;
+            a3 ^= c1;
+        }
+        add_four(pl, a0, a1, a2, a3);
+        n -= m;
     }
-    if (n != 0) {
-        add1(z, base[o[0]]);
+    for (; n != 0; n--) {
+        add_word(pl, base[*o++]);
     }
 }
 
-/* Largest pending sum among the alive lanes (0 if none). */
-HOT uint32_t pend_max(const lane_t *z)
+/* Largest ones among `lanes` (!= 0); ones < 2^nb. Top plane down: a lane that has the bit
+ * beats every lane that has not. Unrolled (one case per plane), for the check of every word
+ * the step reaches; lane_max_small is the loop, for the rarer check after a firing. */
+#define MAX_PLANE(p)                                                                        \
+    x = lanes & pl[p];                                                                      \
+    m <<= 1;                                                                                \
+    if (x != 0) {                                                                           \
+        lanes = x;                                                                          \
+        m |= 1u;                                                                            \
+    }
+HOT uint32_t lane_max(const uint32_t *pl, uint32_t lanes, uint32_t nb)
 {
-    uint32_t lanes = z->alive;
     uint32_t m = 0;
     uint32_t x;
 
-    if ((x = lanes & z->a3) != 0) {
-        lanes = x;
-        m = 8;
-    }
-    if ((x = lanes & z->a2) != 0) {
-        lanes = x;
-        m |= 4;
-    }
-    if ((x = lanes & z->a1) != 0) {
-        lanes = x;
-        m |= 2;
-    }
-    if ((lanes & z->a0) != 0) {
-        m |= 1;
+    switch (nb) { /* nb <= BS4NN_PLANES <= 16 */
+    case 16: MAX_PLANE(15) /* fall through */
+    case 15: MAX_PLANE(14) /* fall through */
+    case 14: MAX_PLANE(13) /* fall through */
+    case 13: MAX_PLANE(12) /* fall through */
+    case 12: MAX_PLANE(11) /* fall through */
+    case 11: MAX_PLANE(10) /* fall through */
+    case 10: MAX_PLANE(9) /* fall through */
+    case 9: MAX_PLANE(8) /* fall through */
+    case 8: MAX_PLANE(7) /* fall through */
+    case 7: MAX_PLANE(6) /* fall through */
+    case 6: MAX_PLANE(5) /* fall through */
+    case 5: MAX_PLANE(4) /* fall through */
+    case 4: MAX_PLANE(3) /* fall through */
+    case 3: MAX_PLANE(2) /* fall through */
+    case 2: MAX_PLANE(1) /* fall through */
+    case 1: MAX_PLANE(0) /* fall through */
+    default:
+        break;
     }
     return m;
 }
 
-/* Largest ones among `lanes` (NO_LANE if none); ones < 2^nb. */
-static int32_t lane_max(const uint32_t *pl, uint32_t lanes, uint32_t nb)
+static uint32_t lane_max_small(const uint32_t *pl, uint32_t lanes, uint32_t nb)
 {
     const uint32_t *p = pl + nb;
     uint32_t m = 0;
 
-    if (lanes == 0) {
-        return NO_LANE;
-    }
     while (p != pl) {
         const uint32_t x = lanes & *--p;
         m <<= 1;
@@ -240,7 +217,7 @@ static int32_t lane_max(const uint32_t *pl, uint32_t lanes, uint32_t nb)
             m |= 1u;
         }
     }
-    return (int32_t)m;
+    return m;
 }
 
 /* Lanes with ones >= need, for 1 <= need <= 2^nb and ones < 2^nb: the carry out of
@@ -258,234 +235,109 @@ static uint32_t lanes_at_least(const uint32_t *pl, uint32_t need, uint32_t nb)
     return c;
 }
 
-static uint32_t lane_offset(uint32_t l)
+/* A layer during a step: its lane words, thresholds and spikes received. */
+typedef struct {
+    uint32_t first; /* its first lane word */
+    uint32_t words;
+    uint32_t k;
+    uint32_t recv;    /* spikes received, this step's included */
+    uint32_t mintrig; /* the smallest trig of its words */
+    uint32_t fired;   /* spikes it sent, this step's included */
+} layer_t;
+
+/* The lanes of word lw that fire with `recv` spikes received (dropped from alive); its trig is
+ * computed again. */
+HOT uint32_t fire_word(uint32_t lw, const layer_t *ly, uint32_t need, uint32_t nb)
 {
-    uint32_t off = 0;
-    uint32_t i;
+    bs4nn_state_t *st = &bs4nn_state;
+    const uint32_t *pl = st->planes[lw];
+    uint32_t alive = st->alive[lw];
+    uint32_t f = 0;
+    uint32_t m = lane_max(pl, alive, nb);
 
-    for (i = 0; i < l; i++) {
-        off += BS4NN_WORDS(bs4nn_layer_sizes[i + 1]);
+    if (m >= need) {
+        f = alive & lanes_at_least(pl, need, nb);
+        alive &= ~f;
+        st->alive[lw] = alive;
+        if (alive == 0) {
+            st->trig[lw] = NEVER;
+            return f;
+        }
+        m = lane_max_small(pl, alive, nb);
     }
-    return off;
-}
-
-/* Pass of weight layer l over chunk steps 0 .. limit - 1, lane word by lane word; fills
- * fired[s] of the layer's lanes and c->inc[l + 1]. With `stop` (the output layer) a word stops
- * at its first firing step s and so do the words after it: returns the steps covered. */
-/* The pending sum into the planes; the largest ones of the alive lanes. */
-static int32_t settle(uint32_t *pl, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                      uint32_t alive, uint32_t nb)
-{
-    add_to_planes(pl, a0, a1, a2, a3);
-    return lane_max(pl, alive, nb);
-}
-
-/* After the spikes of a step: the alive lanes with ones >= need fire (returned, and dropped
- * from alive). Bounds first (top plus the pending sum's largest alive lane), the exact planes
- * only when those cannot rule it out. */
-HOT uint32_t fire(lane_t *z, const step_t *sp)
-{
-    uint32_t f;
-
-    if (z->top + (int32_t)z->np < sp->need || z->top + (int32_t)pend_max(z) < sp->need) {
-        return 0;
-    }
-    z->top = settle(z->pl, z->a0, z->a1, z->a2, z->a3, z->alive, sp->nb);
-    z->a0 = z->a1 = z->a2 = z->a3 = 0;
-    z->np = 0;
-    if (z->top < sp->need) {
-        return 0;
-    }
-    f = z->alive & lanes_at_least(z->pl, (uint32_t)sp->need, sp->nb);
-    z->alive &= ~f;
-    z->top = lane_max(z->pl, z->alive, sp->nb);
+    m = ly->k + 2u * (ly->recv - m);
+    st->trig[lw] = (uint16_t)(m < NEVER ? m : NEVER);
     return f;
 }
 
-HOT void load_lane(lane_t *z, uint32_t lw)
+/* Neuron j of layer l fired: its row reaches every lane word of layer l + 1 at once. */
+static void send_spike(const layer_t *next, uint32_t l, uint32_t j)
 {
-    const bs4nn_state_t *st = &bs4nn_state;
-
-    z->a0 = st->z.pend[lw][0];
-    z->a1 = st->z.pend[lw][1];
-    z->a2 = st->z.pend[lw][2];
-    z->a3 = st->z.pend[lw][3];
-    z->np = st->z.npend[lw];
-    z->top = st->z.top[lw];
-    z->alive = st->alive[lw];
-    z->pl = bs4nn_state.z.planes[lw];
-}
-
-HOT void store_lane(const lane_t *z, uint32_t lw)
-{
-    bs4nn_state_t *st = &bs4nn_state;
-
-    st->z.pend[lw][0] = z->a0;
-    st->z.pend[lw][1] = z->a1;
-    st->z.pend[lw][2] = z->a2;
-    st->z.pend[lw][3] = z->a3;
-    st->z.npend[lw] = (uint8_t)z->np;
-    st->z.top[lw] = (int16_t)z->top;
-    st->alive[lw] = z->alive;
-}
-
-/* Record lanes f of lane word lw (word w of a layer of `words` words from lane word off) as
- * fired at chunk step s. The first firing of the layer at a step clears the step's masks of all
- * its words: masks are read only at steps with firings, so nothing else clears them. */
-static void record_fired(chunk_t *c, uint32_t l, uint32_t off, uint32_t words, uint32_t lw,
-                         uint32_t s, uint32_t f)
-{
+    const uint32_t *row = bs4nn_weights[l + 1] + j * next->words;
+    uint32_t (*pl)[BS4NN_PLANES] = bs4nn_state.planes + next->first;
     uint32_t v;
 
-    if (c->inc[l + 1][s] == 0) {
-        for (v = 0; v < words; v++) {
-            bs4nn_state.fired[off + v][s] = 0;
-        }
-    }
-    bs4nn_state.fired[lw][s] = f;
-    c->inc[l + 1][s] = (uint16_t)(c->inc[l + 1][s] + popcount32(f));
-}
-
-/* The chunk steps as weight layer l sees them (received spikes, need, nb); clears the counts
- * of its firings, c->inc[l + 1]. */
-static void layer_steps(uint32_t l, int32_t k, chunk_t *c, step_t *steps)
-{
-    uint32_t recv = c->recv[l];
-    uint32_t nb = bit_length(recv);
-    uint32_t s;
-
-    for (s = 0; s < c->n; s++) {
-        recv += c->inc[l][s];
-        while ((recv >> nb) != 0) {
-            nb++;
-        }
-        steps[s].rows = bs4nn_state.order + c->first[s];
-        steps[s].n = c->inc[l][s];
-        steps[s].need = (k + (int32_t)recv + 1) >> 1;
-        steps[s].cum = (int32_t)(recv - c->recv[l]);
-        steps[s].nb = nb;
-        c->inc[l + 1][s] = 0;
+    for (v = 0; v < next->words; v++) {
+        add_word(pl[v], row[v]);
     }
 }
 
-/* Pass of weight layer 0 (fed by the pixels) over the chunk, lane word by lane word. The rows
- * of consecutive steps are consecutive in order[], so the words of all steps at which no lane
- * can fire are summed in one run: with v = top + np - (spikes added so far in the chunk), a
- * lane can reach need at step s only if v >= need - (spikes of the chunk up to s), the step's
- * slack. With `stop` (a network without hidden layer) it stops like spike_pass. */
-static uint32_t input_pass(int32_t k, chunk_t *c, int stop)
+static void reset_state(layer_t *layers, const int16_t *k)
 {
-    const uint32_t words = BS4NN_WORDS(bs4nn_layer_sizes[1]);
-    step_t steps[BS4NN_CHUNK];
-    int32_t slack[BS4NN_CHUNK];
-    uint32_t limit = c->n;
+    bs4nn_state_t *st = &bs4nn_state;
+    uint32_t l;
     uint32_t w;
-    uint32_t s;
+    uint32_t lw = 0;
 
-    layer_steps(0, k, c, steps);
-    for (s = 0; s < c->n; s++) {
-        slack[s] = steps[s].need - steps[s].cum;
-    }
-    for (w = 0; w < words; w++) {
-        const uint32_t *const base = bs4nn_weights[0] + w;
-        const uint16_t *o = steps[0].rows;
-        lane_t z;
-        int32_t v;
-
-        load_lane(&z, w);
-        v = z.top + (int32_t)z.np;
-        for (s = 0; s < limit; s++) {
-            const uint16_t *upto;
-            uint32_t f;
-
-            while (s < limit && v < slack[s]) {
-                s++;
-            }
-            if (s == limit) {
-                break;
-            }
-            upto = steps[s].rows + steps[s].n;
-            add_rows(&z, base, o, (uint32_t)(upto - o));
-            o = upto;
-            f = fire(&z, &steps[s]);
-            v = z.top + (int32_t)z.np - steps[s].cum; /* tighter when fire() reached the planes */
-            if (f != 0) {
-                record_fired(c, 0, 0, words, w, s, f);
-                if (stop) {
-                    limit = s + 1;
-                }
-            }
+    memset(st->planes, 0, sizeof st->planes);
+    memset(st->synced, 0, sizeof st->synced);
+    for (l = 0; l < BS4NN_NUM_LAYERS; l++) {
+        const uint32_t n = bs4nn_layer_sizes[l + 1];
+        layers[l].first = lw;
+        layers[l].words = BS4NN_WORDS(n);
+        layers[l].k = (uint32_t)k[l];
+        layers[l].recv = 0;
+        layers[l].mintrig = (uint32_t)k[l];
+        layers[l].fired = 0;
+        for (w = 0; w < BS4NN_WORDS(n); w++, lw++) {
+            st->alive[lw] = (32u * (w + 1u) <= n) ? 0xFFFFFFFFu : (1u << (n % 32u)) - 1u;
+            st->trig[lw] = (uint16_t)k[l];
         }
-        add_rows(&z, base, o, (uint32_t)(steps[limit - 1].rows + steps[limit - 1].n - o));
-        store_lane(&z, w);
     }
-    return limit;
 }
 
-/* Pass of weight layer l >= 1 (fed by layer l - 1's firings of the chunk) over chunk steps
- * 0 .. limit - 1, lane word by lane word. With `stop` (the output layer) a word stops at its
- * first firing step s and so do the words after it: returns the steps covered. */
-static uint32_t spike_pass(uint32_t l, int32_t k, chunk_t *c, int stop)
+/* A network without hidden layer: its output words take every input spike so far (the ones
+ * of outputs that did not fire are read too). */
+static void sync_outputs(uint32_t recv)
 {
-    const uint32_t words = BS4NN_WORDS(bs4nn_layer_sizes[l + 1]);
-    const uint32_t off = lane_offset(l);
-    const uint32_t in_off = lane_offset(l - 1);
-    const uint32_t in_words = BS4NN_WORDS(bs4nn_layer_sizes[l]);
-    step_t steps[BS4NN_CHUNK];
-    uint32_t limit = c->n;
-    uint32_t s;
-    uint32_t w;
+    bs4nn_state_t *st = &bs4nn_state;
+    uint32_t lw;
 
-    layer_steps(l, k, c, steps);
-    for (w = 0; w < words; w++) {
-        const uint32_t lw = off + w;
-        const uint32_t *const base = bs4nn_weights[l] + w;
-        lane_t z;
-
-        load_lane(&z, lw);
-        for (s = 0; s < limit; s++) {
-            uint32_t v;
-            uint32_t f;
-
-            if (steps[s].n == 0) {
-                continue;
-            }
-            for (v = 0; v < in_words; v++) {
-                uint32_t m = bs4nn_state.fired[in_off + v][s];
-                while (m != 0) {
-                    const uint32_t j = 32u * v + ctz32(m);
-                    m &= m - 1u;
-                    add1(&z, base[j * words]);
-                }
-            }
-            f = fire(&z, &steps[s]);
-            if (f != 0) {
-                record_fired(c, l, off, words, lw, s, f);
-                if (stop) {
-                    limit = s + 1;
-                }
-            }
-        }
-        store_lane(&z, lw);
+    if (BS4NN_NUM_LAYERS != 1) {
+        return;
     }
-    return limit;
+    for (lw = 0; lw < BS4NN_WORDS(BS4NN_N_OUTPUT); lw++) {
+        add_rows(st->planes[lw], bs4nn_weights[0] + lw, st->order + st->synced[lw],
+                 recv - st->synced[lw]);
+        st->synced[lw] = (uint16_t)recv;
+    }
 }
 
-/* Ones of output j: planes plus pending. */
+/* Ones of output j. */
 static int32_t output_ones(uint32_t j)
 {
-    const uint32_t lw = lane_offset(BS4NN_NUM_LAYERS - 1) + j / 32u;
-    const uint32_t bit = j % 32u;
-    const uint32_t *pl = bs4nn_state.z.planes[lw];
-    const uint32_t *pe = bs4nn_state.z.pend[lw];
+    uint32_t lw = 0;
+    uint32_t l;
+    const uint32_t *pl;
     int32_t ones = 0;
     uint32_t p;
 
-    for (p = 0; p < BS4NN_PLANES; p++) {
-        ones += (int32_t)((pl[p] >> bit) & 1u) << p;
+    for (l = 0; l + 1 < BS4NN_NUM_LAYERS; l++) {
+        lw += BS4NN_WORDS(bs4nn_layer_sizes[l + 1]);
     }
-    for (p = 0; p < BS4NN_PEND_PLANES; p++) {
-        ones += (int32_t)((pe[p] >> bit) & 1u) << p;
+    pl = bs4nn_state.planes[lw + j / 32u];
+    for (p = 0; p < BS4NN_PLANES; p++) {
+        ones += (int32_t)((pl[p] >> (j % 32u)) & 1u) << p;
     }
     return ones;
 }
@@ -499,94 +351,120 @@ void bs4nn_output_ones(int32_t ones[BS4NN_N_OUTPUT])
     }
 }
 
-static void reset_state(void)
+/* Layer l at a step: the words whose trig the step reached are brought up to date (the first
+ * layer's) and fire; their spikes go to layer l + 1, or, from the output layer, to out_fired. */
+static void layer_step(layer_t *layers, uint32_t l, uint32_t *out_fired)
 {
-    uint32_t l;
+    bs4nn_state_t *st = &bs4nn_state;
+    layer_t *ly = &layers[l];
+    const uint32_t recv = ly->recv;
+    const uint32_t need = (ly->k + recv + 1u) >> 1;
+    uint32_t mintrig = NEVER;
     uint32_t w;
-    uint32_t lw = 0;
 
-    memset(&bs4nn_state.z, 0, sizeof bs4nn_state.z);
-    for (l = 0; l < BS4NN_NUM_LAYERS; l++) {
-        const uint32_t n = bs4nn_layer_sizes[l + 1];
-        for (w = 0; w < BS4NN_WORDS(n); w++, lw++) {
-            bs4nn_state.alive[lw] = (32u * (w + 1u) <= n) ? 0xFFFFFFFFu : (1u << (n % 32u)) - 1u;
+    for (w = 0; w < ly->words; w++) {
+        const uint32_t lw = ly->first + w;
+        const uint32_t trig = st->trig[lw];
+        uint32_t f;
+
+        if (trig > recv) {
+            if (trig < mintrig) {
+                mintrig = trig;
+            }
+            continue;
+        }
+        if (l == 0) {
+            add_rows(st->planes[lw], bs4nn_weights[0] + lw, st->order + st->synced[lw],
+                     recv - st->synced[lw]);
+            st->synced[lw] = (uint16_t)recv;
+        }
+        /* trig = K + 2 (spikes - m) when the word last held `spikes`: now its largest alive
+         * ones is at most recv - (trig - K) / 2 */
+        f = fire_word(lw, ly, need, bit_length(recv - (trig - ly->k) / 2u));
+        if (st->trig[lw] < mintrig) {
+            mintrig = st->trig[lw];
+        }
+        if (f == 0) {
+            continue;
+        }
+        ly->fired += popcount32(f);
+        if (l + 1 == BS4NN_NUM_LAYERS) {
+            out_fired[w] = f;
+            continue;
+        }
+        while (f != 0) {
+            send_spike(&layers[l + 1], l, 32u * w + ctz32(f));
+            f &= f - 1u;
         }
     }
+    ly->mintrig = mintrig;
 }
 
 void bs4nn_kernel_infer(const uint8_t *pixels, const int16_t *k, bs4nn_result_t *r)
 {
     bs4nn_state_t *st = &bs4nn_state;
-    chunk_t c;
+    layer_t layers[BS4NN_NUM_LAYERS];
+    uint32_t out_fired[BS4NN_WORDS(BS4NN_N_OUTPUT)];
     int32_t ones[BS4NN_N_OUTPUT];
     uint8_t fired[BS4NN_N_OUTPUT];
-    const uint32_t out_off = lane_offset(BS4NN_NUM_LAYERS - 1);
-    uint32_t t = 0;
+    uint32_t t;
     uint32_t l;
     uint32_t j;
-    uint32_t s;
 
-    reset_state();
+    reset_state(layers, k);
+    memset(out_fired, 0, sizeof out_fired);
     bs4nn_bucket_inputs(pixels, st->order, st->start, BS4NN_WORDS(bs4nn_layer_sizes[1]));
-    for (l = 0; l <= BS4NN_NUM_LAYERS; l++) {
-        c.recv[l] = 0;
-    }
-    for (;;) {
-        uint32_t covered;
+    for (t = 0; t < BS4NN_TMAX; t++) {
+        const uint32_t n = st->start[t + 1];
+        int decided = 0;
 
-        /* the next chunk: up to BS4NN_CHUNK steps that have input spikes */
-        c.n = 0;
-        for (; t < BS4NN_TMAX && c.n < BS4NN_CHUNK; t++) {
-            const uint16_t b = st->start[t];
-            const uint16_t e = st->start[t + 1];
-            if (b != e) {
-                c.t[c.n] = (uint8_t)t;
-                c.first[c.n] = b;
-                c.inc[0][c.n] = (uint16_t)(e - b);
-                c.n++;
-            }
+        if (n == layers[0].recv) {
+            continue; /* no input spike: nothing can fire */
         }
-        if (c.n == 0) {
-            break;
-        }
-        covered = input_pass(k[0], &c, BS4NN_NUM_LAYERS == 1);
-        for (l = 1; l < BS4NN_NUM_LAYERS; l++) {
-            covered = spike_pass(l, k[l], &c, l + 1 == BS4NN_NUM_LAYERS);
-        }
-        if (c.inc[BS4NN_NUM_LAYERS][covered - 1] != 0) {
-            /* decision at chunk step d = covered - 1 */
-            const uint32_t d = covered - 1u;
-            for (l = 0; l < BS4NN_NUM_LAYERS; l++) {
-                uint32_t spikes = c.recv[l];
-                for (s = 0; s <= d; s++) {
-                    spikes += c.inc[l][s];
+        layers[0].recv = n;
+        for (l = 0; l < BS4NN_NUM_LAYERS; l++) {
+            uint32_t before;
+
+            if (l > 0) {
+                if (layers[l - 1].fired == layers[l].recv) {
+                    break; /* the layer received nothing: nothing further can fire */
                 }
-                r->spikes[l] = (uint16_t)spikes;
+                layers[l].recv = layers[l - 1].fired;
             }
-            r->spikes[BS4NN_NUM_LAYERS] = c.inc[BS4NN_NUM_LAYERS][d];
-            r->decision_step = c.t[d];
+            if (layers[l].recv < layers[l].mintrig) {
+                break;
+            }
+            before = layers[l].fired;
+            layer_step(layers, l, out_fired);
+            if (l + 1 == BS4NN_NUM_LAYERS && layers[l].fired != before) {
+                decided = 1;
+            }
+        }
+        if (decided) {
+            for (l = 0; l < BS4NN_NUM_LAYERS; l++) {
+                r->spikes[l] = (uint16_t)layers[l].recv;
+            }
+            r->spikes[BS4NN_NUM_LAYERS] = (uint16_t)layers[BS4NN_NUM_LAYERS - 1].fired;
+            r->decision_step = (uint16_t)t;
+            sync_outputs(layers[0].recv);
             for (j = 0; j < BS4NN_N_OUTPUT; j++) {
-                fired[j] = (uint8_t)((st->fired[out_off + j / 32u][d] >> (j % 32u)) & 1u);
+                fired[j] = (uint8_t)((out_fired[j / 32u] >> (j % 32u)) & 1u);
                 ones[j] = fired[j] ? output_ones(j) : 0;
                 if (fired[j]) {
-                    r->output_steps[j] = c.t[d];
+                    r->output_steps[j] = (uint16_t)t;
                 }
             }
             r->label = bs4nn_pick_label(ones, fired);
             return;
         }
-        for (l = 0; l <= BS4NN_NUM_LAYERS; l++) {
-            for (s = 0; s < c.n; s++) {
-                c.recv[l] = (uint16_t)(c.recv[l] + c.inc[l][s]);
-            }
-        }
     }
     /* fallback: no output fired by t = 255; the largest count wins */
     for (l = 0; l < BS4NN_NUM_LAYERS; l++) {
-        r->spikes[l] = c.recv[l];
+        r->spikes[l] = (uint16_t)layers[l].recv;
     }
     r->decision_step = BS4NN_TMAX - 1;
     r->flags = BS4NN_FLAG_FALLBACK;
+    sync_outputs(layers[0].recv);
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
         ones[j] = output_ones(j);
     }
