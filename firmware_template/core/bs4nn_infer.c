@@ -74,7 +74,6 @@ void bs4nn_bucket_inputs(const uint8_t *pixels, uint16_t *order, uint16_t *start
     uint16_t *const end = order + BS4NN_N_INPUT;
     uint16_t *list = end; /* the spiking pixels, listed downwards from the end of order[] */
     uint32_t i;
-    uint32_t j;
     uint32_t t;
     uint32_t acc = 0;
 
@@ -84,9 +83,14 @@ void bs4nn_bucket_inputs(const uint8_t *pixels, uint16_t *order, uint16_t *start
         if (eight_zero(pixels + i)) {
             continue;
         }
-        for (j = i; j < i + 8u; j++) {
-            list = count_pixel(pixels, j, start, list);
-        }
+        list = count_pixel(pixels, i, start, list);
+        list = count_pixel(pixels, i + 1u, start, list);
+        list = count_pixel(pixels, i + 2u, start, list);
+        list = count_pixel(pixels, i + 3u, start, list);
+        list = count_pixel(pixels, i + 4u, start, list);
+        list = count_pixel(pixels, i + 5u, start, list);
+        list = count_pixel(pixels, i + 6u, start, list);
+        list = count_pixel(pixels, i + 7u, start, list);
     }
     for (; i < BS4NN_N_INPUT; i++) {
         list = count_pixel(pixels, i, start, list);

@@ -27,8 +27,10 @@
 
 #ifdef __GNUC__
 #define HOT static inline __attribute__((always_inline))
+#define FALLTHROUGH __attribute__((fallthrough))
 #else
 #define HOT static inline
+#define FALLTHROUGH (void)0
 #endif
 
 static uint32_t ctz32(uint32_t x)
@@ -181,23 +183,47 @@ HOT uint32_t lane_max(const uint32_t *pl, uint32_t lanes, uint32_t nb)
     uint32_t m = 0;
     uint32_t x;
 
-    switch (nb) { /* nb <= BS4NN_PLANES <= 16 */
-    case 16: MAX_PLANE(15) /* fall through */
-    case 15: MAX_PLANE(14) /* fall through */
-    case 14: MAX_PLANE(13) /* fall through */
-    case 13: MAX_PLANE(12) /* fall through */
-    case 12: MAX_PLANE(11) /* fall through */
-    case 11: MAX_PLANE(10) /* fall through */
-    case 10: MAX_PLANE(9) /* fall through */
-    case 9: MAX_PLANE(8) /* fall through */
-    case 8: MAX_PLANE(7) /* fall through */
-    case 7: MAX_PLANE(6) /* fall through */
-    case 6: MAX_PLANE(5) /* fall through */
-    case 5: MAX_PLANE(4) /* fall through */
-    case 4: MAX_PLANE(3) /* fall through */
-    case 3: MAX_PLANE(2) /* fall through */
-    case 2: MAX_PLANE(1) /* fall through */
-    case 1: MAX_PLANE(0) /* fall through */
+    switch (nb) { /* nb <= BS4NN_PLANES */
+#if BS4NN_PLANES > 15
+    case 16: MAX_PLANE(15) FALLTHROUGH;
+#endif
+#if BS4NN_PLANES > 14
+    case 15: MAX_PLANE(14) FALLTHROUGH;
+#endif
+#if BS4NN_PLANES > 13
+    case 14: MAX_PLANE(13) FALLTHROUGH;
+#endif
+#if BS4NN_PLANES > 12
+    case 13: MAX_PLANE(12) FALLTHROUGH;
+#endif
+#if BS4NN_PLANES > 11
+    case 12: MAX_PLANE(11) FALLTHROUGH;
+#endif
+#if BS4NN_PLANES > 10
+    case 11: MAX_PLANE(10) FALLTHROUGH;
+#endif
+#if BS4NN_PLANES > 9
+    case 10: MAX_PLANE(9) FALLTHROUGH;
+#endif
+#if BS4NN_PLANES > 8
+    case 9: MAX_PLANE(8) FALLTHROUGH;
+#endif
+#if BS4NN_PLANES > 7
+    case 8: MAX_PLANE(7) FALLTHROUGH;
+#endif
+#if BS4NN_PLANES > 6
+    case 7: MAX_PLANE(6) FALLTHROUGH;
+#endif
+#if BS4NN_PLANES > 5
+    case 6: MAX_PLANE(5) FALLTHROUGH;
+#endif
+#if BS4NN_PLANES > 4
+    case 5: MAX_PLANE(4) FALLTHROUGH;
+#endif
+    case 4: MAX_PLANE(3) FALLTHROUGH;
+    case 3: MAX_PLANE(2) FALLTHROUGH;
+    case 2: MAX_PLANE(1) FALLTHROUGH;
+    case 1: MAX_PLANE(0) FALLTHROUGH;
     default:
         break;
     }
