@@ -15,20 +15,13 @@ import numpy as np
 
 from bs4nn.trainer import kernels
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.kernels import Layout
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.semantics import TMAX
 
 
-@dataclass
-class Layout:
-    """Flat-array layout of a network for the kernels (see trainer/kernels.py)."""
-
-    sizes: np.ndarray  # [n_in, h_1, ..., n_out]
-    woff: np.ndarray  # weight layer l: block [woff[l], woff[l+1]) of shape (n_l, n_l+1)
-    noff: np.ndarray  # neurons of layer l+1: [noff[l], noff[l+1])
-
-
 def layout(layer_sizes: list[int]) -> Layout:
+    """The flat-array layout of a network of these layer sizes."""
     sizes = np.asarray(layer_sizes, dtype=np.int64)
     woff = np.concatenate([[0], np.cumsum(sizes[:-1] * sizes[1:])]).astype(np.int64)
     noff = np.concatenate([[0], np.cumsum(sizes[1:])]).astype(np.int64)

@@ -183,7 +183,7 @@ class TrainConfig(NetworkConfig):
 
     @property
     def rule(self) -> kernels.LearningRule:
-        """The learning-rule switches as `kernels.train_samples` takes them."""
+        """The learning-rule switches as `kernels.Hyper` takes them."""
         return kernels.LearningRule(
             silent_paper=self.silent_target == "paper", silent_backprop=self.silent_backprop
         )
@@ -516,13 +516,25 @@ def train(
     alpha_min = thetas / K_MAX * (1 + 1e-9)  # alpha >= theta / K_MAX keeps K <= K_MAX
     rng = np.random.default_rng()
     rng.bit_generator.state = state.rng_state
-    clip = np.array(cfg.clip, np.float64) if cfg.clip is not None else None
+    wclip = np.array(cfg.clip if cfg.clip is not None else [np.inf] * cfg.n_layers, np.float64)
     started = time.perf_counter()
     try:
         while state.epoch < cfg.epochs:
             epoch = state.epoch + 1
             t0 = time.perf_counter()
-            thr = _thresholds(cfg, alphas, scale)
+            learned = kernels.Learned(v, fw, scale, alphas, _thresholds(cfg, alphas, scale))
+            hyper = kernels.Hyper(
+                binary,
+                state.eta,
+                state.mu,
+                cfg.lam,
+                cfg.gamma,
+                cfg.tie_lead,
+                cfg.rule,
+                thetas,
+                alpha_min,
+                wclip,
+            )
             perm = rng.permutation(train_idx)
             loss_sum, n_correct, n_done = 0.0, 0, 0
             with tqdm(
@@ -536,27 +548,7 @@ def train(
                 for c0 in range(0, len(perm), CHUNK):
                     chunk = perm[c0 : c0 + CHUNK]
                     loss, correct = kernels.train_samples(
-                        images,
-                        labels,
-                        chunk,
-                        lay.sizes,
-                        lay.woff,
-                        lay.noff,
-                        v,
-                        fw,
-                        scale,
-                        alphas,
-                        thetas,
-                        alpha_min,
-                        thr,
-                        binary,
-                        state.eta,
-                        state.mu,
-                        cfg.lam,
-                        cfg.gamma,
-                        cfg.rule,
-                        cfg.tie_lead,
-                        clip,
+                        images, labels, chunk, lay, learned, hyper
                     )
                     loss_sum += loss
                     n_correct += correct
