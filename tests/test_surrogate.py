@@ -14,6 +14,7 @@ from bs4nn.trainer.calibrate import accuracy_with_thresholds
 from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
+from bs4nn.trainer.run import checkpoint_path
 from bs4nn.trainer.surrogate import (
     NOT_ONE,
     augment,
@@ -28,7 +29,6 @@ from bs4nn.trainer.surrogate import (
     spike_levels,
     train_surrogate,
 )
-from bs4nn.trainer.train import checkpoint_path
 
 
 def _spiked(first, n_levels, dtype=np.float32):

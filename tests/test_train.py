@@ -15,7 +15,8 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import layout
 from bs4nn.trainer.kernels import LearningRule
 from bs4nn.trainer.model import Model
-from bs4nn.trainer.train import checkpoint_path, make_config, train
+from bs4nn.trainer.run import checkpoint_path
+from bs4nn.trainer.train import make_config, train
 
 TMAX = 256
 

@@ -31,8 +31,7 @@ from bs4nn.trainer.calibrate import calibrate_thresholds
 from bs4nn.trainer.datasets import dataset_fields, dataset_shape
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model, model_from_arrays
-from bs4nn.trainer.semantics import binarize
-from bs4nn.trainer.train import (
+from bs4nn.trainer.run import (
     NetworkConfig,
     TrainResult,
     checkpoint_path,
@@ -43,6 +42,7 @@ from bs4nn.trainer.train import (
     save_final,
     write_checkpoint,
 )
+from bs4nn.trainer.semantics import binarize
 
 SIDE = 28  # images are SIDE x SIDE
 # calibration searches each K within these factors of the training K: the exact network often
@@ -700,7 +700,7 @@ def train_surrogate(
 ):
     """Train `cfg`, checkpointing to `<out>.ckpt` after every epoch; save the epoch whose exact
     network (thresholds calibrated) is best on the validation split to `out`, with its test
-    accuracy in the metrics. Returns a bs4nn.trainer.train.TrainResult."""
+    accuracy in the metrics. Returns a bs4nn.trainer.run.TrainResult."""
     cfg.validate()
     out = Path(out)
     ckpt = checkpoint_path(out)
