@@ -36,9 +36,9 @@ from bs4nn.codegen.footprint import DEFAULT_KERNEL
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.packing import pack_signs
 from bs4nn.codegen.reference import NOT_FIRED, RefBatch, reference_batch
-from bs4nn.host.bench import EMULATED_TARGET
 from bs4nn.host.build import elf_sizes
 from bs4nn.host.client import Device
+from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.protocol import NOT_FIRED as WIRE_NOT_FIRED
 from bs4nn.host.qemu import running_qemu
 from bs4nn.host.transport import SerialTransport

@@ -15,9 +15,10 @@ from bs4nn.codegen.footprint import target_info
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host import rp2040js
-from bs4nn.host.bench import prepare_emulated_firmware, run_bench
+from bs4nn.host.bench import run_bench
 from bs4nn.host.client import Device
 from bs4nn.host.emulate import emulated_boards, emulator_installed
+from bs4nn.host.firmware import prepare_emulated_firmware
 from bs4nn.host.records import compare
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.datasets import load_dataset

@@ -21,8 +21,9 @@ from bs4nn.cli import main as bs4nn_main
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host import qemu
-from bs4nn.host.bench import prepare_emulated_firmware, run_bench
+from bs4nn.host.bench import run_bench
 from bs4nn.host.client import Device
+from bs4nn.host.firmware import prepare_emulated_firmware
 from bs4nn.host.transport import LinkClosed, SerialTransport
 from bs4nn.trainer.datasets import load_dataset
 
@@ -303,7 +304,7 @@ def test_dense_and_sparse_infer_agree_on_fashion(tiny_model, built, data_dir, sp
 
 
 def test_build_reused_only_for_same_model_and_firmware_sources(tiny_model, built, tmp_path):
-    from bs4nn.host.bench import BUILD_STAMP, template_fingerprint
+    from bs4nn.host.firmware import BUILD_STAMP, template_fingerprint
 
     fw = out_with_firmware(built, tmp_path) / "firmware"
     intmodel = IntModel.load(tiny_model)
