@@ -115,7 +115,7 @@ def test_garbage_between_replies_is_skipped(intmodel, images):
 def test_garbage_from_host_side_is_resent(intmodel, images):
     """Garbage the device sees makes it answer BAD_FRAME; the host re-sends and completes."""
     with FakeDevice(intmodel) as fake:
-        dev = connect(fake)
+        dev = connect(fake, timeout=5.0)
         dev.handshake()
         real_send = dev._send
         sent = []
@@ -128,9 +128,14 @@ def test_garbage_from_host_side_is_resent(intmodel, images):
             return real_send(wire)
 
         dev._send = noisy_send
+        t0 = time.monotonic()
         results = list(dev.stream(images[:12]))
+        # the error reply names no request in flight: the host probes at once, not after the
+        # 5 s timeout, and re-sends what was lost
+        assert time.monotonic() - t0 < 2.5
     check_against_reference(results, intmodel, images[:12])
     assert dev.stats.error_replies == 1
+    assert dev.stats.recoveries == 1
 
 
 def test_dropped_reply_is_recovered_after_timeout(intmodel, images):
