@@ -2,6 +2,7 @@
 
 import time
 
+import device_protocol as dp
 import numpy as np
 import pytest
 from fake_device import FakeDevice, Faults
@@ -77,7 +78,7 @@ def test_stream_matches_reference_in_order(intmodel, images):
     assert dev.stats.resends == 0 and dev.stats.bad_frames == 0
     for r in results:  # request with its 0x00 prefix, and the reply with its delimiter
         request = p.infer_request(r.reply.seq, images[r.index], bitmap=True)
-        assert r.wire_bytes == 1 + len(request) + len(p.infer_reply(r.reply))
+        assert r.wire_bytes == 1 + len(request) + len(dp.infer_reply(r.reply))
     assert (
         dev.stats.bytes_sent
         == sum(len(p.infer_request(0, im, bitmap=True)) + 1 for im in images)
