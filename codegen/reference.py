@@ -14,9 +14,7 @@ from numba import njit, prange
 
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.trainer.kernels import sort_inputs
-
-LAST_STEP = 255
-NOT_FIRED = -1
+from bs4nn.trainer.semantics import LAST_STEP, NOT_FIRED
 
 
 @dataclass(frozen=True)

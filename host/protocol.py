@@ -22,7 +22,6 @@ HEADER = 3  # type u8 + seq u16
 CRC_BYTES = 2
 MAX_BODY = MAX_FRAME - HEADER - CRC_BYTES
 SEQ_UNKNOWN = 0xFFFF
-NOT_FIRED = 0xFFFF
 
 # request types (host -> device)
 INFO = 0x01
@@ -352,7 +351,7 @@ class InferReply:
     label: int
     fallback: bool
     decision_step: int
-    output_steps: tuple[int, ...]  # NOT_FIRED (0xFFFF) when the output did not fire
+    output_steps: tuple[int, ...]  # NO_SPIKE (0xFFFF) when the output did not fire
     spikes: tuple[int, ...]  # per layer [input, hidden..., output]
     counter: int
 

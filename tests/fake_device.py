@@ -18,7 +18,7 @@ import device_protocol as dp
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_infer
 from bs4nn.host import protocol as p
-from bs4nn.trainer.semantics import K_MAX, K_MIN
+from bs4nn.trainer.semantics import K_MAX, K_MIN, NO_SPIKE, NOT_FIRED
 
 
 @dataclass
@@ -183,7 +183,7 @@ class FakeDevice:
             label=label,
             fallback=ref.fallback,
             decision_step=ref.decision_step,
-            output_steps=tuple(int(s) & 0xFFFF for s in ref.output_steps),
+            output_steps=tuple(NO_SPIKE if s == NOT_FIRED else int(s) for s in ref.output_steps),
             spikes=tuple(int(s) for s in ref.spikes),
             counter=1000 + 10 * ref.decision_step + int(ref.spikes.sum()),
         )

@@ -26,6 +26,7 @@ from bs4nn.host.client import Device
 from bs4nn.host.firmware import prepare_emulated_firmware
 from bs4nn.host.transport import LinkClosed, SerialTransport
 from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 pytestmark = [
     pytest.mark.e2e,
@@ -298,7 +299,9 @@ def test_dense_and_sparse_infer_agree_on_fashion(tiny_model, built, data_dir, sp
     for r in results:
         assert r.reply.label == ref.labels[r.index]
         assert r.reply.decision_step == ref.decision_steps[r.index]
-        assert r.reply.output_steps == tuple(int(s) & 0xFFFF for s in ref.output_steps[r.index])
+        assert r.reply.output_steps == tuple(
+            NO_SPIKE if s == NOT_FIRED else int(s) for s in ref.output_steps[r.index]
+        )
         assert r.reply.spikes == tuple(int(s) for s in ref.spikes[r.index])
     assert dev.stats.resends == 0 and dev.stats.error_replies == 0
 

@@ -14,6 +14,7 @@ from bs4nn.host.client import Device, DeviceReset, DeviceSilent
 from bs4nn.host.transport import LinkClosed, SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,9 @@ def check_against_reference(results, intmodel, images, thresholds=None):
         assert r.reply.label == ref.labels[i]
         assert r.reply.decision_step == ref.decision_steps[i]
         assert r.reply.fallback == bool(ref.fallback[i])
-        assert r.reply.output_steps == tuple(int(s) & 0xFFFF for s in ref.output_steps[i])
+        assert r.reply.output_steps == tuple(
+            NO_SPIKE if s == NOT_FIRED else int(s) for s in ref.output_steps[i]
+        )
         assert r.reply.spikes == tuple(int(s) for s in ref.spikes[i])
 
 

@@ -17,7 +17,7 @@ from bs4nn.trainer import kernels
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.kernels import Layout
 from bs4nn.trainer.model import Model, model_from_arrays
-from bs4nn.trainer.semantics import TMAX
+from bs4nn.trainer.semantics import NOT_FIRED, TMAX
 
 
 def layout(layer_sizes: list[int]) -> Layout:
@@ -46,7 +46,7 @@ def pack_forward(model: Model) -> tuple[Layout, np.ndarray, np.ndarray]:
 @dataclass
 class ForwardResult:
     """Per image: predicted label, decision step (255 on fallback), fallback flag, output
-    firing steps (-1 = not fired by the decision), spikes per layer up to and including the
+    firing steps (NOT_FIRED = -1: not by the decision), spikes per layer up to and including the
     decision step [input, hidden..., output] (output = outputs firing at the decision step)."""
 
     labels: np.ndarray  # (N,) int64
@@ -104,7 +104,7 @@ def forward_batch(
     """Inference with early stopping at the decision, exactly as the firmware does it
     (optionally with other integer thresholds than the model's, as SET_THRESHOLDS does)."""
     labels, steps, fallback, out_times, spikes = _run(model, images, True, thresholds)
-    out_times[out_times == TMAX] = -1
+    out_times[out_times == TMAX] = NOT_FIRED
     return ForwardResult(labels, steps, fallback, out_times, spikes)
 
 

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-TMAX = 256  # same value as bs4nn.trainer.semantics.TMAX (kernels import nothing of ours)
+from bs4nn.trainer.semantics import TMAX
 
 
 class Layout(NamedTuple):
