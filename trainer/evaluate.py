@@ -76,26 +76,15 @@ def _run(
         thr = np.asarray(thresholds, dtype=thr.dtype)
     n = images.shape[0]
     n_layers = len(model.weights)
-    labels = np.empty(n, np.int64)
-    steps = np.empty(n, np.int64)
-    fallback = np.empty(n, np.bool_)
-    out_times = np.empty((n, model.layer_sizes[-1]), np.int64)
-    spikes = np.empty((n, n_layers + 1), np.int64)
-    kernels.infer_batch(
-        images,
-        lay.sizes,
-        lay.woff,
-        lay.noff,
-        fw,
-        thr,
-        stop_at_decision,
-        labels,
-        steps,
-        fallback,
-        out_times,
-        spikes,
+    out = kernels.Inferred(
+        labels=np.empty(n, np.int64),
+        steps=np.empty(n, np.int64),
+        fallback=np.empty(n, np.bool_),
+        out_times=np.empty((n, model.layer_sizes[-1]), np.int64),
+        spikes=np.empty((n, n_layers + 1), np.int64),
     )
-    return labels, steps, fallback, out_times, spikes
+    kernels.infer_batch(images, lay, fw, thr, stop_at_decision, out)
+    return out
 
 
 def forward_batch(

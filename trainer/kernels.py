@@ -63,6 +63,16 @@ class Hyper(NamedTuple):
     # (inf: no clipping; BinaryConnect, beyond the paper)
 
 
+class Inferred(NamedTuple):
+    """What `infer_batch` fills, one row per image."""
+
+    labels: np.ndarray  # (N,) int64 predicted label
+    steps: np.ndarray  # (N,) int64 decision step (255 on fallback)
+    fallback: np.ndarray  # (N,) bool
+    out_times: np.ndarray  # (N, n_out) int64 output firing steps
+    spikes: np.ndarray  # (N, L+1) int64 spikes per layer [input, hidden..., output]
+
+
 class FiredBuffers(NamedTuple):
     """What `forward` leaves for the backward pass of one sample (see `forward`)."""
 
@@ -541,14 +551,14 @@ def train_samples(images, labels, idx, net, state, hyper):
 
 
 @njit(cache=True, parallel=True)
-def infer_batch(
-    images, sizes, woff, noff, fw, thr, stop_at_decision, labels, steps, fallback, out_times, spikes
-):
-    """Forward every image (in parallel). Fills, per image: predicted label, decision step,
-    fallback flag, output firing steps (TMAX if not fired; with `stop_at_decision` only those
-    that fired by the decision count) and spikes per layer [input, hidden..., output] up to the
-    decision (all spikes to t = 255 without `stop_at_decision`; output = outputs firing at the
-    decision step, 0 on fallback)."""
+def infer_batch(images, net, fw, thr, stop_at_decision, out):
+    """Forward every image (in parallel) through the network `net` (a Layout) and fill `out`
+    (an Inferred) per image; output firing steps are TMAX if not fired (with
+    `stop_at_decision` only those that fired by the decision count), spikes per layer run up to
+    the decision (all spikes to t = 255 without `stop_at_decision`; output = outputs firing at
+    the decision step, 0 on fallback)."""
+    sizes, woff, noff = net
+    labels, steps, fallback, out_times, spikes = out
     n_layers = sizes.shape[0] - 1
     total = noff[n_layers]
     n_cls = sizes[n_layers]
