@@ -122,7 +122,7 @@ def read_checkpoint(path: Path, config: dict, state: Callable[[dict, dict], T]) 
         raise unreadable("no run settings")
     if meta["config"] != config:
         saved = meta["config"]
-        diff = sorted(k for k in config if saved.get(k) != config[k])
+        diff = sorted(k for k in config.keys() | saved.keys() if saved.get(k) != config.get(k))
         raise Bs4nnError(
             f"checkpoint {path} was made with different settings ({', '.join(diff)});"
             " resume with the same options, or start again without --resume"
