@@ -5,7 +5,7 @@ twice: on the pixels, and on the firing steps of one hidden layer ((256 - t) / 2
 silent; simulated to t = 255). Both are scored on the model's own validation split, next to the
 model's strict decision. A hidden layer whose probe is no better than the pixels' has learned
 features a linear read-out cannot use beyond the pixels themselves (docs/experiment-log.md,
-fifth round).
+set D).
 
     python bench/hidden_probe.py models/fashion-1000.bs4nn [--layer 0] [--epochs 30]
 

@@ -35,16 +35,16 @@ from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.footprint import DEFAULT_KERNEL
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.packing import pack_signs
-from bs4nn.codegen.reference import NOT_FIRED, RefBatch, reference_batch
-from bs4nn.host.bench import EMULATED_TARGET
+from bs4nn.codegen.reference import RefBatch, reference_batch
 from bs4nn.host.build import elf_sizes
 from bs4nn.host.client import Device
-from bs4nn.host.protocol import NOT_FIRED as WIRE_NOT_FIRED
+from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.qemu import running_qemu
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
+from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 BENCH_DIR = Path(__file__).resolve().parent
 KERNELS = ("ref", "packed", "sliced")
@@ -133,7 +133,7 @@ def run(intmodel: IntModel, elf: Path, images: np.ndarray) -> tuple[np.ndarray, 
         finally:
             link.close()
     out = np.array([r.output_steps for r in replies], np.int32)
-    out[out == WIRE_NOT_FIRED] = NOT_FIRED
+    out[out == NO_SPIKE] = NOT_FIRED
     batch = RefBatch(
         np.array([r.label for r in replies], np.int16),
         np.array([r.decision_step for r in replies], np.int16),

@@ -19,8 +19,9 @@ from bs4nn.trainer import kernels, surrogate
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.evaluate import forward_batch, layout
 from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.run import load_run_data
 from bs4nn.trainer.semantics import K_MAX, threshold_count
-from bs4nn.trainer.train import init_state, load_run_data, make_config
+from bs4nn.trainer.train import init_state, make_config
 
 
 def surrogate_rate(samples: int, data_dir: str | None) -> float:
@@ -87,22 +88,20 @@ def main() -> None:
             images,
             labels,
             idx,
-            lay.sizes,
-            lay.woff,
-            lay.noff,
-            v,
-            fw,
-            state.scale,
-            alphas,
-            thetas,
-            thetas / K_MAX,
-            thr,
-            True,
-            cfg.eta,
-            cfg.mu,
-            cfg.lam,
-            cfg.gamma,
-            cfg.rule,
+            lay,
+            kernels.Learned(v, fw, state.scale, alphas, thr),
+            kernels.Hyper(
+                True,
+                cfg.eta,
+                cfg.mu,
+                cfg.lam,
+                cfg.gamma,
+                0.0,
+                cfg.rule,
+                thetas,
+                thetas / K_MAX,
+                np.full(len(thetas), np.inf),
+            ),
         )
 
     run(order[:5000])  # compile, and get past the first chaotic samples

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bs4nn.codegen.reference import NOT_FIRED, RefBatch
+from bs4nn.codegen.reference import RefBatch
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-shared", "-fPIC")
 BUILD_DIR = "build-host"
-NO_SPIKE = 0xFFFF  # the firmware's "output did not fire"
 
 # A batch loop in C (10,000 ctypes calls would dominate the run time).
 _SHIM = r"""

@@ -14,9 +14,7 @@ from numba import njit, prange
 
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.trainer.kernels import sort_inputs
-
-LAST_STEP = 255
-NOT_FIRED = -1
+from bs4nn.trainer.semantics import LAST_STEP, NOT_FIRED
 
 
 @dataclass(frozen=True)
@@ -90,18 +88,32 @@ def _infer_one(pixels, sizes, row_offsets, fanout, thresholds, out_steps, spikes
                     for j in range(sizes[layer + 1]):
                         counts[layer + 1, j] += row[j]
             elif n_new > 0:
-                out_counts[:] = counts[layer, :n_out]
-                label = newly[0]
-                for q in range(n_new):
-                    j = newly[q]
-                    out_steps[j] = t
-                    if counts[layer, j] > counts[layer, label]:
-                        label = j  # newly is in index order: ties keep the lowest index
-                return label, t, False
-    out_counts[:] = counts[n_layers, :n_out]
+                return _decide(counts[layer, :n_out], newly[:n_new], t, out_steps, out_counts)
+    return _fallback(counts[n_layers, :n_out], out_counts)
+
+
+@njit(cache=True)
+def _decide(counts, newly, t, out_steps, out_counts):
+    """The outputs `newly` (in index order) fired at step t: the largest count wins, then the
+    lowest index. Records their step and the outputs' counts. Returns (label, t, False)."""
+    out_counts[:] = counts
+    label = newly[0]
+    for q in range(newly.shape[0]):
+        j = newly[q]
+        out_steps[j] = t
+        if counts[j] > counts[label]:
+            label = j  # newly is in index order: ties keep the lowest index
+    return label, t, False
+
+
+@njit(cache=True)
+def _fallback(counts, out_counts):
+    """No output fired by the last step: the largest count wins, then the lowest index.
+    Returns (label, LAST_STEP, True)."""
+    out_counts[:] = counts
     label = 0
-    for j in range(1, n_out):
-        if counts[n_layers, j] > counts[n_layers, label]:
+    for j in range(1, counts.shape[0]):
+        if counts[j] > counts[label]:
             label = j
     return label, LAST_STEP, True
 

@@ -156,8 +156,7 @@ def _run_boards(args: argparse.Namespace) -> int:
 def _device_options(args: argparse.Namespace) -> dict:
     """The options bench and sweep share: which device, which images, how to talk to it.
     The board is checked here, before anything is written, built or started."""
-    from bs4nn.host.bench import EMULATED_TARGET
-    from bs4nn.host.emulate import emulator_of
+    from bs4nn.host.emulate import EMULATED_TARGET, emulator_of
     from bs4nn.trainer.errors import Bs4nnError
 
     if args.port is not None and args.board is not None:

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -255,117 +256,15 @@ class Device:
         window: int | None = None,
     ) -> Iterator[StreamResult]:
         """Infer every image, keeping up to `window` requests in flight; results in input order."""
-        self._need_info()
-        window = window or self.window
-        source = iter(zip(range(1 << 62) if indices is None else indices, images, strict=False))
-        inflight: dict[int, _Pending] = {}
-        held: _Pending | None = None  # built, but it would overrun the device's buffer
-        rx_buffer = self.info.rx_buffer if self.info else 0
-        done: dict[int, StreamResult] = {}
-        order: deque[int] = deque()  # indices in send order: results are yielded in this order
-        exhausted = False
-        last_progress = time.monotonic()
-        probe: tuple[int, float] | None = None  # (seq, deadline) of an INFO probe
-        probe_tries = 0
-
+        info = self._need_info()
+        run = _Stream(self, images, indices, window or self.window, info.rx_buffer)
         while True:
-            while (held is not None or not exhausted) and len(inflight) < window and probe is None:
-                if held is None:
-                    try:
-                        index, pixels = next(source)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    seq = self._next_seq()
-                    held = _Pending(index, pixels, self._infer_wire(seq, pixels), 0.0, seq=seq)
-                unanswered = _unanswered_bytes(inflight) + len(held.wire) + 1
-                if inflight and rx_buffer and unanswered > rx_buffer:
-                    break  # the device would drop bytes while it computes: wait for a reply
-                pend, held = held, None
-                now = time.monotonic()
-                if not inflight:
-                    last_progress = now
-                pend.sent_at = now
-                pend.wire_bytes = self._send(pend.wire)
-                inflight[pend.seq] = pend
-                order.append(pend.index)
-            while order and order[0] in done:
-                yield done.pop(order.popleft())
-            if exhausted and held is None and not inflight and not order:
+            run.send()
+            yield from run.ready()
+            if run.finished():
                 return
-
-            now = time.monotonic()
-            if probe is not None and now > probe[1] and probe_tries < 2:
-                probe = None  # the INFO reply may have merged with garbage: ask once more
-            if probe is not None and now > probe[1]:
-                raise DeviceSilent(
-                    f"the device on {self.link.name} stopped answering ({len(inflight)} "
-                    f"requests unanswered for {self.timeout:.1f} s, no reply to INFO "
-                    "either): it hangs or was reset; results so far are kept, restart it "
-                    "and use --resume"
-                )
-            if probe is None and inflight and now - last_progress > self.timeout:
-                if probe_tries == 0:
-                    self.stats.recoveries += 1
-                probe_tries += 1
-                seq = self._next_seq()
-                self._send(p.info_request(seq))
-                probe = (seq, now + self.timeout)
-            bad_before = self.stats.bad_frames
-            frame = self._poll(min(0.2, self.timeout))
-            now = time.monotonic()
-            if probe is not None and self.stats.bad_frames > bad_before and probe_tries < 2:
-                probe = None  # garbage arrived (boot text?) and may have eaten the INFO reply
-                last_progress = now - self.timeout - 1
-            if frame is None:
-                continue
-            reply = self._parse(frame)
-            if reply is None:
-                continue
-            if probe is not None and reply.seq == probe[0] and isinstance(reply, p.InfoReply):
-                first_lost = min((pd.index for pd in inflight.values()), default=-1)
-                self._check_not_reset(reply, first_lost)
-                probe = None
-                probe_tries = 0
-                for pend in inflight.values():  # their requests or replies were lost
-                    self._resend(pend)
-                last_progress = time.monotonic()
-                continue
-            pend = inflight.get(reply.seq)
-            if isinstance(reply, p.ErrorReply):
-                self.stats.error_replies += 1
-            if pend is None:
-                if isinstance(reply, p.ErrorReply) and probe is None and inflight:
-                    # a request arrived too damaged to tell which: find out now, not at timeout
-                    last_progress = now - self.timeout - 1
-                else:
-                    self.stats.stale_replies += 1
-                continue
-            self.stats.replies += 1
-            if isinstance(reply, p.ErrorReply):
-                if reply.code == p.UNKNOWN_CMD and pend.is_bitmap:
-                    # firmware without INFER_BITMAP (optional): the other forms from now on
-                    self.bitmap = False
-                    self.stats.error_replies -= 1  # an answer to a question, not trouble
-                    pend.wire = self._infer_wire(reply.seq, pend.pixels)
-                    pend.sent_at = time.monotonic()
-                    pend.wire_bytes += self._send(pend.wire)
-                    continue
-                if reply.code not in _RESEND_CODES:
-                    raise Bs4nnError(
-                        f"the device rejected INFER of image {pend.index} with {reply.name}"
-                    )
-                self._resend(pend)
-                continue
-            if not isinstance(reply, p.InferReply):
-                raise Bs4nnError(f"the device answered INFER with {type(reply).__name__}")
-            del inflight[reply.seq]
-            last_progress = now
-            if self.bitmap is None and pend.is_bitmap:
-                self.bitmap = True
-            done[pend.index] = StreamResult(
-                pend.index, reply, now - pend.sent_at, pend.wire_bytes + frame.wire_len
-            )
+            run.watch()
+            run.receive()
 
     def _resend(self, pend: _Pending) -> None:
         if pend.tries >= MAX_TRIES:
@@ -391,3 +290,171 @@ class Device:
                 f"the host had set {self.thresholds}); image {first_lost} and later were not "
                 "measured. Results so far are kept: run again with --resume"
             )
+
+
+class _Probe(NamedTuple):
+    seq: int  # of the INFO request
+    deadline: float
+
+
+class _Stream:
+    """The state of one `Device.stream`: requests in flight, results waiting for their turn,
+    and the INFO probe that finds out what happened when replies stop coming."""
+
+    def __init__(
+        self,
+        dev: Device,
+        images: Iterable[np.ndarray],
+        indices: Iterable[int] | None,
+        window: int,
+        rx_buffer: int,
+    ) -> None:
+        self.dev = dev
+        self.window = window
+        self.rx_buffer = rx_buffer  # 0: flow-controlled, no limit on the bytes in flight
+        self.source = iter(
+            zip(range(1 << 62) if indices is None else indices, images, strict=False)
+        )
+        self.inflight: dict[int, _Pending] = {}
+        self.held: _Pending | None = None  # built, but it would overrun the device's buffer
+        self.done: dict[int, StreamResult] = {}
+        self.order: deque[int] = deque()  # indices in send order: results are yielded so
+        self.exhausted = False
+        self.last_progress = time.monotonic()
+        self.probe: _Probe | None = None
+        self.probe_tries = 0
+        # something suggests a lost request or probe reply: probe now, not at the timeout
+        self.probe_due = False
+
+    def progress(self, now: float) -> None:
+        self.last_progress = now
+        self.probe_due = False
+
+    def send(self) -> None:
+        """Send the next images while fewer than `window` are in flight, no probe is pending
+        and the device's receive buffer holds what is unanswered."""
+        dev = self.dev
+        while (
+            (self.held is not None or not self.exhausted)
+            and len(self.inflight) < self.window
+            and self.probe is None
+        ):
+            if self.held is None:
+                try:
+                    index, pixels = next(self.source)
+                except StopIteration:
+                    self.exhausted = True
+                    return
+                seq = dev._next_seq()
+                self.held = _Pending(index, pixels, dev._infer_wire(seq, pixels), 0.0, seq=seq)
+            unanswered = _unanswered_bytes(self.inflight) + len(self.held.wire) + 1
+            if self.inflight and self.rx_buffer and unanswered > self.rx_buffer:
+                return  # the device would drop bytes while it computes: wait for a reply
+            pend, self.held = self.held, None
+            now = time.monotonic()
+            if not self.inflight:
+                self.progress(now)
+            pend.sent_at = now
+            pend.wire_bytes = dev._send(pend.wire)
+            self.inflight[pend.seq] = pend
+            self.order.append(pend.index)
+
+    def ready(self) -> Iterator[StreamResult]:
+        """The results whose turn it is, in send order."""
+        while self.order and self.order[0] in self.done:
+            yield self.done.pop(self.order.popleft())
+
+    def finished(self) -> bool:
+        return self.exhausted and self.held is None and not self.inflight and not self.order
+
+    def watch(self) -> None:
+        """Probe with INFO when replies stopped coming for the timeout (or a probe is due); a
+        probe unanswered is asked once more, then the device has stopped answering."""
+        dev = self.dev
+        now = time.monotonic()
+        if self.probe is not None and now > self.probe.deadline:
+            if self.probe_tries >= 2:
+                raise DeviceSilent(
+                    f"the device on {dev.link.name} stopped answering ({len(self.inflight)} "
+                    f"requests unanswered for {dev.timeout:.1f} s, no reply to INFO "
+                    "either): it hangs or was reset; results so far are kept, restart it "
+                    "and use --resume"
+                )
+            self.probe = None  # the INFO reply may have merged with garbage: ask once more
+        stalled = self.probe_due or now - self.last_progress > dev.timeout
+        if self.probe is None and self.inflight and stalled:
+            if self.probe_tries == 0:
+                dev.stats.recoveries += 1
+            self.probe_tries += 1
+            seq = dev._next_seq()
+            dev._send(p.info_request(seq))
+            self.probe = _Probe(seq, now + dev.timeout)
+
+    def receive(self) -> None:
+        """Wait a little for one frame and act on it."""
+        dev = self.dev
+        bad_before = dev.stats.bad_frames
+        frame = dev._poll(min(0.2, dev.timeout))
+        now = time.monotonic()
+        if self.probe is not None and dev.stats.bad_frames > bad_before and self.probe_tries < 2:
+            self.probe = None  # garbage arrived (boot text?) and may have eaten the INFO reply
+            self.probe_due = True
+        if frame is None:
+            return
+        reply = dev._parse(frame)
+        if reply is None:
+            return
+        if (
+            self.probe is not None
+            and reply.seq == self.probe.seq
+            and isinstance(reply, p.InfoReply)
+        ):
+            self._probe_answered(reply)
+            return
+        pend = self.inflight.get(reply.seq)
+        if isinstance(reply, p.ErrorReply):
+            dev.stats.error_replies += 1
+        if pend is None:
+            if isinstance(reply, p.ErrorReply) and self.probe is None and self.inflight:
+                self.probe_due = True  # a request arrived too damaged to tell which
+            else:
+                dev.stats.stale_replies += 1
+            return
+        dev.stats.replies += 1
+        if isinstance(reply, p.ErrorReply):
+            self._refused(pend, reply)
+            return
+        if not isinstance(reply, p.InferReply):
+            raise Bs4nnError(f"the device answered INFER with {type(reply).__name__}")
+        del self.inflight[reply.seq]
+        self.progress(now)
+        if dev.bitmap is None and pend.is_bitmap:
+            dev.bitmap = True
+        self.done[pend.index] = StreamResult(
+            pend.index, reply, now - pend.sent_at, pend.wire_bytes + frame.wire_len
+        )
+
+    def _probe_answered(self, info: p.InfoReply) -> None:
+        """The device answers: unless it reset, the requests in flight were lost; re-send."""
+        first_lost = min((pd.index for pd in self.inflight.values()), default=-1)
+        self.dev._check_not_reset(info, first_lost)
+        self.probe = None
+        self.probe_tries = 0
+        for pend in self.inflight.values():  # their requests or replies were lost
+            self.dev._resend(pend)
+        self.progress(time.monotonic())
+
+    def _refused(self, pend: _Pending, reply: p.ErrorReply) -> None:
+        """An error reply to a request in flight: another form, a re-send, or give up."""
+        dev = self.dev
+        if reply.code == p.UNKNOWN_CMD and pend.is_bitmap:
+            # firmware without INFER_BITMAP (optional): the other forms from now on
+            dev.bitmap = False
+            dev.stats.error_replies -= 1  # an answer to a question, not trouble
+            pend.wire = dev._infer_wire(reply.seq, pend.pixels)
+            pend.sent_at = time.monotonic()
+            pend.wire_bytes += dev._send(pend.wire)
+            return
+        if reply.code not in _RESEND_CODES:
+            raise Bs4nnError(f"the device rejected INFER of image {pend.index} with {reply.name}")
+        dev._resend(pend)

@@ -240,7 +240,8 @@ def run_eembc(
 ) -> list[RunnerResult]:
     """Write the runner's inputs; on the emulated board (port None) run the runner in each mode
     and return its results; for a real board print the runner commands and return []."""
-    from bs4nn.host.bench import load_model, prepare_emulated_firmware
+    from bs4nn.host.connect import load_model
+    from bs4nn.host.firmware import prepare_emulated_firmware
     from bs4nn.host.qemu import running_qemu
     from bs4nn.trainer.datasets import load_dataset
 

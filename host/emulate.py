@@ -14,6 +14,8 @@ from pathlib import Path
 from bs4nn.codegen.footprint import load_targets, target_info
 from bs4nn.trainer.errors import Bs4nnError
 
+EMULATED_TARGET = "qemu-mps2-an386"  # the default emulated board
+
 
 @dataclass
 class RunningEmulator:

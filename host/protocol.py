@@ -3,8 +3,8 @@
 Wire format of one frame: COBS(type u8 | seq u16 LE | body | crc u16 LE) followed by 0x00.
 The CRC is CRC-16/CCITT-FALSE over type, seq and body.
 
-Both directions are here: the host builds requests and parses replies; the fake device used in
-tests (and the firmware's tests) parse requests and build replies with the same code.
+This is the host's half: it builds requests and parses replies. The device's half (parse a
+request, build the replies), which only the test doubles need, is tests/device_protocol.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ HEADER = 3  # type u8 + seq u16
 CRC_BYTES = 2
 MAX_BODY = MAX_FRAME - HEADER - CRC_BYTES
 SEQ_UNKNOWN = 0xFFFF
-NOT_FIRED = 0xFFFF
 
 # request types (host -> device)
 INFO = 0x01
@@ -314,39 +313,6 @@ def infer_request(
     return build_frame(ftype, seq, body(pixels))
 
 
-def parse_request_pixels(frame: Frame, n_input: int) -> np.ndarray:
-    """Device side: the pixels of an INFER or INFER_SPARSE frame. Raises ProtocolError with the
-    error code as `args[1]` on a bad body."""
-    if frame.type == INFER:
-        if len(frame.body) != n_input:
-            raise ProtocolError("dense INFER body length", BAD_LENGTH)
-        return np.frombuffer(frame.body, dtype=np.uint8).copy()
-    if frame.type == INFER_SPARSE:
-        if len(frame.body) < 2:
-            raise ProtocolError("sparse INFER body too short", BAD_LENGTH)
-        (count,) = struct.unpack_from("<H", frame.body, 0)
-        if len(frame.body) != 2 + 3 * count:
-            raise ProtocolError("sparse INFER body length", BAD_LENGTH)
-        rec = np.frombuffer(frame.body, dtype=[("i", "<u2"), ("v", "u1")], offset=2)
-        if count and int(rec["i"].max()) >= n_input:
-            raise ProtocolError("sparse INFER index out of range", BAD_ARG)
-        pixels = np.zeros(n_input, dtype=np.uint8)
-        pixels[rec["i"]] = rec["v"]
-        return pixels
-    if frame.type == INFER_BITMAP:
-        nb = (n_input + 7) // 8
-        if len(frame.body) < nb:
-            raise ProtocolError("bitmap INFER body too short", BAD_LENGTH)
-        bits = np.unpackbits(np.frombuffer(frame.body[:nb], np.uint8), bitorder="little")
-        lit = bits[:n_input].astype(bool)
-        if len(frame.body) != nb + int(lit.sum()):
-            raise ProtocolError("bitmap INFER body length", BAD_LENGTH)
-        pixels = np.zeros(n_input, dtype=np.uint8)
-        pixels[lit] = np.frombuffer(frame.body[nb:], np.uint8)
-        return pixels
-    raise ProtocolError(f"not an INFER frame: 0x{frame.type:02x}", UNKNOWN_CMD)
-
-
 # ---------------------------------------------------------------- replies (device -> host)
 
 
@@ -385,7 +351,7 @@ class InferReply:
     label: int
     fallback: bool
     decision_step: int
-    output_steps: tuple[int, ...]  # NOT_FIRED (0xFFFF) when the output did not fire
+    output_steps: tuple[int, ...]  # NO_SPIKE (0xFFFF) when the output did not fire
     spikes: tuple[int, ...]  # per layer [input, hidden..., output]
     counter: int
 
@@ -493,48 +459,3 @@ def parse_reply(frame: Frame, n_output: int = 0, n_layers: int = 0) -> Reply:
             raise ProtocolError("ERROR reply must have a 1-byte body")
         return ErrorReply(frame.seq, frame.body[0])
     raise ProtocolError(f"unknown reply type 0x{frame.type:02x}")
-
-
-# ---------------------------------------------------------------- reply builders (device side)
-
-
-def _encode_name(name: str) -> bytes:
-    raw = name.encode("utf-8")[:255]
-    return bytes([len(raw)]) + raw
-
-
-def info_reply(reply: InfoReply) -> bytes:
-    body = (
-        bytes([reply.protocol_version])
-        + bytes(reply.model_hash)
-        + bytes([len(reply.thresholds)])
-        + struct.pack(f"<{len(reply.layer_sizes)}H", *reply.layer_sizes)
-        + struct.pack(f"<{len(reply.thresholds)}h", *reply.thresholds)
-        + struct.pack("<HIB", reply.tmax, reply.clock_hz, reply.counter_kind)
-        + _encode_name(reply.board)
-        + _encode_name(reply.kernel)
-        + struct.pack("<H", reply.rx_buffer)
-    )
-    return build_frame(INFO_REPLY, reply.seq, body)
-
-
-def infer_reply(reply: InferReply) -> bytes:
-    body = (
-        struct.pack("<BBH", reply.label, 1 if reply.fallback else 0, reply.decision_step)
-        + struct.pack(f"<{len(reply.output_steps)}H", *reply.output_steps)
-        + struct.pack(f"<{len(reply.spikes)}H", *reply.spikes)
-        + struct.pack("<I", reply.counter)
-    )
-    return build_frame(INFER_REPLY, reply.seq, body)
-
-
-def thresholds_reply(seq: int, thresholds: list[int] | tuple[int, ...]) -> bytes:
-    return build_frame(THRESHOLDS_REPLY, seq, struct.pack(f"<{len(thresholds)}h", *thresholds))
-
-
-def reset_reply(seq: int) -> bytes:
-    return build_frame(RESET_REPLY, seq)
-
-
-def error_reply(seq: int, code: int) -> bytes:
-    return build_frame(ERROR_REPLY, seq, bytes([code]))

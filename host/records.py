@@ -20,9 +20,9 @@ import numpy as np
 
 from bs4nn.codegen.reference import RefBatch
 from bs4nn.host.client import StreamResult
-from bs4nn.host.protocol import NOT_FIRED
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import user_path, write_atomic
+from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 COLUMNS = [
     "index",
@@ -131,7 +131,7 @@ def compare(
 ) -> Record:
     """The device's reply for image i against the integer reference (row i of ref)."""
     r = result.reply
-    out_steps = tuple(-1 if s == NOT_FIRED else s for s in r.output_steps)
+    out_steps = tuple(NOT_FIRED if s == NO_SPIKE else s for s in r.output_steps)
     ref_out = tuple(int(s) for s in ref.output_steps[i])
     ref_spikes = tuple(int(s) for s in ref.spikes[i])
     diffs = []

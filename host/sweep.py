@@ -17,11 +17,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bs4nn.codegen.reference import reference_batch
-from bs4nn.host.bench import EMULATED_TARGET, connect, load_model, run_pass
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
+from bs4nn.host.connect import connect, load_model
+from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.outdir import run_folder
 from bs4nn.host.records import read_records
 from bs4nn.host.report import summarize
+from bs4nn.host.stream import run_pass
 from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_output, staged_file

@@ -43,7 +43,7 @@ def data_dir(real_data, tmp_path_factory) -> Path:
 def interrupt_after_epoch_1():
     """f(train_run, out): run `train_run(out, on_epoch_end=...)`, stop it with Ctrl-C after the
     first epoch, check that the checkpoint is there and the model not."""
-    from bs4nn.trainer.train import checkpoint_path
+    from bs4nn.trainer.run import checkpoint_path
 
     def run(train_run, out: Path) -> None:
         def stop(epoch):

@@ -13,10 +13,12 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+import device_protocol as dp
+
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_infer
 from bs4nn.host import protocol as p
-from bs4nn.trainer.semantics import K_MAX, K_MIN
+from bs4nn.trainer.semantics import K_MAX, K_MIN, NO_SPIKE, NOT_FIRED
 
 
 @dataclass
@@ -109,7 +111,7 @@ class FakeDevice:
             frame = p.parse_frame(encoded)
         except p.ProtocolError as exc:
             code = p.BAD_CRC if "CRC" in str(exc) else p.BAD_FRAME
-            self._write(p.error_reply(p.SEQ_UNKNOWN, code))
+            self._write(dp.error_reply(p.SEQ_UNKNOWN, code))
             return None
         self.frame_types[frame.type] += 1
         if frame.type in (p.INFER, p.INFER_SPARSE) or (
@@ -119,7 +121,7 @@ class FakeDevice:
         if self.faults.silent_after is not None and self.infer_requests >= self.faults.silent_after:
             return None
         if frame.type == p.INFO:
-            self._write(p.info_reply(self._info(frame.seq)))
+            self._write(dp.info_reply(self._info(frame.seq)))
         elif frame.type == p.SET_THRESHOLDS:
             n = self.model.num_layers
             ks = [
@@ -127,17 +129,17 @@ class FakeDevice:
                 for i in range(n)
             ]
             if len(frame.body) != 2 * n:
-                self._write(p.error_reply(frame.seq, p.BAD_LENGTH))
+                self._write(dp.error_reply(frame.seq, p.BAD_LENGTH))
             elif not all(K_MIN <= k <= K_MAX for k in ks):
-                self._write(p.error_reply(frame.seq, p.BAD_ARG))
+                self._write(dp.error_reply(frame.seq, p.BAD_ARG))
             else:
                 self.thresholds = tuple(ks)
-                self._write(p.thresholds_reply(frame.seq, self.thresholds))
+                self._write(dp.thresholds_reply(frame.seq, self.thresholds))
         elif frame.type == p.RESET:
             self.thresholds = tuple(self.model.thresholds)
-            self._write(p.reset_reply(frame.seq))
+            self._write(dp.reset_reply(frame.seq))
         else:
-            self._write(p.error_reply(frame.seq, p.UNKNOWN_CMD))
+            self._write(dp.error_reply(frame.seq, p.UNKNOWN_CMD))
         return None
 
     def _info(self, seq: int) -> p.InfoReply:
@@ -166,9 +168,9 @@ class FakeDevice:
         if f.silent_after is not None and n > f.silent_after:
             return None
         try:
-            pixels = p.parse_request_pixels(frame, self.model.layer_sizes[0])
+            pixels = dp.parse_request_pixels(frame, self.model.layer_sizes[0])
         except p.ProtocolError as exc:
-            self._write(p.error_reply(frame.seq, exc.args[1]))
+            self._write(dp.error_reply(frame.seq, exc.args[1]))
             return None
         ref = reference_infer(self.model, pixels, self.thresholds)
         if n in f.garbage_before:
@@ -181,10 +183,10 @@ class FakeDevice:
             label=label,
             fallback=ref.fallback,
             decision_step=ref.decision_step,
-            output_steps=tuple(int(s) & 0xFFFF for s in ref.output_steps),
+            output_steps=tuple(NO_SPIKE if s == NOT_FIRED else int(s) for s in ref.output_steps),
             spikes=tuple(int(s) for s in ref.spikes),
             counter=1000 + 10 * ref.decision_step + int(ref.spikes.sum()),
         )
-        self._write(p.infer_reply(reply))
+        self._write(dp.infer_reply(reply))
         self.answered.append(frame.seq)
         return None

@@ -24,7 +24,8 @@ from badinput import edited, npy, snapshot, tiny_model
 
 from bs4nn.cli import build_parser, main
 from bs4nn.codegen.export import EXPORT_MANIFEST
-from bs4nn.trainer.train import make_config, write_checkpoint
+from bs4nn.trainer.run import write_checkpoint
+from bs4nn.trainer.train import make_config
 
 HASH = "0123456789abcdef" * 4
 COMMANDS = ", ".join(repr(name) for name in build_parser()._subparsers._group_actions[0].choices)

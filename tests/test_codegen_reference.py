@@ -5,8 +5,8 @@ import pytest
 
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch, reference_infer
-
-NEVER = -1
+from bs4nn.codegen.render import TEMPLATE_ROOT
+from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED, TMAX
 
 
 def net(sizes, signs, thresholds):
@@ -68,7 +68,7 @@ def test_simultaneous_outputs_largest_count_wins():
 def test_fallback_largest_count_at_255():
     r = reference_infer(net([3, 3, 3], NET2_SIGNS, [1, 5]), np.full(3, 255, np.uint8))
     assert (r.label, r.decision_step, r.fallback) == (1, 255, True)
-    assert r.output_steps.tolist() == [NEVER] * 3
+    assert r.output_steps.tolist() == [NOT_FIRED] * 3
     assert r.spikes.tolist() == [3, 3, 0]
 
 
@@ -90,7 +90,7 @@ def test_spikes_cross_all_layers_within_one_step():
     model = net([2, 1, 1, 2], [[[+1, +1]], [[+1]], [[-1], [+1]]], [2, 1, 1])
     r = reference_infer(model, np.array([255, 252], np.uint8))  # steps 0 and 3
     assert (r.label, r.decision_step, r.fallback) == (1, 3, False)
-    assert r.output_steps.tolist() == [NEVER, 3]
+    assert r.output_steps.tolist() == [NOT_FIRED, 3]
     assert r.spikes.tolist() == [2, 1, 1, 1]
 
 
@@ -124,3 +124,11 @@ def test_rejects_wrong_image_shape_and_dtype():
         reference_batch(NET1, np.zeros((2, 5), np.uint8))
     with pytest.raises(ValueError, match="uint8"):
         reference_batch(NET1, np.zeros((2, 4), np.int32))
+
+
+def test_did_not_fire_has_one_value_per_representation():
+    """docs/design.md section 1: TMAX in training, NOT_FIRED in Python results, NO_SPIKE in the
+    firmware's uint16 and on the wire (the C header spells it BS4NN_NO_SPIKE)."""
+    assert (TMAX, NOT_FIRED, NO_SPIKE) == (256, -1, 0xFFFF)
+    header = (TEMPLATE_ROOT / "core" / "bs4nn_infer.h").read_text()
+    assert f"#define BS4NN_NO_SPIKE 0x{NO_SPIKE:X}u " in header

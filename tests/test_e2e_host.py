@@ -21,10 +21,12 @@ from bs4nn.cli import main as bs4nn_main
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host import qemu
-from bs4nn.host.bench import prepare_emulated_firmware, run_bench
+from bs4nn.host.bench import run_bench
 from bs4nn.host.client import Device
+from bs4nn.host.firmware import prepare_emulated_firmware
 from bs4nn.host.transport import LinkClosed, SerialTransport
 from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 pytestmark = [
     pytest.mark.e2e,
@@ -297,13 +299,15 @@ def test_dense_and_sparse_infer_agree_on_fashion(tiny_model, built, data_dir, sp
     for r in results:
         assert r.reply.label == ref.labels[r.index]
         assert r.reply.decision_step == ref.decision_steps[r.index]
-        assert r.reply.output_steps == tuple(int(s) & 0xFFFF for s in ref.output_steps[r.index])
+        assert r.reply.output_steps == tuple(
+            NO_SPIKE if s == NOT_FIRED else int(s) for s in ref.output_steps[r.index]
+        )
         assert r.reply.spikes == tuple(int(s) for s in ref.spikes[r.index])
     assert dev.stats.resends == 0 and dev.stats.error_replies == 0
 
 
 def test_build_reused_only_for_same_model_and_firmware_sources(tiny_model, built, tmp_path):
-    from bs4nn.host.bench import BUILD_STAMP, template_fingerprint
+    from bs4nn.host.firmware import BUILD_STAMP, template_fingerprint
 
     fw = out_with_firmware(built, tmp_path) / "firmware"
     intmodel = IntModel.load(tiny_model)

@@ -143,7 +143,7 @@ def test_window_sizing_refuses_a_board_too_fast_for_the_limit():
     would need over a million inferences, more than the firmware runs."""
     from fake_device import FakeDevice
 
-    from bs4nn.host.bench import load_model
+    from bs4nn.host.connect import load_model
     from bs4nn.host.transport import SerialTransport
     from bs4nn.trainer.datasets import load_dataset
 

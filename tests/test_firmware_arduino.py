@@ -23,11 +23,12 @@ from arduino_host import (
 from bs4nn.codegen.agreement import mismatches
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.reference import NOT_FIRED, RefBatch, reference_batch
+from bs4nn.codegen.reference import RefBatch, reference_batch
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 SIZES = [784, 64, 10]
 PIO_ENVS = ["nucleo_f446re", "nucleo_l476rg", "pico", "nrf52840_dk", "teensy41"]
@@ -116,7 +117,7 @@ def test_inferences_equal_reference(export, device):
     replies = frames(device(wire))
     assert [r.seq for r in replies] == list(range(200))
     out = np.array([r.output_steps for r in replies], np.int32)
-    out[out == p.NOT_FIRED] = NOT_FIRED
+    out[out == NO_SPIKE] = NOT_FIRED
     got = RefBatch(
         np.array([r.label for r in replies], np.int16),
         np.array([r.decision_step for r in replies], np.int16),
@@ -238,7 +239,7 @@ def test_bitmap_infer(export, device):
             i,
             int(ref.labels[i]),
             int(ref.decision_steps[i]),
-            [0xFFFF if s < 0 else int(s) for s in ref.output_steps[i]],
+            [NO_SPIKE if s == NOT_FIRED else int(s) for s in ref.output_steps[i]],
             ref.spikes[i].tolist(),
         )
         for i in range(50)

@@ -13,13 +13,14 @@ import pytest
 from bs4nn.codegen.agreement import mismatches
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.reference import NOT_FIRED, RefBatch, reference_batch
+from bs4nn.codegen.reference import RefBatch, reference_batch
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
 from bs4nn.host.qemu import running_qemu
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 pytestmark = [
     pytest.mark.e2e,
@@ -86,7 +87,7 @@ def images():
 
 def _as_batch(replies) -> RefBatch:
     out = np.array([r.output_steps for r in replies], np.int32)
-    out[out == p.NOT_FIRED] = NOT_FIRED
+    out[out == NO_SPIKE] = NOT_FIRED
     return RefBatch(
         np.array([r.label for r in replies], np.int16),
         np.array([r.decision_step for r in replies], np.int16),

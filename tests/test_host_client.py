@@ -2,6 +2,7 @@
 
 import time
 
+import device_protocol as dp
 import numpy as np
 import pytest
 from fake_device import FakeDevice, Faults
@@ -13,6 +14,7 @@ from bs4nn.host.client import Device, DeviceReset, DeviceSilent
 from bs4nn.host.transport import LinkClosed, SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,9 @@ def check_against_reference(results, intmodel, images, thresholds=None):
         assert r.reply.label == ref.labels[i]
         assert r.reply.decision_step == ref.decision_steps[i]
         assert r.reply.fallback == bool(ref.fallback[i])
-        assert r.reply.output_steps == tuple(int(s) & 0xFFFF for s in ref.output_steps[i])
+        assert r.reply.output_steps == tuple(
+            NO_SPIKE if s == NOT_FIRED else int(s) for s in ref.output_steps[i]
+        )
         assert r.reply.spikes == tuple(int(s) for s in ref.spikes[i])
 
 
@@ -77,7 +81,7 @@ def test_stream_matches_reference_in_order(intmodel, images):
     assert dev.stats.resends == 0 and dev.stats.bad_frames == 0
     for r in results:  # request with its 0x00 prefix, and the reply with its delimiter
         request = p.infer_request(r.reply.seq, images[r.index], bitmap=True)
-        assert r.wire_bytes == 1 + len(request) + len(p.infer_reply(r.reply))
+        assert r.wire_bytes == 1 + len(request) + len(dp.infer_reply(r.reply))
     assert (
         dev.stats.bytes_sent
         == sum(len(p.infer_request(0, im, bitmap=True)) + 1 for im in images)
@@ -115,7 +119,7 @@ def test_garbage_between_replies_is_skipped(intmodel, images):
 def test_garbage_from_host_side_is_resent(intmodel, images):
     """Garbage the device sees makes it answer BAD_FRAME; the host re-sends and completes."""
     with FakeDevice(intmodel) as fake:
-        dev = connect(fake)
+        dev = connect(fake, timeout=5.0)
         dev.handshake()
         real_send = dev._send
         sent = []
@@ -128,9 +132,14 @@ def test_garbage_from_host_side_is_resent(intmodel, images):
             return real_send(wire)
 
         dev._send = noisy_send
+        t0 = time.monotonic()
         results = list(dev.stream(images[:12]))
+        # the error reply names no request in flight: the host probes at once, not after the
+        # 5 s timeout, and re-sends what was lost
+        assert time.monotonic() - t0 < 2.5
     check_against_reference(results, intmodel, images[:12])
     assert dev.stats.error_replies == 1
+    assert dev.stats.recoveries == 1
 
 
 def test_dropped_reply_is_recovered_after_timeout(intmodel, images):

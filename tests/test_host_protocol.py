@@ -3,6 +3,7 @@
 import dataclasses
 import struct
 
+import device_protocol as dp
 import numpy as np
 import pytest
 
@@ -98,10 +99,10 @@ def test_sparse_and_dense_infer():
     sparse = p.parse_frame(p.infer_request(1, pixels)[:-1])
     assert sparse.type == p.INFER_SPARSE
     assert sparse.body == b"\x03\x00" + b"\x00\x00\x09" + b"\x2c\x01\xff" + b"\x0f\x03\x01"
-    np.testing.assert_array_equal(p.parse_request_pixels(sparse, 784), pixels)
+    np.testing.assert_array_equal(dp.parse_request_pixels(sparse, 784), pixels)
     dense = p.parse_frame(p.infer_request(2, pixels, sparse=False)[:-1])
     assert dense.type == p.INFER and dense.body == pixels.tobytes()
-    np.testing.assert_array_equal(p.parse_request_pixels(dense, 784), pixels)
+    np.testing.assert_array_equal(dp.parse_request_pixels(dense, 784), pixels)
 
 
 def test_infer_picks_the_shorter_form():
@@ -124,25 +125,25 @@ def test_infer_bitmap_bytes_and_choice():
     assert p.body_lengths(pixels) == {p.INFER: 784, p.INFER_SPARSE: 11, p.INFER_BITMAP: 101}
     frame = p.parse_frame(p.infer_request(3, pixels, bitmap=True)[:-1])
     assert frame.type == p.INFER_SPARSE  # 11 < 101
-    np.testing.assert_array_equal(p.parse_request_pixels(p.Frame(0x06, 0, body), 784), pixels)
+    np.testing.assert_array_equal(dp.parse_request_pixels(p.Frame(0x06, 0, body), 784), pixels)
     pixels[100:150] = 1  # 53 lit: sparse 161 > bitmap 151
     frame = p.parse_frame(p.infer_request(3, pixels, bitmap=True)[:-1])
     assert frame.type == p.INFER_BITMAP and len(frame.body) == 151
-    np.testing.assert_array_equal(p.parse_request_pixels(frame, 784), pixels)
+    np.testing.assert_array_equal(dp.parse_request_pixels(frame, 784), pixels)
     assert p.parse_frame(p.infer_request(3, pixels)[:-1]).type == p.INFER_SPARSE
     pixels[:] = 255  # every pixel lit: dense 784 < bitmap 882
     assert p.parse_frame(p.infer_request(3, pixels, bitmap=True)[:-1]).type == p.INFER
     with pytest.raises(p.ProtocolError) as exc:
-        p.parse_request_pixels(p.Frame(p.INFER_BITMAP, 0, body[:-1]), 784)
+        dp.parse_request_pixels(p.Frame(p.INFER_BITMAP, 0, body[:-1]), 784)
     assert exc.value.args[1] == p.BAD_LENGTH
 
 
 def test_parse_request_pixels_errors():
     with pytest.raises(p.ProtocolError) as exc:
-        p.parse_request_pixels(p.Frame(p.INFER, 0, b"\x01" * 10), 784)
+        dp.parse_request_pixels(p.Frame(p.INFER, 0, b"\x01" * 10), 784)
     assert exc.value.args[1] == p.BAD_LENGTH
     with pytest.raises(p.ProtocolError) as exc:
-        p.parse_request_pixels(p.Frame(p.INFER_SPARSE, 0, b"\x01\x00\x10\x03\x05"), 784)
+        dp.parse_request_pixels(p.Frame(p.INFER_SPARSE, 0, b"\x01\x00\x10\x03\x05"), 784)
     assert exc.value.args[1] == p.BAD_ARG
 
 
@@ -160,7 +161,7 @@ def test_info_reply_roundtrip_and_bytes():
         kernel="event",
         rx_buffer=64,
     )
-    wire = p.info_reply(info)
+    wire = dp.info_reply(info)
     frame = p.parse_frame(wire[:-1])
     assert frame.type == 0x81 and frame.seq == 9
     assert frame.body == (
@@ -197,7 +198,7 @@ def test_infer_reply_roundtrip_and_bytes():
         spikes=(150, 40, 0),
         counter=123456,
     )
-    frame = p.parse_frame(p.infer_reply(reply)[:-1])
+    frame = p.parse_frame(dp.infer_reply(reply)[:-1])
     assert frame.body[:4] == b"\x07\x01\xff\x00"
     assert frame.body[-4:] == struct.pack("<I", 123456)
     assert len(frame.body) == 4 + 20 + 6 + 4
@@ -207,11 +208,11 @@ def test_infer_reply_roundtrip_and_bytes():
 
 
 def test_other_replies():
-    assert p.parse_reply(p.parse_frame(p.thresholds_reply(4, [3, 2])[:-1])) == (
+    assert p.parse_reply(p.parse_frame(dp.thresholds_reply(4, [3, 2])[:-1])) == (
         p.ThresholdsReply(4, (3, 2))
     )
-    assert p.parse_reply(p.parse_frame(p.reset_reply(5)[:-1])) == p.ResetReply(5)
-    err = p.parse_reply(p.parse_frame(p.error_reply(0xFFFF, p.BAD_CRC)[:-1]))
+    assert p.parse_reply(p.parse_frame(dp.reset_reply(5)[:-1])) == p.ResetReply(5)
+    err = p.parse_reply(p.parse_frame(dp.error_reply(0xFFFF, p.BAD_CRC)[:-1]))
     assert err == p.ErrorReply(0xFFFF, 1) and err.name == "BAD_CRC"
     with pytest.raises(p.ProtocolError, match="unknown reply type 0x99"):
         p.parse_reply(p.Frame(0x99, 0, b""))

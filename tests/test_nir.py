@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.reference import NOT_FIRED, reference_batch
+from bs4nn.codegen.reference import reference_batch
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.nir_graph import model_from_nir, read_nir, write_nir
+from bs4nn.trainer.semantics import NOT_FIRED
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,6 +14,7 @@ from bs4nn.trainer.calibrate import accuracy_with_thresholds
 from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
+from bs4nn.trainer.run import checkpoint_path
 from bs4nn.trainer.surrogate import (
     NOT_ONE,
     augment,
@@ -28,7 +29,6 @@ from bs4nn.trainer.surrogate import (
     spike_levels,
     train_surrogate,
 )
-from bs4nn.trainer.train import checkpoint_path
 
 
 def _spiked(first, n_levels, dtype=np.float32):
@@ -73,19 +73,16 @@ def test_narrow_crossings_give_the_quantised_first_crossing():
     # hidden 0, K 2: counts 1, 2 -> fires at level 1; hidden 1: counts -1, 0, 1, 2 -> level 3
     # output 0, K 1: hidden 0 at level 1 -> level 1; output 1: counts -1 (level 1), 0 (level 3)
     # -> silent, soft level 4 (the number of levels)
-    for crossing in ("hazard", "max"):
-        fired, _, _ = forward([hidden, out], first, 4, [2, 1], [1e-3, 1e-3], crossing=crossing)
-        assert np.allclose((1.0 - fired).sum(axis=1), [[1.0, 4.0]], atol=1e-5)
-        assert fired.shape == (1, 4, 2)
+    fired, _, _ = forward([hidden, out], first, 4, [2, 1], [1e-3, 1e-3])
+    assert np.allclose((1.0 - fired).sum(axis=1), [[1.0, 4.0]], atol=1e-5)
+    assert fired.shape == (1, 4, 2)
     # wide crossings are soft: the output that stays one count short fires with some
     # probability, the one that crosses is not sure to
     soft, _, _ = forward([hidden, out], first, 4, [2, 1], [1.0, 1.0])
     assert 0.1 < soft[0, 3, 1] < 0.9 and 0.1 < soft[0, 1, 0] < 0.9
 
 
-def _slow_loss(
-    signs, spiked, labels, ks, widths, beta, masks, crossing, count_loss=0.0, count_beta=0.0
-):
+def _slow_loss(signs, spiked, labels, ks, widths, beta, masks, count_loss=0.0, count_beta=0.0):
     """The same loss with loops over samples, neurons and levels."""
     total = 0.0
     n_levels, n_samples, _ = spiked.shape
@@ -94,18 +91,12 @@ def _slow_loss(
         for ly, s in enumerate(signs):
             nxt = np.zeros((n_levels, s.shape[1]))
             for j in range(s.shape[1]):
-                not_fired, top = 1.0, -np.inf
+                not_fired = 1.0
                 for lv in range(n_levels):
                     count = sum(fired[lv, i] * s[i, j] for i in range(s.shape[0]))
-                    top = max(top, count)
-                    p = 1.0 / (
-                        1.0
-                        + np.exp(
-                            -((top if crossing == "max" else count) - ks[ly] + 0.5) / widths[ly]
-                        )
-                    )
+                    p = 1.0 / (1.0 + np.exp(-(count - ks[ly] + 0.5) / widths[ly]))
                     not_fired *= 1.0 - NOT_ONE * p
-                    nxt[lv, j] = p if crossing == "max" else 1.0 - not_fired
+                    nxt[lv, j] = 1.0 - not_fired
             if ly < len(signs) - 1:
                 nxt *= masks[ly][n]
             last_in, fired = fired[-1], nxt
@@ -123,8 +114,8 @@ def _slow_loss(
     return total / n_samples
 
 
-@pytest.mark.parametrize("crossing, count_loss", [("hazard", 0.0), ("max", 0.0), ("hazard", 0.7)])
-def test_gradients_match_finite_differences_of_slow_loss(crossing, count_loss):
+@pytest.mark.parametrize("count_loss", [0.0, 0.7])
+def test_gradients_match_finite_differences_of_slow_loss(count_loss):
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 256, (4, 7)).astype(np.uint8)
     first = spike_levels(pixels, intensity_levels(5))
@@ -137,25 +128,17 @@ def test_gradients_match_finite_differences_of_slow_loss(crossing, count_loss):
     ]
     labels = np.array([0, 2, 1, 2])
     masks = [rng.integers(0, 2, (4, 5)).astype(np.float32), np.ones((4, 4))]
-    args = (labels, [1, 1, 1], [1.5, 0.7, 2.0], 0.8, masks, crossing, count_loss, 0.3)
+    args = (labels, [1, 1, 1], [1.5, 0.7, 2.0], 0.8, masks, count_loss, 0.3)
     loss, right, grads = loss_and_grads(signs, first, 5, *args)
     slow_signs = [signs[0].astype(np.float64)] + signs[1:]
     slow_args = (_spiked(first, 5, np.float64), *args)
     # the input layer is float32
     assert loss == pytest.approx(_slow_loss(slow_signs, *slow_args), rel=1e-6)
-    other = "max" if crossing == "hazard" else "hazard"
-    assert loss != pytest.approx(
-        _slow_loss(slow_signs, *slow_args[:6], other, count_loss, 0.3), rel=1e-3
-    )
     if count_loss:  # the count term is in the loss
-        assert loss > _slow_loss(slow_signs, *slow_args[:7]) + 0.1
+        assert loss > _slow_loss(slow_signs, *slow_args[:6]) + 0.1
     assert 0 <= right <= 4
     eps = 1e-6
-    # with "max", the input layer's integer counts often tie with their running max, where
-    # the max has no derivative: that layer is held to the dense layer instead (below)
-    for ly, s in enumerate(
-        slow_signs[1:] if crossing == "max" else slow_signs, start=1 if crossing == "max" else 0
-    ):
+    for ly, s in enumerate(slow_signs):
         numeric = np.zeros_like(s)
         for idx in np.ndindex(*s.shape):
             up = [x.copy() for x in slow_signs]
@@ -169,8 +152,7 @@ def test_gradients_match_finite_differences_of_slow_loss(crossing, count_loss):
     assert not np.any(grads[0][:, masks[0].sum(axis=0) == 0])  # dropped neurons learn nothing
 
 
-@pytest.mark.parametrize("crossing", ["hazard", "max"])
-def test_sparse_input_layer_equals_the_dense_layer(crossing):
+def test_sparse_input_layer_equals_the_dense_layer():
     """The input layer's kernels against `layer_forward` / `layer_backward` on the (n, L, 784)
     0/1 spikes by level (float32 products): the same fired probabilities bit for bit, the same
     sign gradients but for the order of the float32 sums."""
@@ -182,12 +164,12 @@ def test_sparse_input_layer_equals_the_dense_layer(crossing):
     mask = (rng.random((16, 300)) >= 0.2).astype(np.float32)
     d_fired = rng.standard_normal((16, n_levels, 300)).astype(np.float32)
     dense = np.ascontiguousarray(_spiked(first, n_levels).transpose(1, 0, 2))  # (n, L, m)
-    fired_dense, cache = layer_forward(dense, signs.astype(np.float32), k, width, crossing)
+    fired_dense, cache = layer_forward(dense, signs.astype(np.float32), k, width)
     grads_dense, _ = layer_backward(
         d_fired * mask[:, None, :], signs.astype(np.float32), width, cache, input_grad=False
     )
     assert 0.05 < fired_dense.mean() < 0.95  # neither silent nor saturated
-    fired, cache = input_forward(first, signs, n_levels, k, width, mask, crossing)
+    fired, cache = input_forward(first, signs, n_levels, k, width, mask)
     assert np.array_equal(fired, fired_dense * mask[:, None, :])
     grads = input_backward(d_fired.copy(), width, cache)
     assert np.allclose(grads, grads_dense, rtol=0, atol=1e-5 * np.abs(grads_dense).max())
@@ -345,7 +327,10 @@ def test_shipped_surrogate_models_hold_their_preset_settings(preset):
     preset's settings are the ones the model was trained with."""
     path = Path(__file__).resolve().parents[1] / "models" / f"{preset}-surrogate.bs4nn"
     model = Model.load(path)
-    assert model.train_config == make_surrogate_config(preset).to_dict()
+    saved = dict(model.train_config)
+    # models trained while a second soft crossing existed record the one they used
+    assert saved.pop("crossing", "hazard") == "hazard"
+    assert saved == make_surrogate_config(preset).to_dict()
     history = model.metrics["history"]
     assert model.metrics["val_accuracy"] == max(
         max(h["val_acc"], h["val_acc_ema"] or 0.0) for h in history

@@ -15,7 +15,8 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import layout
 from bs4nn.trainer.kernels import LearningRule
 from bs4nn.trainer.model import Model
-from bs4nn.trainer.train import checkpoint_path, make_config, train
+from bs4nn.trainer.run import checkpoint_path, read_checkpoint, write_checkpoint
+from bs4nn.trainer.train import make_config, train
 
 TMAX = 256
 
@@ -123,22 +124,20 @@ def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
             images,
             labels,
             np.array([n]),
-            lay.sizes,
-            lay.woff,
-            lay.noff,
-            v,
-            fw,
-            scale,
-            a,
-            thetas,
-            thetas / 32767,
-            thr,
-            not real,
-            0.1,
-            0.01,
-            lam,
-            1.0,
-            rule,
+            lay,
+            kernels.Learned(v, fw, scale, a, thr),
+            kernels.Hyper(
+                not real,
+                0.1,
+                0.01,
+                lam,
+                1.0,
+                0.0,
+                rule,
+                thetas,
+                thetas / 32767,
+                np.full(n_layers, np.inf),
+            ),
         )
         weights, alphas, times, slow_loss = slow_step(
             weights, alphas, thetas, images[n], labels[n], 0.1, 0.01, lam, 1.0, rule, real
@@ -356,3 +355,16 @@ def test_calibrated_run_picks_thresholds_on_validation(tmp_path, data_dir):
 def test_calibration_refuses_real_weights():
     with pytest.raises(Bs4nnError, match="calibration needs binary weights"):
         make_config("mnist-600", weights="real", calibrate=True)
+
+
+def test_resume_names_a_setting_the_checkpoint_has_and_the_run_lacks(tmp_path):
+    """A checkpoint written with a setting this version no longer has (a removed option) is
+    refused naming it, not with an empty list of differences."""
+    path = tmp_path / "old.ckpt"
+    write_checkpoint(path, {"seed": 0, "crossing": "hazard"}, {}, {})
+    with pytest.raises(Bs4nnError) as exc:
+        read_checkpoint(path, {"seed": 0}, lambda meta, arrays: None)
+    assert str(exc.value) == (
+        f"checkpoint {path} was made with different settings (crossing); resume with the "
+        "same options, or start again without --resume"
+    )

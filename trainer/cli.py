@@ -29,9 +29,10 @@ from bs4nn.trainer.plots import (
     training_curves,
     training_plot_path,
 )
+from bs4nn.trainer.run import checkpoint_path
 from bs4nn.trainer.semantics import check_thresholds
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
-from bs4nn.trainer.train import PRESETS, checkpoint_path, make_config, train
+from bs4nn.trainer.train import PRESETS, make_config, train
 
 # options of the paper's rule only, and of the surrogate rule only (attribute names)
 PAPER_ONLY = ("theta", "silent_target", "ema_samples", "gamma", "tie_lead", "clip", "calibrate")

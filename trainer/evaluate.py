@@ -15,20 +15,13 @@ import numpy as np
 
 from bs4nn.trainer import kernels
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.kernels import Layout
 from bs4nn.trainer.model import Model, model_from_arrays
-from bs4nn.trainer.semantics import TMAX
-
-
-@dataclass
-class Layout:
-    """Flat-array layout of a network for the kernels (see trainer/kernels.py)."""
-
-    sizes: np.ndarray  # [n_in, h_1, ..., n_out]
-    woff: np.ndarray  # weight layer l: block [woff[l], woff[l+1]) of shape (n_l, n_l+1)
-    noff: np.ndarray  # neurons of layer l+1: [noff[l], noff[l+1])
+from bs4nn.trainer.semantics import NOT_FIRED, TMAX
 
 
 def layout(layer_sizes: list[int]) -> Layout:
+    """The flat-array layout of a network of these layer sizes."""
     sizes = np.asarray(layer_sizes, dtype=np.int64)
     woff = np.concatenate([[0], np.cumsum(sizes[:-1] * sizes[1:])]).astype(np.int64)
     noff = np.concatenate([[0], np.cumsum(sizes[1:])]).astype(np.int64)
@@ -53,7 +46,7 @@ def pack_forward(model: Model) -> tuple[Layout, np.ndarray, np.ndarray]:
 @dataclass
 class ForwardResult:
     """Per image: predicted label, decision step (255 on fallback), fallback flag, output
-    firing steps (-1 = not fired by the decision), spikes per layer up to and including the
+    firing steps (NOT_FIRED = -1: not by the decision), spikes per layer up to and including the
     decision step [input, hidden..., output] (output = outputs firing at the decision step)."""
 
     labels: np.ndarray  # (N,) int64
@@ -83,26 +76,15 @@ def _run(
         thr = np.asarray(thresholds, dtype=thr.dtype)
     n = images.shape[0]
     n_layers = len(model.weights)
-    labels = np.empty(n, np.int64)
-    steps = np.empty(n, np.int64)
-    fallback = np.empty(n, np.bool_)
-    out_times = np.empty((n, model.layer_sizes[-1]), np.int64)
-    spikes = np.empty((n, n_layers + 1), np.int64)
-    kernels.infer_batch(
-        images,
-        lay.sizes,
-        lay.woff,
-        lay.noff,
-        fw,
-        thr,
-        stop_at_decision,
-        labels,
-        steps,
-        fallback,
-        out_times,
-        spikes,
+    out = kernels.Inferred(
+        labels=np.empty(n, np.int64),
+        steps=np.empty(n, np.int64),
+        fallback=np.empty(n, np.bool_),
+        out_times=np.empty((n, model.layer_sizes[-1]), np.int64),
+        spikes=np.empty((n, n_layers + 1), np.int64),
     )
-    return labels, steps, fallback, out_times, spikes
+    kernels.infer_batch(images, lay, fw, thr, stop_at_decision, out)
+    return out
 
 
 def forward_batch(
@@ -111,7 +93,7 @@ def forward_batch(
     """Inference with early stopping at the decision, exactly as the firmware does it
     (optionally with other integer thresholds than the model's, as SET_THRESHOLDS does)."""
     labels, steps, fallback, out_times, spikes = _run(model, images, True, thresholds)
-    out_times[out_times == TMAX] = -1
+    out_times[out_times == TMAX] = NOT_FIRED
     return ForwardResult(labels, steps, fallback, out_times, spikes)
 
 

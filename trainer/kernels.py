@@ -19,14 +19,74 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-TMAX = 256  # same value as bs4nn.trainer.semantics.TMAX (kernels import nothing of ours)
+from bs4nn.trainer.semantics import TMAX
+
+
+class Layout(NamedTuple):
+    """Flat-array layout of a network (int64 arrays, see above)."""
+
+    sizes: np.ndarray  # [n_in, h_1, ..., n_out]
+    woff: np.ndarray  # weight layer l: block [woff[l], woff[l+1]) of shape (n_l, n_l+1)
+    noff: np.ndarray  # neurons of layer l+1: [noff[l], noff[l+1])
 
 
 class LearningRule(NamedTuple):
-    """The switches of the paper's learning rule that `train_samples` takes."""
+    """The switches of the paper's learning rule."""
 
     silent_paper: bool  # all outputs silent: the label's target is tmax - gamma (the paper)
     silent_backprop: bool  # Eq. 14 with fake spikes: [t_j <= t_k] is true for tmax, tmax
+
+
+class Learned(NamedTuple):
+    """What `train_samples` updates in place (flat, transposed like the weights of `Layout`)."""
+
+    v: np.ndarray  # float64 real weights, W = scale[l] * V (lazy L2 decay)
+    fw: np.ndarray  # forward weights: int8 signs of V (binary), or V itself (real)
+    scale: np.ndarray  # float64, per weight layer
+    alphas: np.ndarray  # float64, per weight layer (binary: learned; real: fixed 1)
+    thr: np.ndarray  # per weight layer: int32 K (binary) or float64 theta / scale (real)
+
+
+class Hyper(NamedTuple):
+    """The hyper-parameters of `train_samples` (fixed during one call)."""
+
+    binary: bool  # BS4NN (signs forward, alphas learned) or S4NN (real weights)
+    eta: float  # weight learning rate
+    mu: float  # alpha learning rate
+    lam: float  # L2 weight decay
+    gamma: float  # Eq. 6 target margin, in steps
+    tie_lead: float  # see output_targets
+    rule: LearningRule
+    thetas: np.ndarray  # float64 per weight layer
+    alpha_min: np.ndarray  # float64 per weight layer: alpha's lower bound
+    wclip: np.ndarray  # float64 per weight layer: changed weights are clipped to [-wclip, wclip]
+    # (inf: no clipping; BinaryConnect, beyond the paper)
+
+
+class Inferred(NamedTuple):
+    """What `infer_batch` fills, one row per image."""
+
+    labels: np.ndarray  # (N,) int64 predicted label
+    steps: np.ndarray  # (N,) int64 decision step (255 on fallback)
+    fallback: np.ndarray  # (N,) bool
+    out_times: np.ndarray  # (N, n_out) int64 output firing steps
+    spikes: np.ndarray  # (N, L+1) int64 spikes per layer [input, hidden..., output]
+
+
+class FiredBuffers(NamedTuple):
+    """What `forward` leaves for the backward pass of one sample (see `forward`)."""
+
+    times: np.ndarray
+    fired_order: np.ndarray
+    fired_n: np.ndarray
+
+
+class GradBuffers(NamedTuple):
+    """Scratch of the backward pass of one sample, each as long as the widest layer."""
+
+    d: np.ndarray  # deltas of the layer being updated (normalised)
+    dprev: np.ndarray  # deltas of the layer below
+    syn: np.ndarray  # per neuron: sum of the signs that took part (alpha step); scratch
 
 
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp split for the exact product below
@@ -182,39 +242,66 @@ def forward(
                 w = fw[wb + src * n_out : wb + (src + 1) * n_out]
                 for j in range(n_out):
                     c[j] += w[j]
-            th = thr[ly]
-            tm = times[base : base + n_out]
-            new = False
-            for j in range(n_out):
-                new |= (c[j] >= th) & (tm[j] == TMAX)
-            if not new:
-                continue
-            nf = fired_n[ly]
-            for j in range(n_out):
-                if c[j] >= th and tm[j] == TMAX:
-                    tm[j] = t
-                    fire_count[base + j] = c[j]
-                    fired_order[base + nf] = j
-                    nf += 1
-            fired_n[ly] = nf
+            fired_n[ly] = _fire(
+                c,
+                thr[ly],
+                t,
+                times[base : base + n_out],
+                fire_count[base : base + n_out],
+                fired_order[base : base + n_out],
+                fired_n[ly],
+            )
         if stop_at_decision and fired_n[n_layers - 1] > 0:
             last = t
             break
     if trace is not None:
         for t in range(last, TMAX):
             trace[t] = counts[: noff[n_layers]]
-    # decision: earliest output step, then largest count, then lowest index
-    if fired_n[n_layers - 1] > 0:
-        first = times[out_base + fired_order[out_base]]
+    return _decide(
+        times[out_base:],
+        fire_count[out_base:],
+        counts[out_base:],
+        fired_order[out_base:],
+        fired_n[n_layers - 1],
+        n_cls,
+    )
+
+
+@njit(cache=True)
+def _fire(c, th, t, tm, fire_count, fired_order, nf):
+    """The neurons of one layer whose count `c` reached `th` at step t and that had not fired
+    (`tm` TMAX) fire: their step, count and index (after the `nf` fired before) are recorded.
+    Returns the new number fired."""
+    new = False
+    for j in range(c.shape[0]):
+        new |= (c[j] >= th) & (tm[j] == TMAX)
+    if not new:
+        return nf
+    for j in range(c.shape[0]):
+        if c[j] >= th and tm[j] == TMAX:
+            tm[j] = t
+            fire_count[j] = c[j]
+            fired_order[nf] = j
+            nf += 1
+    return nf
+
+
+@njit(cache=True)
+def _decide(times, fire_count, counts, fired_order, n_fired, n_cls):
+    """The decision from the output layer's arrays: earliest output step, then largest count,
+    then lowest index; with no output fired, the largest count at t = 255 (fallback).
+    Returns (label, decision step, fallback flag)."""
+    if n_fired > 0:
+        first = times[fired_order[0]]
         best = -1
         for k in range(n_cls):
-            if times[out_base + k] == first:
-                if best < 0 or fire_count[out_base + k] > fire_count[out_base + best]:
+            if times[k] == first:
+                if best < 0 or fire_count[k] > fire_count[best]:
                     best = k
         return best, first, False
     best = 0
     for k in range(1, n_cls):
-        if counts[out_base + k] > counts[out_base + best]:
+        if counts[k] > counts[best]:
             best = k
     return best, TMAX - 1, True
 
@@ -265,121 +352,122 @@ def output_targets(out_times, label, gamma, silent_paper, target, tie_lead=0.0):
 
 
 @njit(cache=True)
-def _backward(
-    pixels,
-    order,
-    n_active,
-    sizes,
-    woff,
-    noff,
-    v,
-    fw,
-    scale,
-    alphas,
-    thetas,
-    alpha_min,
-    thr,
-    binary,
-    eta,
-    mu,
-    times,
-    fired_order,
-    fired_n,
-    d,
-    dprev,
-    syn,
-    rule,
-    wclip,
-):
-    """Sparse backward of one sample; `d` holds the normalised output deltas on entry.
+def _delta_below(ly, net, state, hyper, fwd, grad):
+    """Eq. 14: the deltas of the neurons below weight layer ly into `grad.dprev`, from
+    `grad.d` and the real weights before this sample's update."""
+    n_in = net.sizes[ly]
+    n_out = net.sizes[ly + 1]
+    wb = net.woff[ly]
+    below = net.noff[ly - 1]
+    v = state.v
+    s = state.scale[ly]
+    tout = fwd.times[net.noff[ly] : net.noff[ly] + n_out]
+    dd = grad.d[:n_out]
+    dprev = grad.dprev
+    syn = grad.syn
+    for i in range(n_in):
+        dprev[i] = 0.0
+    for e in range(below, below + fwd.fired_n[ly - 1]):
+        i = fwd.fired_order[e]
+        ti = fwd.times[below + i]
+        vr = v[wb + i * n_out : wb + (i + 1) * n_out]
+        acc = 0.0
+        for j in range(n_out):
+            acc += dd[j] * vr[j] if ti <= tout[j] else 0.0
+        dprev[i] = acc * s
+    if not hyper.rule.silent_backprop:
+        return
+    # Eq. 14 read with fake spikes: a silent neuron (t = tmax) is "at or before" a silent
+    # neuron above, so a silent output that should fire revives silent ones
+    n_silent = 0
+    for j in range(n_out):
+        if tout[j] == TMAX and dd[j] != 0.0:
+            syn[n_silent] = j
+            n_silent += 1
+    if n_silent == 0:
+        return
+    tin = fwd.times[below : below + n_in]
+    for i in range(n_in):
+        if tin[i] == TMAX:
+            acc = 0.0
+            for q in range(n_silent):
+                j = int(syn[q])
+                acc += dd[j] * v[wb + i * n_out + j]
+            dprev[i] = acc * s
+
+
+@njit(cache=True)
+def _update_layer(ly, pixels, order, n_active, net, state, hyper, fwd, grad):
+    """W_ji -= eta * d_j * [t_i <= t_j] over the inputs of weight layer ly that spiked, the
+    signs of changed weights, and (binary) the alpha step and K again."""
+    n_in = net.sizes[ly]
+    n_out = net.sizes[ly + 1]
+    wb = net.woff[ly]
+    s = state.scale[ly]
+    binary = hyper.binary
+    if ly == 0:
+        e0 = 0
+        e1 = n_active
+    else:
+        e0 = net.noff[ly - 1]
+        e1 = net.noff[ly - 1] + fwd.fired_n[ly - 1]
+    tout = fwd.times[net.noff[ly] : net.noff[ly] + n_out]
+    dd = grad.d[:n_out]
+    # W = s * V, so a change of W by x is a change of V by x / s; the paper's Eq. 12 has
+    # the factor alpha in dL/dB, the authors' code (and we) leave it out
+    step = hyper.eta / s
+    cv = hyper.wclip[ly] / s  # |W| <= wclip  <=>  |V| <= wclip / s
+    sy = grad.syn[:n_out]
+    for j in range(n_out):
+        sy[j] = 0.0
+    for e in range(e0, e1):
+        if ly == 0:
+            i = order[e]
+            ti = 255 - np.int64(pixels[i])
+        else:
+            i = fwd.fired_order[e]
+            ti = fwd.times[net.noff[ly - 1] + i]
+        vr = state.v[wb + i * n_out : wb + (i + 1) * n_out]
+        fr = state.fw[wb + i * n_out : wb + (i + 1) * n_out]
+        for j in range(n_out):  # branch-free selects so that the loop vectorises
+            hit = ti <= tout[j]
+            sy[j] += fr[j] if hit else 0
+            vr[j] -= step * dd[j] if hit else 0.0
+            vr[j] = min(max(vr[j], -cv), cv)
+            if binary:
+                fr[j] = 1 if vr[j] >= 0.0 else -1
+    if binary:
+        acc = 0.0
+        for j in range(n_out):
+            acc += dd[j] * sy[j]
+        # Eq. 16 sums over the synapses; the authors' code (and we) take the mean
+        a = state.alphas[ly] - hyper.mu * acc / (n_in * n_out)
+        state.alphas[ly] = a if a > hyper.alpha_min[ly] else hyper.alpha_min[ly]
+        state.thr[ly] = threshold_count_exact(hyper.thetas[ly], state.alphas[ly])
+
+
+@njit(cache=True)
+def _backward(pixels, order, n_active, net, state, hyper, fwd, grad):
+    """Sparse backward of one sample; `grad.d` holds the normalised output deltas on entry.
 
     For weight layer ly (from the top): the delta of the layer below (Eq. 14, with the real
     weights before this sample's update), then W_ji -= eta * d_j * [t_i <= t_j] only over the
     inputs that spiked (t_i < TMAX), the signs of changed weights, and (binary) the alpha step
     alpha -= mu * mean(d_j * [t_i <= t_j] * B_ji) over all synapses, then K again. The mask is
     `<=` because a spike reaches the next layer in the same step (docs/training.md, Choices).
-    `rule`: a LearningRule. Updated weights are clipped to [-wclip[ly], wclip[ly]] (inf: none).
+    Updated weights are clipped to [-hyper.wclip[ly], hyper.wclip[ly]] (inf: none).
     """
-    n_layers = sizes.shape[0] - 1
+    n_layers = net.sizes.shape[0] - 1
     for ly in range(n_layers - 1, -1, -1):
-        n_in = sizes[ly]
-        n_out = sizes[ly + 1]
-        ob = noff[ly]
-        wb = woff[ly]
-        s = scale[ly]
-        if ly == 0:
-            e0 = 0
-            e1 = n_active
-        else:
-            e0 = noff[ly - 1]
-            e1 = noff[ly - 1] + fired_n[ly - 1]
-        tout = times[ob : ob + n_out]
-        dd = d[:n_out]
-        # Eq. 14 for the layer below, before the weights move
         if ly > 0:
-            for i in range(n_in):
-                dprev[i] = 0.0
-            for e in range(e0, e1):
-                i = fired_order[e]
-                ti = times[noff[ly - 1] + i]
-                vr = v[wb + i * n_out : wb + (i + 1) * n_out]
-                acc = 0.0
-                for j in range(n_out):
-                    acc += dd[j] * vr[j] if ti <= tout[j] else 0.0
-                dprev[i] = acc * s
-            if rule.silent_backprop:
-                # Eq. 14 read with fake spikes: a silent neuron (t = tmax) is "at or before" a
-                # silent neuron above, so a silent output that should fire revives silent ones
-                n_silent = 0
-                for j in range(n_out):
-                    if tout[j] == TMAX and dd[j] != 0.0:
-                        syn[n_silent] = j
-                        n_silent += 1
-                if n_silent > 0:
-                    below = times[noff[ly - 1] : noff[ly - 1] + n_in]
-                    for i in range(n_in):
-                        if below[i] == TMAX:
-                            acc = 0.0
-                            for q in range(n_silent):
-                                j = int(syn[q])
-                                acc += dd[j] * v[wb + i * n_out + j]
-                            dprev[i] = acc * s
-        # W = s * V, so a change of W by x is a change of V by x / s; the paper's Eq. 12 has
-        # the factor alpha in dL/dB, the authors' code (and we) leave it out
-        step = eta / s
-        cv = wclip[ly] / s  # |W| <= wclip  <=>  |V| <= wclip / s
-        sy = syn[:n_out]
-        for j in range(n_out):
-            sy[j] = 0.0
-        for e in range(e0, e1):
-            if ly == 0:
-                i = order[e]
-                ti = 255 - np.int64(pixels[i])
-            else:
-                i = fired_order[e]
-                ti = times[noff[ly - 1] + i]
-            vr = v[wb + i * n_out : wb + (i + 1) * n_out]
-            fr = fw[wb + i * n_out : wb + (i + 1) * n_out]
-            for j in range(n_out):  # branch-free selects so that the loop vectorises
-                hit = ti <= tout[j]
-                sy[j] += fr[j] if hit else 0
-                vr[j] -= step * dd[j] if hit else 0.0
-                vr[j] = min(max(vr[j], -cv), cv)
-                if binary:
-                    fr[j] = 1 if vr[j] >= 0.0 else -1
-        if binary:
-            acc = 0.0
-            for j in range(n_out):
-                acc += d[j] * syn[j]
-            # Eq. 16 sums over the synapses; the authors' code (and we) take the mean
-            a = alphas[ly] - mu * acc / (n_in * n_out)
-            alphas[ly] = a if a > alpha_min[ly] else alpha_min[ly]
-            thr[ly] = threshold_count_exact(thetas[ly], alphas[ly])
+            _delta_below(ly, net, state, hyper, fwd, grad)
+        _update_layer(ly, pixels, order, n_active, net, state, hyper, fwd, grad)
         if ly > 0:
-            if not _normalize(dprev, n_in):
+            n_in = net.sizes[ly]
+            if not _normalize(grad.dprev, n_in):
                 return
             for i in range(n_in):
-                d[i] = dprev[i]
+                grad.d[i] = grad.dprev[i]
 
 
 @njit(cache=True)
@@ -394,58 +482,30 @@ def _rescale(v, fw, scale, woff, ly, binary):
 
 
 @njit(cache=True)
-def train_samples(
-    images,
-    labels,
-    idx,
-    sizes,
-    woff,
-    noff,
-    v,
-    fw,
-    scale,
-    alphas,
-    thetas,
-    alpha_min,
-    thr,
-    binary,
-    eta,
-    mu,
-    lam,
-    gamma,
-    rule,
-    tie_lead=0.0,
-    clip=None,
-):
-    """Per-sample SGD over images[idx] in that order. Weights are W = scale[ly] * V (lazy L2).
+def train_samples(images, labels, idx, net, state, hyper):
+    """Per-sample SGD over images[idx] in that order (`net` a Layout, `state` the Learned
+    arrays it updates in place, `hyper` a Hyper). Weights are W = scale[ly] * V (lazy L2).
 
-    Updates v, fw (signs, or v itself for real weights), scale, alphas and thr in place.
-    `rule`: a LearningRule; `tie_lead`: see output_targets; `clip`
-    (None, or one bound per weight layer): the real weights a step changes are clipped to
-    [-clip, clip] (BinaryConnect; beyond the paper).
     Returns (sum of the MSE losses, number correct under the strict decision).
     """
+    sizes, woff, noff = net
     n_layers = sizes.shape[0] - 1
     total = noff[n_layers]
     widest = 0
     for ly in range(n_layers + 1):
         widest = max(widest, sizes[ly])
     order, starts, counts, fire_count, times, fired_order, fired_n, seg = forward_buffers(
-        images.shape[1], total, n_layers, thr
+        images.shape[1], total, n_layers, state.thr
     )
-    d = np.empty(widest)
-    dprev = np.empty(widest)
-    syn = np.empty(widest)
+    fwd = FiredBuffers(times, fired_order, fired_n)
+    grad = GradBuffers(np.empty(widest), np.empty(widest), np.empty(widest))
+    d = grad.d
     n_cls = sizes[n_layers]
     out_base = noff[n_layers - 1]
     target = np.empty(n_cls)
-    wclip = np.full(n_layers, np.inf)
-    if clip is not None:
-        for ly in range(n_layers):
-            wclip[ly] = clip[ly]
     loss = 0.0
     correct = 0
-    decay = 1.0 - eta * lam
+    decay = 1.0 - hyper.eta * hyper.lam
     for n in range(idx.shape[0]):
         pixels = images[idx[n]]
         y = labels[idx[n]]
@@ -456,8 +516,8 @@ def train_samples(
             sizes,
             woff,
             noff,
-            fw,
-            thr,
+            state.fw,
+            state.thr,
             False,
             counts,
             times,
@@ -469,56 +529,36 @@ def train_samples(
         if pred == y:
             correct += 1
         output_targets(
-            times[out_base : out_base + n_cls], y, gamma, rule.silent_paper, target, tie_lead
+            times[out_base : out_base + n_cls],
+            y,
+            hyper.gamma,
+            hyper.rule.silent_paper,
+            target,
+            hyper.tie_lead,
         )
         for k in range(n_cls):
             d[k] = (target[k] - times[out_base + k]) / TMAX
             loss += 0.5 * d[k] * d[k]
         if _normalize(d, n_cls):  # zero error: nothing to learn from this sample
-            _backward(
-                pixels,
-                order,
-                n_active,
-                sizes,
-                woff,
-                noff,
-                v,
-                fw,
-                scale,
-                alphas,
-                thetas,
-                alpha_min,
-                thr,
-                binary,
-                eta,
-                mu,
-                times,
-                fired_order,
-                fired_n,
-                d,
-                dprev,
-                syn,
-                rule,
-                wclip,
-            )
+            _backward(pixels, order, n_active, net, state, hyper, fwd, grad)
         for ly in range(n_layers):
-            scale[ly] *= decay
-            if scale[ly] < 1e-3:
-                _rescale(v, fw, scale, woff, ly, binary)
-            if not binary:
-                thr[ly] = thetas[ly] / scale[ly]
+            state.scale[ly] *= decay
+            if state.scale[ly] < 1e-3:
+                _rescale(state.v, state.fw, state.scale, woff, ly, hyper.binary)
+            if not hyper.binary:
+                state.thr[ly] = hyper.thetas[ly] / state.scale[ly]
     return loss, correct
 
 
 @njit(cache=True, parallel=True)
-def infer_batch(
-    images, sizes, woff, noff, fw, thr, stop_at_decision, labels, steps, fallback, out_times, spikes
-):
-    """Forward every image (in parallel). Fills, per image: predicted label, decision step,
-    fallback flag, output firing steps (TMAX if not fired; with `stop_at_decision` only those
-    that fired by the decision count) and spikes per layer [input, hidden..., output] up to the
-    decision (all spikes to t = 255 without `stop_at_decision`; output = outputs firing at the
-    decision step, 0 on fallback)."""
+def infer_batch(images, net, fw, thr, stop_at_decision, out):
+    """Forward every image (in parallel) through the network `net` (a Layout) and fill `out`
+    (an Inferred) per image; output firing steps are TMAX if not fired (with
+    `stop_at_decision` only those that fired by the decision count), spikes per layer run up to
+    the decision (all spikes to t = 255 without `stop_at_decision`; output = outputs firing at
+    the decision step, 0 on fallback)."""
+    sizes, woff, noff = net
+    labels, steps, fallback, out_times, spikes = out
     n_layers = sizes.shape[0] - 1
     total = noff[n_layers]
     n_cls = sizes[n_layers]

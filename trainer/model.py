@@ -269,19 +269,7 @@ def _as_weight(w: Any, i: int) -> np.ndarray:
 
 def _validate(m: Model) -> None:
     n = len(m.weights)
-    if n == 0:
-        raise Bs4nnError("a model needs at least one weight layer")
-    for i, w in enumerate(m.weights):
-        if min(w.shape) == 0:
-            raise Bs4nnError(f"weights[{i}] has shape {w.shape}; layers cannot be empty")
-        if i > 0 and w.shape[1] != m.weights[i - 1].shape[0]:
-            raise Bs4nnError(
-                f"weights[{i}] has {w.shape[1]} inputs but weights[{i - 1}] has "
-                f"{m.weights[i - 1].shape[0]} outputs; layer l must have shape "
-                f"(n_out, n_in) with n_in = n_out of layer l-1"
-            )
-        if not np.isfinite(w).all():
-            raise Bs4nnError(f"weights[{i}] holds NaN or infinite values")
+    _validate_weights(m.weights)
     for what, vec in (("alphas", m.alphas), ("thetas", m.thetas)):
         if vec.shape != (n,):
             raise Bs4nnError(f"{what} has {vec.size} values; give one per weight layer ({n})")
@@ -301,6 +289,23 @@ def _validate(m: Model) -> None:
     m.tmax = int(m.tmax)
     if m.tmax != TMAX:
         raise Bs4nnError(f"tmax {m.tmax} is not supported; the input coding needs {TMAX}")
+
+
+def _validate_weights(weights: list[np.ndarray]) -> None:
+    """At least one layer; each non-empty, finite and fed by the one before."""
+    if len(weights) == 0:
+        raise Bs4nnError("a model needs at least one weight layer")
+    for i, w in enumerate(weights):
+        if min(w.shape) == 0:
+            raise Bs4nnError(f"weights[{i}] has shape {w.shape}; layers cannot be empty")
+        if i > 0 and w.shape[1] != weights[i - 1].shape[0]:
+            raise Bs4nnError(
+                f"weights[{i}] has {w.shape[1]} inputs but weights[{i - 1}] has "
+                f"{weights[i - 1].shape[0]} outputs; layer l must have shape "
+                f"(n_out, n_in) with n_in = n_out of layer l-1"
+            )
+        if not np.isfinite(w).all():
+            raise Bs4nnError(f"weights[{i}] holds NaN or infinite values")
 
 
 def _describe_dataset(name: str, sha256: str | None) -> str:
@@ -359,6 +364,36 @@ def _corrupt(path: Path, why: str) -> str:
 
 def _read(zf: zipfile.ZipFile, path: Path) -> Model:
     names = set(zf.namelist())
+    meta = _read_meta(zf, path, names)
+    sizes = meta["layer_sizes"]
+    arrays = [f"weights_{i}.npy" for i in range(len(sizes) - 1)] + ["alphas.npy", "thetas.npy"]
+    *weights, alphas, thetas = _read_arrays(zf, path, names, arrays)
+    stored_hash = meta["content_hash"]
+    fields = {k: meta[k] for k in _META_KEYS if k not in ("layer_sizes", "content_hash")}
+    for i, w in enumerate(weights):
+        if w.shape != (sizes[i + 1], sizes[i]):
+            raise Bs4nnError(
+                _corrupt(
+                    path,
+                    f"weights_{i} has shape {w.shape}, layer sizes say {(sizes[i + 1], sizes[i])}",
+                )
+            )
+    try:
+        model = Model(weights, alphas, thetas, **fields)
+    except Bs4nnError as exc:
+        raise Bs4nnError(_corrupt(path, str(exc))) from None
+    if model.content_hash != stored_hash:
+        raise Bs4nnError(
+            f"model file {path} fails its content check (hash {model.content_hash[:16]}... "
+            f"differs from the stored {stored_hash[:16]}...): it was modified after it was "
+            f"saved. Use the original file, or re-train / re-save the model"
+        )
+    return model
+
+
+def _read_meta(zf: zipfile.ZipFile, path: Path, names: set[str]) -> dict:
+    """meta.json of a model archive: format, version, every key with its JSON type, and layer
+    sizes that make a network (optional keys absent from older files are None)."""
     if _META not in names:
         raise Bs4nnError(_foreign(path, f"no {_META} in the archive"))
     try:
@@ -389,38 +424,24 @@ def _read(zf: zipfile.ZipFile, path: Path) -> Model:
     sizes = meta["layer_sizes"]
     if len(sizes) < 2 or not all(_is(n, (int,)) and n > 0 for n in sizes):
         raise Bs4nnError(_corrupt(path, f"bad layer_sizes {_short(sizes)}"))
-    arrays = [f"weights_{i}.npy" for i in range(len(sizes) - 1)] + ["alphas.npy", "thetas.npy"]
+    return meta
+
+
+def _read_arrays(
+    zf: zipfile.ZipFile, path: Path, names: set[str], arrays: list[str]
+) -> list[np.ndarray]:
+    """The numeric `.npy` entries `arrays` of a model archive."""
     missing = [a for a in arrays if a not in names]
     if missing:
         raise Bs4nnError(_corrupt(path, f"the archive lacks {', '.join(missing)}"))
     try:
-        *weights, alphas, thetas = [_read_array(zf, a) for a in arrays]
+        values = [_read_array(zf, a) for a in arrays]
     except (ValueError, TypeError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
         raise Bs4nnError(_corrupt(path, str(exc))) from None
-    for name, arr in zip(arrays, [*weights, alphas, thetas], strict=True):
+    for name, arr in zip(arrays, values, strict=True):
         if arr.dtype.kind not in "biuf":
             raise Bs4nnError(_corrupt(path, f"{name} holds {arr.dtype} values, not numbers"))
-    stored_hash = meta["content_hash"]
-    fields = {k: meta[k] for k in _META_KEYS if k not in ("layer_sizes", "content_hash")}
-    for i, w in enumerate(weights):
-        if w.shape != (sizes[i + 1], sizes[i]):
-            raise Bs4nnError(
-                _corrupt(
-                    path,
-                    f"weights_{i} has shape {w.shape}, layer sizes say {(sizes[i + 1], sizes[i])}",
-                )
-            )
-    try:
-        model = Model(weights, alphas, thetas, **fields)
-    except Bs4nnError as exc:
-        raise Bs4nnError(_corrupt(path, str(exc))) from None
-    if model.content_hash != stored_hash:
-        raise Bs4nnError(
-            f"model file {path} fails its content check (hash {model.content_hash[:16]}... "
-            f"differs from the stored {stored_hash[:16]}...): it was modified after it was "
-            f"saved. Use the original file, or re-train / re-save the model"
-        )
-    return model
+    return values
 
 
 def _is(value: Any, kinds: tuple[type, ...]) -> bool:

@@ -101,6 +101,27 @@ def _read_idx_folder(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _check_split(where: str, x_key: str, x: np.ndarray, y_key: str, y: np.ndarray, shape) -> None:
+    """One split: uint8 images of the same shape as the splits before (`shape`, None for the
+    first), one non-negative integer label each."""
+    if x.dtype != np.uint8:
+        raise Bs4nnError(
+            f"{where}: {x_key} is {x.dtype}, not uint8 intensities 0..255; "
+            f"convert it first, e.g. {TO_UINT8}"
+        )
+    if x.ndim < 2 or len(x) == 0:
+        raise Bs4nnError(f"{where}: {x_key} has shape {x.shape}; give (N, ...) with N >= 1")
+    if shape is not None and x.shape[1:] != shape:
+        raise Bs4nnError(f"{where}: {x_key} images are {x.shape[1:]}, x_train's are {shape}")
+    if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
+        raise Bs4nnError(
+            f"{where}: {y_key} must be {len(x)} integer labels (one per image), "
+            f"got {y.dtype} of shape {y.shape}"
+        )
+    if len(y) and y.min() < 0:
+        raise Bs4nnError(f"{where}: {y_key} holds negative labels; use 0..C-1")
+
+
 def _check(path: Path, arrays: dict[str, np.ndarray]) -> OwnData:
     where = f"dataset {path}"
     missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
@@ -116,23 +137,8 @@ def _check(path: Path, arrays: dict[str, np.ndarray]) -> OwnData:
         if x_key not in arrays:
             continue
         x, y = arrays[x_key], arrays[y_key]
-        if x.dtype != np.uint8:
-            raise Bs4nnError(
-                f"{where}: {x_key} is {x.dtype}, not uint8 intensities 0..255; "
-                f"convert it first, e.g. {TO_UINT8}"
-            )
-        if x.ndim < 2 or len(x) == 0:
-            raise Bs4nnError(f"{where}: {x_key} has shape {x.shape}; give (N, ...) with N >= 1")
-        if shape is not None and x.shape[1:] != shape:
-            raise Bs4nnError(f"{where}: {x_key} images are {x.shape[1:]}, x_train's are {shape}")
+        _check_split(where, x_key, x, y_key, y, shape)
         shape = x.shape[1:]
-        if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
-            raise Bs4nnError(
-                f"{where}: {y_key} must be {len(x)} integer labels (one per image), "
-                f"got {y.dtype} of shape {y.shape}"
-            )
-        if len(y) and y.min() < 0:
-            raise Bs4nnError(f"{where}: {y_key} holds negative labels; use 0..C-1")
         splits[split] = (np.ascontiguousarray(x.reshape(len(x), -1)), y.astype(np.int64))
     n_classes = 1 + max(int(y.max()) for _, y in splits.values())
     if "class_names" in arrays:

@@ -13,7 +13,12 @@ import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
 
-TMAX = 256  # steps are 0..255; a silent neuron gets a fake spike at TMAX during training
+TMAX = 256  # steps are 0..255; training gives a silent neuron a fake spike at TMAX
+LAST_STEP = TMAX - 1  # the last step: the fallback decides there
+# "Did not fire" has one name per representation (docs/design.md section 1): TMAX in the
+# training kernels' firing times, and
+NOT_FIRED = -1  # in the Python results: evaluation, the integer reference, the bench CSV
+NO_SPIKE = 0xFFFF  # in the firmware's uint16 output steps (BS4NN_NO_SPIKE in C) and on the wire
 # integer thresholds K the firmware accepts: its counts are int16, and K <= 0 would fire
 # before any input arrives
 K_MIN = 1

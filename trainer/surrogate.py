@@ -31,8 +31,7 @@ from bs4nn.trainer.calibrate import calibrate_thresholds
 from bs4nn.trainer.datasets import dataset_fields, dataset_shape
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model, model_from_arrays
-from bs4nn.trainer.semantics import binarize
-from bs4nn.trainer.train import (
+from bs4nn.trainer.run import (
     NetworkConfig,
     TrainResult,
     checkpoint_path,
@@ -43,6 +42,7 @@ from bs4nn.trainer.train import (
     save_final,
     write_checkpoint,
 )
+from bs4nn.trainer.semantics import binarize
 
 SIDE = 28  # images are SIDE x SIDE
 # calibration searches each K within these factors of the training K: the exact network often
@@ -106,7 +106,6 @@ class SurrogateConfig(NetworkConfig):
     # "uniform": equal intensity ranges; "quantile": equally many training pixels per level
     # (MNIST's strokes are 252-255: four exact steps that uniform levels lump into one)
     level_spacing: str = "uniform"
-    crossing: str = "hazard"  # soft first crossing: "hazard" or "max" (layer_forward)
     # K per weight layer while training (None: 20 for hidden layers, 30 for the output layer,
     # at most a tenth of the last hidden layer's size so that small networks can fire)
     k_train: list[int] | None = None
@@ -155,8 +154,6 @@ class SurrogateConfig(NetworkConfig):
             raise Bs4nnError("soft-crossing widths must be positive")
         if not 2 <= self.levels <= 256:
             raise Bs4nnError(f"--levels must be within 2..256, got {self.levels}")
-        if self.crossing not in ("hazard", "max"):
-            raise Bs4nnError(f"crossing must be hazard or max, got {self.crossing!r}")
         if self.level_spacing not in ("uniform", "quantile"):
             raise Bs4nnError(
                 f"level_spacing must be uniform or quantile, got {self.level_spacing!r}"
@@ -242,21 +239,10 @@ def _crossing_p(counts: np.ndarray, k: float, width: float) -> np.ndarray:
     return _sigmoid((counts - (k - 0.5)) / width)
 
 
-def crossing_forward(counts: np.ndarray, k: float, width: float, crossing: str = "hazard"):
+def crossing_forward(counts: np.ndarray, k: float, width: float):
     """(n, L, h) counts -> (n, L, h) probabilities that the neurons have fired by each level,
-    and what `crossing_backward` needs.
-
-    crossing "hazard": fired by level l = 1 - prod_{l' <= l} (1 - sigmoid((count(l') - K +
-    1/2) / w)); "max": fired by level l = sigmoid((max_{l' <= l} count(l') - K + 1/2) / w),
-    which does not depend on how finely the levels divide time."""
-    if crossing == "max":
-        running = counts.copy()
-        new_max = np.ones(counts.shape, bool)  # the level is where the running max was set
-        for lv in range(1, counts.shape[1]):
-            new_max[:, lv] = counts[:, lv] > running[:, lv - 1]
-            np.maximum(running[:, lv], running[:, lv - 1], out=running[:, lv])
-        fired = _crossing_p(running, k, width)
-        return fired, (fired, new_max)
+    and what `crossing_backward` needs: fired by level l = 1 - prod_{l' <= l} (1 -
+    sigmoid((count(l') - K + 1/2) / w)) (a hazard accumulated over the levels)."""
     p = _crossing_p(counts, k, width)
     q = 1.0 - NOT_ONE * p
     not_fired = q.copy()
@@ -266,19 +252,9 @@ def crossing_forward(counts: np.ndarray, k: float, width: float, crossing: str =
 
 
 def crossing_backward(d_fired: np.ndarray, width: float, cache) -> np.ndarray:
-    """Gradients of the counts from those of the fired probabilities (the crossing is the one
-    `cache` comes from)."""
-    if len(cache) == 2:  # "max": each level's gradient goes to where its running max was set
-        p, new_max = cache
-        d_running = d_fired * p * (1.0 - p) / width
-        d_counts = np.empty_like(d_running)
-        acc = np.zeros_like(d_running[:, 0])
-        for lv in range(d_running.shape[1] - 1, -1, -1):
-            acc += d_running[:, lv]
-            d_counts[:, lv] = np.where(new_max[:, lv], acc, 0.0)
-            acc[new_max[:, lv]] = 0.0
-        return d_counts
-    # "hazard": not_fired[l] = prod_{l' <= l} q[l'], so
+    """Gradients of the counts from those of the fired probabilities (`cache` from
+    `crossing_forward`)."""
+    # not_fired[l] = prod_{l' <= l} q[l'], so
     # dq[l'] = sum_{l >= l'} d_not_fired[l] not_fired[l] / q[l']
     p, q, not_fired = cache
     dq = -d_fired * not_fired
@@ -288,13 +264,11 @@ def crossing_backward(d_fired: np.ndarray, width: float, cache) -> np.ndarray:
     return dq * p * (1.0 - p) * (-NOT_ONE / width)
 
 
-def layer_forward(
-    fired_in: np.ndarray, signs: np.ndarray, k: float, width: float, crossing: str = "hazard"
-):
+def layer_forward(fired_in: np.ndarray, signs: np.ndarray, k: float, width: float):
     """A layer fed by soft spikes: (n, L, m) probabilities that the inputs have fired by each
     level, (m, h) signs -> (n, L, h) fired probabilities, and what the backward needs."""
     counts = (fired_in.reshape(-1, fired_in.shape[-1]) @ signs).reshape(*fired_in.shape[:-1], -1)
-    fired, cache = crossing_forward(counts, k, width, crossing)
+    fired, cache = crossing_forward(counts, k, width)
     return fired, (fired_in, cache)
 
 
@@ -332,22 +306,18 @@ def input_forward(
     k: float,
     width: float,
     mask: np.ndarray,
-    crossing: str = "hazard",
     buffers: Buffers | None = None,
 ):
     """The input layer, the same function as `layer_forward` on the 0/1 spikes by level:
     (n, 784) spike levels (`spike_levels`), (784, h) int8 signs -> (n, L, h) fired
     probabilities times the (n, h) dropout factors `mask`, and what the backward needs.
 
-    The counts are integers (one sparse pass, surrogate_kernels.input_counts); with the hazard
-    crossing each count's crossing comes from a table made by `crossing_forward`'s formulas."""
+    The counts are integers (one sparse pass, surrogate_kernels.input_counts); each count's
+    crossing comes from a table made by `crossing_forward`'s formulas."""
     buffers = buffers or Buffers()
     shape = (len(first), n_levels, signs.shape[1])
     counts = buffers.get("counts", shape, np.int16)
     surrogate_kernels.input_counts(first, signs, counts)
-    if crossing == "max":
-        fired, cache = crossing_forward(counts.astype(np.float32), k, width, crossing)
-        return fired * mask[:, None, :], (first, mask, cache)
     offset = first.shape[1]  # counts are within +-784
     p = _crossing_p(np.arange(-offset, offset + 1, dtype=np.float32), k, width)
     q = 1.0 - NOT_ONE * p
@@ -358,16 +328,11 @@ def input_forward(
 
 def input_backward(d_fired: np.ndarray, width: float, cache) -> np.ndarray:
     """(784, h) gradients of the input layer's signs from those of its (masked) output."""
-    first, mask, crossing_cache = cache
-    if len(crossing_cache) == 2:  # "max": crossing_forward's cache
-        d_counts = crossing_backward(d_fired * mask[:, None, :], width, crossing_cache)
-        by_level = np.ascontiguousarray(np.cumsum(d_counts[:, ::-1], axis=1)[:, ::-1])
-    else:
-        counts, offset, p, q = crossing_cache
-        by_level = d_fired  # in place
-        surrogate_kernels.hazard_backward(
-            by_level, mask, counts, offset, p, q, np.float32(-NOT_ONE / width)
-        )
+    first, mask, (counts, offset, p, q) = cache
+    by_level = d_fired  # in place
+    surrogate_kernels.hazard_backward(
+        by_level, mask, counts, offset, p, q, np.float32(-NOT_ONE / width)
+    )
     return surrogate_kernels.input_sign_grads(first, by_level)
 
 
@@ -378,7 +343,6 @@ def forward(
     ks: list[int],
     widths: list[float],
     hidden_masks: list[np.ndarray] | None = None,
-    crossing: str = "hazard",
     buffers: Buffers | None = None,
 ):
     """(n, L, 10) probabilities that the outputs have fired by each level, and the caches.
@@ -389,11 +353,11 @@ def forward(
     if hidden_masks is None:
         hidden_masks = [np.ones((len(first), s.shape[1]), np.float32) for s in signs[:-1]]
     fired, cache = input_forward(
-        first, signs[0], n_levels, ks[0], widths[0], hidden_masks[0], crossing, buffers
+        first, signs[0], n_levels, ks[0], widths[0], hidden_masks[0], buffers
     )
     caches = [cache]
     for ly in range(1, len(signs)):
-        fired, cache = layer_forward(fired, signs[ly], ks[ly], widths[ly], crossing)
+        fired, cache = layer_forward(fired, signs[ly], ks[ly], widths[ly])
         caches.append(cache)
         if ly < len(signs) - 1:
             fired = fired * hidden_masks[ly][:, None, :]
@@ -422,7 +386,6 @@ def loss_and_grads(
     widths: list[float],
     beta: float,
     hidden_masks: list[np.ndarray] | None = None,
-    crossing: str = "hazard",
     count_loss: float = 0.0,
     count_beta: float = 0.0,
     buffers: Buffers | None = None,
@@ -432,9 +395,7 @@ def loss_and_grads(
 
     count_loss > 0 adds that weight times a cross-entropy over count_beta times the outputs'
     counts at the last level: the exact network decides by those counts when no output fires."""
-    fired, caches, masks = forward(
-        signs, first, n_levels, ks, widths, hidden_masks, crossing, buffers
-    )
+    fired, caches, masks = forward(signs, first, n_levels, ks, widths, hidden_masks, buffers)
     # logits: minus the soft firing level of each output (the earliest wins)
     loss, prob, d_logits = _softmax_cross_entropy(-beta * (1.0 - fired).sum(axis=1), labels)
     right = int((prob.argmax(axis=1) == labels).sum())
@@ -641,7 +602,6 @@ def train_batch(
         widths,
         cfg.beta,
         masks,
-        cfg.crossing,
         cfg.count_loss,
         cfg.count_beta,
         buffers,
@@ -700,7 +660,7 @@ def train_surrogate(
 ):
     """Train `cfg`, checkpointing to `<out>.ckpt` after every epoch; save the epoch whose exact
     network (thresholds calibrated) is best on the validation split to `out`, with its test
-    accuracy in the metrics. Returns a bs4nn.trainer.train.TrainResult."""
+    accuracy in the metrics. Returns a bs4nn.trainer.run.TrainResult."""
     cfg.validate()
     out = Path(out)
     ckpt = checkpoint_path(out)

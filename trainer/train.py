@@ -1,42 +1,40 @@
-"""BS4NN training: configs and presets, the epoch loop, checkpoints and resume, progress.
+"""Training with the paper's learning rule: configs and presets, the epoch loop, its state.
 
 The per-sample work runs in `bs4nn.trainer.kernels.train_samples`; this module feeds it shuffled
 indices in chunks (so progress shows and Ctrl-C lands between chunks), evaluates on the
-validation split after every epoch, keeps the best model and checkpoints atomically.
+validation split after every epoch and keeps the best model; the run plumbing (checkpoints,
+data, final save) is `bs4nn.trainer.run`.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import time
-import zipfile
-import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 from tqdm import tqdm
 
 from bs4nn.trainer import kernels
 from bs4nn.trainer.calibrate import calibrate_thresholds
-from bs4nn.trainer.datasets import (
-    check_spec,
-    dataset_fields,
-    dataset_shape,
-    load_dataset,
-    own_data,
-    train_val_split,
-)
+from bs4nn.trainer.datasets import dataset_fields
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import EvalResult, evaluate, layout, predict
-from bs4nn.trainer.files import user_path, write_atomic
+from bs4nn.trainer.evaluate import layout, predict
 from bs4nn.trainer.model import Model, model_from_arrays
+from bs4nn.trainer.run import (
+    NetworkConfig,
+    RunData,
+    TrainResult,
+    checkpoint_path,
+    end_epoch,
+    load_run_data,
+    read_checkpoint,
+    report_interrupt,
+    save_final,
+    write_checkpoint,
+)
 from bs4nn.trainer.semantics import K_MAX, threshold_count
-
-T = TypeVar("T")
 
 CHUNK = 1000  # samples per kernel call: progress granularity and Ctrl-C latency
 
@@ -112,40 +110,6 @@ PRESETS: dict[str, dict] = {
 }
 
 
-class NetworkConfig:
-    """What every training config (dataclass with `dataset` and `hidden`) shares."""
-
-    @property
-    def layer_sizes(self) -> list[int]:
-        n_inputs, n_classes = dataset_shape(self.dataset)
-        return [n_inputs, *self.hidden, n_classes]
-
-    @property
-    def n_layers(self) -> int:  # weight layers
-        return len(self.hidden) + 1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def check_network(self, per_layer: tuple[str, ...]) -> None:
-        """A known dataset, positive hidden sizes, one value per weight layer in each of the
-        `per_layer` fields."""
-        n_layers = self.n_layers
-        if self.dataset is None:
-            raise Bs4nnError(
-                "this preset is for your own data: give it with --data FILE.npz (or an IDX folder)"
-            )
-        check_spec(self.dataset)
-        if any(h < 1 for h in self.hidden):
-            raise Bs4nnError(f"hidden layer sizes must be positive, got {self.hidden}")
-        for name in per_layer:
-            if len(getattr(self, name)) != n_layers:
-                raise Bs4nnError(
-                    f"{name} needs one value per weight layer ({n_layers}), "
-                    f"got {getattr(self, name)}"
-                )
-
-
 @dataclass
 class TrainConfig(NetworkConfig):
     """Everything that determines a training run (with the seed, the result is bit-exact)."""
@@ -183,7 +147,7 @@ class TrainConfig(NetworkConfig):
 
     @property
     def rule(self) -> kernels.LearningRule:
-        """The learning-rule switches as `kernels.train_samples` takes them."""
+        """The learning-rule switches as `kernels.Hyper` takes them."""
         return kernels.LearningRule(
             silent_paper=self.silent_target == "paper", silent_backprop=self.silent_backprop
         )
@@ -301,24 +265,6 @@ class TrainState:
     ema_alphas: np.ndarray | None = None
 
 
-@dataclass
-class TrainResult:
-    model: Model
-    model_path: Path
-    val_accuracy: float | None
-    test_accuracy: float
-    best_epoch: int
-    epochs: int
-    seconds: float
-    history: list[dict]
-    test: EvalResult | None = None  # the selected model on the test set (test_accuracy's source)
-
-
-def checkpoint_path(out: str | Path) -> Path:
-    out = Path(out)
-    return out.with_name(out.name + ".ckpt")
-
-
 def init_state(cfg: TrainConfig) -> TrainState:
     rng = np.random.default_rng(cfg.seed)
     sizes = cfg.layer_sizes
@@ -366,52 +312,6 @@ def _to_model(flat_w: np.ndarray, alphas: np.ndarray, cfg: TrainConfig, metrics:
         train_config=cfg.to_dict(),
         metrics=metrics,
     )
-
-
-def write_checkpoint(path: Path, config: dict, meta: dict, arrays: dict) -> None:
-    """Atomically write a checkpoint: `arrays` (None values skipped) and JSON `meta`, tagged
-    with the run's `config` so that a resume with other settings is refused."""
-    meta = {"config": config, **meta}
-    arrays = {k: a for k, a in arrays.items() if a is not None}
-    buf = io.BytesIO()
-    np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
-    with user_path(path, "write the checkpoint"):
-        write_atomic(path, buf.getvalue())  # a crash leaves the previous checkpoint intact
-
-
-def read_checkpoint(path: Path, config: dict, state: Callable[[dict, dict], T]) -> T:
-    """state(meta, arrays) of a checkpoint written by `write_checkpoint` with the same
-    `config`; a checkpoint that cannot be read, or lacks what `state` takes, is refused."""
-    if not path.is_file():
-        raise Bs4nnError(f"no checkpoint {path} to resume from; run without --resume to start")
-
-    def unreadable(why: object) -> Bs4nnError:
-        return Bs4nnError(
-            f"checkpoint {path} is unreadable ({why}); delete it and start again without --resume"
-        )
-
-    try:
-        with open(path, "rb") as f:
-            if f.read(4) != b"PK\x03\x04":  # np.load would take anything else for a pickle
-                raise unreadable("not a checkpoint written by bs4nn train")
-        with np.load(path) as z:
-            meta = json.loads(z["meta"].tobytes().decode())
-            arrays = {k: z[k] for k in z.files if k != "meta"}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise unreadable(exc) from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
-        raise unreadable("no run settings")
-    if meta["config"] != config:
-        saved = meta["config"]
-        diff = sorted(k for k in config if saved.get(k) != config[k])
-        raise Bs4nnError(
-            f"checkpoint {path} was made with different settings ({', '.join(diff)});"
-            " resume with the same options, or start again without --resume"
-        )
-    try:
-        return state(meta, arrays)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise unreadable(f"{type(exc).__name__}: {exc}") from None
 
 
 def _save_checkpoint(path: Path, state: TrainState, cfg: TrainConfig) -> None:
@@ -466,26 +366,6 @@ def _thresholds(cfg: TrainConfig, alphas: np.ndarray, scale: np.ndarray) -> np.n
     return np.array(cfg.thetas, np.float64) / scale  # s * sum(V) >= theta  <=>  sum(V) >= theta/s
 
 
-def load_run_data(cfg, data_dir: str | Path | None):
-    """(train images, labels, test images, labels, training indices, validation indices) of a
-    training config (its dataset, seeded validation split and train_limit). Own data with a
-    validation split of its own validates on that split (appended after the training images)."""
-    images, labels = load_dataset(cfg.dataset, "train", data_dir)
-    test_images, test_labels = load_dataset(cfg.dataset, "test", data_dir)
-    own = own_data(cfg.dataset)
-    if own is not None and "val" in own.splits:
-        val_images, val_labels = own.splits["val"]
-        train_idx = np.arange(len(images), dtype=np.int64)
-        val_idx = np.arange(len(images), len(images) + len(val_images), dtype=np.int64)
-        images = np.concatenate([images, val_images])
-        labels = np.concatenate([labels, val_labels])
-    else:
-        train_idx, val_idx = train_val_split(len(images), cfg.val_size, cfg.seed)
-    if cfg.train_limit is not None:
-        train_idx = train_idx[: cfg.train_limit]
-    return images, labels, test_images, test_labels, train_idx, val_idx
-
-
 def train(
     cfg: TrainConfig,
     out: str | Path,
@@ -501,107 +381,18 @@ def train(
     cfg.validate()
     out = Path(out)
     ckpt = checkpoint_path(out)
-    images, labels, test_images, test_labels, train_idx, val_idx = load_run_data(cfg, data_dir)
+    data = load_run_data(cfg, data_dir)
     state = _load_checkpoint(ckpt, cfg) if resume else init_state(cfg)
     if resume:
         log(f"resuming from {ckpt} after epoch {state.epoch}")
-
-    lay = layout(cfg.layer_sizes)
-    binary = cfg.weights == "binary"
-    v = np.ascontiguousarray(state.v, np.float64)
-    fw = np.where(v >= 0, 1, -1).astype(np.int8) if binary else v  # real: forward with V itself
-    scale = state.scale.astype(np.float64).copy()
-    alphas = state.alphas.astype(np.float64).copy()
-    thetas = np.array(cfg.thetas, np.float64)
-    alpha_min = thetas / K_MAX * (1 + 1e-9)  # alpha >= theta / K_MAX keeps K <= K_MAX
+    learned = _learned(cfg, state)
     rng = np.random.default_rng()
     rng.bit_generator.state = state.rng_state
-    clip = np.array(cfg.clip, np.float64) if cfg.clip is not None else None
     started = time.perf_counter()
     try:
         while state.epoch < cfg.epochs:
             epoch = state.epoch + 1
-            t0 = time.perf_counter()
-            thr = _thresholds(cfg, alphas, scale)
-            perm = rng.permutation(train_idx)
-            loss_sum, n_correct, n_done = 0.0, 0, 0
-            with tqdm(
-                total=len(perm),
-                desc=f"epoch {epoch}/{cfg.epochs}",
-                unit="img",
-                disable=not progress,
-                leave=False,
-                mininterval=0.5,
-            ) as bar:
-                for c0 in range(0, len(perm), CHUNK):
-                    chunk = perm[c0 : c0 + CHUNK]
-                    loss, correct = kernels.train_samples(
-                        images,
-                        labels,
-                        chunk,
-                        lay.sizes,
-                        lay.woff,
-                        lay.noff,
-                        v,
-                        fw,
-                        scale,
-                        alphas,
-                        thetas,
-                        alpha_min,
-                        thr,
-                        binary,
-                        state.eta,
-                        state.mu,
-                        cfg.lam,
-                        cfg.gamma,
-                        cfg.rule,
-                        cfg.tie_lead,
-                        clip,
-                    )
-                    loss_sum += loss
-                    n_correct += correct
-                    n_done += len(chunk)
-                    if cfg.ema_samples > 0:
-                        _update_ema(
-                            state,
-                            _flat_w(v, scale, cfg),
-                            alphas,
-                            float(np.exp(-len(chunk) / cfg.ema_samples)),
-                        )
-                    bar.update(len(chunk))
-                    bar.set_postfix(
-                        loss=f"{loss_sum / n_done:.5f}", acc=f"{n_correct / n_done:.4f}"
-                    )
-            train_s = time.perf_counter() - t0
-            state.v, state.scale, state.alphas = v, scale, alphas
-            flat_w = _flat_w(v, scale, cfg)
-            val_acc = val_ema = None
-            if len(val_idx):
-                val_acc = _accuracy(_to_model(flat_w, alphas, cfg, {}), images, labels, val_idx)
-            if val_acc is None or val_acc > state.best_val:  # no validation: keep the last
-                state.best_w, state.best_alphas = flat_w, alphas.copy()
-                state.best_val, state.best_epoch = (val_acc if val_acc is not None else -1.0, epoch)
-            if state.ema_w is not None and len(val_idx):
-                val_ema = _accuracy(
-                    _to_model(state.ema_w, state.ema_alphas, cfg, {}), images, labels, val_idx
-                )
-                if val_ema > state.best_val:
-                    state.best_w, state.best_alphas = state.ema_w.copy(), state.ema_alphas.copy()
-                    state.best_val, state.best_epoch = val_ema, epoch
-            ks = [int(k) for k in _thresholds(cfg, alphas, scale)] if binary else []
-            entry = {
-                "epoch": epoch,
-                "train_loss": loss_sum / n_done,
-                "train_acc": n_correct / n_done,
-                "val_acc": val_acc,
-                "val_acc_ema": val_ema,
-                "alphas": [float(a) for a in alphas],
-                "K": ks,
-                "eta": state.eta,
-                "mu": state.mu,
-                "seconds": time.perf_counter() - t0,
-                "train_samples_per_s": n_done / train_s,
-            }
+            entry = _epoch(cfg, state, learned, data, rng, epoch, progress)
             state.history.append(entry)
             log(_summary(entry))
             if epoch % cfg.lr_decay_every == 0:
@@ -611,19 +402,138 @@ def train(
     except KeyboardInterrupt:
         report_interrupt(ckpt, state.epoch, log)
         raise
+    return _finish(cfg, state, data, out, started, log)
 
+
+def _learned(cfg: TrainConfig, state: TrainState) -> kernels.Learned:
+    """The arrays the kernel updates, from a fresh or resumed state (thresholds set per epoch)."""
+    v = np.ascontiguousarray(state.v, np.float64)
+    binary = cfg.weights == "binary"
+    fw = np.where(v >= 0, 1, -1).astype(np.int8) if binary else v  # real: forward with V itself
+    scale = state.scale.astype(np.float64).copy()
+    alphas = state.alphas.astype(np.float64).copy()
+    return kernels.Learned(v, fw, scale, alphas, _thresholds(cfg, alphas, scale))
+
+
+def _hyper(cfg: TrainConfig, state: TrainState) -> kernels.Hyper:
+    """The kernel's hyper-parameters for the next epoch (eta and mu decay between epochs)."""
+    thetas = np.array(cfg.thetas, np.float64)
+    return kernels.Hyper(
+        binary=cfg.weights == "binary",
+        eta=state.eta,
+        mu=state.mu,
+        lam=cfg.lam,
+        gamma=cfg.gamma,
+        tie_lead=cfg.tie_lead,
+        rule=cfg.rule,
+        thetas=thetas,
+        alpha_min=thetas / K_MAX * (1 + 1e-9),  # alpha >= theta / K_MAX keeps K <= K_MAX
+        wclip=np.array(cfg.clip if cfg.clip is not None else [np.inf] * cfg.n_layers, np.float64),
+    )
+
+
+def _epoch(
+    cfg: TrainConfig,
+    state: TrainState,
+    learned: kernels.Learned,
+    data: RunData,
+    rng: np.random.Generator,
+    epoch: int,
+    progress: bool,
+) -> dict:
+    """Train one epoch over the shuffled training indices, in CHUNKs (progress shows, Ctrl-C
+    lands between chunks), then validate and keep the best model. Returns the history entry."""
+    t0 = time.perf_counter()
+    lay = layout(cfg.layer_sizes)
+    learned.thr[:] = _thresholds(cfg, learned.alphas, learned.scale)
+    hyper = _hyper(cfg, state)
+    perm = rng.permutation(data.train_idx)
+    loss_sum, n_correct, n_done = 0.0, 0, 0
+    with tqdm(
+        total=len(perm),
+        desc=f"epoch {epoch}/{cfg.epochs}",
+        unit="img",
+        disable=not progress,
+        leave=False,
+        mininterval=0.5,
+    ) as bar:
+        for c0 in range(0, len(perm), CHUNK):
+            chunk = perm[c0 : c0 + CHUNK]
+            loss, correct = kernels.train_samples(
+                data.images, data.labels, chunk, lay, learned, hyper
+            )
+            loss_sum += loss
+            n_correct += correct
+            n_done += len(chunk)
+            if cfg.ema_samples > 0:
+                beta = float(np.exp(-len(chunk) / cfg.ema_samples))
+                _update_ema(state, _flat_w(learned.v, learned.scale, cfg), learned.alphas, beta)
+            bar.update(len(chunk))
+            bar.set_postfix(loss=f"{loss_sum / n_done:.5f}", acc=f"{n_correct / n_done:.4f}")
+    train_s = time.perf_counter() - t0
+    state.v, state.scale, state.alphas = learned.v, learned.scale, learned.alphas
+    val_acc, val_ema = _select(cfg, state, data, epoch)
+    binary = cfg.weights == "binary"
+    return {
+        "epoch": epoch,
+        "train_loss": loss_sum / n_done,
+        "train_acc": n_correct / n_done,
+        "val_acc": val_acc,
+        "val_acc_ema": val_ema,
+        "alphas": [float(a) for a in state.alphas],
+        "K": [int(k) for k in _thresholds(cfg, state.alphas, state.scale)] if binary else [],
+        "eta": state.eta,
+        "mu": state.mu,
+        "seconds": time.perf_counter() - t0,
+        "train_samples_per_s": n_done / train_s,
+    }
+
+
+def _select(
+    cfg: TrainConfig, state: TrainState, data: RunData, epoch: int
+) -> tuple[float | None, float | None]:
+    """Validate the weights after `epoch` (and their moving average) and keep the best in
+    `state` (without a validation split: the last). Returns the two accuracies (None: not run)."""
+    flat_w = _flat_w(state.v, state.scale, cfg)
+    val_idx = data.val_idx
+    val_acc = val_ema = None
+    if len(val_idx):
+        val_acc = _accuracy(_to_model(flat_w, state.alphas, cfg, {}), data, val_idx)
+    if val_acc is None or val_acc > state.best_val:  # no validation: keep the last
+        state.best_w, state.best_alphas = flat_w, state.alphas.copy()
+        state.best_val, state.best_epoch = (val_acc if val_acc is not None else -1.0, epoch)
+    if state.ema_w is not None and len(val_idx):
+        val_ema = _accuracy(_to_model(state.ema_w, state.ema_alphas, cfg, {}), data, val_idx)
+        if val_ema > state.best_val:
+            state.best_w, state.best_alphas = state.ema_w.copy(), state.ema_alphas.copy()
+            state.best_val, state.best_epoch = val_ema, epoch
+    return val_acc, val_ema
+
+
+def _finish(
+    cfg: TrainConfig,
+    state: TrainState,
+    data: RunData,
+    out: Path,
+    started: float,
+    log: Callable[[str], None],
+) -> TrainResult:
+    """The selected model: thresholds calibrated (if asked), scored on the test set, saved."""
+    has_val = len(data.val_idx) > 0
     metrics = {
-        "val_accuracy": state.best_val if len(val_idx) else None,
+        "val_accuracy": state.best_val if has_val else None,
         "best_epoch": state.best_epoch,
         "epochs": cfg.epochs,
-        "train_size": int(len(train_idx)),
-        "val_size": int(len(val_idx)),
+        "train_size": int(len(data.train_idx)),
+        "val_size": int(len(data.val_idx)),
         "history": state.history,
     }
     model = _to_model(state.best_w, state.best_alphas, cfg, metrics)
-    if cfg.calibrate and len(val_idx):
+    if cfg.calibrate and has_val:
         trained_k = model.thresholds()
-        model, before, after = calibrate_thresholds(model, images[val_idx], labels[val_idx], log)
+        model, before, after = calibrate_thresholds(
+            model, data.images[data.val_idx], data.labels[data.val_idx], log
+        )
         model.metrics.update(
             val_accuracy=after,
             calibration={
@@ -633,8 +543,8 @@ def train(
                 "val_after": after,
             },
         )
-    test = save_final(model, out, test_images, test_labels, started)
-    val_txt = f"{100 * model.metrics['val_accuracy']:.2f}%" if len(val_idx) else "n/a"
+    test = save_final(model, out, data.test_images, data.test_labels, started)
+    val_txt = f"{100 * model.metrics['val_accuracy']:.2f}%" if has_val else "n/a"
     log(
         f"selected epoch {state.best_epoch} (val {val_txt}); test accuracy "
         f"{100 * test.accuracy:.2f}% (strict), {100 * test.accuracy_tie_inclusive:.2f}% "
@@ -653,48 +563,8 @@ def train(
     )
 
 
-def end_epoch(
-    state,
-    epoch: int,
-    rng: np.random.Generator,
-    save: Callable[[], None],
-    on_epoch_end: Callable[[int], None] | None,
-) -> None:
-    """Mark `epoch` done in `state` (a TrainState or a surrogate state), checkpoint, notify."""
-    state.epoch = epoch
-    state.rng_state = rng.bit_generator.state
-    save()
-    if on_epoch_end is not None:
-        on_epoch_end(epoch)
-
-
-def report_interrupt(ckpt: Path, epochs_done: int, log: Callable[[str], None]) -> None:
-    if ckpt.is_file():
-        log(
-            f"interrupted; checkpoint {ckpt} holds {epochs_done} completed epoch(s): "
-            "run the same command with --resume to continue"
-        )
-
-
-def save_final(
-    model: Model, out: Path, test_images: np.ndarray, test_labels: np.ndarray, started: float
-):
-    """Score the selected model once on the test set, record it in its metrics, save it to
-    `out` and drop the checkpoint. Returns the test EvalResult."""
-    test = evaluate(model, test_images, test_labels, model.dataset, "test")
-    model.metrics.update(
-        test_accuracy=test.accuracy,
-        test_accuracy_tie_inclusive=test.accuracy_tie_inclusive,
-        test_mean_decision_step=test.mean_decision_step,
-        train_seconds=time.perf_counter() - started,
-    )
-    model.save(out)
-    checkpoint_path(out).unlink(missing_ok=True)
-    return test
-
-
-def _accuracy(model: Model, images: np.ndarray, labels: np.ndarray, idx: np.ndarray) -> float:
-    return float(np.mean(predict(model, images[idx]) == labels[idx]))
+def _accuracy(model: Model, data: RunData, idx: np.ndarray) -> float:
+    return float(np.mean(predict(model, data.images[idx]) == data.labels[idx]))
 
 
 def _update_ema(state: TrainState, flat_w: np.ndarray, alphas: np.ndarray, beta: float) -> None:

@@ -18,7 +18,8 @@ from bs4nn.trainer.bnn import BnnConfig, BnnResult, load_bnn, save_bnn, train_bn
 from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
-from bs4nn.trainer.train import checkpoint_path, make_config, train
+from bs4nn.trainer.run import checkpoint_path
+from bs4nn.trainer.train import make_config, train
 
 SHIPPED = Path(bs4nn.__file__).resolve().parents[1] / "models"
 

@@ -1,0 +1,74 @@
+"""The firmware of an emulated board: exported and built for the model, or reused when the
+folder holds a build of the same model for the same board from the same firmware sources."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.host.emulate import EMULATED_TARGET
+
+BUILD_STAMP = "bs4nn_bench_build.json"  # model + firmware sources of the build in firmware/
+
+
+def template_fingerprint(target: str = EMULATED_TARGET) -> str:
+    """SHA-256 of the firmware sources an export for `target` copies (core, protocol, model
+    templates, the board's folders, targets.json): a build is reused only if these did not
+    change since."""
+    from bs4nn.codegen.export import board_folders
+    from bs4nn.codegen.footprint import TARGETS_FILE, target_info
+    from bs4nn.codegen.render import TEMPLATE_ROOT
+
+    h = hashlib.sha256(TARGETS_FILE.read_bytes())
+    folders = ["core", "protocol", "model"]
+    folders += [f"boards/{name}" for name in board_folders(target_info(target))]
+    for folder in folders:
+        for path in sorted((TEMPLATE_ROOT / folder).rglob("*")):
+            skip = {"__pycache__", "node_modules"}
+            if path.is_file() and not skip.intersection(path.relative_to(TEMPLATE_ROOT).parts):
+                h.update(path.relative_to(TEMPLATE_ROOT).as_posix().encode() + b"\0")
+                h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _stamp(model_hash: str, target: str) -> dict:
+    return {
+        "model_hash": model_hash,
+        "target": target,
+        "template_hash": template_fingerprint(target),
+    }
+
+
+def prepare_emulated_firmware(
+    intmodel: IntModel, fw_dir: Path, quiet: bool = False, target: str = EMULATED_TARGET
+) -> dict:
+    """Export + build for an emulated board unless fw_dir holds a build of this model for it
+    made from the current firmware sources (BUILD_STAMP written after a successful build)."""
+    from bs4nn.codegen.export import export_firmware
+    from bs4nn.host.build import build_firmware, elf_sizes
+
+    say = (lambda *a: None) if quiet else print
+    stamp_path = fw_dir / BUILD_STAMP
+    elf = fw_dir / "build" / "firmware.elf"
+    stamp = _stamp(intmodel.model_hash, target)
+    try:
+        reusable = elf.is_file() and json.loads(stamp_path.read_text()) == stamp
+    except (OSError, ValueError):
+        reusable = False
+    if reusable:
+        say(
+            f"firmware: reusing {fw_dir} (model hash {intmodel.model_hash[:16]} and firmware "
+            "sources unchanged)"
+        )
+        text, data, bss = elf_sizes(elf)
+        return {"dir": str(fw_dir), "reused": True, "text": text, "data": data, "bss": bss}
+    say(f"firmware: exporting and building for {target} in {fw_dir} ...")
+    stamp_path.unlink(missing_ok=True)
+    export_firmware(intmodel, fw_dir, target=target)
+    result = build_firmware(fw_dir)
+    stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
+    for line in result.lines():
+        say(line)
+    return {"reused": False, **result.to_dict()}

@@ -1,0 +1,204 @@
+"""What a training run needs whatever its learning rule: the config base, the result,
+checkpoints (atomic, refused when the settings differ), the data of a run, the end of an epoch
+and of the run (test score, save, checkpoint dropped).
+
+The paper's rule (`bs4nn.trainer.train`) and the surrogate rule (`bs4nn.trainer.surrogate`)
+both run on these.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple, TypeVar
+
+import numpy as np
+
+from bs4nn.trainer.datasets import (
+    check_spec,
+    dataset_shape,
+    load_dataset,
+    own_data,
+    train_val_split,
+)
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.evaluate import EvalResult, evaluate
+from bs4nn.trainer.files import user_path, write_atomic
+from bs4nn.trainer.model import Model
+
+T = TypeVar("T")
+
+
+class NetworkConfig:
+    """What every training config (dataclass with `dataset` and `hidden`) shares."""
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        n_inputs, n_classes = dataset_shape(self.dataset)
+        return [n_inputs, *self.hidden, n_classes]
+
+    @property
+    def n_layers(self) -> int:  # weight layers
+        return len(self.hidden) + 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def check_network(self, per_layer: tuple[str, ...]) -> None:
+        """A known dataset, positive hidden sizes, one value per weight layer in each of the
+        `per_layer` fields."""
+        n_layers = self.n_layers
+        if self.dataset is None:
+            raise Bs4nnError(
+                "this preset is for your own data: give it with --data FILE.npz (or an IDX folder)"
+            )
+        check_spec(self.dataset)
+        if any(h < 1 for h in self.hidden):
+            raise Bs4nnError(f"hidden layer sizes must be positive, got {self.hidden}")
+        for name in per_layer:
+            if len(getattr(self, name)) != n_layers:
+                raise Bs4nnError(
+                    f"{name} needs one value per weight layer ({n_layers}), "
+                    f"got {getattr(self, name)}"
+                )
+
+
+@dataclass
+class TrainResult:
+    model: Model
+    model_path: Path
+    val_accuracy: float | None
+    test_accuracy: float
+    best_epoch: int
+    epochs: int
+    seconds: float
+    history: list[dict]
+    test: EvalResult | None = None  # the selected model on the test set (test_accuracy's source)
+
+
+def checkpoint_path(out: str | Path) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".ckpt")
+
+
+def write_checkpoint(path: Path, config: dict, meta: dict, arrays: dict) -> None:
+    """Atomically write a checkpoint: `arrays` (None values skipped) and JSON `meta`, tagged
+    with the run's `config` so that a resume with other settings is refused."""
+    meta = {"config": config, **meta}
+    arrays = {k: a for k, a in arrays.items() if a is not None}
+    buf = io.BytesIO()
+    np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    with user_path(path, "write the checkpoint"):
+        write_atomic(path, buf.getvalue())  # a crash leaves the previous checkpoint intact
+
+
+def read_checkpoint(path: Path, config: dict, state: Callable[[dict, dict], T]) -> T:
+    """state(meta, arrays) of a checkpoint written by `write_checkpoint` with the same
+    `config`; a checkpoint that cannot be read, or lacks what `state` takes, is refused."""
+    if not path.is_file():
+        raise Bs4nnError(f"no checkpoint {path} to resume from; run without --resume to start")
+
+    def unreadable(why: object) -> Bs4nnError:
+        return Bs4nnError(
+            f"checkpoint {path} is unreadable ({why}); delete it and start again without --resume"
+        )
+
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":  # np.load would take anything else for a pickle
+                raise unreadable("not a checkpoint written by bs4nn train")
+        with np.load(path) as z:
+            meta = json.loads(z["meta"].tobytes().decode())
+            arrays = {k: z[k] for k in z.files if k != "meta"}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise unreadable(exc) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise unreadable("no run settings")
+    if meta["config"] != config:
+        saved = meta["config"]
+        diff = sorted(k for k in config.keys() | saved.keys() if saved.get(k) != config.get(k))
+        raise Bs4nnError(
+            f"checkpoint {path} was made with different settings ({', '.join(diff)});"
+            " resume with the same options, or start again without --resume"
+        )
+    try:
+        return state(meta, arrays)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise unreadable(f"{type(exc).__name__}: {exc}") from None
+
+
+class RunData(NamedTuple):
+    """The data of a run: validation images are training images picked by `val_idx`."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+
+
+def load_run_data(cfg, data_dir: str | Path | None) -> RunData:
+    """The RunData of a training config (its dataset, seeded validation split and
+    train_limit). Own data with a validation split of its own validates on that split (appended
+    after the training images)."""
+    images, labels = load_dataset(cfg.dataset, "train", data_dir)
+    test_images, test_labels = load_dataset(cfg.dataset, "test", data_dir)
+    own = own_data(cfg.dataset)
+    if own is not None and "val" in own.splits:
+        val_images, val_labels = own.splits["val"]
+        train_idx = np.arange(len(images), dtype=np.int64)
+        val_idx = np.arange(len(images), len(images) + len(val_images), dtype=np.int64)
+        images = np.concatenate([images, val_images])
+        labels = np.concatenate([labels, val_labels])
+    else:
+        train_idx, val_idx = train_val_split(len(images), cfg.val_size, cfg.seed)
+    if cfg.train_limit is not None:
+        train_idx = train_idx[: cfg.train_limit]
+    return RunData(images, labels, test_images, test_labels, train_idx, val_idx)
+
+
+def end_epoch(
+    state,
+    epoch: int,
+    rng: np.random.Generator,
+    save: Callable[[], None],
+    on_epoch_end: Callable[[int], None] | None,
+) -> None:
+    """Mark `epoch` done in `state` (a TrainState or a surrogate state), checkpoint, notify."""
+    state.epoch = epoch
+    state.rng_state = rng.bit_generator.state
+    save()
+    if on_epoch_end is not None:
+        on_epoch_end(epoch)
+
+
+def report_interrupt(ckpt: Path, epochs_done: int, log: Callable[[str], None]) -> None:
+    if ckpt.is_file():
+        log(
+            f"interrupted; checkpoint {ckpt} holds {epochs_done} completed epoch(s): "
+            "run the same command with --resume to continue"
+        )
+
+
+def save_final(
+    model: Model, out: Path, test_images: np.ndarray, test_labels: np.ndarray, started: float
+):
+    """Score the selected model once on the test set, record it in its metrics, save it to
+    `out` and drop the checkpoint. Returns the test EvalResult."""
+    test = evaluate(model, test_images, test_labels, model.dataset, "test")
+    model.metrics.update(
+        test_accuracy=test.accuracy,
+        test_accuracy_tie_inclusive=test.accuracy_tie_inclusive,
+        test_mean_decision_step=test.mean_decision_step,
+        train_seconds=time.perf_counter() - started,
+    )
+    model.save(out)
+    checkpoint_path(out).unlink(missing_ok=True)
+    return test
