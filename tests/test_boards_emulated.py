@@ -20,7 +20,6 @@ from bs4nn.host import rp2040js
 from bs4nn.host.bench import run_bench
 from bs4nn.host.client import Device
 from bs4nn.host.emulate import emulated_boards, emulator_installed
-from bs4nn.host.firmware import prepare_emulated_firmware
 from bs4nn.host.records import compare
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.datasets import load_dataset
