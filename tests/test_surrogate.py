@@ -5,6 +5,7 @@ formula, augmentation, determinism and bit-identical resume of tiny runs, option
 
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
@@ -16,6 +17,7 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.surrogate import (
     NOT_ONE,
+    Buffers,
     augment,
     forward,
     input_backward,
@@ -23,6 +25,7 @@ from bs4nn.trainer.surrogate import (
     intensity_levels,
     layer_backward,
     layer_forward,
+    layers_loss_and_grads,
     loss_and_grads,
     make_surrogate_config,
     spike_levels,
@@ -123,8 +126,17 @@ def _slow_loss(
     return total / n_samples
 
 
-@pytest.mark.parametrize("crossing, count_loss", [("hazard", 0.0), ("max", 0.0), ("hazard", 0.7)])
-def test_gradients_match_finite_differences_of_slow_loss(crossing, count_loss):
+@pytest.mark.parametrize(
+    "crossing, count_loss, hidden",
+    [
+        ("hazard", 0.0, [5, 4]),
+        ("max", 0.0, [5, 4]),
+        ("hazard", 0.7, [5, 4]),
+        ("hazard", 0.0, [5]),  # one hidden layer: one_hidden_step, image by image
+        ("hazard", 0.7, [5]),
+    ],
+)
+def test_gradients_match_finite_differences_of_slow_loss(crossing, count_loss, hidden):
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 256, (4, 7)).astype(np.uint8)
     first = spike_levels(pixels, intensity_levels(5))
@@ -133,15 +145,16 @@ def test_gradients_match_finite_differences_of_slow_loss(crossing, count_loss):
     signs = [np.where(rng.random((7, 5)) < 0.5, 1, -1).astype(np.int8)]
     signs += [
         np.sign(rng.standard_normal(shape)) + 0.1 * rng.standard_normal(shape)
-        for shape in ((5, 4), (4, 3))
+        for shape in zip(hidden, hidden[1:] + [3], strict=True)
     ]
     labels = np.array([0, 2, 1, 2])
-    masks = [rng.integers(0, 2, (4, 5)).astype(np.float32), np.ones((4, 4))]
-    args = (labels, [1, 1, 1], [1.5, 0.7, 2.0], 0.8, masks, crossing, count_loss, 0.3)
+    masks = [rng.integers(0, 2, (4, 5)).astype(np.float32), np.ones((4, 4))][: len(hidden)]
+    ks, widths = [1] * (len(hidden) + 1), [1.5, 0.7, 2.0][-len(hidden) - 1 :]
+    args = (labels, ks, widths, 0.8, masks, crossing, count_loss, 0.3)
     loss, right, grads = loss_and_grads(signs, first, 5, *args)
     slow_signs = [signs[0].astype(np.float64)] + signs[1:]
     slow_args = (_spiked(first, 5, np.float64), *args)
-    # the input layer is float32
+    # the input layer is float32 (with one hidden layer, the whole network)
     assert loss == pytest.approx(_slow_loss(slow_signs, *slow_args), rel=1e-6)
     other = "max" if crossing == "hazard" else "hazard"
     assert loss != pytest.approx(
@@ -192,6 +205,39 @@ def test_sparse_input_layer_equals_the_dense_layer(crossing):
     grads = input_backward(d_fired.copy(), width, cache)
     assert np.allclose(grads, grads_dense, rtol=0, atol=1e-5 * np.abs(grads_dense).max())
     assert not np.array_equal(grads, grads_dense)  # the float32 sums run in another order
+
+
+@pytest.mark.parametrize("count_loss", [0.0, 1.0])
+def test_one_hidden_step_equals_the_layers(count_loss, monkeypatch):
+    """One hidden layer runs image by image (one_hidden_step): the same losses, rights and
+    gradients as layer by layer but for the order of the float32 sums, and the same bits
+    with one thread or two."""
+    rng = np.random.default_rng(11)
+    n, n_levels = 40, 25
+    images = (rng.random((n, 784)) < 0.25) * rng.integers(1, 256, (n, 784))
+    first = spike_levels(images.astype(np.uint8), intensity_levels(n_levels))
+    signs = [
+        np.where(rng.random((784, 300)) < 0.5, 1, -1).astype(np.int8),
+        np.where(rng.random((300, 10)) < 0.5, 1, -1).astype(np.float32),
+    ]
+    masks = [(rng.random((n, 300)) >= 0.2).astype(np.float32)]
+    args = (signs, first, n_levels, rng.integers(0, 10, n), [20, 15], [2.0, 4.0], 0.5, masks)
+    rest = ("hazard", count_loss, 0.1)
+    loss, right, grads = layers_loss_and_grads(*args, *rest)
+    runs = []
+    for threads in (1, 2):
+        monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", threads)
+        got = loss_and_grads(*args, *rest, Buffers())
+        runs.append((got[0], got[1], [g.copy() for g in got[2]]))
+    assert runs[0][:2] == runs[1][:2]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][2], runs[1][2], strict=True))
+    got_loss, got_right, got_grads = runs[0]
+    assert got_loss == pytest.approx(loss, rel=1e-6) and got_right == right
+    for got, expect in zip(got_grads, grads, strict=True):
+        assert got.shape == expect.shape and got.dtype == np.float32
+        assert np.abs(expect).max() > 1e-4
+        assert np.allclose(got, expect, rtol=0, atol=1e-5 * np.abs(expect).max())
+        assert not np.array_equal(got, expect)  # the float32 sums run in another order
 
 
 def test_adam_kernel_equals_its_numpy_formula():

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
 import numpy as np
 from tqdm import tqdm
 
@@ -317,12 +319,19 @@ class Buffers:
 
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
+        self._made: dict[tuple, tuple] = {}
 
     def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         a = self._arrays.get(name)
         if a is None or a.shape != shape or a.dtype != dtype:
             a = self._arrays[name] = np.empty(shape, dtype)
         return a
+
+    def made(self, key: tuple, make: Callable[[], tuple]) -> tuple:
+        """What make() returns, made once per key."""
+        if key not in self._made:
+            self._made[key] = make()
+        return self._made[key]
 
 
 def input_forward(
@@ -431,7 +440,34 @@ def loss_and_grads(
     straight-through estimator passes them to the real weights unchanged).
 
     count_loss > 0 adds that weight times a cross-entropy over count_beta times the outputs'
-    counts at the last level: the exact network decides by those counts when no output fires."""
+    counts at the last level: the exact network decides by those counts when no output fires.
+
+    One hidden layer with hazard crossings runs image by image in one kernel
+    (surrogate_kernels.one_hidden_step), other networks layer by layer
+    (`layers_loss_and_grads`): the same function, with the float32 sums in other orders
+    (tests/test_surrogate.py)."""
+    args = (signs, first, n_levels, labels, ks, widths, beta, hidden_masks)
+    if len(signs) == 2 and crossing == "hazard":
+        return _one_hidden_loss_and_grads(*args, count_loss, count_beta, buffers or Buffers())
+    return layers_loss_and_grads(*args, crossing, count_loss, count_beta, buffers)
+
+
+def layers_loss_and_grads(
+    signs: list[np.ndarray],
+    first: np.ndarray,
+    n_levels: int,
+    labels: np.ndarray,
+    ks: list[int],
+    widths: list[float],
+    beta: float,
+    hidden_masks: list[np.ndarray] | None = None,
+    crossing: str = "hazard",
+    count_loss: float = 0.0,
+    count_beta: float = 0.0,
+    buffers: Buffers | None = None,
+):
+    """`loss_and_grads` layer by layer: the input layer in numba kernels, the later layers
+    as numpy float32 products (any number of layers, either crossing)."""
     fired, caches, masks = forward(
         signs, first, n_levels, ks, widths, hidden_masks, crossing, buffers
     )
@@ -459,6 +495,89 @@ def loss_and_grads(
     return loss, right, grads
 
 
+def _one_hidden_loss_and_grads(
+    signs,
+    first,
+    n_levels,
+    labels,
+    ks,
+    widths,
+    beta,
+    hidden_masks,
+    count_loss,
+    count_beta,
+    buffers,
+):
+    """`loss_and_grads` of a 1-hidden-layer network with hazard crossings."""
+    n, m = first.shape
+    h = signs[0].shape[1]
+    mask = np.ones((n, h), np.float32) if hidden_masks is None else hidden_masks[0]
+    p = _crossing_p(np.arange(-m, m + 1, dtype=np.float32), ks[0], widths[0])
+    q = 1.0 - NOT_ONE * p
+    g = (p.astype(np.float64) * (1.0 - p) / q * (-NOT_ONE / widths[0])).astype(np.float32)
+    tables = np.stack([q, g], axis=1)
+    # the output layer's K - 1/2 and width, the loss's settings, 1/n, NOT_ONE
+    params = (ks[1] - 0.5, widths[1], beta, count_loss, count_beta, 1.0 / n, NOT_ONE)
+    params = tuple(np.float32(x) for x in params)
+    s1t = np.ascontiguousarray(signs[1].T, np.float32)
+    chunks = surrogate_kernels.CHUNKS
+    g0 = buffers.get("g0", (chunks, m, h), np.float32)
+    g1t = buffers.get("g1t", (chunks,) + s1t.shape, np.float32)
+    losses = np.empty(n, np.float32)
+    rights = np.empty(n, np.bool_)
+    labels, mask = np.asarray(labels, np.int64), np.ascontiguousarray(mask, np.float32)
+
+    def run(c: int) -> None:
+        rows = _rows(n, c)
+        scratch = buffers.made(
+            ("scratch", c, m, h, n_levels), lambda: surrogate_kernels.step_scratch(m, h, n_levels)
+        )
+        surrogate_kernels.one_hidden_step(
+            first[rows],
+            labels[rows],
+            signs[0],
+            s1t,
+            mask[rows],
+            tables,
+            params,
+            g0[c],
+            g1t[c],
+            losses[rows],
+            rights[rows],
+            scratch,
+        )
+
+    _in_threads(run, chunks)
+
+    def add(c: int) -> None:  # the runs' sums, in order
+        for parts in (g0, g1t):
+            rows = _rows(parts.shape[1], c)
+            for part in parts[1:]:
+                surrogate_kernels.add_to(parts[0, rows], part[rows])
+
+    _in_threads(add, chunks)
+    return float(losses.mean()), int(rights.sum()), [g0[0], np.ascontiguousarray(g1t[0].T)]
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _in_threads(run: Callable[[int], None], count: int) -> None:
+    """run(0), ..., run(count - 1): in two threads when numba may use two (NUMBA_NUM_THREADS),
+    else one after the other. The kernels release the GIL; an idle thread sleeps."""
+    global _pool
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        for c in range(count):
+            run(c)
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bs4nn-surrogate")
+    others = [_pool.submit(run, c) for c in range(1, count)]
+    run(0)
+    for f in others:
+        f.result()
+
+
 def spike_levels(images: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """(n, 784) uint8 -> (n, 784) uint16: the level at which each pixel spikes, the first l
     with intensity >= levels[l]; len(levels) for pixels that never do (intensity 0)."""
@@ -476,12 +595,8 @@ def augment(
         return np.ascontiguousarray(images)
     out = images.reshape(n, SIDE, SIDE)
     if cfg.shift:
-        s = cfg.shift
-        padded = np.pad(out, ((0, 0), (s, s), (s, s)))
-        dy, dx = rng.integers(0, 2 * s + 1, (2, n))
-        rows = dy[:, None] + np.arange(SIDE)[None, :]  # (n, SIDE)
-        cols = dx[:, None] + np.arange(SIDE)[None, :]
-        out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+        dy, dx = rng.integers(0, 2 * cfg.shift + 1, (2, n))
+        out = surrogate_kernels.shift(np.ascontiguousarray(out), dy, dx, cfg.shift)
     if cfg.flip:
         flip = np.isin(labels, SYMMETRIC_FASHION) & (rng.random(n) < 0.5)
         out = np.where(flip[:, None, None], out[:, :, ::-1], out)
@@ -544,19 +659,24 @@ def to_model(
 
 
 def adam_step(state: SurrogateState, grads: list[np.ndarray]) -> None:
-    """One Adam step on the real weights, then clipping to [-1, 1]."""
+    """One Adam step on the real weights, then clipping to [-1, 1] (each weight on its own: the
+    rows split between the threads, `_in_threads`)."""
     state.step += 1
     c1, c2 = 1 - 0.9**state.step, 1 - 0.999**state.step
-    for w, m, v, g in zip(state.weights, state.m, state.v, grads, strict=True):
-        surrogate_kernels.adam_step(
-            w,
-            m,
-            v,
-            np.ascontiguousarray(g, np.float32),
-            np.float32(state.lr),
-            np.float32(c1),
-            np.float32(c2),
-        )
+    grads = [np.ascontiguousarray(g, np.float32) for g in grads]
+    scalars = (np.float32(state.lr), np.float32(c1), np.float32(c2))
+
+    def run(c: int) -> None:
+        for w, m, v, g in zip(state.weights, state.m, state.v, grads, strict=True):
+            rows = _rows(len(w), c)
+            surrogate_kernels.adam_step(w[rows], m[rows], v[rows], g[rows], *scalars)
+
+    _in_threads(run, surrogate_kernels.CHUNKS)
+
+
+def _rows(n: int, c: int) -> slice:
+    """Run c of CHUNKS of n rows (or images)."""
+    return slice(c * n // surrogate_kernels.CHUNKS, (c + 1) * n // surrogate_kernels.CHUNKS)
 
 
 def _save(path: Path, state: SurrogateState, cfg: SurrogateConfig) -> None:
@@ -656,8 +776,15 @@ def _update_average(state: SurrogateState, keep: float) -> None:
     if state.average is None:
         state.average = [w.copy() for w in state.weights]
         return
-    for avg, w in zip(state.average, state.weights, strict=True):
-        surrogate_kernels.average_step(avg, w, np.float32(keep), np.float32(1.0 - keep))
+
+    def run(c: int) -> None:
+        for avg, w in zip(state.average, state.weights, strict=True):
+            rows = _rows(len(w), c)
+            surrogate_kernels.average_step(
+                avg[rows], w[rows], np.float32(keep), np.float32(1.0 - keep)
+            )
+
+    _in_threads(run, surrogate_kernels.CHUNKS)
 
 
 def _select(
