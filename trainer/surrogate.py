@@ -435,9 +435,12 @@ def loss_and_grads(
     count_loss: float = 0.0,
     count_beta: float = 0.0,
     buffers: Buffers | None = None,
+    parts: bool = False,
 ):
     """(mean loss, number right, gradients of the loss with respect to the (m, h) `signs`; the
-    straight-through estimator passes them to the real weights unchanged).
+    straight-through estimator passes them to the real weights unchanged). With `parts`, the
+    input layer's gradient may come as (CHUNKS, m, h) parts whose sum in order is the gradient
+    (`adam_step` adds them in its threads).
 
     count_loss > 0 adds that weight times a cross-entropy over count_beta times the outputs'
     counts at the last level: the exact network decides by those counts when no output fires.
@@ -448,7 +451,9 @@ def loss_and_grads(
     (tests/test_surrogate.py)."""
     args = (signs, first, n_levels, labels, ks, widths, beta, hidden_masks)
     if len(signs) == 2 and crossing == "hazard":
-        return _one_hidden_loss_and_grads(*args, count_loss, count_beta, buffers or Buffers())
+        return _one_hidden_loss_and_grads(
+            *args, count_loss, count_beta, buffers or Buffers(), parts
+        )
     return layers_loss_and_grads(*args, crossing, count_loss, count_beta, buffers)
 
 
@@ -507,6 +512,7 @@ def _one_hidden_loss_and_grads(
     count_loss,
     count_beta,
     buffers,
+    parts,
 ):
     """`loss_and_grads` of a 1-hidden-layer network with hazard crossings."""
     n, m = first.shape
@@ -548,15 +554,13 @@ def _one_hidden_loss_and_grads(
         )
 
     _in_threads(run, chunks)
-
-    def add(c: int) -> None:  # the runs' sums, in order
-        for parts in (g0, g1t):
-            rows = _rows(parts.shape[1], c)
-            for part in parts[1:]:
-                surrogate_kernels.add_to(parts[0, rows], part[rows])
-
-    _in_threads(add, chunks)
-    return float(losses.mean()), int(rights.sum()), [g0[0], np.ascontiguousarray(g1t[0].T)]
+    for part in g1t[1:]:  # the runs' sums, in order
+        surrogate_kernels.add_to(g1t[0], part)
+    if not parts:
+        for part in g0[1:]:
+            surrogate_kernels.add_to(g0[0], part)
+    g1 = np.ascontiguousarray(g1t[0].T)
+    return float(losses.mean()), int(rights.sum()), [g0 if parts else g0[0], g1]
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -658,20 +662,35 @@ def to_model(
     )
 
 
-def adam_step(state: SurrogateState, grads: list[np.ndarray]) -> None:
-    """One Adam step on the real weights, then clipping to [-1, 1] (each weight on its own: the
-    rows split between the threads, `_in_threads`)."""
+def adam_step(
+    state: SurrogateState, grads: list[np.ndarray], average_keep: float | None = None
+) -> None:
+    """One Adam step on the real weights, then clipping to [-1, 1]; with average_keep, then the
+    weight average's step (average = keep average + (1 - keep) weights). A gradient may come
+    in parts, (CHUNKS, *shape) (`loss_and_grads(..., parts=True)`): their sum, in order, is the
+    gradient. Each weight on its own: the rows split between the threads (`_in_threads`)."""
     state.step += 1
     c1, c2 = 1 - 0.9**state.step, 1 - 0.999**state.step
     grads = [np.ascontiguousarray(g, np.float32) for g in grads]
     scalars = (np.float32(state.lr), np.float32(c1), np.float32(c2))
+    start_average = average_keep is not None and state.average is None
+    average = average_keep is not None and not start_average
+    keep = (np.float32(average_keep or 0.0), np.float32(1.0 - (average_keep or 0.0)))
 
     def run(c: int) -> None:
-        for w, m, v, g in zip(state.weights, state.m, state.v, grads, strict=True):
+        for ly, (w, m, v, g) in enumerate(zip(state.weights, state.m, state.v, grads, strict=True)):
             rows = _rows(len(w), c)
+            if g.ndim > w.ndim:  # parts
+                for part in g[1:]:
+                    surrogate_kernels.add_to(g[0, rows], part[rows])
+                g = g[0]
             surrogate_kernels.adam_step(w[rows], m[rows], v[rows], g[rows], *scalars)
+            if average:
+                surrogate_kernels.average_step(state.average[ly][rows], w[rows], *keep)
 
     _in_threads(run, surrogate_kernels.CHUNKS)
+    if start_average:  # the average starts at the weights after the first step
+        state.average = [w.copy() for w in state.weights]
 
 
 def _rows(n: int, c: int) -> slice:
@@ -765,26 +784,10 @@ def train_batch(
         cfg.count_loss,
         cfg.count_beta,
         buffers,
+        parts=True,
     )
-    adam_step(state, grads)
-    if cfg.average_batches:
-        _update_average(state, 1.0 - 1.0 / cfg.average_batches)
+    adam_step(state, grads, (1.0 - 1.0 / cfg.average_batches) if cfg.average_batches else None)
     return loss, right
-
-
-def _update_average(state: SurrogateState, keep: float) -> None:
-    if state.average is None:
-        state.average = [w.copy() for w in state.weights]
-        return
-
-    def run(c: int) -> None:
-        for avg, w in zip(state.average, state.weights, strict=True):
-            rows = _rows(len(w), c)
-            surrogate_kernels.average_step(
-                avg[rows], w[rows], np.float32(keep), np.float32(1.0 - keep)
-            )
-
-    _in_threads(run, surrogate_kernels.CHUNKS)
 
 
 def _select(
