@@ -15,6 +15,7 @@ from bs4nn.trainer.calibrate import accuracy_with_thresholds
 from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
+from bs4nn.trainer.semantics import binarize
 from bs4nn.trainer.surrogate import (
     NOT_ONE,
     Buffers,
@@ -66,6 +67,16 @@ def test_levels_and_spike_levels():
     first = spike_levels(np.array([[255, 192, 191, 1, 0]], np.uint8), intensity_levels(4))
     assert first.dtype == np.uint16
     assert first.tolist() == [[0, 0, 1, 3, 4]]  # 4: never (the number of levels)
+    # pixel dropout: the pixels whose uniform draw is below the rate never spike
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (30, 784)).astype(np.uint8)
+    draws = rng.random(images.shape, np.float32)
+    expect = spike_levels(images, intensity_levels(16))
+    expect[draws < 0.1] = 16
+    assert np.array_equal(spike_levels(images, intensity_levels(16), draws, 0.1), expect)
+    w = rng.standard_normal((50, 7)).astype(np.float32)
+    w[0, :3] = [0.0, -0.0, -1e-30]
+    assert np.array_equal(surrogate_kernels.signs(w), binarize(w))
 
 
 def test_narrow_crossings_give_the_quantised_first_crossing():

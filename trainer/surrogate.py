@@ -582,11 +582,21 @@ def _in_threads(run: Callable[[int], None], count: int) -> None:
         f.result()
 
 
-def spike_levels(images: np.ndarray, levels: np.ndarray) -> np.ndarray:
+def spike_levels(
+    images: np.ndarray,
+    levels: np.ndarray,
+    drop_draws: np.ndarray | None = None,
+    drop: float = 0.0,
+) -> np.ndarray:
     """(n, 784) uint8 -> (n, 784) uint16: the level at which each pixel spikes, the first l
-    with intensity >= levels[l]; len(levels) for pixels that never do (intensity 0)."""
+    with intensity >= levels[l]; len(levels) for pixels that never do (intensity 0), and for
+    those whose uniform draw in drop_draws (n, 784) float32 is < drop (pixel dropout)."""
     by_intensity = (levels[None, :] > np.arange(256)[:, None]).sum(axis=1).astype(np.uint16)
-    return by_intensity[images]
+    if drop_draws is None:
+        drop_draws = np.empty((0, 0), np.float32)
+    return surrogate_kernels.spike_levels(
+        np.ascontiguousarray(images), by_intensity, drop_draws, np.float32(drop)
+    )
 
 
 def augment(
@@ -759,17 +769,19 @@ def train_batch(
 ) -> tuple[float, int]:
     """One Adam step on a mini-batch (augmented, with dropout); (mean loss, number right).
     `buffers`: the run's, reused from one mini-batch to the next."""
-    first = spike_levels(augment(images, labels, cfg, rng), levels)
+    images = augment(images, labels, cfg, rng)
+    draws = np.empty((0, 0), np.float32)
     if cfg.pixel_dropout:
-        first[rng.random(first.shape, np.float32) < cfg.pixel_dropout] = len(levels)
+        draws = rng.random(images.shape, np.float32)
+    first = spike_levels(images, levels, draws, cfg.pixel_dropout)
     masks = None
     if cfg.hidden_dropout:
         masks = [
             (rng.random((len(images), h), np.float32) >= cfg.hidden_dropout).astype(np.float32)
             for h in cfg.hidden
         ]
-    signs = [binarize(state.weights[0])] + [
-        binarize(w).astype(np.float32) for w in state.weights[1:]
+    signs = [surrogate_kernels.signs(state.weights[0])] + [
+        surrogate_kernels.signs(w).astype(np.float32) for w in state.weights[1:]
     ]
     loss, right, grads = loss_and_grads(
         signs,

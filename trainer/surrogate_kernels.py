@@ -398,3 +398,30 @@ def shift(images, dy, dx, pad):
             for c in range(max(0, -ox), min(side, side - ox)):
                 dst[c] = src[c + ox]
     return out
+
+
+@njit(cache=True, error_model="numpy")
+def spike_levels(images, by_intensity, drop_draws, drop):
+    """(n, m) uint8 intensities -> (n, m) uint16 levels by_intensity[image]; with dropout
+    (drop_draws (n, m) float32 uniform draws, not (0, 0)), the pixels whose draw is < drop
+    get the level of intensity 0 (never)."""
+    out = np.empty(images.shape, np.uint16)
+    never = by_intensity[0]
+    for s in range(images.shape[0]):
+        for i in range(images.shape[1]):
+            out[s, i] = by_intensity[images[s, i]]
+        if drop_draws.shape[0]:
+            for i in range(images.shape[1]):
+                if drop_draws[s, i] < drop:
+                    out[s, i] = never
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def signs(w):
+    """semantics.binarize in one pass: +1 where w >= 0, else -1 (int8)."""
+    out = np.empty(w.shape, np.int8)
+    flat, out_flat = w.ravel(), out.ravel()
+    for i in range(flat.shape[0]):
+        out_flat[i] = 1 if flat[i] >= 0 else -1
+    return out
