@@ -181,6 +181,16 @@ def _dot(a, b):
     return total
 
 
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _dot2(a, b, c):
+    """(a . b, a . c), each summed as `_dot` sums."""
+    ab = ac = np.float32(0.0)
+    for j in range(a.shape[0]):
+        ab += a[j] * b[j]
+        ac += a[j] * c[j]
+    return ab, ac
+
+
 @njit(cache=True, error_model="numpy")
 def _hidden_level(c_row, offset, tables, m_row, running, q, nf_row, f_row, g_row):
     """One level of the hidden crossings: q and g by table lookup (in loops of their own, so
@@ -291,8 +301,12 @@ def _image_step(first, label, signs0, s1t, m_row, tables, params, g0, g1t, scrat
             for j in range(h):
                 c_row[j] += w[j]
         _hidden_level(c_row, offset, tables, m_row, running, q, nf[lv], fired[lv], g[lv])
-        for o in range(n_out):
-            c2[lv, o] = _dot(fired[lv], s1t[o])
+        f_row, o = fired[lv], 0
+        while o + 2 <= n_out:  # two outputs per pass: fired is loaded once for both
+            c2[lv, o], c2[lv, o + 1] = _dot2(f_row, s1t[o], s1t[o + 1])
+            o += 2
+        if o < n_out:
+            c2[lv, o] = _dot(f_row, s1t[o])
     # the output crossings (crossing_forward's formulas), the loss and the counts' gradients
     p2 = np.empty((n_levels, n_out), np.float32)
     q2 = np.empty((n_levels, n_out), np.float32)
@@ -365,7 +379,7 @@ def step_scratch(m: int, h: int, n_levels: int) -> tuple:
     return (
         np.empty(m, np.int64),  # pixels by level
         np.empty(n_levels + 2, np.int64),  # where each level's pixels start
-        np.empty(h, np.int32),  # counts
+        np.empty(h, np.int16 if m < 2**15 else np.int32),  # counts (|count| <= m)
         np.empty(h, np.float32),  # not_fired, running
         np.empty(h, np.float32),  # q of a level
         np.empty((n_levels, h), np.float32),  # not_fired
