@@ -11,9 +11,12 @@ those of real weights clipped to [-1, 1] (straight-through estimator), moved by 
 mini-batches, with dropout of pixels and hidden neurons and random shifts of the images.
 
 After every epoch the signs go into the exact network, its integer thresholds are calibrated
-on the validation split (bs4nn.trainer.calibrate) and the best epoch is kept. The input layer
-runs in numba kernels (trainer/surrogate_kernels.py: one sparse pass over the spiking pixels
-instead of a product per level), the later layers are float32 matrix products in numpy.
+on the validation split (bs4nn.trainer.calibrate) and the best epoch is kept. A network with
+one hidden layer and hazard crossings (every preset but fashion-600-600) trains image by image
+in one numba kernel (trainer/surrogate_kernels.py: one sparse pass over the spiking pixels
+instead of a product per level, the output layer in the cache, the batch split between two
+threads); other networks run the input layer in numba kernels and the later layers as float32
+matrix products in numpy.
 """
 
 from __future__ import annotations

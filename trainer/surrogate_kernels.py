@@ -1,4 +1,4 @@
-"""numba kernels of the surrogate rule's input layer (no I/O; used by trainer/surrogate.py).
+"""numba kernels of the surrogate rule (no I/O; used by trainer/surrogate.py).
 
 Every pixel spikes at exactly one training level (or never), so the input layer needs no
 (n, levels, 784) spike tensor: `first[s, i]` is the level at which pixel i of image s spikes
@@ -7,12 +7,17 @@ the pixels that spiked at levels <= l: one sparse pass over the spiking pixels, 
 sum over the levels. The backward is the same in reverse: the gradient of a pixel spiking at
 level l is the sum of the count gradients of levels >= l.
 
-Arrays are image-major, (n, levels, neurons). The signs are int8 +-1, so the counts are exact
-integers (int16: at most 784 in magnitude) and the soft crossing of a count is a table lookup;
-`trainer.surrogate` builds the tables with the same numpy code as the crossings of the later
-layers, so the input layer's fired probabilities equal those of the dense float32 product.
-The kernels run on one thread: four parallel regions per mini-batch cost more in fork and join
-than they save on this shared 2-core machine (docs/experiment-log.md).
+The signs are int8 +-1, so the counts are exact integers and the soft crossing of a count is a
+table lookup; `trainer.surrogate` builds the tables with the same numpy code as the crossings
+of the later layers, so the input layer's fired probabilities equal those of the dense float32
+product.
+
+Two sets of kernels: `one_hidden_step` runs a whole 784-h-o network (one hidden layer, hazard
+crossings) image by image, forward and backward in the cache, in runs of images that can run
+in threads of their own (no GIL); for other networks, the input layer's kernels on image-major
+(n, levels, neurons) arrays (input_counts, hazard_forward, hazard_backward, input_sign_grads)
+run under the numpy layers. Both on one thread each: numba's parallel regions cost more in
+fork and join than they saved on this shared 2-core machine (docs/experiment-log.md).
 """
 
 import numpy as np
