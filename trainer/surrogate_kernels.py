@@ -231,14 +231,16 @@ def _output_backward(d_c2, s1t, fired, g1t, d_fired):
             d, s = d_c2[lv, n_out - 1], s1t[n_out - 1]
             for j in range(h):
                 d_row[j] += d * s[j]
-    for o in range(n_out):
-        g = g1t[o]
-        for lv in range(0, n_levels - 1, 2):
-            da, db, fa, fb = d_c2[lv, o], d_c2[lv + 1, o], fired[lv], fired[lv + 1]
+    for lv in range(0, n_levels - 1, 2):  # two levels' fired rows stay in L1 for every o
+        fa, fb = fired[lv], fired[lv + 1]
+        for o in range(n_out):
+            g, da, db = g1t[o], d_c2[lv, o], d_c2[lv + 1, o]
             for j in range(h):
                 g[j] += da * fa[j] + db * fb[j]
-        if n_levels % 2:
-            d, f = d_c2[n_levels - 1, o], fired[n_levels - 1]
+    if n_levels % 2:
+        f = fired[n_levels - 1]
+        for o in range(n_out):
+            g, d = g1t[o], d_c2[n_levels - 1, o]
             for j in range(h):
                 g[j] += d * f[j]
 
