@@ -323,6 +323,7 @@ class Buffers:
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
         self._made: dict[tuple, tuple] = {}
+        self.threads = ThreadChoice()
 
     def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         a = self._arrays.get(name)
@@ -556,7 +557,7 @@ def _one_hidden_loss_and_grads(
             scratch,
         )
 
-    _in_threads(run, chunks)
+    _in_threads(run, chunks, buffers.threads.threads)
     for part in g1t[1:]:  # the runs' sums, in order
         surrogate_kernels.add_to(g1t[0], part)
     if not parts:
@@ -566,14 +567,52 @@ def _one_hidden_loss_and_grads(
     return float(losses.mean()), int(rights.sum()), [g0 if parts else g0[0], g1]
 
 
+class ThreadChoice:
+    """One thread or two for the mini-batch steps. Both give the same results, so a run uses
+    whichever has been faster lately: each one's step time is averaged, and the slower one is
+    timed again every `RETRY` steps. With another job on the second core one thread is faster
+    (the two runs of images wait for each other); on an idle machine two are."""
+
+    RETRY = 16
+
+    def __init__(self) -> None:
+        self.seconds: dict[int, float] = {}
+        self.steps = 0
+        self.threads: int | None = None  # None: as many as numba may use, up to two
+        self._t0 = 0.0
+
+    def start(self) -> None:
+        """Choose for the next step."""
+        if numba.config.NUMBA_NUM_THREADS < 2:
+            self.threads = 1
+            return
+        self.steps += 1
+        untimed = [t for t in (2, 1) if t not in self.seconds]
+        faster = min(self.seconds, key=self.seconds.get) if self.seconds else 2
+        retry = self.steps % self.RETRY == 0
+        self.threads = untimed[0] if untimed else (3 - faster if retry else faster)
+        self._t0 = time.perf_counter()
+
+    def stop(self) -> None:
+        """Time the step."""
+        if numba.config.NUMBA_NUM_THREADS < 2:
+            return
+        took, known = time.perf_counter() - self._t0, self.seconds.get(self.threads)
+        retried = known is not None and self.steps % self.RETRY == 0
+        self.seconds[self.threads] = took if known is None or retried else 0.8 * known + 0.2 * took
+
+
 _pool: ThreadPoolExecutor | None = None
 
 
-def _in_threads(run: Callable[[int], None], count: int) -> None:
-    """run(0), ..., run(count - 1): in two threads when numba may use two (NUMBA_NUM_THREADS),
-    else one after the other. The kernels release the GIL; an idle thread sleeps."""
+def _in_threads(run: Callable[[int], None], count: int, threads: int | None = None) -> None:
+    """run(0), ..., run(count - 1): in `threads` threads (1 or 2; None: two when numba may use
+    two, NUMBA_NUM_THREADS), else one after the other. The kernels release the GIL; an idle
+    thread sleeps."""
     global _pool
-    if numba.config.NUMBA_NUM_THREADS < 2:
+    if threads is None:
+        threads = min(2, numba.config.NUMBA_NUM_THREADS)
+    if threads < 2:
         for c in range(count):
             run(c)
         return
@@ -676,7 +715,10 @@ def to_model(
 
 
 def adam_step(
-    state: SurrogateState, grads: list[np.ndarray], average_keep: float | None = None
+    state: SurrogateState,
+    grads: list[np.ndarray],
+    average_keep: float | None = None,
+    threads: int | None = None,
 ) -> None:
     """One Adam step on the real weights, then clipping to [-1, 1]; with average_keep, then the
     weight average's step (average = keep average + (1 - keep) weights). A gradient may come
@@ -701,7 +743,7 @@ def adam_step(
             if average:
                 surrogate_kernels.average_step(state.average[ly][rows], w[rows], *keep)
 
-    _in_threads(run, surrogate_kernels.CHUNKS)
+    _in_threads(run, surrogate_kernels.CHUNKS, threads)
     if start_average:  # the average starts at the weights after the first step
         state.average = [w.copy() for w in state.weights]
 
@@ -771,7 +813,9 @@ def train_batch(
     buffers: Buffers | None = None,
 ) -> tuple[float, int]:
     """One Adam step on a mini-batch (augmented, with dropout); (mean loss, number right).
-    `buffers`: the run's, reused from one mini-batch to the next."""
+    `buffers`: the run's, reused from one mini-batch to the next (with its choice of threads)."""
+    buffers = buffers or Buffers()
+    buffers.threads.start()
     images = augment(images, labels, cfg, rng)
     draws = np.empty((0, 0), np.float32)
     if cfg.pixel_dropout:
@@ -801,7 +845,9 @@ def train_batch(
         buffers,
         parts=True,
     )
-    adam_step(state, grads, (1.0 - 1.0 / cfg.average_batches) if cfg.average_batches else None)
+    keep = (1.0 - 1.0 / cfg.average_batches) if cfg.average_batches else None
+    adam_step(state, grads, keep, buffers.threads.threads)
+    buffers.threads.stop()
     return loss, right
 
 
