@@ -4,7 +4,10 @@ Trains a fixed number of samples with the real kernels, after a short untimed wa
 also compiles. The paper's rule (per-sample SGD, the whole learning rule) prints
 `infer_samples_per_s=N`, then `train_samples_per_s=N` on the last line; `--rule surrogate`
 (mini-batch steps of `bs4nn train --rule surrogate`: augmentation, dropout, forward, backward,
-Adam and the weight average, without the per-epoch validation) prints `train_samples_per_s=N`.
+Adam and the weight average, without the per-epoch validation) prints the per-epoch validation
+(the exact network's thresholds calibrated on the 5,000 validation images, for the weights and
+their average, after the timed steps) as `epoch_validation_s=S`, then `train_samples_per_s=N`.
+The surrogate step uses two threads unless NUMBA_NUM_THREADS=1 (same results).
 
     python bench/train_speed.py [--rule paper|surrogate] [--samples 30000] [--data-dir DIR]
 """
@@ -24,10 +27,11 @@ from bs4nn.trainer.semantics import K_MAX, threshold_count
 from bs4nn.trainer.train import init_state, make_config
 
 
-def surrogate_rate(samples: int, data_dir: str | None) -> float:
-    """Training samples per second of the surrogate rule, epoch 1 of the mnist-600 preset."""
+def surrogate_rate(samples: int, data_dir: str | None) -> tuple[float, float]:
+    """Training samples per second of the surrogate rule, epoch 1 of the mnist-600 preset, and
+    the seconds of one epoch's validation."""
     cfg = surrogate.make_surrogate_config("mnist-600")
-    images, labels, _, _, train_idx, _ = load_run_data(cfg, data_dir)
+    images, labels, _, _, train_idx, val_idx = load_run_data(cfg, data_dir)
     levels = surrogate.intensity_levels(
         cfg.levels, images[train_idx[:10000]] if cfg.level_spacing == "quantile" else None
     )
@@ -58,7 +62,11 @@ def surrogate_rate(samples: int, data_dir: str | None) -> float:
     n_batches = samples // cfg.batch
     t0 = time.perf_counter()
     run(n_batches)
-    return n_batches * cfg.batch / (time.perf_counter() - t0)
+    rate = n_batches * cfg.batch / (time.perf_counter() - t0)
+    val_images, val_labels = images[val_idx], labels[val_idx].astype(np.int64)
+    t0 = time.perf_counter()
+    surrogate._select(state, cfg, 1, val_images, val_labels)
+    return rate, time.perf_counter() - t0
 
 
 def main() -> None:
@@ -68,7 +76,9 @@ def main() -> None:
     ap.add_argument("--data-dir")
     args = ap.parse_args()
     if args.rule == "surrogate":
-        print(f"train_samples_per_s={surrogate_rate(args.samples, args.data_dir):.0f}")
+        rate, validation = surrogate_rate(args.samples, args.data_dir)
+        print(f"epoch_validation_s={validation:.1f}")
+        print(f"train_samples_per_s={rate:.0f}")
         return
 
     cfg = make_config("mnist-600")

@@ -5,6 +5,7 @@ formula, augmentation, determinism and bit-identical resume of tiny runs, option
 
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
@@ -15,8 +16,10 @@ from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.run import checkpoint_path
+from bs4nn.trainer.semantics import binarize
 from bs4nn.trainer.surrogate import (
     NOT_ONE,
+    Buffers,
     augment,
     forward,
     input_backward,
@@ -24,6 +27,7 @@ from bs4nn.trainer.surrogate import (
     intensity_levels,
     layer_backward,
     layer_forward,
+    layers_loss_and_grads,
     loss_and_grads,
     make_surrogate_config,
     spike_levels,
@@ -63,6 +67,16 @@ def test_levels_and_spike_levels():
     first = spike_levels(np.array([[255, 192, 191, 1, 0]], np.uint8), intensity_levels(4))
     assert first.dtype == np.uint16
     assert first.tolist() == [[0, 0, 1, 3, 4]]  # 4: never (the number of levels)
+    # pixel dropout: the pixels whose uniform draw is below the rate never spike
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (30, 784)).astype(np.uint8)
+    draws = rng.random(images.shape, np.float32)
+    expect = spike_levels(images, intensity_levels(16))
+    expect[draws < 0.1] = 16
+    assert np.array_equal(spike_levels(images, intensity_levels(16), draws, 0.1), expect)
+    w = rng.standard_normal((50, 7)).astype(np.float32)
+    w[0, :3] = [0.0, -0.0, -1e-30]
+    assert np.array_equal(surrogate_kernels.signs(w), binarize(w))
 
 
 def test_narrow_crossings_give_the_quantised_first_crossing():
@@ -114,8 +128,16 @@ def _slow_loss(signs, spiked, labels, ks, widths, beta, masks, count_loss=0.0, c
     return total / n_samples
 
 
-@pytest.mark.parametrize("count_loss", [0.0, 0.7])
-def test_gradients_match_finite_differences_of_slow_loss(count_loss):
+@pytest.mark.parametrize(
+    "count_loss, hidden",
+    [
+        (0.0, [5, 4]),
+        (0.7, [5, 4]),
+        (0.0, [5]),  # one hidden layer: one_hidden_step, image by image
+        (0.7, [5]),
+    ],
+)
+def test_gradients_match_finite_differences_of_slow_loss(count_loss, hidden):
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 256, (4, 7)).astype(np.uint8)
     first = spike_levels(pixels, intensity_levels(5))
@@ -124,15 +146,16 @@ def test_gradients_match_finite_differences_of_slow_loss(count_loss):
     signs = [np.where(rng.random((7, 5)) < 0.5, 1, -1).astype(np.int8)]
     signs += [
         np.sign(rng.standard_normal(shape)) + 0.1 * rng.standard_normal(shape)
-        for shape in ((5, 4), (4, 3))
+        for shape in zip(hidden, hidden[1:] + [3], strict=True)
     ]
     labels = np.array([0, 2, 1, 2])
-    masks = [rng.integers(0, 2, (4, 5)).astype(np.float32), np.ones((4, 4))]
-    args = (labels, [1, 1, 1], [1.5, 0.7, 2.0], 0.8, masks, count_loss, 0.3)
+    masks = [rng.integers(0, 2, (4, 5)).astype(np.float32), np.ones((4, 4))][: len(hidden)]
+    ks, widths = [1] * (len(hidden) + 1), [1.5, 0.7, 2.0][-len(hidden) - 1 :]
+    args = (labels, ks, widths, 0.8, masks, count_loss, 0.3)
     loss, right, grads = loss_and_grads(signs, first, 5, *args)
     slow_signs = [signs[0].astype(np.float64)] + signs[1:]
     slow_args = (_spiked(first, 5, np.float64), *args)
-    # the input layer is float32
+    # the input layer is float32 (with one hidden layer, the whole network)
     assert loss == pytest.approx(_slow_loss(slow_signs, *slow_args), rel=1e-6)
     if count_loss:  # the count term is in the loss
         assert loss > _slow_loss(slow_signs, *slow_args[:6]) + 0.1
@@ -174,6 +197,39 @@ def test_sparse_input_layer_equals_the_dense_layer():
     grads = input_backward(d_fired.copy(), width, cache)
     assert np.allclose(grads, grads_dense, rtol=0, atol=1e-5 * np.abs(grads_dense).max())
     assert not np.array_equal(grads, grads_dense)  # the float32 sums run in another order
+
+
+@pytest.mark.parametrize("count_loss", [0.0, 1.0])
+def test_one_hidden_step_equals_the_layers(count_loss, monkeypatch):
+    """One hidden layer runs image by image (one_hidden_step): the same losses, rights and
+    gradients as layer by layer but for the order of the float32 sums, and the same bits
+    with one thread or two."""
+    rng = np.random.default_rng(11)
+    n, n_levels = 40, 25
+    images = (rng.random((n, 784)) < 0.25) * rng.integers(1, 256, (n, 784))
+    first = spike_levels(images.astype(np.uint8), intensity_levels(n_levels))
+    signs = [
+        np.where(rng.random((784, 300)) < 0.5, 1, -1).astype(np.int8),
+        np.where(rng.random((300, 10)) < 0.5, 1, -1).astype(np.float32),
+    ]
+    masks = [(rng.random((n, 300)) >= 0.2).astype(np.float32)]
+    args = (signs, first, n_levels, rng.integers(0, 10, n), [20, 15], [2.0, 4.0], 0.5, masks)
+    rest = (count_loss, 0.1)
+    loss, right, grads = layers_loss_and_grads(*args, *rest)
+    runs = []
+    for threads in (1, 2):
+        monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", threads)
+        got = loss_and_grads(*args, *rest, Buffers())
+        runs.append((got[0], got[1], [g.copy() for g in got[2]]))
+    assert runs[0][:2] == runs[1][:2]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][2], runs[1][2], strict=True))
+    got_loss, got_right, got_grads = runs[0]
+    assert got_loss == pytest.approx(loss, rel=1e-6) and got_right == right
+    for got, expect in zip(got_grads, grads, strict=True):
+        assert got.shape == expect.shape and got.dtype == np.float32
+        assert np.abs(expect).max() > 1e-4
+        assert np.allclose(got, expect, rtol=0, atol=1e-5 * np.abs(expect).max())
+        assert not np.array_equal(got, expect)  # the float32 sums run in another order
 
 
 def test_adam_kernel_equals_its_numpy_formula():

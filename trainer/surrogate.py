@@ -11,18 +11,23 @@ those of real weights clipped to [-1, 1] (straight-through estimator), moved by 
 mini-batches, with dropout of pixels and hidden neurons and random shifts of the images.
 
 After every epoch the signs go into the exact network, its integer thresholds are calibrated
-on the validation split (bs4nn.trainer.calibrate) and the best epoch is kept. The input layer
-runs in numba kernels (trainer/surrogate_kernels.py: one sparse pass over the spiking pixels
-instead of a product per level), the later layers are float32 matrix products in numpy.
+on the validation split (bs4nn.trainer.calibrate) and the best epoch is kept. A network with
+one hidden layer and hazard crossings (every preset but fashion-600-600) trains image by image
+in one numba kernel (trainer/surrogate_kernels.py: one sparse pass over the spiking pixels
+instead of a product per level, the output layer in the cache, the batch split between two
+threads); other networks run the input layer in numba kernels and the later layers as float32
+matrix products in numpy.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
 import numpy as np
 from tqdm import tqdm
 
@@ -59,8 +64,8 @@ SURROGATE_PRESETS: dict[str, dict] = {
         dataset="mnist", hidden=[600], level_spacing="quantile", average_batches=1000
     ),
     # 16 uniform levels, no shifts, fixed widths: with 32 levels or shifts Fashion-MNIST
-    # trains far slower (docs/experiment-log.md, sixth round); the count loss and 30 epochs: val
-    # 90.40% vs 88.52% (seventh round)
+    # trains far slower (docs/experiment-log.md, set E); the count loss and 30 epochs: val
+    # 90.40% vs 88.52% (set F)
     "fashion-1000": dict(
         dataset="fashion-mnist",
         hidden=[1000],
@@ -74,7 +79,7 @@ SURROGATE_PRESETS: dict[str, dict] = {
         lr_halve_every=6,
     ),
     # the fashion-1000 settings with count loss 1, not tuned for two hidden layers: val 89.28%,
-    # test 88.07% (seventh round)
+    # test 88.07% (set F)
     "fashion-600-600": dict(
         dataset="fashion-mnist",
         hidden=[600, 600],
@@ -291,12 +296,20 @@ class Buffers:
 
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
+        self._made: dict[tuple, tuple] = {}
+        self.threads = ThreadChoice()
 
     def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         a = self._arrays.get(name)
         if a is None or a.shape != shape or a.dtype != dtype:
             a = self._arrays[name] = np.empty(shape, dtype)
         return a
+
+    def made(self, key: tuple, make: Callable[[], tuple]) -> tuple:
+        """What make() returns, made once per key."""
+        if key not in self._made:
+            self._made[key] = make()
+        return self._made[key]
 
 
 def input_forward(
@@ -389,12 +402,42 @@ def loss_and_grads(
     count_loss: float = 0.0,
     count_beta: float = 0.0,
     buffers: Buffers | None = None,
+    parts: bool = False,
 ):
     """(mean loss, number right, gradients of the loss with respect to the (m, h) `signs`; the
-    straight-through estimator passes them to the real weights unchanged).
+    straight-through estimator passes them to the real weights unchanged). With `parts`, the
+    input layer's gradient may come as (CHUNKS, m, h) parts whose sum in order is the gradient
+    (`adam_step` adds them in its threads).
 
     count_loss > 0 adds that weight times a cross-entropy over count_beta times the outputs'
-    counts at the last level: the exact network decides by those counts when no output fires."""
+    counts at the last level: the exact network decides by those counts when no output fires.
+
+    One hidden layer runs image by image in one kernel (surrogate_kernels.one_hidden_step),
+    other networks layer by layer (`layers_loss_and_grads`): the same function, with the
+    float32 sums in other orders (tests/test_surrogate.py)."""
+    args = (signs, first, n_levels, labels, ks, widths, beta, hidden_masks)
+    if len(signs) == 2:
+        return _one_hidden_loss_and_grads(
+            *args, count_loss, count_beta, buffers or Buffers(), parts
+        )
+    return layers_loss_and_grads(*args, count_loss, count_beta, buffers)
+
+
+def layers_loss_and_grads(
+    signs: list[np.ndarray],
+    first: np.ndarray,
+    n_levels: int,
+    labels: np.ndarray,
+    ks: list[int],
+    widths: list[float],
+    beta: float,
+    hidden_masks: list[np.ndarray] | None = None,
+    count_loss: float = 0.0,
+    count_beta: float = 0.0,
+    buffers: Buffers | None = None,
+):
+    """`loss_and_grads` layer by layer: the input layer in numba kernels, the later layers
+    as numpy float32 products (any number of layers)."""
     fired, caches, masks = forward(signs, first, n_levels, ks, widths, hidden_masks, buffers)
     # logits: minus the soft firing level of each output (the earliest wins)
     loss, prob, d_logits = _softmax_cross_entropy(-beta * (1.0 - fired).sum(axis=1), labels)
@@ -420,11 +463,141 @@ def loss_and_grads(
     return loss, right, grads
 
 
-def spike_levels(images: np.ndarray, levels: np.ndarray) -> np.ndarray:
+def _one_hidden_loss_and_grads(
+    signs,
+    first,
+    n_levels,
+    labels,
+    ks,
+    widths,
+    beta,
+    hidden_masks,
+    count_loss,
+    count_beta,
+    buffers,
+    parts,
+):
+    """`loss_and_grads` of a 1-hidden-layer network with hazard crossings."""
+    n, m = first.shape
+    h = signs[0].shape[1]
+    mask = np.ones((n, h), np.float32) if hidden_masks is None else hidden_masks[0]
+    p = _crossing_p(np.arange(-m, m + 1, dtype=np.float32), ks[0], widths[0])
+    q = 1.0 - NOT_ONE * p
+    g = (p.astype(np.float64) * (1.0 - p) / q * (-NOT_ONE / widths[0])).astype(np.float32)
+    tables = np.stack([q, g], axis=1)
+    # the output layer's K - 1/2 and width, the loss's settings, 1/n, NOT_ONE
+    params = (ks[1] - 0.5, widths[1], beta, count_loss, count_beta, 1.0 / n, NOT_ONE)
+    params = tuple(np.float32(x) for x in params)
+    s1t = np.ascontiguousarray(signs[1].T, np.float32)
+    chunks = surrogate_kernels.CHUNKS
+    g0 = buffers.get("g0", (chunks, m, h), np.float32)
+    g1t = buffers.get("g1t", (chunks,) + s1t.shape, np.float32)
+    losses = np.empty(n, np.float32)
+    rights = np.empty(n, np.bool_)
+    labels, mask = np.asarray(labels, np.int64), np.ascontiguousarray(mask, np.float32)
+
+    def run(c: int) -> None:
+        rows = _rows(n, c)
+        scratch = buffers.made(
+            ("scratch", c, m, h, n_levels), lambda: surrogate_kernels.step_scratch(m, h, n_levels)
+        )
+        surrogate_kernels.one_hidden_step(
+            first[rows],
+            labels[rows],
+            signs[0],
+            s1t,
+            mask[rows],
+            tables,
+            params,
+            g0[c],
+            g1t[c],
+            losses[rows],
+            rights[rows],
+            scratch,
+        )
+
+    _in_threads(run, chunks, buffers.threads.threads)
+    for part in g1t[1:]:  # the runs' sums, in order
+        surrogate_kernels.add_to(g1t[0], part)
+    if not parts:
+        for part in g0[1:]:
+            surrogate_kernels.add_to(g0[0], part)
+    g1 = np.ascontiguousarray(g1t[0].T)
+    return float(losses.mean()), int(rights.sum()), [g0 if parts else g0[0], g1]
+
+
+class ThreadChoice:
+    """One thread or two for the mini-batch steps. Both give the same results, so a run uses
+    whichever has been faster lately: each one's step time is averaged, and the slower one is
+    timed again every `RETRY` steps. With another job on the second core one thread is faster
+    (the two runs of images wait for each other); on an idle machine two are."""
+
+    RETRY = 16
+
+    def __init__(self) -> None:
+        self.seconds: dict[int, float] = {}
+        self.steps = 0
+        self.threads: int | None = None  # None: as many as numba may use, up to two
+        self._t0 = 0.0
+
+    def start(self) -> None:
+        """Choose for the next step."""
+        if numba.config.NUMBA_NUM_THREADS < 2:
+            self.threads = 1
+            return
+        self.steps += 1
+        untimed = [t for t in (2, 1) if t not in self.seconds]
+        faster = min(self.seconds, key=self.seconds.get) if self.seconds else 2
+        retry = self.steps % self.RETRY == 0
+        self.threads = untimed[0] if untimed else (3 - faster if retry else faster)
+        self._t0 = time.perf_counter()
+
+    def stop(self) -> None:
+        """Time the step."""
+        if numba.config.NUMBA_NUM_THREADS < 2:
+            return
+        took, known = time.perf_counter() - self._t0, self.seconds.get(self.threads)
+        retried = known is not None and self.steps % self.RETRY == 0
+        self.seconds[self.threads] = took if known is None or retried else 0.8 * known + 0.2 * took
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _in_threads(run: Callable[[int], None], count: int, threads: int | None = None) -> None:
+    """run(0), ..., run(count - 1): in `threads` threads (1 or 2; None: two when numba may use
+    two, NUMBA_NUM_THREADS), else one after the other. The kernels release the GIL; an idle
+    thread sleeps."""
+    global _pool
+    if threads is None:
+        threads = min(2, numba.config.NUMBA_NUM_THREADS)
+    if threads < 2:
+        for c in range(count):
+            run(c)
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bs4nn-surrogate")
+    others = [_pool.submit(run, c) for c in range(1, count)]
+    run(0)
+    for f in others:
+        f.result()
+
+
+def spike_levels(
+    images: np.ndarray,
+    levels: np.ndarray,
+    drop_draws: np.ndarray | None = None,
+    drop: float = 0.0,
+) -> np.ndarray:
     """(n, 784) uint8 -> (n, 784) uint16: the level at which each pixel spikes, the first l
-    with intensity >= levels[l]; len(levels) for pixels that never do (intensity 0)."""
+    with intensity >= levels[l]; len(levels) for pixels that never do (intensity 0), and for
+    those whose uniform draw in drop_draws (n, 784) float32 is < drop (pixel dropout)."""
     by_intensity = (levels[None, :] > np.arange(256)[:, None]).sum(axis=1).astype(np.uint16)
-    return by_intensity[images]
+    if drop_draws is None:
+        drop_draws = np.empty((0, 0), np.float32)
+    return surrogate_kernels.spike_levels(
+        np.ascontiguousarray(images), by_intensity, drop_draws, np.float32(drop)
+    )
 
 
 def augment(
@@ -437,12 +610,8 @@ def augment(
         return np.ascontiguousarray(images)
     out = images.reshape(n, SIDE, SIDE)
     if cfg.shift:
-        s = cfg.shift
-        padded = np.pad(out, ((0, 0), (s, s), (s, s)))
-        dy, dx = rng.integers(0, 2 * s + 1, (2, n))
-        rows = dy[:, None] + np.arange(SIDE)[None, :]  # (n, SIDE)
-        cols = dx[:, None] + np.arange(SIDE)[None, :]
-        out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+        dy, dx = rng.integers(0, 2 * cfg.shift + 1, (2, n))
+        out = surrogate_kernels.shift(np.ascontiguousarray(out), dy, dx, cfg.shift)
     if cfg.flip:
         flip = np.isin(labels, SYMMETRIC_FASHION) & (rng.random(n) < 0.5)
         out = np.where(flip[:, None, None], out[:, :, ::-1], out)
@@ -504,20 +673,43 @@ def to_model(
     )
 
 
-def adam_step(state: SurrogateState, grads: list[np.ndarray]) -> None:
-    """One Adam step on the real weights, then clipping to [-1, 1]."""
+def adam_step(
+    state: SurrogateState,
+    grads: list[np.ndarray],
+    average_keep: float | None = None,
+    threads: int | None = None,
+) -> None:
+    """One Adam step on the real weights, then clipping to [-1, 1]; with average_keep, then the
+    weight average's step (average = keep average + (1 - keep) weights). A gradient may come
+    in parts, (CHUNKS, *shape) (`loss_and_grads(..., parts=True)`): their sum, in order, is the
+    gradient. Each weight on its own: the rows split between the threads (`_in_threads`)."""
     state.step += 1
     c1, c2 = 1 - 0.9**state.step, 1 - 0.999**state.step
-    for w, m, v, g in zip(state.weights, state.m, state.v, grads, strict=True):
-        surrogate_kernels.adam_step(
-            w,
-            m,
-            v,
-            np.ascontiguousarray(g, np.float32),
-            np.float32(state.lr),
-            np.float32(c1),
-            np.float32(c2),
-        )
+    grads = [np.ascontiguousarray(g, np.float32) for g in grads]
+    scalars = (np.float32(state.lr), np.float32(c1), np.float32(c2))
+    start_average = average_keep is not None and state.average is None
+    average = average_keep is not None and not start_average
+    keep = (np.float32(average_keep or 0.0), np.float32(1.0 - (average_keep or 0.0)))
+
+    def run(c: int) -> None:
+        for ly, (w, m, v, g) in enumerate(zip(state.weights, state.m, state.v, grads, strict=True)):
+            rows = _rows(len(w), c)
+            if g.ndim > w.ndim:  # parts
+                for part in g[1:]:
+                    surrogate_kernels.add_to(g[0, rows], part[rows])
+                g = g[0]
+            surrogate_kernels.adam_step(w[rows], m[rows], v[rows], g[rows], *scalars)
+            if average:
+                surrogate_kernels.average_step(state.average[ly][rows], w[rows], *keep)
+
+    _in_threads(run, surrogate_kernels.CHUNKS, threads)
+    if start_average:  # the average starts at the weights after the first step
+        state.average = [w.copy() for w in state.weights]
+
+
+def _rows(n: int, c: int) -> slice:
+    """Run c of CHUNKS of n rows (or images)."""
+    return slice(c * n // surrogate_kernels.CHUNKS, (c + 1) * n // surrogate_kernels.CHUNKS)
 
 
 def _save(path: Path, state: SurrogateState, cfg: SurrogateConfig) -> None:
@@ -580,18 +772,22 @@ def train_batch(
     buffers: Buffers | None = None,
 ) -> tuple[float, int]:
     """One Adam step on a mini-batch (augmented, with dropout); (mean loss, number right).
-    `buffers`: the run's, reused from one mini-batch to the next."""
-    first = spike_levels(augment(images, labels, cfg, rng), levels)
+    `buffers`: the run's, reused from one mini-batch to the next (with its choice of threads)."""
+    buffers = buffers or Buffers()
+    buffers.threads.start()
+    images = augment(images, labels, cfg, rng)
+    draws = np.empty((0, 0), np.float32)
     if cfg.pixel_dropout:
-        first[rng.random(first.shape, np.float32) < cfg.pixel_dropout] = len(levels)
+        draws = rng.random(images.shape, np.float32)
+    first = spike_levels(images, levels, draws, cfg.pixel_dropout)
     masks = None
     if cfg.hidden_dropout:
         masks = [
             (rng.random((len(images), h), np.float32) >= cfg.hidden_dropout).astype(np.float32)
             for h in cfg.hidden
         ]
-    signs = [binarize(state.weights[0])] + [
-        binarize(w).astype(np.float32) for w in state.weights[1:]
+    signs = [surrogate_kernels.signs(state.weights[0])] + [
+        surrogate_kernels.signs(w).astype(np.float32) for w in state.weights[1:]
     ]
     loss, right, grads = loss_and_grads(
         signs,
@@ -605,19 +801,12 @@ def train_batch(
         cfg.count_loss,
         cfg.count_beta,
         buffers,
+        parts=True,
     )
-    adam_step(state, grads)
-    if cfg.average_batches:
-        _update_average(state, 1.0 - 1.0 / cfg.average_batches)
+    keep = (1.0 - 1.0 / cfg.average_batches) if cfg.average_batches else None
+    adam_step(state, grads, keep, buffers.threads.threads)
+    buffers.threads.stop()
     return loss, right
-
-
-def _update_average(state: SurrogateState, keep: float) -> None:
-    if state.average is None:
-        state.average = [w.copy() for w in state.weights]
-        return
-    for avg, w in zip(state.average, state.weights, strict=True):
-        surrogate_kernels.average_step(avg, w, np.float32(keep), np.float32(1.0 - keep))
 
 
 def _select(
