@@ -4,17 +4,20 @@ The integer thresholds K_l a network fires with need not be the ones it was trai
 firmware can run any K (docs/design.md), and a slightly different K often decides better (the
 threshold sweep in README). `calibrate_thresholds` searches K per layer, one layer at a time,
 on validation images only, and returns a model whose thetas give the chosen K exactly.
+`calibrate_for_budget` trades accuracy for earlier decisions: the most accurate K whose mean
+decision step on the validation images is within a budget (`bs4nn calibrate`).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import itertools
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from bs4nn.trainer import calibrate_kernels
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import pack_forward, predict
+from bs4nn.trainer.evaluate import forward_batch, pack_forward, predict
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
 
@@ -63,7 +66,7 @@ def calibrate_thresholds(
             for step in (coarse, 1):
                 # every candidate of this layer scored in one pass (the others stay fixed)
                 ks = np.array(sorted(candidates), np.int32)
-                right = calibrate_kernels.right_per_k(
+                right, _ = calibrate_kernels.scores_per_k(
                     images,
                     labels,
                     lay.sizes,
@@ -91,3 +94,107 @@ def calibrate_thresholds(
     )
     calibrated = replace(model, thetas=thetas_for(best, model.alphas))
     return calibrated, before, best_acc
+
+
+@dataclass
+class BudgetCalibration:
+    """What `calibrate_for_budget` chose, on the calibration (validation) images."""
+
+    model: Model  # the input model with the chosen thresholds
+    max_mean_step: float
+    thresholds_before: list[int]
+    thresholds: list[int]
+    accuracy_before: float
+    accuracy: float
+    mean_step_before: float
+    mean_step: float
+    images: int
+
+    def record(self, source_hash: str) -> dict:
+        """The model file's metrics["step_budget"]."""
+        return {
+            "max_mean_step": self.max_mean_step,
+            "source_model_hash": source_hash,
+            "K_before": self.thresholds_before,
+            "K": self.thresholds,
+            "val_accuracy_before": self.accuracy_before,
+            "val_accuracy": self.accuracy,
+            "val_mean_step_before": self.mean_step_before,
+            "val_mean_step": self.mean_step,
+            "val_size": self.images,
+        }
+
+
+def calibrate_for_budget(
+    model: Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    max_mean_step: float,
+    span_high: float = SPAN[1],
+    progress=None,
+) -> BudgetCalibration:
+    """The thresholds that classify the most of the given (validation) images correctly with a
+    mean decision step of at most `max_mean_step` on them; among equally accurate ones the
+    earliest deciding, then the nearest to the model's K (sum of the differences), then the
+    smallest. Exhaustive over the box K_l in 1..ceil(`span_high` K_l of the model): one
+    pass over the images per combination of the lower layers' K scores every K of the output
+    layer (2 layers: ~40 passes; each further hidden layer multiplies them). `progress`, if
+    given, wraps the iterable of those combinations (e.g. tqdm). Raises Bs4nnError when no
+    thresholds of the box decide early enough, naming the earliest mean step they reach."""
+    if model.weight_kind != "binary":
+        raise Bs4nnError("threshold calibration needs a binary model (integer thresholds)")
+    if not (np.isfinite(max_mean_step) and max_mean_step >= 0):
+        raise Bs4nnError(f"the mean step budget must be a number >= 0, got {max_mean_step}")
+    labels = np.asarray(labels).astype(np.int64)
+    images = np.ascontiguousarray(images)
+    n = len(labels)
+    if n == 0:
+        raise Bs4nnError("no validation images to calibrate on")
+    start = model.thresholds()
+    fr = forward_batch(model, images, start)
+    highest = [min(K_MAX, max(k, int(np.ceil(k * span_high)))) for k in start]
+    lay, fw, _ = pack_forward(model)
+    top = len(start) - 1
+    out_ks = np.arange(K_MIN, highest[top] + 1, dtype=np.int32)
+    limit = max_mean_step * n  # within the budget: sum of the decision steps <= limit
+    best = earliest = None  # (key, K); keys compare as "better" = larger
+    combos = list(itertools.product(*(range(K_MIN, h + 1) for h in highest[:top])))
+    for lower in progress(combos) if progress else combos:
+        right, steps = calibrate_kernels.scores_per_k(
+            images,
+            labels,
+            lay.sizes,
+            lay.woff,
+            lay.noff,
+            fw,
+            np.array([*lower, start[top]], np.int32),
+            top,
+            out_ks,
+        )
+        for k, r, s in zip(out_ks.tolist(), right.tolist(), steps.tolist(), strict=True):
+            ks = [*lower, k]
+            near = [-sum(abs(a - b) for a, b in zip(ks, start, strict=True))] + [-v for v in ks]
+            if earliest is None or (-s, r, *near) > earliest[0]:
+                earliest = ((-s, r, *near), ks, s)
+            if s <= limit and (best is None or (r, -s, *near) > best[0]):
+                best = ((r, -s, *near), ks, s)
+    if best is None:
+        _, ks, s = earliest
+        least = np.ceil(s / n * 100) / 100
+        raise Bs4nnError(
+            f"no thresholds decide within a mean of {max_mean_step:g} steps on the {n} "
+            f"validation images: the earliest, K {','.join(map(str, ks))}, decide at "
+            f"{s / n:.2f} on average; give --max-mean-step {least:.2f} or more"
+        )
+    (right_best, _, *_), ks, s = best
+    return BudgetCalibration(
+        model=replace(model, thetas=thetas_for(ks, model.alphas)),
+        max_mean_step=float(max_mean_step),
+        thresholds_before=start,
+        thresholds=ks,
+        accuracy_before=float(np.mean(fr.labels == labels)),
+        accuracy=right_best / n,
+        mean_step_before=float(fr.steps.mean()),
+        mean_step=s / n,
+        images=n,
+    )
