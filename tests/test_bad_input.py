@@ -381,8 +381,8 @@ CASES = [
     (
         "calibrate-no-split",
         "calibrate {w}/good.bs4nn --max-mean-step 60 --out new.bs4nn",
-        "bs4nn calibrate: error: {w}/good.bs4nn records no validation split (val_size and seed "
-        "of bs4nn train); calibrate a model trained with bs4nn train",
+        "bs4nn calibrate: error: the model records no validation split (val_size and seed of "
+        "bs4nn train); calibrate a model trained with bs4nn train",
     ),
     (
         "calibrate-model-flipped",

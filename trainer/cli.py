@@ -7,10 +7,9 @@ import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TextIO
 
-from bs4nn.trainer.calibrate import calibrate_for_budget
+from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
@@ -34,7 +33,7 @@ from bs4nn.trainer.plots import (
 )
 from bs4nn.trainer.semantics import check_thresholds
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
-from bs4nn.trainer.train import PRESETS, checkpoint_path, load_run_data, make_config, train
+from bs4nn.trainer.train import PRESETS, checkpoint_path, make_config, train
 
 # options of the paper's rule only, and of the surrogate rule only (attribute names)
 PAPER_ONLY = ("theta", "silent_target", "ema_samples", "gamma", "tie_lead", "clip", "calibrate")
@@ -333,27 +332,13 @@ def _calibrate(args: argparse.Namespace) -> int:
             f"{args.model} has real weights (S4NN); calibration chooses the integer thresholds "
             "of a binary model"
         )
-    split = model.train_config
-    if not all(isinstance(split.get(key), int) for key in ("val_size", "seed")):
-        raise Bs4nnError(
-            f"{args.model} records no validation split (val_size and seed of bs4nn train); "
-            "calibrate a model trained with bs4nn train"
-        )
-    dataset = model.dataset_to_run(args.dataset)
-    images, labels, _, _, _, val_idx = load_run_data(
-        SimpleNamespace(
-            dataset=dataset, val_size=split["val_size"], seed=split["seed"], train_limit=None
-        ),
-        args.data_dir,
-    )
+    images, labels = validation_split(model, args.dataset, args.data_dir)
     from tqdm import tqdm
 
     def progress(combos):
         return tqdm(combos, desc="thresholds", unit=" passes", disable=args.no_progress)
 
-    result = calibrate_for_budget(
-        model, images[val_idx], labels[val_idx], args.max_mean_step, progress=progress
-    )
+    result = calibrate_for_budget(model, images, labels, args.max_mean_step, progress=progress)
     metrics = {k: v for k, v in model.metrics.items() if not k.startswith("test_")}
     metrics["val_accuracy"] = result.accuracy
     metrics["step_budget"] = result.record(model.content_hash)
