@@ -9,7 +9,6 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bs4nn.codegen.footprint import target_info
@@ -78,19 +77,12 @@ def pico_firmware(tmp_path_factory):
     return intmodel, fw / "build" / "firmware.bin"
 
 
-def _stream_at_line_rate(pico_firmware, data_dir, n, baud, honour_buffer=True, late=False):
+def _stream_at_line_rate(pico_firmware, data_dir, n, baud, honour_buffer=True):
     """Dense INFER frames (791 bytes: more than the board's 512-byte ring) at `baud` into the
-    32-byte RX FIFO, window 2. Returns (mismatches, resends, bytes the RX FIFO dropped).
-    `late`: the n of the first 100 test images that the model decides latest (the longest
-    inferences, whatever the shipped model), instead of the first n."""
+    32-byte RX FIFO, window 2. Returns (mismatches, resends, bytes the RX FIFO dropped)."""
     intmodel, firmware = pico_firmware
     images, labels = load_dataset("mnist", "test", data_dir=data_dir)
-    if late:
-        steps = reference_batch(intmodel, images[:100]).decision_steps
-        pick = np.sort(np.argsort(-steps, kind="stable")[:n])
-        images, labels = images[pick], labels[pick]
-    else:
-        images, labels = images[:n], labels[:n]
+    images, labels = images[:n], labels[:n]
     ref = reference_batch(intmodel, images)
     with rp2040js.running_rp2040js(firmware, rx_baud=baud) as emu:
         link = SerialTransport(emu.url)
@@ -116,21 +108,22 @@ def test_pico_at_115200_baud_needs_no_resend(pico_firmware, data_dir):
     assert _stream_at_line_rate(pico_firmware, data_dir, N, 115200) == (0, 0, 0)
 
 
-# At 8 Mbaud a whole dense request (791 bytes, 1 ms) arrives during one long inference
-# (~200,000 cycles at 125 MHz, 1.6 ms, on average): more than the 512-byte ring and the 32-byte
-# FIFO hold, so only the host's limit (one dense request in flight) keeps the bytes whole. (At
-# 2 Mbaud only ~430 bytes arrive during an inference of the default kernel: the overrun would
-# depend on timing.) The control streams the images the model decides latest: the first ten
-# decide too early with the 60-epoch model for an overrun to be sure.
+# At 8 Mbaud a whole dense request (791 bytes, 1 ms) arrives during one inference (~215,000
+# cycles at 125 MHz, 1.7 ms): more than the 512-byte ring and the 32-byte FIFO hold, so only the
+# host's limit (one dense request in flight) keeps the bytes whole. (At 2 Mbaud only ~430 bytes
+# arrive during an inference of the default kernel: the overrun would depend on timing.)
 def test_pico_at_8_mbaud_needs_no_resend_because_the_host_honours_the_buffer(
     pico_firmware, data_dir
 ):
     assert _stream_at_line_rate(pico_firmware, data_dir, 10, 8_000_000) == (0, 0, 0)
 
 
+# The control streams 30 images: whether the emulated FIFO overruns depends on when the host's
+# bytes reach the emulator, and with the 60-epoch mnist-600-surrogate (earlier decisions, shorter
+# inferences) 10 images overran in some runs and not in others (twice not, in `make test`).
 def test_pico_at_8_mbaud_overruns_when_the_host_ignores_the_buffer(pico_firmware, data_dir):
     wrong, resends, overflows = _stream_at_line_rate(
-        pico_firmware, data_dir, 10, 8_000_000, honour_buffer=False, late=True
+        pico_firmware, data_dir, 30, 8_000_000, honour_buffer=False
     )
     assert wrong == 0 and resends > 0 and overflows > 0
 
