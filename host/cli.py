@@ -133,6 +133,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=positive_floats,
         help="scales of the model's K (default 0.4,0.6,0.8,0.9,1,1.1,1.2,1.4,1.6)",
     )
+    kind.add_argument(
+        "--budgets",
+        type=positive_floats,
+        help="budgets of mean decision step, e.g. 40,60,80: for each, the most accurate K on "
+        "the model's validation split that decides within it there (as bs4nn calibrate)",
+    )
     s.set_defaults(func=_run_sweep)
 
 
@@ -188,5 +194,11 @@ def _run_bench(args: argparse.Namespace) -> int:
 def _run_sweep(args: argparse.Namespace) -> int:
     from bs4nn.host.sweep import run_sweep
 
-    points = run_sweep(args.model, thetas=args.thetas, scales=args.scales, **_device_options(args))
+    points = run_sweep(
+        args.model,
+        thetas=args.thetas,
+        scales=args.scales,
+        budgets=args.budgets,
+        **_device_options(args),
+    )
     return 0 if all(pt.mismatches == 0 for pt in points) else 1

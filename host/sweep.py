@@ -3,10 +3,12 @@
 For each threshold setting: SET_THRESHOLDS over the link, stream the images, check every reply
 against the integer reference run with the same thresholds, and record accuracy, mean decision
 step and the device's mean counter per inference (instructions on the emulated board). Settings
-are either one theta for every layer (as in the paper, converted with the model's alphas:
-K_l = ceil(theta / alpha_l)) or scales of the model's own K. Two plots: accuracy and decision
-step per setting (sweep.png), and accuracy against the mean counter with the settings no other
-beats on both (the Pareto front, pareto.png).
+are one theta for every layer (as in the paper, converted with the model's alphas:
+K_l = ceil(theta / alpha_l)), scales of the model's own K, or budgets of mean decision step:
+the most accurate K on the model's validation split within each budget
+(`calibrate.calibrate_for_budget`, as `bs4nn calibrate` chooses them). Two plots: accuracy and
+decision step per setting (sweep.png), and accuracy against the mean counter with the settings no
+other beats on both (the Pareto front, pareto.png).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bs4nn.host.records import read_records
 from bs4nn.host.report import summarize
 from bs4nn.host.stream import run_pass
 from bs4nn.host.transport import DEFAULT_BAUD
+from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_output, staged_file
 from bs4nn.trainer.plots import pyplot, save
@@ -35,7 +38,7 @@ DEFAULT_SCALES = (0.4, 0.6, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4, 1.6)
 
 @dataclass
 class SweepPoint:
-    setting: float  # theta, or scale of the default K
+    setting: float  # theta, scale of the default K, or budget of mean decision step
     thresholds: list[int]
     accuracy: float
     decision_step_mean: float
@@ -52,9 +55,21 @@ def thresholds_for_scale(scale: float, default_k) -> list[int]:
     return [max(1, math.ceil(scale * k)) for k in default_k]
 
 
-def _settings(model, intmodel, thetas, scales) -> list[tuple[float, list[int]]]:
+def _settings(
+    model, intmodel, thetas, scales, budgets, dataset, data_dir
+) -> list[tuple[float, list[int]]]:
     if thetas:
         out = [(float(t), thresholds_for_theta(t, model.alphas)) for t in thetas]
+    elif budgets:
+        box = score_box(model, *validation_split(model, dataset, data_dir))
+        out = []
+        for budget in budgets:
+            chosen = choose_for_budget(model, box, budget)
+            print(
+                f"budget {budget:g}: K {','.join(map(str, chosen.thresholds))}, validation "
+                f"{100 * chosen.accuracy:.2f}% at mean decision step {chosen.mean_step:.2f}"
+            )
+            out.append((float(budget), chosen.thresholds))
     else:
         out = [
             (float(s), thresholds_for_scale(s, intmodel.thresholds))
@@ -82,6 +97,7 @@ def run_sweep(
     thetas: list[float] | None = None,
     scales: list[float] | None = None,
     data_dir: str | Path | None = None,
+    budgets: list[float] | None = None,
     window: int | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     progress: bool = True,
@@ -94,10 +110,10 @@ def run_sweep(
     check_output(out, "--out", folder=True)
     model, intmodel = load_model(model_path)
     dataset = model.dataset_to_run(dataset)
-    settings = _settings(model, intmodel, thetas, scales)
+    settings = _settings(model, intmodel, thetas, scales, budgets, dataset, data_dir)
     images, labels = load_dataset(dataset, "test", data_dir=data_dir)
     images, labels = images[:limit], labels[:limit]
-    kind = "theta" if thetas else "scale"
+    kind = "theta" if thetas else "budget" if budgets else "scale"
     points: list[SweepPoint] = []
     with (
         run_folder(out) as folder,
@@ -167,7 +183,13 @@ def plot_sweep(points: list[SweepPoint], kind: str, path: Path, board: str) -> N
     x = [pt.setting for pt in points]
     fig, ax = pyplot().subplots(figsize=(6, 4))
     ax.plot(x, [100 * pt.accuracy for pt in points], "o-", color="tab:blue")
-    ax.set_xlabel("threshold theta (all layers)" if kind == "theta" else "scale of the model's K")
+    ax.set_xlabel(
+        {
+            "theta": "threshold theta (all layers)",
+            "scale": "scale of the model's K",
+            "budget": "budget of mean decision step (validation)",
+        }[kind]
+    )
     ax.set_ylabel("accuracy (%)", color="tab:blue")
     ax2 = ax.twinx()
     ax2.plot(x, [pt.decision_step_mean for pt in points], "s--", color="tab:red")
@@ -214,7 +236,7 @@ def plot_pareto(points: list[SweepPoint], kind: str, path: Path, result: dict) -
         )
     ax.set_xlabel(f"mean {result.get('counter_name') or 'counter'} per inference")
     ax.set_ylabel("accuracy (%)")
-    label = "theta" if kind == "theta" else "scale of K"
+    label = {"theta": "theta", "scale": "scale of K", "budget": "step budget"}[kind]
     ax.set_title(
         f"accuracy vs cost ({label}), {result.get('board') or ''} "
         f"kernel {result.get('kernel') or ''}"

@@ -344,6 +344,55 @@ CASES = [
         "got 'all' (see `bs4nn export --help`)",
     ),
     (
+        "calibrate-no-budget",
+        "calibrate {w}/good.bs4nn --out new.bs4nn",
+        "bs4nn calibrate: error: the following arguments are required: --max-mean-step "
+        "(see `bs4nn calibrate --help`)",
+    ),
+    (
+        "calibrate-budget-neg",
+        "calibrate {w}/good.bs4nn --max-mean-step -1 --out new.bs4nn",
+        "bs4nn calibrate: error: argument --max-mean-step: expected a finite number of at least "
+        "0, got '-1' (see `bs4nn calibrate --help`)",
+    ),
+    (
+        "calibrate-budget-nan",
+        "calibrate {w}/good.bs4nn --max-mean-step nan --out new.bs4nn",
+        "bs4nn calibrate: error: argument --max-mean-step: expected a finite number of at least "
+        "0, got 'nan' (see `bs4nn calibrate --help`)",
+    ),
+    (
+        "calibrate-out-is-model",
+        "calibrate {w}/good.bs4nn --max-mean-step 60 --out {w}/good.bs4nn",
+        "bs4nn calibrate: error: --out is the input model; give another file for the calibrated "
+        "one",
+    ),
+    (
+        "calibrate-out-under-file",
+        "calibrate {w}/good.bs4nn --max-mean-step 60 --out {w}/afile/new.bs4nn",
+        "bs4nn calibrate: error: --out {w}/afile/new.bs4nn: {w}/afile is not a folder; choose "
+        "another path",
+    ),
+    (
+        "calibrate-real",
+        "calibrate {w}/real.bs4nn --max-mean-step 60 --out new.bs4nn",
+        "bs4nn calibrate: error: {w}/real.bs4nn has real weights (S4NN); calibration chooses the "
+        "integer thresholds of a binary model",
+    ),
+    (
+        "calibrate-no-split",
+        "calibrate {w}/good.bs4nn --max-mean-step 60 --out new.bs4nn",
+        "bs4nn calibrate: error: the model records no validation split (val_size and seed of "
+        "bs4nn train); calibrate a model trained with bs4nn train",
+    ),
+    (
+        "calibrate-model-flipped",
+        "calibrate {w}/flipped.bs4nn --max-mean-step 60 --out new.bs4nn",
+        "bs4nn calibrate: error: model file {w}/flipped.bs4nn is corrupt or truncated (damaged "
+        "archive: Bad CRC-32 for file 'meta.json'); copy it again from its source, or re-train / "
+        "re-save it",
+    ),
+    (
         "eval-limit-0",
         "eval {w}/good.bs4nn --limit 0",
         "bs4nn eval: error: argument --limit: expected a whole number of at least 1, got '0' "

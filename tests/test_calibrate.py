@@ -3,11 +3,18 @@
 import numpy as np
 import pytest
 
+from bs4nn.cli import main
 from bs4nn.trainer import calibrate_kernels
-from bs4nn.trainer.calibrate import accuracy_with_thresholds, calibrate_thresholds, thetas_for
+from bs4nn.trainer.calibrate import (
+    accuracy_with_thresholds,
+    calibrate_for_budget,
+    calibrate_thresholds,
+    thetas_for,
+)
+from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import pack_forward, predict
-from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.evaluate import forward_batch, pack_forward, predict
+from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.semantics import threshold_count
 
 
@@ -68,8 +75,9 @@ def test_calibration_needs_a_binary_model():
 
 @pytest.mark.parametrize("sizes", [[30, 12, 4], [30, 12, 8, 4]])
 def test_one_pass_scores_equal_a_forward_per_candidate(sizes):
-    """calibrate_kernels.right_per_k (the layers below once, the searched layer's counts once,
-    the layers above per candidate) counts exactly the images `predict` gets right."""
+    """calibrate_kernels.scores_per_k (the layers below once, the searched layer's counts once,
+    the layers above per candidate) counts exactly the images `predict` gets right and sums
+    exactly the decision steps of `forward_batch`."""
     rng = np.random.default_rng(len(sizes))
     weights = [rng.uniform(-0.4, 1.0, size=(sizes[i + 1], sizes[i])) for i in range(len(sizes) - 1)]
     _, images = _random_net(4)
@@ -79,12 +87,137 @@ def test_one_pass_scores_equal_a_forward_per_candidate(sizes):
     lay, fw, thr = pack_forward(model)
     candidates = np.arange(1, 16, dtype=np.int32)
     for ly in range(len(weights)):
-        right = calibrate_kernels.right_per_k(
+        right, steps = calibrate_kernels.scores_per_k(
             images, labels, lay.sizes, lay.woff, lay.noff, fw, thr, ly, candidates
         )
-        expect = [
-            int((predict(model, images, ks0[:ly] + [int(k)] + ks0[ly + 1 :]) == labels).sum())
-            for k in candidates
+        runs = [
+            forward_batch(model, images, ks0[:ly] + [int(k)] + ks0[ly + 1 :]) for k in candidates
         ]
-        assert right.tolist() == expect
-        assert len(set(expect)) > 3  # the candidates decide differently
+        assert right.tolist() == [int((fr.labels == labels).sum()) for fr in runs]
+        assert steps.tolist() == [int(fr.steps.sum()) for fr in runs]
+        assert len(set(right.tolist())) > 3  # the candidates decide differently
+        assert len(set(steps.tolist())) > 3
+
+
+def _budget_case():
+    """A 30-12-4 network at K 6, 4 and 300 images labelled by it, a fifth of the labels
+    redrawn at random; no pixel above 199, so nothing spikes before step 56."""
+    rng = np.random.default_rng(3)
+    weights = [rng.uniform(-0.3, 1.0, size=(12, 30)), rng.uniform(-0.5, 1.0, size=(4, 12))]
+    images = rng.integers(0, 200, size=(300, 30)).astype(np.uint8)
+    images[rng.random(images.shape) < 0.5] = 0
+    alphas = np.array([0.7, 1.3])
+    model = model_from_arrays(weights, alphas, thetas_for([6, 4], alphas))
+    labels = predict(model, images)
+    redrawn = rng.random(len(labels)) < 0.2
+    labels[redrawn] = rng.integers(0, 4, redrawn.sum())
+    return model, images, labels
+
+
+def test_budget_calibration_is_the_most_accurate_within_the_budget():
+    model, images, labels = _budget_case()
+    # every K of the box (1..ceil(1.6 K): 1..10, 1..7) scored by the plain forward
+    box = {}
+    for k1 in range(1, 11):
+        for k2 in range(1, 8):
+            fr = forward_batch(model, images, [k1, k2])
+            box[k1, k2] = (int((fr.labels == labels).sum()), int(fr.steps.sum()))
+    chosen = {}
+    for budget in (70, 85, 100, 130, 200):
+        got = calibrate_for_budget(model, images, labels, budget)
+        right, step_sum = box[tuple(got.thresholds)]
+        assert step_sum <= budget * 300
+        assert right == max(r for r, s in box.values() if s <= budget * 300)
+        assert got.model.thresholds() == got.thresholds
+        assert (got.accuracy, got.mean_step) == (right / 300, step_sum / 300)
+        assert (got.accuracy_before, got.mean_step_before) == (251 / 300, 52514 / 300)
+        assert got.thresholds_before == [6, 4] and got.images == 300
+        chosen[budget] = (got.thresholds, right, step_sum)
+    assert chosen == {
+        70: ([1, 2], 126, 20694),
+        85: ([2, 3], 152, 25284),
+        100: ([3, 1], 154, 28565),
+        130: ([3, 4], 163, 33275),
+        200: ([6, 4], 251, 52514),  # the model's own K already fit
+    }
+    steps = [step_sum for _, _, step_sum in chosen.values()]
+    assert steps == sorted(steps)  # a tighter budget never decides later
+    # only the thresholds change
+    got = calibrate_for_budget(model, images, labels, 85)
+    assert all((a == b).all() for a, b in zip(got.model.weights, model.weights, strict=True))
+    assert (got.model.alphas == model.alphas).all()
+    assert got.record("ab") == {
+        "max_mean_step": 85.0,
+        "source_model_hash": "ab",
+        "K_before": [6, 4],
+        "K": [2, 3],
+        "val_accuracy_before": 251 / 300,
+        "val_accuracy": 152 / 300,
+        "val_mean_step_before": 52514 / 300,
+        "val_mean_step": 25284 / 300,
+        "val_size": 300,
+    }
+
+
+def test_a_budget_no_thresholds_reach_is_refused():
+    model, images, labels = _budget_case()
+    calibrate_for_budget(model, images, labels, 68.98)  # the earliest: 20694 / 300 steps
+    with pytest.raises(Bs4nnError) as err:
+        calibrate_for_budget(model, images, labels, 68.97)
+    assert str(err.value) == (
+        "no thresholds decide within a mean of 68.97 steps on the 300 validation images: the "
+        "earliest, K 1,2, decide at 68.98 on average; give --max-mean-step 68.98 or more"
+    )
+
+
+def test_bs4nn_calibrate_writes_the_model_chosen_on_the_validation_split(tmp_path, capsys):
+    """`bs4nn calibrate` calibrates on the model's own validation split (its dataset, val_size
+    and seed), writes the model with the chosen thresholds and the record of the budget, and
+    refuses an unreachable budget with one line, writing nothing."""
+    rng = np.random.default_rng(1)
+    weights = [rng.standard_normal((16, 784)), rng.standard_normal((10, 16))]
+    model = model_from_arrays(
+        weights,
+        [1.0, 0.5],
+        [8.0, 1.5],
+        dataset="mnist",
+        seed=5,
+        train_config={"val_size": 300, "seed": 5},
+        metrics={"val_accuracy": 0.1, "test_accuracy": 0.1, "epochs": 1},
+    )
+    src = model.save(tmp_path / "m.bs4nn")
+    images, labels = load_dataset("mnist", "train")
+    _, val_idx = train_val_split(len(images), 300, 5)
+    want = calibrate_for_budget(model, images[val_idx], labels[val_idx], 40)
+    assert want.thresholds != want.thresholds_before  # the budget changes the thresholds
+    out = tmp_path / "fast.bs4nn"
+    argv = ["calibrate", str(src), "--max-mean-step", "40", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    k0, k1 = ",".join(map(str, want.thresholds_before)), ",".join(map(str, want.thresholds))
+    assert capsys.readouterr().out == (
+        f"K {k0} -> {k1}: validation {100 * want.accuracy_before:.2f}% -> "
+        f"{100 * want.accuracy:.2f}%, mean decision step {want.mean_step_before:.2f} -> "
+        f"{want.mean_step:.2f} (at most 40) on 300 images; wrote {out}\n"
+    )
+    new = Model.load(out)
+    assert new.thresholds() == want.thresholds
+    fr = forward_batch(new, images[val_idx])
+    assert fr.steps.mean() == want.mean_step <= 40
+    assert new.metrics == {
+        "val_accuracy": want.accuracy,
+        "epochs": 1,
+        "step_budget": want.record(model.content_hash),
+    }
+    assert new.train_config == model.train_config and new.dataset == "mnist"
+
+    with pytest.raises(Bs4nnError) as refused:  # nothing decides at step 0
+        calibrate_for_budget(model, images[val_idx], labels[val_idx], 0)
+    none = tmp_path / "none.bs4nn"
+    argv = ["calibrate", str(src), "--max-mean-step", "0", "--out", str(none), "--no-progress"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"bs4nn calibrate: error: {refused.value}\n"
+    assert str(refused.value) == (
+        "no thresholds decide within a mean of 0 steps on the 300 validation images: the "
+        "earliest, K 1,1, decide at 0.11 on average; give --max-mean-step 0.11 or more"
+    )
+    assert not none.exists()

@@ -13,7 +13,8 @@ from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.bench import run_bench
 from bs4nn.host.client import DeviceSilent
 from bs4nn.host.sweep import run_sweep, thresholds_for_scale, thresholds_for_theta
-from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
+from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
 
@@ -158,6 +159,56 @@ def test_sweep_checks_every_setting_against_the_reference(
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
     assert [pt["counter_mean"] for pt in data["points"]] == [pt.counter_mean for pt in points]
+
+
+def test_sweep_over_budgets_runs_the_thresholds_chosen_on_validation(
+    mnist, data_dir, tmp_path, capsys
+):
+    """--budgets: per budget, the K `calibrate_for_budget` chooses on the model's validation
+    split, run on the device and checked against the reference like any setting."""
+    rng = np.random.default_rng(1)
+    weights = [rng.standard_normal((32, 784)), rng.standard_normal((10, 32))]
+    model = model_from_arrays(
+        weights, [1.0, 0.5], [8.0, 1.5], dataset="mnist", train_config={"val_size": 300, "seed": 5}
+    )
+    path = model.save(tmp_path / "m.bs4nn")
+    val_images, val_labels = validation_split(model, data_dir=data_dir)
+    train_images, _ = load_dataset("mnist", "train", data_dir=data_dir)
+    assert (val_images == train_images[train_val_split(60000, 300, 5)[1]]).all()
+    want = [calibrate_for_budget(model, val_images, val_labels, b) for b in (20.0, 60.0)]
+    intmodel = IntModel.load(path)
+    images, labels = mnist
+    out = tmp_path / "sweep"
+    with FakeDevice(intmodel) as fake:
+        points = run_sweep(
+            path,
+            port=fake.port,
+            limit=N,
+            out_dir=out,
+            budgets=[20.0, 60.0],
+            data_dir=data_dir,
+            progress=False,
+        )
+        assert fake.thresholds == intmodel.thresholds  # restored at the end
+    assert [pt.setting for pt in points] == [20.0, 60.0]
+    assert [pt.thresholds for pt in points] == [w.thresholds for w in want]
+    assert points[0].thresholds != points[1].thresholds
+    for pt in points:
+        ref = reference_batch(intmodel, images, pt.thresholds)
+        assert pt.mismatches == 0
+        assert pt.accuracy == float((ref.labels == labels).mean())
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == [
+        f"budget {b:g}: K {','.join(map(str, w.thresholds))}, validation "
+        f"{100 * w.accuracy:.2f}% at mean decision step {w.mean_step:.2f}"
+        for b, w in zip((20, 60), want, strict=True)
+    ]
+    data = json.loads((out / "sweep.json").read_text())
+    assert data["kind"] == "budget" and data["mismatches"] == 0
+    assert sorted(p.name for p in out.glob("images_*.csv")) == [
+        "images_budget_20.csv",
+        "images_budget_60.csv",
+    ]
 
 
 def test_pareto_front_keeps_the_settings_nothing_beats_on_both():

@@ -4,17 +4,22 @@ The integer thresholds K_l a network fires with need not be the ones it was trai
 firmware can run any K (docs/design.md), and a slightly different K often decides better (the
 threshold sweep in README). `calibrate_thresholds` searches K per layer, one layer at a time,
 on validation images only, and returns a model whose thetas give the chosen K exactly.
+`calibrate_for_budget` trades accuracy for earlier decisions: the most accurate K whose mean
+decision step on the validation images is within a budget (`bs4nn calibrate`).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import itertools
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from bs4nn.trainer import calibrate_kernels
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import pack_forward, predict
+from bs4nn.trainer.evaluate import forward_batch, pack_forward, predict
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
 
@@ -63,7 +68,7 @@ def calibrate_thresholds(
             for step in (coarse, 1):
                 # every candidate of this layer scored in one pass (the others stay fixed)
                 ks = np.array(sorted(candidates), np.int32)
-                right = calibrate_kernels.right_per_k(
+                right, _ = calibrate_kernels.scores_per_k(
                     images,
                     labels,
                     lay.sizes,
@@ -91,3 +96,173 @@ def calibrate_thresholds(
     )
     calibrated = replace(model, thetas=thetas_for(best, model.alphas))
     return calibrated, before, best_acc
+
+
+def validation_split(
+    model: Model, dataset: str | None = None, data_dir: str | Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of the validation split `model` was selected on: its dataset's seeded
+    split of val_size training images (or own data's x_val), as its training run made it."""
+    from bs4nn.trainer.train import load_run_data  # train imports this module
+
+    split = model.train_config
+    if not all(isinstance(split.get(key), int) for key in ("val_size", "seed")):
+        raise Bs4nnError(
+            "the model records no validation split (val_size and seed of bs4nn train); "
+            "calibrate a model trained with bs4nn train"
+        )
+    run = SimpleNamespace(
+        dataset=model.dataset_to_run(dataset),
+        val_size=split["val_size"],
+        seed=split["seed"],
+        train_limit=None,
+    )
+    images, labels, _, _, _, val_idx = load_run_data(run, data_dir)
+    return images[val_idx], labels[val_idx]
+
+
+@dataclass
+class BudgetCalibration:
+    """What `calibrate_for_budget` chose, on the calibration (validation) images."""
+
+    model: Model  # the input model with the chosen thresholds
+    max_mean_step: float
+    thresholds_before: list[int]
+    thresholds: list[int]
+    accuracy_before: float
+    accuracy: float
+    mean_step_before: float
+    mean_step: float
+    images: int
+
+    def record(self, source_hash: str) -> dict:
+        """The model file's metrics["step_budget"]."""
+        return {
+            "max_mean_step": self.max_mean_step,
+            "source_model_hash": source_hash,
+            "K_before": self.thresholds_before,
+            "K": self.thresholds,
+            "val_accuracy_before": self.accuracy_before,
+            "val_accuracy": self.accuracy,
+            "val_mean_step_before": self.mean_step_before,
+            "val_mean_step": self.mean_step,
+            "val_size": self.images,
+        }
+
+
+@dataclass
+class ThresholdBox:
+    """Every K of a box scored on the calibration images: `right` and `step_sum` per row of
+    `thresholds`, and the model's own K (`start`) with its figures."""
+
+    start: list[int]
+    thresholds: np.ndarray  # (settings, layers) int
+    right: np.ndarray  # images classified correctly (strict decision), per setting
+    step_sum: np.ndarray  # sum of the decision steps, per setting
+    images: int
+    right_start: int
+    step_sum_start: int
+
+
+def score_box(
+    model: Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    span_high: float = SPAN[1],
+    progress=None,
+) -> ThresholdBox:
+    """Every K in the box K_l = 1..ceil(`span_high` K_l of the model) scored on the given
+    images: one pass over them per combination of the lower layers' K scores every K of the
+    output layer (2 layers: ~40 passes; each further hidden layer multiplies them).
+    `progress`, if given, wraps the list of those combinations (e.g. tqdm)."""
+    if model.weight_kind != "binary":
+        raise Bs4nnError("threshold calibration needs a binary model (integer thresholds)")
+    labels = np.asarray(labels).astype(np.int64)
+    images = np.ascontiguousarray(images)
+    if len(labels) == 0:
+        raise Bs4nnError("no validation images to calibrate on")
+    start = model.thresholds()
+    fr = forward_batch(model, images, start)
+    highest = [min(K_MAX, max(k, int(np.ceil(k * span_high)))) for k in start]
+    lay, fw, _ = pack_forward(model)
+    top = len(start) - 1
+    out_ks = np.arange(K_MIN, highest[top] + 1, dtype=np.int32)
+    combos = list(itertools.product(*(range(K_MIN, h + 1) for h in highest[:top])))
+    thresholds, right, step_sum = [], [], []
+    for lower in progress(combos) if progress else combos:
+        r, s = calibrate_kernels.scores_per_k(
+            images,
+            labels,
+            lay.sizes,
+            lay.woff,
+            lay.noff,
+            fw,
+            np.array([*lower, start[top]], np.int32),
+            top,
+            out_ks,
+        )
+        thresholds += [[*lower, k] for k in out_ks.tolist()]
+        right.append(r)
+        step_sum.append(s)
+    return ThresholdBox(
+        start=start,
+        thresholds=np.array(thresholds, np.int64),
+        right=np.concatenate(right),
+        step_sum=np.concatenate(step_sum),
+        images=len(labels),
+        right_start=int(np.sum(fr.labels == labels)),
+        step_sum_start=int(fr.steps.sum()),
+    )
+
+
+def choose_for_budget(model: Model, box: ThresholdBox, max_mean_step: float) -> BudgetCalibration:
+    """The K of `box` that classify the most images correctly with a mean decision step of
+    at most `max_mean_step`; among equally accurate ones the earliest deciding, then the
+    nearest to the model's K (sum of the differences), then the smallest. Raises Bs4nnError
+    when none decides early enough, naming the earliest mean step of the box."""
+    if not (np.isfinite(max_mean_step) and max_mean_step >= 0):
+        raise Bs4nnError(f"the mean step budget must be a number >= 0, got {max_mean_step}")
+    n = box.images
+    far = np.abs(box.thresholds - np.array(box.start)).sum(axis=1)
+    # np.lexsort sorts by its last key first; ascending, so the best row comes first
+    smallest = [box.thresholds[:, i] for i in reversed(range(box.thresholds.shape[1]))]
+    fits = np.flatnonzero(box.step_sum <= max_mean_step * n)
+    if len(fits) == 0:
+        earliest = np.lexsort([*smallest, far, -box.right, box.step_sum])[0]
+        ks, mean = box.thresholds[earliest].tolist(), box.step_sum[earliest] / n
+        raise Bs4nnError(
+            f"no thresholds decide within a mean of {max_mean_step:g} steps on the {n} "
+            f"validation images: the earliest, K {','.join(map(str, ks))}, decide at "
+            f"{mean:.2f} on average; give --max-mean-step {np.ceil(mean * 100) / 100:.2f} or more"
+        )
+    keys = [*smallest, far, box.step_sum, -box.right]
+    best = fits[np.lexsort([key[fits] for key in keys])[0]]
+    ks = box.thresholds[best].tolist()
+    return BudgetCalibration(
+        model=replace(model, thetas=thetas_for(ks, model.alphas)),
+        max_mean_step=float(max_mean_step),
+        thresholds_before=box.start,
+        thresholds=ks,
+        accuracy_before=box.right_start / n,
+        accuracy=int(box.right[best]) / n,
+        mean_step_before=box.step_sum_start / n,
+        mean_step=int(box.step_sum[best]) / n,
+        images=n,
+    )
+
+
+def calibrate_for_budget(
+    model: Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    max_mean_step: float,
+    span_high: float = SPAN[1],
+    progress=None,
+) -> BudgetCalibration:
+    """The most accurate thresholds on the given (validation) images whose mean decision step
+    there is at most `max_mean_step`: `choose_for_budget` on `score_box` (exhaustive over
+    K_l = 1..ceil(`span_high` K_l of the model))."""
+    if not (np.isfinite(max_mean_step) and max_mean_step >= 0):
+        raise Bs4nnError(f"the mean step budget must be a number >= 0, got {max_mean_step}")
+    box = score_box(model, images, labels, span_high, progress)
+    return choose_for_budget(model, box, max_mean_step)

@@ -8,8 +8,8 @@ below run once (`kernels.forward` on them), the searched layer's counts run once
 running maximum of each neuron's count records the step at which it first reaches every
 candidate K, and only the layers above run once per candidate (`kernels.forward` on them, fed
 with the searched layer's spikes). The searched layer being the last, `kernels.forward` on it
-alone scores each candidate. Every decision is `kernels.forward`'s own, so the labels are those
-of `evaluate.predict` with the same thresholds.
+alone scores each candidate. Every decision is `kernels.forward`'s own, so the labels and
+decision steps are those of `evaluate.forward_batch` with the same thresholds.
 """
 
 import numpy as np
@@ -19,8 +19,9 @@ from bs4nn.trainer.kernels import TMAX, forward, forward_buffers, sort_by_step, 
 
 
 @njit(cache=True)
-def _image_right(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right):
-    """right[c] = 1 where K = ks[c] (ascending) at `layer` classifies one image correctly."""
+def _image_scores(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right, steps):
+    """right[c] = 1 where K = ks[c] (ascending) at `layer` classifies one image correctly;
+    steps[c] = its decision step."""
     n_layers = sizes.shape[0] - 1
     order, starts, counts, fire_count, times, fired_order, fired_n, seg = forward_buffers(
         pixels.shape[0], noff[n_layers], n_layers, thr
@@ -53,7 +54,7 @@ def _image_right(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right):
     if top == layer:  # the output layer alone, per candidate
         for c in range(ks.shape[0]):
             up_thr[0] = ks[c]
-            label_c, _, _ = forward(
+            label_c, step_c, _ = forward(
                 order,
                 starts,
                 up_sizes,
@@ -70,6 +71,7 @@ def _image_right(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right):
                 seg,
             )
             right[c] = label_c == label
+            steps[c] = step_c
         return
     # the searched layer's counts, once: first[c, j] = step at which neuron j reaches ks[c]
     n_out = sizes[layer + 1]
@@ -91,7 +93,7 @@ def _image_right(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right):
     spikes = np.empty(n_out, np.int64)
     for c in range(ks.shape[0]):
         sort_by_step(first[c], spikes, starts)
-        label_c, _, _ = forward(
+        label_c, step_c, _ = forward(
             spikes,
             starts,
             up_sizes,
@@ -108,14 +110,18 @@ def _image_right(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right):
             seg,
         )
         right[c] = label_c == label
+        steps[c] = step_c
 
 
 @njit(cache=True, parallel=True)
-def right_per_k(images, labels, sizes, woff, noff, fw, thr, layer, ks):
-    """Number of images (N, n_in uint8) classified correctly with the thresholds `thr` but
-    K = ks[c] at weight layer `layer`, for every c (ks ascending); flat layout of
-    trainer/kernels.py, binary weights."""
+def scores_per_k(images, labels, sizes, woff, noff, fw, thr, layer, ks):
+    """(images classified correctly, sum of their decision steps) with the thresholds `thr` but
+    K = ks[c] at weight layer `layer`, for every c (ks ascending); images (N, n_in) uint8,
+    flat layout of trainer/kernels.py, binary weights."""
     right = np.zeros((images.shape[0], ks.shape[0]), np.int64)
+    steps = np.zeros((images.shape[0], ks.shape[0]), np.int64)
     for n in prange(images.shape[0]):
-        _image_right(images[n], labels[n], sizes, woff, noff, fw, thr, layer, ks, right[n])
-    return right.sum(axis=0)
+        _image_scores(
+            images[n], labels[n], sizes, woff, noff, fw, thr, layer, ks, right[n], steps[n]
+        )
+    return right.sum(axis=0), steps.sum(axis=0)

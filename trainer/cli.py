@@ -1,13 +1,15 @@
-"""`bs4nn train` and `bs4nn eval`."""
+"""`bs4nn train`, `bs4nn eval` and `bs4nn calibrate`."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
@@ -204,6 +206,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--data-dir", type=existing_dir, help="where the datasets are")
     e.set_defaults(func=_eval)
 
+    c = subparsers.add_parser(
+        "calibrate",
+        help="choose thresholds for earlier decisions on the validation split",
+        description="Trade accuracy for earlier decisions (fewer instructions on the board): "
+        "choose each layer's integer threshold K to classify the most validation images "
+        "correctly (the model's own validation split, never the test set) with a mean "
+        "decision step of at most --max-mean-step on them, searching every K from 1 to 1.6 "
+        "times the model's; write the model with those thresholds to --out (its metrics "
+        "record the budget and the choice). A budget no K reaches is refused, naming the "
+        "earliest mean step they reach.",
+    )
+    c.add_argument("model", type=path, help="model file (binary weights, trained by bs4nn)")
+    c.add_argument(
+        "--max-mean-step",
+        type=nonnegative_float,
+        required=True,
+        metavar="S",
+        help="largest mean decision step (0..255) allowed on the validation split",
+    )
+    c.add_argument("--out", type=path, required=True, help="the new model file")
+    c.add_argument(
+        "--dataset",
+        "--data",
+        type=dataset_spec,
+        help="default: the model's dataset (own data: give its .npz file or folder)",
+    )
+    c.add_argument("--data-dir", type=existing_dir, help="where the datasets are")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar")
+    c.set_defaults(func=_calibrate)
+
 
 def _train(args: argparse.Namespace) -> int:
     # not at the first checkpoint, after epoch 1
@@ -288,6 +320,37 @@ def _eval(args: argparse.Namespace) -> int:
         for path in paths:
             if path is not None:
                 print(f"wrote {path}", file=stream)
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out", folder=False)
+    if Path(args.out).resolve() == Path(args.model).resolve():
+        raise Bs4nnError("--out is the input model; give another file for the calibrated one")
+    model = Model.load(args.model)
+    if model.weight_kind != "binary":
+        raise Bs4nnError(
+            f"{args.model} has real weights (S4NN); calibration chooses the integer thresholds "
+            "of a binary model"
+        )
+    images, labels = validation_split(model, args.dataset, args.data_dir)
+    from tqdm import tqdm
+
+    def progress(combos):
+        return tqdm(combos, desc="thresholds", unit=" passes", disable=args.no_progress)
+
+    result = calibrate_for_budget(model, images, labels, args.max_mean_step, progress=progress)
+    metrics = {k: v for k, v in model.metrics.items() if not k.startswith("test_")}
+    metrics["val_accuracy"] = result.accuracy
+    metrics["step_budget"] = result.record(model.content_hash)
+    replace(result.model, metrics=metrics).save(args.out)
+    print(
+        f"K {','.join(map(str, result.thresholds_before))} -> "
+        f"{','.join(map(str, result.thresholds))}: validation {100 * result.accuracy_before:.2f}% "
+        f"-> {100 * result.accuracy:.2f}%, mean decision step {result.mean_step_before:.2f} -> "
+        f"{result.mean_step:.2f} (at most {args.max_mean_step:g}) on {result.images} images; "
+        f"wrote {args.out}"
+    )
     return 0
 
 
