@@ -120,29 +120,12 @@ def test_training_forward_gives_fake_spikes_at_tmax():
     thr = np.array([2, 2], np.int32)
     order, starts = np.empty(6, np.int64), np.empty(257, np.int64)
     kernels.sort_inputs(np.array(PIXELS_A, np.uint8), order, starts)
-    times = np.empty(7, np.int64)
-    counts, fire_count = np.empty(7, np.int32), np.empty(7, np.int32)
-    fired_order, fired_n, seg = np.empty(7, np.int64), np.empty(2, np.int64), np.empty(2, np.int64)
-    res = kernels.forward(
-        order,
-        starts,
-        sizes,
-        woff,
-        noff,
-        fw,
-        thr,
-        False,
-        counts,
-        times,
-        fire_count,
-        fired_order,
-        fired_n,
-        seg,
-    )
+    _, _, buf = kernels.forward_buffers(6, 7, 2, thr)
+    res = kernels.forward(order, starts, kernels.Layout(sizes, woff, noff), fw, thr, False, buf)
     assert res == (1, 0, False)
     # run to the end: h1 fires at 155, h3 silent; o0 gets h1 at 155 -> count 1 < 2: silent
-    assert times.tolist() == [0, 155, 0, 256, 256, 0, 0]
-    assert fired_n.tolist() == [3, 2]
+    assert buf.times.tolist() == [0, 155, 0, 256, 256, 0, 0]
+    assert buf.fired_n.tolist() == [3, 2]
 
 
 @pytest.mark.parametrize(

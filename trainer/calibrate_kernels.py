@@ -15,7 +15,14 @@ decision steps are those of `evaluate.forward_batch` with the same thresholds.
 import numpy as np
 from numba import njit, prange
 
-from bs4nn.trainer.kernels import TMAX, forward, forward_buffers, sort_by_step, sort_inputs
+from bs4nn.trainer.kernels import (
+    TMAX,
+    Layout,
+    forward,
+    forward_buffers,
+    sort_by_step,
+    sort_inputs,
+)
 
 
 @njit(cache=True)
@@ -23,28 +30,19 @@ def _image_scores(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right, s
     """right[c] = 1 where K = ks[c] (ascending) at `layer` classifies one image correctly;
     steps[c] = its decision step."""
     n_layers = sizes.shape[0] - 1
-    order, starts, counts, fire_count, times, fired_order, fired_n, seg = forward_buffers(
-        pixels.shape[0], noff[n_layers], n_layers, thr
-    )
+    order, starts, buf = forward_buffers(pixels.shape[0], noff[n_layers], n_layers, thr)
     sort_inputs(pixels, order, starts)
     if layer > 0:  # the layers below, once: the spikes that reach `layer`
         forward(
             order,
             starts,
-            sizes[: layer + 1],
-            woff[: layer + 1],
-            noff[: layer + 1],
+            Layout(sizes[: layer + 1], woff[: layer + 1], noff[: layer + 1]),
             fw,
             thr[:layer],
             False,
-            counts,
-            times,
-            fire_count,
-            fired_order,
-            fired_n,
-            seg,
+            buf,
         )
-        below = times[noff[layer - 1] : noff[layer]].copy()
+        below = buf.times[noff[layer - 1] : noff[layer]].copy()
         order = np.empty(below.shape[0], np.int64)
         sort_by_step(below, order, starts)
     # the layers from `top` up run once per candidate, fed with the spikes of the layer below
@@ -55,20 +53,7 @@ def _image_scores(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right, s
         for c in range(ks.shape[0]):
             up_thr[0] = ks[c]
             label_c, step_c, _ = forward(
-                order,
-                starts,
-                up_sizes,
-                up_woff,
-                up_noff,
-                fw,
-                up_thr,
-                True,
-                counts,
-                times,
-                fire_count,
-                fired_order,
-                fired_n,
-                seg,
+                order, starts, Layout(up_sizes, up_woff, up_noff), fw, up_thr, True, buf
             )
             right[c] = label_c == label
             steps[c] = step_c
@@ -94,20 +79,7 @@ def _image_scores(pixels, label, sizes, woff, noff, fw, thr, layer, ks, right, s
     for c in range(ks.shape[0]):
         sort_by_step(first[c], spikes, starts)
         label_c, step_c, _ = forward(
-            spikes,
-            starts,
-            up_sizes,
-            up_woff,
-            up_noff,
-            fw,
-            up_thr,
-            True,
-            counts,
-            times,
-            fire_count,
-            fired_order,
-            fired_n,
-            seg,
+            spikes, starts, Layout(up_sizes, up_woff, up_noff), fw, up_thr, True, buf
         )
         right[c] = label_c == label
         steps[c] = step_c

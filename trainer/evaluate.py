@@ -126,31 +126,13 @@ def output_potentials(model: Model, pixels: np.ndarray) -> tuple[np.ndarray, np.
     lay, fw, thr = pack_forward(model)
     n_layers = len(model.weights)
     total = int(lay.noff[-1])
-    order, starts, counts, fire_count, times, fired_order, fired_n, seg = kernels.forward_buffers(
-        images.shape[1], total, n_layers, thr
-    )
+    order, starts, buf = kernels.forward_buffers(images.shape[1], total, n_layers, thr)
     kernels.sort_inputs(images[0], order, starts)
     trace = np.zeros((TMAX, total), thr.dtype)
-    kernels.forward(
-        order,
-        starts,
-        lay.sizes,
-        lay.woff,
-        lay.noff,
-        fw,
-        thr,
-        False,
-        counts,
-        times,
-        fire_count,
-        fired_order,
-        fired_n,
-        seg,
-        trace,
-    )
+    kernels.forward(order, starts, lay, fw, thr, False, buf, trace)
     base = int(lay.noff[n_layers - 1])
     scale = model.alphas[-1] if model.weight_kind == "binary" else 1.0
-    return scale * trace[:, base:].astype(np.float64), times[base:].astype(np.int64)
+    return scale * trace[:, base:].astype(np.float64), buf.times[base:].astype(np.int64)
 
 
 @dataclass

@@ -81,6 +81,17 @@ class FiredBuffers(NamedTuple):
     fired_n: np.ndarray
 
 
+class ForwardBuffers(NamedTuple):
+    """Scratch of `forward` for one image (`forward_buffers` makes them); what it leaves."""
+
+    counts: np.ndarray  # (total,) every neuron's count at the end
+    fire_count: np.ndarray  # (total,) the count at the firing step
+    times: np.ndarray  # (total,) int64 firing step, TMAX if it did not fire
+    fired_order: np.ndarray  # (total,) int64 per layer, neuron indices in firing order
+    fired_n: np.ndarray  # (L,) int64 neurons fired per layer
+    seg: np.ndarray  # (L,) int64 fired_n at the start of the current step
+
+
 class GradBuffers(NamedTuple):
     """Scratch of the backward pass of one sample, each as long as the widest layer."""
 
@@ -125,10 +136,9 @@ def threshold_count_exact(theta: float, alpha: float) -> int:
 
 @njit(cache=True)
 def forward_buffers(n_pixels, total, n_layers, thr):
-    """Scratch arrays of `sort_inputs` and `forward` for one image at a time."""
-    return (
-        np.empty(n_pixels, np.int64),
-        np.empty(TMAX + 1, np.int64),
+    """Scratch of `sort_inputs` (order, starts) and of `forward` (ForwardBuffers) for one image
+    at a time."""
+    buf = ForwardBuffers(
         np.empty(total, thr.dtype),
         np.empty(total, thr.dtype),
         np.empty(total, np.int64),
@@ -136,6 +146,7 @@ def forward_buffers(n_pixels, total, n_layers, thr):
         np.empty(n_layers, np.int64),
         np.empty(n_layers, np.int64),
     )
+    return np.empty(n_pixels, np.int64), np.empty(TMAX + 1, np.int64), buf
 
 
 @njit(cache=True)
@@ -182,33 +193,20 @@ def sort_by_step(steps, order, starts):
 
 
 @njit(cache=True)
-def forward(
-    order,
-    starts,
-    sizes,
-    woff,
-    noff,
-    fw,
-    thr,
-    stop_at_decision,
-    counts,
-    times,
-    fire_count,
-    fired_order,
-    fired_n,
-    seg,
-    trace=None,
-):
-    """Simulate one image (inputs already sorted by `sort_inputs`).
+def forward(order, starts, net, fw, thr, stop_at_decision, buf, trace=None):
+    """Simulate one image (inputs already sorted by `sort_inputs`) through the network `net`
+    (a Layout) with forward weights `fw` and thresholds `thr`.
 
-    Fills `times` (firing step of every neuron, TMAX if it did not fire), `fire_count` (count at
-    the firing step), `fired_order` (per layer, neuron indices in firing order, `fired_n[ly]` of
-    them) and leaves the final counts in `counts`. With `stop_at_decision` the simulation ends
-    after the decision step (inference); otherwise it runs to t = 255 (training).
-    `trace` (optional, (TMAX, total)): receives the counts of every neuron at the end of every
-    step (rows after an early stop hold the counts of the stop).
+    Fills the ForwardBuffers `buf`: `times` (firing step of every neuron, TMAX if it did not
+    fire), `fire_count` (count at the firing step), `fired_order` (per layer, neuron indices in
+    firing order, `fired_n[ly]` of them), and leaves the final counts in `counts`. With
+    `stop_at_decision` the simulation ends after the decision step (inference); otherwise it
+    runs to t = 255 (training). `trace` (optional, (TMAX, total)): receives the counts of every
+    neuron at the end of every step (rows after an early stop hold the counts of the stop).
     Returns (label, decision step, fallback flag).
     """
+    sizes, woff, noff = net
+    counts, fire_count, times, fired_order, fired_n, seg = buf
     n_layers = sizes.shape[0] - 1
     out_base = noff[n_layers - 1]
     n_cls = sizes[n_layers]
@@ -494,10 +492,9 @@ def train_samples(images, labels, idx, net, state, hyper):
     widest = 0
     for ly in range(n_layers + 1):
         widest = max(widest, sizes[ly])
-    order, starts, counts, fire_count, times, fired_order, fired_n, seg = forward_buffers(
-        images.shape[1], total, n_layers, state.thr
-    )
-    fwd = FiredBuffers(times, fired_order, fired_n)
+    order, starts, buf = forward_buffers(images.shape[1], total, n_layers, state.thr)
+    times = buf.times
+    fwd = FiredBuffers(times, buf.fired_order, buf.fired_n)
     grad = GradBuffers(np.empty(widest), np.empty(widest), np.empty(widest))
     d = grad.d
     n_cls = sizes[n_layers]
@@ -510,22 +507,7 @@ def train_samples(images, labels, idx, net, state, hyper):
         pixels = images[idx[n]]
         y = labels[idx[n]]
         n_active = sort_inputs(pixels, order, starts)
-        pred, _, _ = forward(
-            order,
-            starts,
-            sizes,
-            woff,
-            noff,
-            state.fw,
-            state.thr,
-            False,
-            counts,
-            times,
-            fire_count,
-            fired_order,
-            fired_n,
-            seg,
-        )
+        pred, _, _ = forward(order, starts, net, state.fw, state.thr, False, buf)
         if pred == y:
             correct += 1
         output_targets(
@@ -564,26 +546,10 @@ def infer_batch(images, net, fw, thr, stop_at_decision, out):
     n_cls = sizes[n_layers]
     out_base = noff[n_layers - 1]
     for n in prange(images.shape[0]):
-        order, starts, counts, fire_count, times, fired_order, fired_n, seg = forward_buffers(
-            images.shape[1], total, n_layers, thr
-        )
+        order, starts, buf = forward_buffers(images.shape[1], total, n_layers, thr)
         sort_inputs(images[n], order, starts)
-        pred, step, fb = forward(
-            order,
-            starts,
-            sizes,
-            woff,
-            noff,
-            fw,
-            thr,
-            stop_at_decision,
-            counts,
-            times,
-            fire_count,
-            fired_order,
-            fired_n,
-            seg,
-        )
+        times, fired_n = buf.times, buf.fired_n
+        pred, step, fb = forward(order, starts, net, fw, thr, stop_at_decision, buf)
         labels[n] = pred
         steps[n] = step
         fallback[n] = fb
