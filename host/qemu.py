@@ -87,13 +87,19 @@ class QemuProcess:
 
     def stop(self, timeout: float = 3.0) -> None:
         """Terminate QEMU (SIGTERM, then SIGKILL). Safe to call twice."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        stop_process(self.process, timeout)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 3.0) -> None:
+    """Terminate an emulator process: SIGTERM, then SIGKILL if it has not ended within
+    `timeout`. Safe to call twice."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
 
 
 def start_qemu(

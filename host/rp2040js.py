@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bs4nn.codegen.render import TEMPLATE_ROOT
-from bs4nn.host.qemu import _die_with_parent
+from bs4nn.host.qemu import _die_with_parent, stop_process
 from bs4nn.trainer.errors import Bs4nnError
 
 BOARD_DIR = TEMPLATE_ROOT / "boards" / "rp2040js-pico"
@@ -69,13 +69,8 @@ class Rp2040jsProcess:
     rx_overflows: int = 0  # bytes the RX FIFO dropped (--rx-baud runs)
 
     def stop(self, timeout: float = 3.0) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        """Terminate the emulator (SIGTERM, then SIGKILL). Safe to call twice."""
+        stop_process(self.process, timeout)
 
 
 def rp2040js_command(firmware_bin: Path | str, rx_baud: int | None = None) -> list[str]:
