@@ -168,9 +168,10 @@ static void add_rows(uint32_t *pl, const uint32_t *base, const uint16_t *o, uint
     }
 }
 
-/* Largest ones among `lanes` (!= 0); ones < 2^nb. Top plane down: a lane that has the bit
- * beats every lane that has not. Unrolled (one case per plane), for the check of every word
- * the step reaches; lane_max_small is the loop, for the rarer check after a firing. */
+/* Largest ones among *lanes (!= 0); ones < 2^nb. Top plane down: a lane that has the bit
+ * beats every lane that has not; *lanes is left with the lanes that have the largest ones.
+ * Unrolled (one case per plane), for the check of every word the step reaches;
+ * lane_max_small is the loop, for the rarer check after a firing. */
 #define MAX_PLANE(p)                                                                        \
     x = lanes & pl[p];                                                                      \
     m <<= 1;                                                                                \
@@ -178,8 +179,9 @@ static void add_rows(uint32_t *pl, const uint32_t *base, const uint16_t *o, uint
         lanes = x;                                                                          \
         m |= 1u;                                                                            \
     }
-HOT uint32_t lane_max(const uint32_t *pl, uint32_t lanes, uint32_t nb)
+HOT uint32_t lane_max(const uint32_t *pl, uint32_t *top, uint32_t nb)
 {
+    uint32_t lanes = *top;
     uint32_t m = 0;
     uint32_t x;
 
@@ -227,6 +229,7 @@ HOT uint32_t lane_max(const uint32_t *pl, uint32_t lanes, uint32_t nb)
     default:
         break;
     }
+    *top = lanes;
     return m;
 }
 
@@ -278,11 +281,15 @@ HOT uint32_t fire_word(uint32_t lw, const layer_t *ly, uint32_t need, uint32_t n
     bs4nn_state_t *st = &bs4nn_state;
     const uint32_t *pl = st->planes[lw];
     uint32_t alive = st->alive[lw];
-    uint32_t f = 0;
-    uint32_t m = lane_max(pl, alive, nb);
+    uint32_t f = alive;
+    uint32_t m = lane_max(pl, &f, nb);
 
-    if (m >= need) {
-        f = alive & lanes_at_least(pl, need, nb);
+    if (m < need) {
+        f = 0;
+    } else {
+        if (m != need) { /* else the lanes with the largest ones are those that fire */
+            f = alive & lanes_at_least(pl, need, nb);
+        }
         alive &= ~f;
         st->alive[lw] = alive;
         if (alive == 0) {
@@ -413,15 +420,16 @@ static void layer_step(layer_t *layers, uint32_t l, uint32_t *out_fired)
         if (f == 0) {
             continue;
         }
-        ly->fired += popcount32(f);
         if (l + 1 == BS4NN_NUM_LAYERS) {
+            ly->fired += popcount32(f);
             out_fired[w] = f;
             continue;
         }
-        while (f != 0) {
+        do {
             send_spike(&layers[l + 1], l, 32u * w + ctz32(f));
+            ly->fired++;
             f &= f - 1u;
-        }
+        } while (f != 0);
     }
     ly->mintrig = mintrig;
 }
