@@ -68,7 +68,7 @@ uint8_t bs4nn_pick_label(const int32_t *ones, const uint8_t *fired);
 typedef struct {
     uint32_t planes[BS4NN_LANE_WORDS][BS4NN_PLANES];
     uint32_t alive[BS4NN_LANE_WORDS];  /* lanes that have not fired */
-    uint16_t trig[BS4NN_LANE_WORDS];   /* spikes received before which no lane can fire */
+    uint32_t trig[BS4NN_LANE_WORDS];   /* spikes received before which no lane can fire */
     uint16_t synced[BS4NN_LANE_WORDS]; /* first layer's words: input spikes in the planes */
     uint16_t order[BS4NN_N_INPUT];
     uint16_t start[BS4NN_TMAX + 2];

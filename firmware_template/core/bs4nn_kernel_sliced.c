@@ -23,7 +23,7 @@
 
 #include <string.h>
 
-#define NEVER 0xFFFFu /* trig of a word without alive lanes */
+#define NEVER 0xFFFFFFFFu /* trig of a word without alive lanes */
 
 #ifdef __GNUC__
 #define HOT static inline __attribute__((always_inline))
@@ -299,7 +299,7 @@ HOT uint32_t fire_word(uint32_t lw, const layer_t *ly, uint32_t need, uint32_t n
         m = lane_max_small(pl, alive, nb);
     }
     m = ly->k + 2u * (ly->recv - m);
-    st->trig[lw] = (uint16_t)(m < NEVER ? m : NEVER);
+    st->trig[lw] = m;
     return f;
 }
 
@@ -334,7 +334,7 @@ static void reset_state(layer_t *layers, const int16_t *k)
         layers[l].fired = 0;
         for (w = 0; w < BS4NN_WORDS(n); w++, lw++) {
             st->alive[lw] = (32u * (w + 1u) <= n) ? 0xFFFFFFFFu : (1u << (n % 32u)) - 1u;
-            st->trig[lw] = (uint16_t)k[l];
+            st->trig[lw] = (uint32_t)k[l];
         }
     }
 }
