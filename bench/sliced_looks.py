@@ -1,0 +1,162 @@
+"""How many looks and weight words the `sliced` kernel's first layer needs, in Python, and what
+two ideas for fewer looks would change (docs/kernels.md).
+
+    python bench/sliced_looks.py [--model models/mnist-600-surrogate.bs4nn] [--limit 200]
+                                 [--train 2000]
+
+A model of firmware_template/core/bs4nn_kernel_sliced.c's first weight layer, steps up to the
+reference's decision: a lane word of 32 neurons is looked at when the spikes received reach its
+trigger K + 2N - 2m (m its largest alive ones when it held N spikes); a look adds the rows it
+has not seen and fires the lanes with ones >= ceil((K + spikes) / 2). Per image it prints the
+looks, the looks that fire, the weight words added and, for the ideas, the rows walked:
+
+- `order by ...`: hidden neurons renumbered (a permutation the semantics allow) so that those
+  that fire often before the decision on --train training images share lane words;
+- `tiers T`: after a look, the lanes at the largest ones (and at one less, ... T tiers) are
+  followed row by row ahead: a tier gains on a row only where some lane of it has a +1 weight,
+  and loses otherwise; the trigger is where the first tier could reach K.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference import reference_batch
+from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.model import Model
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "mnist-600-surrogate.bs4nn"
+LANES = 32
+FAR = 10**9  # a trigger never reached
+
+
+@dataclass
+class Counts:
+    looks: int = 0
+    firing_looks: int = 0
+    words: int = 0
+    walked: int = 0
+
+
+def spike_order(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The spiking pixels in the order the kernel takes them, and their steps."""
+    steps = 255 - image.astype(np.int64)
+    spiking = np.nonzero(image)[0]
+    order = spiking[np.argsort(steps[spiking], kind="stable")]
+    return order, steps[order]
+
+
+def tier_trigger(plus: np.ndarray, ones: np.ndarray, n: int, k: int, tiers: int, c: Counts):
+    """The trigger after a look at n spikes with the tiers followed ahead (plus: rows x lanes
+    of +1 weights in spike order; ones: the word's alive lanes, -FAR for the others)."""
+    top = int(ones.max())
+    best = k + 2 * n - 2 * (top - tiers)  # lanes below the tiers: one per row at most
+    for i in range(tiers):
+        tier = ones == top - i
+        if not tier.any():
+            continue
+        d = 2 * (top - i) - n  # the tier's signed count
+        r = n
+        while r < min(best, len(plus)) and d < k:
+            d += 1 if plus[r, tier].any() else -1
+            r += 1
+            c.walked += 1
+        if d >= k:
+            best = min(best, r)
+    return max(best, n + 1)
+
+
+def first_layer_looks(im: IntModel, images, decisions, perm, tiers: int) -> Counts:
+    signs = (im.signs[0] > 0).T[:, perm]  # inputs x hidden, +1 weights
+    k = int(im.thresholds[0])
+    hidden = signs.shape[1]
+    words = -(-hidden // LANES)
+    c = Counts()
+    for image, decision in zip(images, decisions, strict=True):
+        order, steps = spike_order(image)
+        plus = signs[order]
+        ones = np.zeros(hidden, np.int64)
+        alive = np.ones(hidden, bool)
+        synced = np.zeros(words, np.int64)
+        trig = np.full(words, k)
+        for t in np.unique(steps[steps <= decision]):
+            n = int(np.searchsorted(steps, t, "right"))
+            for w in np.nonzero(trig <= n)[0]:
+                lanes = slice(LANES * w, min(LANES * (w + 1), hidden))
+                c.looks += 1
+                c.words += n - synced[w]
+                ones[lanes] += plus[synced[w] : n, lanes].sum(0)
+                synced[w] = n
+                fire = alive[lanes] & (ones[lanes] >= -(-(k + n) // 2))
+                alive[lanes] &= ~fire
+                c.firing_looks += bool(fire.any())
+                word_ones = np.where(alive[lanes], ones[lanes], -FAR)
+                if not alive[lanes].any():
+                    trig[w] = FAR
+                elif tiers:
+                    trig[w] = tier_trigger(plus[:, lanes], word_ones, n, k, tiers, c)
+                else:
+                    trig[w] = k + 2 * n - 2 * int(word_ones.max())
+    return c
+
+
+def firing_before_decision(im: IntModel, images) -> np.ndarray:
+    """Per hidden neuron: the share of images in which it fires before the decision."""
+    signs = (im.signs[0] > 0).T.astype(np.int64)
+    k = int(im.thresholds[0])
+    fired = np.zeros(signs.shape[1])
+    for image, decision in zip(images, reference_batch(im, images).decision_steps, strict=True):
+        order, steps = spike_order(image)
+        order = order[steps <= decision]
+        if len(order):
+            d = 2 * np.cumsum(signs[order], 0) - np.arange(1, len(order) + 1)[:, None]
+            fired += d.max(0) >= k
+    return fired / len(images)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model file")
+    ap.add_argument("--limit", type=int, default=200, help="first N test images (default 200)")
+    ap.add_argument("--train", type=int, default=2000, help="training images for the order")
+    args = ap.parse_args(argv)
+    try:
+        model = Model.load(args.model)
+        im = IntModel.from_model(model)
+        dataset = model.dataset or "mnist"
+        images = load_dataset(dataset, "test")[0][: args.limit]
+        train = load_dataset(dataset, "train")[0][: args.train]
+    except Bs4nnError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    decisions = reference_batch(im, images).decision_steps
+    hidden = im.signs[0].shape[0]
+    rate = firing_before_decision(im, train)
+    variants = [("as trained", np.arange(hidden), 0)]
+    variants.append(("order by firing rate", np.argsort(-rate, kind="stable"), 0))
+    variants += [(f"tiers {t}", np.arange(hidden), t) for t in (1, 2, 3)]
+    print(f"{args.model.name}, first {len(images)} test images, first weight layer")
+    print(
+        "hidden neurons firing before the decision (training images): quartiles "
+        + " / ".join(f"{q:.1%}" for q in np.quantile(rate, [0.25, 0.5, 0.75]))
+    )
+    print(f"{'variant':<22}{'looks':>8}{'firing':>8}{'words':>8}{'walked':>8}  (per image)")
+    for name, perm, tiers in variants:
+        c = first_layer_looks(im, images, decisions, perm, tiers)
+        n = len(images)
+        print(
+            f"{name:<22}{c.looks / n:8.1f}{c.firing_looks / n:8.1f}{c.words / n:8.0f}"
+            f"{c.walked / n:8.0f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
