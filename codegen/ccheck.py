@@ -19,7 +19,9 @@ from bs4nn.codegen.reference import RefBatch
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
-CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-shared", "-fPIC")
+# how the firmware's C is compiled on the host (also by the tests that build protocol code)
+HOST_CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
+CFLAGS = (*HOST_CFLAGS, "-shared", "-fPIC")
 BUILD_DIR = "build-host"
 
 # A batch loop in C (10,000 ctypes calls would dominate the run time).

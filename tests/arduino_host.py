@@ -7,6 +7,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from bs4nn.codegen.ccheck import HOST_CFLAGS
+
 ARDUINO_H = r"""
 #pragma once
 #include <stddef.h>
@@ -167,11 +169,7 @@ def build_host_program(out: Path, build: Path, stub_main: str = STUB_MAIN) -> Pa
         subprocess.run(
             [
                 "gcc",
-                "-std=c99",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-O2",
+                *HOST_CFLAGS,
                 *inc,
                 "-c",
                 str(src),

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bs4nn.codegen.ccheck import CFLAGS
 from bs4nn.host import protocol as p
 
 PROTOCOL_DIR = Path(__file__).resolve().parents[1] / "firmware_template" / "protocol"
@@ -23,13 +24,7 @@ def lib(tmp_path_factory):
     subprocess.run(
         [
             "gcc",
-            "-std=c99",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-O2",
-            "-shared",
-            "-fPIC",
+            *CFLAGS,
             "-o",
             str(out),
             str(PROTOCOL_DIR / "bs4nn_frame.c"),
