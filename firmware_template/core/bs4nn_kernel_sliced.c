@@ -69,13 +69,14 @@ static uint32_t bit_length(uint32_t x)
 #endif
 }
 
-/* planes += x: a ripple carry that stops when no lane carries (ones < 2^BS4NN_PLANES). */
+/* planes += x: a ripple carry that stops when no lane carries (ones < 2^BS4NN_PLANES). A lane
+ * carries where x is 1 and the new plane bit is 0 (x & v == x & ~(v ^ x)): one register fewer. */
 HOT void add_word(uint32_t *pl, uint32_t x)
 {
     while (x != 0) {
-        const uint32_t v = *pl;
-        *pl++ = v ^ x;
-        x &= v;
+        const uint32_t sum = *pl ^ x;
+        *pl++ = sum;
+        x &= ~sum;
     }
 }
 
@@ -170,14 +171,13 @@ static void add_rows(uint32_t *pl, const uint32_t *base, const uint16_t *o, uint
 
 /* Largest ones among *lanes (!= 0); ones < 2^nb. Top plane down: a lane that has the bit
  * beats every lane that has not; *lanes is left with the lanes that have the largest ones.
- * Unrolled (one case per plane), for the check of every word the step reaches;
- * lane_max_small is the loop, for the rarer check after a firing. */
+ * Unrolled (one case per plane): every look runs it, and a look that fires runs it again for
+ * the largest ones of the lanes left. */
 #define MAX_PLANE(p)                                                                        \
     x = lanes & pl[p];                                                                      \
-    m <<= 1;                                                                                \
     if (x != 0) {                                                                           \
         lanes = x;                                                                          \
-        m |= 1u;                                                                            \
+        m |= 1u << (p);                                                                     \
     }
 HOT uint32_t lane_max(const uint32_t *pl, uint32_t *top, uint32_t nb)
 {
@@ -233,22 +233,6 @@ HOT uint32_t lane_max(const uint32_t *pl, uint32_t *top, uint32_t nb)
     return m;
 }
 
-static uint32_t lane_max_small(const uint32_t *pl, uint32_t lanes, uint32_t nb)
-{
-    const uint32_t *p = pl + nb;
-    uint32_t m = 0;
-
-    while (p != pl) {
-        const uint32_t x = lanes & *--p;
-        m <<= 1;
-        if (x != 0) {
-            lanes = x;
-            m |= 1u;
-        }
-    }
-    return m;
-}
-
 /* Lanes with ones >= need, for 1 <= need <= 2^nb and ones < 2^nb: the carry out of
  * ones + (2^nb - need) past bit nb - 1 (where the constant's bit is 1 the carry is
  * plane | carry, else plane & carry). */
@@ -283,6 +267,7 @@ HOT uint32_t fire_word(uint32_t lw, const layer_t *ly, uint32_t need, uint32_t n
     uint32_t alive = st->alive[lw];
     uint32_t f = alive;
     uint32_t m = lane_max(pl, &f, nb);
+    uint32_t f2; /* the lanes left with the largest ones (not needed) */
 
     if (m < need) {
         f = 0;
@@ -296,7 +281,8 @@ HOT uint32_t fire_word(uint32_t lw, const layer_t *ly, uint32_t need, uint32_t n
             st->trig[lw] = NEVER;
             return f;
         }
-        m = lane_max_small(pl, alive, nb);
+        f2 = alive;
+        m = lane_max(pl, &f2, nb);
     }
     m = ly->k + 2u * (ly->recv - m);
     st->trig[lw] = m;
