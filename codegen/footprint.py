@@ -35,11 +35,12 @@ def target_info(target: str) -> dict:
 def inference_state_bytes(layer_sizes: tuple[int, ...]) -> int:
     """RAM of the default (sliced) kernel's inference state, mirroring bs4nn_state_t in
     firmware_template/core/bs4nn_kernel.h: per lane word (32 neurons of a non-input layer) its
-    bit planes (enough for the largest fan-in, at least 4), the alive mask, a uint32 trigger
-    and a uint16 synced count; then the uint16 input order and tmax + 2 uint16 bucket starts."""
+    bit planes (enough for the largest fan-in, at least 4), the alive mask and a uint32
+    trigger; a uint16 synced count per lane word of the first layer; then the uint16 input
+    order and tmax + 2 uint16 bucket starts."""
     lane_words = sum(row_words(n) for n in layer_sizes[1:])
     planes = max(4, max(layer_sizes[:-1]).bit_length())
-    size = 4 * lane_words * (planes + 2) + 2 * lane_words
+    size = 4 * lane_words * (planes + 2) + 2 * row_words(layer_sizes[1])
     size += 2 * layer_sizes[0] + 2 * 258
     return -(-size // 4) * 4  # the struct is word-aligned
 

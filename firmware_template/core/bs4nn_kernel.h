@@ -69,7 +69,9 @@ typedef struct {
     uint32_t planes[BS4NN_LANE_WORDS][BS4NN_PLANES];
     uint32_t alive[BS4NN_LANE_WORDS];  /* lanes that have not fired */
     uint32_t trig[BS4NN_LANE_WORDS];   /* spikes received before which no lane can fire */
-    uint16_t synced[BS4NN_LANE_WORDS]; /* first layer's words: input spikes in the planes */
+    /* the first layer's words (a row of it is BS4NN_LAYER0_WORDS / BS4NN_N_INPUT words): the
+     * input spikes already in their planes */
+    uint16_t synced[BS4NN_LAYER0_WORDS / BS4NN_N_INPUT];
     uint16_t order[BS4NN_N_INPUT];
     uint16_t start[BS4NN_TMAX + 2];
 } bs4nn_state_t;
