@@ -96,11 +96,15 @@ void bs4nn_bucket_inputs(const uint8_t *pixels, uint16_t *order, uint16_t *start
         list = count_pixel(pixels, i, start, list);
     }
     /* 2. start[t + 1] = pixels spiking before step t: where bucket t begins */
-    for (t = 2; t < BS4NN_TMAX + 2; t += 2) {
+    for (t = 2; t < BS4NN_TMAX + 2; t += 4) { /* BS4NN_TMAX is 256 */
         acc += start[t];
         start[t] = (uint16_t)acc;
         acc += start[t + 1];
         start[t + 1] = (uint16_t)acc;
+        acc += start[t + 2];
+        start[t + 2] = (uint16_t)acc;
+        acc += start[t + 3];
+        start[t + 3] = (uint16_t)acc;
     }
     /* 3. filling bucket t moves start[t + 1] to its end, which is where bucket t + 1 begins:
      * afterwards bucket t is order[start[t] .. start[t + 1]). Buckets fill order[0 .. n) for
