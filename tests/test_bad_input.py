@@ -1259,6 +1259,16 @@ CASES = [
         "bs4nn import-nir: error: NIR file {w}/none.nir not found",
     ),
     (
+        "nir-import-device",
+        "import-nir /dev/null --out m.bs4nn",
+        "bs4nn import-nir: error: NIR file /dev/null is not a regular file; give the NIR file",
+    ),
+    (
+        "nir-import-folder",
+        "import-nir {w} --out m.bs4nn",
+        "bs4nn import-nir: error: NIR file {w} is a folder; give the NIR file itself",
+    ),
+    (
         "nir-import-text",
         "import-nir {w}/afile --out m.bs4nn",
         "bs4nn import-nir: error: {w}/afile is not a readable NIR file (OSError: Unable to "

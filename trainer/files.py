@@ -29,6 +29,17 @@ def reason(exc: OSError) -> str:
     return f"{exc.strerror or exc}; check the path, or choose another"
 
 
+def check_input_file(path: Path, what: str, missing: str = "") -> None:
+    """Refuse an input `path` that is not a regular file: `what` names it ("model file");
+    `missing` is what the message adds when nothing is there."""
+    if path.is_dir():
+        raise Bs4nnError(f"{what} {path} is a folder; give the {what} itself")
+    if path.exists() and not path.is_file():
+        raise Bs4nnError(f"{what} {path} is not a regular file; give the {what}")
+    if not path.is_file():
+        raise Bs4nnError(f"{what} {path} not found{missing}")
+
+
 def check_output(path: str | Path, option: str, folder: bool) -> None:
     """Refuse, before any work, an output `path` (a folder, or a file when folder=False) that
     could not be written: an existing thing of the other kind, an ancestor that is a file, a

@@ -26,7 +26,7 @@ import numpy as np
 
 from bs4nn.trainer.datasets import DATASETS
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import user_path, write_atomic
+from bs4nn.trainer.files import check_input_file, user_path, write_atomic
 from bs4nn.trainer.semantics import TMAX, binarize, threshold_count
 
 FORMAT_NAME = "bs4nn-model"
@@ -184,14 +184,7 @@ class Model:
     def load(cls, path: str | Path) -> Model:
         """Read and verify a model file (format, version, shapes, content hash)."""
         path = Path(path)
-        if path.is_dir():
-            raise Bs4nnError(f"model file {path} is a folder; give the model file itself")
-        if path.exists() and not path.is_file():
-            raise Bs4nnError(f"model file {path} is not a regular file; give the model file")
-        if not path.is_file():
-            raise Bs4nnError(
-                f"model file {path} not found; check the path, or train one with `bs4nn train`"
-            )
+        check_input_file(path, "model file", "; check the path, or train one with `bs4nn train`")
         try:
             with zipfile.ZipFile(path) as zf:
                 return _read(zf, path)

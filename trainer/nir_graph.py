@@ -21,7 +21,7 @@ import numpy as np
 
 from bs4nn.trainer.datasets import DATASETS
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import staged_file, user_path
+from bs4nn.trainer.files import check_input_file, staged_file, user_path
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.semantics import binarize
 
@@ -101,8 +101,7 @@ def read_nir(path: str | Path) -> NirImport:
     import nir
 
     path = Path(path)
-    if not path.is_file():
-        raise Bs4nnError(f"NIR file {path} not found")
+    check_input_file(path, "NIR file")
     try:
         graph = nir.read(path)
     except Exception as exc:  # h5py and nir raise many kinds on a foreign or damaged file
