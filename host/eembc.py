@@ -27,6 +27,7 @@ import numpy as np
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
+from bs4nn.host.outdir import run_folder
 from bs4nn.host.transport import DEFAULT_BAUD, SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_output
@@ -256,42 +257,46 @@ def run_eembc(
     images, labels = load_dataset(model.dataset_to_run(dataset), "test", data_dir=data_dir)
     images, labels = images[:limit], labels[:limit]
     out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    # one run at a time in --out; if it fails before the runner's files are written, what it
+    # created goes again
+    with run_folder(out) as folder:
 
-    def files(n: int) -> RunnerFiles:
-        return write_runner_files(out, images, labels, intmodel.layer_sizes[-1], n, usb)
+        def files(n: int) -> RunnerFiles:
+            return write_runner_files(out, images, labels, intmodel.layer_sizes[-1], n, usb)
 
-    if port is not None:
-        if iterations is None:
-            link = SerialTransport(port)
-            try:
-                iterations = window_iterations(link, intmodel, images[:WINDOWS])
-            finally:
-                link.close()
-        written = files(iterations)
-        print(
-            f"wrote {written.images} test images and the runner's files to {out}; with the "
-            f"board on {port} (USB {usb[0]:04X}:{usb[1]:04X}), run:"
-        )
-        for mode in modes:
-            print(f"  {runner_command(main_py, written, mode)}")
-        return []
-
-    prepare_emulated_firmware(intmodel, out / "firmware", quiet=not echo)
-    results = []
-    with running_qemu(out / "firmware" / "build" / "firmware.elf") as qemu:
-        if iterations is None:
-            link = SerialTransport(qemu.pty_path)
-            try:
-                iterations = window_iterations(link, intmodel, images[:WINDOWS])
-            finally:
-                link.close()
-        written = files(iterations)
-        if echo:
+        if port is not None:
+            if iterations is None:
+                link = SerialTransport(port)
+                try:
+                    iterations = window_iterations(link, intmodel, images[:WINDOWS])
+                finally:
+                    link.close()
+            written = files(iterations)
+            folder.started()
             print(
-                f"eembc: {written.images} test images, {iterations:,} inferences per "
-                f"performance window, runner files in {out}"
+                f"wrote {written.images} test images and the runner's files to {out}; with the "
+                f"board on {port} (USB {usb[0]:04X}:{usb[1]:04X}), run:"
             )
-        for mode in modes:
-            results.append(run_runner(main_py, written, mode, qemu.pty_path, usb, echo))
-    return results
+            for mode in modes:
+                print(f"  {runner_command(main_py, written, mode)}")
+            return []
+
+        prepare_emulated_firmware(intmodel, out / "firmware", quiet=not echo)
+        results = []
+        with running_qemu(out / "firmware" / "build" / "firmware.elf") as qemu:
+            if iterations is None:
+                link = SerialTransport(qemu.pty_path)
+                try:
+                    iterations = window_iterations(link, intmodel, images[:WINDOWS])
+                finally:
+                    link.close()
+            written = files(iterations)
+            folder.started()
+            if echo:
+                print(
+                    f"eembc: {written.images} test images, {iterations:,} inferences per "
+                    f"performance window, runner files in {out}"
+                )
+            for mode in modes:
+                results.append(run_runner(main_py, written, mode, qemu.pty_path, usb, echo))
+        return results

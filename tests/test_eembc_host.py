@@ -161,3 +161,40 @@ def test_window_sizing_refuses_a_board_too_fast_for_the_limit():
                 eembc.window_iterations(link, intmodel, images)
         finally:
             link.close()
+
+
+def _runner(tmp_path):
+    (tmp_path / "runner").mkdir()
+    (tmp_path / "runner" / "main.py").write_text("")
+    return tmp_path / "runner"
+
+
+def test_a_run_that_fails_before_the_runner_files_leaves_nothing(tmp_path, monkeypatch):
+    from bs4nn.host import firmware
+
+    def no_compiler(*args, **kwargs):
+        raise Bs4nnError("arm-none-eabi-gcc not found on PATH")
+
+    monkeypatch.setattr(firmware, "prepare_emulated_firmware", no_compiler)
+    out = tmp_path / "new" / "out"
+    with pytest.raises(Bs4nnError, match="^arm-none-eabi-gcc not found on PATH$"):
+        eembc.run_eembc(MODEL, _runner(tmp_path), out, limit=5, echo=False)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_second_run_into_the_same_out_is_refused(tmp_path):
+    import os
+
+    from bs4nn.host.outdir import folder_lock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with folder_lock(out):
+        with pytest.raises(
+            Bs4nnError,
+            match=rf"^--out {out} is in use by another bs4nn run \(pid {os.getpid()}\); ",
+        ):
+            eembc.run_eembc(
+                MODEL, _runner(tmp_path), out, limit=5, port="/dev/ttyACM0", iterations=5000
+            )
+    assert sorted(p.name for p in out.iterdir()) == []
