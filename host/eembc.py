@@ -261,18 +261,21 @@ def run_eembc(
     # created goes again
     with run_folder(out) as folder:
 
-        def files(n: int) -> RunnerFiles:
-            return write_runner_files(out, images, labels, intmodel.layer_sizes[-1], n, usb)
-
-        if port is not None:
-            if iterations is None:
-                link = SerialTransport(port)
+        def write_files(port_path: str) -> RunnerFiles:
+            """The runner's files, the window sized on the board at port_path if not given."""
+            n = iterations
+            if n is None:
+                link = SerialTransport(port_path)
                 try:
-                    iterations = window_iterations(link, intmodel, images[:WINDOWS])
+                    n = window_iterations(link, intmodel, images[:WINDOWS])
                 finally:
                     link.close()
-            written = files(iterations)
+            written = write_runner_files(out, images, labels, intmodel.layer_sizes[-1], n, usb)
             folder.started()
+            return written
+
+        if port is not None:
+            written = write_files(port)
             print(
                 f"wrote {written.images} test images and the runner's files to {out}; with the "
                 f"board on {port} (USB {usb[0]:04X}:{usb[1]:04X}), run:"
@@ -284,18 +287,11 @@ def run_eembc(
         prepare_emulated_firmware(intmodel, out / "firmware", quiet=not echo)
         results = []
         with running_qemu(out / "firmware" / "build" / "firmware.elf") as qemu:
-            if iterations is None:
-                link = SerialTransport(qemu.pty_path)
-                try:
-                    iterations = window_iterations(link, intmodel, images[:WINDOWS])
-                finally:
-                    link.close()
-            written = files(iterations)
-            folder.started()
+            written = write_files(qemu.pty_path)
             if echo:
                 print(
-                    f"eembc: {written.images} test images, {iterations:,} inferences per "
-                    f"performance window, runner files in {out}"
+                    f"eembc: {written.images} test images, {written.iterations:,} inferences "
+                    f"per performance window, runner files in {out}"
                 )
             for mode in modes:
                 results.append(run_runner(main_py, written, mode, qemu.pty_path, usb, echo))
