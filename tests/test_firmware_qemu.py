@@ -300,16 +300,22 @@ def test_eembc_timestamps_follow_the_host_clock_while_idle(board):
     assert 0.9e6 < second - first < (time.monotonic() - t0 + 0.1) * 1e6
 
 
-@pytest.mark.parametrize("kernel", ["ref", "packed"])
-def test_other_kernels_on_the_board(board, images, tmp_path, kernel):
-    """make KERNEL=ref / packed: INFO names it, results equal the reference; the default sliced
-    kernel needs fewer instructions for the same images."""
+@pytest.mark.parametrize(
+    ("make_arg", "kernel"),
+    [
+        ("KERNEL=ref", "ref"),
+        ("KERNEL=packed", "packed"),
+        ("EXTRA_CFLAGS=-DBS4NN_PORTABLE_ROWS", "sliced"),  # its C row adder, not the Thumb-2 one
+    ],
+)
+def test_other_kernels_on_the_board(board, images, tmp_path, make_arg, kernel):
+    """make KERNEL=ref / packed, or sliced with its portable C row adder: INFO names the
+    kernel, results equal the reference; the default build needs fewer instructions for the
+    same images."""
     intmodel, link = board
     out = tmp_path / "fw"
     export_firmware(intmodel, out)
-    subprocess.run(
-        ["make", "-s", "-C", str(out), f"KERNEL={kernel}"], check=True, capture_output=True
-    )
+    subprocess.run(["make", "-s", "-C", str(out), make_arg], check=True, capture_output=True)
     default_dev = Device(link)
     assert default_dev.handshake().kernel == "sliced"
     default = [r.reply for r in default_dev.stream(images[:100])]

@@ -16,6 +16,8 @@
  *   - deeper layers receive few spikes: each firing neuron's row is added to them at once.
  * Then the word's alive lanes with ones >= the step's bound fire, and trig is computed again.
  * The output layer's first firing is the decision. Bit-exact with ref (tests/test_c_core.py).
+ * On Thumb-2 cores (Cortex-M3 and up) the carry-save row adder is hand-written assembly
+ * (add_rows_thumb2); -DBS4NN_PORTABLE_ROWS keeps the C one there too.
  */
 #include "bs4nn_infer.h"
 
@@ -103,11 +105,146 @@ HOT void add_four(uint32_t *pl, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t 
     add_word(pl + 4, c);
 }
 
+/* Thumb-2 (Cortex-M3 and up): the carry-save row adder of add_rows in hand-written assembly.
+ * Same arithmetic, in the same order: rounds of up to 15 rows summed by carry-save adders into
+ * four planes (r4-r7), which then go into the word's planes with one multiple load and store;
+ * at most two rows left over go in one by one. Registers: r0 planes, r1 base, r2 o, r3 n. */
+#if defined(__GNUC__) && defined(__thumb2__) && !defined(BS4NN_PORTABLE_ROWS)
+#define BS4NN_THUMB2_ROWS 1
+#define ARG __attribute__((unused)) /* the arguments are r0-r3 in the assembly */
+__attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl, ARG const uint32_t *base,
+                                                             ARG const uint16_t *o, ARG uint32_t n)
+{
+    __asm__ volatile(
+        ".syntax unified\n"
+        "    push    {r4-r11, lr}\n"
+        "1:  cmp     r3, #2\n" /* a round: m = min(n, 15) rows */
+        "    bls     8f\n"
+        "    mov     r12, r3\n"
+        "    cmp     r3, #15\n"
+        "    it      hi\n"
+        "    movhi   r12, #15\n"
+        "    sub     r3, r3, r12\n"
+        "    push    {r0, r3}\n"
+        "    and     r3, r12, #3\n"
+        "    mov     r4, #0\n"
+        "    mov     r5, #0\n"
+        "    mov     r6, #0\n"
+        "    mov     r7, #0\n"
+        "    lsrs    r0, r12, #2\n"
+        "    beq     3f\n"
+        "2:  ldrh    r12, [r2], #2\n" /* four rows: three full adders, two half adders */
+        "    ldr     r8, [r1, r12, lsl #2]\n"
+        "    ldrh    r12, [r2], #2\n"
+        "    ldr     r9, [r1, r12, lsl #2]\n"
+        "    ldrh    r12, [r2], #2\n"
+        "    ldr     r10, [r1, r12, lsl #2]\n"
+        "    ldrh    r12, [r2], #2\n"
+        "    ldr     r11, [r1, r12, lsl #2]\n"
+        "    eor     r12, r4, r8\n"
+        "    and     r8, r4, r8\n"
+        "    and     lr, r12, r9\n"
+        "    orr     r8, r8, lr\n"
+        "    eor     r4, r12, r9\n"
+        "    eor     r12, r4, r10\n"
+        "    and     r10, r4, r10\n"
+        "    and     lr, r12, r11\n"
+        "    orr     r9, r10, lr\n"
+        "    eor     r4, r12, r11\n"
+        "    eor     r12, r5, r8\n"
+        "    and     r8, r5, r8\n"
+        "    and     lr, r12, r9\n"
+        "    orr     r8, r8, lr\n"
+        "    eor     r5, r12, r9\n"
+        "    and     lr, r6, r8\n"
+        "    eor     r6, r6, r8\n"
+        "    eor     r7, r7, lr\n"
+        "    subs    r0, r0, #1\n"
+        "    bne     2b\n"
+        "3:  tst     r3, #2\n" /* two rows */
+        "    beq     4f\n"
+        "    ldrh    r12, [r2], #2\n"
+        "    ldr     r8, [r1, r12, lsl #2]\n"
+        "    ldrh    r12, [r2], #2\n"
+        "    ldr     r9, [r1, r12, lsl #2]\n"
+        "    eor     r12, r4, r8\n"
+        "    and     r8, r4, r8\n"
+        "    and     lr, r12, r9\n"
+        "    orr     r8, r8, lr\n"
+        "    eor     r4, r12, r9\n"
+        "    and     lr, r5, r8\n"
+        "    eor     r5, r5, r8\n"
+        "    and     r8, r6, lr\n"
+        "    eor     r6, r6, lr\n"
+        "    eor     r7, r7, r8\n"
+        "4:  tst     r3, #1\n" /* one row */
+        "    beq     5f\n"
+        "    ldrh    r12, [r2], #2\n"
+        "    ldr     r8, [r1, r12, lsl #2]\n"
+        "    and     lr, r4, r8\n"
+        "    eor     r4, r4, r8\n"
+        "    and     r8, r5, lr\n"
+        "    eor     r5, r5, lr\n"
+        "    and     lr, r6, r8\n"
+        "    eor     r6, r6, r8\n"
+        "    eor     r7, r7, lr\n"
+        "5:  pop     {r0, r3}\n" /* planes += r4..r7 */
+        "    ldm     r0, {r8-r11}\n"
+        "    and     r12, r8, r4\n"
+        "    eor     r8, r8, r4\n"
+        "    eor     lr, r9, r5\n"
+        "    and     r5, r9, r5\n"
+        "    eor     r9, lr, r12\n"
+        "    and     lr, lr, r12\n"
+        "    orr     r12, r5, lr\n"
+        "    eor     lr, r10, r6\n"
+        "    and     r6, r10, r6\n"
+        "    eor     r10, lr, r12\n"
+        "    and     lr, lr, r12\n"
+        "    orr     r12, r6, lr\n"
+        "    eor     lr, r11, r7\n"
+        "    and     r7, r11, r7\n"
+        "    eor     r11, lr, r12\n"
+        "    and     lr, lr, r12\n"
+        "    orr     r12, r7, lr\n"
+        "    stm     r0, {r8-r11}\n"
+        "    cmp     r12, #0\n"
+        "    beq     1b\n"
+        "    add     r4, r0, #16\n"
+        "6:  ldr     lr, [r4]\n" /* the carry out of plane 3 ripples on */
+        "    eor     lr, lr, r12\n"
+        "    str     lr, [r4], #4\n"
+        "    bics    r12, r12, lr\n"
+        "    bne     6b\n"
+        "    b       1b\n"
+        "8:  cbz     r3, 9f\n" /* the last one or two rows one by one */
+        "7:  ldrh    r12, [r2], #2\n"
+        "    ldr     r12, [r1, r12, lsl #2]\n"
+        "    mov     r4, r0\n"
+        "    cmp     r12, #0\n"
+        "    beq     10f\n"
+        "11: ldr     lr, [r4]\n"
+        "    eor     lr, lr, r12\n"
+        "    str     lr, [r4], #4\n"
+        "    bics    r12, r12, lr\n"
+        "    bne     11b\n"
+        "10: subs    r3, r3, #1\n"
+        "    bne     7b\n"
+        "9:  pop     {r4-r11, pc}\n");
+}
+#endif
+
 /* planes += the weight words base[o[i]] for o[0 .. n): carry-save adders sum up to 15 of them
  * into four planes a0..a3 (four rows per round: three full adders and two half adders), which
  * then go into the planes at once. */
 static void add_rows(uint32_t *pl, const uint32_t *base, const uint16_t *o, uint32_t n)
 {
+#ifdef BS4NN_THUMB2_ROWS
+    if (n > 2u) {
+        add_rows_thumb2(pl, base, o, n);
+        return;
+    }
+#endif
     while (n > 2u) {
         const uint32_t m = n < 15u ? n : 15u;
         const uint16_t *const stop = o + (m & ~3u);
