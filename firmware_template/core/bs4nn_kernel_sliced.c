@@ -108,7 +108,8 @@ HOT void add_four(uint32_t *pl, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t 
 /* Thumb-2 (Cortex-M3 and up): the carry-save row adder of add_rows in hand-written assembly.
  * Same arithmetic, in the same order: rounds of up to 15 rows summed by carry-save adders into
  * four planes (r4-r7), which then go into the word's planes with one multiple load and store;
- * at most two rows left over go in one by one. Registers: r0 planes, r1 base, r2 o, r3 n. */
+ * the last one or two rows (all of them when there are no more) go in one by one, each with a
+ * ripple carry. Registers: r0 planes, r1 base, r2 o, r3 n. */
 #if defined(__GNUC__) && defined(__thumb2__) && !defined(BS4NN_PORTABLE_ROWS)
 #define BS4NN_THUMB2_ROWS 1
 #define ARG __attribute__((unused)) /* the arguments are r0-r3 in the assembly */
@@ -240,11 +241,8 @@ __attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl, A
 static void add_rows(uint32_t *pl, const uint32_t *base, const uint16_t *o, uint32_t n)
 {
 #ifdef BS4NN_THUMB2_ROWS
-    if (n > 2u) {
-        add_rows_thumb2(pl, base, o, n);
-        return;
-    }
-#endif
+    add_rows_thumb2(pl, base, o, n);
+#else
     while (n > 2u) {
         const uint32_t m = n < 15u ? n : 15u;
         const uint16_t *const stop = o + (m & ~3u);
@@ -304,6 +302,7 @@ static void add_rows(uint32_t *pl, const uint32_t *base, const uint16_t *o, uint
     for (; n != 0; n--) {
         add_word(pl, base[*o++]);
     }
+#endif
 }
 
 /* Largest ones among *lanes (!= 0); ones < 2^nb. Top plane down: a lane that has the bit
