@@ -113,7 +113,8 @@ HOT void add_four(uint32_t *pl, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t 
 #if defined(__GNUC__) && defined(__thumb2__) && !defined(BS4NN_PORTABLE_ROWS)
 #define BS4NN_THUMB2_ROWS 1
 #define ARG __attribute__((unused)) /* the arguments are r0-r3 in the assembly */
-__attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl, ARG const uint32_t *base,
+__attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl,
+                                                             ARG const uint32_t *base,
                                                              ARG const uint16_t *o, ARG uint32_t n)
 {
     __asm__ volatile(
@@ -233,6 +234,7 @@ __attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl, A
         "    bne     7b\n"
         "9:  pop     {r4-r11, pc}\n");
 }
+#undef ARG
 #endif
 
 /* planes += the weight words base[o[i]] for o[0 .. n): carry-save adders sum up to 15 of them
