@@ -105,11 +105,11 @@ HOT void add_four(uint32_t *pl, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t 
     add_word(pl + 4, c);
 }
 
-/* Thumb-2 (Cortex-M3 and up): the carry-save row adder of add_rows in hand-written assembly.
- * Same arithmetic, in the same order: rounds of up to 15 rows summed by carry-save adders into
- * four planes (r4-r7), which then go into the word's planes with one multiple load and store;
- * the last one or two rows (all of them when there are no more) go in one by one, each with a
- * ripple carry. Registers: r0 planes, r1 base, r2 o, r3 n. */
+/* Thumb-2 (Cortex-M3 and up): the carry-save row adder of add_rows in hand-written assembly,
+ * the same sums: rounds of up to 15 rows added by carry-save adders into four planes (r4-r7,
+ * starting from the round's first row), which then go into the word's planes with one
+ * multiple load and store; the last one or two rows (all of them when there are no more) go
+ * in one by one, each with a ripple carry. Registers: r0 planes, r1 base, r2 o, r3 n. */
 #if defined(__GNUC__) && defined(__thumb2__) && !defined(BS4NN_PORTABLE_ROWS)
 #define BS4NN_THUMB2_ROWS 1
 #define ARG __attribute__((unused)) /* the arguments are r0-r3 in the assembly */
@@ -122,17 +122,16 @@ __attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl,
         "    push    {r4-r11, lr}\n"
         "1:  cmp     r3, #2\n" /* a round: m = min(n, 15) rows */
         "    bls     8f\n"
-        "    mov     r12, r3\n"
-        "    cmp     r3, #15\n"
-        "    it      hi\n"
-        "    movhi   r12, #15\n"
+        "    usat    r12, #4, r3\n"
         "    sub     r3, r3, r12\n"
         "    push    {r0, r3}\n"
-        "    and     r3, r12, #3\n"
-        "    mov     r4, #0\n"
+        "    ldrh    r0, [r2], #2\n" /* the first row is the sum so far */
+        "    ldr     r4, [r1, r0, lsl #2]\n"
         "    mov     r5, #0\n"
         "    mov     r6, #0\n"
         "    mov     r7, #0\n"
+        "    sub     r12, r12, #1\n"
+        "    and     r3, r12, #3\n"
         "    lsrs    r0, r12, #2\n"
         "    beq     3f\n"
         "2:  ldrh    r12, [r2], #2\n" /* four rows: three full adders, two half adders */
@@ -221,14 +220,13 @@ __attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl,
         "    b       1b\n"
         "8:  cbz     r3, 9f\n" /* the last one or two rows one by one */
         "7:  ldrh    r12, [r2], #2\n"
-        "    ldr     r12, [r1, r12, lsl #2]\n"
+        "    ldr     r5, [r1, r12, lsl #2]\n"
         "    mov     r4, r0\n"
-        "    cmp     r12, #0\n"
-        "    beq     10f\n"
+        "    cbz     r5, 10f\n"
         "11: ldr     lr, [r4]\n"
-        "    eor     lr, lr, r12\n"
+        "    eor     lr, lr, r5\n"
         "    str     lr, [r4], #4\n"
-        "    bics    r12, r12, lr\n"
+        "    bics    r5, r5, lr\n"
         "    bne     11b\n"
         "10: subs    r3, r3, #1\n"
         "    bne     7b\n"
