@@ -13,12 +13,10 @@ import numpy as np
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import ENCODING, Model
 from bs4nn.trainer.semantics import (
-    MAX_INPUTS,
-    MAX_LAYER_NEURONS,
-    MAX_OUTPUTS,
     TMAX,
     binarize,
     check_thresholds,
+    firmware_size_problem,
     threshold_count,
 )
 
@@ -74,19 +72,9 @@ class IntModel:
 
     def check_limits(self, thresholds: tuple[int, ...] | list[int]) -> None:
         """Refuse what the firmware cannot run exactly, naming the offending value."""
-        sizes = self.layer_sizes
-        if sizes[0] > MAX_INPUTS:
-            raise Bs4nnError(f"input layer has {sizes[0]} inputs; the firmware takes {MAX_INPUTS}")
-        for layer, n in enumerate(sizes[1:], start=1):
-            if n > MAX_LAYER_NEURONS:
-                raise Bs4nnError(
-                    f"layer {layer} has {n} neurons; the firmware allows {MAX_LAYER_NEURONS} "
-                    "per layer"
-                )
-        if sizes[-1] > MAX_OUTPUTS:
-            raise Bs4nnError(
-                f"{sizes[-1]} outputs; the firmware reports labels up to {MAX_OUTPUTS}"
-            )
+        problem = firmware_size_problem(self.layer_sizes)
+        if problem is not None:
+            raise Bs4nnError(problem)
         if len(thresholds) != self.num_layers:
             raise Bs4nnError(
                 f"{len(thresholds)} thresholds given for {self.num_layers} weight layers"

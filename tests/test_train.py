@@ -301,8 +301,10 @@ def test_cli_train_tiny_then_eval(tmp_path, data_dir, capsys):
         )
         == 0
     )
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "training 784-16-10 on mnist: 1 epochs, seed 0, binary weights" in text
+    assert "warning" not in captured.err
     assert "selected epoch 1 (val " in text and "calibrated thresholds" not in text
     m = Model.load(out)
     assert m.layer_sizes == [784, 16, 10] and m.metrics["epochs"] == 1
@@ -317,6 +319,21 @@ def test_cli_train_tiny_then_eval(tmp_path, data_dir, capsys):
         "number of at least 0, got '-1' (see `bs4nn train "
         "--help`)\n"
     )
+
+
+def test_cli_train_warns_when_the_firmware_cannot_run_the_model(tmp_path, data_dir, capsys):
+    """A hidden layer wider than the firmware allows trains (host-only use) with a warning up
+    front; export then refuses the model with the same reason."""
+    out = tmp_path / "wide.bs4nn"
+    argv = ["train", "--hidden", "4097", "--epochs", "1", "--train-limit", "100"]
+    argv += ["--val-size", "50", "--out", str(out), "--no-progress", "--no-plot"]
+    assert main(argv + ["--data-dir", str(data_dir)]) == 0
+    reason = "layer 1 has 4097 neurons; the firmware allows 4096 per layer"
+    assert capsys.readouterr().err == f"warning: {reason}: bs4nn export will refuse this model\n"
+    assert Model.load(out).layer_sizes == [784, 4097, 10]
+    assert main(["export", str(out), "--out", str(tmp_path / "fw")]) == 2
+    assert capsys.readouterr().err == f"bs4nn export: error: {reason}\n"
+    assert not (tmp_path / "fw").exists()
 
 
 def test_resume_refuses_other_settings_or_missing_checkpoint(tmp_path, data_dir):

@@ -32,7 +32,7 @@ from bs4nn.trainer.plots import (
     training_plot_path,
 )
 from bs4nn.trainer.run import checkpoint_path
-from bs4nn.trainer.semantics import check_thresholds
+from bs4nn.trainer.semantics import check_thresholds, firmware_size_problem
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
 from bs4nn.trainer.train import PRESETS, make_config, train
 
@@ -276,6 +276,9 @@ def _train(args: argparse.Namespace) -> int:
         run = train
     sizes = "-".join(str(n) for n in cfg.layer_sizes)
     print(f"training {sizes} on {cfg.dataset}: {cfg.epochs} epochs, seed {cfg.seed}, {details}")
+    problem = firmware_size_problem(cfg.layer_sizes)
+    if problem is not None:  # host-only models are allowed; say so before the hours of training
+        print(f"warning: {problem}: bs4nn export will refuse this model", file=sys.stderr)
     try:
         result = run(
             cfg, args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress

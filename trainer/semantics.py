@@ -29,6 +29,20 @@ MAX_LAYER_NEURONS = 4096  # per non-input layer
 MAX_OUTPUTS = 255
 
 
+def firmware_size_problem(layer_sizes) -> str | None:
+    """What about these layer sizes (inputs, ..., outputs) the firmware cannot run, or None."""
+    if layer_sizes[0] > MAX_INPUTS:
+        return f"input layer has {layer_sizes[0]} inputs; the firmware takes {MAX_INPUTS}"
+    for layer, n in enumerate(layer_sizes[1:], start=1):
+        if n > MAX_LAYER_NEURONS:
+            return (
+                f"layer {layer} has {n} neurons; the firmware allows {MAX_LAYER_NEURONS} per layer"
+            )
+    if layer_sizes[-1] > MAX_OUTPUTS:
+        return f"{layer_sizes[-1]} outputs; the firmware reports labels up to {MAX_OUTPUTS}"
+    return None
+
+
 def binarize(weights: np.ndarray) -> np.ndarray:
     """B = sign(W) with sign(0) = +1, as int8."""
     return (np.asarray(weights) >= 0).astype(np.int8) * np.int8(2) - np.int8(1)
