@@ -35,16 +35,14 @@ const char *bs4nn_kernel_name(void)
     return BS4NN_KERNEL_NAME;
 }
 
-/* Eight pixels at once: most are 0 in the images this is made for. memcpy keeps it portable
- * (word loads where the core allows unaligned words, byte loads elsewhere). */
-static int eight_zero(const uint8_t *p)
+/* Four pixels at once: most are 0 in the images this is made for. memcpy keeps it portable
+ * (a word load where the core allows unaligned words, byte loads elsewhere). */
+static int four_zero(const uint8_t *p)
 {
     uint32_t a;
-    uint32_t b;
 
     memcpy(&a, p, sizeof a);
-    memcpy(&b, p + 4, sizeof b);
-    return (a | b) == 0;
+    return a == 0;
 }
 
 /* Pixel i, if it spikes: counted in start[257 - I] and listed at *--list. */
@@ -79,18 +77,14 @@ void bs4nn_bucket_inputs(const uint8_t *pixels, uint16_t *order, uint16_t *start
 
     /* 1. start[t + 2] = pixels spiking at step t (start[257 - I]) */
     memset(start, 0, (BS4NN_TMAX + 2) * sizeof *start);
-    for (i = 0; i + 8u <= BS4NN_N_INPUT; i += 8u) {
-        if (eight_zero(pixels + i)) {
+    for (i = 0; i + 4u <= BS4NN_N_INPUT; i += 4u) {
+        if (four_zero(pixels + i)) {
             continue;
         }
         list = count_pixel(pixels, i, start, list);
         list = count_pixel(pixels, i + 1u, start, list);
         list = count_pixel(pixels, i + 2u, start, list);
         list = count_pixel(pixels, i + 3u, start, list);
-        list = count_pixel(pixels, i + 4u, start, list);
-        list = count_pixel(pixels, i + 5u, start, list);
-        list = count_pixel(pixels, i + 6u, start, list);
-        list = count_pixel(pixels, i + 7u, start, list);
     }
     for (; i < BS4NN_N_INPUT; i++) {
         list = count_pixel(pixels, i, start, list);

@@ -29,9 +29,11 @@
 
 #ifdef __GNUC__
 #define HOT static inline __attribute__((always_inline))
+#define COLD static __attribute__((noinline))
 #define FALLTHROUGH __attribute__((fallthrough))
 #else
 #define HOT static inline
+#define COLD static
 #define FALLTHROUGH (void)0
 #endif
 
@@ -369,6 +371,25 @@ HOT uint32_t lane_max(const uint32_t *pl, uint32_t *top, uint32_t nb)
     return m;
 }
 
+/* lane_max as a loop: for the deeper layers, which look far less often (and small code keeps
+ * the flash budget). */
+COLD uint32_t lane_max_loop(const uint32_t *pl, uint32_t *top, uint32_t nb)
+{
+    uint32_t lanes = *top;
+    uint32_t m = 0;
+
+    while (nb-- != 0) {
+        const uint32_t x = lanes & pl[nb];
+        m <<= 1;
+        if (x != 0) {
+            lanes = x;
+            m |= 1u;
+        }
+    }
+    *top = lanes;
+    return m;
+}
+
 /* Lanes with ones >= need, for 1 <= need <= 2^nb and ones < 2^nb: the carry out of
  * ones + (2^nb - need) past bit nb - 1 (where the constant's bit is 1 the carry is
  * plane | carry, else plane & carry). */
@@ -396,13 +417,13 @@ typedef struct {
 
 /* The lanes of word lw that fire with `recv` spikes received (dropped from alive); its trig is
  * computed again. */
-HOT uint32_t fire_word(uint32_t lw, const layer_t *ly, uint32_t need, uint32_t nb)
+HOT uint32_t fire_word(uint32_t lw, const layer_t *ly, uint32_t need, uint32_t nb, int first)
 {
     bs4nn_state_t *st = &bs4nn_state;
     const uint32_t *pl = st->planes[lw];
     uint32_t alive = st->alive[lw];
     uint32_t f = alive;
-    uint32_t m = lane_max(pl, &f, nb);
+    uint32_t m = first ? lane_max(pl, &f, nb) : lane_max_loop(pl, &f, nb);
     uint32_t f2; /* the lanes left with the largest ones (not needed) */
 
     if (m < need) {
@@ -418,7 +439,7 @@ HOT uint32_t fire_word(uint32_t lw, const layer_t *ly, uint32_t need, uint32_t n
             return f;
         }
         f2 = alive;
-        m = lane_max(pl, &f2, nb);
+        m = first ? lane_max(pl, &f2, nb) : lane_max_loop(pl, &f2, nb);
     }
     m = ly->k + 2u * (ly->recv - m);
     st->trig[lw] = m;
@@ -508,16 +529,18 @@ void bs4nn_output_ones(int32_t ones[BS4NN_N_OUTPUT])
 
 /* Layer l at a step: the words whose trig the step reached are brought up to date (the first
  * layer's) and fire; their spikes go to layer l + 1, or, from the output layer, to out_fired. */
-static void layer_step(layer_t *layers, uint32_t l, uint32_t *out_fired)
+HOT void layer_step(layer_t *layers, uint32_t l, uint32_t *out_fired)
 {
     bs4nn_state_t *st = &bs4nn_state;
     layer_t *ly = &layers[l];
     const uint32_t recv = ly->recv;
     const uint32_t need = (ly->k + recv + 1u) >> 1;
+    /* in layer 0's copy a constant: the lane words of a row of the first weight layer */
+    const uint32_t words = l == 0 ? BS4NN_LAYER0_WORDS / BS4NN_N_INPUT : ly->words;
     uint32_t mintrig = NEVER;
     uint32_t w;
 
-    for (w = 0; w < ly->words; w++) {
+    for (w = 0; w < words; w++) {
         const uint32_t lw = ly->first + w;
         const uint32_t trig = st->trig[lw];
         uint32_t f;
@@ -535,7 +558,7 @@ static void layer_step(layer_t *layers, uint32_t l, uint32_t *out_fired)
         }
         /* trig = K + 2 (spikes - m) when the word last held `spikes`: now its largest alive
          * ones is at most recv - (trig - K) / 2 */
-        f = fire_word(lw, ly, need, bit_length(recv - (trig - ly->k) / 2u));
+        f = fire_word(lw, ly, need, bit_length(recv - (trig - ly->k) / 2u), l == 0);
         if (st->trig[lw] < mintrig) {
             mintrig = st->trig[lw];
         }
@@ -591,7 +614,15 @@ void bs4nn_kernel_infer(const uint8_t *pixels, const int16_t *k, bs4nn_result_t 
                 break;
             }
             before = layers[l].fired;
-            layer_step(layers, l, out_fired);
+            /* two-layer networks: a copy per layer, with l constant in each (deeper networks
+             * share one, for the flash budget) */
+            if (BS4NN_NUM_LAYERS != 2) {
+                layer_step(layers, l, out_fired);
+            } else if (l == 0) {
+                layer_step(layers, 0, out_fired);
+            } else {
+                layer_step(layers, 1, out_fired);
+            }
             if (l + 1 == BS4NN_NUM_LAYERS && layers[l].fired != before) {
                 decided = 1;
             }
