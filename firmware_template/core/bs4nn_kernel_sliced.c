@@ -417,13 +417,13 @@ typedef struct {
 
 /* The lanes of word lw that fire with `recv` spikes received (dropped from alive); its trig is
  * computed again. */
-HOT uint32_t fire_word(uint32_t lw, const layer_t *ly, uint32_t need, uint32_t nb, int first)
+HOT uint32_t fire_word(uint32_t lw, const layer_t *ly, uint32_t need, uint32_t nb, int unrolled)
 {
     bs4nn_state_t *st = &bs4nn_state;
     const uint32_t *pl = st->planes[lw];
     uint32_t alive = st->alive[lw];
     uint32_t f = alive;
-    uint32_t m = first ? lane_max(pl, &f, nb) : lane_max_loop(pl, &f, nb);
+    uint32_t m = unrolled ? lane_max(pl, &f, nb) : lane_max_loop(pl, &f, nb);
     uint32_t f2; /* the lanes left with the largest ones (not needed) */
 
     if (m < need) {
@@ -439,7 +439,7 @@ HOT uint32_t fire_word(uint32_t lw, const layer_t *ly, uint32_t need, uint32_t n
             return f;
         }
         f2 = alive;
-        m = first ? lane_max(pl, &f2, nb) : lane_max_loop(pl, &f2, nb);
+        m = unrolled ? lane_max(pl, &f2, nb) : lane_max_loop(pl, &f2, nb);
     }
     m = ly->k + 2u * (ly->recv - m);
     st->trig[lw] = m;
@@ -535,8 +535,11 @@ HOT void layer_step(layer_t *layers, uint32_t l, uint32_t *out_fired)
     layer_t *ly = &layers[l];
     const uint32_t recv = ly->recv;
     const uint32_t need = (ly->k + recv + 1u) >> 1;
-    /* in layer 0's copy a constant: the lane words of a row of the first weight layer */
-    const uint32_t words = l == 0 ? BS4NN_LAYER0_WORDS / BS4NN_N_INPUT : ly->words;
+    /* two-layer networks have a copy per layer (bs4nn_kernel_infer): there the first layer's
+     * words are a constant, and the output layer searches with a loop (small code) */
+    const int copies = BS4NN_NUM_LAYERS == 2;
+    const uint32_t words = copies && l == 0 ? BS4NN_LAYER0_WORDS / BS4NN_N_INPUT : ly->words;
+    const int unrolled = !copies || l == 0;
     uint32_t mintrig = NEVER;
     uint32_t w;
 
@@ -558,7 +561,7 @@ HOT void layer_step(layer_t *layers, uint32_t l, uint32_t *out_fired)
         }
         /* trig = K + 2 (spikes - m) when the word last held `spikes`: now its largest alive
          * ones is at most recv - (trig - K) / 2 */
-        f = fire_word(lw, ly, need, bit_length(recv - (trig - ly->k) / 2u), l == 0);
+        f = fire_word(lw, ly, need, bit_length(recv - (trig - ly->k) / 2u), unrolled);
         if (st->trig[lw] < mintrig) {
             mintrig = st->trig[lw];
         }
