@@ -260,6 +260,9 @@ def test_ctrl_c_stops_qemu_and_keeps_the_csv(tiny_model, built, tmp_path, data_d
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as in a terminal, also when the tests run as a background job, which inherits
+        # SIGINT ignored (and a Python started so keeps ignoring it)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 60
