@@ -65,13 +65,15 @@ uint8_t bs4nn_pick_label(const int32_t *ones, const uint8_t *fired);
 #error "the sliced kernel keeps input row offsets in uint16: use BS4NN_KERNEL=ref"
 #endif
 
+/* lane words of the first weight layer: the words of a row of its weights */
+#define BS4NN_FIRST_LANE_WORDS (BS4NN_LAYER0_WORDS / BS4NN_N_INPUT)
+
 typedef struct {
     uint32_t planes[BS4NN_LANE_WORDS][BS4NN_PLANES];
     uint32_t alive[BS4NN_LANE_WORDS];  /* lanes that have not fired */
     uint32_t trig[BS4NN_LANE_WORDS];   /* spikes received before which no lane can fire */
-    /* the first layer's words (a row of it is BS4NN_LAYER0_WORDS / BS4NN_N_INPUT words): the
-     * input spikes already in their planes */
-    uint16_t synced[BS4NN_LAYER0_WORDS / BS4NN_N_INPUT];
+    /* the first layer's words: the input spikes already in their planes */
+    uint16_t synced[BS4NN_FIRST_LANE_WORDS];
     uint16_t order[BS4NN_N_INPUT];
     uint16_t start[BS4NN_TMAX + 2];
 } bs4nn_state_t;

@@ -26,6 +26,9 @@
 #include <string.h>
 
 #define NEVER 0xFFFFFFFFu /* trig of a word without alive lanes */
+/* two weight layers: layer_step is inlined once per layer, with l a constant in each copy;
+ * deeper networks share one copy (the flash budget) */
+#define STEP_PER_LAYER (BS4NN_NUM_LAYERS == 2)
 
 #ifdef __GNUC__
 #define HOT static inline __attribute__((always_inline))
@@ -535,11 +538,10 @@ HOT void layer_step(layer_t *layers, uint32_t l, uint32_t *out_fired)
     layer_t *ly = &layers[l];
     const uint32_t recv = ly->recv;
     const uint32_t need = (ly->k + recv + 1u) >> 1;
-    /* two-layer networks have a copy per layer (bs4nn_kernel_infer): there the first layer's
-     * words are a constant, and the output layer searches with a loop (small code) */
-    const int copies = BS4NN_NUM_LAYERS == 2;
-    const uint32_t words = copies && l == 0 ? BS4NN_LAYER0_WORDS / BS4NN_N_INPUT : ly->words;
-    const int unrolled = !copies || l == 0;
+    /* in a copy per layer (STEP_PER_LAYER) the first layer's words are a constant, and the
+     * output layer searches with a loop (small code) */
+    const uint32_t words = STEP_PER_LAYER && l == 0 ? BS4NN_FIRST_LANE_WORDS : ly->words;
+    const int unrolled = !STEP_PER_LAYER || l == 0;
     uint32_t mintrig = NEVER;
     uint32_t w;
 
@@ -617,9 +619,7 @@ void bs4nn_kernel_infer(const uint8_t *pixels, const int16_t *k, bs4nn_result_t 
                 break;
             }
             before = layers[l].fired;
-            /* two-layer networks: a copy per layer, with l constant in each (deeper networks
-             * share one, for the flash budget) */
-            if (BS4NN_NUM_LAYERS != 2) {
+            if (!STEP_PER_LAYER) {
                 layer_step(layers, l, out_fired);
             } else if (l == 0) {
                 layer_step(layers, 0, out_fired);
