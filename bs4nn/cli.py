@@ -64,17 +64,20 @@ def main(argv: list[str] | None = None) -> int:
     except Bs4nnError as exc:
         print(f"bs4nn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # before OSError, of which it is one
+        # output piped into e.g. `head`, which stopped reading: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # one not met where it happens: still one line, never a traceback
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"bs4nn {args.command}: error: {where}{reason(exc)}", file=sys.stderr)
         return 2
+    except MemoryError as exc:  # e.g. numpy's, for a network too large for this machine
+        print(f"bs4nn {args.command}: error: out of memory: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"bs4nn {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # output piped into e.g. `head`, which stopped reading: not an error of ours
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
 
 
 if __name__ == "__main__":

@@ -70,3 +70,36 @@ def test_unknown_target_is_refused_before_anything_is_written(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("bs4nn export: error: unknown target 'esp32'; choose one of: ")
     assert not (tmp_path / "fw").exists()
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
+    """`bs4nn ... | head -1`: head stops reading; the command ends quietly with status 0 (a
+    BrokenPipeError is an OSError, so its handler must come first)."""
+    code = (
+        "import sys\n"
+        "import bs4nn.trainer.cli as commands\n"
+        "def closed(args):\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "commands._eval = closed\n"
+        "from bs4nn.cli import main\n"
+        "sys.exit(main(['eval', 'm.bs4nn']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert (proc.returncode, proc.stderr) == (0, "")
+
+
+def test_out_of_memory_is_one_line(monkeypatch, capsys):
+    import bs4nn.trainer.cli as commands
+    from bs4nn.cli import main
+
+    def too_big(args):
+        raise MemoryError("Unable to allocate 58.4 GiB for an array with shape (10000000, 784)")
+
+    monkeypatch.setattr(commands, "_eval", too_big)
+    assert main(["eval", "m.bs4nn"]) == 2
+    assert capsys.readouterr().err == (
+        "bs4nn eval: error: out of memory: Unable to allocate 58.4 GiB for an array with shape "
+        "(10000000, 784)\n"
+    )

@@ -385,3 +385,24 @@ def test_resume_names_a_setting_the_checkpoint_has_and_the_run_lacks(tmp_path):
         f"checkpoint {path} was made with different settings (crossing); resume with the "
         "same options, or start again without --resume"
     )
+
+
+def test_cli_train_refuses_a_network_too_large_for_memory(tmp_path, monkeypatch, capsys):
+    """Said in one line before anything is loaded or written (numpy's own MemoryError would
+    come with a traceback, or the kernel would kill the process)."""
+    import bs4nn.trainer.cli as commands
+    from bs4nn.trainer import memory
+
+    monkeypatch.setattr(commands, "available_memory", lambda: 16 * memory.GIB)
+    out = tmp_path / "huge.bs4nn"
+    assert main(["train", "--hidden", "1000000", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "bs4nn train: error: training 784-1000000-10 needs more than 35.5 GiB of memory (its "
+        "weights and the optimiser's state); this machine has 16.0 GiB free: choose fewer "
+        "hidden neurons\n"
+    )
+    assert captured.out == "" and not any(tmp_path.iterdir())
+    # a network that fits is not refused, and an unknown amount of memory refuses nothing
+    assert memory.training_memory_problem([784, 100000, 10], available=16 * memory.GIB) is None
+    assert memory.training_memory_problem([784, 10**9, 10], available=None) is None

@@ -14,6 +14,7 @@ from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
 from bs4nn.trainer.files import check_output
+from bs4nn.trainer.memory import available_memory, training_memory_problem
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.options import (
     dataset_spec,
@@ -274,6 +275,9 @@ def _train(args: argparse.Namespace) -> int:
         )
         details = f"{cfg.weights} weights, thetas {cfg.thetas}, alphas {cfg.alphas}"
         run = train
+    problem = training_memory_problem(cfg.layer_sizes, available_memory())
+    if problem is not None:
+        raise Bs4nnError(problem)
     sizes = "-".join(str(n) for n in cfg.layer_sizes)
     print(f"training {sizes} on {cfg.dataset}: {cfg.epochs} epochs, seed {cfg.seed}, {details}")
     problem = firmware_size_problem(cfg.layer_sizes)
