@@ -485,20 +485,27 @@ static void reset_state(layer_t *layers, const int16_t *k)
     }
 }
 
+/* First-layer word lw takes the input spikes order[synced .. recv) it has not seen. */
+HOT void sync_word(uint32_t lw, uint32_t recv)
+{
+    bs4nn_state_t *st = &bs4nn_state;
+
+    add_rows(st->planes[lw], bs4nn_weights[0] + lw, st->order + st->synced[lw],
+             recv - st->synced[lw]);
+    st->synced[lw] = (uint16_t)recv;
+}
+
 /* A network without hidden layer: its output words take every input spike so far (the ones
  * of outputs that did not fire are read too). */
 static void sync_outputs(uint32_t recv)
 {
-    bs4nn_state_t *st = &bs4nn_state;
     uint32_t lw;
 
     if (BS4NN_NUM_LAYERS != 1) {
         return;
     }
     for (lw = 0; lw < BS4NN_WORDS(BS4NN_N_OUTPUT); lw++) {
-        add_rows(st->planes[lw], bs4nn_weights[0] + lw, st->order + st->synced[lw],
-                 recv - st->synced[lw]);
-        st->synced[lw] = (uint16_t)recv;
+        sync_word(lw, recv);
     }
 }
 
@@ -557,9 +564,7 @@ HOT void layer_step(layer_t *layers, uint32_t l, uint32_t *out_fired)
             continue;
         }
         if (l == 0) {
-            add_rows(st->planes[lw], bs4nn_weights[0] + lw, st->order + st->synced[lw],
-                     recv - st->synced[lw]);
-            st->synced[lw] = (uint16_t)recv;
+            sync_word(lw, recv);
         }
         /* trig = K + 2 (spikes - m) when the word last held `spikes`: now its largest alive
          * ones is at most recv - (trig - K) / 2 */
