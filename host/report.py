@@ -57,10 +57,32 @@ def summarize(records: list[Record], n_classes: int) -> dict:
         },
         "fallback_rate": float(a["fallback"].mean()) if n else 0.0,
         "spikes_per_layer_mean": [float(x) for x in a["spikes"].mean(axis=0)] if n else [],
+        "counter_by_input_spikes": (
+            counter_by_input_spikes(a["counter"], a["spikes"][:, 0]) if n else []
+        ),
         "wire_bytes_per_image": float(a["wire_bytes"].mean()) if n else 0.0,
         "rtt_ms": _stats(a["rtt_ms"]),
         "confusion": confusion.tolist(),
     }
+
+
+def counter_by_input_spikes(counter: np.ndarray, input_spikes: np.ndarray) -> list[dict]:
+    """Mean counter per fifth of the images, ordered by the input spikes they took up to the
+    decision: an event-driven kernel's cost follows them (README, docs/kernels.md)."""
+    order = np.argsort(input_spikes, kind="stable")
+    rows = []
+    for part in np.array_split(order, 5):
+        if len(part):
+            rows.append(
+                {
+                    "images": int(len(part)),
+                    "input_spikes_min": int(input_spikes[part].min()),
+                    "input_spikes_max": int(input_spikes[part].max()),
+                    "input_spikes_mean": float(input_spikes[part].mean()),
+                    "counter_mean": float(counter[part].mean()),
+                }
+            )
+    return rows
 
 
 def _fmt(x, spec: str = ".1f") -> str:
@@ -113,7 +135,8 @@ def console_lines(report: dict) -> list[str]:
 
 
 def write_plots(report: dict, records: list[Record], out_dir: Path) -> list[Path]:
-    """confusion.png, decision_step_per_class.png, counter_hist.png (matplotlib Agg)."""
+    """confusion.png, decision_step_per_class.png, counter_hist.png and
+    counter_vs_input_spikes.png (matplotlib Agg)."""
     a = arrays(records)
     paths = [
         plot_confusion(
@@ -134,4 +157,24 @@ def write_plots(report: dict, records: list[Record], out_dir: Path) -> list[Path
     ax.set_ylabel("images")
     ax.set_title(f"{report['board']}, {report['kernel']} kernel")
     paths.append(save(fig, out_dir / "counter_hist.png"))
+    paths.append(_plot_counter_vs_input_spikes(report, a, out_dir / "counter_vs_input_spikes.png"))
     return paths
+
+
+def _plot_counter_vs_input_spikes(report: dict, a: dict, path: Path) -> Path:
+    """One dot per image, and the mean of each fifth of the images (by input spikes)."""
+    fig, ax = pyplot().subplots(figsize=(6, 4))
+    ax.scatter(a["spikes"][:, 0], a["counter"], s=4, alpha=0.3, color="tab:blue", label="image")
+    fifths = report["counter_by_input_spikes"]
+    ax.plot(
+        [f["input_spikes_mean"] for f in fifths],
+        [f["counter_mean"] for f in fifths],
+        "o-",
+        color="tab:red",
+        label="mean of each fifth of the images",
+    )
+    ax.set_xlabel("input spikes up to the decision")
+    ax.set_ylabel(report["counter_name"] + " per inference")
+    ax.set_title(f"{report['board']}, {report['kernel']} kernel, {report['images']} images")
+    ax.legend(loc="upper left")
+    return save(fig, path)

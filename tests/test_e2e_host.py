@@ -112,7 +112,12 @@ def test_bench_200_images_bit_exact(tiny_model, built, tmp_path, data_dir):
     assert report["accuracy"] == float((ref.labels == labels[:N]).mean())
     assert report["decision_step"]["mean"] == float(ref.decision_steps.mean())
     assert csv_indices(out / "images.csv") == list(range(N))
-    for name in ("confusion.png", "decision_step_per_class.png", "counter_hist.png"):
+    for name in (
+        "confusion.png",
+        "decision_step_per_class.png",
+        "counter_hist.png",
+        "counter_vs_input_spikes.png",
+    ):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
 
 

@@ -75,11 +75,17 @@ def test_bench_report_matches_reference(model_path, intmodel, mnist, tmp_path):
     assert report["mismatch_indices"] == []
     assert report["spikes_per_layer_mean"] == [float(x) for x in ref.spikes.mean(axis=0)]
     assert sum(map(sum, report["confusion"])) == N
+    assert sum(f["images"] for f in report["counter_by_input_spikes"]) == N
     assert report["link"]["kind"] == "serial" and report["link"]["resends"] == 0
     assert report["link"]["infer_bitmap"] is True and report["link"]["window"] == 2
     assert report["wire_bytes_per_image"] > 0 and report["images_per_s"] > 0
     assert csv_indices(tmp_path / "images.csv") == list(range(N))
-    for name in ("confusion.png", "decision_step_per_class.png", "counter_hist.png"):
+    for name in (
+        "confusion.png",
+        "decision_step_per_class.png",
+        "counter_hist.png",
+        "counter_vs_input_spikes.png",
+    ):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -336,3 +342,20 @@ def test_bench_streams_the_models_dataset(tmp_path, capsys):
         "bs4nn bench: error: --dataset mnist is not the model's dataset (fashion-mnist); leave "
         "--dataset out to use fashion-mnist\n"
     )
+
+
+def test_counter_by_input_spikes_takes_fifths_in_order_of_input_spikes():
+    from bs4nn.host.report import counter_by_input_spikes
+
+    counter = np.array([10, 20, 30, 40, 50, 60, 70, 80, 90, 100])
+    spikes = np.array([5, 1, 4, 2, 3, 10, 9, 8, 7, 6])
+    rows = counter_by_input_spikes(counter, spikes)
+    assert [(r["images"], r["input_spikes_min"], r["input_spikes_max"]) for r in rows] == [
+        (2, 1, 2),
+        (2, 3, 4),
+        (2, 5, 6),
+        (2, 7, 8),
+        (2, 9, 10),
+    ]
+    assert [r["input_spikes_mean"] for r in rows] == [1.5, 3.5, 5.5, 7.5, 9.5]
+    assert [r["counter_mean"] for r in rows] == [30.0, 40.0, 55.0, 85.0, 65.0]
