@@ -59,6 +59,32 @@ def test_calibration_keeps_the_trained_thresholds_when_nothing_is_better():
     assert calibrated.thresholds() == [4, 3]
 
 
+def test_calibration_scores_each_threshold_vector_once(monkeypatch):
+    """The second pass over the layers scores only K vectors the first did not (when nothing
+    moved, none); the choice is the one of scoring every candidate again."""
+    weights, images = _random_net(4)
+    alphas = np.array([1.0, 1.0])
+    model = model_from_arrays(weights, alphas, [4.0, 3.0])
+    labels = predict(model, images)
+    scored = []
+    kernel = calibrate_kernels.scores_per_k
+
+    def counting(images, labels, sizes, woff, noff, fw, thr, layer, ks):
+        other = thr.tolist()
+        for k in ks.tolist():
+            scored.append(tuple(other[:layer] + [k] + other[layer + 1 :]))
+        return kernel(images, labels, sizes, woff, noff, fw, thr, layer, ks)
+
+    monkeypatch.setattr(calibrate_kernels, "scores_per_k", counting)
+    calibrated, before, after = calibrate_thresholds(model, images, labels, log=lambda s: None)
+    assert calibrated.thresholds() == [4, 3] and before == after == 1.0
+    assert len(scored) == len(set(scored))
+    # K 2..7 (0.6x to 1.6x of 4, rounded out) and 1..5 (of 3), the other layer's K kept;
+    # (4, 3) is in both
+    wanted = {(k, 3) for k in range(2, 8)} | {(4, k) for k in range(1, 6)}
+    assert sorted(scored) == sorted(wanted)
+
+
 @pytest.mark.parametrize("alpha", [1e-3, 0.1, 0.7, 1.0 / 3.0, 4.999999, 123.456])
 def test_thetas_for_give_exactly_the_requested_count(alpha):
     for k in (1, 2, 3, 29, 30, 31, 1000, 32767):

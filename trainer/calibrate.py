@@ -60,28 +60,34 @@ def calibrate_thresholds(
     best_acc = before = accuracy_with_thresholds(model, best, images, labels)
     images = np.ascontiguousarray(images)
     lay, fw, _ = pack_forward(model)
+    # accuracy per K vector scored so far: a later pass scores only vectors it has not seen
+    # (when the other layers kept their K, none: the result is the same, in half the time)
+    scored: dict[tuple[int, ...], float] = {}
     for _ in range(PASSES):
         for ly, k0 in enumerate(trained):
             lo, hi = max(K_MIN, int(k0 * span[0])), min(K_MAX, int(np.ceil(k0 * span[1])))
             coarse = max(1, (hi - lo) // 24)
             candidates = sorted(range(lo, hi + 1, coarse), key=lambda k: abs(k - k0))
             for step in (coarse, 1):
-                # every candidate of this layer scored in one pass (the others stay fixed)
-                ks = np.array(sorted(candidates), np.int32)
-                right, _ = calibrate_kernels.scores_per_k(
-                    images,
-                    labels,
-                    lay.sizes,
-                    lay.woff,
-                    lay.noff,
-                    fw,
-                    np.array(best, np.int32),
-                    ly,
-                    ks,
-                )
-                accuracy = dict(zip(ks.tolist(), (right / len(labels)).tolist(), strict=True))
+                # the candidates of this layer not scored yet, in one pass (the others fixed)
+                vector = {k: tuple(best[:ly] + [k] + best[ly + 1 :]) for k in candidates}
+                todo = sorted(k for k in candidates if vector[k] not in scored)
+                if todo:
+                    right, _ = calibrate_kernels.scores_per_k(
+                        images,
+                        labels,
+                        lay.sizes,
+                        lay.woff,
+                        lay.noff,
+                        fw,
+                        np.array(best, np.int32),
+                        ly,
+                        np.array(todo, np.int32),
+                    )
+                    for k, acc in zip(todo, (right / len(labels)).tolist(), strict=True):
+                        scored[vector[k]] = acc
                 for k in candidates:
-                    acc = accuracy[k]
+                    acc = scored[vector[k]]
                     if acc > best_acc:
                         best, best_acc = best[:ly] + [k] + best[ly + 1 :], acc
                 if step == 1 or coarse == 1:
