@@ -27,6 +27,22 @@ SPAN = (0.6, 1.6)  # K is searched within these factors of the trained K
 PASSES = 2  # coordinate-descent rounds over the layers
 
 
+def _scores_per_k(images, labels, lay, fw, thresholds, layer: int, ks):
+    """calibrate_kernels.scores_per_k for the packed network (lay, fw) of `pack_forward`:
+    (images right, sum of decision steps) per K = ks[c] at `layer`, the others `thresholds`."""
+    return calibrate_kernels.scores_per_k(
+        images,
+        labels,
+        lay.sizes,
+        lay.woff,
+        lay.noff,
+        fw,
+        np.asarray(thresholds, np.int32),
+        layer,
+        np.asarray(ks, np.int32),
+    )
+
+
 def accuracy_with_thresholds(
     model: Model, ks: list[int], images: np.ndarray, labels: np.ndarray
 ) -> float:
@@ -73,17 +89,7 @@ def calibrate_thresholds(
                 vector = {k: tuple(best[:ly] + [k] + best[ly + 1 :]) for k in candidates}
                 todo = sorted(k for k in candidates if vector[k] not in scored)
                 if todo:
-                    right, _ = calibrate_kernels.scores_per_k(
-                        images,
-                        labels,
-                        lay.sizes,
-                        lay.woff,
-                        lay.noff,
-                        fw,
-                        np.array(best, np.int32),
-                        ly,
-                        np.array(todo, np.int32),
-                    )
+                    right, _ = _scores_per_k(images, labels, lay, fw, best, ly, todo)
                     for k, acc in zip(todo, (right / len(labels)).tolist(), strict=True):
                         scored[vector[k]] = acc
                 for k in candidates:
@@ -196,17 +202,7 @@ def score_box(
     combos = list(itertools.product(*(range(K_MIN, h + 1) for h in highest[:top])))
     thresholds, right, step_sum = [], [], []
     for lower in progress(combos) if progress else combos:
-        r, s = calibrate_kernels.scores_per_k(
-            images,
-            labels,
-            lay.sizes,
-            lay.woff,
-            lay.noff,
-            fw,
-            np.array([*lower, start[top]], np.int32),
-            top,
-            out_ks,
-        )
+        r, s = _scores_per_k(images, labels, lay, fw, [*lower, start[top]], top, out_ks)
         thresholds += [[*lower, k] for k in out_ks.tolist()]
         right.append(r)
         step_sum.append(s)
