@@ -303,7 +303,7 @@ def test_cli_train_tiny_then_eval(tmp_path, data_dir, capsys):
     )
     captured = capsys.readouterr()
     text = captured.out
-    assert "training 784-16-10 on mnist: 1 epochs, seed 0, binary weights" in text
+    assert "training 784-16-10 on mnist: 1 epoch, seed 0, binary weights" in text
     assert "warning" not in captured.err
     assert "selected epoch 1 (val " in text and "calibrated thresholds" not in text
     m = Model.load(out)

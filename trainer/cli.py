@@ -279,7 +279,8 @@ def _train(args: argparse.Namespace) -> int:
     if problem is not None:
         raise Bs4nnError(problem)
     sizes = "-".join(str(n) for n in cfg.layer_sizes)
-    print(f"training {sizes} on {cfg.dataset}: {cfg.epochs} epochs, seed {cfg.seed}, {details}")
+    epochs = f"{cfg.epochs} epoch" + ("" if cfg.epochs == 1 else "s")
+    print(f"training {sizes} on {cfg.dataset}: {epochs}, seed {cfg.seed}, {details}")
     problem = firmware_size_problem(cfg.layer_sizes)
     if problem is not None:  # host-only models are allowed; say so before the hours of training
         print(f"warning: {problem}: bs4nn export will refuse this model", file=sys.stderr)
