@@ -33,7 +33,7 @@ from bs4nn.trainer.plots import (
     training_plot_path,
 )
 from bs4nn.trainer.run import checkpoint_path
-from bs4nn.trainer.semantics import check_thresholds, firmware_size_problem
+from bs4nn.trainer.semantics import check_thresholds, firmware_size_problem, network_shape
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
 from bs4nn.trainer.train import PRESETS, make_config, train
 
@@ -278,9 +278,9 @@ def _train(args: argparse.Namespace) -> int:
     problem = training_memory_problem(cfg.layer_sizes, available_memory())
     if problem is not None:
         raise Bs4nnError(problem)
-    sizes = "-".join(str(n) for n in cfg.layer_sizes)
     epochs = f"{cfg.epochs} epoch" + ("" if cfg.epochs == 1 else "s")
-    print(f"training {sizes} on {cfg.dataset}: {epochs}, seed {cfg.seed}, {details}")
+    shape = network_shape(cfg.layer_sizes)
+    print(f"training {shape} on {cfg.dataset}: {epochs}, seed {cfg.seed}, {details}")
     problem = firmware_size_problem(cfg.layer_sizes)
     if problem is not None:  # host-only models are allowed; say so before the hours of training
         print(f"warning: {problem}: bs4nn export will refuse this model", file=sys.stderr)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bs4nn.trainer.semantics import network_shape
+
 BYTES_PER_SYNAPSE = 48  # below the measured ~51-57: never refuse a network that would fit
 GIB = 1024**3
 
@@ -41,9 +43,8 @@ def training_memory_problem(layer_sizes, available: int | None) -> str | None:
     need = synapses(layer_sizes) * BYTES_PER_SYNAPSE
     if available is None or need <= available:
         return None
-    sizes = "-".join(str(n) for n in layer_sizes)
     return (
-        f"training {sizes} needs more than {need / GIB:,.1f} GiB of memory (its weights and "
-        f"the optimiser's state); this machine has {available / GIB:,.1f} GiB free: choose "
-        "fewer hidden neurons"
+        f"training {network_shape(layer_sizes)} needs more than {need / GIB:,.1f} GiB of "
+        f"memory (its weights and the optimiser's state); this machine has "
+        f"{available / GIB:,.1f} GiB free: choose fewer hidden neurons"
     )

@@ -6,6 +6,7 @@ import argparse
 
 from bs4nn.trainer.files import check_output
 from bs4nn.trainer.options import path
+from bs4nn.trainer.semantics import network_shape
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +30,6 @@ def _import(args: argparse.Namespace) -> int:
     for line in result.report:
         print(line)
     result.model.save(args.out)
-    sizes = "-".join(map(str, result.model.layer_sizes))
-    print(f"wrote {args.out} ({sizes}, hash {result.model.content_hash[:16]})")
+    shape = network_shape(result.model.layer_sizes)
+    print(f"wrote {args.out} ({shape}, hash {result.model.content_hash[:16]})")
     return 0

@@ -16,7 +16,7 @@ import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import user_path
-from bs4nn.trainer.semantics import TMAX
+from bs4nn.trainer.semantics import TMAX, network_shape
 
 if TYPE_CHECKING:
     from bs4nn.trainer.evaluate import EvalResult
@@ -283,9 +283,8 @@ def training_plot_path(model_path: str | Path) -> Path:
 
 def model_name(model: Model) -> str:
     """'mnist 784-600-10' (plus ', real weights' for S4NN), for plot titles."""
-    sizes = "-".join(str(n) for n in model.layer_sizes)
     kind = "" if model.weight_kind == "binary" else f", {model.weight_kind} weights"
-    return f"{model.dataset or 'unnamed dataset'} {sizes}{kind}"
+    return f"{model.dataset or 'unnamed dataset'} {network_shape(model.layer_sizes)}{kind}"
 
 
 def make_dir(path: str | Path) -> Path:

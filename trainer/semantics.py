@@ -29,6 +29,11 @@ MAX_LAYER_NEURONS = 4096  # per non-input layer
 MAX_OUTPUTS = 255
 
 
+def network_shape(layer_sizes) -> str:
+    """Layer sizes as people write them: '784-600-10'."""
+    return "-".join(str(n) for n in layer_sizes)
+
+
 def firmware_size_problem(layer_sizes) -> str | None:
     """What about these layer sizes (inputs, ..., outputs) the firmware cannot run, or None."""
     if layer_sizes[0] > MAX_INPUTS:
