@@ -20,6 +20,8 @@ from bs4nn.trainer.semantics import binarize
 from bs4nn.trainer.surrogate import (
     NOT_ONE,
     Buffers,
+    LossSettings,
+    SpikeBatch,
     augment,
     forward,
     input_backward,
@@ -152,7 +154,11 @@ def test_gradients_match_finite_differences_of_slow_loss(count_loss, hidden):
     masks = [rng.integers(0, 2, (4, 5)).astype(np.float32), np.ones((4, 4))][: len(hidden)]
     ks, widths = [1] * (len(hidden) + 1), [1.5, 0.7, 2.0][-len(hidden) - 1 :]
     args = (labels, ks, widths, 0.8, masks, count_loss, 0.3)
-    loss, right, grads = loss_and_grads(signs, first, 5, *args)
+    loss, right, grads = loss_and_grads(
+        signs,
+        SpikeBatch(first=first, n_levels=5, labels=labels, hidden_masks=masks),
+        LossSettings(ks=ks, widths=widths, beta=0.8, count_loss=count_loss, count_beta=0.3),
+    )
     slow_signs = [signs[0].astype(np.float64)] + signs[1:]
     slow_args = (_spiked(first, 5, np.float64), *args)
     # the input layer is float32 (with one hidden layer, the whole network)
@@ -213,13 +219,17 @@ def test_one_hidden_step_equals_the_layers(count_loss, monkeypatch):
         np.where(rng.random((300, 10)) < 0.5, 1, -1).astype(np.float32),
     ]
     masks = [(rng.random((n, 300)) >= 0.2).astype(np.float32)]
-    args = (signs, first, n_levels, rng.integers(0, 10, n), [20, 15], [2.0, 4.0], 0.5, masks)
-    rest = (count_loss, 0.1)
-    loss, right, grads = layers_loss_and_grads(*args, *rest)
+    batch = SpikeBatch(
+        first=first, n_levels=n_levels, labels=rng.integers(0, 10, n), hidden_masks=masks
+    )
+    settings = LossSettings(
+        ks=[20, 15], widths=[2.0, 4.0], beta=0.5, count_loss=count_loss, count_beta=0.1
+    )
+    loss, right, grads = layers_loss_and_grads(signs, batch, settings)
     runs = []
     for threads in (1, 2):
         monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", threads)
-        got = loss_and_grads(*args, *rest, Buffers())
+        got = loss_and_grads(signs, batch, settings, buffers=Buffers())
         runs.append((got[0], got[1], [g.copy() for g in got[2]]))
     assert runs[0][:2] == runs[1][:2]
     assert all(np.array_equal(a, b) for a, b in zip(runs[0][2], runs[1][2], strict=True))

@@ -362,6 +362,7 @@ def forward(
     n_levels: int,
     ks: list[int],
     widths: list[float],
+    *,
     hidden_masks: list[np.ndarray] | None = None,
     buffers: Buffers | None = None,
 ):
@@ -397,17 +398,37 @@ def _softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray):
     return loss, prob, d_logits
 
 
+@dataclass(frozen=True)
+class LossSettings:
+    """What the loss is computed with. Per layer: the threshold K (counts) and the width of
+    the soft crossings. beta: the sharpness of the softmax over minus the outputs' soft firing
+    levels. count_loss > 0 adds that weight times a cross-entropy over count_beta times the
+    outputs' counts at the last level: the exact network decides by those counts when no
+    output fires."""
+
+    ks: list[int]
+    widths: list[float]
+    beta: float
+    count_loss: float = 0.0
+    count_beta: float = 0.0
+
+
+@dataclass(frozen=True)
+class SpikeBatch:
+    """A mini-batch as the loss sees it. first: (n, 784) spike levels of the pixels, out of
+    n_levels; labels: (n,); hidden_masks: per hidden layer (n, h) dropout factors, or None."""
+
+    first: np.ndarray
+    n_levels: int
+    labels: np.ndarray
+    hidden_masks: list[np.ndarray] | None = None
+
+
 def loss_and_grads(
     signs: list[np.ndarray],
-    first: np.ndarray,
-    n_levels: int,
-    labels: np.ndarray,
-    ks: list[int],
-    widths: list[float],
-    beta: float,
-    hidden_masks: list[np.ndarray] | None = None,
-    count_loss: float = 0.0,
-    count_beta: float = 0.0,
+    batch: SpikeBatch,
+    settings: LossSettings,
+    *,
     buffers: Buffers | None = None,
     parts: bool = False,
 ):
@@ -416,36 +437,34 @@ def loss_and_grads(
     input layer's gradient may come as (CHUNKS, m, h) parts whose sum in order is the gradient
     (`adam_step` adds them in its threads).
 
-    count_loss > 0 adds that weight times a cross-entropy over count_beta times the outputs'
-    counts at the last level: the exact network decides by those counts when no output fires.
-
     One hidden layer runs image by image in one kernel (surrogate_kernels.one_hidden_step),
     other networks layer by layer (`layers_loss_and_grads`): the same function, with the
     float32 sums in other orders (tests/test_surrogate.py)."""
-    args = (signs, first, n_levels, labels, ks, widths, beta, hidden_masks)
     if len(signs) == 2:
-        return _one_hidden_loss_and_grads(
-            *args, count_loss, count_beta, buffers or Buffers(), parts
-        )
-    return layers_loss_and_grads(*args, count_loss, count_beta, buffers)
+        return _one_hidden_loss_and_grads(signs, batch, settings, buffers or Buffers(), parts)
+    return layers_loss_and_grads(signs, batch, settings, buffers=buffers)
 
 
 def layers_loss_and_grads(
     signs: list[np.ndarray],
-    first: np.ndarray,
-    n_levels: int,
-    labels: np.ndarray,
-    ks: list[int],
-    widths: list[float],
-    beta: float,
-    hidden_masks: list[np.ndarray] | None = None,
-    count_loss: float = 0.0,
-    count_beta: float = 0.0,
+    batch: SpikeBatch,
+    settings: LossSettings,
+    *,
     buffers: Buffers | None = None,
 ):
     """`loss_and_grads` layer by layer: the input layer in numba kernels, the later layers
     as numpy float32 products (any number of layers)."""
-    fired, caches, masks = forward(signs, first, n_levels, ks, widths, hidden_masks, buffers)
+    labels, widths, beta = batch.labels, settings.widths, settings.beta
+    count_loss, count_beta = settings.count_loss, settings.count_beta
+    fired, caches, masks = forward(
+        signs,
+        batch.first,
+        batch.n_levels,
+        settings.ks,
+        widths,
+        hidden_masks=batch.hidden_masks,
+        buffers=buffers,
+    )
     # logits: minus the soft firing level of each output (the earliest wins)
     loss, prob, d_logits = _softmax_cross_entropy(-beta * (1.0 - fired).sum(axis=1), labels)
     right = int((prob.argmax(axis=1) == labels).sum())
@@ -471,29 +490,32 @@ def layers_loss_and_grads(
 
 
 def _one_hidden_loss_and_grads(
-    signs,
-    first,
-    n_levels,
-    labels,
-    ks,
-    widths,
-    beta,
-    hidden_masks,
-    count_loss,
-    count_beta,
-    buffers,
-    parts,
+    signs: list[np.ndarray],
+    batch: SpikeBatch,
+    settings: LossSettings,
+    buffers: Buffers,
+    parts: bool,
 ):
     """`loss_and_grads` of a 1-hidden-layer network with hazard crossings."""
+    first, n_levels, labels = batch.first, batch.n_levels, batch.labels
+    ks, widths = settings.ks, settings.widths
     n, m = first.shape
     h = signs[0].shape[1]
-    mask = np.ones((n, h), np.float32) if hidden_masks is None else hidden_masks[0]
+    mask = np.ones((n, h), np.float32) if batch.hidden_masks is None else batch.hidden_masks[0]
     p = _crossing_p(np.arange(-m, m + 1, dtype=np.float32), ks[0], widths[0])
     q = 1.0 - NOT_ONE * p
     g = (p.astype(np.float64) * (1.0 - p) / q * (-NOT_ONE / widths[0])).astype(np.float32)
     tables = np.stack([q, g], axis=1)
     # the output layer's K - 1/2 and width, the loss's settings, 1/n, NOT_ONE
-    params = (ks[1] - 0.5, widths[1], beta, count_loss, count_beta, 1.0 / n, NOT_ONE)
+    params = (
+        ks[1] - 0.5,
+        widths[1],
+        settings.beta,
+        settings.count_loss,
+        settings.count_beta,
+        1.0 / n,
+        NOT_ONE,
+    )
     params = tuple(np.float32(x) for x in params)
     s1t = np.ascontiguousarray(signs[1].T, np.float32)
     chunks = surrogate_kernels.CHUNKS
@@ -798,16 +820,15 @@ def train_batch(
     ]
     loss, right, grads = loss_and_grads(
         signs,
-        first,
-        len(levels),
-        labels,
-        cfg.k_train,
-        widths,
-        cfg.beta,
-        masks,
-        cfg.count_loss,
-        cfg.count_beta,
-        buffers,
+        SpikeBatch(first=first, n_levels=len(levels), labels=labels, hidden_masks=masks),
+        LossSettings(
+            ks=cfg.k_train,
+            widths=widths,
+            beta=cfg.beta,
+            count_loss=cfg.count_loss,
+            count_beta=cfg.count_beta,
+        ),
+        buffers=buffers,
         parts=True,
     )
     keep = (1.0 - 1.0 / cfg.average_batches) if cfg.average_batches else None
