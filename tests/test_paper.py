@@ -155,6 +155,21 @@ def test_paper_checks_its_inputs_before_any_work(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_table1_lists_the_paper_presets(tmp_path):
+    out = tmp_path / "paper"
+    assert main(["paper", "--only", "table1", "--out", str(out), "--no-progress"]) == 0
+    table = json.loads((out / "results.json").read_text())["experiments"]["table1"]
+    assert list(table["numbers"]["ours"]) == [
+        "mnist-600",
+        "fashion-1000",
+        "fashion-600-600",
+        "mnist-600 S4NN",
+        "fashion-1000 S4NN",
+    ]
+    assert table["numbers"]["ours"]["mnist-600"]["hidden"] == [600]
+    assert "## table1" in (out / "report.md").read_text()
+
+
 def test_output_potentials_are_alpha_times_the_dense_counts(small_models, data_dir):
     from bs4nn.trainer.evaluate import output_potentials
 
