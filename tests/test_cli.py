@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def run_bs4nn(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "bs4nn", *args], capture_output=True, text=True)
@@ -103,3 +105,26 @@ def test_out_of_memory_is_one_line(monkeypatch, capsys):
         "bs4nn eval: error: out of memory: Unable to allocate 58.4 GiB for an array with shape "
         "(10000000, 784)\n"
     )
+
+
+def test_ctrl_c_inside_a_parallel_numba_function_is_an_interrupt(monkeypatch, capsys):
+    # numba hands a KeyboardInterrupt in its parallel code back as a SystemError caused by it
+    import bs4nn.trainer.cli as commands
+    from bs4nn.cli import main
+
+    def interrupted_in_numba(args):
+        unpickle = SystemError("_numba_unpickle returned a result with an exception set")
+        unpickle.__cause__ = KeyboardInterrupt()
+        raise SystemError("CPUDispatcher(...) returned a result with an exception set") from (
+            unpickle
+        )
+
+    def other_system_error(args):
+        raise SystemError("a real fault")
+
+    monkeypatch.setattr(commands, "_eval", interrupted_in_numba)
+    assert main(["eval", "m.bs4nn"]) == 130
+    assert capsys.readouterr().err == "bs4nn eval: interrupted\n"
+    monkeypatch.setattr(commands, "_eval", other_system_error)
+    with pytest.raises(SystemError, match="a real fault"):
+        main(["eval", "m.bs4nn"])
