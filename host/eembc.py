@@ -84,6 +84,28 @@ class RunnerResult:
         return self.returncode == 0 and want in self.figures and not self.errors
 
 
+class RunnerOutput:
+    """Reads the runner's output line by line into `result`: the figures it prints at the end,
+    its ERROR lines, and of a Python traceback the exception's own line (its last)."""
+
+    def __init__(self, result: RunnerResult) -> None:
+        self.result = result
+        self.in_traceback = False
+
+    def read(self, line: str) -> None:
+        for name, pattern in FIGURES.items():
+            if m := pattern.search(line):
+                self.result.figures[name] = m.group(1)
+        if line.startswith("Traceback"):
+            self.in_traceback = True
+        elif self.in_traceback and line[:1] not in ("", " ", "\t", "\n"):
+            self.in_traceback = False  # a chained exception starts a traceback again
+            if not line.startswith(("During handling", "The above exception")):
+                self.result.errors.append(line.rstrip())
+        elif "ERROR" in line:
+            self.result.errors.append(line.rstrip())
+
+
 def parse_usb(text: str) -> tuple[int, int]:
     m = re.fullmatch(r"(?:0x)?([0-9a-fA-F]{1,4}):(?:0x)?([0-9a-fA-F]{1,4})", text.strip())
     if m is None:
@@ -153,6 +175,26 @@ def write_runner_files(
     return RunnerFiles(out, out / "datasets", devices, tests, len(images), iterations)
 
 
+def check_every_class(labels: np.ndarray, limit: int, n_classes: int) -> None:
+    """The runner's accuracy mode computes an AUC over the classes, which fails unless the
+    first `limit` test images hold every class: refuse a --limit below that."""
+    missing = [c for c in range(n_classes) if not np.any(labels[:limit] == c)]
+    if not missing:
+        return
+    absent = [c for c in missing if not np.any(labels == c)]
+    if absent:
+        raise Bs4nnError(
+            f"the test split has no image of class {', '.join(map(str, absent))}: the runner's "
+            "accuracy mode (its AUC) needs every class; use --mode performance"
+        )
+    needed = max(int(np.argmax(labels == c)) for c in missing) + 1
+    raise Bs4nnError(
+        f"--limit {limit}: the first {limit} test images have no image of class "
+        f"{', '.join(map(str, missing))}, and the runner's accuracy mode (its AUC) needs every "
+        f"class: use --limit {needed} or more"
+    )
+
+
 def seconds_per_inference(info: p.InfoReply, ticks: int) -> float:
     per_tick = SECONDS_PER_TICK.get(info.counter_kind)
     if per_tick is None:
@@ -210,6 +252,7 @@ def run_runner(
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
     result = RunnerResult(mode, returncode=-1)
+    reader = RunnerOutput(result)
     with subprocess.Popen(
         cmd, cwd=files.out, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as proc:
@@ -217,11 +260,7 @@ def run_runner(
         for line in proc.stdout:
             if echo:
                 print(line, end="", flush=True)
-            for name, pattern in FIGURES.items():
-                if m := pattern.search(line):
-                    result.figures[name] = m.group(1)
-            if "ERROR" in line or line.startswith("Traceback"):
-                result.errors.append(line.rstrip())
+            reader.read(line)
     result.returncode = proc.returncode
     return result
 
@@ -255,6 +294,8 @@ def run_eembc(
         raise Bs4nnError(f"--limit must be at least {WINDOWS} (the performance loop's images)")
     model, intmodel = load_model(model_path)
     images, labels = load_dataset(model.dataset_to_run(dataset), "test", data_dir=data_dir)
+    if "accuracy" in modes:
+        check_every_class(labels, limit, intmodel.layer_sizes[-1])
     images, labels = images[:limit], labels[:limit]
     out = Path(out_dir).resolve()
     # one run at a time in --out; if it fails before the runner's files are written, what it

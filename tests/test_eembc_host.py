@@ -93,6 +93,16 @@ def test_bad_options_are_refused_before_anything_is_written(tmp_path, capsys):
     for option, message in (
         (["--iterations", "1000001"], "--iterations must be 1..1,000,000"),
         (["--limit", "4"], "--limit must be at least 5"),
+        (
+            ["--limit", "61"],
+            "--limit 61: the first 61 test images have no image of class 8, and the runner's "
+            "accuracy mode (its AUC) needs every class: use --limit 62 or more\n",
+        ),
+        (
+            ["--limit", "20", "--mode", "both"],
+            "--limit 20: the first 20 test images have no image of class 8, and the runner's "
+            "accuracy mode (its AUC) needs every class: use --limit 62 or more\n",
+        ),
         (["--usb", "x"], "--usb 'x': expected VID:PID in hex"),
         (
             ["--dataset", "fashion-mnist"],
@@ -119,7 +129,7 @@ def test_real_board_gets_the_runner_commands(tmp_path, capsys):
             MODEL,
             tmp_path / "runner",
             out,
-            limit=5,
+            limit=62,  # the first 62 MNIST test images hold every class (the AUC needs them)
             port="/dev/ttyACM0",
             usb=(0x2341, 0x0043),
             iterations=5000,
@@ -128,7 +138,7 @@ def test_real_board_gets_the_runner_commands(tmp_path, capsys):
     )
     main_py = tmp_path / "runner" / "main.py"
     assert capsys.readouterr().out == (
-        f"wrote 5 test images and the runner's files to {out}; with the board on /dev/ttyACM0 "
+        f"wrote 62 test images and the runner's files to {out}; with the board on /dev/ttyACM0 "
         "(USB 2341:0043), run:\n"
         f"  cd {out} && python {main_py} -d {out}/devices.yaml -t {out}/tests_accuracy.yaml "
         f"-s {out}/datasets -m a\n"
@@ -178,7 +188,7 @@ def test_a_run_that_fails_before_the_runner_files_leaves_nothing(tmp_path, monke
     monkeypatch.setattr(firmware, "prepare_emulated_firmware", no_compiler)
     out = tmp_path / "new" / "out"
     with pytest.raises(Bs4nnError, match="^arm-none-eabi-gcc not found on PATH$"):
-        eembc.run_eembc(MODEL, _runner(tmp_path), out, limit=5, echo=False)
+        eembc.run_eembc(MODEL, _runner(tmp_path), out, limit=62, echo=False)
     assert not (tmp_path / "new").exists()
 
 
@@ -195,6 +205,32 @@ def test_a_second_run_into_the_same_out_is_refused(tmp_path):
             match=rf"^--out {out} is in use by another bs4nn run \(pid {os.getpid()}\); ",
         ):
             eembc.run_eembc(
-                MODEL, _runner(tmp_path), out, limit=5, port="/dev/ttyACM0", iterations=5000
+                MODEL, _runner(tmp_path), out, limit=62, port="/dev/ttyACM0", iterations=5000
             )
     assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_runner_output_gives_the_figures_and_the_exception_of_a_traceback():
+    result = eembc.RunnerResult("accuracy", returncode=1)
+    reader = eembc.RunnerOutput(result)
+    for line in [
+        "00012.345 ulp : Top 1% = 97.5\n",
+        "Traceback (most recent call last):\n",
+        '  File "main.py", line 90, in <module>\n',
+        "    summarize_result(result)\n",
+        "ValueError: Number of classes in y_true not equal to the number of columns\n",
+        "\n",
+        "During handling of the above exception, another exception occurred:\n",
+        "\n",
+        "Traceback (most recent call last):\n",
+        '  File "main.py", line 95, in <module>\n',
+        "RuntimeError: gave up\n",
+        "ERROR: the DUT did not answer\n",
+    ]:
+        reader.read(line)
+    assert result.figures == {"top1": "97.5"}
+    assert result.errors == [
+        "ValueError: Number of classes in y_true not equal to the number of columns",
+        "RuntimeError: gave up",
+        "ERROR: the DUT did not answer",
+    ]
