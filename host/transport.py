@@ -121,12 +121,12 @@ def _open_error_message(port: str, exc: Exception) -> str:
         return (
             f"no serial device at {port}: check the board is plugged in and flashed, and list "
             "the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or `pio device list`); pass the "
-            "right one with --port, or use --emulate for the QEMU board"
+            "right one with --port, or use the emulated board (bench: --emulate; eembc: no --port)"
         )
     if code in (errno.EISDIR, errno.ENOTTY) or "Inappropriate ioctl" in text:
         return (
             f"{port} is not a serial port; pass the board's port (e.g. /dev/ttyACM0) with "
-            "--port, or use --emulate for the QEMU board"
+            "--port, or use the emulated board (bench: --emulate; eembc: no --port)"
         )
     if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
         return (

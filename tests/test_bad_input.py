@@ -1436,19 +1436,20 @@ CASES = [
         "bench --model {w}/good.bs4nn --port /dev/nonexist",
         "bs4nn bench: error: no serial device at /dev/nonexist: check the board is plugged in "
         "and flashed, and list the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or `pio device "
-        "list`); pass the right one with --port, or use --emulate for the QEMU board",
+        "list`); pass the right one with --port, or use the emulated board (bench: --emulate; "
+        "eembc: no --port)",
     ),
     (
         "bench-port-file",
         "bench --model {w}/good.bs4nn --port {w}/afile",
         "bs4nn bench: error: {w}/afile is not a serial port; pass the board's port (e.g. "
-        "/dev/ttyACM0) with --port, or use --emulate for the QEMU board",
+        "/dev/ttyACM0) with --port, or use the emulated board (bench: --emulate; eembc: no --port)",
     ),
     (
         "bench-port-dir",
         "bench --model {w}/good.bs4nn --port {w}/notexport",
         "bs4nn bench: error: {w}/notexport is not a serial port; pass the board's port (e.g. "
-        "/dev/ttyACM0) with --port, or use --emulate for the QEMU board",
+        "/dev/ttyACM0) with --port, or use the emulated board (bench: --emulate; eembc: no --port)",
     ),
     (
         "bench-port-empty",
@@ -1466,7 +1467,8 @@ CASES = [
         "sweep --model {w}/good.bs4nn --port /dev/nonexist",
         "bs4nn sweep: error: no serial device at /dev/nonexist: check the board is plugged in "
         "and flashed, and list the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or `pio device "
-        "list`); pass the right one with --port, or use --emulate for the QEMU board",
+        "list`); pass the right one with --port, or use the emulated board (bench: --emulate; "
+        "eembc: no --port)",
     ),
     (
         "bench-port-silent",
@@ -1493,7 +1495,7 @@ CASES = [
         "sweep-port-file",
         "sweep --model {w}/good.bs4nn --port {w}/afile",
         "bs4nn sweep: error: {w}/afile is not a serial port; pass the board's port (e.g. "
-        "/dev/ttyACM0) with --port, or use --emulate for the QEMU board",
+        "/dev/ttyACM0) with --port, or use the emulated board (bench: --emulate; eembc: no --port)",
     ),
     # ---- build
     (
