@@ -13,9 +13,13 @@ from bs4nn.codegen.export import DEFAULT_TARGET, check_export_dir, export_firmwa
 from bs4nn.codegen.footprint import target_info
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.trainer.datasets import load_dataset
-from bs4nn.trainer.files import check_output
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import check_not_input, check_output
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.options import dataset_spec, existing_dir, nonnegative_int, path
+from bs4nn.trainer.semantics import network_shape
+
+CHECK_IMAGES = 10000  # default of --check-images
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,17 +45,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     # checked in run_export (target_info): building the parser reads no file
     p.add_argument(
         "--target",
-        default=DEFAULT_TARGET,
         help=f"board (default {DEFAULT_TARGET}, the QEMU-emulated Cortex-M4; "
         "see firmware_template/boards/targets.json)",
     )
     p.add_argument(
         "--check-images",
         type=nonnegative_int,
-        default=10000,
         metavar="N",
         help="compare the integer model with the trainer's evaluation on the first N "
-        "test images of the model's dataset (0 to skip; default 10000)",
+        f"test images of the model's dataset (0 to skip; default {CHECK_IMAGES})",
     )
     p.add_argument(
         "--dataset",
@@ -63,9 +65,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_export)
 
 
+# options of the C export only; None when not given (--format nir refuses them)
+C_ONLY = {
+    "target": DEFAULT_TARGET,
+    "check_images": CHECK_IMAGES,
+    "dataset": None,
+    "data_dir": None,
+}
+
+
 def run_export(args: argparse.Namespace) -> int:
     if args.format == "nir":
         return _export_nir(args)
+    for name, default in C_ONLY.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     target_info(args.target)  # an unknown target is refused before anything is read or written
     check_export_dir(Path(args.out))
     model = Model.load(args.model)
@@ -78,7 +92,7 @@ def run_export(args: argparse.Namespace) -> int:
     command = "bs4nn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
     result = export_firmware(intmodel, args.out, target=args.target, command=command)
     print(
-        f"exported {args.model} ({'-'.join(map(str, intmodel.layer_sizes))}, "
+        f"exported {args.model} ({network_shape(intmodel.layer_sizes)}, "
         f"K={list(intmodel.thresholds)}, hash {intmodel.model_hash[:16]}) to {result.out_dir}"
     )
     for line in result.footprint.lines():
@@ -91,11 +105,16 @@ def run_export(args: argparse.Namespace) -> int:
 def _export_nir(args: argparse.Namespace) -> int:
     from bs4nn.trainer.nir_graph import write_nir
 
+    given = [name for name in C_ONLY if getattr(args, name) is not None]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise Bs4nnError(f"{flags}: only for the C export; --format nir writes the graph alone")
     check_output(args.out, "--out", folder=False)
+    check_not_input(args.out, args.model, "model", "NIR graph")
     model = Model.load(args.model)
     path = write_nir(model, args.out)
     print(
-        f"exported {args.model} ({'-'.join(map(str, model.layer_sizes))}, K="
+        f"exported {args.model} ({network_shape(model.layer_sizes)}, K="
         f"{model.thresholds()}, hash {model.content_hash[:16]}) as a NIR graph to {path}"
     )
     return 0

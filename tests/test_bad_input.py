@@ -1254,6 +1254,22 @@ CASES = [
         "bs4nn export: error: NIR export is for binary models; this one has 'real' weights (S4NN)",
     ),
     (
+        "nir-export-out-is-model",
+        "export {w}/good.bs4nn --format nir --out {w}/good.bs4nn",
+        "bs4nn export: error: --out is the input model; give another file for the NIR graph",
+    ),
+    (
+        "nir-export-c-options",
+        "export {w}/good.bs4nn --format nir --target microbit --check-images 5 --out m.nir",
+        "bs4nn export: error: --target, --check-images: only for the C export; --format nir "
+        "writes the graph alone",
+    ),
+    (
+        "nir-import-out-is-input",
+        "import-nir {w}/afile --out {w}/afile",
+        "bs4nn import-nir: error: --out is the input NIR graph; give another file for the model",
+    ),
+    (
         "nir-import-missing",
         "import-nir {w}/none.nir --out m.bs4nn",
         "bs4nn import-nir: error: NIR file {w}/none.nir not found",

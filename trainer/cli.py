@@ -13,7 +13,7 @@ from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
-from bs4nn.trainer.files import check_output
+from bs4nn.trainer.files import check_not_input, check_output
 from bs4nn.trainer.memory import available_memory, training_memory_problem
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.options import (
@@ -333,8 +333,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _calibrate(args: argparse.Namespace) -> int:
     check_output(args.out, "--out", folder=False)
-    if Path(args.out).resolve() == Path(args.model).resolve():
-        raise Bs4nnError("--out is the input model; give another file for the calibrated one")
+    check_not_input(args.out, args.model, "model", "calibrated one")
     model = Model.load(args.model)
     if model.weight_kind != "binary":
         raise Bs4nnError(

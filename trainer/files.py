@@ -64,6 +64,15 @@ def check_output(path: str | Path, option: str, folder: bool) -> None:
         ) from None
 
 
+def check_not_input(out: str | Path, source: str | Path, what: str, result: str) -> None:
+    """Refuse an output file that is the input itself (writing it would destroy the input):
+    the same path, or another name for the same file."""
+    out, source = Path(out), Path(source)
+    same = out.exists() and source.exists() and os.path.samefile(out, source)
+    if same or out.resolve() == source.resolve():
+        raise Bs4nnError(f"--out is the input {what}; give another file for the {result}")
+
+
 def first_missing(path: Path) -> Path | None:
     """The topmost folder that creating `path` (with its parents) would create; None if it
     exists: what to remove to leave nothing behind."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bs4nn.trainer.files import check_output
+from bs4nn.trainer.files import check_not_input, check_output
 from bs4nn.trainer.options import path
 from bs4nn.trainer.semantics import network_shape
 
@@ -26,6 +26,7 @@ def _import(args: argparse.Namespace) -> int:
     from bs4nn.trainer.nir_graph import read_nir
 
     check_output(args.out, "--out", folder=False)
+    check_not_input(args.out, args.nir_file, "NIR graph", "model")
     result = read_nir(args.nir_file)
     for line in result.report:
         print(line)
