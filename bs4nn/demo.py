@@ -45,6 +45,7 @@ def _step(title: str, argv: list[str]) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     from bs4nn.trainer.files import check_output
     from bs4nn.trainer.model import Model
+    from bs4nn.trainer.run import checkpoint_path
 
     out = Path(args.out)
     check_output(out, "--out", folder=True)  # before the fetch and the training
@@ -55,7 +56,9 @@ def run_demo(args: argparse.Namespace) -> int:
     model = args.model
     if model is None:
         model = str(out / "mnist-demo.bs4nn")
-        _step("train", ["train", *DEMO_TRAIN_ARGS, "--out", model, *data])
+        # a demo interrupted after an epoch goes on from its checkpoint
+        resume = ["--resume"] if checkpoint_path(Path(model)).is_file() else []
+        _step("train", ["train", *DEMO_TRAIN_ARGS, "--out", model, *resume, *data])
     _step(
         "bench on the emulated board",
         [

@@ -651,6 +651,12 @@ CASES = [
         "(seed); resume with the same options, or start again without --resume",
     ),
     (
+        "train-over-a-checkpoint",
+        "train --out {w}/ckother.bs4nn --epochs 1",
+        "bs4nn train: error: checkpoint {w}/ckother.bs4nn.ckpt holds an earlier run's epochs: "
+        "add --resume to continue that run, or delete the checkpoint to start again",
+    ),
+    (
         "train-resume-noconfig",
         "train --resume --out {w}/cknoconfig.bs4nn --epochs 1",
         "bs4nn train: error: checkpoint {w}/cknoconfig.bs4nn.ckpt is unreadable (no run "

@@ -128,3 +128,30 @@ def test_ctrl_c_inside_a_parallel_numba_function_is_an_interrupt(monkeypatch, ca
     monkeypatch.setattr(commands, "_eval", other_system_error)
     with pytest.raises(SystemError, match="a real fault"):
         main(["eval", "m.bs4nn"])
+
+
+def test_demo_goes_on_from_the_checkpoint_of_an_interrupted_training(tmp_path, monkeypatch):
+    import json
+
+    import bs4nn.cli
+    from bs4nn.cli import main
+
+    steps = []
+
+    def run_command(argv):
+        steps.append(argv)
+        if argv[0] == "bench":
+            bench = tmp_path / "demo" / "bench"
+            bench.mkdir(parents=True, exist_ok=True)
+            report = {"accuracy": 0.9, "mismatches": 0, "counter": {"mean": 1.0}}
+            (bench / "report.json").write_text(json.dumps(report))
+
+    monkeypatch.setattr(bs4nn.cli, "run_command", run_command)
+    out = tmp_path / "demo"
+    model = str(out / "mnist-demo.bs4nn")
+    train = ["train", "--preset", "mnist-600", "--epochs", "5", "--seed", "1", "--out", model]
+    assert main(["demo", "--out", str(out)]) == 0
+    assert [s[0] for s in steps] == ["data", "train", "bench"] and steps[1] == train
+    (out / "mnist-demo.bs4nn.ckpt").write_bytes(b"epoch 1")  # Ctrl-C after an epoch
+    assert main(["demo", "--out", str(out)]) == 0
+    assert steps[4] == [*train, "--resume"]

@@ -316,6 +316,8 @@ def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(
 
     out = tmp_path / "part.bs4nn"
     interrupt_after_epoch_1(lambda o, **kw: _run(cfg, o, data_dir, **kw), out)
+    with pytest.raises(Bs4nnError, match=r"holds an earlier run's epochs: add --resume"):
+        _run(cfg, out, data_dir)  # a fresh start would replace the checkpoint
     with pytest.raises(Bs4nnError, match=r"different settings \(seed\)"):
         _run(
             _tiny(average_batches=average, count_loss=count_loss, seed=6),

@@ -1,6 +1,7 @@
 """The learning rule against a slow plain-numpy version of the same equations; presets;
 determinism and bit-identical resume of tiny runs."""
 
+import sys
 from fractions import Fraction
 from math import ceil
 
@@ -266,6 +267,12 @@ def test_interrupted_and_resumed_run_is_bit_identical(
 
     out = tmp_path / "part.bs4nn"
     interrupt_after_epoch_1(lambda o, **kw: _run(cfg, o, data_dir, **kw), out)
+    with pytest.raises(Bs4nnError) as refused:
+        _run(cfg, out, data_dir)  # a fresh start would replace the checkpoint
+    assert str(refused.value) == (
+        f"checkpoint {out}.ckpt holds an earlier run's epochs: add --resume to continue that run, "
+        "or delete the checkpoint to start again"
+    )
     resumed = _run(cfg, out, data_dir, resume=True)
     assert _same(resumed.model, whole.model)
     assert [h["val_acc"] for h in resumed.history] == [h["val_acc"] for h in whole.history]
@@ -406,3 +413,26 @@ def test_cli_train_refuses_a_network_too_large_for_memory(tmp_path, monkeypatch,
     # a network that fits is not refused, and an unknown amount of memory refuses nothing
     assert memory.training_memory_problem([784, 100000, 10], available=16 * memory.GIB) is None
     assert memory.training_memory_problem([784, 10**9, 10], available=None) is None
+
+
+def test_cli_train_interrupted_offers_resume_only_when_a_checkpoint_exists(
+    tmp_path, monkeypatch, capsys
+):
+    import bs4nn.trainer.cli as commands
+
+    out = tmp_path / "m.bs4nn"
+
+    def interrupted(cfg, out, **kwargs):
+        if cfg.epochs == 2:  # the first epoch ended: its checkpoint is there
+            checkpoint_path(out).write_bytes(b"epoch 1")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "train", interrupted)
+    monkeypatch.setattr(sys, "argv", ["bs4nn", "train", "--epochs", "1", "--out", str(out)])
+    assert main(sys.argv[1:]) == 130
+    assert capsys.readouterr().err == "bs4nn train: interrupted\n"
+    monkeypatch.setattr(sys, "argv", ["bs4nn", "train", "--epochs", "2", "--out", str(out)])
+    assert main(sys.argv[1:]) == 130
+    assert capsys.readouterr().err == (
+        f"resume with: bs4nn train --epochs 2 --out {out} --resume\nbs4nn train: interrupted\n"
+    )

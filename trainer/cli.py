@@ -32,7 +32,7 @@ from bs4nn.trainer.plots import (
     training_curves,
     training_plot_path,
 )
-from bs4nn.trainer.run import checkpoint_path
+from bs4nn.trainer.run import check_fresh_start, checkpoint_path
 from bs4nn.trainer.semantics import check_thresholds, firmware_size_problem, network_shape
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
 from bs4nn.trainer.train import PRESETS, make_config, train
@@ -238,10 +238,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.set_defaults(func=_calibrate)
 
 
-def _train(args: argparse.Namespace) -> int:
-    # not at the first checkpoint, after epoch 1
+def _check_train_outputs(args: argparse.Namespace) -> None:
+    """--out and its checkpoint, before any work: not at the first checkpoint, after epoch 1
+    (the trainers check the fresh start too; here it comes before the line "training ...")."""
     check_output(args.out, "--out", folder=False)
-    check_output(checkpoint_path(args.out), "--out's checkpoint", folder=False)
+    ckpt = checkpoint_path(args.out)
+    check_output(ckpt, "--out's checkpoint", folder=False)
+    if not args.resume:
+        check_fresh_start(ckpt)
+
+
+def _train(args: argparse.Namespace) -> int:
+    _check_train_outputs(args)
     overrides = {"val_size": args.val_size, "train_limit": args.train_limit, "seed": args.seed}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
@@ -289,8 +297,9 @@ def _train(args: argparse.Namespace) -> int:
             cfg, args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress
         )
     except KeyboardInterrupt:
-        cmd = [a for a in sys.argv[1:] if a != "--resume"]
-        print("resume with: bs4nn " + shlex.join(cmd) + " --resume", file=sys.stderr)
+        if checkpoint_path(args.out).is_file():  # none before the first epoch ends
+            cmd = [a for a in sys.argv[1:] if a != "--resume"]
+            print("resume with: bs4nn " + shlex.join(cmd) + " --resume", file=sys.stderr)
         raise
     if not args.no_plot:
         path = _training_plot(result.model, args.out, training_plot_path(args.out), sys.stdout)

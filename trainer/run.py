@@ -98,6 +98,16 @@ def write_checkpoint(path: Path, config: dict, meta: dict, arrays: dict) -> None
         write_atomic(path, buf.getvalue())  # a crash leaves the previous checkpoint intact
 
 
+def check_fresh_start(ckpt: Path) -> None:
+    """A run started without --resume would replace an earlier run's checkpoint at its first
+    epoch: refuse before any work."""
+    if ckpt.is_file():
+        raise Bs4nnError(
+            f"checkpoint {ckpt} holds an earlier run's epochs: add --resume to continue that "
+            "run, or delete the checkpoint to start again"
+        )
+
+
 def read_checkpoint(path: Path, config: dict, state: Callable[[dict, dict], T]) -> T:
     """state(meta, arrays) of a checkpoint written by `write_checkpoint` with the same
     `config`; a checkpoint that cannot be read, or lacks what `state` takes, is refused."""

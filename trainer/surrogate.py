@@ -39,6 +39,7 @@ from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.run import (
     NetworkConfig,
     TrainResult,
+    check_fresh_start,
     checkpoint_path,
     end_epoch,
     load_run_data,
@@ -886,6 +887,8 @@ def train_surrogate(
             "the surrogate rule selects epochs and thresholds on a validation "
             "split: --val-size must be at least 1"
         )
+    if not resume:
+        check_fresh_start(ckpt)
     images, labels, test_images, test_labels, train_idx, val_idx = load_run_data(cfg, data_dir)
     val_images, val_labels = images[val_idx], labels[val_idx].astype(np.int64)
     state = _load(ckpt, cfg) if resume else init_state(cfg)
