@@ -287,3 +287,8 @@ def test_a_model_of_own_data_needs_that_data(sensors, tmp_path):
         tmp_path / "b",
     )
     assert proc.returncode == 2 and "--dataset mnist is not the model's dataset" in proc.stderr
+    # the same data under another name (a copy, a renamed file) is the model's data
+    copy = tmp_path / "copy" / "sensor-data.npz"
+    copy.parent.mkdir()
+    copy.write_bytes(sensors.read_bytes())
+    assert Model.load(path).dataset_to_run(str(copy)) == str(copy)

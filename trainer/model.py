@@ -134,7 +134,11 @@ class Model:
         check_spec(requested)
         if self.dataset is not None:
             got = dataset_fields(requested)
-            if got != {"dataset": self.dataset, "dataset_sha256": self.dataset_sha256}:
+            if self.dataset_sha256 is not None:  # own data: the same test split, by any name
+                same = got["dataset_sha256"] == self.dataset_sha256
+            else:
+                same = got == {"dataset": self.dataset, "dataset_sha256": None}
+            if not same:
                 theirs = _describe_dataset(got["dataset"], got["dataset_sha256"])
                 ours = _describe_dataset(self.dataset, self.dataset_sha256)
                 hint = (
