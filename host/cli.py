@@ -9,6 +9,7 @@ from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.options import (
     dataset_spec,
     existing_dir,
+    mean_steps,
     path,
     positive_float,
     positive_floats,
@@ -135,7 +136,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     kind.add_argument(
         "--budgets",
-        type=positive_floats,
+        type=mean_steps,
         help="budgets of mean decision step, e.g. 40,60,80: for each, the most accurate K on "
         "the model's validation split that decides within it there (as bs4nn calibrate)",
     )

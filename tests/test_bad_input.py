@@ -267,6 +267,18 @@ CASES = [
         "e.g. 0.8,1,1.2, got '1,inf' (see `bs4nn sweep --help`)",
     ),
     (
+        "sweep-budgets-past-the-last-step",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --budgets 40,999",
+        "bs4nn sweep: error: argument --budgets: expected comma-separated mean decision steps "
+        "above 0 and at most 255, got '40,999' (see `bs4nn sweep --help`)",
+    ),
+    (
+        "sweep-budgets-0",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --budgets 0",
+        "bs4nn sweep: error: argument --budgets: expected comma-separated mean decision steps "
+        "above 0 and at most 255, got '0' (see `bs4nn sweep --help`)",
+    ),
+    (
         "sweep-scales-gap",
         "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,,2",
         "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "
@@ -352,14 +364,20 @@ CASES = [
     (
         "calibrate-budget-neg",
         "calibrate {w}/good.bs4nn --max-mean-step -1 --out new.bs4nn",
-        "bs4nn calibrate: error: argument --max-mean-step: expected a finite number of at least "
-        "0, got '-1' (see `bs4nn calibrate --help`)",
+        "bs4nn calibrate: error: argument --max-mean-step: expected a mean decision step from 0 "
+        "to 255, got '-1' (see `bs4nn calibrate --help`)",
+    ),
+    (
+        "calibrate-budget-past-the-last-step",
+        "calibrate {w}/good.bs4nn --max-mean-step 300 --out new.bs4nn",
+        "bs4nn calibrate: error: argument --max-mean-step: expected a mean decision step from 0 "
+        "to 255, got '300' (see `bs4nn calibrate --help`)",
     ),
     (
         "calibrate-budget-nan",
         "calibrate {w}/good.bs4nn --max-mean-step nan --out new.bs4nn",
-        "bs4nn calibrate: error: argument --max-mean-step: expected a finite number of at least "
-        "0, got 'nan' (see `bs4nn calibrate --help`)",
+        "bs4nn calibrate: error: argument --max-mean-step: expected a mean decision step from 0 "
+        "to 255, got 'nan' (see `bs4nn calibrate --help`)",
     ),
     (
         "calibrate-out-is-model",

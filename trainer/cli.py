@@ -19,6 +19,7 @@ from bs4nn.trainer.model import Model
 from bs4nn.trainer.options import (
     dataset_spec,
     existing_dir,
+    mean_step,
     nonnegative_float,
     nonnegative_int,
     path,
@@ -221,7 +222,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("model", type=path, help="model file (binary weights, trained by bs4nn)")
     c.add_argument(
         "--max-mean-step",
-        type=nonnegative_float,
+        type=mean_step,
         required=True,
         metavar="S",
         help="largest mean decision step (0..255) allowed on the validation split",

@@ -32,12 +32,12 @@ def nonnegative_int(text: str) -> int:
     return _int(text, 0, "a whole number of at least 0")
 
 
-def _float(text: str, least: float, strict: bool, what: str) -> float:
+def _float(text: str, least: float, strict: bool, what: str, most: float = math.inf) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-    if not math.isfinite(value) or value < least or (strict and value == least):
+    if not math.isfinite(value) or value < least or (strict and value == least) or value > most:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
 
@@ -52,16 +52,33 @@ def nonnegative_float(text: str) -> float:
     return _float(text, 0.0, False, "a finite number of at least 0")
 
 
-def positive_floats(text: str) -> list[float]:
-    """A non-empty comma-separated list of finite numbers > 0, e.g. `0.8,1,1.2`."""
-    what = "comma-separated finite numbers above 0, e.g. 0.8,1,1.2"
+def mean_step(text: str) -> float:
+    """A mean decision step: a number from 0 to 255 (the last step)."""
+    return _float(text, 0.0, False, "a mean decision step from 0 to 255", most=255.0)
+
+
+def _floats(text: str, one, what: str) -> list[float]:
     parts = [v.strip() for v in text.split(",")]
     if not all(parts):
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     try:
-        return [positive_float(v) for v in parts]
+        return [one(v) for v in parts]
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+
+def positive_floats(text: str) -> list[float]:
+    """A non-empty comma-separated list of finite numbers > 0, e.g. `0.8,1,1.2`."""
+    return _floats(text, positive_float, "comma-separated finite numbers above 0, e.g. 0.8,1,1.2")
+
+
+def mean_steps(text: str) -> list[float]:
+    """A non-empty comma-separated list of mean decision steps above 0 and at most 255."""
+
+    def one(v: str) -> float:
+        return _float(v, 0.0, True, "", most=255.0)
+
+    return _floats(text, one, "comma-separated mean decision steps above 0 and at most 255")
 
 
 def path(text: str) -> str:
