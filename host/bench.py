@@ -85,6 +85,11 @@ def run_bench(
                 f"resume: {len(have & set(range(n)))} images already in {csv_path}, "
                 f"{len(todo)} to go"
             )
+        elif csv_path.is_file():
+            say(
+                f"starting over: the {_rows(csv_path)} images of an earlier run in {csv_path} "
+                "will be replaced (--resume would continue that run)"
+            )
         say(f"reference: integer model on {n} {dataset} test images ...")
         ref = reference_batch(intmodel, images)
         t_start = time.monotonic()
@@ -190,6 +195,12 @@ def _write_report(report: dict, records, out: Path, csv_path: Path, quiet: bool)
             f"report: {out / 'report.json'}, per image: {csv_path}, plots: "
             + ", ".join(pth.name for pth in plots)
         )
+
+
+def _rows(csv_path: Path) -> int:
+    """Rows of an images.csv, its header not counted."""
+    with open(csv_path, "rb") as f:
+        return max(sum(1 for line in f if line.strip()) - 1, 0)
 
 
 def _resume(csv_path: Path, model_hash: str, say) -> ScannedCsv:

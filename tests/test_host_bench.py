@@ -115,6 +115,19 @@ def test_resume_after_device_stops_counts_every_image_once(model_path, intmodel,
     assert rep.report["resumed_images"] == 25 and rep.report["images_this_run"] == N - 25
 
 
+def test_a_new_run_over_earlier_results_says_it_replaces_them(
+    model_path, intmodel, tmp_path, capsys
+):
+    with FakeDevice(intmodel) as fake:
+        bench(model_path, fake, tmp_path, limit=3)
+        run_bench(model_path, port=fake.port, out_dir=tmp_path, limit=2, progress=False)
+    assert (
+        f"starting over: the 3 images of an earlier run in {tmp_path / 'images.csv'} will be "
+        "replaced (--resume would continue that run)\n"
+    ) in capsys.readouterr().out
+    assert csv_indices(tmp_path / "images.csv") == [0, 1]
+
+
 def test_resume_refuses_rows_of_another_model(model_path, intmodel, tmp_path):
     with FakeDevice(intmodel) as fake:
         bench(model_path, fake, tmp_path, limit=3)
