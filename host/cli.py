@@ -61,7 +61,6 @@ def _device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--baud",
         type=positive_int,
-        default=DEFAULT_BAUD,
         help=f"serial baud rate of --port (default {DEFAULT_BAUD}, the firmware's)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -170,6 +169,8 @@ def _device_options(args: argparse.Namespace) -> dict:
         raise Bs4nnError("--board names an emulated board: give --port or --board, not both")
     board = args.board or EMULATED_TARGET
     if args.port is None:
+        if args.baud is not None:
+            raise Bs4nnError("--baud is the rate of --port's serial link; give --port with it")
         emulator_of(board)
     return dict(
         port=args.port,
@@ -180,7 +181,7 @@ def _device_options(args: argparse.Namespace) -> dict:
         window=args.window,
         timeout=args.timeout,
         progress=not args.no_progress,
-        baud=args.baud,
+        baud=args.baud or DEFAULT_BAUD,
         board=board,
     )
 

@@ -279,6 +279,11 @@ CASES = [
         "above 0 and at most 255, got '0' (see `bs4nn sweep --help`)",
     ),
     (
+        "bench-baud-without-port",
+        "bench --model {w}/good.bs4nn --emulate --baud 9600",
+        "bs4nn bench: error: --baud is the rate of --port's serial link; give --port with it",
+    ),
+    (
         "sweep-scales-gap",
         "sweep --model {w}/good.bs4nn --port /dev/nonexist --scales 1,,2",
         "bs4nn sweep: error: argument --scales: expected comma-separated finite numbers above 0, "

@@ -152,6 +152,11 @@ def test_paper_checks_its_inputs_before_any_work(tmp_path, capsys):
     assert main(["paper", "--only", "fig2", "--models", str(tmp_path), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"missing model file(s) {tmp_path / 'mnist-600.bs4nn'}" in err
+    argv = ["paper", "--retrain", "--models", str(tmp_path), "--out", str(out)]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "bs4nn paper: error: --retrain trains the models into OUT/models: leave out --models\n"
+    )
     assert not out.exists()
 
 

@@ -33,7 +33,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--models",
         type=path,
-        default=str(SHIPPED),
         metavar="DIR",
         help=f"folder of the model files (default the shipped {SHIPPED})",
     )
@@ -70,14 +69,17 @@ def _paper(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from bs4nn.trainer.paper.context import Context
-    from bs4nn.trainer.paper.models import ModelSet
+    from bs4nn.trainer.paper.models import SHIPPED, ModelSet
     from bs4nn.trainer.paper.run import EXPERIMENTS, datasets_of, run_paper
     from bs4nn.trainer.plots import make_dir
 
     ids = _ids(args.only)
     out = Path(args.out)
     check_output(out, "--out", folder=True)
-    models = ModelSet(out / "models" if args.retrain else Path(args.models), args.retrain)
+    if args.retrain and args.models is not None:
+        raise Bs4nnError("--retrain trains the models into OUT/models: leave out --models")
+    folder = out / "models" if args.retrain else Path(args.models or SHIPPED)
+    models = ModelSet(folder, args.retrain)
     models.check({k for i in ids for k in EXPERIMENTS[i].models})
     ctx = Context(
         out, models, args.limit, args.data_dir, not args.no_progress, log=tqdm.write
