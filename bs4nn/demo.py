@@ -43,16 +43,18 @@ def _step(title: str, argv: list[str]) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from bs4nn.host.connect import load_model
     from bs4nn.trainer.files import check_output
-    from bs4nn.trainer.model import Model
     from bs4nn.trainer.run import checkpoint_path
 
     out = Path(args.out)
     check_output(out, "--out", folder=True)  # before the fetch and the training
-    if args.model is not None:
-        Model.load(args.model)
+    dataset = "mnist"
+    if args.model is not None:  # one the board can run, before any step
+        model, _ = load_model(args.model)
+        dataset = model.dataset_to_run()
     data = ["--data-dir", args.data_dir] if args.data_dir else []
-    _step("data", ["data", "fetch", "mnist", *data])
+    _step("data", ["data", "fetch", dataset, *data])
     model = args.model
     if model is None:
         model = str(out / "mnist-demo.bs4nn")

@@ -1265,6 +1265,12 @@ CASES = [
         "bs4nn demo: error: model file {w}/none.bs4nn not found; check the path, or train one "
         "with `bs4nn train`",
     ),
+    (
+        "demo-model-s4nn",
+        "demo --model {w}/real.bs4nn",
+        "bs4nn demo: error: model ({w}/real.bs4nn) has 'real' weights (S4NN); only "
+        "binary-weight models run on the board. Train with --weights binary.",
+    ),
     # ---- NIR graphs
     (
         "nir-export-out-under-file",

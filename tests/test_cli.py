@@ -155,3 +155,6 @@ def test_demo_goes_on_from_the_checkpoint_of_an_interrupted_training(tmp_path, m
     (out / "mnist-demo.bs4nn.ckpt").write_bytes(b"epoch 1")  # Ctrl-C after an epoch
     assert main(["demo", "--out", str(out)]) == 0
     assert steps[4] == [*train, "--resume"]
+    # a shipped model: its own dataset is fetched, nothing is trained
+    assert main(["demo", "--out", str(out), "--model", "models/fashion-1000.bs4nn"]) == 0
+    assert steps[6] == ["data", "fetch", "fashion-mnist"] and steps[7][0] == "bench"
