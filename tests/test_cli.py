@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -156,5 +157,6 @@ def test_demo_goes_on_from_the_checkpoint_of_an_interrupted_training(tmp_path, m
     assert main(["demo", "--out", str(out)]) == 0
     assert steps[4] == [*train, "--resume"]
     # a shipped model: its own dataset is fetched, nothing is trained
-    assert main(["demo", "--out", str(out), "--model", "models/fashion-1000.bs4nn"]) == 0
+    fashion = Path(__file__).resolve().parents[1] / "models" / "fashion-1000.bs4nn"
+    assert main(["demo", "--out", str(out), "--model", str(fashion)]) == 0
     assert steps[6] == ["data", "fetch", "fashion-mnist"] and steps[7][0] == "bench"
