@@ -436,3 +436,13 @@ def test_cli_train_interrupted_offers_resume_only_when_a_checkpoint_exists(
     assert capsys.readouterr().err == (
         f"resume with: bs4nn train --epochs 2 --out {out} --resume\nbs4nn train: interrupted\n"
     )
+
+
+def test_cli_train_refuses_a_resume_without_checkpoint_before_it_says_anything(tmp_path, capsys):
+    out = tmp_path / "none.bs4nn"
+    assert main(["train", "--resume", "--out", str(out)]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"bs4nn train: error: no checkpoint {out}.ckpt to resume from; run without --resume to "
+        "start\n",
+    )

@@ -33,7 +33,7 @@ from bs4nn.trainer.plots import (
     training_curves,
     training_plot_path,
 )
-from bs4nn.trainer.run import check_fresh_start, checkpoint_path
+from bs4nn.trainer.run import check_start, checkpoint_path
 from bs4nn.trainer.semantics import check_thresholds, firmware_size_problem, network_shape
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
 from bs4nn.trainer.train import PRESETS, make_config, train
@@ -241,12 +241,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _check_train_outputs(args: argparse.Namespace) -> None:
     """--out and its checkpoint, before any work: not at the first checkpoint, after epoch 1
-    (the trainers check the fresh start too; here it comes before the line "training ...")."""
+    (the trainers check the start too; here it comes before the line "training ...")."""
     check_output(args.out, "--out", folder=False)
     ckpt = checkpoint_path(args.out)
     check_output(ckpt, "--out's checkpoint", folder=False)
-    if not args.resume:
-        check_fresh_start(ckpt)
+    check_start(ckpt, args.resume)
 
 
 def _train(args: argparse.Namespace) -> int:

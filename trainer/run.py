@@ -98,10 +98,12 @@ def write_checkpoint(path: Path, config: dict, meta: dict, arrays: dict) -> None
         write_atomic(path, buf.getvalue())  # a crash leaves the previous checkpoint intact
 
 
-def check_fresh_start(ckpt: Path) -> None:
-    """A run started without --resume would replace an earlier run's checkpoint at its first
-    epoch: refuse before any work."""
-    if ckpt.is_file():
+def check_start(ckpt: Path, resume: bool) -> None:
+    """Before any work: --resume needs the checkpoint, and a run started without it would
+    replace an earlier run's checkpoint at its first epoch."""
+    if resume and not ckpt.is_file():
+        raise Bs4nnError(f"no checkpoint {ckpt} to resume from; run without --resume to start")
+    if not resume and ckpt.is_file():
         raise Bs4nnError(
             f"checkpoint {ckpt} holds an earlier run's epochs: add --resume to continue that "
             "run, or delete the checkpoint to start again"
@@ -111,8 +113,7 @@ def check_fresh_start(ckpt: Path) -> None:
 def read_checkpoint(path: Path, config: dict, state: Callable[[dict, dict], T]) -> T:
     """state(meta, arrays) of a checkpoint written by `write_checkpoint` with the same
     `config`; a checkpoint that cannot be read, or lacks what `state` takes, is refused."""
-    if not path.is_file():
-        raise Bs4nnError(f"no checkpoint {path} to resume from; run without --resume to start")
+    check_start(path, resume=True)
 
     def unreadable(why: object) -> Bs4nnError:
         return Bs4nnError(

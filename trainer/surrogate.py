@@ -39,7 +39,7 @@ from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.run import (
     NetworkConfig,
     TrainResult,
-    check_fresh_start,
+    check_start,
     checkpoint_path,
     end_epoch,
     load_run_data,
@@ -887,8 +887,7 @@ def train_surrogate(
             "the surrogate rule selects epochs and thresholds on a validation "
             "split: --val-size must be at least 1"
         )
-    if not resume:
-        check_fresh_start(ckpt)
+    check_start(ckpt, resume)
     images, labels, test_images, test_labels, train_idx, val_idx = load_run_data(cfg, data_dir)
     val_images, val_labels = images[val_idx], labels[val_idx].astype(np.int64)
     state = _load(ckpt, cfg) if resume else init_state(cfg)

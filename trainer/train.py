@@ -26,7 +26,7 @@ from bs4nn.trainer.run import (
     NetworkConfig,
     RunData,
     TrainResult,
-    check_fresh_start,
+    check_start,
     checkpoint_path,
     end_epoch,
     load_run_data,
@@ -382,8 +382,7 @@ def train(
     cfg.validate()
     out = Path(out)
     ckpt = checkpoint_path(out)
-    if not resume:
-        check_fresh_start(ckpt)
+    check_start(ckpt, resume)
     data = load_run_data(cfg, data_dir)
     state = _load_checkpoint(ckpt, cfg) if resume else init_state(cfg)
     if resume:
