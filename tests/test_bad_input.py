@@ -644,6 +644,11 @@ CASES = [
         "'surrogate') (see `bs4nn train --help`)",
     ),
     (
+        "train-unknown-argument",
+        "train --hidden 40 30 --bogus",
+        "bs4nn train: error: unrecognized arguments: 30 --bogus (see `bs4nn train --help`)",
+    ),
+    (
         "train-resume-none",
         "train --resume --out {w}/cwd/none.bs4nn",
         "bs4nn train: error: no checkpoint {w}/cwd/none.bs4nn.ckpt to resume from; run without "
