@@ -148,8 +148,14 @@ def test_missing_and_foreign_files(tmp_path):
         f"dataset {tmp_path / 'nope.npz'} not found: give a .npz file or a folder of IDX files"
     )
     junk = tmp_path / "junk.npz"
-    junk.write_bytes(b"not a zip")
-    assert message(junk).startswith(f"dataset {junk} is not a readable .npz file (")
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n not a zip")
+    assert message(junk) == (
+        f"dataset {junk} is not a .npz file (a zip archive of arrays, as numpy.savez writes)"
+    )
+    cut = tmp_path / "cut.npz"
+    np.savez(cut, x_train=np.zeros((2, 4), np.uint8))
+    cut.write_bytes(cut.read_bytes()[:40])  # a zip cut short
+    assert message(cut).startswith(f"dataset {cut} is not a readable .npz file (")
 
 
 # ---------------------------------------------------------------- the chain on own data

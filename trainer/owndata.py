@@ -77,6 +77,12 @@ def load_own_data(path: str | Path) -> OwnData:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # else numpy's hint is about pickles
+            raise Bs4nnError(
+                f"dataset {path} is not a .npz file (a zip archive of arrays, as numpy.savez "
+                "writes)"
+            )
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
