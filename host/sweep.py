@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -85,7 +86,20 @@ def _settings(
                 f"setting {setting:g} gives thresholds {ks}; each K must be in "
                 f"{K_MIN}..{K_MAX}: choose other --thetas/--scales"
             )
+        # a K above a layer's fan-in is never reached: measured, but said
+        silent = [f"{k} > {n}" for k, n in zip(ks, intmodel.layer_sizes[:-1], strict=True) if k > n]
+        if silent:
+            print(
+                f"warning: setting {setting:g}: K above the fan-in ({', '.join(silent)}): those "
+                "layers never fire",
+                file=sys.stderr,
+            )
     return out
+
+
+def _csv_name(kind: str, setting: float) -> str:
+    """The per-image CSV of one setting, named by it."""
+    return f"images_{kind}_{setting:g}.csv"
 
 
 def run_sweep(
@@ -120,10 +134,14 @@ def run_sweep(
         connect(intmodel, port, out, window, timeout, baud=baud, board=board) as conn,
     ):
         folder.started()
+        kept = {_csv_name(kind, setting) for setting, _ in settings}
+        for stale in out.glob("images_*.csv"):  # an earlier sweep's, not in this sweep.json
+            if stale.name not in kept:
+                stale.unlink()
         for setting, ks in settings:
             conn.device.set_thresholds(ks)
             ref = reference_batch(intmodel, images, ks)
-            csv_path = out / f"images_{kind}_{setting:g}.csv"
+            csv_path = out / _csv_name(kind, setting)
             with staged_file(csv_path) as part:  # a setting cut short leaves no CSV
                 run_pass(
                     conn,

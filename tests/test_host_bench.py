@@ -157,6 +157,7 @@ def test_sweep_checks_every_setting_against_the_reference(
     model_path, intmodel, mnist, tmp_path, capsys
 ):
     images, labels = mnist
+    (tmp_path / "images_scale_0.5.csv").write_text("an earlier sweep's\n")
     with FakeDevice(intmodel) as fake:
         points = run_sweep(
             model_path,
@@ -178,6 +179,22 @@ def test_sweep_checks_every_setting_against_the_reference(
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
     assert [pt["counter_mean"] for pt in data["points"]] == [pt.counter_mean for pt in points]
+    assert sorted(p.name for p in tmp_path.glob("images_*.csv")) == [
+        "images_theta_2.csv",
+        "images_theta_6.csv",
+    ]
+    assert capsys.readouterr().err == ""
+
+
+def test_sweep_says_when_a_threshold_is_above_the_fan_in(model_path, intmodel, tmp_path, capsys):
+    with FakeDevice(intmodel) as fake:
+        points = run_sweep(
+            model_path, port=fake.port, limit=5, out_dir=tmp_path, thetas=[20.0], progress=False
+        )
+    assert points[0].thresholds == [20, 40] and points[0].mismatches == 0
+    assert capsys.readouterr().err == (
+        "warning: setting 20: K above the fan-in (40 > 32): those layers never fire\n"
+    )
 
 
 def test_sweep_over_budgets_runs_the_thresholds_chosen_on_validation(
