@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
 from bs4nn.host.transport import DEFAULT_BAUD
@@ -14,6 +16,7 @@ from bs4nn.trainer.options import (
     positive_float,
     positive_floats,
     positive_int,
+    resume_command,
 )
 
 
@@ -187,9 +190,14 @@ def _device_options(args: argparse.Namespace) -> dict:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from bs4nn.host.bench import run_bench
+    from bs4nn.host.bench import CSV_NAME, run_bench
 
-    report = run_bench(args.model, resume=args.resume, **_device_options(args))
+    try:
+        report = run_bench(args.model, resume=args.resume, **_device_options(args))
+    except KeyboardInterrupt:
+        if (Path(args.out) / CSV_NAME).is_file():  # the images measured so far are kept
+            print(f"resume with: {resume_command(sys.argv[1:])}", file=sys.stderr)
+        raise
     return 0 if report.mismatches == 0 else 1
 
 

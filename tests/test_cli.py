@@ -160,3 +160,28 @@ def test_demo_goes_on_from_the_checkpoint_of_an_interrupted_training(tmp_path, m
     fashion = Path(__file__).resolve().parents[1] / "models" / "fashion-1000.bs4nn"
     assert main(["demo", "--out", str(out), "--model", str(fashion)]) == 0
     assert steps[6] == ["data", "fetch", "fashion-mnist"] and steps[7][0] == "bench"
+
+
+def test_bench_interrupted_offers_resume_once_images_are_measured(tmp_path, monkeypatch, capsys):
+    import bs4nn.host.bench as bench
+    from bs4nn.cli import main
+
+    out = tmp_path / "b"
+
+    def interrupted(model, resume, **options):
+        if options["limit"] == 2:  # one image measured before Ctrl-C
+            out.mkdir()
+            (out / "images.csv").write_text("index\n0\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "run_bench", interrupted)
+    for limit, hint in ((1, ""), (2, "resume")):
+        argv = ["bench", "--model", "m.bs4nn", "--emulate", "--limit", str(limit)]
+        argv += ["--out", str(out)]
+        monkeypatch.setattr(sys, "argv", ["bs4nn", *argv])
+        assert main(argv) == 130
+        assert (
+            capsys.readouterr().err
+            == (f"resume with: bs4nn {' '.join(argv)} --resume\n" if hint else "")
+            + "bs4nn bench: interrupted\n"
+        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +24,7 @@ from bs4nn.trainer.options import (
     path,
     positive_float,
     positive_int,
+    resume_command,
 )
 from bs4nn.trainer.plots import (
     eval_plots,
@@ -298,8 +298,7 @@ def _train(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         if checkpoint_path(args.out).is_file():  # none before the first epoch ends
-            cmd = [a for a in sys.argv[1:] if a != "--resume"]
-            print("resume with: bs4nn " + shlex.join(cmd) + " --resume", file=sys.stderr)
+            print(f"resume with: {resume_command(sys.argv[1:])}", file=sys.stderr)
         raise
     if not args.no_plot:
         path = _training_plot(result.model, args.out, training_plot_path(args.out), sys.stdout)

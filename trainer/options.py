@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 from pathlib import Path
 
 
@@ -110,3 +111,8 @@ def dataset_spec(text: str) -> str:
     raise argparse.ArgumentTypeError(
         f"expected {' or '.join(DATASETS)}, or a .npz file or IDX folder of your own, got {text!r}"
     )
+
+
+def resume_command(argv: list[str]) -> str:
+    """The same command line with --resume (once): what to run after an interruption."""
+    return "bs4nn " + shlex.join([a for a in argv if a != "--resume"] + ["--resume"])
