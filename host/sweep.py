@@ -86,6 +86,7 @@ def _settings(
                 f"setting {setting:g} gives thresholds {ks}; each K must be in "
                 f"{K_MIN}..{K_MAX}: choose other --thetas/--scales"
             )
+    for setting, ks in out:  # once every setting is known to be valid
         # a K above a layer's fan-in is never reached: measured, but said
         silent = [f"{k} > {n}" for k, n in zip(ks, intmodel.layer_sizes[:-1], strict=True) if k > n]
         if silent:
