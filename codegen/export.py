@@ -104,6 +104,8 @@ def _write_tree(out: Path, intmodel: IntModel, target: str, fp: Footprint, comma
         "model_hash": intmodel.model_hash,
         "command": command,
         "default_kernel": DEFAULT_KERNEL,
+        # where scripts/setup.sh installs rp2040js (the rp2040js-pico board's `make run`)
+        "rp2040js_node_modules": TEMPLATE_ROOT / "boards" / "rp2040js-pico" / "node_modules",
     }
     for name in _COPIED_DIRS:
         _copy_tree(TEMPLATE_ROOT / name, out / name, context)

@@ -6,7 +6,10 @@ no resend because the host keeps no more bytes in flight than the board's buffer
 Each board test skips only when its emulator is missing (CI installs all of them: setup.sh)."""
 
 import dataclasses
+import os
+import select
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -156,3 +159,22 @@ def test_boards_lists_core_clock_memory_and_emulation(capsys):
         "    counter: instructions, to one 16 MHz SysTick tick (62.5 instructions under "
         "-icount shift=0)"
     )
+
+
+def test_make_run_of_the_pico_export_finds_rp2040js(pico_firmware):
+    """`make run` in the exported tree starts the emulator (it needs NODE_PATH at rp2040js)."""
+    fw = pico_firmware[1].parents[1]
+    proc = subprocess.Popen(
+        ["make", "-s", "-C", str(fw), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30.0)
+        first = proc.stdout.readline() if ready else "(nothing in 30 s)"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+    assert first.startswith("bs4nn-rp2040js: serving UART0 on socket://127.0.0.1:"), first
