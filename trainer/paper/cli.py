@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--retrain",
         action="store_true",
-        help="train the models from scratch with the presets into DIR/models "
+        help="train the models from scratch with the presets into OUT/models "
         "(hours; resumable) instead of using --models",
     )
     p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N test images")
