@@ -51,8 +51,8 @@ def run_demo(args: argparse.Namespace) -> int:
     check_output(out, "--out", folder=True)  # before the fetch and the training
     dataset = "mnist"
     if args.model is not None:  # one the board can run, before any step
-        model, _ = load_model(args.model)
-        dataset = model.dataset_to_run()
+        given, _ = load_model(args.model)
+        dataset = given.dataset_to_run()
     data = ["--data-dir", args.data_dir] if args.data_dir else []
     _step("data", ["data", "fetch", dataset, *data])
     model = args.model
