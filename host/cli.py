@@ -142,6 +142,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="budgets of mean decision step, e.g. 40,60,80: for each, the most accurate K on "
         "the model's validation split that decides within it there (as bs4nn calibrate)",
     )
+    s.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the settings an interrupted sweep into --out finished; run the others",
+    )
     s.set_defaults(func=_run_sweep)
 
 
@@ -204,11 +209,17 @@ def _run_bench(args: argparse.Namespace) -> int:
 def _run_sweep(args: argparse.Namespace) -> int:
     from bs4nn.host.sweep import run_sweep
 
-    points = run_sweep(
-        args.model,
-        thetas=args.thetas,
-        scales=args.scales,
-        budgets=args.budgets,
-        **_device_options(args),
-    )
+    try:
+        points = run_sweep(
+            args.model,
+            thetas=args.thetas,
+            scales=args.scales,
+            budgets=args.budgets,
+            resume=args.resume,
+            **_device_options(args),
+        )
+    except KeyboardInterrupt:
+        if any(Path(args.out).glob("images_*.csv")):  # settings finished so far are kept
+            print(f"resume with: {resume_command(sys.argv[1:])}", file=sys.stderr)
+        raise
     return 0 if all(pt.mismatches == 0 for pt in points) else 1

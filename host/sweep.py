@@ -24,7 +24,7 @@ from bs4nn.host.client import DEFAULT_TIMEOUT_S
 from bs4nn.host.connect import connect, load_model
 from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.outdir import run_folder
-from bs4nn.host.records import read_records
+from bs4nn.host.records import Record, read_records
 from bs4nn.host.report import summarize
 from bs4nn.host.stream import run_pass
 from bs4nn.host.transport import DEFAULT_BAUD
@@ -98,6 +98,17 @@ def _settings(
     return out
 
 
+def _finished(csv_path: Path, model_hash: str, n: int) -> list[Record] | None:
+    """The records of a setting's CSV that holds images 0..n-1 measured with this model (a
+    setting cut short leaves no CSV), else None."""
+    if not csv_path.is_file():
+        return None
+    records = read_records(csv_path)
+    if sorted(r.index for r in records) != list(range(n)):
+        return None
+    return records if all(r.model_hash == model_hash for r in records) else None
+
+
 def _csv_name(kind: str, setting: float) -> str:
     """The per-image CSV of one setting, named by it."""
     return f"images_{kind}_{setting:g}.csv"
@@ -118,7 +129,10 @@ def run_sweep(
     progress: bool = True,
     baud: int = DEFAULT_BAUD,
     board: str = EMULATED_TARGET,
+    resume: bool = False,
 ) -> list[SweepPoint]:
+    """Run every setting on the device against the reference; with `resume`, a setting whose
+    CSV in `out_dir` already holds all its images for this model is kept, not run again."""
     from bs4nn.trainer.datasets import load_dataset
 
     out = Path(out_dir)
@@ -140,22 +154,27 @@ def run_sweep(
             if stale.name not in kept:
                 stale.unlink()
         for setting, ks in settings:
-            conn.device.set_thresholds(ks)
-            ref = reference_batch(intmodel, images, ks)
             csv_path = out / _csv_name(kind, setting)
-            with staged_file(csv_path) as part:  # a setting cut short leaves no CSV
-                run_pass(
-                    conn,
-                    images,
-                    labels,
-                    ref,
-                    part,
-                    list(range(len(images))),
-                    append=False,
-                    progress=progress,
-                    desc=f"{kind} {setting:g} K={ks}",
-                )
-            s = summarize(read_records(csv_path), intmodel.layer_sizes[-1])
+            records = _finished(csv_path, intmodel.model_hash, len(images)) if resume else None
+            if records is not None:
+                print(f"{kind} {setting:g}: kept from the earlier run ({csv_path})")
+            else:
+                conn.device.set_thresholds(ks)
+                ref = reference_batch(intmodel, images, ks)
+                with staged_file(csv_path) as part:  # a setting cut short leaves no CSV
+                    run_pass(
+                        conn,
+                        images,
+                        labels,
+                        ref,
+                        part,
+                        list(range(len(images))),
+                        append=False,
+                        progress=progress,
+                        desc=f"{kind} {setting:g} K={ks}",
+                    )
+                records = read_records(csv_path)
+            s = summarize(records, intmodel.layer_sizes[-1])
             point = SweepPoint(
                 setting,
                 ks,

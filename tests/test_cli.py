@@ -185,3 +185,24 @@ def test_bench_interrupted_offers_resume_once_images_are_measured(tmp_path, monk
             == (f"resume with: bs4nn {' '.join(argv)} --resume\n" if hint else "")
             + "bs4nn bench: interrupted\n"
         )
+
+
+def test_sweep_interrupted_offers_resume_once_a_setting_is_finished(tmp_path, monkeypatch, capsys):
+    import bs4nn.host.sweep as sweep
+    from bs4nn.cli import main
+
+    out = tmp_path / "s"
+
+    def interrupted(model, **options):
+        out.mkdir()
+        (out / "images_scale_0.4.csv").write_text("index\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_sweep", interrupted)
+    argv = ["sweep", "--model", "m.bs4nn", "--emulate", "--out", str(out), "--resume"]
+    monkeypatch.setattr(sys, "argv", ["bs4nn", *argv])
+    assert main(argv) == 130
+    assert capsys.readouterr().err == (
+        f"resume with: bs4nn sweep --model m.bs4nn --emulate --out {out} --resume\n"
+        "bs4nn sweep: interrupted\n"
+    )

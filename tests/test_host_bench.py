@@ -1,6 +1,7 @@
 """bench / sweep / build against the Python fake device (no QEMU): reports, resume, errors."""
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -184,6 +185,48 @@ def test_sweep_checks_every_setting_against_the_reference(
         "images_theta_6.csv",
     ]
     assert capsys.readouterr().err == ""
+
+
+def test_sweep_resume_keeps_the_settings_an_interrupted_sweep_finished(
+    model_path, intmodel, tmp_path, capsys
+):
+    def sweep(fake, **kw):
+        return run_sweep(
+            model_path,
+            port=fake.port,
+            limit=N,
+            out_dir=tmp_path,
+            thetas=[2.0, 6.0],
+            progress=False,
+            **kw,
+        )
+
+    with FakeDevice(intmodel) as fake:
+        whole = sweep(fake)
+    (tmp_path / "images_theta_6.csv").unlink()  # interrupted during the second setting
+    (tmp_path / "sweep.json").unlink()
+    capsys.readouterr()
+    with FakeDevice(intmodel) as fake:
+        resumed = sweep(fake, resume=True)
+        assert fake.infer_requests == N  # the second setting only
+    assert resumed == whole
+    assert f"theta 2: kept from the earlier run ({tmp_path / 'images_theta_2.csv'})" in (
+        capsys.readouterr().out
+    )
+    assert json.loads((tmp_path / "sweep.json").read_text())["points"] == [
+        dataclasses.asdict(pt) for pt in whole
+    ]
+    with FakeDevice(intmodel) as fake:  # other images: nothing is kept
+        run_sweep(
+            model_path,
+            port=fake.port,
+            limit=N - 1,
+            out_dir=tmp_path,
+            thetas=[2.0, 6.0],
+            progress=False,
+            resume=True,
+        )
+        assert fake.infer_requests == 2 * (N - 1)
 
 
 def test_sweep_says_when_a_threshold_is_above_the_fan_in(model_path, intmodel, tmp_path, capsys):
