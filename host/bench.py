@@ -80,20 +80,24 @@ def run_bench(
         resumed = _resume(csv_path, intmodel.model_hash, say) if resume else ScannedCsv()
         have = {r.index for r in resumed.records}
         todo = [i for i in range(n) if i not in have]
-        if resume:
-            say(
-                f"resume: {len(have & set(range(n)))} images already in {csv_path}, "
-                f"{len(todo)} to go"
-            )
-        elif csv_path.is_file():
-            say(
-                f"starting over: the {_rows(csv_path)} images of an earlier run in {csv_path} "
-                "will be replaced (--resume would continue that run)"
-            )
-        say(f"reference: integer model on {n} {dataset} test images ...")
-        ref = reference_batch(intmodel, images)
+        earlier = _rows(csv_path) if not resume and csv_path.is_file() else 0
         t_start = time.monotonic()
+        # the device first: a port that cannot be opened is the only line printed
         with connect(intmodel, port, out, window, timeout, quiet, baud, board) as conn:
+            if resume:
+                say(
+                    f"resume: {len(have & set(range(n)))} images already in {csv_path}, "
+                    f"{len(todo)} to go"
+                )
+            elif earlier:
+                say(
+                    f"starting over: the {earlier} images of an earlier run in {csv_path} "
+                    "will be replaced (--resume would continue that run)"
+                )
+            say(f"reference: integer model on {n} {dataset} test images ...")
+            t_ref = time.monotonic()
+            ref = reference_batch(intmodel, images)
+            t_start += time.monotonic() - t_ref  # wall_seconds counts the device's part
             folder.started()
             if resumed.damaged or resumed.duplicates:  # the device answers: now, not before
                 rewrite_records(csv_path, resumed.records)

@@ -432,3 +432,10 @@ def test_counter_by_input_spikes_takes_fifths_in_order_of_input_spikes():
     ]
     assert [r["input_spikes_mean"] for r in rows] == [1.5, 3.5, 5.5, 7.5, 9.5]
     assert [r["counter_mean"] for r in rows] == [30.0, 40.0, 55.0, 85.0, 65.0]
+
+
+def test_a_port_that_cannot_be_opened_is_the_only_thing_said(model_path, tmp_path, capsys):
+    out = tmp_path / "b"
+    with pytest.raises(Bs4nnError, match=r"^no serial device at /dev/nonexist: "):
+        run_bench(model_path, port="/dev/nonexist", out_dir=out, limit=3, progress=False)
+    assert capsys.readouterr().out == "" and not out.exists()
