@@ -27,13 +27,13 @@ def run_pass(
     desc: str = "bench",
 ) -> tuple[int, float]:
     """Stream images[todo] and append a CSV row per image. Returns (images done, seconds)."""
-    from tqdm import tqdm
+    from bs4nn.trainer.progress import progress_bar
 
     dev = conn.device
     assert dev.info is not None  # handshaken
     model_hash = dev.info.model_hash_hex
     done = 0
-    bar = tqdm(total=len(todo), desc=desc, unit="img", disable=not progress, leave=False)
+    bar = progress_bar(total=len(todo), desc=desc, unit="img", disable=not progress, leave=False)
     t0 = time.monotonic()
     try:
         with RecordWriter(csv_path, append) as writer:

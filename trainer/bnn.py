@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import write_atomic
+from bs4nn.trainer.progress import progress_bar
 
 BN_EPS = 1e-4
 BN_MOMENTUM = 0.9
@@ -144,7 +144,7 @@ def train_bnn(
         lr = cfg.lr_start * decay ** (epoch - 1)
         perm = rng.permutation(n)
         loss_sum = 0.0
-        for b0 in tqdm(
+        for b0 in progress_bar(
             range(0, n, cfg.batch),
             desc=f"BNN epoch {epoch}/{cfg.epochs}",
             disable=not progress,

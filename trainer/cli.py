@@ -349,10 +349,10 @@ def _calibrate(args: argparse.Namespace) -> int:
             "of a binary model"
         )
     images, labels = validation_split(model, args.dataset, args.data_dir)
-    from tqdm import tqdm
+    from bs4nn.trainer.progress import progress_bar
 
     def progress(combos):
-        return tqdm(combos, desc="thresholds", unit=" passes", disable=args.no_progress)
+        return progress_bar(combos, desc="thresholds", unit=" passes", disable=args.no_progress)
 
     result = calibrate_for_budget(model, images, labels, args.max_mean_step, progress=progress)
     metrics = {k: v for k, v in model.metrics.items() if not k.startswith("test_")}

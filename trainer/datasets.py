@@ -335,12 +335,12 @@ def train_val_split(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.nd
 
 
 def _download(url: str) -> bytes:
-    from tqdm import tqdm
+    from bs4nn.trainer.progress import progress_bar
 
     with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
         chunks = []
-        with tqdm(
+        with progress_bar(
             total=total,
             unit="B",
             unit_scale=True,

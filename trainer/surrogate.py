@@ -29,13 +29,13 @@ from pathlib import Path
 
 import numba
 import numpy as np
-from tqdm import tqdm
 
 from bs4nn.trainer import surrogate_kernels
 from bs4nn.trainer.calibrate import calibrate_thresholds
 from bs4nn.trainer.datasets import dataset_fields, dataset_shape
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model, model_from_arrays
+from bs4nn.trainer.progress import progress_bar
 from bs4nn.trainer.run import (
     NetworkConfig,
     TrainResult,
@@ -910,7 +910,7 @@ def train_surrogate(
             perm = rng.permutation(train_idx)
             n_batches = len(perm) // cfg.batch  # the incomplete last batch is left out
             loss_sum, n_right, n_done = 0.0, 0, 0
-            with tqdm(
+            with progress_bar(
                 total=n_batches * cfg.batch,
                 desc=f"epoch {epoch}/{cfg.epochs}",
                 unit="img",

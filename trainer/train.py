@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from bs4nn.trainer import kernels
 from bs4nn.trainer.calibrate import calibrate_thresholds
@@ -22,6 +21,7 @@ from bs4nn.trainer.datasets import dataset_fields
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import layout, predict
 from bs4nn.trainer.model import Model, model_from_arrays
+from bs4nn.trainer.progress import progress_bar
 from bs4nn.trainer.run import (
     NetworkConfig,
     RunData,
@@ -451,7 +451,7 @@ def _epoch(
     hyper = _hyper(cfg, state)
     perm = rng.permutation(data.train_idx)
     loss_sum, n_correct, n_done = 0.0, 0, 0
-    with tqdm(
+    with progress_bar(
         total=len(perm),
         desc=f"epoch {epoch}/{cfg.epochs}",
         unit="img",

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.evaluate import EvalResult, ForwardResult, evaluate, forward_batch
 from bs4nn.trainer.paper.models import SPECS, ModelSet
+from bs4nn.trainer.progress import progress_bar
 
 
 @dataclass
@@ -60,4 +60,4 @@ class Context:
         return self.out / f"{name}.png"
 
     def bar(self, items: Iterable, desc: str, total: int | None = None):
-        return tqdm(items, desc=desc, total=total, disable=not self.progress, leave=False)
+        return progress_bar(items, desc=desc, total=total, disable=not self.progress, leave=False)

@@ -14,13 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from bs4nn.trainer.files import write_atomic
 from bs4nn.trainer.paper import fashion, mnist, numbers, tables
 from bs4nn.trainer.paper.context import Context
 from bs4nn.trainer.paper.models import SPECS
 from bs4nn.trainer.paper.report import write_report
+from bs4nn.trainer.progress import progress_bar
 
 RESULTS = "results.json"
 
@@ -99,7 +98,7 @@ def run_paper(ctx: Context, ids: list[str]) -> dict:
     entries of results.json."""
     results = load_results(ctx.out)
     started = time.perf_counter()
-    for exp_id in tqdm(ids, desc="paper", unit="experiment", disable=not ctx.progress):
+    for exp_id in progress_bar(ids, desc="paper", unit="experiment", disable=not ctx.progress):
         exp = EXPERIMENTS[exp_id]
         if ctx.models.retrain:
             for key in exp.models:  # train what is missing before hashing the inputs
