@@ -154,20 +154,19 @@ def test_hash_mismatch_stops_naming_both(model_path, intmodel, tmp_path):
     )
 
 
+def sweep_thetas_2_6(model_path, fake, out, **kw):
+    return run_sweep(
+        model_path, port=fake.port, limit=N, out_dir=out, thetas=[2.0, 6.0], progress=False, **kw
+    )
+
+
 def test_sweep_checks_every_setting_against_the_reference(
     model_path, intmodel, mnist, tmp_path, capsys
 ):
     images, labels = mnist
     (tmp_path / "images_scale_0.5.csv").write_text("an earlier sweep's\n")
     with FakeDevice(intmodel) as fake:
-        points = run_sweep(
-            model_path,
-            port=fake.port,
-            limit=N,
-            out_dir=tmp_path,
-            thetas=[2.0, 6.0],
-            progress=False,
-        )
+        points = sweep_thetas_2_6(model_path, fake, tmp_path)
         assert fake.thresholds == intmodel.thresholds  # restored at the end
     assert [pt.thresholds for pt in points] == [[2, 4], [6, 12]]
     for pt in points:
@@ -190,24 +189,13 @@ def test_sweep_checks_every_setting_against_the_reference(
 def test_sweep_resume_keeps_the_settings_an_interrupted_sweep_finished(
     model_path, intmodel, tmp_path, capsys
 ):
-    def sweep(fake, **kw):
-        return run_sweep(
-            model_path,
-            port=fake.port,
-            limit=N,
-            out_dir=tmp_path,
-            thetas=[2.0, 6.0],
-            progress=False,
-            **kw,
-        )
-
     with FakeDevice(intmodel) as fake:
-        whole = sweep(fake)
+        whole = sweep_thetas_2_6(model_path, fake, tmp_path)
     (tmp_path / "images_theta_6.csv").unlink()  # interrupted during the second setting
     (tmp_path / "sweep.json").unlink()
     capsys.readouterr()
     with FakeDevice(intmodel) as fake:
-        resumed = sweep(fake, resume=True)
+        resumed = sweep_thetas_2_6(model_path, fake, tmp_path, resume=True)
         assert fake.infer_requests == N  # the second setting only
     assert resumed == whole
     assert f"theta 2: kept from the earlier run ({tmp_path / 'images_theta_2.csv'})" in (
