@@ -6,7 +6,9 @@ this file only assembles them and turns a Bs4nnError into a clean message and ex
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from typing import NoReturn
 
 from bs4nn.trainer.errors import Bs4nnError
@@ -57,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, `timeout`, a job scheduler) taken as Ctrl-C is: checkpoints and
+    measured images kept, a half-made output folder removed, emulators stopped, locks
+    released; the exit status is 143 (128 + SIGTERM), as a shell reports a killed job."""
+
+
+def _terminate(signum, frame) -> NoReturn:
+    raise Terminated
+
+
 def run_command(argv: list[str]) -> None:
     """Run one sub-command in this process (for pipelines); a failure raises Bs4nnError."""
     args = build_parser().parse_args(argv)
@@ -70,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # a usage error (printed, status 2) or --help (status 0)
         return int(exc.code or 0)
+    # only the main thread may set handlers; a SIGTERM ignored by whoever started us stays so
+    catch_term = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
+    )
+    before = signal.signal(signal.SIGTERM, _terminate) if catch_term else None
     try:
         return int(args.func(args) or 0)
     except Bs4nnError as exc:
@@ -86,25 +104,35 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError as exc:  # e.g. numpy's, for a network too large for this machine
         print(f"bs4nn {args.command}: error: out of memory: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"bs4nn {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(args.command, exc)
     except SystemError as exc:
         # Ctrl-C inside a parallel numba function comes out as a SystemError caused by it
-        if not _caused_by_interrupt(exc):
+        interrupt = _interrupt_cause(exc)
+        if interrupt is None:
             raise
-        print(f"bs4nn {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted(args.command, interrupt)
+    finally:
+        if catch_term:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
 
 
-def _caused_by_interrupt(exc: BaseException) -> bool:
+def _interrupted(command: str, exc: KeyboardInterrupt) -> int:
+    if isinstance(exc, Terminated):
+        print(f"bs4nn {command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    print(f"bs4nn {command}: interrupted", file=sys.stderr)
+    return 130
+
+
+def _interrupt_cause(exc: BaseException) -> KeyboardInterrupt | None:
     seen = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, KeyboardInterrupt):
-            return True
+            return exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
-    return False
+    return None
 
 
 if __name__ == "__main__":

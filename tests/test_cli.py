@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,31 @@ def test_ctrl_c_inside_a_parallel_numba_function_is_an_interrupt(monkeypatch, ca
     monkeypatch.setattr(commands, "_eval", other_system_error)
     with pytest.raises(SystemError, match="a real fault"):
         main(["eval", "m.bs4nn"])
+
+
+def test_sigterm_is_an_interrupt_with_its_own_status(monkeypatch, capsys):
+    import os
+    import signal
+
+    import bs4nn.trainer.cli as commands
+    from bs4nn.cli import main
+
+    cleaned = []
+
+    def killed(args):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises before this ends
+        finally:
+            cleaned.append(True)  # `finally` blocks (locks, emulators) run as on Ctrl-C
+
+    monkeypatch.setattr(commands, "_eval", killed)
+    before = signal.getsignal(signal.SIGTERM)
+    started = time.monotonic()
+    assert main(["eval", "m.bs4nn"]) == 143
+    assert time.monotonic() - started < 4 and cleaned == [True]
+    assert capsys.readouterr().err == "bs4nn eval: terminated\n"
+    assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
 
 
 def test_demo_goes_on_from_the_checkpoint_of_an_interrupted_training(tmp_path, monkeypatch):

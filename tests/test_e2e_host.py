@@ -24,6 +24,7 @@ from bs4nn.host import qemu
 from bs4nn.host.bench import run_bench
 from bs4nn.host.client import Device
 from bs4nn.host.firmware import prepare_emulated_firmware
+from bs4nn.host.outdir import LOCK_NAME
 from bs4nn.host.transport import LinkClosed, SerialTransport
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
@@ -243,7 +244,14 @@ def _qemu_pids_running(elf) -> list[int]:
     return pids
 
 
-def test_ctrl_c_stops_qemu_and_keeps_the_csv(tiny_model, built, tmp_path, data_dir):
+@pytest.mark.parametrize(
+    ("sig", "status", "said"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_interrupt_stops_qemu_and_keeps_the_csv(
+    tiny_model, built, tmp_path, data_dir, sig, status, said
+):
     out = out_with_firmware(built, tmp_path)
     elf = out / "firmware" / "build" / "firmware.elf"
     proc = subprocess.Popen(
@@ -276,14 +284,15 @@ def test_ctrl_c_stops_qemu_and_keeps_the_csv(tiny_model, built, tmp_path, data_d
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
             time.sleep(0.05)
         assert len(_qemu_pids_running(elf)) == 1
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130
-    assert err.strip().endswith("bs4nn bench: interrupted")
+    assert proc.returncode == status
+    assert err.strip().endswith(f"--resume\nbs4nn bench: {said}")
     assert _qemu_pids_running(elf) == []
+    assert not (out / LOCK_NAME).exists()
     done = csv_indices(out / "images.csv")
     assert len(done) >= 40 and done == list(range(len(done)))
 
