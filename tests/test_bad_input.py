@@ -1621,9 +1621,10 @@ def test_bad_input(argv, expected, world, silent_port, capsys, monkeypatch):
     monkeypatch.delenv("BS4NN_DATA", raising=False)
     before = snapshot(world)
     status = main(shlex.split(argv.format(w=world, pty=silent_port)))
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert status != 0
     assert err.splitlines() == [expected.format(w=world, pty=silent_port, commands=COMMANDS)]
+    assert out == ""  # the error is all a user sees
     assert snapshot(world) == before
 
 

@@ -248,8 +248,8 @@ def _check_train_outputs(args: argparse.Namespace) -> None:
     check_start(ckpt, args.resume)
 
 
-def _train(args: argparse.Namespace) -> int:
-    _check_train_outputs(args)
+def _train_setup(args: argparse.Namespace):
+    """(config, a description of its rule's settings, the trainer) for the command line."""
     overrides = {"val_size": args.val_size, "train_limit": args.train_limit, "seed": args.seed}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
@@ -267,34 +267,46 @@ def _train(args: argparse.Namespace) -> int:
             f"surrogate rule, {cfg.levels} levels, training K {cfg.k_train}, shift "
             f"{cfg.shift}, count loss {cfg.count_loss}"
         )
-        run = train_surrogate
-    else:
-        _reject(args, SURROGATE_ONLY, "--rule surrogate")
-        for key in PAPER_ONLY[1:]:
-            if getattr(args, key) is not None:
-                overrides[key] = getattr(args, key)
-        cfg = make_config(
-            args.preset,
-            hidden=args.hidden,
-            thetas=args.theta,
-            dataset=args.dataset,
-            weights=args.weights,
-            **overrides,
-        )
-        details = f"{cfg.weights} weights, thetas {cfg.thetas}, alphas {cfg.alphas}"
-        run = train
+        return cfg, details, train_surrogate
+    _reject(args, SURROGATE_ONLY, "--rule surrogate")
+    for key in PAPER_ONLY[1:]:
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    cfg = make_config(
+        args.preset,
+        hidden=args.hidden,
+        thetas=args.theta,
+        dataset=args.dataset,
+        weights=args.weights,
+        **overrides,
+    )
+    details = f"{cfg.weights} weights, thetas {cfg.thetas}, alphas {cfg.alphas}"
+    return cfg, details, train
+
+
+def _train(args: argparse.Namespace) -> int:
+    _check_train_outputs(args)
+    cfg, details, run = _train_setup(args)
     problem = training_memory_problem(cfg.layer_sizes, available_memory())
     if problem is not None:
         raise Bs4nnError(problem)
     epochs = f"{cfg.epochs} epoch" + ("" if cfg.epochs == 1 else "s")
     shape = network_shape(cfg.layer_sizes)
-    print(f"training {shape} on {cfg.dataset}: {epochs}, seed {cfg.seed}, {details}")
-    problem = firmware_size_problem(cfg.layer_sizes)
-    if problem is not None:  # host-only models are allowed; say so before the hours of training
-        print(f"warning: {problem}: bs4nn export will refuse this model", file=sys.stderr)
+
+    def announce() -> None:  # once the data and any checkpoint are found good
+        print(f"training {shape} on {cfg.dataset}: {epochs}, seed {cfg.seed}, {details}")
+        problem = firmware_size_problem(cfg.layer_sizes)
+        if problem is not None:  # host-only models are allowed; said before the hours of training
+            print(f"warning: {problem}: bs4nn export will refuse this model", file=sys.stderr)
+
     try:
         result = run(
-            cfg, args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress
+            cfg,
+            args.out,
+            resume=args.resume,
+            data_dir=args.data_dir,
+            progress=not args.no_progress,
+            announce=announce,
         )
     except KeyboardInterrupt:
         if checkpoint_path(args.out).is_file():  # none before the first epoch ends

@@ -875,10 +875,12 @@ def train_surrogate(
     progress: bool = True,
     log: Callable[[str], None] = print,
     on_epoch_end: Callable[[int], None] | None = None,
+    announce: Callable[[], None] | None = None,
 ):
     """Train `cfg`, checkpointing to `<out>.ckpt` after every epoch; save the epoch whose exact
     network (thresholds calibrated) is best on the validation split to `out`, with its test
-    accuracy in the metrics. Returns a bs4nn.trainer.run.TrainResult."""
+    accuracy in the metrics. Returns a bs4nn.trainer.run.TrainResult. `announce` is called
+    once the data and any checkpoint have been read and found good."""
     cfg.validate()
     out = Path(out)
     ckpt = checkpoint_path(out)
@@ -891,6 +893,8 @@ def train_surrogate(
     images, labels, test_images, test_labels, train_idx, val_idx = load_run_data(cfg, data_dir)
     val_images, val_labels = images[val_idx], labels[val_idx].astype(np.int64)
     state = _load(ckpt, cfg) if resume else init_state(cfg)
+    if announce is not None:
+        announce()
     if resume:
         log(f"resuming from {ckpt} after epoch {state.epoch}")
     levels = intensity_levels(

@@ -376,15 +376,19 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] = print,
     on_epoch_end: Callable[[int], None] | None = None,
+    announce: Callable[[], None] | None = None,
 ) -> TrainResult:
     """Train `cfg`, checkpointing to `<out>.ckpt` after every epoch; save the model selected on
-    the validation split (strict decision) to `out`, with its test accuracy in the metrics."""
+    the validation split (strict decision) to `out`, with its test accuracy in the metrics.
+    `announce` is called once the data and any checkpoint have been read and found good."""
     cfg.validate()
     out = Path(out)
     ckpt = checkpoint_path(out)
     check_start(ckpt, resume)
     data = load_run_data(cfg, data_dir)
     state = _load_checkpoint(ckpt, cfg) if resume else init_state(cfg)
+    if announce is not None:
+        announce()
     if resume:
         log(f"resuming from {ckpt} after epoch {state.epoch}")
     learned = _learned(cfg, state)
