@@ -13,7 +13,7 @@ ARDUINO_H = r"""
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
-#define F_CPU 16000000UL
+F_CPU_LINE
 unsigned long micros(void);
 class FakeSerial {
 public:
@@ -142,10 +142,13 @@ def host_compilers() -> bool:
     return shutil.which("gcc") is not None and shutil.which("g++") is not None
 
 
-def build_host_program(out: Path, build: Path, stub_main: str = STUB_MAIN) -> Path:
+def build_host_program(
+    out: Path, build: Path, stub_main: str = STUB_MAIN, *, f_cpu: int | None = 16_000_000
+) -> Path:
     """Build the export `out` (an Arduino target) in `build` on the stub `stub_main`; returns
-    the program."""
-    (build / "Arduino.h").write_text(ARDUINO_H)
+    the program. f_cpu: the core's F_CPU (None: a core without one, as ArduinoCore-mbed)."""
+    f_cpu_line = "" if f_cpu is None else f"#define F_CPU {f_cpu}UL"
+    (build / "Arduino.h").write_text(ARDUINO_H.replace("F_CPU_LINE", f_cpu_line))
     (build / "stub_main.cpp").write_text(stub_main)
     inc = [
         "-I",
@@ -190,6 +193,7 @@ def build_host_program(out: Path, build: Path, stub_main: str = STUB_MAIN) -> Pa
                 "-Werror",
                 "-O2",
                 '-DBS4NN_BOARD_NAME="nucleo_f446re"',
+                "-DBS4NN_CLOCK_HZ=125000000u",  # as platformio.ini sets it (the target's)
                 *inc,
                 "-c",
                 str(src),

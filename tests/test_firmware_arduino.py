@@ -78,7 +78,8 @@ def test_platformio_project_lints_and_lists_every_board(export):
     assert "default_envs = nucleo_f446re\n" in text
     assert (
         "[env:teensy41]\nplatform = teensy\nboard = teensy41\nbuild_flags = ${env.build_flags} "
-        '-DBS4NN_BOARD_NAME=\\"teensy41\\"\nupload_protocol = teensy-cli\n'
+        '-DBS4NN_BOARD_NAME=\\"teensy41\\" -DBS4NN_CLOCK_HZ=600000000u\n'
+        "upload_protocol = teensy-cli\n"
     ) in text
     proc = subprocess.run(
         [PIO, "project", "config", "--lint", "-d", str(out)],
@@ -106,6 +107,43 @@ def test_info_reply(export, device):
         "sliced",
         rx_buffer=64,
     )
+
+
+def test_clock_without_f_cpu_is_the_targets(export, tmp_path):
+    """ArduinoCore-mbed (the Pico's core in PlatformIO) has no F_CPU: INFO reports the clock
+    that platformio.ini passes from targets.json, not 0."""
+    if not host_compilers():
+        pytest.skip("needs gcc and g++")
+    exe = build_host_program(export[1], tmp_path, f_cpu=None)
+    wire = subprocess.run(
+        [str(exe)], input=p.info_request(1), capture_output=True, check=True, timeout=60
+    ).stdout
+    (info,) = frames(wire)
+    assert info.clock_hz == 125_000_000
+
+
+@pytest.mark.parametrize(("teensy4", "section"), [(True, ".progmem"), (False, ".rodata")])
+def test_weights_stay_in_flash_on_teensy4(export, tmp_path, teensy4, section):
+    """Teensy 4's linker copies .rodata into RAM: there the weights go to its .progmem."""
+    if not host_compilers():
+        pytest.skip("needs gcc and g++")
+    _, out = export
+    obj = tmp_path / "model.o"
+    define = ["-D__IMXRT1062__"] if teensy4 else []
+    source = out / "generated" / "bs4nn_model.c"
+    subprocess.run(
+        ["gcc", "-c", "-O2", *define, "-I", str(out / "generated"), str(source), "-o", str(obj)],
+        check=True,
+    )
+    symbols = subprocess.run(
+        ["objdump", "-t", str(obj)], capture_output=True, text=True, check=True
+    ).stdout
+    places = {
+        line.split()[-1]: line.split()[-3]
+        for line in symbols.splitlines()
+        if "bs4nn_weights_l" in line
+    }
+    assert places == {"bs4nn_weights_l0": section, "bs4nn_weights_l1": section}
 
 
 def test_inferences_equal_reference(export, device):

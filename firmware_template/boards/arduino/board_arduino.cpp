@@ -34,9 +34,9 @@ void board_init(void)
 {
     Serial.begin(BS4NN_BAUD);
 #if HAVE_DWT
+    /* CYCCNT is not reset: only differences are used, and Teensy 4's micros() reads it */
     DEMCR |= 1u << 24; /* TRCENA */
     DWT_LAR = 0xC5ACCE55u;
-    DWT_CYCCNT = 0;
     DWT_CTRL |= 1u; /* CYCCNTENA */
 #endif
 }
@@ -84,6 +84,8 @@ uint32_t board_clock_hz(void)
 {
 #ifdef F_CPU
     return (uint32_t)F_CPU;
+#elif defined(BS4NN_CLOCK_HZ)
+    return BS4NN_CLOCK_HZ; /* the target's clock (platformio.ini): ArduinoCore-mbed has no F_CPU */
 #else
     return 0;
 #endif
