@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bs4nn.codegen.footprint import (
-    DEFAULT_KERNEL,
     Footprint,
     check_fits,
     footprint,
@@ -103,7 +102,8 @@ def _write_tree(out: Path, intmodel: IntModel, target: str, fp: Footprint, comma
         "model": intmodel,
         "model_hash": intmodel.model_hash,
         "command": command,
-        "default_kernel": DEFAULT_KERNEL,
+        "default_kernel": fp.kernel,
+        "stack_bytes": fp.stack_bytes,
         # where scripts/setup.sh installs rp2040js (the rp2040js-pico board's `make run`)
         "rp2040js_node_modules": TEMPLATE_ROOT / "boards" / "rp2040js-pico" / "node_modules",
     }

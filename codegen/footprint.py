@@ -18,6 +18,17 @@ CODE_BUDGET_BYTES = 8 * 1024
 IO_BUFFER_BYTES = 4 * 1024
 # The default kernel (of make-built firmware too, unless `make KERNEL=...`)
 DEFAULT_KERNEL = "sliced"
+# ... for models whose first weight layer it cannot hold: it keeps row offsets in uint16
+SLICED_MAX_LAYER0_WORDS = 65536
+WIDE_FIRST_LAYER_KERNEL = "packed"
+
+
+def kernel_for(layer_sizes: tuple[int, ...]) -> str:
+    """The kernel an export builds by default: DEFAULT_KERNEL, or WIDE_FIRST_LAYER_KERNEL for
+    a first weight layer of more than SLICED_MAX_LAYER0_WORDS words (e.g. 784 inputs and more
+    than 2,656 neurons)."""
+    words = layer_sizes[0] * row_words(layer_sizes[1])
+    return DEFAULT_KERNEL if words <= SLICED_MAX_LAYER0_WORDS else WIDE_FIRST_LAYER_KERNEL
 
 
 def load_targets() -> dict[str, dict]:
@@ -45,6 +56,14 @@ def inference_state_bytes(layer_sizes: tuple[int, ...]) -> int:
     return -(-size // 4) * 4  # the struct is word-aligned
 
 
+def stack_bytes(n_output: int) -> int:
+    """The stack the firmware reserves (boards/cortex-m/firmware.ld.j2). The INFER path's
+    frames grow with the outputs (per output: counts, fired flags, the result's output step;
+    -fstack-usage on the Cortex-M4: ~400 bytes at 10 outputs, 2,140 at 255): 2 KB up to 128
+    outputs, more above, with room for the UART interrupt's frame."""
+    return max(2048, 1024 + 8 * n_output)
+
+
 @dataclass(frozen=True)
 class Footprint:
     target: str
@@ -53,9 +72,11 @@ class Footprint:
     weight_bytes: int
     flash_estimate: int  # weights + code budget
     ram_state_bytes: int
-    ram_estimate: int  # state + I/O buffers
+    stack_bytes: int
+    ram_estimate: int  # state + I/O buffers + stack
     flash_bytes: int  # the target's
     ram_bytes: int
+    kernel: str  # what the export builds by default (kernel_for)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,8 +95,13 @@ class Footprint:
         )
         out.append(
             f"  RAM: inference state {self.ram_state_bytes:,} bytes, ~{self.ram_estimate:,} "
-            f"with I/O buffers, of {self.ram_bytes:,} bytes"
+            f"with I/O buffers and the {self.stack_bytes:,}-byte stack, of {self.ram_bytes:,} bytes"
         )
+        if self.kernel != DEFAULT_KERNEL:
+            out.append(
+                f"  kernel: {self.kernel} (the first weight layer has more than the "
+                f"{SLICED_MAX_LAYER0_WORDS:,} words the {DEFAULT_KERNEL} kernel can hold)"
+            )
         return out
 
 
@@ -86,6 +112,7 @@ def footprint(model: IntModel, target: str) -> Footprint:
     per_layer = [4 * packed_words(n_in, n_out) for n_in, n_out in pairs]
     unpadded = sum(-(-n_in * n_out // 8) for n_in, n_out in pairs)
     state = inference_state_bytes(sizes)
+    stack = stack_bytes(sizes[-1])
     weights = sum(per_layer)
     return Footprint(
         target=target,
@@ -94,9 +121,11 @@ def footprint(model: IntModel, target: str) -> Footprint:
         weight_bytes=weights,
         flash_estimate=weights + CODE_BUDGET_BYTES,
         ram_state_bytes=state,
-        ram_estimate=state + IO_BUFFER_BYTES,
+        stack_bytes=stack,
+        ram_estimate=state + IO_BUFFER_BYTES + stack,
         flash_bytes=int(info["flash_bytes"]),
         ram_bytes=int(info["ram_bytes"]),
+        kernel=kernel_for(sizes),
     )
 
 
@@ -112,7 +141,8 @@ def check_fits(fp: Footprint) -> None:
     if fp.ram_estimate > fp.ram_bytes:
         problems.append(
             f"RAM needs ~{fp.ram_estimate:,} bytes ({fp.ram_state_bytes:,} inference "
-            f"state + {IO_BUFFER_BYTES:,} I/O) but {fp.target} has {fp.ram_bytes:,}"
+            f"state + {IO_BUFFER_BYTES:,} I/O + {fp.stack_bytes:,} stack) but {fp.target} has "
+            f"{fp.ram_bytes:,}"
         )
     if problems:
         raise Bs4nnError(

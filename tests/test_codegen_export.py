@@ -20,7 +20,8 @@ def random_model(sizes, seed=0):
 
 
 def c_array(text: str, name: str) -> list[int]:
-    body = re.search(name + r"\[[^\]]*\] = \{(.*?)\};", text, re.S).group(1)
+    # (an attribute such as BS4NN_IN_FLASH may stand between the brackets and the "=")
+    body = re.search(name + r"\[[^\]]*\][^=;]*= \{(.*?)\};", text, re.S).group(1)
     return [int(v.rstrip("u"), 0) for v in re.findall(r"0x[0-9a-f]+u?|-?\d+", body)]
 
 
@@ -159,3 +160,11 @@ def test_footprint_state_matches_the_compiled_state_struct(tmp_path, sizes):
         int(line.split()[1], 16) for line in nm.splitlines() if line.endswith(" bs4nn_state")
     )
     assert inference_state_bytes(sizes) == size
+
+
+@pytest.mark.parametrize(("hidden", "kernel"), [(2656, "sliced"), (2657, "packed")])
+def test_default_kernel_follows_the_first_layers_words(hidden, kernel):
+    from bs4nn.codegen.footprint import kernel_for
+
+    # 784 x 83 words = 65,072 fit the sliced kernel's uint16 row offsets; 784 x 84 do not
+    assert kernel_for((784, hidden, 10)) == kernel

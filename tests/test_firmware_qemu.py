@@ -356,3 +356,56 @@ def test_rx_ring_overflow_pauses_input_and_loses_nothing(board, images):
     assert [(r.label, r.decision_step) for r in replies] == [
         (int(a), int(b)) for a, b in zip(ref.labels, ref.decision_steps, strict=True)
     ]
+
+
+def test_255_outputs_fit_the_stack(images, tmp_path):
+    """The INFER path's stack frames grow with the outputs (~2.1 KB at 255): the stack is
+    sized for them (codegen.footprint.stack_bytes). A fixed 2 KB stack overflowed into the
+    receive ring and the counter's SysTick wraps: error replies with two requests in flight,
+    counters in the billions."""
+    sizes = [784, 64, 255]
+    rng = np.random.default_rng(3)
+    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+    intmodel = IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], [12.0, 2.0]))
+    out = tmp_path / "fw"
+    export_firmware(intmodel, out)
+    subprocess.run(["make", "-s", "-C", str(out)], check=True, capture_output=True)
+    with running_qemu(out / "build" / "firmware.elf") as qemu:
+        link = SerialTransport(qemu.pty_path)
+        try:
+            dev = Device(link, window=2)
+            dev.handshake()
+            replies = [r.reply for r in dev.stream(images[:200])]
+        finally:
+            link.close()
+    assert mismatches(reference_batch(intmodel, images[:200]), _as_batch(replies)) == []
+    assert dev.stats.resends == 0 and dev.stats.error_replies == 0
+    counters = [r.counter for r in replies]
+    assert max(counters) < 4 * float(np.median(counters))
+
+
+def test_a_first_layer_too_wide_for_sliced_builds_packed(images, tmp_path):
+    """784 inputs x 2,657 neurons is 65,856 words, more than the sliced kernel's uint16 row
+    offsets reach: the export builds the packed kernel by default and says so (the sliced
+    kernel's #error stopped `make`)."""
+    sizes = [784, 2657, 10]
+    rng = np.random.default_rng(4)
+    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+    intmodel = IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], [30.0, 20.0]))
+    out = tmp_path / "fw"
+    result = export_firmware(intmodel, out)
+    assert result.footprint.lines()[-1] == (
+        "  kernel: packed (the first weight layer has more than the 65,536 words the sliced "
+        "kernel can hold)"
+    )
+    assert "KERNEL ?= packed\n" in (out / "Makefile").read_text()
+    subprocess.run(["make", "-s", "-C", str(out)], check=True, capture_output=True)
+    with running_qemu(out / "build" / "firmware.elf") as qemu:
+        link = SerialTransport(qemu.pty_path)
+        try:
+            dev = Device(link)
+            assert dev.handshake().kernel == "packed"
+            replies = [r.reply for r in dev.stream(images[:20])]
+        finally:
+            link.close()
+    assert mismatches(reference_batch(intmodel, images[:20]), _as_batch(replies)) == []

@@ -62,7 +62,7 @@ uint8_t bs4nn_pick_label(const int32_t *ones, const uint8_t *fired);
      : BS4NN_MAX_FAN_IN < 16384 ? 14 : BS4NN_MAX_FAN_IN < 32768 ? 15 : 16)
 
 #if BS4NN_LAYER0_WORDS > 65536
-#error "the sliced kernel keeps input row offsets in uint16: use BS4NN_KERNEL=ref"
+#error "the sliced kernel keeps input row offsets in uint16: build with make KERNEL=packed"
 #endif
 
 /* lane words of the first weight layer: the words of a row of its weights */
