@@ -18,17 +18,19 @@ CODE_BUDGET_BYTES = 8 * 1024
 IO_BUFFER_BYTES = 4 * 1024
 # The default kernel (of make-built firmware too, unless `make KERNEL=...`)
 DEFAULT_KERNEL = "sliced"
-# ... for models whose first weight layer it cannot hold: it keeps row offsets in uint16
+# ... for models whose first weight layer it cannot hold (it keeps row offsets in uint16):
+# packed, or ref where packed's 16-bit counters are too small (16,384 inputs or more)
 SLICED_MAX_LAYER0_WORDS = 65536
-WIDE_FIRST_LAYER_KERNEL = "packed"
+PACKED_MAX_INPUTS = 16383
 
 
 def kernel_for(layer_sizes: tuple[int, ...]) -> str:
-    """The kernel an export builds by default: DEFAULT_KERNEL, or WIDE_FIRST_LAYER_KERNEL for
-    a first weight layer of more than SLICED_MAX_LAYER0_WORDS words (e.g. 784 inputs and more
-    than 2,656 neurons)."""
-    words = layer_sizes[0] * row_words(layer_sizes[1])
-    return DEFAULT_KERNEL if words <= SLICED_MAX_LAYER0_WORDS else WIDE_FIRST_LAYER_KERNEL
+    """The kernel an export builds by default: DEFAULT_KERNEL, unless the first weight layer
+    has more than SLICED_MAX_LAYER0_WORDS words (e.g. 784 inputs and more than 2,656
+    neurons)."""
+    if layer_sizes[0] * row_words(layer_sizes[1]) <= SLICED_MAX_LAYER0_WORDS:
+        return DEFAULT_KERNEL
+    return "packed" if layer_sizes[0] <= PACKED_MAX_INPUTS else "ref"
 
 
 def load_targets() -> dict[str, dict]:

@@ -162,9 +162,16 @@ def test_footprint_state_matches_the_compiled_state_struct(tmp_path, sizes):
     assert inference_state_bytes(sizes) == size
 
 
-@pytest.mark.parametrize(("hidden", "kernel"), [(2656, "sliced"), (2657, "packed")])
-def test_default_kernel_follows_the_first_layers_words(hidden, kernel):
+@pytest.mark.parametrize(
+    ("sizes", "kernel"),
+    [
+        ((784, 2656, 10), "sliced"),  # 784 x 83 words = 65,072: uint16 row offsets reach them
+        ((784, 2657, 10), "packed"),  # 784 x 84 words = 65,856
+        ((16383, 161, 10), "packed"),  # 16,383 x 6 words, inputs within packed's counters
+        ((16384, 161, 10), "ref"),
+    ],
+)
+def test_default_kernel_follows_the_first_layers_words(sizes, kernel):
     from bs4nn.codegen.footprint import kernel_for
 
-    # 784 x 83 words = 65,072 fit the sliced kernel's uint16 row offsets; 784 x 84 do not
-    assert kernel_for((784, hidden, 10)) == kernel
+    assert kernel_for(sizes) == kernel

@@ -10,10 +10,13 @@
 #if BS4NN_KERNEL_ID == BS4NN_KERNEL_ID_packed
 
 #ifndef __GNUC__
-#error "the packed kernel needs GCC or Clang (__may_alias__): use BS4NN_KERNEL=ref"
+#error "the packed kernel needs GCC or Clang (__may_alias__): build with make KERNEL=ref"
 #endif
 #if BS4NN_N_INPUT >= 16384
-#error "the packed kernel needs 16-bit counters (inputs < 16384): use BS4NN_KERNEL=ref"
+#error "the packed kernel needs 16-bit counters (inputs < 16384): build with make KERNEL=ref"
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the packed kernel's counter pairs are little-endian: build with make KERNEL=ref"
 #endif
 
 /* nibble b3 b2 b1 b0 -> { b0 | b1 << 16, b2 | b3 << 16 } (little-endian counter pairs) */
