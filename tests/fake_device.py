@@ -11,7 +11,7 @@ import os
 import select
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import device_protocol as dp
 
@@ -29,7 +29,9 @@ class Faults:
     drop_replies: set[int] = field(default_factory=set)  # request n computed, reply not sent
     reset_at: int | None = None  # request n lost, thresholds back to default, boot text sent
     silent_after: int | None = None  # requests after n get no answer at all
-    wrong_label: set[int] = field(default_factory=set)  # reply n says label + 1: a mismatch
+    # reply n has this field wrong (label + 1, decision_step + 1, fallback flipped, output 0's
+    # step moved, input spikes + 1): a mismatch of that field alone
+    wrong: dict[int, str] = field(default_factory=dict)
     boot_text: bytes = b"bs4nn boot\r\n"
     banner: bytes = b""  # sent right before the first reply, no 0x00 between (a booting board)
 
@@ -177,16 +179,34 @@ class FakeDevice:
             self._write(f.garbage_before[n])
         if n in f.drop_replies:
             return None
-        label = (ref.label + 1) % self.model.layer_sizes[-1] if n in f.wrong_label else ref.label
         reply = p.InferReply(
             seq=frame.seq,
-            label=label,
+            label=ref.label,
             fallback=ref.fallback,
             decision_step=ref.decision_step,
             output_steps=tuple(NO_SPIKE if s == NOT_FIRED else int(s) for s in ref.output_steps),
             spikes=tuple(int(s) for s in ref.spikes),
             counter=1000 + 10 * ref.decision_step + int(ref.spikes.sum()),
         )
+        if n in f.wrong:
+            reply = _with_wrong(reply, f.wrong[n], self.model.layer_sizes[-1])
         self._write(dp.infer_reply(reply))
         self.answered.append(frame.seq)
         return None
+
+
+def _with_wrong(reply: p.InferReply, name: str, n_out: int) -> p.InferReply:
+    """`reply` with one field made wrong (Faults.wrong)."""
+    if name == "label":
+        return replace(reply, label=(reply.label + 1) % n_out)
+    if name == "decision_step":
+        return replace(reply, decision_step=reply.decision_step + 1)
+    if name == "fallback":
+        return replace(reply, fallback=not reply.fallback)
+    if name == "output_steps":
+        first = reply.output_steps[0]
+        moved = 0 if first == NO_SPIKE else NO_SPIKE
+        return replace(reply, output_steps=(moved, *reply.output_steps[1:]))
+    if name == "spikes":
+        return replace(reply, spikes=(reply.spikes[0] + 1, *reply.spikes[1:]))
+    raise ValueError(f"no such field {name!r}")

@@ -198,7 +198,9 @@ def test_fast_kernels_are_bit_exact_with_ref_on_odd_networks(tmp_path, sizes, th
         want = reference_batch(intmodel, images, ks)
         assert mismatches(want, ref.infer_batch(images, ks)) == []
         assert mismatches(want, fast.infer_batch(images, ks)) == []
-    assert len(np.unique(want.decision_steps)) >= 1
+        if ks is None:  # at the model's K the images decide at many steps, most by a spike
+            assert len(np.unique(want.decision_steps)) > 5
+            assert (~want.fallback).mean() > 0.5
 
 
 @pytest.mark.parametrize(

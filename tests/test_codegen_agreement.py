@@ -32,3 +32,34 @@ def test_reference_equals_trainer_on_mnist_test_images(sizes, thetas):
     agreement = compare_with_trainer(model, intmodel, images)
     assert agreement.images == 2000
     assert agreement.mismatched == [], agreement.details
+
+
+@pytest.mark.parametrize(
+    ("name", "changed", "line"),
+    [
+        ("labels", 4, "image 1: labels ref=3 got=4"),
+        ("decision_steps", 8, "image 1: decision_steps ref=7 got=8"),
+        ("fallback", True, "image 1: fallback ref=False got=True"),
+        ("output_steps", [7, -1], "image 1: output_steps ref=[-1, 7] got=[7, -1]"),
+        ("spikes", [9, 2, 1], "image 1: spikes ref=[9, 2, 2] got=[9, 2, 1]"),
+    ],
+)
+def test_a_difference_in_any_one_field_is_a_mismatch(name, changed, line):
+    """Each field on its own: a kernel that only broke the tie-break (labels) or the fallback
+    flag must be caught as surely as one that broke the spike times."""
+    from dataclasses import replace
+
+    from bs4nn.codegen.agreement import mismatches
+    from bs4nn.codegen.reference import RefBatch
+
+    ref = RefBatch(
+        labels=np.array([1, 3], np.int16),
+        decision_steps=np.array([5, 7], np.int16),
+        fallback=np.array([False, False]),
+        output_steps=np.array([[5, -1], [-1, 7]], np.int16),
+        spikes=np.array([[4, 2, 1], [9, 2, 2]], np.int32),
+    )
+    column = getattr(ref, name).copy()
+    column[1] = changed
+    assert mismatches(ref, replace(ref, **{name: column})) == [line]
+    assert mismatches(ref, ref) == []

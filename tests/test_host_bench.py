@@ -75,7 +75,17 @@ def test_bench_report_matches_reference(model_path, intmodel, mnist, tmp_path):
     assert report["board"] == "fake" and report["kernel"] == "python-reference"
     assert report["mismatch_indices"] == []
     assert report["spikes_per_layer_mean"] == [float(x) for x in ref.spikes.mean(axis=0)]
-    assert sum(map(sum, report["confusion"])) == N
+    confusion = np.zeros((10, 10), dtype=int)
+    np.add.at(confusion, (labels, ref.labels), 1)  # rows: true class; columns: the decision
+    assert report["confusion"] == confusion.tolist()
+    fired_true = ref.output_steps[np.arange(N), labels] == ref.decision_steps
+    tie_inclusive = (ref.labels == labels) | (fired_true & ~ref.fallback)
+    assert report["accuracy_tie_inclusive"] == float(tie_inclusive.mean())
+    assert report["fallback_rate"] == float(ref.fallback.mean())
+    assert report["decision_step"]["per_class"] == [
+        float(ref.decision_steps[labels == c].mean()) if (labels == c).any() else None
+        for c in range(10)
+    ]
     assert sum(f["images"] for f in report["counter_by_input_spikes"]) == N
     assert report["link"]["kind"] == "serial" and report["link"]["resends"] == 0
     assert report["link"]["infer_bitmap"] is True and report["link"]["window"] == 2
@@ -90,15 +100,28 @@ def test_bench_report_matches_reference(model_path, intmodel, mnist, tmp_path):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_mismatches_are_counted_and_listed(model_path, intmodel, tmp_path):
-    with FakeDevice(intmodel, Faults(wrong_label={3, 41})) as fake:
+def test_mismatches_are_counted_and_listed(model_path, intmodel, mnist, tmp_path):
+    """Each field the board reports is compared: a reply wrong in any one of them is a
+    mismatch named by that field; accuracy is the board's, not the reference's."""
+    images, labels = mnist
+    board_labels = reference_batch(intmodel, images).labels.copy()
+    right = int(np.flatnonzero(board_labels == labels)[0])  # made wrong by the board
+    board_labels[right] = (board_labels[right] + 1) % 10
+    wrong_at = {right: "label", 11: "decision_step", 21: "fallback", 31: "output_steps"}
+    wrong_at[41] = "spikes"
+    assert len(wrong_at) == 5  # (`right` is none of the others)
+    # request n carries image n - 1
+    with FakeDevice(intmodel, Faults(wrong={i + 1: f for i, f in wrong_at.items()})) as fake:
         rep = bench(model_path, fake, tmp_path)
-    assert rep.mismatches == 2
-    assert rep.report["mismatch_indices"] == [2, 40]  # request n carries image n - 1
+    assert rep.mismatches == 5
+    assert rep.report["mismatch_indices"] == sorted(wrong_at)
     with open(tmp_path / "images.csv") as f:
         rows = {int(r["index"]): r for r in csv.DictReader(f)}
-    assert rows[2]["mismatch"] == "label" and rows[2]["match"] == "0"
-    assert rows[3]["mismatch"] == "" and rows[3]["match"] == "1"
+    for i, name in wrong_at.items():
+        assert rows[i]["mismatch"] == name and rows[i]["match"] == "0"
+    assert rows[12]["mismatch"] == "" and rows[12]["match"] == "1"
+    assert rep.accuracy == float((board_labels == labels).mean())
+    assert round(N * rep.report["reference_accuracy"]) == round(N * rep.accuracy) + 1
 
 
 def test_resume_after_device_stops_counts_every_image_once(model_path, intmodel, tmp_path):
