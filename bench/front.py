@@ -79,6 +79,8 @@ def plot(rows: list[dict], path: Path, limit: int) -> None:
         xs = [r["board_instructions_mean"] for r in mine]
         ys = [100 * r["test_accuracy"] for r in mine]
         (line,) = ax.plot(xs, ys, "o-", label=name, alpha=0.8)
+        # budgets that keep the same K are one point: one label for all of them
+        budgets_at: dict[tuple, list[str]] = {}
         for r in mine:
             if r["budget"] is None:
                 ax.plot(
@@ -89,8 +91,12 @@ def plot(rows: list[dict], path: Path, limit: int) -> None:
                     color=line.get_color(),
                 )
             else:
+                budgets_at.setdefault(tuple(r["K"]), []).append(f"{r['budget']:g}")
+        for r in mine:
+            names = budgets_at.pop(tuple(r["K"]), None)
+            if names:
                 ax.annotate(
-                    f"{r['budget']:g}",
+                    ", ".join(names),
                     (r["board_instructions_mean"], 100 * r["test_accuracy"]),
                     fontsize=7,
                     textcoords="offset points",

@@ -46,6 +46,7 @@ class SweepPoint:
     mismatches: int
     counter_mean: float
     images: int
+    fallback_rate: float = 0.0  # images no output spike decided (largest count at step 255)
 
 
 def thresholds_for_theta(theta: float, alphas) -> list[int]:
@@ -183,11 +184,13 @@ def run_sweep(
                 s["mismatches"],
                 s["counter"]["mean"],
                 s["images"],
+                s["fallback_rate"],
             )
             points.append(point)
             print(
                 f"{kind} {setting:6g}  K={ks}  accuracy {100 * point.accuracy:6.2f}%  "
                 f"decision step {point.decision_step_mean:6.1f}  "
+                f"fallback {100 * point.fallback_rate:.1f}%  "
                 f"{conn.device.info.counter_name} {point.counter_mean:,.0f}  "
                 f"mismatches {point.mismatches}"
             )
@@ -207,7 +210,7 @@ def run_sweep(
         "mismatches": sum(pt.mismatches for pt in points),
     }
     (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot_sweep(points, kind, out / "sweep.png", info.board if info else "")
+    plot_sweep(points, kind, out / "sweep.png", result)
     plot_pareto(points, kind, out / "pareto.png", result)
     print(
         f"sweep: {out / 'sweep.json'}, plots: {out / 'sweep.png'}, {out / 'pareto.png'}, "
@@ -216,11 +219,13 @@ def run_sweep(
     return points
 
 
-def plot_sweep(points: list[SweepPoint], kind: str, path: Path, board: str) -> None:
-    """Accuracy and mean decision step against the threshold setting (two y axes, Fig. 7)."""
+def plot_sweep(points: list[SweepPoint], kind: str, path: Path, result: dict) -> None:
+    """Accuracy and mean decision step against the threshold setting (two y axes, Fig. 7);
+    a setting where most images fall back is marked: its accuracy is that of the counts at
+    step 255, not of an early decision."""
     x = [pt.setting for pt in points]
-    fig, ax = pyplot().subplots(figsize=(6, 4))
-    ax.plot(x, [100 * pt.accuracy for pt in points], "o-", color="tab:blue")
+    fig, ax = pyplot().subplots(figsize=(6.5, 4.2))
+    acc = ax.plot(x, [100 * pt.accuracy for pt in points], "o-", color="tab:blue", label="accuracy")
     ax.set_xlabel(
         {
             "theta": "threshold theta (all layers)",
@@ -228,11 +233,36 @@ def plot_sweep(points: list[SweepPoint], kind: str, path: Path, board: str) -> N
             "budget": "budget of mean decision step (validation)",
         }[kind]
     )
-    ax.set_ylabel("accuracy (%)", color="tab:blue")
+    ax.set_ylabel("accuracy, strict (%)", color="tab:blue")
+    for pt in points:
+        if pt.fallback_rate >= 0.1:
+            ax.annotate(
+                f"{100 * pt.fallback_rate:.0f}% fallback",
+                (pt.setting, 100 * pt.accuracy),
+                fontsize=7,
+                textcoords="offset points",
+                xytext=(0, -14),
+                ha="center",
+            )
+    ax.margins(y=0.1)
     ax2 = ax.twinx()
-    ax2.plot(x, [pt.decision_step_mean for pt in points], "s--", color="tab:red")
+    # hollow and larger, so that a step point on top of an accuracy point hides neither
+    step = ax2.plot(
+        x,
+        [pt.decision_step_mean for pt in points],
+        "s--",
+        color="tab:red",
+        markerfacecolor="none",
+        markersize=9,
+        label="mean decision step",
+    )
     ax2.set_ylabel("mean decision step", color="tab:red")
-    ax.set_title(f"speed/accuracy trade-off on {board}")
+    ax.legend(handles=acc + step, loc="best", fontsize=8)
+    ax.set_title(
+        f"speed/accuracy trade-off, {result.get('images', 0):,} {result.get('dataset') or ''} "
+        f"test images\n{result.get('board') or ''}, kernel {result.get('kernel') or ''}",
+        fontsize=10,
+    )
     save(fig, path)
 
 
@@ -249,14 +279,17 @@ def pareto_front(points: list[SweepPoint]) -> list[SweepPoint]:
 def plot_pareto(points: list[SweepPoint], kind: str, path: Path, result: dict) -> None:
     """Accuracy against the mean counter per inference, every setting labelled, the front
     joined."""
-    fig, ax = pyplot().subplots(figsize=(6, 4))
-    ax.plot(
-        [pt.counter_mean for pt in points],
-        [100 * pt.accuracy for pt in points],
-        "o",
-        color="tab:gray",
-    )
+    fig, ax = pyplot().subplots(figsize=(6.5, 4.2))
     front = pareto_front(points)
+    others = [pt for pt in points if pt not in front]
+    if others:
+        ax.plot(
+            [pt.counter_mean for pt in others],
+            [100 * pt.accuracy for pt in others],
+            "o",
+            color="tab:gray",
+            label="other settings (dominated)",
+        )
     ax.plot(
         [pt.counter_mean for pt in front],
         [100 * pt.accuracy for pt in front],
@@ -270,14 +303,16 @@ def plot_pareto(points: list[SweepPoint], kind: str, path: Path, result: dict) -
             (pt.counter_mean, 100 * pt.accuracy),
             fontsize=8,
             textcoords="offset points",
-            xytext=(4, -10),
+            xytext=(4, 4),
         )
+    ax.margins(x=0.08, y=0.12)  # room for the labels inside the axes
     ax.set_xlabel(f"mean {result.get('counter_name') or 'counter'} per inference")
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel("accuracy, strict (%)")
     label = {"theta": "theta", "scale": "scale of K", "budget": "step budget"}[kind]
     ax.set_title(
-        f"accuracy vs cost ({label}), {result.get('board') or ''} "
-        f"kernel {result.get('kernel') or ''}"
+        f"accuracy vs cost, points labelled by {label}, {result.get('images', 0):,} test "
+        f"images\n{result.get('board') or ''}, kernel {result.get('kernel') or ''}",
+        fontsize=10,
     )
-    ax.legend(loc="lower right")
+    ax.legend(loc="best", fontsize=8)
     save(fig, path)

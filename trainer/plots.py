@@ -146,10 +146,11 @@ def _training_curves(metrics: dict, path: str | Path, name: str) -> Path:
             label=f"with calibrated thresholds {100 * s.calibrated_val:.2f}%",
         )
     ax.set_ylabel("accuracy (%)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)  # where it covers the fewest points
     ax.set_title(_training_title(metrics, s, name), fontsize=10)
     lx.plot(s.epochs, s.train_loss, color="tab:purple", **line)
-    if (s.train_loss > 0).all():
+    # log only where the loss spans a decade (below that, log ticks read 1.8x10^0, 1.6x10^0)
+    if (s.train_loss > 0).all() and s.train_loss.max() >= 10 * s.train_loss.min():
         lx.set_yscale("log")
     lx.set_ylabel("training loss")
     lx.set_xlabel("epoch")

@@ -49,10 +49,12 @@ def plot_output_raster(
     bounds = np.searchsorted(labels[order], np.arange(t.shape[1] + 1))
     for b in bounds[1:-1]:
         ax.axvline(b, color="black", linewidth=0.5)
-    ax.set_xlabel("test image, ordered by class")
+    ax.set_xticks((bounds[:-1] + bounds[1:]) / 2, names, fontsize=7)  # each class's band
+    ax.set_xlabel("test images, ordered by class (band = true class)")
     ax.set_ylabel(f"output firing step ({TMAX} = silent)")
     ax.set_ylim(-5, TMAX + 5)
-    ax.legend(fontsize=6, markerscale=5, ncol=5, loc="lower right")
+    # outside the axes: inside, it covered the early firings of the later classes
+    ax.legend(fontsize=7, markerscale=5, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_title(title, fontsize=10)
     return save(fig, path)
 
@@ -131,7 +133,7 @@ def plot_jitter_accuracy(
     for name, acc in curves.items():
         ax.plot(levels, [100 * a for a in acc], "o-", label=name, markersize=4)
     ax.set_xlabel("jitter noise J (% of Imax)")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel("test accuracy, strict (%)")
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title, fontsize=10)
@@ -154,7 +156,7 @@ def plot_weight_pairs(real: np.ndarray, path: Path, title: str) -> Path:
         axes[r + 1, c].imshow(np.where(w >= 0, 1, -1).reshape(28, 28), cmap="gray", vmin=-1, vmax=1)
         axes[r, c].set_title("W", fontsize=7)
         axes[r + 1, c].set_title("sign(W)", fontsize=7)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(f"{title}\n(white: positive, black: negative; W scaled per neuron)", fontsize=10)
     return save(fig, path)
 
 
@@ -162,20 +164,35 @@ def plot_threshold_sweep(
     thetas: list[float],
     accuracy: list[float],
     steps: list[float],
+    fallback: list[float],
     trained: float,
     path: Path,
     title: str,
 ) -> Path:
-    """Fig. 7: accuracy and mean response time against the threshold (two y axes)."""
+    """Fig. 7: accuracy and mean response time against the threshold (two y axes), with the
+    share of images no output spike decided (there the accuracy is that of the counts)."""
     fig, ax = pyplot().subplots(figsize=(6.5, 4))
-    ax.plot(thetas, [100 * a for a in accuracy], "o-", color="tab:blue", markersize=4)
+    lines = ax.plot(
+        thetas,
+        [100 * a for a in accuracy],
+        "o-",
+        color="tab:blue",
+        markersize=4,
+        label="accuracy, strict",
+    )
+    lines += ax.plot(
+        thetas, [100 * f for f in fallback], ":", color="tab:gray", label="fallback decisions"
+    )
     ax.set_xlabel("threshold theta (paper scale: the trained thresholds = 100)")
-    ax.set_ylabel("test accuracy (%)", color="tab:blue")
+    ax.set_ylabel("test images (%)")
     ax.axvline(trained, color="black", linestyle=":", linewidth=1)
     ax.grid(alpha=0.3)
     ax2 = ax.twinx()
-    ax2.plot(thetas, steps, "s--", color="tab:red", markersize=4)
+    lines += ax2.plot(
+        thetas, steps, "s--", color="tab:red", markersize=4, label="mean response time"
+    )
     ax2.set_ylabel("mean response time (steps)", color="tab:red")
+    ax.legend(handles=lines, loc="center right", fontsize=8)
     ax.set_title(title, fontsize=10)
     return save(fig, path)
 

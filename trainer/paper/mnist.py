@@ -298,7 +298,8 @@ def fig6(ctx: Context) -> dict:
     figures.plot_weight_pairs(
         hidden[pick],
         ctx.figure("fig6"),
-        f"hidden neurons {', '.join(str(i) for i in pick)}: real weights and their signs",
+        f"{SPECS['mnist'].file}, hidden neurons {', '.join(str(i) for i in pick)}: real "
+        "weights and their signs",
     )
     shares = [positive_share(w) for w in model.weights]
     return {
@@ -343,6 +344,7 @@ def fig7(ctx: Context) -> dict:
         SWEEP_THETAS,
         [p["accuracy"] for p in points],
         [p["mean_decision_step"] for p in points],
+        [p["fallback_rate"] for p in points],
         100.0,
         ctx.figure("fig7"),
         f"speed / accuracy vs threshold, {ctx.split('mnist')}",
