@@ -1622,7 +1622,7 @@ def test_bad_input(argv, expected, world, silent_port, capsys, monkeypatch):
     before = snapshot(world)
     status = main(shlex.split(argv.format(w=world, pty=silent_port)))
     out, err = capsys.readouterr()
-    assert status != 0
+    assert status == 2  # every refusal, from argparse or from a check
     assert err.splitlines() == [expected.format(w=world, pty=silent_port, commands=COMMANDS)]
     assert out == ""  # the error is all a user sees
     assert snapshot(world) == before
