@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from bs4nn.codegen.agreement import mismatches
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch, reference_infer
 from bs4nn.codegen.render import TEMPLATE_ROOT
@@ -117,6 +118,11 @@ def test_threshold_override_and_batch_equals_single():
         reference_batch(model, images).decision_steps,
         reference_batch(model, images, (6, 3)).decision_steps,
     )
+    # the override is K per layer in order: the same as a model built with those K (and not
+    # as one with them the other way round)
+    overridden = reference_batch(model, images, (6, 3))
+    assert mismatches(reference_batch(net([30, 20, 5], signs, [6, 3]), images), overridden) == []
+    assert mismatches(reference_batch(net([30, 20, 5], signs, [3, 6]), images), overridden) != []
 
 
 def test_rejects_wrong_image_shape_and_dtype():
