@@ -142,13 +142,19 @@ def write_plots(report: dict, records: list[Record], out_dir: Path) -> list[Path
         plot_confusion(
             report["confusion"],
             out_dir / "confusion.png",
-            title=f"confusion, {report['images']} images, accuracy {100 * report['accuracy']:.2f}%",
+            title=(
+                f"confusion, {report['images']} {report.get('dataset') or ''} test images, "
+                f"accuracy {100 * report['accuracy']:.2f}%"
+            ),
             xlabel="predicted (device)",
         ),
         plot_decision_steps(
             report["decision_step"]["per_class"],
             out_dir / "decision_step_per_class.png",
-            title=f"decision step per class (mean {_fmt(report['decision_step']['mean'], '.1f')})",
+            title=(
+                f"decision step per class (mean {_fmt(report['decision_step']['mean'], '.1f')}, "
+                f"fallback {100 * report['fallback_rate']:.1f}%)"
+            ),
         ),
     ]
     fig, ax = pyplot().subplots(figsize=(6, 4))
@@ -164,7 +170,9 @@ def write_plots(report: dict, records: list[Record], out_dir: Path) -> list[Path
 def _plot_counter_vs_input_spikes(report: dict, a: dict, path: Path) -> Path:
     """One dot per image, and the mean of each fifth of the images (by input spikes)."""
     fig, ax = pyplot().subplots(figsize=(6, 4))
-    ax.scatter(a["spikes"][:, 0], a["counter"], s=4, alpha=0.3, color="tab:blue", label="image")
+    # lighter as the images grow many: 10,000 dots at one alpha merge into one blob
+    alpha = min(0.4, max(0.05, 300 / max(1, len(a["counter"]))))
+    ax.scatter(a["spikes"][:, 0], a["counter"], s=4, alpha=alpha, color="tab:blue", label="image")
     fifths = report["counter_by_input_spikes"]
     ax.plot(
         [f["input_spikes_mean"] for f in fifths],
