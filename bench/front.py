@@ -96,7 +96,7 @@ def plot(rows: list[dict], path: Path, limit: int) -> None:
             names = budgets_at.pop(tuple(r["K"]), None)
             if names:
                 ax.annotate(
-                    ", ".join(names),
+                    ", ".join(sorted(names, key=float)),
                     (r["board_instructions_mean"], 100 * r["test_accuracy"]),
                     fontsize=7,
                     textcoords="offset points",
