@@ -45,15 +45,20 @@ def target_info(target: str) -> dict:
     return targets[target]
 
 
-def inference_state_bytes(layer_sizes: tuple[int, ...]) -> int:
-    """RAM of the default (sliced) kernel's inference state, mirroring bs4nn_state_t in
-    firmware_template/core/bs4nn_kernel.h: per lane word (32 neurons of a non-input layer) its
-    bit planes (enough for the largest fan-in, at least 4), the alive mask and a uint32
-    trigger; a uint16 synced count per lane word of the first layer; then the uint16 input
-    order and tmax + 2 uint16 bucket starts."""
-    lane_words = sum(row_words(n) for n in layer_sizes[1:])
-    planes = max(4, max(layer_sizes[:-1]).bit_length())
-    size = 4 * lane_words * (planes + 2) + 2 * row_words(layer_sizes[1])
+def inference_state_bytes(layer_sizes: tuple[int, ...], kernel: str = DEFAULT_KERNEL) -> int:
+    """RAM of a kernel's inference state, mirroring bs4nn_state_t in
+    firmware_template/core/bs4nn_kernel.h. sliced: per lane word (32 neurons of a non-input
+    layer) its bit planes (enough for the largest fan-in, at least 4), the alive mask and a
+    uint32 trigger; a uint16 synced count per lane word of the first layer. ref and packed:
+    a counter per neuron and one slot per layer (int16, int32 from 16,384 inputs). Then, for
+    all, the uint16 input order and tmax + 2 uint16 bucket starts."""
+    if kernel == "sliced":
+        lane_words = sum(row_words(n) for n in layer_sizes[1:])
+        planes = max(4, max(layer_sizes[:-1]).bit_length())
+        size = 4 * lane_words * (planes + 2) + 2 * row_words(layer_sizes[1])
+    else:
+        count_bytes = 2 if layer_sizes[0] <= PACKED_MAX_INPUTS else 4
+        size = -(-count_bytes * (sum(layer_sizes[1:]) + len(layer_sizes) - 1) // 4) * 4
     size += 2 * layer_sizes[0] + 2 * 258
     return -(-size // 4) * 4  # the struct is word-aligned
 
@@ -113,7 +118,8 @@ def footprint(model: IntModel, target: str) -> Footprint:
     pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
     per_layer = [4 * packed_words(n_in, n_out) for n_in, n_out in pairs]
     unpadded = sum(-(-n_in * n_out // 8) for n_in, n_out in pairs)
-    state = inference_state_bytes(sizes)
+    kernel = kernel_for(sizes)
+    state = inference_state_bytes(sizes, kernel)
     stack = stack_bytes(sizes[-1])
     weights = sum(per_layer)
     return Footprint(
@@ -127,7 +133,7 @@ def footprint(model: IntModel, target: str) -> Footprint:
         ram_estimate=state + IO_BUFFER_BYTES + stack,
         flash_bytes=int(info["flash_bytes"]),
         ram_bytes=int(info["ram_bytes"]),
-        kernel=kernel_for(sizes),
+        kernel=kernel,
     )
 
 

@@ -144,22 +144,23 @@ def test_unknown_target_names_the_choices(tmp_path):
         export_firmware(IntModel.from_model(random_model([784, 8, 10])), tmp_path, target="stm32")
 
 
+@pytest.mark.parametrize("kernel", ["sliced", "packed", "ref"])
 @pytest.mark.parametrize("sizes", [(784, 600, 10), (784, 37, 11), (100, 30, 20, 10)])
-def test_footprint_state_matches_the_compiled_state_struct(tmp_path, sizes):
+def test_footprint_state_matches_the_compiled_state_struct(tmp_path, sizes, kernel):
     import subprocess
 
     from bs4nn.codegen.ccheck import build_library
-    from bs4nn.codegen.footprint import DEFAULT_KERNEL, inference_state_bytes
+    from bs4nn.codegen.footprint import inference_state_bytes
 
     export_firmware(IntModel.from_model(random_model(list(sizes))), tmp_path / "fw")
-    lib = build_library(tmp_path / "fw", kernel=DEFAULT_KERNEL)
+    lib = build_library(tmp_path / "fw", kernel=kernel)
     nm = subprocess.run(
         ["nm", "-S", "--defined-only", str(lib)], capture_output=True, text=True, check=True
     ).stdout
     size = next(
         int(line.split()[1], 16) for line in nm.splitlines() if line.endswith(" bs4nn_state")
     )
-    assert inference_state_bytes(sizes) == size
+    assert inference_state_bytes(sizes, kernel) == size
 
 
 @pytest.mark.parametrize(
