@@ -53,9 +53,14 @@ def test_written_graph_holds_every_array(small, tmp_path):
         lin, neuron = graph.nodes[f"linear_{layer}"], graph.nodes[f"if_{layer}"]
         assert np.array_equal(lin.weight, alpha * np.where(w >= 0, 1.0, -1.0))
         assert np.array_equal(lin.metadata["bs4nn_proxy_weights"], w)
-        assert np.array_equal(neuron.v_threshold, np.full(w.shape[0], alpha * (ks[layer] - 0.5)))
+        v_threshold = alpha * (ks[layer] - 0.5)
+        assert np.array_equal(neuron.v_threshold, np.full(w.shape[0], v_threshold))
         assert np.array_equal(neuron.r, np.ones(w.shape[0]))
-        assert np.array_equal(neuron.v_reset, np.zeros(w.shape[0]))
+        # more than all its inputs can add below the threshold: at most one spike, in NIR too
+        fan_in = w.shape[1]
+        assert np.array_equal(
+            neuron.v_reset, np.full(w.shape[0], v_threshold - alpha * (fan_in + 1))
+        )
         assert (neuron.metadata["bs4nn_theta"], neuron.metadata["bs4nn_k"]) == (theta, ks[layer])
     assert graph.metadata["producer"] == "bs4nn-edge"
     assert graph.metadata["bs4nn_model_hash"] == small.content_hash
@@ -63,38 +68,48 @@ def test_written_graph_holds_every_array(small, tmp_path):
 
 
 def nir_simulation(graph, pixels):
-    """First spike step per layer, read off the graph the NIR way (v += r * W x, spike when
-    v > v_threshold), one spike per neuron, same-step propagation, inputs at 255 - I."""
+    """Spikes per layer, read off the graph the NIR way and nothing else (no metadata): v += r *
+    W x, a spike when v > v_threshold, then v = v_reset, a neuron may fire again; same-step
+    propagation, inputs at 255 - I. Returns per layer (first spike step, number of spikes)."""
     layers = [
         (graph.nodes[f"linear_{i}"], graph.nodes[f"if_{i}"])
         for i in range(sum(k.startswith("linear_") for k in graph.nodes))
     ]
-    steps = [np.where(pixels > 0, 255 - pixels.astype(int), 256)]
+    first = [np.where(pixels > 0, 255 - pixels.astype(int), 256)]
+    count = [(pixels > 0).astype(int)]
     for lin, _ in layers:
-        steps.append(np.full(lin.weight.shape[0], 256))
+        first.append(np.full(lin.weight.shape[0], 256))
+        count.append(np.zeros(lin.weight.shape[0], int))
     v = [np.zeros(lin.weight.shape[0]) for lin, _ in layers]
     for t in range(256):
+        arriving = (first[0] == t).astype(float)
         for i, (lin, neuron) in enumerate(layers):
-            arriving = (steps[i] == t).astype(float)
             v[i] += neuron.r * (lin.weight @ arriving)
-            fire = (v[i] > neuron.v_threshold) & (steps[i + 1] == 256)
-            steps[i + 1][fire] = t
-    return steps
+            fire = v[i] > neuron.v_threshold
+            v[i][fire] = np.broadcast_to(neuron.v_reset, v[i].shape)[fire]
+            first[i + 1][fire & (first[i + 1] == 256)] = t
+            count[i + 1] += fire
+            arriving = fire.astype(float)
+    return first, count
 
 
 def test_the_graph_read_as_nir_fires_like_the_integer_reference(small, tmp_path):
+    """NIR semantics alone (its IF resets and may fire again): every neuron fires at most
+    once, and the first output spikes are the integer reference's."""
     graph = nir.read(write_nir(small, tmp_path / "m.nir"))
     images = load_dataset("mnist", "test")[0][:20]
     ref = reference_batch(IntModel.from_model(small), images)
     for n, pixels in enumerate(images):
-        out = nir_simulation(graph, pixels)[-1]
-        first = int(out.min())
+        first, count = nir_simulation(graph, pixels)
+        assert all(int(c.max(initial=0)) <= 1 for c in count[1:])
+        out = first[-1]
+        step = int(out.min())
         if ref.fallback[n]:
-            assert first > ref.decision_steps[n]
+            assert step > ref.decision_steps[n]
         else:
-            assert first == ref.decision_steps[n]
+            assert step == ref.decision_steps[n]
             fired = np.where(ref.output_steps[n] != NOT_FIRED)[0]
-            assert np.flatnonzero(out == first).tolist() == fired.tolist()
+            assert np.flatnonzero(out == step).tolist() == fired.tolist()
 
 
 def test_round_trip_of_the_shipped_model_keeps_its_hash(tmp_path):
@@ -143,7 +158,10 @@ def test_foreign_graph_is_binarised_with_a_report():
     assert result.report == [
         f"layer 0: 4->3, binarised to alpha {alpha:g} x sign(W): 12 of 12 "
         "weights changed value; v_threshold / r = 2.5 -> K 3 (fires at "
-        "count >= 3)"
+        "count >= 3)",
+        # its IF neurons reset to 0: in NIR they could fire again
+        "layer 0: v_reset lets these IF neurons fire again in NIR; bs4nn neurons fire once "
+        "(the first spike counts)",
     ]
     assert model.dataset is None
 
@@ -170,6 +188,11 @@ def test_foreign_graph_is_binarised_with_a_report():
             "node 'spk': threshold -1 is negative; a neuron would fire before any input",
         ),
         (foreign_graph(np.zeros((3, 4))), "node 'fc': all weights are zero"),
+        (
+            foreign_graph(W0, thresholds=(1e9, 1e9, 1e9)),
+            "node 'spk': v_threshold / r = 1e+09 is 857,142,858 inputs of weight 1.16667 (K); "
+            "bs4nn's int16 counters allow K up to 32,767",
+        ),
     ],
 )
 def test_graphs_we_cannot_run_are_refused(graph, message):
@@ -195,3 +218,17 @@ def test_branching_graph_and_bad_files_are_refused(tmp_path):
     assert not (tmp_path / "m.bs4nn").exists()
     with pytest.raises(Bs4nnError, match="^NIR file .*missing.nir not found$"):
         read_nir(tmp_path / "missing.nir")
+
+
+def test_metadata_that_disagrees_with_the_graph_is_not_used(small, tmp_path):
+    """NIR consumers must not rely on metadata: a theta in it that gives another K than the
+    graph's v_threshold is ignored, and the model runs as the graph says."""
+    graph = nir.read(write_nir(small, tmp_path / "m.nir"))
+    ks = small.thresholds()
+    graph.nodes["if_0"].metadata["bs4nn_theta"] = 500.0  # K 1667 at alpha 0.3
+    result = model_from_nir(graph)
+    assert result.model.thresholds() == ks
+    assert result.report[0].endswith(f"-> K {ks[0]} (fires at count >= {ks[0]})")
+    assert result.report[1] == (
+        f"layer 1: 37->10, bs4nn's own weights, alpha 0.7, theta 2.2, K {ks[1]}"
+    )

@@ -3,13 +3,17 @@
 Out: Input -> (Linear with weights alpha_l * B_l -> IF) per weight layer -> Output. NIR's IF
 fires when its potential v > v_threshold; ours when the count of +1 minus -1 inputs reaches
 K = ceil(theta / alpha), i.e. when v = alpha * count > alpha * (K - 1/2), so that is the
-threshold written. What NIR cannot say (one spike per neuron, the input coding, integer steps,
-the decision rule) is in the graph's metadata; the bs4nn model's own values (the real proxy
-weights, theta) ride in the nodes' metadata, so that our own round trip is lossless.
+threshold written. One spike per neuron is in the graph too: after a spike NIR sets v to
+v_reset, which is alpha * (fan-in + 1) below the threshold, so no later input brings it back.
+What the graph cannot say (the input coding, integer steps, the decision rule) is in its
+metadata; the bs4nn model's own values (the real proxy weights, theta) ride in the nodes'
+metadata, so that our own round trip is lossless.
 
 In: graphs of that shape from any tool (Linear or bias-free Affine, then IF with one threshold
 per layer). Weights are binarised with our sign rule (sign(0) = +1) and a per-layer alpha; the
-import reports what that changed. Anything we cannot run is refused with the reason.
+import reports what that changed, and IF neurons whose v_reset lets them fire again (bs4nn
+keeps the first spike). The graph decides; metadata is used only where it agrees with it.
+Anything we cannot run is refused with the reason.
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ from bs4nn.trainer.datasets import DATASETS
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_input_file, staged_file, user_path
 from bs4nn.trainer.model import Model, model_from_arrays
-from bs4nn.trainer.semantics import binarize
+from bs4nn.trainer.semantics import K_MAX, binarize, threshold_count
 
 PRODUCER = "bs4nn-edge"
 SEMANTICS = {
-    "neuron": "non-leaky integrate-and-fire, fires at most once, never resets",
+    "neuron": "non-leaky integrate-and-fire, fires at most once (v_reset is alpha x (fan-in "
+    "+ 1) below v_threshold); the decision's tie-break uses the counts, not the reset v",
     "input_coding": "pixel intensity I (0..255) spikes once at step 255 - I; I = 0 never spikes",
     "time": "integer steps 0..255; a spike reaches the next layer in the same step",
     "threshold": "fires at the first step where alpha * (count of +1 minus -1 inputs) "
@@ -58,16 +63,18 @@ def model_to_nir(model: Model):
     for layer, (w, alpha, theta, k) in enumerate(
         zip(model.weights, model.alphas, model.thetas, ks, strict=True)
     ):
-        n_out = w.shape[0]
+        n_out, n_in = w.shape
         linear, neuron = f"linear_{layer}", f"if_{layer}"
+        v_threshold = float(alpha) * (k - 0.5)
         nodes[linear] = nir.Linear(
             weight=float(alpha) * binarize(w).astype(np.float64),
             metadata={"bs4nn_alpha": float(alpha), "bs4nn_proxy_weights": np.asarray(w)},
         )
         nodes[neuron] = nir.IF(
             r=np.ones(n_out),
-            v_threshold=np.full(n_out, float(alpha) * (k - 0.5)),
-            v_reset=np.zeros(n_out),
+            v_threshold=np.full(n_out, v_threshold),
+            # below the threshold by more than all inputs can add: fires at most once
+            v_reset=np.full(n_out, v_threshold - float(alpha) * (n_in + 1)),
             metadata={"bs4nn_theta": float(theta), "bs4nn_k": int(k)},
         )
         edges += [(previous, linear), (linear, neuron)]
@@ -147,6 +154,18 @@ def _weights(name: str, node) -> np.ndarray:
     return w
 
 
+def _fires_again(node, w: np.ndarray) -> bool:
+    """Whether, in NIR, a neuron of this IF node can fire a second time: after a spike v is
+    v_reset, and the most the inputs can still add is r times its positive weights (each input
+    spikes once)."""
+    n_out = w.shape[0]
+    r = np.broadcast_to(np.asarray(node.r, dtype=np.float64), (n_out,))
+    v_th = np.broadcast_to(np.asarray(node.v_threshold, dtype=np.float64), (n_out,))
+    v_reset = np.broadcast_to(np.asarray(node.v_reset, dtype=np.float64), (n_out,))
+    rise = r * np.clip(w, 0, None).sum(axis=1)
+    return bool(np.any(v_reset + rise > v_th))
+
+
 def _threshold(name: str, node, n_out: int) -> float:
     """The layer's common firing level v_threshold / r (NIR's IF integrates r * input)."""
     kind = type(node).__name__
@@ -190,14 +209,20 @@ def model_from_nir(graph) -> NirImport:
         if not alpha > 0:
             raise Bs4nnError(f"node {lname!r}: all weights are zero")
         k = int(np.floor(level / alpha)) + 1  # alpha * count > level  <=>  count >= k
+        if k > K_MAX:
+            raise Bs4nnError(
+                f"node {iname!r}: v_threshold / r = {level:g} is {k:,} inputs of weight "
+                f"{alpha:g} (K); bs4nn's int16 counters allow K up to {K_MAX:,}"
+            )
         proxy = lmeta.get("bs4nn_proxy_weights")
         theta = imeta.get("bs4nn_theta")
-        ours = (
+        ours = (  # metadata that agrees with the graph: weights, K and theta
             proxy is not None
             and theta is not None
             and np.shape(proxy) == w.shape
             and np.array_equal(alpha * binarize(proxy), w)
             and int(imeta.get("bs4nn_k", -1)) == k
+            and threshold_count(float(theta), alpha) == k
         )
         if ours:  # written by bs4nn: keep the real proxy weights and theta as they were
             weights.append(np.asarray(proxy, dtype=np.float64))
@@ -215,6 +240,11 @@ def model_from_nir(graph) -> NirImport:
                 f"layer {layer}: {w.shape[1]}->{w.shape[0]}, binarised to alpha {alpha:g} x "
                 f"sign(W): {changed:,} of {w.size:,} weights changed value; v_threshold / r "
                 f"= {level:g} -> K {k} (fires at count >= {k})"
+            )
+        if _fires_again(graph.nodes[iname], w):
+            report.append(
+                f"layer {layer}: v_reset lets these IF neurons fire again in NIR; bs4nn neurons "
+                "fire once (the first spike counts)"
             )
         alphas.append(alpha)
     dataset = str(graph.metadata.get("dataset", "")) or None
