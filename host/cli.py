@@ -11,11 +11,11 @@ from bs4nn.trainer.options import (
     dataset_spec,
     existing_dir,
     mean_steps,
+    offer_resume,
     path,
     positive_float,
     positive_floats,
     positive_int,
-    say_resume_command,
 )
 
 
@@ -196,19 +196,17 @@ def _device_options(args: argparse.Namespace) -> dict:
 def _run_bench(args: argparse.Namespace) -> int:
     from bs4nn.host.bench import CSV_NAME, run_bench
 
-    try:
+    # the images measured so far are kept
+    with offer_resume(lambda: (Path(args.out) / CSV_NAME).is_file()):
         report = run_bench(args.model, resume=args.resume, **_device_options(args))
-    except KeyboardInterrupt:
-        if (Path(args.out) / CSV_NAME).is_file():  # the images measured so far are kept
-            say_resume_command()
-        raise
     return 0 if report.mismatches == 0 else 1
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
     from bs4nn.host.sweep import run_sweep
 
-    try:
+    # the settings finished so far are kept
+    with offer_resume(lambda: any(Path(args.out).glob("images_*.csv"))):
         points = run_sweep(
             args.model,
             thetas=args.thetas,
@@ -217,8 +215,4 @@ def _run_sweep(args: argparse.Namespace) -> int:
             resume=args.resume,
             **_device_options(args),
         )
-    except KeyboardInterrupt:
-        if any(Path(args.out).glob("images_*.csv")):  # settings finished so far are kept
-            say_resume_command()
-        raise
     return 0 if all(pt.mismatches == 0 for pt in points) else 1

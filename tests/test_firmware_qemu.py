@@ -64,11 +64,30 @@ class Raw:
         return out.decode().split("\r\n")[:-1]
 
 
+def _random_intmodel(sizes, thetas, seed: int) -> IntModel:
+    rng = np.random.default_rng(seed)
+    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+    return IntModel.from_model(model_from_arrays(weights, [1.0] * len(weights), thetas))
+
+
+def _stream_on_its_own_board(out, images, *make_args, window: int = 2):
+    """Build the export `out` (`make` with make_args), boot it in a QEMU of its own and
+    stream `images`: (device, its INFO, the replies)."""
+    subprocess.run(["make", "-s", "-C", str(out), *make_args], check=True, capture_output=True)
+    with running_qemu(out / "build" / "firmware.elf") as qemu:
+        link = SerialTransport(qemu.pty_path)
+        try:
+            dev = Device(link, window=window)
+            info = dev.handshake()
+            replies = [r.reply for r in dev.stream(images)]
+        finally:
+            link.close()
+    return dev, info, replies
+
+
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
-    rng = np.random.default_rng(11)
-    weights = [rng.standard_normal((o, i)) for i, o in zip(SIZES[:-1], SIZES[1:], strict=True)]
-    intmodel = IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], THETAS))
+    intmodel = _random_intmodel(SIZES, THETAS, seed=11)
     out = tmp_path_factory.mktemp("qemu") / "fw"
     export_firmware(intmodel, out)
     subprocess.run(["make", "-s", "-C", str(out)], check=True, capture_output=True)
@@ -315,18 +334,11 @@ def test_other_kernels_on_the_board(board, images, tmp_path, make_arg, kernel):
     intmodel, link = board
     out = tmp_path / "fw"
     export_firmware(intmodel, out)
-    subprocess.run(["make", "-s", "-C", str(out), make_arg], check=True, capture_output=True)
     default_dev = Device(link)
     assert default_dev.handshake().kernel == "sliced"
     default = [r.reply for r in default_dev.stream(images[:100])]
-    with running_qemu(out / "build" / "firmware.elf") as qemu:
-        ref_link = SerialTransport(qemu.pty_path)
-        try:
-            dev = Device(ref_link)
-            assert dev.handshake().kernel == kernel
-            replies = [r.reply for r in dev.stream(images[:100])]
-        finally:
-            ref_link.close()
+    _, info, replies = _stream_on_its_own_board(out, images[:100], make_arg)
+    assert info.kernel == kernel
     assert mismatches(reference_batch(intmodel, images[:100]), _as_batch(replies)) == []
     assert sum(r.counter for r in default) < sum(r.counter for r in replies)
 
@@ -363,21 +375,10 @@ def test_255_outputs_fit_the_stack(images, tmp_path):
     sized for them (codegen.footprint.stack_bytes). A fixed 2 KB stack overflowed into the
     receive ring and the counter's SysTick wraps: error replies with two requests in flight,
     counters in the billions."""
-    sizes = [784, 64, 255]
-    rng = np.random.default_rng(3)
-    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
-    intmodel = IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], [12.0, 2.0]))
+    intmodel = _random_intmodel([784, 64, 255], [12.0, 2.0], seed=3)
     out = tmp_path / "fw"
     export_firmware(intmodel, out)
-    subprocess.run(["make", "-s", "-C", str(out)], check=True, capture_output=True)
-    with running_qemu(out / "build" / "firmware.elf") as qemu:
-        link = SerialTransport(qemu.pty_path)
-        try:
-            dev = Device(link, window=2)
-            dev.handshake()
-            replies = [r.reply for r in dev.stream(images[:200])]
-        finally:
-            link.close()
+    dev, _, replies = _stream_on_its_own_board(out, images[:200], window=2)
     assert mismatches(reference_batch(intmodel, images[:200]), _as_batch(replies)) == []
     assert dev.stats.resends == 0 and dev.stats.error_replies == 0
     counters = [r.counter for r in replies]
@@ -388,10 +389,7 @@ def test_a_first_layer_too_wide_for_sliced_builds_packed(images, tmp_path):
     """784 inputs x 2,657 neurons is 65,856 words, more than the sliced kernel's uint16 row
     offsets reach: the export builds the packed kernel by default and says so (the sliced
     kernel's #error stopped `make`)."""
-    sizes = [784, 2657, 10]
-    rng = np.random.default_rng(4)
-    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
-    intmodel = IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], [30.0, 20.0]))
+    intmodel = _random_intmodel([784, 2657, 10], [30.0, 20.0], seed=4)
     out = tmp_path / "fw"
     result = export_firmware(intmodel, out)
     assert result.footprint.lines()[-1] == (
@@ -399,13 +397,6 @@ def test_a_first_layer_too_wide_for_sliced_builds_packed(images, tmp_path):
         "kernel can hold)"
     )
     assert "KERNEL ?= packed\n" in (out / "Makefile").read_text()
-    subprocess.run(["make", "-s", "-C", str(out)], check=True, capture_output=True)
-    with running_qemu(out / "build" / "firmware.elf") as qemu:
-        link = SerialTransport(qemu.pty_path)
-        try:
-            dev = Device(link)
-            assert dev.handshake().kernel == "packed"
-            replies = [r.reply for r in dev.stream(images[:20])]
-        finally:
-            link.close()
+    _, info, replies = _stream_on_its_own_board(out, images[:20])
+    assert info.kernel == "packed"
     assert mismatches(reference_batch(intmodel, images[:20]), _as_batch(replies)) == []

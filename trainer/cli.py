@@ -21,10 +21,10 @@ from bs4nn.trainer.options import (
     mean_step,
     nonnegative_float,
     nonnegative_int,
+    offer_resume,
     path,
     positive_float,
     positive_int,
-    say_resume_command,
 )
 from bs4nn.trainer.plots import (
     eval_plots,
@@ -33,7 +33,7 @@ from bs4nn.trainer.plots import (
     training_curves,
     training_plot_path,
 )
-from bs4nn.trainer.run import check_start, checkpoint_path
+from bs4nn.trainer.run import checkpoint_path
 from bs4nn.trainer.semantics import check_thresholds, firmware_size_problem, network_shape
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
 from bs4nn.trainer.train import PRESETS, make_config, train
@@ -241,11 +241,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _check_train_outputs(args: argparse.Namespace) -> None:
     """--out and its checkpoint, before any work: not at the first checkpoint, after epoch 1
-    (the trainers check the start too; here it comes before the line "training ...")."""
+    (whether the checkpoint may be there, the trainers check before any data is read)."""
     check_output(args.out, "--out", folder=False)
-    ckpt = checkpoint_path(args.out)
-    check_output(ckpt, "--out's checkpoint", folder=False)
-    check_start(ckpt, args.resume)
+    check_output(checkpoint_path(args.out), "--out's checkpoint", folder=False)
 
 
 def _train_setup(args: argparse.Namespace):
@@ -299,7 +297,8 @@ def _train(args: argparse.Namespace) -> int:
         if problem is not None:  # host-only models are allowed; said before the hours of training
             print(f"warning: {problem}: bs4nn export will refuse this model", file=sys.stderr)
 
-    try:
+    # a checkpoint is kept from the end of the first epoch
+    with offer_resume(lambda: checkpoint_path(args.out).is_file()):
         result = run(
             cfg,
             args.out,
@@ -308,10 +307,6 @@ def _train(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             announce=announce,
         )
-    except KeyboardInterrupt:
-        if checkpoint_path(args.out).is_file():  # none before the first epoch ends
-            say_resume_command()
-        raise
     if not args.no_plot:
         path = _training_plot(result.model, args.out, training_plot_path(args.out), sys.stdout)
         if path is not None:

@@ -8,9 +8,11 @@ Each type raises argparse.ArgumentTypeError; the CLI prints it as one line
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import shlex
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -114,7 +116,14 @@ def dataset_spec(text: str) -> str:
     )
 
 
-def say_resume_command() -> None:
-    """After an interruption that kept results: this command line with --resume (once)."""
-    argv = [a for a in sys.argv[1:] if a != "--resume"] + ["--resume"]
-    print(f"resume with: bs4nn {shlex.join(argv)}", file=sys.stderr)
+@contextlib.contextmanager
+def offer_resume(kept: Callable[[], bool]) -> Iterator[None]:
+    """On Ctrl-C (or SIGTERM) inside the block, when `kept()` says results were kept: this
+    command line with --resume (once); the interruption goes on."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if kept():
+            argv = [a for a in sys.argv[1:] if a != "--resume"] + ["--resume"]
+            print(f"resume with: bs4nn {shlex.join(argv)}", file=sys.stderr)
+        raise
