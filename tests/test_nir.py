@@ -167,6 +167,23 @@ def test_foreign_graph_is_binarised_with_a_report():
 
 
 @pytest.mark.parametrize(
+    "weight,threshold,r",
+    [(0.1, 0.7, 1.0), (0.001, 0.011, 1.0), (0.1, 1.4, 2.0), (1.0, 7.0, 1.0)],
+)
+def test_a_threshold_on_a_multiple_of_the_weight_needs_one_input_more(weight, threshold, r):
+    # 0.7 / 0.1 = 6.999..., 0.011 / 0.001 = 11.000...: the float quotient falls on either
+    # side of the multiple, and so did K (7 and 12); NIR's v > v_threshold wants n + 1
+    w = weight * np.where(W0 >= 0, 1.0, -1.0)
+    n = round(threshold / r / weight)
+    result = model_from_nir(foreign_graph(w, r=r, thresholds=(threshold,) * 3))
+    assert result.model.thresholds() == [n + 1]
+    assert result.report[1] == (
+        f"layer 0: v_threshold / r = {threshold / r:g} is {n} x {weight:g} to within rounding: "
+        f"NIR's v > v_threshold needs count {n + 1}; a simulator's float rounding may fire at {n}"
+    )
+
+
+@pytest.mark.parametrize(
     "graph,message",
     [
         (

@@ -189,6 +189,17 @@ def _threshold(name: str, node, n_out: int) -> float:
     return float(level[0])
 
 
+def _threshold_count(level: float, alpha: float) -> tuple[int, bool]:
+    """K, the count at which alpha * count > level, and whether level is a whole multiple of
+    alpha to within float rounding. There the float quotient may land on either side of the
+    integer (0.7 / 0.1 = 6.999...), so it is taken as the multiple it stands for: the count
+    must exceed it."""
+    ratio = level / alpha
+    nearest = round(ratio)
+    on_multiple = nearest >= 1 and abs(ratio - nearest) <= 1e-6 * ratio
+    return (nearest if on_multiple else int(np.floor(ratio))) + 1, on_multiple
+
+
 def model_from_nir(graph) -> NirImport:
     """A bs4nn model from a NIR graph Input -> (Linear|Affine -> IF)* -> Output."""
     chain = _chain(graph)
@@ -208,7 +219,7 @@ def model_from_nir(graph) -> NirImport:
         alpha = float(magnitudes.flat[0]) if np.ptp(magnitudes) == 0 else float(magnitudes.mean())
         if not alpha > 0:
             raise Bs4nnError(f"node {lname!r}: all weights are zero")
-        k = int(np.floor(level / alpha)) + 1  # alpha * count > level  <=>  count >= k
+        k, on_multiple = _threshold_count(level, alpha)
         if k > K_MAX:
             raise Bs4nnError(
                 f"node {iname!r}: v_threshold / r = {level:g} is {k:,} inputs of weight "
@@ -240,6 +251,12 @@ def model_from_nir(graph) -> NirImport:
                 f"layer {layer}: {w.shape[1]}->{w.shape[0]}, binarised to alpha {alpha:g} x "
                 f"sign(W): {changed:,} of {w.size:,} weights changed value; v_threshold / r "
                 f"= {level:g} -> K {k} (fires at count >= {k})"
+            )
+        if on_multiple:
+            report.append(
+                f"layer {layer}: v_threshold / r = {level:g} is {k - 1} x {alpha:g} to within "
+                f"rounding: NIR's v > v_threshold needs count {k}; a simulator's float rounding "
+                f"may fire at {k - 1}"
             )
         if _fires_again(graph.nodes[iname], w):
             report.append(
