@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,7 @@ def world(tmp_path_factory, real_data):
     (w / "text.bs4nn").write_text("hello\n")
     (w / "adir.bs4nn").mkdir()
     (w / "ckpt.bs4nn.ckpt").mkdir()
+    (w / "plotdir.training.png").mkdir()
     (w / "cut.bs4nn").write_bytes(good.read_bytes()[:300])
     flipped = bytearray(good.read_bytes())
     flipped[200] ^= 0xFF
@@ -897,6 +899,12 @@ CASES = [
         "directory); choose another path",
     ),
     ("train-out-dot", "train --out .", "bs4nn train: error: --out . is a folder; give a file name"),
+    (  # found before training, not after the model is saved
+        "train-out-plot-dir",
+        "train --out {w}/plotdir.bs4nn",
+        "bs4nn train: error: --out's training plot {w}/plotdir.training.png is a folder; give a "
+        "file name",
+    ),
     (
         "train-out-dir",
         "train --out {w}/notexport",
@@ -1626,6 +1634,30 @@ def test_bad_input(argv, expected, world, silent_port, capsys, monkeypatch):
     assert err.splitlines() == [expected.format(w=world, pty=silent_port, commands=COMMANDS)]
     assert out == ""  # the error is all a user sees
     assert snapshot(world) == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "train --out {out}",
+        "calibrate {w}/good.bs4nn --max-mean-step 100 --out {out}",
+        "export {w}/good.bs4nn --format nir --out {out}",
+    ],
+    ids=["train", "calibrate", "export-nir"],
+)
+def test_an_output_that_is_a_pipe_or_device_is_refused(argv, world, tmp_path, capsys):
+    # the rename of a finished file would put it in place of the node (as root, of /dev/null:
+    # hence a pipe of the test's own here)
+    out = tmp_path / "pipe"
+    os.mkfifo(out)
+    status = main(shlex.split(argv.format(w=world, out=out)))
+    assert status == 2
+    command = argv.split()[0]
+    assert capsys.readouterr().err == (
+        f"bs4nn {command}: error: --out {out} is not a regular file (a device or a pipe); give a "
+        "file name\n"
+    )
+    assert stat.S_ISFIFO(out.stat().st_mode) and sorted(tmp_path.iterdir()) == [out]
 
 
 # one case of each class, through the installed console script in its own process

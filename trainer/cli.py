@@ -244,6 +244,8 @@ def _check_train_outputs(args: argparse.Namespace) -> None:
     (whether the checkpoint may be there, the trainers check before any data is read)."""
     check_output(args.out, "--out", folder=False)
     check_output(checkpoint_path(args.out), "--out's checkpoint", folder=False)
+    if not args.no_plot:
+        check_output(training_plot_path(args.out), "--out's training plot", folder=False)
 
 
 def _train_setup(args: argparse.Namespace):

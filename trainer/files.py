@@ -49,6 +49,10 @@ def check_output(path: str | Path, option: str, folder: bool) -> None:
         raise Bs4nnError(f"{option} {path} is a file, not a folder; choose a folder")
     if not folder and (path.is_dir() or path.name in ("", ".", "..")):
         raise Bs4nnError(f"{option} {path} is a folder; give a file name")
+    if not folder and path.exists() and not path.is_file():  # a rename would replace it
+        raise Bs4nnError(
+            f"{option} {path} is not a regular file (a device or a pipe); give a file name"
+        )
     base = path if folder else path.parent
     existing = next(p for p in (base, *base.parents) if p.exists())
     if not existing.is_dir():
