@@ -145,6 +145,18 @@ def test_paper_numbers_match_a_dense_simulation(small_models, data_dir, tmp_path
     assert json.loads((out / "results.json").read_text())["experiments"] == res
 
 
+def test_a_limit_that_leaves_classes_out_draws_the_others(small_models, data_dir, tmp_path):
+    # the first three test images are a 7, a 2 and a 1: fig3 has no bars for the other digits
+    out = tmp_path / "paper"
+    argv = ["paper", "--only", "fig3", "--models", str(small_models), "--out", str(out)]
+    argv += ["--limit", "3", "--data-dir", str(data_dir), "--no-progress"]
+    assert main(argv) == 0
+    numbers = json.loads((out / "results.json").read_text())["experiments"]["fig3"]["numbers"]
+    present = [c for c in range(10) if numbers["input"][c] is not None]
+    assert present == [1, 2, 7]
+    assert (out / "fig3.png").stat().st_size > 1000
+
+
 def test_paper_checks_its_inputs_before_any_work(tmp_path, capsys):
     out = tmp_path / "never"
     assert main(["paper", "--only", "fig2,fig10", "--out", str(out)]) == 2

@@ -60,15 +60,16 @@ def plot_output_raster(
 
 
 def plot_spikes_per_class(
-    spikes: dict[str, list[float]], path: Path, names: list[str], title: str
+    spikes: dict[str, list[float | None]], path: Path, names: list[str], title: str
 ) -> Path:
-    """Fig. 3 / 9c: mean spikes to the decision per class and layer (grouped bars)."""
+    """Fig. 3 / 9c: mean spikes to the decision per class and layer (grouped bars); a class
+    without images (None: a --limit of a few images) has no bars."""
     fig, ax = pyplot().subplots(figsize=(7, 4))
     width = 0.8 / len(spikes)
     for i, (layer, values) in enumerate(spikes.items()):
         ax.bar(
             np.arange(len(names)) + (i - (len(spikes) - 1) / 2) * width,
-            values,
+            [np.nan if v is None else v for v in values],
             width,
             label=layer,
             color=LAYER_COLORS.get(layer),
