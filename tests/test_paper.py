@@ -3,15 +3,19 @@
 import json
 from fractions import Fraction
 from math import ceil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bs4nn.cli import main
+from bs4nn.trainer.bnn import load_bnn
 from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.train import make_config, train
 
+REPO = Path(__file__).resolve().parents[1]
 LIMIT = 150
 STEPS = np.arange(256)
 
@@ -155,6 +159,17 @@ def test_a_limit_that_leaves_classes_out_draws_the_others(small_models, data_dir
     present = [c for c in range(10) if numbers["input"][c] is not None]
     assert present == [1, 2, 7]
     assert (out / "fig3.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("keep", [0, 500, 5000])
+def test_a_damaged_bnn_file_is_one_error(keep, tmp_path):
+    shipped = REPO / "models" / "bnn-mnist-600.npz"
+    cut = tmp_path / "bnn.npz"
+    cut.write_bytes(shipped.read_bytes()[:keep])
+    with pytest.raises(Bs4nnError) as exc:
+        load_bnn(cut)
+    assert str(exc.value).startswith(f"BNN file {cut} is unreadable (")
+    assert str(exc.value).endswith("); train it again (bs4nn paper --retrain)")
 
 
 def test_paper_checks_its_inputs_before_any_work(tmp_path, capsys):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -199,8 +200,8 @@ def load_bnn(path: str | Path) -> BnnResult:
             net.w = [z[f"w{ly}"].astype(np.float32) for ly in range(n)]
             for name in ("gamma", "beta", "mean", "var"):
                 setattr(net, name, [z[f"{name}{ly}"] for ly in range(n)])
-    except (OSError, ValueError, KeyError) as exc:
+            return BnnResult(**meta, net=net)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise Bs4nnError(
             f"BNN file {path} is unreadable ({exc}); train it again (bs4nn paper --retrain)"
         ) from None
-    return BnnResult(**meta, net=net)
