@@ -126,7 +126,24 @@ def test_float_images_are_refused_with_the_conversion(tmp_path):
         ),
         (lambda d: d.update(y_train=d["y_train"] - 1), "y_train holds negative labels; use 0..C-1"),
         (lambda d: d.update(class_names=np.array(["a", "b"])), "2 class_names but labels up to 3"),
-        (lambda d: d.update(y_train=np.arange(40) * 10), "391 classes; the firmware takes 2..255"),
+        (
+            lambda d: d.update(y_train=np.arange(40) * 10),
+            "y_train holds label 390; the firmware takes at most 255 classes, labels 0..254",
+        ),
+        (  # refused at once: it once built ten to the twelfth class names first
+            lambda d: d.update(y_test=np.full(12, 10**12)),
+            "y_test holds label 1000000000000; the firmware takes at most 255 classes, labels "
+            "0..254",
+        ),
+        (  # not wrapped to a negative int64
+            lambda d: d.update(y_train=np.full(40, 2**63 + 5, np.uint64)),
+            "y_train holds label 9223372036854775813; the firmware takes at most 255 classes, "
+            "labels 0..254",
+        ),
+        (
+            lambda d: d.update(class_names=np.array([str(c) for c in range(256)])),
+            "256 classes; the firmware takes 2..255",
+        ),
         (
             lambda d: d.update(
                 x_train=np.zeros((40, 300, 300), np.uint8),

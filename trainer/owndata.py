@@ -126,6 +126,11 @@ def _check_split(where: str, x_key: str, x: np.ndarray, y_key: str, y: np.ndarra
         )
     if len(y) and y.min() < 0:
         raise Bs4nnError(f"{where}: {y_key} holds negative labels; use 0..C-1")
+    if len(y) and int(y.max()) >= MAX_OUTPUTS:  # before anything is sized by the largest label
+        raise Bs4nnError(
+            f"{where}: {y_key} holds label {int(y.max())}; the firmware takes at most "
+            f"{MAX_OUTPUTS} classes, labels 0..{MAX_OUTPUTS - 1}"
+        )
 
 
 def _check(path: Path, arrays: dict[str, np.ndarray]) -> OwnData:
