@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bs4nn.trainer.options import existing_dir, path, positive_int
+from bs4nn.trainer.options import existing_dir, path, positive_int, rerun_resumes
 
 DEMO_TRAIN_ARGS = ["--preset", "mnist-600", "--epochs", "5", "--seed", "1"]
 
@@ -43,6 +43,13 @@ def _step(title: str, argv: list[str]) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    # run again, the demo goes on from what its steps kept: that is the resume an interrupted
+    # step offers
+    with rerun_resumes():
+        return _demo(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
     from bs4nn.host.connect import load_model
     from bs4nn.trainer.files import check_output
     from bs4nn.trainer.run import checkpoint_path

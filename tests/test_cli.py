@@ -188,6 +188,26 @@ def test_demo_goes_on_from_the_checkpoint_of_an_interrupted_training(tmp_path, m
     assert steps[6] == ["data", "fetch", "fashion-mnist"] and steps[7][0] == "bench"
 
 
+def test_demo_interrupted_offers_itself_again(tmp_path, monkeypatch, capsys):
+    # its steps go on from their checkpoint when the demo runs again; demo has no --resume
+    import bs4nn.cli
+    from bs4nn.cli import main
+    from bs4nn.trainer.options import offer_resume
+
+    def run_command(argv):
+        if argv[0] == "train":  # as the train command does, after an epoch
+            with offer_resume(lambda: True):
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(bs4nn.cli, "run_command", run_command)
+    argv = ["demo", "--limit", "20", "--out", str(tmp_path / "d")]
+    monkeypatch.setattr(sys, "argv", ["bs4nn", *argv])
+    assert main(argv) == 130
+    assert capsys.readouterr().err == (
+        f"resume with: bs4nn demo --limit 20 --out {tmp_path / 'd'}\nbs4nn demo: interrupted\n"
+    )
+
+
 def test_bench_interrupted_offers_resume_once_images_are_measured(tmp_path, monkeypatch, capsys):
     import bs4nn.host.bench as bench
     from bs4nn.cli import main

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import math
 import shlex
 import sys
@@ -116,14 +117,32 @@ def dataset_spec(text: str) -> str:
     )
 
 
+# Set while a command runs others that go on from what they kept when it is run again
+# (`bs4nn demo`): their --resume is not an option of its own.
+_RERUN_RESUMES: contextvars.ContextVar[bool] = contextvars.ContextVar("rerun", default=False)
+
+
+@contextlib.contextmanager
+def rerun_resumes() -> Iterator[None]:
+    """Inside the block an interruption's hint is the command line as it is."""
+    token = _RERUN_RESUMES.set(True)
+    try:
+        yield
+    finally:
+        _RERUN_RESUMES.reset(token)
+
+
 @contextlib.contextmanager
 def offer_resume(kept: Callable[[], bool]) -> Iterator[None]:
     """On Ctrl-C (or SIGTERM) inside the block, when `kept()` says results were kept: this
-    command line with --resume (once); the interruption goes on."""
+    command line with --resume (once), or as it is inside `rerun_resumes`; the interruption
+    goes on."""
     try:
         yield
     except KeyboardInterrupt:
         if kept():
-            argv = [a for a in sys.argv[1:] if a != "--resume"] + ["--resume"]
+            argv = sys.argv[1:]
+            if not _RERUN_RESUMES.get():
+                argv = [a for a in argv if a != "--resume"] + ["--resume"]
             print(f"resume with: bs4nn {shlex.join(argv)}", file=sys.stderr)
         raise

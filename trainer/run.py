@@ -193,8 +193,8 @@ def end_epoch(
 def report_interrupt(ckpt: Path, epochs_done: int, log: Callable[[str], None]) -> None:
     if ckpt.is_file():
         log(
-            f"interrupted; checkpoint {ckpt} holds {epochs_done} completed epoch(s): "
-            "run the same command with --resume to continue"
+            f"interrupted; checkpoint {ckpt} holds {epochs_done} completed epoch(s), from which "
+            "a resumed run goes on"
         )
 
 
