@@ -8,7 +8,6 @@ stopped at the end, on error and on Ctrl-C alike.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from bs4nn.host.report import console_lines, summarize, write_plots
 from bs4nn.host.stream import LATENCY_IMAGES, run_pass
 from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import check_output
+from bs4nn.trainer.files import check_output, write_json
 
 CSV_NAME = "images.csv"
 
@@ -189,7 +188,7 @@ def _test_images(intmodel: IntModel, dataset: str, data_dir, limit: int | None):
 
 def _write_report(report: dict, records, out: Path, csv_path: Path, quiet: bool) -> None:
     """report.json and the plots in `out`; the summary on the console unless quiet."""
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(out / "report.json", report)
     plots = write_plots(report, records, out)
     if not quiet:
         print()

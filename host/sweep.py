@@ -13,7 +13,6 @@ other beats on both (the Pareto front, pareto.png).
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import asdict, dataclass
@@ -30,7 +29,7 @@ from bs4nn.host.stream import run_pass
 from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_split
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import check_output, staged_file
+from bs4nn.trainer.files import check_output, staged_file, write_json
 from bs4nn.trainer.plots import pyplot, save
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
 
@@ -209,7 +208,7 @@ def run_sweep(
         "points": [asdict(pt) for pt in points],
         "mismatches": sum(pt.mismatches for pt in points),
     }
-    (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out / "sweep.json", result)
     plot_sweep(points, kind, out / "sweep.png", result)
     plot_pareto(points, kind, out / "pareto.png", result)
     print(

@@ -2,7 +2,9 @@
 
 import csv
 import dataclasses
+import errno
 import json
+import os
 
 import numpy as np
 import pytest
@@ -150,6 +152,26 @@ def test_a_new_run_over_earlier_results_says_it_replaces_them(
         "replaced (--resume would continue that run)\n"
     ) in capsys.readouterr().out
     assert csv_indices(tmp_path / "images.csv") == [0, 1]
+
+
+def test_a_report_that_cannot_be_written_leaves_the_earlier_one(
+    model_path, intmodel, tmp_path, monkeypatch
+):
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with FakeDevice(intmodel) as fake:
+        bench(model_path, fake, tmp_path, limit=3)
+        kept = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix != ".csv"}
+        monkeypatch.setattr(os, "fsync", disk_full)  # what a full disk does at the flush
+        with pytest.raises(Bs4nnError) as exc:
+            bench(model_path, fake, tmp_path, limit=2)
+    assert str(exc.value) == (
+        f"cannot write {tmp_path / 'report.json'}: No space left on device; check the path, "
+        "or choose another"
+    )
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix != ".csv"} == kept
+    assert "report.json" in kept and "confusion.png" in kept
 
 
 def test_resume_refuses_rows_of_another_model(model_path, intmodel, tmp_path):

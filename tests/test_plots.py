@@ -1,6 +1,8 @@
 """Training curves and evaluation plots: the plotted series, the PNG files, the CLI options."""
 
+import errno
 import json
+import os
 import struct
 from types import SimpleNamespace
 
@@ -12,7 +14,14 @@ from bs4nn.cli import main
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
 from bs4nn.trainer.model import model_from_arrays
-from bs4nn.trainer.plots import eval_plots, training_curves, training_plot_path, training_series
+from bs4nn.trainer.plots import (
+    eval_plots,
+    pyplot,
+    save,
+    training_curves,
+    training_plot_path,
+    training_series,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -234,3 +243,24 @@ def test_cli_train_without_history_notes_it(tmp_path, fake_train, capsys):
         f"{out} holds no training history: no tiny.training.png written"
     )
     assert not (tmp_path / "tiny.training.png").exists()
+
+
+def test_a_plot_that_cannot_be_written_leaves_the_earlier_one(tmp_path, monkeypatch):
+    path = tmp_path / "p.png"
+    fig, ax = pyplot().subplots()
+    ax.plot([0, 1])
+    save(fig, path)
+    before = path.read_bytes()
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)  # what a full disk does at the flush
+    fig, ax = pyplot().subplots()
+    ax.plot([1, 0])
+    with pytest.raises(Bs4nnError) as exc:
+        save(fig, path)
+    assert str(exc.value) == (
+        f"cannot write the plot {path}: No space left on device; check the path, or choose another"
+    )
+    assert path.read_bytes() == before and sorted(tmp_path.iterdir()) == [path]

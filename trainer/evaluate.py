@@ -15,6 +15,7 @@ import numpy as np
 
 from bs4nn.trainer import kernels
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import write_json
 from bs4nn.trainer.kernels import Layout
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.semantics import NOT_FIRED, TMAX
@@ -170,7 +171,7 @@ class EvalResult:
         """Write the JSON to `<name>.eval.json` beside the model file (models/ ships these)."""
         p = Path(model_path)
         path = p.with_name(p.name.removesuffix(".bs4nn") + ".eval.json")
-        path.write_text(self.to_json() + "\n")
+        write_json(path, self.to_dict(), indent=1)
         return path
 
     def format_text(self) -> str:

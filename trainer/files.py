@@ -6,6 +6,7 @@ one Bs4nnError naming the path and what to do.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -102,6 +103,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: Path, obj, indent: int = 2) -> None:
+    """`obj` as JSON at `path`, whole or not at all (an earlier file stays as it was); an
+    OSError names the path."""
+    with user_path(path, "write"):
+        write_atomic(path, (json.dumps(obj, indent=indent) + "\n").encode())
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ bench report uses them too (host imports trainer, never the other way round).
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import user_path
+from bs4nn.trainer.files import user_path, write_atomic
 from bs4nn.trainer.semantics import TMAX, network_shape
 
 if TYPE_CHECKING:
@@ -307,12 +308,15 @@ def pyplot():
 
 
 def save(fig, path: Path) -> Path:
-    """Lay out, write `path` as PNG and close the figure."""
+    """Lay out, write `path` as PNG, whole or not at all (an earlier plot stays as it was),
+    and close the figure."""
     plt = pyplot()
     fig.tight_layout()
+    png = io.BytesIO()
     try:
-        with user_path(path, "write the plot"):
-            fig.savefig(path, dpi=PNG_DPI)
+        fig.savefig(png, format="png", dpi=PNG_DPI)
     finally:
         plt.close(fig)
+    with user_path(path, "write the plot"):
+        write_atomic(path, png.getvalue())
     return path
