@@ -8,6 +8,7 @@ stopped at the end, on error and on Ctrl-C alike.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_output, write_json
 
 CSV_NAME = "images.csv"
+DEVICE_NAME = "device.json"  # the board, kernel and counter the images.csv rows come from
 
 
 @dataclass
@@ -83,6 +85,9 @@ def run_bench(
         t_start = time.monotonic()
         # the device first: a port that cannot be opened is the only line printed
         with connect(intmodel, port, out, window, timeout, quiet, baud, board) as conn:
+            info = conn.device.info
+            assert info is not None
+            _same_device(out / DEVICE_NAME, info, csv_path, resume)
             if resume:
                 say(
                     f"resume: {len(have & set(range(n)))} images already in {csv_path}, "
@@ -100,8 +105,8 @@ def run_bench(
             folder.started()
             if resumed.damaged or resumed.duplicates:  # the device answers: now, not before
                 rewrite_records(csv_path, resumed.records)
-            info = conn.device.info
-            assert info is not None
+            if not (resume and (out / DEVICE_NAME).is_file()):  # else: the same, checked above
+                write_json(out / DEVICE_NAME, _device_fields(info))
             say(
                 f"device: {info.board}, {info.clock_hz / 1e6:g} MHz, kernel {info.kernel}, "
                 f"counter: {info.counter_name}, model {info.model_hash_hex[:16]} (matches)"
@@ -229,6 +234,34 @@ def _resume(csv_path: Path, model_hash: str, say) -> ScannedCsv:
             f"{_numbers(scan.duplicates)}: dropped"
         )
     return scan
+
+
+def _device_fields(info) -> dict:
+    return {
+        "board": info.board,
+        "clock_hz": info.clock_hz,
+        "kernel": info.kernel,
+        "counter": info.counter_name,
+    }
+
+
+def _same_device(path: Path, info, csv_path: Path, resume: bool) -> None:
+    """Refuse to resume rows measured on another board, kernel or counter (their counts are
+    not comparable; the report would mix them under this board's name)."""
+    if not (resume and path.is_file()):
+        return
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return  # unreadable: the rows themselves are checked as always
+    now = _device_fields(info)
+    if earlier != now:
+        raise Bs4nnError(
+            f"--resume: {csv_path} was measured on {earlier.get('board')} (kernel "
+            f"{earlier.get('kernel')}, {earlier.get('clock_hz')} Hz), this device is "
+            f"{now['board']} (kernel {now['kernel']}, {now['clock_hz']} Hz); use another --out, "
+            "or drop --resume to start over"
+        )
 
 
 def _numbers(values: list[int], most: int = 10) -> str:

@@ -165,13 +165,32 @@ def test_a_report_that_cannot_be_written_leaves_the_earlier_one(
         kept = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix != ".csv"}
         monkeypatch.setattr(os, "fsync", disk_full)  # what a full disk does at the flush
         with pytest.raises(Bs4nnError) as exc:
-            bench(model_path, fake, tmp_path, limit=2)
+            bench(model_path, fake, tmp_path, limit=3, resume=True)
     assert str(exc.value) == (
         f"cannot write {tmp_path / 'report.json'}: No space left on device; check the path, "
         "or choose another"
     )
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix != ".csv"} == kept
     assert "report.json" in kept and "confusion.png" in kept
+
+
+def test_resume_refuses_rows_measured_on_another_device(model_path, intmodel, tmp_path):
+    with FakeDevice(intmodel, board="board-a") as fake:
+        bench(model_path, fake, tmp_path, limit=3)
+    csv_before = (tmp_path / "images.csv").read_bytes()
+    with FakeDevice(intmodel, board="board-b", kernel="other") as fake:
+        with pytest.raises(Bs4nnError) as exc:
+            bench(model_path, fake, tmp_path, limit=6, resume=True)
+        assert fake.infer_requests == 0
+    assert str(exc.value) == (
+        f"--resume: {tmp_path / 'images.csv'} was measured on board-a (kernel "
+        "python-reference, 25000000 Hz), this device is board-b (kernel other, 25000000 Hz); "
+        "use another --out, or drop --resume to start over"
+    )
+    assert (tmp_path / "images.csv").read_bytes() == csv_before
+    with FakeDevice(intmodel, board="board-a") as fake:  # the same board goes on
+        rep = bench(model_path, fake, tmp_path, limit=6, resume=True)
+        assert fake.infer_requests == 3 and rep.report["resumed_images"] == 3
 
 
 def test_resume_refuses_rows_of_another_model(model_path, intmodel, tmp_path):
