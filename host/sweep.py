@@ -149,10 +149,15 @@ def run_sweep(
         connect(intmodel, port, out, window, timeout, baud=baud, board=board) as conn,
     ):
         folder.started()
-        kept = {_csv_name(kind, setting) for setting, _ in settings}
-        for stale in out.glob("images_*.csv"):  # an earlier sweep's, not in this sweep.json
-            if stale.name not in kept:
-                stale.unlink()
+        ours = {_csv_name(kind, setting) for setting, _ in settings}
+        others = sorted(p for p in out.glob("images_*.csv") if p.name not in ours)
+        if others and not resume:  # an earlier sweep's settings, not in this sweep.json
+            print(
+                f"starting over: the {len(others)} other setting(s) of an earlier sweep in {out} "
+                "are removed (--resume would keep them)"
+            )
+            for other in others:
+                other.unlink()
         for setting, ks in settings:
             csv_path = out / _csv_name(kind, setting)
             records = _finished(csv_path, intmodel.model_hash, len(images)) if resume else None

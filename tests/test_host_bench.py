@@ -247,7 +247,31 @@ def test_sweep_checks_every_setting_against_the_reference(
         "images_theta_2.csv",
         "images_theta_6.csv",
     ]
-    assert capsys.readouterr().err == ""
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert (
+        f"starting over: the 1 other setting(s) of an earlier sweep in {tmp_path} are removed "
+        "(--resume would keep them)\n"
+    ) in out
+
+
+def test_sweep_resume_with_other_settings_keeps_the_earlier_ones(model_path, intmodel, tmp_path):
+    with FakeDevice(intmodel) as fake:
+        sweep_thetas_2_6(model_path, fake, tmp_path)
+    earlier = {p.name: p.read_bytes() for p in tmp_path.glob("images_*.csv")}
+    with FakeDevice(intmodel) as fake:
+        run_sweep(
+            model_path,
+            port=fake.port,
+            limit=N,
+            out_dir=tmp_path,
+            thetas=[4.0],
+            progress=False,
+            resume=True,
+        )
+    after = {p.name: p.read_bytes() for p in tmp_path.glob("images_*.csv")}
+    assert sorted(after) == ["images_theta_2.csv", "images_theta_4.csv", "images_theta_6.csv"]
+    assert {name: after[name] for name in earlier} == earlier
 
 
 def test_sweep_resume_keeps_the_settings_an_interrupted_sweep_finished(
