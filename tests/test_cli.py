@@ -252,3 +252,22 @@ def test_sweep_interrupted_offers_resume_once_a_setting_is_finished(tmp_path, mo
         f"resume with: bs4nn sweep --model m.bs4nn --emulate --out {out} --resume\n"
         "bs4nn sweep: interrupted\n"
     )
+
+
+def test_a_second_train_on_the_same_out_is_refused(tmp_path, capsys):
+    # two runs overwrote each other's checkpoint and model, and both said "saved"
+    import os
+
+    from bs4nn.cli import main
+    from bs4nn.trainer.files import file_lock
+
+    out = tmp_path / "new" / "m.bs4nn"
+    with file_lock(out):  # a run in progress
+        argv = ["train", "--epochs", "1", "--hidden", "4", "--train-limit", "200"]
+        assert main([*argv, "--val-size", "100", "--out", str(out)]) == 2
+        assert (tmp_path / "new").is_dir()
+    assert capsys.readouterr().err == (
+        f"bs4nn train: error: --out {out} is in use by another bs4nn run (pid {os.getpid()}); "
+        "wait for it to finish, or choose another --out\n"
+    )
+    assert not (tmp_path / "new").exists()  # made for the run, nothing written: removed

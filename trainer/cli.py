@@ -12,7 +12,7 @@ from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
-from bs4nn.trainer.files import check_not_input, check_output
+from bs4nn.trainer.files import check_not_input, check_output, file_lock
 from bs4nn.trainer.memory import available_memory, training_memory_problem
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.options import (
@@ -300,7 +300,7 @@ def _train(args: argparse.Namespace) -> int:
             print(f"warning: {problem}: bs4nn export will refuse this model", file=sys.stderr)
 
     # a checkpoint is kept from the end of the first epoch
-    with offer_resume(lambda: checkpoint_path(args.out).is_file()):
+    with file_lock(args.out), offer_resume(lambda: checkpoint_path(args.out).is_file()):
         result = run(
             cfg,
             args.out,

@@ -6,6 +6,7 @@ one Bs4nnError naming the path and what to do.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -162,3 +163,52 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock: Path, what: str) -> Iterator[None]:
+    """Exclusive lock through file `lock` (holding our pid) for as long as the block runs
+    (released by the kernel if the process dies); refused at once, naming the other pid, if
+    another run holds it. `what` names the output it guards ("--out PATH")."""
+    while True:
+        with user_path(lock, "create the lock file"):
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise Bs4nnError(
+                f"{what} is in use by another bs4nn run (pid {other}); wait for it to "
+                "finish, or choose another --out"
+            ) from None
+        try:  # the holder before us may have removed the file between our open and our lock
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # while still locked: no one can take a stale file
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """One run at a time writing file `path` (and its checkpoint): the lock is `.NAME.lock`
+    beside it. Folders made for it are removed again if nothing was written into them."""
+    path = Path(path)
+    top = first_missing(path.parent)
+    with user_path(path.parent, "create"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with exclusive_lock(path.with_name(f".{path.name}.lock"), f"--out {path}"):
+            yield
+    finally:
+        if top is not None and not any(p.is_file() for p in top.rglob("*")):
+            shutil.rmtree(top, ignore_errors=True)
