@@ -1,6 +1,8 @@
 """NIR out and in: every array of the written graph, a NIR-semantics simulation of it against the
 integer reference, foreign graphs binarised with a report, refusals, the round trip's hash."""
 
+import errno
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -123,6 +125,21 @@ def test_round_trip_of_the_shipped_model_keeps_its_hash(tmp_path):
     )
     original, back = Model.load(model_path), Model.load(tmp_path / "m.bs4nn")
     assert back.content_hash == original.content_hash and back.dataset == "mnist"
+
+
+def test_a_graph_that_cannot_be_written_leaves_nothing(small, tmp_path, monkeypatch):
+    # h5py writing straight to a full disk crashed the process (SIGSEGV) and left the folder
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    path = tmp_path / "new" / "m.nir"
+    with pytest.raises(Bs4nnError) as exc:
+        write_nir(small, path)
+    assert str(exc.value) == (
+        f"cannot write {path}: No space left on device; check the path, or choose another"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def foreign_graph(w0, bias=None, r=1.0, thresholds=(2.5, 2.5, 2.5), extra=None):

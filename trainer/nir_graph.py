@@ -18,6 +18,8 @@ Anything we cannot run is refused with the reason.
 
 from __future__ import annotations
 
+import io
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from bs4nn.trainer.datasets import DATASETS
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import check_input_file, staged_file, user_path
+from bs4nn.trainer.files import check_input_file, first_missing, user_path, write_atomic
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.semantics import K_MAX, binarize, threshold_count
 
@@ -95,11 +97,16 @@ def write_nir(model: Model, path: str | Path) -> Path:
     import nir
 
     path = Path(path)
-    graph = model_to_nir(model)
-    with user_path(path, "write"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with staged_file(path) as tmp:
-            nir.write(tmp, graph)
+    hdf5 = io.BytesIO()
+    nir.write(hdf5, model_to_nir(model))  # in memory: h5py on a full disk crashed the process
+    top = first_missing(path.parent)
+    try:
+        with user_path(path, "write"):
+            write_atomic(path, hdf5.getvalue())
+    except BaseException:
+        if top is not None:  # folders made for it
+            shutil.rmtree(top, ignore_errors=True)
+        raise
     return path
 
 
