@@ -79,7 +79,7 @@ def run_bench(
     csv_path = out / CSV_NAME
     with run_folder(out) as folder:
         resumed = _resume(csv_path, intmodel.model_hash, say) if resume else ScannedCsv()
-        have = {r.index for r in resumed.records}
+        have = {r.index for r in resumed.records} & set(range(n))  # of the images benched now
         todo = [i for i in range(n) if i not in have]
         earlier = _rows(csv_path) if not resume and csv_path.is_file() else 0
         t_start = time.monotonic()
@@ -89,10 +89,7 @@ def run_bench(
             assert info is not None
             _same_device(out / DEVICE_NAME, info, csv_path, resume)
             if resume:
-                say(
-                    f"resume: {len(have & set(range(n)))} images already in {csv_path}, "
-                    f"{len(todo)} to go"
-                )
+                say(f"resume: {len(have)} images already in {csv_path}, {len(todo)} to go")
             elif earlier:
                 say(
                     f"starting over: the {earlier} images of an earlier run in {csv_path} "

@@ -174,6 +174,15 @@ def test_a_report_that_cannot_be_written_leaves_the_earlier_one(
     assert "report.json" in kept and "confusion.png" in kept
 
 
+def test_a_resume_with_a_smaller_limit_counts_the_images_it_reports(model_path, intmodel, tmp_path):
+    with FakeDevice(intmodel) as fake:
+        bench(model_path, fake, tmp_path, limit=5)
+        rep = bench(model_path, fake, tmp_path, limit=3, resume=True)
+        assert fake.infer_requests == 5
+    assert rep.images == 3 and rep.report["resumed_images"] == 3  # said 5 of 3 images
+    assert rep.report["images_this_run"] == 0
+
+
 def test_resume_refuses_rows_measured_on_another_device(model_path, intmodel, tmp_path):
     with FakeDevice(intmodel, board="board-a") as fake:
         bench(model_path, fake, tmp_path, limit=3)
