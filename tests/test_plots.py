@@ -264,3 +264,37 @@ def test_a_plot_that_cannot_be_written_leaves_the_earlier_one(tmp_path, monkeypa
         f"cannot write the plot {path}: No space left on device; check the path, or choose another"
     )
     assert path.read_bytes() == before and sorted(tmp_path.iterdir()) == [path]
+
+
+def test_cli_eval_plots_that_fail_half_way_leave_the_folder_as_it_was(
+    tmp_path, data_dir, capsys, monkeypatch
+):
+    model = tiny_model().save(tmp_path / "m.bs4nn")
+    argv = ["eval", str(model), "--limit", "30", "--data-dir", str(data_dir), "--plots"]
+    kept = tmp_path / "kept"
+    assert main([*argv, str(kept)]) == 0
+    before = {p.name: p.read_bytes() for p in kept.iterdir()}
+    written = []
+
+    def disk_full_after_one(fd):  # the second plot finds the disk full
+        written.append(fd)
+        if len(written) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full_after_one)
+    capsys.readouterr()
+    assert main([*argv, str(tmp_path / "new" / "plots")]) == 2
+    assert not (tmp_path / "new").exists()  # no half-filled new folder
+    written.clear()
+    assert (
+        main(
+            ["eval", str(model), "--limit", "20", "--data-dir", str(data_dir), "--plots", str(kept)]
+        )
+        == 2
+    )
+    assert {p.name: p.read_bytes() for p in kept.iterdir()} == before  # all of the earlier run
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .endswith("output_steps.png: No space left on device; check the path, or choose another")
+    )

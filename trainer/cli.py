@@ -12,7 +12,7 @@ from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
-from bs4nn.trainer.files import check_not_input, check_output, file_lock
+from bs4nn.trainer.files import check_not_input, check_output, file_lock, staged_dir
 from bs4nn.trainer.memory import available_memory, training_memory_problem
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.options import (
@@ -28,7 +28,6 @@ from bs4nn.trainer.options import (
 )
 from bs4nn.trainer.plots import (
     eval_plots,
-    make_dir,
     model_name,
     training_curves,
     training_plot_path,
@@ -338,13 +337,14 @@ def _eval(args: argparse.Namespace) -> int:
     else:
         print(result.format_text())
     if args.plots is not None:
-        plot_dir = make_dir(args.plots)
         stream = sys.stderr if args.json else sys.stdout  # keep --json output pure JSON
-        paths = eval_plots(result, plot_dir)
-        paths.append(_training_plot(model, args.model, plot_dir / "training.png", stream))
+        # all plots or none: a failure leaves the folder as it was (or no new folder)
+        with staged_dir(Path(args.plots)) as staged:
+            paths = eval_plots(result, staged)
+            paths.append(_training_plot(model, args.model, staged / "training.png", stream))
         for path in paths:
             if path is not None:
-                print(f"wrote {path}", file=stream)
+                print(f"wrote {Path(args.plots) / path.name}", file=stream)
     return 0
 
 
