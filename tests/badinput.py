@@ -30,6 +30,14 @@ def npy(values) -> bytes:
     return buf.getvalue()
 
 
+def npy_claiming(shape, values) -> bytes:
+    """A .npy entry whose header claims `shape` but holds only `values`."""
+    buf = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buf, header)
+    return buf.getvalue() + np.asarray(values, "<f8").tobytes()
+
+
 def edited(
     good: Path,
     path: Path,

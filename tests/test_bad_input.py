@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from badinput import edited, npy, snapshot, tiny_model
+from badinput import edited, npy, npy_claiming, snapshot, tiny_model
 
 from bs4nn.cli import build_parser, main
 from bs4nn.codegen.export import EXPORT_MANIFEST
@@ -82,6 +82,7 @@ def world(tmp_path_factory, real_data):
         "weightsinf": dict(entries={"weights_1.npy": npy(np.full((10, 16), np.inf))}),
         "weightsshape": dict(entries={"weights_1.npy": npy(np.zeros((16, 10)))}),
         "weights3d": dict(entries={"weights_1.npy": npy(np.zeros((10, 16, 1)))}),
+        "weightshuge": dict(entries={"weights_1.npy": npy_claiming((600000000, 784), [0.0] * 160)}),
         "thetascomplex": dict(entries={"thetas.npy": npy(np.array([1 + 1j, 2.0]))}),
     }
     for name, change in models.items():
@@ -1191,6 +1192,13 @@ CASES = [
         "bs4nn eval: error: model file {w}/weightsshape.bs4nn is corrupt or truncated (weights_1 "
         "has shape (16, 10), layer sizes say (10, 16)); copy it again from its source, or "
         "re-train / re-save it",
+    ),
+    (  # not "out of memory: Unable to allocate 3.42 TiB"
+        "eval-model-weightshuge",
+        "eval {w}/weightshuge.bs4nn",
+        "bs4nn eval: error: model file {w}/weightshuge.bs4nn is corrupt or truncated "
+        "(weights_1.npy claims shape (600000000, 784), more than its 1,408 bytes hold); copy it "
+        "again from its source, or re-train / re-save it",
     ),
     (
         "eval-model-weights3d",

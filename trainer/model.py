@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -454,4 +455,16 @@ def _short(value: Any) -> str:
 def _read_array(zf: zipfile.ZipFile, name: str) -> np.ndarray:
     with zf.open(name) as f:
         data = f.read()  # a damaged entry raises BadZipFile (CRC) here
-    return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    buf = io.BytesIO(data)
+    version = np.lib.format.read_magic(buf)
+    header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, _, dtype = header(buf)
+    # a damaged header would have numpy allocate what it claims (terabytes) before reading
+    if math.prod(shape) * dtype.itemsize > len(data) - buf.tell():
+        raise ValueError(f"{name} claims shape {shape}, more than its {len(data):,} bytes hold")
+    buf.seek(0)
+    return np.lib.format.read_array(buf, allow_pickle=False)
