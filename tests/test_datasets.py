@@ -1,5 +1,6 @@
 """Datasets: reading IDX (gz and raw), exact values, verification errors, locate order, fetch."""
 
+import errno
 import gzip
 import io
 import os
@@ -372,6 +373,22 @@ def test_fetch_into_a_folder_copies_a_good_file_of_the_user_cache(isolated, no_s
     assert not (isolated / "mnist" / TEST_LABELS).exists()  # the bad raw copy went
     x, y = load_dataset("mnist", "test", data_dir=isolated)
     assert y[:3].tolist() == [7, 2, 1]
+
+
+def test_a_fetch_that_cannot_write_leaves_no_folder(isolated, no_sources, tmp_path, monkeypatch):
+    cache = tmp_path / "xdg" / "bs4nn" / "datasets"
+    copy_gz("mnist", datasets.ALL_FILES, cache)
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    new = tmp_path / "new" / "data"
+    with pytest.raises(Bs4nnError) as exc:
+        fetch("mnist", new)
+    assert str(exc.value).startswith(f"cannot write {new / 'mnist'}/")
+    assert str(exc.value).endswith(": No space left on device; check the path, or choose another")
+    assert not (tmp_path / "new").exists()  # made for the fetch, nothing written into it
 
 
 def test_fetch_failure_lists_what_was_tried(isolated, no_sources, tmp_path, capsys):
