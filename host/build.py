@@ -8,8 +8,10 @@ flash = text + data, RAM = data + bss, checked against the target's flash and RA
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -82,10 +84,25 @@ def _run(cmd: list[str], what: str, verbose: bool) -> None:
         raise Bs4nnError(f"{what} failed (`{' '.join(cmd)}`, exit {proc.returncode}):\n{tail}")
 
 
+def _check_writable(out: Path) -> None:
+    """The build writes its objects into the export: a read-only one is said in one line,
+    before make prints its own errors."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".bs4nn-probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise Bs4nnError(
+            f"cannot build in {out}: {exc.strerror or exc}; the build writes into the export "
+            "folder: export again into a writable one"
+        ) from None
+
+
 def build_firmware(out_dir: str | Path, verbose: bool = False) -> BuildResult:
     """Build the export in out_dir; raises Bs4nnError naming what to install when tools lack."""
     out = Path(out_dir)
     manifest = read_manifest(out)
+    _check_writable(out)
     target = manifest["target"]
     info = target_info(target)
     kind = info.get("build", "make")

@@ -441,6 +441,31 @@ def test_build_without_toolchain_names_packages(tmp_path, monkeypatch):
         build.build_firmware(tmp_path)
 
 
+def test_build_in_a_read_only_export_is_one_line(tmp_path, monkeypatch):
+    import tempfile
+
+    from bs4nn.host import build
+
+    (tmp_path / "bs4nn_export.json").write_text(
+        json.dumps({"target": "qemu-mps2-an386", "model_hash": "00" * 32})
+    )
+
+    def read_only(**kw):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(build.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    ran = []
+    monkeypatch.setattr(build.subprocess, "run", lambda *a, **kw: ran.append(a))
+    with pytest.raises(Bs4nnError) as exc:
+        build.build_firmware(tmp_path)
+    assert str(exc.value) == (
+        f"cannot build in {tmp_path}: Read-only file system; the build writes into the export "
+        "folder: export again into a writable one"
+    )
+    assert ran == []  # make never ran (its errors were five lines)
+
+
 def test_build_of_a_non_export_says_what_to_do(tmp_path):
     from bs4nn.host.build import build_firmware
 
