@@ -8,16 +8,15 @@ flash = text + data, RAM = data + bss, checked against the target's flash and RA
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bs4nn.codegen.export import read_manifest
 from bs4nn.codegen.footprint import target_info
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import write_problem
 
 TOOLCHAIN_HINT = "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
 
@@ -87,15 +86,12 @@ def _run(cmd: list[str], what: str, verbose: bool) -> None:
 def _check_writable(out: Path) -> None:
     """The build writes its objects into the export: a read-only one is said in one line,
     before make prints its own errors."""
-    try:
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".bs4nn-probe.")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
+    problem = write_problem(out)
+    if problem is not None:
         raise Bs4nnError(
-            f"cannot build in {out}: {exc.strerror or exc}; the build writes into the export "
-            "folder: export again into a writable one"
-        ) from None
+            f"cannot build in {out}: {problem}; the build writes into the export folder: "
+            "export again into a writable one"
+        )
 
 
 def build_firmware(out_dir: str | Path, verbose: bool = False) -> BuildResult:

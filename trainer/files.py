@@ -59,15 +59,23 @@ def check_output(path: str | Path, option: str, folder: bool) -> None:
     existing = next(p for p in (base, *base.parents) if p.exists())
     if not existing.is_dir():
         raise Bs4nnError(f"{option} {path}: {existing} is not a folder; choose another path")
-    try:  # the only sure test (permissions, read-only or virtual file systems): try it
-        fd, probe = tempfile.mkstemp(dir=existing, prefix=".bs4nn-probe.")
+    problem = write_problem(existing)
+    if problem is not None:
+        raise Bs4nnError(
+            f"{option} {path}: cannot write in {existing} ({problem}); choose another path"
+        )
+
+
+def write_problem(folder: Path) -> str | None:
+    """Why no file can be created in `folder` (None: one can). The only sure test
+    (permissions, read-only or virtual file systems) is to try it."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".bs4nn-probe.")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise Bs4nnError(
-            f"{option} {path}: cannot write in {existing} ({exc.strerror or exc}); "
-            "choose another path"
-        ) from None
+        return exc.strerror or str(exc)
+    return None
 
 
 def check_not_input(out: str | Path, source: str | Path, what: str, result: str) -> None:
