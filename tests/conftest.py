@@ -1,5 +1,7 @@
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bs4nn.trainer import datasets
@@ -45,13 +47,23 @@ def interrupt_after_epoch_1():
     first epoch, check that the checkpoint is there and the model not."""
     from bs4nn.trainer.run import checkpoint_path
 
-    def run(train_run, out: Path) -> None:
+    def run(train_run, out: Path, first_epoch_seconds: float | None = None) -> None:
+        """`first_epoch_seconds`: make the checkpoint say epoch 1 took that long."""
+
         def stop(epoch):
             if epoch == 1:
                 raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
             train_run(out, on_epoch_end=stop)
-        assert checkpoint_path(out).is_file() and not out.exists()
+        ckpt = checkpoint_path(out)
+        assert ckpt.is_file() and not out.exists()
+        if first_epoch_seconds is not None:
+            with np.load(ckpt) as z:
+                arrays = {k: z[k] for k in z.files}
+            meta = json.loads(arrays.pop("meta").tobytes().decode())
+            meta["history"][0]["seconds"] = first_epoch_seconds
+            with open(ckpt, "wb") as f:  # a file: np.savez would add .npz to a name
+                np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
 
     return run

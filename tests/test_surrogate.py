@@ -315,7 +315,7 @@ def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(
     assert whole.model.content_hash == again.model.content_hash
 
     out = tmp_path / "part.bs4nn"
-    interrupt_after_epoch_1(lambda o, **kw: _run(cfg, o, data_dir, **kw), out)
+    interrupt_after_epoch_1(lambda o, **kw: _run(cfg, o, data_dir, **kw), out, 1000.0)
     with pytest.raises(Bs4nnError, match=r"holds an earlier run's epochs: add --resume"):
         _run(cfg, out, data_dir)  # a fresh start would replace the checkpoint
     with pytest.raises(Bs4nnError, match=r"different settings \(seed\)"):
@@ -335,6 +335,9 @@ def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(
     for key in ("val_acc", "val_acc_ema"):
         assert [h[key] for h in resumed.history] == [h[key] for h in whole.history]
     assert all((h["val_acc_ema"] is None) == (average == 0) for h in whole.history)
+    # the time of the whole run (epoch 1 "took 1000 s"), not only of the part after the resume
+    assert resumed.history[0]["seconds"] == 1000.0
+    assert resumed.model.metrics["train_seconds"] >= sum(h["seconds"] for h in resumed.history)
 
     # the saved model is the exact network of the best epoch at its calibrated thresholds
     saved = Model.load(out)

@@ -268,7 +268,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(
     whole = _run(cfg, tmp_path / "whole.bs4nn", data_dir)
 
     out = tmp_path / "part.bs4nn"
-    interrupt_after_epoch_1(lambda o, **kw: _run(cfg, o, data_dir, **kw), out)
+    interrupt_after_epoch_1(lambda o, **kw: _run(cfg, o, data_dir, **kw), out, 1000.0)
     with pytest.raises(Bs4nnError) as refused:
         _run(cfg, out, data_dir)  # a fresh start would replace the checkpoint
     assert str(refused.value) == (
@@ -280,6 +280,10 @@ def test_interrupted_and_resumed_run_is_bit_identical(
     assert [h["val_acc"] for h in resumed.history] == [h["val_acc"] for h in whole.history]
     assert [h["val_acc_ema"] for h in resumed.history] == [h["val_acc_ema"] for h in whole.history]
     assert resumed.best_epoch == whole.best_epoch
+    # the time of the whole run (the epoch before the interruption took "1000 s"), not only of
+    # the part after the resume
+    assert resumed.history[0]["seconds"] == 1000.0
+    assert resumed.model.metrics["train_seconds"] >= sum(h["seconds"] for h in resumed.history)
     if ema:
         assert all(h["val_acc_ema"] is not None for h in whole.history)
 

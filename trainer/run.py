@@ -198,6 +198,12 @@ def report_interrupt(ckpt: Path, epochs_done: int, log: Callable[[str], None]) -
         )
 
 
+def resumed_start(history: list[dict]) -> float:
+    """The perf_counter the run would have started at: now, less the epochs done before a
+    resume (each history entry has its "seconds"), so that train_seconds is the whole run's."""
+    return time.perf_counter() - sum(entry["seconds"] for entry in history)
+
+
 def save_final(
     model: Model, out: Path, test_images: np.ndarray, test_labels: np.ndarray, started: float
 ):

@@ -45,6 +45,7 @@ from bs4nn.trainer.run import (
     load_run_data,
     read_checkpoint,
     report_interrupt,
+    resumed_start,
     save_final,
     write_checkpoint,
 )
@@ -904,7 +905,7 @@ def train_surrogate(
     rng = np.random.default_rng()
     rng.bit_generator.state = state.rng_state
     buffers = Buffers()
-    started = time.perf_counter()
+    started = resumed_start(state.history)
     try:
         while state.epoch < cfg.epochs:
             epoch = state.epoch + 1

@@ -32,6 +32,7 @@ from bs4nn.trainer.run import (
     load_run_data,
     read_checkpoint,
     report_interrupt,
+    resumed_start,
     save_final,
     write_checkpoint,
 )
@@ -394,7 +395,7 @@ def train(
     learned = _learned(cfg, state)
     rng = np.random.default_rng()
     rng.bit_generator.state = state.rng_state
-    started = time.perf_counter()
+    started = resumed_start(state.history)
     try:
         while state.epoch < cfg.epochs:
             epoch = state.epoch + 1
