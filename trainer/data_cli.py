@@ -68,6 +68,11 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _where(args: argparse.Namespace) -> int:
     for root in datasets.data_roots(args.data_dir):
-        state = "exists" if root.path.is_dir() else "absent"
+        if root.path.is_dir():
+            state = "exists"
+        elif root.path.exists():
+            state = "not a folder: nothing is looked up there"
+        else:
+            state = "absent"
         print(f"{root.origin}: {root.path} ({state})")
     return 0
