@@ -323,12 +323,15 @@ class _Stream:
         self.last_progress = time.monotonic()
         self.probe: _Probe | None = None
         self.probe_tries = 0
+        self.probe_seqs: set[int] = set()  # INFO requests of this stall: a late reply counts
         # something suggests a lost request or probe reply: probe now, not at the timeout
         self.probe_due = False
 
     def progress(self, now: float) -> None:
         self.last_progress = now
         self.probe_due = False
+        if self.probe is None:  # the device answers: a later stall gets its two probes again
+            self.probe_tries = 0
 
     def send(self) -> None:
         """Send the next images while fewer than `window` are in flight, no probe is pending
@@ -376,8 +379,8 @@ class _Stream:
             if self.probe_tries >= 2:
                 raise DeviceSilent(
                     f"the device on {dev.link.name} stopped answering ({len(self.inflight)} "
-                    f"requests unanswered for {dev.timeout:.1f} s, no reply to INFO "
-                    "either): it hangs or was reset; results so far are kept, restart it "
+                    f"requests unanswered for {now - self.last_progress:.1f} s, no reply to "
+                    "INFO either): it hangs or was reset; results so far are kept, restart it "
                     "and use --resume"
                 )
             self.probe = None  # the INFO reply may have merged with garbage: ask once more
@@ -388,7 +391,9 @@ class _Stream:
             self.probe_tries += 1
             seq = dev._next_seq()
             dev._send(p.info_request(seq))
-            self.probe = _Probe(seq, now + dev.timeout)
+            self.probe_seqs.add(seq)
+            # the device answers INFO after the requests in flight
+            self.probe = _Probe(seq, now + dev.timeout * (1 + len(self.inflight)))
 
     def receive(self) -> None:
         """Wait a little for one frame and act on it."""
@@ -404,12 +409,13 @@ class _Stream:
         reply = dev._parse(frame)
         if reply is None:
             return
-        if (
-            self.probe is not None
-            and reply.seq == self.probe.seq
-            and isinstance(reply, p.InfoReply)
-        ):
-            self._probe_answered(reply)
+        if isinstance(reply, p.InfoReply) and reply.seq in self.probe_seqs:
+            self._probe_answered(reply)  # this probe's reply, or an earlier one's, late
+            return
+        if frame.after_text and self.inflight and self.probe is None:
+            # text ran into the reply: a boot banner, so the device may have reset and lost
+            # its thresholds; the probe tells, and re-sends what is in flight
+            self.probe_due = True
             return
         pend = self.inflight.get(reply.seq)
         if isinstance(reply, p.ErrorReply):
@@ -428,6 +434,8 @@ class _Stream:
             raise Bs4nnError(f"the device answered INFER with {type(reply).__name__}")
         del self.inflight[reply.seq]
         self.progress(now)
+        if self.probe is None and any(o.sent_at < pend.sent_at for o in self.inflight.values()):
+            self.probe_due = True  # the device answers in order: an earlier one was lost
         if dev.bitmap is None and pend.is_bitmap:
             dev.bitmap = True
         self.done[pend.index] = StreamResult(
@@ -440,6 +448,7 @@ class _Stream:
         self.dev._check_not_reset(info, first_lost)
         self.probe = None
         self.probe_tries = 0
+        self.probe_seqs.clear()
         for pend in self.inflight.values():  # their requests or replies were lost
             self.dev._resend(pend)
         self.progress(time.monotonic())

@@ -10,7 +10,7 @@ request, build the replies), which only the test doubles need, is tests/device_p
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -150,6 +150,7 @@ class Frame:
     seq: int
     body: bytes
     wire_len: int = field(default=0, compare=False)  # bytes on the wire, delimiter included
+    after_text: bool = field(default=False, compare=False)  # text (a boot banner) ran into it
 
 
 def build_frame(ftype: int, seq: int, body: bytes = b"") -> bytes:
@@ -189,7 +190,7 @@ def parse_frame_after_text(encoded: bytes) -> Frame:
         end = encoded.find(b"\n")
         while end != -1 and _is_text(encoded[:end]):
             try:
-                return parse_frame(encoded[end + 1 :])
+                return replace(parse_frame(encoded[end + 1 :]), after_text=True)
             except ProtocolError:
                 end = encoded.find(b"\n", end + 1)
         raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import select
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -28,6 +29,9 @@ class Faults:
     garbage_before: dict[int, bytes] = field(default_factory=dict)  # bytes sent before reply n
     drop_replies: set[int] = field(default_factory=set)  # request n computed, reply not sent
     reset_at: int | None = None  # request n lost, thresholds back to default, boot text sent
+    # between requests: thresholds back to default and boot text sent, then request n computed
+    reset_before: int | None = None
+    reply_delay_s: float = 0.0  # each INFER takes this long (a slow board)
     silent_after: int | None = None  # requests after n get no answer at all
     # reply n has this field wrong (label + 1, decision_step + 1, fallback flipped, output 0's
     # step moved, input spikes + 1): a mismatch of that field alone
@@ -167,6 +171,11 @@ class FakeDevice:
             self.thresholds = tuple(self.model.thresholds)
             self._write(f.boot_text)
             return "reset"
+        if f.reset_before == n:
+            self.thresholds = tuple(self.model.thresholds)
+            self._write(f.boot_text)
+        if f.reply_delay_s:
+            time.sleep(f.reply_delay_s)
         if f.silent_after is not None and n > f.silent_after:
             return None
         try:

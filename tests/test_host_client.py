@@ -153,6 +153,47 @@ def test_dropped_reply_is_recovered_after_timeout(intmodel, images):
     assert dev.stats.recoveries == 1 and dev.stats.resends >= 1
 
 
+def test_a_lost_reply_is_found_by_the_next_one_not_the_timeout(intmodel, images):
+    # the device answers in order: a reply to a later request tells that an earlier one was
+    # lost; the results after it kept waiting for the timeout (then came all at once)
+    with FakeDevice(intmodel, Faults(drop_replies={5})) as fake:
+        dev = connect(fake, timeout=5.0, window=4)
+        dev.handshake()
+        t0 = time.monotonic()
+        results = list(dev.stream(images[:20]))
+        assert time.monotonic() - t0 < 2.5
+    check_against_reference(results, intmodel, images[:20])
+    assert dev.stats.recoveries == 1
+
+
+def test_a_slow_device_is_never_called_silent(intmodel, images):
+    # replies every 50 ms, timeout 40 ms: the probes' INFO replies come behind the requests in
+    # flight, late, and a stall after an answered one gets its two probes again
+    with FakeDevice(intmodel, Faults(reply_delay_s=0.05)) as fake:
+        dev = connect(fake, timeout=0.04, window=4)
+        dev.handshake()
+        results = list(dev.stream(images[:30]))
+    check_against_reference(results, intmodel, images[:30])
+    assert dev.stats.recoveries >= 2
+
+
+def test_a_reset_between_requests_after_set_thresholds_stops_clearly(intmodel, images):
+    # nothing in flight was lost: the boot banner in front of the next reply is the only sign
+    with FakeDevice(intmodel, Faults(reset_before=6)) as fake:
+        dev = connect(fake, timeout=0.3, window=2)
+        dev.handshake()
+        dev.set_thresholds([5, 2])
+        got = []
+        with pytest.raises(DeviceReset) as exc:
+            for r in dev.stream(images[:12]):
+                got.append(r.index)
+    assert got == [0, 1, 2, 3, 4]
+    assert str(exc.value).startswith(
+        "the device reset during the run (its thresholds are (8, 3), the host had set (5, 2)); "
+        "image 5 and later were not measured."
+    )
+
+
 def test_reset_mid_run_with_default_thresholds_recovers(intmodel, images):
     with FakeDevice(intmodel, Faults(reset_at=6)) as fake:
         dev = connect(fake, timeout=0.3)
