@@ -199,39 +199,33 @@ def parse_frame_after_text(encoded: bytes) -> Frame:
 class FrameSplitter:
     """Accumulates received bytes and yields complete frames (COBS bytes, no delimiter).
 
-    An over-long run without a delimiter is dropped (counted in `dropped_bytes`): after garbage
-    the stream realigns at the next 0x00.
+    Of an over-long run without a delimiter only the last `max_encoded` bytes are kept (the rest
+    is counted in `dropped_bytes`): a frame can end such a run, as a reply does after long EEMBC
+    text, and garbage in front of it fails the frame check as any garbage does.
     """
 
     def __init__(self, max_encoded: int = MAX_FRAME + MAX_FRAME // 254 + 2) -> None:
         self._buf = bytearray()
-        self._max = max_encoded
-        self._overflow = False
+        self.max_encoded = max_encoded
         self.dropped_bytes = 0
 
     def feed(self, data: bytes) -> list[bytes]:
         frames = []
-        for chunk_end in _split_keep(data):
-            part, delimited = chunk_end
-            if not self._overflow:
-                self._buf += part
-                if len(self._buf) > self._max:
-                    self.dropped_bytes += len(self._buf)
-                    self._buf.clear()
-                    self._overflow = True
-            else:
-                self.dropped_bytes += len(part)
+        for part, delimited in _split_keep(data):
+            self._buf += part
+            if len(self._buf) > self.max_encoded:
+                cut = len(self._buf) - self.max_encoded
+                self.dropped_bytes += cut
+                del self._buf[:cut]
             if delimited:
-                if self._buf and not self._overflow:
+                if self._buf:
                     frames.append(bytes(self._buf))
                 self._buf.clear()
-                self._overflow = False
         return frames
 
     def clear(self) -> None:
         self.dropped_bytes += len(self._buf)
         self._buf.clear()
-        self._overflow = False
 
 
 def _split_keep(data: bytes) -> list[tuple[bytes, bool]]:

@@ -227,8 +227,18 @@ def test_splitter_handles_chunks_and_garbage():
     for i in range(len(stream)):  # one byte at a time
         frames += s.feed(stream[i : i + 1])
     assert frames == [a[:-1], b[:-1]]
-    # an over-long run of garbage is dropped; the next delimited frame comes through
+    # of an over-long run of garbage the last 16 bytes are kept (and fail the frame check);
+    # the next delimited frame comes through
     s = p.FrameSplitter(max_encoded=16)
     assert s.feed(b"\x55" * 40) == []
-    assert s.feed(b"\x55\x00" + a) == [a[:-1]]
-    assert s.dropped_bytes == 41
+    assert s.feed(b"\x55\x00" + a) == [b"\x55" * 16, a[:-1]]
+    assert s.dropped_bytes == 25
+
+
+def test_a_frame_after_long_text_is_kept():
+    # `db print%` answers with ~3 KB of text; a reply right behind it was dropped with the text
+    text = b"m-buffer-00-00-00-00-00-00-00-00\r\n" * 100
+    reply = p.info_request(7)
+    frames = p.FrameSplitter().feed(text + reply)
+    assert len(frames) == 1
+    assert p.parse_frame_after_text(frames[0]) == p.parse_frame(reply[:-1])
