@@ -1,6 +1,7 @@
 """NIR out and in: every array of the written graph, a NIR-semantics simulation of it against the
 integer reference, foreign graphs binarised with a report, refusals, the round trip's hash."""
 
+import dataclasses
 import errno
 import os
 import subprocess
@@ -15,7 +16,7 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.model import Model, model_from_arrays
+from bs4nn.trainer.model import Model, model_from_arrays, training_record
 from bs4nn.trainer.nir_graph import model_from_nir, read_nir, write_nir
 from bs4nn.trainer.semantics import NOT_FIRED
 
@@ -125,6 +126,14 @@ def test_round_trip_of_the_shipped_model_keeps_its_hash(tmp_path):
     )
     original, back = Model.load(model_path), Model.load(tmp_path / "m.bs4nn")
     assert back.content_hash == original.content_hash and back.dataset == "mnist"
+    # and its training record: the history a training plot draws, the test accuracy, the seed
+    assert (back.seed, back.train_config, back.metrics, back.dataset_sha256) == (
+        original.seed,
+        original.train_config,
+        original.metrics,
+        original.dataset_sha256,
+    )
+    assert back.metrics["history"] and back.metrics["test_accuracy"] == 0.9708
 
 
 def test_a_graph_that_cannot_be_written_leaves_nothing(small, tmp_path, monkeypatch):
@@ -260,8 +269,13 @@ def test_metadata_that_disagrees_with_the_graph_is_not_used(small, tmp_path):
     graph = nir.read(write_nir(small, tmp_path / "m.nir"))
     ks = small.thresholds()
     graph.nodes["if_0"].metadata["bs4nn_theta"] = 500.0  # K 1667 at alpha 0.3
+    graph.metadata["bs4nn_training_record"] = training_record(
+        dataclasses.replace(small, metrics={"test_accuracy": 0.5})
+    )
     result = model_from_nir(graph)
     assert result.model.thresholds() == ks
+    # not the model whose hash the graph names: its training record is not this model's
+    assert result.model.metrics == {}
     assert result.report[0].endswith(f"-> K {ks[0]} (fires at count >= {ks[0]})")
     assert result.report[1] == (
         f"layer 1: 37->10, bs4nn's own weights, alpha 0.7, theta 2.2, K {ks[1]}"

@@ -242,6 +242,29 @@ def model_from_arrays(
     )
 
 
+RECORD_FIELDS = ("dataset_sha256", "seed", "train_config", "metrics")
+
+
+def training_record(model: Model) -> str:
+    """What a model file holds beyond the network (the training record: RECORD_FIELDS), as
+    JSON: carried through formats that have no place for it, such as NIR."""
+    record = {key: getattr(model, key) for key in RECORD_FIELDS}
+    return json.dumps(record, sort_keys=True, default=_json_default)
+
+
+def parse_training_record(text: str) -> dict[str, Any] | None:
+    """The fields of a `training_record`, or None if `text` is not one."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or set(record) != set(RECORD_FIELDS):
+        return None
+    if not all(_is(record[key], _META_TYPES[key]) for key in RECORD_FIELDS):
+        return None
+    return record
+
+
 # ---------------------------------------------------------------- helpers
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,12 @@ import numpy as np
 from bs4nn.trainer.datasets import DATASETS
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_input_file, first_missing, user_path, write_atomic
-from bs4nn.trainer.model import Model, model_from_arrays
+from bs4nn.trainer.model import (
+    Model,
+    model_from_arrays,
+    parse_training_record,
+    training_record,
+)
 from bs4nn.trainer.semantics import K_MAX, binarize, threshold_count
 
 PRODUCER = "bs4nn-edge"
@@ -86,6 +91,7 @@ def model_to_nir(model: Model):
     metadata = {
         "producer": PRODUCER,
         "bs4nn_model_hash": model.content_hash,
+        "bs4nn_training_record": training_record(model),  # used where the hash agrees
         "dataset": model.dataset or "",
         **SEMANTICS,
     }
@@ -275,4 +281,7 @@ def model_from_nir(graph) -> NirImport:
     model = model_from_arrays(
         weights, alphas, thetas, dataset=dataset if dataset in DATASETS else None
     )
+    record = parse_training_record(str(graph.metadata.get("bs4nn_training_record", "")))
+    if record is not None and graph.metadata.get("bs4nn_model_hash") == model.content_hash:
+        model = replace(model, **record)  # bs4nn's own graph, unchanged: its training record
     return NirImport(model, report)
