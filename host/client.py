@@ -446,8 +446,7 @@ class _Stream:
         """The device answers: unless it reset, the requests in flight were lost; re-send."""
         first_lost = min((pd.index for pd in self.inflight.values()), default=-1)
         self.dev._check_not_reset(info, first_lost)
-        self.probe = None
-        self.probe_tries = 0
+        self.probe = None  # and progress() below renews the probe budget
         self.probe_seqs.clear()
         for pend in self.inflight.values():  # their requests or replies were lost
             self.dev._resend(pend)

@@ -223,6 +223,11 @@ def run_sweep(
     return points
 
 
+def _device_line(result: dict) -> str:
+    """The board and kernel of a sweep, for the plots' titles."""
+    return f"{result.get('board') or ''}, kernel {result.get('kernel') or ''}"
+
+
 def plot_sweep(points: list[SweepPoint], kind: str, path: Path, result: dict) -> None:
     """Accuracy and mean decision step against the threshold setting (two y axes, Fig. 7);
     a setting where most images fall back is marked: its accuracy is that of the counts at
@@ -264,7 +269,7 @@ def plot_sweep(points: list[SweepPoint], kind: str, path: Path, result: dict) ->
     ax.legend(handles=acc + step, loc="best", fontsize=8)
     ax.set_title(
         f"speed/accuracy trade-off, {result.get('images', 0):,} {result.get('dataset') or ''} "
-        f"test images\n{result.get('board') or ''}, kernel {result.get('kernel') or ''}",
+        f"test images\n{_device_line(result)}",
         fontsize=10,
     )
     save(fig, path)
@@ -315,7 +320,7 @@ def plot_pareto(points: list[SweepPoint], kind: str, path: Path, result: dict) -
     label = {"theta": "theta", "scale": "scale of K", "budget": "step budget"}[kind]
     ax.set_title(
         f"accuracy vs cost, points labelled by {label}, {result.get('images', 0):,} test "
-        f"images\n{result.get('board') or ''}, kernel {result.get('kernel') or ''}",
+        f"images\n{_device_line(result)}",
         fontsize=10,
     )
     ax.legend(loc="best", fontsize=8)

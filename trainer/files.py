@@ -207,16 +207,24 @@ def exclusive_lock(lock: Path, what: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def made_for(folder: Path) -> Iterator[None]:
+    """The folders the block makes for `folder` (it and its missing parents) are removed again
+    when it ends with no file in them: a failed write leaves no empty folders behind."""
+    top = first_missing(Path(folder))
+    try:
+        yield
+    finally:
+        if top is not None and not any(p.is_file() for p in top.rglob("*")):
+            shutil.rmtree(top, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """One run at a time writing file `path` (and its checkpoint): the lock is `.NAME.lock`
     beside it. Folders made for it are removed again if nothing was written into them."""
     path = Path(path)
-    top = first_missing(path.parent)
-    with user_path(path.parent, "create"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with made_for(path.parent):
+        with user_path(path.parent, "create"):
+            path.parent.mkdir(parents=True, exist_ok=True)
         with exclusive_lock(path.with_name(f".{path.name}.lock"), f"--out {path}"):
             yield
-    finally:
-        if top is not None and not any(p.is_file() for p in top.rglob("*")):
-            shutil.rmtree(top, ignore_errors=True)

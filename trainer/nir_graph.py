@@ -19,7 +19,6 @@ Anything we cannot run is refused with the reason.
 from __future__ import annotations
 
 import io
-import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import numpy as np
 
 from bs4nn.trainer.datasets import DATASETS
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import check_input_file, first_missing, user_path, write_atomic
+from bs4nn.trainer.files import check_input_file, made_for, user_path, write_atomic
 from bs4nn.trainer.model import (
     Model,
     model_from_arrays,
@@ -105,14 +104,8 @@ def write_nir(model: Model, path: str | Path) -> Path:
     path = Path(path)
     hdf5 = io.BytesIO()
     nir.write(hdf5, model_to_nir(model))  # in memory: h5py on a full disk crashed the process
-    top = first_missing(path.parent)
-    try:
-        with user_path(path, "write"):
-            write_atomic(path, hdf5.getvalue())
-    except BaseException:
-        if top is not None:  # folders made for it
-            shutil.rmtree(top, ignore_errors=True)
-        raise
+    with made_for(path.parent), user_path(path, "write"):
+        write_atomic(path, hdf5.getvalue())
     return path
 
 
