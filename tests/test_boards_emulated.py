@@ -5,6 +5,7 @@ no resend because the host keeps no more bytes in flight than the board's buffer
 
 Each board test skips only when its emulator is missing (CI installs all of them: setup.sh)."""
 
+import csv
 import dataclasses
 import os
 import select
@@ -71,6 +72,26 @@ def test_board_runs_100_images_exactly(board, data_dir, tmp_path, capsys):
             f"\n{board}: {N} images, 0 mismatches, mean {report.counter_mean:,.0f} "
             f"{report.counter_name}"
         )
+
+
+def test_counts_time_the_inference_alone_whatever_is_in_flight(data_dir, tmp_path):
+    """The netduinoplus2's counter is exact (one instruction a tick). With requests in flight
+    the next one's bytes reach the board while it computes; a flow-controlled board leaves them
+    in the UART until the inference is timed (board_rx_hold), so every image costs the same
+    with one request in flight or three."""
+    board = "qemu-netduinoplus2"
+    _need(board)
+
+    def counts(window):
+        out = tmp_path / f"window{window}"
+        run_bench(MODEL, limit=30, out_dir=out, data_dir=data_dir, board=board, window=window,
+                  progress=False, quiet=True)  # fmt: skip
+        with open(out / "images.csv", newline="") as f:
+            return [int(row["counter"]) for row in csv.DictReader(f)]
+
+    alone = counts(1)
+    assert len(alone) == 30 and min(alone) > 10_000
+    assert counts(3) == alone
 
 
 @pytest.fixture(scope="module")

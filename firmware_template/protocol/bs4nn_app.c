@@ -75,9 +75,13 @@ void bs4nn_app_init(void)
 
 void bs4nn_app_run(const uint8_t *pixels, bs4nn_result_t *result, uint32_t *ticks)
 {
-    const uint32_t t0 = board_counter();
+    uint32_t t0;
+
+    board_rx_hold(1);
+    t0 = board_counter();
     bs4nn_infer(pixels, result);
     *ticks = board_counter() - t0;
+    board_rx_hold(0);
 }
 
 /* ---------------------------------------------------------------- binary replies */

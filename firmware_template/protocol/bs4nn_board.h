@@ -25,6 +25,11 @@ uint32_t board_counter(void);
 uint32_t board_micros(void);
 /* Called when no byte is waiting: sleep until the next interrupt, or return at once. */
 void board_idle(void);
+/* Around each timed inference (hold 1, then 0). A board whose link is flow-controlled
+ * (board_rx_buffer_bytes() 0) stops taking bytes into its ring meanwhile: they wait in the
+ * UART, so the counter times the inference alone, not the receive interrupt's work for the
+ * next request. A board that would drop bytes keeps receiving. */
+void board_rx_hold(int hold);
 /* Fixed facts reported by INFO. */
 /* Received bytes the board holds without losing any while it computes (e.g. the Arduino core's
  * 64-byte Serial buffer), 0 if its link is flow-controlled and never drops: the host keeps no

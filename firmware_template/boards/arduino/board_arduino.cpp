@@ -70,6 +70,11 @@ void board_idle(void)
     /* USB serial needs the core's background work: return to loop() at once */
 }
 
+void board_rx_hold(int hold)
+{
+    (void)hold; /* the core's Serial interrupt must take what arrives */
+}
+
 uint32_t board_rx_buffer_bytes(void)
 {
     /* the core's Serial receive buffer drops bytes that arrive while loop() computes */

@@ -53,6 +53,19 @@ void board_idle(void)
     irq_enable_all();
 }
 
+void board_rx_hold(int hold)
+{
+#if BS4NN_RX_BUFFER_BYTES == 0 /* the emulated UARTs hold further input */
+    if (hold) {
+        NVIC_ICER(BS4NN_UART_RX_IRQ) = NVIC_BIT(BS4NN_UART_RX_IRQ);
+    } else if (!rx_paused) { /* a full ring keeps it masked until the main loop drains it */
+        NVIC_ISER(BS4NN_UART_RX_IRQ) = NVIC_BIT(BS4NN_UART_RX_IRQ);
+    }
+#else
+    (void)hold; /* the ring must take what arrives */
+#endif
+}
+
 uint32_t board_rx_buffer_bytes(void)
 {
     return BS4NN_RX_BUFFER_BYTES;
