@@ -77,7 +77,7 @@ def test_board_runs_100_images_exactly(board, data_dir, tmp_path, capsys):
 def test_counts_time_the_inference_alone_whatever_is_in_flight(data_dir, tmp_path):
     """The netduinoplus2's counter is exact (one instruction a tick). With requests in flight
     the next one's bytes reach the board while it computes; a flow-controlled board leaves them
-    in the UART until the inference is timed (board_rx_hold), so every image costs the same
+    in the UART while an inference is timed (board_rx_hold), so every image costs the same
     with one request in flight or three."""
     board = "qemu-netduinoplus2"
     _need(board)
