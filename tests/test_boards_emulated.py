@@ -1,6 +1,7 @@
 """Every emulated board (`bs4nn boards`) runs 100 MNIST test images with 0 mismatches against
-codegen's integer reference and reports its counter (instructions or cycles), and the
-rp2040js-pico board at a real 115,200-baud line into its 32-byte RX FIFO loses no byte and needs
+codegen's integer reference and reports its counter (instructions or cycles), a QEMU board's
+count of an image does not depend on how many requests are in flight, and the rp2040js-pico
+board at a real 115,200-baud line into its 32-byte RX FIFO loses no byte and needs
 no resend because the host keeps no more bytes in flight than the board's buffer holds.
 
 Each board test skips only when its emulator is missing (CI installs all of them: setup.sh)."""
