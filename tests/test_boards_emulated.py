@@ -6,7 +6,6 @@ no resend because the host keeps no more bytes in flight than the board's buffer
 
 Each board test skips only when its emulator is missing (CI installs all of them: setup.sh)."""
 
-import csv
 import dataclasses
 import os
 import select
@@ -22,10 +21,10 @@ from bs4nn.codegen.footprint import target_info
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host import rp2040js
-from bs4nn.host.bench import run_bench
+from bs4nn.host.bench import CSV_NAME, run_bench
 from bs4nn.host.client import Device
 from bs4nn.host.emulate import emulated_boards, emulator_installed
-from bs4nn.host.records import compare
+from bs4nn.host.records import compare, read_records
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.datasets import load_dataset
 
@@ -87,8 +86,7 @@ def test_counts_time_the_inference_alone_whatever_is_in_flight(data_dir, tmp_pat
         out = tmp_path / f"window{window}"
         run_bench(MODEL, limit=30, out_dir=out, data_dir=data_dir, board=board, window=window,
                   progress=False, quiet=True)  # fmt: skip
-        with open(out / "images.csv", newline="") as f:
-            return [int(row["counter"]) for row in csv.DictReader(f)]
+        return [r.counter for r in read_records(out / CSV_NAME)]
 
     alone = counts(1)
     assert len(alone) == 30 and min(alone) > 10_000

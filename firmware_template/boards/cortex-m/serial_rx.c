@@ -8,16 +8,26 @@
 static bs4nn_ring_t rx_ring;
 static volatile uint8_t rx_paused;
 
+/* The UART's receive interrupt unmasked (on) or masked in the NVIC. */
+static void rx_interrupt(int on)
+{
+    if (on) {
+        NVIC_ISER(BS4NN_UART_RX_IRQ) = NVIC_BIT(BS4NN_UART_RX_IRQ);
+    } else {
+        NVIC_ICER(BS4NN_UART_RX_IRQ) = NVIC_BIT(BS4NN_UART_RX_IRQ);
+    }
+}
+
 void serial_rx_init(void)
 {
-    NVIC_ISER(BS4NN_UART_RX_IRQ) = NVIC_BIT(BS4NN_UART_RX_IRQ);
+    rx_interrupt(1);
 }
 
 void serial_rx_drain(void)
 {
     while (board_uart_rx_ready()) {
         if (bs4nn_ring_count(&rx_ring) >= BS4NN_RING_SIZE) {
-            NVIC_ICER(BS4NN_UART_RX_IRQ) = NVIC_BIT(BS4NN_UART_RX_IRQ);
+            rx_interrupt(0);
             rx_paused = 1;
             return;
         }
@@ -34,7 +44,7 @@ int board_uart_read(void)
         rx_paused = 0;
         serial_rx_drain(); /* may pause again at once if the UART holds more than the ring */
         if (!rx_paused) {
-            NVIC_ISER(BS4NN_UART_RX_IRQ) = NVIC_BIT(BS4NN_UART_RX_IRQ);
+            rx_interrupt(1);
         }
         irq_enable_all();
         c = bs4nn_ring_get(&rx_ring);
@@ -56,10 +66,8 @@ void board_idle(void)
 void board_rx_hold(int hold)
 {
 #if BS4NN_RX_BUFFER_BYTES == 0 /* the emulated UARTs hold further input */
-    if (hold) {
-        NVIC_ICER(BS4NN_UART_RX_IRQ) = NVIC_BIT(BS4NN_UART_RX_IRQ);
-    } else if (!rx_paused) { /* a full ring keeps it masked until the main loop drains it */
-        NVIC_ISER(BS4NN_UART_RX_IRQ) = NVIC_BIT(BS4NN_UART_RX_IRQ);
+    if (hold || !rx_paused) { /* a full ring keeps it masked until the main loop drains it */
+        rx_interrupt(!hold);
     }
 #else
     (void)hold; /* the ring must take what arrives */
