@@ -629,6 +629,20 @@ CASES = [
         "got 3 values",
     ),
     (
+        "train-theta-big",  # 163835 / 5 = 32767 is allowed; the output layer's alpha is 5 too
+        "train --theta 163835 --theta 163836",
+        "bs4nn train: error: theta 163836 over layer 1's starting alpha 5 gives a threshold K = "
+        "ceil(theta/alpha) above 32767, more than the board's int16 counter holds; give a "
+        "smaller --theta",
+    ),
+    (
+        "train-theta-huge",
+        "train --theta 1e300",
+        "bs4nn train: error: theta 1e+300 over layer 0's starting alpha 5 gives a threshold K = "
+        "ceil(theta/alpha) above 32767, more than the board's int16 counter holds; give a "
+        "smaller --theta",
+    ),
+    (
         "train-clip-count",
         "train --clip 1 --clip 2 --clip 3",
         "bs4nn train: error: give --clip once (all layers) or 2 times (one per weight layer), "

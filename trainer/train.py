@@ -162,6 +162,8 @@ class TrainConfig(NetworkConfig):
             raise Bs4nnError(f"every alpha must be positive, got {self.alphas}")
         if self.weights not in ("binary", "real"):
             raise Bs4nnError(f"--weights must be binary or real, got {self.weights!r}")
+        if self.weights == "binary":
+            self._check_starting_thresholds()
         if self.epochs < 1:
             raise Bs4nnError(f"--epochs must be at least 1, got {self.epochs}")
         if self.calibrate and self.weights != "binary":
@@ -170,6 +172,19 @@ class TrainConfig(NetworkConfig):
             raise Bs4nnError(f"--train-limit must be at least 1, got {self.train_limit}")
         if self.silent_target not in ("code", "paper"):
             raise Bs4nnError(f"silent_target must be code or paper, got {self.silent_target!r}")
+
+
+    def _check_starting_thresholds(self) -> None:
+        # a model whose K no board counter holds is refused by eval, export and bench: say so
+        # before the training rather than after it
+        for layer, (theta, alpha) in enumerate(zip(self.thetas, self.alphas, strict=True)):
+            k = threshold_count(theta, alpha)
+            if k > K_MAX:
+                raise Bs4nnError(
+                    f"theta {theta:g} over layer {layer}'s starting alpha {alpha:g} gives a "
+                    f"threshold K = ceil(theta/alpha) above {K_MAX}, more than the board's "
+                    "int16 counter holds; give a smaller --theta"
+                )
 
 
 def make_config(
