@@ -13,9 +13,9 @@ from bs4nn.trainer.options import (
     mean_steps,
     offer_resume,
     path,
-    positive_float,
     positive_floats,
     positive_int,
+    timeout_seconds,
 )
 
 
@@ -56,7 +56,7 @@ def _device_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=positive_float,
+        type=timeout_seconds,
         default=DEFAULT_TIMEOUT_S,
         help=f"seconds to wait for a reply (default {DEFAULT_TIMEOUT_S:g})",
     )

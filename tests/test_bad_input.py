@@ -163,32 +163,38 @@ CASES = [
     (
         "bench-timeout-0",
         "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout 0",
-        "bs4nn bench: error: argument --timeout: expected a finite number above 0, got '0' (see "
-        "`bs4nn bench --help`)",
+        "bs4nn bench: error: argument --timeout: expected a number of seconds above 0 and at most "
+        "86400, got '0' (see `bs4nn bench --help`)",
     ),
     (
         "bench-timeout-neg",
         "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout -1",
-        "bs4nn bench: error: argument --timeout: expected a finite number above 0, got '-1' (see "
-        "`bs4nn bench --help`)",
+        "bs4nn bench: error: argument --timeout: expected a number of seconds above 0 and at most "
+        "86400, got '-1' (see `bs4nn bench --help`)",
     ),
     (
         "bench-timeout-nan",
         "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout nan",
-        "bs4nn bench: error: argument --timeout: expected a finite number above 0, got 'nan' "
-        "(see `bs4nn bench --help`)",
+        "bs4nn bench: error: argument --timeout: expected a number of seconds above 0 and at most "
+        "86400, got 'nan' (see `bs4nn bench --help`)",
     ),
     (
         "bench-timeout-inf",
         "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout inf",
-        "bs4nn bench: error: argument --timeout: expected a finite number above 0, got 'inf' "
-        "(see `bs4nn bench --help`)",
+        "bs4nn bench: error: argument --timeout: expected a number of seconds above 0 and at most "
+        "86400, got 'inf' (see `bs4nn bench --help`)",
     ),
     (
         "bench-timeout-word",
         "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout soon",
-        "bs4nn bench: error: argument --timeout: expected a finite number above 0, got 'soon' "
-        "(see `bs4nn bench --help`)",
+        "bs4nn bench: error: argument --timeout: expected a number of seconds above 0 and at most "
+        "86400, got 'soon' (see `bs4nn bench --help`)",
+    ),
+    (
+        "bench-timeout-day",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --timeout 86401",
+        "bs4nn bench: error: argument --timeout: expected a number of seconds above 0 and at most "
+        "86400, got '86401' (see `bs4nn bench --help`)",
     ),
     (
         "bench-baud-0",
@@ -230,8 +236,8 @@ CASES = [
     (
         "sweep-timeout-nan",
         "sweep --model {w}/good.bs4nn --port /dev/nonexist --timeout nan",
-        "bs4nn sweep: error: argument --timeout: expected a finite number above 0, got 'nan' "
-        "(see `bs4nn sweep --help`)",
+        "bs4nn sweep: error: argument --timeout: expected a number of seconds above 0 and at most "
+        "86400, got 'nan' (see `bs4nn sweep --help`)",
     ),
     (
         "sweep-baud-neg",

@@ -52,6 +52,11 @@ def positive_float(text: str) -> float:
     return _float(text, 0.0, True, "a finite number above 0")
 
 
+def timeout_seconds(text: str) -> float:
+    """Seconds to wait: above 0 and at most a day (the OS's wait calls take no more)."""
+    return _float(text, 0.0, True, "a number of seconds above 0 and at most 86400", most=86400.0)
+
+
 def nonnegative_float(text: str) -> float:
     """A finite number >= 0 (weights and margins where 0 means off)."""
     return _float(text, 0.0, False, "a finite number of at least 0")
