@@ -173,7 +173,6 @@ class TrainConfig(NetworkConfig):
         if self.silent_target not in ("code", "paper"):
             raise Bs4nnError(f"silent_target must be code or paper, got {self.silent_target!r}")
 
-
     def _check_starting_thresholds(self) -> None:
         # a model whose K no board counter holds is refused by eval, export and bench: say so
         # before the training rather than after it
