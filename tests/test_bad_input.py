@@ -1493,6 +1493,23 @@ CASES = [
         "(see `bs4nn demo --help`)",
     ),
     (
+        "data-fetch-dir-empty",  # "" would be the current folder
+        "data fetch mnist --data-dir ''",
+        "bs4nn data fetch: error: argument --data-dir: expected a path, got '' (see `bs4nn data "
+        "fetch --help`)",
+    ),
+    (
+        "data-verify-dir-empty",
+        "data verify --data-dir ''",
+        "bs4nn data verify: error: argument --data-dir: expected a path, got '' (see `bs4nn data "
+        "verify --help`)",
+    ),
+    (
+        "eval-data-dir-empty",
+        "eval {w}/good.bs4nn --data-dir ''",
+        "bs4nn eval: error: argument --data-dir: expected a path, got '' (see `bs4nn eval --help`)",
+    ),
+    (
         "data-verify-dir-missing",
         "data verify --data-dir {w}/nodata",
         "bs4nn data verify: error: argument --data-dir: no folder '{w}/nodata'; give an existing "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bs4nn.trainer import datasets
-from bs4nn.trainer.options import existing_dir
+from bs4nn.trainer.options import existing_dir, path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _data_dir_arg(p: argparse.ArgumentParser, help_text: str) -> None:
-    p.add_argument("--data-dir", default=None, help=help_text)
+    p.add_argument("--data-dir", type=path, default=None, help=help_text)
 
 
 def _fetch(args: argparse.Namespace) -> int:

@@ -100,6 +100,7 @@ def path(text: str) -> str:
 
 def existing_dir(text: str) -> str:
     """A folder that exists (where data is read from: a typo must not fall back elsewhere)."""
+    path(text)  # "" would be the current folder
     if not Path(text).expanduser().is_dir():
         raise argparse.ArgumentTypeError(f"no folder {text!r}; give an existing folder")
     return text
