@@ -31,6 +31,7 @@ from bs4nn.host.report import console_lines, summarize, write_plots
 from bs4nn.host.stream import LATENCY_IMAGES, run_pass
 from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.evaluate import check_fits
 from bs4nn.trainer.files import check_output, write_json
 
 CSV_NAME = "images.csv"
@@ -177,14 +178,10 @@ def _test_images(intmodel: IntModel, dataset: str, data_dir, limit: int | None):
     from bs4nn.trainer.datasets import load_dataset
 
     images, labels = load_dataset(dataset, "test", data_dir=data_dir)
-    if images.shape[1] != intmodel.layer_sizes[0]:
-        raise Bs4nnError(
-            f"{dataset} images have {images.shape[1]} pixels, the model takes "
-            f"{intmodel.layer_sizes[0]} inputs"
-        )
     n = len(images) if limit is None else min(int(limit), len(images))
     if n < 1:
         raise Bs4nnError("--limit must be at least 1")
+    check_fits(intmodel.layer_sizes, images[:n], labels[:n])
     return images[:n], labels[:n]
 
 

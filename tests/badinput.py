@@ -16,9 +16,9 @@ import numpy as np
 from bs4nn.trainer.model import model_from_arrays
 
 
-def tiny_model(thetas=(8.0, 1.5), weight_kind="binary", dataset="mnist"):
+def tiny_model(thetas=(8.0, 1.5), weight_kind="binary", dataset="mnist", inputs=784, outputs=10):
     rng = np.random.default_rng(1)
-    weights = [rng.standard_normal((16, 784)), rng.standard_normal((10, 16))]
+    weights = [rng.standard_normal((16, inputs)), rng.standard_normal((outputs, 16))]
     return model_from_arrays(
         weights, [1.0, 0.5], list(thetas), weight_kind=weight_kind, dataset=dataset
     )

@@ -40,6 +40,10 @@ def world(tmp_path_factory, real_data):
     tiny_model(thetas=(-3.0, 1.5)).save(w / "negk.bs4nn")  # K = -3 < K_MIN
     tiny_model(weight_kind="real").save(w / "real.bs4nn")
     tiny_model(dataset=None).save(w / "nodata.bs4nn")
+    tiny_model(outputs=3).save(w / "threeout.bs4nn")  # MNIST has labels it has no output for
+    tiny_model(inputs=5).save(w / "fivein.bs4nn")  # MNIST has more pixels than it has inputs
+    (w / "runner").mkdir()
+    (w / "runner" / "main.py").write_text("")
     (w / "afile").write_text("not a folder\n")
     (w / "empty.bs4nn").write_bytes(b"")
     (w / "text.bs4nn").write_text("hello\n")
@@ -773,6 +777,26 @@ CASES = [
         "bs4nn eval: error: the model records no dataset; name one with --dataset (mnist or "
         "fashion-mnist, or a .npz file or IDX folder)",
     ),
+    # a model that does not fit its dataset: refused before anything is built or run
+    *[
+        (
+            f"{command}-{model}",
+            f"{command} {args.format(model=model)}",
+            f"bs4nn {command}: error: {message}",
+        )
+        for command, args in [
+            ("bench", "--model {{w}}/{model}.bs4nn --port /dev/nonexist"),
+            ("sweep", "--model {{w}}/{model}.bs4nn --port /dev/nonexist --budgets 20"),
+            ("eembc", "--model {{w}}/{model}.bs4nn --runner {{w}}/runner --port /dev/nonexist"),
+            ("export", "{{w}}/{model}.bs4nn --out fw"),
+            ("eval", "{{w}}/{model}.bs4nn"),
+        ]
+        for model, message in [
+            ("threeout", "label 9 does not exist in a model with 3 outputs"),
+            ("fivein", "images have 784 pixels but the model expects 5"),
+        ]
+        if not (command == "export" and model == "threeout")  # export runs no labels
+    ],
     (
         "export-no-dataset",
         "export {w}/nodata.bs4nn --out fw",

@@ -57,14 +57,24 @@ class ForwardResult:
     spikes: np.ndarray  # (N, L+1) int64
 
 
+def check_fits(layer_sizes, images: np.ndarray, labels: np.ndarray | None = None) -> None:
+    """Refuse images (N, pixels) whose pixels are not the model's inputs, and labels that name
+    no output of the model: before a run that would fail at its end."""
+    if images.shape[1] != layer_sizes[0]:
+        raise Bs4nnError(
+            f"images have {images.shape[1]} pixels but the model expects {layer_sizes[0]}"
+        )
+    if labels is not None and len(labels) and int(np.max(labels)) >= layer_sizes[-1]:
+        raise Bs4nnError(
+            f"label {int(np.max(labels))} does not exist in a model with {layer_sizes[-1]} outputs"
+        )
+
+
 def _check_images(model: Model, images: np.ndarray) -> np.ndarray:
     images = np.ascontiguousarray(images)
     if images.dtype != np.uint8 or images.ndim != 2:
         raise Bs4nnError(f"images must be uint8 (N, n_in), got {images.dtype} {images.shape}")
-    if images.shape[1] != model.layer_sizes[0]:
-        raise Bs4nnError(
-            f"images have {images.shape[1]} pixels but the model expects {model.layer_sizes[0]}"
-        )
+    check_fits(model.layer_sizes, images)
     return images
 
 
@@ -233,9 +243,8 @@ def evaluate(
             f"need as many labels as images, at least one ({len(labels)} labels, "
             f"{len(images)} images)"
         )
+    check_fits(model.layer_sizes, images, labels)
     n_cls = model.layer_sizes[-1]
-    if labels.max() >= n_cls:
-        raise Bs4nnError(f"label {labels.max()} does not exist in a model with {n_cls} outputs")
     fr = forward_batch(model, images)
     _, _, _, full_times, _ = _run(model, images, False)
     correct = fr.labels == labels
