@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.outdir import run_folder
 from bs4nn.host.records import (
     ScannedCsv,
+    fits_run,
     read_records,
     rewrite_records,
     scan_records,
@@ -79,7 +81,8 @@ def run_bench(
     n = len(images)
     csv_path = out / CSV_NAME
     with run_folder(out) as folder:
-        resumed = _resume(csv_path, intmodel.model_hash, say) if resume else ScannedCsv()
+        fits = partial(fits_run, labels=labels, layer_sizes=intmodel.layer_sizes)
+        resumed = _resume(csv_path, intmodel.model_hash, fits, say) if resume else ScannedCsv()
         have = {r.index for r in resumed.records} & set(range(n))  # of the images benched now
         todo = [i for i in range(n) if i not in have]
         earlier = _rows(csv_path) if not resume and csv_path.is_file() else 0
@@ -122,7 +125,7 @@ def run_bench(
             }
             firmware = conn.firmware
 
-        records = [r for r in read_records(csv_path) if r.index < n]
+        records = [r for r in read_records(csv_path, fits) if r.index < n]
         report = summarize(records, n_classes=intmodel.layer_sizes[-1])
         latency = [
             r.rtt_ms
@@ -205,11 +208,12 @@ def _rows(csv_path: Path) -> int:
         return max(sum(1 for line in f if line.strip()) - 1, 0)
 
 
-def _resume(csv_path: Path, model_hash: str, say) -> ScannedCsv:
-    """What csv_path holds for this model; damaged and repeated rows are reported (the bench
-    rewrites the file without them once the device answers, and measures the damaged images
-    again); rows of another model are refused."""
-    scan = scan_records(csv_path)
+def _resume(csv_path: Path, model_hash: str, fits, say) -> ScannedCsv:
+    """What csv_path holds for this model; damaged rows (`fits` refuses a row that parses but
+    is not one of this run) and repeated rows are reported (the bench rewrites the file without
+    them once the device answers, and measures the damaged images again); rows of another model
+    are refused."""
+    scan = scan_records(csv_path, fits)
     others = sorted({r.model_hash for r in scan.records} - {model_hash})
     if others:
         raise Bs4nnError(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,9 +201,24 @@ class ScannedCsv:
     duplicates: list[int] = field(default_factory=list)
 
 
-def scan_records(path: Path) -> ScannedCsv:
+def fits_run(record: Record, labels: np.ndarray, layer_sizes) -> bool:
+    """Whether a row is one a run on these test labels with a model of these layer sizes
+    writes: the image's own label, labels that name outputs, a spike count per layer and an
+    output step per output (a row edited by hand can parse and still not be)."""
+    n_out = layer_sizes[-1]
+    return (
+        (record.index >= len(labels) or record.true_label == labels[record.index])
+        and 0 <= record.label < n_out
+        and 0 <= record.ref_label < n_out
+        and len(record.spikes) == len(record.ref_spikes) == len(layer_sizes)
+        and len(record.output_steps) == n_out
+    )
+
+
+def scan_records(path: Path, fits: Callable[[Record], bool] | None = None) -> ScannedCsv:
     """Read a bench CSV line by line; a damaged line is noted, never raised. A last line
-    without its newline was cut by a crash: damaged however it parses."""
+    without its newline was cut by a crash: damaged however it parses. With `fits`, a row
+    it refuses is damaged too."""
     with user_path(path, "read"):
         raw = path.read_bytes() if path.exists() else b""
     lines = raw.split(b"\n")
@@ -222,6 +238,8 @@ def scan_records(path: Path) -> ScannedCsv:
             if number == len(lines) and not raw.endswith(b"\n"):
                 raise ValueError("cut short")
             record = Record.from_row(next(csv.reader([line.decode().rstrip("\r")]), []))
+            if fits is not None and not fits(record):
+                raise ValueError("not a row of this run")
         except (ValueError, UnicodeDecodeError, csv.Error):
             result.damaged.append(number)
             continue
@@ -234,9 +252,9 @@ def scan_records(path: Path) -> ScannedCsv:
     return result
 
 
-def read_records(path: Path) -> list[Record]:
+def read_records(path: Path, fits: Callable[[Record], bool] | None = None) -> list[Record]:
     """The good rows of a bench CSV, one per (image, model)."""
-    return scan_records(path).records
+    return scan_records(path, fits).records
 
 
 def rewrite_records(path: Path, records: list[Record]) -> None:

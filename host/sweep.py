@@ -16,14 +16,18 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
+import numpy as np
+
+from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
 from bs4nn.host.connect import connect, load_model
 from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.outdir import run_folder
-from bs4nn.host.records import Record, read_records
+from bs4nn.host.records import Record, fits_run, read_records
 from bs4nn.host.report import summarize
 from bs4nn.host.stream import run_pass
 from bs4nn.host.transport import DEFAULT_BAUD
@@ -99,15 +103,17 @@ def _settings(
     return out
 
 
-def _finished(csv_path: Path, model_hash: str, n: int) -> list[Record] | None:
-    """The records of a setting's CSV that holds images 0..n-1 measured with this model (a
-    setting cut short leaves no CSV), else None."""
+def _finished(csv_path: Path, intmodel: IntModel, labels: np.ndarray) -> list[Record] | None:
+    """The records of a setting's CSV that holds rows of this model for all the images of
+    `labels` (a setting cut short leaves no CSV), else None."""
     if not csv_path.is_file():
         return None
-    records = read_records(csv_path)
-    if sorted(r.index for r in records) != list(range(n)):
+    records = read_records(
+        csv_path, partial(fits_run, labels=labels, layer_sizes=intmodel.layer_sizes)
+    )
+    if sorted(r.index for r in records) != list(range(len(labels))):
         return None
-    return records if all(r.model_hash == model_hash for r in records) else None
+    return records if all(r.model_hash == intmodel.model_hash for r in records) else None
 
 
 def _csv_name(kind: str, setting: float) -> str:
@@ -162,7 +168,7 @@ def run_sweep(
                 other.unlink()
         for setting, ks in settings:
             csv_path = out / _csv_name(kind, setting)
-            records = _finished(csv_path, intmodel.model_hash, len(images)) if resume else None
+            records = _finished(csv_path, intmodel, labels) if resume else None
             if records is not None:
                 print(f"{kind} {setting:g}: kept from the earlier run ({csv_path})")
             else:

@@ -106,6 +106,25 @@ def match_disagrees(lines, i):
     lines[i] = b",".join(fields)
 
 
+def set_field(name, value):
+    """A damage that writes `value` into field `name`: the row parses, but it is not one this
+    run writes."""
+
+    def damage(lines, i):
+        fields = lines[i].split(b",")
+        fields[COLUMNS.index(name)] = value
+        lines[i] = b",".join(fields)
+
+    return damage
+
+
+def other_true_label(lines, i):
+    fields = lines[i].split(b",")
+    at = COLUMNS.index("true_label")
+    fields[at] = str((int(fields[at]) + 1) % 10).encode()
+    lines[i] = b",".join(fields)
+
+
 def blank(lines, i):
     lines.insert(i, b"\r")
 
@@ -139,6 +158,11 @@ DAMAGE = [
     ("bad-number", bad_number, 3, [3], [], 1),
     ("negative-index", negative_index, 4, [4], [], 1),
     ("match-disagrees", match_disagrees, 6, [6], [], 1),
+    ("true-label-beyond-outputs", set_field("true_label", b"99"), 5, [5], [], 1),
+    ("true-label-not-the-image's", other_true_label, 6, [6], [], 1),
+    ("label-beyond-outputs", set_field("label", b"10"), 7, [7], [], 1),
+    ("spikes-of-another-depth", set_field("spikes", b"1 2"), 8, [8], [], 1),
+    ("output-steps-short", set_field("output_steps", b"3"), 9, [9], [], 1),
     ("blank-line", blank, 7, [7], [], 0),
     ("two-rows-glued", glued, 12, [12], [], 2),
     ("torn-last-row", torn_last, None, [N + 1], [], 1),

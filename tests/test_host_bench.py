@@ -15,6 +15,7 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.bench import run_bench
 from bs4nn.host.client import DeviceSilent
+from bs4nn.host.records import COLUMNS
 from bs4nn.host.sweep import run_sweep, thresholds_for_scale, thresholds_for_theta
 from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
 from bs4nn.trainer.datasets import load_dataset, train_val_split
@@ -312,6 +313,25 @@ def test_sweep_resume_keeps_the_settings_an_interrupted_sweep_finished(
             resume=True,
         )
         assert fake.infer_requests == 2 * (N - 1)
+
+
+def test_sweep_resume_measures_again_a_setting_whose_rows_are_not_of_this_run(
+    model_path, intmodel, tmp_path, capsys
+):
+    with FakeDevice(intmodel) as fake:
+        whole = sweep_thetas_2_6(model_path, fake, tmp_path)
+    csv_path = tmp_path / "images_theta_2.csv"
+    lines = csv_path.read_text().split("\n")
+    fields = lines[3].split(",")
+    fields[COLUMNS.index("true_label")] = "99"  # parses, but no output of the model has it
+    lines[3] = ",".join(fields)
+    csv_path.write_text("\n".join(lines))
+    capsys.readouterr()
+    with FakeDevice(intmodel) as fake:
+        resumed = sweep_thetas_2_6(model_path, fake, tmp_path, resume=True)
+        assert fake.infer_requests == N  # the edited setting, measured again
+    assert resumed == whole
+    assert "theta 6: kept from the earlier run" in capsys.readouterr().out
 
 
 def test_sweep_says_when_a_threshold_is_above_the_fan_in(model_path, intmodel, tmp_path, capsys):
