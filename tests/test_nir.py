@@ -236,6 +236,15 @@ def test_a_threshold_on_a_multiple_of_the_weight_needs_one_input_more(weight, th
             "node 'spk': v_threshold / r = 1e+09 is 857,142,858 inputs of weight 1.16667 (K); "
             "bs4nn's int16 counters allow K up to 32,767",
         ),
+        (  # the threshold over the weight is inf
+            foreign_graph(np.where(W0 >= 0, 1e-310, -1e-310), thresholds=(5.0,) * 3),
+            "node 'spk': v_threshold / r = 5 is more than 10^9 inputs of weight 1e-310 "
+            "(K); bs4nn's int16 counters allow K up to 32,767",
+        ),
+        (
+            foreign_graph(W0 * 5e307, thresholds=(5.0,) * 3),
+            "node 'fc': the weights' mean magnitude overflows a float; scale them down",
+        ),
     ],
 )
 def test_graphs_we_cannot_run_are_refused(graph, message):
@@ -261,6 +270,26 @@ def test_branching_graph_and_bad_files_are_refused(tmp_path):
     assert not (tmp_path / "m.bs4nn").exists()
     with pytest.raises(Bs4nnError, match="^NIR file .*missing.nir not found$"):
         read_nir(tmp_path / "missing.nir")
+
+
+@pytest.mark.parametrize(
+    "node,key,value",
+    [
+        ("if_0", "bs4nn_k", "abc"),
+        ("if_0", "bs4nn_theta", "abc"),
+        ("if_0", "bs4nn_theta", np.array([1.0, 2.0])),
+        ("if_0", "bs4nn_theta", float("nan")),
+        ("linear_0", "bs4nn_proxy_weights", np.full((37, 784), "x")),
+    ],
+)
+def test_damaged_metadata_is_not_used(small, tmp_path, node, key, value):
+    """Metadata that does not parse is a damaged hint: the graph is read as a foreign one."""
+    graph = nir.read(write_nir(small, tmp_path / "m.nir"))
+    graph.nodes[node].metadata[key] = value
+    result = model_from_nir(graph)
+    assert result.model.thresholds() == small.thresholds()
+    assert "binarised to alpha 0.3" in result.report[0]
+    assert result.report[1].endswith(", bs4nn's own weights, alpha 0.7, theta 2.2, K 4")
 
 
 def test_metadata_that_disagrees_with_the_graph_is_not_used(small, tmp_path):

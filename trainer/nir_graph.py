@@ -168,8 +168,9 @@ def _fires_again(node, w: np.ndarray) -> bool:
     r = np.broadcast_to(np.asarray(node.r, dtype=np.float64), (n_out,))
     v_th = np.broadcast_to(np.asarray(node.v_threshold, dtype=np.float64), (n_out,))
     v_reset = np.broadcast_to(np.asarray(node.v_reset, dtype=np.float64), (n_out,))
-    rise = r * np.clip(w, 0, None).sum(axis=1)
-    return bool(np.any(v_reset + rise > v_th))
+    with np.errstate(over="ignore"):  # a rise beyond the floats is inf, and fires again
+        rise = r * np.clip(w, 0, None).sum(axis=1)
+        return bool(np.any(v_reset + rise > v_th))
 
 
 def _threshold(name: str, node, n_out: int) -> float:
@@ -201,9 +202,28 @@ def _threshold_count(level: float, alpha: float) -> tuple[int, bool]:
     integer (0.7 / 0.1 = 6.999...), so it is taken as the multiple it stands for: the count
     must exceed it."""
     ratio = level / alpha
+    if ratio > K_MAX:  # also inf (a weight of 1e-320): no int16 counter holds it
+        return int(np.floor(min(ratio, 1e300))) + 1, False
     nearest = round(ratio)
     on_multiple = nearest >= 1 and abs(ratio - nearest) <= 1e-6 * ratio
     return (nearest if on_multiple else int(np.floor(ratio))) + 1, on_multiple
+
+
+def _number(value) -> float | None:
+    """A finite number from metadata, or None: metadata is a hint that may be damaged."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def _numeric(value) -> bool:
+    """Whether metadata holds an array of real numbers."""
+    dtype = np.asarray(value).dtype
+    return value is not None and (
+        np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)
+    )
 
 
 def model_from_nir(graph) -> NirImport:
@@ -222,24 +242,31 @@ def model_from_nir(graph) -> NirImport:
         level = _threshold(iname, graph.nodes[iname], w.shape[0])
         lmeta, imeta = graph.nodes[lname].metadata, graph.nodes[iname].metadata
         magnitudes = np.abs(w)
-        alpha = float(magnitudes.flat[0]) if np.ptp(magnitudes) == 0 else float(magnitudes.mean())
+        with np.errstate(over="ignore"):
+            alpha = float(magnitudes.flat[0] if np.ptp(magnitudes) == 0 else magnitudes.mean())
         if not alpha > 0:
             raise Bs4nnError(f"node {lname!r}: all weights are zero")
+        if not np.isfinite(alpha):
+            raise Bs4nnError(
+                f"node {lname!r}: the weights' mean magnitude overflows a float; scale them down"
+            )
         k, on_multiple = _threshold_count(level, alpha)
         if k > K_MAX:
+            inputs = f"{k:,}" if k < 10**9 else "more than 10^9"
             raise Bs4nnError(
-                f"node {iname!r}: v_threshold / r = {level:g} is {k:,} inputs of weight "
+                f"node {iname!r}: v_threshold / r = {level:g} is {inputs} inputs of weight "
                 f"{alpha:g} (K); bs4nn's int16 counters allow K up to {K_MAX:,}"
             )
         proxy = lmeta.get("bs4nn_proxy_weights")
-        theta = imeta.get("bs4nn_theta")
+        theta = _number(imeta.get("bs4nn_theta"))
         ours = (  # metadata that agrees with the graph: weights, K and theta
-            proxy is not None
+            _numeric(proxy)
             and theta is not None
+            and theta > 0
             and np.shape(proxy) == w.shape
             and np.array_equal(alpha * binarize(proxy), w)
-            and int(imeta.get("bs4nn_k", -1)) == k
-            and threshold_count(float(theta), alpha) == k
+            and _number(imeta.get("bs4nn_k")) == k
+            and threshold_count(theta, alpha) == k
         )
         if ours:  # written by bs4nn: keep the real proxy weights and theta as they were
             weights.append(np.asarray(proxy, dtype=np.float64))
