@@ -72,6 +72,9 @@ def world(tmp_path_factory, real_data):
         "seedstr": dict(meta={"seed": "zero"}),
         "metricslist": dict(meta={"metrics": [1, 2]}),
         "configstr": dict(meta={"train_config": "x"}),
+        "splitseedneg": dict(meta={"train_config": {"val_size": 300, "seed": -1}}),
+        "splitsizebool": dict(meta={"train_config": {"val_size": True, "seed": 0}}),
+        "splitsize0": dict(meta={"train_config": {"val_size": 0, "seed": 0}}),
         "datasetnum": dict(meta={"dataset": 7}),
         "datasetbad": dict(meta={"dataset": "cifar"}),
         "kindbad": dict(meta={"weight_kind": "ternary"}),
@@ -420,6 +423,30 @@ CASES = [
         "calibrate {w}/good.bs4nn --max-mean-step 60 --out new.bs4nn",
         "bs4nn calibrate: error: the model records no validation split (val_size and seed of "
         "bs4nn train); calibrate a model trained with bs4nn train",
+    ),
+    (
+        "calibrate-splitseedneg",
+        "calibrate {w}/splitseedneg.bs4nn --max-mean-step 60 --out new.bs4nn",
+        "bs4nn calibrate: error: the model records no validation split (val_size and seed of "
+        "bs4nn train); calibrate a model trained with bs4nn train",
+    ),
+    (
+        "calibrate-splitsizebool",
+        "calibrate {w}/splitsizebool.bs4nn --max-mean-step 60 --out new.bs4nn",
+        "bs4nn calibrate: error: the model records no validation split (val_size and seed of "
+        "bs4nn train); calibrate a model trained with bs4nn train",
+    ),
+    (
+        "calibrate-splitsize0",
+        "calibrate {w}/splitsize0.bs4nn --max-mean-step 60 --out new.bs4nn",
+        "bs4nn calibrate: error: the model records no validation split (val_size and seed of "
+        "bs4nn train); calibrate a model trained with bs4nn train",
+    ),
+    (
+        "sweep-budgets-splitseedneg",
+        "sweep --model {w}/splitseedneg.bs4nn --port /dev/nonexist --budgets 20",
+        "bs4nn sweep: error: the model records no validation split (val_size and seed of bs4nn "
+        "train); calibrate a model trained with bs4nn train",
     ),
     (
         "calibrate-model-flipped",

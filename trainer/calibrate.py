@@ -118,7 +118,10 @@ def validation_split(
     from bs4nn.trainer.train import load_run_data  # train imports this module
 
     split = model.train_config
-    if not all(isinstance(split.get(key), int) for key in ("val_size", "seed")):
+    if not all(
+        type(split.get(key)) is int and split[key] >= least  # bool is an int too
+        for key, least in (("val_size", 1), ("seed", 0))
+    ):
         raise Bs4nnError(
             "the model records no validation split (val_size and seed of bs4nn train); "
             "calibrate a model trained with bs4nn train"
