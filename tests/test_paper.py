@@ -187,6 +187,47 @@ def test_paper_checks_its_inputs_before_any_work(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "damage,dropped",
+    [
+        (lambda res: 5, []),  # "experiments" is no object: all run again
+        (lambda res: {**res, "fig2": {"x": 1}}, ["fig2"]),
+        (lambda res: {**res, "fig2": 7}, ["fig2"]),
+        (lambda res: {"table1": {**res["table1"], "figures": 3}}, ["table1"]),
+        (
+            lambda res: {"table1": {k: v for k, v in res["table1"].items() if k != "ours"}},
+            ["table1"],
+        ),
+    ],
+    ids=[
+        "experiments-not-an-object",
+        "entry-without-parts",
+        "entry-a-number",
+        "figures-a-number",
+        "entry-without-ours",
+    ],
+)
+def test_a_damaged_results_file_runs_the_damaged_entries_again(tmp_path, capsys, damage, dropped):
+    out = tmp_path / "paper"
+    argv = ["paper", "--only", "table1", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    results = out / "results.json"
+    good = json.loads(results.read_text())["experiments"]
+    results.write_text(json.dumps({"experiments": damage(good)}))
+    capsys.readouterr()
+    assert main(argv) == 0
+    text = capsys.readouterr()
+    assert text.err == ""
+    said = f"results.json: dropped damaged entries {', '.join(dropped)} (they run again)"
+    assert (said in text.out.splitlines()) == bool(dropped)
+    again = json.loads(results.read_text())["experiments"]
+    assert list(again) == ["table1"]
+    assert {k: v for k, v in again["table1"].items() if k != "seconds"} == {
+        k: v for k, v in good["table1"].items() if k != "seconds"
+    }
+    assert "## table1" in (out / "report.md").read_text()
+
+
 def test_table1_lists_the_paper_presets(tmp_path):
     out = tmp_path / "paper"
     assert main(["paper", "--only", "table1", "--out", str(out), "--no-progress"]) == 0

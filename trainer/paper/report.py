@@ -59,23 +59,39 @@ def write_report(path: Path, results: dict, order: list[str]) -> Path:
         "| id | paper | ours |",
         "|---|---|---|",
     ]
+    lines += [_summary_row(k, results[k]) for k in order]
     for k in order:
-        e = results[k]
-        lines.append(f"| [{k}](#{k}) | {_cell(e['paper'])} | {_cell(e['ours'])} |")
-    for k in order:
-        e = results[k]
-        lines += [
-            "",
-            f"## {k}",
-            "",
-            f"- **paper:** {e['paper']}",
-            f"- **ours:** {e['ours']}",
-            f"- **model:** {', '.join(f'`{m}`' for m in e['models']) or '-'}; "
-            f"**data:** {e['split']}",
-            f"- **where they differ:** {e['differs']}",
-        ]
-        lines += _table_rows(e) + _settings_rows(e)
-        for f in e["figures"]:
-            lines += ["", f"![{f}]({f}.png)"]
+        lines += _section(k, results[k])
     write_atomic(path, ("\n".join(lines) + "\n").encode())
     return path
+
+
+def _summary_row(k: str, e: dict) -> str:
+    return f"| [{k}](#{k}) | {_cell(e['paper'])} | {_cell(e['ours'])} |"
+
+
+def _section(k: str, e: dict) -> list[str]:
+    lines = [
+        "",
+        f"## {k}",
+        "",
+        f"- **paper:** {e['paper']}",
+        f"- **ours:** {e['ours']}",
+        f"- **model:** {', '.join(f'`{m}`' for m in e['models']) or '-'}; **data:** {e['split']}",
+        f"- **where they differ:** {e['differs']}",
+    ]
+    lines += _table_rows(e) + _settings_rows(e)
+    for f in e["figures"]:
+        lines += ["", f"![{f}]({f}.png)"]
+    return lines
+
+
+def reportable(k: str, e) -> bool:
+    """Whether an entry of results.json (which a user may have edited) has what the report
+    shows: its parts, of the types the report reads."""
+    try:
+        _summary_row(k, e)
+        _section(k, e)
+        return isinstance(e.get("inputs"), dict) and isinstance(e["figures"], list)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+        return False

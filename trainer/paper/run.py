@@ -18,7 +18,7 @@ from bs4nn.trainer.files import write_atomic
 from bs4nn.trainer.paper import fashion, mnist, numbers, tables
 from bs4nn.trainer.paper.context import Context
 from bs4nn.trainer.paper.models import SPECS
-from bs4nn.trainer.paper.report import write_report
+from bs4nn.trainer.paper.report import reportable, write_report
 from bs4nn.trainer.progress import progress_bar
 
 RESULTS = "results.json"
@@ -75,14 +75,20 @@ def _inputs(ctx: Context, exp: Experiment) -> dict:
     }
 
 
-def load_results(out: Path) -> dict:
+def load_results(out: Path) -> tuple[dict, list[str]]:
+    """The entries of an earlier results.json that the report can show, and the ids of those it
+    cannot (damaged or edited: they run again if asked for, and are dropped)."""
     path = out / RESULTS
     if not path.is_file():
-        return {}
+        return {}, []
     try:
-        return json.loads(path.read_text()).get("experiments", {})
+        experiments = json.loads(path.read_text()).get("experiments", {})
     except (ValueError, AttributeError):
-        return {}  # unreadable: everything runs again
+        return {}, []  # unreadable: everything runs again
+    if not isinstance(experiments, dict):
+        return {}, []
+    good = {k: e for k, e in experiments.items() if k in EXPERIMENTS and reportable(k, e)}
+    return good, [k for k in experiments if k not in good]
 
 
 def _done(entry: dict | None, inputs: dict, out: Path) -> bool:
@@ -96,7 +102,9 @@ def _done(entry: dict | None, inputs: dict, out: Path) -> bool:
 def run_paper(ctx: Context, ids: list[str]) -> dict:
     """Run `ids` (in EXPERIMENTS order), skipping those done for the same inputs; returns all
     entries of results.json."""
-    results = load_results(ctx.out)
+    results, damaged = load_results(ctx.out)
+    if damaged:
+        ctx.log(f"{RESULTS}: dropped damaged entries {', '.join(damaged)} (they run again)")
     started = time.perf_counter()
     for exp_id in progress_bar(ids, desc="paper", unit="experiment", disable=not ctx.progress):
         exp = EXPERIMENTS[exp_id]
