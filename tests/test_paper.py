@@ -228,6 +228,17 @@ def test_a_damaged_results_file_runs_the_damaged_entries_again(tmp_path, capsys,
     assert "## table1" in (out / "report.md").read_text()
 
 
+def test_a_run_that_fails_before_its_first_file_leaves_no_folders(data_dir, tmp_path, capsys):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "mnist-600.bs4nn").write_text("not a model\n")  # found, then unreadable
+    out = tmp_path / "a" / "b" / "paper"
+    argv = ["paper", "--only", "fig2", "--models", str(models), "--out", str(out)]
+    assert main([*argv, "--data-dir", str(data_dir), "--limit", "20", "--no-progress"]) == 2
+    assert capsys.readouterr().err.startswith(f"bs4nn paper: error: {models / 'mnist-600.bs4nn'}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
+
+
 def test_table1_lists_the_paper_presets(tmp_path):
     out = tmp_path / "paper"
     assert main(["paper", "--only", "table1", "--out", str(out), "--no-progress"]) == 0

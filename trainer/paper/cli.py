@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import check_output
+from bs4nn.trainer.files import check_output, made_for
 from bs4nn.trainer.options import existing_dir, path, positive_int
 
 
@@ -86,6 +86,7 @@ def _paper(args: argparse.Namespace) -> int:
     )  # lines above the progress bars, not through them
     for dataset in sorted(datasets_of(ids)):  # missing data fails before the folder exists
         ctx.test_set(dataset)
-    make_dir(out)
-    run_paper(ctx, ids)
+    with made_for(out):  # a run that fails before its first file leaves no empty folders
+        make_dir(out)
+        run_paper(ctx, ids)
     return 0
