@@ -14,7 +14,7 @@ from bs4nn.codegen.footprint import target_info
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import check_fits
+from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import check_not_input, check_output
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.options import dataset_spec, existing_dir, nonnegative_int, path
@@ -90,7 +90,7 @@ def run_export(args: argparse.Namespace) -> int:
         dataset = model.dataset_to_run(args.dataset)
         images, _ = load_dataset(dataset, "test", data_dir=args.data_dir)
         images = images[: args.check_images]
-        check_fits(intmodel.layer_sizes, images)
+        check_data_fits(intmodel.layer_sizes, images)
     command = "bs4nn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
     result = export_firmware(intmodel, args.out, target=args.target, command=command)
     print(

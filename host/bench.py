@@ -33,7 +33,7 @@ from bs4nn.host.report import console_lines, summarize, write_plots
 from bs4nn.host.stream import LATENCY_IMAGES, run_pass
 from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import check_fits
+from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import check_output, write_json
 
 CSV_NAME = "images.csv"
@@ -184,7 +184,7 @@ def _test_images(intmodel: IntModel, dataset: str, data_dir, limit: int | None):
     n = len(images) if limit is None else min(int(limit), len(images))
     if n < 1:
         raise Bs4nnError("--limit must be at least 1")
-    check_fits(intmodel.layer_sizes, images[:n], labels[:n])
+    check_data_fits(intmodel.layer_sizes, images[:n], labels[:n])
     return images[:n], labels[:n]
 
 

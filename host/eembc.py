@@ -30,7 +30,7 @@ from bs4nn.host.client import Device
 from bs4nn.host.outdir import run_folder
 from bs4nn.host.transport import DEFAULT_BAUD, SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import check_fits
+from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import check_output
 
 MODEL_ID = "bs4nn01"  # the firmware's m-model-[...] (firmware_template/protocol/bs4nn_eembc.c)
@@ -295,7 +295,7 @@ def run_eembc(
         raise Bs4nnError(f"--limit must be at least {WINDOWS} (the performance loop's images)")
     model, intmodel = load_model(model_path)
     images, labels = load_dataset(model.dataset_to_run(dataset), "test", data_dir=data_dir)
-    check_fits(intmodel.layer_sizes, images[:limit], labels[:limit])
+    check_data_fits(intmodel.layer_sizes, images[:limit], labels[:limit])
     if "accuracy" in modes:
         check_every_class(labels, limit, intmodel.layer_sizes[-1])
     images, labels = images[:limit], labels[:limit]

@@ -33,7 +33,7 @@ from bs4nn.host.stream import run_pass
 from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_split
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import check_fits
+from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import check_output, staged_file, write_json
 from bs4nn.trainer.plots import pyplot, save
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
@@ -148,7 +148,7 @@ def run_sweep(
     dataset = model.dataset_to_run(dataset)
     images, labels = load_dataset(dataset, "test", data_dir=data_dir)
     images, labels = images[:limit], labels[:limit]
-    check_fits(intmodel.layer_sizes, images, labels)
+    check_data_fits(intmodel.layer_sizes, images, labels)
     settings = _settings(model, intmodel, thetas, scales, budgets, dataset, data_dir)
     kind = "theta" if thetas else "budget" if budgets else "scale"
     points: list[SweepPoint] = []

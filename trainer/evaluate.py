@@ -57,7 +57,7 @@ class ForwardResult:
     spikes: np.ndarray  # (N, L+1) int64
 
 
-def check_fits(layer_sizes, images: np.ndarray, labels: np.ndarray | None = None) -> None:
+def check_data_fits(layer_sizes, images: np.ndarray, labels: np.ndarray | None = None) -> None:
     """Refuse images (N, pixels) whose pixels are not the model's inputs, and labels that name
     no output of the model: before a run that would fail at its end."""
     if images.shape[1] != layer_sizes[0]:
@@ -74,7 +74,7 @@ def _check_images(model: Model, images: np.ndarray) -> np.ndarray:
     images = np.ascontiguousarray(images)
     if images.dtype != np.uint8 or images.ndim != 2:
         raise Bs4nnError(f"images must be uint8 (N, n_in), got {images.dtype} {images.shape}")
-    check_fits(model.layer_sizes, images)
+    check_data_fits(model.layer_sizes, images)
     return images
 
 
@@ -243,7 +243,7 @@ def evaluate(
             f"need as many labels as images, at least one ({len(labels)} labels, "
             f"{len(images)} images)"
         )
-    check_fits(model.layer_sizes, images, labels)
+    check_data_fits(model.layer_sizes, images, labels)
     n_cls = model.layer_sizes[-1]
     fr = forward_batch(model, images)
     _, _, _, full_times, _ = _run(model, images, False)
