@@ -24,7 +24,7 @@ from bs4nn.codegen.footprint import (
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.render import TEMPLATE_ROOT, render_file, render_model_sources
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import check_output, staged_dir
+from bs4nn.trainer.files import check_output, staged_dir, user_path
 
 DEFAULT_TARGET = "qemu-mps2-an386"
 EXPORT_MANIFEST = "bs4nn_export.json"
@@ -76,7 +76,8 @@ def export_firmware(
     out = Path(out_dir)
     check_export_dir(out)
     with staged_dir(out) as tree:  # built aside, then put in place: never half a tree
-        _write_tree(tree, intmodel, target, fp, command)
+        with user_path(out, "write"):  # e.g. a full disk: the message names --out
+            _write_tree(tree, intmodel, target, fp, command)
     return ExportResult(out, target, intmodel.model_hash, fp)
 
 

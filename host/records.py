@@ -171,18 +171,21 @@ class RecordWriter:
     def __init__(self, path: Path, append: bool) -> None:
         self.path = path
         new = not append or not path.exists() or path.stat().st_size == 0
-        self._f = open(path, "w" if new else "a", newline="")
-        self._w = csv.writer(self._f)
-        if new:
-            self._w.writerow(COLUMNS)
-            self._f.flush()
+        with user_path(path, "write"):  # e.g. a full disk: the message names the file
+            self._f = open(path, "w" if new else "a", newline="")
+            self._w = csv.writer(self._f)
+            if new:
+                self._w.writerow(COLUMNS)
+                self._f.flush()
 
     def write(self, record: Record) -> None:
-        self._w.writerow(record.row())
-        self._f.flush()
+        with user_path(self.path, "write"):
+            self._w.writerow(record.row())
+            self._f.flush()
 
     def close(self) -> None:
-        self._f.close()
+        with user_path(self.path, "write"):
+            self._f.close()
 
     def __enter__(self) -> RecordWriter:
         return self

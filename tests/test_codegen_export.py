@@ -102,6 +102,24 @@ def test_export_failing_midway_leaves_nothing_half_made(tmp_path, monkeypatch):
         assert tree(tmp_path) == before
 
 
+def test_a_full_disk_names_the_export_folder(tmp_path, monkeypatch):
+    import errno
+
+    import bs4nn.codegen.export as export
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(export, "render_model_sources", full)
+    out = tmp_path / "fw"
+    with pytest.raises(Bs4nnError) as exc:
+        export_firmware(IntModel.from_model(random_model([784, 8, 10], seed=1)), out)
+    assert str(exc.value) == (
+        f"cannot write {out}: No space left on device; check the path, or choose another"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_export_into_the_current_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     export_firmware(IntModel.from_model(random_model([784, 8, 10], seed=1)), ".")

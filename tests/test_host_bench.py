@@ -5,6 +5,7 @@ import dataclasses
 import errno
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.bench import run_bench
 from bs4nn.host.client import DeviceSilent
-from bs4nn.host.records import COLUMNS
+from bs4nn.host.records import COLUMNS, RecordWriter
 from bs4nn.host.sweep import run_sweep, thresholds_for_scale, thresholds_for_theta
 from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
 from bs4nn.trainer.datasets import load_dataset, train_val_split
@@ -332,6 +333,16 @@ def test_sweep_resume_measures_again_a_setting_whose_rows_are_not_of_this_run(
         assert fake.infer_requests == N  # the edited setting, measured again
     assert resumed == whole
     assert "theta 6: kept from the earlier run" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+def test_a_full_disk_names_the_per_image_csv():
+    full = Path("/dev/full")  # every write fails as on a full disk; opened, never replaced
+    with pytest.raises(Bs4nnError) as exc:
+        RecordWriter(full, append=False)
+    assert str(exc.value) == (
+        "cannot write /dev/full: No space left on device; check the path, or choose another"
+    )
 
 
 def test_sweep_says_when_a_threshold_is_above_the_fan_in(model_path, intmodel, tmp_path, capsys):
