@@ -87,8 +87,9 @@ def _settings(
         raise Bs4nnError(f"setting {twice[0]} is given twice; give each setting once")
     for setting, ks in out:
         if not all(K_MIN <= k <= K_MAX for k in ks):
+            shown = ", ".join(str(k) if k < 10**12 else f"{k:.3g}" for k in ks)  # not 300 digits
             raise Bs4nnError(
-                f"setting {setting:g} gives thresholds {ks}; each K must be in "
+                f"setting {setting:g} gives thresholds [{shown}]; each K must be in "
                 f"{K_MIN}..{K_MAX}: choose other --thetas/--scales"
             )
     for setting, ks in out:  # once every setting is known to be valid

@@ -342,6 +342,12 @@ CASES = [
         "e.g. 0.8,1,1.2, got ',' (see `bs4nn sweep --help`)",
     ),
     (
+        "sweep-thetas-beyond-words",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 1e300",
+        "bs4nn sweep: error: setting 1e+300 gives thresholds [1e+300, 2e+300]; each K "
+        "must be in 1..32767: choose other --thetas/--scales",
+    ),
+    (
         "sweep-thetas-huge",
         "sweep --model {w}/good.bs4nn --port /dev/nonexist --thetas 20,1e9",
         "bs4nn sweep: error: setting 1e+09 gives thresholds [1000000000, 2000000000]; each K "
