@@ -52,11 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bs4nn",
         description="Train a binarized single-spike SNN, generate C for Cortex-M, bench it.",
     )
+    parser.add_argument("--version", action="version", version=f"bs4nn {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     parser.commands = dict(sub.choices)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bs4nn-edge")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 class Terminated(KeyboardInterrupt):

@@ -271,3 +271,14 @@ def test_a_second_train_on_the_same_out_is_refused(tmp_path, capsys):
         "wait for it to finish, or choose another --out\n"
     )
     assert not (tmp_path / "new").exists()  # made for the run, nothing written: removed
+
+
+def test_version_is_the_projects():
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    version = tomllib.loads(pyproject.read_text())["project"]["version"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bs4nn", "--version"], capture_output=True, text=True
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"bs4nn {version}\n", "")
