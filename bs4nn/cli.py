@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bs4nn",
         description="Train a binarized single-spike SNN, generate C for Cortex-M, bench it.",
     )
-    parser.add_argument("--version", action="version", version=f"bs4nn {_version()}")
+    parser.add_argument("--version", action=_PrintVersion)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -60,14 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _version() -> str:
-    """The installed distribution's version (pyproject.toml)."""
-    from importlib.metadata import PackageNotFoundError, version
+class _PrintVersion(argparse.Action):
+    """--version: the installed distribution's version (pyproject.toml), looked up only when
+    asked for (building the parser reads no file)."""
 
-    try:
-        return version("bs4nn-edge")
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "(not installed)"
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, help="print the version")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> NoReturn:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = version("bs4nn-edge")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            text = "(not installed)"
+        print(f"bs4nn {text}")
+        parser.exit()
 
 
 class Terminated(KeyboardInterrupt):
