@@ -90,6 +90,16 @@ def mnist_train(data_dir):
     return load_dataset("mnist", "train", data_dir)
 
 
+# thetas per network and weight kind such that, over the 25 samples, some have every output
+# silent and some a silent hidden neuron, so that both switches of the rule change the step
+THETAS = {
+    (3, False): [250.0, 100.0],
+    (4, False): [300.0, 60.0, 60.0],
+    (3, True): [180.0, 50.0],
+    (4, True): [150.0, 40.0, 30.0],
+}
+
+
 @pytest.mark.parametrize(
     "sizes,real,rule",
     [
@@ -99,6 +109,7 @@ def mnist_train(data_dir):
         ([784, 30, 20, 10], False, LearningRule(silent_paper=False, silent_backprop=False)),
         ([784, 40, 10], False, LearningRule(silent_paper=True, silent_backprop=False)),
         ([784, 40, 10], True, LearningRule(silent_paper=False, silent_backprop=True)),
+        ([784, 40, 10], True, LearningRule(silent_paper=True, silent_backprop=False)),
         ([784, 30, 20, 10], True, LearningRule(silent_paper=False, silent_backprop=False)),
     ],
 )
@@ -108,7 +119,7 @@ def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
     lay = layout(sizes)
     n_layers = len(sizes) - 1
     weights = [rng.uniform(-1, 4, (sizes[ly + 1], sizes[ly])) for ly in range(n_layers)]
-    thetas = np.full(n_layers, 180.0 if real else 60.0)
+    thetas = np.array(THETAS[len(sizes), real])
     alphas = np.ones(n_layers) if real else np.full(n_layers, 5.0)
     v = np.concatenate([w.T.ravel() for w in weights])
     fw = v if real else np.where(v >= 0, 1, -1).astype(np.int8)
@@ -122,6 +133,7 @@ def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
         )
     )
     lam = 1e-3  # large, so that the lazy decay is visible
+    learned_from = all_silent = hidden_silent = 0
     for n in range(25):
         loss, correct = kernels.train_samples(
             images,
@@ -145,6 +157,9 @@ def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
         weights, alphas, times, slow_loss = slow_step(
             weights, alphas, thetas, images[n], labels[n], 0.1, 0.01, lam, 1.0, rule, real
         )
+        learned_from += slow_loss > 0
+        all_silent += times[-1].min() == TMAX
+        hidden_silent += any((t == TMAX).any() for t in times[1:-1])
         kernel_w = [
             scale[ly] * v[lay.woff[ly] : lay.woff[ly + 1]].reshape(sizes[ly], -1).T
             for ly in range(n_layers)
@@ -157,6 +172,8 @@ def test_kernel_step_matches_slow_numpy(mnist_train, sizes, real, rule):
             assert fw.tolist() == np.where(v >= 0, 1, -1).tolist()
     if not real:
         assert not np.all(a == 5.0)  # the alphas did move
+    # what the comparison covered: errors to learn from, and both silences the rule treats
+    assert learned_from >= 5 and all_silent >= 1 and hidden_silent >= 1
 
 
 # ------------------------------------------------------------ presets and configs
