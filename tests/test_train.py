@@ -437,8 +437,14 @@ def test_cli_train_refuses_a_network_too_large_for_memory(tmp_path, monkeypatch,
         "hidden neurons\n"
     )
     assert captured.out == "" and not any(tmp_path.iterdir())
-    # a network that fits is not refused, and an unknown amount of memory refuses nothing
-    assert memory.training_memory_problem([784, 100000, 10], available=16 * memory.GIB) is None
+    # the limit to the byte: 784 x 600 + 600 x 10 synapses of 48 bytes (below the ~51-57
+    # measured, so that no network that would fit is refused); an unknown amount refuses nothing
+    need = (784 * 600 + 600 * 10) * 48
+    assert memory.training_memory_problem([784, 600, 10], available=need) is None
+    assert memory.training_memory_problem([784, 600, 10], available=need - 1) == (
+        "training 784-600-10 needs more than 0.0 GiB of memory (its weights and the optimiser's "
+        "state); this machine has 0.0 GiB free: choose fewer hidden neurons"
+    )
     assert memory.training_memory_problem([784, 10**9, 10], available=None) is None
 
 
