@@ -7,7 +7,9 @@ import struct
 
 import numpy as np
 
+from bs4nn.codegen.reference import RefBatch
 from bs4nn.host import protocol as p
+from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 
 def parse_request_pixels(frame: p.Frame, n_input: int) -> np.ndarray:
@@ -83,3 +85,17 @@ def reset_reply(seq: int) -> bytes:
 
 def error_reply(seq: int, code: int) -> bytes:
     return p.build_frame(p.ERROR_REPLY, seq, bytes([code]))
+
+
+def replies_as_batch(replies) -> RefBatch:
+    """Inference replies of a device as the reference's batch, to compare every field with
+    codegen.agreement.mismatches (an output that did not fire: NO_SPIKE on the wire)."""
+    out = np.array([r.output_steps for r in replies], np.int32)
+    out[out == NO_SPIKE] = NOT_FIRED
+    return RefBatch(
+        np.array([r.label for r in replies], np.int16),
+        np.array([r.decision_step for r in replies], np.int16),
+        np.array([r.fallback for r in replies], bool),
+        out.astype(np.int16),
+        np.array([r.spikes for r in replies], np.int32),
+    )

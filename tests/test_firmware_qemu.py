@@ -9,18 +9,18 @@ import time
 import eembc_expect
 import numpy as np
 import pytest
+from device_protocol import replies_as_batch
 
 from bs4nn.codegen.agreement import mismatches
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.reference import RefBatch, reference_batch
+from bs4nn.codegen.reference import reference_batch
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
 from bs4nn.host.qemu import running_qemu
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.model import model_from_arrays
-from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 pytestmark = [
     pytest.mark.e2e,
@@ -104,18 +104,6 @@ def images():
     return np.asarray(load_dataset("mnist", "test")[0][:300])
 
 
-def _as_batch(replies) -> RefBatch:
-    out = np.array([r.output_steps for r in replies], np.int32)
-    out[out == NO_SPIKE] = NOT_FIRED
-    return RefBatch(
-        np.array([r.label for r in replies], np.int16),
-        np.array([r.decision_step for r in replies], np.int16),
-        np.array([r.fallback for r in replies], bool),
-        out.astype(np.int16),
-        np.array([r.spikes for r in replies], np.int32),
-    )
-
-
 def test_info(board):
     intmodel, link = board
     info = Device(link).handshake()
@@ -148,7 +136,7 @@ def test_stream_equals_reference(board, images):
     dev.handshake()
     replies = [r.reply for r in dev.stream(images)]
     ref = reference_batch(intmodel, images)
-    assert mismatches(ref, _as_batch(replies)) == []
+    assert mismatches(ref, replies_as_batch(replies)) == []
     assert len(np.unique(ref.decision_steps)) > 5
     assert dev.stats.resends == 0 and dev.stats.error_replies == 0
     assert dev.bitmap is True  # the firmware takes the optional INFER_BITMAP form
@@ -164,7 +152,7 @@ def test_dense_sparse_bitmap_agree_and_counter_is_an_instruction_proxy(board, im
     assert (dense.seq, sparse.seq, bitmap.seq) == (7, 8, 9)
     ref = reference_batch(intmodel, images[:1])
     for reply in (dense, sparse, bitmap):  # each request form, every field of the reply
-        assert mismatches(ref, _as_batch([reply])) == []
+        assert mismatches(ref, replies_as_batch([reply])) == []
     # -icount: instructions are deterministic; the 25 MHz timer reads them in steps of 40
     assert abs(dense.counter - sparse.counter) <= 40
     assert dense.counter % 40 == 0
@@ -179,7 +167,9 @@ def test_thresholds_and_reset(board, images):
     dev.handshake()
     assert dev.info.thresholds == (20, 1)
     replies = [r.reply for r in dev.stream(images[:50])]
-    assert mismatches(reference_batch(intmodel, images[:50], [20, 1]), _as_batch(replies)) == []
+    assert (
+        mismatches(reference_batch(intmodel, images[:50], [20, 1]), replies_as_batch(replies)) == []
+    )
     assert raw.reply(b"\x00" + p.reset_request(4)) == p.ResetReply(4)
     assert Device(link).handshake().thresholds == intmodel.thresholds
 
@@ -187,7 +177,7 @@ def test_thresholds_and_reset(board, images):
 def _valid_infer_works(raw, intmodel, image, seq=100):
     reply = raw.reply(b"\x00" + p.infer_request(seq, image))
     assert reply.seq == seq
-    assert mismatches(reference_batch(intmodel, image[None]), _as_batch([reply])) == []
+    assert mismatches(reference_batch(intmodel, image[None]), replies_as_batch([reply])) == []
 
 
 def _raw_frame(ftype, seq, body=b"", crc_delta=0):
@@ -336,7 +326,7 @@ def test_other_kernels_on_the_board(board, images, tmp_path, make_arg, kernel):
     default = [r.reply for r in default_dev.stream(images[:100])]
     _, info, replies = _stream_on_its_own_board(out, images[:100], make_arg)
     assert info.kernel == kernel
-    assert mismatches(reference_batch(intmodel, images[:100]), _as_batch(replies)) == []
+    assert mismatches(reference_batch(intmodel, images[:100]), replies_as_batch(replies)) == []
     assert sum(r.counter for r in default) < sum(r.counter for r in replies)
 
 
@@ -361,7 +351,7 @@ def test_rx_ring_overflow_pauses_input_and_loses_nothing(board, images):
         for f in p.FrameSplitter().feed(out[text_end + len(b"m-ready\r\n") :])
     ]
     assert [r.seq for r in replies] == [40, 41, 42]
-    assert mismatches(reference_batch(intmodel, images[:3]), _as_batch(replies)) == []
+    assert mismatches(reference_batch(intmodel, images[:3]), replies_as_batch(replies)) == []
 
 
 def test_255_outputs_fit_the_stack(images, tmp_path):
@@ -373,7 +363,7 @@ def test_255_outputs_fit_the_stack(images, tmp_path):
     out = tmp_path / "fw"
     export_firmware(intmodel, out)
     dev, _, replies = _stream_on_its_own_board(out, images[:200], window=2)
-    assert mismatches(reference_batch(intmodel, images[:200]), _as_batch(replies)) == []
+    assert mismatches(reference_batch(intmodel, images[:200]), replies_as_batch(replies)) == []
     assert dev.stats.resends == 0 and dev.stats.error_replies == 0
     counters = [r.counter for r in replies]
     assert max(counters) < 4 * float(np.median(counters))
@@ -393,4 +383,4 @@ def test_a_first_layer_too_wide_for_sliced_builds_packed(images, tmp_path):
     assert "KERNEL ?= packed\n" in (out / "Makefile").read_text()
     _, info, replies = _stream_on_its_own_board(out, images[:20])
     assert info.kernel == "packed"
-    assert mismatches(reference_batch(intmodel, images[:20]), _as_batch(replies)) == []
+    assert mismatches(reference_batch(intmodel, images[:20]), replies_as_batch(replies)) == []
