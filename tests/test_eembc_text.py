@@ -12,10 +12,12 @@ from arduino_host import build_host_firmware, host_compilers
 
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.intmodel import IntModel
+from bs4nn.host import protocol as p
 from bs4nn.trainer.model import model_from_arrays
 
 SIZES = [784, 16, 10]
 MAX_RUNS = 1_000_000
+IMAGE = np.where(np.arange(784) % 7 == 0, 200, 0).astype(np.uint8)  # 112 pixels lit
 ZEROS = "".join(f"db {bytes(28).hex()}%" for _ in range(28))  # 784 zero pixels
 
 
@@ -30,9 +32,11 @@ def device(tmp_path_factory):
     export_firmware(intmodel, out, target="nucleo_f446re")
     run = build_host_firmware(out, tmp_path_factory.mktemp("eembc-host"))
 
-    def replies(commands: str) -> list[list[str]]:
-        """One list of lines per command (the boot banner first), each ending with m-ready."""
-        parts = run(commands.encode()).decode().split("m-ready\r\n")
+    def replies(commands: str | bytes) -> list[list[str]]:
+        """One list of lines per command (the boot banner first), each ending with m-ready;
+        binary frames may be mixed in (bytes, decoded as Latin-1)."""
+        wire = commands if isinstance(commands, bytes) else commands.encode()
+        parts = run(wire).decode("latin-1").split("m-ready\r\n")
         assert parts[-1] == ""
         return [part.split("\r\n") for part in parts[:-1]]
 
@@ -77,6 +81,27 @@ def test_short_db_load_is_reported_at_infer(device):
         ["m-buffer-01-02-03-04", ""],
         ["e-[Input db has 4 elements, expected 784]", ""],
     ]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        p.reset_request(5),
+        p.infer_request(6, IMAGE, sparse=False),
+        p.infer_request(6, IMAGE, sparse=True),
+        p.build_frame(p.INFER_BITMAP, 7, p.bitmap_body(IMAGE)),
+    ],
+    ids=["reset", "dense-infer", "sparse-infer", "bitmap-infer"],
+)
+def test_a_binary_request_that_writes_the_pixels_leaves_no_db_image_nor_result(device, frame):
+    # the text mode's image is the binary requests' pixel buffer: once RESET clears it or an
+    # INFER fills it, "infer" must not run it as the loaded image
+    got = device(
+        f"db load 784%{ZEROS}infer 1 0%".encode() + b"\x00" + frame + b"results%infer 1 0%"
+    )
+    assert got[-3][-2].startswith("m-results-[")  # the text inference before the frame
+    assert got[-2][-2].endswith("e-[No inference run yet]")  # after the frame's binary reply
+    assert got[-1] == ["e-[Input db has 0 elements, expected 784]", ""]
 
 
 def _progress(n: int, clock: int) -> list[int]:

@@ -62,6 +62,7 @@ static void app_reset(void)
 {
     bs4nn_init();
     memset(bs4nn_app_pixels, 0, sizeof bs4nn_app_pixels);
+    bs4nn_eembc_reset();
     rx_len = 0;
     rx_overflow = 0;
     rx_printable = 1;
@@ -217,6 +218,7 @@ static void cmd_infer_sparse(uint16_t seq, const uint8_t *body, uint32_t len)
         }
     }
     memset(bs4nn_app_pixels, 0, sizeof bs4nn_app_pixels);
+    bs4nn_eembc_reset();
     for (i = 0; i < count; i++) {
         const uint8_t *e = body + 2 + 3 * i;
         bs4nn_app_pixels[(uint32_t)e[0] | ((uint32_t)e[1] << 8)] = e[2];
@@ -229,7 +231,7 @@ static void cmd_infer_sparse(uint16_t seq, const uint8_t *body, uint32_t len)
 static void cmd_infer_bitmap(uint16_t seq, const uint8_t *body, uint32_t len)
 {
     const uint32_t nb = (BS4NN_N_INPUT + 7u) / 8u;
-    const uint8_t *value = body + nb;
+    const uint8_t *value;
     uint32_t lit = 0;
     uint32_t i;
 
@@ -244,6 +246,8 @@ static void cmd_infer_bitmap(uint16_t seq, const uint8_t *body, uint32_t len)
         send_error(seq, BS4NN_ERR_BAD_LENGTH);
         return;
     }
+    value = body + nb; /* only now: past the frame's end is no pointer to make */
+    bs4nn_eembc_reset();
     for (i = 0; i < BS4NN_N_INPUT; i++) {
         bs4nn_app_pixels[i] = ((body[i >> 3] >> (i & 7u)) & 1u) ? *value++ : 0;
     }
@@ -306,6 +310,7 @@ static void handle_frame(uint8_t *buf, uint32_t enc_len)
             send_error(seq, BS4NN_ERR_BAD_LENGTH);
         } else {
             copy_bytes(bs4nn_app_pixels, body, BS4NN_N_INPUT);
+            bs4nn_eembc_reset();
             cmd_infer(seq, bs4nn_app_pixels);
         }
         break;

@@ -48,6 +48,8 @@ extern uint8_t bs4nn_app_pixels[BS4NN_N_INPUT]; /* the image of the last INFER /
 void bs4nn_app_run(const uint8_t *pixels, bs4nn_result_t *result, uint32_t *ticks);
 void bs4nn_eembc_boot(void);          /* the boot banner, ending with m-ready */
 void bs4nn_eembc_command(char *line); /* one text command, without the '%' */
+/* RESET, or a binary INFER (it writes the pixels): no db image and no text-mode result */
+void bs4nn_eembc_reset(void);
 /* strlen / string equality; small on purpose (newlib's speed-optimized strcmp and strlen
  * take about 1 KB of flash, and the budget for everything but the weights is 8 KB) */
 uint32_t bs4nn_text_len(const char *s);

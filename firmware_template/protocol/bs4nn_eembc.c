@@ -14,11 +14,14 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-static uint32_t db_size; /* bytes announced by "db load N" */
-static uint32_t db_pos;  /* bytes received since */
-static bs4nn_result_t last;           /* of the last inference of "infer" */
-static uint16_t scores[BS4NN_N_OUTPUT]; /* its class scores in thousandths */
-static uint8_t have_result;
+/* one object, so that code using several of these loads one address */
+static struct {
+    uint32_t db_size;    /* bytes announced by "db load N" */
+    uint32_t db_pos;     /* bytes received since */
+    uint8_t have_result; /* "infer" ran since boot, RESET and binary INFERs */
+    uint16_t scores[BS4NN_N_OUTPUT]; /* of the last "infer", in thousandths */
+} state;
+static bs4nn_result_t last; /* of the last inference of "infer" */
 /* m-lap-us: board_micros() extended to seconds + microseconds, so it never wraps */
 static uint32_t clock_last;
 static uint32_t clock_s;
@@ -121,7 +124,7 @@ static void score(const bs4nn_result_t *r)
         hi = (j == 0 || count[j] > hi) ? count[j] : hi;
     }
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
-        scores[j] = (uint16_t)(j == r->label ? 1000 : 1000 * (count[j] - lo) / (hi - lo + 1));
+        state.scores[j] = (uint16_t)(j == r->label ? 1000 : 1000 * (count[j] - lo) / (hi - lo + 1));
     }
 }
 
@@ -129,13 +132,13 @@ static void results(void)
 {
     int j;
 
-    if (!have_result) {
+    if (!state.have_result) {
         bs4nn_text_write("e-[No inference run yet]\r\n");
         return;
     }
     bs4nn_text_write("m-results-[");
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
-        const uint32_t m = scores[j];
+        const uint32_t m = state.scores[j];
         const char text[7] = {(char)('0' + m / 1000u), '.', (char)('0' + m / 100u % 10u),
                               (char)('0' + m / 10u % 10u), (char)('0' + m % 10u),
                               j + 1 < BS4NN_N_OUTPUT ? ',' : ']', 0};
@@ -159,10 +162,10 @@ static void db_load(const char *arg)
         bs4nn_text_write_u32(BS4NN_N_INPUT, 1);
         bs4nn_text_write("]\r\n");
     } else {
-        db_size = (uint32_t)v;
-        db_pos = 0;
+        state.db_size = (uint32_t)v;
+        state.db_pos = 0;
         bs4nn_text_write("m-[Expecting ");
-        bs4nn_text_write_u32(db_size, 1);
+        bs4nn_text_write_u32(state.db_size, 1);
         bs4nn_text_write(" bytes]\r\n");
     }
 }
@@ -173,12 +176,12 @@ static void db_print(void)
     char hex[3] = {0, 0, 0};
     uint32_t i;
 
-    for (i = 0; i < db_size; i++) {
+    for (i = 0; i < state.db_size; i++) {
         hex[0] = digits[bs4nn_app_pixels[i] >> 4];
         hex[1] = digits[bs4nn_app_pixels[i] & 15u];
         bs4nn_text_write(i % BYTES_PER_PRINT_LINE == 0 ? "m-buffer-" : "-");
         bs4nn_text_write(hex);
-        if ((i + 1u) % BYTES_PER_PRINT_LINE == 0 || i + 1u == db_size) {
+        if ((i + 1u) % BYTES_PER_PRINT_LINE == 0 || i + 1u == state.db_size) {
             bs4nn_text_write("\r\n");
         }
     }
@@ -203,9 +206,9 @@ static void db_data(const char *digits)
             say_line("e-[Invalid hex digit '", pair, "']");
             return;
         }
-        if (db_pos < db_size) {
-            bs4nn_app_pixels[db_pos++] = (uint8_t)(hi * 16 + lo);
-            if (db_pos == db_size) {
+        if (state.db_pos < state.db_size) {
+            bs4nn_app_pixels[state.db_pos++] = (uint8_t)(hi * 16 + lo);
+            if (state.db_pos == state.db_size) {
                 bs4nn_text_write("m-load-done\r\n");
                 return;
             }
@@ -265,9 +268,9 @@ static void infer(const char *n_arg, const char *w_arg)
         refuse("warmup", ">=0");
     } else if (w > MAX_RUNS) {
         refuse("warmup", "<=" STR(MAX_RUNS));
-    } else if (db_size != BS4NN_N_INPUT || db_pos != BS4NN_N_INPUT) {
+    } else if (state.db_size != BS4NN_N_INPUT || state.db_pos != BS4NN_N_INPUT) {
         bs4nn_text_write("e-[Input db has ");
-        bs4nn_text_write_u32(db_pos, 1);
+        bs4nn_text_write_u32(state.db_pos, 1);
         bs4nn_text_write(" elements, expected ");
         bs4nn_text_write_u32(BS4NN_N_INPUT, 1);
         bs4nn_text_write("]\r\n");
@@ -284,9 +287,16 @@ static void infer(const char *n_arg, const char *w_arg)
         timestamp();
         bs4nn_text_write("m-infer-done\r\n");
         score(&last); /* the core's state still holds this inference's counts */
-        have_result = 1;
+        state.have_result = 1;
         results();
     }
+}
+
+void bs4nn_eembc_reset(void)
+{
+    state.db_size = 0;
+    state.db_pos = 0;
+    state.have_result = 0;
 }
 
 void bs4nn_eembc_boot(void)
