@@ -84,6 +84,16 @@ class RunnerResult:
         want = "top1" if self.mode == "accuracy" else "median_throughput"
         return self.returncode == 0 and want in self.figures and not self.errors
 
+    @property
+    def hint(self) -> str | None:
+        """What to change, for a refusal of the runner whose cause is known."""
+        if self.mode == "performance" and any("before 10 seconds" in e for e in self.errors):
+            return (
+                "the performance window took under the runner's 10 s: give a larger "
+                "--iterations, or leave it out to size the window on the board"
+            )
+        return None
+
 
 class RunnerOutput:
     """Reads the runner's output line by line into `result`: the figures it prints at the end,

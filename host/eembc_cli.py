@@ -86,4 +86,6 @@ def _run(args: argparse.Namespace) -> int:
             f"eembc {r.mode}: {figures or 'no figures'}"
             + ("" if r.ok else f" - FAILED ({'; '.join(r.errors) or f'exit {r.returncode}'})")
         )
+        if r.hint is not None:
+            print(f"  {r.hint}")
     return 0 if all(r.ok for r in results) else 1

@@ -234,3 +234,21 @@ def test_runner_output_gives_the_figures_and_the_exception_of_a_traceback():
         "RuntimeError: gave up",
         "ERROR: the DUT did not answer",
     ]
+
+
+def test_a_window_too_short_for_the_runner_says_what_to_change(monkeypatch, capsys):
+    result = eembc.RunnerResult("performance", returncode=0)
+    # the runner's own line (mlcommons/tiny benchmark/runner/main.py)
+    eembc.RunnerOutput(result).read(
+        "00020.1 ulp-mlperf: ERROR 2 - loop exited before 10 seconds elapsed.\n"
+    )
+    monkeypatch.setattr(eembc, "run_eembc", lambda *args: [result])
+    argv = ["eembc", "--model", "models/mnist-600.bs4nn", "--runner", ".", "--iterations", "5"]
+    assert main(argv) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "eembc performance: no figures - FAILED (00020.1 ulp-mlperf: ERROR 2 - loop exited before "
+        "10 seconds elapsed.)",
+        "  the performance window took under the runner's 10 s: give a larger --iterations, or "
+        "leave it out to size the window on the board",
+    ]
+    assert eembc.RunnerResult("accuracy", returncode=1, errors=["ERROR: other"]).hint is None
