@@ -442,8 +442,8 @@ def test_cli_train_refuses_a_network_too_large_for_memory(tmp_path, monkeypatch,
     need = (784 * 600 + 600 * 10) * 48
     assert memory.training_memory_problem([784, 600, 10], available=need) is None
     assert memory.training_memory_problem([784, 600, 10], available=need - 1) == (
-        "training 784-600-10 needs more than 0.0 GiB of memory (its weights and the optimiser's "
-        "state); this machine has 0.0 GiB free: choose fewer hidden neurons"
+        "training 784-600-10 needs more than 21.8 MiB of memory (its weights and the optimiser's "
+        "state); this machine has 21.8 MiB free: choose fewer hidden neurons"
     )
     assert memory.training_memory_problem([784, 10**9, 10], available=None) is None
 

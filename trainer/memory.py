@@ -44,7 +44,12 @@ def training_memory_problem(layer_sizes, available: int | None) -> str | None:
     if available is None or need <= available:
         return None
     return (
-        f"training {network_shape(layer_sizes)} needs more than {need / GIB:,.1f} GiB of "
-        f"memory (its weights and the optimiser's state); this machine has "
-        f"{available / GIB:,.1f} GiB free: choose fewer hidden neurons"
+        f"training {network_shape(layer_sizes)} needs more than {_size(need)} of memory (its "
+        f"weights and the optimiser's state); this machine has {_size(available)} free: "
+        "choose fewer hidden neurons"
     )
+
+
+def _size(n: int) -> str:
+    """Bytes in GiB, or MiB below one GiB (a small machine's figures are not all 0.0 GiB)."""
+    return f"{n / GIB:,.1f} GiB" if n >= GIB else f"{n / 1024**2:,.1f} MiB"
