@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import random_intmodel
 
 from bs4nn.codegen.agreement import mismatches
 from bs4nn.codegen.ccheck import CModel, build_library
@@ -146,12 +147,6 @@ def test_mismatches_lists_each_differing_image(tmp_path):
     ]
 
 
-def _random_intmodel(sizes, thetas, seed=3):
-    rng = np.random.default_rng(seed)
-    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
-    return IntModel.from_model(model_from_arrays(weights, [1.0] * len(weights), thetas))
-
-
 def _stress_images(n_in, rng, n=200):
     """Random pixels, plus images that put many spikes into one step (all 255: every input at
     step 0; two values only) and an empty one."""
@@ -182,7 +177,7 @@ FAST_KERNELS = ["packed", "sliced"]
 @pytest.mark.parametrize("kernel", FAST_KERNELS)
 @pytest.mark.parametrize("sizes, thetas", ODD_NETWORKS)
 def test_fast_kernels_are_bit_exact_with_ref_on_odd_networks(tmp_path, sizes, thetas, kernel):
-    intmodel = _random_intmodel(sizes, thetas)
+    intmodel = random_intmodel(sizes, thetas, seed=3)
     export_firmware(intmodel, tmp_path / "fw")
     rng = np.random.default_rng(len(sizes) * 1000 + sizes[1])
     images = _stress_images(sizes[0], rng)
@@ -209,7 +204,7 @@ def test_fast_kernels_are_bit_exact_with_ref_on_odd_networks(tmp_path, sizes, th
 def test_output_ones_agree_between_kernels(tmp_path, sizes, thetas):
     """bs4nn_output_ones (the EEMBC scores' source) gives ref's counts with every kernel, and
     they decide the label like the reference: the largest among the fired outputs."""
-    intmodel = _random_intmodel(sizes, thetas)
+    intmodel = random_intmodel(sizes, thetas, seed=3)
     export_firmware(intmodel, tmp_path / "fw")
     images = np.asarray(load_dataset("mnist", "test")[0][:200])
     ref = CModel(tmp_path / "fw", kernel="ref")

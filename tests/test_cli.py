@@ -4,10 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-
-def run_bs4nn(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bs4nn", *args], capture_output=True, text=True)
+from helpers import run_bs4nn
 
 
 def test_user_error_is_one_line_without_traceback(tmp_path):

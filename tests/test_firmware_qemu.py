@@ -10,17 +10,16 @@ import eembc_expect
 import numpy as np
 import pytest
 from device_protocol import replies_as_batch
+from helpers import random_intmodel
 
 from bs4nn.codegen.agreement import mismatches
 from bs4nn.codegen.export import export_firmware
-from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
 from bs4nn.host.qemu import running_qemu
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.datasets import load_dataset
-from bs4nn.trainer.model import model_from_arrays
 
 pytestmark = [
     pytest.mark.e2e,
@@ -64,12 +63,6 @@ class Raw:
         return out.decode().split("\r\n")[:-1]
 
 
-def _random_intmodel(sizes, thetas, seed: int) -> IntModel:
-    rng = np.random.default_rng(seed)
-    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
-    return IntModel.from_model(model_from_arrays(weights, [1.0] * len(weights), thetas))
-
-
 def _stream_on_its_own_board(out, images, *make_args, window: int = 2):
     """Build the export `out` (`make` with make_args), boot it in a QEMU of its own and
     stream `images`: (device, its INFO, the replies)."""
@@ -87,7 +80,7 @@ def _stream_on_its_own_board(out, images, *make_args, window: int = 2):
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
-    intmodel = _random_intmodel(SIZES, THETAS, seed=11)
+    intmodel = random_intmodel(SIZES, THETAS, seed=11)
     out = tmp_path_factory.mktemp("qemu") / "fw"
     export_firmware(intmodel, out)
     subprocess.run(["make", "-s", "-C", str(out)], check=True, capture_output=True)
@@ -359,7 +352,7 @@ def test_255_outputs_fit_the_stack(images, tmp_path):
     sized for them (codegen.footprint.stack_bytes). A fixed 2 KB stack overflowed into the
     receive ring and the counter's SysTick wraps: error replies with two requests in flight,
     counters in the billions."""
-    intmodel = _random_intmodel([784, 64, 255], [12.0, 2.0], seed=3)
+    intmodel = random_intmodel([784, 64, 255], [12.0, 2.0], seed=3)
     out = tmp_path / "fw"
     export_firmware(intmodel, out)
     dev, _, replies = _stream_on_its_own_board(out, images[:200], window=2)
@@ -373,7 +366,7 @@ def test_a_first_layer_too_wide_for_sliced_builds_packed(images, tmp_path):
     """784 inputs x 2,657 neurons is 65,856 words, more than the sliced kernel's uint16 row
     offsets reach: the export builds the packed kernel by default and says so (the sliced
     kernel's #error stopped `make`)."""
-    intmodel = _random_intmodel([784, 2657, 10], [30.0, 20.0], seed=4)
+    intmodel = random_intmodel([784, 2657, 10], [30.0, 20.0], seed=4)
     out = tmp_path / "fw"
     result = export_firmware(intmodel, out)
     assert result.footprint.lines()[-1] == (

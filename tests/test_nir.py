@@ -4,13 +4,12 @@ integer reference, foreign graphs binarised with a report, refusals, the round t
 import dataclasses
 import errno
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import nir
 import numpy as np
 import pytest
+from helpers import run_bs4nn
 
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
@@ -32,10 +31,6 @@ def small():
         [4.0, 2.2],
         dataset="mnist",
     )
-
-
-def bs4nn(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bs4nn", *args], capture_output=True, text=True)
 
 
 def test_written_graph_holds_every_array(small, tmp_path):
@@ -117,9 +112,9 @@ def test_the_graph_read_as_nir_fires_like_the_integer_reference(small, tmp_path)
 
 def test_round_trip_of_the_shipped_model_keeps_its_hash(tmp_path):
     model_path = REPO / "models" / "mnist-600.bs4nn"
-    proc = bs4nn("export", str(model_path), "--format", "nir", "--out", str(tmp_path / "m.nir"))
+    proc = run_bs4nn("export", str(model_path), "--format", "nir", "--out", str(tmp_path / "m.nir"))
     assert proc.returncode == 0, proc.stderr
-    proc = bs4nn("import-nir", str(tmp_path / "m.nir"), "--out", str(tmp_path / "m.bs4nn"))
+    proc = run_bs4nn("import-nir", str(tmp_path / "m.nir"), "--out", str(tmp_path / "m.bs4nn"))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == (
         "layer 0: 784->600, bs4nn's own weights, alpha 5.02939, theta 173.514, K 35"
@@ -264,7 +259,7 @@ def test_branching_graph_and_bad_files_are_refused(tmp_path):
         model_from_nir(g)
     junk = tmp_path / "junk.nir"
     junk.write_bytes(b"not hdf5")
-    proc = bs4nn("import-nir", str(junk), "--out", str(tmp_path / "m.bs4nn"))
+    proc = run_bs4nn("import-nir", str(junk), "--out", str(tmp_path / "m.bs4nn"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"bs4nn import-nir: error: {junk} is not a readable NIR file (")
     assert not (tmp_path / "m.bs4nn").exists()

@@ -1,12 +1,11 @@
 """A user's own dataset: .npz and IDX folders of any image size, exact checks and messages."""
 
 import gzip
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_bs4nn
 
 from bs4nn.trainer.datasets import dataset_fields
 from bs4nn.trainer.errors import Bs4nnError
@@ -206,17 +205,10 @@ def sensors(tmp_path_factory) -> Path:
     return path
 
 
-def bs4nn(*args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bs4nn", *map(str, args)], capture_output=True, text=True
-    )
-    return proc
-
-
 @pytest.mark.e2e
 def test_own_data_trains_exports_and_runs_bit_exact_on_the_board(sensors, tmp_path):
     model = tmp_path / "m.bs4nn"
-    proc = bs4nn(
+    proc = run_bs4nn(
         "train",
         "--preset",
         "generic",
@@ -240,10 +232,10 @@ def test_own_data_trains_exports_and_runs_bit_exact_on_the_board(sensors, tmp_pa
         load_own_data(sensors).test_sha256,
     )
     assert trained.metrics["test_accuracy"] >= 0.9
-    proc = bs4nn("export", model, "--out", tmp_path / "fw", "--data", sensors)
+    proc = run_bs4nn("export", model, "--out", tmp_path / "fw", "--data", sensors)
     assert proc.returncode == 0, proc.stderr
     assert f"integer model == trainer evaluation on 300 {sensors} test images" in proc.stdout
-    proc = bs4nn(
+    proc = run_bs4nn(
         "bench",
         "--model",
         model,
@@ -258,7 +250,7 @@ def test_own_data_trains_exports_and_runs_bit_exact_on_the_board(sensors, tmp_pa
     )
     assert proc.returncode == 0, proc.stderr
     assert "\nmismatches    0  (" in proc.stdout
-    proc = bs4nn("eval", model, "--data", sensors, "--plots", tmp_path / "plots")
+    proc = run_bs4nn("eval", model, "--data", sensors, "--plots", tmp_path / "plots")
     assert proc.returncode == 0 and (tmp_path / "plots" / "confusion.png").is_file()
 
 
@@ -272,7 +264,7 @@ def test_a_model_of_own_data_needs_that_data(sensors, tmp_path):
     )
     path = model.save(tmp_path / "m.bs4nn")
     sha = load_own_data(sensors).test_sha256
-    proc = bs4nn("eval", path)
+    proc = run_bs4nn("eval", path)
     assert proc.returncode == 2 and proc.stderr == (
         f"bs4nn eval: error: the model was made from own data sensors.npz (test split SHA-256 "
         f"{sha[:16]}...); give its file or folder with --data\n"
@@ -281,7 +273,7 @@ def test_a_model_of_own_data_needs_that_data(sensors, tmp_path):
     other["y_test"] = (other["y_test"] + 1) % 4
     np.savez(tmp_path / "sensors.npz", **other)
     other_sha = load_own_data(tmp_path / "sensors.npz").test_sha256
-    proc = bs4nn(
+    proc = run_bs4nn(
         "bench",
         "--model",
         path,
@@ -298,7 +290,7 @@ def test_a_model_of_own_data_needs_that_data(sensors, tmp_path):
         "it was made from\n"
     )
     assert not (tmp_path / "b").exists()
-    proc = bs4nn(
+    proc = run_bs4nn(
         "bench",
         "--model",
         path,

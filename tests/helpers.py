@@ -1,0 +1,26 @@
+"""Small helpers several test files share (one copy, so that a stronger check reaches every
+caller)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+
+from bs4nn.codegen.intmodel import IntModel
+from bs4nn.trainer.model import model_from_arrays
+
+
+def run_bs4nn(*args) -> subprocess.CompletedProcess:
+    """`python -m bs4nn ARGS` in a process of its own: exit status, stdout and stderr as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "bs4nn", *map(str, args)], capture_output=True, text=True
+    )
+
+
+def random_intmodel(sizes, thetas, seed: int) -> IntModel:
+    """A binary network of these layer sizes with normal random weights, alpha 1 per layer."""
+    rng = np.random.default_rng(seed)
+    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+    return IntModel.from_model(model_from_arrays(weights, [1.0] * len(weights), thetas))
