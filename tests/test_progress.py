@@ -40,4 +40,7 @@ def test_a_terminal_gets_tqdm_s_bar(monkeypatch):
     monkeypatch.setattr(sys, "stderr", terminal)
     for _ in progress.progress_bar(range(3), desc="bench"):
         pass
-    assert terminal.getvalue().startswith("\rbench:   0%|")
+    drawn = terminal.getvalue()
+    assert drawn.startswith("\rbench:   0%|")
+    last = drawn.rstrip("\n").split("\r")[-1]  # each redraw starts with a carriage return
+    assert last.startswith("bench: 100%|") and "| 3/3 [" in last
