@@ -28,7 +28,6 @@ from bs4nn.host.records import compare, read_records
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.datasets import load_dataset
 
-pytestmark = [pytest.mark.e2e]
 MODEL = Path(__file__).resolve().parent.parent / "models" / "mnist-600-surrogate.bs4nn"
 N = 100
 COUNTERS = {"qemu": "instructions (QEMU icount proxy)", "rp2040js": "CPU cycles"}
@@ -55,6 +54,7 @@ def test_every_emulated_board_is_tested():
     ]
 
 
+@pytest.mark.e2e  # starts an emulator
 @pytest.mark.parametrize("board", emulated_boards())
 def test_board_runs_100_images_exactly(board, data_dir, tmp_path, capsys):
     _need(board)
@@ -74,6 +74,7 @@ def test_board_runs_100_images_exactly(board, data_dir, tmp_path, capsys):
         )
 
 
+@pytest.mark.e2e  # starts an emulator
 def test_counts_time_the_inference_alone_whatever_is_in_flight(data_dir, tmp_path):
     """The netduinoplus2's counter is exact (one instruction a tick). With requests in flight
     the next one's bytes reach the board while it computes; a flow-controlled board leaves them
@@ -133,6 +134,7 @@ def _stream_at_line_rate(pico_firmware, data_dir, n, baud, honour_buffer=True):
     return sum(bool(r.mismatch) for r in records), dev.stats.resends, overflows
 
 
+@pytest.mark.e2e  # starts an emulator
 def test_pico_at_115200_baud_needs_no_resend(pico_firmware, data_dir):
     assert _stream_at_line_rate(pico_firmware, data_dir, N, 115200) == (0, 0, 0)
 
@@ -140,12 +142,14 @@ def test_pico_at_115200_baud_needs_no_resend(pico_firmware, data_dir):
 # At 8 Mbaud a whole dense request (791 bytes, 1 ms) arrives during one inference of `ref`
 # (~5 ms): more than the 512-byte ring and the 32-byte FIFO hold, so only the host's limit (one
 # dense request in flight) keeps the bytes whole.
+@pytest.mark.e2e  # starts an emulator
 def test_pico_at_8_mbaud_needs_no_resend_because_the_host_honours_the_buffer(
     pico_firmware, data_dir
 ):
     assert _stream_at_line_rate(pico_firmware, data_dir, 10, 8_000_000) == (0, 0, 0)
 
 
+@pytest.mark.e2e  # starts an emulator
 def test_pico_at_8_mbaud_overruns_when_the_host_ignores_the_buffer(pico_firmware, data_dir):
     wrong, resends, overflows = _stream_at_line_rate(
         pico_firmware, data_dir, 10, 8_000_000, honour_buffer=False
@@ -181,6 +185,7 @@ def test_boards_lists_core_clock_memory_and_emulation(capsys):
     )
 
 
+@pytest.mark.e2e  # starts an emulator
 def test_make_run_of_the_pico_export_finds_rp2040js(pico_firmware):
     """`make run` in the exported tree starts the emulator (it needs NODE_PATH at rp2040js)."""
     fw = pico_firmware[1].parents[1]
