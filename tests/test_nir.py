@@ -275,6 +275,7 @@ def test_branching_graph_and_bad_files_are_refused(tmp_path):
         ("if_0", "bs4nn_theta", np.array([1.0, 2.0])),
         ("if_0", "bs4nn_theta", float("nan")),
         ("linear_0", "bs4nn_proxy_weights", np.full((37, 784), "x")),
+        ("linear_0", "bs4nn_proxy_weights", [[1.0, 2.0], [3.0]]),
     ],
 )
 def test_damaged_metadata_is_not_used(small, tmp_path, node, key, value):

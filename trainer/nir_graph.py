@@ -220,7 +220,10 @@ def _number(value) -> float | None:
 
 def _numeric(value) -> bool:
     """Whether metadata holds an array of real numbers."""
-    dtype = np.asarray(value).dtype
+    try:
+        dtype = np.asarray(value).dtype
+    except ValueError:  # ragged
+        return False
     return value is not None and (
         np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)
     )
