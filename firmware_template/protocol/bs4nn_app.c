@@ -181,6 +181,7 @@ static void cmd_infer(uint16_t seq, const uint8_t *pixels)
     uint8_t *p = reply + 3;
     int j;
 
+    bs4nn_eembc_reset(); /* every binary INFER has written the pixels the text mode loads */
     bs4nn_app_run(pixels, &r, &ticks);
     *p++ = r.label;
     *p++ = r.flags;
@@ -218,7 +219,6 @@ static void cmd_infer_sparse(uint16_t seq, const uint8_t *body, uint32_t len)
         }
     }
     memset(bs4nn_app_pixels, 0, sizeof bs4nn_app_pixels);
-    bs4nn_eembc_reset();
     for (i = 0; i < count; i++) {
         const uint8_t *e = body + 2 + 3 * i;
         bs4nn_app_pixels[(uint32_t)e[0] | ((uint32_t)e[1] << 8)] = e[2];
@@ -247,7 +247,6 @@ static void cmd_infer_bitmap(uint16_t seq, const uint8_t *body, uint32_t len)
         return;
     }
     value = body + nb; /* only now: past the frame's end is no pointer to make */
-    bs4nn_eembc_reset();
     for (i = 0; i < BS4NN_N_INPUT; i++) {
         bs4nn_app_pixels[i] = ((body[i >> 3] >> (i & 7u)) & 1u) ? *value++ : 0;
     }
@@ -310,7 +309,6 @@ static void handle_frame(uint8_t *buf, uint32_t enc_len)
             send_error(seq, BS4NN_ERR_BAD_LENGTH);
         } else {
             copy_bytes(bs4nn_app_pixels, body, BS4NN_N_INPUT);
-            bs4nn_eembc_reset();
             cmd_infer(seq, bs4nn_app_pixels);
         }
         break;
