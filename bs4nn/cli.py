@@ -125,12 +125,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as exc:
         return _interrupted(args.command, exc)
-    except SystemError as exc:
-        # Ctrl-C inside a parallel numba function comes out as a SystemError caused by it
-        interrupt = _interrupt_cause(exc)
-        if interrupt is None:
-            raise
-        return _interrupted(args.command, interrupt)
     finally:
         if catch_term:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
@@ -142,16 +136,6 @@ def _interrupted(command: str, exc: KeyboardInterrupt) -> int:
         return 128 + signal.SIGTERM
     print(f"bs4nn {command}: interrupted", file=sys.stderr)
     return 130
-
-
-def _interrupt_cause(exc: BaseException) -> KeyboardInterrupt | None:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from bs4nn.codegen.intmodel import IntModel
+from bs4nn.trainer.interrupts import signals_held
 from bs4nn.trainer.kernels import sort_inputs
 from bs4nn.trainer.semantics import LAST_STEP, NOT_FIRED
 
@@ -189,19 +190,20 @@ def reference_batch(model: IntModel, images: np.ndarray, thresholds=None) -> Ref
     out_steps = np.zeros((n, model.layer_sizes[-1]), np.int16)
     spikes = np.zeros((n, model.num_layers + 1), np.int32)
     counts = np.zeros((n, model.layer_sizes[-1]), np.int32)
-    _infer_batch(
-        imgs,
-        sizes,
-        row_offsets,
-        fanout,
-        _thresholds(model, thresholds),
-        labels,
-        steps,
-        fallback,
-        out_steps,
-        spikes,
-        counts,
-    )
+    with signals_held():
+        _infer_batch(
+            imgs,
+            sizes,
+            row_offsets,
+            fanout,
+            _thresholds(model, thresholds),
+            labels,
+            steps,
+            fallback,
+            out_steps,
+            spikes,
+            counts,
+        )
     return RefBatch(labels, steps, fallback, out_steps, spikes, counts)
 
 

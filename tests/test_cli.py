@@ -3,7 +3,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from helpers import run_bs4nn
 
 
@@ -104,29 +103,6 @@ def test_out_of_memory_is_one_line(monkeypatch, capsys):
         "bs4nn eval: error: out of memory: Unable to allocate 58.4 GiB for an array with shape "
         "(10000000, 784)\n"
     )
-
-
-def test_ctrl_c_inside_a_parallel_numba_function_is_an_interrupt(monkeypatch, capsys):
-    # numba hands a KeyboardInterrupt in its parallel code back as a SystemError caused by it
-    import bs4nn.trainer.cli as commands
-    from bs4nn.cli import main
-
-    def interrupted_in_numba(args):
-        unpickle = SystemError("_numba_unpickle returned a result with an exception set")
-        unpickle.__cause__ = KeyboardInterrupt()
-        raise SystemError("CPUDispatcher(...) returned a result with an exception set") from (
-            unpickle
-        )
-
-    def other_system_error(args):
-        raise SystemError("a real fault")
-
-    monkeypatch.setattr(commands, "_eval", interrupted_in_numba)
-    assert main(["eval", "m.bs4nn"]) == 130
-    assert capsys.readouterr().err == "bs4nn eval: interrupted\n"
-    monkeypatch.setattr(commands, "_eval", other_system_error)
-    with pytest.raises(SystemError, match="a real fault"):
-        main(["eval", "m.bs4nn"])
 
 
 def test_sigterm_is_an_interrupt_with_its_own_status(monkeypatch, capsys):

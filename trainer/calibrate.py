@@ -20,6 +20,7 @@ import numpy as np
 from bs4nn.trainer import calibrate_kernels
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import forward_batch, pack_forward, predict
+from bs4nn.trainer.interrupts import signals_held
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
 
@@ -30,17 +31,18 @@ PASSES = 2  # coordinate-descent rounds over the layers
 def _scores_per_k(images, labels, lay, fw, thresholds, layer: int, ks):
     """calibrate_kernels.scores_per_k for the packed network (lay, fw) of `pack_forward`:
     (images right, sum of decision steps) per K = ks[c] at `layer`, the others `thresholds`."""
-    return calibrate_kernels.scores_per_k(
-        images,
-        labels,
-        lay.sizes,
-        lay.woff,
-        lay.noff,
-        fw,
-        np.asarray(thresholds, np.int32),
-        layer,
-        np.asarray(ks, np.int32),
-    )
+    with signals_held():
+        return calibrate_kernels.scores_per_k(
+            images,
+            labels,
+            lay.sizes,
+            lay.woff,
+            lay.noff,
+            fw,
+            np.asarray(thresholds, np.int32),
+            layer,
+            np.asarray(ks, np.int32),
+        )
 
 
 def accuracy_with_thresholds(

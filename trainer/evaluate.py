@@ -16,6 +16,7 @@ import numpy as np
 from bs4nn.trainer import kernels
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import write_json
+from bs4nn.trainer.interrupts import signals_held
 from bs4nn.trainer.kernels import Layout
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.semantics import NOT_FIRED, TMAX
@@ -94,7 +95,8 @@ def _run(
         out_times=np.empty((n, model.layer_sizes[-1]), np.int64),
         spikes=np.empty((n, n_layers + 1), np.int64),
     )
-    kernels.infer_batch(images, lay, fw, thr, stop_at_decision, out)
+    with signals_held():
+        kernels.infer_batch(images, lay, fw, thr, stop_at_decision, out)
     return out
 
 
