@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # a usage error (printed, status 2) or --help (status 0)
         return int(exc.code or 0)
+    except KeyboardInterrupt as exc:  # while the sub-commands' modules load (numba: ~1 s)
+        return _interrupted(_command_word(sys.argv[1:] if argv is None else argv), exc)
     # only the main thread may set handlers; a SIGTERM ignored by whoever started us stays so
     catch_term = (
         threading.current_thread() is threading.main_thread()
@@ -131,11 +133,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _interrupted(command: str, exc: KeyboardInterrupt) -> int:
+    who = f"bs4nn {command}" if command else "bs4nn"
     if isinstance(exc, Terminated):
-        print(f"bs4nn {command}: terminated", file=sys.stderr)
+        print(f"{who}: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
-    print(f"bs4nn {command}: interrupted", file=sys.stderr)
+    print(f"{who}: interrupted", file=sys.stderr)
     return 130
+
+
+def _command_word(argv: list[str]) -> str:
+    """The sub-command of a command line not parsed yet: its first word that is no option."""
+    return next((word for word in argv if not word.startswith("-")), "")
 
 
 if __name__ == "__main__":

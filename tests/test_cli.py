@@ -130,6 +130,20 @@ def test_sigterm_is_an_interrupt_with_its_own_status(monkeypatch, capsys):
     assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
 
 
+def test_ctrl_c_while_the_commands_load_is_one_line(monkeypatch, capsys):
+    import bs4nn.cli
+    from bs4nn.cli import main
+
+    def loading():
+        raise KeyboardInterrupt  # as in numba's import, the first second of every command
+
+    monkeypatch.setattr(bs4nn.cli, "build_parser", loading)
+    assert main(["--version"]) == 130
+    assert capsys.readouterr().err == "bs4nn: interrupted\n"
+    assert main(["data", "fetch", "mnist"]) == 130
+    assert capsys.readouterr().err == "bs4nn data: interrupted\n"
+
+
 def test_demo_goes_on_from_the_checkpoint_of_an_interrupted_training(tmp_path, monkeypatch):
     import json
 
