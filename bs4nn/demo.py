@@ -50,11 +50,13 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from bs4nn.host.bench import REPORT_NAME
     from bs4nn.host.connect import load_model
     from bs4nn.trainer.files import check_output
     from bs4nn.trainer.run import checkpoint_path
 
     out = Path(args.out)
+    bench_out = out / "bench"
     check_output(out, "--out", folder=True)  # before the fetch and the training
     dataset = "mnist"
     if args.model is not None:  # one the board can run, before any step
@@ -65,9 +67,14 @@ def _demo(args: argparse.Namespace) -> int:
     model = args.model
     if model is None:
         model = str(out / "mnist-demo.bs4nn")
-        # a demo interrupted after an epoch goes on from its checkpoint
-        resume = ["--resume"] if checkpoint_path(Path(model)).is_file() else []
-        _step("train", ["train", *DEMO_TRAIN_ARGS, "--out", model, *resume, *data])
+        train = ["train", *DEMO_TRAIN_ARGS, "--out", model, *data]
+        if checkpoint_path(Path(model)).is_file():  # interrupted after an epoch
+            _step("train", [*train, "--resume"])
+        elif _bench_to_resume(bench_out, model):  # interrupted while benching
+            print(f"\n== train: {model} (trained; its bench was interrupted)", flush=True)
+        else:
+            _step("train", train)
+    resume = ["--resume"] if _bench_to_resume(bench_out, model) else []
     _step(
         "bench on the emulated board",
         [
@@ -78,15 +85,30 @@ def _demo(args: argparse.Namespace) -> int:
             "--limit",
             str(args.limit),
             "--out",
-            str(out / "bench"),
+            str(bench_out),
+            *resume,
             *data,
         ],
     )
-    report = json.loads((out / "bench" / "report.json").read_text())
-    print(f"\nreport: {out / 'bench' / 'report.json'}")
+    report = json.loads((bench_out / REPORT_NAME).read_text())
+    print(f"\nreport: {bench_out / REPORT_NAME}")
     for line in summary_lines(report):
         print(line)
     return 0 if report.get("mismatches", 1) == 0 else 1
+
+
+def _bench_to_resume(bench_out: Path, model: str) -> bool:
+    """Whether bench_out holds an interrupted bench of this model file."""
+    from bs4nn.host.bench import unfinished_rows
+    from bs4nn.trainer.errors import Bs4nnError
+    from bs4nn.trainer.model import Model
+
+    if not Path(model).is_file():
+        return False
+    try:
+        return unfinished_rows(bench_out, Model.load(model).content_hash) > 0
+    except Bs4nnError:  # a damaged model: the steps say so
+        return False
 
 
 def summary_lines(report: dict) -> list[str]:

@@ -38,6 +38,7 @@ from bs4nn.trainer.files import check_output, write_json
 
 CSV_NAME = "images.csv"
 DEVICE_NAME = "device.json"  # the board, kernel and counter the images.csv rows come from
+REPORT_NAME = "report.json"  # written last: there only when the images.csv run finished
 
 
 @dataclass
@@ -104,6 +105,8 @@ def run_bench(
             ref = reference_batch(intmodel, images)
             t_start += time.monotonic() - t_ref  # wall_seconds counts the device's part
             folder.started()
+            if todo:  # an earlier run's report no longer describes the CSV
+                (out / REPORT_NAME).unlink(missing_ok=True)
             if resumed.damaged or resumed.duplicates:  # the device answers: now, not before
                 rewrite_records(csv_path, resumed.records)
             if not (resume and (out / DEVICE_NAME).is_file()):  # else: the same, checked above
@@ -190,7 +193,7 @@ def _test_images(intmodel: IntModel, dataset: str, data_dir, limit: int | None):
 
 def _write_report(report: dict, records, out: Path, csv_path: Path, quiet: bool) -> None:
     """report.json and the plots in `out`; the summary on the console unless quiet."""
-    write_json(out / "report.json", report)
+    write_json(out / REPORT_NAME, report)
     plots = write_plots(report, records, out)
     if not quiet:
         print()
@@ -200,6 +203,18 @@ def _write_report(report: dict, records, out: Path, csv_path: Path, quiet: bool)
             f"report: {out / 'report.json'}, per image: {csv_path}, plots: "
             + ", ".join(pth.name for pth in plots)
         )
+
+
+def unfinished_rows(out_dir: str | Path, model_hash: str) -> int:
+    """Images of this model that an interrupted bench into `out_dir` measured (its images.csv
+    without a report.json); 0 when there is none: `--resume` would go on from them."""
+    out = Path(out_dir)
+    if not (out / CSV_NAME).is_file() or (out / REPORT_NAME).is_file():
+        return 0
+    try:
+        return sum(r.model_hash == model_hash for r in read_records(out / CSV_NAME))
+    except Bs4nnError:  # not a CSV a bench goes on from
+        return 0
 
 
 def _rows(csv_path: Path) -> int:

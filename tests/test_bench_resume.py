@@ -15,7 +15,7 @@ import time
 
 import pytest
 from badinput import snapshot, tiny_model
-from fake_device import FakeDevice
+from fake_device import FakeDevice, Faults
 
 from bs4nn.cli import main
 from bs4nn.codegen.intmodel import IntModel
@@ -356,3 +356,23 @@ def test_a_resume_that_cannot_reach_the_device_leaves_a_damaged_csv_as_it_was(
     write_lines(out, lines)
     err = refused(path, "/dev/nonexist", out, capsys)
     assert err.startswith("bs4nn bench: error: no serial device at /dev/nonexist: ")
+
+
+def test_an_unfinished_run_leaves_no_report_of_an_earlier_one(model, measured, tmp_path, capsys):
+    from bs4nn.host.bench import unfinished_rows
+
+    path, intmodel = model
+    out = tmp_path / "bench"
+    shutil.copytree(measured, out)
+    assert unfinished_rows(out, intmodel.model_hash) == 0  # finished: its report is there
+    with FakeDevice(intmodel, Faults(silent_after=5)) as fake:
+        assert bench(path, fake.port, out) == 2  # starts over, then the device stops answering
+    assert "stopped answering" in capsys.readouterr().err
+    assert not (out / "report.json").exists()  # the finished run's, not of these rows
+    assert len(csv_rows(out)) == 5
+    assert unfinished_rows(out, intmodel.model_hash) == 5
+    assert unfinished_rows(out, "0" * 64) == 0
+    with FakeDevice(intmodel) as fake:
+        assert bench(path, fake.port, out, "--resume") == 0
+    assert json.loads((out / "report.json").read_text())["resumed_images"] == 5
+    assert unfinished_rows(out, intmodel.model_hash) == 0

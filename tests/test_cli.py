@@ -175,6 +175,46 @@ def test_demo_goes_on_from_the_checkpoint_of_an_interrupted_training(tmp_path, m
     assert steps[6] == ["data", "fetch", "fashion-mnist"] and steps[7][0] == "bench"
 
 
+def test_demo_goes_on_from_an_interrupted_bench(tmp_path, monkeypatch):
+    import shutil
+
+    import bs4nn.cli
+    from bs4nn.cli import main
+    from bs4nn.host.records import Record, rewrite_records
+    from bs4nn.trainer.model import Model
+
+    out = tmp_path / "demo"
+    model = out / "mnist-demo.bs4nn"
+    shipped = Path(__file__).resolve().parents[1] / "models" / "mnist-600.bs4nn"
+    steps = []
+
+    def run_command(argv):
+        steps.append(argv)
+        if argv[0] == "train":
+            shutil.copy(shipped, model)
+        if argv[0] == "bench":
+            bench = out / "bench"
+            rewrite_records(bench / "images.csv", [row])  # one image measured
+            if interrupt:
+                raise KeyboardInterrupt
+            (bench / "report.json").write_text(
+                '{"accuracy": 1.0, "mismatches": 0, "counter": {"mean": 1.0}}'
+            )
+
+    row = Record(0, 7, 7, 7, 9, 9, False, "", 100, 1.0, 10, (1, 2, 1), (1, 2, 1),
+                 (-1,) * 7 + (9, -1, -1), Model.load(shipped).content_hash)  # fmt: skip
+    monkeypatch.setattr(bs4nn.cli, "run_command", run_command)
+    (out / "bench").mkdir(parents=True)
+    interrupt = True
+    assert main(["demo", "--out", str(out)]) == 130
+    assert [s[0] for s in steps] == ["data", "train", "bench"] and "--resume" not in steps[2]
+    interrupt = False
+    assert main(["demo", "--out", str(out)]) == 0  # the model is kept, its bench goes on
+    assert [s[0] for s in steps[3:]] == ["data", "bench"] and steps[4][-1] == "--resume"
+    assert main(["demo", "--out", str(out)]) == 0  # finished: a new run
+    assert [s[0] for s in steps[5:]] == ["data", "train", "bench"] and "--resume" not in steps[7]
+
+
 def test_demo_interrupted_offers_itself_again(tmp_path, monkeypatch, capsys):
     # its steps go on from their checkpoint when the demo runs again; demo has no --resume
     import bs4nn.cli
