@@ -374,5 +374,7 @@ def test_an_unfinished_run_leaves_no_report_of_an_earlier_one(model, measured, t
     assert unfinished_rows(out, "0" * 64) == 0
     with FakeDevice(intmodel) as fake:
         assert bench(path, fake.port, out, "--resume") == 0
-    assert json.loads((out / "report.json").read_text())["resumed_images"] == 5
+    report = json.loads((out / "report.json").read_text())
+    assert report["resumed_images"] == 5 and report["images_this_run"] == N - 5
+    assert report["images_per_s"] == (N - 5) / report["seconds_this_run"]  # this run's images
     assert unfinished_rows(out, intmodel.model_hash) == 0

@@ -64,3 +64,25 @@ def test_refuses_non_positive_alpha():
     model.alphas[1] = 0.0  # as a corrupt or foreign model could carry
     with pytest.raises(Bs4nnError, match=r"layer 1 .* alpha=0.0; .* needs alpha > 0"):
         IntModel.from_model(model)
+
+
+def test_thresholds_given_for_a_run_are_checked():
+    from bs4nn.codegen.reference import reference_batch
+
+    model = IntModel.from_model(tiny())
+    with pytest.raises(Bs4nnError, match="1 thresholds given for 2 weight layers"):
+        model.check_limits((2,))
+    with pytest.raises(Bs4nnError, match="K=0"):
+        reference_batch(model, np.zeros((1, 4), np.uint8), (0, 1))
+
+
+def test_the_documented_limits_are_allowed():
+    from bs4nn.trainer.semantics import check_thresholds, firmware_size_problem
+
+    check_thresholds([1, 32767])
+    assert firmware_size_problem([65535, 4096, 255]) is None
+    assert firmware_size_problem([65536, 4096, 255]) is not None
+    assert firmware_size_problem([65535, 4097, 255]) is not None
+    assert firmware_size_problem([65535, 4096, 256]) is not None
+    with pytest.raises(Bs4nnError):
+        check_thresholds([1, 32768])

@@ -64,6 +64,9 @@ def test_simultaneous_outputs_largest_count_wins():
     assert (r.label, r.decision_step, r.fallback) == (1, 0, False)
     assert r.output_steps.tolist() == [0, 0, 0]
     assert r.spikes.tolist() == [3, 3, 3]
+    # the counts the decision compared (the EEMBC text mode's scores)
+    batch = reference_batch(net([3, 3, 3], NET2_SIGNS, [1, 1]), np.full((1, 3), 255, np.uint8))
+    assert batch.output_counts.tolist() == [[1, 3, 1]]
 
 
 def test_fallback_largest_count_at_255():

@@ -115,3 +115,24 @@ def test_eval_json_saved_beside_the_model(tmp_path):
     assert path == tmp_path / "m.eval.json"
     assert path.read_text() == res.to_json() + "\n"
     assert json.loads(path.read_text())["accuracy"] == 0.25
+
+
+def test_a_fallback_on_the_right_label_is_right_both_ways():
+    # image 3 falls back to o0 (all counts 0); labelled 0 it is right, strict and tie-inclusive
+    res = evaluate(model_from_arrays(NET, [1.0], [1.0]), IMAGES, np.array([1, 2, 1, 0]))
+    assert (res.accuracy, res.accuracy_tie_inclusive) == (0.5, 1.0)
+
+
+def test_the_decision_step_per_class_is_a_mean():
+    res = evaluate(model_from_arrays(NET, [1.0], [1.0]), IMAGES[[1, 1, 3]], np.array([2, 2, 2]))
+    assert res.per_class_mean_decision_step[2] == 85.0  # steps 0, 0, 255 (median 0)
+
+
+def test_images_that_do_not_fit_the_model_are_refused():
+    model = model_from_arrays(NET, [1.0], [1.0])
+    with pytest.raises(Bs4nnError, match="images have 3 pixels"):
+        forward_batch(model, np.zeros((1, 3), np.uint8))
+    with pytest.raises(Bs4nnError, match="uint8"):
+        forward_batch(model, np.zeros((1, 4), np.int32))
+    with pytest.raises(Bs4nnError, match="at least one"):
+        evaluate(model, IMAGES[:0], np.zeros(0, int))

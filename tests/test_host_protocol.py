@@ -242,3 +242,63 @@ def test_a_frame_after_long_text_is_kept():
     frames = p.FrameSplitter().feed(text + reply)
     assert len(frames) == 1
     assert p.parse_frame_after_text(frames[0]) == p.parse_frame(reply[:-1])
+
+
+def infer_body(flags=0, spikes=(1, 1, 1)) -> bytes:
+    """An INFER reply body for 3 outputs and 2 weight layers: label 1, decision step 10."""
+    return (
+        bytes([1, flags])
+        + struct.pack("<H", 10)
+        + struct.pack("<3H", 10, 10, 10)
+        + struct.pack("<3H", *spikes)
+        + bytes(4)
+    )
+
+
+def test_only_bit_0_of_the_flags_is_the_fallback():
+    assert p.parse_infer(p.Frame(p.INFER_REPLY, 1, infer_body(flags=2)), 3, 2).fallback is False
+    assert p.parse_infer(p.Frame(p.INFER_REPLY, 1, infer_body(flags=1)), 3, 2).fallback is True
+
+
+def test_spike_counts_are_unsigned():
+    reply = p.parse_infer(p.Frame(p.INFER_REPLY, 1, infer_body(spikes=(40000, 1, 1))), 3, 2)
+    assert reply.spikes == (40000, 1, 1)
+
+
+def test_replies_of_another_length_are_refused():
+    with pytest.raises(p.ProtocolError):
+        p.parse_reply(p.Frame(p.RESET_REPLY, 1, b"\x00"))
+    with pytest.raises(p.ProtocolError):
+        p.parse_reply(p.Frame(p.ERROR_REPLY, 1, b"\x01\x02"))
+    with pytest.raises(p.ProtocolError):
+        p.parse_infer(p.Frame(p.INFER_REPLY, 1, infer_body() + b"\x00"), 3, 2)
+
+
+def test_a_frame_one_byte_over_the_largest_is_refused():
+    raw = bytes([p.INFER_REPLY, 1, 0]) + b"\x01" * (p.MAX_FRAME - 4)
+    raw += p.crc16_ccitt_false(raw).to_bytes(2, "little")
+    assert len(raw) == p.MAX_FRAME + 1
+    with pytest.raises(p.ProtocolError, match="exceeds"):
+        p.parse_frame(p.cobs_encode(raw))
+
+
+def test_the_bitmap_length_of_inputs_not_a_multiple_of_8():
+    pixels = np.full(9, 7, np.uint8)
+    assert p.body_lengths(pixels)[p.INFER_BITMAP] == len(p.bitmap_body(pixels)) == 2 + 9
+
+
+def test_dense_wins_a_tie_of_lengths():
+    pixels = np.array([0, 0, 0, 0, 0, 0, 5, 9], np.uint8)  # dense 8 bytes, sparse 2 + 2 x 3
+    assert p.parse_frame(p.infer_request(1, pixels)[:-1]).type == p.INFER
+
+
+def test_a_body_of_the_largest_size_is_sent():
+    pixels = np.ones(p.MAX_BODY, np.uint8)
+    assert len(p.parse_frame(p.infer_request(1, pixels, bitmap=True)[:-1]).body) == p.MAX_BODY
+
+
+def test_only_text_in_front_of_a_frame_is_skipped():
+    frame = p.build_frame(p.RESET_REPLY, 1)[:-1]
+    assert p.parse_frame_after_text(b"hello\r\n" + frame).after_text
+    with pytest.raises(p.ProtocolError):
+        p.parse_frame_after_text(b"\x01\x80\n" + frame)
