@@ -190,7 +190,6 @@ def test_paper_checks_its_inputs_before_any_work(tmp_path, capsys):
 @pytest.mark.parametrize(
     "damage,dropped",
     [
-        (lambda res: 5, []),  # "experiments" is no object: all run again
         (lambda res: {**res, "fig2": {"x": 1}}, ["fig2"]),
         (lambda res: {**res, "fig2": 7}, ["fig2"]),
         (lambda res: {"table1": {**res["table1"], "figures": 3}}, ["table1"]),
@@ -200,7 +199,6 @@ def test_paper_checks_its_inputs_before_any_work(tmp_path, capsys):
         ),
     ],
     ids=[
-        "experiments-not-an-object",
         "entry-without-parts",
         "entry-a-number",
         "figures-a-number",
@@ -226,6 +224,47 @@ def test_a_damaged_results_file_runs_the_damaged_entries_again(tmp_path, capsys,
         k: v for k, v in good["table1"].items() if k != "seconds"
     }
     assert "## table1" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b'{"experiments": {"table1": {"fig', b'{"experiments": 5}', b"[1, 2]", b"\xff\xfe", b"{}"],
+    ids=["cut-short", "experiments-not-an-object", "a-list", "not-utf8", "no-experiments"],
+)
+def test_a_results_file_it_cannot_go_on_from_is_refused_and_kept(tmp_path, capsys, text):
+    # running only some experiments would have dropped all the others without a word
+    out = tmp_path / "paper"
+    out.mkdir()
+    (out / "results.json").write_bytes(text)
+    assert main(["paper", "--only", "table1", "--out", str(out), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        f"bs4nn paper: error: {out / 'results.json'} is not a results file of bs4nn paper (not "
+        "JSON, or no experiments in it); move it away, or choose another --out\n"
+    )
+    assert [p.name for p in out.iterdir()] == ["results.json"]
+    assert (out / "results.json").read_bytes() == text
+
+
+def test_an_interrupted_run_says_that_running_it_again_goes_on(tmp_path, capsys, monkeypatch):
+    import sys
+
+    import bs4nn.trainer.paper.run as run
+
+    out = tmp_path / "paper"
+    argv = ["paper", "--only", "table1", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+
+    def interrupted(ctx, ids):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "run_paper", interrupted)
+    monkeypatch.setattr(sys, "argv", ["bs4nn", *argv])
+    capsys.readouterr()
+    assert main(argv) == 130
+    assert capsys.readouterr().err == (
+        f"resume with: bs4nn paper --only table1 --out {out} --no-progress\n"
+        "bs4nn paper: interrupted\n"
+    )
 
 
 def test_a_run_that_fails_before_its_first_file_leaves_no_folders(data_dir, tmp_path, capsys):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_output, made_for
-from bs4nn.trainer.options import existing_dir, path, positive_int
+from bs4nn.trainer.options import existing_dir, offer_resume, path, positive_int, rerun_resumes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,12 +70,13 @@ def _paper(args: argparse.Namespace) -> int:
 
     from bs4nn.trainer.paper.context import Context
     from bs4nn.trainer.paper.models import SHIPPED, ModelSet
-    from bs4nn.trainer.paper.run import EXPERIMENTS, datasets_of, run_paper
+    from bs4nn.trainer.paper.run import EXPERIMENTS, RESULTS, datasets_of, load_results, run_paper
     from bs4nn.trainer.plots import make_dir
 
     ids = _ids(args.only)
     out = Path(args.out)
     check_output(out, "--out", folder=True)
+    load_results(out)  # an earlier results.json it cannot go on from is refused before any work
     if args.retrain and args.models is not None:
         raise Bs4nnError("--retrain trains the models into OUT/models: leave out --models")
     folder = out / "models" if args.retrain else Path(args.models or SHIPPED)
@@ -86,7 +87,9 @@ def _paper(args: argparse.Namespace) -> int:
     )  # lines above the progress bars, not through them
     for dataset in sorted(datasets_of(ids)):  # missing data fails before the folder exists
         ctx.test_set(dataset)
-    with made_for(out):  # a run that fails before its first file leaves no empty folders
-        make_dir(out)
-        run_paper(ctx, ids)
+    # run again, it keeps the experiments an interrupted run finished
+    with rerun_resumes(), offer_resume(lambda: (out / RESULTS).is_file()):
+        with made_for(out):  # a run that fails before its first file leaves no empty folders
+            make_dir(out)
+            run_paper(ctx, ids)
     return 0

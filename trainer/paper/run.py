@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import write_atomic
 from bs4nn.trainer.paper import fashion, mnist, numbers, tables
 from bs4nn.trainer.paper.context import Context
@@ -82,11 +83,14 @@ def load_results(out: Path) -> tuple[dict, list[str]]:
     if not path.is_file():
         return {}, []
     try:
-        experiments = json.loads(path.read_text()).get("experiments", {})
-    except (ValueError, AttributeError):
-        return {}, []  # unreadable: everything runs again
-    if not isinstance(experiments, dict):
-        return {}, []
+        experiments = json.loads(path.read_bytes())["experiments"]
+    except (ValueError, TypeError, KeyError):
+        experiments = None
+    if not isinstance(experiments, dict):  # not ours, or cut short: nothing of it is dropped
+        raise Bs4nnError(
+            f"{path} is not a results file of bs4nn paper (not JSON, or no experiments in it); "
+            "move it away, or choose another --out"
+        )
     good = {k: e for k, e in experiments.items() if k in EXPERIMENTS and reportable(k, e)}
     return good, [k for k in experiments if k not in good]
 
