@@ -453,7 +453,8 @@ def test_cli_verify_and_where(isolated, data_dir, capsys, monkeypatch):
         "4 bytes, shorter than the IDX header",
         f"mnist/t10k-images-idx3-ubyte: {isolated}/mnist/t10k-images-idx3-ubyte: OK",
         f"mnist/t10k-labels-idx1-ubyte: {isolated}/mnist/t10k-labels-idx1-ubyte: OK",
-        "2 file(s) missing or bad; run `bs4nn data fetch mnist` (see `bs4nn data where`)",
+        f"2 file(s) missing or bad; run `bs4nn data fetch mnist --data-dir {isolated}` (see "
+        "`bs4nn data where`)",  # where the bad file is: the fetch replaces it there
     ]
     assert bs4nn_main(["data", "verify", "fashion-mnist", "--data-dir", str(data_dir)]) == 0
     assert bs4nn_main(["data", "where", "--data-dir", str(isolated)]) == 0

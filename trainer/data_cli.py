@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 
 from bs4nn.trainer import datasets
 from bs4nn.trainer.options import existing_dir, path
@@ -60,7 +61,8 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"{name}/{fname}: {path}: {'OK' if problem is None else problem}")
             bad += problem is not None
     if bad:
-        hint = f"`bs4nn data fetch {args.name}`" if args.name else "`bs4nn data fetch NAME`"
+        where = ["--data-dir", str(args.data_dir)] if args.data_dir else []  # fix it there
+        hint = f"`bs4nn {shlex.join(['data', 'fetch', args.name or 'NAME', *where])}`"
         print(f"{bad} file(s) missing or bad; run {hint} (see `bs4nn data where`)")
         return 1
     return 0
