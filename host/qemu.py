@@ -139,12 +139,18 @@ def start_qemu(
         if time.monotonic() > deadline:
             break
     if not pty:
+        try:  # its output ended: it is exiting
+            status = proc.wait(timeout=2) if found.is_set() else None
+        except subprocess.TimeoutExpired:
+            status = None
         handle.stop()
         tail = "\n".join(log) or "(no output)"
-        raise Bs4nnError(
-            f"QEMU did not announce its serial pty within {timeout:.0f} s "
-            f"(command: {' '.join(cmd)}); its output:\n{tail}"
+        what = (
+            f"did not announce its serial pty within {timeout:.0f} s"
+            if status is None
+            else f"exited with status {status} before it announced its serial pty"
         )
+        raise Bs4nnError(f"QEMU {what} (command: {' '.join(cmd)}); its output:\n{tail}")
     handle.pty_path = pty[0]
     return handle
 

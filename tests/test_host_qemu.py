@@ -6,6 +6,8 @@ in a second and does not depend on the firmware being finished.
 
 import shutil
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -113,3 +115,27 @@ def test_stopped_on_keyboard_interrupt(echo_elf):
         with qemu.running_qemu(echo_elf) as q:
             raise KeyboardInterrupt
     assert not q.alive
+
+
+@pytest.mark.parametrize(
+    "script, said",
+    [
+        ("print('qemu: machine unknown'); sys.exit(1)", "exited with status 1 before it announced"),
+        ("print('booting'); sys.stdout.flush(); time.sleep(30)", "did not announce its serial pty"),
+    ],
+    ids=["exits", "silent"],
+)
+def test_a_qemu_that_gives_no_pty_is_named_for_what_it_did(tmp_path, monkeypatch, script, said):
+    fake = tmp_path / "bin" / qemu.QEMU_BINARY
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport sys, time\n{script}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    (tmp_path / "firmware.elf").write_bytes(b"")
+    started = time.monotonic()
+    with pytest.raises(Bs4nnError) as exc:
+        qemu.start_qemu(tmp_path / "firmware.elf", timeout=1.5)
+    assert time.monotonic() - started < 5
+    message = str(exc.value)
+    shown = "qemu: machine unknown" if "exit" in script else "booting"
+    assert message.startswith(f"QEMU {said}") and message.endswith(f"its output:\n{shown}")
