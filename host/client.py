@@ -89,6 +89,7 @@ class Device:
         timeout: float = DEFAULT_TIMEOUT_S,
         window: int = 2,
         sparse: bool | None = None,
+        restart_hint: str = "restart it and use --resume",
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
@@ -96,6 +97,7 @@ class Device:
         self.timeout = timeout
         self.window = window
         self.sparse = sparse  # None: the shortest form per image; True: sparse when it fits
+        self.restart_hint = restart_hint  # what to do when it stopped answering mid-run
         self.bitmap: bool | None = None  # INFER_BITMAP supported? None: not known yet
         self.stats = LinkStats()
         self.info: p.InfoReply | None = None
@@ -380,8 +382,8 @@ class _Stream:
                 raise DeviceSilent(
                     f"the device on {dev.link.name} stopped answering ({len(self.inflight)} "
                     f"requests unanswered for {now - self.last_progress:.1f} s, no reply to "
-                    "INFO either): it hangs or was reset; results so far are kept, restart it "
-                    "and use --resume"
+                    f"INFO either): it hangs or was reset; results so far are kept, "
+                    f"{dev.restart_hint}"
                 )
             self.probe = None  # the INFO reply may have merged with garbage: ask once more
         stalled = self.probe_due or now - self.last_progress > dev.timeout

@@ -62,8 +62,14 @@ def connect(
     firmware = prepare_emulated_firmware(intmodel, out_dir / "firmware", quiet, board)
     with running_emulator(board, Path(out_dir) / "firmware" / "build") as emu:
         link = SerialTransport(emu.where)
+        name = "QEMU" if emu.kind == "qemu" else emu.kind
         try:
-            dev = Device(link, timeout=timeout, window=window or DEFAULT_WINDOW)
+            dev = Device(
+                link,
+                timeout=timeout,
+                window=window or DEFAULT_WINDOW,
+                restart_hint=f"use --resume (it starts {name} anew)",
+            )
             try:
                 dev.handshake(intmodel.model_hash)
                 yield Connection(dev, emu.kind, emu.where, firmware)
@@ -72,7 +78,6 @@ def connect(
                     emu.process.wait(1.0)
                 except subprocess.TimeoutExpired:
                     raise exc from None
-                name = "QEMU" if emu.kind == "qemu" else emu.kind
                 raise LinkClosed(
                     f"{name} exited (status {emu.process.returncode}) during the run: {exc}"
                 ) from exc

@@ -580,3 +580,35 @@ def test_a_port_that_cannot_be_opened_is_the_only_thing_said(model_path, tmp_pat
     with pytest.raises(Bs4nnError, match=r"^no serial device at /dev/nonexist: "):
         run_bench(model_path, port="/dev/nonexist", out_dir=out, limit=3, progress=False)
     assert capsys.readouterr().out == "" and not out.exists()
+
+
+def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
+    model_path, intmodel, tmp_path, monkeypatch
+):
+    # the emulator replaced by the fake device on its pty: no board for the user to restart
+    import contextlib
+    import subprocess
+    import sys
+
+    import bs4nn.host.connect as connect
+    from bs4nn.host.emulate import RunningEmulator
+
+    @contextlib.contextmanager
+    def emulator(board, build_dir):
+        with FakeDevice(intmodel, Faults(silent_after=3)) as fake:
+            sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            try:
+                yield RunningEmulator("qemu", fake.port, sleeper)
+            finally:
+                sleeper.kill()
+                sleeper.wait()
+
+    monkeypatch.setattr(connect, "find_qemu", lambda: "qemu-system-arm")
+    monkeypatch.setattr(connect, "prepare_emulated_firmware", lambda *a: {})
+    monkeypatch.setattr(connect, "running_emulator", emulator)
+    with pytest.raises(DeviceSilent) as exc:
+        run_bench(model_path, out_dir=tmp_path, progress=False, quiet=True, timeout=0.5, limit=N)
+    assert str(exc.value).endswith(
+        "it hangs or was reset; results so far are kept, use --resume (it starts QEMU anew)"
+    )
+    assert len(csv_indices(tmp_path / "images.csv")) == 3
