@@ -115,9 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bs4nn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # before OSError, of which it is one
-        # output piped into e.g. `head`, which stopped reading: not an error of ours
+        # output piped into e.g. `head`, which stopped reading: the work stops there, as on
+        # Ctrl-C (what was kept is kept), with the status of a process SIGPIPE ended
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        print(f"bs4nn {args.command}: stopped: its output was closed", file=sys.stderr)
+        return 128 + signal.SIGPIPE
     except OSError as exc:  # one not met where it happens: still one line, never a traceback
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"bs4nn {args.command}: error: {where}{reason(exc)}", file=sys.stderr)

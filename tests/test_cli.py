@@ -72,22 +72,29 @@ def test_unknown_target_is_refused_before_anything_is_written(tmp_path):
     assert not (tmp_path / "fw").exists()
 
 
-def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
-    """`bs4nn ... | head -1`: head stops reading; the command ends quietly with status 0 (a
-    BrokenPipeError is an OSError, so its handler must come first)."""
+def test_output_into_a_closed_pipe_stops_the_work_as_an_interruption(tmp_path):
+    """`bs4nn train ... | head -2`: head stops reading; the work stops with the status of a
+    process SIGPIPE ended, says so, and offers to resume what it kept (a BrokenPipeError is an
+    OSError, so its handler must come first). It said nothing, with status 0."""
     code = (
         "import sys\n"
         "import bs4nn.trainer.cli as commands\n"
+        "from bs4nn.trainer.options import offer_resume\n"
         "def closed(args):\n"
-        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "    with offer_resume(lambda: True):\n"
+        "        raise BrokenPipeError(32, 'Broken pipe')\n"
         "commands._eval = closed\n"
         "from bs4nn.cli import main\n"
-        "sys.exit(main(['eval', 'm.bs4nn']))\n"
+        "sys.argv = ['bs4nn', 'eval', 'm.bs4nn']\n"
+        "sys.exit(main(sys.argv[1:]))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
     )
-    assert (proc.returncode, proc.stderr) == (0, "")
+    assert (proc.returncode, proc.stderr) == (
+        141,
+        "resume with: bs4nn eval m.bs4nn --resume\nbs4nn eval: stopped: its output was closed\n",
+    )
 
 
 def test_out_of_memory_is_one_line(monkeypatch, capsys):

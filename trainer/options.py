@@ -140,12 +140,12 @@ def rerun_resumes() -> Iterator[None]:
 
 @contextlib.contextmanager
 def offer_resume(kept: Callable[[], bool]) -> Iterator[None]:
-    """On Ctrl-C (or SIGTERM) inside the block, when `kept()` says results were kept: this
-    command line with --resume (once), or as it is inside `rerun_resumes`; the interruption
-    goes on."""
+    """On Ctrl-C (or SIGTERM, or its output closed) inside the block, when `kept()` says
+    results were kept: this command line with --resume (once), or as it is inside
+    `rerun_resumes`; the interruption goes on."""
     try:
         yield
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, SIGTERM, or its output closed
         if kept():
             argv = sys.argv[1:]
             if not _RERUN_RESUMES.get():
