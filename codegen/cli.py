@@ -100,7 +100,15 @@ def run_export(args: argparse.Namespace) -> int:
     for line in result.footprint.lines():
         print(line)
     if images is not None:
-        return _check_against_trainer(model, intmodel, dataset, images)
+        try:
+            return _check_against_trainer(model, intmodel, dataset, images)
+        except KeyboardInterrupt:
+            print(
+                f"{result.out_dir} is complete; its check against the trainer's evaluation did "
+                "not finish (the same export again checks it)",
+                file=sys.stderr,
+            )
+            raise
     return 0
 
 

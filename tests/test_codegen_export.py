@@ -194,3 +194,24 @@ def test_default_kernel_follows_the_first_layers_words(sizes, kernel):
     from bs4nn.codegen.footprint import kernel_for
 
     assert kernel_for(sizes) == kernel
+
+
+def test_ctrl_c_during_the_check_says_the_tree_is_complete_but_unchecked(
+    tmp_path, monkeypatch, capsys
+):
+    import bs4nn.codegen.agreement as agreement
+    from bs4nn.cli import main
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agreement, "compare_with_trainer", interrupted)
+    model = tmp_path / "m.bs4nn"
+    random_model([784, 8, 10], seed=1).save(model)
+    out = tmp_path / "fw"
+    assert main(["export", str(model), "--out", str(out), "--check-images", "20"]) == 130
+    assert capsys.readouterr().err == (
+        f"{out} is complete; its check against the trainer's evaluation did not finish (the same "
+        "export again checks it)\nbs4nn export: interrupted\n"
+    )
+    assert read_manifest(out)["model_hash"] == IntModel.load(model).model_hash
