@@ -173,6 +173,11 @@ def run_sweep(
             if records is not None:
                 print(f"{kind} {setting:g}: kept from the earlier run ({csv_path})")
             else:
+                if resume and csv_path.is_file():
+                    print(
+                        f"{kind} {setting:g}: measured again: {csv_path} holds other rows than "
+                        "this run's (other images, another --limit or model, or damaged ones)"
+                    )
                 conn.device.set_thresholds(ks)
                 ref = reference_batch(intmodel, images, ks)
                 with staged_file(csv_path) as part:  # a setting cut short leaves no CSV

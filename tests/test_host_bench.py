@@ -332,7 +332,12 @@ def test_sweep_resume_measures_again_a_setting_whose_rows_are_not_of_this_run(
         resumed = sweep_thetas_2_6(model_path, fake, tmp_path, resume=True)
         assert fake.infer_requests == N  # the edited setting, measured again
     assert resumed == whole
-    assert "theta 6: kept from the earlier run" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "theta 6: kept from the earlier run" in out
+    assert (
+        f"theta 2: measured again: {csv_path} holds other rows than this run's (other images, "
+        "another --limit or model, or damaged ones)"
+    ) in out.splitlines()
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
