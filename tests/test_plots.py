@@ -235,6 +235,25 @@ def test_cli_train_writes_training_curves(tmp_path, fake_train, capsys, no_plot)
         assert png_size(png) == (700, 600)
 
 
+def test_cli_train_interrupted_while_drawing_says_how_to_draw_later(
+    tmp_path, fake_train, capsys, monkeypatch
+):
+    import bs4nn.trainer.cli
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bs4nn.trainer.cli, "_training_plot", interrupted)
+    fake_train.append(METRICS)
+    out = tmp_path / "tiny.bs4nn"
+    assert main(["train", "--hidden", "20", "--out", str(out)]) == 130
+    assert capsys.readouterr().err == (
+        f"{out} is saved; its training curves were not drawn (`bs4nn eval {out} --plots DIR` "
+        "draws them)\nbs4nn train: interrupted\n"
+    )
+    assert out.is_file()
+
+
 def test_cli_train_without_history_notes_it(tmp_path, fake_train, capsys):
     fake_train.append({})
     out = tmp_path / "tiny.bs4nn"

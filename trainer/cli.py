@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -309,7 +310,15 @@ def _train(args: argparse.Namespace) -> int:
             announce=announce,
         )
     if not args.no_plot:
-        path = _training_plot(result.model, args.out, training_plot_path(args.out), sys.stdout)
+        try:
+            path = _training_plot(result.model, args.out, training_plot_path(args.out), sys.stdout)
+        except KeyboardInterrupt:
+            print(
+                f"{args.out} is saved; its training curves were not drawn (`bs4nn eval "
+                f"{shlex.quote(str(args.out))} --plots DIR` draws them)",
+                file=sys.stderr,
+            )
+            raise
         if path is not None:
             print(f"training curves: {path}")
     return 0
