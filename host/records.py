@@ -179,9 +179,14 @@ class RecordWriter:
                 self._f.flush()
 
     def write(self, record: Record) -> None:
-        with user_path(self.path, "write"):
+        try:
             self._w.writerow(record.row())
             self._f.flush()
+        except OSError as exc:  # e.g. a full disk, in the middle of a run
+            raise Bs4nnError(
+                f"cannot write {self.path}: {exc.strerror or exc}; what was measured before is "
+                "kept: make room, then use --resume"
+            ) from None
 
     def close(self) -> None:
         with user_path(self.path, "write"):

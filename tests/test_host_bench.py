@@ -340,6 +340,29 @@ def test_sweep_resume_measures_again_a_setting_whose_rows_are_not_of_this_run(
     ) in out.splitlines()
 
 
+def test_a_disk_full_in_the_middle_of_a_run_says_what_is_kept(tmp_path):
+    import io
+
+    from bs4nn.host.records import Record
+
+    class FullDisk(io.StringIO):
+        def flush(self):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    path = tmp_path / "images.csv"
+    writer = RecordWriter(path, append=False)
+    writer.close()  # the header is written; the rows go to a full disk
+    writer._f = FullDisk()
+    writer._w = csv.writer(writer._f)
+    row = Record(0, 7, 7, 7, 9, 9, False, "", 100, 1.0, 10, (1, 2, 1), (1, 2, 1), (-1,) * 10, "a")
+    with pytest.raises(Bs4nnError) as exc:
+        writer.write(row)
+    assert str(exc.value) == (
+        f"cannot write {path}: No space left on device; what was measured before is kept: make "
+        "room, then use --resume"
+    )
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
 def test_a_full_disk_names_the_per_image_csv():
     full = Path("/dev/full")  # every write fails as on a full disk; opened, never replaced
