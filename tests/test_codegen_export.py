@@ -1,5 +1,7 @@
 import json
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -215,3 +217,26 @@ def test_ctrl_c_during_the_check_says_the_tree_is_complete_but_unchecked(
         "export again checks it)\nbs4nn export: interrupted\n"
     )
     assert read_manifest(out)["model_hash"] == IntModel.load(model).model_hash
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+@pytest.mark.parametrize(
+    "target, image, emulator",
+    [
+        ("rp2040js-pico", "build/firmware.bin", "harness.js"),
+        ("qemu-mps2-an386", "build/firmware.elf", "qemu-system-arm"),
+    ],
+)
+def test_make_run_builds_what_the_emulator_loads(tmp_path, target, image, emulator):
+    # rp2040js loads the .bin, which `make run` did not build in a clean tree
+    out = tmp_path / "fw"
+    export_firmware(IntModel.from_model(random_model([784, 8, 10], seed=1)), out, target=target)
+    made = subprocess.run(
+        ["make", "-n", "-C", str(out), "run"], capture_output=True, text=True, check=True
+    ).stdout
+    plan = made.replace("\\\n", " ").splitlines()  # a command continued over lines: one line
+    runs = [i for i, cmd in enumerate(plan) if emulator in cmd]
+    makes = [i for i, cmd in enumerate(plan) if cmd.endswith(f" {image}") or f"-o {image}" in cmd]
+    makes = [i for i in makes if i not in runs]
+    assert makes and runs and makes[-1] < runs[0], plan
+    assert image in plan[runs[0]]
