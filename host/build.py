@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -76,11 +77,28 @@ def elf_sizes(elf: Path) -> tuple[int, int, int]:
     return text, data, bss
 
 
-def _run(cmd: list[str], what: str, verbose: bool) -> None:
+def find_pio() -> str:
+    """PlatformIO's `pio`: on PATH, or beside this Python (the venv `make setup` installs it
+    into, which a user need not have activated)."""
+    here = str(Path(sys.executable).parent)
+    for name in ("pio", "platformio"):
+        for where in (None, here):
+            path = shutil.which(name, path=where)
+            if path is not None:
+                return path
+    raise Bs4nnError(
+        f"pio not found on PATH nor in {here}: install PlatformIO with `pip install platformio`"
+    )
+
+
+def _run(cmd: list[str], what: str, verbose: bool, hint: str = "") -> None:
     proc = subprocess.run(cmd, capture_output=not verbose, text=True)
     if proc.returncode != 0:
         tail = "\n".join(((proc.stdout or "") + (proc.stderr or "")).splitlines()[-25:])
-        raise Bs4nnError(f"{what} failed (`{' '.join(cmd)}`, exit {proc.returncode}):\n{tail}")
+        more = f"\n({hint})" if hint else ""
+        raise Bs4nnError(
+            f"{what} failed (`{' '.join(cmd)}`, exit {proc.returncode}):\n{tail}{more}"
+        )
 
 
 def _check_writable(out: Path) -> None:
@@ -108,13 +126,15 @@ def build_firmware(out_dir: str | Path, verbose: bool = False) -> BuildResult:
         _run([make, "-C", str(out)], "the firmware build", verbose)
         elf = out / "build" / "firmware.elf"
     elif kind == "platformio":
-        pio = shutil.which("pio") or shutil.which("platformio")
-        if pio is None:
-            raise Bs4nnError(
-                "pio not found on PATH: install PlatformIO with `pip install platformio`"
-            )
+        pio = find_pio()
         env = info["pio_env"]
-        _run([pio, "run", "-d", str(out), "-e", env], "the PlatformIO build", verbose)
+        _run(
+            [pio, "run", "-d", str(out), "-e", env],
+            "the PlatformIO build",
+            verbose,
+            hint="on its first build of a board PlatformIO downloads the board's platform and "
+            "toolchain, which needs the network",
+        )
         elf = out / ".pio" / "build" / env / "firmware.elf"
     else:
         raise Bs4nnError(f"target {target} has an unknown build kind {kind!r} in targets.json")

@@ -500,6 +500,39 @@ def test_build_without_toolchain_names_packages(tmp_path, monkeypatch):
         build.build_firmware(tmp_path)
 
 
+def test_platformio_is_found_in_the_venv_it_was_installed_into(tmp_path, monkeypatch):
+    # `make setup` installs pio into .venv/bin, which a user need not have activated
+    import sys
+
+    from bs4nn.host import build
+
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    pio = venv_bin / "pio"
+    pio.write_text(f"#!{sys.executable}\nimport sys\nprint('HTTPClientError:')\nsys.exit(1)\n")
+    pio.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(build.sys, "executable", str(venv_bin / "python"))
+    assert build.find_pio() == str(pio)
+    (tmp_path / "fw").mkdir()
+    (tmp_path / "fw" / "bs4nn_export.json").write_text(
+        json.dumps({"target": "nucleo_f446re", "model_hash": "00" * 32})
+    )
+    with pytest.raises(Bs4nnError) as exc:  # offline, its first build cannot fetch the platform
+        build.build_firmware(tmp_path / "fw")
+    assert str(exc.value) == (
+        f"the PlatformIO build failed (`{pio} run -d {tmp_path / 'fw'} -e nucleo_f446re`, exit "
+        "1):\nHTTPClientError:\n(on its first build of a board PlatformIO downloads the board's "
+        "platform and toolchain, which needs the network)"
+    )
+    pio.unlink()
+    with pytest.raises(Bs4nnError) as exc:
+        build.find_pio()
+    assert str(exc.value) == (
+        f"pio not found on PATH nor in {venv_bin}: install PlatformIO with `pip install platformio`"
+    )
+
+
 def test_build_in_a_read_only_export_is_one_line(tmp_path, monkeypatch):
     import tempfile
 
