@@ -97,6 +97,8 @@ def run_export(args: argparse.Namespace) -> int:
         f"exported {args.model} ({network_shape(intmodel.layer_sizes)}, "
         f"K={list(intmodel.thresholds)}, hash {intmodel.model_hash[:16]}) to {result.out_dir}"
     )
+    if result.replaced_target is not None:
+        print(f"replaced the {result.replaced_target} export that was there, and its build")
     for line in result.footprint.lines():
         print(line)
     if images is not None:

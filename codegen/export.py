@@ -37,6 +37,7 @@ class ExportResult:
     target: str
     model_hash: str
     footprint: Footprint
+    replaced_target: str | None = None  # the other board's export that was in out_dir
 
 
 def _copy_tree(src: Path, dst: Path, context: dict) -> None:
@@ -75,10 +76,30 @@ def export_firmware(
     command = command or f"bs4nn export {source} --out {out_dir} --target {target}"
     out = Path(out_dir)
     check_export_dir(out)
+    previous = _exported_target(out)
     with staged_dir(out) as tree:  # built aside, then put in place: never half a tree
         with user_path(out, "write"):  # e.g. a full disk: the message names --out
             _write_tree(tree, intmodel, target, fp, command)
-    return ExportResult(out, target, intmodel.model_hash, fp)
+        ours = {entry.name for entry in tree.iterdir()}
+    replaced = previous if previous not in (None, target) else None
+    if replaced is not None:  # the other board's Makefile or platformio.ini and its build
+        with user_path(out, "write"):
+            for entry in out.iterdir():
+                if entry.name in ours:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+    return ExportResult(out, target, intmodel.model_hash, fp, replaced)
+
+
+def _exported_target(out: Path) -> str | None:
+    """The target of the export in `out`; None when there is none (or it cannot be read)."""
+    try:
+        return read_manifest(out)["target"]
+    except Bs4nnError:
+        return None
 
 
 def check_export_dir(out: Path) -> None:

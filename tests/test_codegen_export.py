@@ -240,3 +240,25 @@ def test_make_run_builds_what_the_emulator_loads(tmp_path, target, image, emulat
     makes = [i for i in makes if i not in runs]
     assert makes and runs and makes[-1] < runs[0], plan
     assert image in plan[runs[0]]
+
+
+def test_an_export_for_another_board_replaces_the_earlier_one_and_its_build(tmp_path, capsys):
+    from bs4nn.cli import main
+
+    model = tmp_path / "m.bs4nn"
+    random_model([784, 8, 10], seed=1).save(model)
+    out = tmp_path / "fw"
+    argv = ["export", str(model), "--out", str(out), "--check-images", "0"]
+    assert main([*argv, "--target", "qemu-microbit"]) == 0
+    (out / "build").mkdir()  # what `bs4nn build` adds
+    (out / "build" / "firmware.elf").write_bytes(b"the microbit's")
+    assert main([*argv, "--target", "qemu-microbit"]) == 0  # the same board: the build stays
+    assert (out / "build" / "firmware.elf").is_file()
+    capsys.readouterr()
+    assert main([*argv, "--target", "nucleo_f446re"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert "replaced the qemu-microbit export that was there, and its build" in said
+    fresh = tmp_path / "fresh"
+    export_firmware(IntModel.load(model), fresh, target="nucleo_f446re")
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in fresh.iterdir())
+    assert read_manifest(out)["target"] == "nucleo_f446re"
