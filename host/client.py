@@ -207,8 +207,8 @@ class Device:
         if expected_hash is not None and info.model_hash_hex != expected_hash:
             raise Bs4nnError(
                 f"the device runs model {info.model_hash_hex} but the model file is "
-                f"{expected_hash}: export, build and flash this model (`bs4nn export`, "
-                "`bs4nn build`), or bench the model the device runs"
+                f"{expected_hash}: export this model and flash it (`bs4nn export`, then "
+                "`pio run -t upload` in the export), or bench the model the device runs"
             )
         self.info = info
         self.thresholds = tuple(info.thresholds)

@@ -66,8 +66,10 @@ def test_hash_mismatch_names_both_hashes(intmodel):
     with FakeDevice(intmodel, model_hash="ab" * 32) as fake:
         with pytest.raises(Bs4nnError) as exc:
             connect(fake).handshake(intmodel.model_hash)
-    assert str(exc.value).startswith(
-        f"the device runs model {'ab' * 32} but the model file is {intmodel.model_hash}"
+    assert str(exc.value) == (
+        f"the device runs model {'ab' * 32} but the model file is {intmodel.model_hash}: export "
+        "this model and flash it (`bs4nn export`, then `pio run -t upload` in the export), or "
+        "bench the model the device runs"
     )
 
 
