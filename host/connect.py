@@ -11,9 +11,8 @@ from pathlib import Path
 
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.host.client import DEFAULT_TIMEOUT_S, Device
-from bs4nn.host.emulate import EMULATED_TARGET, emulator_of, running_emulator
+from bs4nn.host.emulate import EMULATED_TARGET, require_emulator, running_emulator
 from bs4nn.host.firmware import prepare_emulated_firmware
-from bs4nn.host.qemu import find_qemu
 from bs4nn.host.transport import DEFAULT_BAUD, LinkClosed, SerialTransport
 from bs4nn.trainer.model import Model
 
@@ -57,8 +56,7 @@ def connect(
         finally:
             link.close()
         return
-    if emulator_of(board)["kind"] == "qemu":
-        find_qemu()  # no firmware is built for a board that cannot be started
+    require_emulator(board)  # no firmware is built for a board that cannot be started
     firmware = prepare_emulated_firmware(intmodel, out_dir / "firmware", quiet, board)
     with running_emulator(board, Path(out_dir) / "firmware" / "build") as emu:
         link = SerialTransport(emu.where)

@@ -50,6 +50,21 @@ def emulator_installed(emulator: dict) -> bool:
     return available()
 
 
+def require_emulator(board: str) -> None:
+    """Bs4nnError saying what to install when the emulator of `board` is not there (before any
+    firmware is built for it)."""
+    emulator = emulator_of(board)
+    if emulator["kind"] == "qemu":
+        from bs4nn.host.qemu import find_qemu
+
+        find_qemu()
+    else:
+        from bs4nn.host.rp2040js import find_node, node_modules
+
+        find_node()
+        node_modules()
+
+
 def board_lines() -> list[str]:
     """`bs4nn boards`: a line per target."""
     rows = [("board", "core", "clock", "flash", "RAM", "emulated")]

@@ -664,7 +664,7 @@ def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
                 sleeper.kill()
                 sleeper.wait()
 
-    monkeypatch.setattr(connect, "find_qemu", lambda: "qemu-system-arm")
+    monkeypatch.setattr(connect, "require_emulator", lambda board: None)
     monkeypatch.setattr(connect, "prepare_emulated_firmware", lambda *a: {})
     monkeypatch.setattr(connect, "running_emulator", emulator)
     with pytest.raises(DeviceSilent) as exc:
@@ -673,3 +673,13 @@ def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
         "it hangs or was reset; results so far are kept, use --resume (it starts QEMU anew)"
     )
     assert len(csv_indices(tmp_path / "images.csv")) == 3
+
+
+def test_a_missing_emulator_is_said_before_any_firmware_is_built(model_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no node (nor make, nor the compiler)
+    with pytest.raises(Bs4nnError) as exc:
+        run_bench(model_path, out_dir=tmp_path / "b", board="rp2040js-pico", limit=2, quiet=True)
+    assert str(exc.value) == (
+        "node not found on PATH: install it with `sudo apt-get install nodejs`"
+    )
+    assert not (tmp_path / "b").exists()
