@@ -5,10 +5,7 @@ Arduino.h stub (a fake Serial on stdin/stdout), answers the protocol exactly lik
 import dataclasses
 import os
 import select
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import eembc_expect
 import numpy as np
@@ -28,15 +25,25 @@ from bs4nn.codegen.reference import reference_batch
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
 from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
 from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 SIZES = [784, 64, 10]
 PIO_ENVS = ["nucleo_f446re", "nucleo_l476rg", "pico", "nrf52840_dk", "teensy41"]
-# PlatformIO from the dev extras sits beside this Python (a venv's bin/ need not be on PATH)
-PIO = shutil.which(
-    "pio", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-)
+
+
+def _pio() -> str | None:
+    """PlatformIO where `bs4nn build` finds it (the dev extras put it beside this Python)."""
+    from bs4nn.host.build import find_pio
+
+    try:
+        return find_pio()
+    except Bs4nnError:
+        return None
+
+
+PIO = _pio()
 
 
 @pytest.fixture(scope="module")
