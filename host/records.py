@@ -165,6 +165,10 @@ def compare(
     )
 
 
+# what a row that cannot be written says (the rows before it are in the file)
+ROWS_KEPT = "what was measured before is kept: make room, then use --resume"
+
+
 class RecordWriter:
     """Appends rows to the CSV, flushing each one so a crash loses at most the row in flight."""
 
@@ -179,14 +183,9 @@ class RecordWriter:
                 self._f.flush()
 
     def write(self, record: Record) -> None:
-        try:
+        with user_path(self.path, "write", ROWS_KEPT):  # e.g. a full disk, in mid-run
             self._w.writerow(record.row())
             self._f.flush()
-        except OSError as exc:  # e.g. a full disk, in the middle of a run
-            raise Bs4nnError(
-                f"cannot write {self.path}: {exc.strerror or exc}; what was measured before is "
-                "kept: make room, then use --resume"
-            ) from None
 
     def close(self) -> None:
         with user_path(self.path, "write"):

@@ -16,19 +16,21 @@ from pathlib import Path
 
 from bs4nn.trainer.errors import Bs4nnError
 
+CHECK_PATH = "check the path, or choose another"
+
 
 @contextlib.contextmanager
-def user_path(path: str | Path, doing: str) -> Iterator[None]:
+def user_path(path: str | Path, doing: str, advice: str = CHECK_PATH) -> Iterator[None]:
     """`with user_path(p, "write"):` - an OSError inside becomes `cannot write p: reason`."""
     try:
         yield
     except OSError as exc:
-        raise Bs4nnError(f"cannot {doing} {path}: {reason(exc)}") from None
+        raise Bs4nnError(f"cannot {doing} {path}: {reason(exc, advice)}") from None
 
 
-def reason(exc: OSError) -> str:
-    """`strerror; check the path, or choose another`: what an OSError on a user path says."""
-    return f"{exc.strerror or exc}; check the path, or choose another"
+def reason(exc: OSError, advice: str = CHECK_PATH) -> str:
+    """`strerror; advice`: what an OSError on a user path says (by default: check the path)."""
+    return f"{exc.strerror or exc}; {advice}"
 
 
 def check_input_file(path: Path, what: str, missing: str = "") -> None:
