@@ -30,7 +30,6 @@ INFER_SPARSE = 0x03
 SET_THRESHOLDS = 0x04
 RESET = 0x05
 INFER_BITMAP = 0x06  # optional: a device without it answers UNKNOWN_CMD
-INFER_TYPES = (INFER, INFER_SPARSE, INFER_BITMAP)
 # reply types (device -> host)
 INFO_REPLY = 0x81
 INFER_REPLY = 0x82

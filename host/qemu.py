@@ -82,9 +82,6 @@ class QemuProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def output_tail(self) -> str:
-        return "\n".join(self.log)
-
     def stop(self, timeout: float = 3.0) -> None:
         """Terminate QEMU (SIGTERM, then SIGKILL). Safe to call twice."""
         stop_process(self.process, timeout)

@@ -94,12 +94,6 @@ class SerialTransport:
         except (serial.SerialException, OSError) as exc:
             raise LinkClosed(_closed(self.name, str(exc))) from exc
 
-    def reset_input(self) -> None:
-        try:
-            self._ser.reset_input_buffer()
-        except (serial.SerialException, OSError):
-            pass
-
     def close(self) -> None:
         try:
             self._ser.close()

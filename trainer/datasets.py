@@ -68,7 +68,6 @@ SHA256 = {
 IMAGE_MAGIC = 0x00000803  # ubyte, 3 dimensions
 LABEL_MAGIC = 0x00000801  # ubyte, 1 dimension
 ROWS = COLS = 28
-N_ITEMS = {"train": 60000, "test": 10000}
 
 # Where `fetch` looks; module-level so tests can point them at fakes.
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian dataset-fashion-mnist
