@@ -59,7 +59,12 @@ FIGURES = {
     "median_throughput": re.compile(r"Median throughput is\s+([\d.]+) inf\./sec\."),
     "session_log": re.compile(r"Session logged in file (\S+)"),
 }
-SECONDS_PER_TICK = {0: None, 1: 1e-9, 2: 1e-6}  # counter kinds; 0 (cycles): 1 / clock_hz
+# seconds per tick of each counter kind; cycles: 1 / clock_hz
+SECONDS_PER_TICK = {
+    p.COUNTER_CYCLES: None,
+    p.COUNTER_INSTRUCTIONS: 1e-9,
+    p.COUNTER_MICROSECONDS: 1e-6,
+}
 
 
 @dataclass(frozen=True)

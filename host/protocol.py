@@ -53,10 +53,14 @@ ERROR_NAMES = {
     BAD_FRAME: "BAD_FRAME",
 }
 
+# what the device's counter counts (INFO's counter kind)
+COUNTER_CYCLES = 0
+COUNTER_INSTRUCTIONS = 1
+COUNTER_MICROSECONDS = 2
 COUNTER_KINDS = {
-    0: "CPU cycles",
-    1: "instructions (QEMU icount proxy)",
-    2: "microseconds",
+    COUNTER_CYCLES: "CPU cycles",
+    COUNTER_INSTRUCTIONS: "instructions (QEMU icount proxy)",
+    COUNTER_MICROSECONDS: "microseconds",
 }
 
 

@@ -13,10 +13,10 @@ from arduino_host import build_host_firmware, host_compilers
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.host import protocol as p
+from bs4nn.host.eembc import MAX_RUNS
 from bs4nn.trainer.model import model_from_arrays
 
 SIZES = [784, 16, 10]
-MAX_RUNS = 1_000_000
 IMAGE = np.where(np.arange(784) % 7 == 0, 200, 0).astype(np.uint8)  # 112 pixels lit
 ZEROS = "".join(f"db {bytes(28).hex()}%" for _ in range(28))  # 784 zero pixels
 

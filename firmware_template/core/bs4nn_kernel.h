@@ -85,7 +85,8 @@ typedef struct {
  * neuron of a layer, so the core compares ones against a per-step bound. A fired neuron's ones
  * drop by BS4NN_FIRED so it never looks ready again; this needs fan-in < BS4NN_FIRED. Hidden
  * layers are at most 4096 wide, so only a very wide input needs 32-bit counters. */
-#if BS4NN_N_INPUT < 16384
+#define BS4NN_COUNT16_MAX_INPUTS 16383 /* the widest input that 16-bit counters hold */
+#if BS4NN_N_INPUT <= BS4NN_COUNT16_MAX_INPUTS
 typedef int16_t bs4nn_count_t;
 #define BS4NN_FIRED 16384
 #else

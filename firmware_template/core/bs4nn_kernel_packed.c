@@ -12,7 +12,7 @@
 #ifndef __GNUC__
 #error "the packed kernel needs GCC or Clang (__may_alias__): build with make KERNEL=ref"
 #endif
-#if BS4NN_N_INPUT >= 16384
+#if BS4NN_N_INPUT > BS4NN_COUNT16_MAX_INPUTS
 #error "the packed kernel needs 16-bit counters (inputs < 16384): build with make KERNEL=ref"
 #endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
