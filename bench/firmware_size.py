@@ -18,14 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from bs4nn.codegen.export import export_firmware
-from bs4nn.codegen.footprint import DEFAULT_KERNEL
+from bs4nn.codegen.export import DEFAULT_TARGET, export_firmware
+from bs4nn.codegen.footprint import CODE_BUDGET_BYTES, DEFAULT_KERNEL
 from bs4nn.codegen.intmodel import IntModel
+from bs4nn.host.build import elf_sizes, make_elf
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
 
-TARGET = "qemu-mps2-an386"
-CODE_LIMIT = 8 * 1024
+TARGET = DEFAULT_TARGET
+CODE_LIMIT = CODE_BUDGET_BYTES
 STATE_LIMIT = 4 * 1024
 
 
@@ -64,15 +65,8 @@ def measure(intmodel: IntModel, kernel: str) -> dict[str, int]:
         )
         if proc.returncode != 0:
             raise Bs4nnError(f"firmware build failed:\n{proc.stdout}{proc.stderr}")
-        elf = result.out_dir / "build" / "firmware.elf"
-        text, data, bss = (
-            int(v)
-            for v in subprocess.run(
-                ["arm-none-eabi-size", str(elf)], check=True, capture_output=True, text=True
-            )
-            .stdout.splitlines()[1]
-            .split()[:3]
-        )
+        elf = make_elf(result.out_dir)
+        text, data, bss = elf_sizes(elf)
         symbols = symbol_sizes(elf)
     return {
         "text": text,

@@ -36,7 +36,7 @@ from bs4nn.codegen.footprint import DEFAULT_KERNEL
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.packing import pack_signs
 from bs4nn.codegen.reference import RefBatch, reference_batch
-from bs4nn.host.build import elf_sizes
+from bs4nn.host.build import elf_sizes, make_elf
 from bs4nn.host.client import Device
 from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.qemu import running_qemu
@@ -109,7 +109,7 @@ def build(intmodel: IntModel, kernel: str, out: Path) -> tuple[Path, int, int, i
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise Bs4nnError(f"build of kernel {kernel} failed:\n{proc.stdout}{proc.stderr}")
-    elf = out / "build" / "firmware.elf"
+    elf = make_elf(out)
     text, data, bss = elf_sizes(elf)
     nm = subprocess.run(
         ["arm-none-eabi-nm", "-S", str(elf)], capture_output=True, text=True, check=True

@@ -22,6 +22,16 @@ from bs4nn.trainer.files import write_problem
 TOOLCHAIN_HINT = "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
 
 
+def make_elf(fw_dir: str | Path) -> Path:
+    """The firmware `make -C fw_dir` builds (the exported Makefile's build/firmware.elf)."""
+    return Path(fw_dir) / "build" / "firmware.elf"
+
+
+def make_bin(fw_dir: str | Path) -> Path:
+    """Its raw image beside it (what rp2040js loads)."""
+    return Path(fw_dir) / "build" / "firmware.bin"
+
+
 @dataclass(frozen=True)
 class BuildResult:
     out_dir: Path
@@ -124,7 +134,7 @@ def build_firmware(out_dir: str | Path, verbose: bool = False) -> BuildResult:
         make = _require("make", "sudo apt-get install make")
         _require("arm-none-eabi-gcc", TOOLCHAIN_HINT)
         _run([make, "-C", str(out)], "the firmware build", verbose)
-        elf = out / "build" / "firmware.elf"
+        elf = make_elf(out)
     elif kind == "platformio":
         pio = find_pio()
         env = info["pio_env"]

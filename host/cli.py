@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
+from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.options import (
     dataset_spec,
@@ -33,7 +34,7 @@ def _device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--board",
         default=None,
-        help="the emulated board (default qemu-mps2-an386; `bs4nn boards` lists them); "
+        help=f"the emulated board (default {EMULATED_TARGET}; `bs4nn boards` lists them); "
         "not with --port",
     )
     p.add_argument(
@@ -169,7 +170,7 @@ def _run_boards(args: argparse.Namespace) -> int:
 def _device_options(args: argparse.Namespace) -> dict:
     """The options bench and sweep share: which device, which images, how to talk to it.
     The board is checked here, before anything is written, built or started."""
-    from bs4nn.host.emulate import EMULATED_TARGET, emulator_of
+    from bs4nn.host.emulate import emulator_of
     from bs4nn.trainer.errors import Bs4nnError
 
     if args.port is not None and args.board is not None:

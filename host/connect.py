@@ -58,7 +58,7 @@ def connect(
         return
     require_emulator(board)  # no firmware is built for a board that cannot be started
     firmware = prepare_emulated_firmware(intmodel, out_dir / "firmware", quiet, board)
-    with running_emulator(board, Path(out_dir) / "firmware" / "build") as emu:
+    with running_emulator(board, Path(out_dir) / "firmware") as emu:
         link = SerialTransport(emu.where)
         name = "QEMU" if emu.kind == "qemu" else emu.kind
         try:

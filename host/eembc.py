@@ -296,6 +296,7 @@ def run_eembc(
 ) -> list[RunnerResult]:
     """Write the runner's inputs; on the emulated board (port None) run the runner in each mode
     and return its results; for a real board print the runner commands and return []."""
+    from bs4nn.host.build import make_elf
     from bs4nn.host.connect import load_model
     from bs4nn.host.firmware import prepare_emulated_firmware
     from bs4nn.host.qemu import running_qemu
@@ -342,9 +343,10 @@ def run_eembc(
                 print(f"  {runner_command(main_py, written, mode)}")
             return []
 
-        prepare_emulated_firmware(intmodel, out / "firmware", quiet=not echo)
+        fw_dir = out / "firmware"
+        prepare_emulated_firmware(intmodel, fw_dir, quiet=not echo)
         results = []
-        with running_qemu(out / "firmware" / "build" / "firmware.elf") as qemu:
+        with running_qemu(make_elf(fw_dir)) as qemu:
             written = write_files(qemu.pty_path)
             if echo:
                 print(

@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bs4nn.codegen.export import DEFAULT_TARGET
 from bs4nn.codegen.footprint import load_targets, target_info
+from bs4nn.host.build import make_bin, make_elf
 from bs4nn.trainer.errors import Bs4nnError
 
-EMULATED_TARGET = "qemu-mps2-an386"  # the default emulated board
+EMULATED_TARGET = DEFAULT_TARGET  # the default emulated board: export's default target
 
 
 @dataclass
@@ -100,9 +102,10 @@ def board_lines() -> list[str]:
 
 @contextlib.contextmanager
 def running_emulator(
-    board: str, build_dir: Path, rx_baud: int | None = None
+    board: str, fw_dir: Path, rx_baud: int | None = None
 ) -> Iterator[RunningEmulator]:
-    """`with running_emulator(board, fw/"build") as emu:` open emu.where; the emulator is stopped
+    """`with running_emulator(board, fw_dir) as emu:` open emu.where, the firmware make built
+    in the export `fw_dir` running on the board's emulator; the emulator is stopped
     on exit, error and Ctrl-C alike. rx_baud (rp2040js only): feed the UART at this line rate
     into its 32-byte FIFO, dropping on overflow like real hardware (None: as fast as the
     firmware reads)."""
@@ -110,14 +113,12 @@ def running_emulator(
     if emulator["kind"] == "qemu":
         from bs4nn.host.qemu import running_qemu
 
-        with running_qemu(
-            build_dir / "firmware.elf", machine=emulator["machine"], cpu=emulator["cpu"]
-        ) as q:
+        with running_qemu(make_elf(fw_dir), machine=emulator["machine"], cpu=emulator["cpu"]) as q:
             yield RunningEmulator("qemu", q.pty_path, q.process)
     elif emulator["kind"] == "rp2040js":
         from bs4nn.host.rp2040js import running_rp2040js
 
-        with running_rp2040js(build_dir / "firmware.bin", rx_baud=rx_baud) as r:
+        with running_rp2040js(make_bin(fw_dir), rx_baud=rx_baud) as r:
             yield RunningEmulator("rp2040js", r.url, r.process)
     else:
         raise Bs4nnError(f"{board} has an unknown emulator {emulator['kind']!r} in targets.json")

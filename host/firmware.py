@@ -47,11 +47,11 @@ def prepare_emulated_firmware(
     """Export + build for an emulated board unless fw_dir holds a build of this model for it
     made from the current firmware sources (BUILD_STAMP written after a successful build)."""
     from bs4nn.codegen.export import export_firmware
-    from bs4nn.host.build import build_firmware, elf_sizes
+    from bs4nn.host.build import build_firmware, elf_sizes, make_elf
 
     say = (lambda *a: None) if quiet else print
     stamp_path = fw_dir / BUILD_STAMP
-    elf = fw_dir / "build" / "firmware.elf"
+    elf = make_elf(fw_dir)
     stamp = _stamp(intmodel.model_hash, target)
     try:
         reusable = elf.is_file() and json.loads(stamp_path.read_text()) == stamp

@@ -655,7 +655,7 @@ def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
     from bs4nn.host.emulate import RunningEmulator
 
     @contextlib.contextmanager
-    def emulator(board, build_dir):
+    def emulator(board, fw_dir):
         with FakeDevice(intmodel, Faults(silent_after=3)) as fake:
             sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
             try:
