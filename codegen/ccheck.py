@@ -17,7 +17,7 @@ import numpy as np
 
 from bs4nn.codegen.reference import RefBatch
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
+from bs4nn.trainer.semantics import FLAG_FALLBACK, K_MAX, K_MIN, NO_SPIKE, NOT_FIRED
 
 # how the firmware's C is compiled on the host (also by the tests that build protocol code)
 HOST_CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
@@ -183,13 +183,15 @@ class CModel:
             ptr(spikes),
         )
         if rc != 0:
-            raise Bs4nnError(f"thresholds {list(thresholds)} refused by the C core (each 1..32767)")
+            raise Bs4nnError(
+                f"thresholds {list(thresholds)} refused by the C core (each {K_MIN}..{K_MAX})"
+            )
         out = out_steps.astype(np.int16)
         out[out_steps == NO_SPIKE] = NOT_FIRED
         return RefBatch(
             labels.astype(np.int16),
             steps.astype(np.int16),
-            (flags & 1).astype(bool),
+            (flags & FLAG_FALLBACK).astype(bool),
             out,
             spikes.astype(np.int32),
         )

@@ -10,6 +10,7 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.packing import packed_words, row_words
 from bs4nn.codegen.render import TEMPLATE_ROOT
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.semantics import TMAX
 
 TARGETS_FILE = TEMPLATE_ROOT / "boards" / "targets.json"
 # Budgets for what is not the model: firmware code and the serial I/O buffers (frame buffers,
@@ -59,7 +60,7 @@ def inference_state_bytes(layer_sizes: tuple[int, ...], kernel: str = DEFAULT_KE
     else:
         count_bytes = 2 if layer_sizes[0] <= PACKED_MAX_INPUTS else 4
         size = -(-count_bytes * (sum(layer_sizes[1:]) + len(layer_sizes) - 1) // 4) * 4
-    size += 2 * layer_sizes[0] + 2 * 258
+    size += 2 * layer_sizes[0] + 2 * (TMAX + 2)
     return -(-size // 4) * 4  # the struct is word-aligned
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bs4nn.trainer.semantics import K_MAX, K_MIN
+from bs4nn.trainer.semantics import FLAG_FALLBACK, K_MAX, K_MIN
 
 PROTOCOL_VERSION = 1
 MAX_FRAME = 1024  # largest decoded frame: type + seq + body + crc
@@ -435,7 +435,7 @@ def parse_infer(frame: Frame, n_output: int, n_layers: int) -> InferReply:
     pos = 4 + 2 * n_output
     spikes = struct.unpack_from(f"<{n_layers + 1}H", b, pos)
     (counter,) = struct.unpack_from("<I", b, pos + 2 * (n_layers + 1))
-    return InferReply(frame.seq, label, bool(flags & 1), step, outs, spikes, counter)
+    return InferReply(frame.seq, label, bool(flags & FLAG_FALLBACK), step, outs, spikes, counter)
 
 
 def parse_reply(frame: Frame, n_output: int = 0, n_layers: int = 0) -> Reply:

@@ -9,6 +9,7 @@ from bs4nn.codegen import footprint
 from bs4nn.codegen.render import TEMPLATE_ROOT
 from bs4nn.host import eembc
 from bs4nn.host import protocol as p
+from bs4nn.trainer.semantics import FLAG_FALLBACK
 
 
 def c_defines(relpath: str) -> dict[str, str]:
@@ -55,6 +56,11 @@ def test_reply_types_are_request_types_with_the_reply_bit():
     assert p.INFER_REPLY == p.INFER | reply_bit
     assert p.THRESHOLDS_REPLY == p.SET_THRESHOLDS | reply_bit
     assert p.RESET_REPLY == p.RESET | reply_bit
+
+
+def test_fallback_flag():
+    infer_h = c_defines("core/bs4nn_infer.h")
+    assert c_int(infer_h, "BS4NN_FLAG_FALLBACK") == FLAG_FALLBACK
 
 
 def test_frame_limits():

@@ -34,7 +34,12 @@ from bs4nn.trainer.plots import (
     training_plot_path,
 )
 from bs4nn.trainer.run import checkpoint_path
-from bs4nn.trainer.semantics import check_thresholds, firmware_size_problem, network_shape
+from bs4nn.trainer.semantics import (
+    LAST_STEP,
+    check_thresholds,
+    firmware_size_problem,
+    network_shape,
+)
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
 from bs4nn.trainer.train import PRESETS, make_config, train
 
@@ -225,7 +230,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=mean_step,
         required=True,
         metavar="S",
-        help="largest mean decision step (0..255) allowed on the validation split",
+        help=f"largest mean decision step (0..{LAST_STEP}) allowed on the validation split",
     )
     c.add_argument("--out", type=path, required=True, help="the new model file")
     c.add_argument(

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from bs4nn.trainer.semantics import LAST_STEP
+
 
 def _int(text: str, least: int, what: str) -> int:
     try:
@@ -63,8 +65,10 @@ def nonnegative_float(text: str) -> float:
 
 
 def mean_step(text: str) -> float:
-    """A mean decision step: a number from 0 to 255 (the last step)."""
-    return _float(text, 0.0, False, "a mean decision step from 0 to 255", most=255.0)
+    """A mean decision step: a number from 0 to the last step."""
+    return _float(
+        text, 0.0, False, f"a mean decision step from 0 to {LAST_STEP}", most=float(LAST_STEP)
+    )
 
 
 def _floats(text: str, one, what: str) -> list[float]:
@@ -83,12 +87,15 @@ def positive_floats(text: str) -> list[float]:
 
 
 def mean_steps(text: str) -> list[float]:
-    """A non-empty comma-separated list of mean decision steps above 0 and at most 255."""
+    """A non-empty comma-separated list of mean decision steps above 0 and at most the last
+    step."""
 
     def one(v: str) -> float:
-        return _float(v, 0.0, True, "", most=255.0)
+        return _float(v, 0.0, True, "", most=float(LAST_STEP))
 
-    return _floats(text, one, "comma-separated mean decision steps above 0 and at most 255")
+    return _floats(
+        text, one, f"comma-separated mean decision steps above 0 and at most {LAST_STEP}"
+    )
 
 
 def path(text: str) -> str:

@@ -19,6 +19,9 @@ LAST_STEP = TMAX - 1  # the last step: the fallback decides there
 # training kernels' firing times, and
 NOT_FIRED = -1  # in the Python results: evaluation, the integer reference, the bench CSV
 NO_SPIKE = 0xFFFF  # in the firmware's uint16 output steps (BS4NN_NO_SPIKE in C) and on the wire
+# a result's flags bit: no output fired by the last step, the largest count decided
+# (BS4NN_FLAG_FALLBACK in C)
+FLAG_FALLBACK = 0x01
 # integer thresholds K the firmware accepts: its counts are int16, and K <= 0 would fire
 # before any input arrives
 K_MIN = 1

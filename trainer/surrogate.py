@@ -32,7 +32,7 @@ import numpy as np
 
 from bs4nn.trainer import surrogate_kernels
 from bs4nn.trainer.calibrate import calibrate_thresholds
-from bs4nn.trainer.datasets import dataset_fields, dataset_shape
+from bs4nn.trainer.datasets import ROWS, dataset_fields, dataset_shape
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.progress import progress_bar
@@ -51,7 +51,7 @@ from bs4nn.trainer.run import (
 )
 from bs4nn.trainer.semantics import binarize
 
-SIDE = 28  # images are SIDE x SIDE
+SIDE = ROWS  # --shift moves square MNIST-sized images, SIDE x SIDE
 # calibration searches each K within these factors of the training K: the exact network often
 # wants a K well above the training one (the soft crossings fire a little below K)
 CALIBRATION_SPAN = (0.6, 2.5)

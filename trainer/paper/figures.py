@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bs4nn.trainer.datasets import COLS, ROWS
 from bs4nn.trainer.plots import pyplot, save
 from bs4nn.trainer.semantics import TMAX
 
@@ -106,7 +107,7 @@ def plot_potentials(
     times = 255 - image.astype(np.int64)
     for i, s in enumerate(shown):
         a = fig.add_subplot(grid[1, i])
-        a.imshow(((image > 0) & (times <= s)).reshape(28, 28), cmap="gray_r")
+        a.imshow(((image > 0) & (times <= s)).reshape(ROWS, COLS), cmap="gray_r")
         a.set_title(f"inputs to t = {s}", fontsize=8)
         a.axis("off")
     return save(fig, path)
@@ -121,7 +122,7 @@ def plot_jitter_images(noisy: list[np.ndarray], levels: list[int], path: Path) -
     for a in axes.ravel():
         a.axis("off")
     for a, img, level in zip(axes.ravel(), noisy, levels, strict=False):
-        a.imshow(img.reshape(28, 28), cmap="gray", vmin=0, vmax=255)
+        a.imshow(img.reshape(ROWS, COLS), cmap="gray", vmin=0, vmax=255)
         a.set_title(f"J = {level}%", fontsize=8)
     return save(fig, path)
 
@@ -153,8 +154,9 @@ def plot_weight_pairs(real: np.ndarray, path: Path, title: str) -> Path:
     for i, w in enumerate(real):
         r, c = 2 * (i // cols), i % cols
         lim = np.abs(w).max() or 1.0
-        axes[r, c].imshow(w.reshape(28, 28), cmap="gray", vmin=-lim, vmax=lim)
-        axes[r + 1, c].imshow(np.where(w >= 0, 1, -1).reshape(28, 28), cmap="gray", vmin=-1, vmax=1)
+        axes[r, c].imshow(w.reshape(ROWS, COLS), cmap="gray", vmin=-lim, vmax=lim)
+        signs = np.where(w >= 0, 1, -1).reshape(ROWS, COLS)
+        axes[r + 1, c].imshow(signs, cmap="gray", vmin=-1, vmax=1)
         axes[r, c].set_title("W", fontsize=7)
         axes[r + 1, c].set_title("sign(W)", fontsize=7)
     fig.suptitle(f"{title}\n(white: positive, black: negative; W scaled per neuron)", fontsize=10)
@@ -213,6 +215,6 @@ def plot_class_samples(
             a.set_xticks([])
             a.set_yticks([])
             if j < len(idx):
-                a.imshow(images[idx[j]].reshape(28, 28), cmap="gray_r")
+                a.imshow(images[idx[j]].reshape(ROWS, COLS), cmap="gray_r")
         axes[c, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
     return save(fig, path)
