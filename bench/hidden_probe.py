@@ -17,7 +17,7 @@ import argparse
 
 import numpy as np
 
-from bs4nn.trainer.datasets import load_dataset, train_val_split
+from bs4nn.trainer.datasets import VAL_SIZE, load_dataset, train_val_split
 from bs4nn.trainer.evaluate import firing_steps, predict
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.semantics import TMAX
@@ -61,7 +61,7 @@ def main() -> None:
         ap.error(f"--layer must name a hidden layer: 0..{len(model.weights) - 2}")
     images, labels = load_dataset(model.dataset, "train", args.data_dir)
     labels = labels.astype(np.int64)
-    val_size = int(model.metrics.get("val_size") or 5000)
+    val_size = int(model.metrics.get("val_size") or VAL_SIZE)
     train_idx, val_idx = train_val_split(len(images), val_size, int(model.seed or 0))
     model_val = float(np.mean(predict(model, images[val_idx]) == labels[val_idx]))
     print(f"model: {args.model}, validation split {len(val_idx)} images (seed {model.seed})")

@@ -17,7 +17,13 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import check_not_input, check_output
 from bs4nn.trainer.model import Model
-from bs4nn.trainer.options import dataset_spec, existing_dir, nonnegative_int, path
+from bs4nn.trainer.options import (
+    dataset_spec,
+    existing_dir,
+    given_options,
+    nonnegative_int,
+    path,
+)
 from bs4nn.trainer.semantics import network_shape
 
 CHECK_IMAGES = 10000  # default of --check-images
@@ -117,9 +123,9 @@ def run_export(args: argparse.Namespace) -> int:
 def _export_nir(args: argparse.Namespace) -> int:
     from bs4nn.trainer.nir_graph import write_nir
 
-    given = [name for name in C_ONLY if getattr(args, name) is not None]
+    given = given_options(args, C_ONLY)
     if given:
-        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        flags = ", ".join(given)
         raise Bs4nnError(f"{flags}: only for the C export; --format nir writes the graph alone")
     check_output(args.out, "--out", folder=False)
     check_not_input(args.out, args.model, "model", "NIR graph")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
+from bs4nn.host.connect import DEFAULT_WINDOW
 from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.options import (
@@ -53,7 +54,7 @@ def _device_args(p: argparse.ArgumentParser) -> None:
         "--window",
         type=positive_int,
         default=None,
-        help="requests kept in flight (default 2)",
+        help=f"requests kept in flight (default {DEFAULT_WINDOW})",
     )
     p.add_argument(
         "--timeout",
@@ -204,10 +205,10 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from bs4nn.host.sweep import run_sweep
+    from bs4nn.host.sweep import CSV_GLOB, run_sweep
 
     # the settings finished so far are kept
-    with offer_resume(lambda: any(Path(args.out).glob("images_*.csv"))):
+    with offer_resume(lambda: any(Path(args.out).glob(CSV_GLOB))):
         points = run_sweep(
             args.model,
             thetas=args.thetas,

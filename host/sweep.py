@@ -117,6 +117,9 @@ def _finished(csv_path: Path, intmodel: IntModel, labels: np.ndarray) -> list[Re
     return records if all(r.model_hash == intmodel.model_hash for r in records) else None
 
 
+CSV_GLOB = "images_*.csv"  # the per-image CSVs of every setting
+
+
 def _csv_name(kind: str, setting: float) -> str:
     """The per-image CSV of one setting, named by it."""
     return f"images_{kind}_{setting:g}.csv"
@@ -159,7 +162,7 @@ def run_sweep(
     ):
         folder.started()
         ours = {_csv_name(kind, setting) for setting, _ in settings}
-        others = sorted(p for p in out.glob("images_*.csv") if p.name not in ours)
+        others = sorted(p for p in out.glob(CSV_GLOB) if p.name not in ours)
         if others and not resume:  # an earlier sweep's settings, not in this sweep.json
             print(
                 f"starting over: the {len(others)} other setting(s) of an earlier sweep in {out} "

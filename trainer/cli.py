@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
-from bs4nn.trainer.datasets import load_dataset
+from bs4nn.trainer.datasets import VAL_SIZE, load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
 from bs4nn.trainer.files import check_not_input, check_output, file_lock, staged_dir
@@ -19,6 +19,7 @@ from bs4nn.trainer.model import Model
 from bs4nn.trainer.options import (
     dataset_spec,
     existing_dir,
+    given_options,
     mean_step,
     nonnegative_float,
     nonnegative_int,
@@ -43,8 +44,10 @@ from bs4nn.trainer.semantics import (
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
 from bs4nn.trainer.train import PRESETS, make_config, train
 
-# options of the paper's rule only, and of the surrogate rule only (attribute names)
-PAPER_ONLY = ("theta", "silent_target", "ema_samples", "gamma", "tie_lead", "clip", "calibrate")
+# options of the paper's rule only, and of the surrogate rule only (attribute names); the
+# paper's rule takes --theta as `thetas` and the others as config fields of the same name
+PAPER_FIELDS = ("silent_target", "ema_samples", "gamma", "tie_lead", "clip", "calibrate")
+PAPER_ONLY = ("theta", *PAPER_FIELDS)
 SURROGATE_ONLY = ("levels", "shift", "count_loss")
 
 
@@ -107,8 +110,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--val-size",
         type=nonnegative_int,
-        default=5000,
-        help="validation images held out of the training set (default 5000)",
+        default=VAL_SIZE,
+        help=f"validation images held out of the training set (default {VAL_SIZE})",
     )
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument(
@@ -274,7 +277,7 @@ def _train_setup(args: argparse.Namespace):
         )
         return cfg, details, train_surrogate
     _reject(args, SURROGATE_ONLY, "--rule surrogate")
-    for key in PAPER_ONLY[1:]:
+    for key in PAPER_FIELDS:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     cfg = make_config(
@@ -330,7 +333,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _reject(args: argparse.Namespace, names: tuple[str, ...], owner: str) -> None:
-    given = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
+    given = given_options(args, names)
     if given:
         raise Bs4nnError(f"{', '.join(given)}: for {owner} only, not with --rule {args.rule}")
 

@@ -320,6 +320,9 @@ def dataset_fields(spec: str) -> dict[str, str | None]:
     return {"dataset": own.name, "dataset_sha256": own.test_sha256}
 
 
+VAL_SIZE = 5000  # training images held out for validation, unless told otherwise
+
+
 def train_val_split(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic split of range(n): (train_idx, val_idx), both sorted int64."""
     if not 0 <= val_size < n:

@@ -105,6 +105,12 @@ def path(text: str) -> str:
     return text
 
 
+def given_options(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
+    """Those of the options `names` (their argparse dest, default None) given on the command
+    line, spelled as there: `--max-mean-step`."""
+    return [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) is not None]
+
+
 def existing_dir(text: str) -> str:
     """A folder that exists (where data is read from: a typo must not fall back elsewhere)."""
     path(text)  # "" would be the current folder

@@ -32,7 +32,7 @@ import numpy as np
 
 from bs4nn.trainer import surrogate_kernels
 from bs4nn.trainer.calibrate import calibrate_thresholds
-from bs4nn.trainer.datasets import ROWS, dataset_fields, dataset_shape
+from bs4nn.trainer.datasets import ROWS, VAL_SIZE, dataset_fields, dataset_shape
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.progress import progress_bar
@@ -141,7 +141,7 @@ class SurrogateConfig(NetworkConfig):
     # > 0: also keep a moving average of the real weights over about this many mini-batches;
     # after every epoch the signs of both are scored and the better one can be selected
     average_batches: int = 0
-    val_size: int = 5000
+    val_size: int = VAL_SIZE
     train_limit: int | None = None
     seed: int = 0
 

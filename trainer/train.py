@@ -17,7 +17,7 @@ import numpy as np
 
 from bs4nn.trainer import kernels
 from bs4nn.trainer.calibrate import calibrate_thresholds
-from bs4nn.trainer.datasets import dataset_fields
+from bs4nn.trainer.datasets import VAL_SIZE, dataset_fields
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import layout, predict
 from bs4nn.trainer.model import Model, model_from_arrays
@@ -130,7 +130,7 @@ class TrainConfig(NetworkConfig):
     lam: float = 1e-6  # L2 weight decay
     lr_decay: float = 0.7  # eta and mu are multiplied by this ...
     lr_decay_every: int = 10  # ... every this many epochs
-    val_size: int = 5000
+    val_size: int = VAL_SIZE
     train_limit: int | None = None
     seed: int = 0
     silent_target: str = "code"  # all outputs silent: "code" (no error) or "paper" (tmax-gamma)

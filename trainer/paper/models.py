@@ -15,7 +15,7 @@ from pathlib import Path
 
 import bs4nn
 from bs4nn.trainer.bnn import BnnConfig, BnnResult, load_bnn, save_bnn, train_bnn
-from bs4nn.trainer.datasets import load_dataset, train_val_split
+from bs4nn.trainer.datasets import VAL_SIZE, load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.run import checkpoint_path
@@ -130,7 +130,7 @@ def _train(
     if spec.kind == "bnn":
         images, labels = load_dataset(spec.dataset, "train", data_dir)
         test = load_dataset(spec.dataset, "test", data_dir)
-        tr, va = train_val_split(len(images), 5000, 0)
+        tr, va = train_val_split(len(images), VAL_SIZE, 0)
         result = train_bnn(
             BnnConfig(**spec.train),
             (images[tr], labels[tr]),
