@@ -81,6 +81,23 @@ class TrainResult:
     history: list[dict]
     test: EvalResult | None = None  # the selected model on the test set (test_accuracy's source)
 
+    @classmethod
+    def of_saved(cls, model: Model, out: Path, test: EvalResult) -> TrainResult:
+        """The result of a run whose selected `model` (its metrics from `run_metrics` and
+        `save_final`) was scored on the test set as `test` and saved to `out`."""
+        m = model.metrics
+        return cls(
+            model,
+            out,
+            m["val_accuracy"],
+            test.accuracy,
+            m["best_epoch"],
+            m["epochs"],
+            m["train_seconds"],
+            m["history"],
+            test,
+        )
+
 
 def checkpoint_path(out: str | Path) -> Path:
     out = Path(out)
@@ -202,6 +219,26 @@ def resumed_start(history: list[dict]) -> float:
     """The perf_counter the run would have started at: now, less the epochs done before a
     resume (each history entry has its "seconds"), so that train_seconds is the whole run's."""
     return time.perf_counter() - sum(entry["seconds"] for entry in history)
+
+
+def run_metrics(
+    data: RunData,
+    *,
+    val_accuracy: float | None,
+    best_epoch: int,
+    epochs: int,
+    history: list[dict],
+) -> dict:
+    """The model file's record of a run: the selected epoch and its validation accuracy, the
+    split's sizes and every epoch's history entry."""
+    return {
+        "val_accuracy": val_accuracy,
+        "best_epoch": best_epoch,
+        "epochs": epochs,
+        "train_size": int(len(data.train_idx)),
+        "val_size": int(len(data.val_idx)),
+        "history": history,
+    }
 
 
 def save_final(

@@ -38,6 +38,7 @@ from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.progress import progress_bar
 from bs4nn.trainer.run import (
     NetworkConfig,
+    RunData,
     TrainResult,
     check_start,
     checkpoint_path,
@@ -46,6 +47,7 @@ from bs4nn.trainer.run import (
     read_checkpoint,
     report_interrupt,
     resumed_start,
+    run_metrics,
     save_final,
     write_checkpoint,
 )
@@ -867,6 +869,76 @@ def _select(
     return val, at_trained, ks, (results[1][0] if len(results) > 1 else None)
 
 
+def _epoch(
+    state: SurrogateState,
+    cfg: SurrogateConfig,
+    epoch: int,
+    data: RunData,
+    levels: np.ndarray,
+    rng: np.random.Generator,
+    buffers: Buffers,
+    progress: bool,
+    log: Callable[[str], None],
+) -> None:
+    """One epoch: the mini-batches in a fresh order, then the exact network scored (and the
+    best kept) on the validation split; its history entry appended and logged."""
+    t0 = time.perf_counter()
+    frac = (epoch - 1) / max(1, cfg.epochs - 1)
+    widths = [a + (b - a) * frac for a, b in zip(cfg.widths, cfg.widths_end, strict=True)]
+    perm = rng.permutation(data.train_idx)
+    n_batches = len(perm) // cfg.batch  # the incomplete last batch is left out
+    loss_sum, n_right, n_done = 0.0, 0, 0
+    with progress_bar(
+        total=n_batches * cfg.batch,
+        desc=f"epoch {epoch}/{cfg.epochs}",
+        unit="img",
+        disable=not progress,
+        leave=False,
+        mininterval=0.5,
+    ) as bar:
+        for b in range(n_batches):
+            pick = perm[b * cfg.batch : (b + 1) * cfg.batch]
+            loss, right = train_batch(
+                state,
+                cfg,
+                data.images[pick],
+                data.labels[pick].astype(np.int64),
+                levels,
+                widths,
+                rng,
+                buffers,
+            )
+            loss_sum += loss * len(pick)
+            n_right += right
+            n_done += len(pick)
+            bar.update(len(pick))
+            bar.set_postfix(loss=f"{loss_sum / n_done:.4f}", acc=f"{n_right / n_done:.4f}")
+    train_s = time.perf_counter() - t0
+    val_images, val_labels = data.images[data.val_idx], data.labels[data.val_idx].astype(np.int64)
+    val, val_trained, ks, val_avg = _select(state, cfg, epoch, val_images, val_labels)
+    entry = {
+        "epoch": epoch,
+        "train_loss": loss_sum / n_done,
+        "train_acc": n_right / n_done,
+        "val_acc": val,
+        "val_acc_trained_K": val_trained,
+        "K": ks,
+        "val_acc_ema": val_avg,
+        "lr": state.lr,
+        "widths": widths,
+        "seconds": time.perf_counter() - t0,
+        "train_samples_per_s": n_done / train_s,
+    }
+    state.history.append(entry)
+    avg_txt = "" if val_avg is None else f", averaged weights {100 * val_avg:.2f}%"
+    log(
+        f"epoch {epoch:3d}  loss {entry['train_loss']:.4f}  surrogate train "
+        f"{100 * entry['train_acc']:.2f}%  exact val {100 * val:.2f}% at K "
+        f"{','.join(map(str, ks))} ({100 * val_trained:.2f}% at the training K){avg_txt}"
+        f"  {entry['seconds']:.1f}s  {entry['train_samples_per_s']:.0f} samples/s"
+    )
+
+
 def train_surrogate(
     cfg: SurrogateConfig,
     out: str | Path,
@@ -891,15 +963,14 @@ def train_surrogate(
             "split: --val-size must be at least 1"
         )
     check_start(ckpt, resume)
-    images, labels, test_images, test_labels, train_idx, val_idx = load_run_data(cfg, data_dir)
-    val_images, val_labels = images[val_idx], labels[val_idx].astype(np.int64)
+    data = load_run_data(cfg, data_dir)
     state = _load(ckpt, cfg) if resume else init_state(cfg)
     if announce is not None:
         announce()
     if resume:
         log(f"resuming from {ckpt} after epoch {state.epoch}")
     levels = intensity_levels(
-        cfg.levels, images[train_idx[:10000]] if cfg.level_spacing == "quantile" else None
+        cfg.levels, data.images[data.train_idx[:10000]] if cfg.level_spacing == "quantile" else None
     )
     log(f"training levels (lowest intensity of each): {' '.join(map(str, levels))}")
     rng = np.random.default_rng()
@@ -909,60 +980,7 @@ def train_surrogate(
     try:
         while state.epoch < cfg.epochs:
             epoch = state.epoch + 1
-            t0 = time.perf_counter()
-            frac = (epoch - 1) / max(1, cfg.epochs - 1)
-            widths = [a + (b - a) * frac for a, b in zip(cfg.widths, cfg.widths_end, strict=True)]
-            perm = rng.permutation(train_idx)
-            n_batches = len(perm) // cfg.batch  # the incomplete last batch is left out
-            loss_sum, n_right, n_done = 0.0, 0, 0
-            with progress_bar(
-                total=n_batches * cfg.batch,
-                desc=f"epoch {epoch}/{cfg.epochs}",
-                unit="img",
-                disable=not progress,
-                leave=False,
-                mininterval=0.5,
-            ) as bar:
-                for b in range(n_batches):
-                    pick = perm[b * cfg.batch : (b + 1) * cfg.batch]
-                    loss, right = train_batch(
-                        state,
-                        cfg,
-                        images[pick],
-                        labels[pick].astype(np.int64),
-                        levels,
-                        widths,
-                        rng,
-                        buffers,
-                    )
-                    loss_sum += loss * len(pick)
-                    n_right += right
-                    n_done += len(pick)
-                    bar.update(len(pick))
-                    bar.set_postfix(loss=f"{loss_sum / n_done:.4f}", acc=f"{n_right / n_done:.4f}")
-            train_s = time.perf_counter() - t0
-            val, val_trained, ks, val_avg = _select(state, cfg, epoch, val_images, val_labels)
-            entry = {
-                "epoch": epoch,
-                "train_loss": loss_sum / n_done,
-                "train_acc": n_right / n_done,
-                "val_acc": val,
-                "val_acc_trained_K": val_trained,
-                "K": ks,
-                "val_acc_ema": val_avg,
-                "lr": state.lr,
-                "widths": widths,
-                "seconds": time.perf_counter() - t0,
-                "train_samples_per_s": n_done / train_s,
-            }
-            state.history.append(entry)
-            avg_txt = "" if val_avg is None else f", averaged weights {100 * val_avg:.2f}%"
-            log(
-                f"epoch {epoch:3d}  loss {entry['train_loss']:.4f}  surrogate train "
-                f"{100 * entry['train_acc']:.2f}%  exact val {100 * val:.2f}% at K "
-                f"{','.join(map(str, ks))} ({100 * val_trained:.2f}% at the training K){avg_txt}"
-                f"  {entry['seconds']:.1f}s  {entry['train_samples_per_s']:.0f} samples/s"
-            )
+            _epoch(state, cfg, epoch, data, levels, rng, buffers, progress, log)
             if epoch % cfg.lr_halve_every == 0:
                 state.lr *= 0.5
             end_epoch(state, epoch, rng, lambda: _save(ckpt, state, cfg), on_epoch_end)
@@ -970,29 +988,18 @@ def train_surrogate(
         report_interrupt(ckpt, state.epoch, log)
         raise
 
-    metrics = {
-        "val_accuracy": state.best_val,
-        "best_epoch": state.best_epoch,
-        "epochs": cfg.epochs,
-        "train_size": int(len(train_idx)),
-        "val_size": int(len(val_idx)),
-        "history": state.history,
-    }
+    metrics = run_metrics(
+        data,
+        val_accuracy=state.best_val,
+        best_epoch=state.best_epoch,
+        epochs=cfg.epochs,
+        history=state.history,
+    )
     model = to_model(state.best_signs, state.best_ks, cfg, metrics)
-    test = save_final(model, out, test_images, test_labels, started)
+    test = save_final(model, out, data.test_images, data.test_labels, started)
     log(
         f"selected epoch {state.best_epoch} (val {100 * state.best_val:.2f}%, K "
         f"{','.join(map(str, state.best_ks))}); test accuracy {100 * test.accuracy:.2f}% "
         f"(strict), {100 * test.accuracy_tie_inclusive:.2f}% (tie-inclusive); saved {out}"
     )
-    return TrainResult(
-        model,
-        out,
-        state.best_val,
-        test.accuracy,
-        state.best_epoch,
-        cfg.epochs,
-        model.metrics["train_seconds"],
-        state.history,
-        test,
-    )
+    return TrainResult.of_saved(model, out, test)

@@ -33,6 +33,7 @@ from bs4nn.trainer.run import (
     read_checkpoint,
     report_interrupt,
     resumed_start,
+    run_metrics,
     save_final,
     write_checkpoint,
 )
@@ -541,14 +542,13 @@ def _finish(
 ) -> TrainResult:
     """The selected model: thresholds calibrated (if asked), scored on the test set, saved."""
     has_val = len(data.val_idx) > 0
-    metrics = {
-        "val_accuracy": state.best_val if has_val else None,
-        "best_epoch": state.best_epoch,
-        "epochs": cfg.epochs,
-        "train_size": int(len(data.train_idx)),
-        "val_size": int(len(data.val_idx)),
-        "history": state.history,
-    }
+    metrics = run_metrics(
+        data,
+        val_accuracy=state.best_val if has_val else None,
+        best_epoch=state.best_epoch,
+        epochs=cfg.epochs,
+        history=state.history,
+    )
     model = _to_model(state.best_w, state.best_alphas, cfg, metrics)
     if cfg.calibrate and has_val:
         trained_k = model.thresholds()
@@ -571,17 +571,7 @@ def _finish(
         f"{100 * test.accuracy:.2f}% (strict), {100 * test.accuracy_tie_inclusive:.2f}% "
         f"(tie-inclusive); saved {out}"
     )
-    return TrainResult(
-        model,
-        out,
-        model.metrics["val_accuracy"],
-        test.accuracy,
-        state.best_epoch,
-        cfg.epochs,
-        model.metrics["train_seconds"],
-        state.history,
-        test,
-    )
+    return TrainResult.of_saved(model, out, test)
 
 
 def _accuracy(model: Model, data: RunData, idx: np.ndarray) -> float:
