@@ -13,22 +13,19 @@ import os
 import re
 import shutil
 import subprocess
-import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bs4nn.codegen.render import TEMPLATE_ROOT
-from bs4nn.host.qemu import _die_with_parent, stop_process
+from bs4nn.host.emulator_process import START_TIMEOUT_S, start_announcing, stop_process
 from bs4nn.trainer.errors import Bs4nnError
 
 BOARD_DIR = TEMPLATE_ROOT / "boards" / "rp2040js-pico"
 HARNESS = BOARD_DIR / "harness.js"
 URL_RE = re.compile(r"serving UART0 on (socket://\S+)")
 OVERFLOW_RE = re.compile(r"^rx overflow:")
-START_TIMEOUT_S = 10.0
 
 
 def node_modules() -> Path:
@@ -88,42 +85,22 @@ def start_rp2040js(
         raise Bs4nnError(f"firmware {firmware_bin} does not exist: build it first (`bs4nn build`)")
     cmd = rp2040js_command(firmware_bin, rx_baud)
     env = dict(os.environ, NODE_PATH=str(node_modules()))
-    proc = subprocess.Popen(
+    handle = Rp2040jsProcess(None, "")
+
+    def count_overflow(line: str) -> None:
+        if OVERFLOW_RE.match(line):
+            handle.rx_overflows += 1
+
+    handle.process, handle.url = start_announcing(
         cmd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        URL_RE,
+        name="rp2040js",
+        what="its socket",
+        log=handle.log,
+        timeout=timeout,
         env=env,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
+        on_line=count_overflow,
     )
-    handle = Rp2040jsProcess(proc, "")
-    found = threading.Event()
-
-    def drain() -> None:
-        for line in proc.stdout:
-            line = line.rstrip()
-            handle.log.append(line)
-            if OVERFLOW_RE.match(line):
-                handle.rx_overflows += 1
-            m = URL_RE.search(line)
-            if m and not handle.url:
-                handle.url = m.group(1)
-                found.set()
-        found.set()
-
-    threading.Thread(target=drain, daemon=True, name="rp2040js-output").start()
-    deadline = time.monotonic() + timeout
-    while not found.wait(0.05) and time.monotonic() < deadline:
-        pass
-    if not handle.url:
-        handle.stop()
-        tail = "\n".join(handle.log) or "(no output)"
-        raise Bs4nnError(
-            f"rp2040js did not announce its socket within {timeout:.0f} s "
-            f"(command: {' '.join(cmd)}); its output:\n{tail}"
-        )
     return handle
 
 
