@@ -89,7 +89,16 @@ def run_bench(
         earlier = _rows(csv_path) if not resume and csv_path.is_file() else 0
         t_start = time.monotonic()
         # the device first: a port that cannot be opened is the only line printed
-        with connect(intmodel, port, out, window, timeout, quiet, baud, board) as conn:
+        with connect(
+            intmodel,
+            port=port,
+            out_dir=out,
+            window=window,
+            timeout=timeout,
+            quiet=quiet,
+            baud=baud,
+            board=board,
+        ) as conn:
             info = conn.device.info
             assert info is not None
             _same_device(out / DEVICE_NAME, info, csv_path, resume)

@@ -37,6 +37,7 @@ def load_model(model_path: str | Path) -> tuple[Model, IntModel]:
 @contextlib.contextmanager
 def connect(
     intmodel: IntModel,
+    *,
     port: str | None,
     out_dir: Path,
     window: int | None = None,
@@ -57,7 +58,7 @@ def connect(
             link.close()
         return
     require_emulator(board)  # no firmware is built for a board that cannot be started
-    firmware = prepare_emulated_firmware(intmodel, out_dir / "firmware", quiet, board)
+    firmware = prepare_emulated_firmware(intmodel, out_dir / "firmware", quiet=quiet, target=board)
     with running_emulator(board, Path(out_dir) / "firmware") as emu:
         link = SerialTransport(emu.where)
         name = "QEMU" if emu.kind == "qemu" else emu.kind

@@ -42,7 +42,7 @@ def _stamp(model_hash: str, target: str) -> dict:
 
 
 def prepare_emulated_firmware(
-    intmodel: IntModel, fw_dir: Path, quiet: bool = False, target: str = EMULATED_TARGET
+    intmodel: IntModel, fw_dir: Path, *, quiet: bool = False, target: str = EMULATED_TARGET
 ) -> dict:
     """Export + build for an emulated board unless fw_dir holds a build of this model for it
     made from the current firmware sources (BUILD_STAMP written after a successful build)."""

@@ -158,7 +158,15 @@ def run_sweep(
     points: list[SweepPoint] = []
     with (
         run_folder(out) as folder,
-        connect(intmodel, port, out, window, timeout, baud=baud, board=board) as conn,
+        connect(
+            intmodel,
+            port=port,
+            out_dir=out,
+            window=window,
+            timeout=timeout,
+            baud=baud,
+            board=board,
+        ) as conn,
     ):
         folder.started()
         ours = {_csv_name(kind, setting) for setting, _ in settings}

@@ -665,7 +665,7 @@ def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
                 sleeper.wait()
 
     monkeypatch.setattr(connect, "require_emulator", lambda board: None)
-    monkeypatch.setattr(connect, "prepare_emulated_firmware", lambda *a: {})
+    monkeypatch.setattr(connect, "prepare_emulated_firmware", lambda *a, **kw: {})
     monkeypatch.setattr(connect, "running_emulator", emulator)
     with pytest.raises(DeviceSilent) as exc:
         run_bench(model_path, out_dir=tmp_path, progress=False, quiet=True, timeout=0.5, limit=N)

@@ -39,35 +39,44 @@ def nonnegative_int(text: str) -> int:
     return _int(text, 0, "a whole number of at least 0")
 
 
-def _float(text: str, least: float, strict: bool, what: str, most: float = math.inf) -> float:
+def _float(text: str, what: str, *, zero_allowed: bool, most: float = math.inf) -> float:
+    """A finite number from 0 (or above it) to `most`; `what` names it in the error."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-    if not math.isfinite(value) or value < least or (strict and value == least) or value > most:
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_allowed) or value > most:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
 
 
 def positive_float(text: str) -> float:
     """A finite number > 0 (seconds, thresholds, scales)."""
-    return _float(text, 0.0, True, "a finite number above 0")
+    return _float(text, "a finite number above 0", zero_allowed=False)
 
 
 def timeout_seconds(text: str) -> float:
     """Seconds to wait: above 0 and at most a day (the OS's wait calls take no more)."""
-    return _float(text, 0.0, True, "a number of seconds above 0 and at most 86400", most=86400.0)
+    return _float(
+        text,
+        "a number of seconds above 0 and at most 86400",
+        zero_allowed=False,
+        most=86400.0,
+    )
 
 
 def nonnegative_float(text: str) -> float:
     """A finite number >= 0 (weights and margins where 0 means off)."""
-    return _float(text, 0.0, False, "a finite number of at least 0")
+    return _float(text, "a finite number of at least 0", zero_allowed=True)
 
 
 def mean_step(text: str) -> float:
     """A mean decision step: a number from 0 to the last step."""
     return _float(
-        text, 0.0, False, f"a mean decision step from 0 to {LAST_STEP}", most=float(LAST_STEP)
+        text,
+        f"a mean decision step from 0 to {LAST_STEP}",
+        zero_allowed=True,
+        most=float(LAST_STEP),
     )
 
 
@@ -91,7 +100,7 @@ def mean_steps(text: str) -> list[float]:
     step."""
 
     def one(v: str) -> float:
-        return _float(v, 0.0, True, "", most=float(LAST_STEP))
+        return _float(v, "", zero_allowed=False, most=float(LAST_STEP))
 
     return _floats(
         text, one, f"comma-separated mean decision steps above 0 and at most {LAST_STEP}"
