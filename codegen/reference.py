@@ -2,7 +2,8 @@
 
 Event-driven, early stop at the decision, the tie rules and the t = 255 fallback. The host
 and every C test compare against this one function. It uses only the IntModel (signs and
-integer thresholds): no floating point.
+integer thresholds): no floating point. The semantics themselves, image by image, are the
+numba kernels in bs4nn.codegen.reference_kernels.
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
 
 from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.reference_kernels import infer_batch
 from bs4nn.trainer.interrupts import signals_held
-from bs4nn.trainer.kernels import sort_inputs
-from bs4nn.trainer.semantics import LAST_STEP, NOT_FIRED
 
 
 @dataclass(frozen=True)
@@ -40,113 +39,6 @@ class RefBatch:
 
     def __len__(self) -> int:
         return len(self.labels)
-
-
-@njit(cache=True)
-def _infer_one(pixels, sizes, row_offsets, fanout, thresholds, out_steps, spikes, out_counts):
-    """One image. fanout[row_offsets[l] + i] is the +-1 row of input i of weight layer l.
-
-    Returns (label, decision_step, fallback); fills out_steps (-1 = not fired), spikes and
-    out_counts (the outputs' counts at the decision).
-    """
-    n_layers = sizes.size - 1
-    # input pixels by spike step: step t is order[bucket_start[t] : bucket_start[t + 1]]
-    order = np.empty(sizes[0], np.int64)
-    bucket_start = np.empty(LAST_STEP + 2, np.int64)
-    sort_inputs(pixels, order, bucket_start)
-
-    max_n = 0
-    for layer in range(1, n_layers + 1):
-        max_n = max(max_n, sizes[layer])
-    counts = np.zeros((n_layers + 1, max_n), np.int32)
-    fired = np.zeros((n_layers + 1, max_n), np.bool_)
-    newly = np.empty(max_n, np.int32)
-    n_out = sizes[n_layers]
-    out_steps[:] = NOT_FIRED
-    spikes[:] = 0
-
-    for t in range(LAST_STEP + 1):
-        # input spikes of step t feed weight layer 0
-        for p in range(bucket_start[t], bucket_start[t + 1]):
-            i = order[p]
-            spikes[0] += 1
-            row = fanout[row_offsets[0] + i]
-            for j in range(sizes[1]):
-                counts[1, j] += row[j]
-        for layer in range(1, n_layers + 1):
-            n_new = 0
-            k = thresholds[layer - 1]
-            for j in range(sizes[layer]):
-                if not fired[layer, j] and counts[layer, j] >= k:
-                    fired[layer, j] = True
-                    newly[n_new] = j
-                    n_new += 1
-            spikes[layer] += n_new
-            if layer < n_layers:
-                # spikes of this layer reach the next one within the same step
-                for q in range(n_new):
-                    row = fanout[row_offsets[layer] + newly[q]]
-                    for j in range(sizes[layer + 1]):
-                        counts[layer + 1, j] += row[j]
-            elif n_new > 0:
-                return _decide(counts[layer, :n_out], newly[:n_new], t, out_steps, out_counts)
-    return _fallback(counts[n_layers, :n_out], out_counts)
-
-
-@njit(cache=True)
-def _decide(counts, newly, t, out_steps, out_counts):
-    """The outputs `newly` (in index order) fired at step t: the largest count wins, then the
-    lowest index. Records their step and the outputs' counts. Returns (label, t, False)."""
-    out_counts[:] = counts
-    label = newly[0]
-    for q in range(newly.shape[0]):
-        j = newly[q]
-        out_steps[j] = t
-        if counts[j] > counts[label]:
-            label = j  # newly is in index order: ties keep the lowest index
-    return label, t, False
-
-
-@njit(cache=True)
-def _fallback(counts, out_counts):
-    """No output fired by the last step: the largest count wins, then the lowest index.
-    Returns (label, LAST_STEP, True)."""
-    out_counts[:] = counts
-    label = 0
-    for j in range(1, counts.shape[0]):
-        if counts[j] > counts[label]:
-            label = j
-    return label, LAST_STEP, True
-
-
-@njit(cache=True, parallel=True)
-def _infer_batch(
-    images,
-    sizes,
-    row_offsets,
-    fanout,
-    thresholds,
-    labels,
-    steps,
-    fallback,
-    out_steps,
-    spikes,
-    out_counts,
-):
-    for n in prange(images.shape[0]):
-        label, step, fb = _infer_one(
-            images[n],
-            sizes,
-            row_offsets,
-            fanout,
-            thresholds,
-            out_steps[n],
-            spikes[n],
-            out_counts[n],
-        )
-        labels[n] = label
-        steps[n] = step
-        fallback[n] = fb
 
 
 def _kernel_arrays(model: IntModel):
@@ -191,7 +83,7 @@ def reference_batch(model: IntModel, images: np.ndarray, thresholds=None) -> Ref
     spikes = np.zeros((n, model.num_layers + 1), np.int32)
     counts = np.zeros((n, model.layer_sizes[-1]), np.int32)
     with signals_held():
-        _infer_batch(
+        infer_batch(
             imgs,
             sizes,
             row_offsets,

@@ -1,5 +1,6 @@
-/* Event-driven BS4NN inference; the semantics are docs/design.md section 1, identical to
- * codegen/reference.py. What every kernel shares: thresholds, input bucketing, the label. */
+/* Event-driven BS4NN inference; the semantics are docs/design.md section 1, identical to the
+ * integer reference (codegen/reference_kernels.py). What every kernel shares: thresholds,
+ * input bucketing, the label. */
 #include "bs4nn_infer.h"
 
 #include <string.h>
