@@ -8,7 +8,6 @@ stopped at the end, on error and on Ctrl-C alike.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -20,6 +19,12 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
 from bs4nn.host.connect import connect, load_model
+from bs4nn.host.device_record import (
+    DEVICE_NAME,
+    record_device,
+    refuse_other_board,
+    refuse_other_device,
+)
 from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.outdir import run_folder
 from bs4nn.host.records import (
@@ -37,7 +42,6 @@ from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import check_output, write_json
 
 CSV_NAME = "images.csv"
-DEVICE_NAME = "device.json"  # the board, kernel and counter the images.csv rows come from
 REPORT_NAME = "report.json"  # written last: there only when the images.csv run finished
 
 
@@ -88,6 +92,8 @@ def run_bench(
         todo = [i for i in range(n) if i not in have]
         earlier = _rows(csv_path) if not resume and csv_path.is_file() else 0
         t_start = time.monotonic()
+        if resume and port is None:  # before its firmware is built
+            refuse_other_board(out, board, str(csv_path))
         # the device first: a port that cannot be opened is the only line printed
         with connect(
             intmodel,
@@ -101,8 +107,8 @@ def run_bench(
         ) as conn:
             info = conn.device.info
             assert info is not None
-            _same_device(out / DEVICE_NAME, info, csv_path, resume)
             if resume:
+                refuse_other_device(out, info, str(csv_path))
                 say(f"resume: {len(have)} images already in {csv_path}, {len(todo)} to go")
             elif earlier:
                 say(
@@ -119,7 +125,7 @@ def run_bench(
             if resumed.damaged or resumed.duplicates:  # the device answers: now, not before
                 rewrite_records(csv_path, resumed.records)
             if not (resume and (out / DEVICE_NAME).is_file()):  # else: the same, checked above
-                write_json(out / DEVICE_NAME, _device_fields(info))
+                record_device(out, info)
             say(
                 f"device: {info.board}, {info.clock_hz / 1e6:g} MHz, kernel {info.kernel}, "
                 f"counter: {info.counter_name}, model {info.model_hash_hex[:16]} (matches)"
@@ -256,34 +262,6 @@ def _resume(csv_path: Path, model_hash: str, fits, say) -> ScannedCsv:
             f"{_numbers(scan.duplicates)}: dropped"
         )
     return scan
-
-
-def _device_fields(info) -> dict:
-    return {
-        "board": info.board,
-        "clock_hz": info.clock_hz,
-        "kernel": info.kernel,
-        "counter": info.counter_name,
-    }
-
-
-def _same_device(path: Path, info, csv_path: Path, resume: bool) -> None:
-    """Refuse to resume rows measured on another board, kernel or counter (their counts are
-    not comparable; the report would mix them under this board's name)."""
-    if not (resume and path.is_file()):
-        return
-    try:
-        earlier = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return  # unreadable: the rows themselves are checked as always
-    now = _device_fields(info)
-    if earlier != now:
-        raise Bs4nnError(
-            f"--resume: {csv_path} was measured on {earlier.get('board')} (kernel "
-            f"{earlier.get('kernel')}, {earlier.get('clock_hz')} Hz), this device is "
-            f"{now['board']} (kernel {now['kernel']}, {now['clock_hz']} Hz); use another --out, "
-            "or drop --resume to start over"
-        )
 
 
 def _numbers(values: list[int], most: int = 10) -> str:

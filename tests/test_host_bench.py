@@ -204,6 +204,50 @@ def test_resume_refuses_rows_measured_on_another_device(model_path, intmodel, tm
         assert fake.infer_requests == 3 and rep.report["resumed_images"] == 3
 
 
+@pytest.mark.parametrize("command", ["bench", "sweep"])
+def test_a_resume_on_another_emulated_board_is_refused_before_its_firmware_is_built(
+    model_path, tmp_path, monkeypatch, command
+):
+    from bs4nn.host import connect
+
+    def started(*args, **kwargs):
+        raise AssertionError("an emulator was looked for")
+
+    monkeypatch.setattr(connect, "require_emulator", started)
+    device = {"board": "qemu-mps2-an386", "clock_hz": 25000000, "kernel": "sliced", "counter": "c"}
+    (tmp_path / "device.json").write_text(json.dumps(device))
+    (tmp_path / "images.csv").write_text("")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    run = run_bench if command == "bench" else run_sweep
+    with pytest.raises(Bs4nnError) as exc:
+        run(model_path, out_dir=tmp_path, board="qemu-microbit", limit=N, resume=True)
+    rows = tmp_path / "images.csv" if command == "bench" else f"the sweep in {tmp_path}"
+    assert str(exc.value) == (
+        f"--resume: {rows} was measured on qemu-mps2-an386 (kernel sliced, 25000000 Hz), this "
+        "device is qemu-microbit; use another --out, or drop --resume to start over"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no firmware folder
+
+
+def test_sweep_resume_refuses_settings_measured_on_another_device(model_path, intmodel, tmp_path):
+    with FakeDevice(intmodel, board="board-a") as fake:
+        sweep_thetas_2_6(model_path, fake, tmp_path)
+    assert json.loads((tmp_path / "device.json").read_text())["board"] == "board-a"
+    (tmp_path / "images_theta_6.csv").unlink()  # interrupted during the second setting
+    with FakeDevice(intmodel, board="board-b", kernel="other") as fake:
+        with pytest.raises(Bs4nnError) as exc:
+            sweep_thetas_2_6(model_path, fake, tmp_path, resume=True)
+        assert fake.infer_requests == 0
+    assert str(exc.value) == (
+        f"--resume: the sweep in {tmp_path} was measured on board-a (kernel "
+        "python-reference, 25000000 Hz), this device is board-b (kernel other, 25000000 Hz); "
+        "use another --out, or drop --resume to start over"
+    )
+    with FakeDevice(intmodel, board="board-a") as fake:  # the same board goes on
+        sweep_thetas_2_6(model_path, fake, tmp_path, resume=True)
+        assert fake.infer_requests == N
+
+
 def test_resume_refuses_rows_of_another_model(model_path, intmodel, tmp_path):
     with FakeDevice(intmodel) as fake:
         bench(model_path, fake, tmp_path, limit=3)

@@ -1,0 +1,61 @@
+"""Which device a run's rows were measured on: `device.json` beside them (board, clock, kernel,
+counter). Counts from another board, kernel or counter do not compare, so a resume goes on
+only on the same device; on an emulated board that is known before its firmware is built."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bs4nn.host.protocol import InfoReply
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import write_json
+
+DEVICE_NAME = "device.json"
+
+
+def device_fields(info: InfoReply) -> dict:
+    return {
+        "board": info.board,
+        "clock_hz": info.clock_hz,
+        "kernel": info.kernel,
+        "counter": info.counter_name,
+    }
+
+
+def _earlier(out: Path) -> dict | None:
+    try:
+        earlier = json.loads((out / DEVICE_NAME).read_text())
+    except (OSError, ValueError):
+        return None  # none, or unreadable: the rows themselves are checked as always
+    return earlier if isinstance(earlier, dict) else None
+
+
+def _refuse(earlier: dict, now: str, rows: str) -> Bs4nnError:
+    return Bs4nnError(
+        f"--resume: {rows} was measured on {earlier.get('board')} (kernel "
+        f"{earlier.get('kernel')}, {earlier.get('clock_hz')} Hz), this device is {now}; use "
+        "another --out, or drop --resume to start over"
+    )
+
+
+def refuse_other_board(out: Path, board: str, rows: str) -> None:
+    """Before an emulated `board` is built and started for a resume in `out`: refuse when the
+    rows (`rows` names them) were measured on another board."""
+    earlier = _earlier(out)
+    if earlier is not None and earlier.get("board") != board:
+        raise _refuse(earlier, board, rows)
+
+
+def refuse_other_device(out: Path, info: InfoReply, rows: str) -> None:
+    """For a resume in `out`: refuse when the rows were measured on another board, kernel or
+    counter than the device that answered with `info`."""
+    earlier, now = _earlier(out), device_fields(info)
+    if earlier is not None and earlier != now:
+        raise _refuse(
+            earlier, f"{now['board']} (kernel {now['kernel']}, {now['clock_hz']} Hz)", rows
+        )
+
+
+def record_device(out: Path, info: InfoReply) -> None:
+    write_json(out / DEVICE_NAME, device_fields(info))
