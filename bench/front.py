@@ -8,10 +8,10 @@ For each model: its own thresholds, and for each budget of mean decision step th
 set). Every setting runs on the emulated board (qemu-mps2-an386, default kernel) through
 `bs4nn sweep` on the first --limit test images, every reply checked against the integer
 reference; its cost is the board's mean instructions per inference on those images
-(QEMU icount proxy; QEMU is deterministic). Its accuracy is the strict test accuracy on all
-10,000 test images from the integer semantics the board was just checked against (1,000
-images would move it by +-0.5%). Prints one line per setting and draws accuracy against mean
-instructions, one line per model, into --plot.
+(QEMU icount proxy; the same to one SysTick tick, 40 instructions, from run to run). Its
+accuracy is the strict test accuracy on all 10,000 test images from the integer semantics the
+board was just checked against (1,000 images would move it by +-0.5%). Prints one line per
+setting and draws accuracy against mean instructions, one line per model, into --plot.
 """
 
 from __future__ import annotations

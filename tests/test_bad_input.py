@@ -623,7 +623,7 @@ CASES = [
         "train-val-size-all",
         "train --epochs 1 --val-size 60000",
         "bs4nn train: error: validation size 60000 must be at least 0 and below the 60000 "
-        "training samples",
+        "training samples: give a smaller --val-size",
     ),
     (
         "train-levels-1",

@@ -202,7 +202,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=dataset_spec,
         help="default: the model's dataset (own data: give its .npz file or folder)",
     )
-    e.add_argument("--split", choices=("test", "train"), default="test")
+    e.add_argument(
+        "--split", choices=("test", "train"), default="test", help="images to score (default test)"
+    )
     e.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images")
     e.add_argument("--json", action="store_true", help="print JSON instead of text")
     e.add_argument(

@@ -327,7 +327,8 @@ def train_val_split(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.nd
     """Deterministic split of range(n): (train_idx, val_idx), both sorted int64."""
     if not 0 <= val_size < n:
         raise Bs4nnError(
-            f"validation size {val_size} must be at least 0 and below the {n} training samples"
+            f"validation size {val_size} must be at least 0 and below the {n} training samples: "
+            "give a smaller --val-size"
         )
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[val_size:]).astype(np.int64), np.sort(perm[:val_size]).astype(np.int64)
