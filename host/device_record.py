@@ -23,7 +23,8 @@ def device_fields(info: InfoReply) -> dict:
     }
 
 
-def _earlier(out: Path) -> dict | None:
+def recorded_device(out: Path) -> dict | None:
+    """The device.json in `out`, or None (none, or unreadable)."""
     try:
         earlier = json.loads((out / DEVICE_NAME).read_text())
     except (OSError, ValueError):
@@ -42,7 +43,7 @@ def _refuse(earlier: dict, now: str, rows: str) -> Bs4nnError:
 def refuse_other_board(out: Path, board: str, rows: str) -> None:
     """Before an emulated `board` is built and started for a resume in `out`: refuse when the
     rows (`rows` names them) were measured on another board."""
-    earlier = _earlier(out)
+    earlier = recorded_device(out)
     if earlier is not None and earlier.get("board") != board:
         raise _refuse(earlier, board, rows)
 
@@ -50,7 +51,7 @@ def refuse_other_board(out: Path, board: str, rows: str) -> None:
 def refuse_other_device(out: Path, info: InfoReply, rows: str) -> None:
     """For a resume in `out`: refuse when the rows were measured on another board, kernel or
     counter than the device that answered with `info`."""
-    earlier, now = _earlier(out), device_fields(info)
+    earlier, now = recorded_device(out), device_fields(info)
     if earlier is not None and earlier != now:
         raise _refuse(
             earlier, f"{now['board']} (kernel {now['kernel']}, {now['clock_hz']} Hz)", rows

@@ -25,7 +25,13 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
 from bs4nn.host.connect import connect, load_model
-from bs4nn.host.device_record import record_device, refuse_other_board, refuse_other_device
+from bs4nn.host.device_record import (
+    device_fields,
+    record_device,
+    recorded_device,
+    refuse_other_board,
+    refuse_other_device,
+)
 from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.outdir import run_folder
 from bs4nn.host.records import Record, fits_run, read_records
@@ -121,6 +127,26 @@ def _finished(csv_path: Path, intmodel: IntModel, labels: np.ndarray) -> list[Re
 CSV_GLOB = "images_*.csv"  # the per-image CSVs of every setting
 
 
+def _start_over(out: Path, ours: set[str], earlier: dict | None, now: dict) -> None:
+    """Without --resume: an earlier sweep's other settings in `out` are removed (this sweep's
+    are measured again); when they were measured on another device, all of them, so that a
+    later --resume cannot keep one this sweep did not reach."""
+    if earlier not in (None, now):
+        measured = sorted(out.glob(CSV_GLOB))
+        board = earlier.get("board")
+        said = f"the {len(measured)} setting(s) measured on {board} in {out} are removed"
+    else:
+        measured = sorted(p for p in out.glob(CSV_GLOB) if p.name not in ours)
+        said = (
+            f"the {len(measured)} other setting(s) of an earlier sweep in {out} are removed "
+            "(--resume would keep them)"
+        )
+    if measured:
+        print(f"starting over: {said}")
+    for path in measured:
+        path.unlink()
+
+
 def _csv_name(kind: str, setting: float) -> str:
     """The per-image CSV of one setting, named by it."""
     return f"images_{kind}_{setting:g}.csv"
@@ -175,16 +201,10 @@ def run_sweep(
         if resume:
             refuse_other_device(out, conn.device.info, rows)
         folder.started()
+        if not resume:
+            ours = {_csv_name(kind, setting) for setting, _ in settings}
+            _start_over(out, ours, recorded_device(out), device_fields(conn.device.info))
         record_device(out, conn.device.info)
-        ours = {_csv_name(kind, setting) for setting, _ in settings}
-        others = sorted(p for p in out.glob(CSV_GLOB) if p.name not in ours)
-        if others and not resume:  # an earlier sweep's settings, not in this sweep.json
-            print(
-                f"starting over: the {len(others)} other setting(s) of an earlier sweep in {out} "
-                "are removed (--resume would keep them)"
-            )
-            for other in others:
-                other.unlink()
         for setting, ks in settings:
             csv_path = out / _csv_name(kind, setting)
             records = _finished(csv_path, intmodel, labels) if resume else None

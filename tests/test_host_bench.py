@@ -248,6 +248,23 @@ def test_sweep_resume_refuses_settings_measured_on_another_device(model_path, in
         assert fake.infer_requests == N
 
 
+def test_a_sweep_on_another_device_removes_every_earlier_setting(
+    model_path, intmodel, tmp_path, capsys
+):
+    with FakeDevice(intmodel, board="board-a") as fake:
+        sweep_thetas_2_6(model_path, fake, tmp_path)
+    capsys.readouterr()
+    with FakeDevice(intmodel, Faults(silent_after=3), board="board-b") as fake:
+        # cut short in its first setting: board-a's theta 6 must not stay for a --resume
+        with pytest.raises(DeviceSilent):
+            sweep_thetas_2_6(model_path, fake, tmp_path, timeout=0.5)
+    assert capsys.readouterr().out.startswith(
+        f"starting over: the 2 setting(s) measured on board-a in {tmp_path} are removed\n"
+    )
+    assert sorted(p.name for p in tmp_path.glob("images_*.csv")) == []
+    assert json.loads((tmp_path / "device.json").read_text())["board"] == "board-b"
+
+
 def test_resume_refuses_rows_of_another_model(model_path, intmodel, tmp_path):
     with FakeDevice(intmodel) as fake:
         bench(model_path, fake, tmp_path, limit=3)
