@@ -6,9 +6,11 @@ import pytest
 from bs4nn.cli import main
 from bs4nn.trainer import calibrate_kernels
 from bs4nn.trainer.calibrate import (
+    ThresholdBox,
     accuracy_with_thresholds,
     calibrate_for_budget,
     calibrate_thresholds,
+    choose_for_budget,
     thetas_for,
 )
 from bs4nn.trainer.datasets import load_dataset, train_val_split
@@ -247,3 +249,67 @@ def test_bs4nn_calibrate_writes_the_model_chosen_on_the_validation_split(tmp_pat
         "earliest, K 1,1, decide at 0.11 on average; give --max-mean-step 0.11 or more"
     )
     assert not none.exists()
+
+
+def test_calibration_ties_keep_the_trained_thresholds():
+    # no input spikes: every K classifies alike, so every candidate ties with the trained K
+    rng = np.random.default_rng(4)
+    weights = [rng.uniform(-0.3, 1.0, size=(12, 30)), rng.uniform(-0.5, 1.0, size=(4, 12))]
+    alphas = np.array([1.0, 1.0])
+    model = model_from_arrays(weights, alphas, thetas_for([40, 30], alphas))
+    images = np.zeros((50, 30), np.uint8)
+    labels = predict(model, images)
+    calibrated, before, after = calibrate_thresholds(model, images, labels, log=lambda s: None)
+    assert before == after == 1.0
+    assert calibrated.thresholds() == [40, 30]
+
+
+def _box(start, thresholds, right, step_sum, images=10):
+    return ThresholdBox(
+        start=start,
+        thresholds=np.array(thresholds, np.int64),
+        right=np.array(right),
+        step_sum=np.array(step_sum),
+        images=images,
+        right_start=right[0],
+        step_sum_start=step_sum[0],
+    )
+
+
+def _two_layer_model():
+    rng = np.random.default_rng(0)
+    return model_from_arrays(
+        [rng.standard_normal((4, 6)), rng.standard_normal((3, 4))], [1.0, 1.0], [4.5, 4.5]
+    )
+
+
+def test_budget_ties_in_accuracy_go_to_the_earliest_deciding_before_the_nearest():
+    box = _box([5, 5], [[5, 5], [1, 1]], right=[10, 10], step_sum=[100, 90])
+    got = choose_for_budget(_two_layer_model(), box, 20)
+    assert got.thresholds == [1, 1] and got.mean_step == 9.0
+
+
+def test_an_unreachable_budget_names_the_most_accurate_of_the_earliest():
+    box = _box([1, 1], [[1, 1], [2, 2]], right=[5, 8], step_sum=[90, 90])
+    with pytest.raises(Bs4nnError, match=r"the earliest, K 2,2, decide at 9\.00 on average"):
+        choose_for_budget(_two_layer_model(), box, 1)
+
+
+def test_calibration_refines_above_the_coarse_grid_point():
+    # K0 = 100: the coarse grid steps by 4 (60, 64, ..., 100, 104, ...); the labels came from
+    # K = 102, between two grid points, reached only by refining on both sides of the best one
+    rng = np.random.default_rng(0)
+    weights = [rng.uniform(-0.1, 1.0, size=(12, 300)), rng.uniform(-0.5, 1.0, size=(4, 12))]
+    images = rng.integers(0, 256, size=(300, 300)).astype(np.uint8)
+    images[rng.random(images.shape) < 0.5] = 0
+    alphas = np.array([1.0, 1.0])
+    labels = predict(model_from_arrays(weights, alphas, thetas_for([102, 3], alphas)), images)
+    trained = model_from_arrays(weights, alphas, thetas_for([100, 3], alphas))
+    calibrated, before, after = calibrate_thresholds(trained, images, labels, log=lambda s: None)
+    assert (before, after) == (0.96, 1.0)
+    assert calibrated.thresholds() == [102, 3]
+
+
+def test_a_budget_calibration_without_images_is_refused():
+    with pytest.raises(Bs4nnError, match="^no validation images to calibrate on$"):
+        calibrate_for_budget(_two_layer_model(), np.zeros((0, 6), np.uint8), np.zeros(0, int), 10)

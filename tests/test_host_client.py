@@ -1,6 +1,7 @@
 """Protocol client against the Python fake device: results, pipelining and every fault path."""
 
 import time
+from dataclasses import replace
 
 import device_protocol as dp
 import numpy as np
@@ -318,3 +319,124 @@ def test_requests_in_flight_never_overrun_the_reported_buffer(
     assert max(dev.unanswered_at_send) == most_unanswered
     assert dev.stats.resends == 0
     check_against_reference(results, intmodel, images)
+
+
+def test_window_below_one_is_refused():
+    with pytest.raises(ValueError, match="window must be at least 1"):
+        Device(None, window=0)
+
+
+def test_seq_skips_the_value_error_replies_use():
+    dev = Device(None)
+    dev._seq = p.SEQ_UNKNOWN - 1
+    assert dev._next_seq() == 0
+    assert dev._next_seq() == 1
+
+
+def test_a_device_reflashed_mid_run_is_named(intmodel, images):
+    with FakeDevice(intmodel, Faults(reset_at=6)) as fake:
+        real_infer = fake._infer
+
+        def infer(frame):
+            if fake.infer_requests == 5:  # request 6 resets the board into another model
+                fake.model_hash = bytes(32)
+            return real_infer(frame)
+
+        fake._infer = infer
+        dev = connect(fake, timeout=0.3, window=1)
+        dev.handshake()
+        got = []
+        with pytest.raises(
+            DeviceReset, match=r"now runs model 0{64}, not [0-9a-f]{64}: it was re-flashed"
+        ):
+            for r in dev.stream(images[:12]):
+                got.append(r.index)
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_an_infer_the_device_refuses_is_named_not_resent(intmodel, images):
+    with FakeDevice(intmodel) as fake:
+
+        def refuse(frame):
+            fake.infer_requests += 1
+            fake._write(dp.error_reply(frame.seq, p.BAD_ARG))
+
+        fake._infer = refuse
+        dev = connect(fake, timeout=0.3, window=1)
+        dev.handshake()
+        with pytest.raises(
+            Bs4nnError, match=r"^the device rejected INFER of image 0 with BAD_ARG$"
+        ):
+            list(dev.stream(images[:1]))
+    assert fake.infer_requests == 1
+
+
+def test_set_thresholds_the_device_did_not_keep_is_refused(intmodel, monkeypatch):
+    real = dp.thresholds_reply
+    monkeypatch.setattr(dp, "thresholds_reply", lambda seq, ks: real(seq, (8, 3)))
+    with FakeDevice(intmodel) as fake:
+        dev = connect(fake, timeout=1.0)
+        dev.handshake()
+        with pytest.raises(
+            Bs4nnError, match=r"^the device kept thresholds .8, 3., asked for \(5, 2\)$"
+        ):
+            dev.set_thresholds([5, 2])
+    assert dev.thresholds == (8, 3)
+
+
+def test_thresholds_are_checked_before_they_are_sent(intmodel):
+    with FakeDevice(intmodel) as fake:
+        dev = connect(fake, timeout=0.3)
+        dev.handshake()
+        with pytest.raises(Bs4nnError, match=r"^the model has 2 weight layers, got 1 K$"):
+            dev.set_thresholds([5])
+        with pytest.raises(Bs4nnError, match=r"^threshold K=0 is outside 1\.\.32767$"):
+            dev.set_thresholds([0, 2])
+    assert fake.frame_types[p.SET_THRESHOLDS] == 0
+
+
+def test_another_protocol_version_is_refused(intmodel):
+    with FakeDevice(intmodel) as fake:
+        real = fake._info
+        fake._info = lambda seq: replace(real(seq), protocol_version=2)
+        dev = connect(fake, timeout=1.0)
+        with pytest.raises(
+            Bs4nnError, match=r"^the device speaks protocol version 2, this host speaks 1: rebuild"
+        ):
+            dev.handshake()
+    assert dev.info is None
+
+
+def test_an_unanswered_info_is_sent_again(intmodel):
+    with FakeDevice(intmodel) as fake:
+        real_write = fake._write
+        dropped = []
+
+        def write(data):  # the first reply is lost on the way
+            if not dropped:
+                dropped.append(data)
+                return
+            real_write(data)
+
+        fake._write = write
+        dev = connect(fake, timeout=0.3)
+        info = dev.handshake()
+    assert info.protocol_version == p.PROTOCOL_VERSION
+    assert len(dropped) == 1 and fake.frame_types[p.INFO] == 2
+    assert dev.stats.resends == 1
+
+
+def test_an_image_never_answered_is_given_up_after_four_sends(intmodel, images):
+    with FakeDevice(intmodel, Faults(drop_replies=set(range(1, 50)))) as fake:
+        dev = connect(fake, timeout=0.1, window=1)
+        dev.handshake()
+        with pytest.raises(DeviceSilent, match=r"^image 0 was sent 4 times without a valid reply"):
+            list(dev.stream(images[:1]))
+    assert fake.infer_requests == 4
+
+
+def test_unanswered_bytes_count_each_requests_resync_zero():
+    from bs4nn.host.client import _Pending, _unanswered_bytes
+
+    inflight = {1: _Pending(0, None, b"\x01" * 10, 0.0), 2: _Pending(1, None, b"\x02" * 20, 0.0)}
+    assert _unanswered_bytes(inflight) == 32
