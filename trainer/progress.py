@@ -38,3 +38,16 @@ def progress_bar(iterable=None, **options) -> tqdm:
     if not stream.isatty():
         options = {"file": _Lines(stream), **options}
     return tqdm(iterable, **options)
+
+
+def epoch_bar(epoch: int, epochs: int, total: int, progress: bool) -> tqdm:
+    """The bar of one training epoch over `total` images (gone when the epoch ends, which
+    logs its own line)."""
+    return progress_bar(
+        total=total,
+        desc=f"epoch {epoch}/{epochs}",
+        unit="img",
+        disable=not progress,
+        leave=False,
+        mininterval=0.5,
+    )

@@ -35,7 +35,7 @@ from bs4nn.trainer.calibrate import calibrate_thresholds
 from bs4nn.trainer.datasets import ROWS, VAL_SIZE, dataset_fields, dataset_shape
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model, model_from_arrays
-from bs4nn.trainer.progress import progress_bar
+from bs4nn.trainer.progress import epoch_bar
 from bs4nn.trainer.run import (
     NetworkConfig,
     RunData,
@@ -888,14 +888,7 @@ def _epoch(
     perm = rng.permutation(data.train_idx)
     n_batches = len(perm) // cfg.batch  # the incomplete last batch is left out
     loss_sum, n_right, n_done = 0.0, 0, 0
-    with progress_bar(
-        total=n_batches * cfg.batch,
-        desc=f"epoch {epoch}/{cfg.epochs}",
-        unit="img",
-        disable=not progress,
-        leave=False,
-        mininterval=0.5,
-    ) as bar:
+    with epoch_bar(epoch, cfg.epochs, n_batches * cfg.batch, progress) as bar:
         for b in range(n_batches):
             pick = perm[b * cfg.batch : (b + 1) * cfg.batch]
             loss, right = train_batch(

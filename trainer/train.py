@@ -21,7 +21,7 @@ from bs4nn.trainer.datasets import VAL_SIZE, dataset_fields
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import layout, predict
 from bs4nn.trainer.model import Model, model_from_arrays
-from bs4nn.trainer.progress import progress_bar
+from bs4nn.trainer.progress import epoch_bar
 from bs4nn.trainer.run import (
     NetworkConfig,
     RunData,
@@ -471,14 +471,7 @@ def _epoch(
     hyper = _hyper(cfg, state)
     perm = rng.permutation(data.train_idx)
     loss_sum, n_correct, n_done = 0.0, 0, 0
-    with progress_bar(
-        total=len(perm),
-        desc=f"epoch {epoch}/{cfg.epochs}",
-        unit="img",
-        disable=not progress,
-        leave=False,
-        mininterval=0.5,
-    ) as bar:
+    with epoch_bar(epoch, cfg.epochs, len(perm), progress) as bar:
         for c0 in range(0, len(perm), CHUNK):
             chunk = perm[c0 : c0 + CHUNK]
             loss, correct = kernels.train_samples(
