@@ -19,12 +19,7 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
 from bs4nn.host.connect import connect, load_model
-from bs4nn.host.device_record import (
-    DEVICE_NAME,
-    record_device,
-    refuse_other_board,
-    refuse_other_device,
-)
+from bs4nn.host.device_record import record_device
 from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.outdir import run_folder
 from bs4nn.host.records import (
@@ -92,8 +87,6 @@ def run_bench(
         todo = [i for i in range(n) if i not in have]
         earlier = _rows(csv_path) if not resume and csv_path.is_file() else 0
         t_start = time.monotonic()
-        if resume and port is None:  # before its firmware is built
-            refuse_other_board(out, board, str(csv_path))
         # the device first: a port that cannot be opened is the only line printed
         with connect(
             intmodel,
@@ -104,11 +97,11 @@ def run_bench(
             quiet=quiet,
             baud=baud,
             board=board,
+            resuming=str(csv_path) if resume else None,
         ) as conn:
             info = conn.device.info
             assert info is not None
             if resume:
-                refuse_other_device(out, info, str(csv_path))
                 say(f"resume: {len(have)} images already in {csv_path}, {len(todo)} to go")
             elif earlier:
                 say(
@@ -124,8 +117,7 @@ def run_bench(
                 (out / REPORT_NAME).unlink(missing_ok=True)
             if resumed.damaged or resumed.duplicates:  # the device answers: now, not before
                 rewrite_records(csv_path, resumed.records)
-            if not (resume and (out / DEVICE_NAME).is_file()):  # else: the same, checked above
-                record_device(out, info)
+            record_device(out, info)
             say(
                 f"device: {info.board}, {info.clock_hz / 1e6:g} MHz, kernel {info.kernel}, "
                 f"counter: {info.counter_name}, model {info.model_hash_hex[:16]} (matches)"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.host.client import DEFAULT_TIMEOUT_S, Device
+from bs4nn.host.device_record import refuse_other_board, refuse_other_device
 from bs4nn.host.emulate import EMULATED_TARGET, require_emulator, running_emulator
 from bs4nn.host.firmware import prepare_emulated_firmware
 from bs4nn.host.transport import DEFAULT_BAUD, LinkClosed, SerialTransport
@@ -45,18 +46,29 @@ def connect(
     quiet: bool = False,
     baud: int = DEFAULT_BAUD,
     board: str = EMULATED_TARGET,
+    resuming: str | None = None,
 ) -> Iterator[Connection]:
     """A handshaken Device on `port`, or on the emulated `board` started (and always stopped)
-    here."""
+    here. `resuming` names the rows in out_dir a --resume goes on from: a device other than
+    the one they were measured on is refused (an emulated board before its firmware is
+    built)."""
+
+    def handshake(dev: Device) -> None:
+        dev.handshake(intmodel.model_hash)
+        if resuming is not None:
+            refuse_other_device(out_dir, dev.info, resuming)
+
     if port is not None:
         link = SerialTransport(port, baudrate=baud)
         try:
             dev = Device(link, timeout=timeout, window=window or DEFAULT_WINDOW)
-            dev.handshake(intmodel.model_hash)
+            handshake(dev)
             yield Connection(dev, "serial", port)
         finally:
             link.close()
         return
+    if resuming is not None:
+        refuse_other_board(out_dir, board, resuming)
     require_emulator(board)  # no firmware is built for a board that cannot be started
     firmware = prepare_emulated_firmware(intmodel, out_dir / "firmware", quiet=quiet, target=board)
     with running_emulator(board, Path(out_dir) / "firmware") as emu:
@@ -70,7 +82,7 @@ def connect(
                 restart_hint=f"use --resume (it starts {name} anew)",
             )
             try:
-                dev.handshake(intmodel.model_hash)
+                handshake(dev)
                 yield Connection(dev, emu.kind, emu.where, firmware)
             except LinkClosed as exc:
                 try:  # the pty closes a moment before the process is reaped

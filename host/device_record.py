@@ -59,4 +59,7 @@ def refuse_other_device(out: Path, info: InfoReply, rows: str) -> None:
 
 
 def record_device(out: Path, info: InfoReply) -> None:
-    write_json(out / DEVICE_NAME, device_fields(info))
+    """device.json for the device that answered with `info` (not written again when it
+    already says so)."""
+    if recorded_device(out) != device_fields(info):
+        write_json(out / DEVICE_NAME, device_fields(info))

@@ -5,7 +5,6 @@ it again: QEMU for the qemu-* boards (bs4nn.host.qemu, a pty), rp2040js for rp20
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,20 +41,7 @@ def emulator_of(board: str) -> dict:
     return info["emulator"]
 
 
-def emulator_installed(emulator: dict) -> bool:
-    if emulator["kind"] == "qemu":
-        from bs4nn.host.qemu import QEMU_BINARY
-
-        return shutil.which(QEMU_BINARY) is not None
-    from bs4nn.host.rp2040js import available
-
-    return available()
-
-
-def require_emulator(board: str) -> None:
-    """Bs4nnError saying what to install when the emulator of `board` is not there (before any
-    firmware is built for it)."""
-    emulator = emulator_of(board)
+def _require(emulator: dict) -> None:
     if emulator["kind"] == "qemu":
         from bs4nn.host.qemu import find_qemu
 
@@ -65,6 +51,20 @@ def require_emulator(board: str) -> None:
 
         find_node()
         node_modules()
+
+
+def emulator_installed(emulator: dict) -> bool:
+    try:
+        _require(emulator)
+    except Bs4nnError:
+        return False
+    return True
+
+
+def require_emulator(board: str) -> None:
+    """Bs4nnError saying what to install when the emulator of `board` is not there (before any
+    firmware is built for it)."""
+    _require(emulator_of(board))
 
 
 def board_lines() -> list[str]:

@@ -48,16 +48,6 @@ def find_node() -> str:
     return path
 
 
-def available() -> bool:
-    """Node.js and rp2040js are both installed."""
-    try:
-        find_node()
-        node_modules()
-    except Bs4nnError:
-        return False
-    return True
-
-
 @dataclass
 class Rp2040jsProcess:
     process: subprocess.Popen

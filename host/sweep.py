@@ -25,13 +25,7 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.client import DEFAULT_TIMEOUT_S
 from bs4nn.host.connect import connect, load_model
-from bs4nn.host.device_record import (
-    device_fields,
-    record_device,
-    recorded_device,
-    refuse_other_board,
-    refuse_other_device,
-)
+from bs4nn.host.device_record import device_fields, record_device, recorded_device
 from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.outdir import run_folder
 from bs4nn.host.records import Record, fits_run, read_records
@@ -183,9 +177,6 @@ def run_sweep(
     settings = _settings(model, intmodel, thetas, scales, budgets, dataset, data_dir)
     kind = "theta" if thetas else "budget" if budgets else "scale"
     points: list[SweepPoint] = []
-    rows = f"the sweep in {out}"
-    if resume and port is None:  # before its firmware is built
-        refuse_other_board(out, board, rows)
     with (
         run_folder(out) as folder,
         connect(
@@ -196,10 +187,9 @@ def run_sweep(
             timeout=timeout,
             baud=baud,
             board=board,
+            resuming=f"the sweep in {out}" if resume else None,
         ) as conn,
     ):
-        if resume:
-            refuse_other_device(out, conn.device.info, rows)
         folder.started()
         if not resume:
             ours = {_csv_name(kind, setting) for setting, _ in settings}

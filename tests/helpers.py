@@ -24,3 +24,13 @@ def random_intmodel(sizes, thetas, seed: int) -> IntModel:
     rng = np.random.default_rng(seed)
     weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
     return IntModel.from_model(model_from_arrays(weights, [1.0] * len(weights), thetas))
+
+
+def fake_program(folder, name: str, script: str):
+    """An executable `folder/name` running the Python `script` (sys and time imported), in
+    place of an emulator or tool looked up on PATH; returns its path."""
+    fake = folder / name
+    fake.parent.mkdir(parents=True, exist_ok=True)
+    fake.write_text(f"#!{sys.executable}\nimport sys, time\n{script}\n")
+    fake.chmod(0o755)
+    return fake

@@ -6,10 +6,10 @@ in a second and does not depend on the firmware being finished.
 
 import shutil
 import subprocess
-import sys
 import time
 
 import pytest
+from helpers import fake_program
 
 from bs4nn.host import qemu
 from bs4nn.host.transport import LinkClosed, SerialTransport
@@ -126,11 +126,7 @@ def test_stopped_on_keyboard_interrupt(echo_elf):
     ids=["exits", "silent"],
 )
 def test_a_qemu_that_gives_no_pty_is_named_for_what_it_did(tmp_path, monkeypatch, script, said):
-    fake = tmp_path / "bin" / qemu.QEMU_BINARY
-    fake.parent.mkdir()
-    fake.write_text(f"#!{sys.executable}\nimport sys, time\n{script}\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", str(fake.parent))
+    monkeypatch.setenv("PATH", str(fake_program(tmp_path / "bin", qemu.QEMU_BINARY, script).parent))
     (tmp_path / "firmware.elf").write_bytes(b"")
     started = time.monotonic()
     with pytest.raises(Bs4nnError) as exc:

@@ -1,10 +1,10 @@
 """Starting rp2040js: an emulator that gives no socket is named for what it did (a fake node,
 so these run without Node.js)."""
 
-import sys
 import time
 
 import pytest
+from helpers import fake_program
 
 from bs4nn.host import rp2040js
 from bs4nn.trainer.errors import Bs4nnError
@@ -21,11 +21,7 @@ from bs4nn.trainer.errors import Bs4nnError
 def test_an_rp2040js_that_gives_no_socket_is_named_for_what_it_did(
     tmp_path, monkeypatch, script, said
 ):
-    fake = tmp_path / "bin" / "node"
-    fake.parent.mkdir()
-    fake.write_text(f"#!{sys.executable}\nimport sys, time\n{script}\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", str(fake.parent))
+    monkeypatch.setenv("PATH", str(fake_program(tmp_path / "bin", "node", script).parent))
     modules = tmp_path / "node_modules"
     (modules / "rp2040js").mkdir(parents=True)
     (modules / "rp2040js" / "package.json").write_text("{}")
