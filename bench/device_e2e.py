@@ -15,6 +15,8 @@ import sys
 import time
 
 from bs4nn.host.bench import run_bench
+from bs4nn.host.client import DEFAULT_WINDOW
+from bs4nn.host.connect import DeviceLink
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
 
@@ -25,19 +27,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="images (default: all 10,000)")
     ap.add_argument("--out", default="out/device_e2e", help="report folder")
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--window", type=int, default=None, help="requests in flight")
+    ap.add_argument("--window", type=int, default=DEFAULT_WINDOW, help="requests in flight")
     args = ap.parse_args(argv)
     t0 = time.monotonic()
     try:
         dataset = Model.load(args.model).dataset or "mnist"
         rep = run_bench(
             args.model,
-            port=None,
+            link=DeviceLink(window=args.window),
             dataset=dataset,
             limit=args.limit,
             out_dir=args.out,
             data_dir=args.data_dir,
-            window=args.window,
         )
     except Bs4nnError as exc:
         print(f"device_e2e: error: {exc}", file=sys.stderr)

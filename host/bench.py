@@ -17,10 +17,8 @@ import numpy as np
 
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
-from bs4nn.host.client import DEFAULT_TIMEOUT_S
-from bs4nn.host.connect import connect, load_model
+from bs4nn.host.connect import DEFAULT_LINK, DeviceLink, connect, load_model
 from bs4nn.host.device_record import record_device
-from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.outdir import run_folder
 from bs4nn.host.records import (
     ScannedCsv,
@@ -31,7 +29,6 @@ from bs4nn.host.records import (
 )
 from bs4nn.host.report import console_lines, summarize, write_plots
 from bs4nn.host.stream import LATENCY_IMAGES, run_pass
-from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import check_output, write_json
@@ -58,20 +55,18 @@ class BenchReport:
 
 def run_bench(
     model_path: str | Path,
-    port: str | None = None,
+    *,
+    link: DeviceLink = DEFAULT_LINK,
     dataset: str | None = None,
     limit: int | None = None,
     out_dir: str | Path = "out/bench",
     resume: bool = False,
     data_dir: str | Path | None = None,
-    window: int | None = None,
-    timeout: float = DEFAULT_TIMEOUT_S,
     progress: bool = True,
     quiet: bool = False,
-    baud: int = DEFAULT_BAUD,
-    board: str = EMULATED_TARGET,
 ) -> BenchReport:
-    """Bench a model on a board (port) or an emulated board (port=None); write the reports."""
+    """Bench a model on the device of `link` (a board on a port, or an emulated board);
+    write the reports."""
     say = (lambda *a: None) if quiet else print
     out = Path(out_dir)
     check_output(out, "--out", folder=True)
@@ -90,13 +85,9 @@ def run_bench(
         # the device first: a port that cannot be opened is the only line printed
         with connect(
             intmodel,
-            port=port,
+            link,
             out_dir=out,
-            window=window,
-            timeout=timeout,
             quiet=quiet,
-            baud=baud,
-            board=board,
             resuming=str(csv_path) if resume else None,
         ) as conn:
             info = conn.device.info

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bs4nn.host.client import DEFAULT_TIMEOUT_S
-from bs4nn.host.connect import DEFAULT_WINDOW
+from bs4nn.host.client import DEFAULT_TIMEOUT_S, DEFAULT_WINDOW
 from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.options import (
@@ -53,7 +52,7 @@ def _device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--window",
         type=positive_int,
-        default=None,
+        default=DEFAULT_WINDOW,
         help=f"requests kept in flight (default {DEFAULT_WINDOW})",
     )
     p.add_argument(
@@ -169,8 +168,9 @@ def _run_boards(args: argparse.Namespace) -> int:
 
 
 def _device_options(args: argparse.Namespace) -> dict:
-    """The options bench and sweep share: which device, which images, how to talk to it.
+    """The options bench and sweep share: which device and how to talk to it, which images.
     The board is checked here, before anything is written, built or started."""
+    from bs4nn.host.connect import DeviceLink
     from bs4nn.host.emulate import emulator_of
     from bs4nn.trainer.errors import Bs4nnError
 
@@ -181,17 +181,20 @@ def _device_options(args: argparse.Namespace) -> dict:
         if args.baud is not None:
             raise Bs4nnError("--baud is the rate of --port's serial link; give --port with it")
         emulator_of(board)
-    return dict(
+    link = DeviceLink(
         port=args.port,
+        board=board,
+        baud=args.baud or DEFAULT_BAUD,
+        window=args.window,
+        timeout=args.timeout,
+    )
+    return dict(
+        link=link,
         dataset=args.dataset,
         limit=args.limit,
         out_dir=args.out,
         data_dir=args.data_dir,
-        window=args.window,
-        timeout=args.timeout,
         progress=not args.no_progress,
-        baud=args.baud or DEFAULT_BAUD,
-        board=board,
     )
 
 

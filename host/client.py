@@ -25,6 +25,9 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.semantics import K_MAX, K_MIN
 
 DEFAULT_TIMEOUT_S = 5.0
+# two requests in flight: the next image arrives in the device's 512-byte RX ring while it
+# computes; more only queue bytes in the pty (the emulated UART moves ~30 kB/s either way)
+DEFAULT_WINDOW = 2
 MAX_TRIES = 4  # sends of one request before giving up
 # error codes meaning "your frame arrived damaged": re-send it
 _RESEND_CODES = {p.BAD_CRC, p.BAD_FRAME, p.BAD_LENGTH, p.OVERSIZE}
@@ -87,7 +90,7 @@ class Device:
         self,
         link: Transport,
         timeout: float = DEFAULT_TIMEOUT_S,
-        window: int = 2,
+        window: int = DEFAULT_WINDOW,
         sparse: bool | None = None,
         restart_hint: str = "restart it and use --resume",
     ) -> None:

@@ -10,16 +10,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.host.client import DEFAULT_TIMEOUT_S, Device
+from bs4nn.host.client import DEFAULT_TIMEOUT_S, DEFAULT_WINDOW, Device
 from bs4nn.host.device_record import refuse_other_board, refuse_other_device
 from bs4nn.host.emulate import EMULATED_TARGET, require_emulator, running_emulator
 from bs4nn.host.firmware import prepare_emulated_firmware
 from bs4nn.host.transport import DEFAULT_BAUD, LinkClosed, SerialTransport
 from bs4nn.trainer.model import Model
 
-# two requests in flight: the next image arrives in the device's 512-byte RX ring while it
-# computes; more only queue bytes in the pty (the emulated UART moves ~30 kB/s either way)
-DEFAULT_WINDOW = 2
+
+@dataclass(frozen=True)
+class DeviceLink:
+    """Which device and how to talk to it: a board on the serial `port`, or (port None) the
+    emulated `board`, whose firmware is built and whose emulator is started by `connect`."""
+
+    port: str | None = None
+    board: str = EMULATED_TARGET
+    baud: int = DEFAULT_BAUD  # of the port's serial link
+    window: int = DEFAULT_WINDOW  # requests in flight
+    timeout: float = DEFAULT_TIMEOUT_S  # seconds for each reply
+
+
+DEFAULT_LINK = DeviceLink()  # the default emulated board, default settings
 
 
 @dataclass
@@ -38,18 +49,14 @@ def load_model(model_path: str | Path) -> tuple[Model, IntModel]:
 @contextlib.contextmanager
 def connect(
     intmodel: IntModel,
+    link: DeviceLink,
     *,
-    port: str | None,
     out_dir: Path,
-    window: int | None = None,
-    timeout: float = DEFAULT_TIMEOUT_S,
     quiet: bool = False,
-    baud: int = DEFAULT_BAUD,
-    board: str = EMULATED_TARGET,
     resuming: str | None = None,
 ) -> Iterator[Connection]:
-    """A handshaken Device on `port`, or on the emulated `board` started (and always stopped)
-    here. `resuming` names the rows in out_dir a --resume goes on from: a device other than
+    """A handshaken Device on `link`'s port, or on its emulated board started (and always
+    stopped) here. `resuming` names the rows in out_dir a --resume goes on from: a device other than
     the one they were measured on is refused (an emulated board before its firmware is
     built)."""
 
@@ -58,27 +65,28 @@ def connect(
         if resuming is not None:
             refuse_other_device(out_dir, dev.info, resuming)
 
-    if port is not None:
-        link = SerialTransport(port, baudrate=baud)
+    if link.port is not None:
+        serial = SerialTransport(link.port, baudrate=link.baud)
         try:
-            dev = Device(link, timeout=timeout, window=window or DEFAULT_WINDOW)
+            dev = Device(serial, timeout=link.timeout, window=link.window)
             handshake(dev)
-            yield Connection(dev, "serial", port)
+            yield Connection(dev, "serial", link.port)
         finally:
-            link.close()
+            serial.close()
         return
+    board = link.board
     if resuming is not None:
         refuse_other_board(out_dir, board, resuming)
     require_emulator(board)  # no firmware is built for a board that cannot be started
     firmware = prepare_emulated_firmware(intmodel, out_dir / "firmware", quiet=quiet, target=board)
     with running_emulator(board, Path(out_dir) / "firmware") as emu:
-        link = SerialTransport(emu.where)
+        serial = SerialTransport(emu.where)
         name = "QEMU" if emu.kind == "qemu" else emu.kind
         try:
             dev = Device(
-                link,
-                timeout=timeout,
-                window=window or DEFAULT_WINDOW,
+                serial,
+                timeout=link.timeout,
+                window=link.window,
                 restart_hint=f"use --resume (it starts {name} anew)",
             )
             try:
@@ -93,4 +101,4 @@ def connect(
                     f"{name} exited (status {emu.process.returncode}) during the run: {exc}"
                 ) from exc
         finally:
-            link.close()
+            serial.close()

@@ -23,15 +23,12 @@ import numpy as np
 
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
-from bs4nn.host.client import DEFAULT_TIMEOUT_S
-from bs4nn.host.connect import connect, load_model
+from bs4nn.host.connect import DEFAULT_LINK, DeviceLink, connect, load_model
 from bs4nn.host.device_record import device_fields, record_device, recorded_device
-from bs4nn.host.emulate import EMULATED_TARGET
 from bs4nn.host.outdir import run_folder
 from bs4nn.host.records import Record, fits_run, read_records
 from bs4nn.host.report import summarize
 from bs4nn.host.stream import run_pass
-from bs4nn.host.transport import DEFAULT_BAUD
 from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
@@ -148,7 +145,8 @@ def _csv_name(kind: str, setting: float) -> str:
 
 def run_sweep(
     model_path: str | Path,
-    port: str | None = None,
+    *,
+    link: DeviceLink = DEFAULT_LINK,
     dataset: str | None = None,
     limit: int = 1000,
     out_dir: str | Path = "out/sweep",
@@ -156,15 +154,12 @@ def run_sweep(
     scales: list[float] | None = None,
     data_dir: str | Path | None = None,
     budgets: list[float] | None = None,
-    window: int | None = None,
-    timeout: float = DEFAULT_TIMEOUT_S,
     progress: bool = True,
-    baud: int = DEFAULT_BAUD,
-    board: str = EMULATED_TARGET,
     resume: bool = False,
 ) -> list[SweepPoint]:
-    """Run every setting on the device against the reference; with `resume`, a setting whose
-    CSV in `out_dir` already holds all its images for this model is kept, not run again."""
+    """Run every setting on the device of `link` against the reference; with `resume`, a
+    setting whose CSV in `out_dir` already holds all its images for this model is kept, not
+    run again."""
     from bs4nn.trainer.datasets import load_dataset
 
     out = Path(out_dir)
@@ -181,12 +176,8 @@ def run_sweep(
         run_folder(out) as folder,
         connect(
             intmodel,
-            port=port,
+            link,
             out_dir=out,
-            window=window,
-            timeout=timeout,
-            baud=baud,
-            board=board,
             resuming=f"the sweep in {out}" if resume else None,
         ) as conn,
     ):

@@ -23,6 +23,7 @@ from bs4nn.codegen.reference import reference_batch
 from bs4nn.host import rp2040js
 from bs4nn.host.bench import CSV_NAME, run_bench
 from bs4nn.host.client import Device
+from bs4nn.host.connect import DeviceLink
 from bs4nn.host.emulate import emulated_boards, emulator_installed
 from bs4nn.host.records import compare, read_records
 from bs4nn.host.transport import SerialTransport
@@ -59,7 +60,13 @@ def test_every_emulated_board_is_tested():
 def test_board_runs_100_images_exactly(board, data_dir, tmp_path, capsys):
     _need(board)
     report = run_bench(
-        MODEL, limit=N, out_dir=tmp_path, data_dir=data_dir, board=board, progress=False, quiet=True
+        MODEL,
+        link=DeviceLink(board=board),
+        limit=N,
+        out_dir=tmp_path,
+        data_dir=data_dir,
+        progress=False,
+        quiet=True,
     )
     link = report.report["link"]
     assert (report.images, report.mismatches) == (N, 0)
@@ -85,8 +92,15 @@ def test_counts_time_the_inference_alone_whatever_is_in_flight(data_dir, tmp_pat
 
     def counts(window):
         out = tmp_path / f"window{window}"
-        run_bench(MODEL, limit=30, out_dir=out, data_dir=data_dir, board=board, window=window,
-                  progress=False, quiet=True)  # fmt: skip
+        run_bench(
+            MODEL,
+            link=DeviceLink(board=board, window=window),
+            limit=30,
+            out_dir=out,
+            data_dir=data_dir,
+            progress=False,
+            quiet=True,
+        )
         return [r.counter for r in read_records(out / CSV_NAME)]
 
     alone = counts(1)

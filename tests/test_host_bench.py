@@ -15,7 +15,8 @@ from bs4nn.cli import main as bs4nn_main
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.bench import run_bench
-from bs4nn.host.client import DeviceSilent
+from bs4nn.host.client import DEFAULT_TIMEOUT_S, DeviceSilent
+from bs4nn.host.connect import DeviceLink
 from bs4nn.host.records import COLUMNS, RecordWriter
 from bs4nn.host.sweep import run_sweep, thresholds_for_scale, thresholds_for_theta
 from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
@@ -48,14 +49,14 @@ def mnist(data_dir):
     return images[:N], labels[:N]
 
 
-def bench(model_path, fake, out, **kw):
+def bench(model_path, fake, out, timeout=2.0, **kw):
     return run_bench(
         model_path,
-        port=fake.port,
+        link=DeviceLink(port=fake.port, timeout=timeout),
         out_dir=out,
         progress=False,
         quiet=True,
-        **{"timeout": 2.0, "limit": N, **kw},
+        **{"limit": N, **kw},
     )
 
 
@@ -148,7 +149,9 @@ def test_a_new_run_over_earlier_results_says_it_replaces_them(
 ):
     with FakeDevice(intmodel) as fake:
         bench(model_path, fake, tmp_path, limit=3)
-        run_bench(model_path, port=fake.port, out_dir=tmp_path, limit=2, progress=False)
+        run_bench(
+            model_path, link=DeviceLink(port=fake.port), out_dir=tmp_path, limit=2, progress=False
+        )
     assert (
         f"starting over: the 3 images of an earlier run in {tmp_path / 'images.csv'} will be "
         "replaced (--resume would continue that run)\n"
@@ -220,7 +223,13 @@ def test_a_resume_on_another_emulated_board_is_refused_before_its_firmware_is_bu
     before = sorted(p.name for p in tmp_path.iterdir())
     run = run_bench if command == "bench" else run_sweep
     with pytest.raises(Bs4nnError) as exc:
-        run(model_path, out_dir=tmp_path, board="qemu-microbit", limit=N, resume=True)
+        run(
+            model_path,
+            link=DeviceLink(board="qemu-microbit"),
+            out_dir=tmp_path,
+            limit=N,
+            resume=True,
+        )
     rows = tmp_path / "images.csv" if command == "bench" else f"the sweep in {tmp_path}"
     assert str(exc.value) == (
         f"--resume: {rows} was measured on qemu-mps2-an386 (kernel sliced, 25000000 Hz), this "
@@ -290,9 +299,15 @@ def test_hash_mismatch_stops_naming_both(model_path, intmodel, tmp_path):
     )
 
 
-def sweep_thetas_2_6(model_path, fake, out, **kw):
+def sweep_thetas_2_6(model_path, fake, out, timeout=DEFAULT_TIMEOUT_S, **kw):
     return run_sweep(
-        model_path, port=fake.port, limit=N, out_dir=out, thetas=[2.0, 6.0], progress=False, **kw
+        model_path,
+        link=DeviceLink(port=fake.port, timeout=timeout),
+        limit=N,
+        out_dir=out,
+        thetas=[2.0, 6.0],
+        progress=False,
+        **kw,
     )
 
 
@@ -334,7 +349,7 @@ def test_sweep_resume_with_other_settings_keeps_the_earlier_ones(model_path, int
     with FakeDevice(intmodel) as fake:
         run_sweep(
             model_path,
-            port=fake.port,
+            link=DeviceLink(port=fake.port),
             limit=N,
             out_dir=tmp_path,
             thetas=[4.0],
@@ -367,7 +382,7 @@ def test_sweep_resume_keeps_the_settings_an_interrupted_sweep_finished(
     with FakeDevice(intmodel) as fake:  # other images: nothing is kept
         run_sweep(
             model_path,
-            port=fake.port,
+            link=DeviceLink(port=fake.port),
             limit=N - 1,
             out_dir=tmp_path,
             thetas=[2.0, 6.0],
@@ -437,7 +452,12 @@ def test_a_full_disk_names_the_per_image_csv():
 def test_sweep_says_when_a_threshold_is_above_the_fan_in(model_path, intmodel, tmp_path, capsys):
     with FakeDevice(intmodel) as fake:
         points = run_sweep(
-            model_path, port=fake.port, limit=5, out_dir=tmp_path, thetas=[20.0], progress=False
+            model_path,
+            link=DeviceLink(port=fake.port),
+            limit=5,
+            out_dir=tmp_path,
+            thetas=[20.0],
+            progress=False,
         )
     assert points[0].thresholds == [20, 40] and points[0].mismatches == 0
     assert capsys.readouterr().err == (
@@ -466,7 +486,7 @@ def test_sweep_over_budgets_runs_the_thresholds_chosen_on_validation(
     with FakeDevice(intmodel) as fake:
         points = run_sweep(
             path,
-            port=fake.port,
+            link=DeviceLink(port=fake.port),
             limit=N,
             out_dir=out,
             budgets=[20.0, 60.0],
@@ -630,7 +650,11 @@ def test_console_reports_link_trouble_it_recovered_from(model_path, intmodel, tm
     # garbage with no delimiter merges with reply 5: one bad frame, a timeout, a probe, a resend
     with FakeDevice(intmodel, Faults(garbage_before={5: b"\x01\x02junk"})) as fake:
         rep = run_bench(
-            model_path, port=fake.port, limit=N, out_dir=tmp_path, progress=False, timeout=1.0
+            model_path,
+            link=DeviceLink(port=fake.port, timeout=1.0),
+            limit=N,
+            out_dir=tmp_path,
+            progress=False,
         )
     assert rep.mismatches == 0 and rep.images == N
     out = capsys.readouterr().out
@@ -700,7 +724,9 @@ def test_counter_by_input_spikes_takes_fifths_in_order_of_input_spikes():
 def test_a_port_that_cannot_be_opened_is_the_only_thing_said(model_path, tmp_path, capsys):
     out = tmp_path / "b"
     with pytest.raises(Bs4nnError, match=r"^no serial device at /dev/nonexist: "):
-        run_bench(model_path, port="/dev/nonexist", out_dir=out, limit=3, progress=False)
+        run_bench(
+            model_path, link=DeviceLink(port="/dev/nonexist"), out_dir=out, limit=3, progress=False
+        )
     assert capsys.readouterr().out == "" and not out.exists()
 
 
@@ -729,7 +755,14 @@ def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
     monkeypatch.setattr(connect, "prepare_emulated_firmware", lambda *a, **kw: {})
     monkeypatch.setattr(connect, "running_emulator", emulator)
     with pytest.raises(DeviceSilent) as exc:
-        run_bench(model_path, out_dir=tmp_path, progress=False, quiet=True, timeout=0.5, limit=N)
+        run_bench(
+            model_path,
+            link=DeviceLink(timeout=0.5),
+            out_dir=tmp_path,
+            progress=False,
+            quiet=True,
+            limit=N,
+        )
     assert str(exc.value).endswith(
         "it hangs or was reset; results so far are kept, use --resume (it starts QEMU anew)"
     )
@@ -739,7 +772,13 @@ def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
 def test_a_missing_emulator_is_said_before_any_firmware_is_built(model_path, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no node (nor make, nor the compiler)
     with pytest.raises(Bs4nnError) as exc:
-        run_bench(model_path, out_dir=tmp_path / "b", board="rp2040js-pico", limit=2, quiet=True)
+        run_bench(
+            model_path,
+            link=DeviceLink(board="rp2040js-pico"),
+            out_dir=tmp_path / "b",
+            limit=2,
+            quiet=True,
+        )
     assert str(exc.value) == (
         "node not found on PATH: install it with `sudo apt-get install nodejs`"
     )
