@@ -1,6 +1,10 @@
 """The firmware's C inference core, built with host gcc (bs4nn.codegen.ccheck), against hand-worked
 networks and codegen's integer reference."""
 
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +15,11 @@ from bs4nn.codegen.agreement import mismatches
 from bs4nn.codegen.ccheck import CModel, build_library
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.reference import reference_batch
+from bs4nn.codegen.reference import RefBatch, reference_batch
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model, model_from_arrays
+from bs4nn.trainer.semantics import FLAG_FALLBACK, NO_SPIKE, NOT_FIRED
 
 # A 4-3-2 network whose spike times are worked out by hand in the comments below.
 # Pixels [255, 250, 0, 200] spike at steps 0, 5, never, 55.
@@ -251,3 +256,150 @@ def test_sliced_kernel_is_bit_exact_on_the_shipped_models(tmp_path, path):
     want = reference_batch(intmodel, images)
     assert mismatches(want, CModel(tmp_path / "fw", kernel="sliced").infer_batch(images)) == []
     assert mismatches(want, CModel(tmp_path / "fw", kernel="ref").infer_batch(images)) == []
+
+
+# The core under AddressSanitizer and UndefinedBehaviorSanitizer: a standalone driver (not the
+# ctypes library: ASan would need LD_PRELOAD into Python, and -fno-sanitize-recover would abort
+# pytest) holds each image in its own malloc of exactly N_INPUT bytes, so an over-read of the
+# pixels is caught, and writes every result field and bs4nn_output_ones.
+SANITIZE = (
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+    "-g",
+    "-O1",
+)
+SAN_ENV = {**os.environ, "ASAN_OPTIONS": "detect_leaks=0", "UBSAN_OPTIONS": "print_stacktrace=1"}
+_SAN_DRIVER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "bs4nn_infer.h"
+
+int main(int argc, char **argv)
+{
+    FILE *f = fopen(argv[1], "rb");
+    uint8_t *img = malloc(BS4NN_N_INPUT);
+    bs4nn_result_t *r = malloc(sizeof *r);
+    int32_t *ones = malloc(sizeof(int32_t) * BS4NN_N_OUTPUT);
+    int16_t k[BS4NN_NUM_LAYERS];
+    int l;
+
+    if (f == 0 || img == 0 || r == 0 || ones == 0) {
+        return 2;
+    }
+    bs4nn_init();
+    if (argc > 2) {
+        for (l = 0; l < BS4NN_NUM_LAYERS; l++) {
+            k[l] = (int16_t)atoi(argv[2 + l]);
+        }
+        if (bs4nn_set_thresholds(k) != 0) {
+            return 3;
+        }
+    }
+    while (fread(img, 1, BS4NN_N_INPUT, f) == BS4NN_N_INPUT) {
+        bs4nn_infer(img, r);
+        bs4nn_output_ones(ones);
+        fwrite(&r->label, 1, 1, stdout);
+        fwrite(&r->flags, 1, 1, stdout);
+        fwrite(&r->decision_step, 2, 1, stdout);
+        fwrite(r->output_steps, 2, BS4NN_N_OUTPUT, stdout);
+        fwrite(r->spikes, 2, BS4NN_NUM_LAYERS + 1, stdout);
+        fwrite(ones, 4, BS4NN_N_OUTPUT, stdout);
+    }
+    fclose(f);
+    free(img);
+    free(r);
+    free(ones);
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def sanitizing_gcc(tmp_path_factory):
+    """gcc, if it builds and runs a program with ASan and UBSan here; else the test skips."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc not found")
+    folder = tmp_path_factory.mktemp("san-probe")
+    (folder / "probe.c").write_text("int main(void) { return 0; }\n")
+    built = subprocess.run(
+        [gcc, *SANITIZE, "-o", str(folder / "probe"), str(folder / "probe.c")],
+        capture_output=True,
+        text=True,
+    )
+    if built.returncode != 0:
+        pytest.skip(f"gcc cannot build with {' '.join(SANITIZE)}: {built.stderr.strip()[:300]}")
+    ran = subprocess.run([str(folder / "probe")], capture_output=True, text=True, env=SAN_ENV)
+    if ran.returncode != 0:
+        pytest.skip(f"ASan/UBSan programs do not run here: {ran.stderr.strip()[:300]}")
+    return gcc
+
+
+def _san_build(gcc, fw, kernel):
+    exe = fw / f"san-{kernel}"
+    cmd = [gcc, "-std=c99", "-Wall", "-Wextra", "-Werror", *SANITIZE, f"-DBS4NN_KERNEL={kernel}"]
+    cmd += ["-I", str(fw / "generated"), "-I", str(fw / "core"), "-o", str(exe)]
+    cmd += [str(fw / "generated" / "bs4nn_model.c"), *map(str, sorted(fw.glob("core/*.c")))]
+    proc = subprocess.run([*cmd, str(fw / "san_driver.c")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return exe
+
+
+def _san_run(exe, images_file, ks, n_images, n_layers, n_out):
+    proc = subprocess.run(
+        [str(exe), str(images_file), *map(str, ks or [])], capture_output=True, env=SAN_ENV
+    )
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr.decode(errors="replace")
+    rec = np.dtype(
+        [
+            ("label", "u1"),
+            ("flags", "u1"),
+            ("step", "<u2"),
+            ("out_steps", "<u2", (n_out,)),
+            ("spikes", "<u2", (n_layers + 1,)),
+            ("ones", "<i4", (n_out,)),
+        ]
+    )
+    got = np.frombuffer(proc.stdout, rec)
+    assert got.shape == (n_images,)
+    out = got["out_steps"].astype(np.int16)
+    out[got["out_steps"] == NO_SPIKE] = NOT_FIRED
+    batch = RefBatch(
+        got["label"].astype(np.int16),
+        got["step"].astype(np.int16),
+        (got["flags"] & FLAG_FALLBACK).astype(bool),
+        out,
+        got["spikes"].astype(np.int32),
+    )
+    return batch, got["ones"]
+
+
+@pytest.mark.parametrize("sizes, thetas", ODD_NETWORKS)
+def test_kernels_are_clean_under_asan_and_ubsan(tmp_path, sanitizing_gcc, sizes, thetas):
+    """Every kernel, built with -fsanitize=address,undefined, on the odd networks and stress
+    images at the model's K, K = 1 and K = 32767 (on every layer at once and on each in turn):
+    no sanitizer report, and the reference's results."""
+    intmodel = random_intmodel(sizes, thetas, seed=3)
+    fw = tmp_path / "fw"
+    export_firmware(intmodel, fw)
+    (fw / "san_driver.c").write_text(_SAN_DRIVER)
+    images = _stress_images(sizes[0], np.random.default_rng(len(sizes) * 1000 + sizes[1]), 60)
+    if sizes[0] == 784:
+        images = np.concatenate([images, load_dataset("mnist", "test")[0][:60]])
+    (fw / "images.raw").write_bytes(images.tobytes())
+    kernels = ["ref", *FAST_KERNELS]
+    with ThreadPoolExecutor(max_workers=len(kernels)) as pool:
+        exes = list(pool.map(lambda k: _san_build(sanitizing_gcc, fw, k), kernels))
+    n = len(sizes) - 1
+    settings = [None, [1] * n, [32767] * n]
+    settings += [[32767 if i == j else 1 for i in range(n)] for j in range(n)]
+    for ks in settings:
+        want = reference_batch(intmodel, images, ks)
+        ones = []
+        for kernel, exe in zip(kernels, exes, strict=True):
+            got, got_ones = _san_run(exe, fw / "images.raw", ks, len(images), n, sizes[-1])
+            assert mismatches(want, got) == [], (kernel, ks)
+            ones.append(got_ones)
+        for kernel, got_ones in zip(kernels[1:], ones[1:], strict=True):
+            np.testing.assert_array_equal(got_ones, ones[0], err_msg=f"{kernel} {ks}")
