@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from bs4nn.codegen.ccheck import BUILD_DIR
 from bs4nn.codegen.footprint import (
     Footprint,
     check_fits,
@@ -85,13 +86,21 @@ def export_firmware(
     if replaced is not None:  # the other board's Makefile or platformio.ini and its build
         with user_path(out, "write"):
             for entry in out.iterdir():
-                if entry.name in ours:
-                    continue
+                if entry.name in ours or entry.name not in _export_names():
+                    continue  # ours, or not an export's (e.g. the model file itself): kept
                 if entry.is_dir() and not entry.is_symlink():
                     shutil.rmtree(entry)
                 else:
                     entry.unlink()
     return ExportResult(out, target, intmodel.model_hash, fp, replaced)
+
+
+def _export_names() -> set[str]:
+    """The top-level names an export for any target, its build or its check make in --out."""
+    names = {*_COPIED_DIRS, "board", "generated", EXPORT_MANIFEST, "build", ".pio", BUILD_DIR}
+    for root in (TEMPLATE_ROOT / "boards").glob("*/root"):
+        names.update(path.name.removesuffix(".j2") for path in root.iterdir())
+    return names
 
 
 def _exported_target(out: Path) -> str | None:

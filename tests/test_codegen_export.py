@@ -5,7 +5,9 @@ import subprocess
 
 import numpy as np
 import pytest
+from badinput import tiny_model
 
+from bs4nn.cli import main
 from bs4nn.codegen.export import export_firmware, read_manifest
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.packing import unpack_signs
@@ -336,3 +338,21 @@ def test_a_manifest_without_a_model_hash_is_damaged(tmp_path):
     assert "bs4nn_export.json is damaged (no JSON object with a target and a model_hash)" in str(
         exc.value
     )
+
+
+def test_an_export_for_another_board_keeps_the_files_no_export_made(tmp_path, capsys):
+    model = tiny_model().save(tmp_path / "m.bs4nn")
+    out = tmp_path / "fw"
+    argv = ["export", "--out", str(out), "--check-images", "0"]
+    assert main([*argv, str(model), "--target", "qemu-microbit"]) == 0
+    (out / "build").mkdir()  # what `bs4nn build` adds: the other board's, removed
+    mine = out / "mine.bs4nn"
+    shutil.copyfile(model, mine)  # the user's: the model exported next, and notes
+    (out / "NOTES.txt").write_text("mine\n")
+    assert main([*argv, str(mine), "--target", "qemu-mps2-an386"]) == 0
+    said = capsys.readouterr().out
+    assert "replaced the qemu-microbit export that was there, and its build" in said
+    assert mine.read_bytes() == model.read_bytes()
+    assert (out / "NOTES.txt").read_text() == "mine\n"
+    assert not (out / "build").exists()
+    assert read_manifest(out)["target"] == "qemu-mps2-an386"
