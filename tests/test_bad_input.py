@@ -1839,3 +1839,37 @@ def test_a_run_that_never_started_on_the_emulated_board_leaves_nothing(
         f"bs4nn {command}: error: no valid reply to INFO (the test's silent board)\n"
     )
     assert snapshot(world) == before
+
+
+@pytest.fixture
+def own_data(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "own.npz"
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (60, 4, 4)).astype(np.uint8),
+        y_train=np.arange(60) % 3,
+        x_test=rng.integers(0, 256, (20, 4, 4)).astype(np.uint8),
+        y_test=np.arange(20) % 3,
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("command", "result"),
+    [
+        ("train --preset generic --hidden 4 --epochs 1 --val-size 10 --no-progress", "model"),
+        ("calibrate {model} --max-mean-step 100 --no-progress", "calibrated model"),
+    ],
+    ids=["train", "calibrate"],
+)
+def test_an_out_that_is_the_own_dataset_is_refused(own_data, tmp_path, capsys, command, result):
+    model = tiny_model().save(tmp_path / "m.bs4nn")
+    before = own_data.read_bytes()
+    argv = command.format(model=model).split() + ["--data", str(own_data), "--out", str(own_data)]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"bs4nn {argv[0]}: error: --out is the input dataset; give another file for the {result}\n"
+    )
+    assert own_data.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bs4nn", "own.npz"]

@@ -28,6 +28,7 @@ from bs4nn.trainer.options import (
     positive_float,
     positive_int,
 )
+from bs4nn.trainer.owndata import is_own_data
 from bs4nn.trainer.plots import (
     eval_plots,
     model_name,
@@ -253,9 +254,16 @@ def _check_train_outputs(args: argparse.Namespace) -> None:
     """--out and its checkpoint, before any work: not at the first checkpoint, after epoch 1
     (whether the checkpoint may be there, the trainers check before any data is read)."""
     check_output(args.out, "--out", folder=False)
+    _check_not_dataset(args.out, args.dataset, "model")
     check_output(checkpoint_path(args.out), "--out's checkpoint", folder=False)
     if not args.no_plot:
         check_output(training_plot_path(args.out), "--out's training plot", folder=False)
+
+
+def _check_not_dataset(out: str, dataset: str | None, result: str) -> None:
+    """Refuse an --out that is the user's own dataset file (saving would replace the data)."""
+    if dataset is not None and is_own_data(dataset):
+        check_not_input(out, Path(dataset).expanduser(), "dataset", result)
 
 
 def _train_setup(args: argparse.Namespace):
@@ -370,6 +378,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     check_output(args.out, "--out", folder=False)
     check_not_input(args.out, args.model, "model", "calibrated one")
+    _check_not_dataset(args.out, args.dataset, "calibrated model")
     model = Model.load(args.model)
     if model.weight_kind != "binary":
         raise Bs4nnError(
