@@ -33,11 +33,14 @@ def template_fingerprint(target: str = EMULATED_TARGET) -> str:
     return h.hexdigest()
 
 
-def _stamp(model_hash: str, target: str) -> dict:
+def _stamp(model_hash: str, target: str, elf: Path) -> dict:
+    # the ELF's digest: an export and build of another model into the folder since (e.g. by
+    # hand with `bs4nn export` and `bs4nn build`) is not taken for this model's
     return {
         "model_hash": model_hash,
         "target": target,
         "template_hash": template_fingerprint(target),
+        "elf_sha256": hashlib.sha256(elf.read_bytes()).hexdigest() if elf.is_file() else None,
     }
 
 
@@ -52,9 +55,10 @@ def prepare_emulated_firmware(
     say = (lambda *a: None) if quiet else print
     stamp_path = fw_dir / BUILD_STAMP
     elf = make_elf(fw_dir)
-    stamp = _stamp(intmodel.model_hash, target)
     try:
-        reusable = elf.is_file() and json.loads(stamp_path.read_text()) == stamp
+        reusable = elf.is_file() and json.loads(stamp_path.read_text()) == _stamp(
+            intmodel.model_hash, target, elf
+        )
     except (OSError, ValueError):
         reusable = False
     if reusable:
@@ -68,6 +72,7 @@ def prepare_emulated_firmware(
     stamp_path.unlink(missing_ok=True)
     export_firmware(intmodel, fw_dir, target=target)
     result = build_firmware(fw_dir)
+    stamp = _stamp(intmodel.model_hash, target, elf)
     stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
     for line in result.lines():
         say(line)

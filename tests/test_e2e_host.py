@@ -6,6 +6,7 @@ garbage injected into the link (the host resynchronises, results stay exact).
 """
 
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -15,11 +16,13 @@ import sys
 import threading
 import time
 
+import badinput
 import pytest
 from device_protocol import replies_as_batch
 
 from bs4nn.cli import main as bs4nn_main
 from bs4nn.codegen.agreement import mismatches
+from bs4nn.codegen.export import export_firmware, read_manifest
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host import qemu
@@ -334,7 +337,23 @@ def test_build_reused_only_for_same_model_and_firmware_sources(tiny_model, built
         "model_hash": intmodel.model_hash,
         "target": "qemu-mps2-an386",
         "template_hash": template_fingerprint(),
+        "elf_sha256": hashlib.sha256((fw / "build" / "firmware.elf").read_bytes()).hexdigest(),
     }
     (fw / BUILD_STAMP).write_text(json.dumps({**stamp, "template_hash": "0" * 64}))
     assert prepare_emulated_firmware(intmodel, fw, quiet=True)["reused"] is False  # rebuilt
     assert json.loads((fw / BUILD_STAMP).read_text()) == stamp
+
+
+def test_a_build_of_another_model_in_the_bench_firmware_is_not_reused(tmp_path):
+    from bs4nn.host.build import build_firmware
+
+    ours = IntModel.from_model(badinput.tiny_model())
+    other = IntModel.from_model(badinput.tiny_model(thetas=(6.0, 1.5)))
+    fw = tmp_path / "bench" / "firmware"
+    assert prepare_emulated_firmware(ours, fw, quiet=True)["reused"] is False
+    export_firmware(other, fw)  # `bs4nn export OTHER --out bench/firmware`, then build it
+    build_firmware(fw)
+    # reused, the board would run the other model: refused at the handshake, "flash it"
+    assert prepare_emulated_firmware(ours, fw, quiet=True)["reused"] is False
+    assert read_manifest(fw)["model_hash"] == ours.model_hash
+    assert prepare_emulated_firmware(ours, fw, quiet=True)["reused"] is True
