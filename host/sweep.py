@@ -116,6 +116,7 @@ def _finished(csv_path: Path, intmodel: IntModel, labels: np.ndarray) -> list[Re
 
 
 CSV_GLOB = "images_*.csv"  # the per-image CSVs of every setting
+REPORT_NAMES = ("sweep.json", "sweep.png", "pareto.png")  # written once every setting is done
 
 
 def _start_over(out: Path, ours: set[str], earlier: dict | None, now: dict) -> None:
@@ -182,6 +183,8 @@ def run_sweep(
         ) as conn,
     ):
         folder.started()
+        for name in REPORT_NAMES:  # an earlier sweep's: not of the CSVs this one leaves
+            (out / name).unlink(missing_ok=True)
         if not resume:
             ours = {_csv_name(kind, setting) for setting, _ in settings}
             _start_over(out, ours, recorded_device(out), device_fields(conn.device.info))

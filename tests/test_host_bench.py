@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from badinput import tiny_model
 from fake_device import FakeDevice, Faults
 
 from bs4nn.cli import main as bs4nn_main
@@ -813,3 +814,37 @@ def test_a_mismatch_is_said_as_it_happens(model_path, intmodel, tmp_path, capsys
     assert rep.mismatches == 1
     said = capsys.readouterr()
     assert "MISMATCH image 11: decision_step\n" in said.out + said.err
+
+
+def test_an_interrupted_sweep_leaves_no_report_of_an_earlier_one(tmp_path, capsys, monkeypatch):
+    import bs4nn.host.sweep as sweep_module
+
+    path = tiny_model().save(tmp_path / "m.bs4nn")
+    intmodel = IntModel.load(path)
+    out = tmp_path / "sweep"
+
+    def sweep(port, scales):
+        return bs4nn_main(
+            ["sweep", "--model", str(path), "--port", port, "--limit", "10", "--scales", scales]
+            + ["--out", str(out), "--timeout", "2", "--no-progress"]
+        )
+
+    with FakeDevice(intmodel) as fake:
+        assert sweep(fake.port, "0.8,1") == 0
+    assert (out / "sweep.json").is_file() and (out / "pareto.png").is_file()
+    passes = []
+    run_pass = sweep_module.run_pass
+
+    def ctrl_c_in_the_second_setting(*args, **kwargs):
+        passes.append(1)
+        if len(passes) == 2:
+            raise KeyboardInterrupt
+        return run_pass(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "run_pass", ctrl_c_in_the_second_setting)
+    with FakeDevice(intmodel) as fake:
+        assert sweep(fake.port, "0.5,0.7") == 130
+    assert capsys.readouterr().err.endswith("bs4nn sweep: interrupted\n")
+    assert sorted(p.name for p in out.glob("*.csv")) == ["images_scale_0.5.csv"]
+    for name in ("sweep.json", "sweep.png", "pareto.png"):  # of settings no longer there
+        assert not (out / name).exists(), name
