@@ -27,7 +27,7 @@ from bs4nn.host.records import (
     rewrite_records,
     scan_records,
 )
-from bs4nn.host.report import console_lines, summarize, write_plots
+from bs4nn.host.report import PLOT_NAMES, console_lines, summarize, write_plots
 from bs4nn.host.stream import LATENCY_IMAGES, run_pass
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
@@ -104,8 +104,9 @@ def run_bench(
             ref = reference_batch(intmodel, images)
             t_start += time.monotonic() - t_ref  # wall_seconds counts the device's part
             folder.started()
-            if todo:  # an earlier run's report no longer describes the CSV
-                (out / REPORT_NAME).unlink(missing_ok=True)
+            if todo:  # an earlier run's report and plots no longer describe the CSV
+                for name in (REPORT_NAME, *PLOT_NAMES):
+                    (out / name).unlink(missing_ok=True)
             if resumed.damaged or resumed.duplicates:  # the device answers: now, not before
                 rewrite_records(csv_path, resumed.records)
             record_device(out, info)

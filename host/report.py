@@ -134,14 +134,22 @@ def console_lines(report: dict) -> list[str]:
     return lines
 
 
+# the plots of a bench, in the order write_plots makes them
+CONFUSION_PLOT, STEPS_PLOT, COUNTER_PLOT, COUNTER_SPIKES_PLOT = PLOT_NAMES = (
+    "confusion.png",
+    "decision_step_per_class.png",
+    "counter_hist.png",
+    "counter_vs_input_spikes.png",
+)
+
+
 def write_plots(report: dict, records: list[Record], out_dir: Path) -> list[Path]:
-    """confusion.png, decision_step_per_class.png, counter_hist.png and
-    counter_vs_input_spikes.png (matplotlib Agg)."""
+    """The PLOT_NAMES in out_dir (matplotlib Agg)."""
     a = arrays(records)
     paths = [
         plot_confusion(
             report["confusion"],
-            out_dir / "confusion.png",
+            out_dir / CONFUSION_PLOT,
             title=(
                 f"confusion, {report['images']} {report.get('dataset') or ''} test images, "
                 f"accuracy {100 * report['accuracy']:.2f}%"
@@ -150,7 +158,7 @@ def write_plots(report: dict, records: list[Record], out_dir: Path) -> list[Path
         ),
         plot_decision_steps(
             report["decision_step"]["per_class"],
-            out_dir / "decision_step_per_class.png",
+            out_dir / STEPS_PLOT,
             title=(
                 f"decision step per class (mean {_fmt(report['decision_step']['mean'], '.1f')}, "
                 f"fallback {100 * report['fallback_rate']:.1f}%)"
@@ -162,8 +170,8 @@ def write_plots(report: dict, records: list[Record], out_dir: Path) -> list[Path
     ax.set_xlabel(report["counter_name"] + " per inference")
     ax.set_ylabel("images")
     ax.set_title(f"{report['board']}, {report['kernel']} kernel")
-    paths.append(save(fig, out_dir / "counter_hist.png"))
-    paths.append(_plot_counter_vs_input_spikes(report, a, out_dir / "counter_vs_input_spikes.png"))
+    paths.append(save(fig, out_dir / COUNTER_PLOT))
+    paths.append(_plot_counter_vs_input_spikes(report, a, out_dir / COUNTER_SPIKES_PLOT))
     return paths
 
 

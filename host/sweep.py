@@ -116,7 +116,8 @@ def _finished(csv_path: Path, intmodel: IntModel, labels: np.ndarray) -> list[Re
 
 
 CSV_GLOB = "images_*.csv"  # the per-image CSVs of every setting
-REPORT_NAMES = ("sweep.json", "sweep.png", "pareto.png")  # written once every setting is done
+# written once every setting is done
+REPORT_JSON, SWEEP_PLOT, PARETO_PLOT = REPORT_NAMES = ("sweep.json", "sweep.png", "pareto.png")
 
 
 def _start_over(out: Path, ours: set[str], earlier: dict | None, now: dict) -> None:
@@ -249,11 +250,11 @@ def run_sweep(
         "points": [asdict(pt) for pt in points],
         "mismatches": sum(pt.mismatches for pt in points),
     }
-    write_json(out / "sweep.json", result)
-    plot_sweep(points, kind, out / "sweep.png", result)
-    plot_pareto(points, kind, out / "pareto.png", result)
+    write_json(out / REPORT_JSON, result)
+    plot_sweep(points, kind, out / SWEEP_PLOT, result)
+    plot_pareto(points, kind, out / PARETO_PLOT, result)
     print(
-        f"sweep: {out / 'sweep.json'}, plots: {out / 'sweep.png'}, {out / 'pareto.png'}, "
+        f"sweep: {out / REPORT_JSON}, plots: {out / SWEEP_PLOT}, {out / PARETO_PLOT}, "
         f"mismatches {result['mismatches']}"
     )
     return points

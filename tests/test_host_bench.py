@@ -19,6 +19,7 @@ from bs4nn.host.bench import run_bench
 from bs4nn.host.client import DEFAULT_TIMEOUT_S, DeviceSilent
 from bs4nn.host.connect import DeviceLink
 from bs4nn.host.records import COLUMNS, RecordWriter
+from bs4nn.host.report import PLOT_NAMES
 from bs4nn.host.sweep import run_sweep, thresholds_for_scale, thresholds_for_theta
 from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
 from bs4nn.trainer.datasets import load_dataset, train_val_split
@@ -158,6 +159,29 @@ def test_a_new_run_over_earlier_results_says_it_replaces_them(
         "replaced (--resume would continue that run)\n"
     ) in capsys.readouterr().out
     assert csv_indices(tmp_path / "images.csv") == [0, 1]
+
+
+def test_a_new_run_cut_short_leaves_no_report_or_plot_of_the_earlier_one(
+    model_path, intmodel, tmp_path, monkeypatch
+):
+    import bs4nn.host.bench as bench_module
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with FakeDevice(intmodel) as fake:
+        bench(model_path, fake, tmp_path, limit=3)
+        assert {p.name for p in tmp_path.glob("*.json")} | {
+            p.name for p in tmp_path.glob("*.png")
+        } == {
+            "report.json",
+            "device.json",
+            *PLOT_NAMES,
+        }
+        monkeypatch.setattr(bench_module, "run_pass", ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            bench(model_path, fake, tmp_path, limit=5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["device.json", "images.csv"]
 
 
 def test_a_report_that_cannot_be_written_leaves_the_earlier_one(
