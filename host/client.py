@@ -192,8 +192,8 @@ class Device:
             self.stats.resends += 1
         raise DeviceSilent(
             f"no valid reply to {what} from {self.link.name} after {MAX_TRIES} tries of "
-            f"{self.timeout:.1f} s: is the bs4nn firmware running on it, in binary mode, at the "
-            "right baud rate? Reset the board and try again"
+            f"{self.timeout:g} s each (--timeout): is the bs4nn firmware running on it, in binary "
+            "mode, at the right baud rate? Reset the board and try again"
         )
 
     # ------------------------------------------------------------ commands

@@ -1639,23 +1639,23 @@ CASES = [
     (
         "bench-port-silent",
         "bench --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5",
-        "bs4nn bench: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s: is the "
-        "bs4nn firmware running on it, in binary mode, at the right baud rate? Reset the board "
-        "and try again",
+        "bs4nn bench: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s each "
+        "(--timeout): is the bs4nn firmware running on it, in binary mode, at the right baud "
+        "rate? Reset the board and try again",
     ),
     (
         "sweep-port-silent",
         "sweep --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5",
-        "bs4nn sweep: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s: is the "
-        "bs4nn firmware running on it, in binary mode, at the right baud rate? Reset the board "
-        "and try again",
+        "bs4nn sweep: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s each "
+        "(--timeout): is the bs4nn firmware running on it, in binary mode, at the right baud "
+        "rate? Reset the board and try again",
     ),
     (
         "bench-port-silent-new-out",
-        "bench --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5 --out {w}/cwd/a/b",
-        "bs4nn bench: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s: is the "
-        "bs4nn firmware running on it, in binary mode, at the right baud rate? Reset the board "
-        "and try again",
+        "bench --model {w}/good.bs4nn --port {pty} --timeout 0.05 --limit 5 --out {w}/cwd/a/b",
+        "bs4nn bench: error: no valid reply to INFO from {pty} after 4 tries of 0.05 s each "
+        "(--timeout): is the bs4nn firmware running on it, in binary mode, at the right baud "
+        "rate? Reset the board and try again",
     ),
     (
         "sweep-port-file",
