@@ -117,7 +117,9 @@ def _open_error_message(port: str, exc: Exception) -> str:
             "the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or `pio device list`); pass the "
             "right one with --port, or use the emulated board (bench: --emulate; eembc: no --port)"
         )
-    if code in (errno.EISDIR, errno.ENOTTY) or "Inappropriate ioctl" in text:
+    # a character device that is no tty (e.g. /dev/urandom) fails at the configuration
+    not_tty = "Inappropriate ioctl" in text or "Could not configure port" in text
+    if code in (errno.EISDIR, errno.ENOTTY) or not_tty:
         return (
             f"{port} is not a serial port; pass the board's port (e.g. /dev/ttyACM0) with "
             "--port, or use the emulated board (bench: --emulate; eembc: no --port)"

@@ -1658,6 +1658,12 @@ CASES = [
         "rate? Reset the board and try again",
     ),
     (
+        "bench-port-not-tty",
+        "bench --model {w}/good.bs4nn --port /dev/urandom",
+        "bs4nn bench: error: /dev/urandom is not a serial port; pass the board's port (e.g. "
+        "/dev/ttyACM0) with --port, or use the emulated board (bench: --emulate; eembc: no --port)",
+    ),
+    (
         "sweep-port-file",
         "sweep --model {w}/good.bs4nn --port {w}/afile",
         "bs4nn sweep: error: {w}/afile is not a serial port; pass the board's port (e.g. "
