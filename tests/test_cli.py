@@ -316,3 +316,186 @@ def test_version_is_the_projects():
         [sys.executable, "-m", "bs4nn", "--version"], capture_output=True, text=True
     )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"bs4nn {version}\n", "")
+
+
+def test_each_range_takes_its_bounds_and_refuses_the_next_number():
+    import argparse
+
+    import pytest
+
+    from bs4nn.trainer import options
+
+    for parse, bound, beyond, message in (
+        (options.positive_int, "1", "0", "expected a whole number of at least 1, got '0'"),
+        (options.nonnegative_int, "0", "-1", "expected a whole number of at least 0, got '-1'"),
+        (
+            options.timeout_seconds,
+            "86400",
+            "86400.5",
+            "expected a number of seconds above 0 and at most 86400, got '86400.5'",
+        ),
+        (
+            options.mean_step,
+            "255",
+            "255.01",
+            "expected a mean decision step from 0 to 255, got '255.01'",
+        ),
+        (
+            options.mean_steps,
+            "255",
+            "1,255.01",
+            "expected comma-separated mean decision steps above 0 and at most 255, got '1,255.01'",
+        ),
+    ):
+        assert parse(bound) in (float(bound), [float(bound)])
+        with pytest.raises(argparse.ArgumentTypeError) as exc:
+            parse(beyond)
+        assert str(exc.value) == message
+    assert options.timeout_seconds("7200") == 7200.0
+    assert options.mean_step("0") == 0.0
+
+
+def test_an_option_given_as_0_counts_as_given():
+    # `export --format nir --check-images 0`: refused as an option of the C export only
+    import argparse
+
+    from bs4nn.trainer.options import given_options
+
+    args = argparse.Namespace(check_images=0, count_loss=0.0, dataset=None, target=None)
+    names = ("target", "check_images", "count_loss", "dataset")
+    assert given_options(args, names) == ["--check-images", "--count-loss"]
+
+
+def test_own_data_that_is_not_there_is_refused_while_the_command_line_is_parsed(tmp_path):
+    import argparse
+
+    import pytest
+
+    from bs4nn.trainer.options import dataset_spec
+
+    (tmp_path / "mine.npz").write_bytes(b"")
+    assert dataset_spec(str(tmp_path / "mine.npz")) == str(tmp_path / "mine.npz")
+    for missing in (tmp_path / "none.npz", tmp_path / "idx"):
+        with pytest.raises(argparse.ArgumentTypeError) as exc:
+            dataset_spec(str(missing))
+        assert str(exc.value) == f"no file or folder {str(missing)!r}"
+
+
+def test_an_output_file_named_dot_dot_is_a_folder_even_where_none_is(tmp_path):
+    import pytest
+
+    from bs4nn.trainer.errors import Bs4nnError
+    from bs4nn.trainer.files import check_output
+
+    out = tmp_path / "missing" / ".."
+    with pytest.raises(Bs4nnError) as exc:
+        check_output(out, "--out", folder=False)
+    assert str(exc.value) == f"--out {out} is a folder; give a file name"
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_ctrl_c_while_a_file_is_written_leaves_the_old_file_and_no_part(tmp_path, monkeypatch):
+    import os
+
+    import pytest
+
+    from bs4nn.trainer.files import write_json
+
+    path = tmp_path / "report.json"
+    path.write_text("old\n")
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_json(path, {"new": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+    assert path.read_text() == "old\n"
+
+
+def test_a_staged_file_appears_whole_or_not_at_all(tmp_path):
+    import pytest
+
+    from bs4nn.trainer.files import staged_file, write_json
+
+    path = tmp_path / "images.csv"
+    with pytest.raises(KeyboardInterrupt), staged_file(path) as part:
+        part.write_text("index\n0\n")
+        raise KeyboardInterrupt  # cut short
+    assert list(tmp_path.iterdir()) == []
+    with staged_file(path) as part:
+        part.write_text("index\n0\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["images.csv"]
+    assert path.read_text() == "index\n0\n"
+    write_json(tmp_path / "a.json", {"a": [1, 2]})
+    assert (tmp_path / "a.json").read_text() == '{\n  "a": [\n    1,\n    2\n  ]\n}\n'
+
+
+def test_an_output_that_is_another_name_for_the_input_is_refused(tmp_path):
+    import os
+
+    import pytest
+
+    from bs4nn.trainer.errors import Bs4nnError
+    from bs4nn.trainer.files import check_not_input
+
+    model = tmp_path / "m.bs4nn"
+    model.write_bytes(b"model")
+    os.link(model, tmp_path / "hard.bs4nn")  # the same file, by a name of its own
+    for out in (model, tmp_path / "hard.bs4nn", tmp_path / "." / "m.bs4nn"):
+        with pytest.raises(Bs4nnError) as exc:
+            check_not_input(out, model, "model", "NIR graph")
+        assert str(exc.value) == "--out is the input model; give another file for the NIR graph"
+    check_not_input(tmp_path / "m.nir", model, "model", "NIR graph")
+
+
+def test_a_staged_folder_gets_the_mode_of_a_new_folder(tmp_path):
+    import os
+
+    from bs4nn.trainer.files import staged_dir
+
+    mask = os.umask(0o022)
+    try:
+        with staged_dir(tmp_path / "fw") as tmp:
+            (tmp / "Makefile").write_text("all:\n")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "fw").stat().st_mode & 0o777 == 0o755
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fw"]
+
+
+def test_a_written_file_gets_the_mode_of_a_new_file(tmp_path):
+    import os
+
+    from bs4nn.trainer.files import write_json
+
+    mask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "report.json", {})
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "report.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_lock_file_removed_before_it_was_locked_is_made_again(tmp_path, monkeypatch):
+    # the run before held the lock and removed its file between our open and our flock
+    import fcntl
+    import os
+
+    from bs4nn.trainer.files import exclusive_lock
+
+    lock = tmp_path / ".m.bs4nn.lock"
+    flock = fcntl.flock
+    calls = []
+
+    def flock_after_removal(fd, op):
+        calls.append(op)
+        if len(calls) == 1:
+            lock.unlink()
+        return flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", flock_after_removal)
+    with exclusive_lock(lock, "--out m.bs4nn"):
+        assert lock.read_text() == f"{os.getpid()}\n"
+    assert len(calls) == 2

@@ -303,6 +303,53 @@ def test_an_export_too_wide_for_sliced_makes_packed_the_default(tmp_path):
     assert "KERNEL ?= packed\n" in (tmp_path / "fw" / "Makefile").read_text()
 
 
+def test_the_footprint_of_a_model_too_wide_for_sliced_is_that_of_its_kernel():
+    from bs4nn.codegen.footprint import footprint, inference_state_bytes
+
+    fp = footprint(ones_model([784, 2657, 10]), "nucleo_f446re")
+    assert fp.kernel == "packed"
+    assert fp.ram_state_bytes == inference_state_bytes((784, 2657, 10), "packed") == 7424
+    assert fp.lines()[-2:] == [
+        "  RAM: inference state 7,424 bytes, ~13,568 with I/O buffers and the 2,048-byte stack, "
+        "of 131,072 bytes",
+        "  kernel: packed (the first weight layer has more than the 65,536 words the sliced "
+        "kernel can hold)",
+    ]
+
+
+def test_the_footprint_says_the_bits_of_the_weights_and_their_padding():
+    from bs4nn.codegen.footprint import footprint
+
+    fp = footprint(ones_model([7, 5, 3]), "qemu-microbit")  # 35 and 15 synapses
+    assert (fp.weight_bytes_per_layer, fp.unpadded_weight_bytes) == ([28, 20], 5 + 2)
+    assert fp.lines() == [
+        "footprint for qemu-microbit:",
+        "  weights layer 0: 28 bytes (1 bit per synapse)",
+        "  weights layer 1: 20 bytes (1 bit per synapse)",
+        "  weights total: 48 bytes (7 + word padding)",
+        "  flash: ~8,240 of 262,144 bytes (weights + 8,192 code budget)",
+        "  RAM: inference state 580 bytes, ~6,724 with I/O buffers and the 2,048-byte stack, of "
+        "16,384 bytes",
+    ]
+
+
+def test_a_model_that_just_fits_is_taken_and_a_byte_less_is_refused():
+    import dataclasses
+
+    from bs4nn.codegen.footprint import check_fits, footprint
+
+    fp = footprint(ones_model([7, 5, 3]), "qemu-microbit")
+    check_fits(dataclasses.replace(fp, flash_bytes=8240, ram_bytes=6724))  # exactly
+    with pytest.raises(Bs4nnError) as exc:
+        check_fits(dataclasses.replace(fp, flash_bytes=8239, ram_bytes=6723))
+    assert str(exc.value) == (
+        "model does not fit qemu-microbit: flash needs ~8,240 bytes (48 of packed weights + "
+        "8,192 code) but qemu-microbit has 8,239; RAM needs ~6,724 bytes (580 inference state + "
+        "4,096 I/O + 2,048 stack) but qemu-microbit has 6,723. Use a smaller network or a larger "
+        "board (--target)."
+    )
+
+
 def test_the_boards_root_files_go_to_the_top_only(tmp_path):
     export_firmware(ones_model([784, 8, 10]), tmp_path / "fw")
     assert (tmp_path / "fw" / "Makefile").is_file()

@@ -252,3 +252,144 @@ def test_a_window_too_short_for_the_runner_says_what_to_change(monkeypatch, caps
         "leave it out to size the window on the board",
     ]
     assert eembc.RunnerResult("accuracy", returncode=1, errors=["ERROR: other"]).hint is None
+
+
+class BoardOfCounts:
+    """A Device double for window sizing: each image's counter as given, in the counter kind
+    and at the clock of its INFO."""
+
+    def __init__(self, counters, counter_kind, clock_hz=25_000_000):
+        self.counters = counters
+        self.info = InfoReply(
+            1, 1, bytes(32), (784, 10), (5,), 256, clock_hz, counter_kind, "b", "k"
+        )
+
+    def __call__(self, link):
+        return self
+
+    def handshake(self, expected_hash=None):
+        return self.info
+
+    def stream(self, images):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(reply=SimpleNamespace(counter=c)) for c in self.counters]
+
+
+@pytest.mark.parametrize(
+    "counters, kind, clock_hz, iterations",
+    [
+        # the fastest image, 1,999 us: 10 s x 1.05 / 1.999 ms = 5,252.6, rounded up
+        ((2500, 1999, 3000, 2200, 2100), 2, 25_000_000, 5253),
+        ((2000,) * 5, 2, 25_000_000, 5250),
+        ((1050, 1100, 1200, 1300, 1400), 0, 100_000_000, 1_000_000),  # the firmware's most
+    ],
+)
+def test_the_window_lasts_10_s_and_a_margin_on_the_fastest_image(
+    monkeypatch, counters, kind, clock_hz, iterations
+):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(eembc, "Device", BoardOfCounts(counters, kind, clock_hz))
+    intmodel = SimpleNamespace(model_hash="00" * 32)
+    assert eembc.window_iterations(None, intmodel, np.zeros((5, 784), np.uint8)) == iterations
+
+
+def test_a_counter_that_reads_0_is_taken_as_1_tick(monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(eembc, "Device", BoardOfCounts((0, 3, 4, 5, 6), 2))  # microseconds
+    with pytest.raises(Bs4nnError) as exc:
+        eembc.window_iterations(None, SimpleNamespace(model_hash="00" * 32), np.zeros((5, 784)))
+    assert str(exc.value) == (
+        "an inference takes 1.0 us on the board: a 10 s window needs more than the firmware's "
+        "1,000,000 inferences"
+    )
+
+
+def test_a_result_is_ok_with_its_mode_s_figure_and_no_error():
+    performance = {"median_throughput": "12.5"}
+    assert eembc.RunnerResult("performance", 0, performance).ok
+    assert eembc.RunnerResult("accuracy", 0, {"top1": "97.5"}).ok
+    assert not eembc.RunnerResult("accuracy", 0, performance).ok
+    assert not eembc.RunnerResult("performance", 0, {"top1": "97.5"}).ok
+    assert not eembc.RunnerResult("accuracy", 0, {"top1": "97.5"}, ["ERROR: 1 - timed out"]).ok
+    assert not eembc.RunnerResult("accuracy", 1, {"top1": "97.5"}).ok
+
+
+def test_iterations_up_to_the_firmware_s_limit_are_taken():
+    eembc.check_iterations(None)
+    eembc.check_iterations(1)
+    eembc.check_iterations(1_000_000)
+    for n in (0, 1_000_001):
+        with pytest.raises(Bs4nnError) as exc:
+            eembc.check_iterations(n)
+        assert str(exc.value) == "--iterations must be 1..1,000,000 (the firmware's limit)"
+
+
+def test_usb_ids_are_two_hex_numbers_and_nothing_more():
+    for text in ("0483:374B0", "0483:374Bx", "0483:374B:1", "10483:374B"):
+        with pytest.raises(Bs4nnError) as exc:
+            eembc.parse_usb(text)
+        assert str(exc.value) == f"--usb {text!r}: expected VID:PID in hex, e.g. 0483:374B"
+
+
+def test_a_class_the_test_split_lacks_is_named_not_a_limit():
+    labels = np.array([0, 1, 2, 1, 0, 2])  # no class 3 at all
+    with pytest.raises(Bs4nnError) as exc:
+        eembc.check_every_class(labels, 6, 4)
+    assert str(exc.value) == (
+        "the test split has no image of class 3: the runner's accuracy mode (its AUC) needs "
+        "every class; use --mode performance"
+    )
+    eembc.check_every_class(labels, 3, 3)
+
+
+def test_performance_alone_takes_5_images_of_any_classes(tmp_path, capsys):
+    # the first 5 MNIST test images are of 4 classes: only the accuracy mode needs them all
+    out = tmp_path / "out"
+    eembc.run_eembc(
+        MODEL,
+        _runner(tmp_path),
+        out,
+        modes=("performance",),
+        limit=5,
+        port="/dev/ttyACM0",
+        iterations=5000,
+    )
+    assert capsys.readouterr().out.startswith(
+        f"wrote 5 test images and the runner's files to {out}"
+    )
+    labels = (out / "datasets" / "bs4nn01" / "y_labels.csv").read_text().splitlines()
+    assert len(labels) == 5 and len({line.split(",")[2] for line in labels}) < 10
+
+
+def test_a_real_board_needs_no_runner_modules_on_this_host(tmp_path, monkeypatch):
+    monkeypatch.setattr(eembc, "RUNNER_MODULES", {"bs4nn_no_such_module": "no-such-package"})
+    runner = _runner(tmp_path)
+    with pytest.raises(Bs4nnError) as exc:  # the emulated board runs the runner here
+        eembc.run_eembc(MODEL, runner, tmp_path / "emulated", limit=62, echo=False)
+    assert str(exc.value) == (
+        "the MLPerf Tiny runner needs no-such-package: pip install 'bs4nn-edge[mlperf]'"
+    )
+    out = tmp_path / "real"
+    eembc.run_eembc(MODEL, runner, out, limit=62, port="/dev/ttyACM0", iterations=5000)
+    assert (out / "devices.yaml").is_file()
+
+
+def test_the_runner_files_stay_once_written_whatever_stops_the_run(tmp_path, monkeypatch):
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(eembc, "runner_command", interrupted)
+    out = tmp_path / "new" / "out"
+    with pytest.raises(KeyboardInterrupt):
+        eembc.run_eembc(
+            MODEL, _runner(tmp_path), out, limit=62, port="/dev/ttyACM0", iterations=5000
+        )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "datasets",
+        "devices.yaml",
+        "tests_accuracy.yaml",
+        "tests_performance.yaml",
+    ]

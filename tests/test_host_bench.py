@@ -232,6 +232,45 @@ def test_resume_refuses_rows_measured_on_another_device(model_path, intmodel, tm
         assert fake.infer_requests == 3 and rep.report["resumed_images"] == 3
 
 
+def test_resume_refuses_rows_counted_by_another_counter_on_the_same_board(
+    model_path, intmodel, tmp_path
+):
+    with FakeDevice(intmodel, board="board-a") as fake:
+        bench(model_path, fake, tmp_path, limit=3)
+    device = tmp_path / "device.json"
+    assert json.loads(device.read_text()) == {
+        "board": "board-a",
+        "clock_hz": 25000000,
+        "kernel": "python-reference",
+        "counter": "instructions (QEMU icount proxy)",
+    }
+    # the same board and kernel, its firmware built with another counter
+    device.write_text(device.read_text().replace("instructions (QEMU icount proxy)", "CPU cycles"))
+    with FakeDevice(intmodel, board="board-a") as fake:
+        with pytest.raises(Bs4nnError, match="^--resume: .* was measured on board-a "):
+            bench(model_path, fake, tmp_path, limit=6, resume=True)
+        assert fake.infer_requests == 0
+
+
+@pytest.mark.parametrize("damaged", [None, b'{"board": "board-a"', b"[1, 2]", b"\xff"])
+def test_a_resume_goes_on_without_a_device_json_it_can_read(
+    model_path, intmodel, tmp_path, damaged
+):
+    with FakeDevice(intmodel, board="board-a") as fake:
+        bench(model_path, fake, tmp_path, limit=3)
+    device = tmp_path / "device.json"
+    recorded = device.read_text()
+    # gone, cut short, no object, no UTF-8: the rows are checked as always
+    if damaged is None:
+        device.unlink()
+    else:
+        device.write_bytes(damaged)
+    with FakeDevice(intmodel, board="board-a") as fake:
+        rep = bench(model_path, fake, tmp_path, limit=6, resume=True)
+        assert fake.infer_requests == 3 and rep.report["resumed_images"] == 3
+    assert device.read_text() == recorded
+
+
 @pytest.mark.parametrize("command", ["bench", "sweep"])
 def test_a_resume_on_another_emulated_board_is_refused_before_its_firmware_is_built(
     model_path, tmp_path, monkeypatch, command
@@ -441,6 +480,77 @@ def test_sweep_resume_measures_again_a_setting_whose_rows_are_not_of_this_run(
     ) in out.splitlines()
 
 
+def test_sweep_resume_measures_again_a_setting_measured_with_another_model(
+    model_path, intmodel, tmp_path, capsys
+):
+    with FakeDevice(intmodel) as fake:
+        whole = sweep_thetas_2_6(model_path, fake, tmp_path)
+    csv_path = tmp_path / "images_theta_2.csv"
+    # every image there, but each row of another model with the same layer sizes
+    csv_path.write_text(csv_path.read_text().replace(intmodel.model_hash, "00" * 32))
+    capsys.readouterr()
+    with FakeDevice(intmodel) as fake:
+        resumed = sweep_thetas_2_6(model_path, fake, tmp_path, resume=True)
+        assert fake.infer_requests == N  # theta 2, measured again
+    assert resumed == whole
+    assert "00" * 32 not in csv_path.read_text()
+    assert (
+        f"theta 2: measured again: {csv_path} holds other rows than this run's (other images, "
+        "another --limit or model, or damaged ones)"
+    ) in capsys.readouterr().out.splitlines()
+
+
+def test_a_sweep_again_without_resume_measures_every_setting_again(
+    model_path, intmodel, tmp_path, capsys
+):
+    with FakeDevice(intmodel) as fake:
+        whole = sweep_thetas_2_6(model_path, fake, tmp_path)
+    capsys.readouterr()
+    with FakeDevice(intmodel) as fake:  # the same device, the same settings
+        again = sweep_thetas_2_6(model_path, fake, tmp_path)
+        assert fake.infer_requests == 2 * N
+    assert again == whole
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("theta ")] == [
+        f"theta {pt.setting:6g}  K={pt.thresholds}  accuracy {100 * pt.accuracy:6.2f}%  "
+        f"decision step {pt.decision_step_mean:6.1f}  fallback {100 * pt.fallback_rate:.1f}%  "
+        f"instructions (QEMU icount proxy) {pt.counter_mean:,.0f}  mismatches 0"
+        for pt in whole
+    ]  # none kept, none "measured again"
+    assert not [line for line in out if line.startswith("starting over")]
+
+
+def test_sweep_json_totals_the_mismatches_of_every_setting(model_path, intmodel, tmp_path):
+    with FakeDevice(intmodel, Faults(wrong={1: "label", N + 2: "decision_step"})) as fake:
+        points = sweep_thetas_2_6(model_path, fake, tmp_path)
+    assert [pt.mismatches for pt in points] == [1, 1]
+    data = json.loads((tmp_path / "sweep.json").read_text())
+    assert [pt["mismatches"] for pt in data["points"]] == [1, 1]
+    assert data["mismatches"] == 2
+    assert data["images"] == N
+    assert data["default_thresholds"] == list(intmodel.thresholds) == [8, 3]
+
+
+def test_sweep_json_counts_the_images_there_are_below_the_limit(
+    model_path, intmodel, mnist, tmp_path, monkeypatch
+):
+    import bs4nn.trainer.datasets as datasets
+
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kw: mnist)  # N images
+    with FakeDevice(intmodel) as fake:
+        run_sweep(
+            model_path,
+            link=DeviceLink(port=fake.port),
+            limit=1000,
+            out_dir=tmp_path,
+            thetas=[2.0],
+            progress=False,
+        )
+        assert fake.infer_requests == N
+    data = json.loads((tmp_path / "sweep.json").read_text())
+    assert data["images"] == N and data["points"][0]["images"] == N
+
+
 def test_a_disk_full_in_the_middle_of_a_run_says_what_is_kept(tmp_path):
     import io
 
@@ -488,6 +598,38 @@ def test_sweep_says_when_a_threshold_is_above_the_fan_in(model_path, intmodel, t
     assert capsys.readouterr().err == (
         "warning: setting 20: K above the fan-in (40 > 32): those layers never fire\n"
     )
+    # the output layer never fires: every image is decided by the counts at step 255
+    assert points[0].fallback_rate == 1.0
+    data = json.loads((tmp_path / "sweep.json").read_text())
+    assert data["points"][0]["fallback_rate"] == 1.0
+
+
+def test_sweep_takes_a_k_equal_to_the_fan_in_or_to_k_max_without_a_word(
+    model_path, intmodel, tmp_path, capsys
+):
+    from bs4nn.trainer.semantics import K_MAX
+
+    with FakeDevice(intmodel) as fake:
+        points = run_sweep(
+            model_path,
+            link=DeviceLink(port=fake.port),
+            limit=3,
+            out_dir=tmp_path / "fan-in",
+            thetas=[16.0],  # K = theta / alpha = [16, 32]: 32 = the fan-in of layer 1, reached
+            progress=False,
+        )
+    assert points[0].thresholds == [16, 32] and points[0].mismatches == 0
+    assert capsys.readouterr().err == ""
+    with FakeDevice(intmodel) as fake:
+        points = run_sweep(
+            model_path,
+            link=DeviceLink(port=fake.port),
+            limit=3,
+            out_dir=tmp_path / "k-max",
+            scales=[K_MAX / 8],  # of the model's K [8, 3]
+            progress=False,
+        )
+    assert points[0].thresholds == [K_MAX, 12288] and points[0].mismatches == 0
 
 
 def test_sweep_over_budgets_runs_the_thresholds_chosen_on_validation(
@@ -554,6 +696,9 @@ def test_pareto_front_keeps_the_settings_nothing_beats_on_both():
         pt(1.4, 0.93, 600.0),
     ]
     assert [p.setting for p in pareto_front(points)] == [0.5, 1.0, 1.2]
+    # as many instructions for less accuracy: beaten, even when listed first
+    tied = [pt(0.4, 0.70, 100.0), *points]
+    assert [p.setting for p in pareto_front(tied)] == [0.5, 1.0, 1.2]
 
 
 def test_threshold_settings():

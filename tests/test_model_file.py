@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.model import Model, model_from_arrays
+from bs4nn.trainer.model import Model, model_from_arrays, parse_training_record, training_record
 
 W0 = np.array([[0.5, -0.25, 0.0], [-1.0, 2.0, 0.125]])
 W1 = np.array([[1.0, -1.0], [0.0, -0.5]])
@@ -252,6 +252,44 @@ def test_load_rejects_other_versions_missing_entries_and_bad_shapes(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "key, value, why",
+    [
+        ("layer_sizes", [3], "bad layer_sizes [3]"),  # no weight layer
+        ("layer_sizes", [3, 0, 2], "bad layer_sizes [3, 0, 2]"),
+        ("layer_sizes", [3, True, 2], "bad layer_sizes [3, True, 2]"),  # JSON true is no size
+        ("seed", True, "meta.json has seed = True, not int or NoneType"),
+        ("tmax", False, "meta.json has tmax = False, not int"),
+        ("layer_sizes", [3] + [0] * 20, "bad layer_sizes [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ..."),
+    ],
+)
+def test_load_rejects_meta_values_no_save_writes(tmp_path, key, value, why):
+    path = tiny().save(tmp_path / "m.bs4nn")
+    with zipfile.ZipFile(path) as zf:
+        meta = json.loads(zf.read("meta.json"))
+    rewrite(path, {"meta.json": json.dumps({**meta, key: value}).encode()})
+    assert load_error(path) == (
+        f"model file {path} is corrupt or truncated ({why}); copy it again from its source, "
+        "or re-train / re-save it"
+    )
+
+
+def test_load_rejects_arrays_of_no_real_numbers_or_shorter_than_they_claim(tmp_path):
+    path = tiny().save(tmp_path / "m.bs4nn")
+    rewrite(path, {"alphas.npy": npy(np.array([0.5, 0.25], dtype=np.complex128))})
+    assert load_error(path).startswith(
+        f"model file {path} is corrupt or truncated (alphas.npy holds complex128 values, not "
+        "numbers); "
+    )
+    path = tiny().save(tmp_path / "m.bs4nn")
+    cut = npy(np.array([0.5, 0.25]))[:-8]  # the header and one of the two values
+    rewrite(path, {"alphas.npy": cut})
+    assert load_error(path).startswith(
+        f"model file {path} is corrupt or truncated (alphas.npy claims shape (2,), more than "
+        f"its {len(cut):,} bytes hold); "
+    )
+
+
 def test_load_never_unpickles(tmp_path):
     path = tiny().save(tmp_path / "m.bs4nn")
     rewrite(path, {"alphas.npy": npy(np.array([{"evil": 1}], dtype=object))})
@@ -299,6 +337,8 @@ def test_model_from_arrays_other_checks():
         model_from_arrays([W0], [1], [1], colour="red")
     with pytest.raises(Bs4nnError, match="^tmax 100 is not supported; the input coding needs 256"):
         model_from_arrays([W0], [1], [1], tmax=100)
+    with pytest.raises(Bs4nnError, match="^tmax must be a positive integer, got 0$"):
+        model_from_arrays([W0], [1], [1], tmax=0)
     with pytest.raises(
         Bs4nnError, match="^weight_kind 'ternary' is unknown; use one of binary, real"
     ):
@@ -320,6 +360,12 @@ def test_dataset_is_checked_when_the_model_is_made():
         r"fashion-mnist \(or own data with its dataset_sha256\)$",
     ):
         model_from_arrays(w, [1.0], [1.0], dataset="cifar")
+    with pytest.raises(Bs4nnError) as exc:
+        model_from_arrays(w, [1.0], [1.0], dataset="mine.npz", dataset_sha256="a" * 65)
+    assert str(exc.value) == (
+        f"own dataset 'mine.npz' needs a name and a 64-hex dataset_sha256, got '{'a' * 65}'"
+    )
+    assert model_from_arrays(w, [1.0], [1.0], dataset="mine.npz", dataset_sha256="a" * 64)
 
 
 def test_dataset_to_run_is_the_models_own():
@@ -341,3 +387,20 @@ def test_dataset_to_run_is_the_models_own():
         "the model records no dataset; name one with --dataset "
         "(mnist or fashion-mnist, or a .npz file or IDX folder)"
     )
+
+
+def test_a_training_record_reads_back_and_nothing_else_does():
+    model = tiny(seed=3, train_config={"epochs": 2}, metrics={"test_accuracy": 0.5})
+    record = {"dataset_sha256": None, "seed": 3, "train_config": {"epochs": 2}}
+    record["metrics"] = {"test_accuracy": 0.5}
+    assert parse_training_record(training_record(model)) == record
+    for other in (
+        {**record, "colour": "red"},  # a key more
+        {k: v for k, v in record.items() if k != "seed"},  # a key less
+        {**record, "seed": "3"},
+        {**record, "seed": True},
+        {**record, "metrics": []},
+        [record],
+    ):
+        assert parse_training_record(json.dumps(other)) is None
+    assert parse_training_record("{not json") is None
