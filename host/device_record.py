@@ -32,10 +32,16 @@ def recorded_device(out: Path) -> dict | None:
     return earlier if isinstance(earlier, dict) else None
 
 
+def _described(device: dict) -> str:
+    return (
+        f"{device.get('board')} (kernel {device.get('kernel')}, {device.get('clock_hz')} Hz, "
+        f"counting {device.get('counter')})"
+    )
+
+
 def _refuse(earlier: dict, now: str, rows: str) -> Bs4nnError:
     return Bs4nnError(
-        f"--resume: {rows} was measured on {earlier.get('board')} (kernel "
-        f"{earlier.get('kernel')}, {earlier.get('clock_hz')} Hz), this device is {now}; use "
+        f"--resume: {rows} was measured on {_described(earlier)}, this device is {now}; use "
         "another --out, or drop --resume to start over"
     )
 
@@ -53,9 +59,7 @@ def refuse_other_device(out: Path, info: InfoReply, rows: str) -> None:
     counter than the device that answered with `info`."""
     earlier, now = recorded_device(out), device_fields(info)
     if earlier is not None and earlier != now:
-        raise _refuse(
-            earlier, f"{now['board']} (kernel {now['kernel']}, {now['clock_hz']} Hz)", rows
-        )
+        raise _refuse(earlier, _described(now), rows)
 
 
 def record_device(out: Path, info: InfoReply) -> None:
