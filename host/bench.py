@@ -103,10 +103,8 @@ def run_bench(
             t_ref = time.monotonic()
             ref = reference_batch(intmodel, images)
             t_start += time.monotonic() - t_ref  # wall_seconds counts the device's part
-            folder.started()
-            if todo:  # an earlier run's report and plots no longer describe the CSV
-                for name in (REPORT_NAME, *PLOT_NAMES):
-                    (out / name).unlink(missing_ok=True)
+            # an earlier run's report and plots no longer describe the CSV if images are added
+            folder.started(outdated=(REPORT_NAME, *PLOT_NAMES) if todo else ())
             if resumed.damaged or resumed.duplicates:  # the device answers: now, not before
                 rewrite_records(csv_path, resumed.records)
             record_device(out, info)

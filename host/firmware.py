@@ -40,7 +40,7 @@ def _stamp(model_hash: str, target: str, elf: Path) -> dict:
         "model_hash": model_hash,
         "target": target,
         "template_hash": template_fingerprint(target),
-        "elf_sha256": hashlib.sha256(elf.read_bytes()).hexdigest() if elf.is_file() else None,
+        "elf_sha256": hashlib.sha256(elf.read_bytes()).hexdigest(),
     }
 
 
@@ -72,8 +72,7 @@ def prepare_emulated_firmware(
     stamp_path.unlink(missing_ok=True)
     export_firmware(intmodel, fw_dir, target=target)
     result = build_firmware(fw_dir)
-    stamp = _stamp(intmodel.model_hash, target, elf)
-    stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
+    stamp_path.write_text(json.dumps(_stamp(intmodel.model_hash, target, elf), indent=2) + "\n")
     for line in result.lines():
         say(line)
     return {"reused": False, **result.to_dict()}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from bs4nn.trainer.files import exclusive_lock, first_missing, user_path
@@ -24,8 +24,12 @@ class RunFolder:
         self.path = path
         self.has_results = False
 
-    def started(self) -> None:
+    def started(self, outdated: Iterable[str] = ()) -> None:
+        """From here the folder holds this run's results; the `outdated` files in it (an
+        earlier run's report and plots, which would no longer describe them) are removed."""
         self.has_results = True
+        for name in outdated:
+            (self.path / name).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

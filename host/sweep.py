@@ -183,9 +183,7 @@ def run_sweep(
             resuming=f"the sweep in {out}" if resume else None,
         ) as conn,
     ):
-        folder.started()
-        for name in REPORT_NAMES:  # an earlier sweep's: not of the CSVs this one leaves
-            (out / name).unlink(missing_ok=True)
+        folder.started(outdated=REPORT_NAMES)  # an earlier sweep's: not of the CSVs left now
         if not resume:
             ours = {_csv_name(kind, setting) for setting, _ in settings}
             _start_over(out, ours, recorded_device(out), device_fields(conn.device.info))

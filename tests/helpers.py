@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import numpy as np
+import pytest
 
 from bs4nn.codegen.intmodel import IntModel
+from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
 
 
@@ -34,3 +37,14 @@ def fake_program(folder, name: str, script: str):
     fake.write_text(f"#!{sys.executable}\nimport sys, time\n{script}\n")
     fake.chmod(0o755)
     return fake
+
+
+def start_refusal(start, firmware) -> str:
+    """The error of `start(firmware, timeout=1.5)`, an emulator start that must fail within
+    a few seconds (its fake exits or stays silent)."""
+    firmware.write_bytes(b"")
+    started = time.monotonic()
+    with pytest.raises(Bs4nnError) as exc:
+        start(firmware, timeout=1.5)
+    assert time.monotonic() - started < 5
+    return str(exc.value)

@@ -372,16 +372,18 @@ def test_hash_mismatch_stops_naming_both(model_path, intmodel, tmp_path):
     )
 
 
-def sweep_thetas_2_6(model_path, fake, out, timeout=DEFAULT_TIMEOUT_S, **kw):
+def sweep(model_path, fake, out, timeout=DEFAULT_TIMEOUT_S, **kw):
     return run_sweep(
         model_path,
         link=DeviceLink(port=fake.port, timeout=timeout),
-        limit=N,
         out_dir=out,
-        thetas=[2.0, 6.0],
         progress=False,
-        **kw,
+        **{"limit": N, **kw},
     )
+
+
+def sweep_thetas_2_6(model_path, fake, out, **kw):
+    return sweep(model_path, fake, out, thetas=[2.0, 6.0], **kw)
 
 
 def test_sweep_checks_every_setting_against_the_reference(
@@ -420,15 +422,7 @@ def test_sweep_resume_with_other_settings_keeps_the_earlier_ones(model_path, int
         sweep_thetas_2_6(model_path, fake, tmp_path)
     earlier = {p.name: p.read_bytes() for p in tmp_path.glob("images_*.csv")}
     with FakeDevice(intmodel) as fake:
-        run_sweep(
-            model_path,
-            link=DeviceLink(port=fake.port),
-            limit=N,
-            out_dir=tmp_path,
-            thetas=[4.0],
-            progress=False,
-            resume=True,
-        )
+        sweep(model_path, fake, tmp_path, thetas=[4.0], resume=True)
     after = {p.name: p.read_bytes() for p in tmp_path.glob("images_*.csv")}
     assert sorted(after) == ["images_theta_2.csv", "images_theta_4.csv", "images_theta_6.csv"]
     assert {name: after[name] for name in earlier} == earlier
@@ -453,15 +447,7 @@ def test_sweep_resume_keeps_the_settings_an_interrupted_sweep_finished(
         dataclasses.asdict(pt) for pt in whole
     ]
     with FakeDevice(intmodel) as fake:  # other images: nothing is kept
-        run_sweep(
-            model_path,
-            link=DeviceLink(port=fake.port),
-            limit=N - 1,
-            out_dir=tmp_path,
-            thetas=[2.0, 6.0],
-            progress=False,
-            resume=True,
-        )
+        sweep(model_path, fake, tmp_path, limit=N - 1, thetas=[2.0, 6.0], resume=True)
         assert fake.infer_requests == 2 * (N - 1)
 
 
@@ -547,14 +533,7 @@ def test_sweep_json_counts_the_images_there_are_below_the_limit(
 
     monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kw: mnist)  # N images
     with FakeDevice(intmodel) as fake:
-        run_sweep(
-            model_path,
-            link=DeviceLink(port=fake.port),
-            limit=1000,
-            out_dir=tmp_path,
-            thetas=[2.0],
-            progress=False,
-        )
+        sweep(model_path, fake, tmp_path, limit=1000, thetas=[2.0])
         assert fake.infer_requests == N
     data = json.loads((tmp_path / "sweep.json").read_text())
     assert data["images"] == N and data["points"][0]["images"] == N
@@ -595,14 +574,7 @@ def test_a_full_disk_names_the_per_image_csv():
 
 def test_sweep_says_when_a_threshold_is_above_the_fan_in(model_path, intmodel, tmp_path, capsys):
     with FakeDevice(intmodel) as fake:
-        points = run_sweep(
-            model_path,
-            link=DeviceLink(port=fake.port),
-            limit=5,
-            out_dir=tmp_path,
-            thetas=[20.0],
-            progress=False,
-        )
+        points = sweep(model_path, fake, tmp_path, limit=5, thetas=[20.0])
     assert points[0].thresholds == [20, 40] and points[0].mismatches == 0
     assert capsys.readouterr().err == (
         "warning: setting 20: K above the fan-in (40 > 32): those layers never fire\n"
@@ -619,25 +591,13 @@ def test_sweep_takes_a_k_equal_to_the_fan_in_or_to_k_max_without_a_word(
     from bs4nn.trainer.semantics import K_MAX
 
     with FakeDevice(intmodel) as fake:
-        points = run_sweep(
-            model_path,
-            link=DeviceLink(port=fake.port),
-            limit=3,
-            out_dir=tmp_path / "fan-in",
-            thetas=[16.0],  # K = theta / alpha = [16, 32]: 32 = the fan-in of layer 1, reached
-            progress=False,
-        )
+        # K = theta / alpha = [16, 32]: 32 = the fan-in of layer 1, reached
+        points = sweep(model_path, fake, tmp_path / "fan-in", limit=3, thetas=[16.0])
     assert points[0].thresholds == [16, 32] and points[0].mismatches == 0
     assert capsys.readouterr().err == ""
     with FakeDevice(intmodel) as fake:
-        points = run_sweep(
-            model_path,
-            link=DeviceLink(port=fake.port),
-            limit=3,
-            out_dir=tmp_path / "k-max",
-            scales=[K_MAX / 8],  # of the model's K [8, 3]
-            progress=False,
-        )
+        # K_MAX / 8 of the model's K [8, 3]
+        points = sweep(model_path, fake, tmp_path / "k-max", limit=3, scales=[K_MAX / 8])
     assert points[0].thresholds == [K_MAX, 12288] and points[0].mismatches == 0
 
 
@@ -660,15 +620,7 @@ def test_sweep_over_budgets_runs_the_thresholds_chosen_on_validation(
     images, labels = mnist
     out = tmp_path / "sweep"
     with FakeDevice(intmodel) as fake:
-        points = run_sweep(
-            path,
-            link=DeviceLink(port=fake.port),
-            limit=N,
-            out_dir=out,
-            budgets=[20.0, 60.0],
-            data_dir=data_dir,
-            progress=False,
-        )
+        points = sweep(path, fake, out, budgets=[20.0, 60.0], data_dir=data_dir)
         assert fake.thresholds == intmodel.thresholds  # restored at the end
     assert [pt.setting for pt in points] == [20.0, 60.0]
     assert [pt.thresholds for pt in points] == [w.thresholds for w in want]
@@ -1001,14 +953,14 @@ def test_an_interrupted_sweep_leaves_no_report_of_an_earlier_one(tmp_path, capsy
     intmodel = IntModel.load(path)
     out = tmp_path / "sweep"
 
-    def sweep(port, scales):
+    def sweep_cli(port, scales):
         return bs4nn_main(
             ["sweep", "--model", str(path), "--port", port, "--limit", "10", "--scales", scales]
             + ["--out", str(out), "--timeout", "2", "--no-progress"]
         )
 
     with FakeDevice(intmodel) as fake:
-        assert sweep(fake.port, "0.8,1") == 0
+        assert sweep_cli(fake.port, "0.8,1") == 0
     assert (out / "sweep.json").is_file() and (out / "pareto.png").is_file()
     passes = []
     run_pass = sweep_module.run_pass
@@ -1021,7 +973,7 @@ def test_an_interrupted_sweep_leaves_no_report_of_an_earlier_one(tmp_path, capsy
 
     monkeypatch.setattr(sweep_module, "run_pass", ctrl_c_in_the_second_setting)
     with FakeDevice(intmodel) as fake:
-        assert sweep(fake.port, "0.5,0.7") == 130
+        assert sweep_cli(fake.port, "0.5,0.7") == 130
     assert capsys.readouterr().err.endswith("bs4nn sweep: interrupted\n")
     assert sorted(p.name for p in out.glob("*.csv")) == ["images_scale_0.5.csv"]
     for name in ("sweep.json", "sweep.png", "pareto.png"):  # of settings no longer there
