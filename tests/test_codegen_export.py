@@ -106,6 +106,73 @@ def test_export_failing_midway_leaves_nothing_half_made(tmp_path, monkeypatch):
         assert tree(tmp_path) == before
 
 
+def renames_that(monkeypatch, act):
+    """os.rename (Path.rename too) calls `act(n)` before its n-th call (from 1), and again,
+    with -n, after it."""
+    import os
+
+    real, calls = os.rename, []
+
+    def rename(src, dst):
+        calls.append(src)
+        act(len(calls))
+        real(src, dst)
+        act(-len(calls))
+
+    monkeypatch.setattr(os, "rename", rename)
+    return calls
+
+
+def test_ctrl_c_while_the_export_is_put_in_place_waits_for_the_whole_tree(tmp_path, monkeypatch):
+    """SIGINT right after the first rename that puts the new tree in place: the renames end
+    first, then KeyboardInterrupt comes out, with the new export complete (the build kept)."""
+    import os
+    import signal
+
+    first = IntModel.from_model(random_model([784, 8, 10], seed=1))
+    second = IntModel.from_model(random_model([784, 8, 10], seed=2))
+    for name in ("whole", "cut"):
+        export_firmware(first, tmp_path / name / "fw", command="bs4nn export")
+        (tmp_path / name / "fw" / "build").mkdir()
+        (tmp_path / name / "fw" / "build" / "firmware.elf").write_bytes(b"elf")
+    export_firmware(second, tmp_path / "whole" / "fw", command="bs4nn export")
+
+    def ctrl_c_after_the_first(n):
+        if n == -1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    calls = renames_that(monkeypatch, ctrl_c_after_the_first)
+    with pytest.raises(KeyboardInterrupt):
+        export_firmware(second, tmp_path / "cut" / "fw", command="bs4nn export")
+    assert sorted(p.name for p in (tmp_path / "cut").iterdir()) == ["fw"]  # no .part, no .old
+    assert tree(tmp_path / "cut") == tree(tmp_path / "whole")
+    assert len(calls) > 2  # the signal came before the last rename
+
+
+def test_a_rename_failing_midway_puts_the_earlier_export_back(tmp_path, monkeypatch):
+    """The second rename fails (an earlier entry already moved aside and the new one in): the
+    earlier export is back as it was, nothing beside it, and the error names --out."""
+    import errno
+
+    out = tmp_path / "fw"
+    export_firmware(IntModel.from_model(random_model([784, 8, 10], seed=1)), out)
+    (out / "build").mkdir()
+    (out / "build" / "firmware.elf").write_bytes(b"elf")
+    before = tree(tmp_path)
+
+    def fail_the_second(n):
+        if n == 2:
+            raise OSError(errno.EIO, "Input/output error")
+
+    renames_that(monkeypatch, fail_the_second)
+    with pytest.raises(Bs4nnError) as exc:
+        export_firmware(IntModel.from_model(random_model([784, 8, 10], seed=2)), out)
+    assert str(exc.value) == (
+        f"cannot write {out}: Input/output error; check the path, or choose another"
+    )
+    assert tree(tmp_path) == before
+
+
 def test_a_full_disk_names_the_export_folder(tmp_path, monkeypatch):
     import errno
 

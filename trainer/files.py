@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.interrupts import signals_held
 
 CHECK_PATH = "check the path, or choose another"
 
@@ -140,33 +141,55 @@ def staged_file(path: Path) -> Iterator[Path]:
 def staged_dir(path: Path) -> Iterator[Path]:
     """Yield a new empty temporary sibling of folder `path` to fill. When the block succeeds its
     entries take the place of the same-named ones of `path` (created if missing; an existing
-    folder keeps its other entries, e.g. a build, and its inode, so it may be the current one);
-    when it fails it is removed, and so are the parents made for it."""
+    folder keeps its other entries, e.g. a build, and its inode, so it may be the current one),
+    all of them or, if that fails, none; when it fails it is removed, and so are the parents
+    made for it."""
     path = Path(os.path.abspath(path))
     top = first_missing(path.parent)
     with user_path(path, "create"):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part"))
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual mode
+    placed = False
     try:
         yield tmp
-        with user_path(path, "write"):
-            if path.exists():
-                old = tmp.with_suffix(".old")
-                old.mkdir()
-                for entry in tmp.iterdir():
-                    if (path / entry.name).exists():
-                        (path / entry.name).rename(old / entry.name)
-                    entry.rename(path / entry.name)
-                shutil.rmtree(old)
-                tmp.rmdir()
-            else:
-                tmp.rename(path)
+        # the renames are quick: a Ctrl-C or SIGTERM waits for them, never falls between two
+        with signals_held(), user_path(path, "write"):
+            _put_in_place(tmp, path)
+            placed = True
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if top is not None:
-            shutil.rmtree(top, ignore_errors=True)
+        if not placed:  # (a signal held while placing comes out after it: the new ones stay)
+            shutil.rmtree(tmp, ignore_errors=True)
+            if top is not None:
+                shutil.rmtree(top, ignore_errors=True)
         raise
+
+
+def _put_in_place(tmp: Path, path: Path) -> None:
+    """Folder `tmp` becomes `path`, or, if `path` exists, its entries replace those of the same
+    name there (moved aside into a `.old` sibling, then removed); if a rename fails, what was
+    moved goes back."""
+    if not path.exists():
+        tmp.rename(path)
+        return
+    old = tmp.with_suffix(".old")
+    old.mkdir()
+    names = [entry.name for entry in tmp.iterdir()]
+    try:
+        for name in names:
+            if os.path.lexists(path / name):
+                (path / name).rename(old / name)
+            (tmp / name).rename(path / name)
+    except BaseException:
+        for name in names:
+            if not os.path.lexists(tmp / name):  # the new one was placed
+                (path / name).rename(tmp / name)
+            if os.path.lexists(old / name):  # the old one was moved aside
+                (old / name).rename(path / name)
+        old.rmdir()
+        raise
+    shutil.rmtree(old)
+    tmp.rmdir()
 
 
 def _umask() -> int:

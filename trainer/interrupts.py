@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM held back while a parallel numba kernel runs.
+"""Ctrl-C and SIGTERM held back while a parallel numba kernel runs, and while a staged folder's
+entries are renamed into place (trainer/files.py: all of them or none).
 
 A signal taken inside numba's parallel region does not come out as KeyboardInterrupt: the
 kernel returns "a result with an exception set" (a SystemError, which the commands' interrupt
