@@ -78,20 +78,13 @@ def export_firmware(
     out = Path(out_dir)
     check_export_dir(out)
     previous = _exported_target(out)
-    with staged_dir(out) as tree:  # built aside, then put in place: never half a tree
+    replaced = previous if previous not in (None, target) else None
+    # the other board's Makefile or platformio.ini and its build go as the new tree comes in;
+    # what no export makes (e.g. the model file itself) is kept
+    drop = _export_names() if replaced is not None else ()
+    with staged_dir(out, drop) as tree:  # built aside, then put in place: never half a tree
         with user_path(out, "write"):  # e.g. a full disk: the message names --out
             _write_tree(tree, intmodel, target, fp, command)
-        ours = {entry.name for entry in tree.iterdir()}
-    replaced = previous if previous not in (None, target) else None
-    if replaced is not None:  # the other board's Makefile or platformio.ini and its build
-        with user_path(out, "write"):
-            for entry in out.iterdir():
-                if entry.name in ours or entry.name not in _export_names():
-                    continue  # ours, or not an export's (e.g. the model file itself): kept
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
     return ExportResult(out, target, intmodel.model_hash, fp, replaced)
 
 

@@ -149,6 +149,31 @@ def test_ctrl_c_while_the_export_is_put_in_place_waits_for_the_whole_tree(tmp_pa
     assert len(calls) > 2  # the signal came before the last rename
 
 
+def test_ctrl_c_while_another_boards_export_is_replaced_leaves_none_of_it(tmp_path, monkeypatch):
+    """The other board's Makefile and build go in the same renames as the new tree comes in: a
+    SIGINT among them leaves the new export alone, as an export not interrupted does."""
+    import os
+    import signal
+
+    model = ones_model([784, 8, 10])
+    for name in ("whole", "cut"):
+        export_firmware(model, tmp_path / name / "fw", target="qemu-microbit", command="c")
+        (tmp_path / name / "fw" / "build").mkdir()
+        (tmp_path / name / "fw" / "build" / "firmware.elf").write_bytes(b"elf")
+    export_firmware(model, tmp_path / "whole" / "fw", target="nucleo_f446re", command="c")
+
+    def ctrl_c_after_the_first(n):
+        if n == -1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    renames_that(monkeypatch, ctrl_c_after_the_first)
+    with pytest.raises(KeyboardInterrupt):
+        export_firmware(model, tmp_path / "cut" / "fw", target="nucleo_f446re", command="c")
+    assert sorted(p.name for p in (tmp_path / "cut").iterdir()) == ["fw"]
+    assert tree(tmp_path / "cut") == tree(tmp_path / "whole")
+    assert "build" not in tree(tmp_path / "whole")
+
+
 def test_a_rename_failing_midway_puts_the_earlier_export_back(tmp_path, monkeypatch):
     """The second rename fails (an earlier entry already moved aside and the new one in): the
     earlier export is back as it was, nothing beside it, and the error names --out."""

@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from bs4nn.trainer.errors import Bs4nnError
@@ -138,12 +138,12 @@ def staged_file(path: Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def staged_dir(path: Path) -> Iterator[Path]:
+def staged_dir(path: Path, drop: Collection[str] = ()) -> Iterator[Path]:
     """Yield a new empty temporary sibling of folder `path` to fill. When the block succeeds its
     entries take the place of the same-named ones of `path` (created if missing; an existing
-    folder keeps its other entries, e.g. a build, and its inode, so it may be the current one),
-    all of them or, if that fails, none; when it fails it is removed, and so are the parents
-    made for it."""
+    folder keeps its other entries, e.g. a build, and its inode, so it may be the current one)
+    and those of `path` named in `drop` are removed, all of it or, if that fails, none; when
+    the block fails it is removed, and so are the parents made for it."""
     path = Path(os.path.abspath(path))
     top = first_missing(path.parent)
     with user_path(path, "create"):
@@ -155,7 +155,7 @@ def staged_dir(path: Path) -> Iterator[Path]:
         yield tmp
         # the renames are quick: a Ctrl-C or SIGTERM waits for them, never falls between two
         with signals_held(), user_path(path, "write"):
-            _put_in_place(tmp, path)
+            _put_in_place(tmp, path, drop)
             placed = True
     except BaseException:
         if not placed:  # (a signal held while placing comes out after it: the new ones stay)
@@ -165,10 +165,10 @@ def staged_dir(path: Path) -> Iterator[Path]:
         raise
 
 
-def _put_in_place(tmp: Path, path: Path) -> None:
+def _put_in_place(tmp: Path, path: Path, drop: Collection[str]) -> None:
     """Folder `tmp` becomes `path`, or, if `path` exists, its entries replace those of the same
-    name there (moved aside into a `.old` sibling, then removed); if a rename fails, what was
-    moved goes back."""
+    name there and the entries named in `drop` go (all moved aside into a `.old` sibling, then
+    removed); if a rename fails, what was moved goes back."""
     if not path.exists():
         tmp.rename(path)
         return
@@ -176,6 +176,9 @@ def _put_in_place(tmp: Path, path: Path) -> None:
     old.mkdir()
     names = [entry.name for entry in tmp.iterdir()]
     try:
+        for name in drop:
+            if name not in names and os.path.lexists(path / name):
+                (path / name).rename(old / name)
         for name in names:
             if os.path.lexists(path / name):
                 (path / name).rename(old / name)
@@ -184,8 +187,8 @@ def _put_in_place(tmp: Path, path: Path) -> None:
         for name in names:
             if not os.path.lexists(tmp / name):  # the new one was placed
                 (path / name).rename(tmp / name)
-            if os.path.lexists(old / name):  # the old one was moved aside
-                (old / name).rename(path / name)
+        for entry in old.iterdir():
+            entry.rename(path / entry.name)
         old.rmdir()
         raise
     shutil.rmtree(old)
