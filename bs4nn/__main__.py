@@ -1,3 +1,3 @@
-from bs4nn.cli import main
+from bs4nn.cli import console
 
-raise SystemExit(main())
+console()

@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import reason
+from bs4nn.trainer.interrupts import HELD
 
 # sub-command modules, in pipeline order
 _COMMAND_MODULES = (
@@ -134,6 +135,17 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
 
 
+def console() -> NoReturn:
+    """The `bs4nn` program: main(), then Ctrl-C and SIGTERM ignored, for the command is over.
+    Python resets their handlers early in its shutdown (which numba makes last ~0.4 s): a
+    signal then ended the process with no word and the status of an interrupted run, e.g.
+    after `bs4nn train` had said `saved`."""
+    status = main()
+    for signum in HELD:
+        signal.signal(signum, signal.SIG_IGN)
+    sys.exit(status)
+
+
 def _interrupted(command: str, exc: KeyboardInterrupt) -> int:
     who = f"bs4nn {command}" if command else "bs4nn"
     if isinstance(exc, Terminated):
@@ -149,4 +161,4 @@ def _command_word(argv: list[str]) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -355,6 +355,41 @@ def test_cli_train_tiny_then_eval(tmp_path, data_dir, capsys):
     )
 
 
+# `python -m bs4nn ARGS` with an object that, destroyed with __main__ once Python has reset its
+# signal handlers (the shutdown numba makes last ~0.4 s), sends the process SIGINT
+SIGINT_AT_SHUTDOWN = """
+import os, runpy, signal, sys, time
+class Late:
+    def __del__(self, write=os.write, kill=os.kill, pid=os.getpid(), sleep=time.sleep):
+        write(2, b"SIGINT at shutdown\\n")
+        kill(pid, signal.SIGINT)
+        sleep(0.2)
+late = Late()
+runpy.run_module("bs4nn", run_name="__main__")
+"""
+
+
+def test_ctrl_c_after_train_saved_the_model_does_not_end_it_unsaid(tmp_path, data_dir):
+    """A Ctrl-C while Python shuts down, after `saved`, killed the process with no word and
+    the status of an interrupted run; the training is over: it ends with status 0."""
+    import signal
+    import subprocess
+
+    out = tmp_path / "tiny.bs4nn"
+    argv = ["train", "--hidden", "16", "--epochs", "1", "--train-limit", "300"]
+    argv += ["--val-size", "100", "--out", str(out), "--no-progress", "--no-plot"]
+    done = subprocess.run(
+        [sys.executable, "-c", SIGINT_AT_SHUTDOWN, *argv, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        # a Ctrl-C acts, also when the tests run as a background job (SIGINT ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert (done.returncode, done.stderr) == (0, "SIGINT at shutdown\n")
+    assert done.stdout.endswith(f"; saved {out}\n")
+    assert Model.load(out).layer_sizes == [784, 16, 10]
+
+
 def test_cli_train_warns_when_the_firmware_cannot_run_the_model(tmp_path, data_dir, capsys):
     """A hidden layer wider than the firmware allows trains (host-only use) with a warning up
     front; export then refuses the model with the same reason."""
