@@ -165,14 +165,28 @@ def write_plots(report: dict, records: list[Record], out_dir: Path) -> list[Path
             ),
         ),
     ]
-    fig, ax = pyplot().subplots(figsize=(6, 4))
-    ax.hist(a["counter"], bins=50, color="tab:green")
-    ax.set_xlabel(report["counter_name"] + " per inference")
-    ax.set_ylabel("images")
-    ax.set_title(f"{report['board']}, {report['kernel']} kernel")
-    paths.append(save(fig, out_dir / COUNTER_PLOT))
+    paths.append(_plot_counter_hist(report, a, out_dir / COUNTER_PLOT))
     paths.append(_plot_counter_vs_input_spikes(report, a, out_dir / COUNTER_SPIKES_PLOT))
     return paths
+
+
+# the counter's figures marked on its histogram: (report key, line style)
+COUNTER_MARKS = (("mean", "-"), ("median", "--"), ("p99", ":"))
+
+
+def _plot_counter_hist(report: dict, a: dict, path: Path) -> Path:
+    """The counter per image, its mean, median and p99 marked (the console's figures)."""
+    fig, ax = pyplot().subplots(figsize=(6, 4))
+    ax.hist(a["counter"], bins=50, color="tab:green")
+    for key, style in COUNTER_MARKS:
+        value = report["counter"][key]
+        if value is not None:
+            ax.axvline(value, color="black", linestyle=style, label=f"{key} {value:,.0f}")
+    ax.set_xlabel(report["counter_name"] + " per inference")
+    ax.set_ylabel("images")
+    ax.set_title(f"{report['board']}, {report['kernel']} kernel, {report['images']} images")
+    ax.legend(loc="upper right")
+    return save(fig, path)
 
 
 def _plot_counter_vs_input_spikes(report: dict, a: dict, path: Path) -> Path:

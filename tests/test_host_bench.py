@@ -108,6 +108,34 @@ def test_bench_report_matches_reference(model_path, intmodel, mnist, tmp_path):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_counter_histogram_marks_the_reports_mean_median_and_p99(
+    model_path, intmodel, mnist, tmp_path, monkeypatch
+):
+    """The histogram's lines are the console's figures, labelled with them."""
+    from bs4nn.host import report as report_module
+
+    drawn = {}
+    save = report_module.save
+
+    def keep_labels(fig, path):
+        ax = fig.axes[0]
+        drawn[path.name] = (ax.get_title(), [t.get_text() for t in ax.get_legend().get_texts()])
+        drawn[path.name + " lines"] = [line.get_xdata()[0] for line in ax.get_lines()]
+        return save(fig, path)
+
+    monkeypatch.setattr(report_module, "save", keep_labels)
+    ref = reference_batch(intmodel, mnist[0])
+    counter = 1000 + 10 * ref.decision_steps.astype(int) + ref.spikes.sum(axis=1)  # the fake's
+    with FakeDevice(intmodel) as fake:
+        bench(model_path, fake, tmp_path)
+    mean, median, p99 = counter.mean(), np.median(counter), np.percentile(counter, 99)
+    assert drawn["counter_hist.png"] == (
+        f"fake, python-reference kernel, {N} images",
+        [f"mean {mean:,.0f}", f"median {median:,.0f}", f"p99 {p99:,.0f}"],
+    )
+    assert drawn["counter_hist.png lines"] == [mean, median, p99]
+
+
 def test_mismatches_are_counted_and_listed(model_path, intmodel, mnist, tmp_path):
     """Each field the board reports is compared: a reply wrong in any one of them is a
     mismatch named by that field; accuracy is the board's, not the reference's."""
