@@ -13,6 +13,8 @@ from pathlib import Path
 from bs4nn.trainer.options import existing_dir, path, positive_int, rerun_resumes
 
 DEMO_TRAIN_ARGS = ["--preset", "mnist-600", "--epochs", "5", "--seed", "1"]
+DEMO_MODEL = "mnist-demo.bs4nn"  # the model the demo trains, in --out
+BENCH_DIR = "bench"  # the demo's bench folder, in --out
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,15 +51,23 @@ def run_demo(args: argparse.Namespace) -> int:
         return _demo(args)
 
 
+def _demo_folder():
+    """What makes a folder the demo's: its model (or that model's checkpoint) or its bench."""
+    from bs4nn.host.outdir import OutFolder
+    from bs4nn.trainer.run import checkpoint_path
+
+    return OutFolder("demo", (DEMO_MODEL, checkpoint_path(Path(DEMO_MODEL)).name, BENCH_DIR))
+
+
 def _demo(args: argparse.Namespace) -> int:
-    from bs4nn.host.bench import REPORT_NAME
+    from bs4nn.host.bench import BENCH_FOLDER, REPORT_NAME
     from bs4nn.host.connect import load_model
-    from bs4nn.trainer.files import check_output
     from bs4nn.trainer.run import checkpoint_path
 
     out = Path(args.out)
-    bench_out = out / "bench"
-    check_output(out, "--out", folder=True)  # before the fetch and the training
+    bench_out = out / BENCH_DIR
+    _demo_folder().check(out)  # before the fetch and the training
+    BENCH_FOLDER.check(bench_out)
     dataset = "mnist"
     if args.model is not None:  # one the board can run, before any step
         given, _ = load_model(args.model)
@@ -66,7 +76,7 @@ def _demo(args: argparse.Namespace) -> int:
     _step("data", ["data", "fetch", dataset, *data])
     model = args.model
     if model is None:
-        model = str(out / "mnist-demo.bs4nn")
+        model = str(out / DEMO_MODEL)
         train = ["train", *DEMO_TRAIN_ARGS, "--out", model, *data]
         if checkpoint_path(Path(model)).is_file():  # interrupted after an epoch
             _step("train", [*train, "--resume"])

@@ -19,7 +19,7 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.connect import DEFAULT_LINK, DeviceLink, connect, load_model
 from bs4nn.host.device_record import record_device
-from bs4nn.host.outdir import run_folder
+from bs4nn.host.outdir import RUN_SPARE, OutFolder, run_folder
 from bs4nn.host.records import (
     ScannedCsv,
     fits_run,
@@ -31,10 +31,11 @@ from bs4nn.host.report import PLOT_NAMES, console_lines, summarize, write_plots
 from bs4nn.host.stream import LATENCY_IMAGES, run_pass
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
-from bs4nn.trainer.files import check_output, write_json
+from bs4nn.trainer.files import write_json
 
 CSV_NAME = "images.csv"
 REPORT_NAME = "report.json"  # written last: there only when the images.csv run finished
+BENCH_FOLDER = OutFolder("bench", (CSV_NAME,), RUN_SPARE)
 
 
 @dataclass
@@ -69,7 +70,7 @@ def run_bench(
     write the reports."""
     say = (lambda *a: None) if quiet else print
     out = Path(out_dir)
-    check_output(out, "--out", folder=True)
+    BENCH_FOLDER.check(out)
     model, intmodel = load_model(model_path)
     dataset = model.dataset_to_run(dataset)
     images, labels = _test_images(intmodel, dataset, data_dir, limit)

@@ -199,19 +199,19 @@ def _device_options(args: argparse.Namespace) -> dict:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from bs4nn.host.bench import CSV_NAME, run_bench
+    from bs4nn.host.bench import BENCH_FOLDER, run_bench
 
     # the images measured so far are kept
-    with offer_resume(lambda: (Path(args.out) / CSV_NAME).is_file()):
+    with offer_resume(lambda: BENCH_FOLDER.marked(Path(args.out))):
         report = run_bench(args.model, resume=args.resume, **_device_options(args))
     return 0 if report.mismatches == 0 else 1
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from bs4nn.host.sweep import CSV_GLOB, run_sweep
+    from bs4nn.host.sweep import SWEEP_FOLDER, run_sweep
 
     # the settings finished so far are kept
-    with offer_resume(lambda: any(Path(args.out).glob(CSV_GLOB))):
+    with offer_resume(lambda: SWEEP_FOLDER.marked(Path(args.out))):
         points = run_sweep(
             args.model,
             thetas=args.thetas,

@@ -14,6 +14,7 @@ from bs4nn.host.client import DEFAULT_TIMEOUT_S, DEFAULT_WINDOW, Device
 from bs4nn.host.device_record import refuse_other_board, refuse_other_device
 from bs4nn.host.emulate import EMULATED_TARGET, require_emulator, running_emulator
 from bs4nn.host.firmware import prepare_emulated_firmware
+from bs4nn.host.outdir import FIRMWARE_DIR
 from bs4nn.host.transport import DEFAULT_BAUD, LinkClosed, SerialTransport
 from bs4nn.trainer.model import Model
 
@@ -78,8 +79,9 @@ def connect(
     if resuming is not None:
         refuse_other_board(out_dir, board, resuming)
     require_emulator(board)  # no firmware is built for a board that cannot be started
-    firmware = prepare_emulated_firmware(intmodel, out_dir / "firmware", quiet=quiet, target=board)
-    with running_emulator(board, Path(out_dir) / "firmware") as emu:
+    fw_dir = Path(out_dir) / FIRMWARE_DIR
+    firmware = prepare_emulated_firmware(intmodel, fw_dir, quiet=quiet, target=board)
+    with running_emulator(board, fw_dir) as emu:
         serial = SerialTransport(emu.where)
         name = "QEMU" if emu.kind == "qemu" else emu.kind
         try:

@@ -27,7 +27,7 @@ import numpy as np
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
-from bs4nn.host.outdir import run_folder
+from bs4nn.host.outdir import FIRMWARE_DIR, run_folder
 from bs4nn.host.transport import DEFAULT_BAUD, SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
@@ -343,7 +343,7 @@ def run_eembc(
                 print(f"  {runner_command(main_py, written, mode)}")
             return []
 
-        fw_dir = out / "firmware"
+        fw_dir = out / FIRMWARE_DIR
         prepare_emulated_firmware(intmodel, fw_dir, quiet=not echo)
         results = []
         with running_qemu(make_elf(fw_dir)) as qemu:

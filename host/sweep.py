@@ -25,14 +25,14 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.connect import DEFAULT_LINK, DeviceLink, connect, load_model
 from bs4nn.host.device_record import device_fields, record_device, recorded_device
-from bs4nn.host.outdir import run_folder
+from bs4nn.host.outdir import RUN_SPARE, OutFolder, run_folder
 from bs4nn.host.records import Record, fits_run, read_records
 from bs4nn.host.report import summarize
 from bs4nn.host.stream import run_pass
 from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
-from bs4nn.trainer.files import check_output, staged_file, write_json
+from bs4nn.trainer.files import staged_file, write_json
 from bs4nn.trainer.plots import pyplot, save
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
 
@@ -116,6 +116,7 @@ def _finished(csv_path: Path, intmodel: IntModel, labels: np.ndarray) -> list[Re
 
 
 CSV_GLOB = "images_*.csv"  # the per-image CSVs of every setting
+SWEEP_FOLDER = OutFolder("sweep", (CSV_GLOB,), RUN_SPARE)
 # written once every setting is done
 REPORT_JSON, SWEEP_PLOT, PARETO_PLOT = REPORT_NAMES = ("sweep.json", "sweep.png", "pareto.png")
 
@@ -165,7 +166,7 @@ def run_sweep(
     from bs4nn.trainer.datasets import load_dataset
 
     out = Path(out_dir)
-    check_output(out, "--out", folder=True)
+    SWEEP_FOLDER.check(out)
     model, intmodel = load_model(model_path)
     dataset = model.dataset_to_run(dataset)
     images, labels = load_dataset(dataset, "test", data_dir=data_dir)

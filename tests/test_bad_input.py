@@ -912,6 +912,12 @@ CASES = [
         "bs4nn bench: error: argument --out: expected a path, got '' (see `bs4nn bench --help`)",
     ),
     (
+        "bench-out-not-bench",
+        "bench --model {w}/good.bs4nn --port /dev/nonexist --out {w}/notexport",
+        "bs4nn bench: error: --out {w}/notexport is a non-empty folder that is not a bs4nn bench "
+        "folder; choose an empty or new folder, or the --out of an earlier `bs4nn bench`",
+    ),
+    (
         "sweep-out-under-file",
         "sweep --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile/x",
         "bs4nn sweep: error: --out {w}/afile/x: {w}/afile is not a folder; choose another path",
@@ -926,6 +932,12 @@ CASES = [
         "sweep --model {w}/good.bs4nn --port /dev/nonexist --out /proc/bs4nn",
         "bs4nn sweep: error: --out /proc/bs4nn: cannot write in /proc (No such file or "
         "directory); choose another path",
+    ),
+    (
+        "sweep-out-export",
+        "sweep --model {w}/good.bs4nn --port /dev/nonexist --out {w}/manifestjunk",
+        "bs4nn sweep: error: --out {w}/manifestjunk is a non-empty folder that is not a bs4nn "
+        "sweep folder; choose an empty or new folder, or the --out of an earlier `bs4nn sweep`",
     ),
     (
         "export-out-under-file",

@@ -3,6 +3,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+from badinput import snapshot
 from helpers import run_bs4nn
 
 
@@ -165,6 +167,7 @@ def test_demo_goes_on_from_the_checkpoint_of_an_interrupted_training(tmp_path, m
             bench = tmp_path / "demo" / "bench"
             bench.mkdir(parents=True, exist_ok=True)
             report = {"accuracy": 0.9, "mismatches": 0, "counter": {"mean": 1.0}}
+            (bench / "images.csv").write_text("index\n")  # as a bench does, before its report
             (bench / "report.json").write_text(json.dumps(report))
 
     monkeypatch.setattr(bs4nn.cli, "run_command", run_command)
@@ -220,6 +223,60 @@ def test_demo_goes_on_from_an_interrupted_bench(tmp_path, monkeypatch):
     assert [s[0] for s in steps[3:]] == ["data", "bench"] and steps[4][-1] == "--resume"
     assert main(["demo", "--out", str(out)]) == 0  # finished: a new run
     assert [s[0] for s in steps[5:]] == ["data", "train", "bench"] and "--resume" not in steps[7]
+
+
+def test_demo_goes_on_in_the_checkpoint_its_first_run_left(tmp_path, monkeypatch):
+    import bs4nn.cli
+    from bs4nn.cli import main
+
+    out = tmp_path / "demo"
+    steps = []
+
+    def run_command(argv):
+        steps.append(argv)
+        if argv[0] == "train":  # Ctrl-C after the first epoch of the first run
+            out.mkdir(exist_ok=True)
+            (out / "mnist-demo.bs4nn.ckpt").write_bytes(b"epoch 1")
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(bs4nn.cli, "run_command", run_command)
+    assert main(["demo", "--out", str(out)]) == 130
+    assert sorted(p.name for p in out.iterdir()) == ["mnist-demo.bs4nn.ckpt"]
+    assert main(["demo", "--out", str(out)]) == 130
+    assert [s[0] for s in steps] == ["data", "train", "data", "train"]
+    assert steps[3][-1] == "--resume"
+
+
+@pytest.mark.parametrize(
+    ("files", "refused", "command"),
+    [
+        (["notes.txt"], "", "demo"),
+        (["bs4nn_export.json", "core/bs4nn.h"], "", "demo"),
+        (["images.csv", "report.json"], "", "demo"),  # a bench's own folder
+        (["bench/notes.txt"], "/bench", "bench"),  # the demo's bench folder, of someone else
+    ],
+    ids=["own-files", "export", "bench", "demo-bench"],
+)
+def test_demo_refuses_a_folder_not_its_own_before_any_step(
+    tmp_path, monkeypatch, capsys, files, refused, command
+):
+    import bs4nn.cli
+    from bs4nn.cli import main
+
+    out = tmp_path / "d"
+    for name in files:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("x")
+    before = snapshot(out)
+    steps = []
+    monkeypatch.setattr(bs4nn.cli, "run_command", steps.append)
+    assert main(["demo", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"bs4nn demo: error: --out {out}{refused} is a non-empty folder that is not a bs4nn "
+        f"{command} folder; choose an empty or new folder, or the --out of an earlier "
+        f"`bs4nn {command}`\n"
+    )
+    assert steps == [] and snapshot(out) == before
 
 
 def test_demo_interrupted_offers_itself_again(tmp_path, monkeypatch, capsys):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from badinput import tiny_model
+from badinput import snapshot, tiny_model
 from fake_device import FakeDevice, Faults
 
 from bs4nn.cli import main as bs4nn_main
@@ -18,6 +18,7 @@ from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.bench import run_bench
 from bs4nn.host.client import DEFAULT_TIMEOUT_S, DeviceSilent
 from bs4nn.host.connect import DeviceLink
+from bs4nn.host.outdir import LOCK_NAME
 from bs4nn.host.records import COLUMNS, RecordWriter
 from bs4nn.host.report import PLOT_NAMES
 from bs4nn.host.sweep import run_sweep, thresholds_for_scale, thresholds_for_theta
@@ -318,7 +319,7 @@ def test_a_resume_on_another_emulated_board_is_refused_before_its_firmware_is_bu
     monkeypatch.setattr(connect, "require_emulator", started)
     device = {"board": "qemu-mps2-an386", "clock_hz": 25000000, "kernel": "sliced", "counter": "c"}
     (tmp_path / "device.json").write_text(json.dumps(device))
-    (tmp_path / "images.csv").write_text("")
+    (tmp_path / ("images.csv" if command == "bench" else "images_scale_1.csv")).write_text("")
     before = sorted(p.name for p in tmp_path.iterdir())
     run = run_bench if command == "bench" else run_sweep
     with pytest.raises(Bs4nnError) as exc:
@@ -412,6 +413,56 @@ def sweep(model_path, fake, out, timeout=DEFAULT_TIMEOUT_S, **kw):
 
 def sweep_thetas_2_6(model_path, fake, out, **kw):
     return sweep(model_path, fake, out, thetas=[2.0, 6.0], **kw)
+
+
+@pytest.mark.parametrize("command", ["bench", "sweep"])
+def test_a_folder_of_the_other_command_is_refused_before_any_work(
+    model_path, intmodel, tmp_path, command
+):
+    # the two wrote their CSVs, reports and plots side by side
+    other = tmp_path / "other"
+    with FakeDevice(intmodel) as fake:
+        if command == "bench":
+            sweep(model_path, fake, other, thetas=[2.0], limit=3)
+        else:
+            bench(model_path, fake, other, limit=3)
+    before = snapshot(other)
+    with FakeDevice(intmodel) as fake:
+        with pytest.raises(Bs4nnError) as exc:
+            (bench if command == "bench" else sweep)(model_path, fake, other, limit=3)
+        assert fake.infer_requests == 0
+    assert str(exc.value) == (
+        f"--out {other} is a non-empty folder that is not a bs4nn {command} folder; choose an "
+        f"empty or new folder, or the --out of an earlier `bs4nn {command}`"
+    )
+    assert snapshot(other) == before
+
+
+def test_a_bench_goes_on_in_a_folder_its_run_left_before_any_image(model_path, intmodel, tmp_path):
+    # an emulated board's firmware, built in an existing folder before Ctrl-C; a killed run's
+    # lock; the device record
+    (tmp_path / "firmware").mkdir()
+    (tmp_path / "firmware" / "Makefile").write_text("")
+    (tmp_path / LOCK_NAME).write_text("999999\n")
+    (tmp_path / "device.json").write_text("{}")
+    with FakeDevice(intmodel) as fake:
+        rep = bench(model_path, fake, tmp_path, limit=3)
+    assert rep.images == 3 and csv_indices(tmp_path / "images.csv") == [0, 1, 2]
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["again", "resume"])
+def test_a_sweep_cut_short_in_its_first_setting_goes_on_in_its_folder(
+    model_path, intmodel, tmp_path, resume
+):
+    out = tmp_path / "sweep"
+    with FakeDevice(intmodel, Faults(silent_after=3)) as fake:
+        with pytest.raises(DeviceSilent):
+            sweep_thetas_2_6(model_path, fake, out, timeout=0.5)
+    assert sorted(p.name for p in out.iterdir()) == ["device.json"]  # no setting finished
+    with FakeDevice(intmodel) as fake:
+        points = sweep_thetas_2_6(model_path, fake, out, resume=resume)
+        assert fake.infer_requests == 2 * N
+    assert [pt.images for pt in points] == [N, N]
 
 
 def test_sweep_checks_every_setting_against_the_reference(
