@@ -32,6 +32,7 @@ from bs4nn.host.stream import LATENCY_IMAGES, run_pass
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import write_json
+from bs4nn.trainer.options import resume_note
 
 CSV_NAME = "images.csv"
 REPORT_NAME = "report.json"  # written last: there only when the images.csv run finished
@@ -98,7 +99,7 @@ def run_bench(
             elif earlier:
                 say(
                     f"starting over: the {earlier} images of an earlier run in {csv_path} "
-                    "will be replaced (--resume would continue that run)"
+                    f"will be replaced{resume_note('would continue that run')}"
                 )
             say(f"reference: integer model on {n} {dataset} test images ...")
             t_ref = time.monotonic()

@@ -22,6 +22,7 @@ import numpy as np
 from bs4nn.host import protocol as p
 from bs4nn.host.transport import Transport
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.options import resume_with
 from bs4nn.trainer.semantics import K_MAX, K_MIN
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -92,7 +93,7 @@ class Device:
         timeout: float = DEFAULT_TIMEOUT_S,
         window: int = DEFAULT_WINDOW,
         sparse: bool | None = None,
-        restart_hint: str = "restart it and use --resume",
+        restart_hint: str = "restart it, then",
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
@@ -100,7 +101,7 @@ class Device:
         self.timeout = timeout
         self.window = window
         self.sparse = sparse  # None: the shortest form per image; True: sparse when it fits
-        self.restart_hint = restart_hint  # what to do when it stopped answering mid-run
+        self.restart_hint = restart_hint  # what to do before a resume when it stopped answering
         self.bitmap: bool | None = None  # INFER_BITMAP supported? None: not known yet
         self.stats = LinkStats()
         self.info: p.InfoReply | None = None
@@ -293,7 +294,7 @@ class Device:
             raise DeviceReset(
                 f"the device reset during the run (its thresholds are {tuple(info.thresholds)}, "
                 f"the host had set {self.thresholds}); image {first_lost} and later were not "
-                "measured. Results so far are kept: run again with --resume"
+                f"measured. Results so far are kept; {resume_with()}"
             )
 
 
@@ -385,8 +386,8 @@ class _Stream:
                 raise DeviceSilent(
                     f"the device on {dev.link.name} stopped answering ({len(self.inflight)} "
                     f"requests unanswered for {now - self.last_progress:.1f} s, no reply to "
-                    f"INFO either): it hangs or was reset; results so far are kept, "
-                    f"{dev.restart_hint}"
+                    f"INFO either): it hangs or was reset; results so far are kept; "
+                    f"{dev.restart_hint} {resume_with()}"
                 )
             self.probe = None  # the INFO reply may have merged with garbage: ask once more
         stalled = self.probe_due or now - self.last_progress > dev.timeout

@@ -89,7 +89,7 @@ def connect(
                 serial,
                 timeout=link.timeout,
                 window=link.window,
-                restart_hint=f"use --resume (it starts {name} anew)",
+                restart_hint=f"to start {name} anew and go on,",
             )
             try:
                 handshake(dev)

@@ -23,6 +23,7 @@ from bs4nn.codegen.reference import RefBatch
 from bs4nn.host.client import StreamResult
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import user_path, write_atomic
+from bs4nn.trainer.options import resume_with
 from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 COLUMNS = [
@@ -165,15 +166,13 @@ def compare(
     )
 
 
-# what a row that cannot be written says (the rows before it are in the file)
-ROWS_KEPT = "what was measured before is kept: make room, then use --resume"
-
-
 class RecordWriter:
     """Appends rows to the CSV, flushing each one so a crash loses at most the row in flight."""
 
     def __init__(self, path: Path, append: bool) -> None:
         self.path = path
+        # what a row that cannot be written says (the rows before it are in the file)
+        self._kept = f"what was measured before is kept: make room, then {resume_with()}"
         new = not append or not path.exists() or path.stat().st_size == 0
         with user_path(path, "write"):  # e.g. a full disk: the message names the file
             self._f = open(path, "w" if new else "a", newline="")
@@ -183,7 +182,7 @@ class RecordWriter:
                 self._f.flush()
 
     def write(self, record: Record) -> None:
-        with user_path(self.path, "write", ROWS_KEPT):  # e.g. a full disk, in mid-run
+        with user_path(self.path, "write", self._kept):  # e.g. a full disk, in mid-run
             self._w.writerow(record.row())
             self._f.flush()
 

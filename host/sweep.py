@@ -33,6 +33,7 @@ from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_spl
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import staged_file, write_json
+from bs4nn.trainer.options import resume_note
 from bs4nn.trainer.plots import pyplot, save
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
 
@@ -132,8 +133,8 @@ def _start_over(out: Path, ours: set[str], earlier: dict | None, now: dict) -> N
     else:
         measured = sorted(p for p in out.glob(CSV_GLOB) if p.name not in ours)
         said = (
-            f"the {len(measured)} other setting(s) of an earlier sweep in {out} are removed "
-            "(--resume would keep them)"
+            f"the {len(measured)} other setting(s) of an earlier sweep in {out} are removed"
+            + resume_note("would keep them")
         )
     if measured:
         print(f"starting over: {said}")

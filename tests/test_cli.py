@@ -299,6 +299,28 @@ def test_demo_interrupted_offers_itself_again(tmp_path, monkeypatch, capsys):
     )
 
 
+def test_the_hints_to_resume_give_one_command_line(monkeypatch):
+    from bs4nn.trainer.options import offer_resume, rerun_resumes, resume_note, resume_with
+
+    monkeypatch.setattr(sys, "argv", ["bs4nn", "sweep", "--out", "my out", "--resume"])
+    # called from Python: no command line to give
+    assert (resume_with(), resume_note("would keep them")) == (
+        "use --resume",
+        " (--resume would keep them)",
+    )
+    with offer_resume(lambda: False):
+        assert (resume_with(), resume_note("would keep them")) == (
+            "resume with: bs4nn sweep --out 'my out' --resume",
+            " (--resume would keep them: bs4nn sweep --out 'my out' --resume)",
+        )
+    monkeypatch.setattr(sys, "argv", ["bs4nn", "demo", "--out", "d"])
+    with rerun_resumes(), offer_resume(lambda: False):  # the demo goes on when run again
+        assert (resume_with(), resume_note("would keep them")) == (
+            "resume with: bs4nn demo --out d",
+            "",
+        )
+
+
 def test_bench_interrupted_offers_resume_once_images_are_measured(tmp_path, monkeypatch, capsys):
     import bs4nn.host.bench as bench
     from bs4nn.cli import main

@@ -5,6 +5,7 @@ import dataclasses
 import errno
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
 from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.options import offer_resume
 
 N = 60
 ICOUNT = "instructions (QEMU icount proxy)"  # the fake device's counter
@@ -67,6 +69,64 @@ def bench(model_path, fake, out, timeout=2.0, **kw):
 def csv_indices(path):
     with open(path) as f:
         return [int(row["index"]) for row in csv.DictReader(f)]
+
+
+def cli(monkeypatch, *argv):
+    """`bs4nn ARGV` as typed in a shell: the hints to resume give sys.argv back."""
+    argv = [str(a) for a in argv]
+    monkeypatch.setattr(sys, "argv", ["bs4nn", *argv])
+    return bs4nn_main(argv)
+
+
+def typed(*argv):
+    return " ".join(str(a) for a in argv)
+
+
+@pytest.mark.parametrize(
+    ("command", "faults", "said"),
+    [
+        (
+            "bench",
+            Faults(silent_after=5),
+            "it hangs or was reset; results so far are kept; restart it, then resume with: ",
+        ),
+        ("sweep", Faults(reset_at=5), "were not measured. Results so far are kept; resume with: "),
+    ],
+    ids=["silent", "reset"],
+)
+def test_an_error_that_keeps_results_gives_the_command_that_resumes(
+    model_path, intmodel, tmp_path, monkeypatch, capsys, command, faults, said
+):
+    out = tmp_path / "my out"
+    with FakeDevice(intmodel, faults) as fake:
+        argv = [command, "--model", model_path, "--port", fake.port, "--limit", N]
+        argv += [*(["--thetas", "2"] if command == "sweep" else []), "--no-progress"]
+        assert cli(monkeypatch, *argv, "--out", out, "--timeout", "0.5") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bs4nn {command}: error: ") and err.count("\n") == 1
+    assert err.endswith(f"{said}bs4nn {typed(*argv)} --out '{out}' --timeout 0.5 --resume\n")
+
+
+@pytest.mark.parametrize("command", ["bench", "sweep"])
+def test_a_run_that_starts_over_gives_the_command_that_would_have_resumed(
+    model_path, intmodel, tmp_path, monkeypatch, capsys, command
+):
+    with FakeDevice(intmodel) as fake:
+        argv = [command, "--model", model_path, "--port", fake.port, "--out", tmp_path]
+        argv += ["--no-progress", "--limit"]
+        if command == "bench":
+            assert cli(monkeypatch, *argv, 3) == 0
+            assert cli(monkeypatch, *argv, 2) == 0
+        else:
+            assert cli(monkeypatch, *argv, 3, "--thetas", "2,6") == 0
+            assert cli(monkeypatch, *argv, 3, "--thetas", "4") == 0
+    said = {
+        "bench": f"the 3 images of an earlier run in {tmp_path / 'images.csv'} will be replaced "
+        f"(--resume would continue that run: bs4nn {typed(*argv)} 2 --resume)",
+        "sweep": f"the 2 other setting(s) of an earlier sweep in {tmp_path} are removed (--resume "
+        f"would keep them: bs4nn {typed(*argv)} 3 --thetas 4 --resume)",
+    }[command]
+    assert f"\nstarting over: {said}\n" in capsys.readouterr().out
 
 
 def test_bench_report_matches_reference(model_path, intmodel, mnist, tmp_path):
@@ -618,7 +678,16 @@ def test_sweep_json_counts_the_images_there_are_below_the_limit(
     assert data["images"] == N and data["points"][0]["images"] == N
 
 
-def test_a_disk_full_in_the_middle_of_a_run_says_what_is_kept(tmp_path):
+@pytest.mark.parametrize(
+    ("argv", "then"),
+    [
+        ([], "use --resume"),  # called from Python: no command line to give
+        (["bench", "--model", "m.bs4nn"], "resume with: bs4nn bench --model m.bs4nn --resume"),
+    ],
+    ids=["python", "bench"],
+)
+def test_a_disk_full_in_the_middle_of_a_run_says_what_is_kept(tmp_path, monkeypatch, argv, then):
+    import contextlib
     import io
 
     from bs4nn.host.records import Record
@@ -627,8 +696,10 @@ def test_a_disk_full_in_the_middle_of_a_run_says_what_is_kept(tmp_path):
         def flush(self):
             raise OSError(errno.ENOSPC, "No space left on device")
 
+    monkeypatch.setattr(sys, "argv", ["bs4nn", *argv])
     path = tmp_path / "images.csv"
-    writer = RecordWriter(path, append=False)
+    with offer_resume(lambda: True) if argv else contextlib.nullcontext():  # as bench does
+        writer = RecordWriter(path, append=False)
     writer.close()  # the header is written; the rows go to a full disk
     writer._f = FullDisk()
     writer._w = csv.writer(writer._f)
@@ -637,7 +708,7 @@ def test_a_disk_full_in_the_middle_of_a_run_says_what_is_kept(tmp_path):
         writer.write(row)
     assert str(exc.value) == (
         f"cannot write {path}: No space left on device; what was measured before is kept: make "
-        "room, then use --resume"
+        f"room, then {then}"
     )
 
 
@@ -941,7 +1012,7 @@ def test_a_port_that_cannot_be_opened_is_the_only_thing_said(model_path, tmp_pat
 
 
 def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
-    model_path, intmodel, tmp_path, monkeypatch
+    model_path, intmodel, tmp_path, monkeypatch, capsys
 ):
     # the emulator replaced by the fake device on its pty: no board for the user to restart
     import contextlib
@@ -964,17 +1035,11 @@ def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
     monkeypatch.setattr(connect, "require_emulator", lambda board: None)
     monkeypatch.setattr(connect, "prepare_emulated_firmware", lambda *a, **kw: {})
     monkeypatch.setattr(connect, "running_emulator", emulator)
-    with pytest.raises(DeviceSilent) as exc:
-        run_bench(
-            model_path,
-            link=DeviceLink(timeout=0.5),
-            out_dir=tmp_path,
-            progress=False,
-            quiet=True,
-            limit=N,
-        )
-    assert str(exc.value).endswith(
-        "it hangs or was reset; results so far are kept, use --resume (it starts QEMU anew)"
+    argv = ["bench", "--model", model_path, "--emulate", "--out", tmp_path, "--timeout", "0.5"]
+    assert cli(monkeypatch, *argv, "--no-progress", "--limit", N) == 2
+    assert capsys.readouterr().err.endswith(
+        "it hangs or was reset; results so far are kept; to start QEMU anew and go on, resume "
+        f"with: bs4nn {typed(*argv)} --no-progress --limit {N} --resume\n"
     )
     assert len(csv_indices(tmp_path / "images.csv")) == 3
 

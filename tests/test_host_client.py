@@ -1,5 +1,6 @@
 """Protocol client against the Python fake device: results, pipelining and every fault path."""
 
+import sys
 import time
 from dataclasses import replace
 
@@ -210,7 +211,7 @@ def test_reset_mid_run_after_set_thresholds_stops_clearly(intmodel, images, faul
     assert got == [0, 1, 2, 3, 4]
     assert str(exc.value) == (
         "the device reset during the run (its thresholds are (8, 3), the host had set (5, 2)); "
-        "image 5 and later were not measured. Results so far are kept: run again with --resume"
+        "image 5 and later were not measured. Results so far are kept; use --resume"
     )
 
 
@@ -233,16 +234,23 @@ def test_silent_from_start_handshake_fails(intmodel):
             connect(fake, timeout=0.1).handshake()
 
 
-def test_link_closed_mid_run(intmodel, images):
+def test_link_closed_mid_run(intmodel, images, monkeypatch):
+    from bs4nn.trainer.options import offer_resume
+
+    monkeypatch.setattr(sys, "argv", ["bs4nn", "bench", "--model", "m.bs4nn", "--port", "p"])
     fake = FakeDevice(intmodel)
-    with fake:
+    with fake, offer_resume(lambda: True):  # as bench does
         dev = connect(fake)
         dev.handshake()
         stream = dev.stream(images)
         next(stream)
         fake.close()
-        with pytest.raises(LinkClosed, match="use --resume"):
+        with pytest.raises(LinkClosed) as exc:
             list(stream)
+    assert str(exc.value).endswith(
+        "results measured so far are kept: reconnect, then resume with: bs4nn bench --model "
+        "m.bs4nn --port p --resume"
+    )
 
 
 def test_forced_sparse_falls_back_to_dense_when_too_big(intmodel):

@@ -148,6 +148,8 @@ def dataset_spec(text: str) -> str:
 # Set while a command runs others that go on from what they kept when it is run again
 # (`bs4nn demo`): their --resume is not an option of its own.
 _RERUN_RESUMES: contextvars.ContextVar[bool] = contextvars.ContextVar("rerun", default=False)
+# Set inside `offer_resume`: the command line that runs goes on from what it keeps.
+_RESUMABLE: contextvars.ContextVar[bool] = contextvars.ContextVar("resumable", default=False)
 
 
 @contextlib.contextmanager
@@ -163,14 +165,41 @@ def rerun_resumes() -> Iterator[None]:
 @contextlib.contextmanager
 def offer_resume(kept: Callable[[], bool]) -> Iterator[None]:
     """On Ctrl-C (or SIGTERM, or its output closed) inside the block, when `kept()` says
-    results were kept: this command line with --resume (once), or as it is inside
-    `rerun_resumes`; the interruption goes on."""
+    results were kept: the command line that resumes them; the interruption goes on. Inside,
+    the messages that say results were kept give that command line too (`resume_with`)."""
+    token = _RESUMABLE.set(True)
     try:
         yield
     except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, SIGTERM, or its output closed
         if kept():
-            argv = sys.argv[1:]
-            if not _RERUN_RESUMES.get():
-                argv = [a for a in argv if a != "--resume"] + ["--resume"]
-            print(f"resume with: bs4nn {shlex.join(argv)}", file=sys.stderr)
+            print(resume_with(), file=sys.stderr)
         raise
+    finally:
+        _RESUMABLE.reset(token)
+
+
+def resume_command() -> str | None:
+    """Inside `offer_resume`, the command line that goes on from what this run kept: this one
+    with --resume (once), or as it is inside `rerun_resumes`. None outside (called from
+    Python: there is no command line to give)."""
+    if not _RESUMABLE.get():
+        return None
+    argv = sys.argv[1:]
+    if not _RERUN_RESUMES.get():
+        argv = [a for a in argv if a != "--resume"] + ["--resume"]
+    return f"bs4nn {shlex.join(argv)}"
+
+
+def resume_with() -> str:
+    """How to go on from the results a run kept, for the end of a message that says so."""
+    command = resume_command()
+    return "use --resume" if command is None else f"resume with: {command}"
+
+
+def resume_note(does: str) -> str:
+    """` (--resume DOES: COMMAND)`, said by a run that starts over what --resume would have
+    kept; nothing inside `rerun_resumes`, whose steps give --resume themselves."""
+    if _RERUN_RESUMES.get():
+        return ""
+    command = resume_command()
+    return f" (--resume {does}" + (f": {command})" if command else ")")
