@@ -400,8 +400,6 @@ def test_version_is_the_projects():
 def test_each_range_takes_its_bounds_and_refuses_the_next_number():
     import argparse
 
-    import pytest
-
     from bs4nn.trainer import options
 
     for parse, bound, beyond, message in (
@@ -448,8 +446,6 @@ def test_an_option_given_as_0_counts_as_given():
 def test_own_data_that_is_not_there_is_refused_while_the_command_line_is_parsed(tmp_path):
     import argparse
 
-    import pytest
-
     from bs4nn.trainer.options import dataset_spec
 
     (tmp_path / "mine.npz").write_bytes(b"")
@@ -461,7 +457,6 @@ def test_own_data_that_is_not_there_is_refused_while_the_command_line_is_parsed(
 
 
 def test_an_output_file_named_dot_dot_is_a_folder_even_where_none_is(tmp_path):
-    import pytest
 
     from bs4nn.trainer.errors import Bs4nnError
     from bs4nn.trainer.files import check_output
@@ -475,8 +470,6 @@ def test_an_output_file_named_dot_dot_is_a_folder_even_where_none_is(tmp_path):
 
 def test_a_ctrl_c_while_a_file_is_written_leaves_the_old_file_and_no_part(tmp_path, monkeypatch):
     import os
-
-    import pytest
 
     from bs4nn.trainer.files import write_json
 
@@ -494,7 +487,6 @@ def test_a_ctrl_c_while_a_file_is_written_leaves_the_old_file_and_no_part(tmp_pa
 
 
 def test_a_staged_file_appears_whole_or_not_at_all(tmp_path):
-    import pytest
 
     from bs4nn.trainer.files import staged_file, write_json
 
@@ -513,8 +505,6 @@ def test_a_staged_file_appears_whole_or_not_at_all(tmp_path):
 
 def test_an_output_that_is_another_name_for_the_input_is_refused(tmp_path):
     import os
-
-    import pytest
 
     from bs4nn.trainer.errors import Bs4nnError
     from bs4nn.trainer.files import check_not_input
