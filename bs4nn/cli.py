@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # a usage error (printed, status 2) or --help (status 0)
         return int(exc.code or 0)
-    except KeyboardInterrupt as exc:  # while the sub-commands' modules load (numba: ~1 s)
+    except KeyboardInterrupt as exc:  # while the sub-commands' modules load (~0.5 s)
         return _interrupted(_command_word(sys.argv[1:] if argv is None else argv), exc)
     # only the main thread may set handlers; a SIGTERM ignored by whoever started us stays so
     catch_term = (

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.reference_kernels import infer_batch
 from bs4nn.trainer.interrupts import signals_held
+from bs4nn.trainer.lazy import LazyModule
+
+reference_kernels = LazyModule("bs4nn.codegen.reference_kernels")
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def reference_batch(model: IntModel, images: np.ndarray, thresholds=None) -> Ref
     spikes = np.zeros((n, model.num_layers + 1), np.int32)
     counts = np.zeros((n, model.layer_sizes[-1]), np.int32)
     with signals_held():
-        infer_batch(
+        reference_kernels.infer_batch(
             imgs,
             sizes,
             row_offsets,

@@ -65,6 +65,39 @@ def test_building_the_parser_reads_no_file(monkeypatch):
     build_parser()
 
 
+def test_numba_is_imported_when_a_kernel_first_runs(data_dir):
+    """numba takes about a second to import: building the parser, --help, a usage error and
+    the commands that run no kernel leave it out (bs4nn.trainer.lazy); the first kernel run
+    brings it in. In a new process, each command line run in turn by main()."""
+    fetch = ["data", "fetch", "mnist", "--data-dir", str(data_dir)]
+    runs = [["--help"], ["bench", "--help"], ["bench", "--limit", "0"], ["boards"], fetch]
+    code = (
+        "import contextlib, io, sys\n"
+        "import numpy as np\n"
+        "from bs4nn.cli import main\n"
+        f"for argv in {runs!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), "
+        "contextlib.redirect_stderr(io.StringIO()):\n"
+        "        status = main(argv)\n"
+        "    print(argv[0], status, 'numba' in sys.modules)\n"
+        "from bs4nn.trainer.evaluate import predict\n"
+        "from bs4nn.trainer.model import model_from_arrays\n"
+        "model = model_from_arrays([np.array([[1.0, -1.0], [1.0, 1.0]])], [1.0], [2.0])\n"
+        "labels = predict(model, np.array([[255, 255]], np.uint8))\n"
+        "print('predict', labels.tolist(), 'numba' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stderr == ""
+    assert proc.stdout.splitlines() == [
+        "--help 0 False",
+        "bench 0 False",
+        "bench 2 False",
+        "boards 0 False",
+        "data 0 False",
+        "predict [1] True",
+    ]
+
+
 def test_unknown_target_is_refused_before_anything_is_written(tmp_path):
     proc = run_bs4nn(
         "export", "models/mnist-600.bs4nn", "--out", str(tmp_path / "fw"), "--target", "esp32"
@@ -144,7 +177,7 @@ def test_ctrl_c_while_the_commands_load_is_one_line(monkeypatch, capsys):
     from bs4nn.cli import main
 
     def loading():
-        raise KeyboardInterrupt  # as in numba's import, the first second of every command
+        raise KeyboardInterrupt  # as while the sub-commands' modules load
 
     monkeypatch.setattr(bs4nn.cli, "build_parser", loading)
     assert main(["--version"]) == 130

@@ -17,12 +17,14 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from bs4nn.trainer import calibrate_kernels
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import forward_batch, pack_forward, predict
 from bs4nn.trainer.interrupts import signals_held
+from bs4nn.trainer.lazy import LazyModule
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
+
+calibrate_kernels = LazyModule("bs4nn.trainer.calibrate_kernels")
 
 SPAN = (0.6, 1.6)  # K is searched within these factors of the trained K
 PASSES = 2  # coordinate-descent rounds over the layers

@@ -13,24 +13,25 @@ from pathlib import Path
 
 import numpy as np
 
-from bs4nn.trainer import kernels
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import write_json
 from bs4nn.trainer.interrupts import signals_held
-from bs4nn.trainer.kernels import Layout
+from bs4nn.trainer.lazy import LazyModule
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.semantics import NOT_FIRED, TMAX
 
+kernels = LazyModule("bs4nn.trainer.kernels")
 
-def layout(layer_sizes: list[int]) -> Layout:
+
+def layout(layer_sizes: list[int]) -> kernels.Layout:
     """The flat-array layout of a network of these layer sizes."""
     sizes = np.asarray(layer_sizes, dtype=np.int64)
     woff = np.concatenate([[0], np.cumsum(sizes[:-1] * sizes[1:])]).astype(np.int64)
     noff = np.concatenate([[0], np.cumsum(sizes[1:])]).astype(np.int64)
-    return Layout(sizes, woff, noff)
+    return kernels.Layout(sizes, woff, noff)
 
 
-def pack_forward(model: Model) -> tuple[Layout, np.ndarray, np.ndarray]:
+def pack_forward(model: Model) -> tuple[kernels.Layout, np.ndarray, np.ndarray]:
     """(layout, flat transposed forward weights, per-layer thresholds) for `kernels.forward`.
 
     Binary: int8 signs and the integer K; real (S4NN): the float weights and theta.

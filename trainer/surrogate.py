@@ -27,13 +27,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numba
 import numpy as np
 
-from bs4nn.trainer import surrogate_kernels
 from bs4nn.trainer.calibrate import calibrate_thresholds
 from bs4nn.trainer.datasets import ROWS, VAL_SIZE, dataset_fields, dataset_shape
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.lazy import LazyModule
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.progress import epoch_bar
 from bs4nn.trainer.run import (
@@ -52,6 +51,9 @@ from bs4nn.trainer.run import (
     write_checkpoint,
 )
 from bs4nn.trainer.semantics import binarize
+
+numba = LazyModule("numba")  # for its config (threads)
+surrogate_kernels = LazyModule("bs4nn.trainer.surrogate_kernels")
 
 SIDE = ROWS  # --shift moves square MNIST-sized images, SIDE x SIDE
 # calibration searches each K within these factors of the training K: the exact network often

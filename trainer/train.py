@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bs4nn.trainer import kernels
 from bs4nn.trainer.calibrate import calibrate_thresholds
 from bs4nn.trainer.datasets import VAL_SIZE, dataset_fields
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import layout, predict
+from bs4nn.trainer.lazy import LazyModule
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.progress import epoch_bar
 from bs4nn.trainer.run import (
@@ -38,6 +38,8 @@ from bs4nn.trainer.run import (
     write_checkpoint,
 )
 from bs4nn.trainer.semantics import K_MAX, threshold_count
+
+kernels = LazyModule("bs4nn.trainer.kernels")
 
 CHUNK = 1000  # samples per kernel call: progress granularity and Ctrl-C latency
 
