@@ -22,7 +22,7 @@ import numpy as np
 from bs4nn.host import protocol as p
 from bs4nn.host.transport import Transport
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.options import resume_with
+from bs4nn.trainer.options import go_on
 from bs4nn.trainer.semantics import K_MAX, K_MIN
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -294,7 +294,7 @@ class Device:
             raise DeviceReset(
                 f"the device reset during the run (its thresholds are {tuple(info.thresholds)}, "
                 f"the host had set {self.thresholds}); image {first_lost} and later were not "
-                f"measured. Results so far are kept; {resume_with()}"
+                f"measured; {go_on()}"
             )
 
 
@@ -386,8 +386,7 @@ class _Stream:
                 raise DeviceSilent(
                     f"the device on {dev.link.name} stopped answering ({len(self.inflight)} "
                     f"requests unanswered for {now - self.last_progress:.1f} s, no reply to "
-                    f"INFO either): it hangs or was reset; results so far are kept; "
-                    f"{dev.restart_hint} {resume_with()}"
+                    f"INFO either): it hangs or was reset; {go_on(dev.restart_hint)}"
                 )
             self.probe = None  # the INFO reply may have merged with garbage: ask once more
         stalled = self.probe_due or now - self.last_progress > dev.timeout

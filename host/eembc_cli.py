@@ -6,7 +6,7 @@ import argparse
 
 from bs4nn.host.eembc import DEFAULT_LIMIT, DEFAULT_USB, MODES
 from bs4nn.trainer.datasets import DATASETS
-from bs4nn.trainer.options import existing_dir, path, positive_int
+from bs4nn.trainer.options import existing_dir, offer_rerun, path, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,18 +68,20 @@ def _run(args: argparse.Namespace) -> int:
     from bs4nn.host.eembc import parse_usb, run_eembc
 
     modes = tuple(MODES) if args.mode == "both" else (args.mode,)
-    results = run_eembc(
-        args.model,
-        args.runner,
-        args.out,
-        modes,
-        args.limit,
-        args.port,
-        parse_usb(args.usb),
-        args.iterations,
-        args.dataset,
-        args.data_dir,
-    )
+    # a device that cuts the window's sizing short leaves no runner files: run it again
+    with offer_rerun():
+        results = run_eembc(
+            args.model,
+            args.runner,
+            args.out,
+            modes,
+            args.limit,
+            args.port,
+            parse_usb(args.usb),
+            args.iterations,
+            args.dataset,
+            args.data_dir,
+        )
     for r in results:
         figures = ", ".join(f"{k} {v}" for k, v in r.figures.items() if k != "session_log")
         print(

@@ -16,7 +16,7 @@ from typing import Protocol
 import serial
 
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.options import resume_with
+from bs4nn.trainer.options import go_on
 
 DEFAULT_BAUD = 115200
 WRITE_TIMEOUT_S = 5.0
@@ -105,8 +105,7 @@ class SerialTransport:
 def _closed(port: str, detail: str) -> str:
     return (
         f"serial link {port} closed ({detail}): the device went away (board unplugged or reset "
-        f"over USB, or QEMU exited); results measured so far are kept: reconnect, then "
-        f"{resume_with()}"
+        f"over USB, or QEMU exited); {go_on('reconnect, then')}"
     )
 
 

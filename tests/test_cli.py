@@ -354,6 +354,24 @@ def test_the_hints_to_resume_give_one_command_line(monkeypatch):
         )
 
 
+def test_a_run_cut_short_says_what_it_kept_and_how_to_go_on(monkeypatch):
+    from bs4nn.trainer.options import go_on, offer_rerun, offer_resume
+
+    monkeypatch.setattr(sys, "argv", ["bs4nn", "bench", "--out", "my out"])
+    assert go_on() == "results so far are kept; use --resume"  # called from Python
+    with offer_resume(lambda: False):
+        assert go_on("restart it, then") == (
+            "results so far are kept; restart it, then resume with: bs4nn bench --out 'my out' "
+            "--resume"
+        )
+    monkeypatch.setattr(sys, "argv", ["bs4nn", "eembc", "--out", "my out"])
+    with offer_rerun():  # no --resume, nothing kept
+        assert go_on("reconnect, then") == (
+            "reconnect, then run the command again: bs4nn eembc --out 'my out'"
+        )
+        assert go_on() == "run the command again: bs4nn eembc --out 'my out'"
+
+
 def test_bench_interrupted_offers_resume_once_images_are_measured(tmp_path, monkeypatch, capsys):
     import bs4nn.host.bench as bench
     from bs4nn.cli import main

@@ -393,3 +393,30 @@ def test_the_runner_files_stay_once_written_whatever_stops_the_run(tmp_path, mon
         "tests_accuracy.yaml",
         "tests_performance.yaml",
     ]
+
+
+def test_a_device_that_stops_answering_says_to_run_eembc_again(tmp_path, monkeypatch, capsys):
+    """eembc has no --resume and keeps nothing when the window's sizing is cut short."""
+    import functools
+    import sys
+
+    from fake_device import FakeDevice, Faults
+
+    from bs4nn.host.client import Device
+    from bs4nn.host.connect import load_model
+
+    monkeypatch.setattr(eembc, "Device", functools.partial(Device, timeout=0.3))
+    out = tmp_path / "out"
+    with FakeDevice(load_model(MODEL)[1], Faults(silent_after=2)) as fake:
+        argv = ["eembc", "--model", MODEL, "--runner", str(_runner(tmp_path))]
+        argv += ["--port", fake.port, "--limit", "62", "--out", str(out)]
+        monkeypatch.setattr(sys, "argv", ["bs4nn", *argv])
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bs4nn eembc: error: the device on {fake.port} stopped answering (")
+    assert err.endswith(
+        "it hangs or was reset; restart it, then run the command again: bs4nn "
+        + " ".join(argv)
+        + "\n"
+    )
+    assert not out.exists()

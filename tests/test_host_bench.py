@@ -90,7 +90,7 @@ def typed(*argv):
             Faults(silent_after=5),
             "it hangs or was reset; results so far are kept; restart it, then resume with: ",
         ),
-        ("sweep", Faults(reset_at=5), "were not measured. Results so far are kept; resume with: "),
+        ("sweep", Faults(reset_at=5), "were not measured; results so far are kept; resume with: "),
     ],
     ids=["silent", "reset"],
 )

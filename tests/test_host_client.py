@@ -211,7 +211,7 @@ def test_reset_mid_run_after_set_thresholds_stops_clearly(intmodel, images, faul
     assert got == [0, 1, 2, 3, 4]
     assert str(exc.value) == (
         "the device reset during the run (its thresholds are (8, 3), the host had set (5, 2)); "
-        "image 5 and later were not measured. Results so far are kept; use --resume"
+        "image 5 and later were not measured; results so far are kept; use --resume"
     )
 
 
@@ -248,7 +248,7 @@ def test_link_closed_mid_run(intmodel, images, monkeypatch):
         with pytest.raises(LinkClosed) as exc:
             list(stream)
     assert str(exc.value).endswith(
-        "results measured so far are kept: reconnect, then resume with: bs4nn bench --model "
+        "results so far are kept; reconnect, then resume with: bs4nn bench --model "
         "m.bs4nn --port p --resume"
     )
 

@@ -150,6 +150,8 @@ def dataset_spec(text: str) -> str:
 _RERUN_RESUMES: contextvars.ContextVar[bool] = contextvars.ContextVar("rerun", default=False)
 # Set inside `offer_resume`: the command line that runs goes on from what it keeps.
 _RESUMABLE: contextvars.ContextVar[bool] = contextvars.ContextVar("resumable", default=False)
+# Set inside `offer_rerun`: the command line that runs keeps nothing to go on from.
+_RERUN: contextvars.ContextVar[bool] = contextvars.ContextVar("rerun_only", default=False)
 
 
 @contextlib.contextmanager
@@ -178,6 +180,22 @@ def offer_resume(kept: Callable[[], bool]) -> Iterator[None]:
         _RESUMABLE.reset(token)
 
 
+@contextlib.contextmanager
+def offer_rerun() -> Iterator[None]:
+    """For a command with no --resume, which keeps nothing measured when a device cuts it
+    short (`bs4nn eembc`): inside the block, the messages of a run cut short (`go_on`) give the
+    command line as it is, to run again."""
+    token = _RERUN.set(True)
+    try:
+        yield
+    finally:
+        _RERUN.reset(token)
+
+
+def _command_line(argv: list[str]) -> str:
+    return f"bs4nn {shlex.join(argv)}"
+
+
 def resume_command() -> str | None:
     """Inside `offer_resume`, the command line that goes on from what this run kept: this one
     with --resume (once), or as it is inside `rerun_resumes`. None outside (called from
@@ -187,13 +205,22 @@ def resume_command() -> str | None:
     argv = sys.argv[1:]
     if not _RERUN_RESUMES.get():
         argv = [a for a in argv if a != "--resume"] + ["--resume"]
-    return f"bs4nn {shlex.join(argv)}"
+    return _command_line(argv)
 
 
 def resume_with() -> str:
     """How to go on from the results a run kept, for the end of a message that says so."""
     command = resume_command()
     return "use --resume" if command is None else f"resume with: {command}"
+
+
+def go_on(first: str = "") -> str:
+    """The end of a message about a run a device cut short (it stopped answering, reset or went
+    away): what the run kept and how to go on, after doing `first` (e.g. "reconnect, then")."""
+    first = f"{first} " if first else ""
+    if _RERUN.get():
+        return f"{first}run the command again: {_command_line(sys.argv[1:])}"
+    return f"results so far are kept; {first}{resume_with()}"
 
 
 def resume_note(does: str) -> str:
