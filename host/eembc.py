@@ -27,13 +27,17 @@ import numpy as np
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
-from bs4nn.host.outdir import FIRMWARE_DIR, run_folder
+from bs4nn.host.outdir import FIRMWARE_DIR, LOCK_NAME, OutFolder, run_folder
 from bs4nn.host.transport import DEFAULT_BAUD, SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
-from bs4nn.trainer.files import check_output
 
 MODEL_ID = "bs4nn01"  # the firmware's m-model-[...] (firmware_template/protocol/bs4nn_eembc.c)
+DATASETS_DIR = "datasets"  # the runner's --dataset_path, in --out
+# the runner's folder of the model's test images: the first of the runner's files eembc
+# writes, it marks an eembc folder; before it, a run writes only the firmware (and its lock)
+MODEL_DATA = f"{DATASETS_DIR}/{MODEL_ID}"
+EEMBC_FOLDER = OutFolder("eembc", (MODEL_DATA,), (LOCK_NAME, FIRMWARE_DIR))
 MAX_RUNS = 1_000_000  # the firmware's limit of N and W in "infer N W"
 WINDOWS = 5  # the runner's performance loop must run exactly 5 windows
 WINDOW_S = 10.0  # shortest window (MLPerf Tiny rule)
@@ -160,9 +164,9 @@ def write_runner_files(
     iterations: int,
     usb: tuple[int, int],
 ) -> RunnerFiles:
-    """The runner's inputs under `out`: datasets/MODEL_ID/*.bin + y_labels.csv, a test script
-    per mode, devices.yaml."""
-    folder = out / "datasets" / MODEL_ID
+    """The runner's inputs under `out`: MODEL_DATA/*.bin + y_labels.csv, a test script per
+    mode, devices.yaml."""
+    folder = out / MODEL_DATA
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, (image, label) in enumerate(zip(images, labels, strict=True)):
@@ -188,7 +192,7 @@ def write_runner_files(
         f"# written by bs4nn eembc: the board running the bs4nn firmware\n- name: {DUT_NAME}\n"
         f"  type: dut\n  baud: {DEFAULT_BAUD}\n  usb:\n    0x{usb[0]:04X}: 0x{usb[1]:04X}\n"
     )
-    return RunnerFiles(out, out / "datasets", devices, tests, len(images), iterations)
+    return RunnerFiles(out, out / DATASETS_DIR, devices, tests, len(images), iterations)
 
 
 def check_every_class(labels: np.ndarray, limit: int, n_classes: int) -> None:
@@ -302,7 +306,7 @@ def run_eembc(
     from bs4nn.host.qemu import running_qemu
     from bs4nn.trainer.datasets import load_dataset
 
-    check_output(out_dir, "--out", folder=True)
+    EEMBC_FOLDER.check(Path(out_dir))
     main_py = runner_main(runner)
     if port is None:
         check_runner_modules()

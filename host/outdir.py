@@ -1,5 +1,5 @@
-"""The output folder of a bench or sweep: a command's own, one run at a time, and gone again if
-the run never started.
+"""The output folder of a bench, sweep or eembc: a command's own, one run at a time, and gone
+again if the run never started.
 
 `OutFolder(...).check(out)` refuses, before any work, an `out` that holds another command's
 files or the user's own. `with run_folder(out) as folder:` creates `out` (and missing parents)

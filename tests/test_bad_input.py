@@ -1484,6 +1484,12 @@ CASES = [
         "bs4nn eembc: error: --out {w}/afile/x: {w}/afile is not a folder; choose another path",
     ),
     (
+        "eembc-out-not-eembc",
+        "eembc --model {w}/good.bs4nn --runner {w} --out {w}/notexport",
+        "bs4nn eembc: error: --out {w}/notexport is a non-empty folder that is not a bs4nn eembc "
+        "folder; choose an empty or new folder, or the --out of an earlier `bs4nn eembc`",
+    ),
+    (
         "eembc-runner-missing",
         "eembc --model {w}/good.bs4nn --runner {w}/nowhere",
         "bs4nn eembc: error: {w}/nowhere/main.py does not exist: --runner is the MLPerf Tiny "

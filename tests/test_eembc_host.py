@@ -420,3 +420,44 @@ def test_a_device_that_stops_answering_says_to_run_eembc_again(tmp_path, monkeyp
         + "\n"
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "files",
+    [["notes.txt"], ["images.csv", "device.json"], ["datasets/mnist.npz"]],
+    ids=["own-files", "bench", "other-datasets"],
+)
+def test_a_folder_not_eembc_s_own_is_refused_before_anything(tmp_path, capsys, files):
+    from badinput import snapshot
+
+    out = tmp_path / "out"
+    for name in files:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("mine\n")
+    before = snapshot(out)
+    argv = ["eembc", "--model", MODEL, "--runner", str(_runner(tmp_path)), "--out", str(out)]
+    assert main([*argv, "--port", "/dev/ttyACM0", "--iterations", "5000", "--limit", "62"]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"bs4nn eembc: error: --out {out} is a non-empty folder that is not a bs4nn eembc "
+        "folder; choose an empty or new folder, or the --out of an earlier `bs4nn eembc`\n",
+    )
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize(
+    "left",
+    [[], [".bs4nn.lock", "firmware/Makefile"], ["datasets/bs4nn01/00000.bin"]],
+    ids=["finished", "killed-before-the-runner-files", "killed-writing-them"],
+)
+def test_eembc_writes_again_into_its_own_earlier_folder(tmp_path, capsys, left):
+    out, runner = tmp_path / "out", _runner(tmp_path)
+    run = dict(limit=62, port="/dev/ttyACM0", iterations=5000)
+    if not left:
+        eembc.run_eembc(MODEL, runner, out, **run)
+    for name in left:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("")
+    eembc.run_eembc(MODEL, runner, out, **run)
+    assert capsys.readouterr().out.endswith(f"-s {out}/datasets -m p\n")
+    assert (out / "datasets" / "bs4nn01" / "y_labels.csv").read_text().count("\n") == 62
