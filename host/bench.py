@@ -18,7 +18,7 @@ import numpy as np
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.connect import DEFAULT_LINK, DeviceLink, connect, load_model
-from bs4nn.host.device_record import record_device
+from bs4nn.host.device_record import record_device, start_over_rows
 from bs4nn.host.outdir import RUN_SPARE, OutFolder, run_folder
 from bs4nn.host.records import (
     ScannedCsv,
@@ -231,9 +231,8 @@ def _resume(csv_path: Path, model_hash: str, fits, say) -> ScannedCsv:
     others = sorted({r.model_hash for r in scan.records} - {model_hash})
     if others:
         raise Bs4nnError(
-            f"--resume: {csv_path} holds rows measured with another model (hash "
-            f"{others[0][:16]}..., this one is {model_hash[:16]}...); use another --out, or "
-            "drop --resume to start over"
+            f"{csv_path} holds rows measured with another model (hash {others[0][:16]}..., "
+            f"this one is {model_hash[:16]}...); {start_over_rows(csv_path.parent)}"
         )
     if scan.damaged:
         say(

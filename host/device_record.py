@@ -10,6 +10,7 @@ from pathlib import Path
 from bs4nn.host.protocol import InfoReply
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import write_json
+from bs4nn.trainer.options import start_over
 
 DEVICE_NAME = "device.json"
 
@@ -39,10 +40,15 @@ def _described(device: dict) -> str:
     )
 
 
-def _refuse(earlier: dict, now: str, rows: str) -> Bs4nnError:
+def start_over_rows(out: Path) -> str:
+    """How to start over where a --resume cannot go on from the rows in `out`."""
+    return start_over(out, "use another --out, or drop --resume to start over")
+
+
+def _refuse(out: Path, earlier: dict, now: str, rows: str) -> Bs4nnError:
     return Bs4nnError(
-        f"--resume: {rows} was measured on {_described(earlier)}, this device is {now}; use "
-        "another --out, or drop --resume to start over"
+        f"{rows} was measured on {_described(earlier)}, this device is {now}; "
+        + start_over_rows(out)
     )
 
 
@@ -51,7 +57,7 @@ def refuse_other_board(out: Path, board: str, rows: str) -> None:
     rows (`rows` names them) were measured on another board."""
     earlier = recorded_device(out)
     if earlier is not None and earlier.get("board") != board:
-        raise _refuse(earlier, board, rows)
+        raise _refuse(out, earlier, board, rows)
 
 
 def refuse_other_device(out: Path, info: InfoReply, rows: str) -> None:
@@ -59,7 +65,7 @@ def refuse_other_device(out: Path, info: InfoReply, rows: str) -> None:
     counter than the device that answered with `info`."""
     earlier, now = recorded_device(out), device_fields(info)
     if earlier is not None and earlier != now:
-        raise _refuse(earlier, _described(now), rows)
+        raise _refuse(out, earlier, _described(now), rows)
 
 
 def record_device(out: Path, info: InfoReply) -> None:

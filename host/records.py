@@ -21,6 +21,7 @@ import numpy as np
 
 from bs4nn.codegen.reference import RefBatch
 from bs4nn.host.client import StreamResult
+from bs4nn.host.device_record import start_over_rows
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import user_path, write_atomic
 from bs4nn.trainer.options import resume_with
@@ -235,7 +236,7 @@ def scan_records(path: Path, fits: Callable[[Record], bool] | None = None) -> Sc
     if lines[0].rstrip(b"\r") != ",".join(COLUMNS).encode():
         raise Bs4nnError(
             f"{path} has other columns than this bs4nn writes (another version, or not a bench "
-            "CSV); use another --out, or drop --resume to start over"
+            f"CSV); {start_over_rows(path.parent)}"
         )
     result = ScannedCsv()
     seen = set()

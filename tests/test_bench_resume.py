@@ -233,7 +233,7 @@ def test_resume_refuses_rows_of_another_model(model, measured, tmp_path, capsys)
         assert fake.infer_requests == 0
     other_hash = IntModel.load(other).model_hash
     assert err == (
-        f"bs4nn bench: error: --resume: {out / 'images.csv'} holds rows measured with "
+        f"bs4nn bench: error: {out / 'images.csv'} holds rows measured with "
         f"another model (hash {intmodel.model_hash[:16]}..., this one is "
         f"{other_hash[:16]}...); use another --out, or drop --resume to start over"
     )

@@ -312,6 +312,20 @@ def test_demo_refuses_a_folder_not_its_own_before_any_step(
     assert steps == [] and snapshot(out) == before
 
 
+def test_demo_says_to_remove_a_checkpoint_its_training_cannot_go_on_from(tmp_path, capsys):
+    # the demo gives its training --resume itself: the user has no --resume to drop
+    from bs4nn.cli import main
+
+    ckpt = tmp_path / "demo" / "mnist-demo.bs4nn.ckpt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"epoch 1")
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 2
+    assert capsys.readouterr().err == (
+        f"bs4nn demo: error: checkpoint {ckpt} is unreadable (not a checkpoint written by bs4nn "
+        f"train); remove {ckpt} to start over\n"
+    )
+
+
 def test_demo_interrupted_offers_itself_again(tmp_path, monkeypatch, capsys):
     # its steps go on from their checkpoint when the demo runs again; demo has no --resume
     import bs4nn.cli

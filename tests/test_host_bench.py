@@ -312,7 +312,7 @@ def test_resume_refuses_rows_measured_on_another_device(model_path, intmodel, tm
             bench(model_path, fake, tmp_path, limit=6, resume=True)
         assert fake.infer_requests == 0
     assert str(exc.value) == (
-        f"--resume: {tmp_path / 'images.csv'} was measured on board-a (kernel "
+        f"{tmp_path / 'images.csv'} was measured on board-a (kernel "
         f"python-reference, 25000000 Hz, counting {ICOUNT}), this device is board-b (kernel "
         f"other, 25000000 Hz, counting {ICOUNT}); use another --out, or drop --resume to "
         "start over"
@@ -342,7 +342,7 @@ def test_resume_refuses_rows_counted_by_another_counter_on_the_same_board(
             bench(model_path, fake, tmp_path, limit=6, resume=True)
         assert fake.infer_requests == 0
     assert str(exc.value) == (
-        f"--resume: {tmp_path / 'images.csv'} was measured on board-a (kernel python-reference, "
+        f"{tmp_path / 'images.csv'} was measured on board-a (kernel python-reference, "
         "25000000 Hz, counting CPU cycles), this device is board-a (kernel python-reference, "
         f"25000000 Hz, counting {ICOUNT}); use another --out, or drop --resume to start over"
     )
@@ -392,11 +392,28 @@ def test_a_resume_on_another_emulated_board_is_refused_before_its_firmware_is_bu
         )
     rows = tmp_path / "images.csv" if command == "bench" else f"the sweep in {tmp_path}"
     assert str(exc.value) == (
-        f"--resume: {rows} was measured on qemu-mps2-an386 (kernel sliced, 25000000 Hz, "
+        f"{rows} was measured on qemu-mps2-an386 (kernel sliced, 25000000 Hz, "
         "counting c), this device is qemu-microbit; use another --out, or drop --resume to start "
         "over"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no firmware folder
+
+
+def test_demo_says_to_remove_the_bench_folder_its_bench_cannot_go_on_from(
+    model_path, intmodel, tmp_path, monkeypatch, capsys
+):
+    # the demo gives its bench --resume itself: the user has no --resume to drop
+    bench_out = tmp_path / "demo" / "bench"
+    with FakeDevice(intmodel) as fake:  # a bench interrupted on another board
+        bench(model_path, fake, bench_out, limit=3)
+    (bench_out / "report.json").unlink()
+    argv = ["demo", "--model", model_path, "--out", tmp_path / "demo", "--limit", 3]
+    assert cli(monkeypatch, *argv) == 2
+    assert capsys.readouterr().err == (
+        f"bs4nn demo: error: {bench_out / 'images.csv'} was measured on fake (kernel "
+        f"python-reference, 25000000 Hz, counting {ICOUNT}), this device is qemu-mps2-an386; "
+        f"remove {bench_out} to start over\n"
+    )
 
 
 def test_sweep_resume_refuses_settings_measured_on_another_device(model_path, intmodel, tmp_path):
@@ -409,7 +426,7 @@ def test_sweep_resume_refuses_settings_measured_on_another_device(model_path, in
             sweep_thetas_2_6(model_path, fake, tmp_path, resume=True)
         assert fake.infer_requests == 0
     assert str(exc.value) == (
-        f"--resume: the sweep in {tmp_path} was measured on board-a (kernel "
+        f"the sweep in {tmp_path} was measured on board-a (kernel "
         f"python-reference, 25000000 Hz, counting {ICOUNT}), this device is board-b (kernel "
         f"other, 25000000 Hz, counting {ICOUNT}); use another --out, or drop --resume to "
         "start over"
@@ -446,7 +463,7 @@ def test_resume_refuses_rows_of_another_model(model_path, intmodel, tmp_path):
             bench(model_path, fake, tmp_path, resume=True)
         assert fake.infer_requests == 0
     assert str(exc.value) == (
-        f"--resume: {csv_path} holds rows measured with another model (hash 0000000000000000..., "
+        f"{csv_path} holds rows measured with another model (hash 0000000000000000..., "
         f"this one is {intmodel.model_hash[:16]}...); use another --out, or drop --resume to "
         "start over"
     )

@@ -223,6 +223,13 @@ def go_on(first: str = "") -> str:
     return f"results so far are kept; {first}{resume_with()}"
 
 
+def start_over(kept: str | Path, how: str) -> str:
+    """How to start over where a --resume cannot go on from `kept` (a checkpoint, a bench's or
+    sweep's folder): `how`; inside `rerun_resumes`, whose steps give --resume themselves
+    whenever `kept` is there, by removing it."""
+    return f"remove {kept} to start over" if _RERUN_RESUMES.get() else how
+
+
 def resume_note(does: str) -> str:
     """` (--resume DOES: COMMAND)`, said by a run that starts over what --resume would have
     kept; nothing inside `rerun_resumes`, whose steps give --resume themselves."""

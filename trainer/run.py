@@ -31,6 +31,7 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import EvalResult, evaluate
 from bs4nn.trainer.files import user_path, write_atomic
 from bs4nn.trainer.model import Model
+from bs4nn.trainer.options import start_over
 
 T = TypeVar("T")
 
@@ -134,7 +135,8 @@ def read_checkpoint(path: Path, config: dict, state: Callable[[dict, dict], T]) 
 
     def unreadable(why: object) -> Bs4nnError:
         return Bs4nnError(
-            f"checkpoint {path} is unreadable ({why}); delete it and start again without --resume"
+            f"checkpoint {path} is unreadable ({why}); "
+            + start_over(path, "delete it and start again without --resume")
         )
 
     try:
@@ -151,9 +153,10 @@ def read_checkpoint(path: Path, config: dict, state: Callable[[dict, dict], T]) 
     if meta["config"] != config:
         saved = meta["config"]
         diff = sorted(k for k in config.keys() | saved.keys() if saved.get(k) != config.get(k))
+        again = "resume with the same options, or start again without --resume"
         raise Bs4nnError(
-            f"checkpoint {path} was made with different settings ({', '.join(diff)});"
-            " resume with the same options, or start again without --resume"
+            f"checkpoint {path} was made with different settings ({', '.join(diff)}); "
+            + start_over(path, again)
         )
     try:
         return state(meta, arrays)
