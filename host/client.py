@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bs4nn.host import protocol as p
-from bs4nn.host.transport import Transport
+from bs4nn.host.transport import Transport, before_going_on
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.options import go_on
 from bs4nn.trainer.semantics import K_MAX, K_MIN
@@ -93,7 +93,6 @@ class Device:
         timeout: float = DEFAULT_TIMEOUT_S,
         window: int = DEFAULT_WINDOW,
         sparse: bool | None = None,
-        restart_hint: str = "restart it, then",
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
@@ -101,7 +100,6 @@ class Device:
         self.timeout = timeout
         self.window = window
         self.sparse = sparse  # None: the shortest form per image; True: sparse when it fits
-        self.restart_hint = restart_hint  # what to do before a resume when it stopped answering
         self.bitmap: bool | None = None  # INFER_BITMAP supported? None: not known yet
         self.stats = LinkStats()
         self.info: p.InfoReply | None = None
@@ -386,7 +384,8 @@ class _Stream:
                 raise DeviceSilent(
                     f"the device on {dev.link.name} stopped answering ({len(self.inflight)} "
                     f"requests unanswered for {now - self.last_progress:.1f} s, no reply to "
-                    f"INFO either): it hangs or was reset; {go_on(dev.restart_hint)}"
+                    f"INFO either): it hangs or was reset; "
+                    + go_on(before_going_on(dev.link.emulator, "restart it, then"))
                 )
             self.probe = None  # the INFO reply may have merged with garbage: ask once more
         stalled = self.probe_due or now - self.last_progress > dev.timeout

@@ -82,15 +82,9 @@ def connect(
     fw_dir = Path(out_dir) / FIRMWARE_DIR
     firmware = prepare_emulated_firmware(intmodel, fw_dir, quiet=quiet, target=board)
     with running_emulator(board, fw_dir) as emu:
-        serial = SerialTransport(emu.where)
-        name = "QEMU" if emu.kind == "qemu" else emu.kind
+        serial = SerialTransport(emu.where, emulator=emu.name)
         try:
-            dev = Device(
-                serial,
-                timeout=link.timeout,
-                window=link.window,
-                restart_hint=f"to start {name} anew and go on,",
-            )
+            dev = Device(serial, timeout=link.timeout, window=link.window)
             try:
                 handshake(dev)
                 yield Connection(dev, emu.kind, emu.where, firmware)
@@ -100,7 +94,7 @@ def connect(
                 except subprocess.TimeoutExpired:
                     raise exc from None
                 raise LinkClosed(
-                    f"{name} exited (status {emu.process.returncode}) during the run: {exc}"
+                    f"{emu.name} exited (status {emu.process.returncode}) during the run: {exc}"
                 ) from exc
         finally:
             serial.close()

@@ -300,10 +300,9 @@ def run_eembc(
 ) -> list[RunnerResult]:
     """Write the runner's inputs; on the emulated board (port None) run the runner in each mode
     and return its results; for a real board print the runner commands and return []."""
-    from bs4nn.host.build import make_elf
     from bs4nn.host.connect import load_model
+    from bs4nn.host.emulate import EMULATED_TARGET, running_emulator
     from bs4nn.host.firmware import prepare_emulated_firmware
-    from bs4nn.host.qemu import running_qemu
     from bs4nn.trainer.datasets import load_dataset
 
     EEMBC_FOLDER.check(Path(out_dir))
@@ -324,11 +323,12 @@ def run_eembc(
     # created goes again
     with run_folder(out) as folder:
 
-        def write_files(port_path: str) -> RunnerFiles:
-            """The runner's files, the window sized on the board at port_path if not given."""
+        def write_files(port_path: str, emulator: str | None = None) -> RunnerFiles:
+            """The runner's files, the window sized on the board at port_path (`emulator`'s
+            port, or a board's) if not given."""
             n = iterations
             if n is None:
-                link = SerialTransport(port_path)
+                link = SerialTransport(port_path, emulator=emulator)
                 try:
                     n = window_iterations(link, intmodel, images[:WINDOWS])
                 finally:
@@ -348,15 +348,15 @@ def run_eembc(
             return []
 
         fw_dir = out / FIRMWARE_DIR
-        prepare_emulated_firmware(intmodel, fw_dir, quiet=not echo)
+        prepare_emulated_firmware(intmodel, fw_dir, quiet=not echo, target=EMULATED_TARGET)
         results = []
-        with running_qemu(make_elf(fw_dir)) as qemu:
-            written = write_files(qemu.pty_path)
+        with running_emulator(EMULATED_TARGET, fw_dir) as emu:
+            written = write_files(emu.where, emu.name)
             if echo:
                 print(
                     f"eembc: {written.images} test images, {written.iterations:,} inferences "
                     f"per performance window, runner files in {out}"
                 )
             for mode in modes:
-                results.append(run_runner(main_py, written, mode, qemu.pty_path, usb, echo))
+                results.append(run_runner(main_py, written, mode, emu.where, usb, echo))
         return results

@@ -24,6 +24,11 @@ class RunningEmulator:
     where: str  # the serial port to open: a pty path or a socket:// URL
     process: subprocess.Popen
 
+    @property
+    def name(self) -> str:
+        """The emulator, as messages name it."""
+        return "QEMU" if self.kind == "qemu" else self.kind
+
 
 def emulated_boards() -> list[str]:
     return [name for name, info in load_targets().items() if "emulator" in info]

@@ -23,11 +23,12 @@ WRITE_TIMEOUT_S = 5.0
 
 
 class LinkClosed(Bs4nnError):
-    """The other end went away (board unplugged, QEMU stopped)."""
+    """The other end went away (board unplugged, the emulator stopped)."""
 
 
 class Transport(Protocol):
     name: str
+    emulator: str | None  # the emulator whose serial port it is (QEMU, rp2040js), or None
 
     def write(self, data: bytes) -> None: ...
 
@@ -41,10 +42,18 @@ class Transport(Protocol):
 class SerialTransport:
     """pyserial port (USB CDC, UART adapter), a pty, or a pyserial URL (`socket://HOST:PORT`,
     `rfc2217://HOST:PORT`, `loop://`); raw mode. Reads wait in select() where the port has a file
-    descriptor (devices, ptys, sockets) and in pyserial's own timed read otherwise."""
+    descriptor (devices, ptys, sockets) and in pyserial's own timed read otherwise.
+    `emulator` names the emulator whose serial port it is (None: a board's)."""
 
-    def __init__(self, port: str, baudrate: int = DEFAULT_BAUD, exclusive: bool = True) -> None:
+    def __init__(
+        self,
+        port: str,
+        baudrate: int = DEFAULT_BAUD,
+        exclusive: bool = True,
+        emulator: str | None = None,
+    ) -> None:
         self.name = port
+        self.emulator = emulator
         try:
             self._ser = serial.serial_for_url(
                 port,
@@ -70,7 +79,7 @@ class SerialTransport:
                 "not reading its serial input (is the firmware running? try resetting the board)"
             ) from exc
         except (serial.SerialException, OSError) as exc:
-            raise LinkClosed(_closed(self.name, f"writing failed: {exc}")) from exc
+            raise LinkClosed(self._closed(f"writing failed: {exc}")) from exc
 
     def read(self, timeout: float) -> bytes:
         if self._fd is None:
@@ -83,9 +92,9 @@ class SerialTransport:
         except OSError as exc:
             if exc.errno == errno.EINTR:
                 return b""
-            raise LinkClosed(_closed(self.name, exc.strerror or str(exc))) from exc
+            raise LinkClosed(self._closed(exc.strerror or str(exc))) from exc
         if not data:  # readable but empty: the other side hung up
-            raise LinkClosed(_closed(self.name, "end of file"))
+            raise LinkClosed(self._closed("end of file"))
         return data
 
     def _read_pyserial(self, timeout: float) -> bytes:
@@ -93,7 +102,7 @@ class SerialTransport:
             self._ser.timeout = max(0.0, timeout)
             return self._ser.read(max(1, self._ser.in_waiting))
         except (serial.SerialException, OSError) as exc:
-            raise LinkClosed(_closed(self.name, str(exc))) from exc
+            raise LinkClosed(self._closed(str(exc))) from exc
 
     def close(self) -> None:
         try:
@@ -101,12 +110,18 @@ class SerialTransport:
         except (serial.SerialException, OSError):
             pass
 
+    def _closed(self, detail: str) -> str:
+        gone = ""  # an emulator's exit is said where it is known (host.connect: its status)
+        if self.emulator is None:
+            gone = ": the device went away (board unplugged or reset over USB)"
+        then = go_on(before_going_on(self.emulator, "reconnect, then"))
+        return f"serial link {self.name} closed ({detail}){gone}; {then}"
 
-def _closed(port: str, detail: str) -> str:
-    return (
-        f"serial link {port} closed ({detail}): the device went away (board unplugged or reset "
-        f"over USB, or QEMU exited); {go_on('reconnect, then')}"
-    )
+
+def before_going_on(emulator: str | None, on_a_board: str) -> str:
+    """What to do before going on with a run its device cut short: `on_a_board` (e.g.
+    "reconnect, then") on a board; on an emulator's port nothing, the next run starts it anew."""
+    return on_a_board if emulator is None else f"to start {emulator} anew and go on,"
 
 
 def _open_error_message(port: str, exc: Exception) -> str:

@@ -395,29 +395,46 @@ def test_the_runner_files_stay_once_written_whatever_stops_the_run(tmp_path, mon
     ]
 
 
-def test_a_device_that_stops_answering_says_to_run_eembc_again(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize(
+    ("emulated", "then"),
+    [(False, "restart it, then"), (True, "to start QEMU anew and go on,")],
+    ids=["port", "emulated"],
+)
+def test_a_device_that_stops_answering_says_to_run_eembc_again(
+    tmp_path, monkeypatch, capsys, emulated, then
+):
     """eembc has no --resume and keeps nothing when the window's sizing is cut short."""
+    import contextlib
     import functools
+    import subprocess
     import sys
 
     from fake_device import FakeDevice, Faults
 
+    from bs4nn.host import emulate, firmware
     from bs4nn.host.client import Device
     from bs4nn.host.connect import load_model
 
     monkeypatch.setattr(eembc, "Device", functools.partial(Device, timeout=0.3))
     out = tmp_path / "out"
+    process = subprocess.Popen(["true"])
+    process.wait()
     with FakeDevice(load_model(MODEL)[1], Faults(silent_after=2)) as fake:
+
+        @contextlib.contextmanager
+        def emulator(board, fw_dir):  # the fake device on the emulator's pty
+            yield emulate.RunningEmulator("qemu", fake.port, process)
+
+        monkeypatch.setattr(firmware, "prepare_emulated_firmware", lambda *a, **kw: {})
+        monkeypatch.setattr(emulate, "running_emulator", emulator)
         argv = ["eembc", "--model", MODEL, "--runner", str(_runner(tmp_path))]
-        argv += ["--port", fake.port, "--limit", "62", "--out", str(out)]
+        argv += ["--limit", "62", "--out", str(out), *([] if emulated else ["--port", fake.port])]
         monkeypatch.setattr(sys, "argv", ["bs4nn", *argv])
         assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"bs4nn eembc: error: the device on {fake.port} stopped answering (")
     assert err.endswith(
-        "it hangs or was reset; restart it, then run the command again: bs4nn "
-        + " ".join(argv)
-        + "\n"
+        f"it hangs or was reset; {then} run the command again: bs4nn " + " ".join(argv) + "\n"
     )
     assert not out.exists()
 

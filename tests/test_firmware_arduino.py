@@ -281,6 +281,7 @@ class PipeTransport:
 
     def __init__(self, proc: subprocess.Popen) -> None:
         self.name = "stub serial line"
+        self.emulator = None  # a board's line, as far as the messages go
         self.proc = proc
 
     def write(self, data: bytes) -> None:

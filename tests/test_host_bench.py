@@ -1061,6 +1061,56 @@ def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
     assert len(csv_indices(tmp_path / "images.csv")) == 3
 
 
+def test_an_emulator_that_exits_is_started_anew_by_resume(
+    model_path, intmodel, tmp_path, monkeypatch, capsys
+):
+    # the emulator replaced by the fake device on its pty, hung up once 3 images are on disk,
+    # and by a process that exited with status 3
+    import contextlib
+    import subprocess
+    import threading
+    import time
+
+    import bs4nn.host.connect as connect
+    from bs4nn.host.emulate import RunningEmulator
+
+    port = []
+
+    @contextlib.contextmanager
+    def emulator(board, fw_dir):
+        with FakeDevice(intmodel, Faults(silent_after=3)) as fake:
+
+            def hang_up():
+                rows, deadline = tmp_path / "images.csv", time.monotonic() + 30
+                while not rows.is_file() or rows.read_text().count("\n") < 4:  # header + 3
+                    if time.monotonic() > deadline:
+                        return
+                    time.sleep(0.01)
+                fake.close()
+
+            hanging_up = threading.Thread(target=hang_up)
+            hanging_up.start()
+            exited = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+            exited.wait()
+            port.append(fake.port)
+            try:
+                yield RunningEmulator("qemu", fake.port, exited)
+            finally:
+                hanging_up.join()  # its close done before the fake's own
+
+    monkeypatch.setattr(connect, "require_emulator", lambda board: None)
+    monkeypatch.setattr(connect, "prepare_emulated_firmware", lambda *a, **kw: {})
+    monkeypatch.setattr(connect, "running_emulator", emulator)
+    argv = ["bench", "--model", model_path, "--emulate", "--out", tmp_path, "--no-progress"]
+    assert cli(monkeypatch, *argv, "--limit", N) == 2
+    assert capsys.readouterr().err == (
+        f"bs4nn bench: error: QEMU exited (status 3) during the run: serial link {port[0]} "
+        "closed (end of file); results so far are kept; to start QEMU anew and go on, resume "
+        f"with: bs4nn {typed(*argv)} --limit {N} --resume\n"
+    )
+    assert len(csv_indices(tmp_path / "images.csv")) == 3
+
+
 def test_a_missing_emulator_is_said_before_any_firmware_is_built(model_path, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no node (nor make, nor the compiler)
     with pytest.raises(Bs4nnError) as exc:

@@ -52,15 +52,29 @@ def test_read_times_out_with_empty_bytes(pty_pair):
         t.close()
 
 
-def test_other_end_closing_raises_link_closed(pty_pair):
+@pytest.mark.parametrize(
+    ("emulator", "then"),
+    [
+        (
+            None,
+            ": the device went away (board unplugged or reset over USB); results so far are "
+            "kept; reconnect, then use --resume",
+        ),
+        # no board to reconnect: the next run starts the emulator anew
+        ("QEMU", "; results so far are kept; to start QEMU anew and go on, use --resume"),
+    ],
+    ids=["board", "emulator"],
+)
+def test_other_end_closing_raises_link_closed(pty_pair, emulator, then):
     master, path = pty_pair
-    t = SerialTransport(path)
+    t = SerialTransport(path, emulator=emulator)
     try:
         os.close(master)
-        with pytest.raises(LinkClosed, match="closed"):
+        with pytest.raises(LinkClosed) as exc:
             t.read(1.0)
     finally:
         t.close()
+    assert str(exc.value) == f"serial link {path} closed (end of file){then}"
 
 
 def test_missing_port_message():
