@@ -736,7 +736,7 @@ CASES = [
         "train-resume-other",
         "train --resume --out {w}/ckother.bs4nn --epochs 1",
         "bs4nn train: error: checkpoint {w}/ckother.bs4nn.ckpt was made with different settings "
-        "(seed); resume with the same options, or start again without --resume",
+        "(seed); resume with the same options, or delete it and start again without --resume",
     ),
     (
         "train-over-a-checkpoint",

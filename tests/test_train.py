@@ -452,7 +452,7 @@ def test_resume_names_a_setting_the_checkpoint_has_and_the_run_lacks(tmp_path):
         read_checkpoint(path, {"seed": 0}, lambda meta, arrays: None)
     assert str(exc.value) == (
         f"checkpoint {path} was made with different settings (crossing); resume with the "
-        "same options, or start again without --resume"
+        "same options, or delete it and start again without --resume"
     )
 
 

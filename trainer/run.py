@@ -153,7 +153,7 @@ def read_checkpoint(path: Path, config: dict, state: Callable[[dict, dict], T]) 
     if meta["config"] != config:
         saved = meta["config"]
         diff = sorted(k for k in config.keys() | saved.keys() if saved.get(k) != config.get(k))
-        again = "resume with the same options, or start again without --resume"
+        again = "resume with the same options, or delete it and start again without --resume"
         raise Bs4nnError(
             f"checkpoint {path} was made with different settings ({', '.join(diff)}); "
             + start_over(path, again)
