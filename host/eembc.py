@@ -168,9 +168,13 @@ def write_runner_files(
     mode, devices.yaml."""
     folder = out / MODEL_DATA
     folder.mkdir(parents=True, exist_ok=True)
+    names = [f"{i:05d}.bin" for i in range(len(images))]
+    ours = set(names)
+    for stale in folder.glob("*.bin"):  # a longer earlier run's images go
+        if stale.name not in ours:
+            stale.unlink()
     rows = []
-    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
-        name = f"{i:05d}.bin"
+    for name, image, label in zip(names, images, labels, strict=True):
         (folder / name).write_bytes(np.asarray(image, np.uint8).tobytes())
         rows.append(f"{name},{n_classes},{int(label)}\n")
     (folder / "y_labels.csv").write_text("".join(rows))

@@ -50,6 +50,23 @@ def test_runner_reads_our_yaml_as_intended(tmp_path):
     assert tests["bs4nn01"]["script"] == [{"loop 5": ["download", "infer 100 10"]}]
 
 
+def test_runner_files_of_fewer_images_leave_none_of_an_earlier_runs(tmp_path):
+    """A run with a smaller --limit in the same folder: the images are this run's only (the
+    runner reads the truth file, but a folder of stale images misleads whoever looks)."""
+    usb = (0x0483, 0x374B)
+    eembc.write_runner_files(tmp_path, np.ones((4, 784), np.uint8), np.arange(4), 10, 100, usb)
+    (tmp_path / "datasets" / "bs4nn01" / "notes.txt").write_text("mine")
+    eembc.write_runner_files(tmp_path, np.zeros((2, 784), np.uint8), np.arange(2), 10, 100, usb)
+    folder = tmp_path / "datasets" / "bs4nn01"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "00000.bin",
+        "00001.bin",
+        "notes.txt",
+        "y_labels.csv",
+    ]
+    assert (folder / "00001.bin").read_bytes() == bytes(784)
+
+
 def test_the_launcher_lists_the_pty_with_the_devices_file_vid_pid(monkeypatch):
     monkeypatch.setattr(list_ports, "comports", lambda include_links=False: [])
     eembc_port.add_port(eembc_port.emulated_port("/dev/pts/77", 0x0483, 0x374B))
