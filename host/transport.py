@@ -74,9 +74,10 @@ class SerialTransport:
         try:
             self._ser.write(data)
         except serial.SerialTimeoutException as exc:
+            then = go_on(before_going_on(self.emulator, "reset the board, then"))
             raise Bs4nnError(
                 f"writing to {self.name} timed out after {WRITE_TIMEOUT_S:.0f} s: the device is "
-                "not reading its serial input (is the firmware running? try resetting the board)"
+                f"not reading its serial input (is the firmware running?); {then}"
             ) from exc
         except (serial.SerialException, OSError) as exc:
             raise LinkClosed(self._closed(f"writing failed: {exc}")) from exc

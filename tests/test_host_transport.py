@@ -77,6 +77,34 @@ def test_other_end_closing_raises_link_closed(pty_pair, emulator, then):
     assert str(exc.value) == f"serial link {path} closed (end of file){then}"
 
 
+@pytest.mark.parametrize(
+    ("emulator", "then"),
+    [
+        (None, "results so far are kept; reset the board, then use --resume"),
+        # the emulator has no reset button: the next run starts it anew
+        ("QEMU", "results so far are kept; to start QEMU anew and go on, use --resume"),
+    ],
+    ids=["board", "emulator"],
+)
+def test_a_write_that_times_out_says_how_to_go_on(pty_pair, emulator, then):
+    _, path = pty_pair
+    t = SerialTransport(path, emulator=emulator)
+
+    def not_read(data):
+        raise serial.SerialTimeoutException("Write timeout")
+
+    try:
+        t._ser.write = not_read
+        with pytest.raises(Bs4nnError) as exc:
+            t.write(b"x")
+    finally:
+        t.close()
+    assert str(exc.value) == (
+        f"writing to {path} timed out after 5 s: the device is not reading its serial input "
+        f"(is the firmware running?); {then}"
+    )
+
+
 def test_missing_port_message():
     with pytest.raises(Bs4nnError) as exc:
         SerialTransport("/dev/ttyACM_bs4nn_missing")
