@@ -10,7 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
-from bs4nn.trainer.options import existing_dir, path, positive_int, rerun_resumes
+from bs4nn.trainer.options import existing_dir, path, positive_int
+from bs4nn.trainer.resume_hints import rerun_resumes
 
 DEMO_TRAIN_ARGS = ["--preset", "mnist-600", "--epochs", "5", "--seed", "1"]
 DEMO_MODEL = "mnist-demo.bs4nn"  # the model the demo trains, in --out

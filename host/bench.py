@@ -32,7 +32,7 @@ from bs4nn.host.stream import LATENCY_IMAGES, run_pass
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import write_json
-from bs4nn.trainer.options import resume_note
+from bs4nn.trainer.resume_hints import resume_note
 
 CSV_NAME = "images.csv"
 REPORT_NAME = "report.json"  # written last: there only when the images.csv run finished

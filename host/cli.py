@@ -12,12 +12,12 @@ from bs4nn.trainer.options import (
     dataset_spec,
     existing_dir,
     mean_steps,
-    offer_resume,
     path,
     positive_floats,
     positive_int,
     timeout_seconds,
 )
+from bs4nn.trainer.resume_hints import offer_resume
 
 
 def _device_args(p: argparse.ArgumentParser) -> None:

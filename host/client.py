@@ -22,7 +22,7 @@ import numpy as np
 from bs4nn.host import protocol as p
 from bs4nn.host.transport import Transport, before_going_on
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.options import go_on
+from bs4nn.trainer.resume_hints import go_on
 from bs4nn.trainer.semantics import K_MAX, K_MIN
 
 DEFAULT_TIMEOUT_S = 5.0

@@ -10,7 +10,7 @@ from pathlib import Path
 from bs4nn.host.protocol import InfoReply
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import write_json
-from bs4nn.trainer.options import start_over
+from bs4nn.trainer.resume_hints import start_over
 
 DEVICE_NAME = "device.json"
 

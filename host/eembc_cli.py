@@ -6,7 +6,8 @@ import argparse
 
 from bs4nn.host.eembc import DEFAULT_LIMIT, DEFAULT_USB, MODES
 from bs4nn.trainer.datasets import DATASETS
-from bs4nn.trainer.options import existing_dir, offer_rerun, path, positive_int
+from bs4nn.trainer.options import existing_dir, path, positive_int
+from bs4nn.trainer.resume_hints import offer_rerun
 
 
 def register(sub: argparse._SubParsersAction) -> None:

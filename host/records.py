@@ -24,7 +24,7 @@ from bs4nn.host.client import StreamResult
 from bs4nn.host.device_record import start_over_rows
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import user_path, write_atomic
-from bs4nn.trainer.options import resume_with
+from bs4nn.trainer.resume_hints import resume_with
 from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 COLUMNS = [

@@ -33,8 +33,8 @@ from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_spl
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import staged_file, write_json
-from bs4nn.trainer.options import resume_note
 from bs4nn.trainer.plots import pyplot, save
+from bs4nn.trainer.resume_hints import resume_note
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
 
 DEFAULT_SCALES = (0.4, 0.6, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4, 1.6)

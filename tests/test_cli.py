@@ -114,7 +114,7 @@ def test_output_into_a_closed_pipe_stops_the_work_as_an_interruption(tmp_path):
     code = (
         "import sys\n"
         "import bs4nn.trainer.cli as commands\n"
-        "from bs4nn.trainer.options import offer_resume\n"
+        "from bs4nn.trainer.resume_hints import offer_resume\n"
         "def closed(args):\n"
         "    with offer_resume(lambda: True):\n"
         "        raise BrokenPipeError(32, 'Broken pipe')\n"
@@ -330,7 +330,7 @@ def test_demo_interrupted_offers_itself_again(tmp_path, monkeypatch, capsys):
     # its steps go on from their checkpoint when the demo runs again; demo has no --resume
     import bs4nn.cli
     from bs4nn.cli import main
-    from bs4nn.trainer.options import offer_resume
+    from bs4nn.trainer.resume_hints import offer_resume
 
     def run_command(argv):
         if argv[0] == "train":  # as the train command does, after an epoch
@@ -347,7 +347,7 @@ def test_demo_interrupted_offers_itself_again(tmp_path, monkeypatch, capsys):
 
 
 def test_the_hints_to_resume_give_one_command_line(monkeypatch):
-    from bs4nn.trainer.options import offer_resume, rerun_resumes, resume_note, resume_with
+    from bs4nn.trainer.resume_hints import offer_resume, rerun_resumes, resume_note, resume_with
 
     monkeypatch.setattr(sys, "argv", ["bs4nn", "sweep", "--out", "my out", "--resume"])
     # called from Python: no command line to give
@@ -369,7 +369,7 @@ def test_the_hints_to_resume_give_one_command_line(monkeypatch):
 
 
 def test_a_run_cut_short_says_what_it_kept_and_how_to_go_on(monkeypatch):
-    from bs4nn.trainer.options import go_on, offer_rerun, offer_resume
+    from bs4nn.trainer.resume_hints import go_on, offer_rerun, offer_resume
 
     monkeypatch.setattr(sys, "argv", ["bs4nn", "bench", "--out", "my out"])
     assert go_on() == "results so far are kept; use --resume"  # called from Python

@@ -27,7 +27,7 @@ from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
 from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
-from bs4nn.trainer.options import offer_resume
+from bs4nn.trainer.resume_hints import offer_resume
 
 N = 60
 ICOUNT = "instructions (QEMU icount proxy)"  # the fake device's counter

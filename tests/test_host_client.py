@@ -235,7 +235,7 @@ def test_silent_from_start_handshake_fails(intmodel):
 
 
 def test_link_closed_mid_run(intmodel, images, monkeypatch):
-    from bs4nn.trainer.options import offer_resume
+    from bs4nn.trainer.resume_hints import offer_resume
 
     monkeypatch.setattr(sys, "argv", ["bs4nn", "bench", "--model", "m.bs4nn", "--port", "p"])
     fake = FakeDevice(intmodel)

@@ -23,7 +23,6 @@ from bs4nn.trainer.options import (
     mean_step,
     nonnegative_float,
     nonnegative_int,
-    offer_resume,
     path,
     positive_float,
     positive_int,
@@ -35,6 +34,7 @@ from bs4nn.trainer.plots import (
     training_curves,
     training_plot_path,
 )
+from bs4nn.trainer.resume_hints import offer_resume
 from bs4nn.trainer.run import checkpoint_path
 from bs4nn.trainer.semantics import (
     LAST_STEP,

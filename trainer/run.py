@@ -31,7 +31,7 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import EvalResult, evaluate
 from bs4nn.trainer.files import user_path, write_atomic
 from bs4nn.trainer.model import Model
-from bs4nn.trainer.options import start_over
+from bs4nn.trainer.resume_hints import start_over
 
 T = TypeVar("T")
 

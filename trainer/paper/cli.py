@@ -7,7 +7,8 @@ from pathlib import Path
 
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_output, made_for
-from bs4nn.trainer.options import existing_dir, offer_resume, path, positive_int, rerun_resumes
+from bs4nn.trainer.options import existing_dir, path, positive_int
+from bs4nn.trainer.resume_hints import offer_resume, rerun_resumes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

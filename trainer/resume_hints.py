@@ -1,0 +1,110 @@
+"""How a command that was cut short tells the user to go on: the command line that resumes
+it (`offer_resume`), that runs it again (`offer_rerun`, a command without --resume), or what to
+remove to start over; inside `bs4nn demo` and `bs4nn paper` (`rerun_resumes`), whose steps
+give --resume themselves, the command line as it is.
+
+The hints are given only where there is a command line: called from Python, a message says
+"use --resume".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import shlex
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+# Set while a command runs others that go on from what they kept when it is run again
+# (`bs4nn demo`): their --resume is not an option of its own.
+_RERUN_RESUMES: contextvars.ContextVar[bool] = contextvars.ContextVar("rerun", default=False)
+# Set inside `offer_resume`: the command line that runs goes on from what it keeps.
+_RESUMABLE: contextvars.ContextVar[bool] = contextvars.ContextVar("resumable", default=False)
+# Set inside `offer_rerun`: the command line that runs keeps nothing to go on from.
+_RERUN: contextvars.ContextVar[bool] = contextvars.ContextVar("rerun_only", default=False)
+
+
+@contextlib.contextmanager
+def rerun_resumes() -> Iterator[None]:
+    """Inside the block an interruption's hint is the command line as it is."""
+    token = _RERUN_RESUMES.set(True)
+    try:
+        yield
+    finally:
+        _RERUN_RESUMES.reset(token)
+
+
+@contextlib.contextmanager
+def offer_resume(kept: Callable[[], bool]) -> Iterator[None]:
+    """On Ctrl-C (or SIGTERM, or its output closed) inside the block, when `kept()` says
+    results were kept: the command line that resumes them; the interruption goes on. Inside,
+    the messages that say results were kept give that command line too (`resume_with`)."""
+    token = _RESUMABLE.set(True)
+    try:
+        yield
+    except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, SIGTERM, or its output closed
+        if kept():
+            print(resume_with(), file=sys.stderr)
+        raise
+    finally:
+        _RESUMABLE.reset(token)
+
+
+@contextlib.contextmanager
+def offer_rerun() -> Iterator[None]:
+    """For a command with no --resume, which keeps nothing measured when a device cuts it
+    short (`bs4nn eembc`): inside the block, the messages of a run cut short (`go_on`) give the
+    command line as it is, to run again."""
+    token = _RERUN.set(True)
+    try:
+        yield
+    finally:
+        _RERUN.reset(token)
+
+
+def _command_line(argv: list[str]) -> str:
+    return f"bs4nn {shlex.join(argv)}"
+
+
+def resume_command() -> str | None:
+    """Inside `offer_resume`, the command line that goes on from what this run kept: this one
+    with --resume (once), or as it is inside `rerun_resumes`. None outside (called from
+    Python: there is no command line to give)."""
+    if not _RESUMABLE.get():
+        return None
+    argv = sys.argv[1:]
+    if not _RERUN_RESUMES.get():
+        argv = [a for a in argv if a != "--resume"] + ["--resume"]
+    return _command_line(argv)
+
+
+def resume_with() -> str:
+    """How to go on from the results a run kept, for the end of a message that says so."""
+    command = resume_command()
+    return "use --resume" if command is None else f"resume with: {command}"
+
+
+def go_on(first: str = "") -> str:
+    """The end of a message about a run a device cut short (it stopped answering, reset or went
+    away): what the run kept and how to go on, after doing `first` (e.g. "reconnect, then")."""
+    first = f"{first} " if first else ""
+    if _RERUN.get():
+        return f"{first}run the command again: {_command_line(sys.argv[1:])}"
+    return f"results so far are kept; {first}{resume_with()}"
+
+
+def start_over(kept: str | Path, how: str) -> str:
+    """How to start over where a --resume cannot go on from `kept` (a checkpoint, a bench's or
+    sweep's folder): `how`; inside `rerun_resumes`, whose steps give --resume themselves
+    whenever `kept` is there, by removing it."""
+    return f"remove {kept} to start over" if _RERUN_RESUMES.get() else how
+
+
+def resume_note(does: str) -> str:
+    """` (--resume DOES: COMMAND)`, said by a run that starts over what --resume would have
+    kept; nothing inside `rerun_resumes`, whose steps give --resume themselves."""
+    if _RERUN_RESUMES.get():
+        return ""
+    command = resume_command()
+    return f" (--resume {does}" + (f": {command})" if command else ")")
