@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bs4nn.host import protocol as p
-from bs4nn.host.transport import Transport, before_going_on
+from bs4nn.host.transport import Transport, how_to_go_on
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.resume_hints import go_on
 from bs4nn.trainer.semantics import K_MAX, K_MIN
@@ -385,7 +385,7 @@ class _Stream:
                     f"the device on {dev.link.name} stopped answering ({len(self.inflight)} "
                     f"requests unanswered for {now - self.last_progress:.1f} s, no reply to "
                     f"INFO either): it hangs or was reset; "
-                    + go_on(before_going_on(dev.link.emulator, "restart it, then"))
+                    + how_to_go_on(dev.link.emulator, "restart it, then")
                 )
             self.probe = None  # the INFO reply may have merged with garbage: ask once more
         stalled = self.probe_due or now - self.last_progress > dev.timeout

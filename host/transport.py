@@ -74,7 +74,7 @@ class SerialTransport:
         try:
             self._ser.write(data)
         except serial.SerialTimeoutException as exc:
-            then = go_on(before_going_on(self.emulator, "reset the board, then"))
+            then = how_to_go_on(self.emulator, "reset the board, then")
             raise Bs4nnError(
                 f"writing to {self.name} timed out after {WRITE_TIMEOUT_S:.0f} s: the device is "
                 f"not reading its serial input (is the firmware running?); {then}"
@@ -115,14 +115,15 @@ class SerialTransport:
         gone = ""  # an emulator's exit is said where it is known (host.connect: its status)
         if self.emulator is None:
             gone = ": the device went away (board unplugged or reset over USB)"
-        then = go_on(before_going_on(self.emulator, "reconnect, then"))
+        then = how_to_go_on(self.emulator, "reconnect, then")
         return f"serial link {self.name} closed ({detail}){gone}; {then}"
 
 
-def before_going_on(emulator: str | None, on_a_board: str) -> str:
-    """What to do before going on with a run its device cut short: `on_a_board` (e.g.
-    "reconnect, then") on a board; on an emulator's port nothing, the next run starts it anew."""
-    return on_a_board if emulator is None else f"to start {emulator} anew and go on,"
+def how_to_go_on(emulator: str | None, on_a_board: str) -> str:
+    """The end of a message about a run its device cut short (`go_on`): first `on_a_board`
+    (e.g. "reconnect, then") on a board; on an emulator's port nothing, the next run starts it
+    anew."""
+    return go_on(on_a_board if emulator is None else f"to start {emulator} anew and go on,")
 
 
 def _open_error_message(port: str, exc: Exception) -> str:
