@@ -216,6 +216,12 @@ def unfinished_rows(out_dir: str | Path, model_hash: str) -> int:
         return 0
 
 
+def holds_rows(out: Path) -> bool:
+    """Whether the images.csv in `out` holds a measured image (what --resume goes on from)."""
+    csv_path = out / CSV_NAME
+    return csv_path.is_file() and _rows(csv_path) > 0
+
+
 def _rows(csv_path: Path) -> int:
     """Rows of an images.csv, its header not counted."""
     with open(csv_path, "rb") as f:

@@ -199,10 +199,10 @@ def _device_options(args: argparse.Namespace) -> dict:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from bs4nn.host.bench import BENCH_FOLDER, run_bench
+    from bs4nn.host.bench import holds_rows, run_bench
 
     # the images measured so far are kept
-    with offer_resume(lambda: BENCH_FOLDER.marked(Path(args.out))):
+    with offer_resume(lambda: holds_rows(Path(args.out))):
         report = run_bench(args.model, resume=args.resume, **_device_options(args))
     return 0 if report.mismatches == 0 else 1
 

@@ -33,6 +33,7 @@ class Faults:
     reset_before: int | None = None
     reply_delay_s: float = 0.0  # each INFER takes this long (a slow board)
     silent_after: int | None = None  # requests after n get no answer at all
+    hang_up_at: int | None = None  # request n hangs up the link (0: the handshake's INFO)
     # reply n has this field wrong (label + 1, decision_step + 1, fallback flipped, output 0's
     # step moved, input spikes + 1): a mismatch of that field alone
     wrong: dict[int, str] = field(default_factory=dict)
@@ -108,7 +109,13 @@ class FakeDevice:
                 self._stop.wait(0.01)
                 continue
             for encoded in splitter.feed(data):
-                if self._handle(encoded) == "reset":
+                outcome = self._handle(encoded)
+                if outcome == "hang up":  # the host then sees the link closed
+                    self._stop.set()
+                    os.close(self._master)
+                    self._master = -1
+                    return
+                if outcome == "reset":
                     splitter.clear()
                     break
 
@@ -126,6 +133,8 @@ class FakeDevice:
             return self._infer(frame)
         if self.faults.silent_after is not None and self.infer_requests >= self.faults.silent_after:
             return None
+        if frame.type == p.INFO and self.faults.hang_up_at == 0:
+            return "hang up"
         if frame.type == p.INFO:
             self._write(dp.info_reply(self._info(frame.seq)))
         elif frame.type == p.SET_THRESHOLDS:
@@ -167,6 +176,8 @@ class FakeDevice:
         self.infer_requests += 1
         n = self.infer_requests
         f = self.faults
+        if f.hang_up_at == n:
+            return "hang up"
         if f.reset_at == n:
             self.thresholds = tuple(self.model.thresholds)
             self._write(f.boot_text)

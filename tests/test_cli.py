@@ -373,10 +373,14 @@ def test_a_run_cut_short_says_what_it_kept_and_how_to_go_on(monkeypatch):
 
     monkeypatch.setattr(sys, "argv", ["bs4nn", "bench", "--out", "my out"])
     assert go_on() == "results so far are kept; use --resume"  # called from Python
-    with offer_resume(lambda: False):
+    with offer_resume(lambda: True):
         assert go_on("restart it, then") == (
             "results so far are kept; restart it, then resume with: bs4nn bench --out 'my out' "
             "--resume"
+        )
+    with offer_resume(lambda: False):  # cut short before it kept anything
+        assert go_on("restart it, then") == (
+            "nothing was kept; restart it, then run the command again: bs4nn bench --out 'my out'"
         )
     monkeypatch.setattr(sys, "argv", ["bs4nn", "eembc", "--out", "my out"])
     with offer_rerun():  # no --resume, nothing kept

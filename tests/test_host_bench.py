@@ -26,7 +26,7 @@ from bs4nn.host.sweep import run_sweep, thresholds_for_scale, thresholds_for_the
 from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
 from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.model import model_from_arrays
+from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.resume_hints import offer_resume
 
 N = 60
@@ -90,7 +90,11 @@ def typed(*argv):
             Faults(silent_after=5),
             "it hangs or was reset; results so far are kept; restart it, then resume with: ",
         ),
-        ("sweep", Faults(reset_at=5), "were not measured; results so far are kept; resume with: "),
+        (  # the first setting finished, the second cut short
+            "sweep",
+            Faults(reset_at=N + 5),
+            "were not measured; results so far are kept; resume with: ",
+        ),
     ],
     ids=["silent", "reset"],
 )
@@ -100,11 +104,51 @@ def test_an_error_that_keeps_results_gives_the_command_that_resumes(
     out = tmp_path / "my out"
     with FakeDevice(intmodel, faults) as fake:
         argv = [command, "--model", model_path, "--port", fake.port, "--limit", N]
-        argv += [*(["--thetas", "2"] if command == "sweep" else []), "--no-progress"]
+        argv += [*(["--thetas", "2,6"] if command == "sweep" else []), "--no-progress"]
         assert cli(monkeypatch, *argv, "--out", out, "--timeout", "0.5") == 2
     err = capsys.readouterr().err
     assert err.startswith(f"bs4nn {command}: error: ") and err.count("\n") == 1
     assert err.endswith(f"{said}bs4nn {typed(*argv)} --out '{out}' --timeout 0.5 --resume\n")
+
+
+@pytest.mark.parametrize(
+    ("command", "faults", "said", "left"),
+    [
+        ("bench", Faults(hang_up_at=0), "{closed}", None),  # in the handshake
+        ("bench", Faults(hang_up_at=1), "{closed}", ["device.json", "images.csv"]),
+        ("sweep", Faults(hang_up_at=0), "{closed}", None),
+        (  # the setting cut short leaves no CSV
+            "sweep",
+            Faults(reset_at=5),
+            "the device reset during the run (its thresholds are {default}, the host had set "
+            "{theta_2}); image 4 and later were not measured; nothing was kept; ",
+            ["device.json"],
+        ),
+    ],
+    ids=["bench-handshake", "bench-first-image", "sweep-handshake", "sweep-reset"],
+)
+def test_an_error_before_anything_was_kept_gives_the_command_that_runs_it_again(
+    model_path, intmodel, tmp_path, monkeypatch, capsys, command, faults, said, left
+):
+    out = tmp_path / "my out"
+    with FakeDevice(intmodel, faults) as fake:
+        argv = [command, "--model", model_path, "--port", fake.port, "--limit", N]
+        argv += [*(["--thetas", "2"] if command == "sweep" else []), "--no-progress"]
+        assert cli(monkeypatch, *argv, "--out", out, "--timeout", "0.5") == 2
+    said = said.format(
+        closed=f"serial link {fake.port} closed (end of file): the device went away (board "
+        "unplugged or reset over USB); nothing was kept; reconnect, then ",
+        default=tuple(intmodel.thresholds),
+        theta_2=tuple(thresholds_for_theta(2, Model.load(model_path).alphas)),
+    )
+    assert capsys.readouterr().err == (
+        f"bs4nn {command}: error: {said}run the command again: "
+        f"bs4nn {typed(*argv)} --out '{out}' --timeout 0.5\n"
+    )
+    entries = sorted(p.name for p in out.iterdir()) if out.exists() else None
+    assert entries == left
+    if command == "bench" and left:
+        assert (out / "images.csv").read_text().count("\n") == 1  # its header alone
 
 
 @pytest.mark.parametrize("command", ["bench", "sweep"])

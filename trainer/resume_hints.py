@@ -1,7 +1,8 @@
 """How a command that was cut short tells the user to go on: the command line that resumes
-it (`offer_resume`), that runs it again (`offer_rerun`, a command without --resume), or what to
-remove to start over; inside `bs4nn demo` and `bs4nn paper` (`rerun_resumes`), whose steps
-give --resume themselves, the command line as it is.
+it (`offer_resume`), that runs it again (`offer_rerun`, a command without --resume, or one cut
+short before it kept anything), or what to remove to start over; inside `bs4nn demo` and
+`bs4nn paper` (`rerun_resumes`), whose steps give --resume themselves, the command line as it
+is.
 
 The hints are given only where there is a command line: called from Python, a message says
 "use --resume".
@@ -19,8 +20,11 @@ from pathlib import Path
 # Set while a command runs others that go on from what they kept when it is run again
 # (`bs4nn demo`): their --resume is not an option of its own.
 _RERUN_RESUMES: contextvars.ContextVar[bool] = contextvars.ContextVar("rerun", default=False)
-# Set inside `offer_resume`: the command line that runs goes on from what it keeps.
-_RESUMABLE: contextvars.ContextVar[bool] = contextvars.ContextVar("resumable", default=False)
+# Set inside `offer_resume`: the command line that runs goes on from what it keeps, and
+# whether it kept anything yet.
+_KEPT: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
+    "kept", default=None
+)
 # Set inside `offer_rerun`: the command line that runs keeps nothing to go on from.
 _RERUN: contextvars.ContextVar[bool] = contextvars.ContextVar("rerun_only", default=False)
 
@@ -39,8 +43,9 @@ def rerun_resumes() -> Iterator[None]:
 def offer_resume(kept: Callable[[], bool]) -> Iterator[None]:
     """On Ctrl-C (or SIGTERM, or its output closed) inside the block, when `kept()` says
     results were kept: the command line that resumes them; the interruption goes on. Inside,
-    the messages that say results were kept give that command line too (`resume_with`)."""
-    token = _RESUMABLE.set(True)
+    the messages that say results were kept give that command line too (`resume_with`), and
+    those of a run cut short (`go_on`) say so only when `kept()`."""
+    token = _KEPT.set(kept)
     try:
         yield
     except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, SIGTERM, or its output closed
@@ -48,7 +53,7 @@ def offer_resume(kept: Callable[[], bool]) -> Iterator[None]:
             print(resume_with(), file=sys.stderr)
         raise
     finally:
-        _RESUMABLE.reset(token)
+        _KEPT.reset(token)
 
 
 @contextlib.contextmanager
@@ -71,7 +76,7 @@ def resume_command() -> str | None:
     """Inside `offer_resume`, the command line that goes on from what this run kept: this one
     with --resume (once), or as it is inside `rerun_resumes`. None outside (called from
     Python: there is no command line to give)."""
-    if not _RESUMABLE.get():
+    if _KEPT.get() is None:
         return None
     argv = sys.argv[1:]
     if not _RERUN_RESUMES.get():
@@ -90,8 +95,15 @@ def go_on(first: str = "") -> str:
     away): what the run kept and how to go on, after doing `first` (e.g. "reconnect, then")."""
     first = f"{first} " if first else ""
     if _RERUN.get():
-        return f"{first}run the command again: {_command_line(sys.argv[1:])}"
+        return f"{first}{_run_again()}"
+    kept = _KEPT.get()
+    if kept is not None and not kept():
+        return f"nothing was kept; {first}{_run_again()}"
     return f"results so far are kept; {first}{resume_with()}"
+
+
+def _run_again() -> str:
+    return f"run the command again: {_command_line(sys.argv[1:])}"
 
 
 def start_over(kept: str | Path, how: str) -> str:
