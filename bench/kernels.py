@@ -44,6 +44,7 @@ from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
+from bs4nn.trainer.resume_hints import offer_rerun
 from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -125,7 +126,7 @@ def build(intmodel: IntModel, kernel: str, out: Path) -> tuple[Path, int, int, i
 def run(intmodel: IntModel, elf: Path, images: np.ndarray) -> tuple[np.ndarray, RefBatch]:
     """Stream the images to the firmware in QEMU: (counters, results as a RefBatch)."""
     with running_qemu(elf) as qemu:
-        link = SerialTransport(qemu.pty_path)
+        link = SerialTransport(qemu.pty_path, emulator="QEMU")
         try:
             dev = Device(link, timeout=30.0)
             dev.handshake(intmodel.model_hash)
@@ -197,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{EMULATED_TARGET} (Cortex-M4, instructions = QEMU icount proxy)"
         )
         rows = []
-        with tempfile.TemporaryDirectory(prefix="bs4nn-kernels-") as tmp:
+        with (
+            tempfile.TemporaryDirectory(prefix="bs4nn-kernels-") as tmp,
+            offer_rerun(command_line=False),  # no --resume: a device error says to run it again
+        ):
             for kernel in kernels:
                 t0 = time.monotonic()
                 elf, flash, ram, state = build(intmodel, kernel, Path(tmp) / kernel)

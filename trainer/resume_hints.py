@@ -25,8 +25,8 @@ _RERUN_RESUMES: contextvars.ContextVar[bool] = contextvars.ContextVar("rerun", d
 _KEPT: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
     "kept", default=None
 )
-# Set inside `offer_rerun`: the command line that runs keeps nothing to go on from.
-_RERUN: contextvars.ContextVar[bool] = contextvars.ContextVar("rerun_only", default=False)
+# Set inside `offer_rerun`, whose command keeps nothing to go on from: how to run it again.
+_RERUN: contextvars.ContextVar[str | None] = contextvars.ContextVar("rerun_only", default=None)
 
 
 @contextlib.contextmanager
@@ -57,11 +57,12 @@ def offer_resume(kept: Callable[[], bool]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def offer_rerun() -> Iterator[None]:
+def offer_rerun(command_line: bool = True) -> Iterator[None]:
     """For a command with no --resume, which keeps nothing measured when a device cuts it
     short (`bs4nn eembc`): inside the block, the messages of a run cut short (`go_on`) give the
-    command line as it is, to run again."""
-    token = _RERUN.set(True)
+    command line as it is, to run again; without `command_line` (a script outside bs4nn, e.g.
+    bench/kernels.py) they say to run it again."""
+    token = _RERUN.set(_run_again() if command_line else "run it again")
     try:
         yield
     finally:
@@ -94,8 +95,9 @@ def go_on(first: str = "") -> str:
     """The end of a message about a run a device cut short (it stopped answering, reset or went
     away): what the run kept and how to go on, after doing `first` (e.g. "reconnect, then")."""
     first = f"{first} " if first else ""
-    if _RERUN.get():
-        return f"{first}{_run_again()}"
+    rerun = _RERUN.get()
+    if rerun is not None:
+        return f"{first}{rerun}"
     kept = _KEPT.get()
     if kept is not None and not kept():
         return f"nothing was kept; {first}{_run_again()}"
