@@ -603,6 +603,58 @@ def test_a_staged_folder_gets_the_mode_of_a_new_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fw"]
 
 
+def test_what_a_staged_folder_replaced_is_removed_once_signals_are_no_longer_held(
+    tmp_path, monkeypatch
+):
+    """The renames hold Ctrl-C; the removal of what they replaced (maybe another board's whole
+    build) comes after, so that a Ctrl-C during it comes out at once."""
+    import contextlib
+    import re
+    import shutil
+
+    from bs4nn.trainer import files
+
+    events = []
+
+    @contextlib.contextmanager
+    def held():
+        events.append("held")
+        yield
+        events.append("released")
+
+    def rmtree(path, *args, **kwargs):
+        events.append(re.sub(r"^\.fw\.[^.]+\.old$", "rmtree .fw.*.old", Path(path).name))
+        real_rmtree(path, *args, **kwargs)
+
+    real_rmtree = shutil.rmtree
+    monkeypatch.setattr(files, "signals_held", held)
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    (tmp_path / "fw" / "build").mkdir(parents=True)
+    (tmp_path / "fw" / "build" / "firmware.elf").write_bytes(b"elf")
+    with files.staged_dir(tmp_path / "fw", drop=("build",)) as tmp:
+        (tmp / "Makefile").write_text("all:\n")
+    assert events == ["held", "released", "rmtree .fw.*.old"]
+    assert [p.name for p in tmp_path.iterdir()] == ["fw"]
+    assert [p.name for p in (tmp_path / "fw").iterdir()] == ["Makefile"]
+
+
+def test_a_staged_folder_removes_what_an_interrupted_one_left_beside_it(tmp_path):
+    """A Ctrl-C while an earlier staged_dir of fw removed what it replaced left a `.old`
+    sibling: the next one removes it (not the `.old` of another folder)."""
+    from bs4nn.trainer.files import staged_dir
+
+    left = tmp_path / ".fw.k3j_9x2q.old"
+    (left / "build").mkdir(parents=True)
+    (left / "build" / "firmware.elf").write_bytes(b"elf")
+    others = [".fw.v2.k3j_9x2q.old", ".fw2.k3j_9x2q.old"]
+    for name in others:
+        (tmp_path / name).mkdir()
+    (tmp_path / "fw").mkdir()
+    with staged_dir(tmp_path / "fw") as tmp:
+        (tmp / "Makefile").write_text("all:\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*others, "fw"])
+
+
 def test_a_written_file_gets_the_mode_of_a_new_file(tmp_path):
     import os
 

@@ -123,9 +123,18 @@ def renames_that(monkeypatch, act):
     return calls
 
 
+def replaced(folder):
+    """What the Ctrl-C left of what the export in `folder` replaced: its `.fw.*.old` sibling."""
+    import re
+
+    (old,) = [p for p in folder.iterdir() if re.fullmatch(r"\.fw\.[^.]+\.old", p.name)]
+    return old
+
+
 def test_ctrl_c_while_the_export_is_put_in_place_waits_for_the_whole_tree(tmp_path, monkeypatch):
     """SIGINT right after the first rename that puts the new tree in place: the renames end
-    first, then KeyboardInterrupt comes out, with the new export complete (the build kept)."""
+    first, then KeyboardInterrupt comes out, with the new export complete (the build kept);
+    what it replaced, left beside it, goes with the next export there."""
     import os
     import signal
 
@@ -144,14 +153,20 @@ def test_ctrl_c_while_the_export_is_put_in_place_waits_for_the_whole_tree(tmp_pa
     calls = renames_that(monkeypatch, ctrl_c_after_the_first)
     with pytest.raises(KeyboardInterrupt):
         export_firmware(second, tmp_path / "cut" / "fw", command="bs4nn export")
-    assert sorted(p.name for p in (tmp_path / "cut").iterdir()) == ["fw"]  # no .part, no .old
-    assert tree(tmp_path / "cut") == tree(tmp_path / "whole")
+    old = replaced(tmp_path / "cut")
+    assert sorted(p.name for p in (tmp_path / "cut").iterdir()) == [old.name, "fw"]  # no .part
+    assert tree(tmp_path / "cut" / "fw") == tree(tmp_path / "whole" / "fw")
+    assert "firmware.elf" not in {p.name for p in old.rglob("*")}  # the build stays in fw
     assert len(calls) > 2  # the signal came before the last rename
+    monkeypatch.undo()
+    export_firmware(second, tmp_path / "cut" / "fw", command="bs4nn export")
+    assert tree(tmp_path / "cut") == tree(tmp_path / "whole")
 
 
 def test_ctrl_c_while_another_boards_export_is_replaced_leaves_none_of_it(tmp_path, monkeypatch):
     """The other board's Makefile and build go in the same renames as the new tree comes in: a
-    SIGINT among them leaves the new export alone, as an export not interrupted does."""
+    SIGINT among them leaves the new export alone, as an export not interrupted does (the
+    other board's build, left beside it, goes with the next export there)."""
     import os
     import signal
 
@@ -169,9 +184,14 @@ def test_ctrl_c_while_another_boards_export_is_replaced_leaves_none_of_it(tmp_pa
     renames_that(monkeypatch, ctrl_c_after_the_first)
     with pytest.raises(KeyboardInterrupt):
         export_firmware(model, tmp_path / "cut" / "fw", target="nucleo_f446re", command="c")
-    assert sorted(p.name for p in (tmp_path / "cut").iterdir()) == ["fw"]
-    assert tree(tmp_path / "cut") == tree(tmp_path / "whole")
+    old = replaced(tmp_path / "cut")
+    assert sorted(p.name for p in (tmp_path / "cut").iterdir()) == [old.name, "fw"]
+    assert tree(tmp_path / "cut" / "fw") == tree(tmp_path / "whole" / "fw")
     assert "build" not in tree(tmp_path / "whole")
+    assert (old / "build" / "firmware.elf").read_bytes() == b"elf"
+    monkeypatch.undo()
+    export_firmware(model, tmp_path / "cut" / "fw", target="nucleo_f446re", command="c")
+    assert tree(tmp_path / "cut") == tree(tmp_path / "whole")
 
 
 def test_a_rename_failing_midway_puts_the_earlier_export_back(tmp_path, monkeypatch):

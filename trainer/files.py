@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Collection, Iterator
@@ -143,7 +144,9 @@ def staged_dir(path: Path, drop: Collection[str] = ()) -> Iterator[Path]:
     entries take the place of the same-named ones of `path` (created if missing; an existing
     folder keeps its other entries, e.g. a build, and its inode, so it may be the current one)
     and those of `path` named in `drop` are removed, all of it or, if that fails, none; when
-    the block fails it is removed, and so are the parents made for it."""
+    the block fails it is removed, and so are the parents made for it. What was replaced is
+    removed last, Ctrl-C no longer held (one then leaves it in a `.old` sibling, which the next
+    staged_dir of `path` removes)."""
     path = Path(os.path.abspath(path))
     top = first_missing(path.parent)
     with user_path(path, "create"):
@@ -163,12 +166,13 @@ def staged_dir(path: Path, drop: Collection[str] = ()) -> Iterator[Path]:
             if top is not None:
                 shutil.rmtree(top, ignore_errors=True)
         raise
+    _remove_replaced(path)
 
 
 def _put_in_place(tmp: Path, path: Path, drop: Collection[str]) -> None:
     """Folder `tmp` becomes `path`, or, if `path` exists, its entries replace those of the same
-    name there and the entries named in `drop` go (all moved aside into a `.old` sibling, then
-    removed); if a rename fails, what was moved goes back."""
+    name there and the entries named in `drop` go (all moved aside into a `.old` sibling, left
+    for `_remove_replaced`); if a rename fails, what was moved goes back."""
     if not path.exists():
         tmp.rename(path)
         return
@@ -191,8 +195,18 @@ def _put_in_place(tmp: Path, path: Path, drop: Collection[str]) -> None:
             entry.rename(path / entry.name)
         old.rmdir()
         raise
-    shutil.rmtree(old)
     tmp.rmdir()
+
+
+def _remove_replaced(path: Path) -> None:
+    """Remove the `.old` siblings of folder `path` (`_put_in_place`'s): the one just made, and
+    any an earlier staged_dir left when a Ctrl-C came before it was removed (it may be large,
+    e.g. another board's whole build)."""
+    old = re.compile(rf"\.{re.escape(path.name)}\.[^.]+\.old")  # tmp's name, suffix .old
+    for entry in path.parent.iterdir():
+        if old.fullmatch(entry.name) and entry.is_dir():
+            with user_path(entry, "remove"):
+                shutil.rmtree(entry)
 
 
 def _umask() -> int:
