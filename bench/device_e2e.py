@@ -15,8 +15,8 @@ import sys
 import time
 
 from bs4nn.host.bench import run_bench
-from bs4nn.host.client import DEFAULT_WINDOW
 from bs4nn.host.connect import DeviceLink
+from bs4nn.host.defaults import DEFAULT_WINDOW
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
 

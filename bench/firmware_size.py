@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bs4nn.codegen.export import DEFAULT_TARGET, export_firmware
+from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.footprint import CODE_BUDGET_BYTES, DEFAULT_KERNEL
 from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.targets import DEFAULT_TARGET
 from bs4nn.host.build import elf_sizes, make_elf
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays

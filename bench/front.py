@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bs4nn.host.emulate import EMULATED_TARGET
+from bs4nn.host.defaults import EMULATED_TARGET
 from bs4nn.host.sweep import run_sweep
 from bs4nn.trainer.calibrate import score_box, validation_split
 from bs4nn.trainer.datasets import load_dataset

@@ -17,9 +17,10 @@ import argparse
 
 import numpy as np
 
-from bs4nn.trainer.datasets import VAL_SIZE, load_dataset, train_val_split
+from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.evaluate import firing_steps, predict
 from bs4nn.trainer.model import Model
+from bs4nn.trainer.presets import VAL_SIZE
 from bs4nn.trainer.semantics import TMAX
 
 

@@ -38,7 +38,7 @@ from bs4nn.codegen.packing import pack_signs
 from bs4nn.codegen.reference import RefBatch, reference_batch
 from bs4nn.host.build import elf_sizes, make_elf
 from bs4nn.host.client import Device
-from bs4nn.host.emulate import EMULATED_TARGET
+from bs4nn.host.defaults import EMULATED_TARGET
 from bs4nn.host.qemu import running_qemu
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.datasets import load_dataset

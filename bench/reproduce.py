@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 from bs4nn.trainer.plots import model_name, training_curves, training_plot_path
+from bs4nn.trainer.presets import PRESETS
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
-from bs4nn.trainer.train import PRESETS, make_config, train
+from bs4nn.trainer.train import make_config, train
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 

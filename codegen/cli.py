@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bs4nn.codegen.export import DEFAULT_TARGET, check_export_dir, export_firmware
+from bs4nn.codegen.export import check_export_dir, export_firmware
 from bs4nn.codegen.footprint import target_info
 from bs4nn.codegen.intmodel import IntModel
+from bs4nn.codegen.targets import DEFAULT_TARGET
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits

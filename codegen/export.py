@@ -24,10 +24,10 @@ from bs4nn.codegen.footprint import (
 )
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.render import TEMPLATE_ROOT, render_file, render_model_sources
+from bs4nn.codegen.targets import DEFAULT_TARGET
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_output, staged_dir, user_path
 
-DEFAULT_TARGET = "qemu-mps2-an386"
 EXPORT_MANIFEST = "bs4nn_export.json"
 _COPIED_DIRS = ("core", "protocol")
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bs4nn.host.client import DEFAULT_TIMEOUT_S, DEFAULT_WINDOW
-from bs4nn.host.emulate import EMULATED_TARGET
-from bs4nn.host.transport import DEFAULT_BAUD
+from bs4nn.host.defaults import DEFAULT_BAUD, DEFAULT_TIMEOUT_S, DEFAULT_WINDOW, EMULATED_TARGET
 from bs4nn.trainer.options import (
     dataset_spec,
     existing_dir,

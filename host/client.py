@@ -20,15 +20,12 @@ from typing import NamedTuple
 import numpy as np
 
 from bs4nn.host import protocol as p
+from bs4nn.host.defaults import DEFAULT_TIMEOUT_S, DEFAULT_WINDOW
 from bs4nn.host.transport import Transport, how_to_go_on
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.resume_hints import go_on
 from bs4nn.trainer.semantics import K_MAX, K_MIN
 
-DEFAULT_TIMEOUT_S = 5.0
-# two requests in flight: the next image arrives in the device's 512-byte RX ring while it
-# computes; more only queue bytes in the pty (the emulated UART moves ~30 kB/s either way)
-DEFAULT_WINDOW = 2
 MAX_TRIES = 4  # sends of one request before giving up
 # error codes meaning "your frame arrived damaged": re-send it
 _RESEND_CODES = {p.BAD_CRC, p.BAD_FRAME, p.BAD_LENGTH, p.OVERSIZE}

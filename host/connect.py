@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.host.client import DEFAULT_TIMEOUT_S, DEFAULT_WINDOW, Device
+from bs4nn.host.client import Device
+from bs4nn.host.defaults import DEFAULT_BAUD, DEFAULT_TIMEOUT_S, DEFAULT_WINDOW, EMULATED_TARGET
 from bs4nn.host.device_record import refuse_other_board, refuse_other_device
-from bs4nn.host.emulate import EMULATED_TARGET, require_emulator, running_emulator
+from bs4nn.host.emulate import require_emulator, running_emulator
 from bs4nn.host.firmware import prepare_emulated_firmware
 from bs4nn.host.outdir import FIRMWARE_DIR
-from bs4nn.host.transport import DEFAULT_BAUD, LinkClosed, SerialTransport
+from bs4nn.host.transport import LinkClosed, SerialTransport
 from bs4nn.trainer.model import Model
 
 

@@ -27,8 +27,9 @@ import numpy as np
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
+from bs4nn.host.defaults import DEFAULT_BAUD, DEFAULT_LIMIT, DEFAULT_USB, EMULATED_TARGET, MODES
 from bs4nn.host.outdir import FIRMWARE_DIR, LOCK_NAME, OutFolder, run_folder
-from bs4nn.host.transport import DEFAULT_BAUD, SerialTransport
+from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 
@@ -43,12 +44,7 @@ WINDOWS = 5  # the runner's performance loop must run exactly 5 windows
 WINDOW_S = 10.0  # shortest window (MLPerf Tiny rule)
 WINDOW_MARGIN = 1.05
 WARMUPS = 10
-DEFAULT_LIMIT = 200
 DUT_NAME = "bs4nn"
-# the VID:PID of the reference DUT (ST-LINK/V2-1) in the runner's devices_kws_ic_vww.yaml: the
-# emulated board is presented with it
-DEFAULT_USB = (0x0483, 0x374B)
-MODES = {"accuracy": "a", "performance": "p"}
 RUNNER_MODULES = {
     "yaml": "pyyaml",
     "sklearn": "scikit-learn",
@@ -305,7 +301,7 @@ def run_eembc(
     """Write the runner's inputs; on the emulated board (port None) run the runner in each mode
     and return its results; for a real board print the runner commands and return []."""
     from bs4nn.host.connect import load_model
-    from bs4nn.host.emulate import EMULATED_TARGET, running_emulator
+    from bs4nn.host.emulate import running_emulator
     from bs4nn.host.firmware import prepare_emulated_firmware
     from bs4nn.trainer.datasets import load_dataset
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from bs4nn.host.eembc import DEFAULT_LIMIT, DEFAULT_USB, MODES
-from bs4nn.trainer.datasets import DATASETS
+from bs4nn.host.defaults import DEFAULT_LIMIT, DEFAULT_USB, MODES
 from bs4nn.trainer.options import existing_dir, path, positive_int
+from bs4nn.trainer.presets import DATASETS
 from bs4nn.trainer.resume_hints import offer_rerun
 
 

@@ -10,12 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bs4nn.codegen.export import DEFAULT_TARGET
 from bs4nn.codegen.footprint import load_targets, target_info
 from bs4nn.host.build import make_bin, make_elf
 from bs4nn.trainer.errors import Bs4nnError
-
-EMULATED_TARGET = DEFAULT_TARGET  # the default emulated board: export's default target
 
 
 @dataclass

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.host.emulate import EMULATED_TARGET
+from bs4nn.host.defaults import EMULATED_TARGET
 
 BUILD_STAMP = "bs4nn_bench_build.json"  # model + firmware sources of the build in firmware/
 

@@ -15,10 +15,10 @@ from typing import Protocol
 
 import serial
 
+from bs4nn.host.defaults import DEFAULT_BAUD
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.resume_hints import go_on
 
-DEFAULT_BAUD = 115200
 WRITE_TIMEOUT_S = 5.0
 
 

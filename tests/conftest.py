@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bs4nn.trainer import datasets
+from bs4nn.trainer.presets import DATASETS
 
 
 def _good_copy(name: str, fname: str) -> Path | None:
@@ -20,7 +21,7 @@ def real_data() -> dict[tuple[str, str], Path]:
     way the product finds it ($BS4NN_DATA, then the user cache) or fetched into the user cache
     first, as `bs4nn data fetch NAME` does on a new user's machine."""
     found = {}
-    for name in datasets.DATASETS:
+    for name in DATASETS:
         if any(_good_copy(name, fname) is None for fname in datasets.ALL_FILES):
             datasets.fetch(name)
         for fname in datasets.ALL_FILES:

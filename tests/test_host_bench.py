@@ -17,8 +17,9 @@ from bs4nn.cli import main as bs4nn_main
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.bench import run_bench
-from bs4nn.host.client import DEFAULT_TIMEOUT_S, DeviceSilent
+from bs4nn.host.client import DeviceSilent
 from bs4nn.host.connect import DeviceLink
+from bs4nn.host.defaults import DEFAULT_TIMEOUT_S
 from bs4nn.host.outdir import LOCK_NAME
 from bs4nn.host.records import COLUMNS, RecordWriter
 from bs4nn.host.report import PLOT_NAMES

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
-from bs4nn.trainer.datasets import VAL_SIZE, load_dataset
+from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
 from bs4nn.trainer.files import check_not_input, check_output, file_lock, staged_dir
@@ -34,6 +34,7 @@ from bs4nn.trainer.plots import (
     training_curves,
     training_plot_path,
 )
+from bs4nn.trainer.presets import PRESETS, VAL_SIZE
 from bs4nn.trainer.resume_hints import offer_resume
 from bs4nn.trainer.run import checkpoint_path
 from bs4nn.trainer.semantics import (
@@ -43,7 +44,7 @@ from bs4nn.trainer.semantics import (
     network_shape,
 )
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
-from bs4nn.trainer.train import PRESETS, make_config, train
+from bs4nn.trainer.train import make_config, train
 
 # options of the paper's rule only, and of the surrogate rule only (attribute names); the
 # paper's rule takes --theta as `thetas` and the others as config fields of the same name

@@ -7,6 +7,7 @@ import shlex
 
 from bs4nn.trainer import datasets
 from bs4nn.trainer.options import existing_dir, path
+from bs4nn.trainer.presets import DATASETS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,12 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
     p = sub.add_parser("fetch", help="put verified copies of missing or bad files in place")
-    p.add_argument("name", choices=datasets.DATASETS)
+    p.add_argument("name", choices=DATASETS)
     _data_dir_arg(p, "folder to fetch into (default: the user cache)")
     p.set_defaults(func=_fetch)
 
     p = sub.add_parser("verify", help="check every file: where it is found, OK or the problem")
-    p.add_argument("name", nargs="?", choices=datasets.DATASETS, help="one dataset (default: both)")
+    p.add_argument("name", nargs="?", choices=DATASETS, help="one dataset (default: both)")
     p.add_argument("--data-dir", type=existing_dir, help="folder searched first")
     p.set_defaults(func=_verify)
 
@@ -48,7 +49,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    names = [args.name] if args.name else list(datasets.DATASETS)
+    names = [args.name] if args.name else list(DATASETS)
     bad = 0
     for name in names:
         for fname in datasets.ALL_FILES:

@@ -27,8 +27,8 @@ import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_output, made_for, user_path, write_atomic
+from bs4nn.trainer.presets import DATASETS
 
-DATASETS = ("mnist", "fashion-mnist")
 # class names by label, for plots
 CLASS_NAMES = {
     "mnist": [str(d) for d in range(10)],
@@ -318,9 +318,6 @@ def dataset_fields(spec: str) -> dict[str, str | None]:
     if own is None:
         return {"dataset": spec, "dataset_sha256": None}
     return {"dataset": own.name, "dataset_sha256": own.test_sha256}
-
-
-VAL_SIZE = 5000  # training images held out for validation, unless told otherwise
 
 
 def train_val_split(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from bs4nn.trainer.datasets import DATASETS
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_input_file, user_path, write_atomic
+from bs4nn.trainer.presets import DATASETS
 from bs4nn.trainer.semantics import TMAX, binarize, threshold_count
 
 FORMAT_NAME = "bs4nn-model"

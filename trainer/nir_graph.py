@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bs4nn.trainer.datasets import DATASETS
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_input_file, made_for, user_path, write_atomic
 from bs4nn.trainer.model import (
@@ -33,6 +32,7 @@ from bs4nn.trainer.model import (
     parse_training_record,
     training_record,
 )
+from bs4nn.trainer.presets import DATASETS
 from bs4nn.trainer.semantics import K_MAX, binarize, threshold_count
 
 PRODUCER = "bs4nn-edge"

@@ -6,12 +6,16 @@ input coding (pixel I spikes at step 255 - I, I = 0 never) lives in the one coun
 `kernels.sort_inputs`, that the trainer and the integer reference share.
 """
 
+from __future__ import annotations
+
 from fractions import Fraction
 from math import ceil
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from bs4nn.trainer.errors import Bs4nnError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TMAX = 256  # steps are 0..255; training gives a silent neuron a fake spike at TMAX
 LAST_STEP = TMAX - 1  # the last step: the fallback decides there
@@ -53,6 +57,8 @@ def firmware_size_problem(layer_sizes) -> str | None:
 
 def binarize(weights: np.ndarray) -> np.ndarray:
     """B = sign(W) with sign(0) = +1, as int8."""
+    import numpy as np  # here: the parser's option types read this module, numpy-free
+
     return (np.asarray(weights) >= 0).astype(np.int8) * np.int8(2) - np.int8(1)
 
 

@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from bs4nn.trainer.calibrate import calibrate_thresholds
-from bs4nn.trainer.datasets import ROWS, VAL_SIZE, dataset_fields, dataset_shape
+from bs4nn.trainer.datasets import ROWS, dataset_fields, dataset_shape
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.lazy import LazyModule
 from bs4nn.trainer.model import Model, model_from_arrays
+from bs4nn.trainer.presets import VAL_SIZE
 from bs4nn.trainer.progress import epoch_bar
 from bs4nn.trainer.run import (
     NetworkConfig,

@@ -1,4 +1,5 @@
-"""Training with the paper's learning rule: configs and presets, the epoch loop, its state.
+"""Training with the paper's learning rule: its config (from a preset of trainer/presets.py), the
+epoch loop, its state.
 
 The per-sample work runs in `bs4nn.trainer.kernels.train_samples`; this module feeds it shuffled
 indices in chunks (so progress shows and Ctrl-C lands between chunks), evaluates on the
@@ -16,11 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from bs4nn.trainer.calibrate import calibrate_thresholds
-from bs4nn.trainer.datasets import VAL_SIZE, dataset_fields
+from bs4nn.trainer.datasets import dataset_fields
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import layout, predict
 from bs4nn.trainer.lazy import LazyModule
 from bs4nn.trainer.model import Model, model_from_arrays
+from bs4nn.trainer.presets import PRESETS, VAL_SIZE
 from bs4nn.trainer.progress import epoch_bar
 from bs4nn.trainer.run import (
     NetworkConfig,
@@ -42,77 +44,6 @@ from bs4nn.trainer.semantics import K_MAX, threshold_count
 kernels = LazyModule("bs4nn.trainer.kernels")
 
 CHUNK = 1000  # samples per kernel call: progress granularity and Ctrl-C latency
-
-# Table 1 of the paper. Per preset: values for hidden layers and for the output layer.
-PRESETS: dict[str, dict] = {
-    "mnist-600": dict(
-        dataset="mnist",
-        hidden=[600],
-        epochs=80,
-        # beyond Table 1: theta 150 / 250 (K 30, 50) instead of 100, the paper's
-        # all-silent target, thresholds calibrated afterwards (docs/training.md)
-        theta_hidden=150.0,
-        theta_out=250.0,
-        alpha_hidden=5.0,
-        alpha_out=5.0,
-        # beyond Table 1: initial weights 10x smaller (same signs), so that signs
-        # flip 10x sooner; clipped there; gamma 3 and tie_lead 1 (docs/training.md)
-        init_hidden=(0.0, 0.5),
-        init_out=(0.0, 5.0),
-        clip_hidden=0.5,
-        clip_out=5.0,
-        rule=dict(
-            ema_samples=30000, gamma=3.0, tie_lead=1.0, silent_target="paper", calibrate=True
-        ),
-    ),
-    "fashion-1000": dict(
-        dataset="fashion-mnist",
-        hidden=[1000],
-        epochs=50,
-        # beyond Table 1: theta_hidden 500 instead of 700 (K 100, not 140:
-        # sparse images such as sandals no longer fall silent)
-        theta_hidden=500.0,
-        theta_out=700.0,
-        alpha_hidden=5.0,
-        alpha_out=10.0,
-        # beyond Table 1: initial weights 0.3x (same signs), tie_lead 1,
-        # weights clipped to [-0.7, 0.7]
-        init_hidden=(0.0, 0.3),
-        init_out=(0.0, 0.3),
-        clip_hidden=0.7,
-        clip_out=0.7,
-        rule=dict(silent_target="paper", ema_samples=30000, tie_lead=1.0, calibrate=True),
-    ),
-    "fashion-600-600": dict(
-        dataset="fashion-mnist",
-        hidden=[600, 600],
-        epochs=40,
-        theta_hidden=500.0,
-        theta_out=700.0,
-        alpha_hidden=10.0,
-        # beyond Table 1: initial weights U[-1, 1] instead of U[-10, 10]
-        alpha_out=10.0,
-        init_hidden=(-1.0, 1.0),
-        init_out=(-1.0, 1.0),
-        rule=dict(silent_target="paper", silent_backprop=True, tie_lead=1.0, calibrate=True),
-    ),
-    # a small start for a user's own data (--data FILE.npz, --hidden N): the mnist-600 rule,
-    # thresholds for about 100 inputs, chosen again on validation after training
-    "generic": dict(
-        dataset=None,
-        hidden=[100],
-        epochs=20,
-        theta_hidden=50.0,
-        theta_out=50.0,
-        alpha_hidden=5.0,
-        alpha_out=5.0,
-        init_hidden=(0.0, 0.5),
-        init_out=(0.0, 5.0),
-        clip_hidden=0.5,
-        clip_out=5.0,
-        rule=dict(ema_samples=3000, gamma=3.0, tie_lead=1.0, silent_target="paper", calibrate=True),
-    ),
-}
 
 
 @dataclass

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import bs4nn
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_output, made_for
 from bs4nn.trainer.options import existing_dir, path, positive_int
 from bs4nn.trainer.resume_hints import offer_resume, rerun_resumes
 
+SHIPPED = Path(bs4nn.__file__).resolve().parents[1] / "models"  # default of --models
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from bs4nn.trainer.paper.models import SHIPPED
-
     p = subparsers.add_parser(
         "paper",
         help="rerun the paper's figures and tables beside ours",
@@ -70,7 +71,7 @@ def _paper(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from bs4nn.trainer.paper.context import Context
-    from bs4nn.trainer.paper.models import SHIPPED, ModelSet
+    from bs4nn.trainer.paper.models import ModelSet
     from bs4nn.trainer.paper.run import EXPERIMENTS, RESULTS, datasets_of, load_results, run_paper
     from bs4nn.trainer.plots import make_dir
 

@@ -13,15 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import bs4nn
 from bs4nn.trainer.bnn import BnnConfig, BnnResult, load_bnn, save_bnn, train_bnn
-from bs4nn.trainer.datasets import VAL_SIZE, load_dataset, train_val_split
+from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
+from bs4nn.trainer.presets import VAL_SIZE
 from bs4nn.trainer.run import checkpoint_path
 from bs4nn.trainer.train import make_config, train
-
-SHIPPED = Path(bs4nn.__file__).resolve().parents[1] / "models"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from bs4nn.trainer.model import model_from_arrays
 from bs4nn.trainer.paper import numbers
 from bs4nn.trainer.paper.context import Context
 from bs4nn.trainer.paper.models import SPECS
-from bs4nn.trainer.train import PRESETS, make_config
+from bs4nn.trainer.presets import PRESETS
+from bs4nn.trainer.train import make_config
 
 _RULE = (
     "gamma",
