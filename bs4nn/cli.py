@@ -2,6 +2,8 @@
 
 Each package registers its own sub-commands (`register(subparsers)` in its `cli` module);
 this file only assembles them and turns a Bs4nnError into a clean message and exit status 2.
+Those modules import what their options show, free of numpy (`--help` should not wait for it);
+a command's work is imported when it runs.
 """
 
 import argparse
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # a usage error (printed, status 2) or --help (status 0)
         return int(exc.code or 0)
-    except KeyboardInterrupt as exc:  # while the sub-commands' modules load (~0.5 s)
+    except KeyboardInterrupt as exc:  # while the sub-commands' modules load
         return _interrupted(_command_word(sys.argv[1:] if argv is None else argv), exc)
     # only the main thread may set handlers; a SIGTERM ignored by whoever started us stays so
     catch_term = (

@@ -6,18 +6,11 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from bs4nn.codegen.export import check_export_dir, export_firmware
-from bs4nn.codegen.footprint import target_info
-from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.targets import DEFAULT_TARGET
-from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import check_not_input, check_output
-from bs4nn.trainer.model import Model
 from bs4nn.trainer.options import (
     dataset_spec,
     existing_dir,
@@ -26,6 +19,12 @@ from bs4nn.trainer.options import (
     path,
 )
 from bs4nn.trainer.semantics import network_shape
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bs4nn.codegen.intmodel import IntModel
+    from bs4nn.trainer.model import Model
 
 CHECK_IMAGES = 10000  # default of --check-images
 
@@ -85,6 +84,14 @@ C_ONLY = {
 def run_export(args: argparse.Namespace) -> int:
     if args.format == "nir":
         return _export_nir(args)
+    # numpy and jinja2 come with these: imported when an export runs, not for --help
+    from bs4nn.codegen.export import check_export_dir, export_firmware
+    from bs4nn.codegen.footprint import target_info
+    from bs4nn.codegen.intmodel import IntModel
+    from bs4nn.trainer.datasets import load_dataset
+    from bs4nn.trainer.evaluate import check_data_fits
+    from bs4nn.trainer.model import Model
+
     for name, default in C_ONLY.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
@@ -122,6 +129,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _export_nir(args: argparse.Namespace) -> int:
+    from bs4nn.trainer.model import Model
     from bs4nn.trainer.nir_graph import write_nir
 
     given = given_options(args, C_ONLY)

@@ -65,6 +65,53 @@ def test_building_the_parser_reads_no_file(monkeypatch):
     build_parser()
 
 
+def test_help_imports_no_numpy():
+    """`bs4nn --help` and every `bs4nn COMMAND [ACTION] --help` wait for none of numpy, numba,
+    scipy, matplotlib, jinja2, pyserial, tqdm: what the parser shows (choices, defaults) lives
+    in modules free of them, the commands' work is imported when it runs. In a new process:
+    every help the parser has, printed by main(), then the libraries loaded."""
+    heavy = ("numpy", "numba", "scipy", "matplotlib", "jinja2", "serial", "tqdm", "nir")
+    code = (
+        "import argparse, contextlib, io, sys\n"
+        "from bs4nn.cli import build_parser, main\n"
+        "def commands(parser):\n"
+        "    yield parser.prog.split()[1:]\n"
+        "    for action in parser._actions:\n"
+        "        if isinstance(action, argparse._SubParsersAction):\n"
+        "            for sub in action.choices.values():\n"
+        "                yield from commands(sub)\n"
+        "for argv in commands(build_parser()):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "        status = main([*argv, '--help'])\n"
+        "    print(' '.join(['bs4nn', *argv]), status, out.getvalue().split()[0])\n"
+        f"print('loaded:', *[name for name in {heavy!r} if name in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stderr == ""
+    assert proc.stdout.splitlines() == [
+        f"bs4nn{command} 0 usage:"
+        for command in (
+            "",
+            " data",
+            " data fetch",
+            " data verify",
+            " data where",
+            " train",
+            " eval",
+            " calibrate",
+            " import-nir",
+            " export",
+            " boards",
+            " build",
+            " bench",
+            " sweep",
+            " eembc",
+            " demo",
+            " paper",
+        )
+    ] + ["loaded:"]
+
+
 def test_numba_is_imported_when_a_kernel_first_runs(data_dir):
     """numba takes about a second to import: building the parser, --help, a usage error and
     the commands that run no kernel leave it out (bs4nn.trainer.lazy); the first kernel run

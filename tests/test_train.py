@@ -459,7 +459,7 @@ def test_resume_names_a_setting_the_checkpoint_has_and_the_run_lacks(tmp_path):
 def test_cli_train_refuses_a_network_too_large_for_memory(tmp_path, monkeypatch, capsys):
     """Said in one line before anything is loaded or written (numpy's own MemoryError would
     come with a traceback, or the kernel would kill the process)."""
-    import bs4nn.trainer.cli as commands
+    import bs4nn.trainer.commands as commands
     from bs4nn.trainer import memory
 
     monkeypatch.setattr(commands, "available_memory", lambda: 16 * memory.GIB)
@@ -486,7 +486,7 @@ def test_cli_train_refuses_a_network_too_large_for_memory(tmp_path, monkeypatch,
 def test_cli_train_interrupted_offers_resume_only_when_a_checkpoint_exists(
     tmp_path, monkeypatch, capsys
 ):
-    import bs4nn.trainer.cli as commands
+    import bs4nn.trainer.commands as commands
 
     out = tmp_path / "m.bs4nn"
 

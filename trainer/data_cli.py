@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from bs4nn.trainer import datasets
 from bs4nn.trainer.options import existing_dir, path
 from bs4nn.trainer.presets import DATASETS
 
@@ -39,6 +38,8 @@ def _data_dir_arg(p: argparse.ArgumentParser, help_text: str) -> None:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    from bs4nn.trainer import datasets
+
     result = datasets.fetch(args.name, args.data_dir)
     folder = result.root / args.name
     for fname in result.already_good:
@@ -49,6 +50,8 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from bs4nn.trainer import datasets
+
     names = [args.name] if args.name else list(DATASETS)
     bad = 0
     for name in names:
@@ -70,6 +73,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _where(args: argparse.Namespace) -> int:
+    from bs4nn.trainer import datasets
+
     for root in datasets.data_roots(args.data_dir):
         if root.path.is_dir():
             state = "exists"
