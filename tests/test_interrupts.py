@@ -69,6 +69,8 @@ def test_ctrl_c_while_calibrating_is_a_keyboard_interrupt():
         timer.start()
         try:
             with pytest.raises(KeyboardInterrupt):
-                calibrate_thresholds(model, images, labels, log=lambda line: None)
+                # on a loaded machine a call may end before the signal: the next one takes it
+                for _ in range(50):
+                    calibrate_thresholds(model, images, labels, log=lambda line: None)
         finally:
             timer.join()
