@@ -167,6 +167,42 @@ def test_thresholds_and_reset(board, images):
     assert Device(link).handshake().thresholds == intmodel.thresholds
 
 
+def _row_adder_images():
+    """Images whose looks add every number of rows a round can take: all 784 pixels at one
+    step (the counts pass 64, 128, ...), then 1, 2, 3, ... 39 pixels per step, one pixel per
+    step for 200 steps, and uniform random pixels."""
+    rng = np.random.default_rng(5)
+    stairs = np.zeros(784, np.uint8)
+    where = rng.permutation(784)
+    at = 0
+    for t in range(39):
+        stairs[where[at : at + t + 1]] = 255 - t
+        at += t + 1
+    single = np.zeros(784, np.uint8)
+    single[rng.permutation(784)[:200]] = 255 - np.arange(200)
+    return np.stack(
+        [np.full(784, 255, np.uint8), stairs, single, *rng.integers(0, 256, (3, 784), np.uint8)]
+    )
+
+
+@pytest.mark.parametrize("thresholds", [(1, 1), (12, 2)])
+def test_thumb2_row_adder_equals_reference_on_every_round_size(board, thresholds):
+    """The default build adds a look's rows with the Thumb-2 adder (rounds of up to 15 rows,
+    its first 1 to 4 rows into zero planes, a single last row with a ripple carry): looks of
+    every size, counts past plane 5, give what the reference gives."""
+    intmodel, link = board
+    images = _row_adder_images()
+    dev = Device(link)
+    dev.handshake()
+    dev.set_thresholds(thresholds)
+    try:
+        replies = [r.reply for r in dev.stream(images)]
+    finally:
+        dev.reset()
+    ref = reference_batch(intmodel, images, list(thresholds))
+    assert mismatches(ref, replies_as_batch(replies)) == []
+
+
 def _valid_infer_works(raw, intmodel, image, seq=100):
     reply = raw.reply(b"\x00" + p.infer_request(seq, image))
     assert reply.seq == seq

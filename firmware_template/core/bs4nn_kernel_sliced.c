@@ -34,10 +34,12 @@
 #define HOT static inline __attribute__((always_inline))
 #define COLD static __attribute__((noinline))
 #define FALLTHROUGH __attribute__((fallthrough))
+#define LIKELY(x) __builtin_expect((x), 1)
 #else
 #define HOT static inline
 #define COLD static
 #define FALLTHROUGH (void)0
+#define LIKELY(x) (x)
 #endif
 
 static uint32_t ctz32(uint32_t x)
@@ -111,11 +113,15 @@ HOT void add_four(uint32_t *pl, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t 
 }
 
 /* Thumb-2 (Cortex-M3 and up): the carry-save row adder of add_rows in hand-written assembly,
- * the same sums: rounds of up to 15 rows added by carry-save adders into four planes (r4-r7,
- * starting from the round's first row), which then go into the word's planes with one
- * multiple load and store; the last one or two rows (all of them when there are no more) go
- * in one by one, each with a ripple carry. Registers: r0 planes, r1 base, r2 o, r3 n. */
-#if defined(__GNUC__) && defined(__thumb2__) && !defined(BS4NN_PORTABLE_ROWS)
+ * the same sums: rounds of up to 15 rows added by carry-save adders into four planes (r4-r7),
+ * which then go into the word's planes 0-5 with one multiple load and store (the carry out of
+ * plane 5 ripples on, rarely). A round of m rows starts with its first (m - 1) % 4 + 1 rows
+ * summed straight into zero planes (no adder for the planes still zero), then adds four rows
+ * at a time; a look's last single row (all of a one-row look) goes in with a ripple carry.
+ * Registers: r0 planes, r1 base, r2 o, r3 n. Words of fewer than six planes (fan-in < 64)
+ * keep the C adder. */
+#if defined(__GNUC__) && defined(__thumb2__) && !defined(BS4NN_PORTABLE_ROWS) && \
+    BS4NN_PLANES >= 6
 #define BS4NN_THUMB2_ROWS 1
 #define ARG __attribute__((unused)) /* the arguments are r0-r3 in the assembly */
 __attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl,
@@ -125,20 +131,66 @@ __attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl,
     __asm__ volatile(
         ".syntax unified\n"
         "    push    {r4-r11, lr}\n"
-        "1:  cmp     r3, #2\n" /* a round: m = min(n, 15) rows */
+        "1:  cmp     r3, #1\n" /* a round: m = min(n, 15) rows */
         "    bls     8f\n"
         "    usat    r12, #4, r3\n"
         "    sub     r3, r3, r12\n"
-        "    push    {r0, r3}\n"
-        "    ldrh    r0, [r2], #2\n" /* the first row is the sum so far */
-        "    ldr     r4, [r1, r0, lsl #2]\n"
-        "    mov     r5, #0\n"
-        "    mov     r6, #0\n"
-        "    mov     r7, #0\n"
-        "    sub     r12, r12, #1\n"
-        "    and     r3, r12, #3\n"
-        "    lsrs    r0, r12, #2\n"
-        "    beq     3f\n"
+        "    push    {r1, r3}\n"
+        "    lsr     r3, r12, #2\n" /* m / 4 (one less when h = 4) times four rows after h */
+        "    tbb     [pc, r12]\n" /* by m: the first h = (m - 1) % 4 + 1 rows, into zero planes */
+        "0:  .byte   (21f - 0b) / 2, (21f - 0b) / 2, (22f - 0b) / 2, (23f - 0b) / 2\n"
+        "    .byte   (24f - 0b) / 2, (21f - 0b) / 2, (22f - 0b) / 2, (23f - 0b) / 2\n"
+        "    .byte   (24f - 0b) / 2, (21f - 0b) / 2, (22f - 0b) / 2, (23f - 0b) / 2\n"
+        "    .byte   (24f - 0b) / 2, (21f - 0b) / 2, (22f - 0b) / 2, (23f - 0b) / 2\n"
+        "21: ldrh    r12, [r2], #2\n" /* h = 1 */
+        "    ldr     r4, [r1, r12, lsl #2]\n"
+        "    movs    r5, #0\n"
+        "    movs    r6, #0\n"
+        "    movs    r7, #0\n"
+        "    b       3f\n"
+        "22: ldrh    r12, [r2], #2\n" /* h = 2: a half adder */
+        "    ldr     r8, [r1, r12, lsl #2]\n"
+        "    ldrh    r12, [r2], #2\n"
+        "    ldr     r9, [r1, r12, lsl #2]\n"
+        "    eor     r4, r8, r9\n"
+        "    and     r5, r8, r9\n"
+        "    movs    r6, #0\n"
+        "    movs    r7, #0\n"
+        "    b       3f\n"
+        "24: ldrh    r12, [r2], #2\n" /* h = 4: the four-row round from zero planes */
+        "    ldr     r8, [r1, r12, lsl #2]\n"
+        "    ldrh    r12, [r2], #2\n"
+        "    ldr     r9, [r1, r12, lsl #2]\n"
+        "    ldrh    r12, [r2], #2\n"
+        "    ldr     r10, [r1, r12, lsl #2]\n"
+        "    ldrh    r12, [r2], #2\n"
+        "    ldr     r11, [r1, r12, lsl #2]\n"
+        "    eor     r12, r8, r9\n"
+        "    and     r8, r8, r9\n"
+        "    eor     lr, r12, r10\n"
+        "    and     r12, r12, r10\n"
+        "    and     r9, lr, r11\n"
+        "    orr     r9, r12, r9\n"
+        "    eor     r4, lr, r11\n"
+        "    eor     r5, r8, r9\n"
+        "    and     r6, r8, r9\n"
+        "    movs    r7, #0\n"
+        "    subs    r3, #1\n" /* m / 4 - 1 */
+        "    b       3f\n"
+        "23: ldrh    r12, [r2], #2\n" /* h = 3: a full adder */
+        "    ldr     r8, [r1, r12, lsl #2]\n"
+        "    ldrh    r12, [r2], #2\n"
+        "    ldr     r9, [r1, r12, lsl #2]\n"
+        "    ldrh    r12, [r2], #2\n"
+        "    ldr     r10, [r1, r12, lsl #2]\n"
+        "    eor     r12, r8, r9\n"
+        "    and     r5, r8, r9\n"
+        "    and     lr, r12, r10\n"
+        "    orr     r5, r5, lr\n"
+        "    eor     r4, r12, r10\n"
+        "    movs    r6, #0\n"
+        "    movs    r7, #0\n"
+        "3:  cbz     r3, 5f\n"
         "2:  ldrh    r12, [r2], #2\n" /* four rows: three full adders, two half adders */
         "    ldr     r8, [r1, r12, lsl #2]\n"
         "    ldrh    r12, [r2], #2\n"
@@ -165,75 +217,48 @@ __attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl,
         "    and     lr, r6, r8\n"
         "    eor     r6, r6, r8\n"
         "    eor     r7, r7, lr\n"
-        "    subs    r0, r0, #1\n"
+        "    subs    r3, #1\n"
         "    bne     2b\n"
-        "3:  tst     r3, #2\n" /* two rows */
-        "    beq     4f\n"
-        "    ldrh    r12, [r2], #2\n"
-        "    ldr     r8, [r1, r12, lsl #2]\n"
-        "    ldrh    r12, [r2], #2\n"
-        "    ldr     r9, [r1, r12, lsl #2]\n"
-        "    eor     r12, r4, r8\n"
-        "    and     r8, r4, r8\n"
-        "    and     lr, r12, r9\n"
-        "    orr     r8, r8, lr\n"
-        "    eor     r4, r12, r9\n"
-        "    and     lr, r5, r8\n"
-        "    eor     r5, r5, r8\n"
-        "    and     r8, r6, lr\n"
-        "    eor     r6, r6, lr\n"
-        "    eor     r7, r7, r8\n"
-        "4:  tst     r3, #1\n" /* one row */
-        "    beq     5f\n"
-        "    ldrh    r12, [r2], #2\n"
-        "    ldr     r8, [r1, r12, lsl #2]\n"
-        "    and     lr, r4, r8\n"
-        "    eor     r4, r4, r8\n"
-        "    and     r8, r5, lr\n"
-        "    eor     r5, r5, lr\n"
-        "    and     lr, r6, r8\n"
-        "    eor     r6, r6, r8\n"
-        "    eor     r7, r7, lr\n"
-        "5:  pop     {r0, r3}\n" /* planes += r4..r7 */
-        "    ldm     r0, {r8-r11}\n"
-        "    and     r12, r8, r4\n"
-        "    eor     r8, r8, r4\n"
-        "    eor     lr, r9, r5\n"
-        "    and     r5, r9, r5\n"
-        "    eor     r9, lr, r12\n"
+        "5:  ldm     r0, {r1, r3, r8-r11}\n" /* planes 0-5 (r1, r3, r8-r11) += r4..r7 */
+        "    and     r12, r1, r4\n"
+        "    eor     r1, r1, r4\n"
+        "    eor     lr, r3, r5\n"
+        "    and     r5, r3, r5\n"
+        "    eor     r3, lr, r12\n"
         "    and     lr, lr, r12\n"
         "    orr     r12, r5, lr\n"
-        "    eor     lr, r10, r6\n"
-        "    and     r6, r10, r6\n"
-        "    eor     r10, lr, r12\n"
+        "    eor     lr, r8, r6\n"
+        "    and     r6, r8, r6\n"
+        "    eor     r8, lr, r12\n"
         "    and     lr, lr, r12\n"
         "    orr     r12, r6, lr\n"
-        "    eor     lr, r11, r7\n"
-        "    and     r7, r11, r7\n"
-        "    eor     r11, lr, r12\n"
+        "    eor     lr, r9, r7\n"
+        "    and     r7, r9, r7\n"
+        "    eor     r9, lr, r12\n"
         "    and     lr, lr, r12\n"
         "    orr     r12, r7, lr\n"
-        "    stm     r0, {r8-r11}\n"
-        "    cmp     r12, #0\n"
+        "    and     lr, r10, r12\n"
+        "    eor     r10, r10, r12\n"
+        "    ands    r12, r11, lr\n"
+        "    eor     r11, r11, lr\n"
+        "    stm     r0, {r1, r3, r8-r11}\n"
+        "    pop     {r1, r3}\n"
         "    beq     1b\n"
-        "    add     r4, r0, #16\n"
-        "6:  ldr     lr, [r4]\n" /* the carry out of plane 3 ripples on */
+        "    add     r4, r0, #24\n"
+        "6:  ldr     lr, [r4]\n" /* the carry out of plane 5 ripples on */
         "    eor     lr, lr, r12\n"
         "    str     lr, [r4], #4\n"
         "    bics    r12, r12, lr\n"
         "    bne     6b\n"
         "    b       1b\n"
-        "8:  cbz     r3, 9f\n" /* the last one or two rows one by one */
-        "7:  ldrh    r12, [r2], #2\n"
+        "8:  cbz     r3, 9f\n" /* a last single row, with a ripple carry */
+        "    ldrh    r12, [r2]\n"
         "    ldr     r5, [r1, r12, lsl #2]\n"
-        "    mov     r4, r0\n"
-        "    cbz     r5, 10f\n"
-        "11: ldr     lr, [r4]\n"
+        "    cbz     r5, 9f\n"
+        "7:  ldr     lr, [r0]\n"
         "    eor     lr, lr, r5\n"
-        "    str     lr, [r4], #4\n"
+        "    str     lr, [r0], #4\n"
         "    bics    r5, r5, lr\n"
-        "    bne     11b\n"
-        "10: subs    r3, r3, #1\n"
         "    bne     7b\n"
         "9:  pop     {r4-r11, pc}\n");
 }
@@ -557,7 +582,7 @@ HOT void layer_step(layer_t *layers, uint32_t l, uint32_t *out_fired)
         const uint32_t trig = st->trig[lw];
         uint32_t f;
 
-        if (trig > recv) {
+        if (LIKELY(trig > recv)) { /* most words are not due: the scan's path falls through */
             if (trig < mintrig) {
                 mintrig = trig;
             }
