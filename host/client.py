@@ -186,10 +186,20 @@ class Device:
                     raise Bs4nnError(f"the device answered {what} with {type(reply).__name__}")
                 return reply
             self.stats.resends += 1
-        raise DeviceSilent(
+        raise self._no_valid_reply(what)
+
+    def _no_valid_reply(self, what: str) -> DeviceSilent:
+        """No valid reply to `what` after MAX_TRIES sends: what to check, how to go on."""
+        said = (
             f"no valid reply to {what} from {self.link.name} after {MAX_TRIES} tries of "
-            f"{self.timeout:g} s each (--timeout): is the bs4nn firmware running on it, in binary "
-            "mode, at the right baud rate? Reset the board and try again"
+            f"{self.timeout:g} s each (--timeout)"
+        )
+        then = how_to_go_on(self.link.emulator, "reset the board, then")
+        if self.link.emulator is not None:  # its firmware was built and started by bs4nn
+            return DeviceSilent(f"{said}; {then}")
+        return DeviceSilent(
+            f"{said}: is the bs4nn firmware running on it, in binary mode, at the right baud "
+            f"rate? {then[0].upper()}{then[1:]}"
         )
 
     # ------------------------------------------------------------ commands
@@ -269,9 +279,10 @@ class Device:
 
     def _resend(self, pend: _Pending) -> None:
         if pend.tries >= MAX_TRIES:
+            then = how_to_go_on(self.link.emulator, "check the cable, baud rate and ground, then")
             raise DeviceSilent(
                 f"image {pend.index} was sent {pend.tries} times without a valid reply: the "
-                f"link to {self.link.name} is too noisy (check cable, baud rate, ground)"
+                f"link to {self.link.name} is too noisy; {then}"
             )
         pend.tries += 1
         pend.sent_at = time.monotonic()

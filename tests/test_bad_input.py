@@ -1659,21 +1659,24 @@ CASES = [
         "bench --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5",
         "bs4nn bench: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s each "
         "(--timeout): is the bs4nn firmware running on it, in binary mode, at the right baud "
-        "rate? Reset the board and try again",
+        "rate? Nothing was kept; reset the board, then run the command again: bs4nn bench "
+        "--model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5",
     ),
     (
         "sweep-port-silent",
         "sweep --model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5",
         "bs4nn sweep: error: no valid reply to INFO from {pty} after 4 tries of 0.2 s each "
         "(--timeout): is the bs4nn firmware running on it, in binary mode, at the right baud "
-        "rate? Reset the board and try again",
+        "rate? Nothing was kept; reset the board, then run the command again: bs4nn sweep "
+        "--model {w}/good.bs4nn --port {pty} --timeout 0.2 --limit 5",
     ),
     (
         "bench-port-silent-new-out",
         "bench --model {w}/good.bs4nn --port {pty} --timeout 0.05 --limit 5 --out {w}/cwd/a/b",
         "bs4nn bench: error: no valid reply to INFO from {pty} after 4 tries of 0.05 s each "
         "(--timeout): is the bs4nn firmware running on it, in binary mode, at the right baud "
-        "rate? Reset the board and try again",
+        "rate? Nothing was kept; reset the board, then run the command again: bs4nn bench "
+        "--model {w}/good.bs4nn --port {pty} --timeout 0.05 --limit 5 --out {w}/cwd/a/b",
     ),
     (
         "bench-port-not-tty",
@@ -1754,7 +1757,9 @@ def test_bad_input(argv, expected, world, silent_port, capsys, monkeypatch):
     monkeypatch.chdir(world / "cwd")
     monkeypatch.delenv("BS4NN_DATA", raising=False)
     before = snapshot(world)
-    status = main(shlex.split(argv.format(w=world, pty=silent_port)))
+    argv = shlex.split(argv.format(w=world, pty=silent_port))
+    monkeypatch.setattr(sys, "argv", ["bs4nn", *argv])  # as typed: the command to run again
+    status = main(argv)
     out, err = capsys.readouterr()
     assert status == 2  # every refusal, from argparse or from a check
     assert err.splitlines() == [expected.format(w=world, pty=silent_port, commands=COMMANDS)]

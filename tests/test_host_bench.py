@@ -152,6 +152,70 @@ def test_an_error_before_anything_was_kept_gives_the_command_that_runs_it_again(
         assert (out / "images.csv").read_text().count("\n") == 1  # its header alone
 
 
+NO_VALID_REPLY = (
+    "no valid reply to {what} from {port} after 4 tries of 0.5 s each (--timeout): is the bs4nn "
+    "firmware running on it, in binary mode, at the right baud rate? "
+)
+TOO_NOISY = (
+    "image {image} was sent 4 times without a valid reply: the link to {port} is too noisy; "
+)
+ALWAYS_DROPPED = set(range(1, 100))  # every INFER request's reply from the first one on
+
+
+@pytest.mark.parametrize(
+    ("command", "faults", "said"),
+    [
+        (
+            "bench",
+            Faults(silent_after=0),  # the handshake's INFO unanswered
+            NO_VALID_REPLY.format(what="INFO", port="{port}")
+            + "Nothing was kept; reset the board, then run the command again: {argv}",
+        ),
+        (  # the first setting kept, the second one's SET_THRESHOLDS unanswered
+            "sweep",
+            Faults(silent_after=N),
+            NO_VALID_REPLY.format(what="SET_THRESHOLDS", port="{port}")
+            + "Results so far are kept; reset the board, then resume with: {argv} --resume",
+        ),
+        (  # the first 20 images go one at a time: image 0 is the one in flight
+            "bench",
+            Faults(drop_replies=ALWAYS_DROPPED),
+            TOO_NOISY.format(image=0, port="{port}") + "nothing was kept; check the cable, baud "
+            "rate and ground, then run the command again: {argv}",
+        ),
+        (  # images 0 to 2 kept
+            "bench",
+            Faults(drop_replies=ALWAYS_DROPPED - {1, 2, 3}),
+            TOO_NOISY.format(image=3, port="{port}") + "results so far are kept; check the "
+            "cable, baud rate and ground, then resume with: {argv} --resume",
+        ),
+        (  # the first setting kept, image 0 of the second one never answered
+            "sweep",
+            Faults(drop_replies={N + i for i in ALWAYS_DROPPED}),
+            TOO_NOISY.format(image=0, port="{port}") + "results so far are kept; check the "
+            "cable, baud rate and ground, then resume with: {argv} --resume",
+        ),
+    ],
+    ids=[
+        "bench-silent",
+        "sweep-silent-second-setting",
+        "bench-noisy",
+        "bench-noisy-kept",
+        "sweep-noisy-kept",
+    ],
+)
+def test_no_valid_reply_or_a_noisy_link_says_what_was_kept_and_how_to_go_on(
+    model_path, intmodel, tmp_path, monkeypatch, capsys, command, faults, said
+):
+    with FakeDevice(intmodel, faults) as fake:
+        argv = [command, "--model", model_path, "--port", fake.port, "--limit", N]
+        argv += [*(["--thetas", "2,6"] if command == "sweep" else []), "--no-progress"]
+        argv += ["--out", tmp_path / "out", "--timeout", "0.5"]
+        assert cli(monkeypatch, *argv) == 2
+    said = said.format(port=fake.port, argv=f"bs4nn {typed(*argv)}")
+    assert capsys.readouterr().err == f"bs4nn {command}: error: {said}\n"
+
+
 @pytest.mark.parametrize("command", ["bench", "sweep"])
 def test_a_run_that_starts_over_gives_the_command_that_would_have_resumed(
     model_path, intmodel, tmp_path, monkeypatch, capsys, command
@@ -1073,20 +1137,21 @@ def test_a_port_that_cannot_be_opened_is_the_only_thing_said(model_path, tmp_pat
     assert capsys.readouterr().out == "" and not out.exists()
 
 
-def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
-    model_path, intmodel, tmp_path, monkeypatch, capsys
-):
-    # the emulator replaced by the fake device on its pty: no board for the user to restart
+def emulate_with(monkeypatch, intmodel, faults) -> list[str]:
+    """The emulator of `bench --emulate` replaced by the fake device on its pty (QEMU, its
+    process a sleeper): no board for the user to restart. The ports it served, once run."""
     import contextlib
     import subprocess
-    import sys
 
     import bs4nn.host.connect as connect
     from bs4nn.host.emulate import RunningEmulator
 
+    ports = []
+
     @contextlib.contextmanager
     def emulator(board, fw_dir):
-        with FakeDevice(intmodel, Faults(silent_after=3)) as fake:
+        with FakeDevice(intmodel, faults) as fake:
+            ports.append(fake.port)
             sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
             try:
                 yield RunningEmulator("qemu", fake.port, sleeper)
@@ -1097,6 +1162,13 @@ def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
     monkeypatch.setattr(connect, "require_emulator", lambda board: None)
     monkeypatch.setattr(connect, "prepare_emulated_firmware", lambda *a, **kw: {})
     monkeypatch.setattr(connect, "running_emulator", emulator)
+    return ports
+
+
+def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
+    model_path, intmodel, tmp_path, monkeypatch, capsys
+):
+    emulate_with(monkeypatch, intmodel, Faults(silent_after=3))
     argv = ["bench", "--model", model_path, "--emulate", "--out", tmp_path, "--timeout", "0.5"]
     assert cli(monkeypatch, *argv, "--no-progress", "--limit", N) == 2
     assert capsys.readouterr().err.endswith(
@@ -1104,6 +1176,33 @@ def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
         f"with: bs4nn {typed(*argv)} --no-progress --limit {N} --resume\n"
     )
     assert len(csv_indices(tmp_path / "images.csv")) == 3
+
+
+@pytest.mark.parametrize(
+    ("faults", "said"),
+    [
+        (  # the handshake's INFO unanswered; no firmware question: bs4nn built and started it
+            Faults(silent_after=0),
+            "no valid reply to INFO from {port} after 4 tries of 0.5 s each (--timeout); nothing "
+            "was kept; to start QEMU anew and go on, run the command again: {argv}",
+        ),
+        (  # images 0 to 2 kept
+            Faults(drop_replies=ALWAYS_DROPPED - {1, 2, 3}),
+            TOO_NOISY.format(image=3, port="{port}") + "results so far are kept; to start QEMU "
+            "anew and go on, resume with: {argv} --resume",
+        ),
+    ],
+    ids=["silent", "noisy"],
+)
+def test_no_valid_reply_or_a_noisy_link_on_an_emulated_board_says_to_start_it_anew(
+    model_path, intmodel, tmp_path, monkeypatch, capsys, faults, said
+):
+    ports = emulate_with(monkeypatch, intmodel, faults)
+    argv = ["bench", "--model", model_path, "--emulate", "--out", tmp_path / "out"]
+    argv += ["--timeout", "0.5", "--no-progress", "--limit", N]
+    assert cli(monkeypatch, *argv) == 2
+    said = said.format(port=ports[0], argv=f"bs4nn {typed(*argv)}")
+    assert capsys.readouterr().err == f"bs4nn bench: error: {said}\n"
 
 
 def test_an_emulator_that_exits_is_started_anew_by_resume(
