@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import bs4nn.trainer.cli
+import bs4nn.trainer.commands
 from bs4nn.cli import main
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
@@ -216,7 +216,7 @@ def fake_train(monkeypatch):
         model.save(out)
         return SimpleNamespace(model=model)
 
-    monkeypatch.setattr(bs4nn.trainer.cli, "train", fake)
+    monkeypatch.setattr(bs4nn.trainer.commands, "train", fake)
     return models
 
 
@@ -238,12 +238,10 @@ def test_cli_train_writes_training_curves(tmp_path, fake_train, capsys, no_plot)
 def test_cli_train_interrupted_while_drawing_says_how_to_draw_later(
     tmp_path, fake_train, capsys, monkeypatch
 ):
-    import bs4nn.trainer.cli
-
     def interrupted(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bs4nn.trainer.cli, "_training_plot", interrupted)
+    monkeypatch.setattr(bs4nn.trainer.commands, "_training_plot", interrupted)
     fake_train.append(METRICS)
     out = tmp_path / "tiny.bs4nn"
     assert main(["train", "--hidden", "20", "--out", str(out)]) == 130
