@@ -77,7 +77,14 @@ void bs4nn_bucket_inputs(const uint8_t *pixels, uint16_t *order, uint16_t *start
     uint32_t acc = 0;
 
     /* 1. start[t + 2] = pixels spiking at step t (start[257 - I]) */
-    memset(start, 0, (BS4NN_TMAX + 2) * sizeof *start);
+    for (t = 0; t < BS4NN_TMAX + 2; t += 6) { /* 258 = 43 x 6; a loop, not libc's memset */
+        start[t] = 0;
+        start[t + 1] = 0;
+        start[t + 2] = 0;
+        start[t + 3] = 0;
+        start[t + 4] = 0;
+        start[t + 5] = 0;
+    }
     for (i = 0; i + 4u <= BS4NN_N_INPUT; i += 4u) {
         if (four_zero(pixels + i)) {
             continue;
@@ -142,9 +149,14 @@ void bs4nn_infer(const uint8_t pixels[BS4NN_N_INPUT], bs4nn_result_t *r)
 {
     uint32_t j;
 
-    memset(r, 0, sizeof *r);
+    r->label = 0;
+    r->flags = 0;
+    r->decision_step = 0;
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
         r->output_steps[j] = BS4NN_NO_SPIKE;
+    }
+    for (j = 0; j <= BS4NN_NUM_LAYERS; j++) {
+        r->spikes[j] = 0;
     }
     bs4nn_kernel_infer(pixels, thresholds, r);
 }

@@ -23,8 +23,6 @@
 
 #if BS4NN_KERNEL_ID == BS4NN_KERNEL_ID_sliced
 
-#include <string.h>
-
 #define NEVER 0xFFFFFFFFu /* trig of a word without alive lanes */
 /* two weight layers: layer_step is inlined once per layer, with l a constant in each copy;
  * deeper networks share one copy (the flash budget) */
@@ -492,9 +490,22 @@ static void reset_state(layer_t *layers, const int16_t *k)
     uint32_t l;
     uint32_t w;
     uint32_t lw = 0;
+    uint32_t *pl = st->planes[0];
+    uint32_t left = sizeof st->planes / sizeof *pl;
 
-    memset(st->planes, 0, sizeof st->planes);
-    memset(st->synced, 0, sizeof st->synced);
+    /* zero loops, not libc's memset (162 bytes of flash) */
+    for (; left >= 4u; left -= 4u, pl += 4) {
+        pl[0] = 0;
+        pl[1] = 0;
+        pl[2] = 0;
+        pl[3] = 0;
+    }
+    for (; left != 0u; left--) {
+        *pl++ = 0;
+    }
+    for (w = 0; w < BS4NN_FIRST_LANE_WORDS; w++) {
+        st->synced[w] = 0;
+    }
     for (l = 0; l < BS4NN_NUM_LAYERS; l++) {
         const uint32_t n = bs4nn_layer_sizes[l + 1];
         layers[l].first = lw;
@@ -626,7 +637,9 @@ void bs4nn_kernel_infer(const uint8_t *pixels, const int16_t *k, bs4nn_result_t 
     uint32_t j;
 
     reset_state(layers, k);
-    memset(out_fired, 0, sizeof out_fired);
+    for (j = 0; j < BS4NN_WORDS(BS4NN_N_OUTPUT); j++) {
+        out_fired[j] = 0;
+    }
     bs4nn_bucket_inputs(pixels, st->order, st->start, BS4NN_WORDS(bs4nn_layer_sizes[1]));
     for (t = 0; t < BS4NN_TMAX; t++) {
         const uint32_t n = st->start[t + 1];

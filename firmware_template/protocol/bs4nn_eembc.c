@@ -62,11 +62,16 @@ static int hex_value(char c)
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
-/* Split on spaces in place: up to 4 words. */
+/* Split on spaces in place: up to 4 words, the missing ones 0 (set one by one: an
+ * initializer becomes a call to libc's memset, 162 bytes of flash). */
 static int split(char *line, char *words[4])
 {
     int n = 0;
 
+    words[0] = 0;
+    words[1] = 0;
+    words[2] = 0;
+    words[3] = 0;
     while (*line && n < 4) {
         while (*line == ' ' || *line == '\r' || *line == '\n' || *line == '\t') {
             *line++ = 0;
@@ -308,7 +313,7 @@ void bs4nn_eembc_boot(void)
 
 void bs4nn_eembc_command(char *line)
 {
-    char *w[4] = {0, 0, 0, 0};
+    char *w[4];
 
     if (line == 0) {
         bs4nn_text_write("e-[Command too long]\r\n");
