@@ -285,6 +285,11 @@ def test_eembc_performance_mode_sequence(board, images):
         f"m-model-hash-[{intmodel.model_hash}]",
         "m-ready",
     ]
+    assert raw.text("help") == [
+        "ULPMark for tinyML Firmware V0.0.1",
+        "name, profile, timestamp, db load N, db HH.., db print, infer N [W=10], results, help",
+        "m-ready",
+    ]
     assert raw.text("db load 784") == ["m-[Expecting 784 bytes]", "m-ready"]
     image = images[3]
     chunks = [image[i : i + 31] for i in range(0, 784, 31)]  # as the MLPerf Tiny runner sends

@@ -334,8 +334,9 @@ void bs4nn_eembc_command(char *line)
     } else if (bs4nn_text_eq(w[0], "results")) {
         results();
     } else if (bs4nn_text_eq(w[0], "help")) {
-        bs4nn_text_write(FW_VERSION "\r\nname, profile, timestamp, db load N, db HH.., db print, "
-                       "infer N [W=10], results, help\r\n");
+        bs4nn_text_write(FW_VERSION); /* the profile's string: no second copy in flash */
+        bs4nn_text_write("\r\nname, profile, timestamp, db load N, db HH.., db print, "
+                         "infer N [W=10], results, help\r\n");
     } else {
         say_line("e-[Unknown command: ", w[0], "]");
     }
