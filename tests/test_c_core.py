@@ -165,7 +165,8 @@ def _stress_images(n_in, rng, n=200):
 
 
 # widths that are not multiples of 32, one hidden neuron, three weight layers, more than 32
-# outputs (two output words), a fan-in below 16 planes' worth and one with 784 inputs
+# outputs (two output words, after one and after two hidden layers), a fan-in below 16
+# planes' worth and one with 784 inputs
 ODD_NETWORKS = [
     ([784, 600, 10], [6.0, 2.0]),
     ([784, 37, 10], [5.0, 2.0]),
@@ -174,6 +175,7 @@ ODD_NETWORKS = [
     ([784, 10], [12.0]),
     ([5, 3, 2], [1.0, 1.0]),
     ([40, 70, 9], [3.0, 2.0]),
+    ([40, 70, 40], [3.0, 2.0]),
     ([100, 65, 31, 64], [4.0, 2.0, 1.0]),
 ]
 FAST_KERNELS = ["packed", "sliced"]

@@ -441,6 +441,14 @@ typedef struct {
     uint32_t fired;   /* spikes it sent, this step's included */
 } layer_t;
 
+/* Layer l's first lane word and its number of words: constants in a copy per layer
+ * (STEP_PER_LAYER: layer 0 the first, layer 1 the output layer), which frees registers. */
+#define FIRST_WORD(ly, l) \
+    (STEP_PER_LAYER ? ((l) == 0 ? 0u : BS4NN_FIRST_LANE_WORDS) : (ly)->first)
+#define WORDS_OF(ly, l)                                                                    \
+    (STEP_PER_LAYER ? ((l) == 0 ? BS4NN_FIRST_LANE_WORDS : BS4NN_WORDS(BS4NN_N_OUTPUT)) \
+                    : (ly)->words)
+
 /* The lanes of word lw that fire with `recv` spikes received (dropped from alive); its trig is
  * computed again. */
 HOT uint32_t fire_word(uint32_t lw, const layer_t *ly, uint32_t need, uint32_t nb, int unrolled)
@@ -475,11 +483,12 @@ HOT uint32_t fire_word(uint32_t lw, const layer_t *ly, uint32_t need, uint32_t n
 /* Neuron j of layer l fired: its row reaches every lane word of layer l + 1 at once. */
 static void send_spike(const layer_t *next, uint32_t l, uint32_t j)
 {
-    const uint32_t *row = bs4nn_weights[l + 1] + j * next->words;
-    uint32_t (*pl)[BS4NN_PLANES] = bs4nn_state.planes + next->first;
+    const uint32_t words = WORDS_OF(next, l + 1);
+    const uint32_t *row = bs4nn_weights[l + 1] + j * words;
+    uint32_t (*pl)[BS4NN_PLANES] = bs4nn_state.planes + FIRST_WORD(next, l + 1);
     uint32_t v;
 
-    for (v = 0; v < next->words; v++) {
+    for (v = 0; v < words; v++) {
         add_word(pl[v], row[v]);
     }
 }
@@ -581,15 +590,15 @@ HOT void layer_step(layer_t *layers, uint32_t l, uint32_t *out_fired)
     layer_t *ly = &layers[l];
     const uint32_t recv = ly->recv;
     const uint32_t need = (ly->k + recv + 1u) >> 1;
-    /* in a copy per layer (STEP_PER_LAYER) the first layer's words are a constant, and the
-     * output layer searches with a loop (small code) */
-    const uint32_t words = STEP_PER_LAYER && l == 0 ? BS4NN_FIRST_LANE_WORDS : ly->words;
+    const uint32_t first = FIRST_WORD(ly, l);
+    const uint32_t words = WORDS_OF(ly, l);
+    /* in a copy per layer (STEP_PER_LAYER) the output layer searches with a loop (small code) */
     const int unrolled = !STEP_PER_LAYER || l == 0;
     uint32_t mintrig = NEVER;
     uint32_t w;
 
     for (w = 0; w < words; w++) {
-        const uint32_t lw = ly->first + w;
+        const uint32_t lw = first + w;
         const uint32_t trig = st->trig[lw];
         uint32_t f;
 
