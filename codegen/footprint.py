@@ -50,13 +50,13 @@ def inference_state_bytes(layer_sizes: tuple[int, ...], kernel: str = DEFAULT_KE
     """RAM of a kernel's inference state, mirroring bs4nn_state_t in
     firmware_template/core/bs4nn_kernel.h. sliced: per lane word (32 neurons of a non-input
     layer) its bit planes (enough for the largest fan-in, at least 4), the alive mask and a
-    uint32 trigger; a uint16 synced count per lane word of the first layer. ref and packed:
+    uint32 trigger; a uint32 synced count per lane word of the first layer. ref and packed:
     a counter per neuron and one slot per layer (int16, int32 from 16,384 inputs). Then, for
     all, the uint16 input order and tmax + 2 uint16 bucket starts."""
     if kernel == "sliced":
         lane_words = sum(row_words(n) for n in layer_sizes[1:])
         planes = max(4, max(layer_sizes[:-1]).bit_length())
-        size = 4 * lane_words * (planes + 2) + 2 * row_words(layer_sizes[1])
+        size = 4 * lane_words * (planes + 2) + 4 * row_words(layer_sizes[1])
     else:
         count_bytes = 2 if layer_sizes[0] <= PACKED_MAX_INPUTS else 4
         size = -(-count_bytes * (sum(layer_sizes[1:]) + len(layer_sizes) - 1) // 4) * 4

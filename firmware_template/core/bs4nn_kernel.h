@@ -72,8 +72,9 @@ typedef struct {
     uint32_t planes[BS4NN_LANE_WORDS][BS4NN_PLANES];
     uint32_t alive[BS4NN_LANE_WORDS];  /* lanes that have not fired */
     uint32_t trig[BS4NN_LANE_WORDS];   /* spikes received before which no lane can fire */
-    /* the first layer's words: the input spikes already in their planes */
-    uint16_t synced[BS4NN_FIRST_LANE_WORDS];
+    /* the first layer's words: the input spikes already in their planes (32-bit: the scan
+     * for due words reaches it from the same pointer as alive and trig) */
+    uint32_t synced[BS4NN_FIRST_LANE_WORDS];
     uint16_t order[BS4NN_N_INPUT];
     uint16_t start[BS4NN_TMAX + 2];
 } bs4nn_state_t;

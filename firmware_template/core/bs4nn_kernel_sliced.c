@@ -537,7 +537,7 @@ HOT void sync_word(uint32_t lw, uint32_t recv)
 
     add_rows(st->planes[lw], bs4nn_weights[0] + lw, st->order + st->synced[lw],
              recv - st->synced[lw]);
-    st->synced[lw] = (uint16_t)recv;
+    st->synced[lw] = recv;
 }
 
 /* A network without hidden layer: its output words take every input spike so far (the ones
