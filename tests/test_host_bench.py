@@ -1,11 +1,15 @@
 """bench / sweep / build against the Python fake device (no QEMU): reports, resume, errors."""
 
+import contextlib
 import csv
 import dataclasses
 import errno
 import json
 import os
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +17,7 @@ import pytest
 from badinput import snapshot, tiny_model
 from fake_device import FakeDevice, Faults
 
+import bs4nn.host.connect as connect
 from bs4nn.cli import main as bs4nn_main
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
@@ -20,6 +25,7 @@ from bs4nn.host.bench import run_bench
 from bs4nn.host.client import DeviceSilent
 from bs4nn.host.connect import DeviceLink
 from bs4nn.host.defaults import DEFAULT_TIMEOUT_S
+from bs4nn.host.emulate import RunningEmulator
 from bs4nn.host.outdir import LOCK_NAME
 from bs4nn.host.records import COLUMNS, RecordWriter
 from bs4nn.host.report import PLOT_NAMES
@@ -813,7 +819,6 @@ def test_sweep_json_counts_the_images_there_are_below_the_limit(
     ids=["python", "bench"],
 )
 def test_a_disk_full_in_the_middle_of_a_run_says_what_is_kept(tmp_path, monkeypatch, argv, then):
-    import contextlib
     import io
 
     from bs4nn.host.records import Record
@@ -990,8 +995,6 @@ def test_build_without_toolchain_names_packages(tmp_path, monkeypatch):
 
 def test_platformio_is_found_in_the_venv_it_was_installed_into(tmp_path, monkeypatch):
     # `make setup` installs pio into .venv/bin, which a user need not have activated
-    import sys
-
     from bs4nn.host import build
 
     venv_bin = tmp_path / "venv" / "bin"
@@ -1137,15 +1140,17 @@ def test_a_port_that_cannot_be_opened_is_the_only_thing_said(model_path, tmp_pat
     assert capsys.readouterr().out == "" and not out.exists()
 
 
+def use_emulator(monkeypatch, emulator) -> None:
+    """`bench --emulate` starts `emulator(board, fw_dir)` (a context manager yielding a
+    RunningEmulator) instead of building firmware and starting the board's emulator."""
+    monkeypatch.setattr(connect, "require_emulator", lambda board: None)
+    monkeypatch.setattr(connect, "prepare_emulated_firmware", lambda *a, **kw: {})
+    monkeypatch.setattr(connect, "running_emulator", emulator)
+
+
 def emulate_with(monkeypatch, intmodel, faults) -> list[str]:
     """The emulator of `bench --emulate` replaced by the fake device on its pty (QEMU, its
     process a sleeper): no board for the user to restart. The ports it served, once run."""
-    import contextlib
-    import subprocess
-
-    import bs4nn.host.connect as connect
-    from bs4nn.host.emulate import RunningEmulator
-
     ports = []
 
     @contextlib.contextmanager
@@ -1159,9 +1164,7 @@ def emulate_with(monkeypatch, intmodel, faults) -> list[str]:
                 sleeper.kill()
                 sleeper.wait()
 
-    monkeypatch.setattr(connect, "require_emulator", lambda board: None)
-    monkeypatch.setattr(connect, "prepare_emulated_firmware", lambda *a, **kw: {})
-    monkeypatch.setattr(connect, "running_emulator", emulator)
+    use_emulator(monkeypatch, emulator)
     return ports
 
 
@@ -1210,14 +1213,6 @@ def test_an_emulator_that_exits_is_started_anew_by_resume(
 ):
     # the emulator replaced by the fake device on its pty, hung up once 3 images are on disk,
     # and by a process that exited with status 3
-    import contextlib
-    import subprocess
-    import threading
-    import time
-
-    import bs4nn.host.connect as connect
-    from bs4nn.host.emulate import RunningEmulator
-
     port = []
 
     @contextlib.contextmanager
@@ -1242,9 +1237,7 @@ def test_an_emulator_that_exits_is_started_anew_by_resume(
             finally:
                 hanging_up.join()  # its close done before the fake's own
 
-    monkeypatch.setattr(connect, "require_emulator", lambda board: None)
-    monkeypatch.setattr(connect, "prepare_emulated_firmware", lambda *a, **kw: {})
-    monkeypatch.setattr(connect, "running_emulator", emulator)
+    use_emulator(monkeypatch, emulator)
     argv = ["bench", "--model", model_path, "--emulate", "--out", tmp_path, "--no-progress"]
     assert cli(monkeypatch, *argv, "--limit", N) == 2
     assert capsys.readouterr().err == (
