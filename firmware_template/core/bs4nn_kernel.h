@@ -70,10 +70,12 @@ uint8_t bs4nn_pick_label(const int32_t *ones, const uint8_t *fired);
 
 typedef struct {
     uint32_t planes[BS4NN_LANE_WORDS][BS4NN_PLANES];
-    uint32_t alive[BS4NN_LANE_WORDS];  /* lanes that have not fired */
+    /* the scan for due words steps one pointer over trig and reaches alive and synced from it
+     * (synced is 32-bit for that); with trig before alive GCC steps it with trig's load, one
+     * instruction fewer per word (docs/kernels.md, thirteenth entry) */
     uint32_t trig[BS4NN_LANE_WORDS];   /* spikes received before which no lane can fire */
-    /* the first layer's words: the input spikes already in their planes (32-bit: the scan
-     * for due words reaches it from the same pointer as alive and trig) */
+    uint32_t alive[BS4NN_LANE_WORDS];  /* lanes that have not fired */
+    /* the first layer's words: the input spikes already in their planes */
     uint32_t synced[BS4NN_FIRST_LANE_WORDS];
     uint16_t order[BS4NN_N_INPUT];
     uint16_t start[BS4NN_TMAX + 2];
