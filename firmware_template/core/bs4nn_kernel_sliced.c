@@ -33,11 +33,14 @@
 #define COLD static __attribute__((noinline))
 #define FALLTHROUGH __attribute__((fallthrough))
 #define LIKELY(x) __builtin_expect((x), 1)
+/* loads stay after it (a compiler barrier, no instruction) */
+#define LOADS_AFTER_HERE() __asm__ volatile("" ::: "memory")
 #else
 #define HOT static inline
 #define COLD static
 #define FALLTHROUGH (void)0
 #define LIKELY(x) (x)
+#define LOADS_AFTER_HERE() ((void)0)
 #endif
 
 static uint32_t ctz32(uint32_t x)
@@ -285,12 +288,17 @@ static void add_rows(uint32_t *pl, const uint32_t *base, const uint16_t *o, uint
         for (; o != stop; o += 4) {
             const uint32_t x0 = base[o[0]];
             const uint32_t x1 = base[o[1]];
-            const uint32_t x2 = base[o[2]];
-            const uint32_t x3 = base[o[3]];
+            uint32_t x2;
+            uint32_t x3;
             uint32_t u = a0 ^ x0;
             uint32_t d0 = (a0 & x0) | (u & x1);
             uint32_t d1;
             a0 = u ^ x1;
+            /* the second pair's rows loaded after the first pair's adder: GCC otherwise loads
+             * all four first, and on Thumb-1 (Cortex-M0/M0+, 8 low registers) spills them */
+            LOADS_AFTER_HERE();
+            x2 = base[o[2]];
+            x3 = base[o[3]];
             u = a0 ^ x2;
             d1 = (a0 & x2) | (u & x3);
             a0 = u ^ x3;
