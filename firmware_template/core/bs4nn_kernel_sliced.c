@@ -90,28 +90,25 @@ HOT void add_word(uint32_t *pl, uint32_t x)
     }
 }
 
-/* planes += a (four bit planes of a sum of at most 15 words). */
+/* planes += a (four bit planes of a sum of at most 15 words). A full adder's carry is the
+ * majority of plane x, a and carry c, ((x ^ c) & (a ^ c)) ^ c: fewer values live at once than
+ * (x & a) | ((x ^ a) & c), which Thumb-1 (eight low registers) spilled. */
+#define FULL_ADD(p, a)        \
+    x = pl[p] ^ c;            \
+    pl[p] = x ^ (a);          \
+    c ^= x & ((a) ^ c);
 HOT void add_four(uint32_t *pl, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3)
 {
     uint32_t x = pl[0];
     uint32_t c = x & a0;
-    uint32_t s;
 
     pl[0] = x ^ a0;
-    x = pl[1];
-    s = x ^ a1;
-    pl[1] = s ^ c;
-    c = (x & a1) | (s & c);
-    x = pl[2];
-    s = x ^ a2;
-    pl[2] = s ^ c;
-    c = (x & a2) | (s & c);
-    x = pl[3];
-    s = x ^ a3;
-    pl[3] = s ^ c;
-    c = (x & a3) | (s & c);
+    FULL_ADD(1, a1)
+    FULL_ADD(2, a2)
+    FULL_ADD(3, a3)
     add_word(pl + 4, c);
 }
+#undef FULL_ADD
 
 /* Thumb-2 (Cortex-M3 and up): the carry-save row adder of add_rows in hand-written assembly,
  * the same sums: rounds of up to 15 rows added by carry-save adders into four planes (r4-r7),
