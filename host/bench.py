@@ -32,7 +32,7 @@ from bs4nn.host.stream import LATENCY_IMAGES, run_pass
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import write_json
-from bs4nn.trainer.resume_hints import resume_note
+from bs4nn.trainer.resume_hints import keeps, resume_note
 
 CSV_NAME = "images.csv"
 REPORT_NAME = "report.json"  # written last: there only when the images.csv run finished
@@ -77,7 +77,7 @@ def run_bench(
     images, labels = _test_images(intmodel, dataset, data_dir, limit)
     n = len(images)
     csv_path = out / CSV_NAME
-    with run_folder(out) as folder:
+    with run_folder(out) as folder, keeps(lambda: holds_rows(out)):
         fits = partial(fits_run, labels=labels, layer_sizes=intmodel.layer_sizes)
         resumed = _resume(csv_path, intmodel.model_hash, fits, say) if resume else ScannedCsv()
         have = {r.index for r in resumed.records} & set(range(n))  # of the images benched now

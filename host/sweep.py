@@ -34,7 +34,7 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import staged_file, write_json
 from bs4nn.trainer.plots import pyplot, save
-from bs4nn.trainer.resume_hints import resume_note
+from bs4nn.trainer.resume_hints import keeps, resume_note
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
 
 DEFAULT_SCALES = (0.4, 0.6, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4, 1.6)
@@ -178,6 +178,7 @@ def run_sweep(
     points: list[SweepPoint] = []
     with (
         run_folder(out) as folder,
+        keeps(lambda: SWEEP_FOLDER.marked(out)),  # the settings finished so far
         connect(
             intmodel,
             link,

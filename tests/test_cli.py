@@ -416,10 +416,12 @@ def test_the_hints_to_resume_give_one_command_line(monkeypatch):
 
 
 def test_a_run_cut_short_says_what_it_kept_and_how_to_go_on(monkeypatch):
-    from bs4nn.trainer.resume_hints import go_on, offer_rerun, offer_resume
+    from bs4nn.trainer.resume_hints import go_on, keeps, offer_rerun, offer_resume
 
     monkeypatch.setattr(sys, "argv", ["bs4nn", "bench", "--out", "my out"])
     assert go_on() == "results so far are kept; use --resume"  # called from Python
+    with keeps(lambda: False):  # called from Python, cut short before it kept anything
+        assert go_on("restart it, then") == "nothing was kept; restart it, then run it again"
     with offer_resume(lambda: True):
         assert go_on("restart it, then") == (
             "results so far are kept; restart it, then resume with: bs4nn bench --out 'my out' "

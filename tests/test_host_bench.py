@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -220,6 +221,44 @@ def test_no_valid_reply_or_a_noisy_link_says_what_was_kept_and_how_to_go_on(
         assert cli(monkeypatch, *argv) == 2
     said = said.format(port=fake.port, argv=f"bs4nn {typed(*argv)}")
     assert capsys.readouterr().err == f"bs4nn {command}: error: {said}\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "faults", "said"),
+    [
+        (
+            "bench",
+            Faults(hang_up_at=0),
+            "serial link {port} closed (end of file): the device went away (board unplugged or "
+            "reset over USB); nothing was kept; reconnect, then run it again",
+        ),
+        (
+            "sweep",
+            Faults(reset_at=5),
+            "the device reset during the run (its thresholds are {default}, the host had set "
+            "{theta_2}); image 4 and later were not measured; nothing was kept; run it again",
+        ),
+        (  # images 0 to 2 kept
+            "bench",
+            Faults(drop_replies=ALWAYS_DROPPED - {1, 2, 3}),
+            TOO_NOISY.format(image=3, port="{port}") + "results so far are kept; check the "
+            "cable, baud rate and ground, then use --resume",
+        ),
+    ],
+    ids=["bench-handshake", "sweep-reset", "bench-noisy-kept"],
+)
+def test_called_from_python_an_error_says_what_was_kept_and_how_to_go_on(
+    model_path, intmodel, tmp_path, command, faults, said
+):
+    # no command line to give: the hint names the option, or says to run it again
+    run = bench if command == "bench" else partial(sweep, thetas=[2.0])
+    with FakeDevice(intmodel, faults) as fake, pytest.raises(Bs4nnError) as exc:
+        run(model_path, fake, tmp_path / "out", timeout=0.5)
+    assert str(exc.value) == said.format(
+        port=fake.port,
+        default=tuple(intmodel.thresholds),
+        theta_2=tuple(thresholds_for_theta(2, Model.load(model_path).alphas)),
+    )
 
 
 @pytest.mark.parametrize("command", ["bench", "sweep"])

@@ -4,8 +4,9 @@ short before it kept anything), or what to remove to start over; inside `bs4nn d
 `bs4nn paper` (`rerun_resumes`), whose steps give --resume themselves, the command line as it
 is.
 
-The hints are given only where there is a command line: called from Python, a message says
-"use --resume".
+The command lines are given only where there is one: called from Python, a message says
+"use --resume" when results were kept and "run it again" when nothing was (a bench or a sweep
+tells what it keeps with `keeps`, however it is called).
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from pathlib import Path
 # Set while a command runs others that go on from what they kept when it is run again
 # (`bs4nn demo`): their --resume is not an option of its own.
 _RERUN_RESUMES: contextvars.ContextVar[bool] = contextvars.ContextVar("rerun", default=False)
-# Set inside `offer_resume`: the command line that runs goes on from what it keeps, and
-# whether it kept anything yet.
+# Set inside `offer_resume`: the command line that runs goes on from what it keeps.
+_OFFERED: contextvars.ContextVar[bool] = contextvars.ContextVar("offered", default=False)
+# Set inside `keeps` (and `offer_resume`): whether the run kept anything yet.
 _KEPT: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
     "kept", default=None
 )
 # Set inside `offer_rerun`, whose command keeps nothing to go on from: how to run it again.
 _RERUN: contextvars.ContextVar[str | None] = contextvars.ContextVar("rerun_only", default=None)
+_RUN_IT_AGAIN = "run it again"  # where there is no command line to give
 
 
 @contextlib.contextmanager
@@ -45,13 +48,25 @@ def offer_resume(kept: Callable[[], bool]) -> Iterator[None]:
     results were kept: the command line that resumes them; the interruption goes on. Inside,
     the messages that say results were kept give that command line too (`resume_with`), and
     those of a run cut short (`go_on`) say so only when `kept()`."""
-    token = _KEPT.set(kept)
+    token = _OFFERED.set(True)
     try:
-        yield
+        with keeps(kept):
+            yield
     except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, SIGTERM, or its output closed
         if kept():
             print(resume_with(), file=sys.stderr)
         raise
+    finally:
+        _OFFERED.reset(token)
+
+
+@contextlib.contextmanager
+def keeps(kept: Callable[[], bool]) -> Iterator[None]:
+    """Inside the block the messages of a run cut short (`go_on`) say it kept results only
+    when `kept()`, with or without a command line."""
+    token = _KEPT.set(kept)
+    try:
+        yield
     finally:
         _KEPT.reset(token)
 
@@ -62,7 +77,7 @@ def offer_rerun(command_line: bool = True) -> Iterator[None]:
     short (`bs4nn eembc`): inside the block, the messages of a run cut short (`go_on`) give the
     command line as it is, to run again; without `command_line` (a script outside bs4nn, e.g.
     bench/kernels.py) they say to run it again."""
-    token = _RERUN.set(_run_again() if command_line else "run it again")
+    token = _RERUN.set(_run_again() if command_line else _RUN_IT_AGAIN)
     try:
         yield
     finally:
@@ -77,7 +92,7 @@ def resume_command() -> str | None:
     """Inside `offer_resume`, the command line that goes on from what this run kept: this one
     with --resume (once), or as it is inside `rerun_resumes`. None outside (called from
     Python: there is no command line to give)."""
-    if _KEPT.get() is None:
+    if not _OFFERED.get():
         return None
     argv = sys.argv[1:]
     if not _RERUN_RESUMES.get():
@@ -100,7 +115,8 @@ def go_on(first: str = "") -> str:
         return f"{first}{rerun}"
     kept = _KEPT.get()
     if kept is not None and not kept():
-        return f"nothing was kept; {first}{_run_again()}"
+        again = _run_again() if _OFFERED.get() else _RUN_IT_AGAIN
+        return f"nothing was kept; {first}{again}"
     return f"results so far are kept; {first}{resume_with()}"
 
 
