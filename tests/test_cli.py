@@ -65,12 +65,14 @@ def test_building_the_parser_reads_no_file(monkeypatch):
     build_parser()
 
 
+HEAVY = ("numpy", "numba", "scipy", "matplotlib", "jinja2", "serial", "tqdm", "nir")
+
+
 def test_help_imports_no_numpy():
     """`bs4nn --help` and every `bs4nn COMMAND [ACTION] --help` wait for none of numpy, numba,
     scipy, matplotlib, jinja2, pyserial, tqdm: what the parser shows (choices, defaults) lives
     in modules free of them, the commands' work is imported when it runs. In a new process:
     every help the parser has, printed by main(), then the libraries loaded."""
-    heavy = ("numpy", "numba", "scipy", "matplotlib", "jinja2", "serial", "tqdm", "nir")
     code = (
         "import argparse, contextlib, io, sys\n"
         "from bs4nn.cli import build_parser, main\n"
@@ -84,7 +86,7 @@ def test_help_imports_no_numpy():
         "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
         "        status = main([*argv, '--help'])\n"
         "    print(' '.join(['bs4nn', *argv]), status, out.getvalue().split()[0])\n"
-        f"print('loaded:', *[name for name in {heavy!r} if name in sys.modules])\n"
+        f"print('loaded:', *[name for name in {HEAVY!r} if name in sys.modules])\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stderr == ""
@@ -110,6 +112,25 @@ def test_help_imports_no_numpy():
             " paper",
         )
     ] + ["loaded:"]
+
+
+def test_help_after_an_own_dataset_imports_no_numpy(tmp_path):
+    # argparse checks --dataset's value (a file of the user's) before it acts on --help
+    own = tmp_path / "own.npz"
+    own.touch()
+    commands = ("train", "eval", "calibrate", "export", "bench", "sweep")
+    code = (
+        "import contextlib, io, sys\n"
+        "from bs4nn.cli import main\n"
+        f"for command in {commands!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"        status = main([command, '--dataset', {str(own)!r}, '--help'])\n"
+        "    print(command, status)\n"
+        f"print('loaded:', *[name for name in {HEAVY!r} if name in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stderr == ""
+    assert proc.stdout.splitlines() == [f"{command} 0" for command in commands] + ["loaded:"]
 
 
 def test_numba_is_imported_when_a_kernel_first_runs(data_dir):

@@ -17,13 +17,13 @@ from bs4nn.trainer.files import check_not_input, check_output, file_lock, staged
 from bs4nn.trainer.memory import available_memory, training_memory_problem
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.options import given_options
-from bs4nn.trainer.owndata import is_own_data
 from bs4nn.trainer.plots import (
     eval_plots,
     model_name,
     training_curves,
     training_plot_path,
 )
+from bs4nn.trainer.presets import is_own_data
 from bs4nn.trainer.resume_hints import offer_resume
 from bs4nn.trainer.run import checkpoint_path
 from bs4nn.trainer.semantics import check_thresholds, firmware_size_problem, network_shape

@@ -27,7 +27,7 @@ import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_output, made_for, user_path, write_atomic
-from bs4nn.trainer.presets import DATASETS
+from bs4nn.trainer.presets import DATASETS, is_own_data
 
 # class names by label, for plots
 CLASS_NAMES = {
@@ -281,7 +281,7 @@ def load_dataset(
 
 def own_data(spec: str):
     """The OwnData behind a dataset argument that names a file or folder, else None."""
-    from bs4nn.trainer.owndata import is_own_data, load_own_data
+    from bs4nn.trainer.owndata import load_own_data
 
     if spec in DATASETS or not is_own_data(spec):
         return None

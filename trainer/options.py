@@ -11,7 +11,7 @@ import argparse
 import math
 from pathlib import Path
 
-from bs4nn.trainer.presets import DATASETS
+from bs4nn.trainer.presets import DATASETS, is_own_data
 from bs4nn.trainer.semantics import LAST_STEP
 
 
@@ -127,8 +127,6 @@ def existing_dir(text: str) -> str:
 def dataset_spec(text: str) -> str:
     """mnist, fashion-mnist, or a user's own dataset: a .npz file or a folder of IDX files
     (read and checked when the command runs)."""
-    from bs4nn.trainer.owndata import is_own_data  # numpy: not while the parser is built
-
     if text in DATASETS:
         return text
     if is_own_data(text):

@@ -58,11 +58,6 @@ class OwnData:
 _cache: dict[tuple[str, int, int], OwnData] = {}
 
 
-def is_own_data(spec: str) -> bool:
-    """True when a dataset argument names a file or folder rather than a built-in dataset."""
-    return spec.endswith(".npz") or "/" in spec or Path(spec).exists()
-
-
 def load_own_data(path: str | Path) -> OwnData:
     """Read and check a `.npz` file or an IDX folder (cached per file state)."""
     path = Path(path).expanduser()

@@ -1,11 +1,20 @@
-"""The built-in datasets and what a training run starts from unless told otherwise: the size of
-the validation split and the paper rule's presets (the surrogate rule's changes to them are in
-surrogate.py). Free of numpy: the command line's choices and defaults come from here, and
-building it (`bs4nn --help`) should not wait for numpy.
+"""The built-in datasets (and what names a user's own instead) and what a training run starts
+from unless told otherwise: the size of the validation split and the paper rule's presets (the
+surrogate rule's changes to them are in surrogate.py). Free of numpy: the command line's
+choices and defaults come from here, and building it or checking its values (`bs4nn --help`)
+should not wait for numpy.
 """
+
+from pathlib import Path
 
 DATASETS = ("mnist", "fashion-mnist")
 VAL_SIZE = 5000  # training images held out for validation, unless told otherwise
+
+
+def is_own_data(spec: str) -> bool:
+    """True when a dataset argument names a file or folder rather than a built-in dataset."""
+    return spec.endswith(".npz") or "/" in spec or Path(spec).exists()
+
 
 # Table 1 of the paper. Per preset: values for hidden layers and for the output layer.
 PRESETS: dict[str, dict] = {
