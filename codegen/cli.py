@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bs4nn.codegen.targets import DEFAULT_TARGET
+from bs4nn.codegen.targets import DEFAULT_TARGET, target_info
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_not_input, check_output
 from bs4nn.trainer.options import (
@@ -86,7 +86,6 @@ def run_export(args: argparse.Namespace) -> int:
         return _export_nir(args)
     # numpy and jinja2 come with these: imported when an export runs, not for --help
     from bs4nn.codegen.export import check_export_dir, export_firmware
-    from bs4nn.codegen.footprint import target_info
     from bs4nn.codegen.intmodel import IntModel
     from bs4nn.trainer.datasets import load_dataset
     from bs4nn.trainer.evaluate import check_data_fits

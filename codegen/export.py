@@ -15,16 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bs4nn.codegen.ccheck import BUILD_DIR
-from bs4nn.codegen.footprint import (
-    Footprint,
-    check_fits,
-    footprint,
-    load_targets,
-    target_info,
-)
+from bs4nn.codegen.footprint import Footprint, check_fits, footprint
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.render import TEMPLATE_ROOT, render_file, render_model_sources
-from bs4nn.codegen.targets import DEFAULT_TARGET
+from bs4nn.codegen.render import render_file, render_model_sources
+from bs4nn.codegen.targets import DEFAULT_TARGET, TEMPLATE_ROOT, load_targets, target_info
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import check_output, staged_dir, user_path
 

@@ -3,16 +3,14 @@ does not fit. The build (`bs4nn build`) prints the real section sizes afterwards
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.packing import packed_words, row_words
-from bs4nn.codegen.render import TEMPLATE_ROOT
+from bs4nn.codegen.targets import target_info
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.semantics import TMAX
 
-TARGETS_FILE = TEMPLATE_ROOT / "boards" / "targets.json"
 # Budgets for what is not the model: firmware code and the serial I/O buffers (frame buffers,
 # RX ring, one image). Measured builds stay below these (bench/firmware_size.py).
 CODE_BUDGET_BYTES = 8 * 1024
@@ -32,18 +30,6 @@ def kernel_for(layer_sizes: tuple[int, ...]) -> str:
     if layer_sizes[0] * row_words(layer_sizes[1]) <= SLICED_MAX_LAYER0_WORDS:
         return DEFAULT_KERNEL
     return "packed" if layer_sizes[0] <= PACKED_MAX_INPUTS else "ref"
-
-
-def load_targets() -> dict[str, dict]:
-    with open(TARGETS_FILE) as f:
-        return json.load(f)
-
-
-def target_info(target: str) -> dict:
-    targets = load_targets()
-    if target not in targets:
-        raise Bs4nnError(f"unknown target {target!r}; choose one of: {', '.join(sorted(targets))}")
-    return targets[target]
 
 
 def inference_state_bytes(layer_sizes: tuple[int, ...], kernel: str = DEFAULT_KERNEL) -> int:

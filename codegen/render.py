@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from importlib.resources import files
-from pathlib import Path
-
 import jinja2
 
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.packing import pack_signs, row_words
+from bs4nn.codegen.targets import TEMPLATE_ROOT
 
-# The installed package's copy of firmware_template/ (the repository folder in an editable install).
-TEMPLATE_ROOT = Path(str(files("bs4nn.firmware_template")))
 WORDS_PER_LINE = 8
 
 

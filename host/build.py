@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bs4nn.codegen.export import read_manifest
-from bs4nn.codegen.footprint import target_info
+from bs4nn.codegen.targets import target_info
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import write_problem
 

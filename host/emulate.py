@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bs4nn.codegen.footprint import load_targets, target_info
-from bs4nn.host.build import make_bin, make_elf
+from bs4nn.codegen.targets import load_targets, target_info
 from bs4nn.trainer.errors import Bs4nnError
 
 
@@ -111,6 +110,8 @@ def running_emulator(
     on exit, error and Ctrl-C alike. rx_baud (rp2040js only): feed the UART at this line rate
     into its 32-byte FIFO, dropping on overflow like real hardware (None: as fast as the
     firmware reads)."""
+    from bs4nn.host.build import make_bin, make_elf  # numpy and jinja2: not for `bs4nn boards`
+
     emulator = emulator_of(board)
     if emulator["kind"] == "qemu":
         from bs4nn.host.qemu import running_qemu

@@ -18,8 +18,7 @@ def template_fingerprint(target: str = EMULATED_TARGET) -> str:
     templates, the board's folders, targets.json): a build is reused only if these did not
     change since."""
     from bs4nn.codegen.export import board_folders
-    from bs4nn.codegen.footprint import TARGETS_FILE, target_info
-    from bs4nn.codegen.render import TEMPLATE_ROOT
+    from bs4nn.codegen.targets import TARGETS_FILE, TEMPLATE_ROOT, target_info
 
     h = hashlib.sha256(TARGETS_FILE.read_bytes())
     folders = ["core", "protocol", "model"]

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from bs4nn.codegen.export import export_firmware
-from bs4nn.codegen.footprint import target_info
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
+from bs4nn.codegen.targets import target_info
 from bs4nn.host import rp2040js
 from bs4nn.host.bench import CSV_NAME, run_bench
 from bs4nn.host.client import Device

@@ -133,6 +133,21 @@ def test_help_after_an_own_dataset_imports_no_numpy(tmp_path):
     assert proc.stdout.splitlines() == [f"{command} 0" for command in commands] + ["loaded:"]
 
 
+def test_boards_imports_no_numpy():
+    # it reads targets.json and looks for the emulators: no model, no template rendered
+    code = (
+        "import contextlib, io, sys\n"
+        "from bs4nn.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    status = main(['boards'])\n"
+        "print(status, out.getvalue().split()[:2])\n"
+        f"print('loaded:', *[name for name in {HEAVY!r} if name in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stderr == ""
+    assert proc.stdout.splitlines() == ["0 ['board', 'core']", "loaded:"]
+
+
 def test_numba_is_imported_when_a_kernel_first_runs(data_dir):
     """numba takes about a second to import: building the parser, --help, a usage error and
     the commands that run no kernel leave it out (bs4nn.trainer.lazy); the first kernel run

@@ -11,7 +11,7 @@ import pytest
 
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.render import TEMPLATE_ROOT
+from bs4nn.codegen.targets import TEMPLATE_ROOT
 from bs4nn.trainer.model import model_from_arrays
 
 pytestmark = pytest.mark.skipif(
