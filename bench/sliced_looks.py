@@ -14,7 +14,9 @@ looks, the looks that fire, the weight words added and, for the ideas, the rows 
   that fire often before the decision on --train training images share lane words;
 - `tiers T`: after a look, the lanes at the largest ones (and at one less, ... T tiers) are
   followed row by row ahead: a tier gains on a row only where some lane of it has a +1 weight,
-  and loses otherwise; the trigger is where the first tier could reach K.
+  and loses otherwise; the trigger is where the first tier could reach K;
+- `L lanes a look`: one trigger for L / 32 lane words looked at together (their largest ones);
+  `words` still counts 32-lane weight words.
 """
 
 from __future__ import annotations
@@ -73,11 +75,13 @@ def tier_trigger(plus: np.ndarray, ones: np.ndarray, n: int, k: int, tiers: int,
     return max(best, n + 1)
 
 
-def first_layer_looks(im: IntModel, images, decisions, perm, tiers: int) -> Counts:
+def first_layer_looks(
+    im: IntModel, images, decisions, perm, tiers: int, lanes_a_look: int = LANES
+) -> Counts:
     signs = (im.signs[0] > 0).T[:, perm]  # inputs x hidden, +1 weights
     k = int(im.thresholds[0])
     hidden = signs.shape[1]
-    words = -(-hidden // LANES)
+    words = -(-hidden // lanes_a_look)
     c = Counts()
     for image, decision in zip(images, decisions, strict=True):
         order, steps = spike_order(image)
@@ -89,9 +93,9 @@ def first_layer_looks(im: IntModel, images, decisions, perm, tiers: int) -> Coun
         for t in np.unique(steps[steps <= decision]):
             n = int(np.searchsorted(steps, t, "right"))
             for w in np.nonzero(trig <= n)[0]:
-                lanes = slice(LANES * w, min(LANES * (w + 1), hidden))
+                lanes = slice(lanes_a_look * w, min(lanes_a_look * (w + 1), hidden))
                 c.looks += 1
-                c.words += n - synced[w]
+                c.words += (n - synced[w]) * -(-(lanes.stop - lanes.start) // LANES)
                 ones[lanes] += plus[synced[w] : n, lanes].sum(0)
                 synced[w] = n
                 fire = alive[lanes] & (ones[lanes] >= -(-(k + n) // 2))
@@ -139,17 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     decisions = reference_batch(im, images).decision_steps
     hidden = im.signs[0].shape[0]
     rate = firing_before_decision(im, train)
-    variants = [("as trained", np.arange(hidden), 0)]
-    variants.append(("order by firing rate", np.argsort(-rate, kind="stable"), 0))
-    variants += [(f"tiers {t}", np.arange(hidden), t) for t in (1, 2, 3)]
+    as_trained = np.arange(hidden)
+    variants = [("as trained", as_trained, 0, LANES)]
+    variants.append(("order by firing rate", np.argsort(-rate, kind="stable"), 0, LANES))
+    variants += [(f"tiers {t}", as_trained, t, LANES) for t in (1, 2, 3)]
+    variants += [(f"{n} lanes a look", as_trained, 0, n) for n in (64, 128)]
     print(f"{args.model.name}, first {len(images)} test images, first weight layer")
     print(
         "hidden neurons firing before the decision (training images): quartiles "
         + " / ".join(f"{q:.1%}" for q in np.quantile(rate, [0.25, 0.5, 0.75]))
     )
     print(f"{'variant':<22}{'looks':>8}{'firing':>8}{'words':>8}{'walked':>8}  (per image)")
-    for name, perm, tiers in variants:
-        c = first_layer_looks(im, images, decisions, perm, tiers)
+    for name, perm, tiers, lanes_a_look in variants:
+        c = first_layer_looks(im, images, decisions, perm, tiers, lanes_a_look)
         n = len(images)
         print(
             f"{name:<22}{c.looks / n:8.1f}{c.firing_looks / n:8.1f}{c.words / n:8.0f}"
