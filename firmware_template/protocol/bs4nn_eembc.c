@@ -2,6 +2,8 @@
  * internally_implemented.cpp) and its host runner expect it: the boot banner, name, profile,
  * timestamp, db load N, db <hex>, db print, infer N W, results, help. Every command ends with
  * "m-ready"; errors are "e-[...]". See firmware_template/README.md for the contract. */
+#include <stdarg.h>
+
 #include "bs4nn_app.h"
 #include "bs4nn_board.h"
 
@@ -27,11 +29,32 @@ static uint32_t clock_last;
 static uint32_t clock_s;
 static uint32_t clock_us;
 
-static void say_line(const char *a, const char *b, const char *c)
+/* One reply line: fmt with each "%s" replaced by a string and each "%u" by a uint32_t in
+ * decimal, from the arguments in order (fmt has no other '%'), then "\r\n". A line is one
+ * call with one string: a call takes ~10 bytes of flash, and a call per piece took more. */
+static void say(const char *fmt, ...)
 {
-    bs4nn_text_write(a);
-    bs4nn_text_write(b);
-    bs4nn_text_write(c);
+    va_list args;
+    const char *end = fmt;
+
+    va_start(args, fmt);
+    for (;;) {
+        while (*end != 0 && *end != '%') {
+            end++;
+        }
+        board_uart_write((const uint8_t *)fmt, (uint32_t)(end - fmt));
+        if (*end == 0) {
+            break;
+        }
+        if (end[1] == 's') {
+            bs4nn_text_write(va_arg(args, const char *));
+        } else {
+            bs4nn_text_write_u32(va_arg(args, uint32_t), 1);
+        }
+        end += 2;
+        fmt = end;
+    }
+    va_end(args);
     bs4nn_text_write("\r\n");
 }
 
@@ -138,7 +161,7 @@ static void results(void)
     int j;
 
     if (!state.have_result) {
-        bs4nn_text_write("e-[No inference run yet]\r\n");
+        say("e-[No inference run yet]");
         return;
     }
     bs4nn_text_write("m-results-[");
@@ -157,21 +180,15 @@ static void db_load(const char *arg)
     const int32_t v = parse_count(arg);
 
     if (arg == 0) {
-        bs4nn_text_write("e-[Command 'db load' requires the # of bytes]\r\n");
+        say("e-[Command 'db load' requires the # of bytes]");
     } else if (v <= 0) {
-        bs4nn_text_write("e-[Command 'db load' must be >0 bytes]\r\n");
+        say("e-[Command 'db load' must be >0 bytes]");
     } else if ((uint32_t)v > BS4NN_N_INPUT) {
-        bs4nn_text_write("e-[Supplied buffer size ");
-        bs4nn_text_write(arg);
-        bs4nn_text_write(" exceeds maximum of ");
-        bs4nn_text_write_u32(BS4NN_N_INPUT, 1);
-        bs4nn_text_write("]\r\n");
+        say("e-[Supplied buffer size %s exceeds maximum of %u]", arg, (uint32_t)BS4NN_N_INPUT);
     } else {
         state.db_size = (uint32_t)v;
         state.db_pos = 0;
-        bs4nn_text_write("m-[Expecting ");
-        bs4nn_text_write_u32(state.db_size, 1);
-        bs4nn_text_write(" bytes]\r\n");
+        say("m-[Expecting %u bytes]", state.db_size);
     }
 }
 
@@ -200,7 +217,7 @@ static void db_data(const char *digits)
     uint32_t i;
 
     if (n & 1u) {
-        bs4nn_text_write("e-[Insufficent number of hex digits]\r\n");
+        say("e-[Insufficent number of hex digits]");
         return;
     }
     for (i = 0; i < n; i += 2) {
@@ -208,13 +225,13 @@ static void db_data(const char *digits)
         const int lo = hex_value(digits[i + 1]);
         if (hi < 0 || lo < 0) {
             const char pair[3] = {digits[i], digits[i + 1], 0};
-            say_line("e-[Invalid hex digit '", pair, "']");
+            say("e-[Invalid hex digit '%s']", pair);
             return;
         }
         if (state.db_pos < state.db_size) {
             bs4nn_app_pixels[state.db_pos++] = (uint8_t)(hi * 16 + lo);
             if (state.db_pos == state.db_size) {
-                bs4nn_text_write("m-load-done\r\n");
+                say("m-load-done");
                 return;
             }
         }
@@ -224,7 +241,7 @@ static void db_data(const char *digits)
 static void db(const char *sub, const char *arg)
 {
     if (sub == 0) {
-        bs4nn_text_write("e-[Command 'db' requires a subcommand]\r\n");
+        say("e-[Command 'db' requires a subcommand]");
     } else if (bs4nn_text_eq(sub, "load")) {
         db_load(arg);
     } else if (bs4nn_text_eq(sub, "print")) {
@@ -245,9 +262,7 @@ static void run(uint32_t n, const char *what)
     for (done = 1; done <= n; done++) {
         bs4nn_app_run(bs4nn_app_pixels, &last, &ticks);
         if (done < n && board_micros() - since >= KEEPALIVE_US) {
-            bs4nn_text_write(what);
-            bs4nn_text_write_u32(done, 1);
-            bs4nn_text_write("\r\n");
+            say(what, done);
             since = board_micros();
         }
     }
@@ -255,9 +270,7 @@ static void run(uint32_t n, const char *what)
 
 static void refuse(const char *what, const char *bound)
 {
-    bs4nn_text_write("e-[Inference ");
-    bs4nn_text_write(what);
-    say_line(" must be ", bound, "]");
+    say("e-[Inference %s must be %s]", what, bound);
 }
 
 static void infer(const char *n_arg, const char *w_arg)
@@ -274,23 +287,15 @@ static void infer(const char *n_arg, const char *w_arg)
     } else if (w > MAX_RUNS) {
         refuse("warmup", "<=" STR(MAX_RUNS));
     } else if (state.db_size != BS4NN_N_INPUT || state.db_pos != BS4NN_N_INPUT) {
-        bs4nn_text_write("e-[Input db has ");
-        bs4nn_text_write_u32(state.db_pos, 1);
-        bs4nn_text_write(" elements, expected ");
-        bs4nn_text_write_u32(BS4NN_N_INPUT, 1);
-        bs4nn_text_write("]\r\n");
+        say("e-[Input db has %u elements, expected %u]", state.db_pos, (uint32_t)BS4NN_N_INPUT);
     } else {
-        bs4nn_text_write("m-warmup-start-");
-        bs4nn_text_write_u32((uint32_t)w, 1);
-        bs4nn_text_write("\r\n");
-        run((uint32_t)w, "m-warmup-progress-");
-        bs4nn_text_write("m-warmup-done\r\nm-infer-start-");
-        bs4nn_text_write_u32((uint32_t)n, 1);
-        bs4nn_text_write("\r\n");
+        say("m-warmup-start-%u", (uint32_t)w);
+        run((uint32_t)w, "m-warmup-progress-%u");
+        say("m-warmup-done\r\nm-infer-start-%u", (uint32_t)n);
         timestamp();
-        run((uint32_t)n, "m-infer-progress-");
+        run((uint32_t)n, "m-infer-progress-%u");
         timestamp();
-        bs4nn_text_write("m-infer-done\r\n");
+        say("m-infer-done");
         score(&last); /* the core's state still holds this inference's counts */
         state.have_result = 1;
         results();
@@ -306,9 +311,9 @@ void bs4nn_eembc_reset(void)
 
 void bs4nn_eembc_boot(void)
 {
-    bs4nn_text_write("m-timestamp-mode-performance\r\n");
+    say("m-timestamp-mode-performance");
     timestamp();
-    bs4nn_text_write("m-init-done\r\nm-ready\r\n");
+    say("m-init-done\r\nm-ready");
 }
 
 void bs4nn_eembc_command(char *line)
@@ -316,15 +321,14 @@ void bs4nn_eembc_command(char *line)
     char *w[4];
 
     if (line == 0) {
-        bs4nn_text_write("e-[Command too long]\r\n");
+        say("e-[Command too long]");
     } else if (split(line, w) == 0) {
-        bs4nn_text_write("e-[Empty command]\r\n");
+        say("e-[Empty command]");
     } else if (bs4nn_text_eq(w[0], "name")) {
-        say_line("m-name-dut-[bs4nn-", board_name(), "]");
+        say("m-name-dut-[bs4nn-%s]", board_name());
     } else if (bs4nn_text_eq(w[0], "profile")) {
-        say_line("m-profile-[", FW_VERSION, "]");
-        say_line("m-model-[", MODEL_ID, "]");
-        say_line("m-model-hash-[", BS4NN_MODEL_HASH_HEX, "]");
+        say("m-profile-[%s]\r\nm-model-[" MODEL_ID "]\r\nm-model-hash-[" BS4NN_MODEL_HASH_HEX "]",
+            FW_VERSION);
     } else if (bs4nn_text_eq(w[0], "timestamp")) {
         timestamp();
     } else if (bs4nn_text_eq(w[0], "db")) {
@@ -334,11 +338,12 @@ void bs4nn_eembc_command(char *line)
     } else if (bs4nn_text_eq(w[0], "results")) {
         results();
     } else if (bs4nn_text_eq(w[0], "help")) {
-        bs4nn_text_write(FW_VERSION); /* the profile's string: no second copy in flash */
-        bs4nn_text_write("\r\nname, profile, timestamp, db load N, db HH.., db print, "
-                         "infer N [W=10], results, help\r\n");
+        /* FW_VERSION an argument, as in profile: no second copy in flash */
+        say("%s\r\nname, profile, timestamp, db load N, db HH.., db print, infer N [W=10], "
+            "results, help",
+            FW_VERSION);
     } else {
-        say_line("e-[Unknown command: ", w[0], "]");
+        say("e-[Unknown command: %s]", w[0]);
     }
-    bs4nn_text_write("m-ready\r\n");
+    say("m-ready");
 }
