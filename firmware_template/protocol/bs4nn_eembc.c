@@ -166,13 +166,11 @@ static void results(void)
     }
     bs4nn_text_write("m-results-[");
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
-        const uint32_t m = state.scores[j];
-        const char text[7] = {(char)('0' + m / 1000u), '.', (char)('0' + m / 100u % 10u),
-                              (char)('0' + m / 10u % 10u), (char)('0' + m % 10u),
-                              j + 1 < BS4NN_N_OUTPUT ? ',' : ']', 0};
-        bs4nn_text_write(text);
+        bs4nn_text_write_u32(state.scores[j] / 1000u, 1);
+        bs4nn_text_write(".");
+        bs4nn_text_write_u32(state.scores[j] % 1000u, 3);
+        bs4nn_text_write(j + 1 < BS4NN_N_OUTPUT ? "," : "]\r\n");
     }
-    bs4nn_text_write("\r\n");
 }
 
 static void db_load(const char *arg)
