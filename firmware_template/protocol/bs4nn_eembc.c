@@ -76,6 +76,18 @@ static int32_t parse_count(const char *s)
     return v;
 }
 
+/* The position of word in names (NUL-separated, ending with an empty name), or the number of
+ * names if it is none of them. */
+static int find(const char *word, const char *names)
+{
+    int i = 0;
+
+    for (; *names != 0 && !bs4nn_text_eq(word, names); i++) {
+        names += bs4nn_text_len(names) + 1u;
+    }
+    return i;
+}
+
 static int hex_value(char c)
 {
     if (c >= '0' && c <= '9') {
@@ -240,12 +252,18 @@ static void db(const char *sub, const char *arg)
 {
     if (sub == 0) {
         say("e-[Command 'db' requires a subcommand]");
-    } else if (bs4nn_text_eq(sub, "load")) {
-        db_load(arg);
-    } else if (bs4nn_text_eq(sub, "print")) {
-        db_print();
     } else {
-        db_data(sub);
+        switch (find(sub, "load\0print\0")) {
+        case 0:
+            db_load(arg);
+            break;
+        case 1:
+            db_print();
+            break;
+        default:
+            db_data(sub);
+            break;
+        }
     }
 }
 
@@ -314,6 +332,10 @@ void bs4nn_eembc_boot(void)
     say("m-init-done\r\nm-ready");
 }
 
+/* The commands, in the order of the switch below. */
+enum { NAME, PROFILE, TIMESTAMP, DB, INFER, RESULTS, HELP };
+static const char commands[] = "name\0profile\0timestamp\0db\0infer\0results\0help\0";
+
 void bs4nn_eembc_command(char *line)
 {
     char *w[4];
@@ -322,26 +344,38 @@ void bs4nn_eembc_command(char *line)
         say("e-[Command too long]");
     } else if (split(line, w) == 0) {
         say("e-[Empty command]");
-    } else if (bs4nn_text_eq(w[0], "name")) {
-        say("m-name-dut-[bs4nn-%s]", board_name());
-    } else if (bs4nn_text_eq(w[0], "profile")) {
-        say("m-profile-[%s]\r\nm-model-[" MODEL_ID "]\r\nm-model-hash-[" BS4NN_MODEL_HASH_HEX "]",
-            FW_VERSION);
-    } else if (bs4nn_text_eq(w[0], "timestamp")) {
-        timestamp();
-    } else if (bs4nn_text_eq(w[0], "db")) {
-        db(w[1], w[2]);
-    } else if (bs4nn_text_eq(w[0], "infer")) {
-        infer(w[1], w[2]);
-    } else if (bs4nn_text_eq(w[0], "results")) {
-        results();
-    } else if (bs4nn_text_eq(w[0], "help")) {
-        /* FW_VERSION an argument, as in profile: no second copy in flash */
-        say("%s\r\nname, profile, timestamp, db load N, db HH.., db print, infer N [W=10], "
-            "results, help",
-            FW_VERSION);
     } else {
-        say("e-[Unknown command: %s]", w[0]);
+        switch (find(w[0], commands)) {
+        case NAME:
+            say("m-name-dut-[bs4nn-%s]", board_name());
+            break;
+        case PROFILE:
+            say("m-profile-[%s]\r\nm-model-[" MODEL_ID "]\r\nm-model-hash-[" BS4NN_MODEL_HASH_HEX
+                "]",
+                FW_VERSION);
+            break;
+        case TIMESTAMP:
+            timestamp();
+            break;
+        case DB:
+            db(w[1], w[2]);
+            break;
+        case INFER:
+            infer(w[1], w[2]);
+            break;
+        case RESULTS:
+            results();
+            break;
+        case HELP:
+            /* FW_VERSION an argument, as in profile: no second copy in flash */
+            say("%s\r\nname, profile, timestamp, db load N, db HH.., db print, infer N [W=10], "
+                "results, help",
+                FW_VERSION);
+            break;
+        default:
+            say("e-[Unknown command: %s]", w[0]);
+            break;
+        }
     }
     say("m-ready");
 }
