@@ -202,17 +202,26 @@ static void db_load(const char *arg)
     }
 }
 
-static void db_print(void)
+/* Each of n bytes as two lowercase hex digits. */
+static void write_hex(const uint8_t *bytes, uint32_t n)
 {
     static const char digits[] = "0123456789abcdef";
-    char hex[3] = {0, 0, 0};
+    char pair[2];
+
+    for (; n != 0; n--, bytes++) {
+        pair[0] = digits[*bytes >> 4];
+        pair[1] = digits[*bytes & 15u];
+        board_uart_write((const uint8_t *)pair, 2);
+    }
+}
+
+static void db_print(void)
+{
     uint32_t i;
 
     for (i = 0; i < state.db_size; i++) {
-        hex[0] = digits[bs4nn_app_pixels[i] >> 4];
-        hex[1] = digits[bs4nn_app_pixels[i] & 15u];
         bs4nn_text_write(i % BYTES_PER_PRINT_LINE == 0 ? "m-buffer-" : "-");
-        bs4nn_text_write(hex);
+        write_hex(&bs4nn_app_pixels[i], 1);
         if ((i + 1u) % BYTES_PER_PRINT_LINE == 0 || i + 1u == state.db_size) {
             bs4nn_text_write("\r\n");
         }
@@ -350,9 +359,10 @@ void bs4nn_eembc_command(char *line)
             say("m-name-dut-[bs4nn-%s]", board_name());
             break;
         case PROFILE:
-            say("m-profile-[%s]\r\nm-model-[" MODEL_ID "]\r\nm-model-hash-[" BS4NN_MODEL_HASH_HEX
-                "]",
-                FW_VERSION);
+            say("m-profile-[%s]\r\nm-model-[" MODEL_ID "]", FW_VERSION);
+            bs4nn_text_write("m-model-hash-["); /* the 32 bytes INFO sends: no 64-digit copy */
+            write_hex(bs4nn_model_hash, sizeof bs4nn_model_hash);
+            say("]");
             break;
         case TIMESTAMP:
             timestamp();
