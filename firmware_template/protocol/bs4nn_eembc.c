@@ -58,13 +58,16 @@ static void say(const char *fmt, ...)
     bs4nn_text_write("\r\n");
 }
 
-/* A decimal argument: -1 if absent or not a plain number; large values saturate at
- * 999999999 (above every limit here, so "too large" is reported as such). */
-static int32_t parse_count(const char *s)
+/* A decimal argument: `absent` if there is none, -1 if it is not a plain number; large values
+ * saturate at 999999999 (above every limit here, so "too large" is reported as such). */
+static int32_t parse_count(const char *s, int32_t absent)
 {
     int32_t v = 0;
 
-    if (s == 0 || *s == 0) {
+    if (s == 0) {
+        return absent;
+    }
+    if (*s == 0) {
         return -1;
     }
     for (; *s; s++) {
@@ -187,7 +190,7 @@ static void results(void)
 
 static void db_load(const char *arg)
 {
-    const int32_t v = parse_count(arg);
+    const int32_t v = parse_count(arg, -1);
 
     if (arg == 0) {
         say("e-[Command 'db load' requires the # of bytes]");
@@ -300,8 +303,8 @@ static void refuse(const char *what, const char *bound)
 
 static void infer(const char *n_arg, const char *w_arg)
 {
-    const int32_t n = n_arg ? parse_count(n_arg) : 1;
-    const int32_t w = w_arg ? parse_count(w_arg) : 10;
+    const int32_t n = parse_count(n_arg, 1);
+    const int32_t w = parse_count(w_arg, 10);
 
     if (n <= 0) {
         refuse("iterations", ">0");
