@@ -152,22 +152,26 @@ static void timestamp(void)
 
 /* Class scores from the output counts at the decision (count = 2 * ones - spikes received,
  * the ones from the core right after the inference): (count - min) / (max - min + 1) in
- * thousandths, and exactly 1.000 for the label, so the runner's argmax is the label. */
+ * thousandths, and exactly 1.000 for the label, so the runner's argmax is the label. The
+ * spikes cancel out: (count - min) / (max - min + 1) = 2 (ones - min) / (2 (max - min) + 1)
+ * with min and max of the ones. */
 static void score(const bs4nn_result_t *r)
 {
-    int32_t count[BS4NN_N_OUTPUT];
-    int32_t lo = 0;
-    int32_t hi = 0;
+    int32_t ones[BS4NN_N_OUTPUT];
+    int32_t lo;
+    int32_t hi;
     int j;
 
-    bs4nn_output_ones(count);
-    for (j = 0; j < BS4NN_N_OUTPUT; j++) {
-        count[j] = 2 * count[j] - r->spikes[BS4NN_NUM_LAYERS - 1];
-        lo = (j == 0 || count[j] < lo) ? count[j] : lo;
-        hi = (j == 0 || count[j] > hi) ? count[j] : hi;
+    bs4nn_output_ones(ones);
+    lo = ones[0];
+    hi = ones[0];
+    for (j = 1; j < BS4NN_N_OUTPUT; j++) {
+        lo = ones[j] < lo ? ones[j] : lo;
+        hi = ones[j] > hi ? ones[j] : hi;
     }
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
-        state.scores[j] = (uint16_t)(j == r->label ? 1000 : 1000 * (count[j] - lo) / (hi - lo + 1));
+        state.scores[j] =
+            (uint16_t)(j == r->label ? 1000 : 2000 * (ones[j] - lo) / (2 * (hi - lo) + 1));
     }
 }
 
