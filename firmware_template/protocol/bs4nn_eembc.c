@@ -237,25 +237,26 @@ static void db_print(void)
 
 /* "db HH..": bytes until the announced size; the digits after that are ignored (as in the
  * reference), and so are bytes that no "db load" asked for. */
-static void db_data(const char *digits)
+static void db_data(char *digits)
 {
     const uint32_t n = bs4nn_text_len(digits);
+    uint32_t byte = 0;
     uint32_t i;
 
     if (n & 1u) {
         say("e-[Insufficent number of hex digits]");
         return;
     }
-    for (i = 0; i < n; i += 2) {
-        const int hi = hex_value(digits[i]);
-        const int lo = hex_value(digits[i + 1]);
-        if (hi < 0 || lo < 0) {
-            const char pair[3] = {digits[i], digits[i + 1], 0};
-            say("e-[Invalid hex digit '%s']", pair);
+    for (i = 0; i < n; i++) {
+        const int v = hex_value(digits[i]);
+        if (v < 0) {
+            digits[(i | 1u) + 1u] = 0; /* the pair's end, in the line (it is ours) */
+            say("e-[Invalid hex digit '%s']", digits + (i & ~1u));
             return;
         }
-        if (state.db_pos < state.db_size) {
-            bs4nn_app_pixels[state.db_pos++] = (uint8_t)(hi * 16 + lo);
+        byte = byte * 16u + (uint32_t)v; /* its last two digits are the byte */
+        if ((i & 1u) && state.db_pos < state.db_size) {
+            bs4nn_app_pixels[state.db_pos++] = (uint8_t)byte;
             if (state.db_pos == state.db_size) {
                 say("m-load-done");
                 return;
@@ -264,7 +265,7 @@ static void db_data(const char *digits)
     }
 }
 
-static void db(const char *sub, const char *arg)
+static void db(char *sub, const char *arg)
 {
     if (sub == 0) {
         say("e-[Command 'db' requires a subcommand]");
