@@ -100,26 +100,22 @@ static int hex_value(char c)
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
-/* Split on spaces in place: up to 4 words, the missing ones 0 (set one by one: an
- * initializer becomes a call to libc's memset, 162 bytes of flash). */
-static int split(char *line, char *words[4])
+/* Split on spaces, tabs and line ends in place: the first 3 words (the others are ignored),
+ * the missing ones 0 (set one by one: an initializer becomes a call to libc's memset, 162
+ * bytes of flash). A text command has no other bytes below '!' (bs4nn_app.c). */
+static int split(char *line, char *words[3])
 {
+    char *c;
     int n = 0;
 
     words[0] = 0;
     words[1] = 0;
     words[2] = 0;
-    words[3] = 0;
-    while (*line && n < 4) {
-        while (*line == ' ' || *line == '\r' || *line == '\n' || *line == '\t') {
-            *line++ = 0;
-        }
-        if (*line == 0) {
-            break;
-        }
-        words[n++] = line;
-        while (*line && *line != ' ' && *line != '\r' && *line != '\n' && *line != '\t') {
-            line++;
+    for (c = line; *c != 0; c++) {
+        if ((unsigned char)*c <= ' ') {
+            *c = 0;
+        } else if ((c == line || c[-1] == 0) && n < 3) {
+            words[n++] = c;
         }
     }
     return n;
@@ -355,7 +351,7 @@ static const char commands[] = "name\0profile\0timestamp\0db\0infer\0results\0he
 
 void bs4nn_eembc_command(char *line)
 {
-    char *w[4];
+    char *w[3];
 
     if (line == 0) {
         say("e-[Command too long]");
