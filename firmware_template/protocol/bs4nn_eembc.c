@@ -280,21 +280,32 @@ static void db(char *sub, const char *arg)
     }
 }
 
-/* n inferences on the loaded image, with a progress line per KEEPALIVE_US of board time so
- * that a host waiting for output (the runner gives up after 30 s of silence) keeps waiting. */
-static void run(uint32_t n, const char *what)
+/* A window of "infer" ("warmup" or "infer"): n inferences on the loaded image between its start
+ * and done lines (and between two timestamps if timed), with a progress line per KEEPALIVE_US
+ * of board time so that a host waiting for output (the runner gives up after 30 s of silence)
+ * keeps waiting. */
+static void run(const char *what, uint32_t n, int timed)
 {
     uint32_t ticks;
-    uint32_t since = board_micros();
+    uint32_t since;
     uint32_t done;
 
+    say("m-%s-start-%u", what, n);
+    if (timed) {
+        timestamp();
+    }
+    since = board_micros();
     for (done = 1; done <= n; done++) {
         bs4nn_app_run(bs4nn_app_pixels, &last, &ticks);
         if (done < n && board_micros() - since >= KEEPALIVE_US) {
-            say(what, done);
+            say("m-%s-progress-%u", what, done);
             since = board_micros();
         }
     }
+    if (timed) {
+        timestamp();
+    }
+    say("m-%s-done", what);
 }
 
 static void refuse(const char *what, const char *bound)
@@ -318,13 +329,8 @@ static void infer(const char *n_arg, const char *w_arg)
     } else if (state.db_size != BS4NN_N_INPUT || state.db_pos != BS4NN_N_INPUT) {
         say("e-[Input db has %u elements, expected %u]", state.db_pos, (uint32_t)BS4NN_N_INPUT);
     } else {
-        say("m-warmup-start-%u", (uint32_t)w);
-        run((uint32_t)w, "m-warmup-progress-%u");
-        say("m-warmup-done\r\nm-infer-start-%u", (uint32_t)n);
-        timestamp();
-        run((uint32_t)n, "m-infer-progress-%u");
-        timestamp();
-        say("m-infer-done");
+        run("warmup", (uint32_t)w, 0);
+        run("infer", (uint32_t)n, 1);
         score(&last); /* the core's state still holds this inference's counts */
         state.have_result = 1;
         results();
