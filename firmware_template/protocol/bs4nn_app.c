@@ -65,15 +65,20 @@ static void clear_pixels(void)
     }
 }
 
+static void end_message(void)
+{
+    rx_len = 0;
+    rx_overflow = 0;
+    rx_printable = 1;
+}
+
 /* Default thresholds, cleared input and receive state (boot and RESET). */
 static void app_reset(void)
 {
     bs4nn_init();
     clear_pixels();
     bs4nn_eembc_reset();
-    rx_len = 0;
-    rx_overflow = 0;
-    rx_printable = 1;
+    end_message();
 }
 
 void bs4nn_app_init(void)
@@ -348,13 +353,6 @@ static void handle_frame(uint8_t *buf, uint32_t enc_len)
 static int text_byte(uint8_t c)
 {
     return (c >= 0x20u && c <= 0x7Eu) || c == '\r' || c == '\n' || c == '\t';
-}
-
-static void end_message(void)
-{
-    rx_len = 0;
-    rx_overflow = 0;
-    rx_printable = 1;
 }
 
 /* A '%' ends a text command only if every byte before it is text and one is a letter: a
