@@ -151,29 +151,29 @@ static void send_error(uint16_t seq, uint8_t code)
     send_reply(BS4NN_MSG_ERROR, seq, reply + 4);
 }
 
-static uint8_t *put_thresholds(uint8_t *p)
+/* n u16 values, low byte first (int16 ones too: C lets their unsigned type read them) */
+static uint8_t *put16s(uint8_t *p, const uint16_t *v, uint32_t n)
 {
-    const int16_t *k = bs4nn_thresholds();
-    int l;
-
-    for (l = 0; l < BS4NN_NUM_LAYERS; l++) {
-        p = put16(p, (uint16_t)k[l]);
+    for (; n != 0u; n--) {
+        p = put16(p, *v++);
     }
     return p;
+}
+
+static uint8_t *put_thresholds(uint8_t *p)
+{
+    return put16s(p, (const uint16_t *)bs4nn_thresholds(), BS4NN_NUM_LAYERS);
 }
 
 static void cmd_info(uint16_t seq)
 {
     uint8_t *p = reply + 3;
-    int l;
 
     *p++ = BS4NN_PROTOCOL_VERSION;
     copy_bytes(p, bs4nn_model_hash, 32);
     p += 32;
     *p++ = BS4NN_NUM_LAYERS;
-    for (l = 0; l <= BS4NN_NUM_LAYERS; l++) {
-        p = put16(p, bs4nn_layer_sizes[l]);
-    }
+    p = put16s(p, bs4nn_layer_sizes, BS4NN_NUM_LAYERS + 1);
     p = put_thresholds(p);
     p = put16(p, BS4NN_TMAX);
     p = put32(p, board_clock_hz());
@@ -192,19 +192,14 @@ static void cmd_infer(uint16_t seq, const uint8_t *pixels)
     bs4nn_result_t r;
     uint32_t ticks;
     uint8_t *p = reply + 3;
-    int j;
 
     bs4nn_eembc_reset(); /* every binary INFER has written the pixels the text mode loads */
     bs4nn_app_run(pixels, &r, &ticks);
     *p++ = r.label;
     *p++ = r.flags;
     p = put16(p, r.decision_step);
-    for (j = 0; j < BS4NN_N_OUTPUT; j++) {
-        p = put16(p, r.output_steps[j]);
-    }
-    for (j = 0; j <= BS4NN_NUM_LAYERS; j++) {
-        p = put16(p, r.spikes[j]);
-    }
+    p = put16s(p, r.output_steps, BS4NN_N_OUTPUT);
+    p = put16s(p, r.spikes, BS4NN_NUM_LAYERS + 1);
     p = put32(p, ticks);
     send_reply(BS4NN_MSG_INFER | BS4NN_MSG_REPLY, seq, p);
 }
