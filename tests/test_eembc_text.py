@@ -83,6 +83,19 @@ def test_short_db_load_is_reported_at_infer(device):
     ]
 
 
+def test_tabs_line_ends_and_runs_of_spaces_split_words_and_a_bad_digit_names_its_pair(device):
+    # words after the third are ignored; the bytes after a bad pair are not part of the reply
+    got = device("db\tload \r\n 3 more words%db 0a0b0c0d%db print%db 12g4%db 0g12%infer\t1\t0 9 9%")
+    assert got[1:] == [
+        ["m-[Expecting 3 bytes]", ""],
+        ["m-load-done", ""],
+        ["m-buffer-0a-0b-0c", ""],
+        ["e-[Invalid hex digit 'g4']", ""],
+        ["e-[Invalid hex digit '0g']", ""],
+        ["e-[Input db has 3 elements, expected 784]", ""],
+    ]
+
+
 @pytest.mark.parametrize(
     "frame",
     [
