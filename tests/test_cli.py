@@ -68,6 +68,15 @@ def test_building_the_parser_reads_no_file(monkeypatch):
 HEAVY = ("numpy", "numba", "scipy", "matplotlib", "jinja2", "serial", "tqdm", "nir")
 
 
+def output_then_heavy_loaded(code: str) -> list[str]:
+    """Run code (which imports sys) in a new process: its output lines, then 'loaded:' and
+    the HEAVY libraries it imported."""
+    code += f"print('loaded:', *[name for name in {HEAVY!r} if name in sys.modules])\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stderr == ""
+    return proc.stdout.splitlines()
+
+
 def test_help_imports_no_numpy():
     """`bs4nn --help` and every `bs4nn COMMAND [ACTION] --help` wait for none of numpy, numba,
     scipy, matplotlib, jinja2, pyserial, tqdm: what the parser shows (choices, defaults) lives
@@ -86,11 +95,8 @@ def test_help_imports_no_numpy():
         "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
         "        status = main([*argv, '--help'])\n"
         "    print(' '.join(['bs4nn', *argv]), status, out.getvalue().split()[0])\n"
-        f"print('loaded:', *[name for name in {HEAVY!r} if name in sys.modules])\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.stderr == ""
-    assert proc.stdout.splitlines() == [
+    assert output_then_heavy_loaded(code) == [
         f"bs4nn{command} 0 usage:"
         for command in (
             "",
@@ -126,11 +132,8 @@ def test_help_after_an_own_dataset_imports_no_numpy(tmp_path):
         "    with contextlib.redirect_stdout(io.StringIO()):\n"
         f"        status = main([command, '--dataset', {str(own)!r}, '--help'])\n"
         "    print(command, status)\n"
-        f"print('loaded:', *[name for name in {HEAVY!r} if name in sys.modules])\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.stderr == ""
-    assert proc.stdout.splitlines() == [f"{command} 0" for command in commands] + ["loaded:"]
+    assert output_then_heavy_loaded(code) == [f"{command} 0" for command in commands] + ["loaded:"]
 
 
 def test_boards_imports_no_numpy():
@@ -141,11 +144,8 @@ def test_boards_imports_no_numpy():
         "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
         "    status = main(['boards'])\n"
         "print(status, out.getvalue().split()[:2])\n"
-        f"print('loaded:', *[name for name in {HEAVY!r} if name in sys.modules])\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.stderr == ""
-    assert proc.stdout.splitlines() == ["0 ['board', 'core']", "loaded:"]
+    assert output_then_heavy_loaded(code) == ["0 ['board', 'core']", "loaded:"]
 
 
 def test_numba_is_imported_when_a_kernel_first_runs(data_dir):
