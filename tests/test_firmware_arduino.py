@@ -84,6 +84,7 @@ def test_platformio_project_lints_and_lists_every_board(export):
     for env in PIO_ENVS:
         assert f"[env:{env}]\n" in text
     assert "default_envs = nucleo_f446re\n" in text
+    assert "build_src_flags = -Wall -Wextra -O2 -fno-tree-loop-distribute-patterns\n" in text
     assert (
         "[env:teensy41]\nplatform = teensy\nboard = teensy41\nbuild_flags = ${env.build_flags} "
         '-DBS4NN_BOARD_NAME=\\"teensy41\\" -DBS4NN_CLOCK_HZ=600000000u\n'
