@@ -73,7 +73,7 @@ class RunFolder:
 @contextlib.contextmanager
 def folder_lock(path: Path) -> Iterator[None]:
     """Exclusive lock on folder `path` for as long as the block runs."""
-    with exclusive_lock(path / LOCK_NAME, f"--out {path}"):
+    with exclusive_lock(path / LOCK_NAME, "--out", path):
         yield
 
 

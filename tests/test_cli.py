@@ -723,21 +723,48 @@ def test_what_a_staged_folder_replaced_is_removed_once_signals_are_no_longer_hel
     assert [p.name for p in (tmp_path / "fw").iterdir()] == ["Makefile"]
 
 
-def test_a_staged_folder_removes_what_an_interrupted_one_left_beside_it(tmp_path):
-    """A Ctrl-C while an earlier staged_dir of fw removed what it replaced left a `.old`
-    sibling: the next one removes it (not the `.old` of another folder)."""
+@pytest.mark.parametrize("suffix", ["old", "part"])
+def test_a_staged_folder_removes_what_an_interrupted_one_left_beside_it(tmp_path, suffix):
+    """What an earlier staged_dir of fw left beside it goes at the next one (a `.old` sibling:
+    Ctrl-C while it removed what it replaced; `.part`: killed while it filled it); another
+    folder's stays."""
     from bs4nn.trainer.files import staged_dir
 
-    left = tmp_path / ".fw.k3j_9x2q.old"
+    left = tmp_path / f".fw.k3j_9x2q.{suffix}"
     (left / "build").mkdir(parents=True)
     (left / "build" / "firmware.elf").write_bytes(b"elf")
-    others = [".fw.v2.k3j_9x2q.old", ".fw2.k3j_9x2q.old"]
+    others = [f".fw.v2.k3j_9x2q.{suffix}", f".fw2.k3j_9x2q.{suffix}"]
     for name in others:
         (tmp_path / name).mkdir()
     (tmp_path / "fw").mkdir()
     with staged_dir(tmp_path / "fw") as tmp:
         (tmp / "Makefile").write_text("all:\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*others, "fw"])
+
+
+def test_a_folder_another_run_stages_is_refused(tmp_path):
+    """One run at a time stages a folder: a second is refused before it makes anything, named
+    by its option; the first one's folder and leftovers are not touched."""
+    import os
+
+    from bs4nn.trainer.errors import Bs4nnError
+    from bs4nn.trainer.files import exclusive_lock, staged_dir
+
+    plots = tmp_path / "out" / "plots"
+    plots.mkdir(parents=True)
+    (tmp_path / "out" / ".plots.x7q2.part").mkdir()  # the other run's, being filled
+    with exclusive_lock(tmp_path / "out" / ".plots.lock", "--plots", plots):
+        with pytest.raises(Bs4nnError) as exc, staged_dir(plots, option="--plots"):
+            pass
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+            ".plots.lock",
+            ".plots.x7q2.part",
+            "plots",
+        ]
+    assert str(exc.value) == (
+        f"--plots {plots} is in use by another bs4nn run (pid {os.getpid()}); wait for it to "
+        "finish, or choose another --plots"
+    )
 
 
 def test_a_written_file_gets_the_mode_of_a_new_file(tmp_path):
@@ -771,6 +798,6 @@ def test_a_lock_file_removed_before_it_was_locked_is_made_again(tmp_path, monkey
         return flock(fd, op)
 
     monkeypatch.setattr(fcntl, "flock", flock_after_removal)
-    with exclusive_lock(lock, "--out m.bs4nn"):
+    with exclusive_lock(lock, "--out", Path("m.bs4nn")):
         assert lock.read_text() == f"{os.getpid()}\n"
     assert len(calls) == 2

@@ -206,6 +206,23 @@ def test_cli_eval_plots_into_a_file_is_a_user_error(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_cli_eval_plots_into_a_folder_another_run_fills_is_refused(tmp_path, data_dir, capsys):
+    import os
+
+    from bs4nn.trainer.files import exclusive_lock
+
+    model = tiny_model().save(tmp_path / "m.bs4nn")
+    out = tmp_path / "plots"
+    with exclusive_lock(tmp_path / ".plots.lock", "--plots", out):
+        argv = ["eval", str(model), "--limit", "1", "--plots", str(out), "--data-dir"]
+        assert main([*argv, str(data_dir)]) == 2
+    assert capsys.readouterr().err == (
+        f"bs4nn eval: error: --plots {out} is in use by another bs4nn run (pid {os.getpid()}); "
+        "wait for it to finish, or choose another --plots\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bs4nn"]
+
+
 @pytest.fixture
 def fake_train(monkeypatch):
     """`bs4nn train` without the training: train() returns a model with the given metrics."""

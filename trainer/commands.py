@@ -153,7 +153,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.plots is not None:
         stream = sys.stderr if args.json else sys.stdout  # keep --json output pure JSON
         # all plots or none: a failure leaves the folder as it was (or no new folder)
-        with staged_dir(Path(args.plots)) as staged:
+        with staged_dir(Path(args.plots), option="--plots") as staged:
             paths = eval_plots(result, staged)
             paths.append(_training_plot(model, args.model, staged / "training.png", stream))
         for path in paths:

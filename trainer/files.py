@@ -139,40 +139,51 @@ def staged_file(path: Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def staged_dir(path: Path, drop: Collection[str] = ()) -> Iterator[Path]:
+def staged_dir(path: Path, drop: Collection[str] = (), option: str = "--out") -> Iterator[Path]:
     """Yield a new empty temporary sibling of folder `path` to fill. When the block succeeds its
     entries take the place of the same-named ones of `path` (created if missing; an existing
     folder keeps its other entries, e.g. a build, and its inode, so it may be the current one)
     and those of `path` named in `drop` are removed, all of it or, if that fails, none; when
     the block fails it is removed, and so are the parents made for it. What was replaced is
-    removed last, Ctrl-C no longer held (one then leaves it in a `.old` sibling, which the next
-    staged_dir of `path` removes)."""
+    removed last, Ctrl-C no longer held (one then leaves it in a `.old` sibling). One run at a
+    time stages `path` (a lock beside it; another is refused, naming `option`, the command
+    line's option for `path`), so the `.part` and `.old` siblings an earlier run left (killed,
+    or cut short while removing) are its own leftovers: they are removed."""
     path = Path(os.path.abspath(path))
     top = first_missing(path.parent)
     with user_path(path, "create"):
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part"))
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual mode
-    placed = False
     try:
-        yield tmp
-        # the renames are quick: a Ctrl-C or SIGTERM waits for them, never falls between two
-        with signals_held(), user_path(path, "write"):
-            _put_in_place(tmp, path, drop)
-            placed = True
+        with exclusive_lock(path.with_name(f".{path.name}.lock"), option, path):
+            _remove_left(path, "part")
+            with user_path(path, "create"):
+                tmp = Path(
+                    tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+                )
+                os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual mode
+            placed = False
+            try:
+                yield tmp
+                # the renames are quick: a Ctrl-C or SIGTERM waits for them, never falls
+                # between two
+                with signals_held(), user_path(path, "write"):
+                    _put_in_place(tmp, path, drop)
+                    placed = True
+            except BaseException:
+                if not placed:  # (a signal held while placing comes out after it: the new stay)
+                    shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            _remove_left(path, "old")
     except BaseException:
-        if not placed:  # (a signal held while placing comes out after it: the new ones stay)
-            shutil.rmtree(tmp, ignore_errors=True)
-            if top is not None:
-                shutil.rmtree(top, ignore_errors=True)
+        if top is not None and not path.exists():
+            shutil.rmtree(top, ignore_errors=True)
         raise
-    _remove_replaced(path)
 
 
 def _put_in_place(tmp: Path, path: Path, drop: Collection[str]) -> None:
     """Folder `tmp` becomes `path`, or, if `path` exists, its entries replace those of the same
     name there and the entries named in `drop` go (all moved aside into a `.old` sibling, left
-    for `_remove_replaced`); if a rename fails, what was moved goes back."""
+    for `_remove_left`); if a rename fails, what was moved goes back."""
     if not path.exists():
         tmp.rename(path)
         return
@@ -198,13 +209,14 @@ def _put_in_place(tmp: Path, path: Path, drop: Collection[str]) -> None:
     tmp.rmdir()
 
 
-def _remove_replaced(path: Path) -> None:
-    """Remove the `.old` siblings of folder `path` (`_put_in_place`'s): the one just made, and
-    any an earlier staged_dir left when a Ctrl-C came before it was removed (it may be large,
-    e.g. another board's whole build)."""
-    old = re.compile(rf"\.{re.escape(path.name)}\.[^.]+\.old")  # tmp's name, suffix .old
+def _remove_left(path: Path, suffix: str) -> None:
+    """Remove the siblings of folder `path` that staged_dir names `.NAME.*.part` (its temporary
+    folder) or `.NAME.*.old` (what `_put_in_place` moved aside): the one just made, or those
+    an earlier run left (killed, or Ctrl-C while removing: they may be large, e.g. another
+    board's whole build)."""
+    left = re.compile(rf"\.{re.escape(path.name)}\.[^.]+\.{suffix}")  # mkdtemp's names
     for entry in path.parent.iterdir():
-        if old.fullmatch(entry.name) and entry.is_dir():
+        if left.fullmatch(entry.name) and entry.is_dir():
             with user_path(entry, "remove"):
                 shutil.rmtree(entry)
 
@@ -216,10 +228,10 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def exclusive_lock(lock: Path, what: str) -> Iterator[None]:
+def exclusive_lock(lock: Path, option: str, target: Path) -> Iterator[None]:
     """Exclusive lock through file `lock` (holding our pid) for as long as the block runs
     (released by the kernel if the process dies); refused at once, naming the other pid, if
-    another run holds it. `what` names the output it guards ("--out PATH")."""
+    another run holds it. It guards output `target`, given with command-line option `option`."""
     while True:
         with user_path(lock, "create the lock file"):
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
@@ -229,8 +241,8 @@ def exclusive_lock(lock: Path, what: str) -> Iterator[None]:
             other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise Bs4nnError(
-                f"{what} is in use by another bs4nn run (pid {other}); wait for it to "
-                "finish, or choose another --out"
+                f"{option} {target} is in use by another bs4nn run (pid {other}); wait for it "
+                f"to finish, or choose another {option}"
             ) from None
         try:  # the holder before us may have removed the file between our open and our lock
             same = os.fstat(fd).st_ino == os.stat(lock).st_ino
@@ -268,5 +280,5 @@ def file_lock(path: Path) -> Iterator[None]:
     with made_for(path.parent):
         with user_path(path.parent, "create"):
             path.parent.mkdir(parents=True, exist_ok=True)
-        with exclusive_lock(path.with_name(f".{path.name}.lock"), f"--out {path}"):
+        with exclusive_lock(path.with_name(f".{path.name}.lock"), "--out", path):
             yield
