@@ -197,10 +197,13 @@ class Device:
         then = how_to_go_on(self.link.emulator, "reset the board, then")
         if self.link.emulator is not None:  # its firmware was built and started by bs4nn
             return DeviceSilent(f"{said}; {then}")
-        return DeviceSilent(
-            f"{said}: is the bs4nn firmware running on it, in binary mode, at the right baud "
-            f"rate? {then[0].upper()}{then[1:]}"
-        )
+        if self.info is not None:  # it answered INFO: firmware, mode and baud rate were right
+            question = "it answered before: did it hang or reset?"
+        else:
+            question = (
+                "is the bs4nn firmware running on it, in binary mode, at the right baud rate?"
+            )
+        return DeviceSilent(f"{said}: {question} {then[0].upper()}{then[1:]}")
 
     # ------------------------------------------------------------ commands
 

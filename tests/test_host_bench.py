@@ -181,8 +181,9 @@ ALWAYS_DROPPED = set(range(1, 100))  # every INFER request's reply from the firs
         (  # the first setting kept, the second one's SET_THRESHOLDS unanswered
             "sweep",
             Faults(silent_after=N),
-            NO_VALID_REPLY.format(what="SET_THRESHOLDS", port="{port}")
-            + "Results so far are kept; reset the board, then resume with: {argv} --resume",
+            "no valid reply to SET_THRESHOLDS from {port} after 4 tries of 0.5 s each "
+            "(--timeout): it answered before: did it hang or reset? Results so far are kept; "
+            "reset the board, then resume with: {argv} --resume",
         ),
         (  # the first 20 images go one at a time: image 0 is the one in flight
             "bench",
