@@ -1,4 +1,5 @@
 import json
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,15 @@ def _good_copy(name: str, fname: str) -> Path | None:
     if path is None or datasets.verify_file(path, name, fname) is not None:
         return None
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_as_at_a_terminal() -> None:
+    """Started in the background of a script (`make test &`, nohup), Python inherits SIGINT
+    ignored and never installs its KeyboardInterrupt handler: the tests of Ctrl-C (in this
+    process and in the bs4nn processes it starts) need the handler a terminal's run has."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
