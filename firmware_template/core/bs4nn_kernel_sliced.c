@@ -128,6 +128,10 @@ __attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl,
 {
     __asm__ volatile(
         ".syntax unified\n"
+        ".macro row x\n" /* x = the weight word of the next row: base[*o++] */
+        "    ldrh    r12, [r2], #2\n"
+        "    ldr     \\x, [r1, r12, lsl #2]\n"
+        ".endm\n"
         "    push    {r4-r11, lr}\n"
         "1:  cmp     r3, #1\n" /* a round: m = min(n, 15) rows */
         "    bls     8f\n"
@@ -140,29 +144,22 @@ __attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl,
         "    .byte   (24f - 0b) / 2, (21f - 0b) / 2, (22f - 0b) / 2, (23f - 0b) / 2\n"
         "    .byte   (24f - 0b) / 2, (21f - 0b) / 2, (22f - 0b) / 2, (23f - 0b) / 2\n"
         "    .byte   (24f - 0b) / 2, (21f - 0b) / 2, (22f - 0b) / 2, (23f - 0b) / 2\n"
-        "21: ldrh    r12, [r2], #2\n" /* h = 1 */
-        "    ldr     r4, [r1, r12, lsl #2]\n"
+        "21: row     r4\n" /* h = 1 */
         "    movs    r5, #0\n"
         "    movs    r6, #0\n"
         "    movs    r7, #0\n"
         "    b       3f\n"
-        "22: ldrh    r12, [r2], #2\n" /* h = 2: a half adder */
-        "    ldr     r8, [r1, r12, lsl #2]\n"
-        "    ldrh    r12, [r2], #2\n"
-        "    ldr     r9, [r1, r12, lsl #2]\n"
+        "22: row     r8\n" /* h = 2: a half adder */
+        "    row     r9\n"
         "    eor     r4, r8, r9\n"
         "    and     r5, r8, r9\n"
         "    movs    r6, #0\n"
         "    movs    r7, #0\n"
         "    b       3f\n"
-        "24: ldrh    r12, [r2], #2\n" /* h = 4: the four-row round from zero planes */
-        "    ldr     r8, [r1, r12, lsl #2]\n"
-        "    ldrh    r12, [r2], #2\n"
-        "    ldr     r9, [r1, r12, lsl #2]\n"
-        "    ldrh    r12, [r2], #2\n"
-        "    ldr     r10, [r1, r12, lsl #2]\n"
-        "    ldrh    r12, [r2], #2\n"
-        "    ldr     r11, [r1, r12, lsl #2]\n"
+        "24: row     r8\n" /* h = 4: the four-row round from zero planes */
+        "    row     r9\n"
+        "    row     r10\n"
+        "    row     r11\n"
         "    eor     r12, r8, r9\n"
         "    and     r8, r8, r9\n"
         "    eor     lr, r12, r10\n"
@@ -175,12 +172,9 @@ __attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl,
         "    movs    r7, #0\n"
         "    subs    r3, #1\n" /* m / 4 - 1 */
         "    b       3f\n"
-        "23: ldrh    r12, [r2], #2\n" /* h = 3: a full adder */
-        "    ldr     r8, [r1, r12, lsl #2]\n"
-        "    ldrh    r12, [r2], #2\n"
-        "    ldr     r9, [r1, r12, lsl #2]\n"
-        "    ldrh    r12, [r2], #2\n"
-        "    ldr     r10, [r1, r12, lsl #2]\n"
+        "23: row     r8\n" /* h = 3: a full adder */
+        "    row     r9\n"
+        "    row     r10\n"
         "    eor     r12, r8, r9\n"
         "    and     r5, r8, r9\n"
         "    and     lr, r12, r10\n"
@@ -189,14 +183,10 @@ __attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl,
         "    movs    r6, #0\n"
         "    movs    r7, #0\n"
         "3:  cbz     r3, 5f\n"
-        "2:  ldrh    r12, [r2], #2\n" /* four rows: three full adders, two half adders */
-        "    ldr     r8, [r1, r12, lsl #2]\n"
-        "    ldrh    r12, [r2], #2\n"
-        "    ldr     r9, [r1, r12, lsl #2]\n"
-        "    ldrh    r12, [r2], #2\n"
-        "    ldr     r10, [r1, r12, lsl #2]\n"
-        "    ldrh    r12, [r2], #2\n"
-        "    ldr     r11, [r1, r12, lsl #2]\n"
+        "2:  row     r8\n" /* four rows: three full adders, two half adders */
+        "    row     r9\n"
+        "    row     r10\n"
+        "    row     r11\n"
         "    eor     r12, r4, r8\n"
         "    and     r8, r4, r8\n"
         "    and     lr, r12, r9\n"
@@ -258,7 +248,8 @@ __attribute__((naked, noinline)) static void add_rows_thumb2(ARG uint32_t *pl,
         "    str     lr, [r0], #4\n"
         "    bics    r5, r5, lr\n"
         "    bne     7b\n"
-        "9:  pop     {r4-r11, pc}\n");
+        "9:  pop     {r4-r11, pc}\n"
+        ".purgem row\n");
 }
 #undef ARG
 #endif
