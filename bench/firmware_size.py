@@ -1,11 +1,13 @@
 """Build the firmware of a model for the emulated board and check the footprint limits.
 
-    python bench/firmware_size.py MODEL [--kernel sliced]
+    python bench/firmware_size.py MODEL [--kernel sliced] [--target NAME | --target all]
     python bench/firmware_size.py --random 784-600-10     (random weights of that shape)
 
 Prints flash (text + data), RAM (data + bss, with the 2 KB stack), the packed weights, the
 inference state (the core's bs4nn_state) and whether the limits hold: flash <= packed weights
-+ 8 KB, inference state <= 4 KB. Exit status 0 only when both hold.
++ 8 KB, inference state <= 4 KB. For the default board, or for each board given (`--target
+all`: every board built with make, Cortex-M0 to M55). Exit status 0 only when both hold on
+every board.
 """
 
 from __future__ import annotations
@@ -21,12 +23,11 @@ import numpy as np
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.footprint import CODE_BUDGET_BYTES, DEFAULT_KERNEL
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.targets import DEFAULT_TARGET
+from bs4nn.codegen.targets import DEFAULT_TARGET, load_targets
 from bs4nn.host.build import elf_sizes, make_elf
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
 
-TARGET = DEFAULT_TARGET
 CODE_LIMIT = CODE_BUDGET_BYTES
 STATE_LIMIT = 4 * 1024
 
@@ -56,9 +57,14 @@ def symbol_sizes(elf: Path) -> dict[str, int]:
     return sizes
 
 
-def measure(intmodel: IntModel, kernel: str) -> dict[str, int]:
+def make_targets() -> list[str]:
+    """The boards whose firmware this machine builds (with make; PlatformIO ones are not)."""
+    return [name for name, info in load_targets().items() if info.get("build") == "make"]
+
+
+def measure(intmodel: IntModel, kernel: str, target: str) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="bs4nn-size-") as tmp:
-        result = export_firmware(intmodel, Path(tmp) / "fw", target=TARGET)
+        result = export_firmware(intmodel, Path(tmp) / "fw", target=target)
         proc = subprocess.run(
             ["make", "-s", "-C", str(result.out_dir), f"KERNEL={kernel}"],
             capture_output=True,
@@ -88,13 +94,28 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_KERNEL,
         help=f"firmware kernel (default {DEFAULT_KERNEL}, as make)",
     )
+    ap.add_argument(
+        "--target",
+        action="append",
+        choices=[*make_targets(), "all"],
+        help=f"board (default {DEFAULT_TARGET}); repeat for several, or all",
+    )
     args = ap.parse_args(argv)
+    targets = args.target or [DEFAULT_TARGET]
+    if "all" in targets:
+        targets = make_targets()
     try:
         intmodel = random_model(args.random) if args.random else IntModel.load(args.model)
-        m = measure(intmodel, args.kernel)
+        ok = all(report(intmodel, args.kernel, target) for target in targets)
     except Bs4nnError as exc:
         print(f"firmware_size: error: {exc}", file=sys.stderr)
         return 2
+    return 0 if ok else 1
+
+
+def report(intmodel: IntModel, kernel: str, target: str) -> bool:
+    """Print one board's footprint; True when both limits hold."""
+    m = measure(intmodel, kernel, target)
     flash = m["text"] + m["data"]
     ram = m["data"] + m["bss"]
     code = flash - m["weights"]
@@ -102,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     state_ok = m["state"] <= STATE_LIMIT
     print(
         f"model {'-'.join(map(str, intmodel.layer_sizes))} ({intmodel.source}), "
-        f"target {TARGET}, kernel {args.kernel}"
+        f"target {target}, kernel {kernel}"
     )
     print(f"text={m['text']} data={m['data']} bss={m['bss']}")
     print(f"flash={flash} (packed weights {m['weights']} + code/consts {code})")
@@ -115,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         f"inference state <= {STATE_LIMIT}: {'yes' if state_ok else 'NO'} "
         f"(margin {STATE_LIMIT - m['state']})"
     )
-    return 0 if flash_ok and state_ok else 1
+    return flash_ok and state_ok
 
 
 if __name__ == "__main__":

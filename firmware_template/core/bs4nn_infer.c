@@ -8,9 +8,19 @@
 bs4nn_state_t bs4nn_state;
 static int16_t thresholds[BS4NN_NUM_LAYERS];
 
+/* thresholds copied in a loop: memcpy is a call to libc on Cortex-M0 (~140 bytes of flash) */
+static void set_all(const int16_t *k)
+{
+    int l;
+
+    for (l = 0; l < BS4NN_NUM_LAYERS; l++) {
+        thresholds[l] = k[l];
+    }
+}
+
 void bs4nn_init(void)
 {
-    memcpy(thresholds, bs4nn_default_thresholds, sizeof thresholds);
+    set_all(bs4nn_default_thresholds);
 }
 
 int bs4nn_set_thresholds(const int16_t k[BS4NN_NUM_LAYERS])
@@ -22,7 +32,7 @@ int bs4nn_set_thresholds(const int16_t k[BS4NN_NUM_LAYERS])
             return -1;
         }
     }
-    memcpy(thresholds, k, sizeof thresholds);
+    set_all(k);
     return 0;
 }
 

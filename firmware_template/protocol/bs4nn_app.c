@@ -2,6 +2,7 @@
 
 #include "bs4nn_board.h"
 #include "bs4nn_frame.h"
+#include "bs4nn_udiv.h"
 
 /* Largest reply before COBS: INFO with a 255-byte board name and kernel name at most. */
 #define REPLY_BODY_MAX (50u + 4u * BS4NN_NUM_LAYERS + 2u * 255u + 2u * BS4NN_N_OUTPUT)
@@ -40,8 +41,10 @@ void bs4nn_text_write_u32(uint32_t v, int width)
 
     buf[i] = 0;
     do {
-        buf[--i] = (char)('0' + v % 10u);
-        v /= 10u;
+        uint32_t digit;
+
+        v = bs4nn_udivmod(v, 10u, &digit);
+        buf[--i] = (char)('0' + digit);
     } while (v != 0 || 10 - i < width);
     bs4nn_text_write(buf + i);
 }

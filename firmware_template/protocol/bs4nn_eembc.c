@@ -6,6 +6,7 @@
 
 #include "bs4nn_app.h"
 #include "bs4nn_board.h"
+#include "bs4nn_udiv.h"
 
 #define FW_VERSION "ULPMark for tinyML Firmware V0.0.1"
 #define MODEL_ID "bs4nn01"        /* stable: the runner's test scripts are keyed by it */
@@ -128,10 +129,11 @@ static void timestamp(void)
 {
     const uint32_t now = board_micros();
     const uint32_t delta = now - clock_last;
+    uint32_t us;
 
     clock_last = now;
-    clock_s += delta / US_PER_S;
-    clock_us += delta % US_PER_S;
+    clock_s += bs4nn_udivmod(delta, US_PER_S, &us);
+    clock_us += us;
     if (clock_us >= US_PER_S) {
         clock_us -= US_PER_S;
         clock_s++;
@@ -166,8 +168,11 @@ static void score(const bs4nn_result_t *r)
         hi = ones[j] > hi ? ones[j] : hi;
     }
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
-        state.scores[j] =
-            (uint16_t)(j == r->label ? 1000 : 2000 * (ones[j] - lo) / (2 * (hi - lo) + 1));
+        const uint32_t num = 2000u * (uint32_t)(ones[j] - lo); /* ones[j] >= lo */
+        const uint32_t den = 2u * (uint32_t)(hi - lo) + 1u;
+        uint32_t rem;
+
+        state.scores[j] = (uint16_t)(j == r->label ? 1000u : bs4nn_udivmod(num, den, &rem));
     }
 }
 
@@ -181,9 +186,11 @@ static void results(void)
     }
     bs4nn_text_write("m-results-[");
     for (j = 0; j < BS4NN_N_OUTPUT; j++) {
-        bs4nn_text_write_u32(state.scores[j] / 1000u, 1);
+        uint32_t thousandths;
+
+        bs4nn_text_write_u32(bs4nn_udivmod(state.scores[j], 1000u, &thousandths), 1);
         bs4nn_text_write(".");
-        bs4nn_text_write_u32(state.scores[j] % 1000u, 3);
+        bs4nn_text_write_u32(thousandths, 3);
         bs4nn_text_write(j + 1 < BS4NN_N_OUTPUT ? "," : "]\r\n");
     }
 }

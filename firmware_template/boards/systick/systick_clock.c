@@ -3,6 +3,7 @@
  * giving a 64-bit tick count. The counter is ticks * BS4NN_COUNTER_NUM / BS4NN_COUNTER_DEN in the
  * units of board_counter_kind() (bs4nn_target.h says which, from targets.json). */
 #include "bs4nn_board.h"
+#include "bs4nn_udiv.h"
 #include "cortex_m.h"
 
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
@@ -46,8 +47,10 @@ static void ticks(uint32_t *wrapped, uint32_t *into)
     *into = SYST_TOP - v;
 }
 
-/* No 64-bit division anywhere (libgcc's would add ~700 bytes of flash): the counter divides by
- * a power of two, a shift; the microseconds split the division by the ticks per microsecond. */
+/* No 64-bit division or multiplication anywhere (libgcc's would add ~700 bytes of flash, and a
+ * 64-bit product is a libgcc call on Cortex-M0): with ticks = q * DEN + r (DEN a power of two),
+ * ticks * NUM / DEN = q * NUM + r * NUM / DEN, of which the counter keeps the low 32 bits; the
+ * microseconds split the division by the ticks per microsecond. */
 #if (BS4NN_COUNTER_DEN & (BS4NN_COUNTER_DEN - 1u)) != 0
 #error "BS4NN_COUNTER_DEN must be a power of two"
 #endif
@@ -62,15 +65,11 @@ uint32_t board_counter(void)
     uint32_t w;
     uint32_t c;
     uint64_t t;
-    uint32_t den = BS4NN_COUNTER_DEN;
 
     ticks(&w, &c);
-    t = (((uint64_t)w << 24) + c) * BS4NN_COUNTER_NUM;
-    while (den > 1u) {
-        t >>= 1;
-        den >>= 1;
-    }
-    return (uint32_t)t;
+    t = ((uint64_t)w << 24) + c;
+    return (uint32_t)(t / BS4NN_COUNTER_DEN) * BS4NN_COUNTER_NUM +
+           ((uint32_t)t & (BS4NN_COUNTER_DEN - 1u)) * BS4NN_COUNTER_NUM / BS4NN_COUNTER_DEN;
 }
 
 /* floor((w * WRAP + c) / D) mod 2^32, D = TICKS_PER_US, with w = a * D + b: w * WRAP / D =
@@ -79,10 +78,14 @@ uint32_t board_micros(void)
 {
     uint32_t w;
     uint32_t c;
+    uint32_t a;
+    uint32_t b;
+    uint32_t rest;
 
     ticks(&w, &c);
-    return w * (WRAP / TICKS_PER_US) + (w / TICKS_PER_US) * (WRAP % TICKS_PER_US) +
-           ((w % TICKS_PER_US) * (WRAP % TICKS_PER_US) + c) / TICKS_PER_US;
+    a = bs4nn_udivmod(w, TICKS_PER_US, &b);
+    return w * (WRAP / TICKS_PER_US) + a * (WRAP % TICKS_PER_US) +
+           bs4nn_udivmod(b * (WRAP % TICKS_PER_US) + c, TICKS_PER_US, &rest);
 }
 
 uint8_t board_counter_kind(void)
