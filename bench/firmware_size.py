@@ -6,8 +6,8 @@
 Prints flash (text + data), RAM (data + bss, with the 2 KB stack), the packed weights, the
 inference state (the core's bs4nn_state) and whether the limits hold: flash <= packed weights
 + 8 KB, inference state <= 4 KB. For the default board, or for each board given (`--target
-all`: every board built with make, Cortex-M0 to M55). Exit status 0 only when both hold on
-every board.
+all`: every emulated board, Cortex-M0 to M55). Exit status 0 only when both hold on every
+board.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import numpy as np
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.footprint import CODE_BUDGET_BYTES, DEFAULT_KERNEL
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.targets import DEFAULT_TARGET, load_targets
+from bs4nn.codegen.targets import DEFAULT_TARGET
 from bs4nn.host.build import elf_sizes, make_elf
+from bs4nn.host.emulate import emulated_boards
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
 
@@ -55,11 +56,6 @@ def symbol_sizes(elf: Path) -> dict[str, int]:
         if len(parts) == 4:
             sizes[parts[3]] = int(parts[1], 16)
     return sizes
-
-
-def make_targets() -> list[str]:
-    """The boards whose firmware this machine builds (with make; PlatformIO ones are not)."""
-    return [name for name, info in load_targets().items() if info.get("build") == "make"]
 
 
 def measure(intmodel: IntModel, kernel: str, target: str) -> dict[str, int]:
@@ -97,13 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--target",
         action="append",
-        choices=[*make_targets(), "all"],
+        choices=[*emulated_boards(), "all"],
         help=f"board (default {DEFAULT_TARGET}); repeat for several, or all",
     )
     args = ap.parse_args(argv)
     targets = args.target or [DEFAULT_TARGET]
     if "all" in targets:
-        targets = make_targets()
+        targets = emulated_boards()
     try:
         intmodel = random_model(args.random) if args.random else IntModel.load(args.model)
         ok = all(report(intmodel, args.kernel, target) for target in targets)

@@ -12,7 +12,7 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.semantics import TMAX
 
 # Budgets for what is not the model: firmware code and the serial I/O buffers (frame buffers,
-# RX ring, one image). Measured builds stay below these on every board built with make
+# RX ring, one image). Measured builds stay below these on every emulated board
 # (python bench/firmware_size.py MODEL --target all).
 CODE_BUDGET_BYTES = 8 * 1024
 IO_BUFFER_BYTES = 4 * 1024
