@@ -47,7 +47,8 @@ def _pairs():
 
 
 def test_udivmod_matches_python_divmod(udivmod):
-    wrong = [(n, d, udivmod(n, d)) for n, d in _pairs() if udivmod(n, d) != divmod(n, d)]
+    got = [(n, d, udivmod(n, d)) for n, d in _pairs()]
+    wrong = [(n, d, q_r) for n, d, q_r in got if q_r != divmod(n, d)]
     assert wrong == []
 
 
