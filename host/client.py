@@ -111,7 +111,7 @@ class Device:
         """sparse=None: the shortest form (INFER_BITMAP unless the device refused it);
         True: sparse whenever it fits one frame; False: dense."""
         sparse = self.sparse
-        if sparse and 2 + 3 * int(np.count_nonzero(pixels)) > p.MAX_BODY:
+        if sparse and p.body_lengths(pixels)[p.INFER_SPARSE] > p.MAX_BODY:
             sparse = False
         return p.infer_request(seq, pixels, sparse, bitmap=self.bitmap is not False)
 

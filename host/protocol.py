@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field, replace
+from functools import reduce
 
 import numpy as np
 
@@ -285,26 +286,45 @@ def bitmap_body(pixels: np.ndarray) -> bytes:
     return np.packbits(p != 0, bitorder="little").tobytes() + p[p != 0].tobytes()
 
 
-def body_lengths(pixels: np.ndarray) -> dict[int, int]:
-    """Body bytes of each INFER form for this image."""
-    n = int(np.asarray(pixels).size)
-    lit = int(np.count_nonzero(pixels))
-    return {INFER: n, INFER_SPARSE: 2 + 3 * lit, INFER_BITMAP: (n + 7) // 8 + lit}
+FORM_NAMES = {INFER: "dense", INFER_SPARSE: "sparse", INFER_BITMAP: "bitmap"}
+
+
+def body_lengths(pixels: np.ndarray, bitmap: bool = True) -> dict[int, int]:
+    """Body bytes of each INFER form for this image (INFER_BITMAP only if bitmap)."""
+    return form_lengths(int(np.asarray(pixels).size), int(np.count_nonzero(pixels)), bitmap)
+
+
+def form_lengths(n_input: int, nonzero, bitmap: bool = True) -> dict:
+    """Body bytes of each INFER form for images of n_input pixels, `nonzero` of them non-zero
+    (an int, or an array of counts, one per image: arrays of lengths)."""
+    sizes = {INFER: n_input, INFER_SPARSE: 2 + 3 * nonzero}
+    if bitmap:
+        sizes[INFER_BITMAP] = (n_input + 7) // 8 + nonzero
+    return sizes
+
+
+def fits_one_frame(sizes: dict):
+    """Whether some INFER form of these body lengths (body_lengths, form_lengths) fits one
+    frame: a bool, or an array of them for arrays of lengths."""
+    return reduce(np.minimum, sizes.values()) <= MAX_BODY
 
 
 def infer_request(
     seq: int, pixels: np.ndarray, sparse: bool | None = None, bitmap: bool = False
 ) -> bytes:
     """An INFER frame. sparse=None: the shortest form that fits one frame, among dense, sparse
-    and (if bitmap) INFER_BITMAP; sparse=True: sparse (ValueError if it does not fit);
-    sparse=False: dense."""
+    and (if bitmap) INFER_BITMAP (ValueError if none does); sparse=True: sparse (ValueError if
+    it does not fit); sparse=False: dense."""
     if sparse is False:
         return build_frame(INFER, seq, dense_body(pixels))
     if sparse is True:
         return build_frame(INFER_SPARSE, seq, sparse_body(pixels))
-    sizes = body_lengths(pixels)
-    if not bitmap:
-        del sizes[INFER_BITMAP]
+    sizes = body_lengths(pixels, bitmap)
+    if not fits_one_frame(sizes):
+        shown = ", ".join(f"{FORM_NAMES[t]} {size}" for t, size in sizes.items())
+        raise ValueError(
+            f"no INFER form fits this image in one frame: {shown} body bytes, at most {MAX_BODY}"
+        )
     # ties go to the simpler form: dense, then sparse, then bitmap
     ftype = min((t for t in sizes if sizes[t] <= MAX_BODY), key=lambda t: (sizes[t], t))
     body = {INFER: dense_body, INFER_SPARSE: sparse_body, INFER_BITMAP: bitmap_body}[ftype]

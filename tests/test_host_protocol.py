@@ -297,6 +297,41 @@ def test_a_body_of_the_largest_size_is_sent():
     assert len(p.parse_frame(p.infer_request(1, pixels, bitmap=True)[:-1]).body) == p.MAX_BODY
 
 
+def test_an_image_no_form_carries_in_one_frame_is_refused_with_the_sizes():
+    pixels = np.full(2000, 255, np.uint8)  # 2,000 inputs, every pixel non-zero
+    with pytest.raises(ValueError) as exc:
+        p.infer_request(1, pixels, bitmap=True)
+    assert str(exc.value) == (
+        "no INFER form fits this image in one frame: dense 2000, sparse 6002, bitmap 2250 "
+        "body bytes, at most 1019"
+    )
+    with pytest.raises(ValueError) as exc:
+        p.infer_request(1, pixels)
+    assert str(exc.value) == (
+        "no INFER form fits this image in one frame: dense 2000, sparse 6002 body bytes, "
+        "at most 1019"
+    )
+
+
+@pytest.mark.parametrize(
+    "n_input,form,most",
+    [(1200, p.INFER_BITMAP, 869), (65535, p.INFER_SPARSE, 339)],  # 150 + 869, 2 + 3 x 339
+)
+def test_an_image_of_the_largest_body_fits_and_one_more_pixel_does_not(n_input, form, most):
+    pixels = np.zeros(n_input, np.uint8)
+    pixels[:most] = 9
+    frame = p.parse_frame(p.infer_request(1, pixels, bitmap=True)[:-1])
+    assert (frame.type, len(frame.body)) == (form, p.MAX_BODY)
+    assert p.fits_one_frame(p.body_lengths(pixels))
+    pixels[most] = 9
+    assert not p.fits_one_frame(p.body_lengths(pixels))
+    with pytest.raises(ValueError, match="^no INFER form fits this image in one frame"):
+        p.infer_request(1, pixels, bitmap=True)
+    # counts of non-zero pixels for many images at once: the same answers
+    fits = p.fits_one_frame(p.form_lengths(n_input, np.array([0, most, most + 1, n_input])))
+    assert fits.tolist() == [True, True, False, False]
+
+
 def test_only_text_in_front_of_a_frame_is_skipped():
     frame = p.build_frame(p.RESET_REPLY, 1)[:-1]
     assert p.parse_frame_after_text(b"hello\r\n" + frame).after_text
