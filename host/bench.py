@@ -28,7 +28,7 @@ from bs4nn.host.records import (
     scan_records,
 )
 from bs4nn.host.report import PLOT_NAMES, console_lines, summarize, write_plots
-from bs4nn.host.stream import LATENCY_IMAGES, run_pass
+from bs4nn.host.stream import LATENCY_IMAGES, check_fit_one_frame, run_pass
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import write_json
@@ -179,7 +179,8 @@ def run_bench(
 
 
 def _test_images(intmodel: IntModel, dataset: str, data_dir, limit: int | None):
-    """The first `limit` test images of `dataset` and their labels, checked against the model."""
+    """The first `limit` test images of `dataset` and their labels, checked against the model
+    and the frame they are sent in."""
     from bs4nn.trainer.datasets import load_dataset
 
     images, labels = load_dataset(dataset, "test", data_dir=data_dir)
@@ -187,6 +188,7 @@ def _test_images(intmodel: IntModel, dataset: str, data_dir, limit: int | None):
     if n < 1:
         raise Bs4nnError("--limit must be at least 1")
     check_data_fits(intmodel.layer_sizes, images[:n], labels[:n])
+    check_fit_one_frame(images[:n])
     return images[:n], labels[:n]
 
 

@@ -9,10 +9,31 @@ from pathlib import Path
 import numpy as np
 
 from bs4nn.codegen.reference import RefBatch
+from bs4nn.host import protocol as p
 from bs4nn.host.connect import Connection
 from bs4nn.host.records import RecordWriter, compare
+from bs4nn.trainer.errors import Bs4nnError
 
 LATENCY_IMAGES = 20  # the first images go one at a time: the host's idle round-trip latency
+
+
+def check_fit_one_frame(images: np.ndarray) -> None:
+    """Refuse test images (N, pixels) that no INFER form carries in one frame, before any side
+    effect: the first of them, its non-zero pixels and how many fit."""
+    n_input = images.shape[1]
+    nonzero = np.count_nonzero(images, axis=1)
+    fits = p.fits_one_frame(p.form_lengths(n_input, nonzero))
+    if np.all(fits):
+        return
+    first = int(np.argmin(fits))
+    # the most non-zero pixels an image of n_input pixels may have, by trying every count
+    most = int(np.flatnonzero(p.fits_one_frame(p.form_lengths(n_input, np.arange(n_input))))[-1])
+    raise Bs4nnError(
+        f"test image {first} has {nonzero[first]:,} non-zero pixels of {n_input:,}: too many "
+        f"for one INFER request, whose body of at most {p.MAX_BODY:,} bytes holds {most:,} of "
+        f"{n_input:,}; give images with more zero pixels, or a model of at most "
+        f"{p.MAX_BODY:,} inputs"
+    )
 
 
 def run_pass(

@@ -28,7 +28,7 @@ from bs4nn.host.device_record import device_fields, record_device, recorded_devi
 from bs4nn.host.outdir import RUN_SPARE, OutFolder, run_folder
 from bs4nn.host.records import Record, fits_run, read_records
 from bs4nn.host.report import summarize
-from bs4nn.host.stream import run_pass
+from bs4nn.host.stream import check_fit_one_frame, run_pass
 from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
@@ -173,6 +173,7 @@ def run_sweep(
     images, labels = load_dataset(dataset, "test", data_dir=data_dir)
     images, labels = images[:limit], labels[:limit]
     check_data_fits(intmodel.layer_sizes, images, labels)
+    check_fit_one_frame(images)
     settings = _settings(model, intmodel, thetas, scales, budgets, dataset, data_dir)
     kind = "theta" if thetas else "budget" if budgets else "scale"
     points: list[SweepPoint] = []

@@ -307,3 +307,33 @@ def test_a_model_of_own_data_needs_that_data(sensors, tmp_path):
     copy.parent.mkdir()
     copy.write_bytes(sensors.read_bytes())
     assert Model.load(path).dataset_to_run(str(copy)) == str(copy)
+
+
+def test_images_no_request_frame_carries_are_refused_before_anything_is_made(tmp_path):
+    """1,200 inputs: one INFER frame carries at most 869 non-zero pixels (bitmap: 150 + 869 =
+    1,019 body bytes). bench and sweep check the images they send before any build, emulator,
+    port or --out."""
+    data = arrays(n_train=6, n_test=6, shape=(30, 40), classes=3)
+    x = data["x_test"]
+    x[:] = 0
+    x.reshape(6, 1200)[0, :869] = 5  # exactly one frame
+    x[1] = 255  # every pixel non-zero
+    x[3] = 255
+    path = npz(tmp_path, **data)
+    rng = np.random.default_rng(1)
+    model = model_from_arrays(
+        [rng.normal(size=(8, 1200)), rng.normal(size=(3, 8))],
+        [1.0, 1.0],
+        [3.0, 2.0],
+        **dataset_fields(str(path)),
+    ).save(tmp_path / "m.bs4nn")
+    refusal = (
+        "error: test image 1 has 1,200 non-zero pixels of 1,200: too many for one INFER "
+        "request, whose body of at most 1,019 bytes holds 869 of 1,200; give images with more "
+        "zero pixels, or a model of at most 1,019 inputs\n"
+    )
+    for command, where in (("bench", ()), ("sweep", ("--port", "/dev/null"))):
+        out = tmp_path / command
+        proc = run_bs4nn(command, "--model", model, "--data", path, *where, "--out", out)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", f"bs4nn {command}: {refusal}")
+        assert not out.exists()
