@@ -626,6 +626,12 @@ CASES = [
         "training samples: give a smaller --val-size",
     ),
     (
+        "train-val-size-0-calibrate",
+        "train --epochs 1 --val-size 0 --train-limit 10",
+        "bs4nn train: error: --calibrate (on in every preset) chooses the thresholds on a "
+        "validation split: --val-size must be at least 1, or give --no-calibrate",
+    ),
+    (
         "train-levels-1",
         "train --rule surrogate --levels 1",
         "bs4nn train: error: --levels must be within 2..256, got 1",

@@ -335,6 +335,11 @@ def train(
     ckpt = checkpoint_path(out)
     check_start(ckpt, resume)
     data = load_run_data(cfg, data_dir)
+    if cfg.calibrate and len(data.val_idx) == 0:
+        raise Bs4nnError(
+            "--calibrate (on in every preset) chooses the thresholds on a validation split: "
+            "--val-size must be at least 1, or give --no-calibrate"
+        )
     state = _load_checkpoint(ckpt, cfg) if resume else init_state(cfg)
     if announce is not None:
         announce()
