@@ -395,7 +395,8 @@ class _Stream:
                 raise DeviceSilent(
                     f"the device on {dev.link.name} stopped answering ({len(self.inflight)} "
                     f"requests unanswered for {now - self.last_progress:.1f} s, no reply to "
-                    f"INFO either): it hangs or was reset; "
+                    f"INFO either within the {dev.timeout:g} s timeout): it hangs or was reset, "
+                    "or it answers later than that; "
                     + how_to_go_on(dev.link.emulator, "restart it, then")
                 )
             self.probe = None  # the INFO reply may have merged with garbage: ask once more

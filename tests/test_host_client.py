@@ -1,5 +1,6 @@
 """Protocol client against the Python fake device: results, pipelining and every fault path."""
 
+import re
 import sys
 import time
 from dataclasses import replace
@@ -226,6 +227,22 @@ def test_silent_device_raises_within_bounded_time(intmodel, images):
                 got.append(r.index)
         assert time.monotonic() - t0 < 3.0  # 0.3 s timeout, two INFO probes; slack for load
     assert got == [0, 1, 2]
+
+
+def test_a_board_slower_than_the_timeout_is_told_so(intmodel, images):
+    # its replies come, but later than --timeout: the message must not blame the board alone
+    with FakeDevice(intmodel, Faults(reply_delay_s=2.0)) as fake:
+        dev = connect(fake, timeout=0.1, window=1)
+        dev.handshake()
+        with pytest.raises(DeviceSilent) as exc:
+            list(dev.stream(images[:2]))
+    assert re.fullmatch(
+        rf"the device on {re.escape(fake.port)} stopped answering \(1 requests unanswered for "
+        r"\d+\.\d s, no reply to INFO either within the 0\.1 s timeout\): it hangs or was "
+        r"reset, or it answers later than that; results so far are kept; restart it, then use "
+        r"--resume",
+        str(exc.value),
+    )
 
 
 def test_silent_from_start_handshake_fails(intmodel):
