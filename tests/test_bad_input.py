@@ -1536,6 +1536,12 @@ CASES = [
         "bs4nn paper: error: argument --data-dir: no folder '{w}/nodata'; give an existing "
         "folder (see `bs4nn paper --help`)",
     ),
+    (
+        "paper-models-file",
+        "paper --models {w}/afile --only fig1",
+        "bs4nn paper: error: argument --models: no folder '{w}/afile'; give an existing "
+        "folder (see `bs4nn paper --help`)",
+    ),
     # ---- datasets
     (
         "eval-data-dir-missing",

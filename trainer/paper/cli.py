@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--models",
-        type=path,
+        type=existing_dir,
         metavar="DIR",
         help=f"folder of the model files (default the shipped {SHIPPED})",
     )
