@@ -96,7 +96,8 @@ def typed(*argv):
         (
             "bench",
             Faults(silent_after=5),
-            "it hangs or was reset; results so far are kept; restart it, then resume with: ",
+            "it hangs or was reset, or it answers later than that; results so far are kept; "
+            "restart it, then resume with: ",
         ),
         (  # the first setting finished, the second cut short
             "sweep",
@@ -1215,8 +1216,9 @@ def test_an_emulated_board_that_stops_answering_is_started_anew_by_resume(
     argv = ["bench", "--model", model_path, "--emulate", "--out", tmp_path, "--timeout", "0.5"]
     assert cli(monkeypatch, *argv, "--no-progress", "--limit", N) == 2
     assert capsys.readouterr().err.endswith(
-        "it hangs or was reset; results so far are kept; to start QEMU anew and go on, resume "
-        f"with: bs4nn {typed(*argv)} --no-progress --limit {N} --resume\n"
+        "it hangs or was reset, or it answers later than that; results so far are kept; to "
+        "start QEMU anew and go on, resume with: "
+        f"bs4nn {typed(*argv)} --no-progress --limit {N} --resume\n"
     )
     assert len(csv_indices(tmp_path / "images.csv")) == 3
 
