@@ -54,7 +54,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _demo_folder():
     """What makes a folder the demo's: its model (or that model's checkpoint) or its bench."""
-    from bs4nn.host.outdir import OutFolder
+    from bs4nn.trainer.files import OutFolder
     from bs4nn.trainer.run import checkpoint_path
 
     return OutFolder("demo", (DEMO_MODEL, checkpoint_path(Path(DEMO_MODEL)).name, BENCH_DIR))

@@ -19,7 +19,7 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.connect import DEFAULT_LINK, DeviceLink, connect, load_model
 from bs4nn.host.device_record import record_device, start_over_rows
-from bs4nn.host.outdir import RUN_SPARE, OutFolder, run_folder
+from bs4nn.host.outdir import RUN_SPARE, run_folder
 from bs4nn.host.records import (
     ScannedCsv,
     fits_run,
@@ -31,7 +31,7 @@ from bs4nn.host.report import PLOT_NAMES, console_lines, summarize, write_plots
 from bs4nn.host.stream import LATENCY_IMAGES, check_fit_one_frame, run_pass
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
-from bs4nn.trainer.files import write_json
+from bs4nn.trainer.files import OutFolder, write_json
 from bs4nn.trainer.resume_hints import keeps, resume_note
 
 CSV_NAME = "images.csv"

@@ -28,10 +28,11 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
 from bs4nn.host.defaults import DEFAULT_BAUD, DEFAULT_LIMIT, DEFAULT_USB, EMULATED_TARGET, MODES
-from bs4nn.host.outdir import FIRMWARE_DIR, LOCK_NAME, OutFolder, run_folder
+from bs4nn.host.outdir import FIRMWARE_DIR, LOCK_NAME, run_folder
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
+from bs4nn.trainer.files import OutFolder
 
 MODEL_ID = "bs4nn01"  # the firmware's m-model-[...] (firmware_template/protocol/bs4nn_eembc.c)
 DATASETS_DIR = "datasets"  # the runner's --dataset_path, in --out

@@ -25,14 +25,14 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.connect import DEFAULT_LINK, DeviceLink, connect, load_model
 from bs4nn.host.device_record import device_fields, record_device, recorded_device
-from bs4nn.host.outdir import RUN_SPARE, OutFolder, run_folder
+from bs4nn.host.outdir import RUN_SPARE, run_folder
 from bs4nn.host.records import Record, fits_run, read_records
 from bs4nn.host.report import summarize
 from bs4nn.host.stream import check_fit_one_frame, run_pass
 from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
-from bs4nn.trainer.files import staged_file, write_json
+from bs4nn.trainer.files import OutFolder, staged_file, write_json
 from bs4nn.trainer.plots import pyplot, save
 from bs4nn.trainer.resume_hints import keeps, resume_note
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count

@@ -13,6 +13,8 @@ import re
 import shutil
 import tempfile
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from bs4nn.trainer.errors import Bs4nnError
@@ -67,6 +69,39 @@ def check_output(path: str | Path, option: str, folder: bool) -> None:
     if problem is not None:
         raise Bs4nnError(
             f"{option} {path}: cannot write in {existing} ({problem}); choose another path"
+        )
+
+
+@dataclass(frozen=True)
+class OutFolder:
+    """The output folder of one command, given with command-line option `option`: `marks` are
+    glob patterns of what only it writes there, `spare` those of what it may hold without them
+    (what an interrupted run leaves before its first mark)."""
+
+    command: str
+    marks: tuple[str, ...]
+    spare: tuple[str, ...] = ()
+    option: str = "--out"
+
+    def marked(self, path: Path) -> bool:
+        """Whether folder `path` holds what only this command writes."""
+        return any(any(path.glob(mark)) for mark in self.marks)
+
+    def check(self, path: Path) -> None:
+        """Refuse, before any work, a folder that cannot be written or a non-empty folder that
+        is not this command's (its marks, or only what is spare): its files would mix with
+        another command's or the user's own."""
+        check_output(path, self.option, folder=True)
+        if not path.is_dir() or self.marked(path):
+            return
+        with user_path(path, "read"):
+            names = [entry.name for entry in path.iterdir()]
+        if all(any(fnmatchcase(name, spare) for spare in self.spare) for name in names):
+            return
+        raise Bs4nnError(
+            f"{self.option} {path} is a non-empty folder that is not a bs4nn {self.command} "
+            f"folder; choose an empty or new folder, or the {self.option} of an earlier "
+            f"`bs4nn {self.command}`"
         )
 
 
