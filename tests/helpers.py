@@ -48,3 +48,25 @@ def start_refusal(start, firmware) -> str:
         start(firmware, timeout=1.5)
     assert time.monotonic() - started < 5
     return str(exc.value)
+
+
+def bench_folder(out, model_path, data_dir):
+    """`out` as `bs4nn bench` leaves it: the first 3 test images of `model_path` benched on the
+    fake device (images.csv, device.json, report.json and the plots)."""
+    from fake_device import FakeDevice
+
+    from bs4nn.host.bench import run_bench
+    from bs4nn.host.connect import DeviceLink
+
+    with FakeDevice(IntModel.load(model_path)) as fake:
+        link = DeviceLink(port=fake.port, timeout=2.0)
+        run_bench(
+            model_path,
+            link=link,
+            out_dir=out,
+            limit=3,
+            data_dir=data_dir,
+            progress=False,
+            quiet=True,
+        )
+    return out

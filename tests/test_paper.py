@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from badinput import snapshot, tiny_model
+from helpers import bench_folder
 
 from bs4nn.cli import main
 from bs4nn.trainer.bnn import load_bnn
@@ -276,6 +278,60 @@ def test_a_run_that_fails_before_its_first_file_leaves_no_folders(data_dir, tmp_
     assert main([*argv, "--data-dir", str(data_dir), "--limit", "20", "--no-progress"]) == 2
     assert capsys.readouterr().err.startswith(f"bs4nn paper: error: {models / 'mnist-600.bs4nn'}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
+
+
+def _notes(out):
+    out.mkdir()
+    (out / "report.md").write_text("my notes\n")
+    return out
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        lambda tmp_path, data_dir: bench_folder(
+            tmp_path / "bench", tiny_model().save(tmp_path / "m.bs4nn"), data_dir
+        ),
+        lambda tmp_path, data_dir: _notes(tmp_path / "notes"),
+    ],
+    ids=["bench", "users-report-md"],
+)
+def test_paper_refuses_a_folder_not_its_own_before_any_work(tmp_path, data_dir, capsys, folder):
+    # results.json, report.md and the figures would mix with (or replace) the folder's files
+    out = folder(tmp_path, data_dir)
+    before = snapshot(out)
+    assert main(["paper", "--only", "table1", "--out", str(out), "--no-progress"]) == 2
+    assert capsys.readouterr() == (
+        "",  # nothing run
+        f"bs4nn paper: error: --out {out} is a non-empty folder that is not a bs4nn paper "
+        "folder; choose an empty or new folder, or the --out of an earlier `bs4nn paper`\n",
+    )
+    assert snapshot(out) == before
+
+
+def test_paper_goes_on_in_the_folder_of_a_first_run_cut_short(tmp_path, capsys, monkeypatch):
+    import bs4nn.trainer.paper.run as run
+
+    def cut_short(ctx):  # the models --retrain trained and a figure, before any results.json
+        (ctx.out / "models").mkdir()
+        ctx.figure("fig1").write_bytes(b"half drawn")
+        raise KeyboardInterrupt
+
+    out = tmp_path / "paper"
+    argv = ["paper", "--only", "table1", "--out", str(out), "--no-progress"]
+    with monkeypatch.context() as m:
+        m.setitem(run.EXPERIMENTS, "table1", run.Experiment(cut_short, (), None))
+        assert main(argv) == 130
+    assert sorted(p.name for p in out.iterdir()) == ["fig1.png", "models"]
+    assert main(argv) == 0
+    assert main(argv) == 0  # its own folder again, now with results.json
+    assert capsys.readouterr().out.count("table1: done before, kept") == 1
+    assert sorted(p.name for p in out.iterdir()) == [
+        "fig1.png",
+        "models",
+        "report.md",
+        "results.json",
+    ]
 
 
 def test_table1_lists_the_paper_presets(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import bs4nn
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import check_output, made_for
+from bs4nn.trainer.files import made_for
 from bs4nn.trainer.options import existing_dir, path, positive_int
 from bs4nn.trainer.resume_hints import offer_resume, rerun_resumes
 
@@ -72,16 +72,24 @@ def _paper(args: argparse.Namespace) -> int:
 
     from bs4nn.trainer.paper.context import Context
     from bs4nn.trainer.paper.models import ModelSet
-    from bs4nn.trainer.paper.run import EXPERIMENTS, RESULTS, datasets_of, load_results, run_paper
+    from bs4nn.trainer.paper.run import (
+        EXPERIMENTS,
+        PAPER_FOLDER,
+        RESULTS,
+        RETRAINED,
+        datasets_of,
+        load_results,
+        run_paper,
+    )
     from bs4nn.trainer.plots import make_dir
 
     ids = _ids(args.only)
     out = Path(args.out)
-    check_output(out, "--out", folder=True)
+    PAPER_FOLDER.check(out)  # another command's folder, or the user's own, is refused
     load_results(out)  # an earlier results.json it cannot go on from is refused before any work
     if args.retrain and args.models is not None:
         raise Bs4nnError("--retrain trains the models into OUT/models: leave out --models")
-    folder = out / "models" if args.retrain else Path(args.models or SHIPPED)
+    folder = out / RETRAINED if args.retrain else Path(args.models or SHIPPED)
     models = ModelSet(folder, args.retrain)
     models.check({k for i in ids for k in EXPERIMENTS[i].models})
     ctx = Context(

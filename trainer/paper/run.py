@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import write_atomic
+from bs4nn.trainer.files import OutFolder, write_atomic
 from bs4nn.trainer.paper import fashion, mnist, numbers, tables
 from bs4nn.trainer.paper.context import Context
 from bs4nn.trainer.paper.models import SPECS
@@ -23,6 +23,10 @@ from bs4nn.trainer.paper.report import reportable, write_report
 from bs4nn.trainer.progress import progress_bar
 
 RESULTS = "results.json"
+RETRAINED = "models"  # the folder --retrain trains the models into, in --out
+# --out: a paper folder holds results.json; before it, what a first run cut short leaves (the
+# models --retrain trained, the first experiment's figures)
+PAPER_FOLDER = OutFolder("paper", (RESULTS,), (RETRAINED, "fig*.png"))
 
 
 @dataclass(frozen=True)
