@@ -8,6 +8,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from badinput import snapshot
+from helpers import bench_folder
 
 import bs4nn.trainer.commands
 from bs4nn.cli import main
@@ -221,6 +223,41 @@ def test_cli_eval_plots_into_a_folder_another_run_fills_is_refused(tmp_path, dat
         "wait for it to finish, or choose another --plots\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bs4nn"]
+
+
+def test_cli_eval_plots_refuses_a_bench_folder_before_any_work(tmp_path, data_dir, capsys):
+    # its confusion.png and decision_step_per_class.png would replace the bench's
+    model = tiny_model().save(tmp_path / "m.bs4nn")
+    bench = bench_folder(tmp_path / "bench", model, data_dir)
+    before = snapshot(bench)
+    argv = ["eval", str(model), "--limit", "30", "--data-dir", str(data_dir), "--plots"]
+    assert main([*argv, str(bench)]) == 2
+    assert capsys.readouterr() == (
+        "",  # nothing evaluated
+        f"bs4nn eval: error: --plots {bench} is a non-empty folder that is not a bs4nn eval "
+        "folder; choose an empty or new folder, or the --plots of an earlier `bs4nn eval`\n",
+    )
+    assert snapshot(bench) == before
+
+
+def test_cli_eval_plots_go_into_an_empty_folder_or_their_own_again(tmp_path, data_dir):
+    model = tiny_model().save(tmp_path / "m.bs4nn")
+    argv = ["eval", str(model), "--limit", "30", "--data-dir", str(data_dir), "--plots"]
+    (tmp_path / "plots").mkdir()
+    assert main([*argv, str(tmp_path / "plots")]) == 0
+    first = snapshot(tmp_path / "plots")
+    assert main([*argv[:3], "20", *argv[4:], str(tmp_path / "plots")]) == 0
+    again = snapshot(tmp_path / "plots")
+    assert (
+        sorted(again)
+        == sorted(first)
+        == [
+            "confusion.png",
+            "decision_step_per_class.png",
+            "output_steps.png",
+        ]
+    )
+    assert again["confusion.png"] != first["confusion.png"]  # drawn again, on 20 images
 
 
 @pytest.fixture

@@ -13,11 +13,12 @@ from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
-from bs4nn.trainer.files import check_not_input, check_output, file_lock, staged_dir
+from bs4nn.trainer.files import OutFolder, check_not_input, check_output, file_lock, staged_dir
 from bs4nn.trainer.memory import available_memory, training_memory_problem
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.options import given_options
 from bs4nn.trainer.plots import (
+    OUTPUT_STEPS_PLOT,
     eval_plots,
     model_name,
     training_curves,
@@ -35,6 +36,7 @@ from bs4nn.trainer.train import make_config, train
 PAPER_FIELDS = ("silent_target", "ema_samples", "gamma", "tie_lead", "clip", "calibrate")
 PAPER_ONLY = ("theta", *PAPER_FIELDS)
 SURROGATE_ONLY = ("levels", "shift", "count_loss")
+EVAL_FOLDER = OutFolder("eval", (OUTPUT_STEPS_PLOT,), option="--plots")
 
 
 def _check_train_outputs(args: argparse.Namespace) -> None:
@@ -137,7 +139,7 @@ def _reject(args: argparse.Namespace, names: tuple[str, ...], owner: str) -> Non
 
 def run_eval(args: argparse.Namespace) -> int:
     if args.plots is not None:
-        check_output(args.plots, "--plots", folder=True)  # fail before the work
+        EVAL_FOLDER.check(Path(args.plots))  # fail before the work
     model = Model.load(args.model)
     if model.weight_kind == "binary":
         check_thresholds(model.thresholds())  # as export does: the firmware could not run it

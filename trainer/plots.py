@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bs4nn.trainer.model import Model
 
 PNG_DPI = 100
+OUTPUT_STEPS_PLOT = "output_steps.png"  # of `eval --plots` only: it marks its folder
 
 
 @dataclass
@@ -193,7 +194,7 @@ def eval_plots(result: EvalResult, out_dir: str | Path) -> list[Path]:
         ),
         plot_output_steps(
             result.per_class_mean_output_step,
-            out_dir / "output_steps.png",
+            out_dir / OUTPUT_STEPS_PLOT,
             f"mean output firing step, full run, {images}",
             names=names,
         ),
