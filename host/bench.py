@@ -24,6 +24,7 @@ from bs4nn.host.records import (
     ScannedCsv,
     fits_run,
     read_records,
+    refuse_beyond_limit,
     rewrite_records,
     scan_records,
 )
@@ -74,13 +75,13 @@ def run_bench(
     BENCH_FOLDER.check(out)
     model, intmodel = load_model(model_path)
     dataset = model.dataset_to_run(dataset)
-    images, labels = _test_images(intmodel, dataset, data_dir, limit)
+    images, labels, test_labels = _test_images(intmodel, dataset, data_dir, limit)
     n = len(images)
     csv_path = out / CSV_NAME
     with run_folder(out) as folder, keeps(lambda: holds_rows(out)):
-        fits = partial(fits_run, labels=labels, layer_sizes=intmodel.layer_sizes)
-        resumed = _resume(csv_path, intmodel.model_hash, fits, say) if resume else ScannedCsv()
-        have = {r.index for r in resumed.records} & set(range(n))  # of the images benched now
+        fits = partial(fits_run, labels=test_labels, layer_sizes=intmodel.layer_sizes)
+        resumed = _resume(csv_path, intmodel.model_hash, fits, n, say) if resume else ScannedCsv()
+        have = {r.index for r in resumed.records}
         todo = [i for i in range(n) if i not in have]
         earlier = _rows(csv_path) if not resume and csv_path.is_file() else 0
         t_start = time.monotonic()
@@ -127,7 +128,7 @@ def run_bench(
             }
             firmware = conn.firmware
 
-        records = [r for r in read_records(csv_path, fits) if r.index < n]
+        records = read_records(csv_path, fits)
         report = summarize(records, n_classes=intmodel.layer_sizes[-1])
         latency = [
             r.rtt_ms
@@ -180,7 +181,7 @@ def run_bench(
 
 def _test_images(intmodel: IntModel, dataset: str, data_dir, limit: int | None):
     """The first `limit` test images of `dataset` and their labels, checked against the model
-    and the frame they are sent in."""
+    and the frame they are sent in; and the labels of the whole test set."""
     from bs4nn.trainer.datasets import load_dataset
 
     images, labels = load_dataset(dataset, "test", data_dir=data_dir)
@@ -189,7 +190,7 @@ def _test_images(intmodel: IntModel, dataset: str, data_dir, limit: int | None):
         raise Bs4nnError("--limit must be at least 1")
     check_data_fits(intmodel.layer_sizes, images[:n], labels[:n])
     check_fit_one_frame(images[:n])
-    return images[:n], labels[:n]
+    return images[:n], labels[:n], labels
 
 
 def _write_report(report: dict, records, out: Path, csv_path: Path, quiet: bool) -> None:
@@ -230,11 +231,11 @@ def _rows(csv_path: Path) -> int:
         return max(sum(1 for line in f if line.strip()) - 1, 0)
 
 
-def _resume(csv_path: Path, model_hash: str, fits, say) -> ScannedCsv:
+def _resume(csv_path: Path, model_hash: str, fits, n: int, say) -> ScannedCsv:
     """What csv_path holds for this model; damaged rows (`fits` refuses a row that parses but
     is not one of this run) and repeated rows are reported (the bench rewrites the file without
     them once the device answers, and measures the damaged images again); rows of another model
-    are refused."""
+    and of images beyond the first `n` are refused."""
     scan = scan_records(csv_path, fits)
     others = sorted({r.model_hash for r in scan.records} - {model_hash})
     if others:
@@ -242,6 +243,7 @@ def _resume(csv_path: Path, model_hash: str, fits, say) -> ScannedCsv:
             f"{csv_path} holds rows measured with another model (hash {others[0][:16]}..., "
             f"this one is {model_hash[:16]}...); {start_over_rows(csv_path.parent)}"
         )
+    refuse_beyond_limit(csv_path, scan.records, n)
     if scan.damaged:
         say(
             f"resume: {csv_path} has damaged rows (cut short, not UTF-8 or wrong fields) on "

@@ -209,17 +209,32 @@ class ScannedCsv:
 
 
 def fits_run(record: Record, labels: np.ndarray, layer_sizes) -> bool:
-    """Whether a row is one a run on these test labels with a model of these layer sizes
-    writes: the image's own label, labels that name outputs, a spike count per layer and an
-    output step per output (a row edited by hand can parse and still not be)."""
+    """Whether a row is one a run on a test set of these labels (all of them, whatever the
+    --limit) with a model of these layer sizes writes: an image of the set with its own label,
+    labels that name outputs, a spike count per layer and an output step per output (a row
+    edited by hand can parse and still not be)."""
     n_out = layer_sizes[-1]
     return (
-        (record.index >= len(labels) or record.true_label == labels[record.index])
+        record.index < len(labels)
+        and record.true_label == labels[record.index]
         and 0 <= record.label < n_out
         and 0 <= record.ref_label < n_out
         and len(record.spikes) == len(record.ref_spikes) == len(layer_sizes)
         and len(record.output_steps) == n_out
     )
+
+
+def refuse_beyond_limit(csv_path: Path, records: list[Record], n: int) -> None:
+    """For a --resume on the first `n` test images: refuse `records` (of this model, in
+    csv_path) that hold images beyond them, which the report would leave out while the CSV
+    keeps them. Says how many were measured and the --limit that goes on from all of them."""
+    top = max((r.index for r in records), default=-1) + 1
+    if top > n:
+        raise Bs4nnError(
+            f"{csv_path} holds images measured beyond --limit {n} ({len(records)} of the "
+            f"first {top} test images): give --limit {top} or more to go on from them, or "
+            + start_over_rows(csv_path.parent)
+        )
 
 
 def scan_records(path: Path, fits: Callable[[Record], bool] | None = None) -> ScannedCsv:

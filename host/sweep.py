@@ -26,7 +26,7 @@ from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.connect import DEFAULT_LINK, DeviceLink, connect, load_model
 from bs4nn.host.device_record import device_fields, record_device, recorded_device
 from bs4nn.host.outdir import RUN_SPARE, run_folder
-from bs4nn.host.records import Record, fits_run, read_records
+from bs4nn.host.records import Record, fits_run, read_records, refuse_beyond_limit
 from bs4nn.host.report import summarize
 from bs4nn.host.stream import check_fit_one_frame, run_pass
 from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_split
@@ -103,15 +103,19 @@ def _settings(
     return out
 
 
-def _finished(csv_path: Path, intmodel: IntModel, labels: np.ndarray) -> list[Record] | None:
-    """The records of a setting's CSV that holds rows of this model for all the images of
-    `labels` (a setting cut short leaves no CSV), else None."""
+def _finished(
+    csv_path: Path, intmodel: IntModel, test_labels: np.ndarray, n: int
+) -> list[Record] | None:
+    """The records of a setting's CSV that holds rows of this model for the first `n` images
+    of a test set of `test_labels` (a setting cut short leaves no CSV), else None; rows of this
+    model beyond them are refused (--resume does not drop what was measured)."""
     if not csv_path.is_file():
         return None
     records = read_records(
-        csv_path, partial(fits_run, labels=labels, layer_sizes=intmodel.layer_sizes)
+        csv_path, partial(fits_run, labels=test_labels, layer_sizes=intmodel.layer_sizes)
     )
-    if sorted(r.index for r in records) != list(range(len(labels))):
+    refuse_beyond_limit(csv_path, [r for r in records if r.model_hash == intmodel.model_hash], n)
+    if sorted(r.index for r in records) != list(range(n)):
         return None
     return records if all(r.model_hash == intmodel.model_hash for r in records) else None
 
@@ -170,12 +174,18 @@ def run_sweep(
     SWEEP_FOLDER.check(out)
     model, intmodel = load_model(model_path)
     dataset = model.dataset_to_run(dataset)
-    images, labels = load_dataset(dataset, "test", data_dir=data_dir)
-    images, labels = images[:limit], labels[:limit]
+    images, test_labels = load_dataset(dataset, "test", data_dir=data_dir)
+    images, labels = images[:limit], test_labels[:limit]
     check_data_fits(intmodel.layer_sizes, images, labels)
     check_fit_one_frame(images)
     settings = _settings(model, intmodel, thetas, scales, budgets, dataset, data_dir)
     kind = "theta" if thetas else "budget" if budgets else "scale"
+    # the settings a resume keeps, known before any side effect
+    finished = {
+        setting: _finished(out / _csv_name(kind, setting), intmodel, test_labels, len(images))
+        for setting, _ in settings
+        if resume
+    }
     points: list[SweepPoint] = []
     with (
         run_folder(out) as folder,
@@ -194,7 +204,7 @@ def run_sweep(
         record_device(out, conn.device.info)
         for setting, ks in settings:
             csv_path = out / _csv_name(kind, setting)
-            records = _finished(csv_path, intmodel, labels) if resume else None
+            records = finished.get(setting)
             if records is not None:
                 print(f"{kind} {setting:g}: kept from the earlier run ({csv_path})")
             else:

@@ -163,6 +163,7 @@ DAMAGE = [
     ("label-beyond-outputs", set_field("label", b"10"), 7, [7], [], 1),
     ("spikes-of-another-depth", set_field("spikes", b"1 2"), 8, [8], [], 1),
     ("output-steps-short", set_field("output_steps", b"3"), 9, [9], [], 1),
+    ("index-beyond-the-test-set", set_field("index", b"10000"), 7, [7], [], 1),
     ("blank-line", blank, 7, [7], [], 0),
     ("two-rows-glued", glued, 12, [12], [], 2),
     ("torn-last-row", torn_last, None, [N + 1], [], 1),

@@ -450,13 +450,38 @@ def test_a_report_that_cannot_be_written_leaves_the_earlier_one(
     assert "report.json" in kept and "confusion.png" in kept
 
 
-def test_a_resume_with_a_smaller_limit_counts_the_images_it_reports(model_path, intmodel, tmp_path):
+@pytest.mark.parametrize("command", ["bench", "sweep"])
+def test_a_resume_with_a_smaller_limit_is_refused_before_any_side_effect(
+    model_path, intmodel, tmp_path, monkeypatch, capsys, command
+):
+    """bench reported 3 images and kept 5 rows in images.csv; sweep measured its setting
+    again, 3 rows for the 5 it had."""
+
+    def run(fake, limit, *resume):
+        thetas = ["--thetas", "2"] if command == "sweep" else []
+        argv = [command, "--model", model_path, "--port", fake.port, "--out", tmp_path]
+        return cli(monkeypatch, *argv, *thetas, "--limit", limit, "--no-progress", *resume)
+
     with FakeDevice(intmodel) as fake:
-        bench(model_path, fake, tmp_path, limit=5)
-        rep = bench(model_path, fake, tmp_path, limit=3, resume=True)
-        assert fake.infer_requests == 5
-    assert rep.images == 3 and rep.report["resumed_images"] == 3  # said 5 of 3 images
-    assert rep.report["images_this_run"] == 0
+        assert run(fake, 5) == 0
+    capsys.readouterr()
+    before = snapshot(tmp_path)
+    with FakeDevice(intmodel) as fake:
+        assert run(fake, 3, "--resume") == 2
+        assert fake.infer_requests == 0
+    csv_path = tmp_path / ("images.csv" if command == "bench" else "images_theta_2.csv")
+    assert capsys.readouterr().err == (
+        f"bs4nn {command}: error: {csv_path} holds images measured beyond --limit 3 (5 of the "
+        "first 5 test images): give --limit 5 or more to go on from them, or use another "
+        "--out, or drop --resume to start over\n"
+    )
+    assert snapshot(tmp_path) == before
+    with FakeDevice(intmodel) as fake:  # the --limit it names goes on from all of them
+        assert run(fake, 5, "--resume") == 0
+        assert fake.infer_requests == 0
+    report = tmp_path / ("report.json" if command == "bench" else "sweep.json")
+    assert json.loads(report.read_text())["images"] == 5
+    assert csv_indices(csv_path) == [0, 1, 2, 3, 4]
 
 
 def test_resume_refuses_rows_measured_on_another_device(model_path, intmodel, tmp_path):
@@ -758,9 +783,9 @@ def test_sweep_resume_keeps_the_settings_an_interrupted_sweep_finished(
     assert json.loads((tmp_path / "sweep.json").read_text())["points"] == [
         dataclasses.asdict(pt) for pt in whole
     ]
-    with FakeDevice(intmodel) as fake:  # other images: nothing is kept
-        sweep(model_path, fake, tmp_path, limit=N - 1, thetas=[2.0, 6.0], resume=True)
-        assert fake.infer_requests == 2 * (N - 1)
+    with FakeDevice(intmodel) as fake:  # more images: nothing is kept
+        sweep(model_path, fake, tmp_path, limit=N + 1, thetas=[2.0, 6.0], resume=True)
+        assert fake.infer_requests == 2 * (N + 1)
 
 
 def test_sweep_resume_measures_again_a_setting_whose_rows_are_not_of_this_run(

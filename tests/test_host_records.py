@@ -108,7 +108,7 @@ def test_rows_appended_to_an_empty_csv_come_after_the_header(tmp_path):
     [
         (dict(), True),
         (dict(index=4), True),
-        (dict(index=5), True),  # beyond these labels (a larger --limit's): not refused here
+        (dict(index=5), False),  # beyond the test set: no run writes it
         (dict(true_label=2), False),  # not the image's own label
         (dict(label=3), False),  # no output 3 in a 3-output network
         (dict(label=2, ref_label=3), False),
@@ -120,7 +120,7 @@ def test_rows_appended_to_an_empty_csv_come_after_the_header(tmp_path):
     ],
 )
 def test_a_row_fits_a_run_only_with_its_label_and_a_value_per_layer_and_output(fields, fits):
-    labels = np.array([1, 1, 1, 1, 1])  # five images, each of class 1
+    labels = np.array([1, 1, 1, 1, 1])  # a test set of five images, each of class 1
     record = Record(**{**compare(reply(), 1, REF, 0, HASH).__dict__, **fields})
     assert fits_run(record, labels, [4, 2, 3]) == fits
 
