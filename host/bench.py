@@ -28,12 +28,13 @@ from bs4nn.host.records import (
     rewrite_records,
     scan_records,
 )
-from bs4nn.host.report import PLOT_NAMES, console_lines, summarize, write_plots
+from bs4nn.host.report import PLOT_NAMES, console_lines, dataset_images, summarize, write_plots
 from bs4nn.host.stream import LATENCY_IMAGES, check_fit_one_frame, run_pass
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import OutFolder, write_json
 from bs4nn.trainer.resume_hints import keeps, resume_note
+from bs4nn.trainer.wording import counted
 
 CSV_NAME = "images.csv"
 REPORT_NAME = "report.json"  # written last: there only when the images.csv run finished
@@ -96,13 +97,16 @@ def run_bench(
             info = conn.device.info
             assert info is not None
             if resume:
-                say(f"resume: {len(have)} images already in {csv_path}, {len(todo)} to go")
+                say(
+                    f"resume: {counted(len(have), 'image')} already in {csv_path}, "
+                    f"{len(todo)} to go"
+                )
             elif earlier:
                 say(
-                    f"starting over: the {earlier} images of an earlier run in {csv_path} "
-                    f"will be replaced{resume_note('would continue that run')}"
+                    f"starting over: the {counted(earlier, 'image')} of an earlier run in "
+                    f"{csv_path} will be replaced{resume_note('would continue that run')}"
                 )
-            say(f"reference: integer model on {n} {dataset} test images ...")
+            say(f"reference: integer model on {dataset_images(n, dataset)} ...")
             t_ref = time.monotonic()
             ref = reference_batch(intmodel, images)
             t_start += time.monotonic() - t_ref  # wall_seconds counts the device's part

@@ -25,6 +25,7 @@ from bs4nn.host.transport import Transport, how_to_go_on
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.resume_hints import go_on
 from bs4nn.trainer.semantics import K_MAX, K_MIN
+from bs4nn.trainer.wording import counted
 
 MAX_TRIES = 4  # sends of one request before giving up
 # error codes meaning "your frame arrived damaged": re-send it
@@ -393,9 +394,10 @@ class _Stream:
         if self.probe is not None and now > self.probe.deadline:
             if self.probe_tries >= 2:
                 raise DeviceSilent(
-                    f"the device on {dev.link.name} stopped answering ({len(self.inflight)} "
-                    f"requests unanswered for {now - self.last_progress:.1f} s, no reply to "
-                    f"INFO either within the {dev.timeout:g} s timeout): it hangs or was reset, "
+                    f"the device on {dev.link.name} stopped answering "
+                    f"({counted(len(self.inflight), 'request')} unanswered for "
+                    f"{now - self.last_progress:.1f} s, no reply to INFO either within the "
+                    f"{dev.timeout:g} s timeout): it hangs or was reset, "
                     "or it answers later than that; "
                     + how_to_go_on(dev.link.emulator, "restart it, then")
                 )

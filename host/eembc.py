@@ -33,6 +33,7 @@ from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import OutFolder
+from bs4nn.trainer.wording import counted
 
 MODEL_ID = "bs4nn01"  # the firmware's m-model-[...] (firmware_template/protocol/bs4nn_eembc.c)
 DATASETS_DIR = "datasets"  # the runner's --dataset_path, in --out
@@ -355,8 +356,9 @@ def run_eembc(
             written = write_files(emu.where, emu.name)
             if echo:
                 print(
-                    f"eembc: {written.images} test images, {written.iterations:,} inferences "
-                    f"per performance window, runner files in {out}"
+                    f"eembc: {counted(written.images, 'test image')}, "
+                    f"{counted(written.iterations, 'inference')} per performance window, runner "
+                    f"files in {out}"
                 )
             for mode in modes:
                 results.append(run_runner(main_py, written, mode, emu.where, usb, echo))

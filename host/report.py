@@ -8,8 +8,16 @@ import numpy as np
 
 from bs4nn.host.records import Record, arrays
 from bs4nn.trainer.plots import plot_confusion, plot_decision_steps, pyplot, save
+from bs4nn.trainer.wording import counted
 
 MAX_LISTED_MISMATCHES = 1000  # report.json lists at most this many image indices
+# the link's stats a bench reports as trouble, each with its noun
+LINK_TROUBLE = (
+    ("bad_frames", "bad frame"),
+    ("resends", "resend"),
+    ("recoveries", "recovery"),
+    ("error_replies", "error reply"),
+)
 
 
 def _stats(values: np.ndarray) -> dict:
@@ -120,11 +128,11 @@ def console_lines(report: dict) -> list[str]:
         f"in flight), {_fmt(s['rtt_ms']['mean'], '.2f')} ms pipelined",
     ]
     link = s.get("link") or {}
-    trouble = {k: link.get(k, 0) for k in ("bad_frames", "resends", "recoveries", "error_replies")}
+    trouble = {noun: link.get(key, 0) for key, noun in LINK_TROUBLE}
     if any(trouble.values()):
         lines.append(
             "link trouble  "
-            + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in trouble.items())
+            + ", ".join(counted(n, noun) for noun, n in trouble.items())
             + " (recovered: every counted image was answered and checked)"
         )
     if s["mismatches"]:
@@ -151,7 +159,7 @@ def write_plots(report: dict, records: list[Record], out_dir: Path) -> list[Path
             report["confusion"],
             out_dir / CONFUSION_PLOT,
             title=(
-                f"confusion, {report['images']} {report.get('dataset') or ''} test images, "
+                f"confusion, {dataset_images(report['images'], report.get('dataset'))}, "
                 f"accuracy {100 * report['accuracy']:.2f}%"
             ),
             xlabel="predicted (device)",
@@ -184,9 +192,20 @@ def _plot_counter_hist(report: dict, a: dict, path: Path) -> Path:
             ax.axvline(value, color="black", linestyle=style, label=f"{key} {value:,.0f}")
     ax.set_xlabel(report["counter_name"] + " per inference")
     ax.set_ylabel("images")
-    ax.set_title(f"{report['board']}, {report['kernel']} kernel, {report['images']} images")
+    ax.set_title(_plot_title(report))
     ax.legend(loc="upper right")
     return save(fig, path)
+
+
+def dataset_images(n: int, dataset: str | None) -> str:
+    """`n` test images of `dataset`: "1 mnist test image", "2 mnist test images" ("2 test
+    images" without a dataset)."""
+    return counted(n, f"{dataset} test image" if dataset else "test image")
+
+
+def _plot_title(report: dict) -> str:
+    """The device and the images of a bench, for the plots' titles."""
+    return f"{report['board']}, {report['kernel']} kernel, {counted(report['images'], 'image')}"
 
 
 def _plot_counter_vs_input_spikes(report: dict, a: dict, path: Path) -> Path:
@@ -205,6 +224,6 @@ def _plot_counter_vs_input_spikes(report: dict, a: dict, path: Path) -> Path:
     )
     ax.set_xlabel("input spikes up to the decision")
     ax.set_ylabel(report["counter_name"] + " per inference")
-    ax.set_title(f"{report['board']}, {report['kernel']} kernel, {report['images']} images")
+    ax.set_title(_plot_title(report))
     ax.legend(loc="upper left")
     return save(fig, path)

@@ -27,7 +27,7 @@ from bs4nn.host.connect import DEFAULT_LINK, DeviceLink, connect, load_model
 from bs4nn.host.device_record import device_fields, record_device, recorded_device
 from bs4nn.host.outdir import RUN_SPARE, run_folder
 from bs4nn.host.records import Record, fits_run, read_records, refuse_beyond_limit
-from bs4nn.host.report import summarize
+from bs4nn.host.report import dataset_images, summarize
 from bs4nn.host.stream import check_fit_one_frame, run_pass
 from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_split
 from bs4nn.trainer.errors import Bs4nnError
@@ -36,6 +36,7 @@ from bs4nn.trainer.files import OutFolder, staged_file, write_json
 from bs4nn.trainer.plots import pyplot, save
 from bs4nn.trainer.resume_hints import keeps, resume_note
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
+from bs4nn.trainer.wording import counted
 
 DEFAULT_SCALES = (0.4, 0.6, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4, 1.6)
 
@@ -133,13 +134,11 @@ def _start_over(out: Path, ours: set[str], earlier: dict | None, now: dict) -> N
     if earlier not in (None, now):
         measured = sorted(out.glob(CSV_GLOB))
         board = earlier.get("board")
-        said = f"the {len(measured)} setting(s) measured on {board} in {out} are removed"
+        said = f"removing {counted(len(measured), 'setting')} measured on {board} in {out}"
     else:
         measured = sorted(p for p in out.glob(CSV_GLOB) if p.name not in ours)
-        said = (
-            f"the {len(measured)} other setting(s) of an earlier sweep in {out} are removed"
-            + resume_note("would keep them")
-        )
+        said = f"removing {counted(len(measured), 'other setting')} of an earlier sweep in {out}"
+        said += resume_note("would keep " + ("it" if len(measured) == 1 else "them"))
     if measured:
         print(f"starting over: {said}")
     for path in measured:
@@ -316,9 +315,9 @@ def plot_sweep(points: list[SweepPoint], kind: str, path: Path, result: dict) ->
     )
     ax2.set_ylabel("mean decision step", color="tab:red")
     ax.legend(handles=acc + step, loc="best", fontsize=8)
+    images = dataset_images(result.get("images", 0), result.get("dataset"))
     ax.set_title(
-        f"speed/accuracy trade-off, {result.get('images', 0):,} {result.get('dataset') or ''} "
-        f"test images\n{_device_line(result)}",
+        f"speed/accuracy trade-off, {images}\n{_device_line(result)}",
         fontsize=10,
     )
     save(fig, path)
@@ -368,8 +367,8 @@ def plot_pareto(points: list[SweepPoint], kind: str, path: Path, result: dict) -
     ax.set_ylabel("accuracy, strict (%)")
     label = {"theta": "theta", "scale": "scale of K", "budget": "step budget"}[kind]
     ax.set_title(
-        f"accuracy vs cost, points labelled by {label}, {result.get('images', 0):,} test "
-        f"images\n{_device_line(result)}",
+        f"accuracy vs cost, points labelled by {label}, "
+        f"{counted(result.get('images', 0), 'test image')}\n{_device_line(result)}",
         fontsize=10,
     )
     ax.legend(loc="best", fontsize=8)

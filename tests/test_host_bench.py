@@ -279,8 +279,8 @@ def test_a_run_that_starts_over_gives_the_command_that_would_have_resumed(
     said = {
         "bench": f"the 3 images of an earlier run in {tmp_path / 'images.csv'} will be replaced "
         f"(--resume would continue that run: bs4nn {typed(*argv)} 2 --resume)",
-        "sweep": f"the 2 other setting(s) of an earlier sweep in {tmp_path} are removed (--resume "
-        f"would keep them: bs4nn {typed(*argv)} 3 --thetas 4 --resume)",
+        "sweep": f"removing 2 other settings of an earlier sweep in {tmp_path} (--resume would "
+        f"keep them: bs4nn {typed(*argv)} 3 --thetas 4 --resume)",
     }[command]
     assert f"\nstarting over: {said}\n" in capsys.readouterr().out
 
@@ -628,7 +628,7 @@ def test_a_sweep_on_another_device_removes_every_earlier_setting(
         with pytest.raises(DeviceSilent):
             sweep_thetas_2_6(model_path, fake, tmp_path, timeout=0.5)
     assert capsys.readouterr().out.startswith(
-        f"starting over: the 2 setting(s) measured on board-a in {tmp_path} are removed\n"
+        f"starting over: removing 2 settings measured on board-a in {tmp_path}\n"
     )
     assert sorted(p.name for p in tmp_path.glob("images_*.csv")) == []
     assert json.loads((tmp_path / "device.json").read_text())["board"] == "board-b"
@@ -749,8 +749,8 @@ def test_sweep_checks_every_setting_against_the_reference(
     out, err = capsys.readouterr()
     assert err == ""
     assert (
-        f"starting over: the 1 other setting(s) of an earlier sweep in {tmp_path} are removed "
-        "(--resume would keep them)\n"
+        f"starting over: removing 1 other setting of an earlier sweep in {tmp_path} (--resume "
+        "would keep it)\n"
     ) in out
 
 
@@ -1135,7 +1135,7 @@ def test_console_reports_link_trouble_it_recovered_from(model_path, intmodel, tm
     assert rep.mismatches == 0 and rep.images == N
     out = capsys.readouterr().out
     assert (
-        "link trouble  1 bad frames, 1 resends, 1 recoveries, 0 error replies (recovered: every "
+        "link trouble  1 bad frame, 1 resend, 1 recovery, 0 error replies (recovered: every "
         "counted image was answered and checked)"
     ) in out
     assert "mismatches    0  (agreement with the integer reference 100.00%)" in out

@@ -229,15 +229,16 @@ def test_silent_device_raises_within_bounded_time(intmodel, images):
     assert got == [0, 1, 2]
 
 
-def test_a_board_slower_than_the_timeout_is_told_so(intmodel, images):
+@pytest.mark.parametrize(("window", "unanswered"), [(1, "1 request"), (2, "2 requests")])
+def test_a_board_slower_than_the_timeout_is_told_so(intmodel, images, window, unanswered):
     # its replies come, but later than --timeout: the message must not blame the board alone
     with FakeDevice(intmodel, Faults(reply_delay_s=2.0)) as fake:
-        dev = connect(fake, timeout=0.1, window=1)
+        dev = connect(fake, timeout=0.1, window=window)
         dev.handshake()
         with pytest.raises(DeviceSilent) as exc:
             list(dev.stream(images[:2]))
     assert re.fullmatch(
-        rf"the device on {re.escape(fake.port)} stopped answering \(1 requests unanswered for "
+        rf"the device on {re.escape(fake.port)} stopped answering \({unanswered} unanswered for "
         r"\d+\.\d s, no reply to INFO either within the 0\.1 s timeout\): it hangs or was "
         r"reset, or it answers later than that; results so far are kept; restart it, then use "
         r"--resume",

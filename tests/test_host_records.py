@@ -227,7 +227,7 @@ def console_report(records: list[Record], **fields) -> dict:
 
 
 def test_the_console_summary_says_every_figure_of_the_report():
-    link = {"infer_bitmap": False, "bad_frames": 0, "resends": 2, "recoveries": 0}
+    link = {"infer_bitmap": False, "bad_frames": 0, "resends": 2, "recoveries": 1}
     assert console_lines(console_report(records(), link=link, resumed_images=2)) == [
         "device        qemu-mps2-an386  kernel sliced  clock 25 MHz  counter: instructions",
         f"model         m.bs4nn  ({'a' * 16})  K=[3, 2]",
@@ -240,7 +240,7 @@ def test_the_console_summary_says_every_figure_of_the_report():
         "throughput    123.5 images/s  101 bytes on the wire per image (no INFER_BITMAP on the "
         "device: sparse/dense)",
         "latency       1.50 ms round trip (one request in flight), 2.00 ms pipelined",
-        "link trouble  0 bad frames, 2 resends, 0 recoveries, 0 error replies (recovered: every "
+        "link trouble  0 bad frames, 2 resends, 1 recovery, 0 error replies (recovered: every "
         "counted image was answered and checked)",
         "MISMATCH      image 1",
     ]
