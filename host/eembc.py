@@ -61,6 +61,11 @@ FIGURES = {
     "median_throughput": re.compile(r"Median throughput is\s+([\d.]+) inf\./sec\."),
     "session_log": re.compile(r"Session logged in file (\S+)"),
 }
+# the figure that is each mode's result, and its name in the runner's output
+RESULT_FIGURE = {
+    "accuracy": ("top1", "Top 1%"),
+    "performance": ("median_throughput", "median throughput"),
+}
 # seconds per tick of each counter kind; cycles: 1 / clock_hz
 SECONDS_PER_TICK = {
     p.COUNTER_CYCLES: None,
@@ -85,11 +90,24 @@ class RunnerResult:
     returncode: int
     figures: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    log: Path | None = None  # the runner's session log, when it said where
 
     @property
     def ok(self) -> bool:
-        want = "top1" if self.mode == "accuracy" else "median_throughput"
+        want, _ = RESULT_FIGURE[self.mode]
         return self.returncode == 0 and want in self.figures and not self.errors
+
+    @property
+    def failure(self) -> str:
+        """What went wrong, for a run that is not ok: the runner's errors, its exit status, or
+        that it ended without error but printed no result."""
+        if self.errors:
+            return "; ".join(self.errors)
+        if self.returncode != 0:
+            return f"exit {self.returncode}"
+        where = f"its log: {self.log}" if self.log is not None else "its output is above"
+        _, name = RESULT_FIGURE[self.mode]
+        return f"the runner ended without error but printed no {name} result; {where}"
 
     @property
     def hint(self) -> str | None:
@@ -284,6 +302,8 @@ def run_runner(
                 print(line, end="", flush=True)
             reader.read(line)
     result.returncode = proc.returncode
+    if "session_log" in result.figures:  # printed relative to the folder it ran in
+        result.log = files.out / result.figures["session_log"]
     return result
 
 

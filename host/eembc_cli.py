@@ -87,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
         figures = ", ".join(f"{k} {v}" for k, v in r.figures.items() if k != "session_log")
         print(
             f"eembc {r.mode}: {figures or 'no figures'}"
-            + ("" if r.ok else f" - FAILED ({'; '.join(r.errors) or f'exit {r.returncode}'})")
+            + ("" if r.ok else f" - FAILED ({r.failure})")
         )
         if r.hint is not None:
             print(f"  {r.hint}")

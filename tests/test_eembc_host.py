@@ -271,6 +271,46 @@ def test_a_window_too_short_for_the_runner_says_what_to_change(monkeypatch, caps
     assert eembc.RunnerResult("accuracy", returncode=1, errors=["ERROR: other"]).hint is None
 
 
+@pytest.mark.parametrize(
+    ("printed", "where"),
+    [
+        ("", "its output is above"),
+        (
+            "print('Session logged in file sessions/0101.120000/log.txt')",
+            "its log: {out}/sessions/0101.120000/log.txt",
+        ),
+    ],
+    ids=["silent", "session-log"],
+)
+def test_a_runner_that_exits_0_without_its_result_says_so(
+    tmp_path, monkeypatch, capsys, printed, where
+):
+    """A fake main.py, run by the real launcher, that exits 0 without a result: the line said
+    'no figures - FAILED (exit 0)'."""
+    runner = _runner(tmp_path)
+    (runner / "main.py").write_text(printed + "\n")
+    out = tmp_path / "out"
+    files = eembc.write_runner_files(
+        out, np.zeros((5, 784), np.uint8), np.arange(5), 10, 100, (1, 2)
+    )
+
+    def run_eembc(model, runner_dir, *args):
+        return [
+            eembc.run_runner(eembc.runner_main(runner_dir), files, mode, "/dev/null", (1, 2), False)
+            for mode in eembc.MODES
+        ]
+
+    monkeypatch.setattr(eembc, "run_eembc", run_eembc)
+    assert main(["eembc", "--model", MODEL, "--runner", str(runner), "--out", str(out)]) == 1
+    where = where.format(out=out)
+    assert capsys.readouterr().out.splitlines() == [
+        "eembc accuracy: no figures - FAILED (the runner ended without error but printed no "
+        f"Top 1% result; {where})",
+        "eembc performance: no figures - FAILED (the runner ended without error but printed no "
+        f"median throughput result; {where})",
+    ]
+
+
 class BoardOfCounts:
     """A Device double for window sizing: each image's counter as given, in the counter kind
     and at the clock of its INFO."""
