@@ -20,9 +20,10 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.render import render_file, render_model_sources
 from bs4nn.codegen.targets import DEFAULT_TARGET, TEMPLATE_ROOT, load_targets, target_info
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import check_output, staged_dir, user_path
+from bs4nn.trainer.files import OutFolder, staged_dir, user_path
 
 EXPORT_MANIFEST = "bs4nn_export.json"
+EXPORT_FOLDER = OutFolder("export", (EXPORT_MANIFEST,))
 _COPIED_DIRS = ("core", "protocol")
 
 
@@ -101,12 +102,7 @@ def _exported_target(out: Path) -> str | None:
 def check_export_dir(out: Path) -> None:
     """Refuse an --out that cannot take the tree: not writable, a file, or a folder of
     something else (an earlier export is replaced)."""
-    check_output(out, "--out", folder=True)
-    if out.is_dir() and any(out.iterdir()) and not (out / EXPORT_MANIFEST).exists():
-        raise Bs4nnError(
-            f"--out {out} is a non-empty directory that is not a bs4nn export; "
-            "choose an empty or new directory"
-        )
+    EXPORT_FOLDER.check(out)
 
 
 def _write_tree(out: Path, intmodel: IntModel, target: str, fp: Footprint, command: str) -> None:

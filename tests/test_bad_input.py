@@ -969,8 +969,8 @@ CASES = [
     (
         "export-out-not-export",
         "export {w}/good.bs4nn --out {w}/notexport --check-images 0",
-        "bs4nn export: error: --out {w}/notexport is a non-empty directory that is not a bs4nn "
-        "export; choose an empty or new directory",
+        "bs4nn export: error: --out {w}/notexport is a non-empty folder that is not a bs4nn "
+        "export folder; choose an empty or new folder, or the --out of an earlier `bs4nn export`",
     ),
     (
         "export-out-empty",

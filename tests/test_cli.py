@@ -36,7 +36,10 @@ def test_export_refuses_non_export_directory(tmp_path):
     (busy / "notes.txt").write_text("mine")
     proc = run_bs4nn("export", str(path), "--out", str(busy), "--check-images", "0")
     assert proc.returncode == 2
-    assert "is a non-empty directory that is not a bs4nn export" in proc.stderr
+    assert proc.stderr == (
+        f"bs4nn export: error: --out {busy} is a non-empty folder that is not a bs4nn export "
+        "folder; choose an empty or new folder, or the --out of an earlier `bs4nn export`\n"
+    )
     assert (busy / "notes.txt").read_text() == "mine"
 
 
