@@ -149,13 +149,18 @@ def parse_usb(text: str) -> tuple[int, int]:
     return int(m.group(1), 16), int(m.group(2), 16)
 
 
+RUNNER_FOLDER = (
+    "the MLPerf Tiny runner folder (benchmark/runner of mlcommons/tiny), the one holding main.py"
+)
+
+
 def runner_main(runner: str | Path) -> Path:
-    main_py = Path(runner).expanduser().resolve() / "main.py"
+    folder = Path(runner).expanduser().resolve()
+    if folder.is_file():
+        raise Bs4nnError(f"--runner {folder} is a file: give {RUNNER_FOLDER}")
+    main_py = folder / "main.py"
     if not main_py.is_file():
-        raise Bs4nnError(
-            f"{main_py} does not exist: --runner is the MLPerf Tiny runner folder "
-            "(benchmark/runner of mlcommons/tiny), the one holding main.py"
-        )
+        raise Bs4nnError(f"{main_py} does not exist: --runner is {RUNNER_FOLDER}")
     return main_py
 
 

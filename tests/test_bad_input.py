@@ -1485,6 +1485,12 @@ CASES = [
         "folder (benchmark/runner of mlcommons/tiny), the one holding main.py",
     ),
     (
+        "eembc-runner-a-file",
+        "eembc --model {w}/good.bs4nn --runner {w}/afile",
+        "bs4nn eembc: error: --runner {w}/afile is a file: give the MLPerf Tiny runner folder "
+        "(benchmark/runner of mlcommons/tiny), the one holding main.py",
+    ),
+    (
         "eembc-out-under-file",
         "eembc --model {w}/good.bs4nn --runner {w} --out {w}/afile/x",
         "bs4nn eembc: error: --out {w}/afile/x: {w}/afile is not a folder; choose another path",
