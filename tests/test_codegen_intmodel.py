@@ -81,11 +81,21 @@ def test_the_documented_limits_are_allowed():
 
     check_thresholds([1, 32767])
     assert firmware_size_problem([65535, 4096, 255]) is None
-    assert firmware_size_problem([65536, 4096, 255]) is not None
-    assert firmware_size_problem([65535, 4097, 255]) is not None
-    assert firmware_size_problem([65535, 4096, 256]) is not None
-    with pytest.raises(Bs4nnError):
+    assert firmware_size_problem([65536, 4096, 255]) == (
+        "input layer has 65536 inputs; the firmware takes 65535"
+    )
+    assert firmware_size_problem([65535, 4096, 4097, 255]) == (
+        "layer 2 has 4097 neurons; the firmware allows 4096 per layer"
+    )
+    assert firmware_size_problem([65535, 4096, 256]) == (
+        "256 outputs; the firmware reports labels up to 255"
+    )
+    with pytest.raises(Bs4nnError) as exc:
         check_thresholds([1, 32768])
+    assert str(exc.value) == (
+        "layer 1 threshold K=32768 does not fit the board's int16 counter (allowed 1..32767); "
+        "K = ceil(theta/alpha)"
+    )
 
 
 def test_more_thresholds_than_weight_layers_are_refused():
