@@ -11,10 +11,12 @@ from helpers import run_bs4nn
 def test_user_error_is_one_line_without_traceback(tmp_path):
     missing = tmp_path / "nope.bs4nn"
     proc = run_bs4nn("export", str(missing), "--out", str(tmp_path / "fw"))
-    assert proc.returncode == 2
-    assert proc.stderr.startswith("bs4nn export: error: ")
-    assert str(missing) in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == (
+        f"bs4nn export: error: model file {missing} not found; check the path, or train one "
+        "with `bs4nn train`\n"
+    )
+    assert not (tmp_path / "fw").exists()
 
 
 def test_export_refuses_non_export_directory(tmp_path):
