@@ -108,10 +108,12 @@ def test_a_write_that_times_out_says_how_to_go_on(pty_pair, emulator, then):
 def test_missing_port_message():
     with pytest.raises(Bs4nnError) as exc:
         SerialTransport("/dev/ttyACM_bs4nn_missing")
-    assert str(exc.value).startswith(
-        "no serial device at /dev/ttyACM_bs4nn_missing: check the board is plugged in"
+    assert str(exc.value) == (
+        "no serial device at /dev/ttyACM_bs4nn_missing: check the board is plugged in and "
+        "flashed, and list the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or `pio device list`); "
+        "pass the right one with --port, or use the emulated board (bench: --emulate; eembc: no "
+        "--port)"
     )
-    assert "--emulate" in str(exc.value)
 
 
 def test_port_in_use_message(pty_pair):
