@@ -130,9 +130,15 @@ def test_the_decision_step_per_class_is_a_mean():
 
 def test_images_that_do_not_fit_the_model_are_refused():
     model = model_from_arrays(NET, [1.0], [1.0])
-    with pytest.raises(Bs4nnError, match="images have 3 pixels"):
+    with pytest.raises(Bs4nnError) as exc:
         forward_batch(model, np.zeros((1, 3), np.uint8))
-    with pytest.raises(Bs4nnError, match="uint8"):
+    assert str(exc.value) == "images have 3 pixels but the model expects 4"
+    with pytest.raises(Bs4nnError) as exc:
         forward_batch(model, np.zeros((1, 4), np.int32))
-    with pytest.raises(Bs4nnError, match="at least one"):
+    assert str(exc.value) == "images must be uint8 (N, n_in), got int32 (1, 4)"
+    with pytest.raises(Bs4nnError) as exc:
         evaluate(model, IMAGES[:0], np.zeros(0, int))
+    assert str(exc.value) == "need as many labels as images, at least one (0 labels, 0 images)"
+    with pytest.raises(Bs4nnError) as exc:
+        evaluate(model, IMAGES, np.zeros(3, int))
+    assert str(exc.value) == "need as many labels as images, at least one (3 labels, 4 images)"
