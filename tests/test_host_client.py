@@ -188,6 +188,7 @@ def test_reset_mid_run_with_default_thresholds_recovers(intmodel, images):
         dev.handshake()
         results = list(dev.stream(images[:12]))
     check_against_reference(results, intmodel, images[:12])
+    assert dev.stats.recoveries == 1  # the reset was noticed, probed, and request 6 sent again
 
 
 @pytest.mark.parametrize(
