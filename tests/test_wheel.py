@@ -24,19 +24,20 @@ NOT_SOURCES = shutil.ignore_patterns(
 pytestmark = pytest.mark.e2e
 
 
-def run(cmd: list[str], cwd: Path) -> str:
+def run(cmd: list[str], cwd: Path, with_stderr: bool = False) -> str:
+    """stdout (and stderr after it, with_stderr) of a command that must succeed."""
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     assert proc.returncode == 0, f"{' '.join(map(str, cmd))}:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
+    return proc.stdout + proc.stderr if with_stderr else proc.stdout
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """bin/ of a fresh venv holding only the wheel built from a copy of the sources."""
+def built(tmp_path_factory) -> tuple[Path, str]:
+    """The wheel built from a copy of the sources, and what the build printed."""
     tmp = tmp_path_factory.mktemp("wheel")
     src = tmp / "src"
     shutil.copytree(REPO, src, ignore=NOT_SOURCES)  # no stale build/ of the work tree
-    run(
+    said = run(
         [
             sys.executable,
             "-m",
@@ -49,11 +50,25 @@ def installed(tmp_path_factory) -> Path:
             str(src),
         ],
         tmp,
+        with_stderr=True,
     )
     (wheel,) = (tmp / "dist").glob("bs4nn_edge-*.whl")
+    return wheel, said
+
+
+@pytest.fixture(scope="module")
+def installed(built) -> Path:
+    """bin/ of a fresh venv holding only the wheel."""
+    wheel, _ = built
+    tmp = wheel.parent.parent
     run([sys.executable, "-m", "venv", str(tmp / "venv")], tmp)
     run([str(tmp / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], tmp)
     return tmp / "venv" / "bin"
+
+
+def test_wheel_builds_without_packaging_warnings(built):
+    _, said = built
+    assert "Warning" not in said
 
 
 def test_wheel_installs_one_namespace(installed, tmp_path):
