@@ -632,6 +632,12 @@ CASES = [
         "validation split: --val-size must be at least 1, or give --no-calibrate",
     ),
     (
+        "train-val-size-0-ema",
+        "train --epochs 1 --val-size 0 --train-limit 10 --no-calibrate",
+        "bs4nn train: error: --ema-samples 30000 averages the weights for a validation split to "
+        "pick: --val-size must be at least 1, or give --ema-samples 0",
+    ),
+    (
         "train-levels-1",
         "train --rule surrogate --levels 1",
         "bs4nn train: error: --levels must be within 2..256, got 1",

@@ -340,6 +340,11 @@ def train(
             "--calibrate (on in every preset) chooses the thresholds on a validation split: "
             "--val-size must be at least 1, or give --no-calibrate"
         )
+    if cfg.ema_samples > 0 and len(data.val_idx) == 0:
+        raise Bs4nnError(
+            f"--ema-samples {cfg.ema_samples} averages the weights for a validation split to "
+            "pick: --val-size must be at least 1, or give --ema-samples 0"
+        )
     state = _load_checkpoint(ckpt, cfg) if resume else init_state(cfg)
     if announce is not None:
         announce()
