@@ -158,8 +158,9 @@ class Device:
             self.stats.bad_frames += 1
             return None
 
-    def _call(self, build, expect: type, what: str) -> p.Reply:
-        """Send one request (built by build(seq)) and return its reply, re-sending on damage."""
+    def _call(self, build, expect: type, what: str, optional: bool = False) -> p.Reply:
+        """Send one request (built by build(seq)) and return its reply, re-sending on damage.
+        optional: a request the contract lets a device lack; its UNKNOWN_CMD is returned."""
         for _ in range(MAX_TRIES):
             seq = self._next_seq()
             self._send(build(seq))
@@ -178,6 +179,9 @@ class Device:
                     self.stats.error_replies += 1
                     if reply.code in _RESEND_CODES:
                         break
+                    if optional and reply.code == p.UNKNOWN_CMD:
+                        self.stats.error_replies -= 1  # an answer to a question, not trouble
+                        return reply
                     raise Bs4nnError(
                         f"the device rejected {what} with error {reply.name}: host and firmware "
                         "disagree on the protocol; rebuild the firmware from this version "
@@ -258,6 +262,21 @@ class Device:
         self._call(p.reset_request, p.ResetReply, "RESET")
         if self.info is not None:
             self.info = self.handshake()
+
+    def has_bitmap(self) -> bool:
+        """Whether the device takes INFER_BITMAP, which is optional and which INFO does not
+        report: unless a reply already told, asked with an image of no lit pixels (one
+        inference on a device that has it, UNKNOWN_CMD from one that has not)."""
+        if self.bitmap is None:
+            blank = np.zeros(self._need_info().layer_sizes[0], np.uint8)
+            reply = self._call(
+                lambda seq: p.build_frame(p.INFER_BITMAP, seq, p.bitmap_body(blank)),
+                p.InferReply,
+                "INFER_BITMAP",
+                optional=True,
+            )
+            self.bitmap = isinstance(reply, p.InferReply)
+        return self.bitmap
 
     def infer(self, pixels: np.ndarray) -> p.InferReply:
         return next(self.stream([pixels], window=1)).reply

@@ -310,6 +310,17 @@ def test_device_without_bitmap_gets_the_other_forms(intmodel, images):
     assert dev.stats.error_replies == 0 and dev.stats.resends == 0
 
 
+@pytest.mark.parametrize("bitmap", [True, False])
+def test_has_bitmap_asks_once_with_an_image_of_no_lit_pixels(intmodel, bitmap):
+    with FakeDevice(intmodel, bitmap=bitmap) as fake:
+        dev = connect(fake)
+        dev.handshake()
+        assert dev.has_bitmap() is dev.has_bitmap() is dev.bitmap is bitmap
+        assert dict(fake.frame_types) == {p.INFO: 1, p.INFER_BITMAP: 1}
+        assert fake.infer_requests == int(bitmap)  # one inference on a blank image, or none
+    assert dev.stats.error_replies == 0 and dev.stats.resends == 0
+
+
 def test_boot_banner_before_the_first_reply_is_skipped(intmodel, images):
     """A board opened while it boots prints the EEMBC banner (text, no 0x00) right before the
     reply to the first request: the reply is still read, nothing is re-sent."""
