@@ -29,7 +29,12 @@ from bs4nn.host.records import (
     scan_records,
 )
 from bs4nn.host.report import PLOT_NAMES, console_lines, dataset_images, summarize, write_plots
-from bs4nn.host.stream import LATENCY_IMAGES, check_fit_one_frame, run_pass
+from bs4nn.host.stream import (
+    LATENCY_IMAGES,
+    check_device_forms,
+    check_fit_one_frame,
+    run_pass,
+)
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import OutFolder, write_json
@@ -96,6 +101,7 @@ def run_bench(
         ) as conn:
             info = conn.device.info
             assert info is not None
+            check_device_forms(conn.device, images, todo)
             if resume:
                 say(
                     f"resume: {counted(len(have), 'image')} already in {csv_path}, "

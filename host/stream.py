@@ -10,29 +10,53 @@ import numpy as np
 
 from bs4nn.codegen.reference import RefBatch
 from bs4nn.host import protocol as p
+from bs4nn.host.client import Device
 from bs4nn.host.connect import Connection
 from bs4nn.host.records import RecordWriter, compare
 from bs4nn.trainer.errors import Bs4nnError
 
 LATENCY_IMAGES = 20  # the first images go one at a time: the host's idle round-trip latency
+_FEWER_INPUTS = f"a model of at most {p.MAX_BODY:,} inputs"  # what else makes images fit
 
 
 def check_fit_one_frame(images: np.ndarray) -> None:
     """Refuse test images (N, pixels) that no INFER form carries in one frame, before any side
     effect: the first of them, its non-zero pixels and how many fit."""
+    too_many = _too_many_nonzero(images, range(len(images)), bitmap=True)
+    if too_many:
+        raise Bs4nnError(f"{too_many}; give images with more zero pixels, or {_FEWER_INPUTS}")
+
+
+def check_device_forms(dev: Device, images: np.ndarray, todo: list[int]) -> None:
+    """After the handshake, before the first image is sent: refuse when one of images[todo]
+    fits one frame only as INFER_BITMAP and the device lacks it (the request is optional and
+    INFO does not report it, so the device is asked, and only then)."""
+    too_many = _too_many_nonzero(images, todo, bitmap=False)
+    if too_many and not dev.has_bitmap():
+        raise Bs4nnError(
+            f"{too_many}; the device on {dev.link.name} has no INFER_BITMAP (an optional "
+            "request): flash a firmware that has it (`bs4nn export`, then `pio run -t upload` "
+            f"in the export), give images with more zero pixels, or {_FEWER_INPUTS}"
+        )
+
+
+def _too_many_nonzero(images: np.ndarray, indices, bitmap: bool) -> str | None:
+    """The first of images[indices] that no INFER form (INFER_BITMAP only if `bitmap`) carries
+    in one frame, its non-zero pixels and how many fit; None when every one fits."""
+    indices = list(indices)
     n_input = images.shape[1]
-    nonzero = np.count_nonzero(images, axis=1)
-    fits = p.fits_one_frame(p.form_lengths(n_input, nonzero))
+    nonzero = np.count_nonzero(images[indices], axis=1)
+    fits = p.fits_one_frame(p.form_lengths(n_input, nonzero, bitmap))
     if np.all(fits):
-        return
+        return None
     first = int(np.argmin(fits))
     # the most non-zero pixels an image of n_input pixels may have, by trying every count
-    most = int(np.flatnonzero(p.fits_one_frame(p.form_lengths(n_input, np.arange(n_input))))[-1])
-    raise Bs4nnError(
-        f"test image {first} has {nonzero[first]:,} non-zero pixels of {n_input:,}: too many "
-        f"for one INFER request, whose body of at most {p.MAX_BODY:,} bytes holds {most:,} of "
-        f"{n_input:,}; give images with more zero pixels, or a model of at most "
-        f"{p.MAX_BODY:,} inputs"
+    most = np.flatnonzero(p.fits_one_frame(p.form_lengths(n_input, np.arange(n_input), bitmap)))
+    request = "one INFER request" if bitmap else "one INFER request without INFER_BITMAP"
+    return (
+        f"test image {indices[first]} has {nonzero[first]:,} non-zero pixels of {n_input:,}: "
+        f"too many for {request}, whose body of at most {p.MAX_BODY:,} bytes holds "
+        f"{int(most[-1]):,} of {n_input:,}"
     )
 
 

@@ -28,7 +28,7 @@ from bs4nn.host.device_record import device_fields, record_device, recorded_devi
 from bs4nn.host.outdir import RUN_SPARE, run_folder
 from bs4nn.host.records import Record, fits_run, read_records, refuse_beyond_limit
 from bs4nn.host.report import dataset_images, summarize
-from bs4nn.host.stream import check_fit_one_frame, run_pass
+from bs4nn.host.stream import check_device_forms, check_fit_one_frame, run_pass
 from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
@@ -196,6 +196,8 @@ def run_sweep(
             resuming=f"the sweep in {out}" if resume else None,
         ) as conn,
     ):
+        measured = any(finished.get(setting) is None for setting, _ in settings)
+        check_device_forms(conn.device, images, list(range(len(images))) if measured else [])
         folder.started(outdated=REPORT_NAMES)  # an earlier sweep's: not of the CSVs left now
         if not resume:
             ours = {_csv_name(kind, setting) for setting, _ in settings}

@@ -22,6 +22,7 @@ import bs4nn.host.connect as connect
 from bs4nn.cli import main as bs4nn_main
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
+from bs4nn.host import protocol as p
 from bs4nn.host.bench import run_bench
 from bs4nn.host.client import DeviceSilent
 from bs4nn.host.connect import DeviceLink
@@ -32,7 +33,7 @@ from bs4nn.host.records import COLUMNS, RecordWriter
 from bs4nn.host.report import PLOT_NAMES
 from bs4nn.host.sweep import run_sweep, thresholds_for_scale, thresholds_for_theta
 from bs4nn.trainer.calibrate import calibrate_for_budget, validation_split
-from bs4nn.trainer.datasets import load_dataset, train_val_split
+from bs4nn.trainer.datasets import dataset_fields, load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model, model_from_arrays
 from bs4nn.trainer.resume_hints import offer_resume
@@ -657,6 +658,62 @@ def test_hash_mismatch_stops_naming_both(model_path, intmodel, tmp_path):
     assert f"the device runs model {'cd' * 32} but the model file is {intmodel.model_hash}" in (
         str(exc.value)
     )
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory):
+    """A model of 1,200 inputs (no dense frame) and its data: test image 3 fits one frame only
+    as INFER_BITMAP (500 lit pixels: sparse 1,502 body bytes, bitmap 650), image 1 fits either
+    way and is shorter as a bitmap."""
+    folder = tmp_path_factory.mktemp("wide")
+    x = np.zeros((6, 1200), np.uint8)
+    for image, lit in ((0, 10), (1, 100), (3, 500), (4, 5)):
+        x[image, :lit] = 7
+    y = np.arange(6) % 3
+    data = folder / "sensors.npz"
+    np.savez(data, x_train=x, y_train=y, x_test=x, y_test=y)
+    rng = np.random.default_rng(1)
+    weights = [rng.normal(size=(8, 1200)), rng.normal(size=(3, 8))]
+    path = model_from_arrays(weights, [1.0, 1.0], [3.0, 2.0], **dataset_fields(str(data)))
+    path = path.save(folder / "wide.bs4nn")
+    return path, data, IntModel.load(path)
+
+
+@pytest.mark.parametrize("command", ["bench", "sweep"])
+def test_an_image_only_a_bitmap_carries_is_refused_before_streaming_to_a_device_without_it(
+    wide, tmp_path, monkeypatch, capsys, command
+):
+    path, data, intmodel = wide
+    out = tmp_path / "out"
+    with FakeDevice(intmodel, bitmap=False) as fake:
+        argv = [command, "--model", path, "--data", data, "--port", fake.port, "--out", out]
+        assert cli(monkeypatch, *argv, *(["--thetas", "2"] if command == "sweep" else [])) == 2
+        assert dict(fake.frame_types) == {p.INFO: 1, p.INFER_BITMAP: 1}  # the question alone
+    assert capsys.readouterr().err == (
+        f"bs4nn {command}: error: test image 3 has 500 non-zero pixels of 1,200: too many for "
+        "one INFER request without INFER_BITMAP, whose body of at most 1,019 bytes holds 339 "
+        f"of 1,200; the device on {fake.port} has no INFER_BITMAP (an optional request): flash "
+        "a firmware that has it (`bs4nn export`, then `pio run -t upload` in the export), give "
+        "images with more zero pixels, or a model of at most 1,019 inputs\n"
+    )
+    assert not out.exists()
+
+
+def test_a_device_with_bitmap_gets_the_images_only_a_bitmap_carries(wide, tmp_path):
+    path, data, intmodel = wide
+    with FakeDevice(intmodel) as fake:
+        rep = run_bench(
+            path,
+            link=DeviceLink(port=fake.port),
+            out_dir=tmp_path,
+            dataset=str(data),
+            progress=False,
+            quiet=True,
+        )
+        # the question (a blank image), then images 1 and 3 as bitmaps
+        assert fake.frame_types[p.INFER_BITMAP] == 3 and fake.infer_requests == 7
+    assert rep.images == 6 and rep.mismatches == 0
+    assert rep.report["link"]["infer_bitmap"] is True
 
 
 def sweep(model_path, fake, out, timeout=DEFAULT_TIMEOUT_S, **kw):

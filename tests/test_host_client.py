@@ -14,6 +14,7 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device, DeviceReset, DeviceSilent
+from bs4nn.host.stream import check_device_forms
 from bs4nn.host.transport import LinkClosed, SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
@@ -319,6 +320,15 @@ def test_has_bitmap_asks_once_with_an_image_of_no_lit_pixels(intmodel, bitmap):
         assert dict(fake.frame_types) == {p.INFO: 1, p.INFER_BITMAP: 1}
         assert fake.infer_requests == int(bitmap)  # one inference on a blank image, or none
     assert dev.stats.error_replies == 0 and dev.stats.resends == 0
+
+
+def test_device_forms_are_not_asked_about_when_every_image_fits_without_bitmap(intmodel):
+    wide = np.full((2, 784), 255, np.uint8)  # dense always fits 784 inputs
+    with FakeDevice(intmodel, bitmap=False) as fake:
+        dev = connect(fake)
+        dev.handshake()
+        check_device_forms(dev, wide, [0, 1])
+        assert dict(fake.frame_types) == {p.INFO: 1} and dev.bitmap is None
 
 
 def test_boot_banner_before_the_first_reply_is_skipped(intmodel, images):
