@@ -716,6 +716,34 @@ def test_a_device_with_bitmap_gets_the_images_only_a_bitmap_carries(wide, tmp_pa
     assert rep.report["link"]["infer_bitmap"] is True
 
 
+def test_a_resume_asks_nothing_when_the_images_left_fit_without_bitmap(wide, tmp_path):
+    path, data, intmodel = wide
+    with FakeDevice(intmodel) as fake:
+        run_bench(
+            path,
+            link=DeviceLink(port=fake.port),
+            out_dir=tmp_path,
+            dataset=str(data),
+            progress=False,
+            quiet=True,
+        )
+    csv_path = tmp_path / "images.csv"
+    csv_path.write_text("".join(csv_path.read_text().splitlines(True)[:5]))  # images 0 to 3
+    (tmp_path / "report.json").unlink()
+    with FakeDevice(intmodel, bitmap=False) as fake:  # images 4 and 5 go as sparse requests
+        rep = run_bench(
+            path,
+            link=DeviceLink(port=fake.port),
+            out_dir=tmp_path,
+            dataset=str(data),
+            resume=True,
+            progress=False,
+            quiet=True,
+        )
+        assert dict(fake.frame_types) == {p.INFO: 1, p.INFER_SPARSE: 2}
+    assert rep.images == 6 and rep.mismatches == 0 and csv_indices(csv_path) == list(range(6))
+
+
 def sweep(model_path, fake, out, timeout=DEFAULT_TIMEOUT_S, **kw):
     return run_sweep(
         model_path,
