@@ -196,8 +196,8 @@ def run_sweep(
             resuming=f"the sweep in {out}" if resume else None,
         ) as conn,
     ):
-        measured = any(finished.get(setting) is None for setting, _ in settings)
-        check_device_forms(conn.device, images, list(range(len(images))) if measured else [])
+        to_measure = any(finished.get(setting) is None for setting, _ in settings)
+        check_device_forms(conn.device, images, list(range(len(images))) if to_measure else [])
         folder.started(outdated=REPORT_NAMES)  # an earlier sweep's: not of the CSVs left now
         if not resume:
             ours = {_csv_name(kind, setting) for setting, _ in settings}
