@@ -9,7 +9,7 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.packing import packed_words, row_words
 from bs4nn.codegen.targets import target_info
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.semantics import TMAX
+from bs4nn.trainer.semantics import TMAX, weight_layer_name
 
 # Budgets for what is not the model: firmware code and the serial I/O buffers (frame buffers,
 # RX ring, one image). Measured builds stay below these on every emulated board
@@ -78,8 +78,10 @@ class Footprint:
 
     def lines(self) -> list[str]:
         out = [f"footprint for {self.target}:"]
+        count = len(self.weight_bytes_per_layer)
         for layer, nbytes in enumerate(self.weight_bytes_per_layer):
-            out.append(f"  weights layer {layer}: {nbytes:,} bytes (1 bit per synapse)")
+            name = weight_layer_name(layer, count)
+            out.append(f"  {name}: {nbytes:,} bytes (1 bit per synapse)")
         out.append(
             f"  weights total: {self.weight_bytes:,} bytes "
             f"({self.unpadded_weight_bytes:,} + word padding)"

@@ -18,6 +18,7 @@ from bs4nn.trainer.semantics import (
     check_thresholds,
     firmware_size_problem,
     threshold_count,
+    weight_layer_name,
 )
 
 
@@ -51,7 +52,8 @@ class IntModel:
         for layer, (theta, alpha) in enumerate(zip(model.thetas, model.alphas, strict=True)):
             if not alpha > 0:
                 raise Bs4nnError(
-                    f"layer {layer} of model{where} has alpha={alpha}; the integer threshold "
+                    f"{weight_layer_name(layer, len(model.alphas))} in model{where} has "
+                    f"alpha={alpha}; the integer threshold "
                     "ceil(theta/alpha) needs alpha > 0. Retrain (the trainer keeps alpha positive)."
                 )
             thresholds.append(threshold_count(theta, alpha))

@@ -686,16 +686,16 @@ CASES = [
     (
         "train-theta-big",  # 163835 / 5 = 32767 is allowed; the output layer's alpha is 5 too
         "train --theta 163835 --theta 163836",
-        "bs4nn train: error: theta 163836 over layer 1's starting alpha 5 gives a threshold K = "
-        "ceil(theta/alpha) above 32767, more than the board's int16 counter holds; give a "
-        "smaller --theta",
+        "bs4nn train: error: theta 163836 over the starting alpha 5 of weight layer 2 of 2 gives "
+        "a threshold K = ceil(theta/alpha) above 32767, more than the board's int16 counter "
+        "holds; give a smaller --theta",
     ),
     (
         "train-theta-huge",
         "train --theta 1e300",
-        "bs4nn train: error: theta 1e+300 over layer 0's starting alpha 5 gives a threshold K = "
-        "ceil(theta/alpha) above 32767, more than the board's int16 counter holds; give a "
-        "smaller --theta",
+        "bs4nn train: error: theta 1e+300 over the starting alpha 5 of weight layer 1 of 2 gives "
+        "a threshold K = ceil(theta/alpha) above 32767, more than the board's int16 counter "
+        "holds; give a smaller --theta",
     ),
     (
         "train-clip-count",
@@ -1318,14 +1318,14 @@ CASES = [
     (
         "eval-model-bigk",
         "eval {w}/bigk.bs4nn",
-        "bs4nn eval: error: layer 0 threshold K=40000 does not fit the board's int16 counter "
-        "(allowed 1..32767); K = ceil(theta/alpha)",
+        "bs4nn eval: error: threshold K=40000 of weight layer 1 of 2 does not fit the board's "
+        "int16 counter (allowed 1..32767); K = ceil(theta/alpha)",
     ),
     (
         "eval-model-negk",
         "eval {w}/negk.bs4nn",
-        "bs4nn eval: error: layer 0 threshold K=-3 does not fit the board's int16 counter "
-        "(allowed 1..32767); K = ceil(theta/alpha)",
+        "bs4nn eval: error: threshold K=-3 of weight layer 1 of 2 does not fit the board's int16 "
+        "counter (allowed 1..32767); K = ceil(theta/alpha)",
     ),
     (
         "export-model-missing",
@@ -1342,8 +1342,8 @@ CASES = [
     (
         "export-model-bigk",
         "export {w}/bigk.bs4nn --out fw",
-        "bs4nn export: error: layer 0 threshold K=40000 does not fit the board's int16 counter "
-        "(allowed 1..32767); K = ceil(theta/alpha)",
+        "bs4nn export: error: threshold K=40000 of weight layer 1 of 2 does not fit the board's "
+        "int16 counter (allowed 1..32767); K = ceil(theta/alpha)",
     ),
     (
         "export-model-real",
@@ -1366,8 +1366,8 @@ CASES = [
     (
         "bench-model-negk",
         "bench --model {w}/negk.bs4nn --port /dev/nonexist",
-        "bs4nn bench: error: layer 0 threshold K=-3 does not fit the board's int16 counter "
-        "(allowed 1..32767); K = ceil(theta/alpha)",
+        "bs4nn bench: error: threshold K=-3 of weight layer 1 of 2 does not fit the board's int16 "
+        "counter (allowed 1..32767); K = ceil(theta/alpha)",
     ),
     (
         "bench-model-real",

@@ -57,6 +57,9 @@ def test_export_writes_tree_and_headers_that_decode_to_the_model(tmp_path):
     intmodel = IntModel.load(path)
     assert c_array(source, "bs4nn_default_thresholds") == list(intmodel.thresholds) == [5, 5]
     assert bytes(c_array(source, "bs4nn_model_hash")) == bytes.fromhex(model.content_hash)
+    # the comment counts weight layers from 1, as messages do; the C array from 0
+    comment = "/* weight layer 2 of 2: 37 inputs x 10 neurons */\n"
+    assert comment + "static const uint32_t bs4nn_weights_l1[" in source
     for layer, (n_in, n_out) in enumerate([(784, 37), (37, 10)]):
         words = np.array(c_array(source, f"bs4nn_weights_l{layer}"), dtype=np.uint32)
         np.testing.assert_array_equal(unpack_signs(words, n_in, n_out), intmodel.signs[layer])
@@ -436,8 +439,8 @@ def test_the_footprint_says_the_bits_of_the_weights_and_their_padding():
     assert (fp.weight_bytes_per_layer, fp.unpadded_weight_bytes) == ([28, 20], 5 + 2)
     assert fp.lines() == [
         "footprint for qemu-microbit:",
-        "  weights layer 0: 28 bytes (1 bit per synapse)",
-        "  weights layer 1: 20 bytes (1 bit per synapse)",
+        "  weight layer 1 of 2: 28 bytes (1 bit per synapse)",
+        "  weight layer 2 of 2: 20 bytes (1 bit per synapse)",
         "  weights total: 48 bytes (7 + word padding)",
         "  flash: ~8,240 of 262,144 bytes (weights + 8,192 code budget)",
         "  RAM: inference state 584 bytes, ~6,728 with I/O buffers and the 2,048-byte stack, of "

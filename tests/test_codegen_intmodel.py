@@ -42,12 +42,14 @@ def test_refuses_real_weight_model():
 
 
 def test_refuses_threshold_that_does_not_fit_int16():
-    with pytest.raises(Bs4nnError, match=r"layer 1 threshold K=40000 does not fit the board's"):
+    with pytest.raises(
+        Bs4nnError, match=r"^threshold K=40000 of weight layer 2 of 2 does not fit the board's"
+    ):
         IntModel.from_model(tiny(thetas=(10.0, 40000.0), alphas=(1.0, 1.0)))
 
 
 def test_refuses_non_positive_threshold():
-    with pytest.raises(Bs4nnError, match=r"layer 0 threshold K=0 does not fit"):
+    with pytest.raises(Bs4nnError, match=r"^threshold K=0 of weight layer 1 of 2 does not fit"):
         IntModel.from_model(tiny(thetas=(0.0, 10.0), alphas=(1.0, 1.0)))
 
 
@@ -55,14 +57,18 @@ def test_refuses_layer_over_firmware_limit():
     w0 = np.ones((4097, 4))
     w1 = np.ones((3, 4097))
     model = model_from_arrays([w0, w1], [1.0, 1.0], [2.0, 2.0])
-    with pytest.raises(Bs4nnError, match="layer 1 has 4097 neurons; the firmware allows 4096"):
+    with pytest.raises(
+        Bs4nnError, match="^hidden layer 1 has 4097 neurons; the firmware allows 4096"
+    ):
         IntModel.from_model(model)
 
 
 def test_refuses_non_positive_alpha():
     model = tiny()
     model.alphas[1] = 0.0  # as a corrupt or foreign model could carry
-    with pytest.raises(Bs4nnError, match=r"layer 1 .* alpha=0.0; .* needs alpha > 0"):
+    with pytest.raises(
+        Bs4nnError, match=r"^weight layer 2 of 2 in model has alpha=0.0; .* needs alpha > 0"
+    ):
         IntModel.from_model(model)
 
 
@@ -85,16 +91,20 @@ def test_the_documented_limits_are_allowed():
         "input layer has 65536 inputs; the firmware takes 65535"
     )
     assert firmware_size_problem([65535, 4096, 4097, 255]) == (
-        "layer 2 has 4097 neurons; the firmware allows 4096 per layer"
+        "hidden layer 2 has 4097 neurons; the firmware allows 4096 per layer"
     )
     assert firmware_size_problem([65535, 4096, 256]) == (
         "256 outputs; the firmware reports labels up to 255"
     )
+    # an output layer over 4096 neurons: the limit that binds is the outputs'
+    assert firmware_size_problem([784, 16, 4097]) == (
+        "4097 outputs; the firmware reports labels up to 255"
+    )
     with pytest.raises(Bs4nnError) as exc:
         check_thresholds([1, 32768])
     assert str(exc.value) == (
-        "layer 1 threshold K=32768 does not fit the board's int16 counter (allowed 1..32767); "
-        "K = ceil(theta/alpha)"
+        "threshold K=32768 of weight layer 2 of 2 does not fit the board's int16 counter "
+        "(allowed 1..32767); K = ceil(theta/alpha)"
     )
 
 

@@ -117,7 +117,7 @@ def test_round_trip_of_the_shipped_model_keeps_its_hash(tmp_path):
     proc = run_bs4nn("import-nir", str(tmp_path / "m.nir"), "--out", str(tmp_path / "m.bs4nn"))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == (
-        "layer 0: 784->600, bs4nn's own weights, alpha 5.02939, theta 173.514, K 35"
+        "weight layer 1 of 2: 784->600, bs4nn's own weights, alpha 5.02939, theta 173.514, K 35"
     )
     original, back = Model.load(model_path), Model.load(tmp_path / "m.bs4nn")
     assert back.content_hash == original.content_hash and back.dataset == "mnist"
@@ -177,12 +177,12 @@ def test_foreign_graph_is_binarised_with_a_report():
         np.where(model.weights[0] >= 0, 1, -1), [[1, -1, 1, 1], [1, 1, -1, -1], [-1, 1, 1, 1]]
     )
     assert result.report == [
-        f"layer 0: 4->3, binarised to alpha {alpha:g} x sign(W): 12 of 12 "
+        f"weight layer 1 of 1: 4->3, binarised to alpha {alpha:g} x sign(W): 12 of 12 "
         "weights changed value; v_threshold / r = 2.5 -> K 3 (fires at "
         "count >= 3)",
         # its IF neurons reset to 0: in NIR they could fire again
-        "layer 0: v_reset lets these IF neurons fire again in NIR; bs4nn neurons fire once "
-        "(the first spike counts)",
+        "weight layer 1 of 1: v_reset lets these IF neurons fire again in NIR; bs4nn neurons "
+        "fire once (the first spike counts)",
     ]
     assert model.dataset is None
 
@@ -199,8 +199,9 @@ def test_a_threshold_on_a_multiple_of_the_weight_needs_one_input_more(weight, th
     result = model_from_nir(foreign_graph(w, r=r, thresholds=(threshold,) * 3))
     assert result.model.thresholds() == [n + 1]
     assert result.report[1] == (
-        f"layer 0: v_threshold / r = {threshold / r:g} is {n} x {weight:g} to within rounding: "
-        f"NIR's v > v_threshold needs count {n + 1}; a simulator's float rounding may fire at {n}"
+        f"weight layer 1 of 1: v_threshold / r = {threshold / r:g} is {n} x {weight:g} to within "
+        f"rounding: NIR's v > v_threshold needs count {n + 1}; a simulator's float rounding may "
+        f"fire at {n}"
     )
 
 
@@ -303,5 +304,5 @@ def test_metadata_that_disagrees_with_the_graph_is_not_used(small, tmp_path):
     assert result.model.metrics == {}
     assert result.report[0].endswith(f"-> K {ks[0]} (fires at count >= {ks[0]})")
     assert result.report[1] == (
-        f"layer 1: 37->10, bs4nn's own weights, alpha 0.7, theta 2.2, K {ks[1]}"
+        f"weight layer 2 of 2: 37->10, bs4nn's own weights, alpha 0.7, theta 2.2, K {ks[1]}"
     )

@@ -397,7 +397,7 @@ def test_cli_train_warns_when_the_firmware_cannot_run_the_model(tmp_path, data_d
     argv = ["train", "--hidden", "4097", "--epochs", "1", "--train-limit", "100"]
     argv += ["--val-size", "50", "--out", str(out), "--no-progress", "--no-plot"]
     assert main(argv + ["--data-dir", str(data_dir)]) == 0
-    reason = "layer 1 has 4097 neurons; the firmware allows 4096 per layer"
+    reason = "hidden layer 1 has 4097 neurons; the firmware allows 4096 per layer"
     assert capsys.readouterr().err == f"warning: {reason}: bs4nn export will refuse this model\n"
     assert Model.load(out).layer_sizes == [784, 4097, 10]
     assert main(["export", str(out), "--out", str(tmp_path / "fw")]) == 2

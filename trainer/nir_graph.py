@@ -33,7 +33,7 @@ from bs4nn.trainer.model import (
     training_record,
 )
 from bs4nn.trainer.presets import DATASETS
-from bs4nn.trainer.semantics import K_MAX, binarize, threshold_count
+from bs4nn.trainer.semantics import K_MAX, binarize, threshold_count, weight_layer_name
 
 PRODUCER = "bs4nn-edge"
 SEMANTICS = {
@@ -239,7 +239,9 @@ def model_from_nir(graph) -> NirImport:
             f"nodes; found {', '.join(body) or 'nothing'}"
         )
     weights, alphas, thetas, report = [], [], [], []
-    for layer in range(len(body) // 2):
+    count = len(body) // 2
+    for layer in range(count):
+        name = weight_layer_name(layer, count)
         lname, iname = body[2 * layer], body[2 * layer + 1]
         w = _weights(lname, graph.nodes[lname])
         level = _threshold(iname, graph.nodes[iname], w.shape[0])
@@ -275,7 +277,7 @@ def model_from_nir(graph) -> NirImport:
             weights.append(np.asarray(proxy, dtype=np.float64))
             thetas.append(float(theta))
             report.append(
-                f"layer {layer}: {w.shape[1]}->{w.shape[0]}, bs4nn's own weights, "
+                f"{name}: {w.shape[1]}->{w.shape[0]}, bs4nn's own weights, "
                 f"alpha {alpha:g}, theta {float(theta):g}, K {k}"
             )
         else:
@@ -284,19 +286,19 @@ def model_from_nir(graph) -> NirImport:
             weights.append(w)
             thetas.append((k - 0.5) * alpha)  # ceil(theta / alpha) = K, away from rounding
             report.append(
-                f"layer {layer}: {w.shape[1]}->{w.shape[0]}, binarised to alpha {alpha:g} x "
+                f"{name}: {w.shape[1]}->{w.shape[0]}, binarised to alpha {alpha:g} x "
                 f"sign(W): {changed:,} of {w.size:,} weights changed value; v_threshold / r "
                 f"= {level:g} -> K {k} (fires at count >= {k})"
             )
         if on_multiple:
             report.append(
-                f"layer {layer}: v_threshold / r = {level:g} is {k - 1} x {alpha:g} to within "
+                f"{name}: v_threshold / r = {level:g} is {k - 1} x {alpha:g} to within "
                 f"rounding: NIR's v > v_threshold needs count {k}; a simulator's float rounding "
                 f"may fire at {k - 1}"
             )
         if _fires_again(graph.nodes[iname], w):
             report.append(
-                f"layer {layer}: v_reset lets these IF neurons fire again in NIR; bs4nn neurons "
+                f"{name}: v_reset lets these IF neurons fire again in NIR; bs4nn neurons "
                 "fire once (the first spike counts)"
             )
         alphas.append(alpha)

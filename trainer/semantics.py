@@ -41,14 +41,23 @@ def network_shape(layer_sizes) -> str:
     return "-".join(str(n) for n in layer_sizes)
 
 
+def weight_layer_name(index: int, count: int) -> str:
+    """How messages and reports name weight layer `index` (counted from 0, as Python lists and
+    C arrays index it) of `count`: 'weight layer 1 of 2', counted from 1. Weight layer N feeds
+    hidden layer N (the output layer when N = count); docs/design.md section 1."""
+    return f"weight layer {index + 1} of {count}"
+
+
 def firmware_size_problem(layer_sizes) -> str | None:
     """What about these layer sizes (inputs, ..., outputs) the firmware cannot run, or None."""
     if layer_sizes[0] > MAX_INPUTS:
         return f"input layer has {layer_sizes[0]} inputs; the firmware takes {MAX_INPUTS}"
-    for layer, n in enumerate(layer_sizes[1:], start=1):
+    # the output layer's limit is MAX_OUTPUTS, below MAX_LAYER_NEURONS
+    for layer, n in enumerate(layer_sizes[1:-1], start=1):
         if n > MAX_LAYER_NEURONS:
             return (
-                f"layer {layer} has {n} neurons; the firmware allows {MAX_LAYER_NEURONS} per layer"
+                f"hidden layer {layer} has {n} neurons; the firmware allows {MAX_LAYER_NEURONS} "
+                "per layer"
             )
     if layer_sizes[-1] > MAX_OUTPUTS:
         return f"{layer_sizes[-1]} outputs; the firmware reports labels up to {MAX_OUTPUTS}"
@@ -74,6 +83,6 @@ def check_thresholds(thresholds) -> None:
     for layer, k in enumerate(thresholds):
         if not K_MIN <= k <= K_MAX:
             raise Bs4nnError(
-                f"layer {layer} threshold K={k} does not fit the board's int16 counter "
-                f"(allowed {K_MIN}..{K_MAX}); K = ceil(theta/alpha)"
+                f"threshold K={k} of {weight_layer_name(layer, len(thresholds))} does not fit "
+                f"the board's int16 counter (allowed {K_MIN}..{K_MAX}); K = ceil(theta/alpha)"
             )

@@ -39,7 +39,7 @@ from bs4nn.trainer.run import (
     save_final,
     write_checkpoint,
 )
-from bs4nn.trainer.semantics import K_MAX, threshold_count
+from bs4nn.trainer.semantics import K_MAX, threshold_count, weight_layer_name
 
 kernels = LazyModule("bs4nn.trainer.kernels")
 
@@ -114,9 +114,10 @@ class TrainConfig(NetworkConfig):
             k = threshold_count(theta, alpha)
             if k > K_MAX:
                 raise Bs4nnError(
-                    f"theta {theta:g} over layer {layer}'s starting alpha {alpha:g} gives a "
-                    f"threshold K = ceil(theta/alpha) above {K_MAX}, more than the board's "
-                    "int16 counter holds; give a smaller --theta"
+                    f"theta {theta:g} over the starting alpha {alpha:g} of "
+                    f"{weight_layer_name(layer, len(self.thetas))} gives a threshold K = "
+                    f"ceil(theta/alpha) above {K_MAX}, more than the board's int16 counter "
+                    "holds; give a smaller --theta"
                 )
 
 
