@@ -7,7 +7,7 @@ model's strict decision. A hidden layer whose probe is no better than the pixels
 features a linear read-out cannot use beyond the pixels themselves (docs/experiment-log.md,
 set D).
 
-    python bench/hidden_probe.py models/fashion-1000.bs4nn [--layer 0] [--epochs 30]
+    python bench/hidden_probe.py models/fashion-1000.bs4nn [--hidden-layer 1] [--epochs 30]
 
 Prints `model_val_accuracy=`, `probe_pixels_val_accuracy=` and, last,
 `probe_hidden_val_accuracy=`.
@@ -52,14 +52,16 @@ def softmax_probe(x_train, y_train, x_val, y_val, epochs, rate=0.05, l2=1e-4, ba
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model")
-    ap.add_argument("--layer", type=int, default=0, help="weight layer feeding the hidden layer")
+    ap.add_argument(
+        "--hidden-layer", type=int, default=1, help="hidden layer N to probe, from 1 (default: 1)"
+    )
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--data-dir")
     args = ap.parse_args()
 
     model = Model.load(args.model)
-    if args.layer >= len(model.weights) - 1:
-        ap.error(f"--layer must name a hidden layer: 0..{len(model.weights) - 2}")
+    if not 1 <= args.hidden_layer < len(model.weights):
+        ap.error(f"--hidden-layer must name a hidden layer: 1..{len(model.weights) - 1}")
     images, labels = load_dataset(model.dataset, "train", args.data_dir)
     labels = labels.astype(np.int64)
     val_size = int(model.metrics.get("val_size") or VAL_SIZE)
@@ -75,14 +77,14 @@ def main() -> None:
     print(f"probe on the pixels: train {tr:.4f}", flush=True)
     print(f"probe_pixels_val_accuracy={va:.4f}", flush=True)
 
-    steps = firing_steps(model, images, args.layer)
+    steps = firing_steps(model, images, args.hidden_layer - 1)  # weights[N-1] feed it
     hidden = ((TMAX - steps) / TMAX).astype(np.float32)
     fired = float(np.mean(steps < TMAX))
     tr, va = softmax_probe(
         hidden[train_idx], labels[train_idx], hidden[val_idx], labels[val_idx], args.epochs
     )
     print(
-        f"probe on hidden layer {args.layer + 1} ({hidden.shape[1]} neurons, "
+        f"probe on hidden layer {args.hidden_layer} ({hidden.shape[1]} neurons, "
         f"{100 * fired:.1f}% fire by t = 255): train {tr:.4f}"
     )
     print(f"probe_hidden_val_accuracy={va:.4f}")
