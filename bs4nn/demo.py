@@ -10,6 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
+from bs4nn.trainer.files import folder_choices
 from bs4nn.trainer.options import existing_dir, path, positive_int
 from bs4nn.trainer.resume_hints import rerun_resumes
 
@@ -26,7 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "board's firmware, bench test images on it in QEMU and report.",
     )
     p.add_argument("--model", type=path, help="use this model file instead of training one")
-    p.add_argument("--out", type=path, default="out/demo", help="working folder (default out/demo)")
+    p.add_argument(
+        "--out",
+        type=path,
+        default="out/demo",
+        help=f"working folder (default out/demo): {folder_choices('demo')}",
+    )
     p.add_argument(
         "--limit", type=positive_int, default=1000, help="test images to bench (default 1000)"
     )

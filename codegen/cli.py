@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bs4nn.codegen.targets import DEFAULT_TARGET, target_info
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import check_not_input, check_output
+from bs4nn.trainer.files import check_not_input, check_output, folder_choices
 from bs4nn.trainer.options import (
     dataset_spec,
     existing_dir,
@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out",
         type=path,
         required=True,
-        help="output directory for the firmware tree (--format nir: the .nir file)",
+        help=f"output directory for the firmware tree ({folder_choices('export')}; "
+        "--format nir: the .nir file)",
     )
     p.add_argument(
         "--format",

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from bs4nn.host.defaults import DEFAULT_BAUD, DEFAULT_TIMEOUT_S, DEFAULT_WINDOW, EMULATED_TARGET
+from bs4nn.trainer.files import folder_choices
 from bs4nn.trainer.options import (
     dataset_spec,
     existing_dir,
@@ -101,7 +102,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--limit", type=positive_int, help="bench the first N test images (default: all)"
     )
     p.add_argument(
-        "--out", type=path, default="out/bench", help="report folder (default out/bench)"
+        "--out",
+        type=path,
+        default="out/bench",
+        help=f"report folder (default out/bench): {folder_choices('bench')}",
     )
     p.add_argument(
         "--resume",
@@ -121,7 +125,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--limit", type=positive_int, default=1000, help="test images per setting (1000)"
     )
     s.add_argument(
-        "--out", type=path, default="out/sweep", help="output folder (default out/sweep)"
+        "--out",
+        type=path,
+        default="out/sweep",
+        help=f"output folder (default out/sweep): {folder_choices('sweep')}",
     )
     kind = s.add_mutually_exclusive_group()
     kind.add_argument(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bs4nn.host.defaults import DEFAULT_LIMIT, DEFAULT_USB, MODES
+from bs4nn.trainer.files import folder_choices
 from bs4nn.trainer.options import existing_dir, path, positive_int
 from bs4nn.trainer.presets import DATASETS
 from bs4nn.trainer.resume_hints import offer_rerun
@@ -26,7 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the MLPerf Tiny runner folder (benchmark/runner, holding main.py)",
     )
     e.add_argument(
-        "--out", type=path, default="out/eembc", help="output folder (default out/eembc)"
+        "--out",
+        type=path,
+        default="out/eembc",
+        help=f"output folder (default out/eembc): {folder_choices('eembc')}",
     )
     e.add_argument(
         "--mode", choices=[*MODES, "both"], default="both", help="runner mode(s) (default both)"

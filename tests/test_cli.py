@@ -806,3 +806,44 @@ def test_a_lock_file_removed_before_it_was_locked_is_made_again(tmp_path, monkey
     with exclusive_lock(lock, "--out", Path("m.bs4nn")):
         assert lock.read_text() == f"{os.getpid()}\n"
     assert len(calls) == 2
+
+
+def option_help(command: str, option: str) -> str:
+    from bs4nn.cli import build_parser
+
+    parser = build_parser()._subparsers._group_actions[0].choices[command]
+    return next(a.help for a in parser._actions if option in a.option_strings)
+
+
+def test_every_output_folder_help_says_what_its_refusal_lets_through(tmp_path):
+    """A non-empty folder not a command's own is refused; each option's --help says which
+    folders are taken, in the refusal's own words."""
+    from bs4nn.codegen.export import EXPORT_FOLDER
+    from bs4nn.demo import _demo_folder
+    from bs4nn.host.bench import BENCH_FOLDER
+    from bs4nn.host.eembc import EEMBC_FOLDER
+    from bs4nn.host.sweep import SWEEP_FOLDER
+    from bs4nn.trainer.commands import EVAL_FOLDER
+    from bs4nn.trainer.errors import Bs4nnError
+    from bs4nn.trainer.paper.run import PAPER_FOLDER
+
+    (tmp_path / "mine.txt").write_text("x")
+    folders = (BENCH_FOLDER, SWEEP_FOLDER, EEMBC_FOLDER, EXPORT_FOLDER, EVAL_FOLDER)
+    for folder in (*folders, PAPER_FOLDER, _demo_folder()):
+        with pytest.raises(Bs4nnError) as exc:
+            folder.check(tmp_path)
+        choices = str(exc.value).split("; choose ")[1]
+        assert choices in option_help(folder.command, folder.option), folder.command
+    assert option_help("bench", "--out") == (
+        "report folder (default out/bench): an empty or new folder, or the --out of an earlier "
+        "`bs4nn bench`"
+    )
+    assert option_help("paper", "--out") == (
+        "output folder (default out/paper): an empty or new folder, or the --out of an earlier "
+        "`bs4nn paper`"
+    )
+    assert option_help("eval", "--plots") == (
+        "also write confusion.png, output_steps.png, decision_step_per_class.png and, for a "
+        "model with a training history, training.png into DIR: an empty or new folder, or the "
+        "--plots of an earlier `bs4nn eval`"
+    )

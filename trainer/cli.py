@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from bs4nn.trainer.files import folder_choices
 from bs4nn.trainer.options import (
     dataset_spec,
     existing_dir,
@@ -181,7 +182,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="also write confusion.png, output_steps.png, "
         "decision_step_per_class.png and, for a model with a training history, "
-        "training.png into DIR (created if missing)",
+        f"training.png into DIR: {folder_choices('eval', '--plots')}",
     )
     e.add_argument("--data-dir", type=existing_dir, help="where the datasets are")
     e.set_defaults(func=_eval)

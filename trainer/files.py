@@ -72,6 +72,12 @@ def check_output(path: str | Path, option: str, folder: bool) -> None:
         )
 
 
+def folder_choices(command: str, option: str = "--out") -> str:
+    """What the output folder of `bs4nn command` may be: the words of its refusal
+    (`OutFolder.check`) and of the option's --help."""
+    return f"an empty or new folder, or the {option} of an earlier `bs4nn {command}`"
+
+
 @dataclass(frozen=True)
 class OutFolder:
     """The output folder of one command, given with command-line option `option`: `marks` are
@@ -100,8 +106,7 @@ class OutFolder:
             return
         raise Bs4nnError(
             f"{self.option} {path} is a non-empty folder that is not a bs4nn {self.command} "
-            f"folder; choose an empty or new folder, or the {self.option} of an earlier "
-            f"`bs4nn {self.command}`"
+            f"folder; choose {folder_choices(self.command, self.option)}"
         )
 
 

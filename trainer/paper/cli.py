@@ -7,7 +7,7 @@ from pathlib import Path
 
 import bs4nn
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import made_for
+from bs4nn.trainer.files import folder_choices, made_for
 from bs4nn.trainer.options import existing_dir, path, positive_int
 from bs4nn.trainer.resume_hints import offer_resume, rerun_resumes
 
@@ -25,7 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "results.json for the same model files are kept.",
     )
     p.add_argument(
-        "--out", type=path, default="out/paper", help="output folder (default out/paper)"
+        "--out",
+        type=path,
+        default="out/paper",
+        help=f"output folder (default out/paper): {folder_choices('paper')}",
     )
     p.add_argument(
         "--only",
@@ -36,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--models",
         type=existing_dir,
         metavar="DIR",
-        help=f"folder of the model files (default the shipped {SHIPPED})",
+        help=f"folder holding the model files under the shipped models' names (default {SHIPPED})",
     )
     p.add_argument(
         "--retrain",
