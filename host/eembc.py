@@ -17,6 +17,7 @@ import importlib.util
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -99,13 +100,16 @@ class RunnerResult:
 
     @property
     def failure(self) -> str:
-        """What went wrong, for a run that is not ok: the runner's errors, its exit status, or
-        that it ended without error but printed no result."""
+        """What went wrong, for a run that is not ok: the runner's errors, its exit status (or
+        the signal that ended it), or that it ended without error but printed no result."""
         if self.errors:
             return "; ".join(self.errors)
-        if self.returncode != 0:
-            return f"exit {self.returncode}"
         where = f"its log: {self.log}" if self.log is not None else "its output is above"
+        if self.returncode > 0:
+            return f"the runner ended with exit status {self.returncode}; {where}"
+        if self.returncode < 0:  # subprocess's way to say a signal ended it
+            number = -self.returncode
+            return f"the runner was ended by signal {number} ({signal.strsignal(number)}); {where}"
         _, name = RESULT_FIGURE[self.mode]
         return f"the runner ended without error but printed no {name} result; {where}"
 

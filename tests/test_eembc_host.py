@@ -311,6 +311,48 @@ def test_a_runner_that_exits_0_without_its_result_says_so(
     ]
 
 
+@pytest.mark.parametrize(
+    ("script", "failure"),
+    [
+        ("import sys; sys.exit(3)", "the runner ended with exit status 3; its output is above"),
+        (
+            "print('Session logged in file sessions/0101.120000/log.txt'); import sys; sys.exit(3)",
+            "the runner ended with exit status 3; its log: {out}/sessions/0101.120000/log.txt",
+        ),
+        (
+            "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+            "the runner was ended by signal 9 (Killed); its output is above",
+        ),
+    ],
+    ids=["exit-3", "exit-3-session-log", "killed"],
+)
+def test_a_runner_that_exits_non_zero_says_its_status_and_where_its_log_is(
+    tmp_path, monkeypatch, capsys, script, failure
+):
+    """A fake main.py, run by the real launcher, that exits non-zero without an error line:
+    the line said only 'FAILED (exit 3)'."""
+    runner = _runner(tmp_path)
+    (runner / "main.py").write_text(script + "\n")
+    out = tmp_path / "out"
+    files = eembc.write_runner_files(
+        out, np.zeros((5, 784), np.uint8), np.arange(5), 10, 100, (1, 2)
+    )
+    monkeypatch.setattr(
+        eembc,
+        "run_eembc",
+        lambda model, runner_dir, *args: [
+            eembc.run_runner(
+                eembc.runner_main(runner_dir), files, "accuracy", "/dev/null", (1, 2), False
+            )
+        ],
+    )
+    argv = ["eembc", "--model", MODEL, "--runner", str(runner), "--out", str(out)]
+    assert main([*argv, "--mode", "accuracy"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"eembc accuracy: no figures - FAILED ({failure.format(out=out)})"
+    ]
+
+
 class BoardOfCounts:
     """A Device double for window sizing: each image's counter as given, in the counter kind
     and at the clock of its INFO."""
