@@ -3,6 +3,7 @@ caller)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -13,6 +14,11 @@ import pytest
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import model_from_arrays
+
+
+def whole(message: str) -> str:
+    """A `pytest.raises(match=...)` pattern that only this whole message matches."""
+    return f"^{re.escape(message)}$"
 
 
 def run_bs4nn(*args) -> subprocess.CompletedProcess:

@@ -6,6 +6,7 @@ import struct
 import device_protocol as dp
 import numpy as np
 import pytest
+from helpers import whole
 
 from bs4nn.host import protocol as p
 
@@ -44,9 +45,16 @@ def test_cobs_roundtrip_random_lengths():
         assert p.cobs_decode(enc) == raw
 
 
-@pytest.mark.parametrize("bad", [b"\x05\x11\x22", b"\x03\x11\x00", b"\x00"])
-def test_cobs_decode_rejects_malformed(bad):
-    with pytest.raises(p.ProtocolError):
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (b"\x05\x11\x22", "COBS: block runs past the end of the frame"),
+        (b"\x03\x11\x00", "COBS: zero byte inside a frame"),  # inside a block
+        (b"\x00", "COBS: zero byte inside a frame"),  # as a code byte
+    ],
+)
+def test_cobs_decode_rejects_malformed(bad, message):
+    with pytest.raises(p.ProtocolError, match=whole(message)):
         p.cobs_decode(bad)
 
 
@@ -70,15 +78,15 @@ def test_frame_roundtrip_and_crc_check():
     assert p.parse_frame(wire[:-1]) == p.Frame(0x42, 7, b"\x00abc\x00")
     raw = bytearray(p.cobs_decode(wire[:-1]))
     raw[4] ^= 1
-    with pytest.raises(p.ProtocolError, match="CRC"):
+    with pytest.raises(p.ProtocolError, match=whole("CRC mismatch")):
         p.parse_frame(p.cobs_encode(bytes(raw)))
-    with pytest.raises(p.ProtocolError, match="too short"):
+    with pytest.raises(p.ProtocolError, match=whole("frame of 2 bytes is too short")):
         p.parse_frame(p.cobs_encode(b"\x01\x00"))
 
 
 def test_frame_size_limit():
     p.build_frame(p.INFER, 0, bytes(p.MAX_BODY))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=whole("frame body of 1020 bytes exceeds 1019")):
         p.build_frame(p.INFER, 0, bytes(p.MAX_BODY + 1))
     assert p.MAX_BODY == 1019
 
@@ -87,9 +95,9 @@ def test_set_thresholds_request_bytes():
     wire = p.set_thresholds_request(3, [5, 300])
     frame = p.parse_frame(wire[:-1])
     assert (frame.type, frame.seq, frame.body) == (0x04, 3, b"\x05\x00\x2c\x01")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=whole("threshold 0 outside 1..32767")):
         p.set_thresholds_request(0, [0, 3])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=whole("threshold 32768 outside 1..32767")):
         p.set_thresholds_request(0, [32768])
 
 
@@ -113,7 +121,7 @@ def test_infer_picks_the_shorter_form():
     pixels[260:] = 0  # 260 non-zero: sparse 782 bytes
     assert p.parse_frame(p.infer_request(1, pixels)[:-1]).type == p.INFER_SPARSE
     pixels[:] = 7  # forced sparse that does not fit in one frame
-    with pytest.raises(ValueError, match="exceeds 1019"):
+    with pytest.raises(ValueError, match=whole("frame body of 2354 bytes exceeds 1019")):
         p.infer_request(1, pixels, sparse=True)
 
 
@@ -184,8 +192,10 @@ def test_info_reply_roundtrip_and_bytes():
     assert old == dataclasses.replace(info, rx_buffer=0)
     assert parsed.counter_name == "instructions (QEMU icount proxy)"
     assert parsed.model_hash_hex == bytes(range(32)).hex()
-    with pytest.raises(p.ProtocolError):
+    with pytest.raises(p.ProtocolError, match=whole("INFO reply has 69 bytes, expected 68")):
         p.parse_info(p.Frame(0x81, 9, frame.body[:-1]))
+    with pytest.raises(p.ProtocolError, match=whole("INFO reply too short (40 bytes)")):
+        p.parse_info(p.Frame(0x81, 9, frame.body[:40]))
 
 
 def test_infer_reply_roundtrip_and_bytes():
@@ -203,7 +213,7 @@ def test_infer_reply_roundtrip_and_bytes():
     assert frame.body[-4:] == struct.pack("<I", 123456)
     assert len(frame.body) == 4 + 20 + 6 + 4
     assert p.parse_reply(frame, n_output=10, n_layers=2) == reply
-    with pytest.raises(p.ProtocolError, match="has 34 bytes, expected 36"):
+    with pytest.raises(p.ProtocolError, match=whole("INFER reply has 34 bytes, expected 36")):
         p.parse_reply(frame, n_output=10, n_layers=3)  # wrong model shape
 
 
@@ -214,7 +224,7 @@ def test_other_replies():
     assert p.parse_reply(p.parse_frame(dp.reset_reply(5)[:-1])) == p.ResetReply(5)
     err = p.parse_reply(p.parse_frame(dp.error_reply(0xFFFF, p.BAD_CRC)[:-1]))
     assert err == p.ErrorReply(0xFFFF, 1) and err.name == "BAD_CRC"
-    with pytest.raises(p.ProtocolError, match="unknown reply type 0x99"):
+    with pytest.raises(p.ProtocolError, match=whole("unknown reply type 0x99")):
         p.parse_reply(p.Frame(0x99, 0, b""))
 
 
@@ -266,11 +276,11 @@ def test_spike_counts_are_unsigned():
 
 
 def test_replies_of_another_length_are_refused():
-    with pytest.raises(p.ProtocolError):
+    with pytest.raises(p.ProtocolError, match=whole("RESET reply has a body")):
         p.parse_reply(p.Frame(p.RESET_REPLY, 1, b"\x00"))
-    with pytest.raises(p.ProtocolError):
+    with pytest.raises(p.ProtocolError, match=whole("ERROR reply must have a 1-byte body")):
         p.parse_reply(p.Frame(p.ERROR_REPLY, 1, b"\x01\x02"))
-    with pytest.raises(p.ProtocolError):
+    with pytest.raises(p.ProtocolError, match=whole("INFER reply has 21 bytes, expected 20")):
         p.parse_infer(p.Frame(p.INFER_REPLY, 1, infer_body() + b"\x00"), 3, 2)
 
 
@@ -278,7 +288,7 @@ def test_a_frame_one_byte_over_the_largest_is_refused():
     raw = bytes([p.INFER_REPLY, 1, 0]) + b"\x01" * (p.MAX_FRAME - 4)
     raw += p.crc16_ccitt_false(raw).to_bytes(2, "little")
     assert len(raw) == p.MAX_FRAME + 1
-    with pytest.raises(p.ProtocolError, match="exceeds"):
+    with pytest.raises(p.ProtocolError, match=whole("frame of 1025 bytes exceeds 1024")):
         p.parse_frame(p.cobs_encode(raw))
 
 
@@ -314,10 +324,13 @@ def test_an_image_no_form_carries_in_one_frame_is_refused_with_the_sizes():
 
 
 @pytest.mark.parametrize(
-    "n_input,form,most",
-    [(1200, p.INFER_BITMAP, 869), (65535, p.INFER_SPARSE, 339)],  # 150 + 869, 2 + 3 x 339
+    "n_input,form,most,sizes",
+    [
+        (1200, p.INFER_BITMAP, 869, "dense 1200, sparse 2612, bitmap 1020"),  # 150 + 869
+        (65535, p.INFER_SPARSE, 339, "dense 65535, sparse 1022, bitmap 8532"),  # 2 + 3 x 339
+    ],
 )
-def test_an_image_of_the_largest_body_fits_and_one_more_pixel_does_not(n_input, form, most):
+def test_an_image_of_the_largest_body_fits_and_one_more_pixel_does_not(n_input, form, most, sizes):
     pixels = np.zeros(n_input, np.uint8)
     pixels[:most] = 9
     frame = p.parse_frame(p.infer_request(1, pixels, bitmap=True)[:-1])
@@ -325,7 +338,8 @@ def test_an_image_of_the_largest_body_fits_and_one_more_pixel_does_not(n_input, 
     assert p.fits_one_frame(p.body_lengths(pixels))
     pixels[most] = 9
     assert not p.fits_one_frame(p.body_lengths(pixels))
-    with pytest.raises(ValueError, match="^no INFER form fits this image in one frame"):
+    message = f"no INFER form fits this image in one frame: {sizes} body bytes, at most 1019"
+    with pytest.raises(ValueError, match=whole(message)):
         p.infer_request(1, pixels, bitmap=True)
     # counts of non-zero pixels for many images at once: the same answers
     fits = p.fits_one_frame(p.form_lengths(n_input, np.array([0, most, most + 1, n_input])))
@@ -335,5 +349,6 @@ def test_an_image_of_the_largest_body_fits_and_one_more_pixel_does_not(n_input, 
 def test_only_text_in_front_of_a_frame_is_skipped():
     frame = p.build_frame(p.RESET_REPLY, 1)[:-1]
     assert p.parse_frame_after_text(b"hello\r\n" + frame).after_text
-    with pytest.raises(p.ProtocolError):
+    # the error is the frame's own, as if no text had been looked for
+    with pytest.raises(p.ProtocolError, match=whole("COBS: block runs past the end of the frame")):
         p.parse_frame_after_text(b"\x01\x80\n" + frame)
