@@ -21,6 +21,16 @@ def whole(message: str) -> str:
     return f"^{re.escape(message)}$"
 
 
+def stopped_answering(port: str, unanswered: str, timeout: str, then: str) -> str:
+    """A regular expression of the whole message of a device on `port` that stopped answering
+    mid-run with `unanswered` ("2 requests") in flight; only the seconds it waited may vary."""
+    return (
+        rf"the device on {re.escape(port)} stopped answering \({unanswered} unanswered for "
+        rf"\d+\.\d s, no reply to INFO either within the {re.escape(timeout)} s timeout\): it "
+        rf"hangs or was reset, or it answers later than that; {re.escape(then)}"
+    )
+
+
 def run_bs4nn(*args) -> subprocess.CompletedProcess:
     """`python -m bs4nn ARGS` in a process of its own: exit status, stdout and stderr as text."""
     return subprocess.run(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import time
 import pytest
 from badinput import snapshot, tiny_model
 from fake_device import FakeDevice, Faults
+from helpers import stopped_answering
 
 from bs4nn.cli import main
 from bs4nn.codegen.intmodel import IntModel
@@ -359,16 +361,21 @@ def test_a_resume_that_cannot_reach_the_device_leaves_a_damaged_csv_as_it_was(
     assert err.startswith("bs4nn bench: error: no serial device at /dev/nonexist: ")
 
 
-def test_an_unfinished_run_leaves_no_report_of_an_earlier_one(model, measured, tmp_path, capsys):
+def test_an_unfinished_run_leaves_no_report_of_an_earlier_one(
+    model, measured, tmp_path, capsys, monkeypatch
+):
     from bs4nn.host.bench import unfinished_rows
 
     path, intmodel = model
     out = tmp_path / "bench"
     shutil.copytree(measured, out)
     assert unfinished_rows(out, intmodel.model_hash) == 0  # finished: its report is there
+    monkeypatch.setattr(sys, "argv", ["bs4nn", "bench", "--out", "b"])  # as typed in a shell
     with FakeDevice(intmodel, Faults(silent_after=5)) as fake:
         assert bench(path, fake.port, out) == 2  # starts over, then the device stops answering
-    assert "stopped answering" in capsys.readouterr().err
+    then = "results so far are kept; restart it, then resume with: bs4nn bench --out b --resume"
+    message = stopped_answering(fake.port, "1 request", "2", then)
+    assert re.fullmatch(f"bs4nn bench: error: {message}\n", capsys.readouterr().err)
     assert not (out / "report.json").exists()  # the finished run's, not of these rows
     assert len(csv_rows(out)) == 5
     assert unfinished_rows(out, intmodel.model_hash) == 5

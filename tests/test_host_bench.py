@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from badinput import snapshot, tiny_model
 from fake_device import FakeDevice, Faults
+from helpers import stopped_answering, whole
 
 import bs4nn.host.connect as connect
 from bs4nn.cli import main as bs4nn_main
@@ -380,7 +381,9 @@ def test_mismatches_are_counted_and_listed(model_path, intmodel, mnist, tmp_path
 
 def test_resume_after_device_stops_counts_every_image_once(model_path, intmodel, tmp_path):
     with FakeDevice(intmodel, Faults(silent_after=25)) as fake:
-        with pytest.raises(DeviceSilent, match="use --resume"):
+        then = "results so far are kept; restart it, then use --resume"
+        message = stopped_answering(fake.port, "2 requests", "0.5", then)
+        with pytest.raises(DeviceSilent, match=f"^{message}$"):
             bench(model_path, fake, tmp_path, timeout=0.5)
     assert csv_indices(tmp_path / "images.csv") == list(range(25))
     with open(tmp_path / "images.csv", "a") as f:
@@ -626,7 +629,9 @@ def test_a_sweep_on_another_device_removes_every_earlier_setting(
     capsys.readouterr()
     with FakeDevice(intmodel, Faults(silent_after=3), board="board-b") as fake:
         # cut short in its first setting: board-a's theta 6 must not stay for a --resume
-        with pytest.raises(DeviceSilent):
+        then = "nothing was kept; restart it, then run it again"
+        message = stopped_answering(fake.port, "1 request", "0.5", then)
+        with pytest.raises(DeviceSilent, match=f"^{message}$"):
             sweep_thetas_2_6(model_path, fake, tmp_path, timeout=0.5)
     assert capsys.readouterr().out.startswith(
         f"starting over: removing 2 settings measured on board-a in {tmp_path}\n"
@@ -799,7 +804,9 @@ def test_a_sweep_cut_short_in_its_first_setting_goes_on_in_its_folder(
 ):
     out = tmp_path / "sweep"
     with FakeDevice(intmodel, Faults(silent_after=3)) as fake:
-        with pytest.raises(DeviceSilent):
+        then = "nothing was kept; restart it, then run it again"
+        message = stopped_answering(fake.port, "1 request", "0.5", then)
+        with pytest.raises(DeviceSilent, match=f"^{message}$"):
             sweep_thetas_2_6(model_path, fake, out, timeout=0.5)
     assert sorted(p.name for p in out.iterdir()) == ["device.json"]  # no setting finished
     with FakeDevice(intmodel) as fake:
@@ -1115,8 +1122,12 @@ def test_cli_missing_port_exits_2_with_message(model_path, capsys):
         ]
     )
     assert code == 2
-    err = capsys.readouterr().err
-    assert "bs4nn bench: error: no serial device at /dev/ttyACM_bs4nn_none" in err
+    assert capsys.readouterr().err == (
+        "bs4nn bench: error: no serial device at /dev/ttyACM_bs4nn_none: check the board is "
+        "plugged in and flashed, and list the ports with `ls /dev/ttyACM* /dev/ttyUSB*` (or "
+        "`pio device list`); pass the right one with --port, or use the emulated board (bench: "
+        "--emulate; eembc: no --port)\n"
+    )
 
 
 def test_build_without_toolchain_names_packages(tmp_path, monkeypatch):
@@ -1203,7 +1214,11 @@ def test_build_in_a_read_only_export_is_one_line(tmp_path, monkeypatch):
 def test_build_of_a_non_export_says_what_to_do(tmp_path):
     from bs4nn.host.build import build_firmware
 
-    with pytest.raises(Bs4nnError, match="bs4nn export"):
+    message = (
+        f"{tmp_path} is not a bs4nn export (no bs4nn_export.json); run "
+        "`bs4nn export MODEL --out DIR` first"
+    )
+    with pytest.raises(Bs4nnError, match=whole(message)):
         build_firmware(tmp_path)
 
 

@@ -5,6 +5,7 @@ import os
 
 import pytest
 import serial
+from helpers import whole
 
 from bs4nn.host.transport import LinkClosed, SerialTransport, _open_error_message
 from bs4nn.trainer.errors import Bs4nnError
@@ -167,7 +168,12 @@ def test_pyserial_urls_are_ports():
                 got += chunk
             assert got == b"cba"
             peer.join()
-            with pytest.raises(LinkClosed, match="closed"):
+            message = (
+                f"serial link socket://127.0.0.1:{port} closed (end of file): the device went "
+                "away (board unplugged or reset over USB); results so far are kept; reconnect, "
+                "then use --resume"
+            )
+            with pytest.raises(LinkClosed, match=whole(message)):
                 t.read(1.0)
         finally:
             t.close()
