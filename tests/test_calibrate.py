@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import whole
 
 from bs4nn.cli import main
 from bs4nn.trainer import calibrate_kernels
@@ -97,7 +98,9 @@ def test_thetas_for_give_exactly_the_requested_count(alpha):
 def test_calibration_needs_a_binary_model():
     weights, images = _random_net(5)
     model = model_from_arrays(weights, [1.0, 1.0], [4.0, 3.0], weight_kind="real")
-    with pytest.raises(Bs4nnError, match="needs a binary model"):
+    with pytest.raises(
+        Bs4nnError, match=whole("threshold calibration needs a binary model (integer thresholds)")
+    ):
         calibrate_thresholds(model, images, np.zeros(len(images)), log=lambda s: None)
 
 

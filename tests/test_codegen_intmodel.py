@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import whole
 
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.trainer.errors import Bs4nnError
@@ -76,9 +77,13 @@ def test_thresholds_given_for_a_run_are_checked():
     from bs4nn.codegen.reference import reference_batch
 
     model = IntModel.from_model(tiny())
-    with pytest.raises(Bs4nnError, match="1 thresholds given for 2 weight layers"):
+    with pytest.raises(Bs4nnError, match=whole("1 thresholds given for 2 weight layers")):
         model.check_limits((2,))
-    with pytest.raises(Bs4nnError, match="K=0"):
+    message = (
+        "layer 0 threshold K=0 does not fit the board's int16 counter (allowed 1..32767); "
+        "K = ceil(theta/alpha)"
+    )
+    with pytest.raises(Bs4nnError, match=whole(message)):
         reference_batch(model, np.zeros((1, 4), np.uint8), (0, 1))
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import whole
 
 from bs4nn.codegen.agreement import mismatches
 from bs4nn.codegen.intmodel import IntModel
@@ -129,9 +130,9 @@ def test_threshold_override_and_batch_equals_single():
 
 
 def test_rejects_wrong_image_shape_and_dtype():
-    with pytest.raises(ValueError, match=r"shape \(N, 4\)"):
+    with pytest.raises(ValueError, match=whole("images must have shape (N, 4), got (2, 5)")):
         reference_batch(NET1, np.zeros((2, 5), np.uint8))
-    with pytest.raises(ValueError, match="uint8"):
+    with pytest.raises(ValueError, match=whole("images must be uint8 pixels, got int32")):
         reference_batch(NET1, np.zeros((2, 4), np.int32))
 
 

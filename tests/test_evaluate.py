@@ -106,7 +106,10 @@ def test_cli_eval_json_matches_api(tmp_path, data_dir, capsys):
     assert got == evaluate(m, images[:30], labels[:30], "mnist", "test").to_dict()
     assert got["n"] == 30 and got["model_hash"] == m.content_hash
     assert main(["eval", str(tmp_path / "none.bs4nn")]) == 2
-    assert "not found" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"bs4nn eval: error: model file {tmp_path / 'none.bs4nn'} not found; check the path, or "
+        "train one with `bs4nn train`\n"
+    )
 
 
 def test_eval_json_saved_beside_the_model(tmp_path):

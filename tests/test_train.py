@@ -7,6 +7,7 @@ from math import ceil
 
 import numpy as np
 import pytest
+from helpers import whole
 
 from bs4nn.cli import main
 from bs4nn.codegen.intmodel import IntModel
@@ -220,11 +221,24 @@ def test_config_overrides_and_errors():
     assert make_config("mnist-600", hidden=[50, 40], clip=[0.25]).clip == [0.25] * 3
     assert make_config("mnist-600", clip=[0.0]).clip is None
     assert make_config("fashion-1000", hidden=[50, 40]).clip == [0.7] * 3
-    with pytest.raises(Bs4nnError, match=r"give --clip once \(all layers\) or 2 times"):
+    with pytest.raises(
+        Bs4nnError,
+        match=whole(
+            "give --clip once (all layers) or 2 times (one per weight layer), got 3 values"
+        ),
+    ):
         make_config("mnist-600", clip=[1.0, 2.0, 3.0])
-    with pytest.raises(Bs4nnError, match="clip bounds must be positive"):
+    with pytest.raises(
+        Bs4nnError,
+        match=whole("clip bounds must be positive (or a single 0 for none), got [1.0, -2.0]"),
+    ):
         make_config("mnist-600", clip=[1.0, -2.0])
-    with pytest.raises(Bs4nnError, match="unknown preset 'x'"):
+    with pytest.raises(
+        Bs4nnError,
+        match=whole(
+            "unknown preset 'x'; choose one of mnist-600, fashion-1000, fashion-600-600, generic"
+        ),
+    ):
         make_config("x")
 
 
