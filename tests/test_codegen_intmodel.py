@@ -80,8 +80,8 @@ def test_thresholds_given_for_a_run_are_checked():
     with pytest.raises(Bs4nnError, match=whole("1 thresholds given for 2 weight layers")):
         model.check_limits((2,))
     message = (
-        "layer 0 threshold K=0 does not fit the board's int16 counter (allowed 1..32767); "
-        "K = ceil(theta/alpha)"
+        "threshold K=0 of weight layer 1 of 2 does not fit the board's int16 counter "
+        "(allowed 1..32767); K = ceil(theta/alpha)"
     )
     with pytest.raises(Bs4nnError, match=whole(message)):
         reference_batch(model, np.zeros((1, 4), np.uint8), (0, 1))
