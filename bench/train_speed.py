@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from bs4nn.trainer import kernels, surrogate
+from bs4nn.trainer import kernels, surrogate, surrogate_net
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.evaluate import forward_batch, layout
 from bs4nn.trainer.model import model_from_arrays
@@ -32,12 +32,12 @@ def surrogate_rate(samples: int, data_dir: str | None) -> tuple[float, float]:
     the seconds of one epoch's validation."""
     cfg = surrogate.make_surrogate_config("mnist-600")
     images, labels, _, _, train_idx, val_idx = load_run_data(cfg, data_dir)
-    levels = surrogate.intensity_levels(
+    levels = surrogate_net.intensity_levels(
         cfg.levels, images[train_idx[:10000]] if cfg.level_spacing == "quantile" else None
     )
     state = surrogate.init_state(cfg)
     rng = np.random.default_rng(cfg.seed)
-    buffers = surrogate.Buffers()
+    buffers = surrogate_net.Buffers()
 
     order = rng.permutation(train_idx)
     batches = (

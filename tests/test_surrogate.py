@@ -1,7 +1,8 @@
-"""The surrogate rule (trainer/surrogate.py): its soft forward against hand-worked first
-crossings, its gradients against finite differences of a slow loop version, the sparse input
-layer (trainer/surrogate_kernels.py) against the dense one, the Adam kernel against its numpy
-formula, augmentation, determinism and bit-identical resume of tiny runs, option errors."""
+"""The surrogate rule (trainer/surrogate.py, trainer/surrogate_net.py): its soft forward against
+hand-worked first crossings, its gradients against finite differences of a slow loop version,
+the sparse input layer (trainer/surrogate_kernels.py) against the dense one, the Adam kernel
+against its numpy formula, augmentation, determinism and bit-identical resume of tiny runs,
+option errors."""
 
 from pathlib import Path
 
@@ -17,12 +18,12 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.run import checkpoint_path
 from bs4nn.trainer.semantics import binarize
-from bs4nn.trainer.surrogate import (
+from bs4nn.trainer.surrogate import augment, make_surrogate_config, train_surrogate
+from bs4nn.trainer.surrogate_net import (
     NOT_ONE,
     Buffers,
     LossSettings,
     SpikeBatch,
-    augment,
     forward,
     input_backward,
     input_forward,
@@ -31,9 +32,7 @@ from bs4nn.trainer.surrogate import (
     layer_forward,
     layers_loss_and_grads,
     loss_and_grads,
-    make_surrogate_config,
     spike_levels,
-    train_surrogate,
 )
 
 

@@ -1,4 +1,5 @@
-"""numba kernels of the surrogate rule (no I/O; used by trainer/surrogate.py).
+"""numba kernels of the surrogate rule (no I/O; used by trainer/surrogate_net.py and, for Adam
+and the shifts, trainer/surrogate.py).
 
 Every pixel spikes at exactly one training level (or never), so the input layer needs no
 (n, levels, 784) spike tensor: `first[s, i]` is the level at which pixel i of image s spikes
@@ -8,7 +9,7 @@ sum over the levels. The backward is the same in reverse: the gradient of a pixe
 level l is the sum of the count gradients of levels >= l.
 
 The signs are int8 +-1, so the counts are exact integers and the soft crossing of a count is a
-table lookup; `trainer.surrogate` builds the tables with the same numpy code as the crossings
+table lookup; `trainer.surrogate_net` builds the tables with the same numpy code as the crossings
 of the later layers, so the input layer's fired probabilities equal those of the dense float32
 product.
 
@@ -132,7 +133,7 @@ def hazard_backward(d_fired, mask, counts, offset, p_table, q_table, coef):
     the dropout factors `mask`), into by_level (in place): the gradient of the sign of a pixel
     that spikes at each level, the sum over the levels >= l of the counts' gradients. These
     are (sum_{l' >= l} -d_fired[l'] mask not_fired[l']) / q[l] p[l] (1 - p[l]) coef, as the
-    dense hazard backward of trainer.surrogate (coef = -NOT_ONE / width); not_fired is
+    dense hazard backward of trainer.surrogate_net (coef = -NOT_ONE / width); not_fired is
     computed again, image by image, as `hazard_forward` does."""
     for s in range(d_fired.shape[0]):
         _image_hazard_backward(d_fired[s], mask[s], counts[s], offset, p_table, q_table, coef)
