@@ -11,6 +11,7 @@ Reliability rules (issue 5):
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -23,7 +24,7 @@ from bs4nn.host import protocol as p
 from bs4nn.host.defaults import DEFAULT_TIMEOUT_S, DEFAULT_WINDOW
 from bs4nn.host.transport import Transport, how_to_go_on
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.resume_hints import go_on
+from bs4nn.trainer.resume_hints import go_on, nothing_measured_yet
 from bs4nn.trainer.semantics import K_MAX, K_MIN
 from bs4nn.trainer.wording import counted
 
@@ -214,8 +215,10 @@ class Device:
 
     def handshake(self, expected_hash: str | None = None) -> p.InfoReply:
         """INFO; checks the protocol version and (if given) the model hash."""
-        self._drain()
-        info = self._call(p.info_request, p.InfoReply, "INFO")
+        # before the first handshake this device measured nothing: a failure keeps nothing
+        with nothing_measured_yet() if self.info is None else contextlib.nullcontext():
+            self._drain()
+            info = self._call(p.info_request, p.InfoReply, "INFO")
         if info.protocol_version != p.PROTOCOL_VERSION:
             raise Bs4nnError(
                 f"the device speaks protocol version {info.protocol_version}, this host speaks "

@@ -247,14 +247,35 @@ def test_a_board_slower_than_the_timeout_is_told_so(intmodel, images, window, un
 
 
 def test_silent_from_start_handshake_fails(intmodel):
+    # called from Python, before anything was measured: nothing to resume
     with FakeDevice(intmodel, Faults(silent_after=0)) as fake:
         with pytest.raises(DeviceSilent) as exc:
             connect(fake, timeout=0.1).handshake()
     assert str(exc.value) == (
         f"no valid reply to INFO from {fake.port} after 4 tries of 0.1 s each (--timeout): is "
-        "the bs4nn firmware running on it, in binary mode, at the right baud rate? Results so "
-        "far are kept; reset the board, then use --resume"
+        "the bs4nn firmware running on it, in binary mode, at the right baud rate? Nothing was "
+        "kept; reset the board, then run it again"
     )
+
+
+def test_a_link_closed_in_the_handshake_says_nothing_was_kept(intmodel):
+    with FakeDevice(intmodel, Faults(hang_up_at=0)) as fake:
+        with pytest.raises(LinkClosed) as exc:
+            connect(fake, timeout=0.5).handshake()
+    assert str(exc.value) == (
+        f"serial link {fake.port} closed (end of file): the device went away (board unplugged "
+        "or reset over USB); nothing was kept; reconnect, then run it again"
+    )
+
+
+def test_a_handshake_inside_a_run_that_kept_results_says_they_are_kept(intmodel):
+    """A resumed bench's handshake: the run tells what it kept, not the device."""
+    from bs4nn.trainer.resume_hints import keeps
+
+    with FakeDevice(intmodel, Faults(silent_after=0)) as fake, keeps(lambda: True):
+        with pytest.raises(DeviceSilent) as exc:
+            connect(fake, timeout=0.1).handshake()
+    assert str(exc.value).endswith("Results so far are kept; reset the board, then use --resume")
 
 
 def test_link_closed_mid_run(intmodel, images, monkeypatch):

@@ -6,7 +6,8 @@ is.
 
 The command lines are given only where there is one: called from Python, a message says
 "use --resume" when results were kept and "run it again" when nothing was (a bench or a sweep
-tells what it keeps with `keeps`, however it is called).
+tells what it keeps with `keeps`, however it is called; a device's first handshake that it
+measured nothing, `nothing_measured_yet`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,18 @@ def keeps(kept: Callable[[], bool]) -> Iterator[None]:
         yield
     finally:
         _KEPT.reset(token)
+
+
+@contextlib.contextmanager
+def nothing_measured_yet() -> Iterator[None]:
+    """Inside the block (a device's first handshake) nothing was measured: the messages of a
+    run cut short (`go_on`) say nothing was kept, unless a run around it tells what it keeps
+    (`keeps`: a bench or sweep resumed)."""
+    if _KEPT.get() is not None:
+        yield
+    else:
+        with keeps(lambda: False):
+            yield
 
 
 @contextlib.contextmanager
