@@ -109,13 +109,16 @@ class Device:
 
     # ------------------------------------------------------------ low level
 
-    def _infer_wire(self, seq: int, pixels: np.ndarray) -> bytes:
+    def _infer_wire(self, seq: int, pixels: np.ndarray, index: int) -> bytes:
         """sparse=None: the shortest form (INFER_BITMAP unless the device refused it);
-        True: sparse whenever it fits one frame; False: dense."""
+        True: sparse whenever it fits one frame, else dense when it fits, else the shortest;
+        False: dense. Bs4nnError naming image `index` when no form fits."""
         sparse = self.sparse
-        if sparse and p.body_lengths(pixels)[p.INFER_SPARSE] > p.MAX_BODY:
-            sparse = False
-        return p.infer_request(seq, pixels, sparse, bitmap=self.bitmap is not False)
+        sizes = p.body_lengths(pixels)
+        if sparse and sizes[p.INFER_SPARSE] > p.MAX_BODY:
+            sparse = False if sizes[p.INFER] <= p.MAX_BODY else None
+        bitmap = self.bitmap is not False
+        return p.infer_request(seq, pixels, sparse, bitmap, image=f"image {index}")
 
     def _next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFFFF
@@ -387,7 +390,8 @@ class _Stream:
                     self.exhausted = True
                     return
                 seq = dev._next_seq()
-                self.held = _Pending(index, pixels, dev._infer_wire(seq, pixels), 0.0, seq=seq)
+                wire = dev._infer_wire(seq, pixels, index)
+                self.held = _Pending(index, pixels, wire, 0.0, seq=seq)
             unanswered = _unanswered_bytes(self.inflight) + len(self.held.wire) + 1
             if self.inflight and self.rx_buffer and unanswered > self.rx_buffer:
                 return  # the device would drop bytes while it computes: wait for a reply
@@ -499,7 +503,7 @@ class _Stream:
             # firmware without INFER_BITMAP (optional): the other forms from now on
             dev.bitmap = False
             dev.stats.error_replies -= 1  # an answer to a question, not trouble
-            pend.wire = dev._infer_wire(reply.seq, pend.pixels)
+            pend.wire = dev._infer_wire(reply.seq, pend.pixels, pend.index)
             pend.sent_at = time.monotonic()
             pend.wire_bytes += dev._send(pend.wire)
             return

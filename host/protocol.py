@@ -15,6 +15,7 @@ from functools import reduce
 
 import numpy as np
 
+from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.semantics import FLAG_FALLBACK, K_MAX, K_MIN
 
 PROTOCOL_VERSION = 1
@@ -309,22 +310,41 @@ def fits_one_frame(sizes: dict):
     return reduce(np.minimum, sizes.values()) <= MAX_BODY
 
 
+# what makes images that no INFER form carries in one frame fit, for the end of a refusal
+MAKE_IMAGES_FIT = f"give images with more zero pixels, or a model of at most {MAX_BODY:,} inputs"
+
+
+def too_many_nonzero(image: str, n_input: int, nonzero: int, bitmap: bool = True) -> str:
+    """Why `image` (e.g. "test image 3") of n_input pixels, `nonzero` of them non-zero, fits no
+    INFER form (INFER_BITMAP only if `bitmap`) in one frame, and how many would fit."""
+    # the most non-zero pixels an image of n_input pixels may have, by trying every count
+    most = np.flatnonzero(fits_one_frame(form_lengths(n_input, np.arange(n_input), bitmap)))
+    request = "one INFER request" if bitmap else "one INFER request without INFER_BITMAP"
+    return (
+        f"{image} has {nonzero:,} non-zero pixels of {n_input:,}: too many for {request}, "
+        f"whose body of at most {MAX_BODY:,} bytes holds {int(most[-1]):,} of {n_input:,}"
+    )
+
+
 def infer_request(
-    seq: int, pixels: np.ndarray, sparse: bool | None = None, bitmap: bool = False
+    seq: int,
+    pixels: np.ndarray,
+    sparse: bool | None = None,
+    bitmap: bool = False,
+    image: str = "the image",
 ) -> bytes:
     """An INFER frame. sparse=None: the shortest form that fits one frame, among dense, sparse
-    and (if bitmap) INFER_BITMAP (ValueError if none does); sparse=True: sparse (ValueError if
-    it does not fit); sparse=False: dense."""
+    and (if bitmap) INFER_BITMAP (Bs4nnError naming `image` if none does); sparse=True: sparse
+    (ValueError if it does not fit); sparse=False: dense (ValueError likewise)."""
     if sparse is False:
         return build_frame(INFER, seq, dense_body(pixels))
     if sparse is True:
         return build_frame(INFER_SPARSE, seq, sparse_body(pixels))
     sizes = body_lengths(pixels, bitmap)
     if not fits_one_frame(sizes):
-        shown = ", ".join(f"{FORM_NAMES[t]} {size}" for t, size in sizes.items())
-        raise ValueError(
-            f"no INFER form fits this image in one frame: {shown} body bytes, at most {MAX_BODY}"
-        )
+        nonzero = int(np.count_nonzero(pixels))
+        too_many = too_many_nonzero(image, int(np.asarray(pixels).size), nonzero, bitmap)
+        raise Bs4nnError(f"{too_many}; {MAKE_IMAGES_FIT}")
     # ties go to the simpler form: dense, then sparse, then bitmap
     ftype = min((t for t in sizes if sizes[t] <= MAX_BODY), key=lambda t: (sizes[t], t))
     body = {INFER: dense_body, INFER_SPARSE: sparse_body, INFER_BITMAP: bitmap_body}[ftype]

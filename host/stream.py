@@ -16,7 +16,6 @@ from bs4nn.host.records import RecordWriter, compare
 from bs4nn.trainer.errors import Bs4nnError
 
 LATENCY_IMAGES = 20  # the first images go one at a time: the host's idle round-trip latency
-_FEWER_INPUTS = f"a model of at most {p.MAX_BODY:,} inputs"  # what else makes images fit
 
 
 def check_fit_one_frame(images: np.ndarray) -> None:
@@ -24,7 +23,7 @@ def check_fit_one_frame(images: np.ndarray) -> None:
     effect: the first of them, its non-zero pixels and how many fit."""
     too_many = _too_many_nonzero(images, range(len(images)), bitmap=True)
     if too_many:
-        raise Bs4nnError(f"{too_many}; give images with more zero pixels, or {_FEWER_INPUTS}")
+        raise Bs4nnError(f"{too_many}; {p.MAKE_IMAGES_FIT}")
 
 
 def check_device_forms(dev: Device, images: np.ndarray, todo: list[int]) -> None:
@@ -36,7 +35,7 @@ def check_device_forms(dev: Device, images: np.ndarray, todo: list[int]) -> None
         raise Bs4nnError(
             f"{too_many}; the device on {dev.link.name} has no INFER_BITMAP (an optional "
             "request): flash a firmware that has it (`bs4nn export`, then `pio run -t upload` "
-            f"in the export), give images with more zero pixels, or {_FEWER_INPUTS}"
+            f"in the export), {p.MAKE_IMAGES_FIT}"
         )
 
 
@@ -50,14 +49,7 @@ def _too_many_nonzero(images: np.ndarray, indices, bitmap: bool) -> str | None:
     if np.all(fits):
         return None
     first = int(np.argmin(fits))
-    # the most non-zero pixels an image of n_input pixels may have, by trying every count
-    most = np.flatnonzero(p.fits_one_frame(p.form_lengths(n_input, np.arange(n_input), bitmap)))
-    request = "one INFER request" if bitmap else "one INFER request without INFER_BITMAP"
-    return (
-        f"test image {indices[first]} has {nonzero[first]:,} non-zero pixels of {n_input:,}: "
-        f"too many for {request}, whose body of at most {p.MAX_BODY:,} bytes holds "
-        f"{int(most[-1]):,} of {n_input:,}"
-    )
+    return p.too_many_nonzero(f"test image {indices[first]}", n_input, int(nonzero[first]), bitmap)
 
 
 def run_pass(

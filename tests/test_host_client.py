@@ -312,7 +312,49 @@ def test_forced_sparse_falls_back_to_dense_when_too_big(intmodel):
         dev.handshake()
         results = list(dev.stream(imgs))
     check_against_reference(results, intmodel, imgs)
-    assert [dev._infer_wire(1, im)[1] for im in imgs] == [p.INFER, p.INFER_SPARSE, p.INFER_SPARSE]
+    assert [dev._infer_wire(1, im, 0)[1] for im in imgs] == [
+        p.INFER,
+        p.INFER_SPARSE,
+        p.INFER_SPARSE,
+    ]
+
+
+@pytest.fixture(scope="module")
+def wide_model():
+    """1,200 inputs: dense never fits one frame, bitmap does up to 869 non-zero pixels."""
+    rng = np.random.default_rng(3)
+    weights = [rng.standard_normal((8, 1200)), rng.standard_normal((10, 8))]
+    return IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], [8.0, 3.0]))
+
+
+def test_forced_sparse_too_big_goes_as_a_form_that_fits_when_dense_does_not(wide_model):
+    imgs = np.zeros((2, 1200), dtype=np.uint8)
+    imgs[0, :400] = 200  # sparse 1,202 and dense 1,200 bytes > 1,019; bitmap 150 + 400
+    imgs[1, 7] = 1
+    with FakeDevice(wide_model) as fake:
+        dev = connect(fake)
+        dev.sparse = True
+        dev.handshake()
+        results = list(dev.stream(imgs))
+        assert fake.frame_types[p.INFER_BITMAP] == 1 and fake.frame_types[p.INFER_SPARSE] == 1
+    check_against_reference(results, wide_model, imgs)
+
+
+@pytest.mark.parametrize("sparse", [None, True])
+def test_an_image_no_form_carries_is_refused_as_bench_refuses_it(wide_model, sparse):
+    imgs = np.zeros((2, 1200), dtype=np.uint8)
+    imgs[1, :900] = 9  # bitmap 150 + 900 bytes > 1,019
+    with FakeDevice(wide_model) as fake:
+        dev = connect(fake)
+        dev.sparse = sparse
+        dev.handshake()
+        with pytest.raises(Bs4nnError) as exc:
+            list(dev.stream(imgs, indices=[40, 41]))
+    assert str(exc.value) == (
+        "image 41 has 900 non-zero pixels of 1,200: too many for one INFER request, whose body "
+        "of at most 1,019 bytes holds 869 of 1,200; give images with more zero pixels, or a "
+        "model of at most 1,019 inputs"
+    )
 
 
 def test_bitmap_form_used_when_the_device_has_it(intmodel, images):

@@ -9,6 +9,7 @@ import pytest
 from helpers import whole
 
 from bs4nn.host import protocol as p
+from bs4nn.trainer.errors import Bs4nnError
 
 # Wikipedia "Consistent Overhead Byte Stuffing" encoding examples (without the 0x00 delimiter)
 _SEQ254 = bytes(range(1, 255))
@@ -307,30 +308,33 @@ def test_a_body_of_the_largest_size_is_sent():
     assert len(p.parse_frame(p.infer_request(1, pixels, bitmap=True)[:-1]).body) == p.MAX_BODY
 
 
-def test_an_image_no_form_carries_in_one_frame_is_refused_with_the_sizes():
+def test_an_image_no_form_carries_in_one_frame_is_refused_as_bench_refuses_it():
+    """A user's image, not a programming error: Bs4nnError, in the words of bench's refusal."""
     pixels = np.full(2000, 255, np.uint8)  # 2,000 inputs, every pixel non-zero
-    with pytest.raises(ValueError) as exc:
+    with pytest.raises(Bs4nnError) as exc:
         p.infer_request(1, pixels, bitmap=True)
     assert str(exc.value) == (
-        "no INFER form fits this image in one frame: dense 2000, sparse 6002, bitmap 2250 "
-        "body bytes, at most 1019"
+        "the image has 2,000 non-zero pixels of 2,000: too many for one INFER request, whose "
+        "body of at most 1,019 bytes holds 769 of 2,000; give images with more zero pixels, or "
+        "a model of at most 1,019 inputs"
     )
-    with pytest.raises(ValueError) as exc:
-        p.infer_request(1, pixels)
+    with pytest.raises(Bs4nnError) as exc:
+        p.infer_request(1, pixels, image="image 7")
     assert str(exc.value) == (
-        "no INFER form fits this image in one frame: dense 2000, sparse 6002 body bytes, "
-        "at most 1019"
+        "image 7 has 2,000 non-zero pixels of 2,000: too many for one INFER request without "
+        "INFER_BITMAP, whose body of at most 1,019 bytes holds 339 of 2,000; give images with "
+        "more zero pixels, or a model of at most 1,019 inputs"
     )
 
 
 @pytest.mark.parametrize(
-    "n_input,form,most,sizes",
+    "n_input,form,most",
     [
-        (1200, p.INFER_BITMAP, 869, "dense 1200, sparse 2612, bitmap 1020"),  # 150 + 869
-        (65535, p.INFER_SPARSE, 339, "dense 65535, sparse 1022, bitmap 8532"),  # 2 + 3 x 339
+        (1200, p.INFER_BITMAP, 869),  # bitmap 150 + 869 = 1,019 bytes
+        (65535, p.INFER_SPARSE, 339),  # sparse 2 + 3 x 339 = 1,019 bytes
     ],
 )
-def test_an_image_of_the_largest_body_fits_and_one_more_pixel_does_not(n_input, form, most, sizes):
+def test_an_image_of_the_largest_body_fits_and_one_more_pixel_does_not(n_input, form, most):
     pixels = np.zeros(n_input, np.uint8)
     pixels[:most] = 9
     frame = p.parse_frame(p.infer_request(1, pixels, bitmap=True)[:-1])
@@ -338,8 +342,12 @@ def test_an_image_of_the_largest_body_fits_and_one_more_pixel_does_not(n_input, 
     assert p.fits_one_frame(p.body_lengths(pixels))
     pixels[most] = 9
     assert not p.fits_one_frame(p.body_lengths(pixels))
-    message = f"no INFER form fits this image in one frame: {sizes} body bytes, at most 1019"
-    with pytest.raises(ValueError, match=whole(message)):
+    message = (
+        f"the image has {most + 1:,} non-zero pixels of {n_input:,}: too many for one INFER "
+        f"request, whose body of at most 1,019 bytes holds {most:,} of {n_input:,}; give images "
+        "with more zero pixels, or a model of at most 1,019 inputs"
+    )
+    with pytest.raises(Bs4nnError, match=whole(message)):
         p.infer_request(1, pixels, bitmap=True)
     # counts of non-zero pixels for many images at once: the same answers
     fits = p.fits_one_frame(p.form_lengths(n_input, np.array([0, most, most + 1, n_input])))
