@@ -248,7 +248,8 @@ def run_sweep(
                 f"{conn.device.info.counter_name} {point.counter_mean:,.0f}  "
                 f"mismatches {point.mismatches}"
             )
-        conn.device.set_thresholds(intmodel.thresholds)
+        if conn.device.thresholds != tuple(intmodel.thresholds):  # put the model's back
+            conn.device.set_thresholds(intmodel.thresholds)
         info = conn.device.info
     result = {
         "model": str(model_path),

@@ -880,6 +880,32 @@ def test_sweep_resume_keeps_the_settings_an_interrupted_sweep_finished(
         assert fake.infer_requests == 2 * (N + 1)
 
 
+def test_sweep_resume_of_a_finished_sweep_asks_the_device_only_what_it_is(
+    model_path, intmodel, tmp_path, monkeypatch, capsys
+):
+    """Every setting kept: the report is written again from the CSVs, no image is streamed and
+    the device, whose thresholds are already the model's, is asked INFO alone."""
+    with FakeDevice(intmodel) as fake:
+        whole = sweep_thetas_2_6(model_path, fake, tmp_path)
+    csvs = {f.name: f.read_bytes() for f in tmp_path.glob("images_*.csv")}
+    (tmp_path / "sweep.json").unlink()
+    capsys.readouterr()
+    with FakeDevice(intmodel) as fake:
+        argv = ["sweep", "--model", model_path, "--port", fake.port, "--limit", N]
+        argv += ["--thetas", "2,6", "--out", tmp_path, "--no-progress", "--resume"]
+        assert cli(monkeypatch, *argv) == 0
+        assert fake.frame_types == {p.INFO: 1}
+    assert {f.name: f.read_bytes() for f in tmp_path.glob("images_*.csv")} == csvs
+    assert json.loads((tmp_path / "sweep.json").read_text())["points"] == [
+        dataclasses.asdict(pt) for pt in whole
+    ]
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if "kept from the earlier run" in line] == [
+        f"theta {setting}: kept from the earlier run ({tmp_path / f'images_theta_{setting}.csv'})"
+        for setting in (2, 6)
+    ]
+
+
 def test_sweep_resume_measures_again_a_setting_whose_rows_are_not_of_this_run(
     model_path, intmodel, tmp_path, capsys
 ):
