@@ -112,7 +112,7 @@ class Device:
     def _infer_wire(self, seq: int, pixels: np.ndarray, index: int) -> bytes:
         """sparse=None: the shortest form (INFER_BITMAP unless the device refused it);
         True: sparse whenever it fits one frame, else dense when it fits, else the shortest;
-        False: dense. Bs4nnError naming image `index` when no form fits."""
+        False: dense. Unless forced dense: Bs4nnError naming image `index` when no form fits."""
         sparse = self.sparse
         sizes = p.body_lengths(pixels)
         if sparse and sizes[p.INFER_SPARSE] > p.MAX_BODY:
@@ -180,12 +180,11 @@ class Device:
                     continue
                 self.stats.replies += 1
                 if isinstance(reply, p.ErrorReply):
+                    if optional and reply.code == p.UNKNOWN_CMD:
+                        return reply  # an answer to a question, not trouble: not counted
                     self.stats.error_replies += 1
                     if reply.code in _RESEND_CODES:
                         break
-                    if optional and reply.code == p.UNKNOWN_CMD:
-                        self.stats.error_replies -= 1  # an answer to a question, not trouble
-                        return reply
                     raise Bs4nnError(
                         f"the device rejected {what} with error {reply.name}: host and firmware "
                         "disagree on the protocol; rebuild the firmware from this version "
