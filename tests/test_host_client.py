@@ -275,7 +275,11 @@ def test_a_handshake_inside_a_run_that_kept_results_says_they_are_kept(intmodel)
     with FakeDevice(intmodel, Faults(silent_after=0)) as fake, keeps(lambda: True):
         with pytest.raises(DeviceSilent) as exc:
             connect(fake, timeout=0.1).handshake()
-    assert str(exc.value).endswith("Results so far are kept; reset the board, then use --resume")
+    assert str(exc.value) == (
+        f"no valid reply to INFO from {fake.port} after 4 tries of 0.1 s each (--timeout): is "
+        "the bs4nn firmware running on it, in binary mode, at the right baud rate? Results so "
+        "far are kept; reset the board, then use --resume"
+    )
 
 
 def test_link_closed_mid_run(intmodel, images, monkeypatch):
