@@ -8,11 +8,11 @@ being the sum of the +-1 weights over what has fired below it. The loss is a sof
 cross-entropy over minus the outputs' soft firing levels (earliest output wins); its gradients
 with respect to the signs pass straight through to the real weights.
 
-A network with one hidden layer (every preset but fashion-600-600) trains
-image by image in one numba kernel (trainer/surrogate_kernels.py: one sparse pass over the
-spiking pixels instead of a product per level, the output layer in the cache, the batch split
-between two threads); other networks run the input layer in numba kernels and the later layers
-as float32 matrix products in numpy. Arrays are image-major: (n images, levels, neurons).
+A network with one hidden layer (every preset but fashion-600-600) trains image by image in
+one numba kernel (trainer/surrogate_kernels.py: one sparse pass over the spiking pixels
+instead of a product per level, the output layer in the cache, the batch split between two
+threads); other networks run the input layer in numba kernels and the later layers as float32
+matrix products in numpy. Arrays are image-major: (n images, levels, neurons).
 """
 
 from __future__ import annotations
