@@ -109,7 +109,8 @@ class RunnerResult:
             return f"the runner ended with exit status {self.returncode}; {where}"
         if self.returncode < 0:  # subprocess's way to say a signal ended it
             number = -self.returncode
-            return f"the runner was ended by signal {number} ({signal.strsignal(number)}); {where}"
+            name = signal.strsignal(number) or "unknown to this system"
+            return f"the runner was ended by signal {number} ({name}); {where}"
         _, name = RESULT_FIGURE[self.mode]
         return f"the runner ended without error but printed no {name} result; {where}"
 

@@ -578,3 +578,11 @@ def test_eembc_writes_again_into_its_own_earlier_folder(tmp_path, capsys, left):
     eembc.run_eembc(MODEL, runner, out, **run)
     assert capsys.readouterr().out.endswith(f"-s {out}/datasets -m p\n")
     assert (out / "datasets" / "bs4nn01" / "y_labels.csv").read_text().count("\n") == 62
+
+
+def test_a_signal_without_a_name_is_reported_by_number():
+    """signal.strsignal gives None for a signal the C library does not name (32 on glibc)."""
+    result = eembc.RunnerResult(mode="accuracy", returncode=-32)
+    assert result.failure == (
+        "the runner was ended by signal 32 (unknown to this system); its output is above"
+    )
