@@ -634,8 +634,9 @@ CASES = [
     (
         "train-val-size-0-ema",
         "train --epochs 1 --val-size 0 --train-limit 10 --no-calibrate",
-        "bs4nn train: error: --ema-samples 30000 averages the weights for a validation split to "
-        "pick: --val-size must be at least 1, or give --ema-samples 0",
+        "bs4nn train: error: --ema-samples (30000 here) lets a validation split choose between "
+        "the weights and their moving average: --val-size must be at least 1, or give "
+        "--ema-samples 0",
     ),
     (
         "train-levels-1",

@@ -343,8 +343,9 @@ def train(
         )
     if cfg.ema_samples > 0 and len(data.val_idx) == 0:
         raise Bs4nnError(
-            f"--ema-samples {cfg.ema_samples} averages the weights for a validation split to "
-            "pick: --val-size must be at least 1, or give --ema-samples 0"
+            f"--ema-samples ({cfg.ema_samples} here) lets a validation split choose between "
+            "the weights and their moving average: --val-size must be at least 1, or give "
+            "--ema-samples 0"
         )
     state = _load_checkpoint(ckpt, cfg) if resume else init_state(cfg)
     if announce is not None:
