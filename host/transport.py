@@ -80,7 +80,9 @@ class SerialTransport:
                 f"not reading its serial input (is the firmware running?); {then}"
             ) from exc
         except (serial.SerialException, OSError) as exc:
-            raise LinkClosed(self._closed(f"writing failed: {exc}")) from exc
+            # pyserial's own text already starts "write failed: "
+            detail = getattr(exc, "strerror", None) or str(exc).removeprefix("write failed: ")
+            raise LinkClosed(self._closed(f"writing failed: {detail}")) from exc
 
     def read(self, timeout: float) -> bytes:
         if self._fd is None:

@@ -296,7 +296,7 @@ def test_link_closed_mid_run(intmodel, images, monkeypatch):
         with pytest.raises(LinkClosed) as exc:
             list(stream)
     # the pty's other end closed: reading fails (an I/O error or an end of file), or writing
-    detail = r"(writing failed: write failed: \[Errno 5\] )?Input/output error|end of file"
+    detail = r"(writing failed: \[Errno 5\] )?Input/output error|end of file"
     assert re.fullmatch(
         rf"serial link {re.escape(fake.port)} closed \(({detail})\): the "
         r"device went away \(board unplugged or reset over USB\); results so far are kept; "

@@ -106,6 +106,27 @@ def test_a_write_that_times_out_says_how_to_go_on(pty_pair, emulator, then):
     )
 
 
+def test_a_write_that_fails_says_so_once(pty_pair):
+    """pyserial's text already starts "write failed: "; the message said it twice."""
+    _, path = pty_pair
+    t = SerialTransport(path)
+
+    def broken(data):
+        raise serial.SerialException("write failed: [Errno 5] Input/output error")
+
+    try:
+        t._ser.write = broken
+        with pytest.raises(LinkClosed) as exc:
+            t.write(b"x")
+    finally:
+        t.close()
+    assert str(exc.value) == (
+        f"serial link {path} closed (writing failed: [Errno 5] Input/output error): the device "
+        "went away (board unplugged or reset over USB); results so far are kept; reconnect, "
+        "then use --resume"
+    )
+
+
 def test_missing_port_message():
     with pytest.raises(Bs4nnError) as exc:
         SerialTransport("/dev/ttyACM_bs4nn_missing")
