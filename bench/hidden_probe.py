@@ -60,8 +60,11 @@ def main() -> None:
     args = ap.parse_args()
 
     model = Model.load(args.model)
-    if not 1 <= args.hidden_layer < len(model.weights):
-        ap.error(f"--hidden-layer must name a hidden layer: 1..{len(model.weights) - 1}")
+    hidden_layers = len(model.weights) - 1
+    if hidden_layers == 0:
+        ap.error(f"{args.model} has no hidden layer to probe")
+    if not 1 <= args.hidden_layer <= hidden_layers:
+        ap.error(f"--hidden-layer must name a hidden layer: 1..{hidden_layers}")
     images, labels = load_dataset(model.dataset, "train", args.data_dir)
     labels = labels.astype(np.int64)
     val_size = int(model.metrics.get("val_size") or VAL_SIZE)
