@@ -114,9 +114,10 @@ class Device:
         True: sparse whenever it fits one frame, else dense when it fits, else the shortest;
         False: dense. Unless forced dense: Bs4nnError naming image `index` when no form fits."""
         sparse = self.sparse
-        sizes = p.body_lengths(pixels)
-        if sparse and sizes[p.INFER_SPARSE] > p.MAX_BODY:
-            sparse = False if sizes[p.INFER] <= p.MAX_BODY else None
+        if sparse:  # the sizes only when sparse is forced: this runs for every image
+            sizes = p.body_lengths(pixels)
+            if sizes[p.INFER_SPARSE] > p.MAX_BODY:
+                sparse = False if sizes[p.INFER] <= p.MAX_BODY else None
         bitmap = self.bitmap is not False
         return p.infer_request(seq, pixels, sparse, bitmap, image=f"image {index}")
 

@@ -44,7 +44,7 @@ def _too_many_nonzero(images: np.ndarray, indices, bitmap: bool) -> str | None:
     in one frame, its non-zero pixels and how many fit; None when every one fits."""
     indices = list(indices)
     n_input = images.shape[1]
-    nonzero = np.count_nonzero(images[indices], axis=1)
+    nonzero = np.count_nonzero(images, axis=1)[indices]  # counted in place, no copy of images
     fits = p.fits_one_frame(p.form_lengths(n_input, nonzero, bitmap))
     if np.all(fits):
         return None

@@ -707,14 +707,7 @@ def test_an_image_only_a_bitmap_carries_is_refused_before_streaming_to_a_device_
 def test_a_device_with_bitmap_gets_the_images_only_a_bitmap_carries(wide, tmp_path):
     path, data, intmodel = wide
     with FakeDevice(intmodel) as fake:
-        rep = run_bench(
-            path,
-            link=DeviceLink(port=fake.port),
-            out_dir=tmp_path,
-            dataset=str(data),
-            progress=False,
-            quiet=True,
-        )
+        rep = bench(path, fake, tmp_path, dataset=str(data), limit=None)
         # the question (a blank image), then images 1 and 3 as bitmaps
         assert fake.frame_types[p.INFER_BITMAP] == 3 and fake.infer_requests == 7
     assert rep.images == 6 and rep.mismatches == 0
@@ -724,27 +717,12 @@ def test_a_device_with_bitmap_gets_the_images_only_a_bitmap_carries(wide, tmp_pa
 def test_a_resume_asks_nothing_when_the_images_left_fit_without_bitmap(wide, tmp_path):
     path, data, intmodel = wide
     with FakeDevice(intmodel) as fake:
-        run_bench(
-            path,
-            link=DeviceLink(port=fake.port),
-            out_dir=tmp_path,
-            dataset=str(data),
-            progress=False,
-            quiet=True,
-        )
+        bench(path, fake, tmp_path, dataset=str(data), limit=None)
     csv_path = tmp_path / "images.csv"
     csv_path.write_text("".join(csv_path.read_text().splitlines(True)[:5]))  # images 0 to 3
     (tmp_path / "report.json").unlink()
     with FakeDevice(intmodel, bitmap=False) as fake:  # images 4 and 5 go as sparse requests
-        rep = run_bench(
-            path,
-            link=DeviceLink(port=fake.port),
-            out_dir=tmp_path,
-            dataset=str(data),
-            resume=True,
-            progress=False,
-            quiet=True,
-        )
+        rep = bench(path, fake, tmp_path, dataset=str(data), limit=None, resume=True)
         assert dict(fake.frame_types) == {p.INFO: 1, p.INFER_SPARSE: 2}
     assert rep.images == 6 and rep.mismatches == 0 and csv_indices(csv_path) == list(range(6))
 
