@@ -295,7 +295,8 @@ class Device:
         indices: Iterable[int] | None = None,
         window: int | None = None,
     ) -> Iterator[StreamResult]:
-        """Infer every image, keeping up to `window` requests in flight; results in input order."""
+        """Infer every image, keeping up to `window` requests in flight; results in input order.
+        An image that fits no request form raises its Bs4nnError after the results before it."""
         info = self._need_info()
         run = _Stream(self, images, indices, window or self.window, info.rx_buffer)
         while True:
@@ -358,7 +359,8 @@ class _Stream:
         )
         self.inflight: dict[int, _Pending] = {}
         self.held: _Pending | None = None  # built, but it would overrun the device's buffer
-        self.done: dict[int, StreamResult] = {}
+        # answered, or (a Bs4nnError) fitting no request form: each handed over in its turn
+        self.done: dict[int, StreamResult | Bs4nnError] = {}
         self.order: deque[int] = deque()  # indices in send order: results are yielded so
         self.exhausted = False
         self.last_progress = time.monotonic()
@@ -390,7 +392,12 @@ class _Stream:
                     self.exhausted = True
                     return
                 seq = dev._next_seq()
-                wire = dev._infer_wire(seq, pixels, index)
+                try:
+                    wire = dev._infer_wire(seq, pixels, index)
+                except Bs4nnError as error:
+                    self.order.append(index)
+                    self._unsendable(index, error)
+                    return
                 self.held = _Pending(index, pixels, wire, 0.0, seq=seq)
             unanswered = _unanswered_bytes(self.inflight) + len(self.held.wire) + 1
             if self.inflight and self.rx_buffer and unanswered > self.rx_buffer:
@@ -405,9 +412,13 @@ class _Stream:
             self.order.append(pend.index)
 
     def ready(self) -> Iterator[StreamResult]:
-        """The results whose turn it is, in send order."""
+        """The results whose turn it is, in send order; the error of an image that fits no
+        request form in its turn, after the results before it."""
         while self.order and self.order[0] in self.done:
-            yield self.done.pop(self.order.popleft())
+            result = self.done.pop(self.order.popleft())
+            if isinstance(result, Bs4nnError):
+                raise result
+            yield result
 
     def finished(self) -> bool:
         return self.exhausted and self.held is None and not self.inflight and not self.order
@@ -503,10 +514,22 @@ class _Stream:
             # firmware without INFER_BITMAP (optional): the other forms from now on
             dev.bitmap = False
             dev.stats.error_replies -= 1  # an answer to a question, not trouble
-            pend.wire = dev._infer_wire(reply.seq, pend.pixels, pend.index)
+            try:
+                pend.wire = dev._infer_wire(reply.seq, pend.pixels, pend.index)
+            except Bs4nnError as error:
+                del self.inflight[reply.seq]
+                self._unsendable(pend.index, error)
+                return
             pend.sent_at = time.monotonic()
             pend.wire_bytes += dev._send(pend.wire)
             return
         if reply.code not in _RESEND_CODES:
             raise Bs4nnError(f"the device rejected INFER of image {pend.index} with {reply.name}")
         dev._resend(pend)
+
+    def _unsendable(self, index: int, error: Bs4nnError) -> None:
+        """Image `index` (in `order`) fits no request form: nothing more is sent, and `error`
+        is raised in its turn, once the results before it are handed over."""
+        self.done[index] = error
+        self.exhausted = True
+        self.held = None

@@ -570,3 +570,46 @@ def test_unanswered_bytes_count_each_requests_resync_zero():
 
     inflight = {1: _Pending(0, None, b"\x01" * 10, 0.0), 2: _Pending(1, None, b"\x02" * 20, 0.0)}
     assert _unanswered_bytes(inflight) == 32
+
+
+def test_results_in_flight_are_handed_back_before_an_image_no_form_carries(wide_model):
+    # image 4 fits no form: the three in flight when it came up are answered and handed back
+    # first (they were dropped with the error)
+    imgs = np.zeros((5, 1200), dtype=np.uint8)
+    imgs[:, 7] = 1
+    imgs[4, :900] = 9  # bitmap 150 + 900 bytes > 1,019
+    with FakeDevice(wide_model) as fake:
+        dev = connect(fake, window=3)
+        dev.handshake()
+        got = []
+        with pytest.raises(Bs4nnError) as exc:
+            for r in dev.stream(imgs):
+                got.append(r.index)
+    assert got == [0, 1, 2, 3]
+    assert fake.infer_requests == 4
+    assert str(exc.value) == (
+        "image 4 has 900 non-zero pixels of 1,200: too many for one INFER request, whose body "
+        "of at most 1,019 bytes holds 869 of 1,200; give images with more zero pixels, or a "
+        "model of at most 1,019 inputs"
+    )
+
+
+def test_results_in_flight_are_handed_back_before_an_image_only_bitmap_carries(wide_model):
+    # a device without INFER_BITMAP refuses the first window's bitmap requests: images 0 and 1
+    # go again as sparse, image 2 fits no other form; 0 and 1 are answered and handed back first
+    imgs = np.zeros((4, 1200), dtype=np.uint8)
+    imgs[:, :200] = 3  # bitmap 350 bytes, sparse 602
+    imgs[2, :500] = 3  # bitmap 650 bytes, sparse 1,502 > 1,019
+    with FakeDevice(wide_model, bitmap=False) as fake:
+        dev = connect(fake, window=3)
+        dev.handshake()
+        got = []
+        with pytest.raises(Bs4nnError) as exc:
+            for r in dev.stream(imgs):
+                got.append(r.index)
+    assert got == [0, 1]
+    assert fake.infer_requests == 2
+    assert str(exc.value).startswith(
+        "image 2 has 500 non-zero pixels of 1,200: too many for one INFER request without "
+        "INFER_BITMAP, whose body of at most 1,019 bytes holds 339 of 1,200; "
+    )
