@@ -57,7 +57,7 @@ class LinkStats:
 
 @dataclass(frozen=True)
 class StreamResult:
-    index: int  # position in the caller's image sequence
+    index: int  # position in the caller's image sequence, or the caller's index of the image
     reply: p.InferReply
     rtt_s: float  # send of the (last) request to its reply, as seen by the host
     wire_bytes: int  # bytes of the request(s) and reply on the wire
@@ -109,17 +109,17 @@ class Device:
 
     # ------------------------------------------------------------ low level
 
-    def _infer_wire(self, seq: int, pixels: np.ndarray, index: int) -> bytes:
+    def _infer_wire(self, seq: int, pixels: np.ndarray, image: str) -> bytes:
         """sparse=None: the shortest form (INFER_BITMAP unless the device refused it);
         True: sparse whenever it fits one frame, else dense when it fits, else the shortest;
-        False: dense. Unless forced dense: Bs4nnError naming image `index` when no form fits."""
+        False: dense. Unless forced dense: Bs4nnError naming `image` when no form fits."""
         sparse = self.sparse
         if sparse:  # the sizes only when sparse is forced: this runs for every image
             sizes = p.body_lengths(pixels)
             if sizes[p.INFER_SPARSE] > p.MAX_BODY:
                 sparse = False if sizes[p.INFER] <= p.MAX_BODY else None
         bitmap = self.bitmap is not False
-        return p.infer_request(seq, pixels, sparse, bitmap, image=f"image {index}")
+        return p.infer_request(seq, pixels, sparse, bitmap, image=image)
 
     def _next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFFFF
@@ -294,11 +294,14 @@ class Device:
         images: Iterable[np.ndarray],
         indices: Iterable[int] | None = None,
         window: int | None = None,
+        noun: str = "image",
     ) -> Iterator[StreamResult]:
         """Infer every image, keeping up to `window` requests in flight; results in input order.
-        An image that fits no request form raises its Bs4nnError after the results before it."""
+        An image that fits no request form raises its Bs4nnError after the results before it.
+        Messages name an image by `noun` and its index: "image 41" is images[41] (or the image
+        of index 41 in `indices`); bench passes test-set indices and "test image"."""
         info = self._need_info()
-        run = _Stream(self, images, indices, window or self.window, info.rx_buffer)
+        run = _Stream(self, images, indices, window or self.window, info.rx_buffer, noun)
         while True:
             run.send()
             yield from run.ready()
@@ -307,11 +310,11 @@ class Device:
             run.watch()
             run.receive()
 
-    def _resend(self, pend: _Pending) -> None:
+    def _resend(self, pend: _Pending, image: str) -> None:
         if pend.tries >= MAX_TRIES:
             then = how_to_go_on(self.link.emulator, "check the cable, baud rate and ground, then")
             raise DeviceSilent(
-                f"image {pend.index} was sent {pend.tries} times without a valid reply: the "
+                f"{image} was sent {pend.tries} times without a valid reply: the "
                 f"link to {self.link.name} is too noisy; {then}"
             )
         pend.tries += 1
@@ -319,7 +322,7 @@ class Device:
         pend.wire_bytes += self._send(pend.wire)
         self.stats.resends += 1
 
-    def _check_not_reset(self, info: p.InfoReply, first_lost: int) -> None:
+    def _check_not_reset(self, info: p.InfoReply, first_lost: str) -> None:
         assert self.info is not None
         if info.model_hash != self.info.model_hash:
             raise DeviceReset(
@@ -329,7 +332,7 @@ class Device:
         if tuple(info.thresholds) != self.thresholds:
             raise DeviceReset(
                 f"the device reset during the run (its thresholds are {tuple(info.thresholds)}, "
-                f"the host had set {self.thresholds}); image {first_lost} and later were not "
+                f"the host had set {self.thresholds}); {first_lost} and later were not "
                 f"measured; {go_on()}"
             )
 
@@ -350,8 +353,10 @@ class _Stream:
         indices: Iterable[int] | None,
         window: int,
         rx_buffer: int,
+        noun: str,
     ) -> None:
         self.dev = dev
+        self.noun = noun
         self.window = window
         self.rx_buffer = rx_buffer  # 0: flow-controlled, no limit on the bytes in flight
         self.source = iter(
@@ -393,7 +398,7 @@ class _Stream:
                     return
                 seq = dev._next_seq()
                 try:
-                    wire = dev._infer_wire(seq, pixels, index)
+                    wire = dev._infer_wire(seq, pixels, self.name(index))
                 except Bs4nnError as error:
                     self.order.append(index)
                     self._unsendable(index, error)
@@ -410,6 +415,10 @@ class _Stream:
             pend.wire_bytes = dev._send(pend.wire)
             self.inflight[pend.seq] = pend
             self.order.append(pend.index)
+
+    def name(self, index: int) -> str:
+        """Image `index` as messages name it: "image 41", "test image 41"."""
+        return f"{self.noun} {index}"
 
     def ready(self) -> Iterator[StreamResult]:
         """The results whose turn it is, in send order; the error of an image that fits no
@@ -500,11 +509,11 @@ class _Stream:
     def _probe_answered(self, info: p.InfoReply) -> None:
         """The device answers: unless it reset, the requests in flight were lost; re-send."""
         first_lost = min((pd.index for pd in self.inflight.values()), default=-1)
-        self.dev._check_not_reset(info, first_lost)
+        self.dev._check_not_reset(info, self.name(first_lost))
         self.probe = None  # and progress() below renews the probe budget
         self.probe_seqs.clear()
         for pend in self.inflight.values():  # their requests or replies were lost
-            self.dev._resend(pend)
+            self.dev._resend(pend, self.name(pend.index))
         self.progress(time.monotonic())
 
     def _refused(self, pend: _Pending, reply: p.ErrorReply) -> None:
@@ -515,7 +524,7 @@ class _Stream:
             dev.bitmap = False
             dev.stats.error_replies -= 1  # an answer to a question, not trouble
             try:
-                pend.wire = dev._infer_wire(reply.seq, pend.pixels, pend.index)
+                pend.wire = dev._infer_wire(reply.seq, pend.pixels, self.name(pend.index))
             except Bs4nnError as error:
                 del self.inflight[reply.seq]
                 self._unsendable(pend.index, error)
@@ -524,8 +533,10 @@ class _Stream:
             pend.wire_bytes += dev._send(pend.wire)
             return
         if reply.code not in _RESEND_CODES:
-            raise Bs4nnError(f"the device rejected INFER of image {pend.index} with {reply.name}")
-        dev._resend(pend)
+            raise Bs4nnError(
+                f"the device rejected INFER of {self.name(pend.index)} with {reply.name}"
+            )
+        dev._resend(pend, self.name(pend.index))
 
     def _unsendable(self, index: int, error: Bs4nnError) -> None:
         """Image `index` (in `order`) fits no request form: nothing more is sent, and `error`

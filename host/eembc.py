@@ -34,7 +34,7 @@ from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import OutFolder
-from bs4nn.trainer.wording import counted
+from bs4nn.trainer.wording import TEST_IMAGE, counted
 
 MODEL_ID = "bs4nn01"  # the firmware's m-model-[...] (firmware_template/protocol/bs4nn_eembc.c)
 DATASETS_DIR = "datasets"  # the runner's --dataset_path, in --out
@@ -257,7 +257,7 @@ def window_iterations(link: SerialTransport, intmodel: IntModel, images: np.ndar
     fastest of `images`, measured with the binary protocol (counter of each inference)."""
     dev = Device(link)
     info = dev.handshake(intmodel.model_hash)
-    fastest = min(r.reply.counter for r in dev.stream(images))
+    fastest = min(r.reply.counter for r in dev.stream(images, noun=TEST_IMAGE))
     seconds = seconds_per_inference(info, max(fastest, 1))
     n = math.ceil(WINDOW_S * WINDOW_MARGIN / seconds)
     if n > MAX_RUNS:

@@ -8,7 +8,7 @@ import numpy as np
 
 from bs4nn.host.records import Record, arrays
 from bs4nn.trainer.plots import plot_confusion, plot_decision_steps, pyplot, save
-from bs4nn.trainer.wording import counted
+from bs4nn.trainer.wording import TEST_IMAGE, counted
 
 MAX_LISTED_MISMATCHES = 1000  # report.json lists at most this many image indices
 # the link's stats a bench reports as trouble, each with its noun
@@ -138,7 +138,7 @@ def console_lines(report: dict) -> list[str]:
     if s["mismatches"]:
         shown = s["mismatch_indices"][:20]
         more = "" if s["mismatches"] <= 20 else f" ... ({s['mismatches']} in all)"
-        lines.append("MISMATCH      image " + ", ".join(map(str, shown)) + more)
+        lines.append(f"MISMATCH      {TEST_IMAGE} " + ", ".join(map(str, shown)) + more)
     return lines
 
 

@@ -14,6 +14,7 @@ from bs4nn.host.client import Device
 from bs4nn.host.connect import Connection
 from bs4nn.host.records import RecordWriter, compare
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.wording import TEST_IMAGE
 
 LATENCY_IMAGES = 20  # the first images go one at a time: the host's idle round-trip latency
 
@@ -49,7 +50,8 @@ def _too_many_nonzero(images: np.ndarray, indices, bitmap: bool) -> str | None:
     if np.all(fits):
         return None
     first = int(np.argmin(fits))
-    return p.too_many_nonzero(f"test image {indices[first]}", n_input, int(nonzero[first]), bitmap)
+    image = f"{TEST_IMAGE} {indices[first]}"
+    return p.too_many_nonzero(image, n_input, int(nonzero[first]), bitmap)
 
 
 def run_pass(
@@ -77,13 +79,14 @@ def run_pass(
             # idle latency first (one request in flight), then the pipelined stream
             first, rest = todo[:LATENCY_IMAGES], todo[LATENCY_IMAGES:]
             for part, window in ((first, 1), (rest, None)):
-                for res in dev.stream((images[i] for i in part), part, window=window):
+                pixels = (images[i] for i in part)
+                for res in dev.stream(pixels, part, window=window, noun=TEST_IMAGE):
                     rec = compare(res, labels[res.index], ref, res.index, model_hash)
                     writer.write(rec)
                     done += 1
                     bar.update(1)
                     if rec.mismatch:
-                        bar.write(f"MISMATCH image {rec.index}: {rec.mismatch}")
+                        bar.write(f"MISMATCH {TEST_IMAGE} {rec.index}: {rec.mismatch}")
     finally:
         bar.close()
     return done, time.monotonic() - t0

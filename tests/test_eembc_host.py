@@ -369,7 +369,7 @@ class BoardOfCounts:
     def handshake(self, expected_hash=None):
         return self.info
 
-    def stream(self, images):
+    def stream(self, images, noun):
         from types import SimpleNamespace
 
         return [SimpleNamespace(reply=SimpleNamespace(counter=c)) for c in self.counters]

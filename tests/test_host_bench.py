@@ -132,7 +132,7 @@ def test_an_error_that_keeps_results_gives_the_command_that_resumes(
             "sweep",
             Faults(reset_at=5),
             "the device reset during the run (its thresholds are {default}, the host had set "
-            "{theta_2}); image 4 and later were not measured; nothing was kept; ",
+            "{theta_2}); test image 4 and later were not measured; nothing was kept; ",
             ["device.json"],
         ),
     ],
@@ -167,7 +167,7 @@ NO_VALID_REPLY = (
     "firmware running on it, in binary mode, at the right baud rate? "
 )
 TOO_NOISY = (
-    "image {image} was sent 4 times without a valid reply: the link to {port} is too noisy; "
+    "test image {image} was sent 4 times without a valid reply: the link to {port} is too noisy; "
 )
 ALWAYS_DROPPED = set(range(1, 100))  # every INFER request's reply from the first one on
 
@@ -240,7 +240,7 @@ def test_no_valid_reply_or_a_noisy_link_says_what_was_kept_and_how_to_go_on(
             "sweep",
             Faults(reset_at=5),
             "the device reset during the run (its thresholds are {default}, the host had set "
-            "{theta_2}); image 4 and later were not measured; nothing was kept; run it again",
+            "{theta_2}); test image 4 and later were not measured; nothing was kept; run it again",
         ),
         (  # images 0 to 2 kept
             "bench",
@@ -1443,10 +1443,10 @@ def test_the_first_20_images_go_one_at_a_time_then_pipelined(
     windows = []
     real = Device.stream
 
-    def stream(self, images, indices=None, window=None):
+    def stream(self, images, indices=None, window=None, noun="image"):
         indices = list(indices)
         windows.append((len(indices), window))
-        return real(self, images, indices, window)
+        return real(self, images, indices, window, noun)
 
     monkeypatch.setattr(Device, "stream", stream)
     with FakeDevice(intmodel) as fake:
@@ -1462,7 +1462,7 @@ def test_a_mismatch_is_said_as_it_happens(model_path, intmodel, tmp_path, capsys
         rep = bench(model_path, fake, tmp_path)
     assert rep.mismatches == 1
     said = capsys.readouterr()
-    assert "MISMATCH image 11: decision_step\n" in said.out + said.err
+    assert "MISMATCH test image 11: decision_step\n" in said.out + said.err
 
 
 def test_an_interrupted_sweep_leaves_no_report_of_an_earlier_one(tmp_path, capsys, monkeypatch):

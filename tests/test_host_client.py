@@ -316,7 +316,7 @@ def test_forced_sparse_falls_back_to_dense_when_too_big(intmodel):
         dev.handshake()
         results = list(dev.stream(imgs))
     check_against_reference(results, intmodel, imgs)
-    assert [dev._infer_wire(1, im, 0)[1] for im in imgs] == [
+    assert [dev._infer_wire(1, im, "image 0")[1] for im in imgs] == [
         p.INFER,
         p.INFER_SPARSE,
         p.INFER_SPARSE,
@@ -492,7 +492,11 @@ def test_an_infer_the_device_refuses_is_named_not_resent(intmodel, images):
             Bs4nnError, match=r"^the device rejected INFER of image 0 with BAD_ARG$"
         ):
             list(dev.stream(images[:1]))
-    assert fake.infer_requests == 1
+        with pytest.raises(  # bench's indices are test-set indices, and it says so
+            Bs4nnError, match=r"^the device rejected INFER of test image 7 with BAD_ARG$"
+        ):
+            list(dev.stream(images[:1], indices=[7], noun="test image"))
+    assert fake.infer_requests == 2
 
 
 def test_set_thresholds_the_device_did_not_keep_is_refused(intmodel, monkeypatch):

@@ -242,7 +242,7 @@ def test_the_console_summary_says_every_figure_of_the_report():
         "latency       1.50 ms round trip (one request in flight), 2.00 ms pipelined",
         "link trouble  0 bad frames, 2 resends, 1 recovery, 0 error replies (recovered: every "
         "counted image was answered and checked)",
-        "MISMATCH      image 1",
+        "MISMATCH      test image 1",
     ]
     lines = console_lines(console_report(records()))
     assert lines[2] == "images        3 of mnist test"
@@ -261,4 +261,4 @@ def test_the_console_summary_says_every_figure_of_the_report():
 )
 def test_the_console_names_the_first_20_mismatching_images(wrong, said):
     many = [Record(**{**records()[1].__dict__, "index": i}) for i in range(wrong)]
-    assert console_lines(console_report(many))[-1] == "MISMATCH      image " + said
+    assert console_lines(console_report(many))[-1] == "MISMATCH      test image " + said

@@ -1,5 +1,8 @@
 """Wording the messages of every command share."""
 
+# an image of a dataset's test set, named with its index in that set: "test image 41"
+TEST_IMAGE = "test image"
+
 
 def counted(n: int, noun: str) -> str:
     """`n` and `noun`, plural unless n is 1: "1 request", "2 requests", "1,000 images",
