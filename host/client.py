@@ -112,14 +112,32 @@ class Device:
     def _infer_wire(self, seq: int, pixels: np.ndarray, image: str) -> bytes:
         """sparse=None: the shortest form (INFER_BITMAP unless the device refused it);
         True: sparse whenever it fits one frame, else dense when it fits, else the shortest;
-        False: dense. Unless forced dense: Bs4nnError naming `image` when no form fits."""
+        False: dense. Unless forced dense: Bs4nnError naming `image` when no form fits (and
+        what to flash when only the INFER_BITMAP the device refused would)."""
         sparse = self.sparse
         if sparse:  # the sizes only when sparse is forced: this runs for every image
             sizes = p.body_lengths(pixels)
             if sizes[p.INFER_SPARSE] > p.MAX_BODY:
                 sparse = False if sizes[p.INFER] <= p.MAX_BODY else None
         bitmap = self.bitmap is not False
-        return p.infer_request(seq, pixels, sparse, bitmap, image=image)
+        try:
+            return p.infer_request(seq, pixels, sparse, bitmap, image=image)
+        except Bs4nnError:
+            if bitmap or not p.fits_one_frame(p.body_lengths(pixels)):
+                raise  # no form fits, INFER_BITMAP or not
+        # only the INFER_BITMAP the device refused carries it: say what to flash
+        nonzero = int(np.count_nonzero(pixels))
+        too_many = p.too_many_nonzero(image, int(np.asarray(pixels).size), nonzero, False)
+        raise Bs4nnError(f"{too_many}; {self.no_bitmap_advice()}")
+
+    def no_bitmap_advice(self) -> str:
+        """What to do about images that only INFER_BITMAP carries in one frame, which this
+        device lacks: the end of their refusal."""
+        return (
+            f"the device on {self.link.name} has no INFER_BITMAP (an optional request): flash "
+            "a firmware that has it (`bs4nn export`, then `pio run -t upload` in the export), "
+            f"{p.MAKE_IMAGES_FIT}"
+        )
 
     def _next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFFFF

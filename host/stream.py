@@ -33,11 +33,7 @@ def check_device_forms(dev: Device, images: np.ndarray, todo: list[int]) -> None
     INFO does not report it, so the device is asked, and only then)."""
     too_many = _too_many_nonzero(images, todo, bitmap=False)
     if too_many and not dev.has_bitmap():
-        raise Bs4nnError(
-            f"{too_many}; the device on {dev.link.name} has no INFER_BITMAP (an optional "
-            "request): flash a firmware that has it (`bs4nn export`, then `pio run -t upload` "
-            f"in the export), {p.MAKE_IMAGES_FIT}"
-        )
+        raise Bs4nnError(f"{too_many}; {dev.no_bitmap_advice()}")
 
 
 def _too_many_nonzero(images: np.ndarray, indices, bitmap: bool) -> str | None:

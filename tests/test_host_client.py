@@ -613,7 +613,29 @@ def test_results_in_flight_are_handed_back_before_an_image_only_bitmap_carries(w
                 got.append(r.index)
     assert got == [0, 1]
     assert fake.infer_requests == 2
-    assert str(exc.value).startswith(
-        "image 2 has 500 non-zero pixels of 1,200: too many for one INFER request without "
-        "INFER_BITMAP, whose body of at most 1,019 bytes holds 339 of 1,200; "
-    )
+    assert str(exc.value) == ONLY_BITMAP.format(image="image 2", port=fake.port)
+
+
+# bench's refusal of the same image (test_host_bench.py): one text, what to flash
+ONLY_BITMAP = (
+    "{image} has 500 non-zero pixels of 1,200: too many for one INFER request without "
+    "INFER_BITMAP, whose body of at most 1,019 bytes holds 339 of 1,200; the device on {port} "
+    "has no INFER_BITMAP (an optional request): flash a firmware that has it (`bs4nn export`, "
+    "then `pio run -t upload` in the export), give images with more zero pixels, or a model "
+    "of at most 1,019 inputs"
+)
+
+
+def test_an_image_only_bitmap_carries_to_a_device_known_to_lack_it_says_what_to_flash(
+    wide_model,
+):
+    imgs = np.zeros((1, 1200), dtype=np.uint8)
+    imgs[0, :500] = 3  # bitmap 650 bytes, sparse 1,502 > 1,019
+    with FakeDevice(wide_model, bitmap=False) as fake:
+        dev = connect(fake)
+        dev.handshake()
+        assert dev.has_bitmap() is False
+        with pytest.raises(Bs4nnError) as exc:
+            list(dev.stream(imgs, indices=[3], noun="test image"))
+    assert fake.infer_requests == 0
+    assert str(exc.value) == ONLY_BITMAP.format(image="test image 3", port=fake.port)
