@@ -500,13 +500,13 @@ class _Stream:
             self.probe_due = True
             return
         pend = self.inflight.get(reply.seq)
-        if isinstance(reply, p.ErrorReply):
-            dev.stats.error_replies += 1
         if pend is None:
-            if isinstance(reply, p.ErrorReply) and self.probe is None and self.inflight:
-                self.probe_due = True  # a request arrived too damaged to tell which
-            else:
-                dev.stats.stale_replies += 1
+            if isinstance(reply, p.ErrorReply):
+                dev.stats.error_replies += 1
+                if self.probe is None and self.inflight:
+                    self.probe_due = True  # a request arrived too damaged to tell which
+                    return
+            dev.stats.stale_replies += 1
             return
         dev.stats.replies += 1
         if isinstance(reply, p.ErrorReply):
@@ -538,9 +538,9 @@ class _Stream:
         """An error reply to a request in flight: another form, a re-send, or give up."""
         dev = self.dev
         if reply.code == p.UNKNOWN_CMD and pend.is_bitmap:
-            # firmware without INFER_BITMAP (optional): the other forms from now on
+            # firmware without INFER_BITMAP (optional): the other forms from now on; an
+            # answer to a question, not trouble, so not one of the error_replies
             dev.bitmap = False
-            dev.stats.error_replies -= 1  # an answer to a question, not trouble
             try:
                 pend.wire = dev._infer_wire(reply.seq, pend.pixels, self.name(pend.index))
             except Bs4nnError as error:
@@ -550,6 +550,7 @@ class _Stream:
             pend.sent_at = time.monotonic()
             pend.wire_bytes += dev._send(pend.wire)
             return
+        dev.stats.error_replies += 1
         if reply.code not in _RESEND_CODES:
             raise Bs4nnError(
                 f"the device rejected INFER of {self.name(pend.index)} with {reply.name}"

@@ -497,6 +497,26 @@ def test_an_infer_the_device_refuses_is_named_not_resent(intmodel, images):
         ):
             list(dev.stream(images[:1], indices=[7], noun="test image"))
     assert fake.infer_requests == 2
+    assert dev.stats.error_replies == 2 and dev.stats.resends == 0
+
+
+def test_a_request_that_arrived_damaged_is_counted_and_sent_again(intmodel, images):
+    with FakeDevice(intmodel) as fake:
+        real = fake._infer
+        damaged = []
+
+        def damaged_once(frame):  # the first request's CRC failed on the way
+            if damaged:
+                return real(frame)
+            damaged.append(frame.seq)
+            fake._write(dp.error_reply(frame.seq, p.BAD_CRC))
+
+        fake._infer = damaged_once
+        dev = connect(fake, window=2)
+        dev.handshake()
+        results = list(dev.stream(images[:4]))
+    check_against_reference(results, intmodel, images[:4])
+    assert (dev.stats.error_replies, dev.stats.resends, dev.stats.recoveries) == (1, 1, 0)
 
 
 def test_set_thresholds_the_device_did_not_keep_is_refused(intmodel, monkeypatch):
