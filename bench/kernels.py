@@ -46,6 +46,7 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.resume_hints import offer_rerun
 from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED
+from bs4nn.trainer.wording import TEST_IMAGE
 
 BENCH_DIR = Path(__file__).resolve().parent
 KERNELS = ("ref", "packed", "sliced")
@@ -130,7 +131,7 @@ def run(intmodel: IntModel, elf: Path, images: np.ndarray) -> tuple[np.ndarray, 
         try:
             dev = Device(link, timeout=30.0)
             dev.handshake(intmodel.model_hash)
-            replies = [res.reply for res in dev.stream(images)]
+            replies = [res.reply for res in dev.stream(images, noun=TEST_IMAGE)]
         finally:
             link.close()
     out = np.array([r.output_steps for r in replies], np.int32)
