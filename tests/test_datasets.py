@@ -18,7 +18,7 @@ import pytest
 from helpers import whole
 
 from bs4nn.cli import main as bs4nn_main
-from bs4nn.trainer import datasets
+from bs4nn.trainer import datasets, files
 from bs4nn.trainer.datasets import fetch, find_file, load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
 
@@ -419,6 +419,42 @@ def test_a_fetch_that_cannot_write_leaves_no_folder(isolated, no_sources, tmp_pa
         "check the path, or choose another"
     )
     assert not (tmp_path / "new").exists()  # made for the fetch, nothing written into it
+
+
+def test_a_fetch_into_the_user_cache_that_cannot_write_says_how_to_choose_another(
+    isolated, no_sources, tmp_path, monkeypatch
+):
+    copy_gz("mnist", datasets.ALL_FILES, isolated)
+    monkeypatch.setenv("BS4NN_DATA", str(isolated))  # good copies to take: no download
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "new" / "xdg"))
+    cache = datasets.user_cache_dir()
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(Bs4nnError) as exc:
+        fetch("mnist")
+    assert str(exc.value) == (
+        f"cannot write {cache / 'mnist' / 'train-images-idx3-ubyte.gz'}: No space left on device; "
+        "check the path, or choose another folder with --data-dir"
+    )
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "new").write_text("x")  # a file where the cache's folders would be
+    message = (
+        f"the user cache {cache / 'mnist'}: {tmp_path / 'new'} is not a folder; choose another "
+        "folder with --data-dir"
+    )
+    with pytest.raises(Bs4nnError, match=whole(message)):
+        fetch("mnist")
+    (tmp_path / "new").unlink()
+    monkeypatch.setattr(files, "write_problem", lambda folder: "Read-only file system")
+    message = (
+        f"the user cache {cache / 'mnist'}: cannot write in {tmp_path} (Read-only file system); "
+        "choose another folder with --data-dir"
+    )
+    with pytest.raises(Bs4nnError, match=whole(message)):
+        fetch("mnist")
 
 
 ALL_FOUR = ", ".join(datasets.ALL_FILES)

@@ -27,7 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import check_output, made_for, user_path, write_atomic
+from bs4nn.trainer.files import (
+    CHECK_PATH,
+    CHOOSE_PATH,
+    check_output,
+    made_for,
+    user_path,
+    write_atomic,
+)
 from bs4nn.trainer.presets import DATASETS, is_own_data
 
 # class names by label, for plots
@@ -559,10 +566,13 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
             good.append(fname)
         else:
             todo.append(fname)
+    if data_dir is None:  # a path the user did not give: say which option gives another
+        where, choose = "the user cache", "choose another folder with --data-dir"
+        check_path = f"check the path, or {choose}"
+    else:
+        where, choose, check_path = "--data-dir", CHOOSE_PATH, CHECK_PATH
     if todo:  # before any download
-        check_output(
-            root / name, "--data-dir" if data_dir is not None else "the user cache", folder=True
-        )
+        check_output(root / name, where, folder=True, choose=choose)
     result = FetchResult(root, good, {})
     log: list[Miss] = []
     sources = (
@@ -576,7 +586,7 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
             if not todo:
                 break
             for fname, (blob, gz) in source(name, todo, log).items():
-                _store(root, name, fname, blob, gz)
+                _store(root, name, fname, blob, gz, check_path)
                 result.fetched[fname] = label
             todo = [f for f in todo if f not in result.fetched]
     if todo:
@@ -612,9 +622,10 @@ def _advice(name: str, root: Path, log: list[Miss]) -> str:
     return f"{bad} held no good copy, so {advice}" if bad else advice
 
 
-def _store(root: Path, name: str, fname: str, blob: bytes, gz: bool) -> None:
+def _store(root: Path, name: str, fname: str, blob: bytes, gz: bool, advice: str) -> None:
+    """Write a verified copy in `root`; `advice` ends the message of an error writing it."""
     dest = root / name / (fname + (".gz" if gz else ""))
-    with user_path(dest, "write"):
+    with user_path(dest, "write", advice):
         write_atomic(dest, blob)
     # a bad copy in the other form would shadow or confuse: remove it
     other = root / name / (fname if gz else fname + ".gz")

@@ -21,6 +21,7 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.interrupts import signals_held
 
 CHECK_PATH = "check the path, or choose another"
+CHOOSE_PATH = "choose another path"
 
 
 @contextlib.contextmanager
@@ -48,10 +49,11 @@ def check_input_file(path: Path, what: str, missing: str = "") -> None:
         raise Bs4nnError(f"{what} {path} not found{missing}")
 
 
-def check_output(path: str | Path, option: str, folder: bool) -> None:
+def check_output(path: str | Path, option: str, folder: bool, choose: str = CHOOSE_PATH) -> None:
     """Refuse, before any work, an output `path` (a folder, or a file when folder=False) that
     could not be written: an existing thing of the other kind, an ancestor that is a file, a
-    place where no file can be created. Creates nothing."""
+    place where no file can be created (those two refusals end with `choose`: how to give
+    another path). Creates nothing."""
     path = Path(path)
     if folder and path.exists() and not path.is_dir():
         raise Bs4nnError(f"{option} {path} is a file, not a folder; choose a folder")
@@ -64,12 +66,10 @@ def check_output(path: str | Path, option: str, folder: bool) -> None:
     base = path if folder else path.parent
     existing = next(p for p in (base, *base.parents) if p.exists())
     if not existing.is_dir():
-        raise Bs4nnError(f"{option} {path}: {existing} is not a folder; choose another path")
+        raise Bs4nnError(f"{option} {path}: {existing} is not a folder; {choose}")
     problem = write_problem(existing)
     if problem is not None:
-        raise Bs4nnError(
-            f"{option} {path}: cannot write in {existing} ({problem}); choose another path"
-        )
+        raise Bs4nnError(f"{option} {path}: cannot write in {existing} ({problem}); {choose}")
 
 
 def folder_choices(command: str, option: str = "--out") -> str:
