@@ -696,6 +696,22 @@ def test_cli_verify_and_where(isolated, data_dir, capsys, monkeypatch):
     )
 
 
+def test_a_fetch_into_the_user_cache_names_a_bad_copy_in_bs4nn_data_read_before_it(
+    isolated, no_sources, capsys, monkeypatch
+):
+    copy_gz("mnist", datasets.ALL_FILES, datasets.user_cache_dir())
+    bad = put(isolated, "mnist", TEST_LABELS, mismatched("mnist", TEST_LABELS))
+    monkeypatch.setenv("BS4NN_DATA", str(isolated))
+    _arr, problem = datasets.check_file(bad, "mnist", TEST_LABELS)
+    assert bs4nn_main(["data", "fetch", "mnist"]) == 1  # the loads would still read the bad one
+    folder = datasets.user_cache_dir() / "mnist"
+    assert capsys.readouterr().out.splitlines() == [
+        *(f"{folder / fname}: already present and OK" for fname in datasets.ALL_FILES),
+        f"{bad}: {problem}, and $BS4NN_DATA is searched before the user cache; run `bs4nn data "
+        f"fetch mnist --data-dir {isolated}`, {FETCH_OR_POINT}",
+    ]
+
+
 def test_fetch_replaces_a_bad_raw_copy_that_shadows_a_good_gz(isolated, no_sources, tmp_path):
     cache = tmp_path / "xdg" / "bs4nn" / "datasets"
     copy_gz("mnist", [TEST_LABELS], cache)

@@ -46,7 +46,9 @@ def _fetch(args: argparse.Namespace) -> int:
         print(f"{folder / fname}: already present and OK")
     for fname, source in result.fetched.items():
         print(f"{folder / fname}: fetched from {source}, OK")
-    return 0
+    for line in result.shadowed:
+        print(line)
+    return 1 if result.shadowed else 0
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -548,6 +548,9 @@ class FetchResult:
     root: Path
     already_good: list[str]
     fetched: dict[str, str]  # file name -> source it came from
+    # what to say of the bad copies that a folder searched before `root` holds: the loads read
+    # them, not the good copies in `root`
+    shadowed: list[str]
 
 
 def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
@@ -573,7 +576,7 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
         where, choose, check_path = "--data-dir", CHOOSE_PATH, CHECK_PATH
     if todo:  # before any download
         check_output(root / name, where, folder=True, choose=choose)
-    result = FetchResult(root, good, {})
+    result = FetchResult(root, good, {}, [])
     log: list[Miss] = []
     sources = (
         ("a good copy in $BS4NN_DATA or the user cache", _from_other_roots(root)),
@@ -595,7 +598,26 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
             f"could not fetch {name} file(s) {', '.join(todo)} into {root / name}.\n"
             f"Tried:\n  {tried}\nWhat you can do: {_advice(name, root, log)}"
         )
+    result.shadowed = _shadowed(name, root, data_dir)
     return result
+
+
+def _shadowed(name: str, root: Path, data_dir: str | Path | None) -> list[str]:
+    """A line for each bad copy that the loads find before the one in `root` (only the user
+    cache comes after another searched folder: $BS4NN_DATA)."""
+    roots = data_roots(data_dir)
+    lines = []
+    for fname in ALL_FILES:
+        path = find_file(name, fname, data_dir)
+        first = path.parent.parent
+        problem = None if first.resolve() == root.resolve() else verify_file(path, name, fname)
+        if problem is not None:
+            origin = next(r.origin for r in roots if r.path.resolve() == first.resolve())
+            lines.append(
+                f"{path}: {problem}, and {origin} is searched before the user cache; "
+                f"{_fix_hint(name, first)}"
+            )
+    return lines
 
 
 def _advice(name: str, root: Path, log: list[Miss]) -> str:
