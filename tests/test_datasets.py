@@ -712,6 +712,34 @@ def test_a_fetch_into_the_user_cache_names_a_bad_copy_in_bs4nn_data_read_before_
     ]
 
 
+def test_an_unreadable_local_copy_is_passed_over_like_a_bad_one(
+    isolated, no_sources, tmp_path, monkeypatch, capsys
+):
+    system = tmp_path / "usr-share-datasets" / "fashion-mnist"
+    copy_gz("fashion-mnist", [TEST_LABELS], system.parent)
+    monkeypatch.setattr(datasets, "FASHION_SYSTEM_DIR", system)
+    other = tmp_path / "other"
+    copy_gz("fashion-mnist", [TEST_LABELS], other)
+    monkeypatch.setenv("BS4NN_DATA", str(other))
+    mirror = tmp_path / "mirror"
+    copy_gz("fashion-mnist", [TEST_LABELS], mirror)
+    monkeypatch.setattr(
+        datasets, "MIRRORS", {"fashion-mnist": (f"file://{mirror / 'fashion-mnist'}/",)}
+    )
+    read_bytes = Path.read_bytes
+
+    def unreadable(path):
+        if path.parent.parent in (system.parent, other):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", unreadable)
+    copy_gz("fashion-mnist", datasets.ALL_FILES[:3], isolated)
+    assert fetch("fashion-mnist", isolated).fetched == {TEST_LABELS: "HTTPS mirror"}
+    err = capsys.readouterr().err
+    assert err.startswith(f"  not from {system}: no good copy of {TEST_LABELS}\n")
+
+
 def test_fetch_replaces_a_bad_raw_copy_that_shadows_a_good_gz(isolated, no_sources, tmp_path):
     cache = tmp_path / "xdg" / "bs4nn" / "datasets"
     copy_gz("mnist", [TEST_LABELS], cache)

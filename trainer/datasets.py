@@ -403,6 +403,17 @@ def _good(blob: bytes, gz: bool, name: str, fname: str) -> bool:
     return hashlib.sha256(data).hexdigest() == SHA256[f"{name}/{fname}"]
 
 
+def _good_copy(path: Path, name: str, fname: str) -> tuple[bytes, bool] | None:
+    """(content, gzipped) of a local file that is a verified copy of `<name>/<fname>`; None
+    when it is absent, bad or unreadable (another source may have one)."""
+    gz = path.suffix == ".gz"
+    try:
+        blob = path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None
+    return (blob, gz) if blob is not None and _good(blob, gz, name, fname) else None
+
+
 def _from_system_dir(
     name: str, fnames: list[str], log: list[Miss]
 ) -> dict[str, tuple[bytes, bool]]:
@@ -420,11 +431,9 @@ def _from_system_dir(
         return got
     for fname in fnames:
         for path in (src / fname, src / (fname + ".gz")):
-            if path.is_file():
-                blob = path.read_bytes()
-                if _good(blob, path.suffix == ".gz", name, fname):
-                    got[fname] = (blob, path.suffix == ".gz")
-                    break
+            if copy := _good_copy(path, name, fname):
+                got[fname] = copy
+                break
         else:
             _note(
                 log,
@@ -444,11 +453,9 @@ def _from_other_roots(root: Path):
         got: dict[str, tuple[bytes, bool]] = {}
         for fname in fnames:
             for path in (p for other in others for p in _candidates(other, name, fname)):
-                if path.is_file():
-                    blob = path.read_bytes()
-                    if _good(blob, path.suffix == ".gz", name, fname):
-                        got[fname] = (blob, path.suffix == ".gz")
-                        break
+                if copy := _good_copy(path, name, fname):
+                    got[fname] = copy
+                    break
         return got
 
     return source
