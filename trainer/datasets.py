@@ -572,10 +572,14 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
     todo, good = [], []
     for fname in ALL_FILES:
         present = [p for p in _candidates(root, name, fname) if p.is_file()]
-        if present and verify_file(present[0], name, fname) is None:
-            good.append(fname)
-        else:
+        first_good = next((p for p in present if verify_file(p, name, fname) is None), None)
+        if first_good is None:
             todo.append(fname)
+            continue
+        good.append(fname)
+        for bad in present[: present.index(first_good)]:  # read before the good copy: remove it
+            with user_path(bad, "remove"):
+                bad.unlink()
     if data_dir is None:  # a path the user did not give: say which option gives another
         where, choose = "the user cache", "choose another folder with --data-dir"
         check_path = f"check the path, or {choose}"
