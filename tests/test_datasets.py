@@ -740,6 +740,18 @@ def test_an_unreadable_local_copy_is_passed_over_like_a_bad_one(
     assert err.startswith(f"  not from {system}: no good copy of {TEST_LABELS}\n")
 
 
+def test_verify_says_to_fetch_where_each_missing_or_bad_file_goes(isolated, capsys, monkeypatch):
+    copy_gz("mnist", datasets.ALL_FILES[1:], datasets.user_cache_dir())
+    put(isolated, "mnist", TEST_LABELS, mismatched("mnist", TEST_LABELS))
+    monkeypatch.setenv("BS4NN_DATA", str(isolated))
+    assert bs4nn_main(["data", "verify", "mnist"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        # the missing one into the user cache, the bad one where the loads find it
+        f"2 file(s) missing or bad; run `bs4nn data fetch mnist` and `bs4nn data fetch mnist "
+        f"--data-dir {isolated}` (see `bs4nn data where`)"
+    )
+
+
 def test_a_bad_raw_copy_beside_a_good_gz_is_removed_without_any_source(isolated, no_sources):
     copy_gz("mnist", datasets.ALL_FILES, isolated)
     put(isolated, "mnist", TEST_LABELS, b"bad")  # read before the good .gz

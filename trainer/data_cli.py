@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from pathlib import Path
 
 from bs4nn.trainer.options import existing_dir, path
 from bs4nn.trainer.presets import DATASETS
@@ -55,21 +56,30 @@ def _verify(args: argparse.Namespace) -> int:
     from bs4nn.trainer import datasets
 
     names = [args.name] if args.name else list(DATASETS)
+    # where a fetch puts a missing file (a bad one is fetched where it is: the loads find it)
+    target = Path(args.data_dir).expanduser() if args.data_dir else datasets.user_cache_dir()
     bad = 0
+    fix_in: dict[str, None] = {}  # the folders to fetch into, in order
     for name in names:
         for fname in datasets.ALL_FILES:
             path = datasets.find_file(name, fname, args.data_dir)
             if path is None:
                 print(f"{name}/{fname}: MISSING")
                 bad += 1
+                fix_in[str(target)] = None
                 continue
             problem = datasets.verify_file(path, name, fname)
             print(f"{name}/{fname}: {path}: {'OK' if problem is None else problem}")
-            bad += problem is not None
+            if problem is not None:
+                bad += 1
+                fix_in[str(path.parent.parent)] = None
     if bad:
-        where = ["--data-dir", str(args.data_dir)] if args.data_dir else []  # fix it there
-        hint = f"`bs4nn {shlex.join(['data', 'fetch', args.name or 'NAME', *where])}`"
-        print(f"{bad} file(s) missing or bad; run {hint} (see `bs4nn data where`)")
+        cache = str(datasets.user_cache_dir())
+        hints = " and ".join(
+            f"`bs4nn {shlex.join(['data', 'fetch', args.name or 'NAME', *where])}`"
+            for where in ([] if root == cache else ["--data-dir", root] for root in fix_in)
+        )
+        print(f"{bad} file(s) missing or bad; run {hints} (see `bs4nn data where`)")
         return 1
     return 0
 
