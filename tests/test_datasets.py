@@ -1,6 +1,7 @@
 """Datasets: reading IDX (gz and raw), exact values, verification errors, locate order, fetch."""
 
 import errno
+import fcntl
 import gzip
 import hashlib
 import io
@@ -455,6 +456,32 @@ def test_a_fetch_into_the_user_cache_that_cannot_write_says_how_to_choose_anothe
     )
     with pytest.raises(Bs4nnError, match=whole(message)):
         fetch("mnist")
+
+
+def test_a_fetch_removes_what_a_killed_write_left_not_what_a_live_one_writes(
+    isolated, no_sources, tmp_path, monkeypatch
+):
+    copy_gz("mnist", datasets.ALL_FILES, datasets.user_cache_dir())
+    folder = isolated / "mnist"
+    left = put(isolated, "mnist", f".{TEST_LABELS}.gz.k1ll3d_x.part", b"\x1f\x8b half")
+    live = put(isolated, "mnist", f".{TEST_IMAGES}.gz.w2it1ng_.part", b"\x1f\x8b")
+    seen_locked = []
+
+    def fsync(fd):  # while the fetch writes: its temporary file is locked
+        (tmp,) = (p for p in folder.glob(".*.part") if p not in (left, live))
+        with open(tmp, "rb") as other:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        seen_locked.append(tmp.name)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with open(live, "rb") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)  # another fetch writing it now
+        assert len(fetch("mnist", isolated).fetched) == 4
+    assert len(seen_locked) == 4
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [live.name, *(f + ".gz" for f in datasets.ALL_FILES)]
+    )
 
 
 ALL_FOUR = ", ".join(datasets.ALL_FILES)

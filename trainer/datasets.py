@@ -32,6 +32,7 @@ from bs4nn.trainer.files import (
     CHOOSE_PATH,
     check_output,
     made_for,
+    remove_left_parts,
     user_path,
     write_atomic,
 )
@@ -571,6 +572,8 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
     root = Path(data_dir).expanduser() if data_dir is not None else user_cache_dir()
     todo, good = [], []
     for fname in ALL_FILES:
+        for dest in _candidates(root, name, fname):
+            remove_left_parts(dest)  # what a killed fetch left half-written
         present = [p for p in _candidates(root, name, fname) if p.is_file()]
         first_good = next((p for p in present if verify_file(p, name, fname) is None), None)
         if first_good is None:

@@ -143,19 +143,47 @@ def first_missing(path: Path) -> Path | None:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, then rename: a reader never sees half a file."""
+    """Temp file in the same folder, then rename: a reader never sees half a file. The temp
+    file is locked until renamed, so that `remove_left_parts` tells it from one a killed
+    process left."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
+            with contextlib.suppress(OSError):  # a file system without locks: no lock
+                fcntl.flock(f, fcntl.LOCK_EX)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_left_parts(path: Path) -> None:
+    """Remove the temp files of `write_atomic(path, ...)` that a killed process left beside
+    `path` (unlocked; those of a write under way are locked, and kept)."""
+    left = re.compile(rf"\.{re.escape(path.name)}\.[^.]+\.part")  # mkstemp's names
+    if not path.parent.is_dir():
+        return
+    for entry in path.parent.iterdir():
+        if not left.fullmatch(entry.name):
+            continue
+        try:
+            fd = os.open(entry, os.O_RDONLY)
+        except FileNotFoundError:  # renamed or removed since
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # locked by a write under way (or a file system without locks)
+                continue
+            with user_path(entry, "remove"):
+                entry.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
 
 
 def write_json(path: Path, obj, indent: int = 2) -> None:
