@@ -315,7 +315,11 @@ class Device:
         noun: str = "image",
     ) -> Iterator[StreamResult]:
         """Infer every image, keeping up to `window` requests in flight; results in input order.
-        An image that fits no request form raises its Bs4nnError after the results before it.
+        An image that fits no request form, or whose INFER the device refuses, raises its
+        Bs4nnError after the results before it; the results of the images after it are
+        dropped. A device that reset, stopped answering or answered out of protocol, or a link
+        too noisy, raises at once: what is in flight will not be answered (or not rightly), so
+        nothing after it could be handed over in order.
         Messages name an image by `noun` and its index: "image 41" is images[41] (or the image
         of index 41 in `indices`); bench passes test-set indices and "test image"."""
         info = self._need_info()
@@ -382,7 +386,7 @@ class _Stream:
         )
         self.inflight: dict[int, _Pending] = {}
         self.held: _Pending | None = None  # built, but it would overrun the device's buffer
-        # answered, or (a Bs4nnError) fitting no request form: each handed over in its turn
+        # answered, or (a Bs4nnError) not to be measured: each handed over in its turn
         self.done: dict[int, StreamResult | Bs4nnError] = {}
         self.order: deque[int] = deque()  # indices in send order: results are yielded so
         self.exhausted = False
@@ -419,7 +423,7 @@ class _Stream:
                     wire = dev._infer_wire(seq, pixels, self.name(index))
                 except Bs4nnError as error:
                     self.order.append(index)
-                    self._unsendable(index, error)
+                    self._give_up(index, error)
                     return
                 self.held = _Pending(index, pixels, wire, 0.0, seq=seq)
             unanswered = _unanswered_bytes(self.inflight) + len(self.held.wire) + 1
@@ -439,8 +443,8 @@ class _Stream:
         return f"{self.noun} {index}"
 
     def ready(self) -> Iterator[StreamResult]:
-        """The results whose turn it is, in send order; the error of an image that fits no
-        request form in its turn, after the results before it."""
+        """The results whose turn it is, in send order; the error of an image not to be
+        measured in its turn, after the results before it."""
         while self.order and self.order[0] in self.done:
             result = self.done.pop(self.order.popleft())
             if isinstance(result, Bs4nnError):
@@ -545,21 +549,25 @@ class _Stream:
                 pend.wire = dev._infer_wire(reply.seq, pend.pixels, self.name(pend.index))
             except Bs4nnError as error:
                 del self.inflight[reply.seq]
-                self._unsendable(pend.index, error)
+                self._give_up(pend.index, error)
                 return
             pend.sent_at = time.monotonic()
             pend.wire_bytes += dev._send(pend.wire)
             return
         dev.stats.error_replies += 1
-        if reply.code not in _RESEND_CODES:
-            raise Bs4nnError(
-                f"the device rejected INFER of {self.name(pend.index)} with {reply.name}"
-            )
-        dev._resend(pend, self.name(pend.index))
+        if reply.code in _RESEND_CODES:
+            dev._resend(pend, self.name(pend.index))
+            return
+        del self.inflight[reply.seq]
+        self._give_up(
+            pend.index,
+            Bs4nnError(f"the device rejected INFER of {self.name(pend.index)} with {reply.name}"),
+        )
 
-    def _unsendable(self, index: int, error: Bs4nnError) -> None:
-        """Image `index` (in `order`) fits no request form: nothing more is sent, and `error`
-        is raised in its turn, once the results before it are handed over."""
+    def _give_up(self, index: int, error: Bs4nnError) -> None:
+        """Image `index` (in `order`) will not be measured (it fits no request form, or the
+        device refused its INFER): nothing more is sent, and `error` is raised in its turn,
+        once the results before it are handed over."""
         self.done[index] = error
         self.exhausted = True
         self.held = None

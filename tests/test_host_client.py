@@ -500,6 +500,31 @@ def test_an_infer_the_device_refuses_is_named_not_resent(intmodel, images):
     assert dev.stats.error_replies == 2 and dev.stats.resends == 0
 
 
+def test_results_before_an_infer_the_device_refuses_are_handed_back_first(intmodel, images):
+    # image 0's reply is lost and image 1 refused with BAD_ARG: image 0 is sent again and
+    # handed back, then image 1's error is raised (it was raised at once, image 0 lost)
+    with FakeDevice(intmodel, Faults(drop_replies={1})) as fake:
+        real = fake._infer
+
+        def refuse_the_second(frame):
+            if fake.infer_requests != 1:
+                return real(frame)
+            fake.infer_requests += 1
+            fake._write(dp.error_reply(frame.seq, p.BAD_ARG))
+
+        fake._infer = refuse_the_second
+        dev = connect(fake, timeout=0.3, window=3)
+        dev.handshake()
+        got = []
+        with pytest.raises(Bs4nnError) as exc:
+            for r in dev.stream(images[:6]):
+                got.append(r)
+    check_against_reference(got, intmodel, images[:1])
+    assert str(exc.value) == "the device rejected INFER of image 1 with BAD_ARG"
+    assert fake.infer_requests == 4  # images 0, 1, 2, then 0 again; nothing after image 1's error
+    assert (dev.stats.error_replies, dev.stats.resends, dev.stats.recoveries) == (1, 1, 1)
+
+
 def test_a_request_that_arrived_damaged_is_counted_and_sent_again(intmodel, images):
     with FakeDevice(intmodel) as fake:
         real = fake._infer
