@@ -344,7 +344,9 @@ class Device:
         pend.wire_bytes += self._send(pend.wire)
         self.stats.resends += 1
 
-    def _check_not_reset(self, info: p.InfoReply, first_lost: str) -> None:
+    def _check_not_reset(self, info: p.InfoReply, lost: str) -> None:
+        """Raise DeviceReset when INFO tells the device was re-flashed or reset; `lost` names
+        the images not measured ("image 5 and later")."""
         assert self.info is not None
         if info.model_hash != self.info.model_hash:
             raise DeviceReset(
@@ -354,8 +356,7 @@ class Device:
         if tuple(info.thresholds) != self.thresholds:
             raise DeviceReset(
                 f"the device reset during the run (its thresholds are {tuple(info.thresholds)}, "
-                f"the host had set {self.thresholds}); {first_lost} and later were not "
-                f"measured; {go_on()}"
+                f"the host had set {self.thresholds}); {lost} were not measured; {go_on()}"
             )
 
 
@@ -530,8 +531,11 @@ class _Stream:
 
     def _probe_answered(self, info: p.InfoReply) -> None:
         """The device answers: unless it reset, the requests in flight were lost; re-send."""
-        first_lost = min((pd.index for pd in self.inflight.values()), default=-1)
-        self.dev._check_not_reset(info, self.name(first_lost))
+        if self.inflight:
+            lost = f"{self.name(min(pd.index for pd in self.inflight.values()))} and later"
+        else:  # a late reply to the probe, after every request in flight was answered
+            lost = "the images not yet sent"
+        self.dev._check_not_reset(info, lost)
         self.probe = None  # and progress() below renews the probe budget
         self.probe_seqs.clear()
         for pend in self.inflight.values():  # their requests or replies were lost

@@ -219,6 +219,32 @@ def test_reset_mid_run_after_set_thresholds_stops_clearly(intmodel, images, faul
     )
 
 
+def test_a_reset_found_with_nothing_in_flight_names_no_image(intmodel, images):
+    # a slow reply sets off the probe, then answers image 0; the device resets before it
+    # answers the probe's INFO, with nothing in flight: the images not yet sent are the ones
+    # not measured (the message said "image -1 and later")
+    with FakeDevice(intmodel, Faults(reply_delay_s=0.3)) as fake:
+        dev = connect(fake, timeout=0.1, window=1)
+        dev.handshake()
+        dev.set_thresholds([5, 2])
+        real_info = fake._info
+
+        def reset_then_info(seq):
+            fake.thresholds = tuple(intmodel.thresholds)
+            return real_info(seq)
+
+        fake._info = reset_then_info
+        got = []
+        with pytest.raises(DeviceReset) as exc:
+            for r in dev.stream(images[:3]):
+                got.append(r.index)
+    assert got == [0]
+    assert str(exc.value) == (
+        "the device reset during the run (its thresholds are (8, 3), the host had set (5, 2)); "
+        "the images not yet sent were not measured; results so far are kept; use --resume"
+    )
+
+
 def test_silent_device_raises_within_bounded_time(intmodel, images):
     with FakeDevice(intmodel, Faults(silent_after=3)) as fake:
         dev = connect(fake, timeout=0.3)
