@@ -23,6 +23,7 @@ from bs4nn.codegen.reference import reference_batch
 from bs4nn.trainer.datasets import load_dataset
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
+from bs4nn.trainer.wording import TEST_IMAGE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             for kernel in kernels:
                 t0 = time.perf_counter()
-                lines = mismatches(ref, CModel(fw, kernel=kernel).infer_batch(images))
+                got = CModel(fw, kernel=kernel).infer_batch(images)
+                lines = mismatches(ref, got, TEST_IMAGE)  # the test split's first N
                 for line in lines:
                     print(f"kernel {kernel}: {line}")
                 seconds = time.perf_counter() - t0

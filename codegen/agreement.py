@@ -44,32 +44,37 @@ def mismatched_images(ref: RefBatch, got: RefBatch) -> list[int]:
     return [int(i) for i in np.flatnonzero(bad)]
 
 
-def describe_mismatch(ref: RefBatch, got: RefBatch, i: int) -> str:
-    """'image i: field ref=... got=...' for every field that differs."""
+def describe_mismatch(ref: RefBatch, got: RefBatch, i: int, noun: str = "image") -> str:
+    """'image i: field ref=... got=...' for every field that differs; `noun` names what the
+    index counts (the callers that compare a test split's first images pass "test image")."""
     diffs = []
     for name in FIELDS:
         a = np.asarray(getattr(ref, name)[i])
         b = np.asarray(getattr(got, name)[i])
         if (a != b).any():
             diffs.append(f"{name} ref={a.tolist()} got={b.tolist()}")
-    return f"image {i}: " + "; ".join(diffs)
+    return f"{noun} {i}: " + "; ".join(diffs)
 
 
-def mismatches(ref: RefBatch, got: RefBatch) -> list[str]:
+def mismatches(ref: RefBatch, got: RefBatch, noun: str = "image") -> list[str]:
     """One line per image where any field differs (empty when they agree exactly)."""
-    return [describe_mismatch(ref, got, i) for i in mismatched_images(ref, got)]
+    return [describe_mismatch(ref, got, i, noun) for i in mismatched_images(ref, got)]
 
 
-def compare_batches(ref: RefBatch, got: RefBatch, limit_details: int = 10) -> Agreement:
+def compare_batches(
+    ref: RefBatch, got: RefBatch, limit_details: int = 10, noun: str = "image"
+) -> Agreement:
     bad = mismatched_images(ref, got)
     return Agreement(
         images=len(ref.labels),
         mismatched=bad,
-        details=[describe_mismatch(ref, got, i) for i in bad[:limit_details]],
+        details=[describe_mismatch(ref, got, i, noun) for i in bad[:limit_details]],
     )
 
 
-def compare_with_trainer(model: Model, intmodel: IntModel, images: np.ndarray) -> Agreement:
+def compare_with_trainer(
+    model: Model, intmodel: IntModel, images: np.ndarray, noun: str = "image"
+) -> Agreement:
     from bs4nn.trainer.evaluate import forward_batch
 
     trained = forward_batch(model, images)
@@ -80,4 +85,4 @@ def compare_with_trainer(model: Model, intmodel: IntModel, images: np.ndarray) -
         output_steps=trained.output_steps,
         spikes=trained.spikes,
     )
-    return compare_batches(reference_batch(intmodel, images), as_ref)
+    return compare_batches(reference_batch(intmodel, images), as_ref, noun=noun)

@@ -19,6 +19,7 @@ from bs4nn.trainer.options import (
     path,
 )
 from bs4nn.trainer.semantics import network_shape
+from bs4nn.trainer.wording import TEST_IMAGE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -152,7 +153,8 @@ def _check_against_trainer(
 ) -> int:
     from bs4nn.codegen.agreement import compare_with_trainer
 
-    agreement = compare_with_trainer(model, intmodel, images)
+    # images: the first N of the test split, named as bench names them
+    agreement = compare_with_trainer(model, intmodel, images, TEST_IMAGE)
     if agreement.ok:
         print(
             f"integer model == trainer evaluation on {agreement.images} {dataset} test images "

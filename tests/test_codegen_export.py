@@ -339,6 +339,29 @@ def test_ctrl_c_during_the_check_says_the_tree_is_complete_but_unchecked(
     assert read_manifest(out)["model_hash"] == IntModel.load(model).model_hash
 
 
+def test_a_check_that_differs_names_each_test_image(tmp_path, monkeypatch, capsys):
+    # the check's images are the first N of the test split: "test image 3", as bench says
+    import bs4nn.trainer.evaluate as evaluate
+    from bs4nn.cli import main
+
+    real = evaluate.forward_batch
+
+    def one_label_wrong(model, images):
+        out = real(model, images)
+        out.labels[3] = (out.labels[3] + 1) % 10
+        return out
+
+    monkeypatch.setattr(evaluate, "forward_batch", one_label_wrong)
+    model = tmp_path / "m.bs4nn"
+    random_model([784, 8, 10], seed=1).save(model)
+    assert main(["export", str(model), "--out", str(tmp_path / "fw"), "--check-images", "20"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "integer model differs from the trainer evaluation on 1 of 20 test images:"
+    shown = re.fullmatch(r"  test image 3: labels ref=(\d) got=(\d)", err[1])
+    assert shown and int(shown[2]) == (int(shown[1]) + 1) % 10
+    assert len(err) == 2
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")
 @pytest.mark.parametrize(
     "target, image, emulator",
