@@ -836,6 +836,19 @@ def test_verify_says_to_fetch_where_each_missing_or_bad_file_goes(isolated, caps
     )
 
 
+def test_verify_of_both_datasets_says_which_to_fetch(isolated, capsys, monkeypatch):
+    cache = datasets.user_cache_dir()
+    copy_gz("mnist", datasets.ALL_FILES[:3], cache)  # the test labels are missing
+    copy_gz("fashion-mnist", datasets.ALL_FILES[:3], cache)
+    put(isolated, "fashion-mnist", TEST_LABELS, mismatched("fashion-mnist", TEST_LABELS))
+    monkeypatch.setenv("BS4NN_DATA", str(isolated))
+    assert bs4nn_main(["data", "verify"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "2 file(s) missing or bad; run `bs4nn data fetch mnist` and `bs4nn data fetch "
+        f"fashion-mnist --data-dir {isolated}` (see `bs4nn data where`)"
+    )
+
+
 def test_a_bad_raw_copy_beside_a_good_gz_is_removed_without_any_source(isolated, no_sources):
     copy_gz("mnist", datasets.ALL_FILES, isolated)
     put(isolated, "mnist", TEST_LABELS, b"bad")  # read before the good .gz

@@ -59,26 +59,27 @@ def _verify(args: argparse.Namespace) -> int:
     # where a fetch puts a missing file (a bad one is fetched where it is: the loads find it)
     target = Path(args.data_dir).expanduser() if args.data_dir else datasets.user_cache_dir()
     bad = 0
-    fix_in: dict[str, None] = {}  # the folders to fetch into, in order
+    fix_in: dict[tuple[str, str], None] = {}  # the datasets and folders to fetch, in order
     for name in names:
         for fname in datasets.ALL_FILES:
             path = datasets.find_file(name, fname, args.data_dir)
             if path is None:
                 print(f"{name}/{fname}: MISSING")
                 bad += 1
-                fix_in[str(target)] = None
+                fix_in[name, str(target)] = None
                 continue
             problem = datasets.verify_file(path, name, fname)
             print(f"{name}/{fname}: {path}: {'OK' if problem is None else problem}")
             if problem is not None:
                 bad += 1
-                fix_in[str(path.parent.parent)] = None
+                fix_in[name, str(path.parent.parent)] = None
     if bad:
         cache = str(datasets.user_cache_dir())
-        hints = " and ".join(
-            f"`bs4nn {shlex.join(['data', 'fetch', args.name or 'NAME', *where])}`"
-            for where in ([] if root == cache else ["--data-dir", root] for root in fix_in)
+        commands = (
+            ["data", "fetch", name, *([] if root == cache else ["--data-dir", root])]
+            for name, root in fix_in
         )
+        hints = " and ".join(f"`bs4nn {shlex.join(words)}`" for words in commands)
         print(f"{bad} file(s) missing or bad; run {hints} (see `bs4nn data where`)")
         return 1
     return 0
