@@ -906,7 +906,7 @@ CASES = [
     (
         "bench-out-is-file",
         "bench --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile",
-        "bs4nn bench: error: --out {w}/afile is a file, not a folder; choose a folder",
+        "bs4nn bench: error: --out {w}/afile is a file, not a folder; choose another path",
     ),
     (
         "bench-out-devnull",
@@ -938,7 +938,7 @@ CASES = [
     (
         "sweep-out-is-file",
         "sweep --model {w}/good.bs4nn --port /dev/nonexist --out {w}/afile",
-        "bs4nn sweep: error: --out {w}/afile is a file, not a folder; choose a folder",
+        "bs4nn sweep: error: --out {w}/afile is a file, not a folder; choose another path",
     ),
     (
         "sweep-out-proc",
@@ -960,7 +960,7 @@ CASES = [
     (
         "export-out-is-file",
         "export {w}/good.bs4nn --out {w}/afile --check-images 0",
-        "bs4nn export: error: --out {w}/afile is a file, not a folder; choose a folder",
+        "bs4nn export: error: --out {w}/afile is a file, not a folder; choose another path",
     ),
     (
         "export-out-devnull",
@@ -1026,7 +1026,7 @@ CASES = [
     (
         "eval-plots-file",
         "eval {w}/good.bs4nn --plots {w}/afile",
-        "bs4nn eval: error: --plots {w}/afile is a file, not a folder; choose a folder",
+        "bs4nn eval: error: --plots {w}/afile is a file, not a folder; choose another path",
     ),
     (
         "eval-plots-under-file",

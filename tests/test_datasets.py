@@ -458,6 +458,21 @@ def test_a_fetch_into_the_user_cache_that_cannot_write_says_how_to_choose_anothe
         fetch("mnist")
 
 
+def test_a_fetch_into_a_file_says_how_to_choose_another_folder(isolated, no_sources):
+    cache = datasets.user_cache_dir()
+    put(cache, "", "mnist", b"x")  # a file where the mnist folder would be
+    message = (
+        f"the user cache {cache / 'mnist'} is a file, not a folder; choose another folder with "
+        "--data-dir"
+    )
+    with pytest.raises(Bs4nnError, match=whole(message)):
+        fetch("mnist")
+    put(isolated, "", "mnist", b"x")
+    message = f"--data-dir {isolated / 'mnist'} is a file, not a folder; choose another path"
+    with pytest.raises(Bs4nnError, match=whole(message)):
+        fetch("mnist", isolated)
+
+
 def test_a_fetch_removes_what_a_killed_write_left_not_what_a_live_one_writes(
     isolated, no_sources, tmp_path, monkeypatch
 ):

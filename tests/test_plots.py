@@ -203,7 +203,7 @@ def test_cli_eval_plots_into_a_file_is_a_user_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == (
         f"bs4nn eval: error: --plots {tmp_path / 'taken'} is a file, not a folder; "
-        "choose a folder\n"
+        "choose another path\n"
     )
     assert "Traceback" not in err
 

@@ -52,11 +52,11 @@ def check_input_file(path: Path, what: str, missing: str = "") -> None:
 def check_output(path: str | Path, option: str, folder: bool, choose: str = CHOOSE_PATH) -> None:
     """Refuse, before any work, an output `path` (a folder, or a file when folder=False) that
     could not be written: an existing thing of the other kind, an ancestor that is a file, a
-    place where no file can be created (those two refusals end with `choose`: how to give
-    another path). Creates nothing."""
+    place where no file can be created (all the refusals of a folder, and the last two of a
+    file, end with `choose`: how to give another path). Creates nothing."""
     path = Path(path)
     if folder and path.exists() and not path.is_dir():
-        raise Bs4nnError(f"{option} {path} is a file, not a folder; choose a folder")
+        raise Bs4nnError(f"{option} {path} is a file, not a folder; {choose}")
     if not folder and (path.is_dir() or path.name in ("", ".", "..")):
         raise Bs4nnError(f"{option} {path} is a folder; give a file name")
     if not folder and path.exists() and not path.is_file():  # a rename would replace it
