@@ -64,6 +64,14 @@ def edited(
     return path
 
 
+def central_entry_changed(data: bytes, field: str, value: int) -> bytes:
+    """The zip archive `data` with one field of its first entry's central directory record set
+    to `value`, as one damaged byte there does: "flags" (bit 0 claims encryption), "version"
+    (the zip version needed to extract) or "method" (compression)."""
+    at = data.index(b"PK\x01\x02") + {"version": 6, "flags": 8, "method": 10}[field]
+    return data[:at] + value.to_bytes(2, "little") + data[at + 2 :]
+
+
 def snapshot(root: Path) -> dict[str, str]:
     """Every path under root (symlinks not followed) with its kind and content digest."""
     found = {}

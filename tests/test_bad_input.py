@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from badinput import edited, npy, npy_claiming, snapshot, tiny_model
+from badinput import central_entry_changed, edited, npy, npy_claiming, snapshot, tiny_model
 
 from bs4nn.cli import build_parser, main
 from bs4nn.codegen.export import EXPORT_MANIFEST
@@ -54,6 +54,10 @@ def world(tmp_path_factory, real_data):
     flipped = bytearray(good.read_bytes())
     flipped[200] ^= 0xFF
     (w / "flipped.bs4nn").write_bytes(bytes(flipped))
+    # a damaged central directory that claims what Python's zipfile does not read
+    for name, change in {"encrypted": ("flags", 1), "zip99": ("version", 99)}.items():
+        (w / f"{name}.bs4nn").write_bytes(central_entry_changed(good.read_bytes(), *change))
+    (w / "zipmethod.bs4nn").write_bytes(central_entry_changed(good.read_bytes(), "method", 99))
     models = {
         "nometa": dict(drop=("meta.json",)),
         "nothetas": dict(drop=("thetas.npy",)),
@@ -123,6 +127,8 @@ def world(tmp_path_factory, real_data):
     write_checkpoint(w / "ckkeys.bs4nn.ckpt", cfg, {"epoch": 1}, {})
     write_checkpoint(w / "ckother.bs4nn.ckpt", {**cfg, "seed": 4}, {"epoch": 1}, {})
     write_checkpoint(w / "cknoconfig.bs4nn.ckpt", [1], {}, {})
+    encrypted = central_entry_changed((w / "ckkeys.bs4nn.ckpt").read_bytes(), "flags", 1)
+    (w / "ckencrypted.bs4nn.ckpt").write_bytes(encrypted)
     (w / "cwd").mkdir()
     return w
 
@@ -740,6 +746,13 @@ CASES = [
         "file); delete it and start again without --resume",
     ),
     (
+        "train-resume-encrypted",
+        "train --resume --out {w}/ckencrypted.bs4nn --epochs 1",
+        "bs4nn train: error: checkpoint {w}/ckencrypted.bs4nn.ckpt is unreadable (File "
+        "'meta.npy' is encrypted, password required for extraction); delete it and start again "
+        "without --resume",
+    ),
+    (
         "train-resume-keys",
         "train --resume --out {w}/ckkeys.bs4nn --epochs 1",
         "bs4nn train: error: checkpoint {w}/ckkeys.bs4nn.ckpt is unreadable (KeyError: 'v'); "
@@ -1098,6 +1111,26 @@ CASES = [
         "bs4nn eval: error: model file {w}/flipped.bs4nn is corrupt or truncated (damaged "
         "archive: Bad CRC-32 for file 'meta.json'); copy it again from its source, or re-train / "
         "re-save it",
+    ),
+    (
+        "eval-model-encrypted",
+        "eval {w}/encrypted.bs4nn",
+        "bs4nn eval: error: model file {w}/encrypted.bs4nn is corrupt or truncated (damaged "
+        "archive: File 'meta.json' is encrypted, password required for extraction); copy it "
+        "again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-zip-version",
+        "eval {w}/zip99.bs4nn",
+        "bs4nn eval: error: model file {w}/zip99.bs4nn is corrupt or truncated (damaged "
+        "archive: zip file version 9.9); copy it again from its source, or re-train / re-save it",
+    ),
+    (
+        "eval-model-zip-method",
+        "eval {w}/zipmethod.bs4nn",
+        "bs4nn eval: error: model file {w}/zipmethod.bs4nn is corrupt or truncated (damaged "
+        "archive: That compression method is not supported); copy it again from its source, or "
+        "re-train / re-save it",
     ),
     (
         "eval-model-nometa",

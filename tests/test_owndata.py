@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from badinput import central_entry_changed
 from helpers import run_bs4nn
 
 from bs4nn.trainer.datasets import dataset_fields
@@ -172,6 +173,13 @@ def test_missing_and_foreign_files(tmp_path):
     np.savez(cut, x_train=np.zeros((2, 4), np.uint8))
     cut.write_bytes(cut.read_bytes()[:40])  # a zip cut short
     assert message(cut).startswith(f"dataset {cut} is not a readable .npz file (")
+    locked = tmp_path / "locked.npz"  # a damaged byte claims the entry is encrypted
+    np.savez(locked, x_train=np.zeros((2, 4), np.uint8))
+    locked.write_bytes(central_entry_changed(locked.read_bytes(), "flags", 1))
+    assert message(locked) == (
+        f"dataset {locked} is not a readable .npz file (File 'x_train.npy' is encrypted, password "
+        "required for extraction)"
+    )
 
 
 # ---------------------------------------------------------------- the chain on own data

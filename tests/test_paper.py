@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from badinput import snapshot, tiny_model
+from badinput import central_entry_changed, snapshot, tiny_model
 from helpers import bench_folder
 
 from bs4nn.cli import main
@@ -172,6 +172,18 @@ def test_a_damaged_bnn_file_is_one_error(keep, tmp_path):
         load_bnn(cut)
     assert str(exc.value).startswith(f"BNN file {cut} is unreadable (")
     assert str(exc.value).endswith("); train it again (bs4nn paper --retrain)")
+
+
+def test_a_bnn_file_whose_zip_claims_an_unknown_method_is_one_error(tmp_path):
+    shipped = REPO / "models" / "bnn-mnist-600.npz"
+    damaged = tmp_path / "bnn.npz"
+    damaged.write_bytes(central_entry_changed(shipped.read_bytes(), "method", 99))
+    with pytest.raises(Bs4nnError) as exc:
+        load_bnn(damaged)
+    assert str(exc.value) == (
+        f"BNN file {damaged} is unreadable (That compression method is not supported); train it "
+        "again (bs4nn paper --retrain)"
+    )
 
 
 def test_paper_checks_its_inputs_before_any_work(tmp_path, capsys):

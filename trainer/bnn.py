@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import write_atomic
+from bs4nn.trainer.files import ZIP_DAMAGE, write_atomic
 from bs4nn.trainer.progress import progress_bar
 
 BN_EPS = 1e-4
@@ -201,7 +200,7 @@ def load_bnn(path: str | Path) -> BnnResult:
             for name in ("gamma", "beta", "mean", "var"):
                 setattr(net, name, [z[f"{name}{ly}"] for ly in range(n)])
             return BnnResult(**meta, net=net)
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, KeyError, TypeError, *ZIP_DAMAGE) as exc:
         raise Bs4nnError(
             f"BNN file {path} is unreadable ({exc}); train it again (bs4nn paper --retrain)"
         ) from None

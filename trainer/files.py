@@ -12,6 +12,8 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -22,6 +24,12 @@ from bs4nn.trainer.interrupts import signals_held
 
 CHECK_PATH = "check the path, or choose another"
 CHOOSE_PATH = "choose another path"
+
+# What reading a damaged zip archive (a model file, a checkpoint, an .npz) raises besides
+# OSError: a bad structure or CRC, bad deflate data, an entry cut short, and RuntimeError (of
+# which NotImplementedError is one) for header bits that claim encryption, a compression
+# method or a zip version that zipfile does not read.
+ZIP_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError)
 
 
 @contextlib.contextmanager

@@ -18,7 +18,6 @@ import io
 import json
 import math
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import check_input_file, user_path, write_atomic
+from bs4nn.trainer.files import ZIP_DAMAGE, check_input_file, user_path, write_atomic
 from bs4nn.trainer.presets import DATASETS
 from bs4nn.trainer.semantics import TMAX, binarize, threshold_count
 
@@ -193,13 +192,13 @@ class Model:
         try:
             with zipfile.ZipFile(path) as zf:
                 return _read(zf, path)
-        except zipfile.BadZipFile as exc:
+        except ZIP_DAMAGE as exc:
             with open(path, "rb") as f:
                 head = f.read(4)
             if head != _ZIP_MAGIC:
                 raise Bs4nnError(_foreign(path, "not a zip archive")) from None
             raise Bs4nnError(_corrupt(path, f"damaged archive: {exc}")) from None
-        except (OSError, EOFError, zlib.error) as exc:
+        except OSError as exc:
             raise Bs4nnError(_corrupt(path, f"unreadable: {exc}")) from None
 
 
@@ -457,7 +456,7 @@ def _read_arrays(
         raise Bs4nnError(_corrupt(path, f"the archive lacks {', '.join(missing)}"))
     try:
         values = [_read_array(zf, a) for a in arrays]
-    except (ValueError, TypeError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+    except (ValueError, TypeError, *ZIP_DAMAGE) as exc:
         raise Bs4nnError(_corrupt(path, str(exc))) from None
     for name, arr in zip(arrays, values, strict=True):
         if arr.dtype.kind not in "biuf":

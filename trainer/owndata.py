@@ -11,13 +11,13 @@ name; `test_sha256` fingerprints its test split so a model can check it runs on 
 from __future__ import annotations
 
 import hashlib
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.files import ZIP_DAMAGE
 from bs4nn.trainer.semantics import MAX_INPUTS, MAX_OUTPUTS
 
 SPLIT_KEYS = {
@@ -81,7 +81,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, *ZIP_DAMAGE) as exc:
         raise Bs4nnError(f"dataset {path} is not a readable .npz file ({exc})") from None
 
 

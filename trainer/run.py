@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import json
 import time
-import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ from bs4nn.trainer.datasets import (
 )
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import EvalResult, evaluate
-from bs4nn.trainer.files import user_path, write_atomic
+from bs4nn.trainer.files import ZIP_DAMAGE, user_path, write_atomic
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.resume_hints import start_over
 
@@ -146,7 +144,7 @@ def read_checkpoint(path: Path, config: dict, state: Callable[[dict, dict], T]) 
         with np.load(path) as z:
             meta = json.loads(z["meta"].tobytes().decode())
             arrays = {k: z[k] for k in z.files if k != "meta"}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    except (OSError, ValueError, KeyError, *ZIP_DAMAGE) as exc:
         raise unreadable(exc) from None
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
         raise unreadable("no run settings")
