@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bs4nn.host.defaults import DEFAULT_BAUD, DEFAULT_TIMEOUT_S, DEFAULT_WINDOW, EMULATED_TARGET
+from bs4nn.host.defaults import (
+    DEFAULT_BAUD,
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_WINDOW,
+    EMULATED_TARGET,
+    HOST_RX_BYTES,
+)
 from bs4nn.trainer.files import folder_choices
 from bs4nn.trainer.options import (
     dataset_spec,
@@ -52,7 +58,8 @@ def _device_args(p: argparse.ArgumentParser) -> None:
         "--window",
         type=positive_int,
         default=DEFAULT_WINDOW,
-        help=f"requests kept in flight (default {DEFAULT_WINDOW})",
+        help=f"requests kept in flight (default {DEFAULT_WINDOW}; fewer when the device's "
+        f"receive buffer or {HOST_RX_BYTES:,} bytes of replies would not hold them)",
     )
     p.add_argument(
         "--timeout",

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bs4nn.host import protocol as p
-from bs4nn.host.defaults import DEFAULT_TIMEOUT_S, DEFAULT_WINDOW
+from bs4nn.host.defaults import DEFAULT_TIMEOUT_S, DEFAULT_WINDOW, HOST_RX_BYTES
 from bs4nn.host.transport import Transport, how_to_go_on
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.resume_hints import go_on, nothing_measured_yet
@@ -314,7 +314,8 @@ class Device:
         window: int | None = None,
         noun: str = "image",
     ) -> Iterator[StreamResult]:
-        """Infer every image, keeping up to `window` requests in flight; results in input order.
+        """Infer every image, keeping up to `window` requests in flight (fewer when their replies
+        would not fit in HOST_RX_BYTES); results in input order.
         An image that fits no request form, or whose INFER the device refuses, raises its
         Bs4nnError after the results before it; the results of the images after it are
         dropped. A device that reset, stopped answering or answered out of protocol, or a link
@@ -323,7 +324,9 @@ class Device:
         Messages name an image by `noun` and its index: "image 41" is images[41] (or the image
         of index 41 in `indices`); bench passes test-set indices and "test image"."""
         info = self._need_info()
-        run = _Stream(self, images, indices, window or self.window, info.rx_buffer, noun)
+        reply = p.infer_reply_wire_bytes(info.layer_sizes[-1], info.num_layers)
+        window = min(window or self.window, max(1, HOST_RX_BYTES // reply))
+        run = _Stream(self, images, indices, window, info.rx_buffer, noun)
         while True:
             run.send()
             yield from run.ready()

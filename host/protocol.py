@@ -464,10 +464,23 @@ def parse_info(frame: Frame) -> InfoReply:
     )
 
 
+def infer_body_bytes(n_output: int, n_layers: int) -> int:
+    """Length of an INFER reply body: label, flags, decision step, the outputs' steps, spikes
+    per layer and the counter."""
+    return 4 + 2 * n_output + 2 * (n_layers + 1) + 4
+
+
+def infer_reply_wire_bytes(n_output: int, n_layers: int) -> int:
+    """The most bytes one INFER reply takes on the wire: its frame, the COBS overhead (a byte,
+    and one more per 254) and the delimiter."""
+    raw = HEADER + infer_body_bytes(n_output, n_layers) + CRC_BYTES
+    return raw + 1 + raw // 254 + 1
+
+
 def parse_infer(frame: Frame, n_output: int, n_layers: int) -> InferReply:
     """INFER reply; the body length depends on the model (from the INFO reply)."""
     b = frame.body
-    expected = 4 + 2 * n_output + 2 * (n_layers + 1) + 4
+    expected = infer_body_bytes(n_output, n_layers)
     if len(b) != expected:
         raise ProtocolError(f"INFER reply has {len(b)} bytes, expected {expected}")
     label, flags, step = struct.unpack_from("<BBH", b, 0)

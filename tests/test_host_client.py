@@ -469,6 +469,22 @@ def test_requests_in_flight_never_overrun_the_reported_buffer(
     check_against_reference(results, intmodel, images)
 
 
+def test_a_window_is_no_larger_than_the_host_holds_replies_of(intmodel, images):
+    """The host reads no reply while it sends a window's requests: 1000 requests in flight
+    would leave 41,000 reply bytes unread, and a flow-controlled device blocked writing them
+    stops reading requests (the host's write timed out after 5 s). 4096 bytes hold 99 replies
+    of 41 bytes (34-byte body, 3-byte header, CRC, COBS byte, delimiter)."""
+    assert p.infer_reply_wire_bytes(10, 2) == 41
+    many = np.tile(images, (25, 1))
+    with FakeDevice(intmodel) as fake:
+        dev = _SendSpy(SerialTransport(fake.port), timeout=2.0, window=len(many))
+        dev.handshake()
+        results = list(dev.stream(many))
+    assert max(dev.unanswered_at_send) == 98
+    assert dev.stats.resends == 0
+    check_against_reference(results, intmodel, many)
+
+
 def test_window_below_one_is_refused():
     with pytest.raises(ValueError, match=whole("window must be at least 1")):
         Device(None, window=0)
