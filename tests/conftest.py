@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bs4nn.trainer import datasets
+from bs4nn.trainer.fetch import fetch
 from bs4nn.trainer.presets import DATASETS
 
 
@@ -33,7 +34,7 @@ def real_data() -> dict[tuple[str, str], Path]:
     found = {}
     for name in DATASETS:
         if any(_good_copy(name, fname) is None for fname in datasets.ALL_FILES):
-            datasets.fetch(name)
+            fetch(name)
         for fname in datasets.ALL_FILES:
             path = _good_copy(name, fname)
             assert path is not None, f"{name}/{fname} still missing after the fetch"

