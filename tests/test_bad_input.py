@@ -1585,8 +1585,8 @@ CASES = [
     (
         "paper-models-file",
         "paper --models {w}/afile --only fig1",
-        "bs4nn paper: error: argument --models: no folder '{w}/afile'; give an existing "
-        "folder (see `bs4nn paper --help`)",
+        "bs4nn paper: error: argument --models: '{w}/afile' is a file, not a folder; give an "
+        "existing folder (see `bs4nn paper --help`)",
     ),
     # ---- datasets
     (
@@ -1610,8 +1610,8 @@ CASES = [
     (
         "sweep-data-dir-file",
         "sweep --model {w}/good.bs4nn --port /dev/nonexist --data-dir {w}/afile",
-        "bs4nn sweep: error: argument --data-dir: no folder '{w}/afile'; give an existing folder "
-        "(see `bs4nn sweep --help`)",
+        "bs4nn sweep: error: argument --data-dir: '{w}/afile' is a file, not a folder; give an "
+        "existing folder (see `bs4nn sweep --help`)",
     ),
     (
         "export-data-dir-missing",

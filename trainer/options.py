@@ -119,7 +119,12 @@ def given_options(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]
 def existing_dir(text: str) -> str:
     """A folder that exists (where data is read from: a typo must not fall back elsewhere)."""
     path(text)  # "" would be the current folder
-    if not Path(text).expanduser().is_dir():
+    folder = Path(text).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a file, not a folder; give an existing folder"
+        )
+    if not folder.is_dir():
         raise argparse.ArgumentTypeError(f"no folder {text!r}; give an existing folder")
     return text
 
