@@ -147,6 +147,11 @@ def _write_tree(out: Path, intmodel: IntModel, target: str, fp: Footprint, comma
 
 def read_manifest(out_dir: str | Path) -> dict:
     path = Path(out_dir) / EXPORT_MANIFEST
+    if not Path(out_dir).exists():
+        raise Bs4nnError(
+            f"export folder {out_dir} not found; check the path, or run "
+            "`bs4nn export MODEL --out DIR` first"
+        )
     if not path.is_file():
         raise Bs4nnError(
             f"{out_dir} is not a bs4nn export (no {EXPORT_MANIFEST}); "

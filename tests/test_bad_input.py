@@ -1752,7 +1752,7 @@ CASES = [
     (
         "build-missing",
         "build {w}/nowhere",
-        "bs4nn build: error: {w}/nowhere is not a bs4nn export (no bs4nn_export.json); run "
+        "bs4nn build: error: export folder {w}/nowhere not found; check the path, or run "
         "`bs4nn export MODEL --out DIR` first",
     ),
     (
