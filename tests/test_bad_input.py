@@ -567,26 +567,38 @@ CASES = [
     (
         "train-gamma-nan",
         "train --gamma nan",
-        "bs4nn train: error: argument --gamma: expected a finite number of at least 0, got 'nan' "
-        "(see `bs4nn train --help`)",
+        "bs4nn train: error: argument --gamma: expected a margin in steps from 0 to 256, got "
+        "'nan' (see `bs4nn train --help`)",
     ),
     (
         "train-gamma-neg",
         "train --gamma -1",
-        "bs4nn train: error: argument --gamma: expected a finite number of at least 0, got '-1' "
-        "(see `bs4nn train --help`)",
+        "bs4nn train: error: argument --gamma: expected a margin in steps from 0 to 256, got "
+        "'-1' (see `bs4nn train --help`)",
     ),
     (
         "train-tie-lead-neg",
         "train --tie-lead -1",
-        "bs4nn train: error: argument --tie-lead: expected a finite number of at least 0, got "
+        "bs4nn train: error: argument --tie-lead: expected a lead in steps from 0 to 255, got "
         "'-1' (see `bs4nn train --help`)",
     ),
     (
         "train-tie-lead-inf",
         "train --tie-lead inf",
-        "bs4nn train: error: argument --tie-lead: expected a finite number of at least 0, got "
+        "bs4nn train: error: argument --tie-lead: expected a lead in steps from 0 to 255, got "
         "'inf' (see `bs4nn train --help`)",
+    ),
+    (
+        "train-gamma-beyond-the-steps",
+        "train --gamma 300",
+        "bs4nn train: error: argument --gamma: expected a margin in steps from 0 to 256, got "
+        "'300' (see `bs4nn train --help`)",
+    ),
+    (
+        "train-tie-lead-beyond-the-steps",
+        "train --tie-lead 999",
+        "bs4nn train: error: argument --tie-lead: expected a lead in steps from 0 to 255, got "
+        "'999' (see `bs4nn train --help`)",
     ),
     (
         "train-clip-neg",

@@ -582,6 +582,18 @@ def test_each_range_takes_its_bounds_and_refuses_the_next_number():
             "1,255.01",
             "expected comma-separated mean decision steps above 0 and at most 255, got '1,255.01'",
         ),
+        (
+            options.margin_steps,  # --gamma: the silent label's target tmax - gamma is a step
+            "256",
+            "256.5",
+            "expected a margin in steps from 0 to 256, got '256.5'",
+        ),
+        (
+            options.lead_steps,  # --tie-lead: a longer lead than the last step gives step 0 too
+            "255",
+            "255.5",
+            "expected a lead in steps from 0 to 255, got '255.5'",
+        ),
     ):
         assert parse(bound) in (float(bound), [float(bound)])
         with pytest.raises(argparse.ArgumentTypeError) as exc:

@@ -9,6 +9,8 @@ from bs4nn.trainer.files import folder_choices
 from bs4nn.trainer.options import (
     dataset_spec,
     existing_dir,
+    lead_steps,
+    margin_steps,
     mean_step,
     nonnegative_float,
     nonnegative_int,
@@ -17,7 +19,7 @@ from bs4nn.trainer.options import (
     positive_int,
 )
 from bs4nn.trainer.presets import PRESETS, VAL_SIZE
-from bs4nn.trainer.semantics import LAST_STEP
+from bs4nn.trainer.semantics import LAST_STEP, TMAX
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -98,15 +100,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--gamma",
-        type=nonnegative_float,
-        help="Eq. 6 target margin in steps (default: the preset's, 1 in the paper)",
+        type=margin_steps,
+        help=f"Eq. 6 target margin in steps, 0 to {TMAX} (default: the preset's, 1 in the paper)",
     )
     p.add_argument(
         "--tie-lead",
-        type=nonnegative_float,
+        type=lead_steps,
         metavar="STEPS",
         help="a label tied with another output at the first output step gets the "
-        "target tau - STEPS (0 = off, the paper; default: the preset's)",
+        f"target tau - STEPS, 0 to {LAST_STEP} (0 = off, the paper; default: the preset's)",
     )
     p.add_argument(
         "--clip",

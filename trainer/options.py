@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from bs4nn.trainer.presets import DATASETS, is_own_data
-from bs4nn.trainer.semantics import LAST_STEP
+from bs4nn.trainer.semantics import LAST_STEP, TMAX
 
 
 def _int(text: str, least: int, what: str) -> int:
@@ -73,6 +73,20 @@ def mean_step(text: str) -> float:
         f"a mean decision step from 0 to {LAST_STEP}",
         zero_allowed=True,
         most=float(LAST_STEP),
+    )
+
+
+def margin_steps(text: str) -> float:
+    """The Eq. 6 target margin gamma, in steps: from 0 to TMAX (a silent label's target is
+    TMAX - gamma, a step only down to 0)."""
+    return _float(text, f"a margin in steps from 0 to {TMAX}", zero_allowed=True, most=float(TMAX))
+
+
+def lead_steps(text: str) -> float:
+    """The tie lead, in steps: from 0 to the last step (a tied label fires at a step up to it,
+    and its target is that step less the lead, at least 0: a longer lead changes nothing)."""
+    return _float(
+        text, f"a lead in steps from 0 to {LAST_STEP}", zero_allowed=True, most=float(LAST_STEP)
     )
 
 
