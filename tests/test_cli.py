@@ -1,3 +1,5 @@
+import errno
+import os
 import subprocess
 import sys
 import time
@@ -625,6 +627,36 @@ def test_own_data_that_is_not_there_is_refused_while_the_command_line_is_parsed(
         with pytest.raises(argparse.ArgumentTypeError) as exc:
             dataset_spec(str(missing))
         assert str(exc.value) == f"no file or folder {str(missing)!r}"
+
+
+@pytest.mark.parametrize(
+    ("error", "strerror", "advice"),
+    [
+        (errno.ENOSPC, "No space left on device", "free space on the disk, or choose another path"),
+        (
+            errno.EDQUOT,
+            "Disk quota exceeded",
+            "free space within your quota, or choose another path",
+        ),
+        (errno.EIO, "Input/output error", "check the path, or choose another"),
+    ],
+    ids=["disk-full", "quota-full", "other"],
+)
+def test_a_write_that_finds_no_room_says_to_free_space(
+    tmp_path, monkeypatch, error, strerror, advice
+):
+    from bs4nn.trainer.errors import Bs4nnError
+    from bs4nn.trainer.files import write_json
+
+    def fail(fd):
+        raise OSError(error, strerror)
+
+    monkeypatch.setattr(os, "fsync", fail)  # where a full disk or quota shows at the latest
+    path = tmp_path / "report.json"
+    with pytest.raises(Bs4nnError) as exc:
+        write_json(path, {"a": 1})
+    assert str(exc.value) == f"cannot write {path}: {strerror}; {advice}"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_output_file_named_dot_dot_is_a_folder_even_where_none_is(tmp_path):

@@ -234,7 +234,8 @@ def test_a_full_disk_names_the_export_folder(tmp_path, monkeypatch):
     with pytest.raises(Bs4nnError) as exc:
         export_firmware(IntModel.from_model(random_model([784, 8, 10], seed=1)), out)
     assert str(exc.value) == (
-        f"cannot write {out}: No space left on device; check the path, or choose another"
+        f"cannot write {out}: No space left on device; free space on the disk, or choose another "
+        "path"
     )
     assert list(tmp_path.iterdir()) == []
 

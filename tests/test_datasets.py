@@ -418,7 +418,7 @@ def test_a_fetch_that_cannot_write_leaves_no_folder(isolated, no_sources, tmp_pa
         fetch("mnist", new)
     assert str(exc.value) == (
         f"cannot write {new / 'mnist' / 'train-images-idx3-ubyte.gz'}: No space left on device; "
-        "check the path, or choose another"
+        "free space on the disk, or choose another path"
     )
     assert not (tmp_path / "new").exists()  # made for the fetch, nothing written into it
 

@@ -447,8 +447,8 @@ def test_a_report_that_cannot_be_written_leaves_the_earlier_one(
         with pytest.raises(Bs4nnError) as exc:
             bench(model_path, fake, tmp_path, limit=3, resume=True)
     assert str(exc.value) == (
-        f"cannot write {tmp_path / 'report.json'}: No space left on device; check the path, "
-        "or choose another"
+        f"cannot write {tmp_path / 'report.json'}: No space left on device; free space on the "
+        "disk, or choose another path"
     )
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix != ".csv"} == kept
     assert "report.json" in kept and "confusion.png" in kept
@@ -1011,7 +1011,8 @@ def test_a_full_disk_names_the_per_image_csv():
     with pytest.raises(Bs4nnError) as exc:
         RecordWriter(full, append=False)
     assert str(exc.value) == (
-        "cannot write /dev/full: No space left on device; check the path, or choose another"
+        "cannot write /dev/full: No space left on device; free space on the disk, or choose "
+        "another path"
     )
 
 

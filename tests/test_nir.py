@@ -141,7 +141,8 @@ def test_a_graph_that_cannot_be_written_leaves_nothing(small, tmp_path, monkeypa
     with pytest.raises(Bs4nnError) as exc:
         write_nir(small, path)
     assert str(exc.value) == (
-        f"cannot write {path}: No space left on device; check the path, or choose another"
+        f"cannot write {path}: No space left on device; free space on the disk, or choose "
+        "another path"
     )
     assert list(tmp_path.iterdir()) == []
 

@@ -332,7 +332,8 @@ def test_a_plot_that_cannot_be_written_leaves_the_earlier_one(tmp_path, monkeypa
     with pytest.raises(Bs4nnError) as exc:
         save(fig, path)
     assert str(exc.value) == (
-        f"cannot write the plot {path}: No space left on device; check the path, or choose another"
+        f"cannot write the plot {path}: No space left on device; free space on the disk, or "
+        "choose another path"
     )
     assert path.read_bytes() == before and sorted(tmp_path.iterdir()) == [path]
 
@@ -367,5 +368,8 @@ def test_cli_eval_plots_that_fail_half_way_leave_the_folder_as_it_was(
     assert (
         capsys.readouterr()
         .err.splitlines()[-1]
-        .endswith("output_steps.png: No space left on device; check the path, or choose another")
+        .endswith(
+            "output_steps.png: No space left on device; free space on the disk, or choose "
+            "another path"
+        )
     )

@@ -6,6 +6,7 @@ one Bs4nnError naming the path and what to do.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -30,6 +31,9 @@ CHOOSE_PATH = "choose another path"
 # which NotImplementedError is one) for header bits that claim encryption, a compression
 # method or a zip version that zipfile does not read.
 ZIP_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError)
+# a write that found the disk, or the user's quota on it, full: what to do instead of checking
+# the path
+FREE_SPACE = {errno.ENOSPC: "free space on the disk", errno.EDQUOT: "free space within your quota"}
 
 
 @contextlib.contextmanager
@@ -42,7 +46,10 @@ def user_path(path: str | Path, doing: str, advice: str = CHECK_PATH) -> Iterato
 
 
 def reason(exc: OSError, advice: str = CHECK_PATH) -> str:
-    """`strerror; advice`: what an OSError on a user path says (by default: check the path)."""
+    """`strerror; advice`: what an OSError on a user path says (by default: check the path, or,
+    when the disk or the quota is full, free space)."""
+    if advice == CHECK_PATH and exc.errno in FREE_SPACE:
+        advice = f"{FREE_SPACE[exc.errno]}, or {CHOOSE_PATH}"
     return f"{exc.strerror or exc}; {advice}"
 
 
