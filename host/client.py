@@ -520,9 +520,16 @@ class _Stream:
         if isinstance(reply, p.ErrorReply):
             self._refused(pend, reply)
             return
-        if not isinstance(reply, p.InferReply):
-            raise Bs4nnError(f"the device answered INFER with {type(reply).__name__}")
         del self.inflight[reply.seq]
+        if not isinstance(reply, p.InferReply):
+            self._give_up(
+                pend.index,
+                Bs4nnError(
+                    f"the device answered INFER of {self.name(pend.index)} with "
+                    f"{type(reply).__name__}"
+                ),
+            )
+            return
         self.progress(now)
         if self.probe is None and any(o.sent_at < pend.sent_at for o in self.inflight.values()):
             self.probe_due = True  # the device answers in order: an earlier one was lost
@@ -573,8 +580,8 @@ class _Stream:
 
     def _give_up(self, index: int, error: Bs4nnError) -> None:
         """Image `index` (in `order`) will not be measured (it fits no request form, or the
-        device refused its INFER): nothing more is sent, and `error` is raised in its turn,
-        once the results before it are handed over."""
+        device refused its INFER or answered it with another reply): nothing more is sent, and
+        `error` is raised in its turn, once the results before it are handed over."""
         self.done[index] = error
         self.exhausted = True
         self.held = None

@@ -542,6 +542,30 @@ def test_an_infer_the_device_refuses_is_named_not_resent(intmodel, images):
     assert dev.stats.error_replies == 2 and dev.stats.resends == 0
 
 
+def test_an_infer_answered_with_another_reply_names_the_image(intmodel, images):
+    # image 0's reply is lost and image 1's INFER answered with a RESET reply: image 0 is sent
+    # again and handed back, then the error names image 1, as a refused INFER does
+    with FakeDevice(intmodel, Faults(drop_replies={1})) as fake:
+        real = fake._infer
+
+        def reset_reply_to_the_second(frame):
+            if fake.infer_requests != 1:
+                return real(frame)
+            fake.infer_requests += 1
+            fake._write(dp.reset_reply(frame.seq))
+
+        fake._infer = reset_reply_to_the_second
+        dev = connect(fake, timeout=0.3, window=3)
+        dev.handshake()
+        got = []
+        with pytest.raises(Bs4nnError) as exc:
+            for r in dev.stream(images[:6], noun="test image"):
+                got.append(r)
+    check_against_reference(got, intmodel, images[:1])
+    assert str(exc.value) == "the device answered INFER of test image 1 with ResetReply"
+    assert fake.infer_requests == 4  # images 0, 1, 2, then 0 again; nothing after image 1's
+
+
 def test_results_before_an_infer_the_device_refuses_are_handed_back_first(intmodel, images):
     # image 0's reply is lost and image 1 refused with BAD_ARG: image 0 is sent again and
     # handed back, then image 1's error is raised (it was raised at once, image 0 lost)
