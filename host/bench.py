@@ -131,7 +131,7 @@ def run_bench(
             link = {
                 "kind": conn.kind,
                 "where": conn.where,
-                "window": conn.device.window,
+                "window_asked": conn.device.window,  # window_used (in the stats): the real one
                 "device_rx_buffer": info.rx_buffer,  # 0: flow-controlled
                 "infer_bitmap": conn.device.bitmap,  # None: never the shortest form, never tried
                 **asdict(conn.device.stats),

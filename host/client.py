@@ -53,6 +53,9 @@ class LinkStats:
     resends: int = 0
     error_replies: int = 0
     recoveries: int = 0  # INFO probes after a timeout
+    # the most INFER requests in flight at once: the window the streams used (the one asked,
+    # cut to the replies HOST_RX_BYTES hold and to the requests the device's buffer holds)
+    window_used: int = 0
 
 
 @dataclass(frozen=True)
@@ -441,6 +444,7 @@ class _Stream:
             pend.wire_bytes = dev._send(pend.wire)
             self.inflight[pend.seq] = pend
             self.order.append(pend.index)
+            dev.stats.window_used = max(dev.stats.window_used, len(self.inflight))
 
     def name(self, index: int) -> str:
         """Image `index` as messages name it: "image 41", "test image 41"."""

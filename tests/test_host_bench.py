@@ -287,6 +287,32 @@ def test_a_run_that_starts_over_gives_the_command_that_would_have_resumed(
     assert f"\nstarting over: {said}\n" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("window", "rx_buffer", "limit", "used"),
+    [
+        # the replies of 99 requests (41 bytes each for a 784-32-10 model) fill HOST_RX_BYTES
+        (1000, 0, 120, 99),
+        # a 64-byte receive buffer holds no whole request: one at a time
+        (2, 64, 5, 1),
+    ],
+    ids=["host-rx-bytes", "device-rx-buffer"],
+)
+def test_the_report_says_the_window_used_beside_the_one_asked(
+    model_path, intmodel, tmp_path, window, rx_buffer, limit, used
+):
+    with FakeDevice(intmodel, rx_buffer=rx_buffer) as fake:
+        run_bench(
+            model_path,
+            link=DeviceLink(port=fake.port, timeout=2.0, window=window),
+            out_dir=tmp_path,
+            progress=False,
+            quiet=True,
+            limit=limit,
+        )
+    link = json.loads((tmp_path / "report.json").read_text())["link"]
+    assert (link["window_asked"], link["window_used"]) == (window, used)
+
+
 def test_bench_report_matches_reference(model_path, intmodel, mnist, tmp_path):
     images, labels = mnist
     ref = reference_batch(intmodel, images)
@@ -315,7 +341,8 @@ def test_bench_report_matches_reference(model_path, intmodel, mnist, tmp_path):
     ]
     assert sum(f["images"] for f in report["counter_by_input_spikes"]) == N
     assert report["link"]["kind"] == "serial" and report["link"]["resends"] == 0
-    assert report["link"]["infer_bitmap"] is True and report["link"]["window"] == 2
+    assert report["link"]["infer_bitmap"] is True
+    assert (report["link"]["window_asked"], report["link"]["window_used"]) == (2, 2)
     assert report["wire_bytes_per_image"] > 0 and report["images_per_s"] > 0
     assert csv_indices(tmp_path / "images.csv") == list(range(N))
     for name in (
