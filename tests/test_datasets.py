@@ -431,14 +431,25 @@ def test_a_fetch_into_the_user_cache_that_cannot_write_says_how_to_choose_anothe
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "new" / "xdg"))
     cache = datasets.user_cache_dir()
 
-    def disk_full(fd):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def fails(error, strerror):
+        def fsync(fd):
+            raise OSError(error, strerror)
 
-    monkeypatch.setattr(os, "fsync", disk_full)
+        return fsync
+
+    monkeypatch.setattr(os, "fsync", fails(errno.ENOSPC, "No space left on device"))
     with pytest.raises(Bs4nnError) as exc:
         fetch("mnist")
     assert str(exc.value) == (
         f"cannot write {cache / 'mnist' / 'train-images-idx3-ubyte.gz'}: No space left on device; "
+        "free space on the disk, or choose another folder with --data-dir"
+    )
+    assert not (tmp_path / "new").exists()
+    monkeypatch.setattr(os, "fsync", fails(errno.EIO, "Input/output error"))
+    with pytest.raises(Bs4nnError) as exc:
+        fetch("mnist")
+    assert str(exc.value) == (
+        f"cannot write {cache / 'mnist' / 'train-images-idx3-ubyte.gz'}: Input/output error; "
         "check the path, or choose another folder with --data-dir"
     )
     assert not (tmp_path / "new").exists()

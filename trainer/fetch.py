@@ -28,7 +28,6 @@ from bs4nn.trainer.fetch_sources import (
     sources,
 )
 from bs4nn.trainer.files import (
-    CHECK_PATH,
     CHOOSE_PATH,
     check_output,
     made_for,
@@ -72,9 +71,8 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
                 bad.unlink()
     if data_dir is None:  # a path the user did not give: say which option gives another
         where, choose = "the user cache", "choose another folder with --data-dir"
-        check_path = f"check the path, or {choose}"
     else:
-        where, choose, check_path = "--data-dir", CHOOSE_PATH, CHECK_PATH
+        where, choose = "--data-dir", CHOOSE_PATH
     if todo:  # before any download
         check_output(root / name, where, folder=True, choose=choose)
     result = FetchResult(root, good, {}, [])
@@ -85,7 +83,7 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
             if not todo:
                 break
             for fname, (blob, gz) in source(name, todo, log).items():
-                _store(root, name, fname, blob, gz, check_path)
+                _store(root, name, fname, blob, gz, choose)
                 result.fetched[fname] = label
             todo = [f for f in todo if f not in result.fetched]
     if todo:
@@ -144,10 +142,11 @@ def _advice(name: str, root: Path, log: list[Miss]) -> str:
     return f"{bad} held no good copy, so {advice}" if bad else advice
 
 
-def _store(root: Path, name: str, fname: str, blob: bytes, gz: bool, advice: str) -> None:
-    """Write a verified copy in `root`; `advice` ends the message of an error writing it."""
+def _store(root: Path, name: str, fname: str, blob: bytes, gz: bool, choose: str) -> None:
+    """Write a verified copy in `root`; the message of an error writing it ends with `choose`,
+    how to give another folder."""
     dest = root / name / (fname + (".gz" if gz else ""))
-    with user_path(dest, "write", advice):
+    with user_path(dest, "write", choose=choose):
         write_atomic(dest, blob)
     # a bad copy in the other form would shadow or confuse: remove it
     other = root / name / (fname if gz else fname + ".gz")

@@ -37,19 +37,25 @@ FREE_SPACE = {errno.ENOSPC: "free space on the disk", errno.EDQUOT: "free space 
 
 
 @contextlib.contextmanager
-def user_path(path: str | Path, doing: str, advice: str = CHECK_PATH) -> Iterator[None]:
-    """`with user_path(p, "write"):` - an OSError inside becomes `cannot write p: reason`."""
+def user_path(
+    path: str | Path, doing: str, advice: str | None = None, choose: str = CHOOSE_PATH
+) -> Iterator[None]:
+    """`with user_path(p, "write"):` - an OSError inside becomes `cannot write p: reason` (see
+    `reason` for `advice` and `choose`)."""
     try:
         yield
     except OSError as exc:
-        raise Bs4nnError(f"cannot {doing} {path}: {reason(exc, advice)}") from None
+        raise Bs4nnError(f"cannot {doing} {path}: {reason(exc, advice, choose)}") from None
 
 
-def reason(exc: OSError, advice: str = CHECK_PATH) -> str:
-    """`strerror; advice`: what an OSError on a user path says (by default: check the path, or,
-    when the disk or the quota is full, free space)."""
-    if advice == CHECK_PATH and exc.errno in FREE_SPACE:
-        advice = f"{FREE_SPACE[exc.errno]}, or {CHOOSE_PATH}"
+def reason(exc: OSError, advice: str | None = None, choose: str = CHOOSE_PATH) -> str:
+    """`strerror; advice`: what an OSError on a user path says. Without `advice`: check the
+    path, or `choose` (how to give another path), or, when the disk or the quota is full, free
+    space, or `choose`."""
+    if advice is None and exc.errno in FREE_SPACE:
+        advice = f"{FREE_SPACE[exc.errno]}, or {choose}"
+    elif advice is None:  # not "choose another path" after "the path"
+        advice = CHECK_PATH if choose == CHOOSE_PATH else f"check the path, or {choose}"
     return f"{exc.strerror or exc}; {advice}"
 
 
