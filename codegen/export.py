@@ -152,6 +152,11 @@ def read_manifest(out_dir: str | Path) -> dict:
             f"export folder {out_dir} not found; check the path, or run "
             "`bs4nn export MODEL --out DIR` first"
         )
+    if not Path(out_dir).is_dir():
+        raise Bs4nnError(
+            f"export folder {out_dir} is a file, not a folder; give the DIR of "
+            "`bs4nn export MODEL --out DIR`"
+        )
     if not path.is_file():
         raise Bs4nnError(
             f"{out_dir} is not a bs4nn export (no {EXPORT_MANIFEST}); "

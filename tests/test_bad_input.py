@@ -1776,8 +1776,8 @@ CASES = [
     (
         "build-file",
         "build {w}/afile",
-        "bs4nn build: error: {w}/afile is not a bs4nn export (no bs4nn_export.json); run `bs4nn "
-        "export MODEL --out DIR` first",
+        "bs4nn build: error: export folder {w}/afile is a file, not a folder; give the DIR of "
+        "`bs4nn export MODEL --out DIR`",
     ),
     (
         "build-manifest-junk",
