@@ -213,7 +213,7 @@ class Device:
                         "(`bs4nn export` then `bs4nn build`)"
                     )
                 if not isinstance(reply, expect):
-                    raise Bs4nnError(f"the device answered {what} with {type(reply).__name__}")
+                    raise Bs4nnError(f"the device answered {what} with {p.reply_name(reply)}")
                 return reply
             self.stats.resends += 1
         raise self._no_valid_reply(what)
@@ -530,7 +530,7 @@ class _Stream:
                 pend.index,
                 Bs4nnError(
                     f"the device answered INFER of {self.name(pend.index)} with "
-                    f"{type(reply).__name__}"
+                    f"{p.reply_name(reply)}"
                 ),
             )
             return

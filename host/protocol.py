@@ -418,6 +418,18 @@ class ErrorReply:
 Reply = InfoReply | InferReply | ThresholdsReply | ResetReply | ErrorReply
 
 
+def reply_name(reply: Reply) -> str:
+    """The protocol's name of the type of `reply`, with its article: what a message about an
+    unexpected reply says ("the device answered RESET with a THRESHOLDS reply")."""
+    return {
+        InfoReply: "an INFO reply",
+        InferReply: "an INFER reply",
+        ThresholdsReply: "a THRESHOLDS reply",
+        ResetReply: "a RESET reply",
+        ErrorReply: "an ERROR reply",
+    }[type(reply)]
+
+
 def _name(data: bytes, pos: int) -> tuple[str, int]:
     n = data[pos]
     text = data[pos + 1 : pos + 1 + n]

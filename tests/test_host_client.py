@@ -562,8 +562,26 @@ def test_an_infer_answered_with_another_reply_names_the_image(intmodel, images):
             for r in dev.stream(images[:6], noun="test image"):
                 got.append(r)
     check_against_reference(got, intmodel, images[:1])
-    assert str(exc.value) == "the device answered INFER of test image 1 with ResetReply"
+    assert str(exc.value) == "the device answered INFER of test image 1 with a RESET reply"
     assert fake.infer_requests == 4  # images 0, 1, 2, then 0 again; nothing after image 1's
+
+
+def test_a_request_answered_with_another_reply_names_the_protocols_reply_type(intmodel):
+    with FakeDevice(intmodel) as fake:
+        real = fake._handle
+
+        def thresholds_reply_to_reset(encoded):
+            frame = p.parse_frame(encoded)
+            if frame.type != p.RESET:
+                return real(encoded)
+            fake._write(dp.thresholds_reply(frame.seq, fake.thresholds))
+
+        fake._handle = thresholds_reply_to_reset
+        dev = connect(fake, timeout=0.3)
+        dev.handshake()
+        with pytest.raises(Bs4nnError) as exc:
+            dev.reset()
+    assert str(exc.value) == "the device answered RESET with a THRESHOLDS reply"
 
 
 def test_results_before_an_infer_the_device_refuses_are_handed_back_first(intmodel, images):
