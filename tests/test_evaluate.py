@@ -83,6 +83,25 @@ def test_evaluate_figures():
     assert "accuracy (strict decision)   25.00%" in res.format_text()
 
 
+def test_tie_rate_counts_decisions_where_several_outputs_fired():
+    # images 0-2: two, three, two outputs fire at step 0 (ties); image 3: fallback, no output
+    # fired (not a tie); image 4 [255, 255, 0, 0]: o0 = 0, o1 = 2, o2 = -2 -> o1 alone
+    images = np.vstack([IMAGES, [[255, 255, 0, 0]]]).astype(np.uint8)
+    res = evaluate(model_from_arrays(NET, [1.0], [1.0]), images, np.array([1, 2, 1, 2, 1]))
+    assert (res.tie_rate, res.fallback_rate) == (0.6, 0.2)
+    assert (res.accuracy, res.accuracy_tie_inclusive) == (0.4, 0.8)
+    assert res.to_dict()["tie_rate"] == 0.6
+    assert "\nfallback decisions           20.00%\ntied decisions               60.00%\n" in (
+        res.format_text()
+    )
+    assert res.accuracy_text() == (
+        "40.00% (strict), 80.00% (tie-inclusive; 60.00% of decisions tied)"
+    )
+    # K = 2: only o1 reaches its count (image 0 and 4, alone); the rest fall back: no ties
+    res = evaluate(model_from_arrays(NET, [1.0], [2.0]), images, np.array([1, 2, 1, 2, 1]))
+    assert (res.tie_rate, res.fallback_rate) == (0.0, 0.6)
+
+
 def test_evaluate_rejects_bad_input():
     m = model_from_arrays(NET, [1.0], [1.0])
     with pytest.raises(Bs4nnError, match="label 3 does not exist in a model with 3 outputs"):

@@ -16,7 +16,7 @@ from bs4nn.trainer import kernels
 from bs4nn.trainer.calibrate import accuracy_with_thresholds
 from bs4nn.trainer.datasets import load_dataset, train_val_split
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import layout
+from bs4nn.trainer.evaluate import evaluate, layout
 from bs4nn.trainer.kernels import LearningRule
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.run import checkpoint_path, read_checkpoint, write_checkpoint
@@ -359,6 +359,11 @@ def test_cli_train_tiny_then_eval(tmp_path, data_dir, capsys):
     images, labels = load_dataset("mnist", "test", data_dir=data_dir)
     board = reference_batch(IntModel.from_model(m), images).labels
     assert m.metrics["test_accuracy"] == float((board == labels).mean())
+    ev = evaluate(m, images, labels)
+    assert (
+        f"test accuracy {100 * ev.accuracy:.2f}% (strict), {100 * ev.accuracy_tie_inclusive:.2f}% "
+        f"(tie-inclusive; {100 * ev.tie_rate:.2f}% of decisions tied); saved {out}\n"
+    ) in text
     assert main(["train", "--theta", "1", "--theta", "2", "--theta", "3", "--out", str(out)]) == 2
     assert "give --theta once (all layers) or 2 times" in capsys.readouterr().err
     assert main(["train", "--clip", "1", "--clip", "-1", "--out", str(out)]) == 2

@@ -162,7 +162,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e = subparsers.add_parser(
         "eval",
         help="evaluate a model on the test set",
-        description="Accuracy (strict and tie-inclusive decision), mean "
+        description="Accuracy (strict and tie-inclusive decision), tied decisions, mean "
         "response time, spikes per layer, per-class output "
         "firing times, confusion matrix.",
     )

@@ -156,6 +156,7 @@ class EvalResult:
     accuracy_tie_inclusive: float  # correct when the label's output is among the earliest
     mean_decision_step: float  # mean response time in steps
     fallback_rate: float  # share of images decided by the t = 255 fallback
+    tie_rate: float  # share of images decided at a step where more than one output fired
     mean_spikes: list[float]  # per layer [input, hidden..., output], up to the decision
     per_class_mean_decision_step: list[float]  # by true class
     # [true class][output neuron]: mean firing step when simulated to the end (256 = silent)
@@ -187,6 +188,14 @@ class EvalResult:
         write_json(path, self.to_dict(), indent=1)
         return path
 
+    def accuracy_text(self) -> str:
+        """The accuracies on one line, as `bs4nn train` ends: a tie-inclusive figure far above
+        the strict one comes with many tied decisions."""
+        return (
+            f"{100 * self.accuracy:.2f}% (strict), {100 * self.accuracy_tie_inclusive:.2f}% "
+            f"(tie-inclusive; {100 * self.tie_rate:.2f}% of decisions tied)"
+        )
+
     def format_text(self) -> str:
         lines = [
             f"model {self.model_hash[:16]}  dataset {self.dataset} {self.split}  n={self.n}",
@@ -194,6 +203,7 @@ class EvalResult:
             f"accuracy (tie-inclusive)     {100 * self.accuracy_tie_inclusive:.2f}%",
             f"mean response time           {self.mean_decision_step:.2f} steps",
             f"fallback decisions           {100 * self.fallback_rate:.2f}%",
+            f"tied decisions               {100 * self.tie_rate:.2f}%",
             "mean spikes to the decision  "
             + " / ".join(f"{s:.1f}" for s in self.mean_spikes)
             + "  (input / hidden... / output)",
@@ -223,6 +233,12 @@ def _class_means(values: np.ndarray, labels: np.ndarray, n_cls: int) -> np.ndarr
         if sel.any():
             out[c] = values[sel].mean(axis=0)
     return out
+
+
+def tied(fr: ForwardResult) -> np.ndarray:
+    """Per image: more than one output fired at the decision step (never on fallback, where
+    no output fired). Only these images can be right tie-inclusive and wrong strict."""
+    return (fr.output_steps == fr.steps[:, None]).sum(axis=1) > 1
 
 
 def tie_inclusive_correct(fr: ForwardResult, labels: np.ndarray) -> np.ndarray:
@@ -260,6 +276,7 @@ def evaluate(
         accuracy_tie_inclusive=float(tie_ok.mean()),
         mean_decision_step=float(fr.steps.mean()),
         fallback_rate=float(fr.fallback.mean()),
+        tie_rate=float(tied(fr).mean()),
         mean_spikes=[float(x) for x in fr.spikes.mean(axis=0)],
         per_class_mean_decision_step=[
             float(x) for x in _class_means(fr.steps.astype(np.float64), labels, n_cls)

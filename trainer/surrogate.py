@@ -580,7 +580,7 @@ def train_surrogate(
     test = save_final(model, out, data.test_images, data.test_labels, started)
     log(
         f"selected epoch {state.best_epoch} (val {100 * state.best_val:.2f}%, K "
-        f"{','.join(map(str, state.best_ks))}); test accuracy {100 * test.accuracy:.2f}% "
-        f"(strict), {100 * test.accuracy_tie_inclusive:.2f}% (tie-inclusive); saved {out}"
+        f"{','.join(map(str, state.best_ks))}); test accuracy {test.accuracy_text()}; "
+        f"saved {out}"
     )
     return TrainResult.of_saved(model, out, test)

@@ -506,8 +506,7 @@ def _finish(
     val_txt = f"{100 * model.metrics['val_accuracy']:.2f}%" if has_val else "n/a"
     log(
         f"selected epoch {state.best_epoch} (val {val_txt}); test accuracy "
-        f"{100 * test.accuracy:.2f}% (strict), {100 * test.accuracy_tie_inclusive:.2f}% "
-        f"(tie-inclusive); saved {out}"
+        f"{test.accuracy_text()}; saved {out}"
     )
     return TrainResult.of_saved(model, out, test)
 
