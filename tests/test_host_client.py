@@ -542,19 +542,24 @@ def test_an_infer_the_device_refuses_is_named_not_resent(intmodel, images):
     assert dev.stats.error_replies == 2 and dev.stats.resends == 0
 
 
+def answer_the_second_infer(fake, reply):
+    """The fake answers its second INFER request with `reply(seq)`, the others as usual."""
+    real = fake._infer
+
+    def answer(frame):
+        if fake.infer_requests != 1:
+            return real(frame)
+        fake.infer_requests += 1
+        fake._write(reply(frame.seq))
+
+    fake._infer = answer
+
+
 def test_an_infer_answered_with_another_reply_names_the_image(intmodel, images):
     # image 0's reply is lost and image 1's INFER answered with a RESET reply: image 0 is sent
     # again and handed back, then the error names image 1, as a refused INFER does
     with FakeDevice(intmodel, Faults(drop_replies={1})) as fake:
-        real = fake._infer
-
-        def reset_reply_to_the_second(frame):
-            if fake.infer_requests != 1:
-                return real(frame)
-            fake.infer_requests += 1
-            fake._write(dp.reset_reply(frame.seq))
-
-        fake._infer = reset_reply_to_the_second
+        answer_the_second_infer(fake, dp.reset_reply)
         dev = connect(fake, timeout=0.3, window=3)
         dev.handshake()
         got = []
@@ -588,15 +593,7 @@ def test_results_before_an_infer_the_device_refuses_are_handed_back_first(intmod
     # image 0's reply is lost and image 1 refused with BAD_ARG: image 0 is sent again and
     # handed back, then image 1's error is raised (it was raised at once, image 0 lost)
     with FakeDevice(intmodel, Faults(drop_replies={1})) as fake:
-        real = fake._infer
-
-        def refuse_the_second(frame):
-            if fake.infer_requests != 1:
-                return real(frame)
-            fake.infer_requests += 1
-            fake._write(dp.error_reply(frame.seq, p.BAD_ARG))
-
-        fake._infer = refuse_the_second
+        answer_the_second_infer(fake, lambda seq: dp.error_reply(seq, p.BAD_ARG))
         dev = connect(fake, timeout=0.3, window=3)
         dev.handshake()
         got = []
