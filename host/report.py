@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from bs4nn.host.records import Record, arrays
+from bs4nn.trainer.evaluate import tied
 from bs4nn.trainer.plots import plot_confusion, plot_decision_steps, pyplot, save
 from bs4nn.trainer.wording import TEST_IMAGE, counted
 
@@ -64,6 +65,7 @@ def summarize(records: list[Record], n_classes: int) -> dict:
             "per_class": per_class,
         },
         "fallback_rate": float(a["fallback"].mean()) if n else 0.0,
+        "tie_rate": float(tied(a["output_steps"], a["decision_step"]).mean()) if n else 0.0,
         "spikes_per_layer_mean": [float(x) for x in a["spikes"].mean(axis=0)] if n else [],
         "counter_by_input_spikes": (
             counter_by_input_spikes(a["counter"], a["spikes"][:, 0]) if n else []
@@ -107,8 +109,8 @@ def console_lines(report: dict) -> list[str]:
         f"images        {s['images']} of {s['dataset']} test"
         + (f"  ({s['resumed_images']} from an earlier run)" if s.get("resumed_images") else ""),
         f"accuracy      {100 * s['accuracy']:.2f}% strict  "
-        f"({100 * s['accuracy_tie_inclusive']:.2f}% tie-inclusive, reference "
-        f"{100 * s['reference_accuracy']:.2f}%)",
+        f"({100 * s['accuracy_tie_inclusive']:.2f}% tie-inclusive, {100 * s['tie_rate']:.2f}% "
+        f"of decisions tied, reference {100 * s['reference_accuracy']:.2f}%)",
         f"mismatches    {s['mismatches']}  (agreement with the integer reference "
         f"{100 * s['agreement']:.2f}%)",
         f"{unit:<28s} mean {_fmt(s['counter']['mean'], ',.0f')}  median "

@@ -335,6 +335,8 @@ def test_bench_report_matches_reference(model_path, intmodel, mnist, tmp_path):
     tie_inclusive = (ref.labels == labels) | (fired_true & ~ref.fallback)
     assert report["accuracy_tie_inclusive"] == float(tie_inclusive.mean())
     assert report["fallback_rate"] == float(ref.fallback.mean())
+    several = (ref.output_steps == ref.decision_steps[:, None]).sum(axis=1) > 1
+    assert report["tie_rate"] == float(several.mean()) > 0  # the device's ties, as eval's
     assert report["decision_step"]["per_class"] == [
         float(ref.decision_steps[labels == c].mean()) if (labels == c).any() else None
         for c in range(10)

@@ -170,6 +170,31 @@ def test_the_summary_is_of_the_device_s_answers():
     assert s["rtt_ms"]["mean"] == 2.0 and s["wire_bytes_per_image"] == 101.0
 
 
+def test_the_summary_counts_the_decisions_where_several_outputs_fired():
+    # (true, device label, output steps, decision step, fallback): image 0 both outputs fire at
+    # the decision (a tie; the lowest label, wrong), image 1 o0 alone, image 2 falls back with
+    # no output fired (never a tie), image 3 both fire again (a tie, right)
+    cases = [
+        (1, 0, (5, 5), 5, False),
+        (0, 0, (5, -1), 5, False),
+        (1, 0, (-1, -1), 255, True),
+        (0, 0, (3, 3), 3, False),
+    ]
+    base = records()[0].__dict__
+    rows = [
+        Record(**{**base, "index": i, "true_label": true, "label": label, "ref_label": label,
+                  "output_steps": out, "decision_step": step, "ref_decision_step": step,
+                  "fallback": fallback})
+        for i, (true, label, out, step, fallback) in enumerate(cases)
+    ]  # fmt: skip
+    s = summarize(rows, 2)
+    assert (s["accuracy"], s["accuracy_tie_inclusive"], s["tie_rate"]) == (0.5, 0.75, 0.5)
+    assert console_lines(console_report(rows))[3] == (
+        "accuracy      50.00% strict  (75.00% tie-inclusive, 50.00% of decisions tied, "
+        "reference 50.00%)"
+    )
+
+
 def test_the_counter_is_grouped_by_the_input_spikes_of_each_image():
     # input spikes 30, 10, 20 (the output layer's the other way round); the first image costs most
     fields = [((30, 4, 1), 1000), ((10, 4, 3), 20), ((20, 4, 2), 10)]
@@ -232,7 +257,8 @@ def test_the_console_summary_says_every_figure_of_the_report():
         "device        qemu-mps2-an386  kernel sliced  clock 25 MHz  counter: instructions",
         f"model         m.bs4nn  ({'a' * 16})  K=[3, 2]",
         "images        3 of mnist test  (2 from an earlier run)",
-        "accuracy      66.67% strict  (100.00% tie-inclusive, reference 100.00%)",
+        "accuracy      66.67% strict  (100.00% tie-inclusive, 100.00% of decisions tied, "
+        "reference 100.00%)",
         "mismatches    1  (agreement with the integer reference 66.67%)",
         "instructions                 mean 343  median 20  p99 980",
         "decision step mean 5.00  per class 5.0 5.0  fallback 0.00%",

@@ -235,10 +235,12 @@ def _class_means(values: np.ndarray, labels: np.ndarray, n_cls: int) -> np.ndarr
     return out
 
 
-def tied(fr: ForwardResult) -> np.ndarray:
+def tied(output_steps: np.ndarray, decision_steps: np.ndarray) -> np.ndarray:
     """Per image: more than one output fired at the decision step (never on fallback, where
-    no output fired). Only these images can be right tie-inclusive and wrong strict."""
-    return (fr.output_steps == fr.steps[:, None]).sum(axis=1) > 1
+    no output fired). Only these images can be right tie-inclusive and wrong strict. Takes
+    the output firing steps (NOT_FIRED when not by the decision) and decision steps of a
+    ForwardResult or of a bench's records."""
+    return (output_steps == decision_steps[:, None]).sum(axis=1) > 1
 
 
 def tie_inclusive_correct(fr: ForwardResult, labels: np.ndarray) -> np.ndarray:
@@ -276,7 +278,7 @@ def evaluate(
         accuracy_tie_inclusive=float(tie_ok.mean()),
         mean_decision_step=float(fr.steps.mean()),
         fallback_rate=float(fr.fallback.mean()),
-        tie_rate=float(tied(fr).mean()),
+        tie_rate=float(tied(fr.output_steps, fr.steps).mean()),
         mean_spikes=[float(x) for x in fr.spikes.mean(axis=0)],
         per_class_mean_decision_step=[
             float(x) for x in _class_means(fr.steps.astype(np.float64), labels, n_cls)
