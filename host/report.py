@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from bs4nn.host.records import Record, arrays
-from bs4nn.trainer.evaluate import tied
+from bs4nn.trainer.evaluate import tie_inclusive_correct, tied
 from bs4nn.trainer.plots import plot_confusion, plot_decision_steps, pyplot, save
 from bs4nn.trainer.wording import TEST_IMAGE, counted
 
@@ -39,11 +39,13 @@ def summarize(records: list[Record], n_classes: int) -> dict:
     a = arrays(records)
     n = len(a["index"])
     correct = a["label"] == a["true_label"]
-    # tie-inclusive: the true class's output fired at the decision step (not on fallback)
-    true_out = (
-        a["output_steps"][np.arange(n), a["true_label"]] if n else np.zeros(0, dtype=np.int64)
+    tie_ok = tie_inclusive_correct(
+        output_steps=a["output_steps"],
+        decision_steps=a["decision_step"],
+        fallback=a["fallback"],
+        predicted=a["label"],
+        labels=a["true_label"],
     )
-    tie_ok = (~a["fallback"]) & (true_out == a["decision_step"])
     mism = a["index"][~a["match"]]
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(confusion, (a["true_label"], a["label"]), 1)
@@ -54,7 +56,7 @@ def summarize(records: list[Record], n_classes: int) -> dict:
     return {
         "images": n,
         "accuracy": float(correct.mean()) if n else 0.0,
-        "accuracy_tie_inclusive": float((tie_ok | correct).mean()) if n else 0.0,
+        "accuracy_tie_inclusive": float(tie_ok.mean()) if n else 0.0,
         "reference_accuracy": float((a["ref_label"] == a["true_label"]).mean()) if n else 0.0,
         "mismatches": int(len(mism)),
         "agreement": float(a["match"].mean()) if n else 0.0,

@@ -243,11 +243,30 @@ def tied(output_steps: np.ndarray, decision_steps: np.ndarray) -> np.ndarray:
     return (output_steps == decision_steps[:, None]).sum(axis=1) > 1
 
 
-def tie_inclusive_correct(fr: ForwardResult, labels: np.ndarray) -> np.ndarray:
+def tie_inclusive_correct(
+    *,
+    output_steps: np.ndarray,
+    decision_steps: np.ndarray,
+    fallback: np.ndarray,
+    predicted: np.ndarray,
+    labels: np.ndarray,
+) -> np.ndarray:
     """Per image: the label's output fired at the decision step (among the earliest), or, on
-    fallback, the strict decision was right. The paper's authors scored this way."""
-    label_step = fr.output_steps[np.arange(len(labels)), labels]
-    return np.where(fr.fallback, fr.labels == labels, label_step == fr.steps)
+    fallback, the strict decision was right. The paper's authors scored this way. Takes the
+    arrays of a ForwardResult or of a bench's records, as `tied` does."""
+    label_step = output_steps[np.arange(len(labels)), labels]
+    return np.where(fallback, predicted == labels, label_step == decision_steps)
+
+
+def tie_inclusive_of(fr: ForwardResult, labels: np.ndarray) -> np.ndarray:
+    """`tie_inclusive_correct` of a forward pass."""
+    return tie_inclusive_correct(
+        output_steps=fr.output_steps,
+        decision_steps=fr.steps,
+        fallback=fr.fallback,
+        predicted=fr.labels,
+        labels=labels,
+    )
 
 
 def evaluate(
@@ -269,7 +288,7 @@ def evaluate(
     fr = forward_batch(model, images)
     _, _, _, full_times, _ = _run(model, images, False)
     correct = fr.labels == labels
-    tie_ok = tie_inclusive_correct(fr, labels)
+    tie_ok = tie_inclusive_of(fr, labels)
     confusion = np.zeros((n_cls, n_cls), np.int64)
     np.add.at(confusion, (labels, fr.labels), 1)
     return EvalResult(

@@ -13,7 +13,7 @@ from bs4nn.trainer.evaluate import (
     firing_steps,
     forward_batch,
     output_potentials,
-    tie_inclusive_correct,
+    tie_inclusive_of,
 )
 from bs4nn.trainer.paper import figures, numbers
 from bs4nn.trainer.paper.context import Context
@@ -243,7 +243,7 @@ def fig5(ctx: Context) -> dict:
         for name, m in nets.items():
             fr = forward_batch(m, noisy)
             curves[name].append(float(np.mean(fr.labels == labels)))
-            ties[name].append(float(np.mean(tie_inclusive_correct(fr, labels))))
+            ties[name].append(float(np.mean(tie_inclusive_of(fr, labels))))
     figures.plot_jitter_images(samples, JITTER_LEVELS, ctx.figure("fig5a"))
     figures.plot_jitter_accuracy(
         JITTER_LEVELS,
@@ -335,7 +335,7 @@ def fig7(ctx: Context) -> dict:
                 "theta": theta,
                 "K": ks,
                 "accuracy": float(np.mean(fr.labels == labels)),
-                "accuracy_tie_inclusive": float(np.mean(tie_inclusive_correct(fr, labels))),
+                "accuracy_tie_inclusive": float(np.mean(tie_inclusive_of(fr, labels))),
                 "mean_decision_step": float(fr.steps.mean()),
                 "fallback_rate": float(fr.fallback.mean()),
             }
