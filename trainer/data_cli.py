@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 from pathlib import Path
 
 from bs4nn.trainer.options import existing_dir, path
@@ -74,12 +73,7 @@ def _verify(args: argparse.Namespace) -> int:
                 bad += 1
                 fix_in[name, str(path.parent.parent)] = None
     if bad:
-        cache = str(datasets.user_cache_dir())
-        commands = (
-            ["data", "fetch", name, *([] if root == cache else ["--data-dir", root])]
-            for name, root in fix_in
-        )
-        hints = " and ".join(f"`bs4nn {shlex.join(words)}`" for words in commands)
+        hints = " and ".join(datasets.fetch_command(name, Path(root)) for name, root in fix_in)
         print(f"{bad} file(s) missing or bad; run {hints} (see `bs4nn data where`)")
         return 1
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import shlex
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,14 +196,19 @@ def verify_file(path: Path, name: str, fname: str) -> str | None:
     return problem
 
 
+def fetch_command(name: str, root: Path | None) -> str:
+    """The `bs4nn data fetch` that puts good copies of `name` into `root` (None: the user
+    cache), in backquotes."""
+    words = ["data", "fetch", name]
+    if root is not None and root.resolve() != user_cache_dir().resolve():
+        words += ["--data-dir", str(root)]
+    return f"`bs4nn {shlex.join(words)}`"
+
+
 def fix_hint(name: str, root: Path | None) -> str:
-    cache = user_cache_dir()
-    if root is None or root.resolve() == cache.resolve():
-        fetch_cmd = f"`bs4nn data fetch {name}`"
-    else:
-        fetch_cmd = f"`bs4nn data fetch {name} --data-dir {root}`"
     return (
-        f"run {fetch_cmd}, or point --data-dir or BS4NN_DATA at a folder holding {name}/<file>[.gz]"
+        f"run {fetch_command(name, root)}, or point --data-dir or BS4NN_DATA at a folder "
+        f"holding {name}/<file>[.gz]"
     )
 
 

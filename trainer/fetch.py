@@ -58,9 +58,10 @@ def fetch(name: str, data_dir: str | Path | None = None) -> FetchResult:
     root = Path(data_dir).expanduser() if data_dir is not None else user_cache_dir()
     todo, good = [], []
     for fname in ALL_FILES:
-        for dest in candidates(root, name, fname):
+        places = candidates(root, name, fname)
+        for dest in places:
             remove_left_parts(dest)  # what a killed fetch left half-written
-        present = [p for p in candidates(root, name, fname) if p.is_file()]
+        present = [p for p in places if p.is_file()]
         first_good = next((p for p in present if verify_file(p, name, fname) is None), None)
         if first_good is None:
             todo.append(fname)
