@@ -11,7 +11,9 @@ import stat
 import sys
 import tarfile
 import threading
+import urllib.error
 from functools import lru_cache
+from http import HTTPStatus
 from pathlib import Path
 
 import numpy as np
@@ -947,4 +949,32 @@ def test_an_unreachable_mirror_is_asked_once(isolated, no_sources, monkeypatch):
         down + "train-labels-idx1-ubyte.gz",
         up + "train-labels-idx1-ubyte.gz",
         up + "t10k-labels-idx1-ubyte.gz",
+    ]
+
+
+def mirrors_answering(monkeypatch, mirrors: tuple[str, ...], code_for) -> list[str]:
+    """MNIST's mirrors are `mirrors` (base URLs); `code_for(url)` is the HTTP status each answers
+    a request with (200: the good copy); returns the list of the URLs asked, in order."""
+    asked = []
+
+    def download(url):
+        asked.append(url)
+        code = code_for(url)
+        if code != 200:
+            raise urllib.error.HTTPError(url, code, HTTPStatus(code).phrase, None, None)
+        return gz_bytes("mnist", url.rsplit("/", 1)[-1][: -len(".gz")])
+
+    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": mirrors})
+    monkeypatch.setattr(fetch_sources, "_download", download)
+    return asked
+
+
+def test_a_mirror_that_answers_a_server_error_is_not_asked_again(isolated, no_sources, monkeypatch):
+    ill, up = "https://ill.invalid/mnist/", "https://up.invalid/mnist/"
+    asked = mirrors_answering(monkeypatch, (ill, up), lambda url: 503 if ill in url else 200)
+    assert fetch("mnist", isolated).fetched == {f: f"mirror {up}" for f in datasets.ALL_FILES}
+    # the other mirror is still asked, for all four
+    assert asked == [
+        ill + "train-images-idx3-ubyte.gz",
+        *(up + f + ".gz" for f in datasets.ALL_FILES),
     ]

@@ -169,8 +169,9 @@ def _from_other_roots(root: Path):
 
 
 def _from_mirror(base: str):
-    """A source: the mirror at URL `base` (gzipped files); one that could not be reached is not
-    asked for the other files."""
+    """A source: the mirror at URL `base` (gzipped files); one that could not be reached, or
+    answered with a server error, is not asked for the other files of this fetch: it would most
+    likely fail them the same way."""
 
     def source(name: str, fnames: list[str], log: list[Miss]) -> dict[str, tuple[bytes, bool]]:
         got: dict[str, tuple[bytes, bool]] = {}
@@ -181,6 +182,8 @@ def _from_mirror(base: str):
             except urllib.error.HTTPError as exc:  # it answered: 404 lacks it, 5xx is in trouble
                 why = SERVER_ERROR if exc.code >= 500 else NO_GOOD_COPY
                 _note(log, f"{url}: the server answered HTTP {exc.code} {exc.reason}", why, base)
+                if why == SERVER_ERROR:
+                    break
                 continue
             except (OSError, ValueError) as exc:  # URLError, timeouts, ConnectionError
                 _note(log, f"{url}: {getattr(exc, 'reason', exc)}", UNREACHED, base)
