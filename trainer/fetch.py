@@ -115,20 +115,33 @@ def _shadowed(name: str, root: Path, data_dir: str | Path | None) -> list[str]:
     return lines
 
 
+# A source that missed files for more than one reason is named once in the advice, for the
+# first of its causes in this order. Not reached and server error come before no good copy:
+# their remedy (check the network, try again later) may still get every file it did not give,
+# while "held no good copy" would clear it of the fault it has. (A mirror is asked no more
+# after either of those two, so it never has both; an INSTALL subject is a remedy, not a
+# source.)
+_CAUSE_ORDER = (INSTALL, UNREACHED, SERVER_ERROR, NO_GOOD_COPY)
+
+
 def _advice(name: str, root: Path, log: list[Miss]) -> str:
     """What to do after the failed attempts `log`: the remedies of the sources in the order
     they were tried, then copying the files by hand; first the sources that were reached but
     held no good copy, so that the network is not blamed for them (nor their copies for a
-    server error)."""
-    unreached = " or ".join(dict.fromkeys(m.subject for m in log if m.why == UNREACHED))
-    ill = " and ".join(dict.fromkeys(m.subject for m in log if m.why == SERVER_ERROR))
-    remedies: list[str] = []
+    server error). Each source is named once, for one cause (`_CAUSE_ORDER`)."""
+    causes: dict[str, str] = {}  # subject -> its one cause, in the order first tried
     for miss in log:
-        if miss.why == INSTALL:
-            remedy = miss.subject
-        elif miss.why == UNREACHED:
+        known = causes.get(miss.subject, miss.why)
+        causes[miss.subject] = min(known, miss.why, key=_CAUSE_ORDER.index)
+    unreached = " or ".join(s for s, why in causes.items() if why == UNREACHED)
+    ill = " and ".join(s for s, why in causes.items() if why == SERVER_ERROR)
+    remedies: list[str] = []
+    for subject, why in causes.items():
+        if why == INSTALL:
+            remedy = subject
+        elif why == UNREACHED:
             remedy = f"check that this machine reaches {unreached}, then run the fetch again"
-        elif miss.why == SERVER_ERROR:
+        elif why == SERVER_ERROR:
             remedy = f"run the fetch again later ({ill} answered with a server error)"
         else:
             continue
@@ -139,7 +152,7 @@ def _advice(name: str, root: Path, log: list[Miss]) -> str:
         f"or point --data-dir or BS4NN_DATA at a folder holding {name}/"
     )
     advice = ", or ".join(remedies)
-    bad = " and ".join(dict.fromkeys(m.subject for m in log if m.why == NO_GOOD_COPY))
+    bad = " and ".join(s for s, why in causes.items() if why == NO_GOOD_COPY)
     return f"{bad} held no good copy, so {advice}" if bad else advice
 
 
