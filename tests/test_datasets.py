@@ -10,6 +10,7 @@ import socket
 import stat
 import sys
 import tarfile
+import tempfile
 import threading
 import urllib.error
 from functools import lru_cache
@@ -511,6 +512,27 @@ def test_a_fetch_removes_what_a_killed_write_left_not_what_a_live_one_writes(
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [live.name, *(f + ".gz" for f in datasets.ALL_FILES)]
     )
+
+
+def test_a_temp_file_removed_by_a_cleanup_before_it_was_locked_is_made_again(tmp_path, monkeypatch):
+    # another fetch's cleanup runs between the creation of the temp file and its lock: it
+    # takes the file for one a killed write left
+    dest = tmp_path / f"{TEST_LABELS}.gz"
+    mkstemp = tempfile.mkstemp
+    made = []
+
+    def cleaned_at_once(**kwargs):
+        fd, tmp = mkstemp(**kwargs)
+        made.append(tmp)
+        if len(made) == 1:
+            files.remove_left_parts(dest)
+            assert not os.path.exists(tmp)
+        return fd, tmp
+
+    monkeypatch.setattr(tempfile, "mkstemp", cleaned_at_once)
+    files.write_atomic(dest, b"data")
+    assert dest.read_bytes() == b"data"
+    assert len(made) == 2 and [p.name for p in tmp_path.iterdir()] == [dest.name]
 
 
 ALL_FOUR = ", ".join(datasets.ALL_FILES)

@@ -168,11 +168,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     file is locked until renamed, so that `remove_left_parts` tells it from one a killed
     process left."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    fd, tmp = _locked_temp_file(path)
     try:
         with os.fdopen(fd, "wb") as f:
-            with contextlib.suppress(OSError):  # a file system without locks: no lock
-                fcntl.flock(f, fcntl.LOCK_EX)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -181,6 +179,25 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _locked_temp_file(path: Path) -> tuple[int, str]:
+    """A new temp file beside `path`, locked: (its descriptor, its name). mkstemp creates it
+    unlocked, so a `remove_left_parts` running at that moment may take it for a killed
+    process's and remove it before it is locked (a cleanup holding its lock makes us wait
+    until it has). Once we hold the lock no cleanup removes it: if its name still names it
+    then, it is ours to keep, else a new one is made. (Leaving young files alone would instead
+    guess how long a process may stall between creating and locking.)"""
+    while True:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks: no lock, and no cleanup removes it
+            return fd, tmp
+        with contextlib.suppress(FileNotFoundError):
+            if os.path.samestat(os.fstat(fd), os.stat(tmp)):
+                return fd, tmp
+        os.close(fd)  # removed by a cleanup before it was locked
 
 
 def remove_left_parts(path: Path) -> None:
