@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
 from bs4nn.host.connect import DEFAULT_LINK, DeviceLink, connect, load_model
 from bs4nn.host.device_record import record_device, start_over_rows
@@ -32,11 +31,10 @@ from bs4nn.host.report import PLOT_NAMES, console_lines, dataset_images, summari
 from bs4nn.host.stream import (
     LATENCY_IMAGES,
     check_device_forms,
-    check_fit_one_frame,
+    first_test_images,
     run_pass,
 )
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import OutFolder, write_json
 from bs4nn.trainer.resume_hints import keeps, resume_note
 from bs4nn.trainer.wording import counted
@@ -54,9 +52,9 @@ class BenchReport:
     accuracy: float
     mismatches: int
     agreement: float
-    counter_mean: float | None
+    counter_mean: float
     counter_name: str
-    decision_step_mean: float | None
+    decision_step_mean: float
     images_per_s: float | None
     out_dir: Path
     report: dict = field(repr=False)
@@ -81,7 +79,7 @@ def run_bench(
     BENCH_FOLDER.check(out)
     model, intmodel = load_model(model_path)
     dataset = model.dataset_to_run(dataset)
-    images, labels, test_labels = _test_images(intmodel, dataset, data_dir, limit)
+    images, labels, test_labels = first_test_images(intmodel, dataset, data_dir, limit)
     n = len(images)
     csv_path = out / CSV_NAME
     with run_folder(out) as folder, keeps(lambda: holds_rows(out)):
@@ -187,20 +185,6 @@ def run_bench(
             out_dir=out,
             report=report,
         )
-
-
-def _test_images(intmodel: IntModel, dataset: str, data_dir, limit: int | None):
-    """The first `limit` test images of `dataset` and their labels, checked against the model
-    and the frame they are sent in; and the labels of the whole test set."""
-    from bs4nn.trainer.datasets import load_dataset
-
-    images, labels = load_dataset(dataset, "test", data_dir=data_dir)
-    n = len(images) if limit is None else min(int(limit), len(images))
-    if n < 1:
-        raise Bs4nnError("--limit must be at least 1")
-    check_data_fits(intmodel.layer_sizes, images[:n], labels[:n])
-    check_fit_one_frame(images[:n])
-    return images[:n], labels[:n], labels
 
 
 def _write_report(report: dict, records, out: Path, csv_path: Path, quiet: bool) -> None:

@@ -22,8 +22,6 @@ LINK_TROUBLE = (
 
 
 def _stats(values: np.ndarray) -> dict:
-    if len(values) == 0:
-        return {"mean": None, "median": None, "p99": None, "min": None, "max": None}
     v = np.asarray(values, dtype=np.float64)
     return {
         "mean": float(v.mean()),
@@ -35,9 +33,9 @@ def _stats(values: np.ndarray) -> dict:
 
 
 def summarize(records: list[Record], n_classes: int) -> dict:
-    """Accuracy, agreement with the reference, counter, decision steps, spikes, wire bytes."""
+    """Accuracy, agreement with the reference, counter, decision steps, spikes, wire bytes, of
+    at least one record (a bench and a sweep measure at least one image)."""
     a = arrays(records)
-    n = len(a["index"])
     correct = a["label"] == a["true_label"]
     tie_ok = tie_inclusive_correct(
         output_steps=a["output_steps"],
@@ -54,25 +52,23 @@ def summarize(records: list[Record], n_classes: int) -> dict:
         sel = a["true_label"] == c
         per_class.append(float(a["decision_step"][sel].mean()) if sel.any() else None)
     return {
-        "images": n,
-        "accuracy": float(correct.mean()) if n else 0.0,
-        "accuracy_tie_inclusive": float(tie_ok.mean()) if n else 0.0,
-        "reference_accuracy": float((a["ref_label"] == a["true_label"]).mean()) if n else 0.0,
+        "images": len(a["index"]),
+        "accuracy": float(correct.mean()),
+        "accuracy_tie_inclusive": float(tie_ok.mean()),
+        "reference_accuracy": float((a["ref_label"] == a["true_label"]).mean()),
         "mismatches": int(len(mism)),
-        "agreement": float(a["match"].mean()) if n else 0.0,
+        "agreement": float(a["match"].mean()),
         "mismatch_indices": [int(i) for i in mism[:MAX_LISTED_MISMATCHES]],
         "counter": _stats(a["counter"]),
         "decision_step": {
             **_stats(a["decision_step"]),
             "per_class": per_class,
         },
-        "fallback_rate": float(a["fallback"].mean()) if n else 0.0,
-        "tie_rate": float(tied(a["output_steps"], a["decision_step"]).mean()) if n else 0.0,
-        "spikes_per_layer_mean": [float(x) for x in a["spikes"].mean(axis=0)] if n else [],
-        "counter_by_input_spikes": (
-            counter_by_input_spikes(a["counter"], a["spikes"][:, 0]) if n else []
-        ),
-        "wire_bytes_per_image": float(a["wire_bytes"].mean()) if n else 0.0,
+        "fallback_rate": float(a["fallback"].mean()),
+        "tie_rate": float(tied(a["output_steps"], a["decision_step"]).mean()),
+        "spikes_per_layer_mean": [float(x) for x in a["spikes"].mean(axis=0)],
+        "counter_by_input_spikes": counter_by_input_spikes(a["counter"], a["spikes"][:, 0]),
+        "wire_bytes_per_image": float(a["wire_bytes"].mean()),
         "rtt_ms": _stats(a["rtt_ms"]),
         "confusion": confusion.tolist(),
     }
@@ -192,8 +188,7 @@ def _plot_counter_hist(report: dict, a: dict, path: Path) -> Path:
     ax.hist(a["counter"], bins=50, color="tab:green")
     for key, style in COUNTER_MARKS:
         value = report["counter"][key]
-        if value is not None:
-            ax.axvline(value, color="black", linestyle=style, label=f"{key} {value:,.0f}")
+        ax.axvline(value, color="black", linestyle=style, label=f"{key} {value:,.0f}")
     ax.set_xlabel(report["counter_name"] + " per inference")
     ax.set_ylabel("images")
     ax.set_title(_plot_title(report))
@@ -216,7 +211,7 @@ def _plot_counter_vs_input_spikes(report: dict, a: dict, path: Path) -> Path:
     """One dot per image, and the mean of each fifth of the images (by input spikes)."""
     fig, ax = pyplot().subplots(figsize=(6, 4))
     # lighter as the images grow many: 10,000 dots at one alpha merge into one blob
-    alpha = min(0.4, max(0.05, 300 / max(1, len(a["counter"]))))
+    alpha = min(0.4, max(0.05, 300 / len(a["counter"])))
     ax.scatter(a["spikes"][:, 0], a["counter"], s=4, alpha=alpha, color="tab:blue", label="image")
     fifths = report["counter_by_input_spikes"]
     ax.plot(

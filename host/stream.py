@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
+from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import RefBatch
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
 from bs4nn.host.connect import Connection
 from bs4nn.host.records import RecordWriter, compare
 from bs4nn.trainer.errors import Bs4nnError
+from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.wording import TEST_IMAGE
 
 LATENCY_IMAGES = 20  # the first images go one at a time: the host's idle round-trip latency
@@ -25,6 +27,21 @@ def check_fit_one_frame(images: np.ndarray) -> None:
     too_many = _too_many_nonzero(images, range(len(images)), bitmap=True)
     if too_many:
         raise Bs4nnError(f"{too_many}; {p.MAKE_IMAGES_FIT}")
+
+
+def first_test_images(intmodel: IntModel, dataset: str, data_dir, limit: int | None):
+    """The first `limit` test images of `dataset` (all with None) and their labels, checked
+    against the model and the frame they are sent in; and the labels of the whole test set.
+    A bench and a sweep measure at least one image: a summary of none has no figures."""
+    from bs4nn.trainer.datasets import load_dataset
+
+    images, labels = load_dataset(dataset, "test", data_dir=data_dir)
+    n = len(images) if limit is None else min(int(limit), len(images))
+    if n < 1:
+        raise Bs4nnError("--limit must be at least 1")
+    check_data_fits(intmodel.layer_sizes, images[:n], labels[:n])
+    check_fit_one_frame(images[:n])
+    return images[:n], labels[:n], labels
 
 
 def check_device_forms(dev: Device, images: np.ndarray, todo: list[int]) -> None:

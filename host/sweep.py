@@ -28,10 +28,9 @@ from bs4nn.host.device_record import device_fields, record_device, recorded_devi
 from bs4nn.host.outdir import RUN_SPARE, run_folder
 from bs4nn.host.records import Record, fits_run, read_records, refuse_beyond_limit
 from bs4nn.host.report import dataset_images, summarize
-from bs4nn.host.stream import check_device_forms, check_fit_one_frame, run_pass
+from bs4nn.host.stream import check_device_forms, first_test_images, run_pass
 from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_split
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.evaluate import check_data_fits
 from bs4nn.trainer.files import OutFolder, staged_file, write_json
 from bs4nn.trainer.plots import pyplot, save
 from bs4nn.trainer.resume_hints import keeps, resume_note
@@ -167,16 +166,11 @@ def run_sweep(
     """Run every setting on the device of `link` against the reference; with `resume`, a
     setting whose CSV in `out_dir` already holds all its images for this model is kept, not
     run again."""
-    from bs4nn.trainer.datasets import load_dataset
-
     out = Path(out_dir)
     SWEEP_FOLDER.check(out)
     model, intmodel = load_model(model_path)
     dataset = model.dataset_to_run(dataset)
-    images, test_labels = load_dataset(dataset, "test", data_dir=data_dir)
-    images, labels = images[:limit], test_labels[:limit]
-    check_data_fits(intmodel.layer_sizes, images, labels)
-    check_fit_one_frame(images)
+    images, labels, test_labels = first_test_images(intmodel, dataset, data_dir, limit)
     settings = _settings(model, intmodel, thetas, scales, budgets, dataset, data_dir)
     kind = "theta" if thetas else "budget" if budgets else "scale"
     # the settings a resume keeps, known before any side effect

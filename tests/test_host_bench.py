@@ -425,6 +425,31 @@ def test_resume_after_device_stops_counts_every_image_once(model_path, intmodel,
     assert rep.report["resumed_images"] == 25 and rep.report["images_this_run"] == N - 25
 
 
+def test_a_resume_of_a_finished_bench_reports_its_rows_and_streams_nothing(
+    model_path, intmodel, tmp_path, capsys
+):
+    with FakeDevice(intmodel) as fake:
+        whole = bench(model_path, fake, tmp_path, limit=3)
+    capsys.readouterr()
+    with FakeDevice(intmodel) as fake:
+        rep = run_bench(
+            model_path, link=DeviceLink(port=fake.port), out_dir=tmp_path, limit=3, resume=True
+        )
+        assert fake.infer_requests == 0
+    figures = ("accuracy", "accuracy_tie_inclusive", "tie_rate", "counter", "rtt_ms")
+    assert {k: rep.report[k] for k in figures} == {k: whole.report[k] for k in figures}
+    assert (rep.images, rep.report["resumed_images"], rep.report["images_this_run"]) == (3, 3, 0)
+    assert rep.images_per_s is None and rep.report["latency_ms"]["mean"] is None
+    out = capsys.readouterr().out.splitlines()
+    assert f"resume: 3 images already in {tmp_path / 'images.csv'}, 0 to go" in out
+    assert "images        3 of mnist test  (3 from an earlier run)" in out
+    assert [line for line in out if line.startswith(("throughput", "latency"))] == [
+        "throughput    - images/s  262 bytes on the wire per image",
+        "latency       - ms round trip (one request in flight), "
+        f"{whole.report['rtt_ms']['mean']:.2f} ms pipelined",
+    ]
+
+
 def test_a_new_run_over_earlier_results_says_it_replaces_them(
     model_path, intmodel, tmp_path, capsys
 ):
@@ -791,6 +816,21 @@ def test_a_folder_of_the_other_command_is_refused_before_any_work(
         f"empty or new folder, or the --out of an earlier `bs4nn {command}`"
     )
     assert snapshot(other) == before
+
+
+@pytest.mark.parametrize("command", ["bench", "sweep"])
+@pytest.mark.parametrize("limit", [0, -1])
+def test_a_limit_of_no_image_is_refused_before_any_work(
+    model_path, intmodel, tmp_path, command, limit
+):
+    # from Python (the command line takes a positive --limit only): a summary of no image has
+    # no figures, and a negative limit is no slice of the test set from its end
+    out = tmp_path / "out"
+    with FakeDevice(intmodel) as fake:
+        with pytest.raises(Bs4nnError, match=whole("--limit must be at least 1")):
+            (bench if command == "bench" else sweep)(model_path, fake, out, limit=limit)
+        assert fake.frame_types == {}
+    assert not out.exists()
 
 
 def test_a_bench_goes_on_in_a_folder_its_run_left_before_any_image(model_path, intmodel, tmp_path):
