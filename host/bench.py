@@ -50,6 +50,8 @@ class BenchReport:
 
     images: int
     accuracy: float
+    accuracy_tie_inclusive: float
+    tie_rate: float  # share of decisions where more than one output fired
     mismatches: int
     agreement: float
     counter_mean: float
@@ -176,6 +178,8 @@ def run_bench(
         return BenchReport(
             images=report["images"],
             accuracy=report["accuracy"],
+            accuracy_tie_inclusive=report["accuracy_tie_inclusive"],
+            tie_rate=report["tie_rate"],
             mismatches=report["mismatches"],
             agreement=report["agreement"],
             counter_mean=report["counter"]["mean"],

@@ -1,8 +1,9 @@
 """`bs4nn sweep`: the paper's speed/accuracy trade-off (Fig. 7), measured on the device.
 
 For each threshold setting: SET_THRESHOLDS over the link, stream the images, check every reply
-against the integer reference run with the same thresholds, and record accuracy, mean decision
-step and the device's mean counter per inference (instructions on the emulated board). Settings
+against the integer reference run with the same thresholds, and record accuracy (strict and
+tie-inclusive, and the share of tied decisions, as bench reports them), mean decision step and
+the device's mean counter per inference (instructions on the emulated board). Settings
 are one theta for every layer (as in the paper, converted with the model's alphas:
 K_l = ceil(theta / alpha_l)), scales of the model's own K, or budgets of mean decision step:
 the most accurate K on the model's validation split within each budget
@@ -45,11 +46,13 @@ class SweepPoint:
     setting: float  # theta, scale of the default K, or budget of mean decision step
     thresholds: list[int]
     accuracy: float
+    accuracy_tie_inclusive: float
     decision_step_mean: float
     mismatches: int
     counter_mean: float
     images: int
-    fallback_rate: float = 0.0  # images no output spike decided (largest count at step 255)
+    fallback_rate: float  # images no output spike decided (largest count at step 255)
+    tie_rate: float  # decisions where more than one output fired
 
 
 def thresholds_for_theta(theta: float, alphas) -> list[int]:
@@ -225,18 +228,22 @@ def run_sweep(
                 records = read_records(csv_path)
             s = summarize(records, intmodel.layer_sizes[-1])
             point = SweepPoint(
-                setting,
-                ks,
-                s["accuracy"],
-                s["decision_step"]["mean"],
-                s["mismatches"],
-                s["counter"]["mean"],
-                s["images"],
-                s["fallback_rate"],
+                setting=setting,
+                thresholds=ks,
+                accuracy=s["accuracy"],
+                accuracy_tie_inclusive=s["accuracy_tie_inclusive"],
+                decision_step_mean=s["decision_step"]["mean"],
+                mismatches=s["mismatches"],
+                counter_mean=s["counter"]["mean"],
+                images=s["images"],
+                fallback_rate=s["fallback_rate"],
+                tie_rate=s["tie_rate"],
             )
             points.append(point)
             print(
-                f"{kind} {setting:6g}  K={ks}  accuracy {100 * point.accuracy:6.2f}%  "
+                f"{kind} {setting:6g}  K={ks}  accuracy {100 * point.accuracy:6.2f}% strict  "
+                f"{100 * point.accuracy_tie_inclusive:6.2f}% tie-inclusive  "
+                f"tied {100 * point.tie_rate:.1f}%  "
                 f"decision step {point.decision_step_mean:6.1f}  "
                 f"fallback {100 * point.fallback_rate:.1f}%  "
                 f"{conn.device.info.counter_name} {point.counter_mean:,.0f}  "

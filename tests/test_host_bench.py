@@ -313,6 +313,16 @@ def test_the_report_says_the_window_used_beside_the_one_asked(
     assert (link["window_asked"], link["window_used"]) == (window, used)
 
 
+def tie_figures(ref, labels) -> tuple[float, float]:
+    """The reference's tie-inclusive accuracy (the label's output fired at the decision step,
+    or the decision was right) and share of tied decisions (more than one output fired at the
+    decision step), worked out here, not with the rule the reports use."""
+    fired_true = ref.output_steps[np.arange(len(labels)), labels] == ref.decision_steps
+    tie_inclusive = (ref.labels == labels) | (fired_true & ~ref.fallback)
+    several = (ref.output_steps == ref.decision_steps[:, None]).sum(axis=1) > 1
+    return float(tie_inclusive.mean()), float(several.mean())
+
+
 def test_bench_report_matches_reference(model_path, intmodel, mnist, tmp_path):
     images, labels = mnist
     ref = reference_batch(intmodel, images)
@@ -331,12 +341,11 @@ def test_bench_report_matches_reference(model_path, intmodel, mnist, tmp_path):
     confusion = np.zeros((10, 10), dtype=int)
     np.add.at(confusion, (labels, ref.labels), 1)  # rows: true class; columns: the decision
     assert report["confusion"] == confusion.tolist()
-    fired_true = ref.output_steps[np.arange(N), labels] == ref.decision_steps
-    tie_inclusive = (ref.labels == labels) | (fired_true & ~ref.fallback)
-    assert report["accuracy_tie_inclusive"] == float(tie_inclusive.mean())
+    tie_inclusive, tie_rate = tie_figures(ref, labels)
+    assert (report["accuracy_tie_inclusive"], report["tie_rate"]) == (tie_inclusive, tie_rate)
+    assert (rep.accuracy_tie_inclusive, rep.tie_rate) == (tie_inclusive, tie_rate)
+    assert tie_rate > 0 and tie_inclusive > rep.accuracy  # the device's ties, as eval's
     assert report["fallback_rate"] == float(ref.fallback.mean())
-    several = (ref.output_steps == ref.decision_steps[:, None]).sum(axis=1) > 1
-    assert report["tie_rate"] == float(several.mean()) > 0  # the device's ties, as eval's
     assert report["decision_step"]["per_class"] == [
         float(ref.decision_steps[labels == c].mean()) if (labels == c).any() else None
         for c in range(10)
@@ -876,11 +885,19 @@ def test_sweep_checks_every_setting_against_the_reference(
         assert pt.mismatches == 0
         assert pt.accuracy == float((ref.labels == labels).mean())
         assert pt.decision_step_mean == float(ref.decision_steps.mean())
+        assert (pt.accuracy_tie_inclusive, pt.tie_rate) == tie_figures(ref, labels)
+    assert [(pt.accuracy, pt.accuracy_tie_inclusive, pt.tie_rate) for pt in points] == [
+        (8 / 60, 12 / 60, 21 / 60),  # theta 2: ties, 4 of them with the label among the first
+        (5 / 60, 5 / 60, 0.0),  # theta 6: most fall back, where nothing fired: no tie
+    ]
     data = json.loads((tmp_path / "sweep.json").read_text())
     assert data["kind"] == "theta" and data["mismatches"] == 0 and len(data["points"]) == 2
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
     assert [pt["counter_mean"] for pt in data["points"]] == [pt.counter_mean for pt in points]
+    assert [(pt["accuracy_tie_inclusive"], pt["tie_rate"]) for pt in data["points"]] == [
+        (pt.accuracy_tie_inclusive, pt.tie_rate) for pt in points
+    ]
     assert sorted(p.name for p in tmp_path.glob("images_*.csv")) == [
         "images_theta_2.csv",
         "images_theta_6.csv",
@@ -1009,7 +1026,8 @@ def test_a_sweep_again_without_resume_measures_every_setting_again(
     assert again == whole
     out = capsys.readouterr().out.splitlines()
     assert [line for line in out if line.startswith("theta ")] == [
-        f"theta {pt.setting:6g}  K={pt.thresholds}  accuracy {100 * pt.accuracy:6.2f}%  "
+        f"theta {pt.setting:6g}  K={pt.thresholds}  accuracy {100 * pt.accuracy:6.2f}% strict  "
+        f"{100 * pt.accuracy_tie_inclusive:6.2f}% tie-inclusive  tied {100 * pt.tie_rate:.1f}%  "
         f"decision step {pt.decision_step_mean:6.1f}  fallback {100 * pt.fallback_rate:.1f}%  "
         f"instructions (QEMU icount proxy) {pt.counter_mean:,.0f}  mismatches 0"
         for pt in whole
@@ -1160,7 +1178,18 @@ def test_pareto_front_keeps_the_settings_nothing_beats_on_both():
     from bs4nn.host.sweep import SweepPoint, pareto_front
 
     def pt(setting, accuracy, counter):
-        return SweepPoint(setting, [1], accuracy, 0.0, 0, counter, 10)
+        return SweepPoint(
+            setting=setting,
+            thresholds=[1],
+            accuracy=accuracy,
+            accuracy_tie_inclusive=accuracy,
+            decision_step_mean=0.0,
+            mismatches=0,
+            counter_mean=counter,
+            images=10,
+            fallback_rate=0.0,
+            tie_rate=0.0,
+        )
 
     points = [
         pt(1.0, 0.90, 300.0),
