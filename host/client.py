@@ -101,7 +101,9 @@ class Device:
         self.link = link
         self.timeout = timeout
         self.window = window
-        self.sparse = sparse  # None: the shortest form per image; True: sparse when it fits
+        # None: the shortest form per image; True: sparse when it fits; False: dense (stream
+        # refuses it for a model of more inputs than a dense request holds)
+        self.sparse = sparse
         self.bitmap: bool | None = None  # INFER_BITMAP supported? None: not known yet
         self.stats = LinkStats()
         self.info: p.InfoReply | None = None
@@ -293,9 +295,17 @@ class Device:
     def has_bitmap(self) -> bool:
         """Whether the device takes INFER_BITMAP, which is optional and which INFO does not
         report: unless a reply already told, asked with an image of no lit pixels (one
-        inference on a device that has it, UNKNOWN_CMD from one that has not)."""
+        inference on a device that has it, UNKNOWN_CMD from one that has not). Bs4nnError,
+        asking nothing, for a model of more inputs than INFER_BITMAP carries."""
         if self.bitmap is None:
-            blank = np.zeros(self._need_info().layer_sizes[0], np.uint8)
+            n_input = self._need_info().layer_sizes[0]
+            if n_input > p.MAX_BITMAP_INPUTS:
+                raise Bs4nnError(
+                    f"the model has {n_input:,} inputs, more than the {p.MAX_BITMAP_INPUTS:,} an "
+                    "INFER_BITMAP request holds: no image of it goes as INFER_BITMAP, so there "
+                    "is nothing to ask (stream() sends its images sparse)"
+                )
+            blank = np.zeros(n_input, np.uint8)
             reply = self._call(
                 lambda seq: p.build_frame(p.INFER_BITMAP, seq, p.bitmap_body(blank)),
                 p.InferReply,
@@ -327,6 +337,12 @@ class Device:
         Messages name an image by `noun` and its index: "image 41" is images[41] (or the image
         of index 41 in `indices`); bench passes test-set indices and "test image"."""
         info = self._need_info()
+        if self.sparse is False and info.layer_sizes[0] > p.MAX_DENSE_INPUTS:
+            raise Bs4nnError(
+                f"the model has {info.layer_sizes[0]:,} inputs, more than the "
+                f"{p.MAX_DENSE_INPUTS:,} a dense INFER request holds (sparse=False): use "
+                "sparse=None, which sends each image in the shortest form that fits one frame"
+            )
         reply = p.infer_reply_wire_bytes(info.layer_sizes[-1], info.num_layers)
         window = min(window or self.window, max(1, HOST_RX_BYTES // reply))
         run = _Stream(self, images, indices, window, info.rx_buffer, noun)

@@ -288,6 +288,9 @@ def bitmap_body(pixels: np.ndarray) -> bytes:
 
 
 FORM_NAMES = {INFER: "dense", INFER_SPARSE: "sparse", INFER_BITMAP: "bitmap"}
+# the most inputs a model may have for a request form to carry any of its images (no pixel lit)
+MAX_DENSE_INPUTS = MAX_BODY  # one byte per input
+MAX_BITMAP_INPUTS = 8 * MAX_BODY  # one bit per input, before the values of the lit ones
 
 
 def body_lengths(pixels: np.ndarray, bitmap: bool = True) -> dict[int, int]:

@@ -387,6 +387,50 @@ def test_an_image_no_form_carries_is_refused_as_bench_refuses_it(wide_model, spa
     )
 
 
+def model_of(n_input: int) -> IntModel:
+    rng = np.random.default_rng(4)
+    weights = [rng.standard_normal((4, n_input)), rng.standard_normal((2, 4))]
+    return IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], [8.0, 3.0]))
+
+
+def test_forced_dense_on_a_model_dense_cannot_carry_is_refused_before_any_image(wide_model):
+    with FakeDevice(model_of(1019)) as fake:  # the most a dense request holds
+        dev = Device(SerialTransport(fake.port), timeout=2.0, sparse=False)
+        dev.handshake()
+        assert len(list(dev.stream(np.zeros((2, 1019), dtype=np.uint8)))) == 2
+        assert dict(fake.frame_types) == {p.INFO: 1, p.INFER: 2}
+    imgs = np.zeros((2, 1200), dtype=np.uint8)
+    with FakeDevice(wide_model) as fake:
+        dev = Device(SerialTransport(fake.port), timeout=2.0, sparse=False)
+        dev.handshake()
+        with pytest.raises(Bs4nnError) as exc:
+            list(dev.stream(imgs))
+        assert fake.infer_requests == 0
+    assert str(exc.value) == (
+        "the model has 1,200 inputs, more than the 1,019 a dense INFER request holds "
+        "(sparse=False): use sparse=None, which sends each image in the shortest form that "
+        "fits one frame"
+    )
+
+
+def test_has_bitmap_on_a_model_no_bitmap_can_carry_is_refused_without_asking():
+    with FakeDevice(model_of(8152)) as fake:  # the most an INFER_BITMAP request holds
+        dev = connect(fake)
+        dev.handshake()
+        assert dev.has_bitmap() is True
+    with FakeDevice(model_of(8153)) as fake:
+        dev = connect(fake)
+        dev.handshake()
+        with pytest.raises(Bs4nnError) as exc:
+            dev.has_bitmap()
+        assert dict(fake.frame_types) == {p.INFO: 1} and dev.bitmap is None
+    assert str(exc.value) == (
+        "the model has 8,153 inputs, more than the 8,152 an INFER_BITMAP request holds: no "
+        "image of it goes as INFER_BITMAP, so there is nothing to ask (stream() sends its "
+        "images sparse)"
+    )
+
+
 def test_bitmap_form_used_when_the_device_has_it(intmodel, images):
     with FakeDevice(intmodel) as fake:
         dev = connect(fake)
