@@ -314,7 +314,9 @@ def fits_one_frame(sizes: dict):
 
 
 # what makes images that no INFER form carries in one frame fit, for the end of a refusal
-MAKE_IMAGES_FIT = f"give images with more zero pixels, or a model of at most {MAX_BODY:,} inputs"
+MAKE_IMAGES_FIT = (
+    f"give images with more zero pixels, or a model of at most {MAX_DENSE_INPUTS:,} inputs"
+)
 
 
 def too_many_nonzero(image: str, n_input: int, nonzero: int, bitmap: bool = True) -> str:
