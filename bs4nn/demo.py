@@ -69,6 +69,8 @@ def _demo_folder():
 def _demo(args: argparse.Namespace) -> int:
     from bs4nn.host.bench import BENCH_FOLDER, REPORT_NAME
     from bs4nn.host.connect import load_model
+    from bs4nn.trainer.errors import Bs4nnError
+    from bs4nn.trainer.presets import DATASETS
     from bs4nn.trainer.run import checkpoint_path
 
     out = Path(args.out)
@@ -78,7 +80,12 @@ def _demo(args: argparse.Namespace) -> int:
     dataset = "mnist"
     if args.model is not None:  # one the board can run, before any step
         given, _ = load_model(args.model)
-        dataset = given.dataset_to_run()
+        if given.dataset not in DATASETS or given.dataset_sha256 is not None:  # no --data here
+            raise Bs4nnError(
+                f"the demo runs MNIST and Fashion-MNIST models, and {args.model} is not one: "
+                f"bench it with `bs4nn bench --model {args.model} --data FILE`"
+            )
+        dataset = given.dataset
     data = ["--data-dir", args.data_dir] if args.data_dir else []
     _step("data", ["data", "fetch", dataset, *data])
     model = args.model

@@ -317,6 +317,28 @@ def test_a_model_of_own_data_needs_that_data(sensors, tmp_path):
     assert Model.load(path).dataset_to_run(str(copy)) == str(copy)
 
 
+@pytest.mark.parametrize("own_data", [True, False], ids=["own-data", "no-dataset"])
+def test_demo_refuses_a_model_not_of_mnist_or_fashion_before_any_step(
+    sensors, tmp_path, capsys, own_data
+):
+    # demo has no --data: it must not tell the user to give one
+    from bs4nn.cli import main
+
+    rng = np.random.default_rng(1)
+    meta = dataset_fields(str(sensors)) if own_data else {}
+    model = model_from_arrays(
+        [rng.normal(size=(8, 100)), rng.normal(size=(4, 8))], [1.0, 1.0], [3.0, 2.0], **meta
+    )
+    path = model.save(tmp_path / "m.bs4nn")
+    assert main(["demo", "--model", str(path), "--out", str(tmp_path / "demo")]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"bs4nn demo: error: the demo runs MNIST and Fashion-MNIST models, and {path} is not "
+        f"one: bench it with `bs4nn bench --model {path} --data FILE`\n",
+    )
+    assert not (tmp_path / "demo").exists()
+
+
 def test_images_no_request_frame_carries_are_refused_before_anything_is_made(tmp_path):
     """1,200 inputs: one INFER frame carries at most 869 non-zero pixels (bitmap: 150 + 869 =
     1,019 body bytes). bench and sweep check the images they send before any build, emulator,
