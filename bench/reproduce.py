@@ -24,7 +24,8 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("preset", choices=sorted(PRESETS))
+    # the presets with a dataset (generic is for own data, which this script does not take)
+    ap.add_argument("preset", choices=sorted(n for n, p in PRESETS.items() if p["dataset"]))
     ap.add_argument("--rule", choices=("paper", "surrogate"), default="paper")
     ap.add_argument("--epochs", type=int, help="default: the preset's")
     ap.add_argument("--seed", type=int, default=0)
