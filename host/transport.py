@@ -12,6 +12,7 @@ import io
 import os
 import select
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import serial
 
@@ -55,6 +56,7 @@ class SerialTransport:
         self.name = port
         self.emulator = emulator
         try:
+            _check_network_url(port)
             self._ser = serial.serial_for_url(
                 port,
                 baudrate=baudrate,
@@ -119,6 +121,20 @@ class SerialTransport:
             gone = ": the device went away (board unplugged or reset over USB)"
         then = how_to_go_on(self.emulator, "reconnect, then")
         return f"serial link {self.name} closed ({detail}){gone}; {then}"
+
+
+def _check_network_url(port: str) -> None:
+    """A socket:// or rfc2217:// URL names its port; pyserial's own error without one is a
+    TypeError's text."""
+    parts = urlsplit(port)
+    if parts.scheme not in ("socket", "rfc2217"):
+        return
+    try:
+        number = parts.port
+    except ValueError:  # not a number, or beyond 65535
+        number = None
+    if not number:
+        raise ValueError("no port number (1 to 65535) after the host")
 
 
 def how_to_go_on(emulator: str | None, on_a_board: str) -> str:

@@ -207,3 +207,23 @@ def test_unknown_url_message():
         "cannot open foo://board: invalid URL, protocol 'foo' not known; give a serial device "
         "(e.g. /dev/ttyACM0) or a pyserial URL (socket://HOST:PORT, rfc2217://HOST:PORT, loop://)"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "socket://127.0.0.1",
+        "socket://127.0.0.1:",
+        "rfc2217://board",
+        "socket://host:abc",
+        "socket://host:99999",
+    ],
+)
+def test_a_network_url_without_a_port_number_says_so(url):
+    # pyserial's own words were "'<=' not supported between instances of 'int' and 'NoneType'"
+    with pytest.raises(Bs4nnError) as exc:
+        SerialTransport(url)
+    assert str(exc.value) == (
+        f"cannot open {url}: no port number (1 to 65535) after the host; give a serial device "
+        "(e.g. /dev/ttyACM0) or a pyserial URL (socket://HOST:PORT, rfc2217://HOST:PORT, loop://)"
+    )
