@@ -891,3 +891,39 @@ def test_every_output_folder_help_says_what_its_refusal_lets_through(tmp_path):
         "model with a training history, training.png into DIR: an empty or new folder, or the "
         "--plots of an earlier `bs4nn eval`"
     )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--epochs", "1"],
+        [
+            "calibrate",
+            str(Path(__file__).resolve().parents[1] / "models" / "mnist-600.bs4nn"),
+            "--max-mean-step",
+            "40",
+        ],
+        ["import-nir", "graph.nir"],
+    ],
+    ids=["train", "calibrate", "import-nir"],
+)
+@pytest.mark.parametrize("name", ["sensors.npz", "notes.png"])
+def test_a_model_is_not_saved_over_a_file_that_is_no_model(tmp_path, capsys, argv, name):
+    # `train --out sensors.npz` (meant: --data) replaced the user's dataset with a model
+    import zipfile
+
+    from bs4nn.cli import main
+
+    out = tmp_path / name
+    if name.endswith(".npz"):
+        with zipfile.ZipFile(out, "w") as zf:
+            zf.writestr("x_train.npy", b"data")
+    else:
+        out.write_bytes(b"\x89PNG")
+    before = out.read_bytes()
+    assert main([*argv, "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"bs4nn {argv[0]}: error: --out {out} is a file but no bs4nn model, which saving would "
+        "replace; give another file name\n"
+    )
+    assert out.read_bytes() == before

@@ -15,7 +15,7 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import evaluate
 from bs4nn.trainer.files import OutFolder, check_not_input, check_output, file_lock, staged_dir
 from bs4nn.trainer.memory import available_memory, training_memory_problem
-from bs4nn.trainer.model import Model
+from bs4nn.trainer.model import Model, check_model_out
 from bs4nn.trainer.options import given_options
 from bs4nn.trainer.plots import (
     OUTPUT_STEPS_PLOT,
@@ -44,6 +44,7 @@ def _check_train_outputs(args: argparse.Namespace) -> None:
     (whether the checkpoint may be there, the trainers check before any data is read)."""
     check_output(args.out, "--out", folder=False)
     _check_not_dataset(args.out, args.dataset, "model")
+    check_model_out(args.out)
     check_output(checkpoint_path(args.out), "--out's checkpoint", folder=False)
     if not args.no_plot:
         check_output(training_plot_path(args.out), "--out's training plot", folder=False)
@@ -168,6 +169,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     check_output(args.out, "--out", folder=False)
     check_not_input(args.out, args.model, "model", "calibrated one")
     _check_not_dataset(args.out, args.dataset, "calibrated model")
+    check_model_out(args.out)
     model = Model.load(args.model)
     if model.weight_kind != "binary":
         raise Bs4nnError(

@@ -368,6 +368,24 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
+def check_model_out(path: str | Path) -> None:
+    """Refuse an --out that is an existing file but no bs4nn model (a dataset, a plot): saving
+    the model would replace it. A model file there is replaced, as a run again does."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if _META in zf.namelist():
+                return
+    except (zipfile.BadZipFile, OSError):
+        pass
+    raise Bs4nnError(
+        f"--out {path} is a file but no bs4nn model, which saving would replace; give another "
+        "file name"
+    )
+
+
 def _foreign(path: Path, why: str) -> str:
     return (
         f"{path} is not a bs4nn model file ({why}); give a file written by `bs4nn train` or "

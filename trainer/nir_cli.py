@@ -23,10 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from bs4nn.trainer.model import check_model_out
     from bs4nn.trainer.nir_graph import read_nir
 
     check_output(args.out, "--out", folder=False)
     check_not_input(args.out, args.nir_file, "NIR graph", "model")
+    check_model_out(args.out)
     result = read_nir(args.nir_file)
     for line in result.report:
         print(line)
