@@ -144,6 +144,10 @@ def test_float_images_are_refused_with_the_conversion(tmp_path):
             lambda d: d.update(class_names=np.array([str(c) for c in range(256)])),
             "256 classes; the firmware takes 2..255",
         ),
+        (  # all labels 0: one class, said in the singular
+            lambda d: d.update(y_train=d["y_train"] * 0, y_test=d["y_test"] * 0),
+            "1 class; the firmware takes 2..255",
+        ),
         (
             lambda d: d.update(
                 x_train=np.zeros((40, 300, 300), np.uint8),

@@ -159,7 +159,8 @@ def _check(path: Path, arrays: dict[str, np.ndarray]) -> OwnData:
             f"{where}: images of {n_inputs} inputs; the firmware takes 1..{MAX_INPUTS}"
         )
     if not 2 <= len(names) <= MAX_OUTPUTS:
-        raise Bs4nnError(f"{where}: {len(names)} classes; the firmware takes 2..{MAX_OUTPUTS}")
+        classes = "1 class" if len(names) == 1 else f"{len(names)} classes"
+        raise Bs4nnError(f"{where}: {classes}; the firmware takes 2..{MAX_OUTPUTS}")
     for x, _ in splits.values():
         x.flags.writeable = False
     return OwnData(path.name, path, splits, tuple(int(s) for s in shape), names)
