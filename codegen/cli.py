@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING
 
 from bs4nn.codegen.targets import DEFAULT_TARGET, target_info
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import check_not_input, check_output, folder_choices
+from bs4nn.trainer.files import (
+    check_not_input,
+    check_output,
+    check_replaced_file,
+    folder_choices,
+)
 from bs4nn.trainer.options import (
     dataset_spec,
     existing_dir,
@@ -131,7 +136,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def _export_nir(args: argparse.Namespace) -> int:
     from bs4nn.trainer.model import Model
-    from bs4nn.trainer.nir_graph import write_nir
+    from bs4nn.trainer.nir_graph import is_nir_file, write_nir
 
     given = given_options(args, C_ONLY)
     if given:
@@ -139,6 +144,7 @@ def _export_nir(args: argparse.Namespace) -> int:
         raise Bs4nnError(f"{flags}: only for the C export; --format nir writes the graph alone")
     check_output(args.out, "--out", folder=False)
     check_not_input(args.out, args.model, "model", "NIR graph")
+    check_replaced_file(args.out, "NIR graph", is_nir_file)
     model = Model.load(args.model)
     path = write_nir(model, args.out)
     print(

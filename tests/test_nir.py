@@ -307,3 +307,22 @@ def test_metadata_that_disagrees_with_the_graph_is_not_used(small, tmp_path):
     assert result.report[1] == (
         f"weight layer 2 of 2: 37->10, bs4nn's own weights, alpha 0.7, theta 2.2, K {ks[1]}"
     )
+
+
+@pytest.mark.parametrize("name", ["other.bs4nn", "sensors.npz"])
+def test_the_graph_is_not_written_over_a_file_that_is_no_nir_graph(tmp_path, capsys, name):
+    # `export M --format nir --out OTHER.bs4nn` replaced another model with the graph
+    from bs4nn.cli import main
+
+    shipped = Path(__file__).resolve().parents[1] / "models" / "mnist-600.bs4nn"
+    out = tmp_path / name
+    out.write_bytes(b"PK\x03\x04 a zip archive")
+    assert main(["export", str(shipped), "--format", "nir", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"bs4nn export: error: --out {out} is a file but no NIR graph, which saving would "
+        "replace; give another file name\n"
+    )
+    assert out.read_bytes() == b"PK\x03\x04 a zip archive"
+    graph = tmp_path / "m.nir"
+    assert main(["export", str(shipped), "--format", "nir", "--out", str(graph)]) == 0
+    assert main(["export", str(shipped), "--format", "nir", "--out", str(graph)]) == 0  # again

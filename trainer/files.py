@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -91,6 +91,18 @@ def check_output(path: str | Path, option: str, folder: bool, choose: str = CHOO
     problem = write_problem(existing)
     if problem is not None:
         raise Bs4nnError(f"{option} {path}: cannot write in {existing} ({problem}); {choose}")
+
+
+def check_replaced_file(path: str | Path, kind: str, is_kind: Callable[[Path], bool]) -> None:
+    """Refuse an --out that is an existing file but no `kind` (a dataset, a plot, another
+    command's output): saving would replace it. A file of its kind is replaced, as a run again
+    does."""
+    path = Path(path)
+    if path.is_file() and not is_kind(path):
+        raise Bs4nnError(
+            f"--out {path} is a file but no {kind}, which saving would replace; give another "
+            "file name"
+        )
 
 
 def folder_choices(command: str, option: str = "--out") -> str:

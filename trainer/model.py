@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import ZIP_DAMAGE, check_input_file, user_path, write_atomic
+from bs4nn.trainer.files import (
+    ZIP_DAMAGE,
+    check_input_file,
+    check_replaced_file,
+    user_path,
+    write_atomic,
+)
 from bs4nn.trainer.presets import DATASETS
 from bs4nn.trainer.semantics import TMAX, binarize, threshold_count
 
@@ -368,22 +374,18 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
-def check_model_out(path: str | Path) -> None:
-    """Refuse an --out that is an existing file but no bs4nn model (a dataset, a plot): saving
-    the model would replace it. A model file there is replaced, as a run again does."""
-    path = Path(path)
-    if not path.is_file():
-        return
+def is_model_file(path: Path) -> bool:
+    """Whether `path` is a bs4nn model file (a zip archive holding meta.json), unverified."""
     try:
         with zipfile.ZipFile(path) as zf:
-            if _META in zf.namelist():
-                return
+            return _META in zf.namelist()
     except (zipfile.BadZipFile, OSError):
-        pass
-    raise Bs4nnError(
-        f"--out {path} is a file but no bs4nn model, which saving would replace; give another "
-        "file name"
-    )
+        return False
+
+
+def check_model_out(path: str | Path) -> None:
+    """Refuse an --out that is a file but no bs4nn model: saving the model would replace it."""
+    check_replaced_file(path, "bs4nn model", is_model_file)
 
 
 def _foreign(path: Path, why: str) -> str:

@@ -36,6 +36,7 @@ from bs4nn.trainer.presets import DATASETS
 from bs4nn.trainer.semantics import K_MAX, binarize, threshold_count, weight_layer_name
 
 PRODUCER = "bs4nn-edge"
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # the first bytes of the HDF5 file a graph is
 SEMANTICS = {
     "neuron": "non-leaky integrate-and-fire, fires at most once (v_reset is alpha x (fan-in "
     "+ 1) below v_threshold); the decision's tie-break uses the counts, not the reset v",
@@ -95,6 +96,15 @@ def model_to_nir(model: Model):
         **SEMANTICS,
     }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
+
+
+def is_nir_file(path: Path) -> bool:
+    """Whether `path` is an HDF5 file, as a NIR graph is (unverified)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
+    except OSError:
+        return False
 
 
 def write_nir(model: Model, path: str | Path) -> Path:
