@@ -405,3 +405,20 @@ def test_shipped_surrogate_models_hold_their_preset_settings(preset):
     assert model.metrics["val_accuracy"] == max(
         max(h["val_acc"], h["val_acc_ema"] or 0.0) for h in history
     )
+
+
+def test_the_log_says_when_quantile_levels_are_fewer_than_asked(tmp_path, data_dir):
+    """MNIST's strokes are a few intensities: 32 quantile levels merge into fewer, and the
+    header's "32 levels" is not what the run trains with."""
+    lines: list[str] = []
+    cfg = _tiny(epochs=1, levels=32, level_spacing="quantile")
+    train_surrogate(cfg, tmp_path / "m.bs4nn", data_dir=data_dir, progress=False, log=lines.append)
+    images, _ = load_dataset("mnist", "train", data_dir)
+    train_idx, _ = train_val_split(len(images), 300, 5)
+    levels = intensity_levels(32, images[train_idx[: cfg.train_limit]])
+    assert len(levels) < 32
+    said = [line for line in lines if line.startswith("training levels")]
+    assert said == [
+        f"training levels ({len(levels)} of the 32 asked: a level never splits one intensity), "
+        f"the lowest intensity of each: {' '.join(map(str, levels))}"
+    ]

@@ -553,7 +553,12 @@ def train_surrogate(
     levels = intensity_levels(
         cfg.levels, data.images[data.train_idx[:10000]] if cfg.level_spacing == "quantile" else None
     )
-    log(f"training levels (lowest intensity of each): {' '.join(map(str, levels))}")
+    fewer = (
+        f" ({len(levels)} of the {cfg.levels} asked: a level never splits one intensity)"
+        if len(levels) < cfg.levels
+        else ""
+    )
+    log(f"training levels{fewer}, the lowest intensity of each: {' '.join(map(str, levels))}")
     rng = np.random.default_rng()
     rng.bit_generator.state = state.rng_state
     buffers = Buffers()
