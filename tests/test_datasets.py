@@ -514,6 +514,22 @@ def test_a_fetch_removes_what_a_killed_write_left_not_what_a_live_one_writes(
     )
 
 
+def test_a_write_removes_what_a_killed_write_of_the_same_file_left(tmp_path):
+    # e.g. a checkpoint, a model, a bench CSV: a process killed (SIGKILL, the OOM killer)
+    # while writing it left its temp file, which no later run removed
+    dest = tmp_path / "m.bs4nn.ckpt"
+    left = tmp_path / ".m.bs4nn.ckpt.k1ll3d_x.part"
+    live = tmp_path / ".m.bs4nn.ckpt.w2it1ng_.part"
+    other = tmp_path / ".m.bs4nn.k1ll3d_x.part"  # another file's: its own next write removes it
+    for part in (left, live, other):
+        part.write_bytes(b"half")
+    with open(live, "rb") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)  # another run writing it now
+        files.write_atomic(dest, b"data")
+    assert dest.read_bytes() == b"data"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([dest.name, live.name, other.name])
+
+
 def test_a_temp_file_removed_by_a_cleanup_before_it_was_locked_is_made_again(tmp_path, monkeypatch):
     # another fetch's cleanup runs between the creation of the temp file and its lock: it
     # takes the file for one a killed write left

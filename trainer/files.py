@@ -178,8 +178,10 @@ def first_missing(path: Path) -> Path | None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Temp file in the same folder, then rename: a reader never sees half a file. The temp
     file is locked until renamed, so that `remove_left_parts` tells it from one a killed
-    process left."""
+    process left; those of `path` are removed first (a checkpoint, a model, a bench CSV whose
+    writer SIGKILL or the OOM killer stopped)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_left_parts(path)
     fd, tmp = _locked_temp_file(path)
     try:
         with os.fdopen(fd, "wb") as f:
