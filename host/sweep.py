@@ -32,7 +32,7 @@ from bs4nn.host.report import dataset_images, summarize
 from bs4nn.host.stream import check_device_forms, first_test_images, run_pass
 from bs4nn.trainer.calibrate import choose_for_budget, score_box, validation_split
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import OutFolder, staged_file, write_json
+from bs4nn.trainer.files import OutFolder, staged_file, staged_part, write_json
 from bs4nn.trainer.plots import pyplot, save
 from bs4nn.trainer.resume_hints import keeps, resume_note
 from bs4nn.trainer.semantics import K_MAX, K_MIN, threshold_count
@@ -124,7 +124,9 @@ def _finished(
 
 
 CSV_GLOB = "images_*.csv"  # the per-image CSVs of every setting
-SWEEP_FOLDER = OutFolder("sweep", (CSV_GLOB,), RUN_SPARE)
+# what a sweep killed while it measured a setting leaves of it (staged_file)
+LEFT_CSV_GLOB = staged_part(CSV_GLOB)
+SWEEP_FOLDER = OutFolder("sweep", (CSV_GLOB,), (*RUN_SPARE, LEFT_CSV_GLOB))
 # written once every setting is done
 REPORT_JSON, SWEEP_PLOT, PARETO_PLOT = REPORT_NAMES = ("sweep.json", "sweep.png", "pareto.png")
 
@@ -196,6 +198,8 @@ def run_sweep(
         to_measure = any(finished.get(setting) is None for setting, _ in settings)
         check_device_forms(conn.device, images, list(range(len(images))) if to_measure else [])
         folder.started(outdated=REPORT_NAMES)  # an earlier sweep's: not of the CSVs left now
+        for left in out.glob(LEFT_CSV_GLOB):  # one run at a time: a killed one's
+            left.unlink()
         if not resume:
             ours = {_csv_name(kind, setting) for setting, _ in settings}
             _start_over(out, ours, recorded_device(out), device_fields(conn.device.info))

@@ -871,6 +871,31 @@ def test_a_sweep_cut_short_in_its_first_setting_goes_on_in_its_folder(
     assert [pt.images for pt in points] == [N, N]
 
 
+@pytest.mark.parametrize("resume", [False, True], ids=["again", "resume"])
+def test_a_sweep_killed_in_a_setting_goes_on_in_its_folder(model_path, intmodel, tmp_path, resume):
+    # SIGKILL (or the OOM killer) while a setting's CSV was filled: its hidden temporary file
+    # is left beside the lock and the device record; it is this sweep's, and removed
+    out = tmp_path / "sweep"
+    with FakeDevice(intmodel, Faults(silent_after=3)) as fake:
+        with pytest.raises(DeviceSilent):
+            sweep_thetas_2_6(model_path, fake, out, timeout=0.5)
+    (out / LOCK_NAME).write_text("999999\n")
+    (out / ".images_theta_2.csv.part").write_text("index,label\n0,")
+    (out / ".images_theta_9.csv.part").write_text("index,label\n")  # not measured this time
+    with FakeDevice(intmodel) as fake:
+        points = sweep_thetas_2_6(model_path, fake, out, resume=resume)
+        assert fake.infer_requests == 2 * N
+    assert [pt.images for pt in points] == [N, N]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "device.json",
+        "images_theta_2.csv",
+        "images_theta_6.csv",
+        "pareto.png",
+        "sweep.json",
+        "sweep.png",
+    ]
+
+
 def test_sweep_checks_every_setting_against_the_reference(
     model_path, intmodel, mnist, tmp_path, capsys
 ):

@@ -245,11 +245,17 @@ def write_json(path: Path, obj, indent: int = 2) -> None:
         write_atomic(path, (json.dumps(obj, indent=indent) + "\n").encode())
 
 
+def staged_part(name: str) -> str:
+    """The name of the temporary file `staged_file` fills for a file named `name` (for a glob
+    pattern, the pattern of theirs); a killed process leaves it."""
+    return f".{name}.part"
+
+
 @contextlib.contextmanager
 def staged_file(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling of `path` to write; renamed to `path` when the block succeeds,
     removed when it fails."""
-    tmp = path.with_name(f".{path.name}.part")
+    tmp = path.with_name(staged_part(path.name))
     try:
         yield tmp
         os.replace(tmp, path)
