@@ -59,11 +59,13 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _demo_folder():
-    """What makes a folder the demo's: its model (or that model's checkpoint) or its bench."""
-    from bs4nn.trainer.files import OutFolder
+    """What makes a folder the demo's: its model (or that model's checkpoint) or its bench; it
+    may hold the lock of a training killed before its first checkpoint."""
+    from bs4nn.trainer.files import OutFolder, lock_name
     from bs4nn.trainer.run import checkpoint_path
 
-    return OutFolder("demo", (DEMO_MODEL, checkpoint_path(Path(DEMO_MODEL)).name, BENCH_DIR))
+    marks = (DEMO_MODEL, checkpoint_path(Path(DEMO_MODEL)).name, BENCH_DIR)
+    return OutFolder("demo", marks, (lock_name(DEMO_MODEL),))
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -370,6 +370,28 @@ def test_demo_goes_on_in_the_checkpoint_its_first_run_left(tmp_path, monkeypatch
     assert steps[3][-1] == "--resume"
 
 
+def test_demo_goes_on_in_the_folder_a_killed_first_run_left(tmp_path, monkeypatch):
+    # SIGKILL (the OOM killer) while it trained its first epoch, then while it wrote its first
+    # checkpoint: the training's lock, unlocked, and the checkpoint's temporary file
+    import bs4nn.cli
+    from bs4nn.cli import main
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / ".mnist-demo.bs4nn.lock").write_text("999999\n")
+    (out / ".mnist-demo.bs4nn.ckpt.k1ll3d_x.part").write_bytes(b"half")
+    steps = []
+
+    def run_command(argv):
+        steps.append(argv)
+        if argv[0] == "train":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(bs4nn.cli, "run_command", run_command)
+    assert main(["demo", "--out", str(out)]) == 130
+    assert [s[0] for s in steps] == ["data", "train"] and "--resume" not in steps[1]
+
+
 @pytest.mark.parametrize(
     ("files", "refused", "command"),
     [

@@ -844,14 +844,16 @@ def test_a_limit_of_no_image_is_refused_before_any_work(
 
 def test_a_bench_goes_on_in_a_folder_its_run_left_before_any_image(model_path, intmodel, tmp_path):
     # an emulated board's firmware, built in an existing folder before Ctrl-C; a killed run's
-    # lock; the device record
+    # lock; the device record, and what a run killed while it wrote it again left
     (tmp_path / "firmware").mkdir()
     (tmp_path / "firmware" / "Makefile").write_text("")
     (tmp_path / LOCK_NAME).write_text("999999\n")
     (tmp_path / "device.json").write_text("{}")
+    (tmp_path / ".device.json.k1ll3d_x.part").write_text("{")
     with FakeDevice(intmodel) as fake:
         rep = bench(model_path, fake, tmp_path, limit=3)
     assert rep.images == 3 and csv_indices(tmp_path / "images.csv") == [0, 1, 2]
+    assert list(tmp_path.glob(".*.part")) == []
 
 
 @pytest.mark.parametrize("resume", [False, True], ids=["again", "resume"])

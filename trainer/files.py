@@ -115,7 +115,8 @@ def folder_choices(command: str, option: str = "--out") -> str:
 class OutFolder:
     """The output folder of one command, given with command-line option `option`: `marks` are
     glob patterns of what only it writes there, `spare` those of what it may hold without them
-    (what an interrupted run leaves before its first mark)."""
+    (what an interrupted run leaves before its first mark; so are the temp files a killed
+    `write_atomic` of one of them leaves)."""
 
     command: str
     marks: tuple[str, ...]
@@ -135,7 +136,9 @@ class OutFolder:
             return
         with user_path(path, "read"):
             names = [entry.name for entry in path.iterdir()]
-        if all(any(fnmatchcase(name, spare) for spare in self.spare) for name in names):
+        own = (*self.marks, *self.spare)
+        spare = (*self.spare, *(left_parts(pattern) for pattern in own))
+        if all(any(fnmatchcase(name, pattern) for pattern in spare) for name in names):
             return
         raise Bs4nnError(
             f"{self.option} {path} is a non-empty folder that is not a bs4nn {self.command} "
@@ -214,6 +217,12 @@ def _locked_temp_file(path: Path) -> tuple[int, str]:
         os.close(fd)  # removed by a cleanup before it was locked
 
 
+def left_parts(name: str) -> str:
+    """The glob pattern of the temp files a killed `write_atomic` leaves beside a file named
+    `name` (or, for a glob pattern, beside those it matches)."""
+    return f".{name}.*.part"
+
+
 def remove_left_parts(path: Path) -> None:
     """Remove the temp files of `write_atomic(path, ...)` that a killed process left beside
     `path` (unlocked; those of a write under way are locked, and kept)."""
@@ -280,7 +289,7 @@ def staged_dir(path: Path, drop: Collection[str] = (), option: str = "--out") ->
     with user_path(path, "create"):
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with exclusive_lock(path.with_name(f".{path.name}.lock"), option, path):
+        with exclusive_lock(path.with_name(lock_name(path.name)), option, path):
             _remove_left(path, "part")
             with user_path(path, "create"):
                 tmp = Path(
@@ -353,6 +362,12 @@ def _umask() -> int:
     return mask
 
 
+def lock_name(name: str) -> str:
+    """The lock beside a file or folder named `name` that one run at a time holds while it
+    writes it (`file_lock`, `staged_dir`); a killed run leaves it, unlocked: harmless."""
+    return f".{name}.lock"
+
+
 @contextlib.contextmanager
 def exclusive_lock(lock: Path, option: str, target: Path) -> Iterator[None]:
     """Exclusive lock through file `lock` (holding our pid) for as long as the block runs
@@ -406,5 +421,5 @@ def file_lock(path: Path) -> Iterator[None]:
     with made_for(path.parent):
         with user_path(path.parent, "create"):
             path.parent.mkdir(parents=True, exist_ok=True)
-        with exclusive_lock(path.with_name(f".{path.name}.lock"), "--out", path):
+        with exclusive_lock(path.with_name(lock_name(path.name)), "--out", path):
             yield
