@@ -54,7 +54,7 @@ def start_announcing(
     output into `log` (and `on_line`) so that the emulator never blocks on a full pipe.
     An emulator that exits or says nothing within `timeout` is stopped and named for what
     it did (`name`, the `what` it did not announce, the command and its output's tail) in a
-    Bs4nnError."""
+    Bs4nnError; one that Ctrl-C or SIGTERM interrupts is stopped too."""
     proc = subprocess.Popen(
         cmd,
         stdin=subprocess.DEVNULL,
@@ -80,11 +80,15 @@ def start_announcing(
                 found.set()
         found.set()  # EOF: it exited
 
-    threading.Thread(target=drain, daemon=True, name=f"{name}-output").start()
-    deadline = time.monotonic() + timeout
-    while not found.wait(0.05):
-        if time.monotonic() > deadline:
-            break
+    try:
+        threading.Thread(target=drain, daemon=True, name=f"{name}-output").start()
+        deadline = time.monotonic() + timeout
+        while not found.wait(0.05):
+            if time.monotonic() > deadline:
+                break
+    except BaseException:  # Ctrl-C or SIGTERM, which its session of its own does not get
+        stop_process(proc)
+        raise
     if announced:
         return proc, announced[0]
     try:  # its output ended: it is exiting

@@ -4,7 +4,10 @@ Uses a 20-line echo program for the mps2-an386 UART (not the project firmware), 
 in a second and does not depend on the firmware being finished.
 """
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -135,3 +138,31 @@ def test_a_qemu_that_gives_no_pty_is_named_for_what_it_did(tmp_path, monkeypatch
     message = start_refusal(qemu.start_qemu, tmp_path / "firmware.elf")
     shown = "qemu: machine unknown" if "exit" in script else "booting"
     assert message.startswith(f"QEMU {said}") and message.endswith(f"its output:\n{shown}")
+
+
+def test_stopped_when_interrupted_before_it_gave_its_pty(tmp_path, monkeypatch):
+    # SIGTERM (or Ctrl-C) while QEMU starts: it runs in a session of its own, so no signal
+    # reaches it; it ran on until the Python process ended (a notebook, a test run)
+    pid_file = tmp_path / "pid"
+    script = (
+        "import os, signal\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "os.kill(os.getppid(), signal.SIGTERM); time.sleep(30)"
+    )
+    monkeypatch.setenv("PATH", str(fake_program(tmp_path / "bin", qemu.QEMU_BINARY, script).parent))
+    (tmp_path / "firmware.elf").write_bytes(b"")
+
+    def terminate(signum, frame):  # as the CLI takes SIGTERM
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, terminate)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            qemu.start_qemu(tmp_path / "firmware.elf", timeout=20)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    pid = int(pid_file.read_text())
+    running = os.path.exists(f"/proc/{pid}")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    assert not running  # stopped and reaped
