@@ -29,6 +29,7 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
 from bs4nn.host.defaults import DEFAULT_BAUD, DEFAULT_LIMIT, DEFAULT_USB, EMULATED_TARGET, MODES
+from bs4nn.host.emulator_process import stop_process
 from bs4nn.host.outdir import FIRMWARE_DIR, LOCK_NAME, run_folder
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
@@ -307,10 +308,14 @@ def run_runner(
         cmd, cwd=files.out, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as proc:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            if echo:
-                print(line, end="", flush=True)
-            reader.read(line)
+        try:
+            for line in proc.stdout:
+                if echo:
+                    print(line, end="", flush=True)
+                reader.read(line)
+        except BaseException:  # e.g. SIGTERM to us alone: the run would wait for the runner
+            stop_process(proc)
+            raise
     result.returncode = proc.returncode
     if "session_log" in result.figures:  # printed relative to the folder it ran in
         result.log = files.out / result.figures["session_log"]

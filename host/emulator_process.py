@@ -27,8 +27,8 @@ def _die_with_parent() -> None:
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 3.0) -> None:
-    """Terminate an emulator process: SIGTERM, then SIGKILL if it has not ended within
-    `timeout`. Safe to call twice."""
+    """Terminate an emulator process (or another child, e.g. the eembc runner): SIGTERM, then
+    SIGKILL if it has not ended within `timeout`. Safe to call twice."""
     if process.poll() is None:
         process.terminate()
         try:

@@ -1,6 +1,8 @@
 """`bs4nn eembc` without a board: the files the MLPerf Tiny runner reads, the port the launcher
 adds to pyserial's listing, and the checks made before anything is written."""
 
+import contextlib
+
 import numpy as np
 import pytest
 from serial.tools import list_ports
@@ -586,3 +588,44 @@ def test_a_signal_without_a_name_is_reported_by_number():
     assert result.failure == (
         "the runner was ended by signal 32 (unknown to this system); its output is above"
     )
+
+
+def test_sigterm_stops_the_runner_at_once(tmp_path):
+    # the runner is a child of ours that `kill PID` (or a scheduler's SIGTERM to bs4nn alone)
+    # does not reach: the run waited for it to finish (minutes in performance mode)
+    import os
+    import signal
+    import time
+
+    from bs4nn.cli import Terminated
+
+    runner = _runner(tmp_path)
+    pid_file = tmp_path / "pid"
+    (runner / "main.py").write_text(
+        "import os, signal, time\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        f"os.kill({os.getpid()}, signal.SIGTERM)\n"
+        "time.sleep(30)\n"
+    )
+    files = eembc.write_runner_files(
+        tmp_path / "out", np.zeros((5, 784), np.uint8), np.arange(5), 10, 100, (1, 2)
+    )
+
+    def terminate(signum, frame):  # as the CLI takes SIGTERM
+        raise Terminated
+
+    before = signal.signal(signal.SIGTERM, terminate)
+    started = time.monotonic()
+    try:
+        with pytest.raises(Terminated):
+            eembc.run_runner(
+                eembc.runner_main(runner), files, "accuracy", "/dev/null", (1, 2), False
+            )
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    took = time.monotonic() - started
+    pid = int(pid_file.read_text())
+    running = os.path.exists(f"/proc/{pid}")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    assert took < 10 and not running
