@@ -530,6 +530,32 @@ def test_a_write_removes_what_a_killed_write_of_the_same_file_left(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([dest.name, live.name, other.name])
 
 
+@pytest.mark.parametrize("refused", ["open", "unlink"])
+def test_a_write_leaves_alone_a_temp_file_of_another_user(tmp_path, monkeypatch, refused):
+    # a shared folder (/tmp: sticky): another user's killed write left one that we may not open
+    # (mode 0600) or not remove (sticky); the write goes on, as it did before it cleaned up
+    dest = tmp_path / "m.bs4nn"
+    theirs = tmp_path / ".m.bs4nn.th3irs_x.part"
+    theirs.write_bytes(b"half")
+    real_open, real_unlink = os.open, Path.unlink
+
+    def open_(path, *args, **kwargs):
+        if refused == "open" and Path(path) == theirs:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    def unlink(path, *args, **kwargs):
+        if refused == "unlink" and path == theirs:
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(path))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    files.write_atomic(dest, b"data")
+    assert dest.read_bytes() == b"data"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [theirs.name, dest.name]
+
+
 def test_a_temp_file_removed_by_a_cleanup_before_it_was_locked_is_made_again(tmp_path, monkeypatch):
     # another fetch's cleanup runs between the creation of the temp file and its lock: it
     # takes the file for one a killed write left

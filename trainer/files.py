@@ -225,7 +225,8 @@ def left_parts(name: str) -> str:
 
 def remove_left_parts(path: Path) -> None:
     """Remove the temp files of `write_atomic(path, ...)` that a killed process left beside
-    `path` (unlocked; those of a write under way are locked, and kept)."""
+    `path` (unlocked; those of a write under way are locked, and kept, and so are another
+    user's that we may not open or remove, e.g. in /tmp)."""
     left = re.compile(rf"\.{re.escape(path.name)}\.[^.]+\.part")  # mkstemp's names
     if not path.parent.is_dir():
         return
@@ -234,14 +235,14 @@ def remove_left_parts(path: Path) -> None:
             continue
         try:
             fd = os.open(entry, os.O_RDONLY)
-        except FileNotFoundError:  # renamed or removed since
+        except (FileNotFoundError, PermissionError):  # renamed or removed since; not ours
             continue
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:  # locked by a write under way (or a file system without locks)
                 continue
-            with user_path(entry, "remove"):
+            with user_path(entry, "remove"), contextlib.suppress(PermissionError):
                 entry.unlink(missing_ok=True)
         finally:
             os.close(fd)
