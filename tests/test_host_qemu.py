@@ -9,6 +9,8 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import time
 
 import pytest
 from helpers import fake_program, start_refusal
@@ -166,3 +168,41 @@ def test_stopped_when_interrupted_before_it_gave_its_pty(tmp_path, monkeypatch):
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     assert not running  # stopped and reaped
+
+
+def test_killed_with_the_process_that_started_it(tmp_path):
+    # SIGKILL (the OOM killer) gives no chance to stop QEMU: it ends with its parent (Linux)
+    announce = "print('char device redirected to /dev/pts/99 (label serial0)', flush=True)"
+    fake = fake_program(tmp_path / "bin", qemu.QEMU_BINARY, f"{announce}; time.sleep(60)")
+    (tmp_path / "firmware.elf").write_bytes(b"")
+    starter = (
+        "import sys, time\n"
+        "from bs4nn.host import qemu\n"
+        "print(qemu.start_qemu(sys.argv[1]).process.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
+    with subprocess.Popen(
+        [sys.executable, "-c", starter, str(tmp_path / "firmware.elf")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as host:
+        pid = int(host.stdout.readline())
+        host.kill()
+    deadline = time.monotonic() + 5
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    running = _running(pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    assert not running
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
