@@ -29,7 +29,7 @@ from bs4nn.codegen.intmodel import IntModel
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
 from bs4nn.host.defaults import DEFAULT_BAUD, DEFAULT_LIMIT, DEFAULT_USB, EMULATED_TARGET, MODES
-from bs4nn.host.emulator_process import stop_process
+from bs4nn.host.emulator_process import die_with_parent, stop_process
 from bs4nn.host.outdir import FIRMWARE_DIR, LOCK_NAME, run_folder
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
@@ -305,7 +305,13 @@ def run_runner(
     result = RunnerResult(mode, returncode=-1)
     reader = RunnerOutput(result)
     with subprocess.Popen(
-        cmd, cwd=files.out, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd,
+        cwd=files.out,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=die_with_parent,
     ) as proc:
         assert proc.stdout is not None
         try:

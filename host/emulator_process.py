@@ -18,9 +18,9 @@ from bs4nn.trainer.errors import Bs4nnError
 START_TIMEOUT_S = 10.0  # how long an emulator may take to announce itself
 
 
-def _die_with_parent() -> None:
-    """Linux: the emulator gets SIGTERM if the host process dies without cleaning up (e.g.
-    SIGKILL)."""
+def die_with_parent() -> None:
+    """Linux, as a child's preexec_fn: the child (an emulator, the eembc runner) gets SIGTERM
+    if the host process dies without cleaning up (e.g. SIGKILL)."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -63,7 +63,7 @@ def start_announcing(
         text=True,
         env=env,
         start_new_session=True,  # Ctrl-C reaches us, and we stop the emulator ourselves
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     found = threading.Event()
     announced: list[str] = []

@@ -3,7 +3,10 @@ caller)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -86,3 +89,24 @@ def bench_folder(out, model_path, data_dir):
             quiet=True,
         )
     return out
+
+
+def ends(pid: int, within: float = 5.0) -> bool:
+    """Whether process `pid` has ended (a zombie has) or ends within `within` seconds; one that
+    does not is killed, so that a failing test leaves no process behind."""
+    deadline = time.monotonic() + within
+    while _runs(pid):
+        if time.monotonic() >= deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _runs(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -4,16 +4,14 @@ Uses a 20-line echo program for the mps2-an386 UART (not the project firmware), 
 in a second and does not depend on the firmware being finished.
 """
 
-import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from helpers import fake_program, start_refusal
+from helpers import ends, fake_program, start_refusal
 
 from bs4nn.host import qemu
 from bs4nn.host.transport import LinkClosed, SerialTransport
@@ -164,10 +162,7 @@ def test_stopped_when_interrupted_before_it_gave_its_pty(tmp_path, monkeypatch):
     finally:
         signal.signal(signal.SIGTERM, before)
     pid = int(pid_file.read_text())
-    running = os.path.exists(f"/proc/{pid}")
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    assert not running  # stopped and reaped
+    assert ends(pid, within=0)  # stopped already
 
 
 def test_killed_with_the_process_that_started_it(tmp_path):
@@ -190,19 +185,4 @@ def test_killed_with_the_process_that_started_it(tmp_path):
     ) as host:
         pid = int(host.stdout.readline())
         host.kill()
-    deadline = time.monotonic() + 5
-    while _running(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    running = _running(pid)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    assert not running
-
-
-def _running(pid: int) -> bool:
-    """Whether process `pid` runs (a zombie has ended)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    assert ends(pid)
