@@ -30,7 +30,7 @@ from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
 from bs4nn.host.defaults import DEFAULT_BAUD, DEFAULT_LIMIT, DEFAULT_USB, EMULATED_TARGET, MODES
 from bs4nn.host.emulator_process import die_with_parent, stop_process
-from bs4nn.host.outdir import FIRMWARE_DIR, LOCK_NAME, run_folder
+from bs4nn.host.outdir import FIRMWARE_DIR, FIRMWARE_SPARE, LOCK_NAME, run_folder
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import check_data_fits
@@ -42,7 +42,7 @@ DATASETS_DIR = "datasets"  # the runner's --dataset_path, in --out
 # the runner's folder of the model's test images: the first of the runner's files eembc
 # writes, it marks an eembc folder; before it, a run writes only the firmware (and its lock)
 MODEL_DATA = f"{DATASETS_DIR}/{MODEL_ID}"
-EEMBC_FOLDER = OutFolder("eembc", (MODEL_DATA,), (LOCK_NAME, FIRMWARE_DIR))
+EEMBC_FOLDER = OutFolder("eembc", (MODEL_DATA,), (LOCK_NAME, *FIRMWARE_SPARE))
 MAX_RUNS = 1_000_000  # the firmware's limit of N and W in "infer N W"
 WINDOWS = 5  # the runner's performance loop must run exactly 5 windows
 WINDOW_S = 10.0  # shortest window (MLPerf Tiny rule)

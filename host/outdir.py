@@ -17,13 +17,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from bs4nn.host.device_record import DEVICE_NAME
-from bs4nn.trainer.files import exclusive_lock, first_missing, user_path
+from bs4nn.trainer.files import exclusive_lock, first_missing, staged_left, user_path
 
 LOCK_NAME = ".bs4nn.lock"  # holds the pid of the run that has the folder
 FIRMWARE_DIR = "firmware"  # the emulated board's export and build
+# what a folder holds of its emulated board's firmware, also when a run was killed while it
+# exported it
+FIRMWARE_SPARE = (FIRMWARE_DIR, *staged_left(FIRMWARE_DIR))
 # what a bench or sweep writes in its folder before its first result (kept by an interrupted
 # run, e.g. the firmware built in an existing folder)
-RUN_SPARE = (LOCK_NAME, FIRMWARE_DIR, DEVICE_NAME)
+RUN_SPARE = (LOCK_NAME, *FIRMWARE_SPARE, DEVICE_NAME)
 
 
 class RunFolder:

@@ -566,8 +566,18 @@ def test_a_folder_not_eembc_s_own_is_refused_before_anything(tmp_path, capsys, f
 
 @pytest.mark.parametrize(
     "left",
-    [[], [".bs4nn.lock", "firmware/Makefile"], ["datasets/bs4nn01/00000.bin"]],
-    ids=["finished", "killed-before-the-runner-files", "killed-writing-them"],
+    [
+        [],
+        [".bs4nn.lock", "firmware/Makefile"],
+        [".bs4nn.lock", ".firmware.lock", ".firmware.k1ll3d_x.part/Makefile"],
+        ["datasets/bs4nn01/00000.bin"],
+    ],
+    ids=[
+        "finished",
+        "killed-before-the-runner-files",
+        "killed-exporting-the-firmware",
+        "killed-writing-them",
+    ],
 )
 def test_eembc_writes_again_into_its_own_earlier_folder(tmp_path, capsys, left):
     out, runner = tmp_path / "out", _runner(tmp_path)

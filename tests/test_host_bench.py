@@ -856,6 +856,26 @@ def test_a_bench_goes_on_in_a_folder_its_run_left_before_any_image(model_path, i
     assert list(tmp_path.glob(".*.part")) == []
 
 
+@pytest.mark.parametrize("command", ["bench", "sweep"])
+def test_a_run_killed_while_it_exported_the_firmware_goes_on_in_its_folder(
+    model_path, intmodel, tmp_path, command
+):
+    # SIGKILL while the emulated board's firmware was exported: its lock and the half-made
+    # tree beside firmware/, and what an export into an existing one moved aside
+    for name in (LOCK_NAME, ".firmware.lock", ".firmware.k1ll3d_x.part/Makefile"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    (tmp_path / "firmware").mkdir()
+    (tmp_path / ".firmware.k1ll3d_y.old").mkdir()
+    with FakeDevice(intmodel) as fake:
+        if command == "bench":
+            assert bench(model_path, fake, tmp_path, limit=3).images == 3
+        else:
+            assert [
+                pt.images for pt in sweep(model_path, fake, tmp_path, thetas=[2.0], limit=3)
+            ] == [3]
+
+
 @pytest.mark.parametrize("resume", [False, True], ids=["again", "resume"])
 def test_a_sweep_cut_short_in_its_first_setting_goes_on_in_its_folder(
     model_path, intmodel, tmp_path, resume

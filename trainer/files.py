@@ -316,6 +316,13 @@ def staged_dir(path: Path, drop: Collection[str] = (), option: str = "--out") ->
         raise
 
 
+def staged_left(name: str) -> tuple[str, ...]:
+    """The glob patterns of what `staged_dir` leaves beside a folder named `name` when killed:
+    its lock, its temporary folder and what it moved aside (the next staged_dir removes
+    them)."""
+    return (lock_name(name), f".{name}.*.part", f".{name}.*.old")
+
+
 def _put_in_place(tmp: Path, path: Path, drop: Collection[str]) -> None:
     """Folder `tmp` becomes `path`, or, if `path` exists, its entries replace those of the same
     name there and the entries named in `drop` go (all moved aside into a `.old` sibling, left
