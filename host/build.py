@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bs4nn.codegen.export import read_manifest
 from bs4nn.codegen.targets import target_info
+from bs4nn.host.emulator_process import die_with_parent, stop_process
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import write_problem
 
@@ -102,9 +103,19 @@ def find_pio() -> str:
 
 
 def _run(cmd: list[str], what: str, verbose: bool, hint: str = "") -> None:
-    proc = subprocess.run(cmd, capture_output=not verbose, text=True)
+    """Run a build tool; interrupted, we stop it with SIGTERM, as it gets if we are killed: make
+    then stops its compilers and removes the target it was making (SIGKILL left both)."""
+    pipe = None if verbose else subprocess.PIPE
+    with subprocess.Popen(
+        cmd, stdout=pipe, stderr=pipe, text=True, preexec_fn=die_with_parent
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate()
+        except BaseException:
+            stop_process(proc)
+            raise
     if proc.returncode != 0:
-        tail = "\n".join(((proc.stdout or "") + (proc.stderr or "")).splitlines()[-25:])
+        tail = "\n".join(((stdout or "") + (stderr or "")).splitlines()[-25:])
         more = f"\n({hint})" if hint else ""
         raise Bs4nnError(
             f"{what} failed (`{' '.join(cmd)}`, exit {proc.returncode}):\n{tail}{more}"

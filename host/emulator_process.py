@@ -19,7 +19,7 @@ START_TIMEOUT_S = 10.0  # how long an emulator may take to announce itself
 
 
 def die_with_parent() -> None:
-    """Linux, as a child's preexec_fn: the child (an emulator, the eembc runner) gets SIGTERM
+    """Linux, as a child's preexec_fn: the child (an emulator, the eembc runner, make) gets SIGTERM
     if the host process dies without cleaning up (e.g. SIGKILL)."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -27,7 +27,7 @@ def die_with_parent() -> None:
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 3.0) -> None:
-    """Terminate an emulator process (or another child, e.g. the eembc runner): SIGTERM, then
+    """Terminate an emulator process (or another child: the eembc runner, make): SIGTERM, then
     SIGKILL if it has not ended within `timeout`. Safe to call twice."""
     if process.poll() is None:
         process.terminate()
