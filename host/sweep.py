@@ -198,7 +198,7 @@ def run_sweep(
         to_measure = any(finished.get(setting) is None for setting, _ in settings)
         check_device_forms(conn.device, images, list(range(len(images))) if to_measure else [])
         folder.started(outdated=REPORT_NAMES)  # an earlier sweep's: not of the CSVs left now
-        for left in out.glob(LEFT_CSV_GLOB):  # one run at a time: a killed one's
+        for left in out.glob(LEFT_CSV_GLOB):  # a killed sweep's (we hold the folder's lock)
             left.unlink()
         if not resume:
             ours = {_csv_name(kind, setting) for setting, _ in settings}

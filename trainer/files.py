@@ -181,8 +181,8 @@ def first_missing(path: Path) -> Path | None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Temp file in the same folder, then rename: a reader never sees half a file. The temp
     file is locked until renamed, so that `remove_left_parts` tells it from one a killed
-    process left; those of `path` are removed first (a checkpoint, a model, a bench CSV whose
-    writer SIGKILL or the OOM killer stopped)."""
+    process left; those that killed writes of `path` left (SIGKILL, the OOM killer: of a
+    checkpoint, a model, a record, a plot) are removed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_left_parts(path)
     fd, tmp = _locked_temp_file(path)
