@@ -219,20 +219,24 @@ def _locked_temp_file(path: Path) -> tuple[int, str]:
 
 def left_parts(name: str) -> str:
     """The glob pattern of the temp files a killed `write_atomic` leaves beside a file named
-    `name` (or, for a glob pattern, beside those it matches)."""
+    `name` (or, for a glob pattern, beside those it matches), and of the temp folder a killed
+    `staged_dir` leaves beside a folder so named."""
     return f".{name}.*.part"
+
+
+def _left_siblings(path: Path, suffix: str) -> Iterator[Path]:
+    """The entries beside `path` named as mkstemp and mkdtemp name the temp siblings of
+    `write_atomic` and `staged_dir`: `.NAME.<random>.SUFFIX`."""
+    left = re.compile(rf"\.{re.escape(path.name)}\.[^.]+\.{re.escape(suffix)}")
+    if path.parent.is_dir():
+        yield from (e for e in path.parent.iterdir() if left.fullmatch(e.name))
 
 
 def remove_left_parts(path: Path) -> None:
     """Remove the temp files of `write_atomic(path, ...)` that a killed process left beside
     `path` (unlocked; those of a write under way are locked, and kept, and so are another
     user's that we may not open or remove, e.g. in /tmp)."""
-    left = re.compile(rf"\.{re.escape(path.name)}\.[^.]+\.part")  # mkstemp's names
-    if not path.parent.is_dir():
-        return
-    for entry in path.parent.iterdir():
-        if not left.fullmatch(entry.name):
-            continue
+    for entry in _left_siblings(path, "part"):
         try:
             fd = os.open(entry, os.O_RDONLY)
         except (FileNotFoundError, PermissionError):  # renamed or removed since; not ours
@@ -320,7 +324,7 @@ def staged_left(name: str) -> tuple[str, ...]:
     """The glob patterns of what `staged_dir` leaves beside a folder named `name` when killed:
     its lock, its temporary folder and what it moved aside (the next staged_dir removes
     them)."""
-    return (lock_name(name), f".{name}.*.part", f".{name}.*.old")
+    return (lock_name(name), left_parts(name), f".{name}.*.old")
 
 
 def _put_in_place(tmp: Path, path: Path, drop: Collection[str]) -> None:
@@ -357,9 +361,8 @@ def _remove_left(path: Path, suffix: str) -> None:
     folder) or `.NAME.*.old` (what `_put_in_place` moved aside): the one just made, or those
     an earlier run left (killed, or Ctrl-C while removing: they may be large, e.g. another
     board's whole build)."""
-    left = re.compile(rf"\.{re.escape(path.name)}\.[^.]+\.{suffix}")  # mkdtemp's names
-    for entry in path.parent.iterdir():
-        if left.fullmatch(entry.name) and entry.is_dir():
+    for entry in _left_siblings(path, suffix):
+        if entry.is_dir():
             with user_path(entry, "remove"):
                 shutil.rmtree(entry)
 
