@@ -82,13 +82,35 @@ class _PrintVersion(argparse.Action):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (`kill`, `timeout`, a job scheduler) taken as Ctrl-C is: checkpoints and
-    measured images kept, a half-made output folder removed, emulators stopped, locks
-    released; the exit status is 143 (128 + SIGTERM), as a shell reports a killed job."""
+    """SIGTERM (`kill`, `timeout`, a job scheduler) or SIGHUP (the terminal closed, an ssh
+    session lost) taken as Ctrl-C is: checkpoints and measured images kept, a half-made output
+    folder removed, emulators stopped, locks released; the exit status is 128 + the signal
+    (143, 129), as a shell reports a killed job."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+# the signals taken as Terminated, and what the last line says of each
+TERMINATING = {signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
 
 
 def _terminate(signum, frame) -> NoReturn:
-    raise Terminated
+    if signum == signal.SIGHUP:
+        _drop_hung_up_outputs()
+    raise Terminated(signum)
+
+
+def _drop_hung_up_outputs() -> None:
+    """After a hang-up the terminal fails every write (EIO): stdout and stderr, where they are
+    that terminal, go to /dev/null, so that what the interruption prints (a resume hint, the
+    last line) cannot fail the clean-up. A log file or pipe keeps them."""
+    for fd in (1, 2):  # stdout, stderr
+        try:
+            os.write(fd, b"")  # 0 bytes: EIO only from a hung-up terminal
+        except OSError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
 
 
 def run_command(argv: list[str]) -> None:
@@ -106,12 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     except KeyboardInterrupt as exc:  # while the sub-commands' modules load
         return _interrupted(_command_word(sys.argv[1:] if argv is None else argv), exc)
-    # only the main thread may set handlers; a SIGTERM ignored by whoever started us stays so
-    catch_term = (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
-    )
-    before = signal.signal(signal.SIGTERM, _terminate) if catch_term else None
+    # only the main thread may set handlers; a signal ignored by whoever started us (a SIGHUP
+    # under nohup) stays so
+    caught = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in TERMINATING:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                caught[signum] = signal.signal(signum, _terminate)
     try:
         return int(args.func(args) or 0)
     except Bs4nnError as exc:
@@ -133,13 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         return _interrupted(args.command, exc)
     finally:
-        if catch_term:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
+        for signum, before in caught.items():
+            signal.signal(signum, signal.SIG_DFL if before is None else before)
 
 
 def console() -> NoReturn:
-    """The `bs4nn` program: main(), then Ctrl-C and SIGTERM ignored, for the command is over.
-    Python resets their handlers early in its shutdown (which numba makes last ~0.4 s): a
+    """The `bs4nn` program: main(), then Ctrl-C, SIGTERM and SIGHUP ignored, for the command is
+    over. Python resets their handlers early in its shutdown (which numba makes last ~0.4 s): a
     signal then ended the process with no word and the status of an interrupted run, e.g.
     after `bs4nn train` had said `saved`."""
     status = main()
@@ -151,8 +174,8 @@ def console() -> NoReturn:
 def _interrupted(command: str, exc: KeyboardInterrupt) -> int:
     who = f"bs4nn {command}" if command else "bs4nn"
     if isinstance(exc, Terminated):
-        print(f"{who}: terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
+        print(f"{who}: {TERMINATING[exc.signum]}", file=sys.stderr)
+        return 128 + exc.signum
     print(f"{who}: interrupted", file=sys.stderr)
     return 130
 

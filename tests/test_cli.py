@@ -237,29 +237,56 @@ def test_out_of_memory_is_one_line(monkeypatch, capsys):
     )
 
 
-def test_sigterm_is_an_interrupt_with_its_own_status(monkeypatch, capsys):
+@pytest.mark.parametrize(
+    ("sig", "status", "said"),
+    [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")],
+)
+def test_sigterm_and_sighup_are_interrupts_with_their_own_status(
+    monkeypatch, capsys, sig, status, said
+):
     import os
     import signal
 
     import bs4nn.trainer.cli as commands
     from bs4nn.cli import main
 
+    signum = getattr(signal, sig)
     cleaned = []
 
     def killed(args):
         try:
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signum)
             time.sleep(5)  # the handler raises before this ends
         finally:
             cleaned.append(True)  # `finally` blocks (locks, emulators) run as on Ctrl-C
 
     monkeypatch.setattr(commands, "_eval", killed)
-    before = signal.getsignal(signal.SIGTERM)
+    before = signal.getsignal(signum)
     started = time.monotonic()
-    assert main(["eval", "m.bs4nn"]) == 143
+    assert main(["eval", "m.bs4nn"]) == status
     assert time.monotonic() - started < 4 and cleaned == [True]
-    assert capsys.readouterr().err == "bs4nn eval: terminated\n"
-    assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
+    assert capsys.readouterr().err == f"bs4nn eval: {said}\n"
+    assert signal.getsignal(signum) is before  # the caller's handler is back
+
+
+def test_sighup_ignored_by_the_caller_stays_ignored(monkeypatch):
+    """Under nohup a command goes on when its terminal closes."""
+    import signal
+
+    import bs4nn.trainer.cli as commands
+    from bs4nn.cli import main
+
+    during = []
+    monkeypatch.setattr(
+        commands, "_eval", lambda args: during.append(signal.getsignal(signal.SIGHUP))
+    )
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        assert main(["eval", "m.bs4nn"]) == 0
+        assert during == [signal.SIG_IGN]
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
 
 
 def test_ctrl_c_while_the_commands_load_is_one_line(monkeypatch, capsys):

@@ -300,6 +300,53 @@ def test_interrupt_stops_qemu_and_keeps_the_csv(
     assert len(done) >= 40 and done == list(range(len(done)))
 
 
+def test_a_closed_terminal_stops_qemu_and_keeps_the_csv(tiny_model, built, tmp_path, data_dir):
+    """A bench in a terminal that closes (SIGHUP, and every later write to it fails): stopped
+    as on SIGTERM, with exit status 129; writing the resume hint to the dead terminal does not
+    get in the way of stopping QEMU and releasing the lock."""
+    import pty
+    import select
+
+    out = out_with_firmware(built, tmp_path)
+    elf = out / "firmware" / "build" / "firmware.elf"
+    argv = [sys.executable, "-m", "bs4nn", "bench", "--model", str(tiny_model)]
+    argv += ["--limit", "5000", "--out", str(out), "--data-dir", str(data_dir)]
+    pid, terminal = pty.fork()  # the child: a session of its own, the pty its terminal
+    if pid == 0:
+        try:
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)  # also when the tests run under nohup
+            os.execv(sys.executable, argv)
+        finally:
+            os._exit(127)
+    status = None
+    try:
+        deadline = time.monotonic() + 60
+        csv_path = out / "images.csv"
+        while not (csv_path.exists() and csv_path.read_text().count("\n") > 40):  # 40 rows
+            assert time.monotonic() < deadline and os.waitpid(pid, os.WNOHANG) == (0, 0)
+            if select.select([terminal], [], [], 0.05)[0]:
+                os.read(terminal, 65536)  # what it shows (a full terminal would block it)
+        assert len(_qemu_pids_running(elf)) == 1
+        os.close(terminal)  # the terminal closes: the kernel hangs it up
+        terminal = None
+        deadline = time.monotonic() + 30
+        while status is None and time.monotonic() < deadline:
+            done, code = os.waitpid(pid, os.WNOHANG)
+            status = os.waitstatus_to_exitcode(code) if done else None
+            time.sleep(0.05)
+    finally:
+        if terminal is not None:
+            os.close(terminal)
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert status == 128 + signal.SIGHUP
+    assert _qemu_pids_running(elf) == []
+    assert not (out / LOCK_NAME).exists()
+    done = csv_indices(out / "images.csv")
+    assert len(done) >= 40 and done == list(range(len(done)))
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_dense_and_sparse_infer_agree_on_fashion(tiny_model, built, data_dir, sparse):
     """Fashion-MNIST images have many lit pixels: both INFER forms, checked exactly."""

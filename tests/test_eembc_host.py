@@ -622,7 +622,7 @@ def test_sigterm_stops_the_runner_at_once(tmp_path):
     )
 
     def terminate(signum, frame):  # as the CLI takes SIGTERM
-        raise Terminated
+        raise Terminated(signum)
 
     before = signal.signal(signal.SIGTERM, terminate)
     started = time.monotonic()

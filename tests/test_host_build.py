@@ -47,7 +47,7 @@ def test_sigterm_stops_make_with_sigterm(exported, tmp_path):
     )
 
     def terminate(signum, frame):  # as the CLI takes SIGTERM
-        raise Terminated
+        raise Terminated(signum)
 
     before = signal.signal(signal.SIGTERM, terminate)
     try:

@@ -1,5 +1,5 @@
-"""Ctrl-C and SIGTERM held back while a parallel numba kernel runs, and while a staged folder's
-entries are renamed into place (trainer/files.py: all of them or none).
+"""Ctrl-C, SIGTERM and SIGHUP held back while a parallel numba kernel runs, and while a staged
+folder's entries are renamed into place (trainer/files.py: all of them or none).
 
 A signal taken inside numba's parallel region does not come out as KeyboardInterrupt: the
 kernel returns "a result with an exception set" (a SystemError, which the commands' interrupt
@@ -13,13 +13,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-HELD = (signal.SIGINT, signal.SIGTERM)
+HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """Within the block SIGINT and SIGTERM are only noted; afterwards the handlers in force
-    before are back and each signal noted is raised again, once, so that they act as usual
+    """Within the block SIGINT, SIGTERM and SIGHUP are only noted; afterwards the handlers in
+    force before are back and each signal noted is raised again, once, so that they act as usual
     (KeyboardInterrupt, the CLI's Terminated). Outside the main thread, which cannot set
     handlers, and for a signal whose handler Python did not set, nothing is held."""
     if threading.current_thread() is not threading.main_thread():
