@@ -107,7 +107,7 @@ def _run(cmd: list[str], what: str, verbose: bool, hint: str = "") -> None:
     then stops its compilers and removes the target it was making (SIGKILL left both)."""
     pipe = None if verbose else subprocess.PIPE
     with subprocess.Popen(
-        cmd, stdout=pipe, stderr=pipe, text=True, preexec_fn=die_with_parent
+        cmd, stdout=pipe, stderr=pipe, text=True, preexec_fn=die_with_parent()
     ) as proc:
         try:
             stdout, stderr = proc.communicate()

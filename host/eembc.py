@@ -311,7 +311,7 @@ def run_runner(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        preexec_fn=die_with_parent,
+        preexec_fn=die_with_parent(),
     ) as proc:
         assert proc.stdout is not None
         try:

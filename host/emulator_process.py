@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import re
 import signal
 import subprocess
@@ -18,12 +19,23 @@ from bs4nn.trainer.errors import Bs4nnError
 START_TIMEOUT_S = 10.0  # how long an emulator may take to announce itself
 
 
-def die_with_parent() -> None:
-    """Linux, as a child's preexec_fn: the child (an emulator, the eembc runner, make) gets SIGTERM
-    if the host process dies without cleaning up (e.g. SIGKILL)."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def die_with_parent() -> Callable[[], None]:
+    """Linux: a preexec_fn for a child (an emulator, the eembc runner, make) that then gets
+    SIGTERM if this process dies without cleaning up (e.g. SIGKILL). This process can die between
+    the fork and that request, which then never comes: the child sees it has another parent
+    already and exits (status 143) before it runs its program."""
+    parent = os.getpid()
+    prctl = None
+    with contextlib.suppress(Exception):  # loaded here, not in the child between fork and exec
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+
+    def in_child() -> None:
+        if prctl is not None:
+            prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os._exit(128 + signal.SIGTERM)
+
+    return in_child
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 3.0) -> None:
@@ -63,7 +75,7 @@ def start_announcing(
         text=True,
         env=env,
         start_new_session=True,  # Ctrl-C reaches us, and we stop the emulator ourselves
-        preexec_fn=die_with_parent,
+        preexec_fn=die_with_parent(),
     )
     found = threading.Event()
     announced: list[str] = []

@@ -186,3 +186,20 @@ def test_killed_with_the_process_that_started_it(tmp_path):
         pid = int(host.stdout.readline())
         host.kill()
     assert ends(pid)
+
+
+def test_a_child_whose_parent_died_before_it_ran_exits(tmp_path, monkeypatch):
+    # the parent can die between the fork and the child's PR_SET_PDEATHSIG, which then never
+    # comes; here the child is told that its parent is a process it does not have, as if
+    # another had taken it over
+    from bs4nn.host import emulator_process
+
+    marker = tmp_path / "ran"
+    monkeypatch.setattr(emulator_process.os, "getpid", lambda: 1)
+    in_child = emulator_process.die_with_parent()
+    monkeypatch.undo()
+    child = subprocess.Popen(["touch", str(marker)], preexec_fn=in_child)
+    assert child.wait(10) == 128 + signal.SIGTERM
+    assert not marker.exists()  # it exited before it ran its program
+    child = subprocess.Popen(["touch", str(marker)], preexec_fn=emulator_process.die_with_parent())
+    assert child.wait(10) == 0 and marker.exists()  # with its own parent it runs
