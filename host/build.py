@@ -8,6 +8,7 @@ flash = text + data, RAM = data + bss, checked against the target's flash and RA
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from bs4nn.codegen.export import read_manifest
 from bs4nn.codegen.targets import target_info
 from bs4nn.host.emulator_process import die_with_parent, stop_process
 from bs4nn.trainer.errors import Bs4nnError
-from bs4nn.trainer.files import write_problem
+from bs4nn.trainer.files import lock_beside, write_problem
 
 TOOLCHAIN_HINT = "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
 
@@ -144,21 +145,21 @@ def build_firmware(out_dir: str | Path, verbose: bool = False) -> BuildResult:
     if kind == "make":
         make = _require("make", "sudo apt-get install make")
         _require("arm-none-eabi-gcc", TOOLCHAIN_HINT)
-        _run([make, "-C", str(out)], "the firmware build", verbose)
+        cmd, what, hint = [make, "-C", str(out)], "the firmware build", ""
         elf = make_elf(out)
     elif kind == "platformio":
-        pio = find_pio()
         env = info["pio_env"]
-        _run(
-            [pio, "run", "-d", str(out), "-e", env],
-            "the PlatformIO build",
-            verbose,
-            hint="on its first build of a board PlatformIO downloads the board's platform and "
-            "toolchain, which needs the network",
+        cmd, what = [find_pio(), "run", "-d", str(out), "-e", env], "the PlatformIO build"
+        hint = (
+            "on its first build of a board PlatformIO downloads the board's platform and "
+            "toolchain, which needs the network"
         )
         elf = out / ".pio" / "build" / env / "firmware.elf"
     else:
         raise Bs4nnError(f"target {target} has an unknown build kind {kind!r} in targets.json")
+    # one build of a folder at a time, and none while `bs4nn export` replaces it (its lock)
+    with lock_beside(Path(os.path.abspath(out)), "OUT_DIR"):
+        _run(cmd, what, verbose, hint=hint)
     if not elf.is_file():
         raise Bs4nnError(f"the build finished but {elf} is missing: check the board's build files")
     text, data, bss = elf_sizes(elf)

@@ -72,3 +72,36 @@ def test_make_ends_with_a_killed_bs4nn(exported, tmp_path):
             time.sleep(0.02)
         bs4nn.kill()
     assert ends(int(pid_file.read_text()))
+
+
+def test_one_build_of_a_folder_at_a_time_and_no_export_into_it(exported, tmp_path):
+    # two makes in one folder write the same objects; an export replaces the tree under it
+    from bs4nn.trainer.errors import Bs4nnError
+
+    fw, fake_make = exported
+    pid_file = tmp_path / "pid"
+    fake_make(f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)")
+    argv = [sys.executable, "-m", "bs4nn", "build", str(fw)]
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as first:
+        try:
+            deadline = time.monotonic() + 20
+            while not pid_file.is_file() or not pid_file.read_text():
+                assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()
+                time.sleep(0.02)
+            make_pid = pid_file.read_text()
+            pid_file.unlink()
+            in_use = f"is in use by another bs4nn run (pid {first.pid}); wait for it to finish"
+            with pytest.raises(Bs4nnError) as refused:
+                build_firmware(fw)
+            assert str(refused.value).startswith(f"OUT_DIR {fw} {in_use}")
+            assert not pid_file.exists()  # its make never ran
+            with pytest.raises(Bs4nnError) as refused:
+                export_firmware(MODEL, fw)
+            assert str(refused.value).startswith(f"--out {fw} {in_use}")
+        finally:
+            first.terminate()
+    assert ends(int(make_pid))
+    fake_make(f"open({str(pid_file)!r}, 'w').write('done')")
+    with pytest.raises(Bs4nnError, match="firmware.elf is missing"):  # the lock is free again
+        build_firmware(fw)
+    assert pid_file.read_text() == "done"

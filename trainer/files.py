@@ -294,7 +294,7 @@ def staged_dir(path: Path, drop: Collection[str] = (), option: str = "--out") ->
     with user_path(path, "create"):
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with exclusive_lock(path.with_name(lock_name(path.name)), option, path):
+        with lock_beside(path, option):
             _remove_left(path, "part")
             with user_path(path, "create"):
                 tmp = Path(
@@ -375,8 +375,16 @@ def _umask() -> int:
 
 def lock_name(name: str) -> str:
     """The lock beside a file or folder named `name` that one run at a time holds while it
-    writes it (`file_lock`, `staged_dir`); a killed run leaves it, unlocked: harmless."""
+    writes it (`file_lock`, `staged_dir`, a firmware build); a killed run leaves it, unlocked:
+    harmless."""
     return f".{name}.lock"
+
+
+def lock_beside(path: Path, option: str) -> contextlib.AbstractContextManager[None]:
+    """The exclusive lock (`lock_name`) of the one run at a time that writes file or folder
+    `path` (a path that ends in a name, not `.`: absolute for a folder), given with command-line
+    option `option`."""
+    return exclusive_lock(path.with_name(lock_name(path.name)), option, path)
 
 
 @contextlib.contextmanager
@@ -432,5 +440,5 @@ def file_lock(path: Path) -> Iterator[None]:
     with made_for(path.parent):
         with user_path(path.parent, "create"):
             path.parent.mkdir(parents=True, exist_ok=True)
-        with exclusive_lock(path.with_name(lock_name(path.name)), "--out", path):
+        with lock_beside(path, "--out"):
             yield
