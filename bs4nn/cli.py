@@ -106,11 +106,13 @@ def _drop_hung_up_outputs() -> None:
     """After a hang-up the terminal fails every write (EIO): stdout and stderr, where they are
     that terminal, go to /dev/null, so that what the interruption prints (a resume hint, the
     last line) cannot fail the clean-up. A log file or pipe keeps them."""
+    devnull = None
     for fd in (1, 2):  # stdout, stderr
         try:
             os.write(fd, b"")  # 0 bytes: EIO only from a hung-up terminal
         except OSError:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+            devnull = os.open(os.devnull, os.O_WRONLY) if devnull is None else devnull
+            os.dup2(devnull, fd)
 
 
 def run_command(argv: list[str]) -> None:

@@ -8,7 +8,6 @@ flash = text + data, RAM = data + bss, checked against the target's flash and RA
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -158,7 +157,7 @@ def build_firmware(out_dir: str | Path, verbose: bool = False) -> BuildResult:
     else:
         raise Bs4nnError(f"target {target} has an unknown build kind {kind!r} in targets.json")
     # one build of a folder at a time, and none while `bs4nn export` replaces it (its lock)
-    with lock_beside(Path(os.path.abspath(out)), "OUT_DIR"):
+    with lock_beside(out, "OUT_DIR"):
         _run(cmd, what, verbose, hint=hint)
     if not elf.is_file():
         raise Bs4nnError(f"the build finished but {elf} is missing: check the board's build files")

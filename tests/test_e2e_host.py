@@ -247,6 +247,14 @@ def _qemu_pids_running(elf) -> list[int]:
     return pids
 
 
+def _assert_stopped_with_rows_kept(out, elf) -> None:
+    """A bench stopped after its 40th row: QEMU gone, the lock released, the rows kept."""
+    assert _qemu_pids_running(elf) == []
+    assert not (out / LOCK_NAME).exists()
+    done = csv_indices(out / "images.csv")
+    assert len(done) >= 40 and done == list(range(len(done)))
+
+
 @pytest.mark.parametrize(
     ("sig", "status", "said"),
     [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
@@ -294,10 +302,7 @@ def test_interrupt_stops_qemu_and_keeps_the_csv(
             proc.kill()
     assert proc.returncode == status
     assert err.strip().endswith(f"--resume\nbs4nn bench: {said}")
-    assert _qemu_pids_running(elf) == []
-    assert not (out / LOCK_NAME).exists()
-    done = csv_indices(out / "images.csv")
-    assert len(done) >= 40 and done == list(range(len(done)))
+    _assert_stopped_with_rows_kept(out, elf)
 
 
 def test_a_closed_terminal_stops_qemu_and_keeps_the_csv(tiny_model, built, tmp_path, data_dir):
@@ -341,10 +346,7 @@ def test_a_closed_terminal_stops_qemu_and_keeps_the_csv(tiny_model, built, tmp_p
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
     assert status == 128 + signal.SIGHUP
-    assert _qemu_pids_running(elf) == []
-    assert not (out / LOCK_NAME).exists()
-    done = csv_indices(out / "images.csv")
-    assert len(done) >= 40 and done == list(range(len(done)))
+    _assert_stopped_with_rows_kept(out, elf)
 
 
 @pytest.mark.parametrize("sparse", [False, True])

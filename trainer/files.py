@@ -382,9 +382,9 @@ def lock_name(name: str) -> str:
 
 def lock_beside(path: Path, option: str) -> contextlib.AbstractContextManager[None]:
     """The exclusive lock (`lock_name`) of the one run at a time that writes file or folder
-    `path` (a path that ends in a name, not `.`: absolute for a folder), given with command-line
-    option `option`."""
-    return exclusive_lock(path.with_name(lock_name(path.name)), option, path)
+    `path` (also `.`), given with command-line option `option`."""
+    whole = Path(os.path.abspath(path))
+    return exclusive_lock(whole.with_name(lock_name(whole.name)), option, Path(path))
 
 
 @contextlib.contextmanager
