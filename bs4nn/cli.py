@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import reason
-from bs4nn.trainer.interrupts import HELD
+from bs4nn.trainer.interrupts import HELD, TERMINATING
 
 # sub-command modules, in pipeline order
 _COMMAND_MODULES = (
@@ -90,10 +90,6 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
-
-
-# the signals taken as Terminated, and what the last line says of each
-TERMINATING = {signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
 
 
 def _terminate(signum, frame) -> NoReturn:

@@ -13,7 +13,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# the signals the CLI takes as an interruption besides Ctrl-C (its Terminated), and what its
+# last line says of each
+TERMINATING = {signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
+HELD = (signal.SIGINT, *TERMINATING)
 
 
 @contextmanager
