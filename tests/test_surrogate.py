@@ -18,7 +18,12 @@ from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.run import checkpoint_path
 from bs4nn.trainer.semantics import binarize
-from bs4nn.trainer.surrogate import augment, make_surrogate_config, train_surrogate
+from bs4nn.trainer.surrogate import (
+    augment,
+    default_training_ks,
+    make_surrogate_config,
+    train_surrogate,
+)
 from bs4nn.trainer.surrogate_net import (
     NOT_ONE,
     Buffers,
@@ -364,11 +369,34 @@ def test_tiny_run_is_deterministic_resumable_and_selected_on_validation(
     assert saved.metrics["val_accuracy"] > 0.4  # it learned in 2,000 samples (chance: 10%)
 
 
+def test_default_training_k_is_at_most_a_tenth_of_each_layers_fan_in():
+    assert default_training_ks([784, 600, 10]) == [20, 30]
+    assert default_training_ks([784, 600, 600, 10]) == [20, 20, 30]
+    assert default_training_ks([784, 37, 13, 10]) == [20, 3, 1]
+    assert default_training_ks([49, 100, 10]) == [4, 10]
+    assert default_training_ks([5, 3, 2]) == [1, 1]
+    assert make_surrogate_config("mnist-600", hidden=[37, 13]).k_train == [20, 3, 1]
+    assert make_surrogate_config("fashion-600-600").k_train == [20, 20, 30]
+
+
+def test_a_second_hidden_layer_of_37_inputs_learns_with_the_default_k(tmp_path, data_dir):
+    """At the old default K 20 over 37 inputs the second hidden layer never fired, nor did any
+    output: every decision was the fallback, and validation stayed at chance (10.14%)."""
+    cfg = make_surrogate_config("mnist-600", hidden=[37, 13], epochs=2, train_limit=3000)
+    assert _run(cfg, tmp_path / "m.bs4nn", data_dir).val_accuracy > 0.15
+
+
 def test_config_and_cli_errors(capsys, tmp_path):
     with pytest.raises(Bs4nnError, match="flip is for Fashion-MNIST"):
         make_surrogate_config("mnist-600", flip=True)
     with pytest.raises(Bs4nnError, match=r"k_train needs one value per weight layer \(2\)"):
         make_surrogate_config("mnist-600", k_train=[20])
+    with pytest.raises(Bs4nnError) as above_fan_in:
+        make_surrogate_config("mnist-600", hidden=[37, 13], k_train=[20, 3, 14])
+    assert str(above_fan_in.value) == (
+        "training K [20, 3, 14]: weight layer 3 of 3 has K = 14 but only 13 inputs, so none of "
+        "its neurons could fire; give it a K of at most its fan-in"
+    )
     with pytest.raises(Bs4nnError, match="count_loss must be at least 0 and count_beta positive"):
         make_surrogate_config("mnist-600", count_loss=1.0, count_beta=0.0)
     with pytest.raises(Bs4nnError, match="--levels must be within 2..256"):

@@ -327,6 +327,10 @@ def test_cli_train_tiny_then_eval(tmp_path, data_dir, capsys):
                 "train",
                 "--hidden",
                 "16",
+                "--theta",  # K 30 and 8: every layer can fire
+                "150",
+                "--theta",
+                "40",
                 "--epochs",
                 "1",
                 "--train-limit",
@@ -395,8 +399,9 @@ def test_ctrl_c_after_train_saved_the_model_does_not_end_it_unsaid(tmp_path, dat
     import subprocess
 
     out = tmp_path / "tiny.bs4nn"
-    argv = ["train", "--hidden", "16", "--epochs", "1", "--train-limit", "300"]
-    argv += ["--val-size", "100", "--out", str(out), "--no-progress", "--no-plot"]
+    argv = ["train", "--hidden", "16", "--theta", "150", "--theta", "40", "--epochs", "1"]
+    argv += ["--train-limit", "300", "--val-size", "100", "--out", str(out), "--no-progress"]
+    argv += ["--no-plot"]
     done = subprocess.run(
         [sys.executable, "-c", SIGINT_AT_SHUTDOWN, *argv, "--data-dir", str(data_dir)],
         capture_output=True,
@@ -422,6 +427,22 @@ def test_cli_train_warns_when_the_firmware_cannot_run_the_model(tmp_path, data_d
     assert main(["export", str(out), "--out", str(tmp_path / "fw")]) == 2
     assert capsys.readouterr().err == f"bs4nn export: error: {reason}\n"
     assert not (tmp_path / "fw").exists()
+
+
+def test_cli_train_warns_when_a_layer_starts_with_k_above_its_fan_in(tmp_path, data_dir, capsys):
+    """784-37-10 with the mnist-600 preset's output theta 250 and alpha 5 starts at K = 50 over
+    37 inputs: no output could fire, and the run stayed at chance without a word. Thetas that
+    fit give no warning."""
+    argv = ["train", "--hidden", "37", "--epochs", "1", "--train-limit", "300", "--val-size"]
+    argv += ["100", "--no-progress", "--no-plot", "--data-dir", str(data_dir), "--out"]
+    assert main([*argv, str(tmp_path / "a.bs4nn")]) == 0
+    assert capsys.readouterr().err == (
+        "warning: weight layer 2 of 2 starts at K = ceil(theta/alpha) = 50 (theta 250, alpha "
+        "5), above its 37 inputs: none of its neurons can fire until alpha grows to 6.757; "
+        "give --theta once per weight layer, below 185 for this one\n"
+    )
+    assert main([*argv, str(tmp_path / "b.bs4nn"), "--theta", "150", "--theta", "50"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_resume_refuses_other_settings_or_missing_checkpoint(tmp_path, data_dir):

@@ -29,7 +29,7 @@ from bs4nn.trainer.resume_hints import offer_resume
 from bs4nn.trainer.run import checkpoint_path
 from bs4nn.trainer.semantics import check_thresholds, firmware_size_problem, network_shape
 from bs4nn.trainer.surrogate import make_surrogate_config, train_surrogate
-from bs4nn.trainer.train import make_config, train
+from bs4nn.trainer.train import TrainConfig, make_config, train
 
 # options of the paper's rule only, and of the surrogate rule only (attribute names); the
 # paper's rule takes --theta as `thetas` and the others as config fields of the same name
@@ -106,6 +106,9 @@ def run_train(args: argparse.Namespace) -> int:
         problem = firmware_size_problem(cfg.layer_sizes)
         if problem is not None:  # host-only models are allowed; said before the hours of training
             print(f"warning: {problem}: bs4nn export will refuse this model", file=sys.stderr)
+        problem = cfg.silent_start() if isinstance(cfg, TrainConfig) else None
+        if problem is not None:
+            print(f"warning: {problem}", file=sys.stderr)
 
     # a checkpoint is kept from the end of the first epoch
     with file_lock(args.out), offer_resume(lambda: checkpoint_path(args.out).is_file()):

@@ -64,6 +64,16 @@ def firmware_size_problem(layer_sizes) -> str | None:
     return None
 
 
+def first_unreachable(layer_sizes, ks) -> int | None:
+    """The first weight layer (counted from 0) whose K is above its fan-in, or None. A count
+    is at most the fan-in (every input +1 and spiking), so no neuron of that layer can fire,
+    nor any after it: every decision would be the fallback."""
+    for layer, (fan_in, k) in enumerate(zip(layer_sizes[:-1], ks, strict=True)):
+        if k > fan_in:
+            return layer
+    return None
+
+
 def binarize(weights: np.ndarray) -> np.ndarray:
     """B = sign(W) with sign(0) = +1, as int8."""
     import numpy as np  # here: the parser's option types read this module, numpy-free

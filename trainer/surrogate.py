@@ -44,7 +44,7 @@ from bs4nn.trainer.run import (
     save_final,
     write_checkpoint,
 )
-from bs4nn.trainer.semantics import binarize
+from bs4nn.trainer.semantics import binarize, first_unreachable, weight_layer_name
 from bs4nn.trainer.surrogate_net import (
     Buffers,
     LossSettings,
@@ -126,8 +126,7 @@ class SurrogateConfig(NetworkConfig):
     # "uniform": equal intensity ranges; "quantile": equally many training pixels per level
     # (MNIST's strokes are 252-255: four exact steps that uniform levels lump into one)
     level_spacing: str = "uniform"
-    # K per weight layer while training (None: 20 for hidden layers, 30 for the output layer,
-    # at most a tenth of the last hidden layer's size so that small networks can fire)
+    # K per weight layer while training (None: `default_training_ks`)
     k_train: list[int] | None = None
     widths: list[float] | None = None  # soft-crossing widths at epoch 1 (None: 2, ..., 4)
     widths_end: list[float] | None = None  # at the last epoch, linear between (None: .5, .., 1)
@@ -153,8 +152,6 @@ class SurrogateConfig(NetworkConfig):
 
     def __post_init__(self) -> None:  # per-layer defaults for the number of layers
         n = self.n_layers
-        if self.k_train is None:
-            self.k_train = [20] * (n - 1) + [max(1, min(30, self.hidden[-1] // 10))]
         if self.widths is None:
             self.widths = [2.0] * (n - 1) + [4.0]
         if self.widths_end is None:
@@ -166,10 +163,24 @@ class SurrogateConfig(NetworkConfig):
             del values["count_loss"], values["count_beta"]
         return values
 
-    def validate(self) -> None:
-        self.check_network(("k_train", "widths", "widths_end"))
+    def _check_training_ks(self) -> None:
+        """Fill in the default K per weight layer, or check the ones given."""
+        if self.k_train is None:
+            self.k_train = default_training_ks(self.layer_sizes)
+        self.check_network(("k_train",))
         if any(k < 1 for k in self.k_train):
             raise Bs4nnError(f"every training K must be at least 1, got {self.k_train}")
+        layer = first_unreachable(self.layer_sizes, self.k_train)
+        if layer is not None:
+            raise Bs4nnError(
+                f"training K {self.k_train}: {weight_layer_name(layer, self.n_layers)} has K = "
+                f"{self.k_train[layer]} but only {self.layer_sizes[layer]} inputs, so none of "
+                "its neurons could fire; give it a K of at most its fan-in"
+            )
+
+    def validate(self) -> None:
+        self.check_network(("widths", "widths_end"))  # the dataset first: it sets the fan-in
+        self._check_training_ks()
         if any(not w > 0 for w in self.widths + self.widths_end):
             raise Bs4nnError("soft-crossing widths must be positive")
         if not 2 <= self.levels <= 256:
@@ -200,6 +211,14 @@ class SurrogateConfig(NetworkConfig):
             raise Bs4nnError(
                 f"--train-limit must be at least the batch ({self.batch}), got {self.train_limit}"
             )
+
+
+def default_training_ks(layer_sizes: list[int]) -> list[int]:
+    """K per weight layer while training, unless given: 20 for hidden layers and 30 for the
+    output layer, but at most a tenth of the layer's fan-in (at least 1), so that small layers
+    can fire (at 20, a second hidden layer of 37 inputs never did and the run stayed at chance)."""
+    caps = [20] * (len(layer_sizes) - 2) + [30]
+    return [max(1, min(cap, n // 10)) for cap, n in zip(caps, layer_sizes[:-1], strict=True)]
 
 
 def make_surrogate_config(

@@ -39,7 +39,12 @@ from bs4nn.trainer.run import (
     save_final,
     write_checkpoint,
 )
-from bs4nn.trainer.semantics import K_MAX, threshold_count, weight_layer_name
+from bs4nn.trainer.semantics import (
+    K_MAX,
+    first_unreachable,
+    threshold_count,
+    weight_layer_name,
+)
 
 kernels = LazyModule("bs4nn.trainer.kernels")
 
@@ -107,11 +112,34 @@ class TrainConfig(NetworkConfig):
         if self.silent_target not in ("code", "paper"):
             raise Bs4nnError(f"silent_target must be code or paper, got {self.silent_target!r}")
 
+    def starting_ks(self) -> list[int]:
+        """K = ceil(theta/alpha) per weight layer at the start (binary weights; alpha is
+        learned, so K moves during training)."""
+        return [threshold_count(t, a) for t, a in zip(self.thetas, self.alphas, strict=True)]
+
+    def silent_start(self) -> str | None:
+        """A warning when a layer starts with a K above its fan-in (binary weights): none of
+        its neurons can fire then, so the outputs stay silent, and training rarely recovers
+        (a 784-37-10 run stayed at chance); None otherwise."""
+        if self.weights != "binary":
+            return None
+        ks = self.starting_ks()
+        layer = first_unreachable(self.layer_sizes, ks)
+        if layer is None:
+            return None
+        fan_in, theta, alpha = self.layer_sizes[layer], self.thetas[layer], self.alphas[layer]
+        return (
+            f"{weight_layer_name(layer, self.n_layers)} starts at K = ceil(theta/alpha) = "
+            f"{ks[layer]} (theta {theta:g}, alpha {alpha:g}), above its {fan_in} inputs: none "
+            f"of its neurons can fire until alpha grows to {theta / fan_in:.4g}; give --theta "
+            f"once per weight layer, below {fan_in * alpha:g} for this one"
+        )
+
     def _check_starting_thresholds(self) -> None:
         # a model whose K no board counter holds is refused by eval, export and bench: say so
         # before the training rather than after it
-        for layer, (theta, alpha) in enumerate(zip(self.thetas, self.alphas, strict=True)):
-            k = threshold_count(theta, alpha)
+        for layer, k in enumerate(self.starting_ks()):
+            theta, alpha = self.thetas[layer], self.alphas[layer]
             if k > K_MAX:
                 raise Bs4nnError(
                     f"theta {theta:g} over the starting alpha {alpha:g} of "
