@@ -69,7 +69,7 @@ def export_firmware(
     fp = footprint(intmodel, target)  # an unknown target is refused here
     check_fits(fp)
     source = intmodel.source or "<model>"
-    command = command or f"bs4nn export {source} --out {out_dir} --target {target}"
+    command = command or f"bs4nn export {source} --out {out_dir} --board {target}"
     out = Path(out_dir)
     check_export_dir(out)
     previous = _exported_target(out)

@@ -148,5 +148,5 @@ def check_fits(fp: Footprint) -> None:
             + fp.target
             + ": "
             + "; ".join(problems)
-            + ". Use a smaller network or a larger board (--target)."
+            + ". Use a smaller network or a larger board (--board)."
         )

@@ -24,5 +24,5 @@ def load_targets() -> dict[str, dict]:
 def target_info(target: str) -> dict:
     targets = load_targets()
     if target not in targets:
-        raise Bs4nnError(f"unknown target {target!r}; choose one of: {', '.join(sorted(targets))}")
+        raise Bs4nnError(f"unknown board {target!r}; choose one of: {', '.join(sorted(targets))}")
     return targets[target]

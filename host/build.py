@@ -177,6 +177,6 @@ def build_firmware(out_dir: str | Path, verbose: bool = False) -> BuildResult:
         raise Bs4nnError(
             "the firmware does not fit the board:\n"
             + "\n".join(result.lines()[1:])
-            + "\nuse a smaller model (fewer hidden neurons) or a bigger board (--target)"
+            + "\nuse a smaller model (fewer hidden neurons) or a bigger board (--board)"
         )
     return result

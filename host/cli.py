@@ -79,7 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     bl = sub.add_parser(
         "boards",
         help="list the boards: core, clock, flash/RAM and whether they can be emulated here",
-        description="Every target of `bs4nn export --target`, with its core, clock, flash and "
+        description="Every board of `bs4nn export --board`, with its core, clock, flash and "
         "RAM, and for the emulated ones (`bs4nn bench --board NAME --emulate`) the emulator and "
         "whether it is installed.",
     )
@@ -89,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "build",
         help="compile an exported firmware tree and report its size",
         description="Run the export's build (make or PlatformIO) and print "
-        "text/data/bss and flash/RAM against the target's limits.",
+        "text/data/bss and flash/RAM against the board's limits.",
     )
     b.add_argument(
         "out_dir", type=path, metavar="OUT_DIR", help="directory written by `bs4nn export`"

@@ -894,8 +894,8 @@ CASES = [
     ),
     (
         "export-target",
-        "export {w}/good.bs4nn --out fw --target pdp11",
-        "bs4nn export: error: unknown target 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
+        "export {w}/good.bs4nn --out fw --board pdp11",
+        "bs4nn export: error: unknown board 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
         "nucleo_l476rg, pico, qemu-microbit, qemu-mps2-an386, qemu-mps3-an547, qemu-netduinoplus2, "
         "rp2040js-pico, teensy41",
     ),
@@ -1463,8 +1463,8 @@ CASES = [
     ),
     (
         "nir-export-c-options",
-        "export {w}/good.bs4nn --format nir --target microbit --check-images 5 --out m.nir",
-        "bs4nn export: error: --target, --check-images: only for the C export; --format nir "
+        "export {w}/good.bs4nn --format nir --board microbit --check-images 5 --out m.nir",
+        "bs4nn export: error: --board, --check-images: only for the C export; --format nir "
         "writes the graph alone",
     ),
     (
@@ -1806,7 +1806,7 @@ CASES = [
     (
         "build-manifest-target",
         "build {w}/manifesttarget",
-        "bs4nn build: error: unknown target 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
+        "bs4nn build: error: unknown board 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
         "nucleo_l476rg, pico, qemu-microbit, qemu-mps2-an386, qemu-mps3-an547, qemu-netduinoplus2, "
         "rp2040js-pico, teensy41",
     ),

@@ -49,7 +49,7 @@ def test_export_refuses_non_export_directory(tmp_path):
 
 def test_building_the_parser_reads_no_file(monkeypatch):
     """`bs4nn --help` must work wherever the package is installed: registering the sub-commands
-    opens nothing (an unknown --target is refused when export runs)."""
+    opens nothing (an unknown --board is refused when export runs)."""
     import builtins
     import io
     from pathlib import Path
@@ -190,10 +190,10 @@ def test_numba_is_imported_when_a_kernel_first_runs(data_dir):
 
 def test_unknown_target_is_refused_before_anything_is_written(tmp_path):
     proc = run_bs4nn(
-        "export", "models/mnist-600.bs4nn", "--out", str(tmp_path / "fw"), "--target", "esp32"
+        "export", "models/mnist-600.bs4nn", "--out", str(tmp_path / "fw"), "--board", "esp32"
     )
     assert proc.returncode == 2
-    assert proc.stderr.startswith("bs4nn export: error: unknown target 'esp32'; choose one of: ")
+    assert proc.stderr.startswith("bs4nn export: error: unknown board 'esp32'; choose one of: ")
     assert not (tmp_path / "fw").exists()
 
 

@@ -278,7 +278,7 @@ def test_refuses_model_too_large_for_target_before_building(tmp_path):
 
 
 def test_unknown_target_names_the_choices(tmp_path):
-    with pytest.raises(Bs4nnError, match="unknown target 'stm32'; choose one of: .*nucleo_f446re"):
+    with pytest.raises(Bs4nnError, match="unknown board 'stm32'; choose one of: .*nucleo_f446re"):
         export_firmware(IntModel.from_model(random_model([784, 8, 10])), tmp_path, target="stm32")
 
 
@@ -393,13 +393,13 @@ def test_an_export_for_another_board_replaces_the_earlier_one_and_its_build(tmp_
     random_model([784, 8, 10], seed=1).save(model)
     out = tmp_path / "fw"
     argv = ["export", str(model), "--out", str(out), "--check-images", "0"]
-    assert main([*argv, "--target", "qemu-microbit"]) == 0
+    assert main([*argv, "--board", "qemu-microbit"]) == 0
     (out / "build").mkdir()  # what `bs4nn build` adds
     (out / "build" / "firmware.elf").write_bytes(b"the microbit's")
-    assert main([*argv, "--target", "qemu-microbit"]) == 0  # the same board: the build stays
+    assert main([*argv, "--board", "qemu-microbit"]) == 0  # the same board: the build stays
     assert (out / "build" / "firmware.elf").is_file()
     capsys.readouterr()
-    assert main([*argv, "--target", "nucleo_f446re"]) == 0
+    assert main([*argv, "--board", "nucleo_f446re"]) == 0
     said = capsys.readouterr().out.splitlines()
     assert "replaced the qemu-microbit export that was there, and its build" in said
     fresh = tmp_path / "fresh"
@@ -485,7 +485,7 @@ def test_a_model_that_just_fits_is_taken_and_a_byte_less_is_refused():
         "model does not fit qemu-microbit: flash needs ~8,240 bytes (48 of packed weights + "
         "8,192 code) but qemu-microbit has 8,239; RAM needs ~6,728 bytes (584 inference state + "
         "4,096 I/O + 2,048 stack) but qemu-microbit has 6,727. Use a smaller network or a larger "
-        "board (--target)."
+        "board (--board)."
     )
 
 
@@ -530,12 +530,12 @@ def test_an_export_for_another_board_keeps_the_files_no_export_made(tmp_path, ca
     model = tiny_model().save(tmp_path / "m.bs4nn")
     out = tmp_path / "fw"
     argv = ["export", "--out", str(out), "--check-images", "0"]
-    assert main([*argv, str(model), "--target", "qemu-microbit"]) == 0
+    assert main([*argv, str(model), "--target", "qemu-microbit"]) == 0  # --board's earlier name
     (out / "build").mkdir()  # what `bs4nn build` adds: the other board's, removed
     mine = out / "mine.bs4nn"
     shutil.copyfile(model, mine)  # the user's: the model exported next, and notes
     (out / "NOTES.txt").write_text("mine\n")
-    assert main([*argv, str(mine), "--target", "qemu-mps2-an386"]) == 0
+    assert main([*argv, str(mine), "--board", "qemu-mps2-an386"]) == 0
     said = capsys.readouterr().out
     assert "replaced the qemu-microbit export that was there, and its build" in said
     assert mine.read_bytes() == model.read_bytes()
