@@ -45,6 +45,9 @@ class _Parser(argparse.ArgumentParser):
         if extra:
             command = self.commands.get(getattr(parsed, "command", None) or "", self)
             command.error(f"unrecognized arguments: {' '.join(extra)}")
+        if getattr(parsed, "model_required", False) and parsed.model is None:
+            command = self.commands[parsed.command]
+            command.error("the following arguments are required: MODEL (first, or as --model)")
         return parsed
 
 

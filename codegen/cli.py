@@ -17,6 +17,7 @@ from bs4nn.trainer.files import (
     folder_choices,
 )
 from bs4nn.trainer.options import (
+    add_model_argument,
     dataset_spec,
     existing_dir,
     given_options,
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Render MODEL into bit-packed C headers plus a ready-to-build firmware tree, "
         "or (--format nir) into a NIR graph for other neuromorphic tools.",
     )
-    p.add_argument("model", type=path, help="model file (from `bs4nn train`)")
+    add_model_argument(p, "model file (from `bs4nn train`)")
     p.add_argument(
         "--out",
         type=path,

@@ -14,6 +14,7 @@ from bs4nn.host.defaults import (
 )
 from bs4nn.trainer.files import folder_choices
 from bs4nn.trainer.options import (
+    add_model_argument,
     dataset_spec,
     existing_dir,
     mean_steps,
@@ -26,7 +27,7 @@ from bs4nn.trainer.resume_hints import offer_resume
 
 
 def _device_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", type=path, required=True, help="model file (from `bs4nn train`)")
+    add_model_argument(p, "model file (from `bs4nn train`)")
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--port", type=path, help="serial port of a flashed board, e.g. /dev/ttyACM0"

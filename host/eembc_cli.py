@@ -6,7 +6,7 @@ import argparse
 
 from bs4nn.host.defaults import DEFAULT_LIMIT, DEFAULT_USB, MODES
 from bs4nn.trainer.files import folder_choices
-from bs4nn.trainer.options import existing_dir, path, positive_int
+from bs4nn.trainer.options import add_model_argument, existing_dir, path, positive_int
 from bs4nn.trainer.presets import DATASETS
 from bs4nn.trainer.resume_hints import offer_rerun
 
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "runner reads, then run the runner (unmodified, from --runner) against the emulated "
         "board, or print its commands for a board on --port.",
     )
-    e.add_argument("--model", type=path, required=True, help="model file (from `bs4nn train`)")
+    add_model_argument(e, "model file (from `bs4nn train`)")
     e.add_argument(
         "--runner",
         type=path,

@@ -803,8 +803,20 @@ CASES = [
     (
         "bench-no-model",
         "bench --port /dev/nonexist",
-        "bs4nn bench: error: the following arguments are required: --model (see `bs4nn bench "
-        "--help`)",
+        "bs4nn bench: error: the following arguments are required: MODEL (first, or as --model) "
+        "(see `bs4nn bench --help`)",
+    ),
+    (
+        "eval-no-model",
+        "eval --limit 5",
+        "bs4nn eval: error: the following arguments are required: MODEL (first, or as --model) "
+        "(see `bs4nn eval --help`)",
+    ),
+    (
+        "export-model-twice",
+        "export {w}/good.bs4nn --model {w}/other.bs4nn --out fw",
+        "bs4nn export: error: the model file is given twice ('{w}/good.bs4nn' and "
+        "'{w}/other.bs4nn'); give it once, first or as --model (see `bs4nn export --help`)",
     ),
     (
         "bench-port-and-emulate",

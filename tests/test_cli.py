@@ -9,6 +9,8 @@ import pytest
 from badinput import snapshot
 from helpers import run_bs4nn
 
+from bs4nn.cli import build_parser
+
 
 def test_user_error_is_one_line_without_traceback(tmp_path):
     missing = tmp_path / "nope.bs4nn"
@@ -82,6 +84,27 @@ def output_then_heavy_loaded(code: str) -> list[str]:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stderr == ""
     return proc.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    "command, rest",
+    [
+        ("eval", []),
+        ("calibrate", ["--max-mean-step", "40", "--out", "c.bs4nn"]),
+        ("export", ["--out", "fw"]),
+        ("bench", ["--limit", "5"]),
+        ("sweep", ["--scales", "1"]),
+        ("eembc", ["--runner", "runner"]),
+    ],
+)
+def test_every_command_takes_the_model_first_or_as_model(command, rest):
+    """eval, calibrate and export took the model first, bench, sweep and eembc as --model: a
+    user who wrote the other form was refused."""
+    parser = build_parser()
+    first = parser.parse_args([command, "m.bs4nn", *rest])
+    option = parser.parse_args([command, *rest, "--model", "m.bs4nn"])
+    assert first.model == option.model == "m.bs4nn"
+    assert vars(first) == vars(option)
 
 
 def test_help_imports_no_numpy():

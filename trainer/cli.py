@@ -7,6 +7,7 @@ import argparse
 
 from bs4nn.trainer.files import folder_choices
 from bs4nn.trainer.options import (
+    add_model_argument,
     dataset_spec,
     existing_dir,
     lead_steps,
@@ -166,7 +167,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "response time, spikes per layer, per-class output "
         "firing times, confusion matrix.",
     )
-    e.add_argument("model", type=path, help="model file")
+    add_model_argument(e, "model file")
     e.add_argument(
         "--dataset",
         "--data",
@@ -200,7 +201,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "record the budget and the choice). A budget no K reaches is refused, naming the "
         "earliest mean step they reach.",
     )
-    c.add_argument("model", type=path, help="model file (binary weights, trained by bs4nn)")
+    add_model_argument(c, "model file (binary weights, trained by bs4nn)")
     c.add_argument(
         "--max-mean-step",
         type=mean_step,

@@ -124,6 +124,32 @@ def path(text: str) -> str:
     return text
 
 
+class _OneModel(argparse.Action):
+    """Sets `model` from the first argument or --model, refusing a second file."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if values is None:  # the first argument, not given: --model may give it
+            return
+        if namespace.model is not None:
+            parser.error(
+                f"the model file is given twice ({namespace.model!r} and {values!r}); give it "
+                "once, first or as --model"
+            )
+        namespace.model = values
+
+
+def add_model_argument(p: argparse.ArgumentParser, help: str) -> None:
+    """The model file of a command, as its first argument or as --model, whichever the user
+    writes: eval, calibrate and export took it first, bench, sweep and eembc as --model.
+    Required: `bs4nn.cli` refuses a command line without it (argparse cannot, as either form
+    may give it)."""
+    p.add_argument(
+        "model", nargs="?", type=path, action=_OneModel, metavar="MODEL", help=f"{help}; or --model"
+    )
+    p.add_argument("--model", type=path, action=_OneModel, help=argparse.SUPPRESS)
+    p.set_defaults(model_required=True)
+
+
 def given_options(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
     """Those of the options `names` (their argparse dest, default None) given on the command
     line, spelled as there: `--max-mean-step`."""
