@@ -10,9 +10,11 @@ last word is padded with zero bits.
 
 import numpy as np
 
+from bs4nn.trainer.semantics import WORD_BITS
+
 
 def row_words(n_out: int) -> int:
-    return -(-n_out // 32)
+    return -(-n_out // WORD_BITS)
 
 
 def packed_words(n_in: int, n_out: int) -> int:
@@ -25,7 +27,7 @@ def pack_signs(signs: np.ndarray) -> np.ndarray:
     if signs.ndim != 2 or not np.all(np.abs(signs) == 1):
         raise ValueError("signs must be a 2-D array of +1/-1")
     n_out, n_in = signs.shape
-    bits = np.zeros((n_in, 32 * row_words(n_out)), dtype=np.uint8)
+    bits = np.zeros((n_in, WORD_BITS * row_words(n_out)), dtype=np.uint8)
     bits[:, :n_out] = signs.T > 0
     return np.packbits(bits, axis=1, bitorder="little").reshape(-1).view("<u4").astype(np.uint32)
 

@@ -28,6 +28,7 @@ from bs4nn.trainer.datasets import (
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.evaluate import EvalResult, evaluate
 from bs4nn.trainer.files import ZIP_DAMAGE, user_path, write_atomic
+from bs4nn.trainer.lane_order import ORDER_IMAGES, in_lane_order
 from bs4nn.trainer.model import Model
 from bs4nn.trainer.resume_hints import start_over
 
@@ -242,12 +243,14 @@ def run_metrics(
     }
 
 
-def save_final(
-    model: Model, out: Path, test_images: np.ndarray, test_labels: np.ndarray, started: float
-):
-    """Score the selected model once on the test set, record it in its metrics, save it to
-    `out` and drop the checkpoint. Returns the test EvalResult."""
-    test = evaluate(model, test_images, test_labels, model.dataset, "test")
+def save_final(model: Model, out: Path, data: RunData, started: float) -> tuple[Model, EvalResult]:
+    """Number the selected model's hidden neurons for the firmware's lane words (binary
+    weights; `lane_order`, on the first ORDER_IMAGES training images), score it once on the
+    test set, record it in its metrics, save it to `out` and drop the checkpoint. Returns the
+    saved model and its test EvalResult."""
+    if model.weight_kind == "binary":
+        model = in_lane_order(model, data.images[data.train_idx[:ORDER_IMAGES]])
+    test = evaluate(model, data.test_images, data.test_labels, model.dataset, "test")
     model.metrics.update(
         test_accuracy=test.accuracy,
         test_accuracy_tie_inclusive=test.accuracy_tie_inclusive,
@@ -256,4 +259,4 @@ def save_final(
     )
     model.save(out)
     checkpoint_path(out).unlink(missing_ok=True)
-    return test
+    return model, test

@@ -34,6 +34,9 @@ K_MAX = 32767
 MAX_INPUTS = 65535
 MAX_LAYER_NEURONS = 4096  # per non-input layer
 MAX_OUTPUTS = 255
+# bits of the firmware's words: synapses per packed weight word (codegen.packing), neurons per
+# lane word of its default kernel (trainer.lane_order)
+WORD_BITS = 32
 
 
 def network_shape(layer_sizes) -> str:

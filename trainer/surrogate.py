@@ -601,7 +601,7 @@ def train_surrogate(
         history=state.history,
     )
     model = to_model(state.best_signs, state.best_ks, cfg, metrics)
-    test = save_final(model, out, data.test_images, data.test_labels, started)
+    model, test = save_final(model, out, data, started)
     log(
         f"selected epoch {state.best_epoch} (val {100 * state.best_val:.2f}%, K "
         f"{','.join(map(str, state.best_ks))}); test accuracy {test.accuracy_text()}; "

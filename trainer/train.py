@@ -530,7 +530,7 @@ def _finish(
                 "val_after": after,
             },
         )
-    test = save_final(model, out, data.test_images, data.test_labels, started)
+    model, test = save_final(model, out, data, started)
     val_txt = f"{100 * model.metrics['val_accuracy']:.2f}%" if has_val else "n/a"
     log(
         f"selected epoch {state.best_epoch} (val {val_txt}); test accuracy "
