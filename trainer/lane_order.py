@@ -4,7 +4,7 @@ The firmware's default kernel keeps a hidden layer's neurons in lane words of `W
 (bs4nn_kernel_sliced.c) and looks at a word only when one of its lanes could fire; a look costs
 about as much whether one lane is near its threshold or many. Neurons that tend to fire
 together, in the same words, make fewer looks: for `mnist-600-surrogate` on the first 1,000
-MNIST test images, 37,557 -> 35,833 instructions per inference (docs/kernels.md, 2026-12-03).
+MNIST test images, 37,557 -> 35,824 instructions per inference (docs/kernels.md, 2026-12-03).
 Renumbering the neurons of a hidden layer (its rows of the weights into it, its columns of
 the weights out of it) changes no label, spike time or spike count, so every trained binary
 model is saved in this order.
