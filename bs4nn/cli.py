@@ -42,11 +42,10 @@ class _Parser(argparse.ArgumentParser):
     def parse_args(self, args=None, namespace=None):  # type: ignore[override]
         # an option the sub-command does not know is its error, not bs4nn's
         parsed, extra = self.parse_known_args(args, namespace)
+        command = self.commands.get(getattr(parsed, "command", None) or "", self)
         if extra:
-            command = self.commands.get(getattr(parsed, "command", None) or "", self)
             command.error(f"unrecognized arguments: {' '.join(extra)}")
         if getattr(parsed, "model_required", False) and parsed.model is None:
-            command = self.commands[parsed.command]
             command.error("the following arguments are required: MODEL (first, or as --model)")
         return parsed
 
