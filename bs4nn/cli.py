@@ -43,8 +43,15 @@ class _Parser(argparse.ArgumentParser):
         # an option the sub-command does not know is its error, not bs4nn's
         parsed, extra = self.parse_known_args(args, namespace)
         command = self.commands.get(getattr(parsed, "command", None) or "", self)
+        # a second model file after an unknown option is that option's value
+        strays = getattr(parsed, "model_strays", [])
         if extra:
-            command.error(f"unrecognized arguments: {' '.join(extra)}")
+            command.error(f"unrecognized arguments: {' '.join(extra + strays)}")
+        if strays:
+            command.error(
+                f"the model file is given twice ({parsed.model!r} and {strays[0]!r}); give it "
+                "once, first or as --model"
+            )
         if getattr(parsed, "model_required", False) and parsed.model is None:
             command.error("the following arguments are required: MODEL (first, or as --model)")
         return parsed

@@ -819,6 +819,17 @@ CASES = [
         "'{w}/other.bs4nn'); give it once, first or as --model (see `bs4nn export --help`)",
     ),
     (
+        # the value of a mistyped option is not taken for a second model file
+        "eval-mistyped-option",
+        "eval --model {w}/good.bs4nn --limt 5",
+        "bs4nn eval: error: unrecognized arguments: --limt 5 (see `bs4nn eval --help`)",
+    ),
+    (
+        "bench-unknown-option",
+        "bench --model {w}/good.bs4nn --firmware fw",
+        "bs4nn bench: error: unrecognized arguments: --firmware fw (see `bs4nn bench --help`)",
+    ),
+    (
         "bench-port-and-emulate",
         "bench --model {w}/good.bs4nn --port /dev/nonexist --emulate",
         "bs4nn bench: error: argument --emulate: not allowed with argument --port (see `bs4nn "

@@ -125,16 +125,16 @@ def path(text: str) -> str:
 
 
 class _OneModel(argparse.Action):
-    """Sets `model` from the first argument or --model, refusing a second file."""
+    """Sets `model` from the first argument or --model. A second value is kept in
+    `model_strays` for `bs4nn.cli` to refuse: it may be the value of a mistyped option
+    (`--limt 5`), which is then the error to report."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         if values is None:  # the first argument, not given: --model may give it
             return
         if namespace.model is not None:
-            parser.error(
-                f"the model file is given twice ({namespace.model!r} and {values!r}); give it "
-                "once, first or as --model"
-            )
+            namespace.model_strays = [*getattr(namespace, "model_strays", []), values]
+            return
         namespace.model = values
 
 
