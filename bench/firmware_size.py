@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bs4nn.codegen.boards import DEFAULT_BOARD
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.footprint import CODE_BUDGET_BYTES, DEFAULT_KERNEL
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.targets import DEFAULT_TARGET
 from bs4nn.host.build import elf_sizes, make_elf
 from bs4nn.host.emulate import emulated_boards
 from bs4nn.trainer.errors import Bs4nnError
@@ -58,9 +58,9 @@ def symbol_sizes(elf: Path) -> dict[str, int]:
     return sizes
 
 
-def measure(intmodel: IntModel, kernel: str, target: str) -> dict[str, int]:
+def measure(intmodel: IntModel, kernel: str, board: str) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="bs4nn-size-") as tmp:
-        result = export_firmware(intmodel, Path(tmp) / "fw", target=target)
+        result = export_firmware(intmodel, Path(tmp) / "fw", board=board)
         proc = subprocess.run(
             ["make", "-s", "-C", str(result.out_dir), f"KERNEL={kernel}"],
             capture_output=True,
@@ -90,28 +90,28 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_KERNEL,
         help=f"firmware kernel (default {DEFAULT_KERNEL}, as make)",
     )
-    board_help = f"board (default {DEFAULT_TARGET}); repeat for several, or all"
+    board_help = f"board (default {DEFAULT_BOARD}); repeat for several, or all"
     # --target: the option's name before bench and sweep named the idea --board; still taken
     for name, shown in (("--board", board_help), ("--target", argparse.SUPPRESS)):
         ap.add_argument(
             name, dest="board", action="append", choices=[*emulated_boards(), "all"], help=shown
         )
     args = ap.parse_args(argv)
-    targets = args.board or [DEFAULT_TARGET]
-    if "all" in targets:
-        targets = emulated_boards()
+    boards = args.board or [DEFAULT_BOARD]
+    if "all" in boards:
+        boards = emulated_boards()
     try:
         intmodel = random_model(args.random) if args.random else IntModel.load(args.model)
-        ok = all(report(intmodel, args.kernel, target) for target in targets)
+        ok = all(report(intmodel, args.kernel, board) for board in boards)
     except Bs4nnError as exc:
         print(f"firmware_size: error: {exc}", file=sys.stderr)
         return 2
     return 0 if ok else 1
 
 
-def report(intmodel: IntModel, kernel: str, target: str) -> bool:
+def report(intmodel: IntModel, kernel: str, board: str) -> bool:
     """Print one board's footprint; True when both limits hold."""
-    m = measure(intmodel, kernel, target)
+    m = measure(intmodel, kernel, board)
     flash = m["text"] + m["data"]
     ram = m["data"] + m["bss"]
     code = flash - m["weights"]
@@ -119,7 +119,7 @@ def report(intmodel: IntModel, kernel: str, target: str) -> bool:
     state_ok = m["state"] <= STATE_LIMIT
     print(
         f"model {'-'.join(map(str, intmodel.layer_sizes))} ({intmodel.source}), "
-        f"board {target}, kernel {kernel}"
+        f"board {board}, kernel {kernel}"
     )
     print(f"text={m['text']} data={m['data']} bss={m['bss']}")
     print(f"flash={flash} (packed weights {m['weights']} + code/consts {code})")

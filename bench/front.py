@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bs4nn.host.defaults import EMULATED_TARGET
+from bs4nn.codegen.boards import DEFAULT_BOARD
 from bs4nn.host.sweep import run_sweep
 from bs4nn.trainer.calibrate import score_box, validation_split
 from bs4nn.trainer.datasets import load_dataset
@@ -103,9 +103,7 @@ def plot(rows: list[dict], path: Path, limit: int) -> None:
                     textcoords="offset points",
                     xytext=(3, -9),
                 )
-    ax.set_xlabel(
-        f"mean instructions per inference, {EMULATED_TARGET} (first {limit:,} test images)"
-    )
+    ax.set_xlabel(f"mean instructions per inference, {DEFAULT_BOARD} (first {limit:,} test images)")
     ax.set_ylabel("test accuracy, strict (%, all 10,000)")
     ax.set_title(
         "MNIST 784-600-10: own K (star), step budgets on validation (numbers)", fontsize=10

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from bs4nn.codegen.agreement import mismatches
+from bs4nn.codegen.boards import DEFAULT_BOARD
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.footprint import DEFAULT_KERNEL
 from bs4nn.codegen.intmodel import IntModel
@@ -38,7 +39,6 @@ from bs4nn.codegen.packing import pack_signs
 from bs4nn.codegen.reference import RefBatch, reference_batch
 from bs4nn.host.build import elf_sizes, make_elf
 from bs4nn.host.client import Device
-from bs4nn.host.defaults import EMULATED_TARGET
 from bs4nn.host.qemu import running_qemu
 from bs4nn.host.transport import SerialTransport
 from bs4nn.trainer.datasets import load_dataset
@@ -102,7 +102,7 @@ def dense_weights_header(intmodel: IntModel) -> str:
 
 def build(intmodel: IntModel, kernel: str, out: Path) -> tuple[Path, int, int, int | None]:
     """Export + make for the emulated board with KERNEL=kernel; (elf, flash, ram, state)."""
-    export_firmware(intmodel, out, target=EMULATED_TARGET)
+    export_firmware(intmodel, out, board=DEFAULT_BOARD)
     cmd = ["make", "-s", "-C", str(out), f"KERNEL={kernel}"]
     if kernel in BASELINES:
         shutil.copy(BENCH_DIR / "dense" / f"bs4nn_kernel_{kernel}.c", out / "core")
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"model {args.model} ({'-'.join(map(str, intmodel.layer_sizes))}, "
             f"K={list(intmodel.thresholds)}), {len(images)} test images, board "
-            f"{EMULATED_TARGET} (Cortex-M4, instructions = QEMU icount proxy)"
+            f"{DEFAULT_BOARD} (Cortex-M4, instructions = QEMU icount proxy)"
         )
         rows = []
         with (

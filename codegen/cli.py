@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bs4nn.codegen.targets import DEFAULT_TARGET, target_info
+from bs4nn.codegen.boards import DEFAULT_BOARD, board_info
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import (
     check_not_input,
@@ -57,10 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="c",
         help="c = firmware tree (default); nir = a NIR graph (HDF5), see docs/design.md",
     )
-    # checked in run_export (target_info): building the parser reads no file
+    # checked in run_export (board_info): building the parser reads no file
     p.add_argument(
         "--board",
-        help=f"the board to build for (default {DEFAULT_TARGET}, the QEMU-emulated "
+        help=f"the board to build for (default {DEFAULT_BOARD}, the QEMU-emulated "
         "Cortex-M4; `bs4nn boards` lists them)",
     )
     # the option's name before bench and sweep named the idea --board: still taken, not shown
@@ -84,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # options of the C export only; None when not given (--format nir refuses them)
 C_ONLY = {
-    "board": DEFAULT_TARGET,
+    "board": DEFAULT_BOARD,
     "check_images": CHECK_IMAGES,
     "dataset": None,
     "data_dir": None,
@@ -104,7 +104,7 @@ def run_export(args: argparse.Namespace) -> int:
     for name, default in C_ONLY.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
-    target_info(args.board)  # an unknown board is refused before anything is read or written
+    board_info(args.board)  # an unknown board is refused before anything is read or written
     check_export_dir(Path(args.out))
     model = Model.load(args.model)
     intmodel = IntModel.from_model(model, source=args.model)
@@ -115,13 +115,13 @@ def run_export(args: argparse.Namespace) -> int:
         images = images[: args.check_images]
         check_data_fits(intmodel.layer_sizes, images)
     command = "bs4nn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
-    result = export_firmware(intmodel, args.out, target=args.board, command=command)
+    result = export_firmware(intmodel, args.out, board=args.board, command=command)
     print(
         f"exported {args.model} ({network_shape(intmodel.layer_sizes)}, "
         f"K={list(intmodel.thresholds)}, hash {intmodel.model_hash[:16]}) to {result.out_dir}"
     )
-    if result.replaced_target is not None:
-        print(f"replaced the {result.replaced_target} export that was there, and its build")
+    if result.replaced_board is not None:
+        print(f"replaced the {result.replaced_board} export that was there, and its build")
     for line in result.footprint.lines():
         print(line)
     if images is not None:

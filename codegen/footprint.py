@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from bs4nn.codegen.boards import board_info
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.packing import packed_words, row_words
-from bs4nn.codegen.targets import target_info
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.semantics import TMAX, weight_layer_name
 
 # Budgets for what is not the model: firmware code and the serial I/O buffers (frame buffers,
 # RX ring, one image). Measured builds stay below these on every emulated board
-# (python bench/firmware_size.py MODEL --target all).
+# (python bench/firmware_size.py MODEL --board all).
 CODE_BUDGET_BYTES = 8 * 1024
 IO_BUFFER_BYTES = 4 * 1024
 # The default kernel (of make-built firmware too, unless `make KERNEL=...`)
@@ -61,7 +61,7 @@ def stack_bytes(n_output: int) -> int:
 
 @dataclass(frozen=True)
 class Footprint:
-    target: str
+    board: str
     weight_bytes_per_layer: list[int]  # packed, with the last word's padding
     unpadded_weight_bytes: int  # sum of ceil(n_in * n_out / 8)
     weight_bytes: int
@@ -69,7 +69,7 @@ class Footprint:
     ram_state_bytes: int
     stack_bytes: int
     ram_estimate: int  # state + I/O buffers + stack
-    flash_bytes: int  # the target's
+    flash_bytes: int  # the board's
     ram_bytes: int
     kernel: str  # what the export builds by default (kernel_for)
 
@@ -77,7 +77,7 @@ class Footprint:
         return asdict(self)
 
     def lines(self) -> list[str]:
-        out = [f"footprint for {self.target}:"]
+        out = [f"footprint for {self.board}:"]
         count = len(self.weight_bytes_per_layer)
         for layer, nbytes in enumerate(self.weight_bytes_per_layer):
             name = weight_layer_name(layer, count)
@@ -102,8 +102,8 @@ class Footprint:
         return out
 
 
-def footprint(model: IntModel, target: str) -> Footprint:
-    info = target_info(target)
+def footprint(model: IntModel, board: str) -> Footprint:
+    info = board_info(board)
     sizes = model.layer_sizes
     pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
     per_layer = [4 * packed_words(n_in, n_out) for n_in, n_out in pairs]
@@ -113,7 +113,7 @@ def footprint(model: IntModel, target: str) -> Footprint:
     stack = stack_bytes(sizes[-1])
     weights = sum(per_layer)
     return Footprint(
-        target=target,
+        board=board,
         weight_bytes_per_layer=per_layer,
         unpadded_weight_bytes=unpadded,
         weight_bytes=weights,
@@ -128,24 +128,24 @@ def footprint(model: IntModel, target: str) -> Footprint:
 
 
 def check_fits(fp: Footprint) -> None:
-    """Refuse, before any build, a model that does not fit the target, naming the sizes."""
+    """Refuse, before any build, a model that does not fit the board, naming the sizes."""
     problems = []
     if fp.flash_estimate > fp.flash_bytes:
         problems.append(
             f"flash needs ~{fp.flash_estimate:,} bytes ({fp.weight_bytes:,} of packed "
-            f"weights + {CODE_BUDGET_BYTES:,} code) but {fp.target} has "
+            f"weights + {CODE_BUDGET_BYTES:,} code) but {fp.board} has "
             f"{fp.flash_bytes:,}"
         )
     if fp.ram_estimate > fp.ram_bytes:
         problems.append(
             f"RAM needs ~{fp.ram_estimate:,} bytes ({fp.ram_state_bytes:,} inference "
-            f"state + {IO_BUFFER_BYTES:,} I/O + {fp.stack_bytes:,} stack) but {fp.target} has "
+            f"state + {IO_BUFFER_BYTES:,} I/O + {fp.stack_bytes:,} stack) but {fp.board} has "
             f"{fp.ram_bytes:,}"
         )
     if problems:
         raise Bs4nnError(
             "model does not fit "
-            + fp.target
+            + fp.board
             + ": "
             + "; ".join(problems)
             + ". Use a smaller network or a larger board (--board)."

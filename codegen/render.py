@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import jinja2
 
+from bs4nn.codegen.boards import TEMPLATE_ROOT
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.packing import pack_signs, row_words
-from bs4nn.codegen.targets import TEMPLATE_ROOT
 
 WORDS_PER_LINE = 8
 

@@ -6,7 +6,7 @@ emulate      the emulated boards (`bs4nn boards`): start the board's emulator, a
 qemu         QEMU for the qemu-* boards (design.md section 5), serial on a pty
 rp2040js     rp2040js (Node.js) for rp2040js-pico, serial on a TCP socket
 client       Device: handshake, INFER (dense/sparse), SET_THRESHOLDS, RESET, pipelined stream
-build        `bs4nn build`: compile an export, sizes against the target's flash and RAM
+build        `bs4nn build`: compile an export, sizes against the board's flash and RAM
 firmware     an emulated board's firmware: exported and built, or reused when unchanged
 connect      a handshaken Device on a serial port or on an emulated board (started, stopped)
 stream       stream images to a connected board, one CSV record per image against the reference

@@ -1,9 +1,9 @@
 """`bs4nn build DIR`: compile an exported firmware tree and report its real size.
 
-DIR comes from `bs4nn export`; its bs4nn_export.json names the target. Make targets (the QEMU
+DIR comes from `bs4nn export`; its bs4nn_export.json names the board. Make targets (the QEMU
 board) build DIR/build/firmware.elf with `make -C DIR` (docs/design.md section 5); PlatformIO
-targets run `pio run -d DIR -e ENV`. Sizes come from `arm-none-eabi-size` (Berkeley format):
-flash = text + data, RAM = data + bss, checked against the target's flash and RAM.
+boards run `pio run -d DIR -e ENV`. Sizes come from `arm-none-eabi-size` (Berkeley format):
+flash = text + data, RAM = data + bss, checked against the board's flash and RAM.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bs4nn.codegen.boards import board_info
 from bs4nn.codegen.export import read_manifest
-from bs4nn.codegen.targets import target_info
 from bs4nn.host.emulator_process import die_with_parent, stop_process
 from bs4nn.trainer.errors import Bs4nnError
 from bs4nn.trainer.files import lock_beside, write_problem
@@ -36,13 +36,13 @@ def make_bin(fw_dir: str | Path) -> Path:
 @dataclass(frozen=True)
 class BuildResult:
     out_dir: Path
-    target: str
+    board: str
     elf: Path
     model_hash: str
     text: int
     data: int
     bss: int
-    flash_bytes: int  # the target's
+    flash_bytes: int  # the board's
     ram_bytes: int
 
     @property
@@ -61,7 +61,7 @@ class BuildResult:
 
     def lines(self) -> list[str]:
         return [
-            f"built {self.elf} for {self.target} (model {self.model_hash[:16]})",
+            f"built {self.elf} for {self.board} (model {self.model_hash[:16]})",
             f"  text {self.text:,}  data {self.data:,}  bss {self.bss:,} bytes",
             f"  flash {self.flash_used:,} / {self.flash_bytes:,} bytes "
             f"({100 * self.flash_used / self.flash_bytes:.1f}%)",
@@ -138,8 +138,8 @@ def build_firmware(out_dir: str | Path, verbose: bool = False) -> BuildResult:
     out = Path(out_dir)
     manifest = read_manifest(out)
     _check_writable(out)
-    target = manifest["target"]
-    info = target_info(target)
+    board = manifest["board"]
+    info = board_info(board)
     kind = info.get("build", "make")
     if kind == "make":
         make = _require("make", "sudo apt-get install make")
@@ -155,7 +155,7 @@ def build_firmware(out_dir: str | Path, verbose: bool = False) -> BuildResult:
         )
         elf = out / ".pio" / "build" / env / "firmware.elf"
     else:
-        raise Bs4nnError(f"target {target} has an unknown build kind {kind!r} in targets.json")
+        raise Bs4nnError(f"board {board} has an unknown build kind {kind!r} in boards.json")
     # one build of a folder at a time, and none while `bs4nn export` replaces it (its lock)
     with lock_beside(out, "OUT_DIR"):
         _run(cmd, what, verbose, hint=hint)
@@ -164,7 +164,7 @@ def build_firmware(out_dir: str | Path, verbose: bool = False) -> BuildResult:
     text, data, bss = elf_sizes(elf)
     result = BuildResult(
         out,
-        target,
+        board,
         elf,
         manifest["model_hash"],
         text,

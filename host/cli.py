@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bs4nn.codegen.boards import DEFAULT_BOARD
 from bs4nn.host.defaults import (
     DEFAULT_BAUD,
     DEFAULT_TIMEOUT_S,
     DEFAULT_WINDOW,
-    EMULATED_TARGET,
     HOST_RX_BYTES,
 )
 from bs4nn.trainer.files import folder_choices
@@ -40,7 +40,7 @@ def _device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--board",
         default=None,
-        help=f"the emulated board (default {EMULATED_TARGET}; `bs4nn boards` lists them); "
+        help=f"the emulated board (default {DEFAULT_BOARD}; `bs4nn boards` lists them); "
         "not with --port",
     )
     p.add_argument(
@@ -189,7 +189,7 @@ def _device_options(args: argparse.Namespace) -> dict:
 
     if args.port is not None and args.board is not None:
         raise Bs4nnError("--board names an emulated board: give --port or --board, not both")
-    board = args.board or EMULATED_TARGET
+    board = args.board or DEFAULT_BOARD
     if args.port is None:
         if args.baud is not None:
             raise Bs4nnError("--baud is the rate of --port's serial link; give --port with it")

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bs4nn.codegen.boards import DEFAULT_BOARD
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.host.client import Device
-from bs4nn.host.defaults import DEFAULT_BAUD, DEFAULT_TIMEOUT_S, DEFAULT_WINDOW, EMULATED_TARGET
+from bs4nn.host.defaults import DEFAULT_BAUD, DEFAULT_TIMEOUT_S, DEFAULT_WINDOW
 from bs4nn.host.device_record import refuse_other_board, refuse_other_device
 from bs4nn.host.emulate import require_emulator, running_emulator
 from bs4nn.host.firmware import prepare_emulated_firmware
@@ -26,7 +27,7 @@ class DeviceLink:
     emulated `board`, whose firmware is built and whose emulator is started by `connect`."""
 
     port: str | None = None
-    board: str = EMULATED_TARGET
+    board: str = DEFAULT_BOARD
     baud: int = DEFAULT_BAUD  # of the port's serial link
     window: int = DEFAULT_WINDOW  # requests in flight
     timeout: float = DEFAULT_TIMEOUT_S  # seconds for each reply
@@ -81,7 +82,7 @@ def connect(
         refuse_other_board(out_dir, board, resuming)
     require_emulator(board)  # no firmware is built for a board that cannot be started
     fw_dir = Path(out_dir) / FIRMWARE_DIR
-    firmware = prepare_emulated_firmware(intmodel, fw_dir, quiet=quiet, target=board)
+    firmware = prepare_emulated_firmware(intmodel, fw_dir, quiet=quiet, board=board)
     with running_emulator(board, fw_dir) as emu:
         serial = SerialTransport(emu.where, emulator=emu.name)
         try:

@@ -2,9 +2,6 @@
 (bench, sweep) and what eembc runs. Free of numpy and pyserial: building the parser (`bs4nn
 --help`) should not wait for them."""
 
-from bs4nn.codegen.targets import DEFAULT_TARGET
-
-EMULATED_TARGET = DEFAULT_TARGET  # the default emulated board: export's default target
 DEFAULT_BAUD = 115200  # the firmware's serial link
 DEFAULT_TIMEOUT_S = 5.0
 # two requests in flight: the next image arrives in the device's 512-byte RX ring while it

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bs4nn.codegen.boards import DEFAULT_BOARD
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.host import protocol as p
 from bs4nn.host.client import Device
-from bs4nn.host.defaults import DEFAULT_BAUD, DEFAULT_LIMIT, DEFAULT_USB, EMULATED_TARGET, MODES
+from bs4nn.host.defaults import DEFAULT_BAUD, DEFAULT_LIMIT, DEFAULT_USB, MODES
 from bs4nn.host.emulator_process import die_with_parent, stop_process
 from bs4nn.host.outdir import FIRMWARE_DIR, FIRMWARE_SPARE, LOCK_NAME, run_folder
 from bs4nn.host.transport import SerialTransport
@@ -391,9 +392,9 @@ def run_eembc(
             return []
 
         fw_dir = out / FIRMWARE_DIR
-        prepare_emulated_firmware(intmodel, fw_dir, quiet=not echo, target=EMULATED_TARGET)
+        prepare_emulated_firmware(intmodel, fw_dir, quiet=not echo, board=DEFAULT_BOARD)
         results = []
-        with running_emulator(EMULATED_TARGET, fw_dir) as emu:
+        with running_emulator(DEFAULT_BOARD, fw_dir) as emu:
             written = write_files(emu.where, emu.name)
             if echo:
                 print(

@@ -1,4 +1,4 @@
-"""Start the emulator of an emulated board (its `emulator` entry in targets.json) and always stop
+"""Start the emulator of an emulated board (its `emulator` entry in boards.json) and always stop
 it again: QEMU for the qemu-* boards (bs4nn.host.qemu, a pty), rp2040js for rp2040js-pico
 (bs4nn.host.rp2040js, a TCP socket that SerialTransport opens as socket://HOST:PORT)."""
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bs4nn.codegen.targets import load_targets, target_info
+from bs4nn.codegen.boards import board_info, load_boards
 from bs4nn.trainer.errors import Bs4nnError
 
 
@@ -27,13 +27,13 @@ class RunningEmulator:
 
 
 def emulated_boards() -> list[str]:
-    return [name for name, info in load_targets().items() if "emulator" in info]
+    return [name for name, info in load_boards().items() if "emulator" in info]
 
 
 def emulator_of(board: str) -> dict:
     """The board's emulator entry; refuses a board that cannot be emulated, naming those that
     can (checked before anything is built or started)."""
-    info = target_info(board)
+    info = board_info(board)
     if "emulator" not in info:
         raise Bs4nnError(
             f"{board} cannot be emulated: bench it with --port, or choose an emulated board: "
@@ -69,9 +69,9 @@ def require_emulator(board: str) -> None:
 
 
 def board_lines() -> list[str]:
-    """`bs4nn boards`: a line per target."""
+    """`bs4nn boards`: a line per board."""
     rows = [("board", "core", "clock", "flash", "RAM", "emulated")]
-    for name, info in load_targets().items():
+    for name, info in load_boards().items():
         emulator = info.get("emulator")
         if emulator is None:
             how = "no (flash it, bench with --port)"
@@ -95,7 +95,7 @@ def board_lines() -> list[str]:
         lines.append(
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
         )
-        counter = load_targets().get(row[0], {}).get("counter")
+        counter = load_boards().get(row[0], {}).get("counter")
         if counter:
             lines.append(f"    counter: {counter}")
     return lines
@@ -124,4 +124,4 @@ def running_emulator(
         with running_rp2040js(make_bin(fw_dir), rx_baud=rx_baud) as r:
             yield RunningEmulator("rp2040js", r.url, r.process)
     else:
-        raise Bs4nnError(f"{board} has an unknown emulator {emulator['kind']!r} in targets.json")
+        raise Bs4nnError(f"{board} has an unknown emulator {emulator['kind']!r} in boards.json")

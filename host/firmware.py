@@ -7,22 +7,22 @@ import hashlib
 import json
 from pathlib import Path
 
+from bs4nn.codegen.boards import DEFAULT_BOARD
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.host.defaults import EMULATED_TARGET
 
 BUILD_STAMP = "bs4nn_bench_build.json"  # model + firmware sources of the build in firmware/
 
 
-def template_fingerprint(target: str = EMULATED_TARGET) -> str:
-    """SHA-256 of the firmware sources an export for `target` copies (core, protocol, model
-    templates, the board's folders, targets.json): a build is reused only if these did not
+def template_fingerprint(board: str = DEFAULT_BOARD) -> str:
+    """SHA-256 of the firmware sources an export for `board` copies (core, protocol, model
+    templates, the board's folders, boards.json): a build is reused only if these did not
     change since."""
+    from bs4nn.codegen.boards import BOARDS_FILE, TEMPLATE_ROOT, board_info
     from bs4nn.codegen.export import board_folders
-    from bs4nn.codegen.targets import TARGETS_FILE, TEMPLATE_ROOT, target_info
 
-    h = hashlib.sha256(TARGETS_FILE.read_bytes())
+    h = hashlib.sha256(BOARDS_FILE.read_bytes())
     folders = ["core", "protocol", "model"]
-    folders += [f"boards/{name}" for name in board_folders(target_info(target))]
+    folders += [f"boards/{name}" for name in board_folders(board_info(board))]
     for folder in folders:
         for path in sorted((TEMPLATE_ROOT / folder).rglob("*")):
             skip = {"__pycache__", "node_modules"}
@@ -32,19 +32,19 @@ def template_fingerprint(target: str = EMULATED_TARGET) -> str:
     return h.hexdigest()
 
 
-def _stamp(model_hash: str, target: str, elf: Path) -> dict:
+def _stamp(model_hash: str, board: str, elf: Path) -> dict:
     # the ELF's digest: an export and build of another model into the folder since (e.g. by
     # hand with `bs4nn export` and `bs4nn build`) is not taken for this model's
     return {
         "model_hash": model_hash,
-        "target": target,
-        "template_hash": template_fingerprint(target),
+        "board": board,
+        "template_hash": template_fingerprint(board),
         "elf_sha256": hashlib.sha256(elf.read_bytes()).hexdigest(),
     }
 
 
 def prepare_emulated_firmware(
-    intmodel: IntModel, fw_dir: Path, *, quiet: bool = False, target: str = EMULATED_TARGET
+    intmodel: IntModel, fw_dir: Path, *, quiet: bool = False, board: str = DEFAULT_BOARD
 ) -> dict:
     """Export + build for an emulated board unless fw_dir holds a build of this model for it
     made from the current firmware sources (BUILD_STAMP written after a successful build)."""
@@ -56,7 +56,7 @@ def prepare_emulated_firmware(
     elf = make_elf(fw_dir)
     try:
         reusable = elf.is_file() and json.loads(stamp_path.read_text()) == _stamp(
-            intmodel.model_hash, target, elf
+            intmodel.model_hash, board, elf
         )
     except (OSError, ValueError):
         reusable = False
@@ -67,11 +67,11 @@ def prepare_emulated_firmware(
         )
         text, data, bss = elf_sizes(elf)
         return {"dir": str(fw_dir), "reused": True, "text": text, "data": data, "bss": bss}
-    say(f"firmware: exporting and building for {target} in {fw_dir} ...")
+    say(f"firmware: exporting and building for {board} in {fw_dir} ...")
     stamp_path.unlink(missing_ok=True)
-    export_firmware(intmodel, fw_dir, target=target)
+    export_firmware(intmodel, fw_dir, board=board)
     result = build_firmware(fw_dir)
-    stamp_path.write_text(json.dumps(_stamp(intmodel.model_hash, target, elf), indent=2) + "\n")
+    stamp_path.write_text(json.dumps(_stamp(intmodel.model_hash, board, elf), indent=2) + "\n")
     for line in result.lines():
         say(line)
     return {"reused": False, **result.to_dict()}

@@ -20,7 +20,7 @@ from bs4nn.host.emulator_process import START_TIMEOUT_S, start_announcing, stop_
 from bs4nn.trainer.errors import Bs4nnError
 
 QEMU_BINARY = "qemu-system-arm"
-# the default board's machine; the others come from their targets.json entry ("emulator")
+# the default board's machine; the others come from their boards.json entry ("emulator")
 MACHINE = "mps2-an386"
 CPU = "cortex-m4"
 PTY_RE = re.compile(r"char device redirected to (/dev/\S+) \(label serial0\)")
@@ -40,7 +40,7 @@ def find_qemu() -> str:
 def qemu_command(
     elf: Path | str, qemu: str = QEMU_BINARY, machine: str = MACHINE, cpu: str = CPU
 ) -> list[str]:
-    """The exact command of docs/design.md section 5 (for the target's machine and cpu)."""
+    """The exact command of docs/design.md section 5 (for the board's machine and cpu)."""
     return [
         qemu,
         "-M",

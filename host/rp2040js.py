@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bs4nn.codegen.targets import TEMPLATE_ROOT
+from bs4nn.codegen.boards import TEMPLATE_ROOT
 from bs4nn.host.emulator_process import START_TIMEOUT_S, start_announcing, stop_process
 from bs4nn.trainer.errors import Bs4nnError
 

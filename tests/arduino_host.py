@@ -145,7 +145,7 @@ def host_compilers() -> bool:
 def build_host_program(
     out: Path, build: Path, stub_main: str = STUB_MAIN, *, f_cpu: int | None = 16_000_000
 ) -> Path:
-    """Build the export `out` (an Arduino target) in `build` on the stub `stub_main`; returns
+    """Build the export `out` (an Arduino board) in `build` on the stub `stub_main`; returns
     the program. f_cpu: the core's F_CPU (None: a core without one, as ArduinoCore-mbed)."""
     f_cpu_line = "" if f_cpu is None else f"#define F_CPU {f_cpu}UL"
     (build / "Arduino.h").write_text(ARDUINO_H.replace("F_CPU_LINE", f_cpu_line))
@@ -193,7 +193,7 @@ def build_host_program(
                 "-Werror",
                 "-O2",
                 '-DBS4NN_BOARD_NAME="nucleo_f446re"',
-                "-DBS4NN_CLOCK_HZ=125000000u",  # as platformio.ini sets it (the target's)
+                "-DBS4NN_CLOCK_HZ=125000000u",  # as platformio.ini sets it (the board's)
                 *inc,
                 "-c",
                 str(src),
@@ -209,7 +209,7 @@ def build_host_program(
 
 
 def build_host_firmware(out: Path, build: Path) -> Callable[[bytes], bytes]:
-    """Build the export `out` (an Arduino target) in `build`; returns run(stdin) -> stdout."""
+    """Build the export `out` (an Arduino board) in `build`; returns run(stdin) -> stdout."""
     exe = build_host_program(out, build)
 
     def run(data: bytes) -> bytes:

@@ -104,8 +104,9 @@ def world(tmp_path_factory, real_data):
     for name, text in {
         "manifestjunk": "{not json",
         "manifestlist": "[1, 2]",
-        "manifestnotarget": '{"model_hash": "ab"}',
-        "manifesttarget": '{"target": "pdp11", "model_hash": "ab"}',
+        "manifestnoboard": '{"model_hash": "ab"}',
+        "manifestboard": '{"board": "pdp11", "model_hash": "ab"}',
+        "manifesttarget": '{"target": "pdp11", "model_hash": "ab"}',  # the key's earlier name
     }.items():
         (w / name).mkdir()
         (w / name / EXPORT_MANIFEST).write_text(text)
@@ -916,7 +917,7 @@ CASES = [
         "'train') (see `bs4nn eval --help`)",
     ),
     (
-        "export-target",
+        "export-unknown-board",
         "export {w}/good.bs4nn --out fw --board pdp11",
         "bs4nn export: error: unknown board 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
         "nucleo_l476rg, pico, qemu-microbit, qemu-mps2-an386, qemu-mps3-an547, qemu-netduinoplus2, "
@@ -1806,28 +1807,35 @@ CASES = [
         "build-manifest-junk",
         "build {w}/manifestjunk",
         "bs4nn build: error: {w}/manifestjunk/bs4nn_export.json is damaged (no JSON object with "
-        "a target and a model_hash); export again with `bs4nn export MODEL --out DIR`",
+        "a board and a model_hash); export again with `bs4nn export MODEL --out DIR`",
     ),
     (
         "build-manifest-bytes",
         "build {w}/manifestbytes",
         "bs4nn build: error: {w}/manifestbytes/bs4nn_export.json is damaged (no JSON object with "
-        "a target and a model_hash); export again with `bs4nn export MODEL --out DIR`",
+        "a board and a model_hash); export again with `bs4nn export MODEL --out DIR`",
     ),
     (
         "build-manifest-list",
         "build {w}/manifestlist",
         "bs4nn build: error: {w}/manifestlist/bs4nn_export.json is damaged (no JSON object with "
-        "a target and a model_hash); export again with `bs4nn export MODEL --out DIR`",
+        "a board and a model_hash); export again with `bs4nn export MODEL --out DIR`",
     ),
     (
-        "build-manifest-no-target",
-        "build {w}/manifestnotarget",
-        "bs4nn build: error: {w}/manifestnotarget/bs4nn_export.json is damaged (no JSON object "
-        "with a target and a model_hash); export again with `bs4nn export MODEL --out DIR`",
+        "build-manifest-no-board",
+        "build {w}/manifestnoboard",
+        "bs4nn build: error: {w}/manifestnoboard/bs4nn_export.json is damaged (no JSON object "
+        "with a board and a model_hash); export again with `bs4nn export MODEL --out DIR`",
     ),
     (
-        "build-manifest-target",
+        "build-manifest-board",
+        "build {w}/manifestboard",
+        "bs4nn build: error: unknown board 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
+        "nucleo_l476rg, pico, qemu-microbit, qemu-mps2-an386, qemu-mps3-an547, qemu-netduinoplus2, "
+        "rp2040js-pico, teensy41",
+    ),
+    (
+        "build-manifest-earlier-key",
         "build {w}/manifesttarget",
         "bs4nn build: error: unknown board 'pdp11'; choose one of: nrf52840_dk, nucleo_f446re, "
         "nucleo_l476rg, pico, qemu-microbit, qemu-mps2-an386, qemu-mps3-an547, qemu-netduinoplus2, "

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from bs4nn.codegen.boards import board_info
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch
-from bs4nn.codegen.targets import target_info
 from bs4nn.host import rp2040js
 from bs4nn.host.bench import CSV_NAME, run_bench
 from bs4nn.host.client import Device
@@ -37,7 +37,7 @@ COUNTERS = {"qemu": "instructions (QEMU icount proxy)", "rp2040js": "CPU cycles"
 def _need(board: str) -> None:
     if shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("arm-none-eabi-gcc needed (scripts/setup.sh installs it)")
-    emulator = target_info(board)["emulator"]
+    emulator = board_info(board)["emulator"]
     if not emulator_installed(emulator):
         what = (
             "qemu-system-arm" if emulator["kind"] == "qemu" else "node and the npm package rp2040js"
@@ -72,8 +72,8 @@ def test_board_runs_100_images_exactly(board, data_dir, tmp_path, capsys):
     assert (report.images, report.mismatches) == (N, 0)
     assert (link["resends"], link["bad_frames"], link["recoveries"]) == (0, 0, 0)
     assert report.report["board"] == board
-    assert report.counter_name == COUNTERS[target_info(board)["emulator"]["kind"]]
-    assert link["device_rx_buffer"] == (512 if target_info(board).get("rx_drops") else 0)
+    assert report.counter_name == COUNTERS[board_info(board)["emulator"]["kind"]]
+    assert link["device_rx_buffer"] == (512 if board_info(board).get("rx_drops") else 0)
     with capsys.disabled():
         print(
             f"\n{board}: {N} images, 0 mismatches, mean {report.counter_mean:,.0f} "
@@ -116,7 +116,7 @@ def pico_firmware(tmp_path_factory):
     _need("rp2040js-pico")
     fw = tmp_path_factory.mktemp("pico") / "firmware"
     intmodel = IntModel.load(MODEL)
-    export_firmware(intmodel, fw, target="rp2040js-pico")
+    export_firmware(intmodel, fw, board="rp2040js-pico")
     subprocess.run(["make", "-C", str(fw), "KERNEL=ref"], check=True, capture_output=True)
     return intmodel, fw / "build" / "firmware.bin"
 

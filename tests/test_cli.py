@@ -167,7 +167,7 @@ def test_help_after_an_own_dataset_imports_no_numpy(tmp_path):
 
 
 def test_boards_imports_no_numpy():
-    # it reads targets.json and looks for the emulators: no model, no template rendered
+    # it reads boards.json and looks for the emulators: no model, no template rendered
     code = (
         "import contextlib, io, sys\n"
         "from bs4nn.cli import main\n"

@@ -65,7 +65,7 @@ def test_export_writes_tree_and_headers_that_decode_to_the_model(tmp_path):
         np.testing.assert_array_equal(unpack_signs(words, n_in, n_out), intmodel.signs[layer])
     manifest = read_manifest(out)
     assert manifest["model_hash"] == model.content_hash
-    assert manifest["target"] == "qemu-mps2-an386"
+    assert manifest["board"] == "qemu-mps2-an386"
     assert manifest["footprint"]["weight_bytes_per_layer"] == [6272, 148]
 
 
@@ -175,10 +175,10 @@ def test_ctrl_c_while_another_boards_export_is_replaced_leaves_none_of_it(tmp_pa
 
     model = ones_model([784, 8, 10])
     for name in ("whole", "cut"):
-        export_firmware(model, tmp_path / name / "fw", target="qemu-microbit", command="c")
+        export_firmware(model, tmp_path / name / "fw", board="qemu-microbit", command="c")
         (tmp_path / name / "fw" / "build").mkdir()
         (tmp_path / name / "fw" / "build" / "firmware.elf").write_bytes(b"elf")
-    export_firmware(model, tmp_path / "whole" / "fw", target="nucleo_f446re", command="c")
+    export_firmware(model, tmp_path / "whole" / "fw", board="nucleo_f446re", command="c")
 
     def ctrl_c_after_the_first(n):
         if n == -1:
@@ -186,14 +186,14 @@ def test_ctrl_c_while_another_boards_export_is_replaced_leaves_none_of_it(tmp_pa
 
     renames_that(monkeypatch, ctrl_c_after_the_first)
     with pytest.raises(KeyboardInterrupt):
-        export_firmware(model, tmp_path / "cut" / "fw", target="nucleo_f446re", command="c")
+        export_firmware(model, tmp_path / "cut" / "fw", board="nucleo_f446re", command="c")
     old = replaced(tmp_path / "cut")
     assert sorted(p.name for p in (tmp_path / "cut").iterdir()) == [old.name, "fw"]
     assert tree(tmp_path / "cut" / "fw") == tree(tmp_path / "whole" / "fw")
     assert "build" not in tree(tmp_path / "whole")
     assert (old / "build" / "firmware.elf").read_bytes() == b"elf"
     monkeypatch.undo()
-    export_firmware(model, tmp_path / "cut" / "fw", target="nucleo_f446re", command="c")
+    export_firmware(model, tmp_path / "cut" / "fw", board="nucleo_f446re", command="c")
     assert tree(tmp_path / "cut") == tree(tmp_path / "whole")
 
 
@@ -256,7 +256,7 @@ def test_export_into_the_current_folder(tmp_path, monkeypatch):
     ]
 
 
-def test_refuses_model_too_large_for_target_before_building(tmp_path):
+def test_refuses_model_too_large_for_board_before_building(tmp_path):
     big = IntModel(
         layer_sizes=(784, 4096, 4096, 10),
         thresholds=(1, 1, 1),
@@ -273,13 +273,13 @@ def test_refuses_model_too_large_for_target_before_building(tmp_path):
         match=r"model does not fit nucleo_f446re: flash needs "
         r"~2,523,136 bytes \(2,514,944 of packed weights",
     ):
-        export_firmware(big, tmp_path / "fw", target="nucleo_f446re")
+        export_firmware(big, tmp_path / "fw", board="nucleo_f446re")
     assert not (tmp_path / "fw").exists()
 
 
-def test_unknown_target_names_the_choices(tmp_path):
+def test_unknown_board_names_the_choices(tmp_path):
     with pytest.raises(Bs4nnError, match="unknown board 'stm32'; choose one of: .*nucleo_f446re"):
-        export_firmware(IntModel.from_model(random_model([784, 8, 10])), tmp_path, target="stm32")
+        export_firmware(IntModel.from_model(random_model([784, 8, 10])), tmp_path, board="stm32")
 
 
 @pytest.mark.parametrize("kernel", ["sliced", "packed", "ref"])
@@ -365,16 +365,16 @@ def test_a_check_that_differs_names_each_test_image(tmp_path, monkeypatch, capsy
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")
 @pytest.mark.parametrize(
-    "target, image, emulator",
+    "board, image, emulator",
     [
         ("rp2040js-pico", "build/firmware.bin", "harness.js"),
         ("qemu-mps2-an386", "build/firmware.elf", "qemu-system-arm"),
     ],
 )
-def test_make_run_builds_what_the_emulator_loads(tmp_path, target, image, emulator):
+def test_make_run_builds_what_the_emulator_loads(tmp_path, board, image, emulator):
     # rp2040js loads the .bin, which `make run` did not build in a clean tree
     out = tmp_path / "fw"
-    export_firmware(IntModel.from_model(random_model([784, 8, 10], seed=1)), out, target=target)
+    export_firmware(IntModel.from_model(random_model([784, 8, 10], seed=1)), out, board=board)
     made = subprocess.run(
         ["make", "-n", "-C", str(out), "run"], capture_output=True, text=True, check=True
     ).stdout
@@ -403,9 +403,9 @@ def test_an_export_for_another_board_replaces_the_earlier_one_and_its_build(tmp_
     said = capsys.readouterr().out.splitlines()
     assert "replaced the qemu-microbit export that was there, and its build" in said
     fresh = tmp_path / "fresh"
-    export_firmware(IntModel.load(model), fresh, target="nucleo_f446re")
+    export_firmware(IntModel.load(model), fresh, board="nucleo_f446re")
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in fresh.iterdir())
-    assert read_manifest(out)["target"] == "nucleo_f446re"
+    assert read_manifest(out)["board"] == "nucleo_f446re"
 
 
 def ones_model(sizes) -> IntModel:
@@ -422,7 +422,7 @@ def ones_model(sizes) -> IntModel:
 def test_refuses_model_whose_ram_does_not_fit_before_building(tmp_path):
     # 5,000 inputs x 10 x 10: 28 KB of flash fits the micro:bit's 256 KB, its RAM does not
     with pytest.raises(Bs4nnError) as exc:
-        export_firmware(ones_model([5000, 10, 10]), tmp_path / "fw", target="qemu-microbit")
+        export_firmware(ones_model([5000, 10, 10]), tmp_path / "fw", board="qemu-microbit")
     assert str(exc.value).startswith(
         "model does not fit qemu-microbit: RAM needs ~16,784 bytes (10,640 inference state + "
         "4,096 I/O + 2,048 stack) but qemu-microbit has 16,384. "
@@ -501,27 +501,27 @@ def test_the_linker_script_reserves_the_stack_for_255_outputs(tmp_path):
     assert ". += 3064;" in ld  # 1,024 + 8 per output
 
 
-def test_switching_boards_unlinks_a_symlinked_build_and_keeps_its_target(tmp_path):
+def test_switching_boards_unlinks_a_symlinked_build_and_keeps_its_board(tmp_path):
     out = tmp_path / "fw"
-    export_firmware(ones_model([784, 8, 10]), out, target="qemu-microbit")
+    export_firmware(ones_model([784, 8, 10]), out, board="qemu-microbit")
     elsewhere = tmp_path / "scratch"
     elsewhere.mkdir()
     (elsewhere / "firmware.elf").write_bytes(b"keep me")
     (out / "build").symlink_to(elsewhere, target_is_directory=True)
-    result = export_firmware(ones_model([784, 8, 10]), out, target="nucleo_f446re")
-    assert result.replaced_target == "qemu-microbit"
+    result = export_firmware(ones_model([784, 8, 10]), out, board="nucleo_f446re")
+    assert result.replaced_board == "qemu-microbit"
     assert not (out / "build").exists() and not (out / "build").is_symlink()
     assert (elsewhere / "firmware.elf").read_bytes() == b"keep me"
-    assert read_manifest(out)["target"] == "nucleo_f446re"
+    assert read_manifest(out)["board"] == "nucleo_f446re"
 
 
 def test_a_manifest_without_a_model_hash_is_damaged(tmp_path):
     from bs4nn.codegen.export import EXPORT_MANIFEST
 
-    (tmp_path / EXPORT_MANIFEST).write_text('{"target": "qemu-mps2-an386"}')
+    (tmp_path / EXPORT_MANIFEST).write_text('{"board": "qemu-mps2-an386"}')
     with pytest.raises(Bs4nnError) as exc:
         read_manifest(tmp_path)
-    assert "bs4nn_export.json is damaged (no JSON object with a target and a model_hash)" in str(
+    assert "bs4nn_export.json is damaged (no JSON object with a board and a model_hash)" in str(
         exc.value
     )
 
@@ -541,4 +541,4 @@ def test_an_export_for_another_board_keeps_the_files_no_export_made(tmp_path, ca
     assert mine.read_bytes() == model.read_bytes()
     assert (out / "NOTES.txt").read_text() == "mine\n"
     assert not (out / "build").exists()
-    assert read_manifest(out)["target"] == "qemu-mps2-an386"
+    assert read_manifest(out)["board"] == "qemu-mps2-an386"

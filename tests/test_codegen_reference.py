@@ -5,9 +5,9 @@ import pytest
 from helpers import whole
 
 from bs4nn.codegen.agreement import mismatches
+from bs4nn.codegen.boards import TEMPLATE_ROOT
 from bs4nn.codegen.intmodel import IntModel
 from bs4nn.codegen.reference import reference_batch, reference_infer
-from bs4nn.codegen.targets import TEMPLATE_ROOT
 from bs4nn.trainer.semantics import NO_SPIKE, NOT_FIRED, TMAX
 
 

@@ -1,4 +1,4 @@
-"""The portable core and protocol compile cleanly for every Cortex-M core we target, at -O2 and
+"""The portable core and protocol compile cleanly for every Cortex-M core we build for, at -O2 and
 -Os, with every kernel: `-std=c99 -pedantic -Wall -Wextra -Wconversion -Werror` (no link: the
 board layers have their own build)."""
 
@@ -9,9 +9,9 @@ import subprocess
 import numpy as np
 import pytest
 
+from bs4nn.codegen.boards import TEMPLATE_ROOT
 from bs4nn.codegen.export import export_firmware
 from bs4nn.codegen.intmodel import IntModel
-from bs4nn.codegen.targets import TEMPLATE_ROOT
 from bs4nn.trainer.model import model_from_arrays
 
 pytestmark = pytest.mark.skipif(

@@ -203,7 +203,7 @@ def test_garbage_on_the_link_is_survived(tiny_model, built, data_dir):
             link.close()
 
 
-def test_build_command_prints_sizes_against_the_target(built, capsys):
+def test_build_command_prints_sizes_against_the_board(built, capsys):
     assert bs4nn_main(["build", str(built)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"built {built / 'build' / 'firmware.elf'} for qemu-mps2-an386")
@@ -384,7 +384,7 @@ def test_build_reused_only_for_same_model_and_firmware_sources(tiny_model, built
     stamp = json.loads((fw / BUILD_STAMP).read_text())
     assert stamp == {
         "model_hash": intmodel.model_hash,
-        "target": "qemu-mps2-an386",
+        "board": "qemu-mps2-an386",
         "template_hash": template_fingerprint(),
         "elf_sha256": hashlib.sha256((fw / "build" / "firmware.elf").read_bytes()).hexdigest(),
     }

@@ -29,7 +29,7 @@ def device(tmp_path_factory):
     weights = [rng.standard_normal((o, i)) for i, o in zip(SIZES[:-1], SIZES[1:], strict=True)]
     intmodel = IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], [4.0, 2.0]))
     out = tmp_path_factory.mktemp("eembc") / "fw"
-    export_firmware(intmodel, out, target="nucleo_f446re")
+    export_firmware(intmodel, out, board="nucleo_f446re")
     run = build_host_firmware(out, tmp_path_factory.mktemp("eembc-host"))
 
     def replies(commands: str | bytes) -> list[list[str]]:

@@ -52,7 +52,7 @@ def export(tmp_path_factory):
     weights = [rng.standard_normal((o, i)) for i, o in zip(SIZES[:-1], SIZES[1:], strict=True)]
     intmodel = IntModel.from_model(model_from_arrays(weights, [1.0, 1.0], [8.0, 2.0]))
     out = tmp_path_factory.mktemp("arduino") / "fw"
-    export_firmware(intmodel, out, target="nucleo_f446re")
+    export_firmware(intmodel, out, board="nucleo_f446re")
     return intmodel, out
 
 
@@ -118,9 +118,9 @@ def test_info_reply(export, device):
     )
 
 
-def test_clock_without_f_cpu_is_the_targets(export, tmp_path):
+def test_clock_without_f_cpu_is_the_boards(export, tmp_path):
     """ArduinoCore-mbed (the Pico's core in PlatformIO) has no F_CPU: INFO reports the clock
-    that platformio.ini passes from targets.json, not 0."""
+    that platformio.ini passes from boards.json, not 0."""
     if not host_compilers():
         pytest.skip("needs gcc and g++")
     exe = build_host_program(export[1], tmp_path, f_cpu=None)

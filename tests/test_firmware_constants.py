@@ -6,7 +6,7 @@ import re
 import pytest
 
 from bs4nn.codegen import footprint
-from bs4nn.codegen.targets import TEMPLATE_ROOT
+from bs4nn.codegen.boards import TEMPLATE_ROOT
 from bs4nn.host import eembc
 from bs4nn.host import protocol as p
 from bs4nn.trainer.semantics import FLAG_FALLBACK

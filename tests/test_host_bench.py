@@ -1286,7 +1286,7 @@ def test_build_without_toolchain_names_packages(tmp_path, monkeypatch):
     from bs4nn.host import build
 
     (tmp_path / "bs4nn_export.json").write_text(
-        json.dumps({"target": "qemu-mps2-an386", "model_hash": "00" * 32})
+        json.dumps({"board": "qemu-mps2-an386", "model_hash": "00" * 32})
     )
     real_which = shutil.which
     monkeypatch.setattr(
@@ -1319,7 +1319,7 @@ def test_platformio_is_found_in_the_venv_it_was_installed_into(tmp_path, monkeyp
     assert build.find_pio() == str(pio)
     (tmp_path / "fw").mkdir()
     (tmp_path / "fw" / "bs4nn_export.json").write_text(
-        json.dumps({"target": "nucleo_f446re", "model_hash": "00" * 32})
+        json.dumps({"board": "nucleo_f446re", "model_hash": "00" * 32})
     )
     with pytest.raises(Bs4nnError) as exc:  # offline, its first build cannot fetch the platform
         build.build_firmware(tmp_path / "fw")
@@ -1342,7 +1342,7 @@ def test_build_in_a_read_only_export_is_one_line(tmp_path, monkeypatch):
     from bs4nn.host import build
 
     (tmp_path / "bs4nn_export.json").write_text(
-        json.dumps({"target": "qemu-mps2-an386", "model_hash": "00" * 32})
+        json.dumps({"board": "qemu-mps2-an386", "model_hash": "00" * 32})
     )
 
     def read_only(**kw):

@@ -90,7 +90,7 @@ uint32_t board_clock_hz(void)
 #ifdef F_CPU
     return (uint32_t)F_CPU;
 #elif defined(BS4NN_CLOCK_HZ)
-    return BS4NN_CLOCK_HZ; /* the target's clock (platformio.ini): ArduinoCore-mbed has no F_CPU */
+    return BS4NN_CLOCK_HZ; /* the board's clock (platformio.ini): ArduinoCore-mbed has no F_CPU */
 #else
     return 0;
 #endif

@@ -1,7 +1,7 @@
 /* Board port for Arm's CMSDK APB UART, shared by the CMSDK machines: QEMU's mps2-an386
  * (Cortex-M4, UART0 at 0x40004000, RX IRQ 0) and mps3-an547 (Cortex-M55, secure UART0 at
- * 0x59303000, RX IRQ 33). The UART's address and RX interrupt come from the board's targets.json
- * entry (CMSDK_UART_BASE, BS4NN_UART_RX_IRQ in the generated bs4nn_target.h); SysTick is the
+ * 0x59303000, RX IRQ 33). The UART's address and RX interrupt come from the board's boards.json
+ * entry (CMSDK_UART_BASE, BS4NN_UART_RX_IRQ in the generated bs4nn_board_info.h); SysTick is the
  * counter (boards/systick/). Start-up, the receive ring and main() are shared
  * (boards/cortex-m/). */
 #include <stdint.h>
@@ -34,7 +34,7 @@ BS4NN_IRQ_VECTORS(BS4NN_UART_RX_IRQ + 1u) = {[BS4NN_UART_RX_IRQ] = uart_rx_handl
 
 void board_init(void)
 {
-    UART_BAUDDIV = BS4NN_TARGET_CLOCK_HZ / BAUD;
+    UART_BAUDDIV = BS4NN_CLOCK_HZ / BAUD;
     UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN | UART_CTRL_RX_INTEN;
     systick_clock_init();
     serial_rx_init();

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "bs4nn_target.h" /* generated from the target's entry in targets.json */
+#include "bs4nn_board_info.h" /* generated from the board's entry in boards.json */
 
 typedef void (*bs4nn_vector_t)(void);
 
@@ -33,7 +33,7 @@ uint8_t board_uart_rx_byte(void);  /* take it */
 void serial_rx_drain(void);
 void serial_rx_init(void);         /* enables the UART's receive IRQ (BS4NN_UART_RX_IRQ) */
 
-/* boards/systick/systick_clock.c (for the boards whose targets.json entry lists "systick"):
+/* boards/systick/systick_clock.c (for the boards whose boards.json entry lists "systick"):
  * board_counter() and board_micros() from SysTick at the board's clock. */
 void systick_clock_init(void);
 

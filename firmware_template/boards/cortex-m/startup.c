@@ -65,10 +65,10 @@ int main(void)
 
 const char *board_name(void)
 {
-    return BS4NN_TARGET_NAME;
+    return BS4NN_BOARD_NAME;
 }
 
 uint32_t board_clock_hz(void)
 {
-    return BS4NN_TARGET_CLOCK_HZ;
+    return BS4NN_CLOCK_HZ;
 }

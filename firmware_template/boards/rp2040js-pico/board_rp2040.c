@@ -11,7 +11,7 @@
 #include "cortex_m.h"
 
 #define BAUD 115200u
-#define CLK_PERI_HZ BS4NN_TARGET_CLOCK_HZ
+#define CLK_PERI_HZ BS4NN_CLOCK_HZ
 
 /* RESETS: take UART0 and the GPIO bank out of reset */
 #define RESETS_BASE 0x4000C000u

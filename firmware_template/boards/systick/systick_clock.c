@@ -1,7 +1,7 @@
 /* board_counter() and board_micros() from SysTick, for boards without a better free-running
  * timer. SysTick counts down from 2^24 - 1 at the board's clock; its interrupt counts the wraps,
  * giving a 64-bit tick count. The counter is ticks * BS4NN_COUNTER_NUM / BS4NN_COUNTER_DEN in the
- * units of board_counter_kind() (bs4nn_target.h says which, from targets.json). */
+ * units of board_counter_kind() (bs4nn_board_info.h says which, from boards.json). */
 #include "bs4nn_board.h"
 #include "bs4nn_udiv.h"
 #include "cortex_m.h"
@@ -54,10 +54,10 @@ static void ticks(uint32_t *wrapped, uint32_t *into)
 #if (BS4NN_COUNTER_DEN & (BS4NN_COUNTER_DEN - 1u)) != 0
 #error "BS4NN_COUNTER_DEN must be a power of two"
 #endif
-#if BS4NN_TARGET_CLOCK_HZ % 1000000u != 0
+#if BS4NN_CLOCK_HZ % 1000000u != 0
 #error "the SysTick clock must be a whole number of MHz"
 #endif
-#define TICKS_PER_US (BS4NN_TARGET_CLOCK_HZ / 1000000u)
+#define TICKS_PER_US (BS4NN_CLOCK_HZ / 1000000u)
 #define WRAP (SYST_TOP + 1u) /* ticks per wrap */
 
 uint32_t board_counter(void)
