@@ -111,7 +111,10 @@ def run_export(args: argparse.Namespace) -> int:
     images = None
     if args.check_images > 0:  # the data of the check is read before the tree is written
         dataset = model.dataset_to_run(args.dataset)
-        images, _ = load_dataset(dataset, "test", data_dir=args.data_dir)
+        try:
+            images, _ = load_dataset(dataset, "test", data_dir=args.data_dir)
+        except Bs4nnError as exc:  # the check is the only use of the data: it can be left out
+            raise Bs4nnError(f"{exc}; or export without the check: --check-images 0") from None
         images = images[: args.check_images]
         check_data_fits(intmodel.layer_sizes, images)
     command = "bs4nn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None

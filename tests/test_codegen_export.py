@@ -542,3 +542,20 @@ def test_an_export_for_another_board_keeps_the_files_no_export_made(tmp_path, ca
     assert (out / "NOTES.txt").read_text() == "mine\n"
     assert not (out / "build").exists()
     assert read_manifest(out)["board"] == "qemu-mps2-an386"
+
+
+def test_export_without_its_check_data_says_how_to_leave_the_check_out(
+    tmp_path, monkeypatch, capsys
+):
+    model = tiny_model().save(tmp_path / "m.bs4nn")
+    nodata = tmp_path / "nodata"
+    nodata.mkdir()
+    monkeypatch.delenv("BS4NN_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    argv = ["export", str(model), "--out", str(tmp_path / "fw"), "--data-dir", str(nodata)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bs4nn export: error: mnist file t10k-images-idx3-ubyte[.gz] not found")
+    assert err.endswith("; or export without the check: --check-images 0\n")
+    assert not (tmp_path / "fw").exists()
+    assert main([*argv, "--check-images", "0"]) == 0  # as it says
