@@ -1706,7 +1706,7 @@ CASES = [
         "bs4nn export: error: mnist file {w}/baddata/mnist/t10k-images-idx3-ubyte: truncated or "
         "padded: header says 7840000 data bytes, file has 100; run `bs4nn data fetch mnist "
         "--data-dir {w}/baddata`, or point --data-dir or BS4NN_DATA at a folder holding "
-        "mnist/<file>[.gz]",
+        "mnist/<file>[.gz]; or export without the check: --check-images 0",
     ),
     # ---- ports
     (
