@@ -1,6 +1,6 @@
 """README's "The classifier in your own firmware": its classify.c, built with only an export's
 core/ and generated/ folders, gives the integer reference's labels and decision steps; its
-commands build for Cortex-M4 without a libc call, to the sizes it quotes."""
+commands build for Cortex-M4 without a libc call, to the sizes and stack it quotes."""
 
 import json
 import re
@@ -88,8 +88,8 @@ def test_readme_commands_build_without_libc_to_the_sizes_quoted(tmp_path):
     lines = commands.splitlines()
     assert lines[0].startswith("bs4nn export ")
     subprocess.run([bs4nn, *lines[0].split()[1:]], cwd=tmp_path, check=True, capture_output=True)
-    for line in lines[1:-1]:
-        subprocess.run(line, shell=True, cwd=tmp_path, check=True)
+    for line in lines[1:-1]:  # -fstack-usage as the section says: frames in *.su, same code
+        subprocess.run(f"{line} -fstack-usage", shell=True, cwd=tmp_path, check=True)
     sizes = subprocess.run(
         lines[-1], shell=True, cwd=tmp_path, check=True, capture_output=True, text=True
     ).stdout
@@ -114,3 +114,23 @@ def test_readme_commands_build_without_libc_to_the_sizes_quoted(tmp_path):
     assert (text + data, data + bss) == (flash, ram)
     manifest = json.loads((tmp_path / "fw" / "bs4nn_export.json").read_text())
     assert manifest["footprint"]["weight_bytes"] == weights
+    assert deepest_stack(tmp_path) == int(
+        re.search(r"at most (\d+) bytes of stack", readme_section()).group(1)
+    )
+
+
+ROW_ADDER_PUSHES = 44  # add_rows_thumb2 (naked, so 0 in its .su): push {r4-r11, lr}, {r1, r3}
+
+
+def deepest_stack(folder: Path) -> int:
+    """classify -> bs4nn_infer -> bs4nn_kernel_infer and then the largest of the other frames:
+    those are the kernel's callees, none of which calls another (a bound if that changes)."""
+    frames = {}
+    for su in folder.glob("*.su"):
+        for line in su.read_text().splitlines():
+            where, size, _kind = line.split("\t")
+            frames[where.rsplit(":", 1)[1].split(".")[0]] = int(size)
+    chain = ("classify", "bs4nn_infer", "bs4nn_kernel_infer")
+    assert frames["add_rows_thumb2"] == 0
+    callees = [size for name, size in frames.items() if name not in chain]
+    return sum(frames[name] for name in chain) + max(ROW_ADDER_PUSHES, *callees)
