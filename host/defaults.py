@@ -1,6 +1,6 @@
-"""The defaults of the host's commands that their --help shows: which board, how to talk to it
-(bench, sweep) and what eembc runs. Free of numpy and pyserial: building the parser (`bs4nn
---help`) should not wait for them."""
+"""The defaults of the host's commands that their --help shows: how to talk to the board
+(bench, sweep) and what eembc runs; the default board is bs4nn.codegen.boards'. Free of numpy
+and pyserial: building the parser (`bs4nn --help`) should not wait for them."""
 
 DEFAULT_BAUD = 115200  # the firmware's serial link
 DEFAULT_TIMEOUT_S = 5.0

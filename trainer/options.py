@@ -133,7 +133,7 @@ class _OneModel(argparse.Action):
         if values is None:  # the first argument, not given: --model may give it
             return
         if namespace.model is not None:
-            namespace.model_strays = [*getattr(namespace, "model_strays", []), values]
+            namespace.model_strays = [*namespace.model_strays, values]
             return
         namespace.model = values
 
@@ -147,7 +147,7 @@ def add_model_argument(p: argparse.ArgumentParser, help: str) -> None:
         "model", nargs="?", type=path, action=_OneModel, metavar="MODEL", help=f"{help}; or --model"
     )
     p.add_argument("--model", type=path, action=_OneModel, help=argparse.SUPPRESS)
-    p.set_defaults(model_required=True)
+    p.set_defaults(model_required=True, model_strays=[])
 
 
 def given_options(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
