@@ -16,7 +16,10 @@ looks, the looks that fire, the weight words added and, for the ideas, the rows 
   followed row by row ahead: a tier gains on a row only where some lane of it has a +1 weight,
   and loses otherwise; the trigger is where the first tier could reach K;
 - `L lanes a look`: one trigger for L / 32 lane words looked at together (their largest ones);
-  `words` still counts 32-lane weight words.
+  `words` still counts 32-lane weight words;
+- `hot H`: after a look, the H alive lanes with the largest ones leave the word's trigger and
+  are each followed alone, with a trigger of their own (a look at such a lane adds one bit of
+  each row it has not seen: `lane looks`, `lane rows`); a look at the word takes them back.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class Counts:
     firing_looks: int = 0
     words: int = 0
     walked: int = 0
+    lane_looks: int = 0
+    lane_rows: int = 0
 
 
 def spike_order(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,8 +80,24 @@ def tier_trigger(plus: np.ndarray, ones: np.ndarray, n: int, k: int, tiers: int,
     return max(best, n + 1)
 
 
+def hot_lane_looks(plus: np.ndarray, hot: dict, alive: np.ndarray, n: int, k: int, c: Counts):
+    """The looks at the lanes followed alone whose trigger n reached (hot: lane -> [spikes
+    seen, trigger]); a lane at the step's bound fires."""
+    for lane, (seen, trig) in list(hot.items()):
+        if trig > n:
+            continue
+        c.lane_looks += 1
+        c.lane_rows += n - seen
+        ones = int(plus[:n, lane].sum())
+        if ones >= -(-(k + n) // 2):
+            alive[lane] = False
+            del hot[lane]
+        else:
+            hot[lane] = [n, k + 2 * n - 2 * ones]
+
+
 def first_layer_looks(
-    im: IntModel, images, decisions, perm, tiers: int, lanes_a_look: int = LANES
+    im: IntModel, images, decisions, perm, tiers: int, lanes_a_look: int = LANES, hot_lanes: int = 0
 ) -> Counts:
     signs = (im.signs[0] > 0).T[:, perm]  # inputs x hidden, +1 weights
     k = int(im.thresholds[0])
@@ -90,8 +111,10 @@ def first_layer_looks(
         alive = np.ones(hidden, bool)
         synced = np.zeros(words, np.int64)
         trig = np.full(words, k)
+        hot: dict[int, list[int]] = {}  # hot_lanes: lane -> [spikes seen, trigger]
         for t in np.unique(steps[steps <= decision]):
             n = int(np.searchsorted(steps, t, "right"))
+            hot_lane_looks(plus, hot, alive, n, k, c)
             for w in np.nonzero(trig <= n)[0]:
                 lanes = slice(lanes_a_look * w, min(lanes_a_look * (w + 1), hidden))
                 c.looks += 1
@@ -101,7 +124,13 @@ def first_layer_looks(
                 fire = alive[lanes] & (ones[lanes] >= -(-(k + n) // 2))
                 alive[lanes] &= ~fire
                 c.firing_looks += bool(fire.any())
+                for lane in range(lanes.start, lanes.stop):
+                    hot.pop(lane, None)
                 word_ones = np.where(alive[lanes], ones[lanes], -FAR)
+                if hot_lanes and alive[lanes].sum() > hot_lanes:
+                    for i in np.argsort(-word_ones, kind="stable")[:hot_lanes]:
+                        hot[lanes.start + i] = [n, k + 2 * n - 2 * int(word_ones[i])]
+                        word_ones[i] = -FAR
                 if not alive[lanes].any():
                     trig[w] = FAR
                 elif tiers:
@@ -144,22 +173,26 @@ def main(argv: list[str] | None = None) -> int:
     hidden = im.signs[0].shape[0]
     rate = firing_before_decision(im, train)
     as_trained = np.arange(hidden)
-    variants = [("as trained", as_trained, 0, LANES)]
-    variants.append(("order by firing rate", np.argsort(-rate, kind="stable"), 0, LANES))
-    variants += [(f"tiers {t}", as_trained, t, LANES) for t in (1, 2, 3)]
-    variants += [(f"{n} lanes a look", as_trained, 0, n) for n in (64, 128)]
+    variants = [("as trained", as_trained, 0, LANES, 0)]
+    variants.append(("order by firing rate", np.argsort(-rate, kind="stable"), 0, LANES, 0))
+    variants += [(f"tiers {t}", as_trained, t, LANES, 0) for t in (1, 2, 3)]
+    variants += [(f"{n} lanes a look", as_trained, 0, n, 0) for n in (64, 128)]
+    variants += [(f"hot {h}", as_trained, 0, LANES, h) for h in (1, 2)]
     print(f"{args.model.name}, first {len(images)} test images, first weight layer")
     print(
         "hidden neurons firing before the decision (training images): quartiles "
         + " / ".join(f"{q:.1%}" for q in np.quantile(rate, [0.25, 0.5, 0.75]))
     )
-    print(f"{'variant':<22}{'looks':>8}{'firing':>8}{'words':>8}{'walked':>8}  (per image)")
-    for name, perm, tiers, lanes_a_look in variants:
-        c = first_layer_looks(im, images, decisions, perm, tiers, lanes_a_look)
+    print(
+        f"{'variant':<22}{'looks':>8}{'firing':>8}{'words':>8}{'walked':>8}"
+        f"{'lane looks':>12}{'lane rows':>11}  (per image)"
+    )
+    for name, perm, tiers, lanes_a_look, hot_lanes in variants:
+        c = first_layer_looks(im, images, decisions, perm, tiers, lanes_a_look, hot_lanes)
         n = len(images)
         print(
             f"{name:<22}{c.looks / n:8.1f}{c.firing_looks / n:8.1f}{c.words / n:8.0f}"
-            f"{c.walked / n:8.0f}"
+            f"{c.walked / n:8.0f}{c.lane_looks / n:12.1f}{c.lane_rows / n:11.0f}"
         )
     return 0
 
