@@ -1,7 +1,7 @@
 """How much do the pixels that have spiked by step t tell? A real-valued MLP on them.
 
-The firmware's cost follows the input spikes an image takes before its decision (README,
-"Speed on the board"): a cheaper decision sees fewer pixels. For each step t, a 784-600-10
+The firmware's cost follows the input spikes an image takes before its decision
+(docs/speed.md): a cheaper decision sees fewer pixels. For each step t, a 784-600-10
 ReLU MLP with real weights (Adam, dropout 0.3) is trained on the training split with only the
 pixels spiking by step t (intensity >= 255 - t, as 1; the rest 0) and scored on the seeded
 validation split the shipped models were selected on: what a network with far more freedom

@@ -76,7 +76,7 @@ def summarize(records: list[Record], n_classes: int) -> dict:
 
 def counter_by_input_spikes(counter: np.ndarray, input_spikes: np.ndarray) -> list[dict]:
     """Mean counter per fifth of the images, ordered by the input spikes they took up to the
-    decision: an event-driven kernel's cost follows them (README, docs/kernels.md)."""
+    decision: an event-driven kernel's cost follows them (docs/speed.md)."""
     order = np.argsort(input_spikes, kind="stable")
     rows = []
     for part in np.array_split(order, 5):
