@@ -4,6 +4,7 @@ no generic top-level names, the firmware sources inside the package, the whole c
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ NOT_SOURCES = shutil.ignore_patterns(
     ".ruff_cache",
 )
 
+STALE = Path("bs4nn/firmware_template/core/bs4nn_removed.c")
+
 pytestmark = pytest.mark.e2e
 
 
@@ -37,6 +40,10 @@ def built(tmp_path_factory) -> tuple[Path, str]:
     tmp = tmp_path_factory.mktemp("wheel")
     src = tmp / "src"
     shutil.copytree(REPO, src, ignore=NOT_SOURCES)  # no stale build/ of the work tree
+    # but one like it: what an earlier `pip install .` of a checkout leaves in build/lib, a
+    # source file since removed (the export would copy it and the build compile it)
+    (src / "build" / "lib" / STALE).parent.mkdir(parents=True)
+    (src / "build" / "lib" / STALE).write_text('#error "a file removed from the sources"\n')
     said = run(
         [
             sys.executable,
@@ -69,6 +76,13 @@ def installed(built) -> Path:
 def test_wheel_builds_without_packaging_warnings(built):
     _, said = built
     assert "Warning" not in said
+
+
+def test_wheel_leaves_out_what_an_earlier_build_left(built):
+    wheel, _ = built
+    names = zipfile.ZipFile(wheel).namelist()
+    assert STALE.as_posix() not in names
+    assert "bs4nn/firmware_template/core/bs4nn_infer.c" in names
 
 
 def test_wheel_installs_one_namespace(installed, tmp_path):
