@@ -19,7 +19,8 @@ looks, the looks that fire, the weight words added and, for the ideas, the rows 
   `words` still counts 32-lane weight words;
 - `hot H`: after a look, the H alive lanes with the largest ones leave the word's trigger and
   are each followed alone, with a trigger of their own (a look at such a lane adds one bit of
-  each row it has not seen: `lane looks`, `lane rows`); a look at the word takes them back.
+  each row it has not seen: `lane looks`, `lane rows`); a look at the word takes them back
+  (`firing` counts the looks at words only).
 """
 
 from __future__ import annotations
@@ -40,6 +41,17 @@ from bs4nn.trainer.model import Model
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "mnist-600-surrogate.bs4nn"
 LANES = 32
 FAR = 10**9  # a trigger never reached
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of looking at the first layer's lane words (the module's list)."""
+
+    name: str
+    perm: np.ndarray  # the hidden neurons' order
+    tiers: int = 0
+    lanes_a_look: int = LANES
+    hot_lanes: int = 0
 
 
 @dataclass
@@ -96,10 +108,9 @@ def hot_lane_looks(plus: np.ndarray, hot: dict, alive: np.ndarray, n: int, k: in
             hot[lane] = [n, k + 2 * n - 2 * ones]
 
 
-def first_layer_looks(
-    im: IntModel, images, decisions, perm, tiers: int, lanes_a_look: int = LANES, hot_lanes: int = 0
-) -> Counts:
-    signs = (im.signs[0] > 0).T[:, perm]  # inputs x hidden, +1 weights
+def first_layer_looks(im: IntModel, images, decisions, variant: Variant) -> Counts:
+    signs = (im.signs[0] > 0).T[:, variant.perm]  # inputs x hidden, +1 weights
+    tiers, lanes_a_look, hot_lanes = variant.tiers, variant.lanes_a_look, variant.hot_lanes
     k = int(im.thresholds[0])
     hidden = signs.shape[1]
     words = -(-hidden // lanes_a_look)
@@ -173,11 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     hidden = im.signs[0].shape[0]
     rate = firing_before_decision(im, train)
     as_trained = np.arange(hidden)
-    variants = [("as trained", as_trained, 0, LANES, 0)]
-    variants.append(("order by firing rate", np.argsort(-rate, kind="stable"), 0, LANES, 0))
-    variants += [(f"tiers {t}", as_trained, t, LANES, 0) for t in (1, 2, 3)]
-    variants += [(f"{n} lanes a look", as_trained, 0, n, 0) for n in (64, 128)]
-    variants += [(f"hot {h}", as_trained, 0, LANES, h) for h in (1, 2)]
+    variants = [Variant("as trained", as_trained)]
+    variants.append(Variant("order by firing rate", np.argsort(-rate, kind="stable")))
+    variants += [Variant(f"tiers {t}", as_trained, tiers=t) for t in (1, 2, 3)]
+    variants += [Variant(f"{n} lanes a look", as_trained, lanes_a_look=n) for n in (64, 128)]
+    variants += [Variant(f"hot {h}", as_trained, hot_lanes=h) for h in (1, 2)]
     print(f"{args.model.name}, first {len(images)} test images, first weight layer")
     print(
         "hidden neurons firing before the decision (training images): quartiles "
@@ -187,11 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{'variant':<22}{'looks':>8}{'firing':>8}{'words':>8}{'walked':>8}"
         f"{'lane looks':>12}{'lane rows':>11}  (per image)"
     )
-    for name, perm, tiers, lanes_a_look, hot_lanes in variants:
-        c = first_layer_looks(im, images, decisions, perm, tiers, lanes_a_look, hot_lanes)
+    for variant in variants:
+        c = first_layer_looks(im, images, decisions, variant)
         n = len(images)
         print(
-            f"{name:<22}{c.looks / n:8.1f}{c.firing_looks / n:8.1f}{c.words / n:8.0f}"
+            f"{variant.name:<22}{c.looks / n:8.1f}{c.firing_looks / n:8.1f}{c.words / n:8.0f}"
             f"{c.walked / n:8.0f}{c.lane_looks / n:12.1f}{c.lane_rows / n:11.0f}"
         )
     return 0
