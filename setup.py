@@ -13,7 +13,7 @@ from setuptools.command.build_py import build_py
 
 class FreshBuildPy(build_py):
     def run(self) -> None:
-        if not getattr(self, "editable_mode", False):  # an editable install links the sources
+        if not self.editable_mode:  # an editable install links the sources
             shutil.rmtree(Path(self.build_lib) / "bs4nn", ignore_errors=True)
         super().run()
 

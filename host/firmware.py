@@ -7,7 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from bs4nn.codegen.boards import DEFAULT_BOARD
+from bs4nn.codegen.boards import BOARDS_FILE, DEFAULT_BOARD, TEMPLATE_ROOT, board_info
 from bs4nn.codegen.intmodel import IntModel
 
 BUILD_STAMP = "bs4nn_bench_build.json"  # model + firmware sources of the build in firmware/
@@ -17,7 +17,6 @@ def template_fingerprint(board: str = DEFAULT_BOARD) -> str:
     """SHA-256 of the firmware sources an export for `board` copies (core, protocol, model
     templates, the board's folders, boards.json): a build is reused only if these did not
     change since."""
-    from bs4nn.codegen.boards import BOARDS_FILE, TEMPLATE_ROOT, board_info
     from bs4nn.codegen.export import board_folders
 
     h = hashlib.sha256(BOARDS_FILE.read_bytes())
